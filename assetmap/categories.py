@@ -1,0 +1,218 @@
+"""The asset vocabulary: categories, their aliases, and the attributes the sector cares about.
+
+A category is what an asset is for a planner; a subtype refines it (for a place of worship,
+the religion). Attributes are normalised here so that every reader stores the same shapes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+#: The categories assetmap knows, with a human label.
+CATEGORIES: dict[str, str] = {
+    "community_centre": "Community centre",
+    "place_of_worship": "Place of worship",
+    "esol_provider": "ESOL provider",
+    "refugee_support": "Refugee and migrant support",
+}
+
+#: Categories whose assets are sensitive by default (exact location withheld in public mode).
+SENSITIVE_CATEGORIES: frozenset[str] = frozenset({"refugee_support"})
+
+_CATEGORY_ALIASES: dict[str, str] = {
+    "community centre": "community_centre",
+    "community center": "community_centre",
+    "community hub": "community_centre",
+    "community_centre": "community_centre",
+    "community space": "community_centre",
+    "village hall": "community_centre",
+    "welcome space": "community_centre",
+    "warm space": "community_centre",
+    "place of worship": "place_of_worship",
+    "place_of_worship": "place_of_worship",
+    "faith": "place_of_worship",
+    "faith space": "place_of_worship",
+    "worship": "place_of_worship",
+    "church": "place_of_worship",
+    "mosque": "place_of_worship",
+    "gurdwara": "place_of_worship",
+    "temple": "place_of_worship",
+    "synagogue": "place_of_worship",
+    "esol": "esol_provider",
+    "esol provider": "esol_provider",
+    "esol_provider": "esol_provider",
+    "esol class": "esol_provider",
+    "english class": "esol_provider",
+    "english language": "esol_provider",
+    "language class": "esol_provider",
+    "refugee support": "refugee_support",
+    "refugee_support": "refugee_support",
+    "refugee": "refugee_support",
+    "migrant support": "refugee_support",
+    "asylum support": "refugee_support",
+    "welcome project": "refugee_support",
+    "refugee community organisation": "refugee_support",
+    "advice centre": "refugee_support",
+    "immigration advice": "refugee_support",
+}
+
+#: Religions for places of worship, as OSM's ``religion`` tag spells them.
+RELIGIONS: frozenset[str] = frozenset(
+    {
+        "christian", "muslim", "sikh", "hindu", "jewish", "buddhist", "jain",
+        "bahai", "zoroastrian", "multifaith", "spiritualist", "other",
+    }
+)
+
+ESOL_LEVELS: tuple[str, ...] = ("Pre-entry", "Entry 1", "Entry 2", "Entry 3", "Level 1", "Level 2")
+_ESOL_LEVEL_ALIASES = {
+    "preentry": "Pre-entry", "pe": "Pre-entry", "prentry": "Pre-entry", "beginner": "Pre-entry",
+    "entry1": "Entry 1", "e1": "Entry 1",
+    "entry2": "Entry 2", "e2": "Entry 2",
+    "entry3": "Entry 3", "e3": "Entry 3",
+    "level1": "Level 1", "l1": "Level 1",
+    "level2": "Level 2", "l2": "Level 2",
+}
+
+#: Attribute columns of the provider template, with their kind.
+ATTRIBUTES: dict[str, str] = {
+    "capacity": "int",
+    "cost": "cost",
+    "esol_levels": "levels",
+    "childcare": "bool",
+    "women_only": "bool",
+    "languages": "list",
+    "waiting_list_weeks": "number",
+    "day_evening": "day_evening",
+    "step_free": "bool",
+    "opening_hours": "text",
+    "website": "text",
+    "phone": "text",
+    "description": "text",
+}
+
+_TRUE = {"y", "yes", "true", "t", "1", "x"}
+_FALSE = {"n", "no", "false", "f", "0"}
+
+
+class InvalidAttribute(ValueError):
+    """An attribute value that cannot be understood; the message names the field."""
+
+
+def normalise_category(value: Any) -> str | None:
+    """Map a free-text category to an assetmap category, or None when it is not recognised."""
+    if value is None:
+        return None
+    text = re.sub(r"\s+", " ", str(value).strip().lower().replace("-", " "))
+    if not text:
+        return None
+    if text in CATEGORIES:
+        return text
+    return _CATEGORY_ALIASES.get(text) or _CATEGORY_ALIASES.get(text.replace("_", " "))
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or str(value).strip() == ""
+
+
+def parse_bool(value: Any, field: str) -> bool | None:
+    if _blank(value):
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidAttribute(f"{field} must be yes or no, got {str(value)!r}")
+
+
+def _parse_levels(value: Any, field: str) -> list[str] | None:
+    if isinstance(value, list):
+        parts = [str(v) for v in value]
+    else:
+        parts = re.split(r"[;,/|]", str(value))
+    levels: list[str] = []
+    for part in parts:
+        key = re.sub(r"[^a-z0-9]", "", part.lower())
+        if not key:
+            continue
+        level = _ESOL_LEVEL_ALIASES.get(key)
+        if level is None:
+            raise InvalidAttribute(
+                f"{field}: {part.strip()!r} is not an ESOL level (use {', '.join(ESOL_LEVELS)})"
+            )
+        if level not in levels:
+            levels.append(level)
+    levels.sort(key=ESOL_LEVELS.index)
+    return levels or None
+
+
+def _parse_number(value: Any, field: str, integer: bool) -> float | int | None:
+    text = str(value).strip().replace(",", "")
+    try:
+        number = float(text)
+    except ValueError:
+        raise InvalidAttribute(f"{field} must be a number, got {str(value)!r}") from None
+    if number != number or number < 0:
+        raise InvalidAttribute(f"{field} must be zero or more, got {str(value)!r}")
+    if integer:
+        if number != int(number):
+            raise InvalidAttribute(f"{field} must be a whole number, got {str(value)!r}")
+        return int(number)
+    return number
+
+
+def normalise_attribute(field: str, value: Any) -> Any:
+    """Normalise one attribute value by its kind; raise InvalidAttribute when it is invalid."""
+    if _blank(value) if not isinstance(value, list) else not value:
+        return None
+    kind = ATTRIBUTES[field]
+    if kind == "int":
+        return _parse_number(value, field, integer=True)
+    if kind == "number":
+        return _parse_number(value, field, integer=False)
+    if kind == "bool":
+        return parse_bool(value, field)
+    if kind == "levels":
+        return _parse_levels(value, field)
+    if kind == "list":
+        items = value if isinstance(value, list) else re.split(r"[;,/|]", str(value))
+        out = [str(i).strip() for i in items if str(i).strip()]
+        return out or None
+    if kind == "cost":
+        text = str(value).strip().lower()
+        if text in {"free", "0", "£0", "no cost", "none", "free of charge"}:
+            return "free"
+        if text in {"fee", "paid", "charge", "charged"} or text.startswith("£"):
+            return "fee"
+        if text in {"mixed", "some free", "free and fee", "concessions"}:
+            return "mixed"
+        raise InvalidAttribute(f"cost must be free, fee or mixed, got {str(value)!r}")
+    if kind == "day_evening":
+        text = str(value).strip().lower()
+        mapping = {"day": "day", "daytime": "day", "evening": "evening", "evenings": "evening",
+                   "both": "both", "day and evening": "both", "day/evening": "both"}
+        if text not in mapping:
+            raise InvalidAttribute(f"day_evening must be day, evening or both, got {str(value)!r}")
+        return mapping[text]
+    return str(value).strip()
+
+
+def normalise_attributes(raw: dict[str, Any]) -> dict[str, Any]:
+    """Normalise every known attribute in ``raw``; unknown keys are ignored.
+
+    Raises
+    ------
+    InvalidAttribute
+        On the first value that cannot be understood.
+    """
+    out: dict[str, Any] = {}
+    for field in ATTRIBUTES:
+        if field in raw:
+            value = normalise_attribute(field, raw[field])
+            if value is not None:
+                out[field] = value
+    return out

@@ -1,0 +1,76 @@
+"""The events vocabulary: the contract between the library and the pipelines.
+
+Each event is appended to the store's ``events`` table. Where a pipeline is running with a
+Prefect server it registers an emitter (:func:`register_emitter`) that forwards the event; the
+library itself never imports Prefect.
+
+=================================  ==========================================================
+event                              payload
+=================================  ==========================================================
+``assetmap.file.received``         path, sha256, size
+``assetmap.ingest.completed``      ingest_id, path, kind, rows_read, rows_accepted,
+                                   rows_quarantined, affected_wards
+``assetmap.ingest.failed``         path, sha256, reason_code, message
+``assetmap.assets.changed``        ingest_id, ward_codes
+``assetmap.snapshot.published``    snapshot_id
+=================================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+FILE_RECEIVED = "assetmap.file.received"
+INGEST_COMPLETED = "assetmap.ingest.completed"
+INGEST_FAILED = "assetmap.ingest.failed"
+ASSETS_CHANGED = "assetmap.assets.changed"
+SNAPSHOT_PUBLISHED = "assetmap.snapshot.published"
+
+VOCABULARY = (FILE_RECEIVED, INGEST_COMPLETED, INGEST_FAILED, ASSETS_CHANGED, SNAPSHOT_PUBLISHED)
+
+Emitter = Callable[[str, dict[str, Any]], None]
+_emitters: list[Emitter] = []
+
+
+def register_emitter(emitter: Emitter) -> None:
+    """Forward every recorded event to ``emitter(name, payload)`` once it is committed."""
+    _emitters.append(emitter)
+
+
+def clear_emitters() -> None:
+    _emitters.clear()
+
+
+def record(con: Any, name: str, payload: dict[str, Any]) -> str:
+    """Append an event to the ``events`` table through ``con``; return its id.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not in the vocabulary.
+    """
+    if name not in VOCABULARY:
+        raise ValueError(f"unknown event {name!r}; the vocabulary is {VOCABULARY}")
+    event_id = str(uuid.uuid4())
+    con.execute(
+        "INSERT INTO events (event_id, name, payload, occurred_at) VALUES (?, ?, ?, ?)",
+        [event_id, name, json.dumps(payload, default=str, sort_keys=True),
+         _dt.datetime.now(_dt.UTC).replace(tzinfo=None)],
+    )
+    return event_id
+
+
+def emit(name: str, payload: dict[str, Any]) -> None:
+    """Send a committed event to the registered emitters; an emitter's failure is logged."""
+    for emitter in list(_emitters):
+        try:
+            emitter(name, payload)
+        except Exception:  # an unreachable server must not fail an ingest that committed
+            log.exception("event emitter failed for %s", name)

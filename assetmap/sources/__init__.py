@@ -1,0 +1,122 @@
+"""Source readers, one module per format, and the sniffing that picks one.
+
+=================  ========================================================================
+kind               format
+=================  ========================================================================
+``boundaries``     ONS boundary GeoJSON / GeoPackage / Shapefile (:mod:`.boundaries`)
+``census``         ONS / Nomis census CSV, wide or long (:mod:`.census`)
+``lookup``         OA -> ward / LSOA / MSOA / LA lookup CSV (:mod:`.lookup`)
+``postcodes``      postcode -> position lookup CSV (:mod:`.postcodes`)
+``providers``      the provider CSV template (:mod:`.providers`)
+``osm``            OpenStreetMap Overpass JSON or GeoJSON with OSM tags (:mod:`.osm`)
+``openreferral``   Open Referral UK (HSDS) JSON (:mod:`.openreferral`)
+``mapped``         any CSV / GeoJSON of assets through a column mapping (:mod:`.mapped`)
+=================  ========================================================================
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from assetmap.sources import boundaries, census, lookup, mapped, openreferral, osm, postcodes, providers
+from assetmap.sources._io import (
+    FileRefused,
+    ReadResult,
+    decode_text,
+    is_binary,
+    maybe_gunzip,
+)
+
+ASSET_KINDS = ("providers", "osm", "openreferral", "mapped")
+KINDS = ("boundaries", "lookup", "postcodes", "census", *ASSET_KINDS)
+#: The order in which the files of a folder are taken: what later files depend on first.
+DEPENDENCY_ORDER = {"boundaries": 0, "lookup": 1, "postcodes": 2, "census": 3,
+                    "providers": 4, "osm": 4, "openreferral": 4, "mapped": 4}
+
+_GEO_SUFFIXES = {".gpkg", ".shp", ".zip", ".fgb"}
+
+
+def _csv_header(data: bytes) -> list[str]:
+    import csv
+    import io
+
+    text, _, _ = decode_text(maybe_gunzip(data, "")[:65536])
+    first = text.split("\n", 1)[0]
+    delim = max((",", ";", "\t", "|"), key=first.count)
+    try:
+        return [h.strip() for h in next(csv.reader(io.StringIO(first), delimiter=delim))]
+    except StopIteration:
+        return []
+
+
+def _is_polygon_collection(doc: Any) -> bool:
+    feats = doc.get("features") if isinstance(doc, dict) else None
+    if not isinstance(feats, list):
+        return False
+    types = [((f or {}).get("geometry") or {}).get("type") for f in feats[:200]]
+    polys = sum(t in ("Polygon", "MultiPolygon") for t in types)
+    return polys > 0 and polys >= 0.5 * sum(t is not None for t in types)
+
+
+def sniff(path: str | Path, data: bytes, options: dict[str, Any] | None = None) -> str:
+    """Pick the reader for a file from its content (and name); ``options['kind']`` overrides."""
+    options = options or {}
+    if options.get("kind"):
+        kind = options["kind"]
+        if kind not in KINDS:
+            raise FileRefused("unknown_format", f"--kind {kind!r}: not one of {', '.join(KINDS)}")
+        return kind
+    path = Path(path)
+    if data[:16].startswith(b"SQLite format 3") or path.suffix.lower() in _GEO_SUFFIXES \
+            or data[:4] == b"PK\x03\x04":
+        return "boundaries"
+    plain = maybe_gunzip(data, path)
+    if is_binary(plain):
+        raise FileRefused("binary_file", f"{path}: a binary file that assetmap cannot read")
+    head = plain.lstrip()[:1]
+    if head in (b"{", b"["):
+        try:
+            doc = json.loads(decode_text(plain)[0])
+        except json.JSONDecodeError as exc:
+            raise FileRefused("unreadable", f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+        if options.get("mapping"):
+            return "mapped"
+        if osm.looks_like_overpass(doc):
+            return "osm"
+        if _is_polygon_collection(doc):
+            return "boundaries"
+        if osm.looks_like_osm_geojson(doc):
+            return "osm"
+        if openreferral.looks_like_openreferral(doc):
+            return "openreferral"
+        raise FileRefused("unknown_format", f"{path}: JSON that is not boundaries, OSM, or Open Referral "
+                                            "UK; for a foreign schema give --map name=<field> ... "
+                                            "--category <category>")
+    header = _csv_header(plain)
+    if options.get("mapping"):
+        return "mapped"
+    if lookup.columns(header) is not None:
+        return "lookup"
+    if census.looks_like_census(header):
+        return "census"
+    if postcodes.looks_like_postcodes(header):
+        return "postcodes"
+    if providers.looks_like_providers(header):
+        return "providers"
+    raise FileRefused("unknown_format", f"{path}: cannot tell what this file is (columns: "
+                                        f"{', '.join(header[:12]) or 'none'}); give --kind, or map "
+                                        "a foreign schema with --map and --category")
+
+
+def read(kind: str, path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    """Read ``data`` (the bytes of ``path``) with the reader of ``kind``."""
+    if kind == "boundaries":
+        return boundaries.read(path, options)
+    module = {"census": census, "lookup": lookup, "postcodes": postcodes, "providers": providers,
+              "osm": osm, "openreferral": openreferral, "mapped": mapped}[kind]
+    return module.read(path, data, options)
+
+
+__all__ = ["ASSET_KINDS", "DEPENDENCY_ORDER", "FileRefused", "KINDS", "ReadResult", "read", "sniff"]

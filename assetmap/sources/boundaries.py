@@ -1,0 +1,145 @@
+"""ONS boundary files (GeoJSON, GeoPackage, Shapefile) in any CRS.
+
+The code field is found by name (``OA11CD``, ``WD13CD``, ``LAD21CD``, ``code``...); the level by
+the GSS code's prefix. Coarser code fields on the same feature (``LAD11CD`` on an OA) become
+lookup rows. Geometries are reprojected to EPSG:27700; invalid ones are repaired with
+``make_valid`` in validation, or quarantined.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from assetmap.settings import STORE_CRS
+from assetmap.sources._io import GSS_RE, FileRefused, ReadResult, level_of, norm_key
+
+KIND = "boundaries"
+
+_CODE_FIELD = re.compile(r"^(oa|lsoa|msoa|wd|ward|lad|la|ltla|utla|ctyua|cmlad)\d{0,2}cd$")
+_LEVEL_RANK = {"oa": 0, "lsoa": 1, "msoa": 2, "ward": 3, "la": 4}
+
+
+def _crs_from_bounds(gdf: gpd.GeoDataFrame) -> str | None:
+    minx, miny, maxx, maxy = gdf.total_bounds
+    if -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
+        return "EPSG:4326"
+    if 0 <= minx <= maxx <= 700_000 and 0 <= miny <= maxy <= 1_300_000:
+        return STORE_CRS
+    return None
+
+
+def _code_columns(gdf: gpd.GeoDataFrame) -> list[tuple[str, str]]:
+    """(column, level) of every property holding GSS codes, finest level first."""
+    found: list[tuple[str, str]] = []
+    for col in gdf.columns:
+        if col == "geometry":
+            continue
+        key = norm_key(col)
+        if not (_CODE_FIELD.match(key) or key in {"code", "gsscode", "geocode", "areacode"}):
+            continue
+        values = gdf[col].dropna().astype(str)
+        if values.empty:
+            continue
+        levels = values.map(level_of).dropna()
+        if levels.empty or len(levels) < 0.5 * len(values):
+            continue
+        found.append((col, levels.mode().iloc[0]))
+    found.sort(key=lambda cl: _LEVEL_RANK[cl[1]])
+    return found
+
+
+def _name_column(gdf: gpd.GeoDataFrame, code_col: str) -> str | None:
+    stem = code_col[:-2] if code_col.lower().endswith("cd") else None
+    for col in gdf.columns:
+        if stem and col.lower() == (stem + "nm").lower():
+            return col
+    for col in gdf.columns:
+        if norm_key(col) in {"name", "areaname", "label"}:
+            return col
+    return None
+
+
+def _vintage(code_col: str, path: Path, given: str | None) -> str | None:
+    if given:
+        return given
+    m = re.search(r"(\d{2})cd$", code_col.lower())
+    if m:
+        return f"20{m.group(1)}"
+    m = re.search(r"(20\d{2})", path.name)
+    return m.group(1) if m else None
+
+
+def read(path: str | Path, options: dict[str, Any]) -> ReadResult:
+    """Read a boundary file into a GeoDataFrame in EPSG:27700 (one row per feature).
+
+    Columns: ``row_number, code, name, level, vintage, raw, geometry``; the lookup frame holds
+    ``area_code, parent_level, parent_code`` from coarser code properties.
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gdf = pyogrio.read_dataframe(path)
+    except Exception as exc:  # pyogrio raises several error types for unreadable data
+        raise FileRefused("unreadable", f"{path}: not a readable boundary file ({exc})") from exc
+    if gdf.empty:
+        raise FileRefused("no_rows", f"{path}: the boundary file has no features")
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.isna().all():
+        raise FileRefused("unreadable", f"{path}: no geometries found")
+    crs = gdf.crs
+    if crs is None:
+        guessed = _crs_from_bounds(gdf)
+        if guessed is None:
+            raise FileRefused("unknown_crs", f"{path}: no CRS given and the coordinates are neither "
+                                             "longitude/latitude nor British National Grid")
+        gdf = gdf.set_crs(guessed)
+    codes = _code_columns(gdf)
+    level_opt = options.get("level")
+    code_col = options.get("code_field")
+    if code_col is None:
+        if not codes:
+            raise FileRefused("missing_columns", f"{path}: no property holds GSS area codes "
+                                                 "(expected e.g. OA21CD, WD22CD, LAD21CD or code); "
+                                                 "name it with --code-field")
+        code_col = codes[0][0]
+    elif code_col not in gdf.columns:
+        raise FileRefused("missing_columns", f"{path}: no property {code_col!r}")
+    name_col = options.get("name_field") or _name_column(gdf, code_col)
+    vintage = _vintage(code_col, path, options.get("vintage"))
+
+    props = gdf.drop(columns="geometry")
+    raw = [json.dumps({k: (None if pd.isna(v) else v) for k, v in rec.items()}, default=str)
+           for rec in props.to_dict("records")]
+    out = gpd.GeoDataFrame(
+        {
+            "row_number": range(1, len(gdf) + 1),
+            "code": gdf[code_col].map(lambda v: None if pd.isna(v) else str(v).strip()),
+            "name": gdf[name_col].map(lambda v: None if pd.isna(v) else str(v)) if name_col else None,
+            "vintage": vintage,
+            "raw": raw,
+        },
+        geometry=gdf.geometry.values,
+        crs=gdf.crs,
+    )
+    out["level"] = out["code"].map(level_of)
+    if level_opt:
+        out.loc[out["code"].map(lambda c: isinstance(c, str) and bool(GSS_RE.match(c))), "level"] = level_opt
+    out = out.to_crs(STORE_CRS)
+
+    lookups = []
+    for col, lvl in codes:
+        if col == code_col or lvl == "oa":
+            continue
+        lk = pd.DataFrame({"area_code": out["code"], "parent_level": lvl,
+                           "parent_code": gdf[col].astype("string").str.strip()})
+        lookups.append(lk.dropna())
+    lookup = pd.concat(lookups, ignore_index=True) if lookups else None
+    return ReadResult(KIND, out, [], len(out), {"code_field": code_col, "vintage": vintage}, lookup)

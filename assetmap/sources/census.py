@@ -1,0 +1,242 @@
+"""ONS / Nomis census CSV, wide (a column per category) or long (a row per category).
+
+Wide: one row per area, an area-code column (``geography code``, ``OA21CD``, ``OA``...) and one
+column per category, labelled as ONS or Nomis publish them (``Ethnic group: White: Irish``) or
+in a known condensed form (``WhiteBrit``). Totals are used to check the row; subtotals ignored.
+
+Long: one row per area and category, with an area-code column, a category-label column and an
+``Observation`` (or ``count``) column; our own long form ``area_code, variable, category,
+count`` too.
+
+Columns ``LSOA``/``MSOA`` (or ``LSOA11CD``...) on an OA row become lookup rows.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from assetmap import census as vocab
+from assetmap.sources._io import (
+    FileRefused,
+    ReadResult,
+    level_of,
+    norm_key,
+    quarantine_row,
+    read_csv_records,
+)
+
+KIND = "census"
+
+_AREA_KEYS = {
+    "geographycode", "outputareascode", "outputareacode", "oa", "oa11cd", "oa21cd", "oacode",
+    "areacode", "geocode", "mnemonic", "lsoa11cd", "lsoa21cd", "msoa11cd", "msoa21cd",
+    "wd22cd", "wd11cd", "lad21cd", "lad11cd",
+}
+_COUNT_KEYS = {"observation", "obsvalue", "count", "value", "observations"}
+_PARENT_COLS = {"lsoa": "lsoa", "lsoa11cd": "lsoa", "lsoa21cd": "lsoa", "msoa": "msoa",
+                "msoa11cd": "msoa", "msoa21cd": "msoa"}
+
+
+def area_column(header: list[str]) -> str | None:
+    """The column holding area codes, by name; the finest level wins."""
+    candidates = [h for h in header if norm_key(h) in _AREA_KEYS]
+    order = ["oa", "outputareascode", "outputareacode", "oa21cd", "oa11cd", "oacode", "geographycode",
+             "areacode", "geocode", "mnemonic"]
+    for key in order:
+        for h in candidates:
+            if norm_key(h) == key:
+                return h
+    return candidates[0] if candidates else None
+
+
+def looks_like_census(header: list[str]) -> bool:
+    if area_column(header) is None:
+        return False
+    if _long_columns(header) is not None:
+        return True
+    matched = [h for h in header if isinstance(vocab.match_label(h), tuple)]
+    return len(matched) >= 2
+
+
+def _long_columns(header: list[str]) -> tuple[str, str, str | None] | None:
+    """(category label column, count column, variable column) of a long layout, or None."""
+    count = next((h for h in header if norm_key(h) in _COUNT_KEYS), None)
+    if count is None:
+        return None
+    variable = next((h for h in header if norm_key(h) == "variable"), None)
+    label = None
+    for h in header:
+        k = norm_key(h)
+        if k == "category" or (re.search(r"categories\)?$", h.strip().lower()) and not k.endswith("code")):
+            label = h
+    if label is None:
+        return None
+    return label, count, variable
+
+
+def _vintage(options: dict[str, Any], path: Path, header: list[str], rows: list) -> str:
+    if options.get("vintage"):
+        return str(options["vintage"])
+    date_col = next((h for h in header if norm_key(h) == "date"), None)
+    if date_col and rows:
+        value = rows[0][1].get(date_col, "").strip()
+        if re.fullmatch(r"\d{4}", value):
+            return value
+    m = re.search(r"(20\d{2})", path.name)
+    if m:
+        return m.group(1)
+    if any(norm_key(h) == "whitebrit" for h in header):
+        return "2011"  # the MLID condensed 2011 extract
+    return "unknown"
+
+
+def _count(value: str) -> int | None:
+    text = value.strip().replace(",", "")
+    if not re.fullmatch(r"\d+(\.0+)?", text):
+        return None
+    return int(float(text))
+
+
+def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    """Read a census CSV into long rows ``row_number, area_code, variable, category, count``."""
+    path = Path(path)
+    rec = read_csv_records(data, path)
+    area_col = area_column(rec.header)
+    if area_col is None:
+        raise FileRefused("missing_columns", f"{path}: no area-code column (expected e.g. "
+                                             "'geography code', 'OA21CD' or 'Output Areas Code')")
+    vintage = _vintage(options, path, rec.header, rec.rows)
+    forced_var = vocab.normalise_variable(options["variable"]) if options.get("variable") else None
+    long = _long_columns(rec.header)
+    quarantine = list(rec.quarantine)
+    out: dict[str, list] = {"row_number": [], "area_code": [], "variable": [], "category": [], "count": []}
+    lookup_rows: list[tuple[str, str, str]] = []
+
+    def bad(rn: int, raw: dict, code: str, msg: str) -> None:
+        quarantine.append(quarantine_row(rn, raw, code, msg))
+
+    if long is not None:
+        label_col, count_col, var_col = long
+        seen: set[tuple[str, str, str]] = set()
+        for rn, row in rec.rows:
+            code = row[area_col].strip()
+            if level_of(code) is None:
+                bad(rn, row, "invalid_code", f"row {rn}: {code!r} is not a GSS area code")
+                continue
+            var = forced_var
+            if var_col and row.get(var_col, "").strip():
+                var = vocab.normalise_variable(row[var_col]) or var
+            match = vocab.match_label(row[label_col], var)
+            if match == vocab.TOTAL:
+                bad(rn, row, "total_row", f"row {rn}: a total ({row[label_col]!r}), not a category; "
+                                          "totals are derived, not stored")
+                continue
+            if not isinstance(match, tuple):
+                bad(rn, row, "unknown_category",
+                    f"row {rn}: {row[label_col]!r} is not a census category assetmap knows")
+                continue
+            n = _count(row[count_col])
+            if n is None:
+                bad(rn, row, "invalid_count", f"row {rn}: count {row[count_col]!r} is not a whole "
+                                              "number of zero or more")
+                continue
+            key = (code, match[0], match[1])
+            if key in seen:
+                bad(rn, row, "duplicate_area", f"row {rn}: {code} {match[1]} appears twice")
+                continue
+            seen.add(key)
+            out["row_number"].append(rn)
+            out["area_code"].append(code)
+            out["variable"].append(match[0])
+            out["category"].append(match[1])
+            out["count"].append(n)
+        layout = "long"
+    else:
+        cat_cols: list[tuple[str, str, str]] = []
+        total_col = None
+        labels = {h: vocab._clean(h) for h in rec.header}
+        for h in rec.header:
+            if h == area_col:
+                continue
+            # a label that prefixes another label is a subtotal of it
+            if any(o != labels[h] and o.startswith(labels[h] + ":") for o in labels.values()):
+                continue
+            match = vocab.match_label(h, forced_var)
+            if match == vocab.TOTAL or norm_key(h) == "persons":
+                total_col = total_col or h
+            elif isinstance(match, tuple):
+                cat_cols.append((h, *match))
+        if len(cat_cols) < 2:
+            raise FileRefused("missing_columns", f"{path}: fewer than two columns are census "
+                                                 "categories assetmap knows; nothing to read")
+        parent_cols = [(h, _PARENT_COLS[norm_key(h)]) for h in rec.header
+                       if norm_key(h) in _PARENT_COLS and h != area_col]
+        seen_codes: set[str] = set()
+        unlisted_rows = unlisted_people = 0
+        for rn, row in rec.rows:
+            code = row[area_col].strip()
+            if level_of(code) is None:
+                bad(rn, row, "invalid_code", f"row {rn}: {code!r} is not a GSS area code")
+                continue
+            if code in seen_codes:
+                bad(rn, row, "duplicate_area", f"row {rn}: area {code} appears twice in the file")
+                continue
+            counts = []
+            failed = None
+            for h, _var, _cat in cat_cols:
+                n = _count(row[h])
+                if n is None:
+                    failed = h
+                    break
+                counts.append(n)
+            if failed is not None:
+                bad(rn, row, "invalid_count", f"row {rn}: {failed} = {row[failed]!r} is not a whole "
+                                              "number of zero or more")
+                continue
+            if total_col is not None:
+                total = _count(row[total_col])
+                per_var: dict[str, int] = {}
+                for (h, var, _cat), n in zip(cat_cols, counts):
+                    per_var[var] = per_var.get(var, 0) + n
+                if total is None or any(s > total for s in per_var.values()):
+                    bad(rn, row, "total_mismatch",
+                        f"row {rn}: categories sum to {max(per_var.values())}, more than "
+                        f"{total_col} = {row[total_col]!r}")
+                    continue
+                residual = {var: total - s for var, s in per_var.items() if s < total}
+            else:
+                residual = {}
+            seen_codes.add(code)
+            cells = [(var, cat, n) for (_h, var, cat), n in zip(cat_cols, counts)]
+            cells += [(var, vocab.UNLISTED, n) for var, n in residual.items()]
+            if residual:
+                unlisted_rows += 1
+                unlisted_people += sum(residual.values())
+            for var, cat, n in cells:
+                out["row_number"].append(rn)
+                out["area_code"].append(code)
+                out["variable"].append(var)
+                out["category"].append(cat)
+                out["count"].append(n)
+            for h, lvl in parent_cols:
+                parent = row[h].strip()
+                if level_of(parent) == lvl:
+                    lookup_rows.append((code, lvl, parent))
+        layout = "wide"
+        if unlisted_rows:
+            layout += (f"; in {unlisted_rows} rows the categories sum below {total_col}: "
+                       f"{unlisted_people} people stored as '{vocab.UNLISTED}'")
+    frame = pd.DataFrame(out)
+    if not frame.empty:
+        # several published categories may map onto one stored category (EU subgroups): sum them
+        frame = (frame.groupby(["area_code", "variable", "category"], as_index=False, sort=False)
+                 .agg(row_number=("row_number", "first"), count=("count", "sum")))
+    frame["vintage"] = vintage
+    lookup = pd.DataFrame(lookup_rows, columns=["area_code", "parent_level", "parent_code"]) \
+        if lookup_rows else None
+    return ReadResult(KIND, frame, quarantine, rec.rows_read,
+                      {"layout": layout, "vintage": vintage, "encoding": rec.encoding}, lookup)

@@ -1,0 +1,305 @@
+"""The DuckDB store: one file on disk, schema by versioned migrations, spatial loaded by path.
+
+Every geometry is stored in British National Grid (EPSG:27700). Writes happen inside
+:meth:`Store.transaction`; an ingest is exactly one transaction, so a failure leaves the data
+tables as they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from assetmap.categories import CATEGORIES
+from assetmap.settings import settings
+
+log = logging.getLogger(__name__)
+
+#: Data tables whose rows an ingest adds or changes (the audit tables are listed apart).
+DATA_TABLES = ("areas", "area_lookup", "population", "postcodes", "assets")
+AUDIT_TABLES = ("ingests", "quarantine", "events")
+LEVELS = ("oa", "lsoa", "msoa", "ward", "la")
+
+_CATEGORY_CHECK = ", ".join(f"'{c}'" for c in CATEGORIES)
+
+#: Versioned migrations. Append; never edit one that has shipped.
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        f"""
+        CREATE TABLE ingests (
+            ingest_id        INTEGER PRIMARY KEY,
+            path             VARCHAR NOT NULL,
+            sha256           VARCHAR NOT NULL,
+            kind             VARCHAR,
+            options          VARCHAR,
+            rows_read        INTEGER NOT NULL DEFAULT 0,
+            rows_accepted    INTEGER NOT NULL DEFAULT 0,
+            rows_quarantined INTEGER NOT NULL DEFAULT 0,
+            started_at       TIMESTAMP NOT NULL,
+            finished_at      TIMESTAMP,
+            status           VARCHAR NOT NULL CHECK (status IN ('completed', 'refused')),
+            message          VARCHAR,
+            CHECK (rows_read = rows_accepted + rows_quarantined)
+        );
+        CREATE TABLE areas (
+            code        VARCHAR PRIMARY KEY,
+            name        VARCHAR,
+            level       VARCHAR NOT NULL CHECK (level IN ('oa', 'lsoa', 'msoa', 'ward', 'la')),
+            parent_code VARCHAR,
+            vintage     VARCHAR,
+            geom        GEOMETRY NOT NULL,
+            source      VARCHAR,
+            ingest_id   INTEGER
+        );
+        CREATE TABLE area_lookup (
+            area_code    VARCHAR NOT NULL,
+            parent_level VARCHAR NOT NULL CHECK (parent_level IN ('lsoa', 'msoa', 'ward', 'la')),
+            parent_code  VARCHAR NOT NULL,
+            method       VARCHAR NOT NULL CHECK (method IN ('file', 'best_fit')),
+            ingest_id    INTEGER,
+            PRIMARY KEY (area_code, parent_level)
+        );
+        CREATE TABLE population (
+            area_code VARCHAR NOT NULL,
+            variable  VARCHAR NOT NULL,
+            category  VARCHAR NOT NULL,
+            count     BIGINT NOT NULL CHECK (count >= 0),
+            vintage   VARCHAR NOT NULL,
+            source    VARCHAR,
+            ingest_id INTEGER,
+            PRIMARY KEY (area_code, variable, category, vintage)
+        );
+        CREATE TABLE postcodes (
+            postcode  VARCHAR PRIMARY KEY,
+            geom      GEOMETRY NOT NULL,
+            ingest_id INTEGER
+        );
+        CREATE TABLE assets (
+            asset_id         VARCHAR PRIMARY KEY,
+            category         VARCHAR NOT NULL CHECK (category IN ({_CATEGORY_CHECK})),
+            subtype          VARCHAR,
+            name             VARCHAR NOT NULL,
+            name_key         VARCHAR NOT NULL,
+            address          VARCHAR,
+            postcode         VARCHAR,
+            geom             GEOMETRY NOT NULL,
+            attrs            JSON,
+            sensitive        BOOLEAN NOT NULL DEFAULT false,
+            source           VARCHAR NOT NULL,
+            source_record_id VARCHAR,
+            licence          VARCHAR,
+            observed_at      TIMESTAMP,
+            ingest_id        INTEGER NOT NULL,
+            oa_code          VARCHAR,
+            ward_code        VARCHAR
+        );
+        CREATE TABLE quarantine (
+            ingest_id   INTEGER NOT NULL REFERENCES ingests (ingest_id),
+            row_number  INTEGER NOT NULL,
+            raw         VARCHAR,
+            reason_code VARCHAR NOT NULL,
+            message     VARCHAR NOT NULL,
+            PRIMARY KEY (ingest_id, row_number)
+        );
+        CREATE TABLE events (
+            event_id    VARCHAR PRIMARY KEY,
+            name        VARCHAR NOT NULL,
+            payload     JSON,
+            occurred_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
+]
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or is not in a state assetmap understands."""
+
+
+def spatial_extension_path() -> Path:
+    """Path of the DuckDB spatial extension shipped by the ``duckdb-extension-spatial`` wheel.
+
+    ``INSTALL spatial`` downloads from the internet; loading the wheel's file by path does not.
+    """
+    import duckdb_extension_spatial
+
+    base = Path(duckdb_extension_spatial.__file__).parent / "extensions"
+    path = base / f"v{duckdb.__version__}" / "spatial.duckdb_extension"
+    if not path.exists():
+        found = sorted(base.glob("v*/spatial.duckdb_extension"))
+        raise StoreError(
+            f"spatial extension for duckdb {duckdb.__version__} not found under {base} "
+            f"(found: {[str(p) for p in found]}); duckdb and duckdb-extension-spatial must match"
+        )
+    return path
+
+
+def connect(path: str | os.PathLike[str] | None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB connection with the spatial extension loaded."""
+    target = ":memory:" if path is None else str(path)
+    con = duckdb.connect(target, read_only=read_only)
+    con.execute(f"LOAD '{spatial_extension_path()}'")
+    return con
+
+
+class Store:
+    """The assetmap store.
+
+    Parameters
+    ----------
+    path
+        The DuckDB file; created (with its folder) when missing unless ``read_only``.
+    read_only
+        Open without taking the writer's lock (for readers of a published copy).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, read_only: bool = False) -> None:
+        self.path = Path(path) if path is not None else Path(settings.db_path)
+        self.read_only = read_only
+        if read_only and not self.path.exists():
+            raise StoreError(f"no store at {self.path}")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = connect(self.path, read_only=read_only)
+        if not read_only:
+            self.migrate()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema --------------------------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        ).fetchone()[0]
+        if not exists:
+            return 0
+        return int(self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0])
+
+    def migrate(self) -> int:
+        """Apply the migrations this store has not had; return the schema version."""
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+        )
+        current = self.schema_version
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.path} has schema version {current}, newer than this assetmap "
+                f"({SCHEMA_VERSION}); upgrade assetmap"
+            )
+        for version, sql in MIGRATIONS:
+            if version <= current:
+                continue
+            with self.transaction():
+                self.con.execute(sql)
+                self.con.execute("INSERT INTO schema_migrations (version) VALUES (?)", [version])
+            log.info("store %s migrated to schema version %d", self.path, version)
+        return self.schema_version
+
+    # -- transactions --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+
+    # -- queries -------------------------------------------------------------------------
+    def query_df(self, sql: str, params: list[Any] | None = None):  # -> pandas.DataFrame
+        return self.con.execute(sql, params or []).df()
+
+    def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+        row = self.con.execute(sql, params or []).fetchone()
+        return None if row is None else row[0]
+
+    def table_counts(self) -> dict[str, int]:
+        names = [r[0] for r in self.con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY table_name"
+        ).fetchall()]
+        # table names come from the catalogue, never from user input
+        return {n: int(self.scalar(f'SELECT count(*) FROM "{n}"')) for n in names}
+
+    def extent(self) -> list[float] | None:
+        """[min_lon, min_lat, max_lon, max_lat] of the loaded wards (or other areas), or None."""
+        row = self.con.execute(
+            """
+            WITH lvl AS (
+                SELECT level FROM areas
+                ORDER BY CASE level WHEN 'ward' THEN 0 WHEN 'la' THEN 1 WHEN 'msoa' THEN 2
+                                    WHEN 'lsoa' THEN 3 ELSE 4 END LIMIT 1)
+            SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
+                SELECT ST_Extent_Agg(ST_Transform(ST_Envelope(geom), 'EPSG:27700', 'EPSG:4326',
+                                                  always_xy := true)) AS e
+                FROM areas WHERE level = (SELECT level FROM lvl))
+            """
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return [round(float(v), 6) for v in row]
+
+    def ingests(self, limit: int | None = None) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT ingest_id, path, sha256, kind, status, rows_read, rows_accepted, "
+            "rows_quarantined, started_at, finished_at, message FROM ingests ORDER BY ingest_id"
+        )
+        rows = self.con.execute(sql).fetchall()
+        cols = [d[0] for d in self.con.description]
+        out = [dict(zip(cols, r)) for r in rows]
+        for r in out:
+            for key in ("started_at", "finished_at"):
+                if r[key] is not None:
+                    r[key] = r[key].isoformat()
+        return out[-limit:] if limit else out
+
+    def status(self) -> dict[str, Any]:
+        """The store's status, the payload of ``assetmap status --json``."""
+        return {
+            "db": str(self.path),
+            "tables": self.table_counts(),
+            "ingests": self.ingests(),
+            "schema_version": self.schema_version,
+            "extent": self.extent(),
+        }
+
+    def next_ingest_id(self) -> int:
+        return int(self.scalar("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests"))
+
+    def record_event(self, name: str, payload: dict[str, Any]) -> str:
+        """Append an event to the ``events`` table (inside the caller's transaction)."""
+        from assetmap import events
+
+        return events.record(self.con, name, payload)
+
+
+def open_store(db: str | os.PathLike[str] | None = None, read_only: bool = False) -> Store:
+    """Open the store at ``db`` (default: settings.db_path)."""
+    return Store(db if db is not None else settings.db_path, read_only=read_only)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False, sort_keys=True)

@@ -1,0 +1,374 @@
+"""Validation: every row read is accepted or quarantined with a reason code and a message.
+
+Row-level reason codes
+----------------------
+================================  =============================================================
+``missing_required``              a required field (an asset's name) is empty
+``unknown_category``              the category is missing or not one assetmap knows
+``missing_coordinates``           no position: no lat/lon, no easting/northing, no postcode
+``unparsable_coordinates``        a coordinate is not a number
+``coordinates_out_of_range``      latitude beyond +-90 or longitude beyond +-180
+``latlon_swapped``                latitude and longitude are the wrong way round (UK bounds)
+``outside_uk``                    a valid position, but not in the UK
+``outside_study_area``            in the UK, but outside every loaded ward (or area)
+``invalid_postcode``              only a postcode is given, and it is not shaped like one
+``unknown_postcode``              only a postcode is given, and no loaded lookup knows it
+``invalid_value``                 an attribute cannot be understood (capacity ``lots``)
+``duplicate_source_id``           the same source record id earlier in the file
+``duplicate_nearby``              the same name within 25 m of another asset
+``bad_encoding``                  bytes that neither UTF-8 nor Windows-1252 can read
+``malformed_row``                 a CSV row with the wrong number of fields
+``missing_code``                  a boundary feature without an area code
+``invalid_code``                  not a GSS code of a supported level
+``duplicate_code`` / ``duplicate_area``  the same area twice in one file
+``invalid_geometry``              a geometry that is empty or cannot be repaired
+``wrong_geometry_type``           a point or line in a boundary file
+``invalid_count``                 a census count that is not a whole number >= 0
+``total_mismatch``                census categories that do not sum to the row's total
+``total_row``                     a long-form census row holding a total, not a category
+================================  =============================================================
+
+File-level refusals (exit status 2, nothing stored) are raised by the readers as
+:class:`assetmap.sources.FileRefused`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from typing import Any
+
+import duckdb
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+from scipy.spatial import cKDTree
+
+from assetmap import categories as cats
+from assetmap.geography import assign_points
+from assetmap.settings import DISPLAY_CRS, STORE_CRS, settings
+from assetmap.sources._io import GSS_RE, blank, level_of, quarantine_row
+from assetmap.sources.postcodes import find_postcode, normalise_postcode
+
+log = logging.getLogger(__name__)
+
+_RELIGION_ALIASES = {"christianity": "christian", "islam": "muslim", "islamic": "muslim",
+                     "sikhism": "sikh", "hinduism": "hindu", "judaism": "jewish",
+                     "buddhism": "buddhist", "jainism": "jain", "church": "christian",
+                     "mosque": "muslim", "gurdwara": "sikh", "mandir": "hindu",
+                     "synagogue": "jewish", "interfaith": "multifaith"}
+
+
+def name_key(name: str) -> str:
+    """A name reduced for matching duplicates: lower-case letters and digits only."""
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+# ---------------------------------------------------------------------------------------
+# boundaries
+# ---------------------------------------------------------------------------------------
+def validate_boundaries(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
+    """Check boundary features; repair invalid polygons with ``make_valid``.
+
+    Returns the accepted features (polygonal geometry in EPSG:27700) and quarantine records.
+    """
+    quarantine: list[dict[str, Any]] = []
+    keep = np.ones(len(gdf), dtype=bool)
+    geoms = gdf.geometry.values
+    repaired = np.empty(len(gdf), dtype=object)
+    seen: dict[str, int] = {}
+    for i, (rn, code, level, raw, geom) in enumerate(
+            zip(gdf["row_number"], gdf["code"], gdf["level"], gdf["raw"], geoms)):
+        def bad(reason: str, message: str) -> None:
+            keep[i] = False
+            quarantine.append(quarantine_row(rn, raw, reason, f"feature {rn}: {message}"))
+
+        if blank(code):
+            bad("missing_code", "no area code")
+            continue
+        if not GSS_RE.match(code):
+            bad("invalid_code", f"{code!r} is not a GSS code (like E05001178)")
+            continue
+        if level is None:
+            bad("invalid_code", f"{code!r} is not a code of a level assetmap keeps "
+                                "(output area, LSOA, MSOA, ward, local authority)")
+            continue
+        if geom is None or geom.is_empty:
+            bad("invalid_geometry", f"{code} has no geometry")
+            continue
+        if geom.geom_type not in ("Polygon", "MultiPolygon"):
+            bad("wrong_geometry_type", f"{code} is a {geom.geom_type}; boundaries must be polygons")
+            continue
+        if not geom.is_valid:
+            fixed = shapely.make_valid(geom)
+            polys = shapely.get_parts(fixed)
+            polys = [p for p in polys if p.geom_type in ("Polygon", "MultiPolygon") and not p.is_empty]
+            if not polys:
+                bad("invalid_geometry", f"{code}: the geometry is invalid and cannot be repaired")
+                continue
+            geom = shapely.union_all(polys) if len(polys) > 1 else polys[0]
+            if geom.area <= 0:
+                bad("invalid_geometry", f"{code}: the repaired geometry has no area")
+                continue
+        if code in seen:
+            bad("duplicate_code", f"{code} already appears as feature {seen[code]}")
+            continue
+        seen[code] = rn
+        repaired[i] = geom
+    out = gdf.loc[keep].copy()
+    out = out.set_geometry(gpd.GeoSeries(list(repaired[keep]), index=out.index, crs=gdf.crs))
+    return out, quarantine
+
+
+# ---------------------------------------------------------------------------------------
+# assets
+# ---------------------------------------------------------------------------------------
+def _float(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value) if value == value else None
+    return float(str(value).strip().replace(",", ""))
+
+
+def _position(row: dict[str, Any], postcode_xy: dict[str, tuple[float, float]],
+              to_bng: Transformer) -> tuple[float, float] | tuple[str, str]:
+    """(x, y) in EPSG:27700, or (reason_code, message)."""
+    min_lon, min_lat, max_lon, max_lat = settings.uk_bounds
+    has_lat, has_lon = not blank(row["lat"]), not blank(row["lon"])
+    has_e, has_n = not blank(row["easting"]), not blank(row["northing"])
+    if has_lat or has_lon:
+        if not (has_lat and has_lon):
+            return "missing_coordinates", "latitude given without longitude (or the reverse)"
+        try:
+            lat, lon = _float(row["lat"]), _float(row["lon"])
+        except ValueError:
+            return "unparsable_coordinates", f"lat {row['lat']!r} / lon {row['lon']!r} are not numbers"
+        if lat is None or lon is None or not (np.isfinite(lat) and np.isfinite(lon)):
+            return "unparsable_coordinates", f"lat {row['lat']!r} / lon {row['lon']!r} are not numbers"
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            if min_lat <= lon <= max_lat and min_lon <= lat <= max_lon:
+                return "latlon_swapped", (f"lat {lat} / lon {lon} look swapped: ({lon}, {lat}) is in the "
+                                          "UK; swap the columns and load it again")
+            return "coordinates_out_of_range", f"lat {lat} / lon {lon} are not a position on Earth"
+        if min_lat <= lat <= max_lat and min_lon <= lon <= max_lon:
+            x, y = to_bng.transform(lon, lat)
+            return float(x), float(y)
+        if min_lat <= lon <= max_lat and min_lon <= lat <= max_lon:
+            return "latlon_swapped", (f"lat {lat} / lon {lon} look swapped: ({lon}, {lat}) is in the UK; "
+                                      "swap the columns and load it again")
+        return "outside_uk", f"lat {lat} / lon {lon} is not in the United Kingdom"
+    if has_e or has_n:
+        if not (has_e and has_n):
+            return "missing_coordinates", "easting given without northing (or the reverse)"
+        try:
+            x, y = _float(row["easting"]), _float(row["northing"])
+        except ValueError:
+            return "unparsable_coordinates", (f"easting {row['easting']!r} / northing {row['northing']!r} "
+                                              "are not numbers")
+        if x is None or y is None or not (np.isfinite(x) and np.isfinite(y)):
+            return "unparsable_coordinates", "easting/northing are not numbers"
+        min_e, min_n, max_e, max_n = settings.bng_bounds
+        if min_e < x <= max_e and min_n < y <= max_n and (x > 1000 or y > 1000):
+            return x, y
+        if min_lat <= x <= max_lat and min_lon <= y <= max_lon or min_lat <= y <= max_lat and min_lon <= x <= max_lon:
+            return "unparsable_coordinates", (f"easting {x} / northing {y} look like latitude/longitude; "
+                                              "put them in the lat and lon columns")
+        return "outside_uk", f"easting {x} / northing {y} is outside the British National Grid"
+    pc_text = row["postcode"]
+    if blank(pc_text):
+        return "missing_coordinates", "no position: give lat/lon, easting/northing or a postcode"
+    pc = normalise_postcode(pc_text)
+    if pc is None:
+        return "invalid_postcode", f"no coordinates, and {pc_text!r} is not a UK postcode"
+    if pc not in postcode_xy:
+        return "unknown_postcode", (f"no coordinates, and postcode {pc} is not in any loaded postcode "
+                                    "lookup; load one (ONSPD) or give coordinates")
+    return postcode_xy[pc]
+
+
+def _subtype(category: str, value: Any) -> str | None:
+    if blank(value):
+        return None
+    text = str(value).strip().lower()
+    if category == "place_of_worship":
+        text = _RELIGION_ALIASES.get(text, text)
+        return text if text in cats.RELIGIONS else "other"
+    return str(value).strip()
+
+
+def _asset_id(source: str, record_id: str | None, key: str, x: float, y: float) -> str:
+    basis = f"{source}\x1f{record_id}" if record_id else f"{source}\x1f{key}\x1f{round(x)}\x1f{round(y)}"
+    return hashlib.sha1(basis.encode()).hexdigest()[:16]
+
+
+def _postcodes_known(con: duckdb.DuckDBPyConnection, wanted: set[str]) -> dict[str, tuple[float, float]]:
+    if not wanted:
+        return {}
+    rows = con.execute(
+        "SELECT postcode, ST_X(geom), ST_Y(geom) FROM postcodes WHERE list_contains(?, postcode)",
+        [sorted(wanted)],
+    ).fetchall()
+    return {pc: (x, y) for pc, x, y in rows}
+
+
+def validate_assets(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, source: str,
+                    licence: str | None = None) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Check asset candidates; place them; catch duplicates in the file and in the store.
+
+    Parameters
+    ----------
+    frame
+        Asset candidates as the readers produce them (:mod:`assetmap.sources._assets`).
+    con
+        The store's connection, inside the ingest's transaction.
+    source
+        The source label; with ``source_record_id`` (or name and position) it makes the id.
+
+    Returns
+    -------
+    accepted, quarantine
+        ``accepted`` has the asset table's columns plus ``x, y`` (EPSG:27700) and
+        ``row_number``; ``quarantine`` the records of every refused row.
+    """
+    quarantine: list[dict[str, Any]] = []
+    to_bng = Transformer.from_crs(DISPLAY_CRS, STORE_CRS, always_xy=True)
+    records = frame.to_dict("records")
+    wanted = {normalise_postcode(r["postcode"]) for r in records
+              if blank(r["lat"]) and blank(r["easting"]) and not blank(r["postcode"])}
+    postcode_xy = _postcodes_known(con, {p for p in wanted if p})
+    good: list[dict[str, Any]] = []
+    for r in records:
+        rn = r["row_number"]
+
+        def bad(reason: str, message: str, r: dict = r, rn: int = rn) -> None:
+            quarantine.append(quarantine_row(rn, r["raw"], reason, f"row {rn}: {message}"))
+
+        if r.get("reason"):  # the reader already found the problem and said what it is
+            quarantine.append(quarantine_row(rn, r["raw"], r["reason"], r["message"] or r["reason"]))
+            continue
+        if blank(r["name"]):
+            bad("missing_required", "the name is empty")
+            continue
+        category = cats.normalise_category(r["category"])
+        if category is None:
+            shown = "empty" if blank(r["category"]) else repr(str(r["category"]))
+            bad("unknown_category", f"category {shown} is not one of {', '.join(cats.CATEGORIES)}")
+            continue
+        pos = _position(r, postcode_xy, to_bng)
+        if isinstance(pos[0], str):
+            bad(pos[0], pos[1])
+            continue
+        try:
+            attrs = cats.normalise_attributes(r["attrs"] or {})
+            sensitive = cats.parse_bool(r["sensitive"], "sensitive")
+            observed = None
+            if not blank(r["observed_at"]):
+                observed = pd.to_datetime(str(r["observed_at"]), dayfirst=True, errors="raise")
+                observed = observed.tz_localize(None) if observed.tzinfo else observed
+                observed = observed.to_pydatetime()
+        except (cats.InvalidAttribute, ValueError, TypeError) as exc:
+            bad("invalid_value", str(exc))
+            continue
+        if sensitive is None:
+            sensitive = category in cats.SENSITIVE_CATEGORIES or bool(attrs.get("women_only"))
+        postcode = normalise_postcode(r["postcode"]) or find_postcode(r["address"])
+        name = re.sub(r"\s+", " ", str(r["name"])).strip()
+        record_id = None if blank(r["source_record_id"]) else str(r["source_record_id"]).strip()
+        good.append({
+            "row_number": rn, "raw": r["raw"], "category": category,
+            "subtype": _subtype(category, r["subtype"]), "name": name, "name_key": name_key(name),
+            "address": None if blank(r["address"]) else re.sub(r"\s+", " ", str(r["address"])).strip(),
+            "postcode": postcode, "x": pos[0], "y": pos[1],
+            "attrs": json.dumps(attrs, sort_keys=True, ensure_ascii=False),
+            "sensitive": bool(sensitive), "source": source, "source_record_id": record_id,
+            "licence": r["licence"] if not blank(r["licence"]) else licence,
+            "observed_at": observed,
+        })
+    if not good:
+        return pd.DataFrame(), quarantine
+
+    acc = pd.DataFrame(good)
+    # same source record id earlier in the file
+    has_id = acc["source_record_id"].notna()
+    dup_id = has_id & acc.duplicated("source_record_id", keep="first")
+    first_row = acc[has_id].drop_duplicates("source_record_id").set_index("source_record_id")["row_number"]
+    for _, r in acc[dup_id].iterrows():
+        quarantine.append(quarantine_row(r["row_number"], r["raw"], "duplicate_source_id",
+                                         f"row {r['row_number']}: record id {r['source_record_id']!r} "
+                                         f"already used by row {first_row[r['source_record_id']]}"))
+    acc = acc[~dup_id].reset_index(drop=True)
+
+    # the same name within the duplicate distance, earlier in the file
+    dist = settings.duplicate_distance_m
+    xy = acc[["x", "y"]].to_numpy()
+    tree = cKDTree(xy)
+    drop = np.zeros(len(acc), dtype=bool)
+    keys = acc["name_key"].to_numpy()
+    for i, j in sorted(tree.query_pairs(dist)):
+        if keys[i] == keys[j] and not drop[i] and not drop[j]:
+            drop[j] = True
+            r = acc.iloc[j]
+            d = float(np.hypot(*(xy[i] - xy[j])))
+            quarantine.append(quarantine_row(r["row_number"], r["raw"], "duplicate_nearby",
+                                             f"row {r['row_number']}: {r['name']!r} is {d:.0f} m from "
+                                             f"row {acc.iloc[i]['row_number']} of the same name"))
+    acc = acc[~drop].reset_index(drop=True)
+    acc["asset_id"] = [_asset_id(s, rid, k, x, y) for s, rid, k, x, y in
+                       zip(acc["source"], acc["source_record_id"], acc["name_key"], acc["x"], acc["y"])]
+
+    # place in the study area
+    placed = assign_points(con, acc[["x", "y"]].assign(pid=np.arange(len(acc))))
+    placed = placed.sort_values("pid").reset_index(drop=True)
+    acc["oa_code"] = placed["oa_code"].to_numpy()
+    acc["ward_code"] = placed["ward_code"].to_numpy()
+    outside = ~placed["in_study_area"].to_numpy(dtype=bool)
+    for _, r in acc[outside].iterrows():
+        quarantine.append(quarantine_row(r["row_number"], r["raw"], "outside_study_area",
+                                         f"row {r['row_number']}: {r['name']!r} lies outside every "
+                                         "loaded area of the study area"))
+    acc = acc[~outside].reset_index(drop=True)
+
+    # the same name within the duplicate distance of an asset already stored
+    if len(acc):
+        con.register("_cand", acc[["asset_id", "name_key", "x", "y", "source"]])
+        try:
+            near = con.execute(
+                """
+                SELECT c.asset_id AS cand, a.asset_id AS existing, a.source, a.name,
+                       ST_Distance(a.geom, ST_Point(c.x, c.y)) AS d
+                FROM _cand c JOIN assets a
+                  ON a.name_key = c.name_key AND a.asset_id <> c.asset_id
+                 AND ST_DWithin(a.geom, ST_Point(c.x, c.y), ?)
+                ORDER BY d
+                """,
+                [dist],
+            ).df()
+        finally:
+            con.unregister("_cand")
+        if not near.empty:
+            near = near.drop_duplicates("cand")
+            by_cand = near.set_index("cand")
+            same_source = set(near.loc[near["source"] == source, "cand"])
+            # the same source moved or renamed its own record: it updates that asset
+            remap = dict(zip(near.loc[near["source"] == source, "cand"],
+                             near.loc[near["source"] == source, "existing"]))
+            clash = acc["asset_id"].isin(set(by_cand.index) - same_source)
+            for _, r in acc[clash].iterrows():
+                hit = by_cand.loc[r["asset_id"]]
+                quarantine.append(quarantine_row(
+                    r["row_number"], r["raw"], "duplicate_nearby",
+                    f"row {r['row_number']}: {r['name']!r} is {hit['d']:.0f} m from asset "
+                    f"{hit['existing']} of the same name already loaded from {hit['source']!r}"))
+            acc = acc[~clash].reset_index(drop=True)
+            acc["asset_id"] = acc["asset_id"].map(lambda a: remap.get(a, a))
+            # two rows remapped onto one stored asset: the later is a duplicate
+            dup = acc.duplicated("asset_id", keep="first")
+            for _, r in acc[dup].iterrows():
+                quarantine.append(quarantine_row(r["row_number"], r["raw"], "duplicate_nearby",
+                                                 f"row {r['row_number']}: {r['name']!r} matches an asset "
+                                                 "another row of this file already updates"))
+            acc = acc[~dup].reset_index(drop=True)
+    return acc, quarantine
