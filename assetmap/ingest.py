@@ -405,6 +405,10 @@ def ingest_file(store: Store, path: str | Path, progress: Progress | None = None
                         assets_changed=changed)
 
 
+_NOT_DATA = {".md", ".txt", ".html", ".pdf"}
+_NOT_DATA_NAMES = {"MANIFEST.json"}
+
+
 def expand_paths(paths: Iterable[str | Path], options: dict[str, Any] | None = None) -> list[Path]:
     """Files to ingest, folders expanded and taken in dependency order.
 
@@ -416,7 +420,7 @@ def expand_paths(paths: Iterable[str | Path], options: dict[str, Any] | None = N
         if p.is_dir():
             files += sorted(f for f in p.rglob("*") if f.is_file() and not any(
                 part.startswith(".") for part in f.relative_to(p).parts)
-                and f.suffix.lower() not in {".md", ".txt", ".html", ".pdf"})
+                and f.suffix.lower() not in _NOT_DATA and f.name not in _NOT_DATA_NAMES)
         else:
             files.append(p)
     if len(files) < 2:

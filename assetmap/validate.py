@@ -246,8 +246,9 @@ def validate_assets(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, source:
         def bad(reason: str, message: str, r: dict = r, rn: int = rn) -> None:
             quarantine.append(quarantine_row(rn, r["raw"], reason, f"row {rn}: {message}"))
 
-        if r.get("reason"):  # the reader already found the problem and said what it is
-            quarantine.append(quarantine_row(rn, r["raw"], r["reason"], r["message"] or r["reason"]))
+        if not blank(r.get("reason")):  # the reader already found the problem and said what it is
+            message = r["message"] if not blank(r["message"]) else r["reason"]
+            quarantine.append(quarantine_row(rn, r["raw"], r["reason"], message))
             continue
         if blank(r["name"]):
             bad("missing_required", "the name is empty")
