@@ -85,10 +85,10 @@ def sniff(path: str | Path, data: bytes, options: dict[str, Any] | None = None) 
             return "mapped"
         if osm.looks_like_overpass(doc):
             return "osm"
+        if osm.looks_like_osm_geojson(doc):  # OSM tags first: buildings are polygons too
+            return "osm"
         if _is_polygon_collection(doc):
             return "boundaries"
-        if osm.looks_like_osm_geojson(doc):
-            return "osm"
         if openreferral.looks_like_openreferral(doc):
             return "openreferral"
         raise FileRefused("unknown_format", f"{path}: JSON that is not boundaries, OSM, or Open Referral "

@@ -1,0 +1,98 @@
+"""The command line, as a user would call it."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from assetmap.cli import main
+
+
+def run(capsys, *args: str) -> tuple[int, str]:
+    rc = main(list(args))
+    return rc, capsys.readouterr().out
+
+
+def test_ingest_status_and_quarantine(tmp_path, capsys, demo_dir):
+    db = str(tmp_path / "s.duckdb")
+    rc, out = run(capsys, "--db", db, "ingest", str(demo_dir))
+    assert rc == 0, out  # taken, even with quarantined rows
+    assert "quarantined 5" in out and "REFUSED" not in out
+    rc, out = run(capsys, "--db", db, "status", "--json")
+    status = json.loads(out)
+    assert set(status) >= {"tables", "ingests", "schema_version", "extent"}
+    assert status["schema_version"] >= 1
+    assert status["tables"]["assets"] > 500
+    first = status["ingests"][0]
+    assert {"ingest_id", "path", "status", "rows_read", "rows_accepted", "rows_quarantined"} <= set(first)
+    assert [i["ingest_id"] for i in status["ingests"]] == sorted(i["ingest_id"] for i in status["ingests"])
+    min_lon, min_lat, max_lon, max_lat = status["extent"]
+    assert -2 < min_lon < max_lon < 0 and 52 < min_lat < max_lat < 53.5
+    rc, out = run(capsys, "--db", db, "quarantine", "--json")
+    q = json.loads(out)
+    assert q["summary"]["latlon_swapped"] == 1
+    assert all(r["message"] for r in q["rows"])
+    rc, out = run(capsys, "--db", db, "ingest", str(demo_dir / "assets"))
+    assert rc == 0 and out.count("unchanged") == 3
+
+
+def test_refused_file_exits_2(tmp_path, capsys):
+    bad = tmp_path / "garbage.json"
+    bad.write_text("{ not json")
+    rc, out = run(capsys, "--db", str(tmp_path / "s.duckdb"), "ingest", str(bad))
+    assert rc == 2
+    assert "REFUSED" in out and "not valid JSON" in out
+
+
+def test_mapping_on_the_command_line(tmp_path, capsys, demo_dir):
+    db = str(tmp_path / "s.duckdb")
+    run(capsys, "--db", db, "ingest", str(demo_dir / "boundaries"))
+    venues = tmp_path / "venues.csv"
+    venues.write_text("title,addr,latitude,longitude\nHope Hall,\"1 Hope St, DF1 2AB\",52.75,-1.24\n")
+    rc, out = run(capsys, "--db", db, "ingest", str(venues), "--map", "name=title", "--map", "address=addr",
+                  "--map", "lat=latitude", "--map", "lon=longitude", "--category", "community_centre")
+    assert rc == 0, out
+    assert "accepted 1" in out
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "gpkg", "csv"])
+def test_export_leaves_out_sensitive_assets_in_public_mode(tmp_path, capsys, full_store, fmt):
+    db = str(full_store.path)
+    full_store.close()
+    out = tmp_path / f"assets.{fmt}"
+    rc, _ = run(capsys, "--db", db, "export", "--layer", "assets", "--format", fmt, "--out", str(out))
+    assert rc == 0
+    frame = pd.read_csv(out) if fmt == "csv" else gpd.read_file(out)
+    assert len(frame) > 300
+    assert "refugee_support" not in set(frame["category"])
+    assert not frame["sensitive"].astype(str).str.lower().isin(["true", "1"]).any()
+    if fmt != "csv":
+        assert frame.crs.to_epsg() == 4326
+        assert frame.geometry.x.between(-2, 0).all()
+    rc, _ = run(capsys, "--db", db, "export", "--layer", "assets", "--format", fmt,
+                "--out", str(tmp_path / f"p.{fmt}"), "--partner")
+    partner = pd.read_csv(tmp_path / f"p.{fmt}") if fmt == "csv" else gpd.read_file(tmp_path / f"p.{fmt}")
+    assert "refugee_support" in set(partner["category"])
+
+
+def test_export_wards(tmp_path, capsys, full_store):
+    db = str(full_store.path)
+    full_store.close()
+    out = tmp_path / "wards.geojson"
+    rc, _ = run(capsys, "--db", db, "export", "--layer", "wards", "--out", str(out))
+    wards = gpd.read_file(out)
+    assert rc == 0 and len(wards) >= 55 and wards.geometry.is_valid.all()
+
+
+def test_demo_data_command(tmp_path, capsys):
+    rc, out = run(capsys, "demo-data", str(tmp_path / "d"))
+    assert rc == 0 and "esol_providers.csv" in out
+    assert json.loads((tmp_path / "d/MANIFEST.json").read_text())["synthetic"] is True
+
+
+def test_status_on_a_missing_store(tmp_path, capsys):
+    rc, out = run(capsys, "--db", str(tmp_path / "none.duckdb"), "status", "--json")
+    assert rc == 0 and json.loads(out)["extent"] is None
