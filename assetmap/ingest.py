@@ -83,16 +83,20 @@ def _options_key(options: dict[str, Any]) -> str:
 def _wards_of_areas(con: duckdb.DuckDBPyConnection, codes: list[str]) -> list[str]:
     if not codes:
         return []
-    rows = con.execute(
-        """
-        SELECT DISTINCT w FROM (
-            SELECT code AS w FROM areas WHERE level = 'ward' AND list_contains(?, code)
-            UNION ALL
-            SELECT parent_code FROM area_lookup WHERE parent_level = 'ward' AND list_contains(?, area_code)
-        ) WHERE w IS NOT NULL ORDER BY w
-        """,
-        [codes, codes],
-    ).fetchall()
+    con.register("_codes", pd.DataFrame({"code": codes}))
+    try:
+        rows = con.execute(
+            """
+            SELECT DISTINCT w FROM (
+                SELECT a.code AS w FROM areas a JOIN _codes c ON c.code = a.code WHERE a.level = 'ward'
+                UNION ALL
+                SELECT l.parent_code FROM area_lookup l JOIN _codes c ON c.code = l.area_code
+                WHERE l.parent_level = 'ward'
+            ) WHERE w IS NOT NULL ORDER BY w
+            """
+        ).fetchall()
+    finally:
+        con.unregister("_codes")
     return [r[0] for r in rows]
 
 
@@ -183,7 +187,8 @@ def _write_census(con, result, ingest_id, source, options):
         _upsert_lookup(con, result.lookup, ingest_id)
         geography.refresh_parent_codes(con)
     areas = frame["area_code"].unique().tolist()
-    accepted = int(frame["row_number"].nunique())
+    # census rows need no validation beyond the reader's: what it did not quarantine is stored
+    accepted = result.rows_read - len(result.quarantine)
     variables = ", ".join(sorted(frame["variable"].unique()))
     return accepted, result.quarantine, _wards_of_areas(con, areas), 0, \
         f"{len(areas)} areas, {len(frame)} counts of {variables} ({result.meta.get('layout')}, " \

@@ -300,3 +300,18 @@ def test_failure_while_storing_rolls_back_everything(tmp_path, city_store, inges
     assert r.status == "refused" and r.reason_code == "store_failed"
     assert digest(city_store, tables=("areas", "area_lookup", "population", "postcodes", "assets",
                                       "quarantine")) == before
+
+
+def test_census_long_subgroups_sum_into_one_category(tmp_path, city_store, ingest):
+    path = tmp_path / "ts004_long.csv"
+    path.write_text(
+        "Output Areas Code,Country of birth (12 categories),Observation\n"
+        "E00900001,Europe: United Kingdom,50\n"
+        "E00900001,Europe: Other Europe: EU countries: Member countries in March 2001,4\n"
+        "E00900001,Europe: Other Europe: EU countries: Accession countries April 2001 to March 2011,6\n"
+        "E00900001,Europe: United Kingdom,50\n")
+    r = ingest(str(path))
+    assert (r.rows_read, r.rows_accepted, r.rows_quarantined) == (4, 3, 1)
+    assert reasons(city_store, r.ingest_id) == ["duplicate_area"]
+    got = dict(city_store.con.execute("SELECT category, count FROM population").fetchall())
+    assert got == {"uk": 50, "europe_eu": 10}

@@ -96,3 +96,16 @@ def test_demo_data_command(tmp_path, capsys):
 def test_status_on_a_missing_store(tmp_path, capsys):
     rc, out = run(capsys, "--db", str(tmp_path / "none.duckdb"), "status", "--json")
     assert rc == 0 and json.loads(out)["extent"] is None
+
+
+def test_up_generates_and_ingests_the_demo_then_is_idempotent(tmp_path, capsys, monkeypatch):
+    from assetmap.settings import settings
+
+    monkeypatch.setattr(settings, "demo_dir", tmp_path / "demo")
+    db = str(tmp_path / "up.duckdb")
+    rc, out = run(capsys, "--db", db, "up")
+    assert rc == 0, out
+    assert (tmp_path / "demo/MANIFEST.json").exists()
+    assert "assets" in out and "REFUSED" not in out
+    rc, out = run(capsys, "--db", db, "up")
+    assert rc == 0 and out.count("unchanged") == 11

@@ -121,7 +121,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
 
     if long is not None:
         label_col, count_col, var_col = long
-        seen: set[tuple[str, str, str]] = set()
+        seen: set[tuple[str, str, str]] = set()  # (area, variable, label)
         for rn, row in rec.rows:
             code = row[area_col].strip()
             if level_of(code) is None:
@@ -144,9 +144,11 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
                 bad(rn, row, "invalid_count", f"row {rn}: count {row[count_col]!r} is not a whole "
                                               "number of zero or more")
                 continue
-            key = (code, match[0], match[1])
+            # the same published label twice is a duplicate; two labels that map onto one
+            # stored category (EU subgroups) are summed below
+            key = (code, match[0], vocab._clean(row[label_col]))
             if key in seen:
-                bad(rn, row, "duplicate_area", f"row {rn}: {code} {match[1]} appears twice")
+                bad(rn, row, "duplicate_area", f"row {rn}: {code} {row[label_col]!r} appears twice")
                 continue
             seen.add(key)
             out["row_number"].append(rn)
