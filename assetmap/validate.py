@@ -148,17 +148,14 @@ def _position(row: dict[str, Any], postcode_xy: dict[str, tuple[float, float]],
             return "unparsable_coordinates", f"lat {row['lat']!r} / lon {row['lon']!r} are not numbers"
         if lat is None or lon is None or not (np.isfinite(lat) and np.isfinite(lon)):
             return "unparsable_coordinates", f"lat {row['lat']!r} / lon {row['lon']!r} are not numbers"
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            if min_lat <= lon <= max_lat and min_lon <= lat <= max_lon:
-                return "latlon_swapped", (f"lat {lat} / lon {lon} look swapped: ({lon}, {lat}) is in the "
-                                          "UK; swap the columns and load it again")
-            return "coordinates_out_of_range", f"lat {lat} / lon {lon} are not a position on Earth"
         if min_lat <= lat <= max_lat and min_lon <= lon <= max_lon:
             x, y = to_bng.transform(lon, lat)
             return float(x), float(y)
         if min_lat <= lon <= max_lat and min_lon <= lat <= max_lon:
             return "latlon_swapped", (f"lat {lat} / lon {lon} look swapped: ({lon}, {lat}) is in the UK; "
                                       "swap the columns and load it again")
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            return "coordinates_out_of_range", f"lat {lat} / lon {lon} are not a position on Earth"
         return "outside_uk", f"lat {lat} / lon {lon} is not in the United Kingdom"
     if has_e or has_n:
         if not (has_e and has_n):

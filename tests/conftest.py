@@ -73,24 +73,24 @@ def store(tmp_path) -> Store:
     s.close()
 
 
-@pytest.fixture
-def city_store(tmp_path, _base_db) -> Store:
-    """A store of its own with the demo city's boundaries, lookups and postcodes loaded."""
-    path = tmp_path / "city.duckdb"
-    shutil.copy(_base_db, path)
+def _copy_of(template: Path, tmp_path: Path):
+    path = tmp_path / template.name
+    shutil.copy(template, path)
     s = Store(path)
     yield s
     s.close()
+
+
+@pytest.fixture
+def city_store(tmp_path, _base_db) -> Store:
+    """A store of its own with the demo city's boundaries, lookups and postcodes loaded."""
+    yield from _copy_of(_base_db, tmp_path)
 
 
 @pytest.fixture
 def full_store(tmp_path, _full_db) -> Store:
     """A store of its own with the whole demo city loaded."""
-    path = tmp_path / "full.duckdb"
-    shutil.copy(_full_db, path)
-    s = Store(path)
-    yield s
-    s.close()
+    yield from _copy_of(_full_db, tmp_path)
 
 
 @pytest.fixture
