@@ -42,8 +42,6 @@ class Settings:
         swapped latitude/longitude and coordinates from elsewhere.
     bng_bounds
         (min_e, min_n, max_e, max_n) of valid British National Grid coordinates.
-    catchments_m
-        Walking catchments in metres for accessibility.
     """
 
     home: Path = field(default_factory=lambda: _env_path("ASSETMAP_HOME", ".assetmap"))
@@ -53,10 +51,8 @@ class Settings:
     )
     uk_bounds: tuple[float, float, float, float] = (-8.75, 49.8, 1.85, 60.95)
     bng_bounds: tuple[float, float, float, float] = (0.0, 0.0, 700_000.0, 1_300_000.0)
-    catchments_m: tuple[float, ...] = (800.0, 1600.0)
     demo_dir: Path = field(default_factory=lambda: _env_path("ASSETMAP_DEMO_DIR", "geodata/demo"))
     inbox_dir: Path = field(default_factory=lambda: _env_path("ASSETMAP_INBOX", "geodata/inbox"))
-    census_chunk_rows: int = 50_000
 
     def __post_init__(self) -> None:
         if self.db_path is None:

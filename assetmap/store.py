@@ -8,7 +8,6 @@ tables as they were.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 from collections.abc import Iterator
@@ -229,9 +228,6 @@ class Store:
             self.con.execute("COMMIT")
 
     # -- queries -------------------------------------------------------------------------
-    def query_df(self, sql: str, params: list[Any] | None = None):  # -> pandas.DataFrame
-        return self.con.execute(sql, params or []).df()
-
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         row = self.con.execute(sql, params or []).fetchone()
         return None if row is None else row[0]
@@ -289,17 +285,7 @@ class Store:
     def next_ingest_id(self) -> int:
         return int(self.scalar("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests"))
 
-    def record_event(self, name: str, payload: dict[str, Any]) -> str:
-        """Append an event to the ``events`` table (inside the caller's transaction)."""
-        from assetmap import events
-
-        return events.record(self.con, name, payload)
-
 
 def open_store(db: str | os.PathLike[str] | None = None, read_only: bool = False) -> Store:
     """Open the store at ``db`` (default: settings.db_path)."""
     return Store(db if db is not None else settings.db_path, read_only=read_only)
-
-
-def to_json(value: Any) -> str:
-    return json.dumps(value, default=str, ensure_ascii=False, sort_keys=True)

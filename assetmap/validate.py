@@ -51,7 +51,7 @@ from scipy.spatial import cKDTree
 from assetmap import categories as cats
 from assetmap.geography import assign_points
 from assetmap.settings import DISPLAY_CRS, STORE_CRS, settings
-from assetmap.sources._io import GSS_RE, blank, level_of, quarantine_row
+from assetmap.sources._io import GSS_RE, blank, quarantine_row
 from assetmap.sources.postcodes import find_postcode, normalise_postcode
 
 log = logging.getLogger(__name__)
