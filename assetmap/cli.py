@@ -55,7 +55,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     ) as bar:
         task = bar.add_task("ingesting", total=len(files))
         for f in files:
-            def say(msg: str, f: Path = f) -> None:
+            def say(msg: str) -> None:
                 bar.update(task, description=msg[:70])
 
             results.append(ingest_file(store, f, progress=say, **options))

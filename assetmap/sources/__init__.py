@@ -27,6 +27,7 @@ from assetmap.sources._io import (
     decode_text,
     is_binary,
     maybe_gunzip,
+    sniff_delimiter,
 )
 
 ASSET_KINDS = ("providers", "osm", "openreferral", "mapped")
@@ -44,9 +45,8 @@ def _csv_header(data: bytes) -> list[str]:
 
     text, _, _ = decode_text(maybe_gunzip(data, "")[:65536])
     first = text.split("\n", 1)[0]
-    delim = max((",", ";", "\t", "|"), key=first.count)
     try:
-        return [h.strip() for h in next(csv.reader(io.StringIO(first), delimiter=delim))]
+        return [h.strip() for h in next(csv.reader(io.StringIO(first), delimiter=sniff_delimiter(first)))]
     except StopIteration:
         return []
 

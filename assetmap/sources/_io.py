@@ -131,7 +131,7 @@ class CsvRecords:
     encoding: str
 
 
-def _sniff_delimiter(first_line: str) -> str:
+def sniff_delimiter(first_line: str) -> str:
     counts = {d: first_line.count(d) for d in (",", ";", "\t", "|")}
     best = max(counts, key=counts.get)
     return best if counts[best] > 0 else ","
@@ -149,7 +149,7 @@ def read_csv_records(data: bytes, path: str | Path) -> CsvRecords:
         raise FileRefused("binary_file", f"{path}: this is a binary file, not CSV text")
     text, encoding, bad_lines = decode_text(data)
     first = text.split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(first))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(first))
     try:
         header = next(reader)
     except (StopIteration, csv.Error) as exc:
