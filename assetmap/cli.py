@@ -151,6 +151,158 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recompute(args: argparse.Namespace) -> int:
+    from assetmap.recompute import recompute, recompute_wards
+
+    with _store(args) as store:
+        if args.wards:
+            res = recompute_wards(store, args.wards)
+        else:
+            res = recompute(store, level=args.by, n_boot=args.bootstrap)
+    if args.json:
+        _out(json.dumps(res.as_dict(), indent=2))
+    else:
+        _out(f"{res.mode} recompute at {res.level} level: {res.units:,} units, {res.oas:,} OAs "
+             f"in {res.seconds:.2f} s")
+        for note in res.notes:
+            _out(f"  note: {note}")
+    return 0
+
+
+def _level(store, by: str | None) -> str:
+    from assetmap.recompute import default_level
+
+    return by or default_level(store.con)
+
+
+def cmd_gaps(args: argparse.Namespace) -> int:
+    with _store(args, read_only=True) as store:
+        level = _level(store, args.by)
+        rows = store.con.execute(
+            """SELECT g.ward_code, a.name, g.rank, g.gap, g.need, g.supply, g.flags, g.components,
+                      g.strengths
+               FROM ward_gaps g LEFT JOIN areas a ON a.code = g.ward_code AND a.level = g.unit_level
+               WHERE g.unit_level = ? AND g.category = ?
+                 AND (NOT ? OR list_contains(from_json(g.flags, '["VARCHAR"]'), 'high_need_low_provision'))
+               ORDER BY g.rank, g.ward_code LIMIT ?""",
+            [level, args.category, args.flagged, args.top]).fetchall()
+    if not rows:
+        log.error("no gaps for %s at %s level: run `assetmap recompute` first", args.category, level)
+        return 2
+    keys = ["code", "name", "rank", "gap", "need", "supply", "flags", "components", "strengths"]
+    recs = [dict(zip(keys, r)) for r in rows]
+    for r in recs:
+        for k in ("flags", "components", "strengths"):
+            r[k] = json.loads(r[k]) if r[k] else None
+    if args.json:
+        _out(json.dumps({"category": args.category, "level": level, "units": recs}, indent=2))
+        return 0
+    _out(f"{'rank':>4}  {'code':<10} {'name':<28} {'gap':>7} {'need':>6} {'supply':>6}  why")
+    for r in recs:
+        top = sorted(r["components"], key=lambda c: -abs(c["contribution"]))[:3]
+        why = ", ".join(f"{c['component']} {c['contribution']:+.2f}" for c in top)
+        flags = f" [{', '.join(r['flags'])}]" if r["flags"] else ""
+        _out(f"{r['rank']:>4}  {r['code']:<10} {(r['name'] or '')[:28]:<28} {r['gap']:>7.3f} "
+             f"{r['need']:>6.3f} {r['supply']:>6.3f}  {why}{flags}")
+    return 0
+
+
+def _parse_site(text: str):
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) not in (3, 4):
+        raise ValueError(f"--add {text!r}: expected lat,lon,category[,capacity]")
+    try:
+        lat, lon = float(parts[0]), float(parts[1])
+        cap = float(parts[3]) if len(parts) == 4 else 1.0
+    except ValueError as exc:
+        raise ValueError(f"--add {text!r}: latitude, longitude and capacity must be numbers") from exc
+    return lat, lon, parts[2], cap
+
+
+def cmd_what_if(args: argparse.Namespace) -> int:
+    from assetmap.sites import site_from_lat_lon, what_if
+
+    with _store(args, read_only=True) as store:
+        sites = [site_from_lat_lon(store.con, *_parse_site(a)) for a in args.add or []]
+        df = what_if(store, add=sites, remove=args.remove or [], level=args.by)
+    if args.json:
+        _out(df.to_json(orient="records", indent=2))
+        return 0
+    if df.empty:
+        _out("no unit's gap would change")
+        return 0
+    _out(f"{'code':<10} {'category':<18} {'before':>8} {'after':>8} {'change':>8}  rank")
+    for r in df.head(args.top).itertuples():
+        _out(f"{r.ward_code:<10} {r.category:<18} {r.gap_before:>8.3f} {r.gap_after:>8.3f} "
+             f"{r.delta:>+8.3f}  {r.rank_before} -> {r.rank_after}")
+    return 0
+
+
+def cmd_suggest(args: argparse.Namespace) -> int:
+    from assetmap.sites import suggest_sites
+
+    with _store(args, read_only=True) as store:
+        df = suggest_sites(store, args.category, args.k, radius=args.radius)
+    if args.json:
+        _out(json.dumps({"category": args.category, "k": args.k, "covered_demand": df.attrs.get("total", 0.0),
+                         "sites": json.loads(df.to_json(orient="records"))}, indent=2))
+        return 0
+    _out(f"{len(df)} sites for {args.category} covering {df.attrs.get('total', 0.0):,.0f} residents in need:")
+    for r in df.itertuples():
+        _out(f"  {r.order}. {r.lat:.5f},{r.lon:.5f}  OA {r.oa_code} ward {r.ward_code}  "
+             f"+{r.covered_demand:,.0f}")
+    return 0
+
+
+def cmd_indices(args: argparse.Namespace) -> int:
+    with _store(args, read_only=True) as store:
+        if args.compare:
+            rows = store.con.execute(
+                """SELECT p.source, p.ward_code, p.focal_group, p.index_name, p.value AS partner,
+                          w.value AS computed, p.value - w.value AS difference
+                   FROM partner_indices p LEFT JOIN ward_indices w
+                     ON w.ward_code = p.ward_code AND w.focal_group = p.focal_group
+                    AND w.index_name = p.index_name
+                   WHERE w.value IS NULL OR abs(p.value - w.value) > ?
+                   ORDER BY abs(coalesce(p.value - w.value, 1e9)) DESC, p.ward_code""",
+                [args.tolerance]).df()
+            total = store.scalar("SELECT count(*) FROM partner_indices")
+            if args.json:
+                _out(json.dumps({"tolerance": args.tolerance, "compared": total,
+                                 "disagreements": json.loads(rows.to_json(orient="records"))}, indent=2))
+                return 0
+            _out(f"{len(rows)} of {total} partner values disagree by more than {args.tolerance} "
+                 "(or have no computed value):")
+            for r in rows.head(args.top).itertuples():
+                comp = "none" if r.computed != r.computed else f"{r.computed:.4f}"
+                _out(f"  {r.source}: {r.ward_code} {r.focal_group} {r.index_name}: "
+                     f"partner {r.partner:.4f}, computed {comp}")
+            return 0
+        level = _level(store, args.by)
+        rows = store.con.execute(
+            """SELECT ward_code, focal_group, index_name, value, ci_low, ci_high, reliable, n_oas
+               FROM ward_indices WHERE unit_level = ? AND (? IS NULL OR ward_code = ?)
+                 AND (? IS NULL OR focal_group = ?) ORDER BY ward_code, focal_group, index_name""",
+            [level, args.unit, args.unit, args.focal, args.focal]).df()
+    if args.json:
+        _out(rows.to_json(orient="records", indent=2))
+    else:
+        _out(rows.head(args.top).to_string(index=False))
+    return 0
+
+
+def cmd_dispersal(args: argparse.Namespace) -> int:
+    from assetmap.dispersal import review
+
+    with _store(args, read_only=True) as store:
+        df = review(store.con, period=args.period)
+    if args.json:
+        _out(df.to_json(orient="records", indent=2, date_format="iso"))
+    else:
+        _out(df.to_string(index=False) if not df.empty else "no local authorities with residents loaded")
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     """Ingest the demo city (generating it on first use) and show the store's status."""
     from assetmap.demo import generate
@@ -163,6 +315,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                                "category": None, "source": None, "vintage": None, "licence": None,
                                "level": None, "code_field": None, "variable": None, "json": False})
     rc = cmd_ingest(ns)
+    cmd_recompute(argparse.Namespace(db=args.db, wards=None, by=None, bootstrap=0, json=False))
     cmd_status(argparse.Namespace(db=args.db, json=False))
     return rc
 
@@ -220,6 +373,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partner", action="store_true",
                    help="include sensitive assets' exact locations (partner mode)")
     p.set_defaults(func=cmd_export)
+
+    levels = ["ward", "msoa", "lsoa", "la"]
+    p = sub.add_parser("recompute", help="recompute indices, accessibility, need and gaps")
+    p.add_argument("--wards", nargs="+", metavar="CODE",
+                   help="only what assets changed in these wards can reach (incremental)")
+    p.add_argument("--by", choices=levels, help="unit of analysis (default: wards, where loaded)")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                   help="bootstrap replicates for confidence intervals of D (default none)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_recompute)
+
+    from assetmap.categories import CATEGORIES
+
+    p = sub.add_parser("gaps", help="units ranked by provision gap for a category, with why")
+    p.add_argument("--category", choices=list(CATEGORIES), default="esol_provider")
+    p.add_argument("--top", type=int, default=20)
+    p.add_argument("--by", choices=levels)
+    p.add_argument("--flagged", action="store_true", help="only 'high need, low provision' units")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_gaps)
+
+    p = sub.add_parser("what-if", help="which gaps change if assets open or close (nothing written)")
+    p.add_argument("--add", action="append", metavar="LAT,LON,CATEGORY[,CAPACITY]")
+    p.add_argument("--remove", action="append", metavar="ASSET_ID")
+    p.add_argument("--by", choices=levels)
+    p.add_argument("--top", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_what_if)
+
+    p = sub.add_parser("suggest", help="the k sites that cover the most unmet need (MCLP)")
+    p.add_argument("--category", choices=list(CATEGORIES), required=True)
+    p.add_argument("--k", type=int, default=3)
+    p.add_argument("--radius", type=float, help=f"service radius in metres (default {settings.site_radius_m:g})")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_suggest)
+
+    p = sub.add_parser("indices", help="segregation indices; --compare against partner-published values")
+    p.add_argument("--unit", help="one unit's code")
+    p.add_argument("--focal", help="one focal group")
+    p.add_argument("--by", choices=levels)
+    p.add_argument("--compare", action="store_true", help="where partner values disagree with ours")
+    p.add_argument("--tolerance", type=float, default=0.005)
+    p.add_argument("--top", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_indices)
+
+    p = sub.add_parser("dispersal", help="supported asylum seekers vs provision per 10,000, by LA")
+    p.add_argument("--period", help="date of the Asy_D11 figures (default the latest)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_dispersal)
 
     p = sub.add_parser("up", help="the main job: ingest the demo data and serve it")
     p.set_defaults(func=cmd_up)

@@ -418,6 +418,11 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
     written.append(p)
 
     written += _write_assets(rng, out, scale, oa_cells, centroids, cats, ethnic, english, n_assets)
+    p = out / "dispersal" / "asy_d11_supported_asylum_seekers.csv"
+    oa_la = np.array([ward_la[w] for w in oa_ward])
+    _write_asy_d11(np.random.default_rng(seed + 3), p, la_codes, la_names, oa_la,
+                   np.asarray(ethnic).sum(axis=1), np.asarray(birth))
+    written.append(p)
     manifest = {
         "name": CITY_NAME if scale == "city" else "Synthetic England-and-Wales-sized place",
         "synthetic": True, "scale": scale, "seed": seed, "licence": LICENCE,
@@ -432,6 +437,37 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
         f"--seed {seed}`. Nothing here describes a real place or real people.\n", encoding="utf-8")
     log.info("demo data (%s) written to %s in %.1f s", scale, out, time.perf_counter() - t0)
     return written
+
+
+def _write_asy_d11(rng: np.random.Generator, path: Path, la_codes, la_names, oa_la: np.ndarray,
+                   residents: np.ndarray, birth: np.ndarray) -> None:
+    """A Home Office Asy_D11 table as published (title lines, thousands separators, a suppressed
+    count, authorities beyond the study area), with numbers that follow the born-abroad share."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = len(la_codes)
+    pop = np.bincount(oa_la, weights=residents, minlength=n)
+    abroad = np.bincount(oa_la, weights=birth.sum(axis=1) - birth[:, 0], minlength=n)
+    share = np.divide(abroad, np.maximum(pop, 1))
+    rows = []
+    extra = [(f"E08{999990 + i:06d}", f"Elsewhere {i + 1} (synthetic)") for i in range(3)]
+    las = list(zip(la_codes, la_names)) + extra
+    for date in ("30/06/2025", "30/09/2025"):
+        for i, (code, name) in enumerate(las):
+            base = pop[i] * share[i] * 0.02 if i < n else 900.0
+            for support, accom, f in (("Section 95", "Dispersal Accommodation", 0.7),
+                                      ("Section 95", "Subsistence Only", 0.1),
+                                      ("Section 98", "Contingency Accommodation - Hotel", 0.2)):
+                people = int(rng.poisson(max(base * f, 0.5)))
+                rows.append([date, date[-4:], "Q2" if date.startswith("30/06") else "Q3", support,
+                             "Synthetic Region", name, code, accom, f"{people:,}"])
+    rows[2][-1] = ".."  # a suppressed figure, as published
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write("Asy_D11: Asylum seekers in receipt of support by local authority (SYNTHETIC demo data)\n")
+        fh.write("Source: assetmap demo generator - not Home Office figures\n\n")
+        w = csv.writer(fh)
+        w.writerow(["Date", "Year", "Quarter", "Support Type", "UK Region", "Local Authority",
+                    "LAD Code", "Accommodation Type", "People"])
+        w.writerows(rows)
 
 
 def _write_assets(rng, out: Path, scale: str, oa_cells, centroids, cats, ethnic, english, n_assets) -> list[Path]:

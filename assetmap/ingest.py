@@ -206,6 +206,46 @@ def _write_lookup(con, result, ingest_id, source, options):
         f"{frame['area_code'].nunique()} areas looked up"
 
 
+def _write_dispersal(con, result, ingest_id, source, options):
+    frame = result.frame
+    if not frame.empty:
+        con.register("_d", frame[["la_code", "la_name", "support_type", "period", "people"]])
+        try:
+            con.execute(
+                """INSERT INTO dispersal (la_code, la_name, support_type, period, people, source, ingest_id)
+                   SELECT la_code, la_name, support_type, period, people, ?, ? FROM _d
+                   ON CONFLICT (la_code, support_type, period) DO UPDATE
+                   SET la_name = excluded.la_name, people = excluded.people, source = excluded.source,
+                       ingest_id = excluded.ingest_id""",
+                [source, ingest_id],
+            )
+        finally:
+            con.unregister("_d")
+    periods = sorted({str(p) for p in frame["period"]}) if not frame.empty else []
+    return len(frame), result.quarantine, [], 0, \
+        f"{frame['la_code'].nunique() if not frame.empty else 0} local authorities, periods {', '.join(periods) or 'none'}"
+
+
+def _write_indices(con, result, ingest_id, source, options):
+    frame = result.frame
+    if not frame.empty:
+        con.register("_i", frame[["ward_code", "focal_group", "index_name", "value", "ci_low", "ci_high"]])
+        try:
+            con.execute(
+                """INSERT INTO partner_indices (source, ward_code, focal_group, index_name, value,
+                                                ci_low, ci_high, ingest_id)
+                   SELECT ?, ward_code, focal_group, index_name, value, ci_low, ci_high, ? FROM _i
+                   ON CONFLICT (source, ward_code, focal_group, index_name) DO UPDATE
+                   SET value = excluded.value, ci_low = excluded.ci_low, ci_high = excluded.ci_high,
+                       ingest_id = excluded.ingest_id""",
+                [source, ingest_id],
+            )
+        finally:
+            con.unregister("_i")
+    return len(frame), result.quarantine, [], 0, \
+        f"{len(frame)} partner index values for {frame['ward_code'].nunique() if not frame.empty else 0} units"
+
+
 def _write_postcodes(con, result, ingest_id, source, options):
     frame = result.frame
     if not frame.empty:
@@ -278,7 +318,8 @@ def _write_assets(con, result, ingest_id, source, options):
 
 _WRITERS = {"boundaries": _write_boundaries, "census": _write_census, "lookup": _write_lookup,
             "postcodes": _write_postcodes, "providers": _write_assets, "osm": _write_assets,
-            "openreferral": _write_assets, "mapped": _write_assets}
+            "openreferral": _write_assets, "mapped": _write_assets, "dispersal": _write_dispersal,
+            "indices": _write_indices}
 
 
 # ---------------------------------------------------------------------------------------

@@ -42,6 +42,35 @@ class Settings:
         swapped latitude/longitude and coordinates from elsewhere.
     bng_bounds
         (min_e, min_n, max_e, max_n) of valid British National Grid coordinates.
+    min_oas, min_focal
+        A unit with fewer OAs, or fewer residents of the focal group, gets ``reliable = false``
+        on its segregation indices.
+    catchments_m
+        Walking catchments (metres) in which assets are counted: 800 m is about 10 minutes'
+        walk, 1,600 m about 20.
+    e2sfca_bands
+        Distance-decay step weights of the E2SFCA score: upper bound of each band (metres) ->
+        weight. The weights 1, 0.68, 0.22 are Luo and Qi's (2009) Gaussian zone weights.
+    demand
+        Category -> (census variable, categories, exclude). The residents who need that kind
+        of asset: for ESOL, those who cannot speak English well or at all; for refugee
+        support, those born outside the UK (every category except ``uk``); for centres and
+        places of worship, every resident. Where the variable is not loaded, every resident.
+    provision_target
+        Supply per person in demand that counts as fully provided (ESOL: 5 class places per
+        100 residents with little English). The capacity component of supply is the
+        accessible supply over this target, capped at 1. Set these to local standards.
+    need_weights
+        Category -> need component -> weight. Components: ``esol_need`` (share who cannot
+        speak English well or at all), ``born_abroad`` (share born outside the UK),
+        ``diversity`` (normalised entropy), ``segregation`` (Theil's H across the unit's OAs),
+        each scaled to its percentile among the units. Components whose data is not loaded
+        are left out and the remaining weights rescaled to sum to 1.
+    supply_weights
+        Weights of the two supply components: ``capacity`` (E2SFCA over the target) and
+        ``reach`` (share of the demand within the first walking catchment).
+    site_radius_m
+        Service radius of a suggested site in the maximal covering location problem.
     """
 
     home: Path = field(default_factory=lambda: _env_path("ASSETMAP_HOME", ".assetmap"))
@@ -51,6 +80,30 @@ class Settings:
     )
     uk_bounds: tuple[float, float, float, float] = (-8.75, 49.8, 1.85, 60.95)
     bng_bounds: tuple[float, float, float, float] = (0.0, 0.0, 700_000.0, 1_300_000.0)
+    # -- analysis ---------------------------------------------------------------------------
+    min_oas: int = 5
+    min_focal: float = 50.0
+    catchments_m: tuple[float, float] = (800.0, 1600.0)
+    e2sfca_bands: dict[float, float] = field(
+        default_factory=lambda: {500.0: 1.0, 1000.0: 0.68, 1600.0: 0.22})
+    demand: dict[str, tuple[str, tuple[str, ...], bool]] = field(default_factory=lambda: {
+        "esol_provider": ("english_proficiency", ("not_well", "cannot"), False),
+        "refugee_support": ("country_of_birth", ("uk", "unlisted"), True),
+        "community_centre": ("ethnic_group", (), True),
+        "place_of_worship": ("ethnic_group", (), True),
+    })
+    provision_target: dict[str, float] = field(default_factory=lambda: {
+        "esol_provider": 0.05, "refugee_support": 0.0005,
+        "community_centre": 0.0002, "place_of_worship": 0.0005,
+    })
+    need_weights: dict[str, dict[str, float]] = field(default_factory=lambda: {
+        "esol_provider": {"esol_need": 0.6, "born_abroad": 0.2, "diversity": 0.1, "segregation": 0.1},
+        "refugee_support": {"born_abroad": 0.5, "esol_need": 0.3, "diversity": 0.1, "segregation": 0.1},
+        "community_centre": {"segregation": 0.4, "diversity": 0.3, "esol_need": 0.15, "born_abroad": 0.15},
+        "place_of_worship": {"diversity": 0.5, "born_abroad": 0.3, "segregation": 0.2},
+    })
+    supply_weights: dict[str, float] = field(default_factory=lambda: {"capacity": 0.5, "reach": 0.5})
+    site_radius_m: float = 800.0
     demo_dir: Path = field(default_factory=lambda: _env_path("ASSETMAP_DEMO_DIR", "geodata/demo"))
     inbox_dir: Path = field(default_factory=lambda: _env_path("ASSETMAP_INBOX", "geodata/inbox"))
 

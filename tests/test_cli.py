@@ -108,4 +108,4 @@ def test_up_generates_and_ingests_the_demo_then_is_idempotent(tmp_path, capsys, 
     assert (tmp_path / "demo/MANIFEST.json").exists()
     assert "assets" in out and "REFUSED" not in out
     rc, out = run(capsys, "--db", db, "up")
-    assert rc == 0 and out.count("unchanged") == 11
+    assert rc == 0 and out.count("unchanged") == 12

@@ -11,6 +11,8 @@ kind               format
 ``osm``            OpenStreetMap Overpass JSON or GeoJSON with OSM tags (:mod:`.osm`)
 ``openreferral``   Open Referral UK (HSDS) JSON (:mod:`.openreferral`)
 ``mapped``         any CSV / GeoJSON of assets through a column mapping (:mod:`.mapped`)
+``dispersal``      Home Office Asy_D11, supported asylum seekers by LA (:mod:`.dispersal`)
+``indices``        ward-level segregation indices published by a partner (:mod:`.indices`)
 =================  ========================================================================
 """
 
@@ -20,7 +22,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-from assetmap.sources import boundaries, census, lookup, mapped, openreferral, osm, postcodes, providers
+from assetmap.sources import (
+    boundaries,
+    census,
+    dispersal,
+    indices,
+    lookup,
+    mapped,
+    openreferral,
+    osm,
+    postcodes,
+    providers,
+)
 from assetmap.sources._io import (
     FileRefused,
     ReadResult,
@@ -31,9 +44,9 @@ from assetmap.sources._io import (
 )
 
 ASSET_KINDS = ("providers", "osm", "openreferral", "mapped")
-KINDS = ("boundaries", "lookup", "postcodes", "census", *ASSET_KINDS)
+KINDS = ("boundaries", "lookup", "postcodes", "census", "dispersal", "indices", *ASSET_KINDS)
 #: The order in which the files of a folder are taken: what later files depend on first.
-DEPENDENCY_ORDER = {"boundaries": 0, "lookup": 1, "postcodes": 2, "census": 3,
+DEPENDENCY_ORDER = {"boundaries": 0, "lookup": 1, "postcodes": 2, "census": 3, "dispersal": 3, "indices": 3,
                     "providers": 4, "osm": 4, "openreferral": 4, "mapped": 4}
 
 _GEO_SUFFIXES = {".gpkg", ".shp", ".zip", ".fgb"}
@@ -99,6 +112,10 @@ def sniff(path: str | Path, data: bytes, options: dict[str, Any] | None = None) 
         return "mapped"
     if lookup.columns(header) is not None:
         return "lookup"
+    if indices.looks_like_indices(header):
+        return "indices"
+    if dispersal.looks_like_dispersal(_csv_header(dispersal.strip_preamble(plain[:65536])[0])):
+        return "dispersal"
     if census.looks_like_census(header):
         return "census"
     if postcodes.looks_like_postcodes(header):
@@ -115,7 +132,8 @@ def read(kind: str, path: str | Path, data: bytes, options: dict[str, Any]) -> R
     if kind == "boundaries":
         return boundaries.read(path, options)
     module = {"census": census, "lookup": lookup, "postcodes": postcodes, "providers": providers,
-              "osm": osm, "openreferral": openreferral, "mapped": mapped}[kind]
+              "osm": osm, "openreferral": openreferral, "mapped": mapped, "dispersal": dispersal,
+              "indices": indices}[kind]
     return module.read(path, data, options)
 
 

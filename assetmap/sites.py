@@ -1,0 +1,236 @@
+"""What-if siting: the effect of adding or removing assets, and the best new sites.
+
+:func:`what_if` answers "if an ESOL class opened here (or this centre closed), which wards'
+gaps would change, and by how much?" by running the incremental recompute in memory: the
+store is not written. :func:`suggest_sites` proposes ``k`` sites that cover the most unmet
+need, as a maximal covering location problem (Church and ReVelle 1974) solved exactly with
+PySAL ``spopt``'s ``MCLP`` and the CBC solver that PuLP ships.
+
+Reference: Church, R. and ReVelle, C. (1974). The maximal covering location problem.
+*Papers of the Regional Science Association* 32, 101-118.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterable
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from assetmap import access as acc
+from assetmap import recompute as rc
+from assetmap.categories import CATEGORIES
+from assetmap.settings import settings
+from assetmap.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Site:
+    """A hypothetical asset: where (EPSG:27700), what, and how much (capacity, default 1)."""
+
+    x: float
+    y: float
+    category: str
+    capacity: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"unknown category {self.category!r}; one of {', '.join(CATEGORIES)}")
+
+
+def site_from_lat_lon(con: duckdb.DuckDBPyConnection, lat: float, lon: float, category: str,
+                      capacity: float = 1.0) -> Site:
+    """A :class:`Site` from WGS84 latitude and longitude."""
+    x, y = con.execute(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_Point(?, ?), 'EPSG:4326', 'EPSG:27700', "
+        "always_xy := true) AS p)", [float(lon), float(lat)]).fetchone()
+    return Site(float(x), float(y), category, capacity)
+
+
+def _place(con: duckdb.DuckDBPyConnection, x: float, y: float) -> tuple[str | None, str | None]:
+    row = con.execute(
+        """SELECT a.code, l.parent_code FROM areas a
+           LEFT JOIN area_lookup l ON l.area_code = a.code AND l.parent_level = 'ward'
+           WHERE a.level = 'oa' AND ST_Contains(a.geom, ST_Point(?, ?)) ORDER BY a.code LIMIT 1""",
+        [x, y]).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
+            level: str | None = None) -> pd.DataFrame:
+    """The units whose gap would change if ``add`` opened and ``remove`` closed; nothing written.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``ward_code, category, gap_before, gap_after, delta, rank_before, rank_after``, largest
+        absolute change first.
+    """
+    con = store.con
+    add, remove = list(add), list(remove)
+    level = level or rc.default_level(con)
+    inputs = rc.load_inputs(con)
+    if inputs is None:
+        raise ValueError("no OA polygons loaded: what-if needs accessibility")
+    if not con.execute("SELECT count(*) FROM ward_gaps WHERE unit_level = ?", [level]).fetchone()[0]:
+        raise ValueError(f"no gaps computed at {level} level: run `assetmap recompute` first")
+    assets = inputs.assets
+    unknown = sorted(set(remove) - set(assets["asset_id"]))
+    if unknown:
+        raise ValueError(f"no such assets: {', '.join(unknown)}")
+    removed = assets[assets["asset_id"].isin(remove)]
+    added_rows = []
+    for i, s in enumerate(add):
+        oa, ward = _place(con, s.x, s.y)
+        added_rows.append({"asset_id": f"what-if-{i + 1}", "category": s.category, "x": s.x, "y": s.y,
+                           "oa_code": oa, "ward_code": ward, "supply": float(s.capacity)})
+    added = pd.DataFrame(added_rows, columns=assets.columns)
+    inputs.assets = pd.concat([assets[~assets["asset_id"].isin(remove)], added], ignore_index=True)
+    cats = sorted(set(removed["category"]) | set(added["category"]))
+    for cat in cats:
+        inputs.supplies[cat] = acc.Supply.from_frame(inputs.assets[inputs.assets["category"] == cat])
+    radius = max(max(settings.catchments_m), max(settings.e2sfca_bands))
+    stored_all = con.execute("SELECT * FROM oa_access").df()
+    new_rows = []
+    for cat in cats:
+        pts = pd.concat([removed[removed["category"] == cat], added[added["category"] == cat]])[["x", "y"]]
+        zone = np.unique(np.concatenate(
+            [np.asarray(h, dtype=np.int64) for h in inputs.tree.query_ball_point(pts.to_numpy(float), radius)]
+            or [np.empty(0, dtype=np.int64)]))
+        stored = stored_all[stored_all["category"] == cat]
+        new_xy = added[added["category"] == cat][["x", "y"]].to_numpy(float)
+        targets = rc.affected_oas(inputs, stored, cat, zone, set(removed["asset_id"]), new_xy)
+        if len(targets):
+            new_rows.append(rc._oa_rows(inputs, cat, targets))
+    if not new_rows:
+        return pd.DataFrame(columns=["ward_code", "category", "gap_before", "gap_after", "delta",
+                                     "rank_before", "rank_after"])
+    new = pd.concat(new_rows, ignore_index=True)
+    merged = pd.concat([stored_all.set_index(["oa_code", "category"]).drop(
+        new.set_index(["oa_code", "category"]).index, errors="ignore").reset_index(), new], ignore_index=True)
+    umap = rc.unit_map(con, level)
+    touched = set(umap.reindex(new["oa_code"].unique()).dropna())
+    touched |= set(umap.reindex(pd.concat([removed["oa_code"], added["oa_code"]]).dropna()).dropna())
+    access_rows = rc.unit_access(inputs, merged, umap, level, units=touched)
+    access_rows = access_rows[access_rows["category"].isin(cats)]
+    need = con.execute("SELECT ward_code, component, raw, scaled FROM ward_need WHERE unit_level = ?",
+                       [level]).df()
+    after = rc.unit_gaps(need, access_rows)
+    before = con.execute("SELECT ward_code, category, need, supply, gap, rank FROM ward_gaps WHERE unit_level = ?",
+                         [level]).df()
+    all_after = pd.concat([before.set_index(["ward_code", "category"]).drop(
+        after.set_index(["ward_code", "category"]).index, errors="ignore").reset_index(),
+        after[["ward_code", "category", "need", "supply", "gap"]]], ignore_index=True)
+    acc_all = con.execute("SELECT ward_code, category, demand, share_within_1600 FROM ward_access "
+                          "WHERE unit_level = ?", [level]).df()
+    acc_all = pd.concat([acc_all.set_index(["ward_code", "category"]).drop(
+        access_rows.set_index(["ward_code", "category"]).index, errors="ignore").reset_index(),
+        access_rows[["ward_code", "category", "demand", "share_within_1600"]]], ignore_index=True)
+    ranks_after = rc.ranked(all_after[all_after["category"].isin(cats)], acc_all)
+    out = after[["ward_code", "category", "gap"]].rename(columns={"gap": "gap_after"}).merge(
+        before[["ward_code", "category", "gap", "rank"]].rename(columns={"gap": "gap_before", "rank": "rank_before"}),
+        on=["ward_code", "category"], how="left").merge(
+        ranks_after[["ward_code", "category", "rank"]].rename(columns={"rank": "rank_after"}),
+        on=["ward_code", "category"], how="left")
+    out["delta"] = out["gap_after"] - out["gap_before"]
+    out = out[out["delta"].abs() > 1e-12]
+    out = out.reindex(out["delta"].abs().sort_values(ascending=False).index)
+    return out[["ward_code", "category", "gap_before", "gap_after", "delta", "rank_before",
+                "rank_after"]].reset_index(drop=True)
+
+
+def _unmet(inputs: rc.Inputs, stored: pd.DataFrame, category: str, radius: float) -> np.ndarray:
+    """Demand of each OA with no asset of the category within ``radius``."""
+    d = inputs.demand(category)
+    near = stored.set_index("oa_code")["nearest_m"].reindex(inputs.oas["oa_code"]).to_numpy(float)
+    covered = np.nan_to_num(near, nan=np.inf) <= radius
+    return np.where(covered, 0.0, d)
+
+
+def coverage_problem(store: Store, category: str, max_candidates: int = 400,
+                     radius: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, rc.Inputs]:
+    """The MCLP instance: cost matrix (demand OAs x candidate OAs), weights, candidate indices.
+
+    Candidates are OA points, the ``max_candidates`` that could cover the most unmet demand
+    within ``radius`` (default ``settings.site_radius_m``); demand points are the OAs with
+    unmet demand within reach of a candidate.
+    """
+    con = store.con
+    radius = radius or settings.site_radius_m
+    inputs = rc.load_inputs(con)
+    if inputs is None:
+        raise ValueError("no OA polygons loaded: site suggestion needs accessibility")
+    stored = con.execute("SELECT oa_code, nearest_m FROM oa_access WHERE category = ?", [category]).df()
+    if stored.empty:
+        raise ValueError("no accessibility computed: run `assetmap recompute` first")
+    unmet = _unmet(inputs, stored, category, radius)
+    need_idx = np.flatnonzero(unmet > 0)
+    if len(need_idx) == 0:
+        return np.empty((0, 0)), np.empty(0), np.empty(0, dtype=np.int64), inputs
+    need_tree = cKDTree(inputs.xy[need_idx])
+    # potential of every OA point as a site: unmet demand within the radius
+    hits = need_tree.query_ball_point(inputs.xy, radius)
+    potential = np.array([unmet[need_idx[h]].sum() if h else 0.0 for h in hits])
+    order = np.lexsort((inputs.oas["oa_code"].to_numpy(), -potential))
+    cand = order[: max_candidates][potential[order[: max_candidates]] > 0]
+    reach = np.unique(np.concatenate([np.asarray(hits[c], dtype=np.int64) for c in cand]))
+    dem_idx = need_idx[reach]
+    diff = inputs.xy[dem_idx][:, None, :] - inputs.xy[cand][None, :, :]
+    cost = np.hypot(diff[..., 0], diff[..., 1])
+    return cost, unmet[dem_idx], cand, inputs
+
+
+def suggest_sites(store: Store, category: str, k: int, max_candidates: int = 400,
+                  radius: float | None = None) -> pd.DataFrame:
+    """``k`` OA points that together cover the most unmet need (MCLP, solved with spopt + CBC).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``order, oa_code, ward_code, x, y, lat, lon, covered_demand`` (demand newly within the
+        radius of that site and of no site before it in the list), and attribute ``total``.
+    """
+    import pulp
+    from spopt.locate import MCLP
+
+    radius = radius or settings.site_radius_m
+    cost, weights, cand, inputs = coverage_problem(store, category, max_candidates, radius)
+    cols = ["order", "oa_code", "ward_code", "x", "y", "lat", "lon", "covered_demand"]
+    if len(cand) == 0:
+        return pd.DataFrame(columns=cols)
+    k = min(k, len(cand))
+    model = MCLP.from_cost_matrix(cost, weights, service_radius=radius, p_facilities=k,
+                                  name=f"mclp-{category}")
+    model = model.solve(pulp.PULP_CBC_CMD(msg=False))
+    if pulp.LpStatus[model.problem.status] != "Optimal":
+        raise RuntimeError(f"MCLP not solved: {pulp.LpStatus[model.problem.status]}")
+    chosen = [j for j in range(len(cand)) if (model.fac_vars[j].value() or 0) > 0.5]
+    # order the sites by how much each adds, greedily, so the list reads best-first
+    covered = np.zeros(len(weights), dtype=bool)
+    rows = []
+    remaining = list(chosen)
+    umap = rc.unit_map(store.con, "ward")
+    while remaining:
+        gains = [(weights[(cost[:, j] <= radius) & ~covered].sum(), j) for j in remaining]
+        gain, j = max(gains, key=lambda g: (g[0], -g[1]))
+        covered |= cost[:, j] <= radius
+        remaining.remove(j)
+        oa = inputs.oas.iloc[cand[j]]
+        rows.append({"oa_code": oa["oa_code"], "ward_code": umap.get(oa["oa_code"]), "x": oa["x"],
+                     "y": oa["y"], "covered_demand": float(gain)})
+    out = pd.DataFrame(rows)
+    lonlat = store.con.execute(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_Point(x, y), 'EPSG:27700', 'EPSG:4326', "
+        "always_xy := true) AS p FROM (SELECT unnest(?) AS x, unnest(?) AS y))",
+        [out["x"].tolist(), out["y"].tolist()]).fetchall()
+    out["lon"] = [r[0] for r in lonlat]
+    out["lat"] = [r[1] for r in lonlat]
+    out.insert(0, "order", range(1, len(out) + 1))
+    out.attrs["total"] = float(weights[covered].sum())
+    return out[cols]
