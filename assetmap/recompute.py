@@ -476,7 +476,8 @@ def recompute_wards(store: Store, wards: Iterable[str]) -> RecomputeResult:
         stored_counts = con.execute(
             "SELECT ward_code, category, assets_in_unit, capacity_in_unit FROM ward_access WHERE unit_level = ?",
             [level]).df().set_index(["ward_code", "category"])
-        both = stored_counts.join(counts, rsuffix="_now", how="outer").fillna(0)
+        both = stored_counts.merge(counts, left_index=True, right_index=True, how="outer",
+                                   suffixes=("", "_now")).fillna(0)
         diff = both[(both["assets_in_unit"] != both["assets_in_unit_now"])
                     | (both["capacity_in_unit"] != both["capacity_in_unit_now"])]
         touched |= set(diff.index.get_level_values(0))

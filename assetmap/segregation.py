@@ -24,7 +24,9 @@ Conventions
 ``0 * log(0) = 0`` (a group absent from a unit contributes nothing to entropy or Theil's H;
 PySAL returns NaN there, so the tests hand PySAL only the groups present). An OA with no
 residents contributes nothing. A two-group index is NaN where it is undefined: a unit with no
-residents, or whose focal group is all or none of its residents.
+residents, or whose focal group is all or none of its residents (isolation and exposure are
+defined when the focal group is all of them, and NaN when it is none: PySAL's ``nansum`` gives 0
+there instead).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ Reference: Church, R. and ReVelle, C. (1974). The maximal covering location prob
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -205,9 +206,12 @@ def suggest_sites(store: Store, category: str, k: int, max_candidates: int = 400
     if len(cand) == 0:
         return pd.DataFrame(columns=cols)
     k = min(k, len(cand))
-    model = MCLP.from_cost_matrix(cost, weights, service_radius=radius, p_facilities=k,
-                                  name=f"mclp-{category}")
-    model = model.solve(pulp.PULP_CBC_CMD(msg=False))
+    with warnings.catch_warnings():
+        # PuLP 3.3 announces API changes of PuLP 4.0 once per variable; spopt 0.7 uses the 3.x API
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulp\..*")
+        model = MCLP.from_cost_matrix(cost, weights, service_radius=radius, p_facilities=k,
+                                      name=f"mclp-{category}")
+        model = model.solve(pulp.PULP_CBC_CMD(msg=False))
     if pulp.LpStatus[model.problem.status] != "Optimal":
         raise RuntimeError(f"MCLP not solved: {pulp.LpStatus[model.problem.status]}")
     chosen = [j for j in range(len(cand)) if (model.fac_vars[j].value() or 0) > 0.5]

@@ -65,6 +65,18 @@ def _full_db(tmp_path_factory, demo_dir) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def _analysed_db(tmp_path_factory, _full_db) -> Path:
+    from assetmap.recompute import recompute
+
+    path = tmp_path_factory.mktemp("analysed") / "analysed.duckdb"
+    shutil.copy(_full_db, path)
+    with Store(path) as store:
+        recompute(store)
+        store.con.execute("CHECKPOINT")
+    return path
+
+
 @pytest.fixture
 def store(tmp_path) -> Store:
     """An empty store of its own."""
@@ -91,6 +103,12 @@ def city_store(tmp_path, _base_db) -> Store:
 def full_store(tmp_path, _full_db) -> Store:
     """A store of its own with the whole demo city loaded."""
     yield from _copy_of(_full_db, tmp_path)
+
+
+@pytest.fixture
+def analysed_store(tmp_path, _analysed_db) -> Store:
+    """A store of its own with the whole demo city loaded and every analysis table computed."""
+    yield from _copy_of(_analysed_db, tmp_path)
 
 
 @pytest.fixture

@@ -109,3 +109,34 @@ def test_up_generates_and_ingests_the_demo_then_is_idempotent(tmp_path, capsys, 
     assert "assets" in out and "REFUSED" not in out
     rc, out = run(capsys, "--db", db, "up")
     assert rc == 0 and out.count("unchanged") == 12
+
+
+def test_analysis_commands(analysed_store, capsys):
+    db = str(analysed_store.path)
+    analysed_store.close()
+    rc, out = run(capsys, "--db", db, "recompute", "--json")
+    assert rc == 0 and json.loads(out)["units"] == 60
+    rc, out = run(capsys, "--db", db, "gaps", "--category", "esol_provider", "--top", "5", "--json")
+    g = json.loads(out)
+    assert rc == 0 and [u["rank"] for u in g["units"]] == sorted(u["rank"] for u in g["units"])
+    assert len(g["units"]) == 5 and g["units"][0]["components"]
+    rc, out = run(capsys, "--db", db, "gaps", "--category", "esol_provider", "--flagged")
+    assert rc == 0 and "high_need_low_provision" in out and "why" in out
+    worst = g["units"][0]["code"]
+    rc, out = run(capsys, "--db", db, "what-if", "--add", "52.76,-1.15,esol_provider,30", "--json")
+    changes = json.loads(out)
+    assert rc == 0 and changes and all(c["delta"] < 0 for c in changes)
+    rc, out = run(capsys, "--db", db, "what-if", "--add", "52.76,-1.15,pub")
+    assert rc == 2
+    rc, out = run(capsys, "--db", db, "suggest", "--category", "esol_provider", "--k", "2", "--json")
+    s = json.loads(out)
+    assert rc == 0 and len(s["sites"]) == 2 and s["covered_demand"] > 0
+    rc, out = run(capsys, "--db", db, "dispersal", "--json")
+    assert rc == 0 and json.loads(out)[0]["la_code"] == "E08900001"
+    rc, out = run(capsys, "--db", db, "indices", "--unit", worst, "--focal", "all", "--json")
+    names = {r["index_name"] for r in json.loads(out)}
+    assert names == {"theil_h", "multigroup_dissimilarity", "simpson_interaction", "simpson_concentration",
+                     "entropy"}
+    ward = worst
+    rc, out = run(capsys, "--db", db, "recompute", "--wards", ward, "--json")
+    assert rc == 0 and json.loads(out)["mode"] == "incremental"
