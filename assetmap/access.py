@@ -66,23 +66,41 @@ def step_weights(d: np.ndarray, bands: dict[float, float]) -> np.ndarray:
     return w[np.searchsorted(bounds, d, side="left")]
 
 
-def pairs_within(src_xy: np.ndarray, dst_tree: cKDTree, dst_xy: np.ndarray,
-                 radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All (source, destination, distance) pairs closer than ``radius`` (inclusive).
+def pairs_within(src_xy: np.ndarray, dst_tree: cKDTree, radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All (source, destination, distance) pairs no farther apart than ``radius``.
 
     Ordered by source, then destination: the order every sum below runs in, so that a partial
-    recompute adds the same numbers in the same order as a full one.
+    recompute adds the same numbers in the same order as a full one. This is the seam for a
+    network distance: replace it, and nothing else changes.
     """
-    if len(src_xy) == 0 or len(dst_xy) == 0:
+    if len(src_xy) == 0 or dst_tree.n == 0:
         e = np.empty(0, dtype=np.int64)
         return e, e, np.empty(0)
-    hits = dst_tree.query_ball_point(src_xy, radius, return_sorted=True)
-    lens = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
-    src = np.repeat(np.arange(len(src_xy)), lens)
-    dst = np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(lens.sum()))
-    d = np.hypot(*(src_xy[src] - dst_xy[dst]).T) if len(src) else np.empty(0)
-    keep = d <= radius
-    return src[keep], dst[keep], d[keep]
+    m = cKDTree(src_xy).sparse_distance_matrix(dst_tree, radius, output_type="ndarray")
+    src, dst, d = m["i"].astype(np.int64), m["j"].astype(np.int64), m["v"]
+    order = np.lexsort((dst, src))
+    return src[order], dst[order], d[order]
+
+
+def e2sfca(
+    supply_index: np.ndarray, demand_index: np.ndarray, d: np.ndarray, demand: np.ndarray,
+    supply: np.ndarray, bands: dict[float, float], target_pos: np.ndarray | None = None,
+    n_targets: int | None = None,
+) -> np.ndarray:
+    """The two steps of E2SFCA over (supply, demand, distance) pairs ordered by supply.
+
+    Step 1: ``R_j = S_j / sum_i W(d_ij) D_i`` (0 where no demand is in reach); step 2:
+    ``A_i = sum_j W(d_ij) R_j`` for every demand location, or only for those with
+    ``target_pos[i] >= 0`` (returned in target order).
+    """
+    w = step_weights(d, bands)
+    wdem = np.bincount(supply_index, weights=w * demand[demand_index], minlength=len(supply))
+    R = np.divide(supply, wdem, out=np.zeros(len(supply)), where=wdem > 0)
+    if target_pos is None:
+        return np.bincount(demand_index, weights=w * R[supply_index], minlength=len(demand))
+    tgt = target_pos[demand_index]
+    keep = tgt >= 0
+    return np.bincount(tgt[keep], weights=(w * R[supply_index])[keep], minlength=n_targets)
 
 
 def oa_access(
@@ -134,20 +152,17 @@ def oa_access(
 
     max_band = max(bands)
     oa_tree = oa_tree if oa_tree is not None else cKDTree(oa_xy)
-    # the assets that reach any target, in ascending order
-    near = s_tree.query_ball_point(txy, max_band)
-    rel = np.unique(np.fromiter((k for h in near for k in h), dtype=np.int64))
+    if len(targets) == len(oa_xy):
+        rel = np.arange(len(supply))
+    else:  # only the assets that reach a target, in ascending order
+        near = cKDTree(txy).query_ball_tree(s_tree, max_band)
+        rel = np.unique(np.concatenate([np.asarray(h, dtype=np.int64) for h in near] or
+                                       [np.empty(0, dtype=np.int64)]))
     # step 1: supply over weighted demand for those assets (all demand, not only the targets')
-    js, oi, dd = pairs_within(supply.xy[rel], oa_tree, oa_xy, max_band)
-    w = step_weights(dd, bands)
-    wdem = np.bincount(js, weights=w * demand[oi], minlength=len(rel))
-    R = np.divide(supply.supply[rel], wdem, out=np.zeros(len(rel)), where=wdem > 0)
-    # step 2: sum the weighted ratios reaching each target, asset by asset in order
+    js, oi, dd = pairs_within(supply.xy[rel], oa_tree, max_band)
     pos = np.full(len(oa_xy), -1, dtype=np.int64)
     pos[targets] = np.arange(len(targets))
-    tgt = pos[oi]
-    keep = tgt >= 0
-    out["e2sfca"] = np.bincount(tgt[keep], weights=(w * R[js])[keep], minlength=len(targets))
+    out["e2sfca"] = e2sfca(js, oi, dd, demand, supply.supply[rel], bands, pos, len(targets))
     return out
 
 

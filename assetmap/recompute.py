@@ -161,6 +161,10 @@ def load_inputs(con: duckdb.DuckDBPyConnection) -> Inputs | None:
         basis[cat] = (f"{variable}: all except {', '.join(cats)}" if exclude and cats
                       else f"{variable}: all residents" if exclude
                       else f"{variable}: {', '.join(cats)}")
+    return _with_assets(con, oas, basis)
+
+
+def _with_assets(con: duckdb.DuckDBPyConnection, oas: pd.DataFrame, basis: dict[str, str]) -> Inputs:
     assets = con.execute(
         """SELECT asset_id, category, ST_X(geom) AS x, ST_Y(geom) AS y, oa_code, ward_code,
                   coalesce(TRY_CAST(json_extract_string(attrs, '$.capacity') AS DOUBLE), 1.0) AS supply
@@ -171,6 +175,26 @@ def load_inputs(con: duckdb.DuckDBPyConnection) -> Inputs | None:
     for cat in CATEGORIES:
         inputs.supplies[cat] = acc.Supply.from_frame(assets[assets["category"] == cat])
     return inputs
+
+
+def stored_inputs(con: duckdb.DuckDBPyConnection) -> Inputs | None:
+    """The inputs as the last full recompute saw them (OA points, population, demand), read back
+    from ``oa_access``, with the assets as they are now: what an incremental recompute needs,
+    without re-reading the census."""
+    # category names come from the fixed vocabulary, never from input
+    demand_cols = ", ".join(f"max(demand) FILTER (WHERE category = '{c}') AS demand_{c}" for c in CATEGORIES)
+    oas = con.execute(
+        f"""SELECT oa_code, any_value(x) AS x, any_value(y) AS y, any_value(population) AS population,
+                   {demand_cols}
+            FROM oa_access GROUP BY oa_code ORDER BY oa_code"""
+    ).df()
+    if oas.empty:
+        return None
+    basis = dict(con.execute("SELECT category, any_value(demand_basis) FROM ward_access GROUP BY 1").fetchall())
+    for c in CATEGORIES:
+        basis.setdefault(c, "all residents")
+        oas[f"demand_{c}"] = oas[f"demand_{c}"].fillna(0.0)
+    return _with_assets(con, oas, basis)
 
 
 # -- computing ------------------------------------------------------------------------------
@@ -246,6 +270,7 @@ def _oa_rows(inputs: Inputs, category: str, targets: np.ndarray | None = None) -
     idx = r["oa_index"].to_numpy()
     return pd.DataFrame({
         "oa_code": inputs.oas["oa_code"].to_numpy()[idx], "category": category,
+        "x": inputs.xy[idx, 0], "y": inputs.xy[idx, 1],
         "population": inputs.oas["population"].to_numpy()[idx],
         "demand": inputs.demand(category)[idx],
         "nearest_m": r["nearest_m"].to_numpy(), "nearest_asset_id": r["nearest_asset_id"].to_numpy(),
@@ -310,7 +335,7 @@ def ranked(gaps: pd.DataFrame, access_rows: pd.DataFrame) -> pd.DataFrame:
 _COLUMNS = {
     "ward_indices": ["unit_level", "ward_code", "focal_group", "index_name", "value", "ci_low",
                      "ci_high", "reliable", "n_oas", "computed_at"],
-    "oa_access": ["oa_code", "category", "population", "demand", "nearest_m", "nearest_asset_id",
+    "oa_access": ["oa_code", "category", "x", "y", "population", "demand", "nearest_m", "nearest_asset_id",
                   "n_800", "n_1600", "e2sfca"],
     "ward_access": ["unit_level", "ward_code", "category", "population", "demand", "demand_basis",
                     "nearest_m", "share_within_800", "share_within_1600", "mean_n_1600", "e2sfca",
@@ -411,33 +436,52 @@ def _zone_from_wards(con: duckdb.DuckDBPyConnection, inputs: Inputs, wards: list
     return np.unique(hits)
 
 
-def affected_oas(inputs: Inputs, stored: pd.DataFrame, category: str, zone: np.ndarray,
-                 gone_or_moved: set[str], new_xy: np.ndarray) -> np.ndarray:
+def affected_oas(inputs: Inputs, nearest_m: np.ndarray, lost: np.ndarray, category: str,
+                 zone: np.ndarray, new_xy: np.ndarray) -> np.ndarray:
     """OAs of one category whose accessibility a change can alter (indices into ``inputs.oas``).
 
-    ``zone``: OAs within the largest catchment of the changed places; ``gone_or_moved``: assets
-    that may no longer be where an OA's stored nearest was; ``new_xy``: where assets are now.
+    ``nearest_m`` is each OA's stored distance to its nearest asset (NaN: none); ``lost`` marks
+    OAs whose stored nearest asset is gone or may have moved; ``zone`` lists the OAs within the
+    largest catchment of the changed places; ``new_xy`` is where changed assets are now.
     """
-    st = stored.set_index("oa_code").reindex(inputs.oas["oa_code"])
-    near_id = st["nearest_asset_id"].to_numpy(dtype=object)
-    near_m = st["nearest_m"].to_numpy(float)
-    current = set(inputs.supplies[category].asset_id)
-    lost = np.array([(i is not None and not (isinstance(i, float) and np.isnan(i))
-                      and (i in gone_or_moved or i not in current)) for i in near_id], dtype=bool)
-    missing = np.isnan(near_m) & (len(current) > 0)
-    closer = np.zeros(len(inputs.oas), dtype=bool)
+    mask = np.asarray(lost, dtype=bool).copy()
+    if len(inputs.supplies[category]):
+        mask |= np.isnan(nearest_m)
     if len(new_xy):
         d, _ = cKDTree(new_xy).query(inputs.xy, k=1)
-        closer = d <= np.nan_to_num(near_m, nan=np.inf)
-    mask = lost | missing | closer
+        mask |= d <= np.nan_to_num(nearest_m, nan=np.inf)
     mask[zone] = True
     return np.flatnonzero(mask)
+
+
+def _stored_nearest(con: duckdb.DuckDBPyConnection, inputs: Inputs, category: str,
+                    moved: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Stored nearest distance per OA (in ``inputs.oas`` order), and which OAs lost theirs."""
+    got = con.execute(
+        """SELECT o.nearest_m,
+                  o.nearest_asset_id IS NOT NULL AND (a.asset_id IS NULL OR list_contains(?, o.nearest_asset_id))
+           FROM oa_access o LEFT JOIN assets a ON a.asset_id = o.nearest_asset_id AND a.category = o.category
+           WHERE o.category = ? ORDER BY o.oa_code""", [moved, category]).fetchnumpy()
+    keys = list(got)
+    near = np.asarray(got[keys[0]], dtype=float)
+    lost = np.asarray(got[keys[1]], dtype=bool)
+    if len(near) != len(inputs.oas):
+        raise ValueError("oa_access does not cover every OA: run a full `assetmap recompute`")
+    return near, lost
+
+
+def _unit_rows(con: duckdb.DuckDBPyConnection, level: str, units: set[str]) -> pd.DataFrame:
+    """Stored ``oa_access`` rows of the OAs in ``units``."""
+    return con.execute(
+        """SELECT o.* FROM oa_access o JOIN area_lookup l ON l.area_code = o.oa_code
+           AND l.parent_level = ? WHERE list_contains(?, l.parent_code)""",
+        [level, sorted(units)]).df()
 
 
 def recompute_wards(store: Store, wards: Iterable[str]) -> RecomputeResult:
     """Recompute only what assets changed in ``wards`` can reach (see the module docstring).
 
-    Falls back to a full recompute at each stored level when nothing has been computed yet.
+    Falls back to a full recompute when nothing has been computed yet.
     """
     t0 = time.perf_counter()
     con = store.con
@@ -445,7 +489,7 @@ def recompute_wards(store: Store, wards: Iterable[str]) -> RecomputeResult:
     levels = _stored_levels(con)
     if not levels:
         return recompute(store)
-    inputs = load_inputs(con)
+    inputs = stored_inputs(con)
     res = RecomputeResult(level=",".join(levels), mode="incremental")
     if inputs is None or not wards:
         res.seconds = time.perf_counter() - t0
@@ -453,24 +497,19 @@ def recompute_wards(store: Store, wards: Iterable[str]) -> RecomputeResult:
     radius = max(max(settings.catchments_m), max(settings.e2sfca_bands))
     zone = _zone_from_wards(con, inputs, wards, radius)
     in_wards = inputs.assets[inputs.assets["ward_code"].isin(wards)]
-    stored_all = con.execute("SELECT * FROM oa_access").df()
     new_rows = []
     for cat in CATEGORIES:
-        stored = stored_all[stored_all["category"] == cat]
         here = in_wards[in_wards["category"] == cat]
-        targets = affected_oas(inputs, stored, cat, zone, set(here["asset_id"]),
-                               here[["x", "y"]].to_numpy(float))
+        near, lost = _stored_nearest(con, inputs, cat, here["asset_id"].tolist())
+        targets = affected_oas(inputs, near, lost, cat, zone, here[["x", "y"]].to_numpy(float))
         if len(targets):
             new_rows.append(_oa_rows(inputs, cat, targets))
-    new = pd.concat(new_rows, ignore_index=True) if new_rows else stored_all.iloc[0:0]
-    merged = pd.concat([stored_all.set_index(["oa_code", "category"]).drop(
-        new.set_index(["oa_code", "category"]).index, errors="ignore").reset_index(), new],
-        ignore_index=True)
+    new = pd.concat(new_rows, ignore_index=True) if new_rows else None
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     writes = []
     for level in levels:
         umap = unit_map(con, level)
-        touched = set(umap.reindex(new["oa_code"].unique()).dropna())
+        touched = set(umap.reindex(new["oa_code"].unique()).dropna()) if new is not None else set()
         # units whose asset counts changed, wherever the assets moved from or to
         counts = _asset_units(inputs, umap, level).set_index(["ward_code", "category"])
         stored_counts = con.execute(
@@ -483,14 +522,19 @@ def recompute_wards(store: Store, wards: Iterable[str]) -> RecomputeResult:
         touched |= set(diff.index.get_level_values(0))
         if not touched:
             continue
-        access_rows = unit_access(inputs, merged, umap, level, units=touched)
-        need = con.execute("SELECT ward_code, component, raw, scaled FROM ward_need WHERE unit_level = ?",
-                           [level]).df()
+        rows = _unit_rows(con, level, touched)
+        if new is not None:
+            key = ["oa_code", "category"]
+            rows = pd.concat([rows.set_index(key).drop(new.set_index(key).index, errors="ignore").reset_index(),
+                              new], ignore_index=True)
+        access_rows = unit_access(inputs, rows, umap, level, units=touched)
+        need = con.execute("SELECT ward_code, component, raw, scaled FROM ward_need WHERE unit_level = ? "
+                           "AND list_contains(?, ward_code)", [level, sorted(touched)]).df()
         gaps = unit_gaps(need, access_rows)
         writes.append((level, access_rows, gaps))
         res.changed_units += sorted(touched)
     with store.transaction():
-        if not new.empty:
+        if new is not None:
             _delete_keys(con, "oa_access", new[["oa_code", "category"]])
             _insert(con, "oa_access", new)
         for level, access_rows, gaps in writes:
@@ -501,7 +545,7 @@ def recompute_wards(store: Store, wards: Iterable[str]) -> RecomputeResult:
                 _delete_keys(con, "ward_gaps", gaps[["ward_code", "category"]].assign(unit_level=level))
                 _insert(con, "ward_gaps", gaps.assign(unit_level=level, computed_at=now, rank=None, flags=None))
             _rerank(con, level)
-    res.oas = int(new["oa_code"].nunique()) if not new.empty else 0
+    res.oas = int(new["oa_code"].nunique()) if new is not None else 0
     res.units = len(res.changed_units)
     res.seconds = time.perf_counter() - t0
     log.info("incremental recompute for %d wards: %d OAs, %d units in %.3f s",

@@ -76,11 +76,11 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
     con = store.con
     add, remove = list(add), list(remove)
     level = level or rc.default_level(con)
-    inputs = rc.load_inputs(con)
-    if inputs is None:
-        raise ValueError("no OA polygons loaded: what-if needs accessibility")
     if not con.execute("SELECT count(*) FROM ward_gaps WHERE unit_level = ?", [level]).fetchone()[0]:
         raise ValueError(f"no gaps computed at {level} level: run `assetmap recompute` first")
+    inputs = rc.stored_inputs(con)
+    if inputs is None:
+        raise ValueError("no accessibility computed (no OA polygons?): what-if needs it")
     assets = inputs.assets
     unknown = sorted(set(remove) - set(assets["asset_id"]))
     if unknown:
@@ -97,27 +97,28 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
     for cat in cats:
         inputs.supplies[cat] = acc.Supply.from_frame(inputs.assets[inputs.assets["category"] == cat])
     radius = max(max(settings.catchments_m), max(settings.e2sfca_bands))
-    stored_all = con.execute("SELECT * FROM oa_access").df()
     new_rows = []
     for cat in cats:
         pts = pd.concat([removed[removed["category"] == cat], added[added["category"] == cat]])[["x", "y"]]
         zone = np.unique(np.concatenate(
             [np.asarray(h, dtype=np.int64) for h in inputs.tree.query_ball_point(pts.to_numpy(float), radius)]
             or [np.empty(0, dtype=np.int64)]))
-        stored = stored_all[stored_all["category"] == cat]
+        near, lost = rc._stored_nearest(con, inputs, cat, removed["asset_id"].tolist())
         new_xy = added[added["category"] == cat][["x", "y"]].to_numpy(float)
-        targets = rc.affected_oas(inputs, stored, cat, zone, set(removed["asset_id"]), new_xy)
+        targets = rc.affected_oas(inputs, near, lost, cat, zone, new_xy)
         if len(targets):
             new_rows.append(rc._oa_rows(inputs, cat, targets))
     if not new_rows:
         return pd.DataFrame(columns=["ward_code", "category", "gap_before", "gap_after", "delta",
                                      "rank_before", "rank_after"])
     new = pd.concat(new_rows, ignore_index=True)
-    merged = pd.concat([stored_all.set_index(["oa_code", "category"]).drop(
-        new.set_index(["oa_code", "category"]).index, errors="ignore").reset_index(), new], ignore_index=True)
     umap = rc.unit_map(con, level)
     touched = set(umap.reindex(new["oa_code"].unique()).dropna())
     touched |= set(umap.reindex(pd.concat([removed["oa_code"], added["oa_code"]]).dropna()).dropna())
+    key = ["oa_code", "category"]
+    rows = rc._unit_rows(con, level, touched)
+    merged = pd.concat([rows.set_index(key).drop(new.set_index(key).index, errors="ignore").reset_index(), new],
+                       ignore_index=True)
     access_rows = rc.unit_access(inputs, merged, umap, level, units=touched)
     access_rows = access_rows[access_rows["category"].isin(cats)]
     need = con.execute("SELECT ward_code, component, raw, scaled FROM ward_need WHERE unit_level = ?",
@@ -164,9 +165,9 @@ def coverage_problem(store: Store, category: str, max_candidates: int = 400,
     """
     con = store.con
     radius = radius or settings.site_radius_m
-    inputs = rc.load_inputs(con)
+    inputs = rc.stored_inputs(con)
     if inputs is None:
-        raise ValueError("no OA polygons loaded: site suggestion needs accessibility")
+        raise ValueError("no accessibility computed: run `assetmap recompute` first")
     stored = con.execute("SELECT oa_code, nearest_m FROM oa_access WHERE category = ?", [category]).df()
     if stored.empty:
         raise ValueError("no accessibility computed: run `assetmap recompute` first")

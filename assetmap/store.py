@@ -153,6 +153,8 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE TABLE oa_access (
             oa_code           VARCHAR NOT NULL,
             category          VARCHAR NOT NULL,
+            x                 DOUBLE NOT NULL,
+            y                 DOUBLE NOT NULL,
             population        DOUBLE NOT NULL,
             demand            DOUBLE NOT NULL,
             nearest_m         DOUBLE,
