@@ -120,20 +120,14 @@ def rank_and_flag(gaps: pd.DataFrame, access: pd.DataFrame) -> pd.DataFrame:
     """
     g = gaps.merge(access[["ward_code", "demand", "share_within_1600"]], on="ward_code", how="left")
     rank = g["gap"].rank(method="min", ascending=False).astype(int)
-    q_need_hi = g["need"].quantile(0.75)
-    q_sup_lo = g["supply"].quantile(0.25)
-    q_sup_hi = g["supply"].quantile(0.75)
-    flags = []
-    for need, supply, demand, reach in zip(g["need"], g["supply"], g["demand"], g["share_within_1600"]):
-        f = []
-        if need >= q_need_hi and supply <= q_sup_lo:
-            f.append("high_need_low_provision")
-        if demand > 0 and (pd.isna(reach) or reach == 0):
-            f.append("no_provision_within_reach")
-        if supply >= q_sup_hi and supply > 0:
-            f.append("well_served")
-        flags.append(json.dumps(f))
-    return pd.DataFrame({"ward_code": g["ward_code"], "rank": rank, "flags": flags})
+    need, supply = g["need"].to_numpy(float), g["supply"].to_numpy(float)
+    reach = g["share_within_1600"].to_numpy(float)
+    high_low = (need >= np.quantile(need, 0.75)) & (supply <= np.quantile(supply, 0.25))
+    unreached = (g["demand"].to_numpy(float) > 0) & (np.isnan(reach) | (reach == 0))
+    served = (supply >= np.quantile(supply, 0.75)) & (supply > 0)
+    code = high_low * 1 + unreached * 2 + served * 4
+    text = {k: json.dumps([f for bit, f in zip((1, 2, 4), FLAGS) if k & bit]) for k in range(8)}
+    return pd.DataFrame({"ward_code": g["ward_code"], "rank": rank, "flags": [text[k] for k in code]})
 
 
 def need_raw(

@@ -181,19 +181,12 @@ def stored_inputs(con: duckdb.DuckDBPyConnection) -> Inputs | None:
     """The inputs as the last full recompute saw them (OA points, population, demand), read back
     from ``oa_access``, with the assets as they are now: what an incremental recompute needs,
     without re-reading the census."""
-    # category names come from the fixed vocabulary, never from input
-    demand_cols = ", ".join(f"max(demand) FILTER (WHERE category = '{c}') AS demand_{c}" for c in CATEGORIES)
-    oas = con.execute(
-        f"""SELECT oa_code, any_value(x) AS x, any_value(y) AS y, any_value(population) AS population,
-                   {demand_cols}
-            FROM oa_access GROUP BY oa_code ORDER BY oa_code"""
-    ).df()
+    oas = pd.DataFrame(con.execute("SELECT * FROM oa_inputs ORDER BY oa_code").fetchnumpy())
     if oas.empty:
         return None
     basis = dict(con.execute("SELECT category, any_value(demand_basis) FROM ward_access GROUP BY 1").fetchall())
     for c in CATEGORIES:
         basis.setdefault(c, "all residents")
-        oas[f"demand_{c}"] = oas[f"demand_{c}"].fillna(0.0)
     return _with_assets(con, oas, basis)
 
 
@@ -270,7 +263,6 @@ def _oa_rows(inputs: Inputs, category: str, targets: np.ndarray | None = None) -
     idx = r["oa_index"].to_numpy()
     return pd.DataFrame({
         "oa_code": inputs.oas["oa_code"].to_numpy()[idx], "category": category,
-        "x": inputs.xy[idx, 0], "y": inputs.xy[idx, 1],
         "population": inputs.oas["population"].to_numpy()[idx],
         "demand": inputs.demand(category)[idx],
         "nearest_m": r["nearest_m"].to_numpy(), "nearest_asset_id": r["nearest_asset_id"].to_numpy(),
@@ -335,7 +327,8 @@ def ranked(gaps: pd.DataFrame, access_rows: pd.DataFrame) -> pd.DataFrame:
 _COLUMNS = {
     "ward_indices": ["unit_level", "ward_code", "focal_group", "index_name", "value", "ci_low",
                      "ci_high", "reliable", "n_oas", "computed_at"],
-    "oa_access": ["oa_code", "category", "x", "y", "population", "demand", "nearest_m", "nearest_asset_id",
+    "oa_inputs": ["oa_code", "x", "y", "population"] + [f"demand_{c}" for c in CATEGORIES],
+    "oa_access": ["oa_code", "category", "population", "demand", "nearest_m", "nearest_asset_id",
                   "n_800", "n_1600", "e2sfca"],
     "ward_access": ["unit_level", "ward_code", "category", "population", "demand", "demand_basis",
                     "nearest_m", "share_within_800", "share_within_1600", "mean_n_1600", "e2sfca",
@@ -414,6 +407,8 @@ def recompute(store: Store, level: str | None = None, n_boot: int = 0) -> Recomp
         if oa_rows is not None:
             con.execute("DELETE FROM oa_access")
             _insert(con, "oa_access", oa_rows)
+            con.execute("DELETE FROM oa_inputs")
+            _insert(con, "oa_inputs", inputs.oas)
     res.units = int(umap.nunique())
     res.seconds = time.perf_counter() - t0
     log.info("full recompute at %s level: %d units, %d OAs in %.2f s", level, res.units, res.oas, res.seconds)
@@ -425,15 +420,50 @@ def _stored_levels(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def _zone_from_wards(con: duckdb.DuckDBPyConnection, inputs: Inputs, wards: list[str], radius: float) -> np.ndarray:
+    """Indices of the OAs whose point lies within ``radius`` of any of the ``wards``' polygons."""
     df = con.execute(
         "SELECT ST_AsWKB(geom) AS wkb FROM areas WHERE level = 'ward' AND list_contains(?, code)", [wards]
     ).df()
-    if df.empty:
-        return np.empty(0, dtype=np.int64)
-    geoms = shapely.from_wkb([bytes(b) for b in df["wkb"]])
-    tree = shapely.STRtree(shapely.points(inputs.xy))
-    _, hits = tree.query(geoms, predicate="dwithin", distance=radius)
-    return np.unique(hits)
+    hits = [np.empty(0, dtype=np.int64)]
+    for geom in shapely.from_wkb([bytes(b) for b in df["wkb"]]):
+        x0, y0, x1, y1 = geom.bounds
+        centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+        cand = np.asarray(inputs.tree.query_ball_point(centre, np.hypot(x1 - x0, y1 - y0) / 2 + radius),
+                          dtype=np.int64)
+        if len(cand):
+            hits.append(cand[shapely.dwithin(geom, shapely.points(inputs.xy[cand]), radius)])
+    return np.unique(np.concatenate(hits))
+
+
+def _units_of(con: duckdb.DuckDBPyConnection, level: str, *, oas: Iterable[str] = (),
+              units: Iterable[str] = ()) -> pd.Series:
+    """oa_code -> unit code for the given OAs, or for every OA of the given units."""
+    df = con.execute(
+        """SELECT area_code, parent_code FROM area_lookup WHERE parent_level = ?
+           AND (list_contains(?, area_code) OR list_contains(?, parent_code))""",
+        [level, sorted(set(oas)), sorted(set(units))]).df()
+    return df.set_index("area_code")["parent_code"].sort_index()
+
+
+def _units_with_changed_counts(con: duckdb.DuckDBPyConnection, level: str) -> set[str]:
+    """Units whose number or capacity of assets differs from what ``ward_access`` holds."""
+    unit = "a.ward_code" if level == "ward" else "l.parent_code"
+    join = "" if level == "ward" else \
+        "JOIN area_lookup l ON l.area_code = a.oa_code AND l.parent_level = $level"
+    # the unit expression is one of two fixed strings, never input
+    rows = con.execute(
+        f"""
+        WITH now AS (
+            SELECT {unit} AS ward_code, a.category, count(*) AS n,
+                   sum(coalesce(TRY_CAST(json_extract_string(a.attrs, '$.capacity') AS DOUBLE), 1.0)) AS c
+            FROM assets a {join} WHERE a.geom IS NOT NULL AND {unit} IS NOT NULL GROUP BY ALL),
+        old AS (SELECT ward_code, category, assets_in_unit AS n, capacity_in_unit AS c
+                FROM ward_access WHERE unit_level = $level)
+        SELECT DISTINCT coalesce(now.ward_code, old.ward_code) FROM now FULL OUTER JOIN old
+            ON now.ward_code = old.ward_code AND now.category = old.category
+        WHERE coalesce(now.n, 0) <> coalesce(old.n, 0) OR abs(coalesce(now.c, 0) - coalesce(old.c, 0)) > 1e-9
+        """, {"level": level}).fetchall()
+    return {r[0] for r in rows}
 
 
 def affected_oas(inputs: Inputs, nearest_m: np.ndarray, lost: np.ndarray, category: str,
@@ -508,20 +538,12 @@ def recompute_wards(store: Store, wards: Iterable[str]) -> RecomputeResult:
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     writes = []
     for level in levels:
-        umap = unit_map(con, level)
-        touched = set(umap.reindex(new["oa_code"].unique()).dropna()) if new is not None else set()
+        touched = set(_units_of(con, level, oas=new["oa_code"].unique()).values) if new is not None else set()
         # units whose asset counts changed, wherever the assets moved from or to
-        counts = _asset_units(inputs, umap, level).set_index(["ward_code", "category"])
-        stored_counts = con.execute(
-            "SELECT ward_code, category, assets_in_unit, capacity_in_unit FROM ward_access WHERE unit_level = ?",
-            [level]).df().set_index(["ward_code", "category"])
-        both = stored_counts.merge(counts, left_index=True, right_index=True, how="outer",
-                                   suffixes=("", "_now")).fillna(0)
-        diff = both[(both["assets_in_unit"] != both["assets_in_unit_now"])
-                    | (both["capacity_in_unit"] != both["capacity_in_unit_now"])]
-        touched |= set(diff.index.get_level_values(0))
+        touched |= _units_with_changed_counts(con, level)
         if not touched:
             continue
+        umap = _units_of(con, level, units=touched)
         rows = _unit_rows(con, level, touched)
         if new is not None:
             key = ["oa_code", "category"]
@@ -554,14 +576,20 @@ def recompute_wards(store: Store, wards: Iterable[str]) -> RecomputeResult:
 
 
 def _rerank(con: duckdb.DuckDBPyConnection, level: str) -> None:
-    gaps = con.execute("SELECT ward_code, category, need, supply, gap FROM ward_gaps WHERE unit_level = ?",
-                       [level]).df()
+    """Rank and flag every unit again (both depend on all units); write only what changed."""
+    gaps = con.execute("SELECT ward_code, category, need, supply, gap, rank, flags FROM ward_gaps "
+                       "WHERE unit_level = ?", [level]).df()
     access_rows = con.execute("SELECT ward_code, category, demand, share_within_1600 FROM ward_access "
                               "WHERE unit_level = ?", [level]).df()
     if gaps.empty:
         return
-    rf = ranked(gaps, access_rows)
-    con.register("_rf", rf)
+    rf = ranked(gaps[["ward_code", "category", "need", "supply", "gap"]], access_rows)
+    old = gaps[["ward_code", "category", "rank", "flags"]]
+    both = rf.merge(old, on=["ward_code", "category"], suffixes=("", "_old"))
+    changed = both[(both["rank"] != both["rank_old"]) | (both["flags"] != both["flags_old"])]
+    if changed.empty:
+        return
+    con.register("_rf", changed[["ward_code", "category", "rank", "flags"]])
     try:
         con.execute(
             """UPDATE ward_gaps SET rank = r.rank, flags = r.flags FROM _rf r

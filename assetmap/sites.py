@@ -112,9 +112,9 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
         return pd.DataFrame(columns=["ward_code", "category", "gap_before", "gap_after", "delta",
                                      "rank_before", "rank_after"])
     new = pd.concat(new_rows, ignore_index=True)
-    umap = rc.unit_map(con, level)
-    touched = set(umap.reindex(new["oa_code"].unique()).dropna())
-    touched |= set(umap.reindex(pd.concat([removed["oa_code"], added["oa_code"]]).dropna()).dropna())
+    oas = set(new["oa_code"]) | set(pd.concat([removed["oa_code"], added["oa_code"]]).dropna())
+    touched = set(rc._units_of(con, level, oas=oas).values)
+    umap = rc._units_of(con, level, units=touched)
     key = ["oa_code", "category"]
     rows = rc._unit_rows(con, level, touched)
     merged = pd.concat([rows.set_index(key).drop(new.set_index(key).index, errors="ignore").reset_index(), new],

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 #: Data tables whose rows an ingest adds or changes (the audit tables are listed apart).
 DATA_TABLES = ("areas", "area_lookup", "population", "postcodes", "assets", "partner_indices", "dispersal")
 #: Derived by ``assetmap recompute``; never edited by hand.
-RESULT_TABLES = ("ward_indices", "oa_access", "ward_access", "ward_need", "ward_gaps")
+RESULT_TABLES = ("ward_indices", "oa_inputs", "oa_access", "ward_access", "ward_need", "ward_gaps")
 AUDIT_TABLES = ("ingests", "quarantine", "events")
 LEVELS = ("oa", "lsoa", "msoa", "ward", "la")
 
@@ -153,8 +153,6 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE TABLE oa_access (
             oa_code           VARCHAR NOT NULL,
             category          VARCHAR NOT NULL,
-            x                 DOUBLE NOT NULL,
-            y                 DOUBLE NOT NULL,
             population        DOUBLE NOT NULL,
             demand            DOUBLE NOT NULL,
             nearest_m         DOUBLE,
@@ -163,6 +161,18 @@ MIGRATIONS: list[tuple[int, str]] = [
             n_1600            INTEGER NOT NULL,
             e2sfca            DOUBLE NOT NULL,
             PRIMARY KEY (oa_code, category)
+        );
+        -- What the last full recompute took each OA to be: its point (point on surface, EPSG:27700),
+        -- residents, and residents in demand of each category. Read back by incremental recomputes.
+        CREATE TABLE oa_inputs (
+            oa_code                  VARCHAR PRIMARY KEY,
+            x                        DOUBLE NOT NULL,
+            y                        DOUBLE NOT NULL,
+            population               DOUBLE NOT NULL,
+            demand_community_centre  DOUBLE NOT NULL,
+            demand_place_of_worship  DOUBLE NOT NULL,
+            demand_esol_provider     DOUBLE NOT NULL,
+            demand_refugee_support   DOUBLE NOT NULL
         );
         CREATE TABLE ward_access (
             unit_level        VARCHAR NOT NULL,
