@@ -78,15 +78,33 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from assetmap.store import Store
+    import duckdb
+
+    from assetmap.snapshots import list_snapshots, open_snapshot
+    from assetmap.store import Store, StoreError
 
     path = Path(args.db or settings.db_path)
-    if not path.exists():
-        status: dict[str, Any] = {"db": str(path), "tables": {}, "ingests": [], "schema_version": 0,
-                                  "extent": None}
-    else:
-        with Store(path) as store:
-            status = store.status()
+    status: dict[str, Any] = {"db": str(path), "source": "store", "tables": {}, "ingests": [],
+                              "schema_version": 0, "extent": None}
+    if path.exists():
+        try:
+            # read-only: never wait for, or block, a pipeline that is writing
+            with Store(path, read_only=True) as store:
+                status.update(store.status())
+        except (duckdb.IOException, StoreError):
+            # the pipeline holds the working store: report its latest published snapshot
+            try:
+                con = open_snapshot(path)
+            except StoreError as exc:
+                log.error("the store is busy and no snapshot is published yet: %s", exc)
+                return 2
+            try:
+                status.update(Store.over(con, path).status())
+            finally:
+                con.close()
+            status["source"] = "latest snapshot (the working store is busy)"
+    status["db"] = str(path)
+    status["snapshots"] = list_snapshots(path)
     if args.json:
         _out(json.dumps(status, indent=2, default=str))
         return 0
@@ -95,6 +113,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out(f"  {name:<18} {n:>10,}")
     if status["extent"]:
         _out("  extent (lon/lat): " + ", ".join(f"{v:.4f}" for v in status["extent"]))
+    if status["snapshots"]:
+        latest = next((x for x in status["snapshots"] if x.get("latest")), status["snapshots"][0])
+        _out(f"  snapshots: {len(status['snapshots'])} kept, latest {latest['snapshot_id']}")
     if status["ingests"]:
         _out("last ingests:")
         for r in status["ingests"][-10:]:
@@ -303,21 +324,65 @@ def cmd_dispersal(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_up(args: argparse.Namespace) -> int:
-    """Ingest the demo city (generating it on first use) and show the store's status."""
-    from assetmap.demo import generate
+def cmd_publish(args: argparse.Namespace) -> int:
+    from assetmap.snapshots import publish
 
-    demo = Path(settings.demo_dir)
-    if not (demo / "MANIFEST.json").exists():
-        log.info("generating the synthetic demo city in %s", demo)
-        generate(demo, scale="city")
-    ns = argparse.Namespace(**{**vars(args), "paths": [str(demo)], "kind": None, "map": None,
-                               "category": None, "source": None, "vintage": None, "licence": None,
-                               "level": None, "code_field": None, "variable": None, "json": False})
-    rc = cmd_ingest(ns)
-    cmd_recompute(argparse.Namespace(db=args.db, wards=None, by=None, bootstrap=0, json=False))
-    cmd_status(argparse.Namespace(db=args.db, json=False))
-    return rc
+    with _store(args) as store:
+        snap = publish(store, reason=args.reason or "published by hand")
+    _out(json.dumps(snap.as_dict(), indent=2) if args.json else f"published {snap.snapshot_id} -> {snap.path}")
+    return 0
+
+
+def cmd_submissions(args: argparse.Namespace) -> int:
+    from assetmap.submissions import list_submissions
+
+    with _store(args, read_only=True) as store:
+        rows = list_submissions(store, None if args.status == "all" else args.status)
+    if args.json:
+        _out(json.dumps(rows, indent=2, default=str))
+        return 0
+    for r in rows:
+        p = r["payload"]
+        _out(f"{r['submission_id']}  {r['status']:<8} {p.get('category', ''):<18} {p.get('name', '')}"
+             + (f"  ({r['reason']})" if r["reason"] else ""))
+    if not rows:
+        _out(f"no {args.status} submissions")
+    return 0
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from assetmap.submissions import approve
+
+    with _store(args) as store:
+        r = approve(store, args.id)
+    _out(f"approved {args.id}: stored as part of ingest #{r.ingest_id}; wards changed: "
+         f"{', '.join(r.affected_wards) or 'none'}")
+    return 0
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    from assetmap.submissions import reject
+
+    with _store(args) as store:
+        reject(store, args.id, args.reason)
+    _out(f"rejected {args.id}: {args.reason}")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """The main job: hand over to ``pipelines.up`` (Prefect server, flows, watcher, dashboard).
+
+    The process is replaced, so Ctrl-C and SIGTERM reach ``pipelines.up`` directly; the library
+    itself never imports Prefect.
+    """
+    argv = [sys.executable, "-m", "pipelines.up"]
+    if args.db:
+        argv += ["--db", args.db]
+    argv += [a for a in (args.up_args or []) if a != "--"]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
+    return 0  # not reached
 
 
 # ---------------------------------------------------------------------------------------
@@ -424,7 +489,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_dispersal)
 
-    p = sub.add_parser("up", help="the main job: ingest the demo data and serve it")
+    p = sub.add_parser("publish", help="publish the store as a new read-only snapshot")
+    p.add_argument("--reason")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("submissions", help="community submissions (default: pending)")
+    p.add_argument("--status", choices=["pending", "approved", "rejected", "all"], default="pending")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_submissions)
+
+    p = sub.add_parser("approve", help="approve a pending submission (validated like any provider row)")
+    p.add_argument("id", metavar="ID")
+    p.set_defaults(func=cmd_approve)
+
+    p = sub.add_parser("reject", help="reject a pending submission, with the reason")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=cmd_reject)
+
+    p = sub.add_parser("up", help="the main job: Prefect server, pipelines, inbox watcher, dashboard")
+    p.add_argument("up_args", nargs=argparse.REMAINDER,
+                   help="passed to pipelines.up (--prefect-port, --dashboard-port, --no-dashboard, --no-demo)")
     p.set_defaults(func=cmd_up)
     return parser
 
@@ -443,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return int(args.func(args) or 0)
-    except (FileRefused, StoreError, ValueError) as exc:
+    except (FileRefused, StoreError, ValueError) as exc:  # SubmissionError is a ValueError
         log.error("%s", exc)
         return 2
     except KeyboardInterrupt:

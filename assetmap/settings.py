@@ -42,6 +42,13 @@ class Settings:
         swapped latitude/longitude and coordinates from elsewhere.
     bng_bounds
         (min_e, min_n, max_e, max_n) of valid British National Grid coordinates.
+    lock_wait_s
+        How long a writer waits for another process to let go of the working store.
+    snapshot_dir
+        Where published snapshots go (``ASSETMAP_SNAPSHOTS``; default ``snapshots/`` beside the
+        store).
+    keep_snapshots
+        Published snapshots kept (the newest; the dashboard compares "now" with "before").
     min_oas, min_focal
         A unit with fewer OAs, or fewer residents of the focal group, gets ``reliable = false``
         on its segregation indices.
@@ -80,6 +87,8 @@ class Settings:
     )
     uk_bounds: tuple[float, float, float, float] = (-8.75, 49.8, 1.85, 60.95)
     bng_bounds: tuple[float, float, float, float] = (0.0, 0.0, 700_000.0, 1_300_000.0)
+    lock_wait_s: float = field(default_factory=lambda: _env_float("ASSETMAP_LOCK_WAIT_S", 120.0))
+    keep_snapshots: int = field(default_factory=lambda: int(_env_float("ASSETMAP_KEEP_SNAPSHOTS", 5)))
     # -- analysis ---------------------------------------------------------------------------
     min_oas: int = 5
     min_focal: float = 50.0
@@ -107,10 +116,14 @@ class Settings:
     demo_dir: Path = field(default_factory=lambda: _env_path("ASSETMAP_DEMO_DIR", "geodata/demo"))
     inbox_dir: Path = field(default_factory=lambda: _env_path("ASSETMAP_INBOX", "geodata/inbox"))
 
+    snapshot_dir: Path | None = None
+
     def __post_init__(self) -> None:
         if self.db_path is None:
             env = os.environ.get("ASSETMAP_DB")
             self.db_path = Path(env) if env else self.home / "assetmap.duckdb"
+        if self.snapshot_dir is None and os.environ.get("ASSETMAP_SNAPSHOTS"):
+            self.snapshot_dir = Path(os.environ["ASSETMAP_SNAPSHOTS"])
 
 
 settings = Settings()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 DATA_TABLES = ("areas", "area_lookup", "population", "postcodes", "assets", "partner_indices", "dispersal")
 #: Derived by ``assetmap recompute``; never edited by hand.
 RESULT_TABLES = ("ward_indices", "oa_inputs", "oa_access", "ward_access", "ward_need", "ward_gaps")
-AUDIT_TABLES = ("ingests", "quarantine", "events")
+AUDIT_TABLES = ("ingests", "quarantine", "events", "submissions")
 LEVELS = ("oa", "lsoa", "msoa", "ward", "la")
 
 _CATEGORY_CHECK = ", ".join(f"'{c}'" for c in CATEGORIES)
@@ -227,6 +228,25 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        3,
+        """
+        -- Community submissions: pending until a moderator approves or rejects them. Pending rows
+        -- never reach a published snapshot.
+        CREATE TABLE submissions (
+            submission_id  VARCHAR PRIMARY KEY,
+            status         VARCHAR NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+            payload        JSON NOT NULL,
+            source_path    VARCHAR,
+            submitted_at   TIMESTAMP NOT NULL,
+            decided_at     TIMESTAMP,
+            reason         VARCHAR,
+            asset_id       VARCHAR,
+            CHECK ((status = 'pending') = (decided_at IS NULL)),
+            CHECK (status <> 'rejected' OR reason IS NOT NULL)
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -254,10 +274,36 @@ def spatial_extension_path() -> Path:
     return path
 
 
-def connect(path: str | os.PathLike[str] | None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open a DuckDB connection with the spatial extension loaded."""
+class StoreBusy(StoreError):
+    """Another process holds the store's write lock for longer than we were willing to wait."""
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    return "lock" in str(exc).lower()
+
+
+def connect(path: str | os.PathLike[str] | None, read_only: bool = False,
+            wait_s: float = 0.0) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB connection with the spatial extension loaded.
+
+    DuckDB lets one process at a time open a file for writing. When another holds it, wait up
+    to ``wait_s`` seconds for it to let go (the pipeline's flows and the CLI take turns), then
+    raise :class:`StoreBusy`.
+    """
     target = ":memory:" if path is None else str(path)
-    con = duckdb.connect(target, read_only=read_only)
+    deadline = time.monotonic() + wait_s
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(target, read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise StoreBusy(f"{target} is in use by another process ({exc})") from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
     con.execute(f"LOAD '{spatial_extension_path()}'")
     return con
 
@@ -280,9 +326,17 @@ class Store:
             raise StoreError(f"no store at {self.path}")
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = connect(self.path, read_only=read_only)
+        # a writer waits its turn; a reader never waits (readers belong on snapshots)
+        self.con = connect(self.path, read_only=read_only, wait_s=0.0 if read_only else settings.lock_wait_s)
         if not read_only:
             self.migrate()
+
+    @classmethod
+    def over(cls, con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str]) -> Store:
+        """A read-only Store over an open connection (a snapshot's)."""
+        store = cls.__new__(cls)
+        store.path, store.read_only, store.con = Path(path), True, con
+        return store
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:

@@ -1,0 +1,151 @@
+"""Community submissions: an asset proposed by a community group, pending until moderated.
+
+A submission is a JSON object in the provider template's fields (``name, category, subtype,
+address, postcode, lat, lon`` and the attributes; see README) plus, optionally,
+``submitted_by`` (a contact for the moderator; never published). It arrives as a file in
+``geodata/inbox/submissions/`` or from the dashboard's form and becomes a ``pending`` row of
+``submissions``. :func:`approve` takes it through the same validation as any provider file
+(one row, source ``community_submissions``), so an approved asset is placed, checked for
+duplicates and audited like every other; :func:`reject` records the moderator's reason.
+Pending rows never reach a published snapshot (see :mod:`assetmap.snapshots`).
+
+The same payload submitted twice is the same submission (its id is a hash of the payload).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from assetmap.categories import ATTRIBUTES, normalise_category
+from assetmap.ingest import IngestResult, ingest_file
+from assetmap.store import Store
+
+SOURCE = "community_submissions"
+FIELDS = ("name", "category", "subtype", "address", "postcode", "lat", "lon", "easting", "northing",
+          *ATTRIBUTES)
+PRIVATE = ("submitted_by",)
+
+
+class SubmissionError(ValueError):
+    """A submission that cannot be taken, or a decision that cannot be made."""
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
+
+
+def parse(payload: Any) -> dict[str, Any]:
+    """Check a submission's shape; return its fields (unknown keys are refused, not dropped)."""
+    if not isinstance(payload, dict):
+        raise SubmissionError("a submission is a JSON object of the provider template's fields")
+    unknown = sorted(set(payload) - set(FIELDS) - set(PRIVATE))
+    if unknown:
+        raise SubmissionError(f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(FIELDS)}")
+    if not str(payload.get("name") or "").strip():
+        raise SubmissionError("a submission needs a name")
+    if normalise_category(payload.get("category")) is None:
+        raise SubmissionError(f"category {payload.get('category')!r} is not one assetmap knows")
+    return {k: v for k, v in payload.items() if v is not None}
+
+
+def submit(store: Store, payload: Any, source_path: str | None = None) -> str:
+    """Record a pending submission; return its id (the same payload gives the same id)."""
+    fields = parse(payload)
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str)
+    sid = "sub-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+    with store.transaction() as con:
+        con.execute(
+            """INSERT INTO submissions (submission_id, status, payload, source_path, submitted_at)
+               VALUES (?, 'pending', ?, ?, ?) ON CONFLICT (submission_id) DO NOTHING""",
+            [sid, canonical, source_path, _now()])
+    return sid
+
+
+def submit_file(store: Store, path: str | Path) -> str:
+    """A submission from a JSON file."""
+    try:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SubmissionError(f"{path}: not a readable JSON file ({exc})") from exc
+    return submit(store, payload, str(path))
+
+
+def pending(store: Store) -> list[dict[str, Any]]:
+    return list_submissions(store, "pending")
+
+
+def list_submissions(store: Store, status: str | None = None) -> list[dict[str, Any]]:
+    rows = store.con.execute(
+        """SELECT submission_id, status, payload, source_path, submitted_at, decided_at, reason, asset_id
+           FROM submissions WHERE ? IS NULL OR status = ? ORDER BY submitted_at, submission_id""",
+        [status, status]).fetchall()
+    keys = ["submission_id", "status", "payload", "source_path", "submitted_at", "decided_at", "reason",
+            "asset_id"]
+    out = []
+    for r in rows:
+        d = dict(zip(keys, r))
+        d["payload"] = json.loads(d["payload"])
+        out.append(d)
+    return out
+
+
+def _get(store: Store, submission_id: str) -> tuple[str, dict[str, Any]]:
+    row = store.con.execute("SELECT status, payload FROM submissions WHERE submission_id = ?",
+                            [submission_id]).fetchone()
+    if row is None:
+        raise SubmissionError(f"no submission {submission_id!r}")
+    return row[0], json.loads(row[1])
+
+
+def approve(store: Store, submission_id: str) -> IngestResult:
+    """Validate and store the submitted asset; mark the submission approved.
+
+    Raises :class:`SubmissionError` (and leaves it pending) when the asset does not pass
+    validation: the moderator sees the reason and can reject it or ask for a correction.
+    """
+    status, payload = _get(store, submission_id)
+    if status != "pending":
+        raise SubmissionError(f"{submission_id} is already {status}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{submission_id}.csv"
+        cols = ["id", *[f for f in FIELDS if f in payload]]
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(cols)
+            w.writerow([submission_id, *[_cell(payload[f]) for f in cols[1:]]])
+        result = ingest_file(store, path, kind="providers", source=SOURCE,
+                             licence="Submitted by the community to this assetmap instance")
+    if result.status == "completed" and result.rows_accepted == 1:
+        asset_id = store.scalar("SELECT asset_id FROM assets WHERE source = ? AND source_record_id = ?",
+                                [SOURCE, submission_id])
+        with store.transaction() as con:
+            con.execute("UPDATE submissions SET status = 'approved', decided_at = ?, asset_id = ? "
+                        "WHERE submission_id = ?", [_now(), asset_id, submission_id])
+        return result
+    why = store.scalar("SELECT message FROM quarantine WHERE ingest_id = ? LIMIT 1", [result.ingest_id]) \
+        if result.ingest_id else result.message
+    raise SubmissionError(f"{submission_id} does not pass validation: {why or result.message}")
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def reject(store: Store, submission_id: str, reason: str) -> None:
+    """Record the moderator's decision and reason; nothing is stored as an asset."""
+    if not (reason or "").strip():
+        raise SubmissionError("a rejection needs a reason")
+    status, _ = _get(store, submission_id)
+    if status != "pending":
+        raise SubmissionError(f"{submission_id} is already {status}")
+    with store.transaction() as con:
+        con.execute("UPDATE submissions SET status = 'rejected', decided_at = ?, reason = ? "
+                    "WHERE submission_id = ?", [_now(), reason.strip(), submission_id])

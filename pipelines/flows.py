@@ -1,0 +1,175 @@
+"""Prefect flows: thin shells over :mod:`assetmap`.
+
+- :func:`ingest_file` takes one file (or a community submission): records
+  ``assetmap.file.received``, ingests it (the library records ``ingest.completed`` or
+  ``ingest.failed`` and ``assets.changed``), publishes a snapshot, and files the inbox file
+  away in ``processed/`` or ``rejected/`` with a report.
+- :func:`recompute` recomputes what changed assets reach (or everything) and publishes.
+- :func:`refresh_all` ingests a folder in dependency order, recomputes everything, publishes.
+
+A repeated file does nothing: the store keys every ingest by the file's SHA-256 and options,
+so the second run of the same bytes is ``unchanged`` (and publishes nothing). Only opening the
+store is retried: another process holding its write lock is the one transient failure here.
+
+Without a Prefect server (``PREFECT_API_URL`` unset) call the functions' ``.fn`` to run them
+as plain Python; with one, each call is a flow run the server records.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+
+from assetmap import events
+from assetmap.ingest import expand_paths
+from assetmap.ingest import ingest_file as _ingest
+from assetmap.recompute import recompute as _recompute
+from assetmap.recompute import recompute_wards
+from assetmap.settings import settings
+from assetmap.snapshots import publish
+from assetmap.store import Store, StoreBusy
+from assetmap.submissions import SubmissionError, submit_file
+from pipelines import inbox as inbox_mod
+
+_EMITTER_ON = False
+
+
+def prefect_emitter(name: str, payload: dict[str, Any]) -> None:
+    """Forward an assetmap event to the Prefect server's event stream."""
+    from prefect.events import emit_event
+
+    emit_event(event=name, resource={"prefect.resource.id": "assetmap.store",
+                                     "prefect.resource.name": str(settings.db_path)},
+               payload=payload)
+
+
+def use_prefect_events() -> None:
+    """Forward the library's committed events to Prefect (once per process, when a server is set)."""
+    global _EMITTER_ON
+    if not _EMITTER_ON and os.environ.get("PREFECT_API_URL"):
+        events.register_emitter(prefect_emitter)
+        _EMITTER_ON = True
+
+
+def _open_store() -> Store:
+    return Store(settings.db_path)
+
+
+def _retry_if_busy(task_obj, task_run, state) -> bool:  # noqa: ANN001 (Prefect's callback types)
+    try:
+        state.result()
+    except StoreBusy:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(retries=3, retry_delay_seconds=[2, 5, 10], retry_condition_fn=_retry_if_busy)
+def ingest_task(path: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Ingest one file into the working store; publish a snapshot if anything changed."""
+    p = Path(path)
+    with _open_store() as store:
+        payload = {"path": str(p), "sha256": inbox_mod.sha256_file(p), "size": p.stat().st_size}
+        with store.transaction() as con:
+            # recorded, not emitted: the watcher already told the server, and re-emitting
+            # would trigger this flow again
+            events.record(con, events.FILE_RECEIVED, payload)
+        result = _ingest(store, p, **options)
+        out = result.as_dict()
+        if result.status == "completed":
+            out["snapshot"] = publish(store, reason=f"ingest #{result.ingest_id}").snapshot_id
+    return out
+
+
+@task(retries=3, retry_delay_seconds=[2, 5, 10], retry_condition_fn=_retry_if_busy)
+def submission_task(path: str) -> dict[str, Any]:
+    p = Path(path)
+    with _open_store() as store:
+        payload = {"path": str(p), "sha256": inbox_mod.sha256_file(p), "size": p.stat().st_size}
+        with store.transaction() as con:
+            events.record(con, events.FILE_RECEIVED, payload)
+        try:
+            sid = submit_file(store, p)
+        except SubmissionError as exc:
+            return {"status": "refused", "reason_code": "invalid_submission", "message": str(exc)}
+    return {"status": "completed", "submission_id": sid, "message": "pending moderation"}
+
+
+def _inbox_of(path: Path) -> Path | None:
+    inbox = Path(settings.inbox_dir).resolve()
+    try:
+        path.resolve().relative_to(inbox)
+    except ValueError:
+        return None
+    return inbox
+
+
+@flow(name="ingest_file")
+def ingest_file(path: str, kind: str | None = None) -> dict[str, Any]:
+    """Ingest one file; when it came through the inbox, file it away with a report."""
+    use_prefect_events()
+    logger = get_run_logger()
+    p = Path(path)
+    if not p.exists():
+        logger.warning("%s is gone (already processed?)", p)
+        return {"status": "missing", "path": str(p)}
+    inbox = _inbox_of(p)
+    is_submission = inbox is not None and p.parent.name == inbox_mod.SUBMISSIONS
+    out = submission_task(str(p)) if is_submission else ingest_task(str(p), {"kind": kind} if kind else {})
+    logger.info("%s: %s", p.name, out.get("message") or out.get("status"))
+    if inbox is not None:
+        ok = out["status"] in ("completed", "unchanged")
+        out["moved_to"] = str(inbox_mod.file_away(p, inbox, ok, out))
+    return out
+
+
+def _parse_wards(wards: list[str] | str | None) -> list[str] | None:
+    if wards is None or isinstance(wards, list):
+        return wards
+    text = wards.strip()
+    if not text or text.lower() == "none":
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = ast.literal_eval(text)
+    return [str(w) for w in value]
+
+
+@task(retries=3, retry_delay_seconds=[2, 5, 10], retry_condition_fn=_retry_if_busy)
+def recompute_task(wards: list[str] | None) -> dict[str, Any]:
+    with _open_store() as store:
+        res = recompute_wards(store, wards) if wards else _recompute(store)
+        out = res.as_dict()
+        out["snapshot"] = publish(store, reason=f"{res.mode} recompute").snapshot_id
+    return out
+
+
+@flow(name="recompute")
+def recompute(wards: list[str] | str | None = None) -> dict[str, Any]:
+    """Recompute what assets changed in ``wards`` reach (all wards when none given); publish."""
+    use_prefect_events()
+    out = recompute_task(_parse_wards(wards))
+    get_run_logger().info("%s recompute: %d units, %d OAs in %.2f s", out["mode"], out["units"], out["oas"],
+                          out["seconds"])
+    return out
+
+
+@flow(name="refresh_all")
+def refresh_all(folder: str | None = None) -> dict[str, Any]:
+    """Ingest a folder (default: none) in dependency order, recompute everything, publish."""
+    use_prefect_events()
+    logger = get_run_logger()
+    results = []
+    if folder:
+        for f in expand_paths([folder]):
+            results.append(ingest_task(str(f), {}))
+            logger.info("%s: %s", f.name, results[-1].get("status"))
+    out = recompute_task(None)
+    return {"ingests": results, "recompute": out}

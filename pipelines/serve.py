@@ -1,0 +1,74 @@
+"""The pipeline worker: served deployments with event triggers, and the inbox watcher.
+
+Run by ``assetmap up`` as ``python -m pipelines.serve`` with ``PREFECT_API_URL`` set:
+
+- deployment ``ingest_file/inbox``, triggered by ``assetmap.file.received``, with the
+  event's ``path`` as its parameter;
+- deployment ``recompute/assets-changed``, triggered by ``assetmap.assets.changed``, with the
+  event's ``ward_codes``;
+- deployment ``refresh_all/manual`` (no trigger), to recompute everything from the UI or API.
+
+Runs execute one at a time (``limit=1``): they share one working store. The watcher emits
+``assetmap.file.received`` to the server for every complete file in the inbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from prefect import serve
+from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
+
+from assetmap import events
+from assetmap.settings import settings
+from pipelines.flows import ingest_file, recompute, refresh_all
+from pipelines.inbox import InboxWatcher
+
+log = logging.getLogger("pipelines.serve")
+
+
+def deployments() -> list:
+    return [
+        ingest_file.to_deployment(
+            name="inbox",
+            triggers=[DeploymentEventTrigger(
+                name="file received", expect={events.FILE_RECEIVED},
+                match={"prefect.resource.id": "assetmap.inbox"},
+                parameters={"path": "{{ event.payload.path }}"})],
+            description="Ingest a file that arrived in the inbox"),
+        recompute.to_deployment(
+            name="assets-changed",
+            triggers=[DeploymentEventTrigger(
+                name="assets changed", expect={events.ASSETS_CHANGED},
+                parameters={"wards": "{{ event.payload.ward_codes | tojson }}"})],
+            description="Recompute the wards whose assets changed"),
+        refresh_all.to_deployment(name="manual", description="Recompute everything"),
+    ]
+
+
+def emit_file_received(payload: dict) -> None:
+    from prefect.events import emit_event
+
+    emit_event(event=events.FILE_RECEIVED, resource={"prefect.resource.id": "assetmap.inbox"},
+               payload=payload)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if not os.environ.get("PREFECT_API_URL"):
+        log.error("PREFECT_API_URL is not set: the worker needs a Prefect server (run `assetmap up`)")
+        return 2
+    watcher = InboxWatcher(settings.inbox_dir, emit_file_received)
+    watcher.start()
+    try:
+        serve(*deployments(), limit=1, print_starting_message=False)
+    finally:
+        watcher.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""``assetmap up``: start everything, ingest the demo through the pipeline, serve, stop cleanly.
+
+1. a Prefect server on 127.0.0.1 (SQLite under ``.assetmap/prefect``, analytics off), waited
+   for until ``/api/health`` answers;
+2. the demo data (generated on first use) through the same flows the inbox uses, as flow runs
+   the server records, then a full recompute and a published snapshot;
+3. the worker (``python -m pipelines.serve``): deployments triggered by events, and the inbox
+   watcher;
+4. the dashboard (Streamlit on 127.0.0.1), reading the published snapshots.
+
+Each child runs in its own process group; Ctrl-C or SIGTERM stops every one of them (SIGTERM,
+then SIGKILL after a grace period) and nothing is left running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from assetmap.settings import settings
+
+log = logging.getLogger("assetmap.up")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port(preferred: int) -> int:
+    """``preferred`` when it is free on 127.0.0.1, else any free port."""
+    for port in (preferred, 0):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError("no free port on 127.0.0.1")
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[:4]} exited with status {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+class Children:
+    """The processes ``up`` started, each in its own process group."""
+
+    def __init__(self, logs: Path) -> None:
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.logs = logs
+        logs.mkdir(parents=True, exist_ok=True)
+
+    def start(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+        out = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 (kept open for the child's life)
+        proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs.append((name, proc))
+        log.info("started %s (pid %d): %s", name, proc.pid, " ".join(cmd[:6]))
+        return proc
+
+    def stop(self, grace: float = 8.0) -> None:
+        for name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + grace
+        for name, proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            # whatever is left in the group (the child's own children too) goes now
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
+            log.info("stopped %s", name)
+
+
+def prefect_env(home: Path, port: int) -> dict[str, str]:
+    prefect_home = home / "prefect"
+    prefect_home.mkdir(parents=True, exist_ok=True)
+    return {
+        "PREFECT_HOME": str(prefect_home),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{prefect_home / 'prefect.db'}",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+        "PREFECT_SERVER_EPHEMERAL_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_CLI_PROMPT": "false",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="assetmap up")
+    ap.add_argument("--db", default=None)
+    ap.add_argument("--prefect-port", type=int, default=4200)
+    ap.add_argument("--dashboard-port", type=int, default=8501)
+    ap.add_argument("--no-dashboard", action="store_true")
+    ap.add_argument("--no-demo", action="store_true", help="do not ingest the demo data")
+    ap.add_argument("--exit-after-start", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    log.setLevel(logging.INFO)
+
+    db = Path(args.db or settings.db_path).resolve()
+    home = Path(settings.home).resolve()
+    inbox = Path(settings.inbox_dir).resolve()
+    env = dict(os.environ)
+    env.update({"ASSETMAP_DB": str(db), "ASSETMAP_HOME": str(home), "ASSETMAP_INBOX": str(inbox),
+                "PYTHONUNBUFFERED": "1"})
+    port = free_port(args.prefect_port)
+    env.update(prefect_env(home, port))
+    os.environ.update(env)
+    children = Children(home / "logs")
+    stopping = {"now": False}
+
+    def on_signal(signum, frame):  # noqa: ANN001
+        stopping["now"] = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        server = children.start("prefect-server", [sys.executable, "-m", "prefect", "server", "start",
+                                                   "--host", "127.0.0.1", "--port", str(port)], env)
+        wait_http(f"http://127.0.0.1:{port}/api/health", 120, server)
+        print(f"Prefect server:  http://127.0.0.1:{port} (API /api; logs {home / 'logs'})", flush=True)
+
+        if not args.no_demo:
+            from assetmap.demo import generate
+
+            demo = Path(settings.demo_dir)
+            if not (demo / "MANIFEST.json").exists():
+                log.info("generating the synthetic demo city in %s", demo)
+                generate(demo, scale="city")
+            from pipelines.flows import refresh_all
+
+            out = refresh_all(str(demo))
+            taken = sum(1 for r in out["ingests"] if r["status"] in ("completed", "unchanged"))
+            print(f"Demo data:       {taken} of {len(out['ingests'])} files taken, "
+                  f"{out['recompute']['units']} wards analysed; snapshot {out['recompute']['snapshot']}", flush=True)
+
+        worker = children.start("pipeline-worker", [sys.executable, "-m", "pipelines.serve"], env)
+        print(f"Inbox watcher:   drop files into {inbox} (processed/ and rejected/ beside them)", flush=True)
+        if not args.no_dashboard:
+            dport = free_port(args.dashboard_port)
+            dash = children.start("dashboard", [
+                sys.executable, "-m", "streamlit", "run", str(REPO / "dashboards" / "app.py"),
+                "--server.address", "127.0.0.1", "--server.port", str(dport), "--server.headless", "true",
+                "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"], env)
+            wait_http(f"http://127.0.0.1:{dport}/_stcore/health", 90, dash)
+            print(f"Dashboard:       http://127.0.0.1:{dport}", flush=True)
+        print(f"Store:           {db} (snapshots in {db.parent / 'snapshots'})", flush=True)
+        print("assetmap is up. Ctrl-C stops everything.", flush=True)
+        if args.exit_after_start:
+            return 0
+        while True:
+            for name, proc in children.procs:
+                if proc.poll() is not None:
+                    log.error("%s exited with status %s; stopping", name, proc.returncode)
+                    return 1
+            if worker.poll() is not None:
+                return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("stopping...", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        children.stop()
+        print("stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
