@@ -29,6 +29,7 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/analysis.py
+	$(BIN)/python benchmarks/events.py
 
 clean:
 	rm -rf .assetmap geodata/demo test-output

@@ -20,6 +20,8 @@ from __future__ import annotations
 import ast
 import json
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +103,44 @@ def submission_task(path: str) -> dict[str, Any]:
     return {"status": "completed", "submission_id": sid, "message": "pending moderation"}
 
 
+def _absorb_scheduled(keep: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+    """Delete this deployment's runs still waiting to start whose parameters ``keep`` accepts;
+    return their parameters. How one run takes over the work its siblings were triggered for
+    (files it ingested already, wards it will recompute anyway), instead of each starting a
+    process to find nothing to do. Outside a deployment (tests, ``.fn``) nothing happens."""
+    from prefect import runtime
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterDeploymentId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.exceptions import ObjectNotFound
+
+    dep = runtime.deployment.id
+    me = runtime.flow_run.id
+    if not dep or not os.environ.get("PREFECT_API_URL"):
+        return []
+    taken = []
+    try:
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                deployment_id=FlowRunFilterDeploymentId(any_=[dep]),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))), limit=200)
+            for run in runs:
+                if str(run.id) != str(me) and keep(run.parameters or {}):
+                    try:
+                        client.delete_flow_run(run.id)
+                    except ObjectNotFound:  # another run took it over first
+                        continue
+                    taken.append(run.parameters or {})
+    except Exception:  # housekeeping only: the sibling runs would just find nothing to do
+        get_run_logger().warning("could not look at waiting runs", exc_info=True)
+    return taken
+
+
 def _inbox_of(path: Path) -> Path | None:
     inbox = Path(settings.inbox_dir).resolve()
     try:
@@ -110,23 +150,77 @@ def _inbox_of(path: Path) -> Path | None:
     return inbox
 
 
+def _ready_in_inbox(inbox: Path, settle_s: float = 1.0) -> list[Path]:
+    """Files in the inbox (not submissions) that look completely written."""
+    now = time.time()
+    return [p for p in inbox.iterdir()
+            if p.is_file() and inbox_mod.is_candidate(p, inbox) and now - p.stat().st_mtime >= settle_s]
+
+
+@task(retries=3, retry_delay_seconds=[2, 5, 10], retry_condition_fn=_retry_if_busy)
+def ingest_batch_task(paths: list[str], options: dict[str, Any], inbox: str | None) -> list[dict[str, Any]]:
+    """Ingest several files in one turn of the store's lock, filing each away (inbox files)
+    while the lock is held, so that a run waiting for it finds them gone; publish once."""
+    outs: list[dict[str, Any]] = []
+    with _open_store() as store:
+        for path in paths:
+            p = Path(path)
+            if not p.exists():  # another run took it meanwhile
+                continue
+            payload = {"path": str(p), "sha256": inbox_mod.sha256_file(p), "size": p.stat().st_size}
+            with store.transaction() as con:
+                # recorded, not emitted: the watcher already told the server, and re-emitting
+                # would trigger this flow again
+                events.record(con, events.FILE_RECEIVED, payload)
+            out = _ingest(store, p, **options).as_dict()
+            if inbox is not None:
+                ok = out["status"] in ("completed", "unchanged")
+                out["moved_to"] = str(inbox_mod.file_away(p, Path(inbox), ok, out))
+            outs.append(out)
+        if any(o["status"] == "completed" for o in outs):
+            done = [o["ingest_id"] for o in outs if o["status"] == "completed"]
+            snap = publish(store, reason=f"ingest #{', #'.join(map(str, done))}").snapshot_id
+            for o in outs:
+                if o["status"] == "completed":
+                    o["snapshot"] = snap
+    return outs
+
+
 @flow(name="ingest_file")
 def ingest_file(path: str, kind: str | None = None) -> dict[str, Any]:
-    """Ingest one file; when it came through the inbox, file it away with a report."""
+    """Ingest one file; when it came through the inbox, file it away with a report.
+
+    A file in the inbox is taken together with every other complete file waiting there (in
+    dependency order: boundaries, lookups, census, then assets), in one turn of the store's
+    lock and one snapshot; the runs those files' own events trigger then find nothing to do.
+    """
     use_prefect_events()
     logger = get_run_logger()
     p = Path(path)
     if not p.exists():
-        logger.warning("%s is gone (already processed?)", p)
-        return {"status": "missing", "path": str(p)}
+        logger.info("%s was already taken by an earlier run", p.name)
+        return {"status": "already_taken", "path": str(p)}
     inbox = _inbox_of(p)
-    is_submission = inbox is not None and p.parent.name == inbox_mod.SUBMISSIONS
-    out = submission_task(str(p)) if is_submission else ingest_task(str(p), {"kind": kind} if kind else {})
-    logger.info("%s: %s", p.name, out.get("message") or out.get("status"))
-    if inbox is not None:
-        ok = out["status"] in ("completed", "unchanged")
-        out["moved_to"] = str(inbox_mod.file_away(p, inbox, ok, out))
-    return out
+    if inbox is not None and p.parent.name == inbox_mod.SUBMISSIONS:
+        out = submission_task(str(p))
+        out["moved_to"] = str(inbox_mod.file_away(p, inbox, out["status"] == "completed", out))
+        return out
+    batch = [p] if inbox is None or p.parent != inbox else expand_paths(set(_ready_in_inbox(inbox)) | {p})
+    names = {str(f) for f in batch}
+    if len(batch) > 1:
+        n = len(_absorb_scheduled(lambda params: params.get("path") in names))
+        if n:
+            logger.info("took over %d waiting runs for files in this batch", n)
+    outs = ingest_batch_task([str(f) for f in batch], {"kind": kind} if kind else {},
+                             str(inbox) if inbox is not None else None)
+    mine: dict[str, Any] = {"status": "already_taken", "path": str(p)}
+    for out in outs:
+        f = Path(out["path"])
+        logger.info("%s: %s", f.name, out.get("message") or out.get("status"))
+        if f == p:
+            mine = out
+    mine["batch"] = len(outs)
+    return mine
 
 
 def _parse_wards(wards: list[str] | str | None) -> list[str] | None:
@@ -155,7 +249,18 @@ def recompute_task(wards: list[str] | None) -> dict[str, Any]:
 def recompute(wards: list[str] | str | None = None) -> dict[str, Any]:
     """Recompute what assets changed in ``wards`` reach (all wards when none given); publish."""
     use_prefect_events()
-    out = recompute_task(_parse_wards(wards))
+    wards = _parse_wards(wards)
+    if wards is not None:  # one recompute for the wards of every recompute still waiting
+        waiting = _absorb_scheduled(lambda params: True)
+        for params in waiting:
+            more = _parse_wards(params.get("wards"))
+            if more is None:
+                wards = None
+                break
+            wards = sorted(set(wards) | set(more))
+        if waiting:
+            get_run_logger().info("took over %d waiting recompute runs", len(waiting))
+    out = recompute_task(wards)
     get_run_logger().info("%s recompute: %d units, %d OAs in %.2f s", out["mode"], out["units"], out["oas"],
                           out["seconds"])
     return out

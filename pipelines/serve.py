@@ -8,7 +8,8 @@ Run by ``assetmap up`` as ``python -m pipelines.serve`` with ``PREFECT_API_URL``
   event's ``ward_codes``;
 - deployment ``refresh_all/manual`` (no trigger), to recompute everything from the UI or API.
 
-Runs execute one at a time (``limit=1``): they share one working store. The watcher emits
+At most two runs at a time (``limit=2``): while one holds the working store, the next one's
+process starts; writers take turns on the store's lock. The watcher emits
 ``assetmap.file.received`` to the server for every complete file in the inbox.
 """
 
@@ -61,10 +62,20 @@ def main() -> int:
     if not os.environ.get("PREFECT_API_URL"):
         log.error("PREFECT_API_URL is not set: the worker needs a Prefect server (run `assetmap up`)")
         return 2
+    deps = deployments()
+    # register the deployments and their triggers before the watcher emits anything, so that no
+    # file.received event arrives before the automation that listens for it
+    for d in deps:
+        d.apply()
     watcher = InboxWatcher(settings.inbox_dir, emit_file_received)
     watcher.start()
+    ready = os.environ.get("ASSETMAP_WORKER_READY")
+    if ready:
+        with open(ready, "w", encoding="utf-8") as fh:
+            fh.write(str(os.getpid()))
+    log.info("worker ready: %d deployments, watching %s", len(deps), settings.inbox_dir)
     try:
-        serve(*deployments(), limit=1, print_starting_message=False)
+        serve(*deps, limit=2, print_starting_message=False)
     finally:
         watcher.stop()
     return 0

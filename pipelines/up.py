@@ -163,7 +163,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Demo data:       {taken} of {len(out['ingests'])} files taken, "
                   f"{out['recompute']['units']} wards analysed; snapshot {out['recompute']['snapshot']}", flush=True)
 
+        (inbox / "submissions").mkdir(parents=True, exist_ok=True)
+        ready = home / "worker.ready"
+        ready.unlink(missing_ok=True)
+        env["ASSETMAP_WORKER_READY"] = str(ready)
         worker = children.start("pipeline-worker", [sys.executable, "-m", "pipelines.serve"], env)
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the pipeline worker did not start (see {home / 'logs' / 'pipeline-worker.log'})")
+            time.sleep(0.2)
         print(f"Inbox watcher:   drop files into {inbox} (processed/ and rejected/ beside them)", flush=True)
         if not args.no_dashboard:
             dport = free_port(args.dashboard_port)

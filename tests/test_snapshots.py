@@ -1,0 +1,230 @@
+"""Snapshots readers never wait for, the writer's lock, submissions, and crash safety."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from assetmap import events
+from assetmap.cli import main
+from assetmap.ingest import ingest_file
+from assetmap.settings import settings
+from assetmap.snapshots import list_snapshots, open_snapshot, publish
+from assetmap.store import DATA_TABLES, Store, StoreBusy
+from assetmap.submissions import SubmissionError, approve, reject, submit
+from tests.conftest import digest
+
+PY = sys.executable
+
+
+def _hold_lock(db: Path, seconds: float) -> subprocess.Popen:
+    """Another process holding the working store open for writing."""
+    code = textwrap.dedent(f"""
+        import sys, time
+        from assetmap.store import Store
+        s = Store({str(db)!r})
+        print("locked", flush=True)
+        time.sleep({seconds})
+        s.close()
+    """)
+    proc = subprocess.Popen([PY, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_publish_writes_a_read_only_copy_and_an_atomic_pointer(full_store, monkeypatch):
+    monkeypatch.setattr(settings, "keep_snapshots", 3)
+    snaps = [publish(full_store, reason=f"n{i}") for i in range(5)]
+    kept = list_snapshots(full_store.path)
+    assert [k["snapshot_id"] for k in kept] == [s.snapshot_id for s in reversed(snaps[-3:])]
+    assert kept[0]["latest"] and not any(k["latest"] for k in kept[1:])
+    con = open_snapshot(full_store.path)
+    try:
+        assert con.execute("SELECT count(*) FROM assets").fetchone()[0] == \
+            full_store.scalar("SELECT count(*) FROM assets")
+        with pytest.raises(Exception, match="read-only"):
+            con.execute("DELETE FROM assets")
+    finally:
+        con.close()
+    names = [json.loads(p)["snapshot_id"] for (p,) in full_store.con.execute(
+        "SELECT payload FROM events WHERE name = ? ORDER BY occurred_at", [events.SNAPSHOT_PUBLISHED]).fetchall()]
+    assert names == [s.snapshot_id for s in snaps]
+
+
+def test_status_works_while_another_process_writes(full_store, capsys):
+    publish(full_store, reason="before")
+    db = full_store.path
+    full_store.close()
+    holder = _hold_lock(db, 20)
+    try:
+        t = time.monotonic()
+        assert main(["--db", str(db), "status", "--json"]) == 0
+        assert time.monotonic() - t < 10  # never waits for the writer
+        status = json.loads(capsys.readouterr().out)
+        assert status["source"].startswith("latest snapshot")
+        assert status["tables"]["assets"] > 500 and len(status["snapshots"]) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_writer_waits_its_turn_then_fails_clearly(tmp_path, monkeypatch):
+    db = tmp_path / "s.duckdb"
+    Store(db).close()
+    holder = _hold_lock(db, 1.5)
+    t = time.monotonic()
+    with Store(db) as s:  # waits for the holder to let go
+        assert time.monotonic() - t > 0.5 and s.scalar("SELECT 1") == 1
+    holder.wait()
+    holder = _hold_lock(db, 30)
+    monkeypatch.setattr(settings, "lock_wait_s", 0.5)
+    try:
+        with pytest.raises(StoreBusy, match="in use by another process"):
+            Store(db)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_submissions_stay_pending_and_unpublished_until_approved(full_store, capsys):
+    payload = {"name": "Tuesday ESOL at the library", "category": "esol_provider",
+               "lat": 52.78, "lon": -1.25, "capacity": 12, "submitted_by": "organiser@example.org"}
+    sid = submit(full_store, payload)
+    assert submit(full_store, dict(payload)) == sid  # the same submission twice is one
+    bad = submit(full_store, {"name": "Nowhere", "category": "esol_provider", "lat": 10, "lon": 10})
+    with pytest.raises(SubmissionError):
+        submit(full_store, {"name": "x", "category": "pub"})
+    with pytest.raises(SubmissionError, match="unknown field"):
+        submit(full_store, {"name": "x", "category": "esol_provider", "evil": "<script>"})
+    snap = publish(full_store)
+    con = open_snapshot(full_store.path, snap.snapshot_id)
+    try:
+        assert con.execute("SELECT count(*) FROM submissions").fetchone()[0] == 0
+    finally:
+        con.close()
+    n_assets = full_store.scalar("SELECT count(*) FROM assets")
+    r = approve(full_store, sid)
+    assert r.rows_accepted == 1 and r.affected_wards
+    row = full_store.con.execute("SELECT status, asset_id FROM submissions WHERE submission_id = ?", [sid]).fetchone()
+    assert row[0] == "approved" and full_store.scalar("SELECT name FROM assets WHERE asset_id = ?", [row[1]]) \
+        == payload["name"]
+    assert full_store.scalar("SELECT count(*) FROM assets") == n_assets + 1
+    changed = full_store.con.execute(
+        "SELECT payload FROM events WHERE name = ? ORDER BY occurred_at DESC LIMIT 1", [events.ASSETS_CHANGED]).fetchone()
+    assert json.loads(changed[0])["ward_codes"] == r.affected_wards
+    with pytest.raises(SubmissionError, match="already approved"):
+        approve(full_store, sid)
+    with pytest.raises(SubmissionError, match="does not pass validation"):
+        approve(full_store, bad)  # outside the UK: stays pending for the moderator
+    with pytest.raises(SubmissionError, match="needs a reason"):
+        reject(full_store, bad, " ")
+    reject(full_store, bad, "not in our area")
+    snap = publish(full_store)
+    con = open_snapshot(full_store.path, snap.snapshot_id)
+    try:
+        rows = con.execute("SELECT submission_id, status FROM submissions").fetchall()
+        assert rows == [(sid, "approved")]
+        assert "organiser@example.org" not in json.dumps(
+            con.execute("SELECT * FROM assets WHERE source = 'community_submissions'").df().to_dict(), default=str)
+    finally:
+        con.close()
+    db = str(full_store.path)
+    full_store.close()
+    assert main(["--db", db, "submissions", "--status", "all", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {r["status"] for r in listed} == {"approved", "rejected"}
+
+
+def test_twenty_ingests_while_another_process_reads_snapshots(full_store, tmp_path):
+    """A reader querying the latest snapshot in a loop never fails while the writer publishes."""
+    publish(full_store, reason="start")
+    stop = tmp_path / "stop"
+    code = textwrap.dedent(f"""
+        import json, time
+        from pathlib import Path
+        from assetmap.snapshots import open_snapshot
+        ok = failed = 0
+        errors = []
+        while not Path({str(stop)!r}).exists():
+            try:
+                con = open_snapshot({str(full_store.path)!r})
+                con.execute("SELECT count(*) FROM assets").fetchone()
+                con.close()
+                ok += 1
+            except Exception as exc:
+                failed += 1
+                errors.append(repr(exc))
+        print(json.dumps({{"ok": ok, "failed": failed, "errors": errors[:3]}}))
+    """)
+    reader = subprocess.Popen([PY, "-c", code], stdout=subprocess.PIPE, text=True)
+    before = full_store.scalar("SELECT count(*) FROM assets")
+    try:
+        for i in range(20):
+            f = tmp_path / f"drop_{i:02d}.csv"
+            f.write_text(f"name,category,lat,lon\nClass {i},esol_provider,{52.75 + i * 0.003:.4f},-1.25\n")
+            r = ingest_file(full_store, f)
+            assert r.status == "completed"
+            publish(full_store, reason=f"ingest {i}")
+    finally:
+        stop.write_text("stop")
+        out = json.loads(reader.communicate(timeout=60)[0])
+    assert out["failed"] == 0, out["errors"]
+    assert out["ok"] > 20
+    con = open_snapshot(full_store.path)
+    try:
+        assert con.execute("SELECT count(*) FROM assets").fetchone()[0] == before + 20
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_kill_9_at_twenty_random_moments_leaves_a_consistent_store(tmp_path, _base_db, demo_dir):
+    """An ingest killed at random moments leaves a store that opens, is consistent, and
+    completes the same ingest on rerun with no duplicates."""
+    files = [demo_dir / "census/ts021_ethnic_group_2021.csv", demo_dir / "assets/esol_providers.csv",
+             demo_dir / "assets/osm_places.json"]
+    reference = tmp_path / "reference.duckdb"
+    shutil.copy(_base_db, reference)
+    with Store(reference) as s:
+        for f in files:
+            assert ingest_file(s, f).status == "completed"
+        want = digest(s, DATA_TABLES)
+    rng = random.Random(20261123)
+    db = tmp_path / "killed.duckdb"
+    cli = Path(sys.executable).with_name("assetmap")
+    moments, states = [], []
+    for i in range(20):
+        shutil.copy(_base_db, db)
+        proc = subprocess.Popen([str(cli), "--db", str(db), "ingest", *map(str, files)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        delay = rng.uniform(0.8, 4.0)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        moments.append(round(delay, 2))
+        with Store(db) as s:  # opens (DuckDB replays or discards its WAL)
+            bad = s.scalar("SELECT count(*) FROM ingests WHERE rows_read <> rows_accepted + rows_quarantined")
+            orphans = s.scalar("SELECT count(*) FROM quarantine q LEFT JOIN ingests i USING (ingest_id) "
+                               "WHERE i.ingest_id IS NULL")
+            done = s.scalar("SELECT count(*) FROM ingests WHERE status = 'completed' AND kind <> 'boundaries' "
+                            "AND kind <> 'lookup' AND kind <> 'postcodes'")
+            # a half-done file left nothing behind: the stored census counts are whole files
+            census_rows = s.scalar("SELECT count(*) FROM population")
+            assert bad == 0 and orphans == 0
+            states.append(done)
+            assert census_rows in (0, want["population"][0])
+            for f in files:  # the rerun completes
+                assert ingest_file(s, f).status in ("completed", "unchanged")
+            assert digest(s, DATA_TABLES) == want, f"kill {i} at {delay:.2f} s ({done} files done)"
+    assert len(set(moments)) == 20
+    # the kills landed before, between and inside the files, not only after the end
+    assert len(set(states)) >= 2 and min(states) < len(files), states
