@@ -32,7 +32,6 @@ from scipy.spatial import cKDTree
 
 from assetmap.settings import settings
 
-
 #: Columns of the counts within the first and second walking catchment. They carry the default
 #: distances in their names; with other ``settings.catchments_m`` they count those instead.
 _COUNT_COLS = ("n_800", "n_1600")

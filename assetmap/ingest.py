@@ -223,7 +223,8 @@ def _write_dispersal(con, result, ingest_id, source, options):
             con.unregister("_d")
     periods = sorted({str(p) for p in frame["period"]}) if not frame.empty else []
     return len(frame), result.quarantine, [], 0, \
-        f"{frame['la_code'].nunique() if not frame.empty else 0} local authorities, periods {', '.join(periods) or 'none'}"
+        f"{frame['la_code'].nunique() if not frame.empty else 0} local authorities, " \
+        f"periods {', '.join(periods) or 'none'}"
 
 
 def _write_indices(con, result, ingest_id, source, options):

@@ -23,7 +23,6 @@ import argparse
 import json
 import logging
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -31,14 +30,10 @@ import time
 import warnings
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("ASSETMAP_SHARED", REPO.parent / "shared")) / "geodata-sources"
-WORK = REPO / ".assetmap" / "bench"
+from _common import REPO, SHARED, WORK, peak_mb, run_phase  # noqa: E402 (benchmarks/ is the script folder)
+
 SAMPLE = 40
 
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _versus_pysal(counts, labels, focal: dict[str, list[str]], seed: int = 0) -> dict:
@@ -95,7 +90,7 @@ def _versus_pysal(counts, labels, focal: dict[str, list[str]], seed: int = 0) ->
     return {"units": int(units.n), "oas": int(len(counts)), "values": int(len(ours)),
             "ours_s": ours_s, "pysal_sample_units": int(len(sample)), "pysal_sample_s": pysal_sample_s,
             "pysal_extrapolated_s": pysal_s, "speedup": pysal_s / ours_s, "compared": n_cmp,
-            "max_abs_diff": worst, "peak_mb": _peak_mb()}
+            "max_abs_diff": worst, "peak_mb": peak_mb()}
 
 
 def phase_msoa_real() -> dict:
@@ -173,7 +168,7 @@ def phase_e2sfca(db: str) -> dict:
             "speedup_same_pairs": pysal_s / ours_only_s,
             "speedup": (pysal_s + pairs_s) / ours_s,
             "max_abs_diff": float(np.max(np.abs(ours["e2sfca"].to_numpy()[fin] - ref[fin]))),
-            "finite_share": float(fin.mean()), "peak_mb": _peak_mb()}
+            "finite_share": float(fin.mean()), "peak_mb": peak_mb()}
 
 
 def phase_full(db: str) -> dict:
@@ -186,7 +181,7 @@ def phase_full(db: str) -> dict:
         dt = time.perf_counter() - t
         rows = {tb: store.scalar(f"SELECT count(*) FROM {tb}")
                 for tb in ("ward_indices", "oa_access", "ward_access", "ward_gaps")}
-    return {"seconds": dt, "units": res.units, "oas": res.oas, "rows": rows, "peak_mb": _peak_mb()}
+    return {"seconds": dt, "units": res.units, "oas": res.oas, "rows": rows, "peak_mb": peak_mb()}
 
 
 def phase_incremental(db: str) -> dict:
@@ -208,13 +203,8 @@ def phase_incremental(db: str) -> dict:
         t = time.perf_counter()
         res = recompute_wards(store, sorted({old_ward, new[1]}))
         dt = time.perf_counter() - t
-    return {"seconds": dt, "oas": res.oas, "units": res.units, "peak_mb": _peak_mb()}
+    return {"seconds": dt, "oas": res.oas, "units": res.units, "peak_mb": peak_mb()}
 
-
-def _run_phase(name: str, *args: str) -> dict:
-    cmd = [sys.executable, __file__, "--phase", name, *args]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _national_store() -> Path:
@@ -252,16 +242,16 @@ def main() -> None:
               f"(target < 1e-9: {_verdict(r['max_abs_diff'] < 1e-9)}); peak {r['peak_mb']:,.0f} MB")
 
     if (SHARED / "census2011").exists():
-        show_indices("real 2011 census, per MSOA", _run_phase("msoa_real"))
+        show_indices("real 2011 census, per MSOA", run_phase(__file__, "msoa_real"))
     else:
         print(f"(real census file absent under {SHARED}; skipped)")
 
     db = _national_store()
     work = WORK / "analysis.duckdb"
     shutil.copy(db, work)  # the recompute writes; keep the ingest benchmark's store as it was
-    show_indices("national-scale synthetic demo, per ward", _run_phase("ward_demo", str(work)))
+    show_indices("national-scale synthetic demo, per ward", run_phase(__file__, "ward_demo", str(work)))
 
-    e = _run_phase("e2sfca", str(work))
+    e = run_phase(__file__, "e2sfca", str(work))
     print(f"\n[E2SFCA, ESOL: {e['oas']:,} OAs, {e['supplies']:,} providers, {e['pairs']:,} pairs in reach]")
     print(f"  given the same cost table: ours {e['ours_only_s'] * 1000:.1f} ms, PySAL access {e['pysal_s']:.2f} s; "
           f"speedup {e['speedup_same_pairs']:.0f}x (target >= 10x: {_verdict(e['speedup_same_pairs'] >= 10)})")
@@ -270,13 +260,13 @@ def main() -> None:
           f"speedup {e['speedup']:.1f}x")
     print(f"  max |difference| {e['max_abs_diff']:.2e} where PySAL is finite ({e['finite_share']:.1%} of OAs)")
 
-    f = _run_phase("full", str(work))
+    f = run_phase(__file__, "full", str(work))
     print(f"\n[full national recompute: {f['units']:,} wards, {f['oas']:,} OAs; rows {f['rows']}]")
     print(f"  {f['seconds']:.1f} s, peak {f['peak_mb']:,.0f} MB (targets < 60 s: {_verdict(f['seconds'] < 60)}, "
           f"< 4 GB: {_verdict(f['peak_mb'] < 4096)})")
 
-    i = _run_phase("incremental", str(work))
-    print(f"\n[incremental recompute after one ESOL provider moves 300 m]")
+    i = run_phase(__file__, "incremental", str(work))
+    print("\n[incremental recompute after one ESOL provider moves 300 m]")
     print(f"  {i['seconds']:.3f} s for {i['oas']:,} OAs and {i['units']} units "
           f"(target < 1 s: {_verdict(i['seconds'] < 1)})")
     work.unlink(missing_ok=True)

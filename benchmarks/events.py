@@ -171,7 +171,7 @@ def main() -> None:
             time.sleep(0.5)
         dt = time.perf_counter() - t0
         stored = _snapshot_count(db, "SELECT count(DISTINCT source) FROM assets WHERE source LIKE 'small_%'")
-        print(f"\n[throughput, 100 files of 5 rows dropped at once]")
+        print("\n[throughput, 100 files of 5 rows dropped at once]")
         print(f"  {done} filed away in {dt:.1f} s = {done / dt * 60:.0f} files/min "
               f"({dt / max(done, 1):.2f} s per file; a run takes every complete file waiting); "
               f"{stored} sources in the latest snapshot")

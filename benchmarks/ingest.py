@@ -17,20 +17,14 @@ import argparse
 import json
 import logging
 import os
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("ASSETMAP_SHARED", REPO.parent / "shared")) / "geodata-sources"
-WORK = REPO / ".assetmap" / "bench"
+from _common import SHARED, WORK, peak_mb, run_phase  # noqa: E402 (benchmarks/ is the script folder)
+
 log = logging.getLogger("bench")
 
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def phase_census(db: Path) -> dict:
@@ -46,7 +40,7 @@ def phase_census(db: Path) -> dict:
         dt = time.perf_counter() - t
         counts = store.scalar("SELECT count(*) FROM population")
     return {"file": path.name, "rows": r.rows_read, "counts": counts, "seconds": dt,
-            "rows_per_s": r.rows_read / dt, "counts_per_s": counts / dt, "peak_mb": _peak_mb(),
+            "rows_per_s": r.rows_read / dt, "counts_per_s": counts / dt, "peak_mb": peak_mb(),
             "status": r.status}
 
 
@@ -67,7 +61,7 @@ def phase_national_demo(db: Path, demo: Path) -> dict:
                                  "accepted": r.rows_accepted, "seconds": dt, "rows_per_s": r.rows_read / dt})
         store.con.execute("CHECKPOINT")
     out["seconds"] = time.perf_counter() - t0
-    out["peak_mb"] = _peak_mb()
+    out["peak_mb"] = peak_mb()
     return out
 
 
@@ -107,11 +101,6 @@ def phase_point_in_ward(db: Path) -> dict:
             "ratio_geopandas_over_duckdb": min(gp) / min(duck), "same_assignment": bool(same)}
 
 
-def _run_phase(name: str, *args: str) -> dict:
-    cmd = [sys.executable, __file__, "--phase", name, *args]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -128,7 +117,7 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     print(f"assetmap ingest benchmarks on {os.cpu_count()} cores")
     if (SHARED / "census2011").exists():
-        c = _run_phase("census", str(WORK / "census.duckdb"))
+        c = run_phase(__file__, "census", str(WORK / "census.duckdb"))
         print(f"\n[real 2011 census, {c['rows']:,} OAs -> {c['counts']:,} counts]")
         print(f"  ingest {c['seconds']:.1f} s ({c['rows_per_s']:,.0f} rows/s, {c['counts_per_s']:,.0f} counts/s), "
               f"peak {c['peak_mb']:,.0f} MB; target < 60 s: {'MET' if c['seconds'] < 60 else 'MISSED'}")
@@ -142,7 +131,7 @@ def main() -> None:
         t = time.perf_counter()
         generate(demo, scale="national")
         print(f"\n[generated the national-scale synthetic demo in {time.perf_counter() - t:.0f} s]")
-    n = _run_phase("national_demo", str(WORK / "national.duckdb"), str(demo))
+    n = run_phase(__file__, "national_demo", str(WORK / "national.duckdb"), str(demo))
     print(f"\n[national-scale synthetic demo: total {n['seconds']:.1f} s, peak {n['peak_mb']:,.0f} MB]")
     for f in n["files"]:
         print(f"  {f['file']:<45} {f['kind']:<12} {f['rows']:>9,} rows {f['seconds']:6.1f} s "
@@ -151,7 +140,7 @@ def main() -> None:
     asset_s = sum(f["seconds"] for f in n["files"] if f["kind"] in ("providers", "osm", "openreferral"))
     print(f"  assets overall: {asset_rows:,} rows in {asset_s:.1f} s = {asset_rows / asset_s:,.0f} rows/s")
 
-    p = _run_phase("point_in_ward", str(WORK / "national.duckdb"))
+    p = run_phase(__file__, "point_in_ward", str(WORK / "national.duckdb"))
     print(f"\n[point-in-ward: {p['assets']:,} assets in {p['wards']:,} wards]")
     print(f"  DuckDB spatial {p['duckdb_s']:.3f} s, geopandas sjoin {p['geopandas_s']:.3f} s, "
           f"ratio geopandas/DuckDB = {p['ratio_geopandas_over_duckdb']:.2f}x "

@@ -12,7 +12,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from segregation.local import MultiLocationQuotient
 from segregation.multigroup import (
     MultiDissim,
@@ -219,7 +221,8 @@ def test_units_are_independent_of_each_other():
     units = seg.Units.from_labels(lab)
     allv = seg.theil_h(c, units)
     for i, code in enumerate(units.codes):
-        alone = seg.theil_h(c[lab.astype(str) == code], seg.Units.from_labels(np.zeros((lab.astype(str) == code).sum())))
+        mine = lab.astype(str) == code
+        alone = seg.theil_h(c[mine], seg.Units.from_labels(np.zeros(mine.sum())))
         assert abs(alone[0] - allv[i]) < 1e-12
 
 

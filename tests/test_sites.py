@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from assetmap.sites import Site, coverage_problem, site_from_lat_lon, suggest_sites, what_if
+from assetmap.store import DATA_TABLES, RESULT_TABLES
 from tests.conftest import digest
-from assetmap.store import RESULT_TABLES, DATA_TABLES
 
 
 def test_what_if_an_esol_class_opens_in_the_worst_ward(analysed_store):
@@ -48,7 +48,8 @@ def test_what_if_matches_doing_it_for_real(analysed_store, tmp_path):
 
 
 def test_what_if_a_centre_closes(analysed_store):
-    aid = analysed_store.scalar("SELECT asset_id FROM assets WHERE category = 'community_centre' ORDER BY asset_id LIMIT 1")
+    aid = analysed_store.scalar(
+        "SELECT asset_id FROM assets WHERE category = 'community_centre' ORDER BY asset_id LIMIT 1")
     df = what_if(analysed_store, remove=[aid])
     assert not df.empty and (df["delta"] >= -1e-12).all()
     with pytest.raises(ValueError, match="no such assets"):

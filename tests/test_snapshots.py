@@ -119,7 +119,8 @@ def test_submissions_stay_pending_and_unpublished_until_approved(full_store, cap
         == payload["name"]
     assert full_store.scalar("SELECT count(*) FROM assets") == n_assets + 1
     changed = full_store.con.execute(
-        "SELECT payload FROM events WHERE name = ? ORDER BY occurred_at DESC LIMIT 1", [events.ASSETS_CHANGED]).fetchone()
+        "SELECT payload FROM events WHERE name = ? ORDER BY occurred_at DESC LIMIT 1",
+        [events.ASSETS_CHANGED]).fetchone()
     assert json.loads(changed[0])["ward_codes"] == r.affected_wards
     with pytest.raises(SubmissionError, match="already approved"):
         approve(full_store, sid)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from assetmap.sources._assets import canonical_field, candidate, frame
+from assetmap.sources._assets import candidate, canonical_field, frame
 from assetmap.sources._io import FileRefused, ReadResult, read_csv_records
 
 KIND = "providers"

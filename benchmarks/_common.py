@@ -1,0 +1,27 @@
+"""What the benchmark scripts share: where things are, peak memory, phases in fresh processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("ASSETMAP_SHARED", REPO.parent / "shared")) / "geodata-sources"
+WORK = REPO / ".assetmap" / "bench"
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_phase(script: str, name: str, *args: str) -> dict:
+    """Run ``script --phase name args`` in a fresh process (its peak memory its own); its last
+    line of output is the phase's result as JSON."""
+    cmd = [sys.executable, script, "--phase", name, *args]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
