@@ -143,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    # also when started from a script that left SIGINT ignored (as shells do for background jobs)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         server = children.start("prefect-server", [sys.executable, "-m", "prefect", "server", "start",
                                                    "--host", "127.0.0.1", "--port", str(port)], env)
