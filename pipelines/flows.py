@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
+from prefect.exceptions import MissingContextError
 
 from assetmap import events
 from assetmap.ingest import expand_paths
@@ -39,6 +41,23 @@ from assetmap.submissions import SubmissionError, submit_file
 from pipelines import inbox as inbox_mod
 
 _EMITTER_ON = False
+log = logging.getLogger("pipelines.flows")
+
+
+def _run(task_obj, *args: Any) -> Any:  # noqa: ANN001 (a Prefect task)
+    """Call a task: as a task run inside a flow run, as plain Python outside one (a flow called
+    through ``.fn`` with no server, as the tests and scripts do)."""
+    from prefect.context import FlowRunContext
+
+    return task_obj(*args) if FlowRunContext.get() is not None else task_obj.fn(*args)
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter:
+    """Prefect's run logger inside a run; a plain logger when the flow runs as plain Python."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return log
 
 
 def prefect_emitter(name: str, payload: dict[str, Any]) -> None:
@@ -137,7 +156,7 @@ def _absorb_scheduled(keep: Callable[[dict[str, Any]], bool]) -> list[dict[str, 
                         continue
                     taken.append(run.parameters or {})
     except Exception:  # housekeeping only: the sibling runs would just find nothing to do
-        get_run_logger().warning("could not look at waiting runs", exc_info=True)
+        _logger().warning("could not look at waiting runs", exc_info=True)
     return taken
 
 
@@ -195,14 +214,14 @@ def ingest_file(path: str, kind: str | None = None) -> dict[str, Any]:
     lock and one snapshot; the runs those files' own events trigger then find nothing to do.
     """
     use_prefect_events()
-    logger = get_run_logger()
+    logger = _logger()
     p = Path(path)
     if not p.exists():
         logger.info("%s was already taken by an earlier run", p.name)
         return {"status": "already_taken", "path": str(p)}
     inbox = _inbox_of(p)
     if inbox is not None and p.parent.name == inbox_mod.SUBMISSIONS:
-        out = submission_task(str(p))
+        out = _run(submission_task, str(p))
         out["moved_to"] = str(inbox_mod.file_away(p, inbox, out["status"] == "completed", out))
         return out
     batch = [p] if inbox is None or p.parent != inbox else expand_paths(set(_ready_in_inbox(inbox)) | {p})
@@ -211,8 +230,8 @@ def ingest_file(path: str, kind: str | None = None) -> dict[str, Any]:
         n = len(_absorb_scheduled(lambda params: params.get("path") in names))
         if n:
             logger.info("took over %d waiting runs for files in this batch", n)
-    outs = ingest_batch_task([str(f) for f in batch], {"kind": kind} if kind else {},
-                             str(inbox) if inbox is not None else None)
+    outs = _run(ingest_batch_task, [str(f) for f in batch], {"kind": kind} if kind else {},
+                str(inbox) if inbox is not None else None)
     mine: dict[str, Any] = {"status": "already_taken", "path": str(p)}
     for out in outs:
         f = Path(out["path"])
@@ -259,9 +278,9 @@ def recompute(wards: list[str] | str | None = None) -> dict[str, Any]:
                 break
             wards = sorted(set(wards) | set(more))
         if waiting:
-            get_run_logger().info("took over %d waiting recompute runs", len(waiting))
-    out = recompute_task(wards)
-    get_run_logger().info("%s recompute: %d units, %d OAs in %.2f s", out["mode"], out["units"], out["oas"],
+            _logger().info("took over %d waiting recompute runs", len(waiting))
+    out = _run(recompute_task, wards)
+    _logger().info("%s recompute: %d units, %d OAs in %.2f s", out["mode"], out["units"], out["oas"],
                           out["seconds"])
     return out
 
@@ -270,11 +289,11 @@ def recompute(wards: list[str] | str | None = None) -> dict[str, Any]:
 def refresh_all(folder: str | None = None) -> dict[str, Any]:
     """Ingest a folder (default: none) in dependency order, recompute everything, publish."""
     use_prefect_events()
-    logger = get_run_logger()
+    logger = _logger()
     results = []
     if folder:
         for f in expand_paths([folder]):
-            results.append(ingest_task(str(f), {}))
+            results.append(_run(ingest_task, str(f), {}))
             logger.info("%s: %s", f.name, results[-1].get("status"))
-    out = recompute_task(None)
+    out = _run(recompute_task, None)
     return {"ingests": results, "recompute": out}

@@ -1,0 +1,81 @@
+"""The Prefect flows run in-process as plain Python, with no server: the same shells as the
+served deployments, minus the run tracking."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from assetmap.settings import settings
+from assetmap.snapshots import list_snapshots
+from assetmap.store import Store
+from pipelines.flows import ingest_file, recompute, refresh_all
+
+
+@pytest.fixture
+def wired(analysed_store, tmp_path, monkeypatch):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    inbox = tmp_path / "inbox"
+    (inbox / "submissions").mkdir(parents=True)
+    db = analysed_store.path
+    analysed_store.close()
+    monkeypatch.setattr(settings, "db_path", db)
+    monkeypatch.setattr(settings, "inbox_dir", inbox)
+    return db, inbox
+
+
+def test_inbox_files_flow_through_without_a_server(wired):
+    db, inbox = wired
+    good = inbox / "update.csv"
+    good.write_text("name,category,lat,lon,capacity\nFlow ESOL,esol_provider,52.78,-1.25,10\n")
+    bad = inbox / "junk.csv"
+    bad.write_bytes(b"\x00\x01\x02 not text")
+    os.utime(bad, (time.time() - 5, time.time() - 5))  # complete for a while: the batch takes it
+    out = ingest_file.fn(str(good))
+    assert out["status"] == "completed" and out["batch"] == 2  # took the waiting junk too
+    assert not good.exists() and not bad.exists()
+    assert len(list((inbox / "processed").glob("*update.csv"))) == 1
+    rejected = list((inbox / "rejected").glob("*junk.csv"))
+    assert json.loads(rejected[0].with_name(rejected[0].name + ".report.json").read_text())["reason_code"] \
+        == "binary_file"
+    snaps = list_snapshots(db)
+    assert snaps[0]["snapshot_id"] == out["snapshot"]
+    assert ingest_file.fn(str(good))["status"] == "already_taken"
+
+    res = recompute.fn(json.dumps(out["affected_wards"]))  # as the trigger passes it: JSON text
+    assert res["mode"] == "incremental" and res["units"] >= 1
+    with Store(db) as s:
+        names = [r[0] for r in s.con.execute(
+            "SELECT name FROM events WHERE occurred_at >= (SELECT min(occurred_at) FROM events "
+            "WHERE name = 'assetmap.file.received') ORDER BY occurred_at").fetchall()]
+    assert names == ["assetmap.file.received", "assetmap.ingest.completed", "assetmap.assets.changed",
+                     "assetmap.file.received", "assetmap.ingest.failed",  # the junk, last in dependency order
+                     "assetmap.snapshot.published",                       # one snapshot for the batch
+                     "assetmap.snapshot.published"]                       # and one for the recompute
+
+
+def test_a_repeated_file_does_nothing_and_submissions_wait(wired, tmp_path):
+    db, inbox = wired
+    body = "name,category,lat,lon\nOnce only,esol_provider,52.78,-1.25\n"
+    (inbox / "a.csv").write_text(body)
+    first = ingest_file.fn(str(inbox / "a.csv"))
+    (inbox / "a.csv").write_text(body)
+    again = ingest_file.fn(str(inbox / "a.csv"))
+    assert first["status"] == "completed" and again["status"] == "unchanged" and "snapshot" not in again
+    sub = inbox / "submissions" / "s.json"
+    sub.write_text(json.dumps({"name": "Sewing circle", "category": "community_centre", "lat": 52.78, "lon": -1.25}))
+    out = ingest_file.fn(str(sub))
+    assert out["status"] == "completed" and out["submission_id"].startswith("sub-")
+    with Store(db) as s:
+        assert s.scalar("SELECT status FROM submissions") == "pending"
+        assert s.scalar("SELECT count(*) FROM assets WHERE name = 'Sewing circle'") == 0
+
+
+def test_refresh_all_ingests_a_folder_in_order_and_recomputes(wired, demo_dir, tmp_path):
+    db, _ = wired
+    out = refresh_all.fn(str(demo_dir / "assets"))
+    assert [r["status"] for r in out["ingests"]] == ["unchanged"] * 3
+    assert out["recompute"]["mode"] == "full" and out["recompute"]["units"] == 60
