@@ -8,10 +8,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: up test test-fast test-slow bench clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt dashboards/vendor.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[all]'
+	$(BIN)/python -m dashboards.vendor
 	touch $(STAMP)
 
 up: $(STAMP)
