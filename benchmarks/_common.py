@@ -25,3 +25,20 @@ def run_phase(script: str, name: str, *args: str) -> dict:
     cmd = [sys.executable, script, "--phase", name, *args]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def phase_from_argv(phases: dict, convert=str) -> bool:
+    """When called as ``script --phase NAME ARGS...``, run that phase, print its result as JSON
+    on the last line (for :func:`run_phase`) and return True; otherwise return False."""
+    import argparse
+    import logging
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--phase")
+    ap.add_argument("args", nargs="*")
+    a = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    if not a.phase:
+        return False
+    sys.stdout.write(json.dumps(phases[a.phase](*map(convert, a.args))) + "\n")
+    return True

@@ -19,9 +19,6 @@ when missing (about 3 minutes).
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import os
 import shutil
 import subprocess
@@ -30,7 +27,14 @@ import time
 import warnings
 from pathlib import Path
 
-from _common import REPO, SHARED, WORK, peak_mb, run_phase  # noqa: E402 (benchmarks/ is the script folder)
+from _common import (  # noqa: E402 (benchmarks/ is the script folder)
+    REPO,
+    SHARED,
+    WORK,
+    peak_mb,
+    phase_from_argv,
+    run_phase,
+)
 
 SAMPLE = 40
 
@@ -220,15 +224,8 @@ def _verdict(ok: bool) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--phase")
-    ap.add_argument("args", nargs="*")
-    a = ap.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    if a.phase:
-        fn = {"msoa_real": phase_msoa_real, "ward_demo": phase_ward_demo, "e2sfca": phase_e2sfca,
-              "full": phase_full, "incremental": phase_incremental}[a.phase]
-        sys.stdout.write(json.dumps(fn(*a.args)) + "\n")
+    if phase_from_argv({"msoa_real": phase_msoa_real, "ward_demo": phase_ward_demo, "e2sfca": phase_e2sfca,
+                        "full": phase_full, "incremental": phase_incremental}):
         return
 
     print(f"assetmap analysis benchmarks on {os.cpu_count()} cores")

@@ -13,15 +13,12 @@ that its peak memory is its own. Prints:
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 
-from _common import SHARED, WORK, peak_mb, run_phase  # noqa: E402 (benchmarks/ is the script folder)
+from _common import SHARED, WORK, peak_mb, phase_from_argv, run_phase  # noqa: E402 (benchmarks/ is the script folder)
 
 log = logging.getLogger("bench")
 
@@ -103,15 +100,8 @@ def phase_point_in_ward(db: Path) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--phase")
-    ap.add_argument("args", nargs="*")
-    a = ap.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    if a.phase:
-        fn = {"census": phase_census, "national_demo": phase_national_demo,
-              "point_in_ward": phase_point_in_ward}[a.phase]
-        sys.stdout.write(json.dumps(fn(*map(Path, a.args))) + "\n")
+    if phase_from_argv({"census": phase_census, "national_demo": phase_national_demo,
+                        "point_in_ward": phase_point_in_ward}, convert=Path):
         return
 
     WORK.mkdir(parents=True, exist_ok=True)
