@@ -26,9 +26,19 @@ def _out(text: str = "") -> None:
 
 
 def _store(args: argparse.Namespace, read_only: bool = False):
-    from assetmap.store import open_store
+    """The working store; for a reader, the latest snapshot when a pipeline holds the store."""
+    from assetmap.store import Store, StoreBusy, open_store
 
-    return open_store(args.db, read_only=read_only)
+    if not read_only:
+        return open_store(args.db)
+    try:
+        return open_store(args.db, read_only=True)
+    except StoreBusy as exc:
+        from assetmap.snapshots import open_snapshot
+
+        path = args.db or settings.db_path
+        log.warning("the store is busy (%s); reading the latest published snapshot", str(exc).split("\n")[0])
+        return Store.over(open_snapshot(path), path)
 
 
 # ---------------------------------------------------------------------------------------
@@ -91,7 +101,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             # read-only: never wait for, or block, a pipeline that is writing
             with Store(path, read_only=True) as store:
                 status.update(store.status())
-        except (duckdb.IOException, StoreError):
+        except (duckdb.IOException, StoreError):  # StoreBusy: a pipeline holds it
             # the pipeline holds the working store: report its latest published snapshot
             try:
                 con = open_snapshot(path)

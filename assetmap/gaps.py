@@ -35,7 +35,6 @@ import pandas as pd
 
 from assetmap.settings import settings
 
-NEED_COMPONENTS = ("esol_need", "born_abroad", "diversity", "segregation")
 SUPPLY_COMPONENTS = ("capacity", "reach")
 FLAGS = ("high_need_low_provision", "no_provision_within_reach", "well_served")
 

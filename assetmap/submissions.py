@@ -76,10 +76,6 @@ def submit_file(store: Store, path: str | Path) -> str:
     return submit(store, payload, str(path))
 
 
-def pending(store: Store) -> list[dict[str, Any]]:
-    return list_submissions(store, "pending")
-
-
 def list_submissions(store: Store, status: str | None = None) -> list[dict[str, Any]]:
     rows = store.con.execute(
         """SELECT submission_id, status, payload, source_path, submitted_at, decided_at, reason, asset_id

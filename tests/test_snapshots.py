@@ -229,3 +229,16 @@ def test_kill_9_at_twenty_random_moments_leaves_a_consistent_store(tmp_path, _ba
     assert len(set(moments)) == 20
     # the kills landed before, between and inside the files, not only after the end
     assert len(set(states)) >= 2 and min(states) < len(files), states
+
+
+def test_read_commands_fall_back_to_the_snapshot_while_the_store_is_busy(analysed_store, capsys):
+    publish(analysed_store, reason="before")
+    db = analysed_store.path
+    analysed_store.close()
+    holder = _hold_lock(db, 30)
+    try:
+        assert main(["--db", str(db), "gaps", "--category", "esol_provider", "--top", "3", "--json"]) == 0
+        assert len(json.loads(capsys.readouterr().out)["units"]) == 3
+    finally:
+        holder.kill()
+        holder.wait()
