@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import shutil
@@ -41,6 +42,20 @@ def _hold_lock(db: Path, seconds: float) -> subprocess.Popen:
     return proc
 
 
+@contextlib.contextmanager
+def _busy(store: Store):
+    """The store published once, then held open for writing by another process."""
+    publish(store, reason="before")
+    db = store.path
+    store.close()
+    holder = _hold_lock(db, 30)
+    try:
+        yield db
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_publish_writes_a_read_only_copy_and_an_atomic_pointer(full_store, monkeypatch):
     monkeypatch.setattr(settings, "keep_snapshots", 3)
     snaps = [publish(full_store, reason=f"n{i}") for i in range(5)]
@@ -61,20 +76,13 @@ def test_publish_writes_a_read_only_copy_and_an_atomic_pointer(full_store, monke
 
 
 def test_status_works_while_another_process_writes(full_store, capsys):
-    publish(full_store, reason="before")
-    db = full_store.path
-    full_store.close()
-    holder = _hold_lock(db, 20)
-    try:
+    with _busy(full_store) as db:
         t = time.monotonic()
         assert main(["--db", str(db), "status", "--json"]) == 0
         assert time.monotonic() - t < 10  # never waits for the writer
         status = json.loads(capsys.readouterr().out)
         assert status["source"].startswith("latest snapshot")
         assert status["tables"]["assets"] > 500 and len(status["snapshots"]) == 1
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_a_writer_waits_its_turn_then_fails_clearly(tmp_path, monkeypatch):
@@ -232,13 +240,6 @@ def test_kill_9_at_twenty_random_moments_leaves_a_consistent_store(tmp_path, _ba
 
 
 def test_read_commands_fall_back_to_the_snapshot_while_the_store_is_busy(analysed_store, capsys):
-    publish(analysed_store, reason="before")
-    db = analysed_store.path
-    analysed_store.close()
-    holder = _hold_lock(db, 30)
-    try:
+    with _busy(analysed_store) as db:
         assert main(["--db", str(db), "gaps", "--category", "esol_provider", "--top", "3", "--json"]) == 0
         assert len(json.loads(capsys.readouterr().out)["units"]) == 3
-    finally:
-        holder.kill()
-        holder.wait()
