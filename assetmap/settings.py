@@ -78,6 +78,24 @@ class Settings:
         ``reach`` (share of the demand within the first walking catchment).
     site_radius_m
         Service radius of a suggested site in the maximal covering location problem.
+    display_tolerance_m
+        Simplification tolerance (metres) of the display geometry of each detail level:
+        ``overview`` for maps of many wards (national), ``detail`` for a city. Simplified once,
+        when a snapshot is published, with shared edges kept shared (coverage simplification).
+    map_detail_max_wards
+        Maps showing more wards than this use the ``overview`` geometry.
+    dashboard_mode
+        ``public`` (default): sensitive assets (refugee support venues, women-only spaces) are
+        shown only as counts per ward, never as points, in pages, popups or exports.
+        ``partner``: exact locations shown, for a partnership's own deployment
+        (``ASSETMAP_MODE``).
+    moderator_secret
+        The shared secret that opens the dashboard's moderation page
+        (``ASSETMAP_MODERATOR_SECRET``; unset: moderation is closed in the dashboard, the CLI's
+        ``approve``/``reject`` still work).
+    tile_url, tile_attribution
+        Basemap tiles (``ASSETMAP_TILE_URL``, ``ASSETMAP_TILE_ATTRIBUTION``). Unset by default:
+        the maps need no internet and show ward outlines on a plain background.
     """
 
     home: Path = field(default_factory=lambda: _env_path("ASSETMAP_HOME", ".assetmap"))
@@ -113,6 +131,13 @@ class Settings:
     })
     supply_weights: dict[str, float] = field(default_factory=lambda: {"capacity": 0.5, "reach": 0.5})
     site_radius_m: float = 800.0
+    # -- dashboard --------------------------------------------------------------------------
+    display_tolerance_m: dict[str, float] = field(default_factory=lambda: {"overview": 120.0, "detail": 8.0})
+    map_detail_max_wards: int = 1500
+    dashboard_mode: str = field(default_factory=lambda: os.environ.get("ASSETMAP_MODE", "public"))
+    moderator_secret: str = field(default_factory=lambda: os.environ.get("ASSETMAP_MODERATOR_SECRET", ""))
+    tile_url: str = field(default_factory=lambda: os.environ.get("ASSETMAP_TILE_URL", ""))
+    tile_attribution: str = field(default_factory=lambda: os.environ.get("ASSETMAP_TILE_ATTRIBUTION", ""))
     demo_dir: Path = field(default_factory=lambda: _env_path("ASSETMAP_DEMO_DIR", "geodata/demo"))
     inbox_dir: Path = field(default_factory=lambda: _env_path("ASSETMAP_INBOX", "geodata/inbox"))
 
@@ -122,6 +147,8 @@ class Settings:
         if self.db_path is None:
             env = os.environ.get("ASSETMAP_DB")
             self.db_path = Path(env) if env else self.home / "assetmap.duckdb"
+        if self.dashboard_mode not in ("public", "partner"):
+            raise ValueError(f"ASSETMAP_MODE must be public or partner, not {self.dashboard_mode!r}")
         if self.snapshot_dir is None and os.environ.get("ASSETMAP_SNAPSHOTS"):
             self.snapshot_dir = Path(os.environ["ASSETMAP_SNAPSHOTS"])
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 
-from assetmap import events
+from assetmap import display, events
 from assetmap.settings import settings
 from assetmap.store import Store, StoreError, connect
 
@@ -64,6 +64,7 @@ def publish(store: Store, reason: str = "") -> Snapshot:
         raise StoreError("publish needs the working store, opened for writing")
     folder = snapshot_dir(store.path)
     folder.mkdir(parents=True, exist_ok=True)
+    display.refresh(store)  # the maps' simplified boundaries, remade only when boundaries changed
     store.con.execute("CHECKPOINT")
     last = store.scalar("SELECT max(ingest_id) FROM ingests")
     now = _dt.datetime.now(_dt.UTC)

@@ -18,6 +18,7 @@ import csv
 import datetime as _dt
 import hashlib
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -54,17 +55,38 @@ def parse(payload: Any) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if v is not None}
 
 
+def _canonical(fields: dict[str, Any]) -> tuple[str, str]:
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str)
+    return "sub-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12], canonical
+
+
 def submit(store: Store, payload: Any, source_path: str | None = None) -> str:
     """Record a pending submission; return its id (the same payload gives the same id)."""
-    fields = parse(payload)
-    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str)
-    sid = "sub-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+    sid, canonical = _canonical(parse(payload))
     with store.transaction() as con:
         con.execute(
             """INSERT INTO submissions (submission_id, status, payload, source_path, submitted_at)
                VALUES (?, 'pending', ?, ?, ?) ON CONFLICT (submission_id) DO NOTHING""",
             [sid, canonical, source_path, _now()])
     return sid
+
+
+def to_inbox(payload: Any, inbox: str | Path) -> tuple[str, Path]:
+    """Check a submission and drop it into ``inbox/submissions/`` for the pipeline to take.
+
+    The file appears whole (written beside it under a hidden name, then renamed), is named by
+    the submission's id (so the same payload twice is one file) and becomes a pending row when
+    the pipeline's watcher hands it on. Returns ``(submission_id, path)``.
+    """
+    fields = parse(payload)
+    sid, canonical = _canonical(fields)
+    folder = Path(inbox) / "submissions"
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"{sid}.json"
+    tmp = folder / f".{sid}.json.part"
+    tmp.write_text(json.dumps(fields, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, final)
+    return sid, final
 
 
 def submit_file(store: Store, path: str | Path) -> str:

@@ -1,45 +1,34 @@
-"""assetmap dashboard (placeholder until the dashboard issue lands).
+"""assetmap dashboard: the entry point ``streamlit run dashboards/app.py`` serves.
 
-Reads the latest published snapshot, read-only, and shows what it holds and the wards with the
-largest ESOL provision gap. Every value shown comes from the snapshot; user-supplied strings
-are shown through Streamlit's text elements (escaped), never as HTML.
+A multipage app (``st.navigation``) over the latest published snapshot, read-only. Each page
+is a script in ``dashboards/views/``; what they share is in :mod:`dashboards.common`, what they
+read is in :mod:`dashboards.data` (no Streamlit there). Configuration (public or partner mode,
+the moderators' secret, an optional tile URL) is in :mod:`assetmap.settings`.
 """
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import streamlit as st
 
-from assetmap.settings import settings
-from assetmap.snapshots import list_snapshots, open_snapshot
-from assetmap.store import StoreError
+VIEWS = Path(__file__).resolve().parent / "views"
 
+#: (script, title, url path); the first is the home page
+PAGES = [
+    ("map.py", "Map", "map"),
+    ("profile.py", "Ward profile", "profile"),
+    ("gaps.py", "Gaps ranking", "gaps"),
+    ("what_if.py", "What-if and siting", "what-if"),
+    ("dispersal.py", "Dispersal review", "dispersal"),
+    ("provenance.py", "Data and provenance", "provenance"),
+    ("submit.py", "Submit an asset", "submit"),
+    ("moderate.py", "Moderation", "moderate"),
+]
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 st.set_page_config(page_title="assetmap", layout="wide")
-st.title("assetmap")
-st.caption("Community assets, need and provision gaps, ward by ward. The full dashboard is on its way; "
-           "this page shows the latest published snapshot.")
-
-try:
-    con = open_snapshot(settings.db_path)
-except StoreError as exc:
-    st.warning(f"No snapshot published yet: {exc}")
-    st.stop()
-try:
-    snaps = list_snapshots(settings.db_path)
-    latest = next((s for s in snaps if s.get("latest")), None)
-    if latest:
-        st.write(f"Snapshot {latest['snapshot_id']} published {latest.get('published_at', '')}")
-    counts = con.execute(
-        "SELECT 'assets' AS what, count(*) AS n FROM assets UNION ALL "
-        "SELECT 'wards', count(*) FROM areas WHERE level = 'ward' UNION ALL "
-        "SELECT 'output areas', count(*) FROM areas WHERE level = 'oa' UNION ALL "
-        "SELECT 'ingests', count(*) FROM ingests").df()
-    st.dataframe(counts, hide_index=True)
-    gaps = con.execute(
-        """SELECT g.rank, g.ward_code, a.name AS ward, round(g.gap, 3) AS gap, round(g.need, 3) AS need,
-                  round(g.supply, 3) AS supply
-           FROM ward_gaps g LEFT JOIN areas a ON a.code = g.ward_code AND a.level = 'ward'
-           WHERE g.unit_level = 'ward' AND g.category = 'esol_provider' ORDER BY g.rank LIMIT 15""").df()
-    st.subheader("Largest ESOL provision gaps")
-    st.dataframe(gaps, hide_index=True)
-finally:
-    con.close()
+pages = [st.Page(VIEWS / script, title=title, url_path=url, default=(i == 0))
+         for i, (script, title, url) in enumerate(PAGES)]
+st.navigation(pages).run()

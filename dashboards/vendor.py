@@ -25,7 +25,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 VENDOR = Path(__file__).resolve().parent / "static" / "vendor"
-URL_BASE = "app/static/vendor"
+#: origin-relative, because the maps run in a component iframe served from another path
+URL_BASE = "/app/static/vendor"
 
 #: npm package -> (version, SHA-512 integrity of the tarball, files used)
 PACKAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -82,7 +83,11 @@ def offline_map(**kwargs: Any):
     import folium
 
     kwargs.setdefault("tiles", None)
+    # without a tile layer Leaflet knows no zoom limits, and marker clustering needs one
     m = folium.Map(**kwargs)
+    if kwargs.get("tiles") is None:
+        m.options.setdefault("maxZoom", 18)
+        m.options.setdefault("minZoom", 5)
     m.default_js = [("leaflet", url("leaflet", "dist/leaflet.js"))]
     m.default_css = [("leaflet_css", url("leaflet", "dist/leaflet.css"))]
     return m

@@ -32,6 +32,16 @@ log = logging.getLogger("assetmap.up")
 REPO = Path(__file__).resolve().parents[1]
 
 
+def dashboard_command(port: int) -> list[str]:
+    """How the dashboard is served: on 127.0.0.1, headless, no usage statistics, with the app's
+    static folder (the vendored map scripts) served at /app/static/; modules warmed first."""
+    return [sys.executable, "-m", "dashboards.serve",
+            "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
+            "--server.enableStaticServing", "true", "--browser.gatherUsageStats", "false",
+            "--global.developmentMode", "false", "--server.fileWatcherType", "none",
+            "--client.toolbarMode", "minimal"]
+
+
 def free_port(preferred: int) -> int:
     """``preferred`` when it is free on 127.0.0.1, else any free port."""
     for port in (preferred, 0):
@@ -178,10 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Inbox watcher:   drop files into {inbox} (processed/ and rejected/ beside them)", flush=True)
         if not args.no_dashboard:
             dport = free_port(args.dashboard_port)
-            dash = children.start("dashboard", [
-                sys.executable, "-m", "streamlit", "run", str(REPO / "dashboards" / "app.py"),
-                "--server.address", "127.0.0.1", "--server.port", str(dport), "--server.headless", "true",
-                "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"], env)
+            dash = children.start("dashboard", dashboard_command(dport), env)
             wait_http(f"http://127.0.0.1:{dport}/_stcore/health", 90, dash)
             print(f"Dashboard:       http://127.0.0.1:{dport}", flush=True)
         print(f"Store:           {db} (snapshots in {db.parent / 'snapshots'})", flush=True)

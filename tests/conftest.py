@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -124,3 +125,77 @@ def ingest(city_store):
         return r
 
     return _ingest
+
+
+# -- the dashboard's published demo ------------------------------------------------------------
+
+#: assets planted for the dashboard's tests: two hostile names (public) and one sensitive place
+#: with coordinates that must never reach a page or an export in public mode
+HOSTILE_NAMES = ("<img src=x onerror=alert(1)>", "<script>window.__xss=1;alert(2)</script>")
+SENSITIVE_PLANTED = ("Safe Haven Women's ESOL", 52.777313, -1.253771)
+
+
+_NUMBER_PAIR = re.compile(r"(-?\d{1,3}\.\d{3,})\s*,\s*(-?\d{1,3}\.\d{3,})")
+
+
+def pair_in(text: str, lat: float, lon: float, tolerance: float = 2e-5) -> bool:
+    """Whether ``text`` holds the point as two numbers side by side, in either order, to within
+    ``tolerance`` degrees (about 2 m): a marker, a GeoJSON point or a CSV row would."""
+    for a, b in _NUMBER_PAIR.findall(text):
+        x, y = float(a), float(b)
+        if (abs(x - lat) < tolerance and abs(y - lon) < tolerance) or \
+                (abs(x - lon) < tolerance and abs(y - lat) < tolerance):
+            return True
+    return False
+
+
+def _plant(path: Path) -> Path:
+    rows = ["id,name,category,lat,lon,women_only,capacity,languages",
+            f'plant-1,"{HOSTILE_NAMES[0]}",esol_provider,52.780010,-1.250030,no,12,"<b>Arabic</b>"',
+            f'plant-2,"{HOSTILE_NAMES[1]}",community_centre,52.781050,-1.248110,no,,',
+            f'plant-3,"{SENSITIVE_PLANTED[0]}",esol_provider,{SENSITIVE_PLANTED[1]},{SENSITIVE_PLANTED[2]},yes,10,']
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _dashboard_home(tmp_path_factory, _analysed_db) -> Path:
+    """An assetmap home with two published snapshots of the analysed demo city: before and after
+    the planted assets arrived (so the provenance page has something to compare)."""
+    from assetmap.recompute import recompute_wards
+    from assetmap.snapshots import publish
+
+    home = tmp_path_factory.mktemp("dashboard-home")
+    db = home / "assetmap.duckdb"
+    shutil.copy(_analysed_db, db)
+    with Store(db) as store:
+        publish(store, reason="the demo city")
+        r = ingest_file(store, _plant(home / "planted.csv"), kind="providers", source="planted-for-tests",
+                        licence="test")
+        assert r.status == "completed" and r.rows_accepted == 3, r.message
+        recompute_wards(store, r.affected_wards)
+        publish(store, reason="planted assets")
+    return home
+
+
+@pytest.fixture
+def dashboard_home(_dashboard_home, monkeypatch) -> Path:
+    """The dashboard's published demo, read-only, with settings pointing at it."""
+    from assetmap.settings import settings
+
+    monkeypatch.setattr(settings, "db_path", _dashboard_home / "assetmap.duckdb")
+    monkeypatch.setattr(settings, "dashboard_mode", "public")
+    return _dashboard_home
+
+
+@pytest.fixture
+def writable_dashboard_home(_dashboard_home, tmp_path, monkeypatch) -> Path:
+    """A copy of the dashboard's demo that a test may change (submissions, moderation)."""
+    from assetmap.settings import settings
+
+    home = tmp_path / "home"
+    shutil.copytree(_dashboard_home, home)
+    monkeypatch.setattr(settings, "db_path", home / "assetmap.duckdb")
+    monkeypatch.setattr(settings, "dashboard_mode", "public")
+    monkeypatch.setattr(settings, "inbox_dir", home / "inbox")
+    return home

@@ -1,0 +1,130 @@
+"""Display geometry: area boundaries simplified once, ahead of time, for the maps.
+
+Boundary files carry far more detail than a choropleth can show: full-resolution ward
+boundaries of England and Wales run to hundreds of megabytes. When a snapshot is published,
+:func:`refresh` simplifies each level's areas at two detail levels (``settings.
+display_tolerance_m``: ``overview`` for national maps, ``detail`` for a city) and stores them
+as EPSG:4326 GeoJSON in ``display_areas``; the dashboard reads those, never the full geometry.
+
+Simplification is *coverage* simplification (GEOS ``CoverageSimplifier``, after Visvalingam
+& Whyatt 1993, applied to the shared edges of a polygonal coverage), so two wards that share an
+edge still share the same simplified edge: no slivers, no gaps between neighbours. Where the
+areas are not a valid coverage (overlapping polygons in a messy file), each polygon is simplified
+on its own with topology preserved (Douglas & Peucker 1973) and that is logged.
+
+Coordinates are rounded to 5 decimal places (about 1 m), more than a screen shows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from assetmap.settings import DISPLAY_CRS, STORE_CRS, settings
+from assetmap.store import Store
+
+log = logging.getLogger(__name__)
+
+DETAILS = ("overview", "detail")
+_DECIMALS = 5
+
+
+def _basis(store: Store, level: str) -> str | None:
+    """A fingerprint of the areas of ``level`` (codes and the ingests that wrote them)."""
+    return store.scalar(
+        "SELECT md5(string_agg(code || ':' || coalesce(ingest_id, 0)::VARCHAR, ',' ORDER BY code)) "
+        "FROM areas WHERE level = ?", [level])
+
+
+def simplify(geoms: np.ndarray, tolerance: float) -> np.ndarray:
+    """Simplify polygons by ``tolerance`` metres, keeping shared edges shared where they can be.
+
+    Parameters
+    ----------
+    geoms
+        Polygons (EPSG:27700) of one level.
+    tolerance
+        Distance tolerance in metres.
+
+    Returns
+    -------
+    numpy.ndarray
+        The simplified polygons, in the same order.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    if len(geoms) == 0 or tolerance <= 0:
+        return geoms
+    try:
+        if shapely.coverage_is_valid(geoms):
+            out = shapely.coverage_simplify(geoms, tolerance, simplify_boundary=True)
+            if bool(np.all(shapely.is_valid(out))) and not bool(np.any(shapely.is_empty(out))):
+                return out
+    except shapely.errors.GEOSException as exc:  # pragma: no cover - GEOS refusing a coverage
+        log.info("coverage simplification refused (%s); simplifying polygon by polygon", exc)
+    log.info("areas are not a valid coverage; simplifying each polygon on its own")
+    return shapely.simplify(geoms, tolerance, preserve_topology=True)
+
+
+def _to_display(geoms: np.ndarray) -> list[str]:
+    to_wgs = Transformer.from_crs(STORE_CRS, DISPLAY_CRS, always_xy=True)
+
+    def move(coords: np.ndarray) -> np.ndarray:
+        lon, lat = to_wgs.transform(coords[:, 0], coords[:, 1])
+        return np.round(np.column_stack([lon, lat]), _DECIMALS)
+
+    return list(shapely.to_geojson(shapely.transform(geoms, move)))
+
+
+def refresh(store: Store, levels: tuple[str, ...] = ("ward", "la"), force: bool = False) -> list[str]:
+    """Remake the display geometry of ``levels`` whose boundaries changed; return those remade."""
+    remade = []
+    for level in levels:
+        basis = _basis(store, level)
+        if basis is None:
+            continue
+        stored = store.scalar("SELECT any_value(basis) FROM display_areas WHERE level = ?", [level])
+        if stored == basis and not force:
+            continue
+        df = store.con.execute("SELECT code, ST_AsWKB(geom) AS wkb FROM areas WHERE level = ? ORDER BY code",
+                               [level]).df()
+        geoms = shapely.from_wkb(df["wkb"].map(bytes).to_numpy())
+        rows = []
+        for detail in DETAILS:
+            simple = simplify(geoms, settings.display_tolerance_m[detail])
+            rows.append(pd.DataFrame({"level": level, "code": df["code"], "detail": detail,
+                                      "geojson": _to_display(simple), "basis": basis}))
+        frame = pd.concat(rows, ignore_index=True)
+        with store.transaction() as con:
+            con.execute("DELETE FROM display_areas WHERE level = ?", [level])
+            con.register("_display_rows", frame)
+            try:
+                con.execute("INSERT INTO display_areas SELECT level, code, detail, geojson, basis FROM _display_rows")
+            finally:
+                con.unregister("_display_rows")
+        remade.append(level)
+        log.info("display geometry of %d %s areas simplified", len(df), level)
+    return remade
+
+
+def feature_collection(con, level: str, detail: str, properties: pd.DataFrame | None = None) -> dict:
+    """The display geometry of ``level`` as a GeoJSON FeatureCollection.
+
+    ``properties`` (indexed by code) adds columns to each feature's properties; every feature has
+    ``code`` and ``name``.
+    """
+    df = con.execute(
+        """SELECT d.code, a.name, d.geojson FROM display_areas d
+           JOIN areas a ON a.code = d.code AND a.level = d.level
+           WHERE d.level = ? AND d.detail = ? ORDER BY d.code""", [level, detail]).df()
+    features = []
+    extra = properties.to_dict("index") if properties is not None else {}
+    for code, name, geom in zip(df["code"], df["name"], df["geojson"], strict=True):
+        props = {"code": code, "name": name or code}
+        props.update(extra.get(code, {}))
+        features.append({"type": "Feature", "id": code, "properties": props, "geometry": json.loads(geom)})
+    return {"type": "FeatureCollection", "features": features}

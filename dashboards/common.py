@@ -1,0 +1,107 @@
+"""What every page shares: the snapshot connection, the mode, and the view kept in the URL.
+
+The dashboard reads only published snapshots (:mod:`assetmap.snapshots`), read-only, so it
+never waits for the pipeline. One connection per snapshot file is cached for the process; each
+script run takes its own cursor from it (DuckDB cursors are safe to use one per thread).
+
+The view (measure, category, class scheme, selected ward, map centre and zoom, layers) lives
+in ``st.session_state["view"]`` and is mirrored into the URL's query parameters, so a copied
+URL opens the same view: :func:`view` reads the URL on a session's first run, every later
+change goes through :func:`set_view`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import streamlit as st
+
+from assetmap.settings import settings
+from assetmap.snapshots import latest_path, list_snapshots
+from assetmap.store import StoreError, connect
+
+VIEW_KEYS = ("measure", "category", "field", "index", "group", "scheme", "k", "ward", "lat", "lon", "zoom",
+             "layers", "religions")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md(text: Any) -> str:
+    """Text safe to show through Streamlit's markdown: no markup, links or HTML from the data."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def partner_mode() -> bool:
+    return settings.dashboard_mode == "partner"
+
+
+@st.cache_resource(max_entries=4)
+def _connection(path: str) -> duckdb.DuckDBPyConnection:
+    return connect(path, read_only=True)
+
+
+def snapshot() -> tuple[duckdb.DuckDBPyConnection, Path]:
+    """A cursor on the latest snapshot and its path; stops the page with a message if none."""
+    path = latest_path(settings.db_path)
+    if path is None or not path.exists():
+        st.warning("No snapshot has been published yet. Run `make up` (or `assetmap ingest …` then "
+                   "`assetmap recompute` and `assetmap publish`) and reload.")
+        st.stop()
+    try:
+        return _connection(str(path)).cursor(), path
+    except (StoreError, duckdb.Error) as exc:
+        st.error(f"The latest snapshot could not be opened: {exc}")
+        st.stop()
+        raise  # for type checkers: st.stop() does not return
+
+
+def snapshot_at(path: str) -> duckdb.DuckDBPyConnection:
+    return _connection(str(path)).cursor()
+
+
+def snapshots() -> list[dict[str, Any]]:
+    return list_snapshots(settings.db_path)
+
+
+def view() -> dict[str, str]:
+    """The current view; on a session's first run, taken from the URL's query parameters."""
+    if "view" not in st.session_state:
+        st.session_state["view"] = {k: str(st.query_params[k]) for k in VIEW_KEYS if k in st.query_params}
+    _mirror()
+    return st.session_state["view"]
+
+
+def set_view(**changes: Any) -> None:
+    """Change the view (``None`` removes a key) and mirror it into the URL."""
+    v = st.session_state.setdefault("view", {})
+    for k, value in changes.items():
+        if value is None or value == "":
+            v.pop(k, None)
+        else:
+            v[k] = str(value)
+    _mirror()
+
+
+def _mirror() -> None:
+    wanted = {k: v for k, v in st.session_state.get("view", {}).items() if k in VIEW_KEYS}
+    current = {k: st.query_params[k] for k in st.query_params}
+    if current != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def header(title: str) -> None:
+    st.title(title)
+    mode = "partner mode: exact locations of sensitive services shown" if partner_mode() else \
+        "public mode: sensitive services shown only as counts per ward"
+    path = latest_path(settings.db_path)
+    st.caption(f"assetmap · snapshot {md(path.stem) if path else 'none'} · {mode}")
+
+
+def choice(label: str, options: dict[str, str] | list[str], current: str | None, key: str, **kwargs: Any) -> str:
+    """A selectbox over ``options`` (values, or value -> label) starting at ``current`` when valid."""
+    values = list(options)
+    index = values.index(current) if current in values else 0
+    fmt = (lambda v: options[v]) if isinstance(options, dict) else str
+    return st.selectbox(label, values, index=index, format_func=fmt, key=key, **kwargs)

@@ -1,0 +1,249 @@
+"""The dashboard's folium maps: a ward choropleth, asset layers, a legend; offline by construction.
+
+Every script and style comes from the app (:mod:`dashboards.vendor`); no basemap tiles unless
+``settings.tile_url`` is set. Leaflet sets tooltip and popup content given as a string as HTML,
+so an asset named ``<img src=x onerror=...>`` would run: asset popups and tooltips are built
+from text nodes in the browser, and every string that does reach HTML (ward tooltips, the
+legend) is escaped here with :func:`html.escape`.
+
+Markers are drawn through one clustered layer per category (and per religion for places of
+worship) whose points travel as a compact data array, not one script per marker.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+import folium
+import numpy as np
+import pandas as pd
+from branca.element import MacroElement
+from folium.plugins import FastMarkerCluster
+from jinja2 import Template
+
+from assetmap.settings import settings
+from dashboards import vendor
+from dashboards.data import CATEGORY_LABELS
+
+#: ColorBrewer palettes (Brewer 2003), 3 to 7 classes, light to dark
+PALETTES = {
+    "YlOrRd": ["#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#b10026"],
+    "Blues": ["#eff3ff", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#084594"],
+    "Purples": ["#f2f0f7", "#dadaeb", "#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#4a1486"],
+}
+MISSING = "#d9d9d9"
+CATEGORY_COLOURS = {
+    "esol_provider": "#1b9e77", "community_centre": "#d95f02", "place_of_worship": "#7570b3",
+    "refugee_support": "#e7298a", "what_if": "#000000", "suggested": "#e6ab02",
+}
+
+# Popups and tooltips are built from text nodes (``textContent``), never parsed as HTML: a name
+# such as ``<img src=x onerror=...>`` shows as those characters and runs nothing.
+_PIN_CALLBACK = """
+function (row) {
+    var icon = L.divIcon({className: 'assetmap-pin', iconSize: [12, 12],
+        html: '<span style="display:block;width:12px;height:12px;border-radius:6px;border:1px solid #fff;background:'
+              + row[2] + '"></span>'});
+    var marker = L.marker(new L.LatLng(row[0], row[1]), {icon: icon, title: row[3]});
+    marker.bindPopup(function () {
+        var div = document.createElement('div');
+        row[4].forEach(function (line, i) {
+            var el = document.createElement(i === 0 ? 'b' : 'div');
+            el.textContent = line;
+            div.appendChild(el);
+        });
+        return div;
+    }, {maxWidth: 320});
+    var tip = document.createElement('span');
+    tip.textContent = row[3];
+    marker.bindTooltip(tip);
+    return marker;
+}
+"""
+
+
+def palette(k: int, name: str = "YlOrRd") -> list[str]:
+    """``k`` colours of a sequential palette, spread over its range."""
+    colours = PALETTES[name]
+    if k <= 1:
+        return [colours[len(colours) // 2]]
+    idx = np.round(np.linspace(0, len(colours) - 1, k)).astype(int)
+    return [colours[i] for i in idx]
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "no data"
+    if isinstance(value, (int, np.integer)):
+        return f"{value:,}"
+    v = float(value)
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.{digits}f}"
+
+
+def legend_rows(bins: list[float], colours: list[str], lowest: float | None) -> list[tuple[str, str]]:
+    """``(colour, range text)`` of each class, and the no-data swatch."""
+    rows = []
+    lo = lowest
+    for b, c in zip(bins, colours, strict=False):
+        rows.append((c, f"{fmt(lo)} to {fmt(b)}" if lo is not None else f"up to {fmt(b)}"))
+        lo = b
+    rows.append((MISSING, "no data"))
+    return rows
+
+
+class Legend(MacroElement):
+    """A Leaflet control holding pre-escaped legend HTML."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+            var legend = L.control({position: 'bottomright'});
+            legend.onAdd = function () {
+                var div = L.DomUtil.create('div', 'assetmap-legend');
+                div.innerHTML = {{ this.html|tojson }};
+                return div;
+            };
+            legend.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, title: str, rows: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self._name = "Legend"
+        items = "".join(
+            f'<div><span style="display:inline-block;width:14px;height:12px;margin-right:6px;'
+            f'background:{html.escape(c)};border:1px solid #888"></span>{html.escape(t)}</div>' for c, t in rows)
+        self.html = (f'<div style="background:#fff;padding:6px 8px;border:1px solid #999;font:12px sans-serif">'
+                     f'<b>{html.escape(title)}</b>{items}</div>')
+
+
+def popup_lines(row: dict[str, Any]) -> list[str]:
+    """An asset's popup as lines of plain text: name, kind, address, attributes, source and date."""
+    attrs = json.loads(row["attrs"]) if isinstance(row.get("attrs"), str) and row["attrs"] else {}
+    lines = [str(row["name"]), CATEGORY_LABELS.get(row["category"], row["category"])
+             + (f" ({row['subtype']})" if row.get("subtype") else "")]
+    lines += [str(row[k]) for k in ("address", "postcode") if row.get(k)]
+    for key, value in attrs.items():
+        if value in (None, "", []):
+            continue
+        text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        lines.append(f"{key.replace('_', ' ')}: {text}")
+    when = row.get("observed_at")
+    when_text = "" if when is None or pd.isna(when) else f", observed {pd.Timestamp(when).date()}"
+    licence = f" ({row['licence']})" if row.get("licence") else ""
+    lines.append(f"Source: {row['source']}{licence}{when_text}")
+    return lines
+
+
+def ward_map(fc: dict, values: pd.DataFrame, classes: np.ndarray, bins: list[float], title: str, *,
+             palette_name: str = "YlOrRd", selected: str | None = None, asset_frame: pd.DataFrame | None = None,
+             sensitive: pd.DataFrame | None = None, center: tuple[float, float] | None = None,
+             zoom: int | None = None, sites: pd.DataFrame | None = None) -> folium.Map:
+    """The choropleth of one ward measure, with asset layers and extra site markers.
+
+    Parameters
+    ----------
+    fc
+        The wards' display geometry (:func:`assetmap.display.feature_collection`).
+    values
+        ``code, value`` per ward, aligned with ``classes``.
+    classes, bins
+        Class of each value (``-1``: no data) and the class upper bounds (:func:`dashboards.data.classify`).
+    title
+        The measure's label, for the legend and tooltips.
+    selected
+        A ward code to outline.
+    asset_frame
+        Assets to draw (already filtered for public mode).
+    sensitive
+        ``code, category, n``: sensitive assets per ward, shown as counts in the tooltip.
+    center, zoom
+        The view; fitted to the wards when not given.
+    sites
+        ``lat, lon, label, kind`` of hypothetical or suggested sites.
+    """
+    colours = palette(max(len(bins), 1), palette_name)
+    fill = {code: (colours[c] if c >= 0 else MISSING) for code, c in zip(values["code"], classes, strict=True)}
+    text = {code: fmt(v) for code, v in zip(values["code"], values["value"], strict=True)}
+    counts: dict[str, str] = {}
+    if sensitive is not None and len(sensitive):
+        for code, grp in sensitive.groupby("code"):
+            counts[code] = ", ".join(f"{CATEGORY_LABELS.get(c, c)} {n}" for c, n in zip(grp["category"], grp["n"],
+                                                                                        strict=True))
+    features = []
+    for f in fc["features"]:
+        code = f["properties"]["code"]
+        props = {"code": code, "name": html.escape(str(f["properties"]["name"])),
+                 "value": text.get(code, "no data"), "fill": fill.get(code, MISSING),
+                 "sensitive": html.escape(counts.get(code, "none"))}
+        features.append({"type": "Feature", "id": code, "properties": props, "geometry": f["geometry"]})
+    data = {"type": "FeatureCollection", "features": features}
+
+    kwargs: dict[str, Any] = {"control_scale": True}
+    if center is not None:
+        kwargs.update(location=list(center), zoom_start=zoom or 12)
+    m = vendor.offline_map(**kwargs)
+    if settings.tile_url:
+        folium.TileLayer(tiles=settings.tile_url, attr=settings.tile_attribution or "tiles", name="Basemap").add_to(m)
+
+    def style(feature: dict) -> dict:
+        is_sel = feature["properties"]["code"] == selected
+        return {"fillColor": feature["properties"]["fill"], "fillOpacity": 0.75, "color": "#111" if is_sel else "#555",
+                "weight": 3.5 if is_sel else 0.6}
+
+    folium.GeoJson(
+        data, name="Wards: " + title, style_function=style,
+        highlight_function=lambda f: {"weight": 2.5, "color": "#000"},
+        tooltip=folium.GeoJsonTooltip(
+            fields=["name", "code", "value", "sensitive"],
+            aliases=["Ward", "Code", html.escape(title), "Sensitive services (count only)"], sticky=False),
+    ).add_to(m)
+    if center is None and features:
+        b = _bounds(features)
+        m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
+
+    if asset_frame is not None and len(asset_frame):
+        for (cat, sub), grp in asset_frame.groupby(["category", "subtype"], sort=True):
+            label = CATEGORY_LABELS.get(cat, cat) + (f": {sub}" if cat == "place_of_worship" and sub else "")
+            colour = CATEGORY_COLOURS.get(cat, "#333")
+            rows = [[float(r["lat"]), float(r["lon"]), colour, str(r["name"]), popup_lines(r)]
+                    for r in grp.to_dict("records")]
+            _cluster(rows, label).add_to(m)
+    if sites is not None and len(sites):
+        for r in sites.itertuples(index=False):
+            colour = CATEGORY_COLOURS.get(r.kind, "#000")
+            folium.Marker([float(r.lat), float(r.lon)], tooltip=html.escape(str(r.label)),
+                          icon=folium.DivIcon(html=f'<div class="assetmap-site" style="width:18px;height:18px;'
+                                              f'border-radius:9px;border:3px solid #fff;background:{colour}"></div>',
+                                              icon_size=(18, 18), icon_anchor=(9, 9))).add_to(m)
+    m.add_child(Legend(title, legend_rows(bins, colours, float(np.nanmin(values["value"]))
+                                          if values["value"].notna().any() else None)))
+    folium.LayerControl(collapsed=True).add_to(m)
+    return m
+
+
+def _cluster(rows: list[list[Any]], name: str) -> FastMarkerCluster:
+    c = FastMarkerCluster(rows, callback=_PIN_CALLBACK, name=name, overlay=True, control=True)
+    c.default_js = [("markerclusterjs", vendor.url("leaflet.markercluster", "dist/leaflet.markercluster.js"))]
+    c.default_css = [("markerclustercss", vendor.url("leaflet.markercluster", "dist/MarkerCluster.css")),
+                     ("markerclusterdefaultcss", vendor.url("leaflet.markercluster", "dist/MarkerCluster.Default.css"))]
+    return c
+
+
+def _bounds(features: list[dict]) -> tuple[float, float, float, float]:
+    xs, ys = [], []
+
+    def walk(c: Any) -> None:
+        if isinstance(c[0], (int, float)):
+            xs.append(c[0])
+            ys.append(c[1])
+        else:
+            for sub in c:
+                walk(sub)
+
+    for f in features:
+        walk(f["geometry"]["coordinates"])
+    return min(xs), min(ys), max(xs), max(ys)

@@ -1,0 +1,86 @@
+"""The ward profile, drawn by the Ward profile page and under the map when a ward is clicked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import altair as alt
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from dashboards import brief, data
+from dashboards.common import md, partner_mode, snapshot_at
+
+
+def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: str = "profile") -> None:
+    w = data.wards(con)
+    row = w[w["code"] == code]
+    if row.empty:
+        st.warning(f"No ward {md(code)} in this snapshot.")
+        return
+    name, la_name = row["name"].iloc[0], row["la_name"].iloc[0]
+    st.header(f"Ward profile: {md(name)} ({md(code)})")
+    st.caption(f"Local authority: {md(la_name)}")
+
+    gaps = data.ward_gaps(con, code)
+    if len(gaps):
+        st.subheader("Provision gaps: why this ward is flagged")
+        cols = st.columns(len(gaps))
+        for col, g in zip(cols, gaps.to_dict("records"), strict=True):
+            col.metric(g["label"], f"{g['gap']:+.2f}", help=f"rank {g['rank']} of {g['of_units']} wards "
+                       "(1 = largest gap); gap = need - supply, each between 0 and 1")
+            flags = ", ".join(f.replace("_", " ") for f in (g["flags"] or []))
+            col.caption(flags or "no flags")
+        cat = st.selectbox("Components of the gap for", gaps["category"].tolist(),
+                           format_func=lambda c: data.CATEGORY_LABELS.get(c, c), key=f"{key}-cat")
+        comps = pd.DataFrame(gaps.loc[gaps["category"] == cat, "components"].iloc[0])
+        comps["component"] = comps["component"].str.replace("_", " ")
+        st.altair_chart(alt.Chart(comps).mark_bar().encode(
+            x=alt.X("contribution:Q", title="contribution to the gap (need +, supply -)"),
+            y=alt.Y("component:N", sort="-x", title=None),
+            color=alt.Color("kind:N", scale=alt.Scale(domain=["need", "supply"], range=["#d7301f", "#2b8cbe"])),
+            tooltip=["component", "kind", alt.Tooltip("raw:Q", format=".3f"), alt.Tooltip("scaled:Q", format=".2f"),
+                     "weight", alt.Tooltip("contribution:Q", format="+.3f")]), width="stretch")
+        strengths = gaps.loc[gaps["category"] == cat, "strengths"].iloc[0] or {}
+        if strengths:
+            st.caption("Strengths: " + md(", ".join(f"{k.replace('_', ' ')} {v:.2f}" if isinstance(v, float)
+                                                    else f"{k.replace('_', ' ')} {v}" for k, v in strengths.items())))
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Who lives here")
+        mix = data.population_mix(con, code)
+        if len(mix):
+            top = mix.head(10).melt(id_vars=["group"], value_vars=["share", "la_share"], var_name="where",
+                                    value_name="proportion")
+            top["where"] = top["where"].map({"share": "ward", "la_share": "local authority"})
+            st.altair_chart(alt.Chart(top).mark_bar().encode(
+                x=alt.X("proportion:Q", axis=alt.Axis(format="%")), y=alt.Y("group:N", sort=None, title=None),
+                yOffset="where:N", color="where:N",
+                tooltip=["group", "where", alt.Tooltip("proportion:Q", format=".1%")]), width="stretch")
+        st.subheader("The ward beside its local authority")
+        st.dataframe(data.ward_vs_la(con, code), hide_index=True, width="stretch")
+    with right:
+        st.subheader("Segregation indices")
+        idx = data.ward_indices(con, code)
+        groups = ["all"] + [g for g in idx["focal_group"].unique() if g != "all"]
+        group = st.selectbox("Group", groups, format_func=data.group_label, key=f"{key}-group")
+        shown = idx[idx["focal_group"] == group][["index", "value", "ci_low", "ci_high", "reliable", "n_oas"]]
+        st.dataframe(shown, hide_index=True, width="stretch")
+        if len(shown) and not bool(shown["reliable"].all()):
+            st.caption("Unreliable: fewer than 5 output areas or 50 residents of the group; read with care.")
+        st.subheader("Accessibility")
+        st.dataframe(data.ward_access(con, code), hide_index=True, width="stretch")
+
+    st.subheader("Assets within 1,600 m")
+    listed, counted = data.assets_in_reach(con, code, partner=partner_mode())
+    st.dataframe(listed.drop(columns=["asset_id", "sensitive"]), hide_index=True, width="stretch")
+    if len(counted):
+        st.caption("Sensitive services within reach (counted, not located): " + md(", ".join(
+            f"{data.CATEGORY_LABELS.get(c, c)} {n}" for c, n in zip(counted["category"], counted["sensitive_assets"],
+                                                                  strict=True))))
+    snap, partner = str(snapshot_path), partner_mode()
+    st.download_button("Download the ward brief (HTML)",
+                       lambda: brief.ward_brief(snapshot_at(snap), code, partner, Path(snap).stem).encode("utf-8"),
+                       file_name=f"ward-brief-{code}.html", mime="text/html", key=f"{key}-brief")

@@ -1,0 +1,58 @@
+"""Serve the dashboard: ``python -m dashboards.serve [streamlit options]``.
+
+Imports what the pages use *before* the server accepts connections, so the first visitor does
+not wait for them (mapclassify alone takes about 3 s to import: it compiles with numba), then
+hands over to ``streamlit run dashboards/app.py`` with the options given. (Streamlit components,
+such as streamlit-folium, must not be imported before: they register with the running server.)
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import time
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent / "app.py"
+WARM = ("mapclassify", "folium", "folium.plugins", "altair", "geopandas", "pyogrio",
+        "assetmap.sites", "assetmap.dispersal", "dashboards.data", "dashboards.maps", "dashboards.brief")
+
+log = logging.getLogger("dashboards.serve")
+
+
+def warm() -> float:
+    """Import the pages' heavy modules and run their first-call compilations once (numba in
+    mapclassify, Jinja templates in folium) on a tiny map; return the seconds it took."""
+    t0 = time.perf_counter()
+    for name in WARM:
+        importlib.import_module(name)
+    import numpy as np
+    import pandas as pd
+
+    from dashboards import data, maps
+
+    values = pd.DataFrame({"code": ["a", "b", "c", "d"], "value": [0.1, 0.4, 0.2, np.nan]})
+    for scheme in data.SCHEMES:
+        classes, bins = data.classify(values["value"], scheme, 3)
+    square = {"type": "Polygon", "coordinates": [[[-1.9, 52.4], [-1.8, 52.4], [-1.8, 52.5], [-1.9, 52.4]]]}
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": c, "name": c}, "geometry": square} for c in values["code"]]}
+    pins = pd.DataFrame({"lat": [52.45], "lon": [-1.85], "name": ["x"], "category": ["esol_provider"],
+                         "subtype": [""], "attrs": ["{}"], "source": ["warm-up"], "licence": [""],
+                         "observed_at": [None], "address": [""], "postcode": [""]})
+    maps.ward_map(fc, values, classes, bins, "warm-up", asset_frame=pins).get_root().render()
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    log.info("modules warmed in %.1f s", warm())
+    from streamlit.web import cli as stcli
+
+    sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if argv is None else argv)]
+    return stcli.main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Map: a choropleth of one ward measure, asset layers, click a ward for its profile, exports."""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from assetmap.categories import CATEGORIES
+from dashboards import common, data, maps, profile
+from dashboards import views_shared as cached
+from dashboards.views_shared import features
+
+PALETTE_OF = {"gap": "YlOrRd", "need": "YlOrRd", "supply": "Blues", "access": "Blues", "index": "Purples",
+              "share": "Purples"}
+
+
+_WIDGETS = {"measure": "m-kind", "category": "m-category", "field": "m-field", "index": "m-index", "group": "m-group",
+            "scheme": "m-scheme", "k": "m-k"}
+
+
+def _state(v: dict[str, str]) -> dict[str, str]:
+    """The view as the sidebar's widgets last left it (the URL's, before they exist)."""
+    out = dict(v)
+    for param, key in _WIDGETS.items():
+        if key in st.session_state:
+            out[param] = str(st.session_state[key])
+    if out.get("measure") == "share" and "m-share" in st.session_state:
+        out["group"] = str(st.session_state["m-share"])
+    if "m-layers" in st.session_state:
+        out["layers"] = ",".join(st.session_state["m-layers"]) or "none"
+    if "m-religions" in st.session_state:
+        out["religions"] = ",".join(st.session_state["m-religions"])
+    return out
+
+
+def measure_controls(snap: str, m: data.Measure) -> data.Measure:
+    """The sidebar's measure pickers, starting from (and writing back to) the view."""
+    kind = common.choice("Measure", data.KINDS, m.kind, key="m-kind")
+    category, field, index, group = m.category, m.field, m.index, m.group
+    if kind in ("gap", "need", "supply", "access"):
+        category = common.choice("Category", data.CATEGORY_LABELS, m.category, key="m-category")
+    if kind == "access":
+        field = common.choice("Accessibility measure", data.ACCESS_FIELDS, m.field, key="m-field")
+    groups = list(cached.ethnic_groups(snap))
+    if kind == "index":
+        index = common.choice("Index", data.INDEX_LABELS, m.index, key="m-index")
+        if index not in data.MULTIGROUP:
+            group = common.choice("Focal group", {g: data.group_label(g) for g in groups},
+                                  m.group if m.group != "all" else "white_british", key="m-group")
+        else:
+            group = "all"
+    if kind == "share":
+        group = common.choice("Group", {g: data.group_label(g) for g in groups}, m.group, key="m-share")
+    return data.Measure(kind, category, field, index, group)
+
+
+def main() -> None:
+    common.header("Provision-gap map")
+    con, path = common.snapshot()
+    if not data.has_table_rows(con, "display_areas"):
+        st.warning("This snapshot has no ward boundaries to draw.")
+        st.stop()
+    # The map is drawn before the sidebar's controls, from the values they last had, so that the
+    # browser starts on the map (the slowest part to appear) first; the controls follow.
+    v = _state(common.view())
+    m = data.Measure.from_params(v)
+    scheme = v.get("scheme") if v.get("scheme") in data.SCHEMES else "quantiles"
+    k = int(v["k"]) if v.get("k", "").isdigit() and 3 <= int(v["k"]) <= 7 else 5
+    layers = [c for c in v.get("layers", "esol_provider,community_centre").split(",") if c in CATEGORIES]
+    snap = str(path)
+    rel_all = cached.religions(snap)
+    religions = [r for r in v["religions"].split(",") if r in rel_all] if v.get("religions") else None
+
+    values = cached.measure_values(snap, m)
+    all_wards = cached.wards(snap)
+    values = all_wards[["code"]].merge(values, on="code", how="left")
+    classes, bins = data.classify(values["value"], scheme, k)
+    fc = features(str(path), len(all_wards))
+    asset_frame = cached.assets(snap, tuple(layers), tuple(religions) if religions is not None else None,
+                                common.partner_mode()) if layers else None
+    sensitive = None if common.partner_mode() else cached.sensitive_counts(snap)
+    selected = v.get("ward")
+    center = (float(v["lat"]), float(v["lon"])) if _is_float(v.get("lat")) and _is_float(v.get("lon")) else None
+    zoom = int(v["zoom"]) if v.get("zoom", "").isdigit() else None
+    # the map is built at the view the session opened with, so panning does not rebuild it; later
+    # views reach the map through st_folium's center/zoom, which move it without a redraw
+    first_center, first_zoom = st.session_state.setdefault("_map_first_view", (center, zoom))
+    fmap = maps.ward_map(fc, values, classes, bins, m.label, palette_name=PALETTE_OF[m.kind], selected=selected,
+                         asset_frame=asset_frame, sensitive=sensitive, center=first_center, zoom=first_zoom)
+    st.subheader(m.label)
+    out = st_folium(fmap, key="ward-map", height=560, use_container_width=True,
+                    returned_objects=["last_active_drawing", "center", "zoom"], center=center, zoom=zoom)
+
+    with st.sidebar:
+        st.subheader("What to map")
+        m2 = measure_controls(snap, m)
+        scheme2 = common.choice("Class breaks", data.SCHEMES, scheme, key="m-scheme")
+        k2 = st.slider("Classes", 3, 7, k, key="m-k")
+        st.subheader("Asset layers")
+        layers2 = st.multiselect("Show", list(CATEGORIES), default=layers,
+                                 format_func=lambda c: data.CATEGORY_LABELS.get(c, c), key="m-layers")
+        religions2 = None
+        if "place_of_worship" in layers2 and rel_all:
+            religions2 = st.multiselect("Places of worship: religions", rel_all,
+                                        default=religions if religions is not None else rel_all, key="m-religions")
+        if not common.partner_mode():
+            st.caption("Public mode: refugee support venues and women-only spaces appear as counts per ward "
+                       "(in the ward tooltip and profile), never as points.")
+    keep = m2.params()
+    common.set_view(**{p: keep.get(p) for p in ("measure", "category", "field", "index", "group")},
+                    scheme=scheme2, k=k2, layers=",".join(layers2) or "none",
+                    religions=",".join(religions2) if religions2 is not None and religions2 != rel_all else None)
+    if (m2, scheme2, k2, layers2, religions2) != (m, scheme, k, layers, religions) and \
+            not st.session_state.get("_map_settled"):
+        # a view from the URL that the widgets normalised (e.g. an unknown group): draw it again once
+        st.session_state["_map_settled"] = True
+        st.rerun()
+    _follow(out)
+
+    legend = maps.legend_rows(bins, maps.palette(max(len(bins), 1), PALETTE_OF[m.kind]),
+                              float(values["value"].min()) if values["value"].notna().any() else None)
+    st.caption("Classes (" + data.SCHEMES[scheme] + "): " + "; ".join(t for _, t in legend))  # numbers only
+    if int((values["value"].isna()).sum()):
+        st.caption(f"{int(values['value'].isna().sum())} wards have no value for this measure.")
+
+    with st.expander("Export this layer"):
+        st.caption("Wards with the measure shown, in EPSG:4326; assets without the sensitive ones in public mode.")
+        slug = "-".join(m.params().values())
+        snap, partner = str(path), common.partner_mode()
+
+        def layer(fmt: str):  # made when clicked, on a cursor of its own (runs on another thread)
+            return lambda: data.to_bytes(data.measure_frame(common.snapshot_at(snap), m), fmt, "wards")
+
+        c1, c2, c3, c4 = st.columns(4)
+        c1.download_button("GeoJSON", layer("geojson"), f"assetmap-{slug}.geojson", "application/geo+json",
+                           key="x-geojson")
+        c2.download_button("GeoPackage", layer("gpkg"), f"assetmap-{slug}.gpkg", "application/geopackage+sqlite3",
+                           key="x-gpkg")
+        c3.download_button("CSV", layer("csv"), f"assetmap-{slug}.csv", "text/csv", key="x-csv")
+        c4.download_button("Assets (GeoJSON)", lambda: data.to_bytes(
+            data.public_assets_frame(common.snapshot_at(snap), partner), "geojson", "assets"),
+            "assetmap-assets.geojson", "application/geo+json", key="x-assets")
+
+    ward = common.view().get("ward")
+    if ward:
+        st.divider()
+        profile.render(con, ward, path, key="map-profile")
+    else:
+        st.info("Click a ward on the map to see its profile.")
+
+
+def _is_float(s: str | None) -> bool:
+    try:
+        float(s)  # type: ignore[arg-type]
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _follow(out: dict | None) -> None:
+    """Take a click on a ward, and the map's centre and zoom, into the view (and so the URL)."""
+    if not out:
+        return
+    drawing = out.get("last_active_drawing") or {}
+    code = (drawing.get("properties") or {}).get("code")
+    if code and code != st.session_state.get("_last_clicked_ward"):
+        st.session_state["_last_clicked_ward"] = code
+        common.set_view(ward=code)
+        st.rerun()
+    center, zoom = out.get("center"), out.get("zoom")
+    if center and zoom:
+        common.set_view(lat=f"{center['lat']:.5f}", lon=f"{center['lng']:.5f}", zoom=int(zoom))
+
+
+main()

@@ -1,0 +1,89 @@
+"""Moderation: behind the shared secret from configuration, approve or reject pending submissions.
+
+Pending submissions live only in the working store (never in a published snapshot), so this
+page opens the working store, briefly, for each action; it waits its turn behind the pipeline.
+An approval goes through the same validation as any provider row, then the wards it touches are
+recomputed and a new snapshot published, so the map shows it at once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+import pandas as pd
+import streamlit as st
+
+from assetmap.recompute import recompute_wards
+from assetmap.settings import settings
+from assetmap.snapshots import publish
+from assetmap.store import Store, StoreError
+from assetmap.submissions import SubmissionError, approve, list_submissions, reject
+from dashboards import common
+
+
+def _authorised() -> bool:
+    if not settings.moderator_secret:
+        st.info("Moderation is closed here: set ASSETMAP_MODERATOR_SECRET to open it "
+                "(or use `assetmap submissions`, `assetmap approve` and `assetmap reject`).")
+        return False
+    if st.session_state.get("moderator"):
+        return True
+    given = st.text_input("Moderators' secret", type="password", key="mod-secret")
+    if not given:
+        return False
+    if hmac.compare_digest(given.encode("utf-8"), settings.moderator_secret.encode("utf-8")):
+        st.session_state["moderator"] = True
+        st.rerun()
+    st.error("That is not the moderators' secret.")
+    return False
+
+
+def main() -> None:
+    common.header("Moderation")
+    if not _authorised():
+        return
+    try:
+        with Store(settings.db_path) as store:
+            pending = list_submissions(store, "pending")
+    except StoreError as exc:
+        st.error(f"The working store is busy or missing: {exc}")
+        return
+    if st.session_state.get("mod-message"):
+        st.success(st.session_state.pop("mod-message"))
+    if not pending:
+        st.write("No submissions are waiting.")
+        return
+    st.write(f"{len(pending)} submission(s) waiting.")
+    table = pd.DataFrame([{"id": p["submission_id"], "submitted": p["submitted_at"], **{
+        k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in p["payload"].items()}} for p in pending])
+    st.dataframe(table, hide_index=True, key="mod-table")
+    sid = st.selectbox("Submission", [p["submission_id"] for p in pending], key="mod-id")
+    reason = st.text_input("Reason (needed to reject)", key="mod-reason")
+    c1, c2 = st.columns(2)
+    if c1.button("Approve", key="mod-approve", type="primary"):
+        try:
+            with Store(settings.db_path) as store:
+                result = approve(store, sid)
+                recompute_wards(store, result.affected_wards)
+                publish(store, reason=f"submission {sid} approved")
+        except (SubmissionError, StoreError) as exc:
+            st.error(str(exc))
+            return
+        st.session_state["mod-message"] = f"Approved {sid}; the map now shows it."
+        st.rerun()
+    if c2.button("Reject", key="mod-reject"):
+        if not reason.strip():
+            st.error("Give a reason to reject.")
+            return
+        try:
+            with Store(settings.db_path) as store:
+                reject(store, sid, reason.strip())
+        except (SubmissionError, StoreError) as exc:
+            st.error(str(exc))
+            return
+        st.session_state["mod-message"] = f"Rejected {sid}."
+        st.rerun()
+
+
+main()

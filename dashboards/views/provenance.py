@@ -1,0 +1,51 @@
+"""Data and provenance: every layer's source, licence and vintage; ingests; events; snapshot compare."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import common, data
+
+
+def main() -> None:
+    common.header("Data and provenance")
+    con, path = common.snapshot()
+    s = data.summary(con)
+    cols = st.columns(5)
+    for col, (label, key) in zip(cols, [("Wards", "wards"), ("Output areas", "oas"), ("Assets", "assets"),
+                                        ("of which sensitive", "sensitive_assets"), ("Ingests", "ingests")],
+                                 strict=True):
+        col.metric(label, f"{s[key]:,}")
+
+    st.subheader("Layers: source, licence, vintage")
+    st.dataframe(data.layers(con), hide_index=True, key="pv-layers")
+
+    st.subheader("Ingests")
+    ing = data.ingests(con)
+    st.caption("Every row read is stored or quarantined with a reason: read = accepted + quarantined.")
+    st.dataframe(ing, hide_index=True, key="pv-ingests")
+    q = con.execute("SELECT ingest_id, reason_code, count(*) AS rows FROM quarantine GROUP BY ALL "
+                    "ORDER BY ingest_id DESC, rows DESC").df()
+    if len(q):
+        st.caption("Quarantined rows by reason (details: `assetmap quarantine --ingest N`)")
+        st.dataframe(q, hide_index=True, key="pv-quarantine")
+
+    st.subheader("Events")
+    ev = data.events_timeline(con)
+    names = sorted(ev["name"].unique())
+    shown = st.multiselect("Event types", names, default=names, key="pv-events")
+    st.dataframe(ev[ev["name"].isin(shown)], hide_index=True, key="pv-timeline")
+
+    st.subheader("Compare snapshots")
+    snaps = [x for x in common.snapshots() if x["snapshot_id"] != path.stem]
+    if not snaps:
+        st.info("Only one snapshot is kept so far: the next publish (any ingest) gives one to compare with.")
+        return
+    labels = {x["snapshot_id"]: f"{x['snapshot_id']} ({x.get('reason') or 'no reason'})" for x in snaps}
+    before = st.selectbox("Compare the latest with", list(labels), format_func=labels.get, key="pv-before")
+    changed = data.compare_gaps(con, common.snapshot_at(str(path.parent / f"{before}.duckdb")))
+    st.caption(f"{len(changed)} ward gaps changed between {common.md(labels[before])} and the latest.")
+    st.dataframe(changed, hide_index=True, key="pv-changed")
+
+
+main()

@@ -1,0 +1,53 @@
+"""Cached reads more than one page uses."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from assetmap import display
+from assetmap.settings import settings
+from dashboards import common, data
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _features(path: str, detail: str) -> dict:
+    return display.feature_collection(common.snapshot_at(path), "ward", detail)
+
+
+def features(path: str, n_wards: int) -> dict:
+    """The wards' display geometry at the detail their number calls for (cached per snapshot)."""
+    return _features(path, "overview" if n_wards > settings.map_detail_max_wards else "detail")
+
+
+# Reads of a snapshot never change (a snapshot is immutable), so they are cached per snapshot
+# path: a new publish is a new path, and so a fresh read.
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def wards(path: str):
+    return data.wards(common.snapshot_at(path))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def ethnic_groups(path: str) -> dict[str, list[str]]:
+    return data.ethnic_groups(common.snapshot_at(path))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def religions(path: str) -> list[str]:
+    return data.religions(common.snapshot_at(path))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def measure_values(path: str, measure: data.Measure):
+    return data.measure_values(common.snapshot_at(path), measure)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def assets(path: str, categories: tuple[str, ...], religions_: tuple[str, ...] | None, partner: bool):
+    return data.assets(common.snapshot_at(path), list(categories),
+                       list(religions_) if religions_ is not None else None, partner)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def sensitive_counts(path: str):
+    return data.sensitive_counts(common.snapshot_at(path))

@@ -1,0 +1,292 @@
+"""Every dashboard page, run by Streamlit's AppTest on a published snapshot of the demo city.
+
+Each test reads as what a user does: opens a page (or a shared URL), changes a control, and
+sees the page follow. What the pages show is checked against the snapshot, not against itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import mapclassify
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from assetmap.settings import settings
+from assetmap.snapshots import latest_path, list_snapshots
+from assetmap.store import Store, connect
+from dashboards import data
+from tests.conftest import HOSTILE_NAMES, SENSITIVE_PLANTED, pair_in as _pair_in
+
+VIEWS = Path(__file__).resolve().parents[1] / "dashboards" / "views"
+APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+
+
+def page(name: str, **params: str) -> AppTest:
+    at = AppTest.from_file(str(VIEWS / f"{name}.py"), default_timeout=90)
+    for k, v in params.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture
+def snap(dashboard_home):
+    con = connect(latest_path(settings.db_path), read_only=True)
+    yield con
+    con.close()
+
+
+def map_script(at: AppTest) -> str:
+    (component,) = at.get("component_instance")
+    return json.loads(component.proto.json_args)["script"]
+
+
+# -- the app and the map -------------------------------------------------------------------------
+
+def test_the_app_opens_on_the_map_with_every_page_in_its_navigation(dashboard_home):
+    at = ok(AppTest.from_file(APP, default_timeout=90).run())
+    assert at.title[0].value == "Provision-gap map"
+    assert at.subheader[0].value == "Provision gap: ESOL classes"
+
+
+def test_the_map_draws_every_ward_coloured_by_mapclassify_breaks(dashboard_home, snap):
+    at = ok(page("map"))
+    assert [s.label for s in at.sidebar.selectbox][:3] == ["Measure", "Category", "Class breaks"]
+    script = map_script(at)
+    n_wards = snap.execute("SELECT count(*) FROM areas WHERE level = 'ward'").fetchone()[0]
+    assert len(set(re.findall(r'"code": "(E05\d+)"', script))) == n_wards
+    values = data.measure_values(snap, data.Measure())["value"]
+    bins = mapclassify.Quantiles(values.to_numpy(), k=5).bins
+    legend = next(c.value for c in at.caption if c.value.startswith("Classes (Quantiles)"))
+    assert f"{bins[-1]:.3f}" in legend and f"{bins[0]:.3f}" in legend
+
+
+def test_changing_the_measure_redraws_the_map_and_updates_the_url(dashboard_home):
+    at = ok(page("map"))
+    at.sidebar.selectbox(key="m-kind").set_value("index").run()
+    at.sidebar.selectbox(key="m-index").set_value("theil_h").run()
+    ok(at)
+    assert at.subheader[0].value == "Theil's H (multigroup)"
+    assert at.query_params["measure"] == ["index"] or at.query_params["measure"] == "index"
+    assert "Theil" in map_script(at)
+    at.sidebar.selectbox(key="m-scheme").set_value("fisher_jenks").run()
+    at.sidebar.slider(key="m-k").set_value(4).run()
+    ok(at)
+    assert re.search(r"Classes \(Fisher-Jenks\)", " ".join(c.value for c in at.caption))
+
+
+def test_a_shared_url_restores_the_measure_classes_and_ward(dashboard_home, snap):
+    ward = snap.execute("SELECT code, name FROM areas WHERE level = 'ward' ORDER BY code LIMIT 1 OFFSET 7").fetchone()
+    at = ok(page("map", measure="share", group="black_african", scheme="equal_interval", k="4", ward=ward[0],
+                 layers="place_of_worship", lat="52.78", lon="-1.25", zoom="13"))
+    assert at.subheader[0].value == "Share of residents: Black African"
+    assert at.sidebar.selectbox(key="m-scheme").value == "equal_interval"
+    assert at.sidebar.slider(key="m-k").value == 4
+    assert at.sidebar.multiselect(key="m-layers").value == ["place_of_worship"]
+    assert any(h.value == f"Ward profile: {ward[1]} ({ward[0]})" for h in at.header)
+    args = json.loads(at.get("component_instance")[0].proto.json_args)
+    assert args["zoom"] == 13 and args["center"] == [52.78, -1.25]
+
+
+def test_nonsense_in_the_url_falls_back_to_the_default_view(dashboard_home):
+    at = ok(page("map", measure="<script>", k="99", layers="nope", ward="E05999999"))
+    assert at.subheader[0].value == "Provision gap: ESOL classes"
+    assert any("No ward E05999999" in w.value.replace("\\", "") for w in at.warning)
+
+
+def test_public_mode_draws_no_sensitive_place_and_escapes_names(dashboard_home, snap):
+    at = ok(page("map", layers="esol_provider,community_centre,refugee_support,place_of_worship"))
+    script = map_script(at)
+    for name in HOSTILE_NAMES:  # as data, never as markup: < and > travel as \u003c and \u003e
+        assert name not in script
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in script
+    sensitive = snap.execute("SELECT name, ST_Y(p), ST_X(p) FROM (SELECT name, ST_Transform(geom, 'EPSG:27700', "
+                             "'EPSG:4326', always_xy := true) AS p FROM assets WHERE sensitive)").fetchall()
+    assert len(sensitive) > 100
+    for name, lat, lon in sensitive:
+        assert not _pair_in(script, lat, lon), name
+    assert SENSITIVE_PLANTED[0] not in script and SENSITIVE_PLANTED[0].replace("'", "\\u0027") not in script
+    assert "Sensitive services (count only)" in script  # they are counted per ward instead
+
+
+def test_partner_mode_shows_sensitive_places(dashboard_home, monkeypatch):
+    monkeypatch.setattr(settings, "dashboard_mode", "partner")
+    at = ok(page("map", layers="esol_provider"))
+    script = map_script(at)
+    assert _pair_in(script, SENSITIVE_PLANTED[1], SENSITIVE_PLANTED[2])
+
+
+# -- the other pages -------------------------------------------------------------------------------
+
+def test_the_ward_profile_follows_the_chosen_ward(dashboard_home, snap):
+    at = ok(page("profile"))
+    wards = snap.execute("SELECT code, name FROM areas WHERE level = 'ward' ORDER BY code").fetchall()
+    assert at.header[0].value == f"Ward profile: {wards[0][1]} ({wards[0][0]})"
+    at.selectbox(key="p-ward").set_value(wards[5][0]).run()
+    ok(at)
+    assert at.header[0].value == f"Ward profile: {wards[5][1]} ({wards[5][0]})"
+    assert at.query_params["ward"] in (wards[5][0], [wards[5][0]])
+    metrics = {m.label: m.value for m in at.metric}
+    gap = snap.execute("SELECT gap FROM ward_gaps WHERE ward_code = ? AND category = 'esol_provider'",
+                       [wards[5][0]]).fetchone()[0]
+    assert metrics["ESOL classes"] == f"{gap:+.2f}"
+    subheaders = [s.value for s in at.subheader]
+    for part in ("Provision gaps: why this ward is flagged", "Who lives here", "The ward beside its local authority",
+                 "Segregation indices", "Accessibility", "Assets within 1,600 m"):
+        assert part in subheaders
+    assert at.get("download_button")  # the ward brief
+
+
+def test_the_gaps_ranking_filters_and_offers_a_csv(dashboard_home, snap):
+    at = ok(page("gaps"))
+    table = at.dataframe[0].value
+    assert len(table) == snap.execute("SELECT count(*) FROM ward_gaps WHERE category = 'esol_provider'").fetchone()[0]
+    assert list(table["rank"]) == sorted(table["rank"])
+    at.selectbox(key="g-category").set_value("community_centre").run()
+    at.checkbox(key="g-flagged").check().run()
+    ok(at)
+    flagged = at.dataframe[0].value
+    expected = snap.execute(
+        """SELECT count(*) FROM ward_gaps WHERE category = 'community_centre'
+           AND (list_contains(CAST(flags AS VARCHAR[]), 'high_need_low_provision')
+                OR list_contains(CAST(flags AS VARCHAR[]), 'no_provision_within_reach'))""").fetchone()[0]
+    assert len(flagged) == expected
+    name = table["name"].iloc[3]
+    at.checkbox(key="g-flagged").uncheck()
+    at.text_input(key="g-search").input(name[:5]).run()
+    assert name in list(at.dataframe[0].value["name"])
+    assert at.get("download_button")
+
+
+def test_what_if_a_new_esol_class_narrows_gaps_nearby_and_suggest_draws_sites(dashboard_home, snap):
+    at = ok(page("what_if"))
+    gap_ward = snap.execute("""SELECT g.ward_code FROM ward_gaps g WHERE category = 'esol_provider'
+                               ORDER BY rank LIMIT 1""").fetchone()[0]
+    lat, lon = snap.execute("""SELECT ST_Y(p), ST_X(p) FROM (SELECT ST_Transform(ST_PointOnSurface(geom),
+                               'EPSG:27700', 'EPSG:4326', always_xy := true) AS p FROM areas WHERE code = ?)""",
+                            [gap_ward]).fetchone()
+    at.number_input(key="wi-lat").set_value(lat)
+    at.number_input(key="wi-lon").set_value(lon)
+    at.number_input(key="wi-capacity").set_value(40)
+    at.button(key="wi-add").click().run()
+    ok(at)
+    result = next(d.value for d in at.dataframe if "gap_after" in d.value.columns)
+    assert (result["delta"] < 0).any() and (result["delta"] <= 1e-12).all()
+    assert gap_ward in set(result["ward_code"])
+    assert "What-if 1" in map_script(at)
+    at.slider(key="wi-k").set_value(3)
+    at.button(key="wi-suggest").click().run()
+    ok(at)
+    suggested = next(d.value for d in at.dataframe if "covered_demand" in d.value.columns)
+    assert list(suggested["order"]) == [1, 2, 3]
+    assert "Suggested 3" in map_script(at)
+
+
+def test_the_dispersal_review_lists_every_authority(dashboard_home, snap):
+    at = ok(page("dispersal"))
+    table = at.dataframe[0].value
+    n_la = snap.execute("SELECT count(DISTINCT parent_code) FROM area_lookup WHERE parent_level = 'la'").fetchone()[0]
+    assert len(table) == n_la
+    assert {"supported_per_10k", "esol_places_per_10k"} <= set(table.columns)
+
+
+def test_provenance_lists_layers_ingests_events_and_compares_snapshots(dashboard_home, snap):
+    at = ok(page("provenance"))
+    frames = [d.value for d in at.dataframe]
+    layers = next(f for f in frames if "layer" in f.columns)
+    assert "assets: esol_provider" in set(layers["layer"])
+    ingests = next(f for f in frames if "rows_read" in f.columns)
+    assert (ingests["rows_read"] == ingests["rows_accepted"] + ingests["rows_quarantined"]).all()
+    assert len(ingests) == snap.execute("SELECT count(*) FROM ingests").fetchone()[0]
+    timeline = next(f for f in frames if "occurred_at" in f.columns)
+    assert "assetmap.snapshot.published" in set(timeline["name"])
+    changed = next(f for f in frames if "gap_before" in f.columns)  # the planted classes changed gaps
+    assert len(changed) > 0 and "ESOL classes" in set(changed["category"])
+    before = [s for s in list_snapshots(settings.db_path) if not s["latest"]]
+    assert at.selectbox(key="pv-before").value == before[0]["snapshot_id"]
+
+
+def test_a_submission_lands_in_the_inbox_for_the_pipeline(writable_dashboard_home):
+    at = ok(page("submit"))
+    at.text_input(key="s-name").input("Tuesday Conversation Club")
+    at.selectbox(key="s-category").set_value("esol_provider")
+    at.text_input(key="s-lat").input("52.7801")
+    at.text_input(key="s-lon").input("-1.2502")
+    at.multiselect(key="s-levels").set_value(["Entry 1", "Entry 2"])
+    at.text_input(key="s-contact").input("club@example.org")
+    at.button[0].click().run()
+    ok(at)
+    assert at.success and "waiting for a moderator" in at.success[0].value
+    files = list((writable_dashboard_home / "inbox" / "submissions").glob("sub-*.json"))
+    assert len(files) == 1
+    payload = json.loads(files[0].read_text())
+    assert payload["name"] == "Tuesday Conversation Club" and payload["esol_levels"] == ["Entry 1", "Entry 2"]
+    assert payload["lat"] == 52.7801
+
+
+def test_a_submission_without_a_place_is_refused_and_nothing_is_written(writable_dashboard_home):
+    at = ok(page("submit"))
+    at.text_input(key="s-name").input("Somewhere")
+    at.button[0].click().run()
+    assert at.error and "latitude and longitude, or a postcode" in at.error[0].value
+    assert not (writable_dashboard_home / "inbox" / "submissions").exists() or not list(
+        (writable_dashboard_home / "inbox" / "submissions").glob("*.json"))
+
+
+def test_moderation_is_closed_without_a_secret(writable_dashboard_home, monkeypatch):
+    monkeypatch.setattr(settings, "moderator_secret", "")
+    at = ok(page("moderate"))
+    assert "Moderation is closed" in at.info[0].value
+    assert not at.text_input
+
+
+def test_moderation_approves_behind_the_secret_and_publishes(writable_dashboard_home, monkeypatch):
+    from assetmap.submissions import submit
+
+    monkeypatch.setattr(settings, "moderator_secret", "s3cret-for-tests")
+    with Store(settings.db_path) as store:
+        sid = submit(store, {"name": "Harbour Welcome Cafe", "category": "refugee_support", "lat": 52.7790,
+                             "lon": -1.2440, "submitted_by": "me@example.org"})
+        bad = submit(store, {"name": "Spam", "category": "community_centre", "lat": 52.7, "lon": -1.2})
+    before = latest_path(settings.db_path)
+    at = ok(page("moderate"))
+    at.text_input(key="mod-secret").input("wrong").run()
+    assert at.error and "not the moderators' secret" in at.error[0].value
+    assert not at.dataframe
+    at.text_input(key="mod-secret").input("s3cret-for-tests").run()
+    ok(at)
+    assert set(at.dataframe[0].value["id"]) == {sid, bad}
+    at.selectbox(key="mod-id").set_value(sid)
+    at.button(key="mod-approve").click().run()
+    ok(at)
+    assert any(f"Approved {sid}" in s.value for s in at.success)
+    after = latest_path(settings.db_path)
+    assert after != before
+    con = connect(after, read_only=True)
+    try:
+        row = con.execute("SELECT category, sensitive FROM assets WHERE name = 'Harbour Welcome Cafe'").fetchone()
+        assert row == ("refugee_support", True)
+        assert con.execute("SELECT count(*) FROM submissions WHERE status = 'pending'").fetchone()[0] == 0
+    finally:
+        con.close()
+    at.selectbox(key="mod-id").set_value(bad)
+    at.button(key="mod-reject").click().run()
+    assert at.error and "Give a reason" in at.error[0].value
+    at.text_input(key="mod-reason").input("not a real place")
+    at.button(key="mod-reject").click().run()
+    ok(at)
+    assert any(f"Rejected {bad}" in s.value for s in at.success)
+
+
+def test_every_page_says_when_nothing_is_published(tmp_path, monkeypatch):
+    monkeypatch.setattr(settings, "db_path", tmp_path / "nothing.duckdb")
+    for name in ("map", "profile", "gaps", "what_if", "dispersal", "provenance"):
+        at = ok(page(name))
+        assert "No snapshot has been published yet" in at.warning[0].value, name
