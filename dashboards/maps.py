@@ -120,20 +120,27 @@ class Legend(MacroElement):
                      f'<b>{html.escape(title)}</b>{items}</div>')
 
 
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and np.isnan(value)) and str(value) != ""
+
+
 def popup_lines(row: dict[str, Any]) -> list[str]:
     """An asset's popup as lines of plain text: name, kind, address, attributes, source and date."""
     attrs = json.loads(row["attrs"]) if isinstance(row.get("attrs"), str) and row["attrs"] else {}
     lines = [str(row["name"]), CATEGORY_LABELS.get(row["category"], row["category"])
              + (f" ({row['subtype']})" if row.get("subtype") else "")]
-    lines += [str(row[k]) for k in ("address", "postcode") if row.get(k)]
+    lines += [str(row[k]) for k in ("address", "postcode") if _present(row.get(k))]
     for key, value in attrs.items():
         if value in (None, "", []):
             continue
-        text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        if isinstance(value, bool):
+            text = "yes" if value else "no"
+        else:
+            text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
         lines.append(f"{key.replace('_', ' ')}: {text}")
     when = row.get("observed_at")
     when_text = "" if when is None or pd.isna(when) else f", observed {pd.Timestamp(when).date()}"
-    licence = f" ({row['licence']})" if row.get("licence") else ""
+    licence = f" ({row['licence']})" if _present(row.get("licence")) else ""
     lines.append(f"Source: {row['source']}{licence}{when_text}")
     return lines
 

@@ -83,4 +83,4 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
     snap, partner = str(snapshot_path), partner_mode()
     st.download_button("Download the ward brief (HTML)",
                        lambda: brief.ward_brief(snapshot_at(snap), code, partner, Path(snap).stem).encode("utf-8"),
-                       file_name=f"ward-brief-{code}.html", mime="text/html", key=f"{key}-brief")
+                       file_name=f"ward-brief-{code}.html", mime="text/html", key=f"{key}-brief", on_click="ignore")

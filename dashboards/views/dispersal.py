@@ -32,7 +32,7 @@ def main() -> None:
     st.altair_chart(chart, width="stretch")
     st.dataframe(table, hide_index=True, key="d-table")
     st.download_button("Download CSV", table.to_csv(index=False).encode("utf-8"), file_name="assetmap-dispersal.csv",
-                       mime="text/csv", key="d-csv")
+                       mime="text/csv", key="d-csv", on_click="ignore")
 
 
 main()

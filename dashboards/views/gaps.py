@@ -41,7 +41,7 @@ def main() -> None:
                                 "need": st.column_config.NumberColumn(format="%.3f"),
                                 "supply": st.column_config.NumberColumn(format="%.3f")})
     st.download_button("Download CSV", table.to_csv(index=False).encode("utf-8"),
-                       file_name=f"assetmap-gaps-{category}.csv", mime="text/csv", key="g-csv")
+                       file_name=f"assetmap-gaps-{category}.csv", mime="text/csv", key="g-csv", on_click="ignore")
 
 
 main()

@@ -133,13 +133,13 @@ def main() -> None:
 
         c1, c2, c3, c4 = st.columns(4)
         c1.download_button("GeoJSON", layer("geojson"), f"assetmap-{slug}.geojson", "application/geo+json",
-                           key="x-geojson")
+                           key="x-geojson", on_click="ignore")
         c2.download_button("GeoPackage", layer("gpkg"), f"assetmap-{slug}.gpkg", "application/geopackage+sqlite3",
-                           key="x-gpkg")
-        c3.download_button("CSV", layer("csv"), f"assetmap-{slug}.csv", "text/csv", key="x-csv")
+                           key="x-gpkg", on_click="ignore")
+        c3.download_button("CSV", layer("csv"), f"assetmap-{slug}.csv", "text/csv", key="x-csv", on_click="ignore")
         c4.download_button("Assets (GeoJSON)", lambda: data.to_bytes(
             data.public_assets_frame(common.snapshot_at(snap), partner), "geojson", "assets"),
-            "assetmap-assets.geojson", "application/geo+json", key="x-assets")
+            "assetmap-assets.geojson", "application/geo+json", key="x-assets", on_click="ignore")
 
     ward = common.view().get("ward")
     if ward:

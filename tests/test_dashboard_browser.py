@@ -1,0 +1,208 @@
+"""The dashboard in a real browser: Debian's chromium, driven by playwright, against the app served
+by Streamlit on 127.0.0.1 (started here as ``assetmap up`` starts it). Slow: run alone with
+``pytest -m slow tests/test_dashboard_browser.py``. Screenshots go to ``test-output/browser/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from assetmap.store import connect
+from pipelines.up import dashboard_command, free_port, wait_http
+from tests.conftest import HOSTILE_NAMES, REPO, SENSITIVE_PLANTED, pair_in
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path(os.environ.get("ASSETMAP_CHROMIUM", "/usr/bin/chromium"))
+SHOTS = REPO / "test-output" / "browser"
+MAP_FRAME = "iframe[title='streamlit_folium.st_folium']"
+# what the machine's closed network needs: no background calls home (see the project's notes)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def home(_dashboard_home) -> Path:
+    return _dashboard_home
+
+
+@pytest.fixture(scope="module")
+def server(home):
+    port = free_port(8650)
+    env = {**os.environ, "ASSETMAP_HOME": str(home), "ASSETMAP_DB": str(home / "assetmap.duckdb"),
+           "ASSETMAP_MODE": "public", "ASSETMAP_INBOX": str(home / "inbox")}
+    log = open(home / "dashboard.log", "wb")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(dashboard_command(port), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/_stcore/health", 120, proc)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def requests_seen() -> list[str]:
+    return []
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, requests_seen, tmp_path):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    ctx.on("request", lambda r: requests_seen.append(r.url))
+    pg = ctx.new_page()
+    pg.dialogs = []  # type: ignore[attr-defined]
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
+    yield pg
+    ctx.close()
+
+
+@pytest.fixture(scope="module")
+def snap(home):
+    from assetmap.snapshots import latest_path
+    from assetmap.settings import settings
+
+    old = settings.db_path
+    settings.db_path = home / "assetmap.duckdb"
+    con = connect(latest_path(settings.db_path), read_only=True)
+    yield con
+    con.close()
+    settings.db_path = old
+
+
+def shot(pg, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    pg.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def open_map(pg, url: str):
+    pg.goto(url)
+    frame = pg.frame_locator(MAP_FRAME)
+    frame.locator("path.leaflet-interactive").first.wait_for(timeout=60_000, state="attached")
+    return frame
+
+
+def map_frame(pg):
+    return next(f for f in pg.frames if "st_folium" in f.url)
+
+
+def test_the_map_appears_with_one_polygon_per_ward(server, page, snap):
+    frame = open_map(page, server + "?layers=none")
+    n_wards = snap.execute("SELECT count(*) FROM areas WHERE level = 'ward'").fetchone()[0]
+    time.sleep(0.5)
+    assert frame.locator(".leaflet-container").is_visible()
+    assert frame.locator("path.leaflet-interactive").count() == n_wards
+    assert frame.locator(".assetmap-legend").is_visible()
+    shot(page, "01-map")
+
+
+def test_clicking_a_ward_shows_its_profile(server, page, snap):
+    frame = open_map(page, server + "?layers=none")
+    target = frame.locator("path.leaflet-interactive").nth(12)
+    target.hover(force=True)
+    tip = frame.locator(".leaflet-tooltip").first
+    tip.wait_for(timeout=10_000)
+    code = re.search(r"E05\d{6}", tip.inner_text()).group(0)
+    name = snap.execute("SELECT name FROM areas WHERE code = ?", [code]).fetchone()[0]
+    target.click(force=True)
+    header = page.get_by_text(f"Ward profile: {name} ({code})")
+    header.wait_for(timeout=30_000)
+    assert f"ward={code}" in page.url
+    shot(page, "02-ward-profile")
+
+
+def test_a_url_restores_the_view(server, page, snap):
+    code, name = snap.execute("SELECT code, name FROM areas WHERE level = 'ward' ORDER BY code LIMIT 1 OFFSET 20"
+                              ).fetchone()
+    url = server + f"?measure=index&index=theil_h&scheme=fisher_jenks&k=4&ward={code}&lat=52.79&lon=-1.26&zoom=13"
+    open_map(page, url)
+    page.get_by_text(f"Ward profile: {name} ({code})").wait_for(timeout=30_000)
+    page.get_by_role("heading", name="Theil's H (multigroup)").wait_for(timeout=10_000)
+    frame = map_frame(page)
+    time.sleep(1.0)
+    assert frame.evaluate("map_div.getZoom()") == 13
+    centre = frame.evaluate("[map_div.getCenter().lat, map_div.getCenter().lng]")
+    assert centre == pytest.approx([52.79, -1.26], abs=1e-3)
+    shot(page, "03-restored-view")
+
+
+def test_hostile_asset_names_run_nothing(server, page, snap):
+    lat, lon = 52.78053, -1.24907  # between the two planted assets, close enough that neither is clustered
+    frame = open_map(page, server + f"?layers=esol_provider,community_centre&lat={lat}&lon={lon}&zoom=17")
+    for name in HOSTILE_NAMES:
+        pin = frame.locator(f"[title='{name}']")
+        pin.first.wait_for(timeout=30_000)
+        map_frame(page).evaluate("map_div.closePopup()")  # an open popup may lie over the next pin
+        pin.first.click(force=True)
+        popup = frame.locator(".leaflet-popup-content", has_text=name)  # shown as text, characters and all
+        popup.wait_for(timeout=10_000)
+        assert popup.inner_text().splitlines()[0] == name
+        assert popup.locator("img, script").count() == 0
+    shot(page, "04-hostile-names")
+    for f in page.frames:
+        assert f.evaluate("typeof window.__xss") == "undefined"
+    assert page.dialogs == []  # type: ignore[attr-defined]
+
+
+def test_no_sensitive_coordinates_in_the_pages_or_the_exports(server, page, snap, tmp_path):
+    points = snap.execute("SELECT name, ST_Y(p), ST_X(p) FROM (SELECT name, ST_Transform(geom, 'EPSG:27700', "
+                          "'EPSG:4326', always_xy := true) AS p FROM assets WHERE sensitive)").fetchall()
+    ward = snap.execute("SELECT ward_code FROM assets WHERE name = ?", [SENSITIVE_PLANTED[0]]).fetchone()[0]
+    open_map(page, server + f"?layers=esol_provider,community_centre,place_of_worship,refugee_support&ward={ward}")
+    page.get_by_text("Ward profile:").first.wait_for(timeout=30_000)
+    texts = {"page": page.content(), "map": map_frame(page).content()}
+    page.get_by_text("Export this layer").click()
+    for label in ("GeoJSON", "GeoPackage", "CSV", "Assets (GeoJSON)"):
+        with page.expect_download(timeout=60_000) as dl:
+            page.get_by_role("button", name=label, exact=True).click()
+        texts[label] = Path(dl.value.path()).read_bytes().decode("utf-8", errors="replace")
+    with page.expect_download(timeout=60_000) as dl:
+        page.get_by_role("button", name="Download the ward brief (HTML)").click()
+    texts["brief"] = Path(dl.value.path()).read_text(encoding="utf-8")
+    assert "Sensitive services within reach" in texts["brief"] or "Sensitive services" in texts["brief"]
+    for where, text in texts.items():
+        assert SENSITIVE_PLANTED[0] not in text, where
+        for name, lat, lon in points:
+            assert not pair_in(text, lat, lon), (where, name)
+    shot(page, "05-exports")
+
+
+def test_every_page_renders_and_nothing_leaves_localhost(server, page, requests_seen):
+    open_map(page, server)
+    for title in ("Ward profile", "Gaps ranking", "What-if and siting", "Dispersal review", "Data and provenance",
+                  "Submit an asset", "Moderation"):
+        page.get_by_role("link", name=title).click()
+        page.get_by_role("heading", name=re.compile(title.split(" ")[0])).first.wait_for(timeout=30_000)
+        time.sleep(1.0)
+        assert not page.get_by_text("Traceback").count(), title
+        shot(page, "06-" + title.lower().replace(" ", "-"))
+    hosts = {urlparse(u).hostname for u in requests_seen if urlparse(u).scheme in ("http", "https", "ws", "wss")}
+    assert hosts == {"127.0.0.1"}, sorted(u for u in requests_seen if "127.0.0.1" not in u)[:10]
+    assert len(requests_seen) > 50
