@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/analysis.py
 	$(BIN)/python benchmarks/events.py
+	$(BIN)/python benchmarks/dashboard.py
 
 clean:
 	rm -rf .assetmap geodata/demo test-output

@@ -84,6 +84,9 @@ class Settings:
         when a snapshot is published, with shared edges kept shared (coverage simplification).
     map_detail_max_wards
         Maps showing more wards than this use the ``overview`` geometry.
+    map_max_markers
+        At most this many assets are drawn as markers; beyond it, only those in the current view
+        are, and none until the map has reported its view (a national map starts without markers).
     dashboard_mode
         ``public`` (default): sensitive assets (refugee support venues, women-only spaces) are
         shown only as counts per ward, never as points, in pages, popups or exports.
@@ -134,6 +137,7 @@ class Settings:
     # -- dashboard --------------------------------------------------------------------------
     display_tolerance_m: dict[str, float] = field(default_factory=lambda: {"overview": 120.0, "detail": 8.0})
     map_detail_max_wards: int = 1500
+    map_max_markers: int = 5000
     dashboard_mode: str = field(default_factory=lambda: os.environ.get("ASSETMAP_MODE", "public"))
     moderator_secret: str = field(default_factory=lambda: os.environ.get("ASSETMAP_MODERATOR_SECRET", ""))
     tile_url: str = field(default_factory=lambda: os.environ.get("ASSETMAP_TILE_URL", ""))

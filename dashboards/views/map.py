@@ -6,6 +6,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from assetmap.categories import CATEGORIES
+from assetmap.settings import settings
 from dashboards import common, data, maps, profile
 from dashboards import views_shared as cached
 from dashboards.views_shared import features
@@ -78,6 +79,7 @@ def main() -> None:
     fc = features(str(path), len(all_wards))
     asset_frame = cached.assets(snap, tuple(layers), tuple(religions) if religions is not None else None,
                                 common.partner_mode()) if layers else None
+    asset_frame, hidden = _within_view(asset_frame)
     sensitive = None if common.partner_mode() else cached.sensitive_counts(snap)
     selected = v.get("ward")
     center = (float(v["lat"]), float(v["lon"])) if _is_float(v.get("lat")) and _is_float(v.get("lon")) else None
@@ -89,7 +91,7 @@ def main() -> None:
                          asset_frame=asset_frame, sensitive=sensitive, center=first_center, zoom=first_zoom)
     st.subheader(m.label)
     out = st_folium(fmap, key="ward-map", height=560, use_container_width=True,
-                    returned_objects=["last_active_drawing", "center", "zoom"], center=center, zoom=zoom)
+                    returned_objects=["last_active_drawing", "center", "zoom", "bounds"], center=center, zoom=zoom)
 
     with st.sidebar:
         st.subheader("What to map")
@@ -120,6 +122,9 @@ def main() -> None:
     legend = maps.legend_rows(bins, maps.palette(max(len(bins), 1), PALETTE_OF[m.kind]),
                               float(values["value"].min()) if values["value"].notna().any() else None)
     st.caption("Classes (" + data.SCHEMES[scheme] + "): " + "; ".join(t for _, t in legend))  # numbers only
+    if hidden:
+        st.caption(f"{hidden:,} assets of the chosen layers are not drawn: zoom in to see them (at most "
+                   f"{settings.map_max_markers:,} markers at once).")
     if int((values["value"].isna()).sum()):
         st.caption(f"{int(values['value'].isna().sum())} wards have no value for this measure.")
 
@@ -149,6 +154,19 @@ def main() -> None:
         st.info("Click a ward on the map to see its profile.")
 
 
+def _within_view(frame):
+    """Cap the markers: all of them when few, else those in the map's last reported view."""
+    if frame is None or len(frame) <= settings.map_max_markers:
+        return frame, 0
+    b = st.session_state.get("_map_bounds")
+    if b:
+        sw, ne = b["_southWest"], b["_northEast"]
+        inside = frame["lat"].between(sw["lat"], ne["lat"]) & frame["lon"].between(sw["lng"], ne["lng"])
+        if inside.sum() <= settings.map_max_markers:
+            return frame[inside], int((~inside).sum())
+    return frame.iloc[0:0], len(frame)
+
+
 def _is_float(s: str | None) -> bool:
     try:
         float(s)  # type: ignore[arg-type]
@@ -167,6 +185,9 @@ def _follow(out: dict | None) -> None:
         st.session_state["_last_clicked_ward"] = code
         common.set_view(ward=code)
         st.rerun()
+    bounds = out.get("bounds")
+    if bounds and bounds.get("_southWest") and bounds["_southWest"].get("lat") is not None:
+        st.session_state["_map_bounds"] = bounds
     center, zoom = out.get("center"), out.get("zoom")
     if center and zoom:
         common.set_view(lat=f"{center['lat']:.5f}", lon=f"{center['lng']:.5f}", zoom=int(zoom))

@@ -1,0 +1,199 @@
+"""Dashboard benchmarks.
+
+1. **First map paint of the demo city** in headless chromium (Debian's, driven by playwright):
+   from asking for the page to the first ward polygon in the map, once the server is up (its
+   health check answers). The first visitor after start, then fresh browser contexts (nothing
+   cached). Target: under 2 s. Reference in the same run: a bare Leaflet page drawing the same
+   ward polygons from the same machine (no Streamlit), i.e. the floor for any Leaflet map.
+2. **Map payload of the national-scale demo** (7,602 wards): the bytes the map page sends the
+   browser for its map (the st_folium component's arguments), measured through the page's own
+   code path (Streamlit's AppTest). Target: under 5 MB. Reference: the same wards' full
+   geometry as GeoJSON, unsimplified.
+
+Run: ``python benchmarks/dashboard.py`` (the national store comes from ``benchmarks/ingest.py``,
+built when missing, then recomputed and published once; both cached in ``.assetmap/bench``).
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import shutil
+import socketserver
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import REPO, WORK, phase_from_argv, run_phase  # noqa: E402
+
+CHROMIUM = os.environ.get("ASSETMAP_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+VISITS = 7
+
+
+def _city_home() -> Path:
+    from assetmap.demo import generate
+    from assetmap.ingest import ingest_paths
+    from assetmap.recompute import recompute
+    from assetmap.snapshots import latest_path, publish
+    from assetmap.store import Store
+
+    home = WORK / "dashboard-city"
+    db = home / "assetmap.duckdb"
+    if db.exists() and latest_path(db):
+        return home
+    shutil.rmtree(home, ignore_errors=True)
+    generate(home / "demo", scale="city")
+    with Store(db) as store:
+        ingest_paths(store, [home / "demo"])
+        recompute(store)
+        publish(store, reason="benchmark")
+    return home
+
+
+def _national_home() -> Path:
+    from assetmap.recompute import recompute
+    from assetmap.snapshots import latest_path, publish
+    from assetmap.store import Store
+
+    home = WORK / "dashboard-national"
+    db = home / "assetmap.duckdb"
+    if db.exists() and latest_path(db):
+        return home
+    source = WORK / "national.duckdb"
+    if not source.exists():
+        subprocess.run([sys.executable, str(REPO / "benchmarks" / "ingest.py")], check=True)
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source, db)
+    with Store(db) as store:
+        recompute(store)
+        publish(store, reason="benchmark")
+    return home
+
+
+def _time_paint(browser, url: str, frame_selector: str | None) -> float:
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    t0 = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    scope = page.frame_locator(frame_selector) if frame_selector else page
+    scope.locator("path.leaflet-interactive").first.wait_for(timeout=60_000, state="attached")
+    dt = time.perf_counter() - t0
+    ctx.close()
+    return dt
+
+
+def _bare_leaflet_page(folder: Path, fc: dict) -> None:
+    vendor = REPO / "dashboards" / "static" / "vendor" / "leaflet" / "dist"
+    shutil.copy(vendor / "leaflet.js", folder / "leaflet.js")
+    shutil.copy(vendor / "leaflet.css", folder / "leaflet.css")
+    (folder / "wards.js").write_text("var wards = " + json.dumps(fc) + ";", encoding="utf-8")
+    (folder / "index.html").write_text(
+        """<!doctype html><html><head><link rel="stylesheet" href="leaflet.css"><script src="leaflet.js"></script>
+        <script src="wards.js"></script></head><body><div id="m" style="height:560px"></div><script>
+        var m = L.map('m', {maxZoom: 18}); var g = L.geoJSON(wards).addTo(m); m.fitBounds(g.getBounds());
+        </script></body></html>""", encoding="utf-8")
+
+
+def phase_paint() -> dict:
+    from playwright.sync_api import sync_playwright
+
+    from assetmap import display
+    from assetmap.snapshots import latest_path
+    from assetmap.store import connect
+    from pipelines.up import dashboard_command, free_port, wait_http
+
+    home = _city_home()
+    db = home / "assetmap.duckdb"
+    con = connect(latest_path(db), read_only=True)
+    fc = display.feature_collection(con, "ward", "detail")
+    con.close()
+    port = free_port(8660)
+    env = {**os.environ, "ASSETMAP_HOME": str(home), "ASSETMAP_DB": str(db), "ASSETMAP_MODE": "public"}
+    log = open(home / "dashboard.log", "wb")  # noqa: SIM115
+    t_start = time.perf_counter()
+    proc = subprocess.Popen(dashboard_command(port), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    bare = home / "bare"
+    bare.mkdir(exist_ok=True)
+    _bare_leaflet_page(bare, fc)
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(bare), **k)  # noqa: E731
+    httpd = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        wait_http(f"http://127.0.0.1:{port}/_stcore/health", 120, proc)
+        startup = time.perf_counter() - t_start
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            url = f"http://127.0.0.1:{port}/"
+            first = _time_paint(browser, url, "iframe[title='streamlit_folium.st_folium']")
+            later = [_time_paint(browser, url, "iframe[title='streamlit_folium.st_folium']") for _ in range(VISITS)]
+            ref_url = f"http://127.0.0.1:{httpd.server_address[1]}/index.html"
+            reference = [_time_paint(browser, ref_url, None) for _ in range(VISITS)]
+            browser.close()
+    finally:
+        httpd.shutdown()
+        proc.terminate()
+        proc.wait(15)
+        log.close()
+    return {"wards": len(fc["features"]), "startup_s": startup, "first_s": first, "later_s": later,
+            "reference_s": reference}
+
+
+def phase_payload(which: str) -> dict:
+    from streamlit.testing.v1 import AppTest
+
+    from assetmap.settings import settings
+    from assetmap.snapshots import latest_path
+    from assetmap.store import connect
+
+    home = _national_home() if which == "national" else _city_home()
+    settings.db_path = home / "assetmap.duckdb"
+    t = time.perf_counter()
+    at = AppTest.from_file(str(REPO / "dashboards" / "views" / "map.py"), default_timeout=600).run()
+    run_s = time.perf_counter() - t
+    if at.exception:
+        raise RuntimeError(at.exception[0].value)
+    (component,) = at.get("component_instance")
+    payload = len(component.proto.json_args.encode("utf-8"))
+    con = connect(latest_path(settings.db_path), read_only=True)
+    full = con.execute("""SELECT sum(length(ST_AsGeoJSON(ST_Transform(geom, 'EPSG:27700', 'EPSG:4326',
+                          always_xy := true)))) FROM areas WHERE level = 'ward'""").fetchone()[0]
+    wards = con.execute("SELECT count(*) FROM areas WHERE level = 'ward'").fetchone()[0]
+    assets = con.execute("SELECT count(*) FROM assets").fetchone()[0]
+    con.close()
+    return {"wards": wards, "assets": assets, "payload_bytes": payload, "full_geometry_bytes": int(full),
+            "page_run_s": run_s}
+
+
+def main() -> None:
+    if phase_from_argv({"paint": phase_paint, "payload": phase_payload}):
+        return
+    print(f"assetmap dashboard benchmarks on {os.cpu_count()} cores")
+    r = run_phase(__file__, "paint")
+    med = statistics.median(r["later_s"])
+    ref = statistics.median(r["reference_s"])
+    print(f"\n[first map paint, demo city: {r['wards']} wards; server up in {r['startup_s']:.1f} s]")
+    print(f"  first visitor after start {r['first_s']:.2f} s; fresh browsers after: median {med:.2f} s "
+          f"(min {min(r['later_s']):.2f}, max {max(r['later_s']):.2f}, n={len(r['later_s'])})")
+    print(f"  reference, a bare Leaflet page with the same polygons: median {ref:.2f} s -> ours is {med / ref:.1f}x "
+          "the floor")
+    print(f"  target < 2 s: first visitor {'MET' if r['first_s'] < 2 else 'MISSED'}, "
+          f"median {'MET' if med < 2 else 'MISSED'}")
+    for which in ("city", "national"):
+        p = run_phase(__file__, "payload", which)
+        mb = p["payload_bytes"] / 1e6
+        print(f"\n[map payload, {which} demo: {p['wards']:,} wards, {p['assets']:,} assets]")
+        print(f"  map page sends {mb:.2f} MB for its map (page run {p['page_run_s']:.1f} s); the full ward geometry "
+              f"alone is {p['full_geometry_bytes'] / 1e6:.2f} MB -> {p['full_geometry_bytes'] / p['payload_bytes']:.1f}x "
+              f"smaller; target < 5 MB: {'MET' if mb < 5 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
