@@ -20,7 +20,6 @@ import folium
 import numpy as np
 import pandas as pd
 from branca.element import MacroElement
-from folium.plugins import FastMarkerCluster
 from jinja2 import Template
 
 from assetmap.settings import settings
@@ -201,24 +200,26 @@ def ward_map(fc: dict, values: pd.DataFrame, classes: np.ndarray, bins: list[flo
         return {"fillColor": feature["properties"]["fill"], "fillOpacity": 0.75, "color": "#111" if is_sel else "#555",
                 "weight": 3.5 if is_sel else 0.6}
 
-    folium.GeoJson(
-        data, name="Wards: " + title, style_function=style,
+    wards = folium.GeoJson(
+        data, name="Wards: " + title, style_function=style, control=False,
         highlight_function=lambda f: {"weight": 2.5, "color": "#000"},
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "code", "value", "sensitive"],
             aliases=["Ward", "Code", html.escape(title), "Sensitive services (count only)"], sticky=False),
-    ).add_to(m)
+    )
+    wards.add_to(m)
     if center is None and features:
         b = _bounds(features)
         m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
 
+    groups = []
     if asset_frame is not None and len(asset_frame):
         for (cat, sub), grp in asset_frame.groupby(["category", "subtype"], sort=True):
             label = CATEGORY_LABELS.get(cat, cat) + (f": {sub}" if cat == "place_of_worship" and sub else "")
             colour = CATEGORY_COLOURS.get(cat, "#333")
             rows = [[float(r["lat"]), float(r["lon"]), colour, str(r["name"]), popup_lines(r)]
                     for r in grp.to_dict("records")]
-            _cluster(rows, label).add_to(m)
+            groups.append([html.escape(label), rows])  # a layer control's labels are HTML
     if sites is not None and len(sites):
         for r in sites.itertuples(index=False):
             colour = CATEGORY_COLOURS.get(r.kind, "#000")
@@ -228,16 +229,57 @@ def ward_map(fc: dict, values: pd.DataFrame, classes: np.ndarray, bins: list[flo
                                               icon_size=(18, 18), icon_anchor=(9, 9))).add_to(m)
     m.add_child(Legend(title, legend_rows(bins, colours, float(np.nanmin(values["value"]))
                                           if values["value"].notna().any() else None)))
-    folium.LayerControl(collapsed=True).add_to(m)
+    m.add_child(AssetLayers(wards, html.escape("Wards: " + title), groups))
     return m
 
 
-def _cluster(rows: list[list[Any]], name: str) -> FastMarkerCluster:
-    c = FastMarkerCluster(rows, callback=_PIN_CALLBACK, name=name, overlay=True, control=True)
-    c.default_js = [("markerclusterjs", vendor.url("leaflet.markercluster", "dist/leaflet.markercluster.js"))]
-    c.default_css = [("markerclustercss", vendor.url("leaflet.markercluster", "dist/MarkerCluster.css")),
-                     ("markerclusterdefaultcss", vendor.url("leaflet.markercluster", "dist/MarkerCluster.Default.css"))]
-    return c
+class AssetLayers(MacroElement):
+    """Clustered asset layers (one per category, or religion) and the layer control.
+
+    The clustering plugin is loaded by this script once the map is up, not before it as folium
+    would (the map waits for every script it declares): the ward polygons paint first and the
+    markers follow. Rows travel as data: ``[lat, lon, colour, name, popup lines]``.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var groups = {{ this.groups|tojson }};
+            var base = {{ this.base|tojson }};
+            var callback = {{ this.callback }};
+            var control = L.control.layers(null, {}, {collapsed: true}).addTo(map);
+            control.addOverlay({{ this.wards.get_name() }}, {{ this.wards_label|tojson }});
+            if (!groups.length) { return; }
+            function build() {
+                groups.forEach(function (g) {
+                    var cluster = L.markerClusterGroup({showCoverageOnHover: false, chunkedLoading: true});
+                    g[1].forEach(function (row) { cluster.addLayer(callback(row)); });
+                    cluster.addTo(map);
+                    control.addOverlay(cluster, g[0]);
+                });
+            }
+            if (L.markerClusterGroup) { build(); return; }
+            ['MarkerCluster.css', 'MarkerCluster.Default.css'].forEach(function (f) {
+                var link = document.createElement('link');
+                link.rel = 'stylesheet';
+                link.href = base + '/' + f;
+                document.head.appendChild(link);
+            });
+            var js = document.createElement('script');
+            js.src = base + '/leaflet.markercluster.js';
+            js.onload = build;
+            document.head.appendChild(js);
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, wards: folium.GeoJson, wards_label: str, groups: list[list[Any]]) -> None:
+        super().__init__()
+        self._name = "AssetLayers"
+        self.wards, self.wards_label, self.groups = wards, wards_label, groups
+        self.base = vendor.url("leaflet.markercluster", "dist")
+        self.callback = _PIN_CALLBACK
 
 
 def _bounds(features: list[dict]) -> tuple[float, float, float, float]:

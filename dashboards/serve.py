@@ -11,12 +11,14 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+import threading
 import time
 from pathlib import Path
 
 APP = Path(__file__).resolve().parent / "app.py"
 WARM = ("mapclassify", "folium", "folium.plugins", "altair", "geopandas", "pyogrio",
-        "assetmap.sites", "assetmap.dispersal", "dashboards.data", "dashboards.maps", "dashboards.brief")
+        "assetmap.sites", "assetmap.dispersal", "dashboards.data", "dashboards.maps", "dashboards.brief",
+        "dashboards.common", "dashboards.profile", "dashboards.views_shared")
 
 log = logging.getLogger("dashboards.serve")
 
@@ -45,9 +47,39 @@ def warm() -> float:
     return time.perf_counter() - t0
 
 
+def _warm_first_visit() -> None:
+    """Once the server runs: read the latest snapshot into the pages' caches, so the first
+    visitor does not wait for it. (Not the map component: imported before the server has set up
+    its component registry, it is never served.)"""
+    try:
+        from streamlit import runtime
+
+        deadline = time.monotonic() + 120
+        while not runtime.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        t0 = time.perf_counter()
+        from assetmap.settings import settings
+        from assetmap.snapshots import latest_path
+        from dashboards import data, views_shared
+
+        path = latest_path(settings.db_path)
+        if path is not None and path.exists():
+            snap = str(path)
+            wards = views_shared.wards(snap)
+            views_shared.features(snap, len(wards))
+            views_shared.measure_values(snap, data.Measure())
+            views_shared.religions(snap)
+            views_shared.ethnic_groups(snap)
+            views_shared.sensitive_counts(snap)
+        log.info("first visit warmed in %.1f s", time.perf_counter() - t0)
+    except Exception:  # a warm-up must never stop the server
+        log.exception("warming the first visit failed (the first visitor will wait a little longer)")
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     log.info("modules warmed in %.1f s", warm())
+    threading.Thread(target=_warm_first_visit, name="warm-first-visit", daemon=True).start()
     from streamlit.web import cli as stcli
 
     sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if argv is None else argv)]
