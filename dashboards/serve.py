@@ -47,16 +47,31 @@ def warm() -> float:
     return time.perf_counter() - t0
 
 
-def _warm_first_visit() -> None:
-    """Once the server runs: read the latest snapshot into the pages' caches, so the first
-    visitor does not wait for it. (Not the map component: imported before the server has set up
-    its component registry, it is never served.)"""
-    try:
-        from streamlit import runtime
+def _option(args: list[str], name: str, default: str) -> str:
+    for i, a in enumerate(args):
+        if a == name and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return default
 
+
+def _warm_first_visit(health_url: str) -> None:
+    """Once the server answers: read the latest snapshot into the pages' caches, so the first
+    visitor does not wait for it. (Not the map component: imported outside a page's run, before
+    or after the server starts, it is never served.)"""
+    try:
+        import urllib.request
+
+        url = health_url
         deadline = time.monotonic() + 120
-        while not runtime.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=1) as r:  # noqa: S310 (our own server, on loopback)
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.05)
         t0 = time.perf_counter()
         from assetmap.settings import settings
         from assetmap.snapshots import latest_path
@@ -79,10 +94,13 @@ def _warm_first_visit() -> None:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     log.info("modules warmed in %.1f s", warm())
-    threading.Thread(target=_warm_first_visit, name="warm-first-visit", daemon=True).start()
+    args = sys.argv[1:] if argv is None else argv
+    health = (f"http://{_option(args, '--server.address', '127.0.0.1')}:{_option(args, '--server.port', '8501')}"
+              "/_stcore/health")
+    threading.Thread(target=_warm_first_visit, args=(health,), name="warm-first-visit", daemon=True).start()
     from streamlit.web import cli as stcli
 
-    sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if argv is None else argv)]
+    sys.argv = ["streamlit", "run", str(APP), *args]
     return stcli.main()
 
 
