@@ -78,6 +78,10 @@ class Settings:
         ``reach`` (share of the demand within the first walking catchment).
     site_radius_m
         Service radius of a suggested site in the maximal covering location problem.
+    bootstrap_reps, bootstrap_max_units
+        Bootstrap replicates for the confidence intervals of D that the pipeline's full
+        recomputes compute (``ASSETMAP_BOOTSTRAP``; 0 for none), when there are at most
+        ``bootstrap_max_units`` units (a city: about 2 s; a national run goes without).
     display_tolerance_m
         Simplification tolerance (metres) of the display geometry of each detail level:
         ``overview`` for maps of many wards (national), ``detail`` for a city. Simplified once,
@@ -134,6 +138,8 @@ class Settings:
     })
     supply_weights: dict[str, float] = field(default_factory=lambda: {"capacity": 0.5, "reach": 0.5})
     site_radius_m: float = 800.0
+    bootstrap_reps: int = field(default_factory=lambda: int(_env_float("ASSETMAP_BOOTSTRAP", 199)))
+    bootstrap_max_units: int = 2000
     # -- dashboard --------------------------------------------------------------------------
     display_tolerance_m: dict[str, float] = field(default_factory=lambda: {"overview": 120.0, "detail": 8.0})
     map_detail_max_wards: int = 1500

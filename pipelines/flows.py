@@ -255,10 +255,16 @@ def _parse_wards(wards: list[str] | str | None) -> list[str] | None:
     return [str(w) for w in value]
 
 
+def _bootstrap_reps(store: Store) -> int:
+    """Confidence intervals for a city's indices; a national run goes without (see settings)."""
+    n = store.scalar("SELECT count(*) FROM areas WHERE level = 'ward'") or 0
+    return settings.bootstrap_reps if n <= settings.bootstrap_max_units else 0
+
+
 @task(retries=3, retry_delay_seconds=[2, 5, 10], retry_condition_fn=_retry_if_busy)
 def recompute_task(wards: list[str] | None) -> dict[str, Any]:
     with _open_store() as store:
-        res = recompute_wards(store, wards) if wards else _recompute(store)
+        res = recompute_wards(store, wards) if wards else _recompute(store, n_boot=_bootstrap_reps(store))
         out = res.as_dict()
         out["snapshot"] = publish(store, reason=f"{res.mode} recompute").snapshot_id
     return out
