@@ -57,6 +57,18 @@ def snapshot() -> tuple[duckdb.DuckDBPyConnection, Path]:
         raise  # for type checkers: st.stop() does not return
 
 
+NO_GAPS = "No gaps computed in this snapshot (run `assetmap recompute`)."
+
+
+def require(con: duckdb.DuckDBPyConnection, table: str, message: str) -> None:
+    """Stop the page with ``message`` when the snapshot's ``table`` is empty."""
+    from dashboards.data import has_table_rows
+
+    if not has_table_rows(con, table):
+        st.warning(message)
+        st.stop()
+
+
 def snapshot_at(path: str) -> duckdb.DuckDBPyConnection:
     return _connection(str(path)).cursor()
 

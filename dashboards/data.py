@@ -12,7 +12,6 @@ only when ``partner`` is true; in public mode they are counted per ward and noth
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import warnings
 from dataclasses import asdict, dataclass
@@ -492,7 +491,3 @@ def public_assets_frame(con: duckdb.DuckDBPyConnection, partner: bool = False):
     df = assets(con, list(CATEGORIES), None, partner)
     return gpd.GeoDataFrame(df.drop(columns=["lat", "lon"]),
                             geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=DISPLAY_CRS)
-
-
-def snapshot_label(path: str | os.PathLike[str]) -> str:
-    return Path(path).stem

@@ -84,8 +84,8 @@ def page(browser, requests_seen, tmp_path):
 
 @pytest.fixture(scope="module")
 def snap(home):
-    from assetmap.snapshots import latest_path
     from assetmap.settings import settings
+    from assetmap.snapshots import latest_path
 
     old = settings.db_path
     settings.db_path = home / "assetmap.duckdb"

@@ -18,7 +18,8 @@ from assetmap.settings import settings
 from assetmap.snapshots import latest_path, list_snapshots
 from assetmap.store import Store, connect
 from dashboards import data
-from tests.conftest import HOSTILE_NAMES, SENSITIVE_PLANTED, pair_in as _pair_in
+from tests.conftest import HOSTILE_NAMES, SENSITIVE_PLANTED
+from tests.conftest import pair_in as _pair_in
 
 VIEWS = Path(__file__).resolve().parents[1] / "dashboards" / "views"
 APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")

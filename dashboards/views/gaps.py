@@ -11,9 +11,7 @@ def main() -> None:
     common.header("Gaps ranking")
     con, _ = common.snapshot()
     v = common.view()
-    if not data.has_table_rows(con, "ward_gaps"):
-        st.warning("No gaps computed in this snapshot (run `assetmap recompute`).")
-        st.stop()
+    common.require(con, "ward_gaps", common.NO_GAPS)
     c1, c2, c3 = st.columns([2, 2, 1])
     with c1:
         category = common.choice("Category", data.CATEGORY_LABELS, v.get("category"), key="g-category")

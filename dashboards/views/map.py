@@ -58,9 +58,7 @@ def measure_controls(snap: str, m: data.Measure) -> data.Measure:
 def main() -> None:
     common.header("Provision-gap map")
     con, path = common.snapshot()
-    if not data.has_table_rows(con, "display_areas"):
-        st.warning("This snapshot has no ward boundaries to draw.")
-        st.stop()
+    common.require(con, "display_areas", "This snapshot has no ward boundaries to draw.")
     # The map is drawn before the sidebar's controls, from the values they last had, so that the
     # browser starts on the map (the slowest part to appear) first; the controls follow.
     v = _state(common.view())

@@ -18,9 +18,7 @@ def main() -> None:
     common.header("What-if and siting")
     con, path = common.snapshot()
     v = common.view()
-    if not data.has_table_rows(con, "ward_gaps"):
-        st.warning("No gaps computed in this snapshot (run `assetmap recompute`).")
-        st.stop()
+    common.require(con, "ward_gaps", common.NO_GAPS)
     store = Store.over(con, path)
     sites: list[dict] = st.session_state.setdefault("wi-sites", [])
     c1, c2, c3 = st.columns([2, 1, 1])
