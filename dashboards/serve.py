@@ -2,14 +2,17 @@
 
 Imports what the pages use *before* the server accepts connections, so the first visitor does
 not wait for them (mapclassify alone takes about 3 s to import: it compiles with numba), then
-hands over to ``streamlit run dashboards/app.py`` with the options given. (Streamlit components,
-such as streamlit-folium, must not be imported before: they register with the running server.)
+hands over to ``streamlit run dashboards/app.py`` with the options given. Once the server
+answers, it visits its own home page once over its websocket, as a browser would (the map
+component can only be imported inside a page's run), and then writes the file named by
+``ASSETMAP_DASHBOARD_READY``, if set: ``assetmap up`` announces the dashboard after that.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 import threading
 import time
@@ -56,6 +59,29 @@ def _option(args: list[str], name: str, default: str) -> str:
     return default
 
 
+def _visit_once(ws_url: str, timeout: float = 60.0) -> None:
+    """Open one session over the app's own websocket, as a browser would, and run the home page
+    to its end: its imports (the map component among them) and its first run happen here, not
+    on the first visitor's time."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from websockets.sync.client import connect
+
+    origin = ws_url.replace("ws://", "http://").split("/_stcore")[0]
+    with connect(ws_url, subprotocols=["streamlit"], origin=origin, open_timeout=timeout,
+                 max_size=None) as ws:
+        msg = BackMsg()
+        msg.rerun_script.query_string = ""
+        msg.rerun_script.page_script_hash = ""
+        ws.send(msg.SerializeToString())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            fwd = ForwardMsg()
+            fwd.ParseFromString(ws.recv(timeout=timeout))
+            if fwd.WhichOneof("type") == "script_finished":
+                return
+
+
 def _warm_first_visit(health_url: str) -> None:
     """Once the server answers: read the latest snapshot into the pages' caches, so the first
     visitor does not wait for it. (Not the map component: imported outside a page's run, before
@@ -86,9 +112,14 @@ def _warm_first_visit(health_url: str) -> None:
             views_shared.religions(snap)
             views_shared.ethnic_groups(snap)
             views_shared.sensitive_counts(snap)
+        _visit_once(url.replace("http://", "ws://").replace("/_stcore/health", "/_stcore/stream"))
         log.info("first visit warmed in %.1f s", time.perf_counter() - t0)
     except Exception:  # a warm-up must never stop the server
         log.exception("warming the first visit failed (the first visitor will wait a little longer)")
+    finally:
+        ready = os.environ.get("ASSETMAP_DASHBOARD_READY")
+        if ready:  # `assetmap up` announces the dashboard once this exists
+            Path(ready).write_text("ready\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

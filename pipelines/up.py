@@ -69,6 +69,17 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) ->
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 
+def wait_file(path: Path, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    """Wait for ``path`` to appear (a child's "ready"), failing early if ``proc`` exits."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[:4]} exited with status {proc.returncode} before it was ready")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} did not appear within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
 class Children:
     """The processes ``up`` started, each in its own process group."""
 
@@ -188,8 +199,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Inbox watcher:   drop files into {inbox} (processed/ and rejected/ beside them)", flush=True)
         if not args.no_dashboard:
             dport = free_port(args.dashboard_port)
-            dash = children.start("dashboard", dashboard_command(dport), env)
+            dash_ready = home / "dashboard.ready"
+            dash_ready.unlink(missing_ok=True)
+            dash = children.start("dashboard", dashboard_command(dport),
+                                  {**env, "ASSETMAP_DASHBOARD_READY": str(dash_ready)})
             wait_http(f"http://127.0.0.1:{dport}/_stcore/health", 90, dash)
+            wait_file(dash_ready, 90, dash)  # it has served its home page once, to itself
             print(f"Dashboard:       http://127.0.0.1:{dport}", flush=True)
         print(f"Store:           {db} (snapshots in {db.parent / 'snapshots'})", flush=True)
         print("assetmap is up. Ctrl-C stops everything.", flush=True)

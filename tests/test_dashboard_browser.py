@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import pytest
 
 from assetmap.store import connect
-from pipelines.up import dashboard_command, free_port, wait_http
+from pipelines.up import dashboard_command, free_port, wait_file, wait_http
 from tests.conftest import HOSTILE_NAMES, REPO, SENSITIVE_PLANTED, pair_in
 
 pytestmark = pytest.mark.slow
@@ -36,12 +36,15 @@ def home(_dashboard_home) -> Path:
 @pytest.fixture(scope="module")
 def server(home):
     port = free_port(8650)
+    ready = home / "dashboard.ready"
+    ready.unlink(missing_ok=True)
     env = {**os.environ, "ASSETMAP_HOME": str(home), "ASSETMAP_DB": str(home / "assetmap.duckdb"),
-           "ASSETMAP_MODE": "public", "ASSETMAP_INBOX": str(home / "inbox")}
+           "ASSETMAP_MODE": "public", "ASSETMAP_INBOX": str(home / "inbox"), "ASSETMAP_DASHBOARD_READY": str(ready)}
     log = open(home / "dashboard.log", "wb")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(dashboard_command(port), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_http(f"http://127.0.0.1:{port}/_stcore/health", 120, proc)
+        wait_file(ready, 120, proc)  # it has run its home page once, to itself
         yield f"http://127.0.0.1:{port}/"
     finally:
         proc.terminate()
@@ -111,6 +114,13 @@ def open_map(pg, url: str):
 
 def map_frame(pg):
     return next(f for f in pg.frames if "st_folium" in f.url)
+
+
+def test_the_server_ran_its_home_page_once_before_it_said_ready(server, home):
+    """So the first visitor does not pay for the page's first run (see dashboards/serve.py)."""
+    log = (home / "dashboard.log").read_text(encoding="utf-8", errors="replace")
+    assert "first visit warmed" in log and "warming the first visit failed" not in log
+    assert (home / "dashboard.ready").exists()
 
 
 def test_the_map_appears_with_one_polygon_per_ward(server, page, snap):
