@@ -22,6 +22,7 @@ import streamlit as st
 from assetmap.settings import settings
 from assetmap.snapshots import latest_path, list_snapshots
 from assetmap.store import StoreError, connect
+from dashboards.data import has_table_rows
 
 VIEW_KEYS = ("measure", "category", "field", "index", "group", "scheme", "k", "ward", "lat", "lon", "zoom",
              "layers", "religions")
@@ -62,8 +63,6 @@ NO_GAPS = "No gaps computed in this snapshot (run `assetmap recompute`)."
 
 def require(con: duckdb.DuckDBPyConnection, table: str, message: str) -> None:
     """Stop the page with ``message`` when the snapshot's ``table`` is empty."""
-    from dashboards.data import has_table_rows
-
     if not has_table_rows(con, table):
         st.warning(message)
         st.stop()

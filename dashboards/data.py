@@ -272,8 +272,9 @@ def sensitive_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 # -- the ward profile ---------------------------------------------------------------------------
 
-def ward_la(con: duckdb.DuckDBPyConnection, code: str) -> tuple[str | None, str | None]:
-    w = wards(con)
+def ward_la(con: duckdb.DuckDBPyConnection, code: str, w: pd.DataFrame | None = None) -> tuple[str | None, str | None]:
+    """The ward's local authority (code, name); ``w`` is :func:`wards` if already read."""
+    w = wards(con) if w is None else w
     row = w[w["code"] == code]
     if row.empty:
         return None, None
@@ -359,8 +360,8 @@ def ward_vs_la(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
 
     The LA's gap is the mean over its wards, weighted by residents in need.
     """
-    la_code, _ = ward_la(con, code)
     w = wards(con)
+    la_code, _ = ward_la(con, code, w)
     la_wards = w.loc[w["la_code"] == la_code, "code"].tolist() if la_code else [code]
     rows = []
 

@@ -83,9 +83,8 @@ def _visit_once(ws_url: str, timeout: float = 60.0) -> None:
 
 
 def _warm_first_visit(health_url: str) -> None:
-    """Once the server answers: read the latest snapshot into the pages' caches, so the first
-    visitor does not wait for it. (Not the map component: imported outside a page's run, before
-    or after the server starts, it is never served.)"""
+    """Once the server answers, run its home page once (:func:`_visit_once`): the map
+    component's import, the page's first run and the snapshot reads it caches all happen here."""
     try:
         import urllib.request
 
@@ -99,19 +98,6 @@ def _warm_first_visit(health_url: str) -> None:
             except OSError:
                 time.sleep(0.05)
         t0 = time.perf_counter()
-        from assetmap.settings import settings
-        from assetmap.snapshots import latest_path
-        from dashboards import data, views_shared
-
-        path = latest_path(settings.db_path)
-        if path is not None and path.exists():
-            snap = str(path)
-            wards = views_shared.wards(snap)
-            views_shared.features(snap, len(wards))
-            views_shared.measure_values(snap, data.Measure())
-            views_shared.religions(snap)
-            views_shared.ethnic_groups(snap)
-            views_shared.sensitive_counts(snap)
         _visit_once(url.replace("http://", "ws://").replace("/_stcore/health", "/_stcore/stream"))
         log.info("first visit warmed in %.1f s", time.perf_counter() - t0)
     except Exception:  # a warm-up must never stop the server

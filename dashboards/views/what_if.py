@@ -83,7 +83,7 @@ def main() -> None:
         if result.empty:
             st.write("No ward's gap would change (the sites reach no one in need not already served).")
         else:
-            shown = result.merge(data.wards(con)[["code", "name"]], left_on="ward_code", right_on="code", how="left")
+            shown = result.merge(w, left_on="ward_code", right_on="code", how="left")
             shown["category"] = shown["category"].map(data.CATEGORY_LABELS)
             better = int((shown["delta"] < 0).sum())
             st.metric("Wards whose gap narrows", better)
