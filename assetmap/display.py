@@ -25,6 +25,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from assetmap.geography import area_basis
 from assetmap.settings import DISPLAY_CRS, STORE_CRS, settings
 from assetmap.store import Store
 
@@ -32,13 +33,6 @@ log = logging.getLogger(__name__)
 
 DETAILS = ("overview", "detail")
 _DECIMALS = 5
-
-
-def _basis(store: Store, level: str) -> str | None:
-    """A fingerprint of the areas of ``level`` (codes and the ingests that wrote them)."""
-    return store.scalar(
-        "SELECT md5(string_agg(code || ':' || coalesce(ingest_id, 0)::VARCHAR, ',' ORDER BY code)) "
-        "FROM areas WHERE level = ?", [level])
 
 
 def simplify(geoms: np.ndarray, tolerance: float) -> np.ndarray:
@@ -84,7 +78,7 @@ def refresh(store: Store, levels: tuple[str, ...] = ("ward", "la"), force: bool 
     """Remake the display geometry of ``levels`` whose boundaries changed; return those remade."""
     remade = []
     for level in levels:
-        basis = _basis(store, level)
+        basis = area_basis(store.con, level)
         if basis is None:
             continue
         stored = store.scalar("SELECT any_value(basis) FROM display_areas WHERE level = ?", [level])

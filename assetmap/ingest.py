@@ -145,6 +145,7 @@ def _write_boundaries(con, result, ingest_id, source, options):
         lk = lk[[rank[p] > rank[lvl[c]] for c, p in zip(lk["area_code"], lk["parent_level"])]]
         if not lk.empty:
             _upsert_lookup(con, lk, ingest_id)
+    geography.refresh_index(con, set(df["level"]))
     derived = geography.derive_best_fit(con, ingest_id)
     moved = geography.reassign_assets(con)
     wards = _wards_of_areas(con, df["code"].tolist())
