@@ -4,7 +4,10 @@
    from asking for the page to the first ward polygon in the map, once the server is up (as
    ``assetmap up`` announces it: answering, and its home page served once to itself). The
    first visitor after start, then fresh browser contexts (nothing cached). The browser has
-   drawn the reference page first, so its own cold start is not counted as the server's.
+   drawn the reference page first, so its own cold start is not counted as the server's. Timed
+   two ways: by the page's own clock (a probe notes the animation frame in which the first ward
+   polygon is in the document) and as the harness sees it (playwright polling the map's frame,
+   which lags on a busy 2-core machine that also runs the server).
    Target: under 2 s. Reference in the same run: a bare Leaflet page drawing the same ward
    polygons from the same machine (no Streamlit), i.e. the floor for any Leaflet map.
 2. **Map payload of the national-scale demo** (7,602 wards): the bytes the map page sends the
@@ -80,16 +83,36 @@ def _national_home() -> Path:
     return home
 
 
-def _time_paint(browser, url: str, frame_selector: str | None) -> float:
+#: Runs in every page the benchmark opens: on each animation frame, look for a ward polygon (in
+#: the map's frame, or in the page itself for the reference) and note the page's clock when the
+#: first is there, i.e. the frame that paints it. The browser's own measure, without the harness'
+#: polling and its round trips on a busy 2-core machine.
+_PAINT_PROBE = """
+if (window.top === window) {
+  (function tick() {
+    var f = document.querySelector("iframe[title='streamlit_folium.st_folium']");
+    var doc = f ? f.contentDocument : document;
+    if (doc && doc.querySelector('path.leaflet-interactive')) { window.__assetmapPaint = performance.now(); }
+    else { requestAnimationFrame(tick); }
+  })();
+}
+"""
+
+
+def _time_paint(browser, url: str, frame_selector: str | None) -> tuple[float, float]:
+    """Seconds to the first ward polygon: (in the page, by its own clock; as the harness saw it)."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    ctx.add_init_script(_PAINT_PROBE)
     page = ctx.new_page()
     t0 = time.perf_counter()
     page.goto(url, wait_until="commit")
     scope = page.frame_locator(frame_selector) if frame_selector else page
     scope.locator("path.leaflet-interactive").first.wait_for(timeout=60_000, state="attached")
-    dt = time.perf_counter() - t0
+    seen = time.perf_counter() - t0
+    page.wait_for_function("window.__assetmapPaint !== undefined", timeout=10_000)
+    in_page = page.evaluate("window.__assetmapPaint") / 1000
     ctx.close()
-    return dt
+    return in_page, seen
 
 
 def _bare_leaflet_page(folder: Path, fc: dict) -> None:
@@ -165,7 +188,9 @@ def phase_payload(which: str) -> dict:
     home = _national_home() if which == "national" else _city_home()
     settings.db_path = home / "assetmap.duckdb"
     t = time.perf_counter()
-    at = AppTest.from_file(str(REPO / "dashboards" / "views" / "map.py"), default_timeout=600).run()
+    at = AppTest.from_file(str(REPO / "dashboards" / "views" / "map.py"), default_timeout=600)
+    at.session_state["_map_reported"] = True  # the whole page, as after the map's first report
+    at.run()
     run_s = time.perf_counter() - t
     if at.exception:
         raise RuntimeError(at.exception[0].value)
@@ -186,16 +211,20 @@ def main() -> None:
         return
     print(f"assetmap dashboard benchmarks on {os.cpu_count()} cores")
     r = run_phase(__file__, "paint")
-    med = statistics.median(r["later_s"])
-    ref = statistics.median(r["reference_s"])
     print(f"\n[first map paint, demo city: {r['wards']} wards; server answering after {r['health_s']:.1f} s, up "
           f"(its home page served once to itself, as `assetmap up` waits for) after {r['startup_s']:.1f} s]")
-    print(f"  first visitor after start {r['first_s']:.2f} s; fresh browsers after: median {med:.2f} s "
-          f"(min {min(r['later_s']):.2f}, max {max(r['later_s']):.2f}, n={len(r['later_s'])})")
-    print(f"  reference, a bare Leaflet page with the same polygons: median {ref:.2f} s -> ours is {med / ref:.1f}x "
-          "the floor")
-    print(f"  target < 2 s: first visitor {'MET' if r['first_s'] < 2 else 'MISSED'}, "
-          f"median {'MET' if med < 2 else 'MISSED'}")
+    for i, how in enumerate(("in the page, by the browser's clock (the frame that paints the first ward)",
+                             "as the harness saw it (playwright polling the map's frame)")):
+        later = [t[i] for t in r["later_s"]]
+        med, ref = statistics.median(later), statistics.median(t[i] for t in r["reference_s"])
+        first = r["first_s"][i]
+        print(f"  {how}:")
+        print(f"    first visitor after start {first:.2f} s; fresh browsers after: median {med:.2f} s "
+              f"(min {min(later):.2f}, max {max(later):.2f}, n={len(later)})")
+        print(f"    reference, a bare Leaflet page with the same polygons: median {ref:.2f} s -> ours is "
+              f"{med / ref:.1f}x the floor")
+        print(f"    target < 2 s: first visitor {'MET' if first < 2 else 'MISSED'}, "
+              f"median {'MET' if med < 2 else 'MISSED'}, slowest {'MET' if max(later) < 2 else 'MISSED'}")
     for which in ("city", "national"):
         p = run_phase(__file__, "payload", which)
         mb = p["payload_bytes"] / 1e6

@@ -130,6 +130,9 @@ def test_the_map_appears_with_one_polygon_per_ward(server, page, snap):
     assert frame.locator(".leaflet-container").is_visible()
     assert frame.locator("path.leaflet-interactive").count() == n_wards
     assert frame.locator(".assetmap-legend").is_visible()
+    # the controls come with the rerun the drawn map's first report makes
+    page.get_by_text("What to map").wait_for(timeout=30_000)
+    assert page.get_by_text("Loading the map's controls…").count() == 0
     shot(page, "01-map")
 
 

@@ -90,6 +90,13 @@ def main() -> None:
     st.subheader(m.label)
     out = st_folium(fmap, key="ward-map", height=560, use_container_width=True,
                     returned_objects=["last_active_drawing", "center", "zoom", "bounds"], center=center, zoom=zoom)
+    if not _map_reported(out):
+        # The session's first map: nothing more on this run. The rest of the page (controls,
+        # legend, exports, profile) comes with the rerun that the map's first report triggers
+        # once it has drawn. Sent now, their widgets' scripts would be fetched from this server
+        # while the map's are, and the map would paint about half a second later.
+        st.caption("Loading the map's controls…")
+        return
 
     with st.sidebar:
         st.subheader("What to map")
@@ -150,6 +157,13 @@ def main() -> None:
         profile.render(con, ward, path, key="map-profile")
     else:
         st.info("Click a ward on the map to see its profile.")
+
+
+def _map_reported(out: dict | None) -> bool:
+    """Whether the map has reported back (its centre) in this session: then it has been drawn."""
+    if (out or {}).get("center"):
+        st.session_state["_map_reported"] = True
+    return bool(st.session_state.get("_map_reported"))
 
 
 def _within_view(frame):
