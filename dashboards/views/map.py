@@ -102,7 +102,9 @@ def main() -> None:
         st.subheader("What to map")
         m2 = measure_controls(snap, m)
         scheme2 = common.choice("Class breaks", data.SCHEMES, scheme, key="m-scheme")
-        k2 = st.slider("Classes", 3, 7, k, key="m-k")
+        # a selectbox, not a slider: the slider's scripts (date and number formatting) would be
+        # one more thing for the browser to fetch and run just as the map has drawn
+        k2 = int(common.choice("Classes", [str(n) for n in range(3, 8)], str(k), key="m-k"))
         st.subheader("Asset layers")
         layers2 = st.multiselect("Show", list(CATEGORIES), default=layers,
                                  format_func=lambda c: data.CATEGORY_LABELS.get(c, c), key="m-layers")
