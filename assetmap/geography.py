@@ -287,28 +287,29 @@ def assign_points(con: duckdb.DuckDBPyConnection, points: pd.DataFrame) -> pd.Da
         con.unregister("_pts_in")
     present = levels_present(con)
     level = study_level(con)
-    _ensure_index(con, ({"oa", "ward"} & present) | ({level} if level else set()))
-    for name, lvl in (("_in_oa", "oa"), ("_in_ward", "ward"), ("_in_study", level)):
-        if lvl in present:
-            sql, params = _locate_sql(con, "_pts", lvl)
-        elif name == "_in_study":  # no areas at all: everything is in
-            sql, params = "SELECT pid, NULL::VARCHAR AS code FROM _pts", {}
-        else:
-            sql, params = "SELECT pid, NULL::VARCHAR AS code FROM _pts WHERE false", {}
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", params)  # names are ours
+    wanted = ({"oa", "ward"} & present) | ({level} if level else set())
+    _ensure_index(con, wanted)
+    for lvl in sorted(wanted):  # each level placed once (the study level is usually the wards)
+        sql, params = _locate_sql(con, "_pts", lvl)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _in_{lvl} AS {sql}", params)  # fixed level names
+    none = "(SELECT pid, NULL::VARCHAR AS code FROM _pts WHERE false)"
+    oa_t = "_in_oa" if "oa" in wanted else none
+    ward_t = "_in_ward" if "ward" in wanted else none
+    # no areas at all: there is no study area to be outside of
+    study_t = f"_in_{level}" if level else "(SELECT pid FROM _pts)"
     out = con.execute(
-        """
+        f"""
         SELECT p.pid, o.code AS oa_code,
                coalesce(w.code, l.parent_code) AS ward_code,
                (s.pid IS NOT NULL) AS in_study_area
         FROM _pts p
-        LEFT JOIN _in_oa o ON o.pid = p.pid
-        LEFT JOIN _in_ward w ON w.pid = p.pid
+        LEFT JOIN {oa_t} o ON o.pid = p.pid
+        LEFT JOIN {ward_t} w ON w.pid = p.pid
         LEFT JOIN area_lookup l ON l.area_code = o.code AND l.parent_level = 'ward'
-        LEFT JOIN _in_study s ON s.pid = p.pid
+        LEFT JOIN {study_t} s ON s.pid = p.pid
         """
     ).df()
-    for name in ("_pts", "_in_oa", "_in_ward", "_in_study"):
+    for name in ["_pts", *(f"_in_{lvl}" for lvl in sorted(wanted))]:
         con.execute(f"DROP TABLE {name}")
     return out
 

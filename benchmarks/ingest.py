@@ -89,8 +89,7 @@ def phase_point_in_ward(db: Path) -> dict:
         n_wards = store.scalar("SELECT count(*) FROM areas WHERE level = 'ward'")
         grid = con.execute("SELECT cell_m, parts, cells FROM area_grid WHERE level = 'ward'").fetchone()
         pts = "(SELECT asset_id AS pid, ST_X(geom) AS x, ST_Y(geom) AS y FROM assets)"
-        sql, params = geography._locate_sql(con, pts, "ward")
-        index_s, res = best(lambda: con.execute(sql, params).df())
+        index_s, res = best(lambda: geography.points_in_level(con, pts, "ward"))
         geos_sql = """SELECT a.asset_id AS pid, min(w.code) AS code FROM assets a
                       JOIN (SELECT code, geom FROM areas WHERE level = 'ward') w ON ST_Contains(w.geom, a.geom)
                       GROUP BY a.asset_id"""
