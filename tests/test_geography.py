@@ -26,11 +26,16 @@ def _random_points(store, level: str, n: int, seed: int, margin: float = 500.0) 
                          "y": rng.uniform(y0 - margin, y1 + margin, n)})
 
 
+def _points_table(store, points: pd.DataFrame) -> None:
+    """The points (``pid, x, y``) as temp table ``_p``, as the index's callers hand them over."""
+    store.con.register("_p_in", points)
+    store.con.execute("CREATE OR REPLACE TEMP TABLE _p AS SELECT pid, x::DOUBLE x, y::DOUBLE y FROM _p_in")
+    store.con.unregister("_p_in")
+
+
 def _index_vs_geos(store, points: pd.DataFrame, level: str) -> tuple[dict, dict]:
     con = store.con
-    con.register("_p_in", points)
-    con.execute("CREATE OR REPLACE TEMP TABLE _p AS SELECT pid, x::DOUBLE x, y::DOUBLE y FROM _p_in")
-    con.unregister("_p_in")
+    _points_table(store, points)
     got = geography.points_in_level(con, "_p", level)
     ref = con.execute(
         "SELECT p.pid, min(a.code) AS code FROM _p p JOIN (SELECT code, geom FROM areas WHERE level = ?) a "
@@ -81,8 +86,7 @@ def test_holes_multipolygons_and_shared_edges(store):
     ])
     pts = pd.DataFrame({"pid": range(7), "x": [400100, 400500, 401500, 405050, 403000, 401000, 400500],
                         "y": [300100, 300500, 300500, 305050, 303000, 300500, 301000]})
-    store.con.register("_in", pts)
-    store.con.execute("CREATE TEMP TABLE _p AS SELECT pid, x::DOUBLE x, y::DOUBLE y FROM _in")
+    _points_table(store, pts)
     got = dict(geography.points_in_level(store.con, "_p", "ward").itertuples(index=False))
     assert got[0] == "E05000001"      # in the ring, not in the hole
     assert got[1] == "E05000002"      # in the hole: the island, not the holed ward
@@ -98,8 +102,7 @@ def test_points_far_outside_or_not_numbers_are_placed_nowhere(store):
                                              "400000 301000, 400000 300000))")])
     pts = pd.DataFrame({"pid": range(5), "x": [1e300, -1e300, np.nan, 400500.0, 400500.0],
                         "y": [300500.0, 300500.0, 300500.0, np.inf, 300500.0]})
-    store.con.register("_in", pts)
-    store.con.execute("CREATE TEMP TABLE _p AS SELECT pid, x::DOUBLE x, y::DOUBLE y FROM _in")
+    _points_table(store, pts)
     got = geography.points_in_level(store.con, "_p", "ward")
     assert got["pid"].tolist() == [4]
 
@@ -122,9 +125,8 @@ def test_changed_boundaries_rebuild_the_index_and_move_assets(tmp_path, full_sto
     import geopandas as gpd
     from shapely.geometry import box
 
-    city_store = full_store
     wards = gpd.read_file(demo_dir / "boundaries" / "wards.geojson")
-    before = city_store.scalar("SELECT basis FROM area_grid WHERE level = 'ward'")
+    before = full_store.scalar("SELECT basis FROM area_grid WHERE level = 'ward'")
     # shrink the first ward to its half west of its centroid: assets east of it lose their ward
     geom = wards.geometry.iloc[0]
     cx = geom.centroid.x
@@ -132,16 +134,16 @@ def test_changed_boundaries_rebuild_the_index_and_move_assets(tmp_path, full_sto
     wards.loc[wards.index[0], "geometry"] = geom.intersection(box(minx, miny, cx, maxy))
     out = tmp_path / "wards_changed.geojson"
     wards.to_file(out, driver="GeoJSON")
-    r = ingest_file(city_store, out)
+    r = ingest_file(full_store, out)
     assert r.status == "completed", r.message
-    after = city_store.scalar("SELECT basis FROM area_grid WHERE level = 'ward'")
-    assert after != before and after == geography.area_basis(city_store.con, "ward")
-    pts = city_store.con.execute("SELECT asset_id, ST_X(geom) x, ST_Y(geom) y FROM assets").df()
+    after = full_store.scalar("SELECT basis FROM area_grid WHERE level = 'ward'")
+    assert after != before and after == geography.area_basis(full_store.con, "ward")
+    pts = full_store.con.execute("SELECT asset_id, ST_X(geom) x, ST_Y(geom) y FROM assets").df()
     pts = pts.rename(columns={"asset_id": "pid"})
-    got, ref = _index_vs_geos(city_store, pts, "ward")
+    got, ref = _index_vs_geos(full_store, pts, "ward")
     assert got == ref
     # the stored assignment agrees with the index, with the OA's best-fit ward where no ward holds it
-    stored = dict(city_store.con.execute("SELECT asset_id, ward_code FROM assets").fetchall())
+    stored = dict(full_store.con.execute("SELECT asset_id, ward_code FROM assets").fetchall())
     assert all(stored[k] == v for k, v in got.items())
     assert len(got) < len(pts)  # the assets in the cut-off half are in no ward polygon now
 
