@@ -7,7 +7,8 @@ library itself never imports Prefect.
 =================================  ==========================================================
 event                              payload
 =================================  ==========================================================
-``assetmap.file.received``         path, sha256, size
+``assetmap.file.received``         path, sha256, size (sha256 null and size 0 for an
+                                   entry that is not a regular file: never read)
 ``assetmap.ingest.completed``      ingest_id, path, kind, rows_read, rows_accepted,
                                    rows_quarantined, affected_wards
 ``assetmap.ingest.failed``         path, sha256, reason_code, message

@@ -24,6 +24,7 @@ import pandas as pd
 import shapely
 
 from assetmap import events, geography, sources
+from assetmap.settings import settings
 from assetmap.sources._io import FileRefused, read_bytes, sha256_bytes
 from assetmap.store import Store
 from assetmap.validate import validate_assets, validate_boundaries
@@ -327,6 +328,23 @@ _WRITERS = {"boundaries": _write_boundaries, "census": _write_census, "lookup": 
 # ---------------------------------------------------------------------------------------
 # the ingest
 # ---------------------------------------------------------------------------------------
+def record_refusal(store: Store, path: str | Path, refusal: FileRefused, sha: str | None = None,
+                   **options: Any) -> IngestResult:
+    """Record a file refused before it could be read (a link, a pipe, too large...) as any
+    refusal is recorded: in the audit tables, with the event, and nothing in the data tables."""
+    return _refuse(store, str(path), sha, None, _options_key(options), refusal.reason_code,
+                   refusal.message, _now())
+
+
+def dependency_rank(path: str | Path, data: bytes, options: dict[str, Any] | None = None) -> int:
+    """Where a file goes in a folder's order (see :func:`expand_paths`): boundaries 0 ... assets
+    4; 9 for a file that will be refused."""
+    try:
+        return sources.DEPENDENCY_ORDER[sources.sniff(Path(path), data, options or {})]
+    except FileRefused:
+        return 9
+
+
 def _refuse(store: Store, path: str, sha: str | None, kind: str | None, options_key: str,
             reason_code: str, message: str, started: _dt.datetime) -> IngestResult:
     """Record a refusal in the audit tables (not the data tables) and say why."""
@@ -348,7 +366,7 @@ def _refuse(store: Store, path: str, sha: str | None, kind: str | None, options_
 
 
 def ingest_file(store: Store, path: str | Path, progress: Progress | None = None,
-                **options: Any) -> IngestResult:
+                data: bytes | None = None, label: str | None = None, **options: Any) -> IngestResult:
     """Ingest one file into ``store`` in one transaction.
 
     Parameters
@@ -359,6 +377,12 @@ def ingest_file(store: Store, path: str | Path, progress: Progress | None = None
         The file.
     progress
         Called with a short description of each stage.
+    data
+        The file's bytes when the caller has read them already (the inbox reads each file once,
+        through its trust boundary); otherwise the file is read here.
+    label
+        The path to record and report (the inbox's name for a file it moved to a working
+        folder); default ``path``.
     **options
         ``kind`` (skip sniffing), ``mapping`` (list of ``target=source`` for a foreign schema),
         ``category`` (default category), ``source`` (label; default: the file's stem),
@@ -372,14 +396,15 @@ def ingest_file(store: Store, path: str | Path, progress: Progress | None = None
     """
     say = progress or (lambda _msg: None)
     path = Path(path)
-    spath = str(path)
+    spath = label or str(path)
     started = _now()
     okey = _options_key(options)
     sha: str | None = None
     kind: str | None = None
     try:
         say(f"reading {path.name}")
-        data = read_bytes(path)
+        if data is None:
+            data = read_bytes(path, max_bytes=settings.max_bytes("any"))
         sha = sha256_bytes(data)
         prev = store.con.execute(
             "SELECT ingest_id FROM ingests WHERE sha256 = ? AND options = ? AND status = 'completed' "
@@ -390,15 +415,25 @@ def ingest_file(store: Store, path: str | Path, progress: Progress | None = None
             msg = f"already ingested as #{prev[0]}; nothing changed"
             log.info("%s: %s", spath, msg)
             return IngestResult(path=spath, status="unchanged", ingest_id=prev[0], sha256=sha, message=msg)
-        kind = sources.sniff(path, data, options)
-        result = sources.read(kind, path, data, options)
+        # messages name the file as the user knows it; only a bare Shapefile is opened again
+        # by its path (GDAL finds its sidecar files beside it)
+        named = Path(label) if label and path.suffix.lower() != ".shp" else path
+        kind = sources.sniff(named, data, options)
+        if len(data) > settings.max_bytes(kind):
+            raise FileRefused("too_large", f"{path.name}: {len(data):,} bytes, more than the "
+                                           f"{settings.max_bytes(kind):,} a {kind} file may have "
+                                           "(see settings)")
+        result = sources.read(kind, named, data, options)
     except FileRefused as exc:
         return _refuse(store, spath, sha, kind, okey, exc.reason_code, exc.message, started)
     except MemoryError:
         raise
     except Exception as exc:  # a reader crashed on input it did not expect: refuse, keep the data
-        log.exception("reader failed on %s", spath)
-        return _refuse(store, spath, sha, kind, okey, "unreadable", f"{path}: cannot be read ({exc})", started)
+        # the detail goes to the log at DEBUG: an exception's text may quote the file's content
+        log.debug("reader failed on %s", spath, exc_info=True)
+        return _refuse(store, spath, sha, kind, okey, "unreadable",
+                       f"{path.name}: cannot be read{f' as {kind}' if kind else ''} "
+                       f"({type(exc).__name__}); run with -vv for the detail", started)
 
     source = options.get("source") or path.stem.split(".")[0]
     say(f"validating and storing {result.rows_read} rows as {kind}")
@@ -476,8 +511,7 @@ def expand_paths(paths: Iterable[str | Path], options: dict[str, Any] | None = N
 
     def rank(f: Path) -> tuple[int, str]:
         try:
-            kind = sources.sniff(f, read_bytes(f), options or {})
-            return sources.DEPENDENCY_ORDER[kind], str(f)
+            return dependency_rank(f, read_bytes(f, max_bytes=settings.max_bytes("any")), options), str(f)
         except FileRefused:
             return 9, str(f)
 

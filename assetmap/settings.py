@@ -103,6 +103,22 @@ class Settings:
     tile_url, tile_attribution
         Basemap tiles (``ASSETMAP_TILE_URL``, ``ASSETMAP_TILE_ATTRIBUTION``). Unset by default:
         the maps need no internet and show ward outlines on a plain background.
+    max_file_mb
+        Kind of file -> the largest file (MB, as stored) that is read; a larger one is refused
+        as ``too_large`` before it is read. The defaults fit the national files as ONS, Nomis
+        and the Home Office publish them (every OA boundary of England and Wales at full
+        resolution is about 1.5 GB as GeoJSON; the national postcode directory about 1.3 GB);
+        ``submission`` is one community submission. A file in the inbox is read only up to the
+        largest of these before its kind is known.
+    max_unpacked_mb
+        The most a gzip file may unpack to (a small file must not fill memory).
+    max_json_depth
+        Kind -> how deeply the arrays and objects of a JSON file may nest (``files``: any JSON
+        file; GeoJSON needs about 8, Open Referral UK about 10; ``submission``: a flat object
+        whose values may be lists). Checked before parsing, so nothing recurses into a hostile
+        file.
+    submission_max_chars
+        The longest text any one field of a community submission may hold.
     """
 
     home: Path = field(default_factory=lambda: _env_path("ASSETMAP_HOME", ".assetmap"))
@@ -148,10 +164,29 @@ class Settings:
     moderator_secret: str = field(default_factory=lambda: os.environ.get("ASSETMAP_MODERATOR_SECRET", ""))
     tile_url: str = field(default_factory=lambda: os.environ.get("ASSETMAP_TILE_URL", ""))
     tile_attribution: str = field(default_factory=lambda: os.environ.get("ASSETMAP_TILE_ATTRIBUTION", ""))
+    # -- limits on what is read (the inbox is a trust boundary) ------------------------------
+    max_file_mb: dict[str, float] = field(default_factory=lambda: {
+        "boundaries": 4096.0, "census": 2048.0, "postcodes": 2048.0, "lookup": 1024.0,
+        "providers": 512.0, "mapped": 512.0, "osm": 1024.0, "openreferral": 512.0,
+        "dispersal": 256.0, "indices": 256.0, "submission": 0.25,
+    })
+    max_unpacked_mb: float = field(default_factory=lambda: _env_float("ASSETMAP_MAX_UNPACKED_MB", 8192.0))
+    max_json_depth: dict[str, int] = field(default_factory=lambda: {"files": 64, "submission": 4})
+    submission_max_chars: int = 2000
     demo_dir: Path = field(default_factory=lambda: _env_path("ASSETMAP_DEMO_DIR", "geodata/demo"))
     inbox_dir: Path = field(default_factory=lambda: _env_path("ASSETMAP_INBOX", "geodata/inbox"))
 
     snapshot_dir: Path | None = None
+
+    def max_bytes(self, kind: str) -> int:
+        """The largest file of ``kind`` that is read (``max(...)`` over the kinds for a file whose
+        kind is not known yet)."""
+        mb = self.max_file_mb.get(kind, max(self.max_file_mb.values()))
+        return int(mb * 1024 * 1024)
+
+    @property
+    def max_unpacked_bytes(self) -> int:
+        return int(self.max_unpacked_mb * 1024 * 1024)
 
     def __post_init__(self) -> None:
         if self.db_path is None:

@@ -25,6 +25,8 @@ from typing import Any
 
 from assetmap.categories import ATTRIBUTES, normalise_category
 from assetmap.ingest import IngestResult, ingest_file
+from assetmap.settings import settings
+from assetmap.sources._io import FileRefused, check_json_depth
 from assetmap.store import Store
 
 SOURCE = "community_submissions"
@@ -41,17 +43,35 @@ def _now() -> _dt.datetime:
     return _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
 
 
+def _check_value(name: str, value: Any) -> None:
+    """A field holds text, a number, true/false or (``languages``, ``esol_levels``) a list of
+    those; no text longer than ``settings.submission_max_chars``."""
+    limit = settings.submission_max_chars
+    items = value if isinstance(value, list) and name in ("languages", "esol_levels") else [value]
+    if len(items) > 100:
+        raise SubmissionError(f"field {name!r} lists more than 100 items")
+    for item in items:
+        if item is not None and not isinstance(item, str | int | float | bool):
+            raise SubmissionError(f"field {name!r} must be text or a number, not a JSON "
+                                  f"{'list' if isinstance(item, list) else type(item).__name__}")
+        if isinstance(item, str) and len(item) > limit:
+            raise SubmissionError(f"field {name!r} is longer than {limit} characters")
+
+
 def parse(payload: Any) -> dict[str, Any]:
     """Check a submission's shape; return its fields (unknown keys are refused, not dropped)."""
     if not isinstance(payload, dict):
         raise SubmissionError("a submission is a JSON object of the provider template's fields")
-    unknown = sorted(set(payload) - set(FIELDS) - set(PRIVATE))
+    unknown = sorted(str(k)[:40] for k in set(payload) - set(FIELDS) - set(PRIVATE))
     if unknown:
-        raise SubmissionError(f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(FIELDS)}")
+        shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        raise SubmissionError(f"unknown field(s): {shown}; allowed: {', '.join(FIELDS)}")
+    for name, value in payload.items():
+        _check_value(name, value)
     if not str(payload.get("name") or "").strip():
         raise SubmissionError("a submission needs a name")
     if normalise_category(payload.get("category")) is None:
-        raise SubmissionError(f"category {payload.get('category')!r} is not one assetmap knows")
+        raise SubmissionError(f"category {str(payload.get('category'))[:40]!r} is not one assetmap knows")
     return {k: v for k, v in payload.items() if v is not None}
 
 
@@ -89,13 +109,38 @@ def to_inbox(payload: Any, inbox: str | Path) -> tuple[str, Path]:
     return sid, final
 
 
-def submit_file(store: Store, path: str | Path) -> str:
-    """A submission from a JSON file."""
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        raise SubmissionError(f"field(s) given twice: {', '.join(k[:40] for k in twice[:10])}")
+    return dict(pairs)
+
+
+def load(data: bytes, name: str) -> Any:
+    """A submission's JSON, checked before it is parsed: no larger than
+    ``settings.max_file_mb['submission']``, nested no deeper than
+    ``settings.max_json_depth['submission']``, UTF-8, and no field given twice."""
+    limit = settings.max_bytes("submission")
+    if len(data) > limit:
+        raise SubmissionError(f"{name}: {len(data):,} bytes; a submission may have {limit:,}")
     try:
-        payload = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SubmissionError(f"{path}: not a readable JSON file ({exc})") from exc
-    return submit(store, payload, str(path))
+        check_json_depth(data, name, settings.max_json_depth["submission"])
+        text = data.decode("utf-8-sig")
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except FileRefused as exc:
+        raise SubmissionError(exc.message) from None
+    except UnicodeDecodeError:
+        raise SubmissionError(f"{name}: not UTF-8 text") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        raise SubmissionError(f"{name}: not valid JSON ({msg})") from None
+
+
+def submit_bytes(store: Store, data: bytes, source_path: str) -> str:
+    """A submission from a file's bytes (the pipeline reads each file once, through the inbox's
+    trust boundary); :class:`SubmissionError` for anything that is not a valid submission."""
+    return submit(store, load(data, Path(source_path).name), source_path)
 
 
 def list_submissions(store: Store, status: str | None = None) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,14 +31,15 @@ from prefect import flow, get_run_logger, task
 from prefect.exceptions import MissingContextError
 
 from assetmap import events
-from assetmap.ingest import expand_paths
+from assetmap.ingest import dependency_rank, expand_paths, record_refusal
 from assetmap.ingest import ingest_file as _ingest
 from assetmap.recompute import recompute as _recompute
 from assetmap.recompute import recompute_wards
 from assetmap.settings import settings
 from assetmap.snapshots import publish
+from assetmap.sources._io import FileRefused, read_bytes, sha256_bytes
 from assetmap.store import Store, StoreBusy
-from assetmap.submissions import SubmissionError, submit_file
+from assetmap.submissions import SubmissionError, submit_bytes
 from pipelines import inbox as inbox_mod
 
 _EMITTER_ON = False
@@ -94,32 +96,8 @@ def _retry_if_busy(task_obj, task_run, state) -> bool:  # noqa: ANN001 (Prefect'
 @task(retries=3, retry_delay_seconds=[2, 5, 10], retry_condition_fn=_retry_if_busy)
 def ingest_task(path: str, options: dict[str, Any]) -> dict[str, Any]:
     """Ingest one file into the working store; publish a snapshot if anything changed."""
-    p = Path(path)
-    with _open_store() as store:
-        payload = {"path": str(p), "sha256": inbox_mod.sha256_file(p), "size": p.stat().st_size}
-        with store.transaction() as con:
-            # recorded, not emitted: the watcher already told the server, and re-emitting
-            # would trigger this flow again
-            events.record(con, events.FILE_RECEIVED, payload)
-        result = _ingest(store, p, **options)
-        out = result.as_dict()
-        if result.status == "completed":
-            out["snapshot"] = publish(store, reason=f"ingest #{result.ingest_id}").snapshot_id
-    return out
-
-
-@task(retries=3, retry_delay_seconds=[2, 5, 10], retry_condition_fn=_retry_if_busy)
-def submission_task(path: str) -> dict[str, Any]:
-    p = Path(path)
-    with _open_store() as store:
-        payload = {"path": str(p), "sha256": inbox_mod.sha256_file(p), "size": p.stat().st_size}
-        with store.transaction() as con:
-            events.record(con, events.FILE_RECEIVED, payload)
-        try:
-            sid = submit_file(store, p)
-        except SubmissionError as exc:
-            return {"status": "refused", "reason_code": "invalid_submission", "message": str(exc)}
-    return {"status": "completed", "submission_id": sid, "message": "pending moderation"}
+    out = ingest_batch_task.fn([[path, path]], options, None)
+    return out[0] if out else {"status": "already_taken", "path": path}
 
 
 def _absorb_scheduled(keep: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
@@ -163,35 +141,78 @@ def _absorb_scheduled(keep: Callable[[dict[str, Any]], bool]) -> list[dict[str, 
 def _inbox_of(path: Path) -> Path | None:
     inbox = Path(settings.inbox_dir).resolve()
     try:
-        path.resolve().relative_to(inbox)
+        (path.parent.resolve() / path.name).relative_to(inbox)
     except ValueError:
         return None
     return inbox
 
 
-def _ready_in_inbox(inbox: Path, settle_s: float = 1.0) -> list[Path]:
-    """Files in the inbox (not submissions) that look completely written."""
+def _ready_in(folder: Path, inbox: Path, settle_s: float = 1.0) -> list[Path]:
+    """Entries of an inbox folder that look completely written (``lstat``: links, pipes and
+    folders too, so that they are filed away; nothing is followed)."""
     now = time.time()
-    return [p for p in inbox.iterdir()
-            if p.is_file() and inbox_mod.is_candidate(p, inbox) and now - p.stat().st_mtime >= settle_s]
+    out = []
+    for entry in os.scandir(folder):
+        p = folder / entry.name
+        try:
+            settled = now - entry.stat(follow_symlinks=False).st_mtime >= settle_s
+        except FileNotFoundError:
+            continue
+        if settled and inbox_mod.is_candidate(p, inbox):
+            out.append(p)
+    return out
+
+
+def _read_claimed(path: Path, kind: str) -> bytes | FileRefused:
+    """A claimed file's bytes, read once through the trust boundary; or why it is refused."""
+    try:
+        return read_bytes(path, no_follow=True, max_bytes=settings.max_bytes(kind))
+    except FileRefused as exc:
+        return exc
+
+
+def _record_received(store: Store, path: str, data: bytes | FileRefused) -> None:
+    payload = {"path": path, "sha256": sha256_bytes(data) if isinstance(data, bytes) else None,
+               "size": len(data) if isinstance(data, bytes) else 0}
+    with store.transaction() as con:
+        # recorded, not emitted: the watcher already told the server, and re-emitting would
+        # trigger this flow again
+        events.record(con, events.FILE_RECEIVED, payload)
 
 
 @task(retries=3, retry_delay_seconds=[2, 5, 10], retry_condition_fn=_retry_if_busy)
-def ingest_batch_task(paths: list[str], options: dict[str, Any], inbox: str | None) -> list[dict[str, Any]]:
-    """Ingest several files in one turn of the store's lock, filing each away (inbox files)
-    while the lock is held, so that a run waiting for it finds them gone; publish once."""
+def ingest_batch_task(items: list[list[str]], options: dict[str, Any], inbox: str | None) -> list[dict[str, Any]]:
+    """Ingest several files in one turn of the store's lock, in dependency order, filing each
+    away (inbox files) while the lock is held; publish once.
+
+    ``items`` holds ``[name, path]`` pairs: the path the file came in as, and where it is now
+    (an inbox file has been claimed into this run's working folder). An inbox file is read once,
+    without following links; what cannot be read (a link, a pipe, a folder, too large) is
+    refused and filed away like any refused file.
+    """
     outs: list[dict[str, Any]] = []
     with _open_store() as store:
-        for path in paths:
+        loaded = []
+        for name, path in items:
             p = Path(path)
-            if not p.exists():  # another run took it meanwhile
+            if not os.path.lexists(p):  # another run took it meanwhile
                 continue
-            payload = {"path": str(p), "sha256": inbox_mod.sha256_file(p), "size": p.stat().st_size}
-            with store.transaction() as con:
-                # recorded, not emitted: the watcher already told the server, and re-emitting
-                # would trigger this flow again
-                events.record(con, events.FILE_RECEIVED, payload)
-            out = _ingest(store, p, **options).as_dict()
+            if inbox is not None:
+                data = _read_claimed(p, "any")
+            else:
+                try:
+                    data = read_bytes(p, max_bytes=settings.max_bytes("any"))
+                except FileRefused as exc:
+                    data = exc
+            rank = dependency_rank(p, data, options) if isinstance(data, bytes) else -1
+            loaded.append((rank, name, p, data))
+        for _, name, p, data in sorted(loaded, key=lambda t: (t[0], t[1])):
+            _record_received(store, name, data)
+            if isinstance(data, FileRefused):
+                result = record_refusal(store, name, data, **options)
+            else:
+                result = _ingest(store, p, data=data, label=name, **options)
+            out = result.as_dict()
             if inbox is not None:
                 ok = out["status"] in ("completed", "unchanged")
                 out["moved_to"] = str(inbox_mod.file_away(p, Path(inbox), ok, out))
@@ -205,38 +226,88 @@ def ingest_batch_task(paths: list[str], options: dict[str, Any], inbox: str | No
     return outs
 
 
+@task(retries=3, retry_delay_seconds=[2, 5, 10], retry_condition_fn=_retry_if_busy)
+def submission_batch_task(items: list[list[str]], inbox: str) -> list[dict[str, Any]]:
+    """Take claimed submission files in one turn of the store's lock: each becomes a pending
+    submission or is refused (any error at all while reading it: too large, too deep, not JSON,
+    a field twice, wrong types, unknown fields, a link...), and is filed away with a report."""
+    outs: list[dict[str, Any]] = []
+    with _open_store() as store:
+        for name, path in items:
+            p = Path(path)
+            if not os.path.lexists(p):
+                continue
+            data = _read_claimed(p, "submission")
+            _record_received(store, name, data)
+            out: dict[str, Any] = {"path": name}
+            try:
+                if isinstance(data, FileRefused):
+                    raise SubmissionError(data.message)
+                sid = submit_bytes(store, data, name)
+                out.update(status="completed", submission_id=sid, message="pending moderation")
+            except SubmissionError as exc:
+                out.update(status="refused", reason_code="invalid_submission", message=str(exc))
+            except Exception as exc:  # whatever a hostile file does, it is filed away
+                log.debug("submission %s could not be read", name, exc_info=True)
+                out.update(status="refused", reason_code="invalid_submission",
+                           message=f"{Path(name).name}: cannot be read ({type(exc).__name__})")
+            out["moved_to"] = str(inbox_mod.file_away(p, Path(inbox), out["status"] == "completed", out))
+            outs.append(out)
+    return outs
+
+
+def _run_key() -> str:
+    from prefect import runtime
+
+    return str(runtime.flow_run.id or uuid.uuid4())
+
+
 @flow(name="ingest_file")
 def ingest_file(path: str, kind: str | None = None) -> dict[str, Any]:
     """Ingest one file; when it came through the inbox, file it away with a report.
 
     A file in the inbox is taken together with every other complete file waiting there (in
     dependency order: boundaries, lookups, census, then assets), in one turn of the store's
-    lock and one snapshot; the runs those files' own events trigger then find nothing to do.
+    lock and one snapshot; a submission together with every other waiting submission. Each is
+    first claimed (renamed into this run's working folder), so exactly one run owns it; the runs
+    the other files' events triggered, and runs for files already taken, are taken over.
     """
     use_prefect_events()
     logger = _logger()
     p = Path(path)
-    if not p.exists():
-        logger.info("%s was already taken by an earlier run", p.name)
-        return {"status": "already_taken", "path": str(p)}
+    options = {"kind": kind} if kind else {}
     inbox = _inbox_of(p)
-    if inbox is not None and p.parent.name == inbox_mod.SUBMISSIONS:
-        out = _run(submission_task, str(p))
-        out["moved_to"] = str(inbox_mod.file_away(p, inbox, out["status"] == "completed", out))
-        return out
-    batch = [p] if inbox is None or p.parent != inbox else expand_paths(set(_ready_in_inbox(inbox)) | {p})
-    names = {str(f) for f in batch}
-    if len(batch) > 1:
-        n = len(_absorb_scheduled(lambda params: params.get("path") in names))
-        if n:
-            logger.info("took over %d waiting runs for files in this batch", n)
-    outs = _run(ingest_batch_task, [str(f) for f in batch], {"kind": kind} if kind else {},
-                str(inbox) if inbox is not None else None)
+    if inbox is None:  # a file named directly, not dropped into the inbox
+        if not p.exists():
+            return {"status": "already_taken", "path": str(p)}
+        out = _run(ingest_batch_task, [[str(p), str(p)]], options, None)[0]
+        return {**out, "batch": 1}
+    p = inbox / (p.parent.resolve() / p.name).relative_to(inbox)
+    folder = p.parent
+    submissions = folder == inbox / inbox_mod.SUBMISSIONS
+    gone = not os.path.lexists(p)
+    batch = [] if gone else sorted(set(_ready_in(folder, inbox)) | {p})
+    run = _run_key()
+    claimed = [[str(f), str(c)] for f in batch if (c := inbox_mod.claim(f, inbox, run)) is not None]
+    names = {name for name, _ in claimed}
+    n = len(_absorb_scheduled(lambda params: params.get("path") in names
+                              or not os.path.lexists(str(params.get("path") or ""))))
+    if n:
+        logger.info("took over %d waiting runs for files in this batch or already taken", n)
+    if not claimed:
+        logger.info("%s was already taken by another run", p.name)
+        return {"status": "already_taken", "path": str(p), "batch": 0}
+    try:
+        if submissions:
+            outs = _run(submission_batch_task, claimed, str(inbox))
+        else:
+            outs = _run(ingest_batch_task, claimed, options, str(inbox))
+    finally:
+        inbox_mod.release(inbox, run)  # what was claimed but not filed away goes back
     mine: dict[str, Any] = {"status": "already_taken", "path": str(p)}
     for out in outs:
-        f = Path(out["path"])
-        logger.info("%s: %s", f.name, out.get("message") or out.get("status"))
-        if f == p:
+        logger.info("%s: %s", Path(out["path"]).name, out.get("message") or out.get("status"))
+        if out["path"] == str(p):
             mine = out
     mine["batch"] = len(outs)
     return mine

@@ -6,6 +6,17 @@ completely written: its size and modification time have not changed for
 and copy tools (``*.tmp``, ``*.part``, ``*.crdownload``, ``*~``, ``~$*``) are ignored. Once
 processed, a file moves to ``inbox/processed/``; a refused one to ``inbox/rejected/``, with a
 ``<name>.report.json`` beside it saying why.
+
+The inbox is a trust boundary: partners, scripts and sync tools drop files there. Nothing in it
+is followed or opened blindly:
+
+- a run **claims** each file before it reads it, by an atomic rename into its own working folder
+  ``inbox/.claimed/<run>/`` (:func:`claim`), so exactly one run owns it, and a run that finds
+  it gone moves on;
+- symbolic links (whatever they point at), pipes, devices and folders are handed on like files,
+  so that the pipeline moves them (the link itself, never its target) to ``rejected/`` with a
+  report; nothing reads them (:func:`entry_problem`, and ``read_bytes(no_follow=True)``);
+- the watcher never reads a file's content except through a no-follow, non-blocking open.
 """
 
 from __future__ import annotations
@@ -16,28 +27,38 @@ import json
 import logging
 import os
 import shutil
+import stat
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from assetmap.sources._io import FileRefused, refuse_special
 
 log = logging.getLogger(__name__)
 
 PROCESSED = "processed"
 REJECTED = "rejected"
 SUBMISSIONS = "submissions"
+CLAIMED = ".claimed"
+_OWN = (PROCESSED, REJECTED, CLAIMED)
 _TEMP_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".swp", ".download")
 
 
 def is_candidate(path: Path, inbox: Path) -> bool:
-    """A file the watcher should consider: not hidden, not temporary, not already handled."""
+    """An entry the watcher should hand on: not hidden, not temporary, not already handled.
+
+    The entry is judged by where it stands, not where a link in it points: a symbolic link in
+    the inbox is a candidate (to be refused), wherever its target is.
+    """
     try:
-        rel = path.resolve().relative_to(inbox.resolve())
+        rel = (path.parent.resolve() / path.name).relative_to(inbox.resolve())
     except ValueError:
         return False
     parts = rel.parts
-    if not parts or parts[0] in (PROCESSED, REJECTED):
+    if not parts or parts[0] in _OWN or parts == (SUBMISSIONS,):
         return False
     if len(parts) > 2 or (len(parts) == 2 and parts[0] != SUBMISSIONS):
         return False
@@ -49,16 +70,99 @@ def is_candidate(path: Path, inbox: Path) -> bool:
     return True
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
+def entry_problem(path: Path) -> tuple[str, str] | None:
+    """Why an inbox entry is not a regular file (``(reason_code, message)``), judged by
+    ``lstat``: the entry itself, never what a link points at. None for a regular file."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    try:
+        refuse_special(path, mode)
+    except FileRefused as exc:
+        return exc.reason_code, exc.message
+    return None
+
+
+def _sha256_regular(path: Path) -> tuple[str | None, int]:
+    """SHA-256 and size of a regular file, opened without following links or blocking on a
+    pipe; ``(None, 0)`` for anything else."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None, 0
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None, 0
+        os.set_blocking(fd, True)
+        h = hashlib.sha256()
+        for chunk in iter(lambda: os.read(fd, 1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()
+        return h.hexdigest(), st.st_size
+    finally:
+        os.close(fd)
 
 
 def file_received_payload(path: Path) -> dict[str, Any]:
-    return {"path": str(path.resolve()), "sha256": sha256_file(path), "size": path.stat().st_size}
+    """The ``assetmap.file.received`` payload: where the entry is (the link itself for a link),
+    and for a regular file its SHA-256 and size."""
+    sha, size = _sha256_regular(path)
+    return {"path": str(path.parent.resolve() / path.name), "sha256": sha, "size": size}
+
+
+def claim(path: Path, inbox: Path, run: str) -> Path | None:
+    """Take ``path`` for run ``run``: an atomic rename into ``inbox/.claimed/<run>/`` (keeping
+    ``submissions/``), so that exactly one run owns it. None when another run took it first.
+    A link is moved as a link: ``rename`` never follows it."""
+    rel = (path.parent.resolve() / path.name).relative_to(inbox.resolve())
+    target = inbox / CLAIMED / run / rel
+    for _ in range(3):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(path, target)
+            return target
+        except FileNotFoundError:
+            if not os.path.lexists(path):
+                return None  # another run took it
+            # the working folder went away under us (a run tidying up): make it again
+    return None
+
+
+def release(inbox: Path, run: str | None = None) -> list[Path]:
+    """Put what a run claimed but did not file away back into the inbox (every run's, when
+    ``run`` is None: what a stopped ``up`` left), so that it is taken again. Entries are moved,
+    never followed."""
+    root = inbox / CLAIMED
+    if run:
+        runs = [root / run]
+    else:
+        runs = [root / e.name for e in os.scandir(root)] if root.is_dir() else []
+    back: list[Path] = []
+    for folder in runs:
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        subs = folder / SUBMISSIONS
+        entries = [(folder / e.name, inbox / e.name) for e in os.scandir(folder) if e.name != SUBMISSIONS]
+        if subs.is_dir() and not subs.is_symlink():
+            entries += [(subs / e.name, inbox / SUBMISSIONS / e.name) for e in os.scandir(subs)]
+        for entry, target in entries:
+            if os.path.lexists(target):
+                target = target.with_name(f"{uuid.uuid4().hex[:8]}_{target.name}")
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(entry, target)
+                # a new mtime, so that a watcher that handed it on before hands it on again
+                os.utime(target, follow_symlinks=False)
+                back.append(target)
+            except OSError:
+                log.warning("could not put %s back into the inbox", entry.name)
+        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        os.rmdir(root)  # only when no other run is working
+    except OSError:
+        pass
+    return back
 
 
 def file_away(path: Path, inbox: Path, ok: bool, report: dict[str, Any]) -> Path:
@@ -68,7 +172,7 @@ def file_away(path: Path, inbox: Path, ok: bool, report: dict[str, Any]) -> Path
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S")
     target = folder / f"{stamp}_{path.name}"
     n = 1
-    while target.exists():
+    while os.path.lexists(target):
         target = folder / f"{stamp}_{n}_{path.name}"
         n += 1
     shutil.move(str(path), target)
@@ -90,14 +194,18 @@ class InboxWatcher:
         Called with the ``assetmap.file.received`` payload (path, sha256, size).
     stable_s
         How long size and mtime must stay the same before a file counts as completely written.
+    scan_s
+        How often the inbox is also listed (links, pipes and folders, and anything the file
+        system's notifications missed).
     """
 
     def __init__(self, inbox: Path, on_ready: Callable[[dict[str, Any]], None], stable_s: float = 0.5,
-                 poll_s: float = 0.2) -> None:
+                 poll_s: float = 0.2, scan_s: float = 2.0) -> None:
         self.inbox = Path(inbox)
         self.on_ready = on_ready
         self.stable_s = stable_s
         self.poll_s = poll_s
+        self.scan_s = scan_s
         self._seen: dict[Path, tuple[int, float, float]] = {}
         self._handed: dict[Path, tuple[int, float]] = {}
         self._lock = threading.Lock()
@@ -122,8 +230,6 @@ class InboxWatcher:
 
         class _Handler(FileSystemEventHandler):
             def on_any_event(self, event):  # noqa: ANN001 (watchdog's event type)
-                if event.is_directory:
-                    return
                 watcher.notice(getattr(event, "dest_path", None) or event.src_path)
                 if getattr(event, "dest_path", None):
                     watcher.notice(event.src_path)
@@ -131,10 +237,10 @@ class InboxWatcher:
         self._observer = Observer()
         self._observer.schedule(_Handler(), str(self.inbox), recursive=True)
         self._observer.start()
-        # files that arrived while nothing was watching
-        for p in sorted(self.inbox.rglob("*")):
-            if p.is_file():
-                self.notice(p)
+        released = release(self.inbox)  # what a stopped run had claimed and not filed away
+        if released:
+            log.info("put %d claimed files back into the inbox", len(released))
+        self.scan()  # files that arrived while nothing was watching
         self._thread = threading.Thread(target=self._run, name="inbox-checker", daemon=True)
         self._thread.start()
         log.info("watching %s", self.inbox)
@@ -147,20 +253,35 @@ class InboxWatcher:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def scan(self) -> None:
+        """Notice every entry of the inbox and of ``submissions/``, whatever it is (``lstat``
+        only: nothing is followed or opened)."""
+        for folder in (self.inbox, self.inbox / SUBMISSIONS):
+            try:
+                names = [e.name for e in os.scandir(folder)]
+            except OSError:
+                continue
+            for name in names:
+                self.notice(folder / name)
+
     def _run(self) -> None:
+        last_scan = time.monotonic()
         while not self._stop.is_set():
+            if time.monotonic() - last_scan >= self.scan_s:
+                self.scan()
+                last_scan = time.monotonic()
             self.check()
             self._stop.wait(self.poll_s)
 
     def check(self) -> list[Path]:
-        """Hand on every watched file whose size and mtime have been stable long enough."""
+        """Hand on every watched entry whose size and mtime have been stable long enough."""
         ready: list[Path] = []
         now = time.monotonic()
         with self._lock:
             items = list(self._seen.items())
         for p, (size, mtime, since) in items:
             try:
-                st = p.stat()
+                st = os.lstat(p)  # the entry itself: a link is not followed
             except FileNotFoundError:
                 with self._lock:
                     self._seen.pop(p, None)
@@ -170,7 +291,10 @@ class InboxWatcher:
                 with self._lock:
                     self._seen[p] = (st.st_size, st.st_mtime, now)
                 continue
-            if now - since < self.stable_s or st.st_size == 0:
+            # an empty file may be one being created: it waits longer, then is handed on (and
+            # refused as empty) rather than left in the inbox for ever
+            empty = stat.S_ISREG(st.st_mode) and st.st_size == 0
+            if now - since < self.stable_s * (10 if empty else 1):
                 continue
             with self._lock:
                 self._seen.pop(p, None)
@@ -179,11 +303,11 @@ class InboxWatcher:
                 self._handed[p] = (st.st_size, st.st_mtime)
             ready.append(p)
         for p in ready:
-            try:
-                payload = file_received_payload(p)
-            except FileNotFoundError:
+            if not os.path.lexists(p):
                 continue
-            log.info("file received: %s (%d bytes)", p, payload["size"])
+            payload = file_received_payload(p)
+            log.info("file received: %s (%s)", p.name,
+                     f"{payload['size']} bytes" if payload["sha256"] else "not a regular file")
             try:
                 self.on_ready(payload)
             except Exception:  # the watcher keeps watching whatever one hand-off does

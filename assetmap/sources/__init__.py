@@ -18,7 +18,6 @@ kind               format
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from assetmap.sources._io import (
     ReadResult,
     decode_text,
     is_binary,
+    load_json,
     maybe_gunzip,
     sniff_delimiter,
 )
@@ -90,10 +90,7 @@ def sniff(path: str | Path, data: bytes, options: dict[str, Any] | None = None) 
         raise FileRefused("binary_file", f"{path}: a binary file that assetmap cannot read")
     head = plain.lstrip()[:1]
     if head in (b"{", b"["):
-        try:
-            doc = json.loads(decode_text(plain)[0])
-        except json.JSONDecodeError as exc:
-            raise FileRefused("unreadable", f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+        doc = load_json(plain, path)
         if options.get("mapping"):
             return "mapped"
         if osm.looks_like_overpass(doc):
@@ -123,14 +120,23 @@ def sniff(path: str | Path, data: bytes, options: dict[str, Any] | None = None) 
     if providers.looks_like_providers(header):
         return "providers"
     raise FileRefused("unknown_format", f"{path}: cannot tell what this file is (columns: "
-                                        f"{', '.join(header[:12]) or 'none'}); give --kind, or map "
+                                        f"{_shown_columns(header)}); give --kind, or map "
                                         "a foreign schema with --map and --category")
+
+
+def _shown_columns(header: list[str]) -> str:
+    """The column names a refusal may quote: at most 12, each cut to 40 characters; none for a
+    file whose first line has no delimiter (not a table: that line is content, not names)."""
+    if len(header) < 2:
+        return "none: the first line is not a delimited header"
+    shown = [h if len(h) <= 40 else h[:39] + "…" for h in header[:12]]
+    return ", ".join(shown) + (f" and {len(header) - 12} more" if len(header) > 12 else "") or "none"
 
 
 def read(kind: str, path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     """Read ``data`` (the bytes of ``path``) with the reader of ``kind``."""
     if kind == "boundaries":
-        return boundaries.read(path, options)
+        return boundaries.read(path, options, data)
     module = {"census": census, "lookup": lookup, "postcodes": postcodes, "providers": providers,
               "osm": osm, "openreferral": openreferral, "mapped": mapped, "dispersal": dispersal,
               "indices": indices}[kind]

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import csv
-import gzip
+import errno
 import hashlib
 import io
 import json
+import os
 import re
+import stat
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 REPLACEMENT = "\ufffd"
@@ -59,29 +63,151 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_bytes(path: str | Path) -> bytes:
-    """Read a file whole, refusing missing, unreadable and empty files clearly."""
+def refuse_special(p: Path, mode: int) -> None:
+    """Refuse anything that is not a regular file, saying what it is (never what it holds)."""
+    if stat.S_ISLNK(mode):
+        raise FileRefused("symlink", f"{p.name}: a symbolic link; links are never followed, copy the "
+                                     "file itself in")
+    if stat.S_ISDIR(mode):
+        raise FileRefused("folder", f"{p.name} is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        raise FileRefused("special_file", f"{p.name}: not a regular file (a pipe, device or socket)")
+
+
+def read_bytes(path: str | Path, *, no_follow: bool = False, max_bytes: int | None = None) -> bytes:
+    """Read a file whole, refusing missing, unreadable, empty and oversized files clearly.
+
+    Parameters
+    ----------
+    path
+        The file.
+    no_follow
+        The trust boundary of the inbox: open the file itself, never what a symbolic link
+        points at (``O_NOFOLLOW``, so a file swapped for a link after it was checked is refused
+        too), never block on a pipe, and refuse anything that is not a regular file with a
+        single name (a hard link may be another name of a file outside the inbox).
+    max_bytes
+        Refuse a larger file (``too_large``) without reading past the limit.
+    """
     p = Path(path)
-    if not p.exists():
-        raise FileRefused("file_not_found", f"{p}: no such file")
-    if p.is_dir():
-        raise FileRefused("unreadable", f"{p} is a folder, not a file")
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+    if no_follow:
+        flags |= os.O_NOFOLLOW | os.O_NONBLOCK
     try:
-        data = p.read_bytes()
+        fd = os.open(p, flags)
+    except FileNotFoundError:
+        raise FileRefused("file_not_found", f"{p}: no such file") from None
     except OSError as exc:
-        raise FileRefused("unreadable", f"{p}: cannot be read ({exc.strerror or exc})") from exc
+        if no_follow and exc.errno in (errno.ELOOP, errno.EMLINK):
+            raise FileRefused("symlink", f"{p.name}: a symbolic link; links are never followed, copy "
+                                         "the file itself in") from None
+        if exc.errno == errno.EISDIR:
+            raise FileRefused("folder", f"{p} is a folder, not a file") from None
+        raise FileRefused("unreadable", f"{p}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        st = os.fstat(fd)
+        if no_follow:
+            refuse_special(p, st.st_mode)
+            if st.st_nlink > 1:
+                raise FileRefused("hard_link", f"{p.name}: a file with other names (a hard link); copy "
+                                               "the file itself in")
+        elif stat.S_ISDIR(st.st_mode):
+            raise FileRefused("unreadable", f"{p} is a folder, not a file")
+        if max_bytes is not None and st.st_size > max_bytes:
+            raise FileRefused("too_large", f"{p.name}: {st.st_size:,} bytes, more than the "
+                                           f"{max_bytes:,} this kind of file may have (see settings)")
+        if no_follow:
+            os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        total = 0
+        limit = max_bytes if max_bytes is not None else -1
+        while True:
+            chunk = os.read(fd, 1 << 24)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if limit >= 0 and total > limit:  # it grew while being read
+                raise FileRefused("too_large", f"{p.name}: more than the {max_bytes:,} bytes this "
+                                               "kind of file may have (see settings)")
+    except OSError as exc:
+        raise FileRefused("unreadable", f"{p}: cannot be read ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
     if not data.strip():
         raise FileRefused("empty_file", f"{p} is empty")
     return data
 
 
-def maybe_gunzip(data: bytes, path: str | Path) -> bytes:
-    if data[:2] == b"\x1f\x8b":
+def maybe_gunzip(data: bytes, path: str | Path, max_bytes: int | None = None) -> bytes:
+    """Unpack gzip data (anything else is returned as it is), refusing more than ``max_bytes``
+    unpacked (default: ``settings.max_unpacked_bytes``), so a small bomb cannot fill memory."""
+    if data[:2] != b"\x1f\x8b":
+        return data
+    from assetmap.settings import settings
+
+    limit = settings.max_unpacked_bytes if max_bytes is None else max_bytes
+    parts: list[bytes] = []
+    total = 0
+    rest = data
+    while rest[:2] == b"\x1f\x8b":  # one gzip member after another, as gzip itself allows
+        d = zlib.decompressobj(wbits=31)
         try:
-            return gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise FileRefused("unreadable", f"{path}: damaged gzip file ({exc})") from exc
-    return data
+            out = d.decompress(rest, limit - total + 1)
+        except zlib.error as exc:
+            raise FileRefused("unreadable", f"{Path(path).name}: damaged gzip file ({exc})") from None
+        total += len(out)
+        if total > limit:
+            raise FileRefused("too_large", f"{Path(path).name}: unpacks to more than {limit:,} bytes "
+                                           "(see settings)")
+        if not d.eof:
+            raise FileRefused("unreadable", f"{Path(path).name}: damaged gzip file (it ends too soon)")
+        parts.append(out)
+        rest = d.unused_data
+    return b"".join(parts)
+
+
+def json_depth(data: bytes, limit: int, step: int = 1 << 24) -> int:
+    """How deeply the arrays and objects of JSON text nest, counted without parsing it (and so
+    without recursion); the scan stops once it is past ``limit``.
+
+    Brackets inside strings do not count. Runs over the bytes in slices with numpy: a quote
+    opens or closes a string unless an odd run of backslashes stands before it.
+    """
+    depth = maxd = 0
+    in_str = False
+    carry_bs = 0  # backslashes that ended the previous slice
+    for off in range(0, len(data), step):
+        a = np.frombuffer(data, dtype=np.uint8, count=min(step, len(data) - off), offset=off)
+        n = len(a)
+        bs = a == 92
+        idx = np.arange(n)
+        last_other = np.maximum.accumulate(np.where(bs, -1, idx))
+        run = np.empty(n, dtype=np.int64)  # backslashes just before each byte
+        run[0] = carry_bs
+        run[1:] = idx[:-1] - last_other[:-1]
+        run[1:] += np.where(last_other[:-1] < 0, carry_bs, 0)
+        quote = (a == 34) & (run % 2 == 0)
+        before = np.cumsum(quote) - quote  # quotes before each byte in this slice
+        inside = (before % 2 == 1) ^ in_str
+        delta = ((a == 91) | (a == 123)).astype(np.int64) - ((a == 93) | (a == 125))
+        delta[inside | quote] = 0
+        levels = depth + np.cumsum(delta)
+        maxd = max(maxd, int(levels.max()))
+        if maxd > limit:
+            return maxd
+        depth = int(levels[-1])
+        in_str = bool(in_str ^ (int(quote.sum()) % 2 == 1))
+        carry_bs = int(run[-1] + 1) if bs[-1] else 0
+    return maxd
+
+
+def check_json_depth(data: bytes, path: str | Path, limit: int) -> None:
+    """Refuse JSON nested more deeply than ``limit`` (``too_deep``) before anything parses it."""
+    if json_depth(data, limit) > limit:
+        raise FileRefused("too_deep", f"{Path(path).name}: JSON nested more than {limit} levels deep "
+                                      "(see settings)")
 
 
 def decode_text(data: bytes) -> tuple[str, str, set[int]]:
@@ -196,8 +322,13 @@ def read_csv_records(data: bytes, path: str | Path) -> CsvRecords:
     return CsvRecords(header, rows, quarantine, row_number, encoding)
 
 
-def load_json(data: bytes, path: str | Path) -> Any:
+def load_json(data: bytes, path: str | Path, max_depth: int | None = None) -> Any:
+    """Parse JSON bytes (gzip unpacked), refusing invalid JSON and JSON nested more deeply than
+    ``max_depth`` (default ``settings.max_json_depth``) before the parser could recurse into it."""
+    from assetmap.settings import settings
+
     data = maybe_gunzip(data, path)
+    check_json_depth(data, path, settings.max_json_depth["files"] if max_depth is None else max_depth)
     text, _, bad = decode_text(data)
     try:
         return json.loads(text)

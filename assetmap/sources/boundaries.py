@@ -8,6 +8,7 @@ lookup rows. Geometries are reprojected to EPSG:27700; invalid ones are repaired
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import warnings
@@ -77,17 +78,20 @@ def _vintage(code_col: str, path: Path, given: str | None) -> str | None:
     return m.group(1) if m else None
 
 
-def read(path: str | Path, options: dict[str, Any]) -> ReadResult:
+def read(path: str | Path, options: dict[str, Any], data: bytes | None = None) -> ReadResult:
     """Read a boundary file into a GeoDataFrame in EPSG:27700 (one row per feature).
 
     Columns: ``row_number, code, name, level, vintage, raw, geometry``; the lookup frame holds
-    ``area_code, parent_level, parent_code`` from coarser code properties.
+    ``area_code, parent_level, parent_code`` from coarser code properties. ``data``, the file's
+    bytes already read, is what is parsed (the file is not opened again), except for a bare
+    Shapefile, whose sidecar files GDAL finds beside it.
     """
     path = Path(path)
+    source: Any = io.BytesIO(data) if data is not None and path.suffix.lower() != ".shp" else path
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            gdf = pyogrio.read_dataframe(path)
+            gdf = pyogrio.read_dataframe(source)
     except Exception as exc:  # pyogrio raises several error types for unreadable data
         raise FileRefused("unreadable", f"{path}: not a readable boundary file ({exc})") from exc
     if gdf.empty:
