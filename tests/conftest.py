@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from assetmap.demo import generate
 from assetmap.ingest import ingest_file, ingest_paths
+from assetmap.settings import settings
 from assetmap.store import DATA_TABLES, Store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -181,7 +189,7 @@ def _dashboard_home(tmp_path_factory, _analysed_db) -> Path:
 @pytest.fixture
 def dashboard_home(_dashboard_home, monkeypatch) -> Path:
     """The dashboard's published demo, read-only, with settings pointing at it."""
-    from assetmap.settings import settings
+
 
     monkeypatch.setattr(settings, "db_path", _dashboard_home / "assetmap.duckdb")
     monkeypatch.setattr(settings, "dashboard_mode", "public")
@@ -191,7 +199,7 @@ def dashboard_home(_dashboard_home, monkeypatch) -> Path:
 @pytest.fixture
 def writable_dashboard_home(_dashboard_home, tmp_path, monkeypatch) -> Path:
     """A copy of the dashboard's demo that a test may change (submissions, moderation)."""
-    from assetmap.settings import settings
+
 
     home = tmp_path / "home"
     shutil.copytree(_dashboard_home, home)
@@ -199,3 +207,78 @@ def writable_dashboard_home(_dashboard_home, tmp_path, monkeypatch) -> Path:
     monkeypatch.setattr(settings, "dashboard_mode", "public")
     monkeypatch.setattr(settings, "inbox_dir", home / "inbox")
     return home
+
+
+@pytest.fixture
+def wired(analysed_store, tmp_path, monkeypatch):
+    """The flows wired to an analysed demo store and an empty inbox, with no Prefect server:
+    they run in-process as plain Python."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    inbox = tmp_path / "inbox"
+    (inbox / "submissions").mkdir(parents=True)
+    db = analysed_store.path
+    analysed_store.close()
+    monkeypatch.setattr(settings, "db_path", db)
+    monkeypatch.setattr(settings, "inbox_dir", inbox)
+    return db, inbox
+
+
+# -- the real `assetmap up`, for the slow end-to-end tests --------------------------------------
+def post_json(url: str, body: dict) -> list[dict]:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+@pytest.fixture
+def up(tmp_path, _analysed_db):
+    home = tmp_path / "home"
+    home.mkdir()
+    db = home / "assetmap.duckdb"
+    shutil.copy(_analysed_db, db)
+    inbox = tmp_path / "inbox"
+    env = {**os.environ, "ASSETMAP_HOME": str(home), "ASSETMAP_INBOX": str(inbox), "ASSETMAP_DB": str(db),
+           "ASSETMAP_DEMO_DIR": str(tmp_path / "demo")}
+    cli = Path(sys.executable).with_name("assetmap")
+    proc = subprocess.Popen([str(cli), "up", "--", "--no-demo", "--prefect-port", "0", "--dashboard-port", "0"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    lines: list[str] = []
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "assetmap is up" in line:
+            break
+    text = "".join(lines)
+    assert "assetmap is up" in text, text
+    api = re.search(r"Prefect server:\s+(http://127\.0\.0\.1:\d+)", text).group(1) + "/api"
+    dash = re.search(r"Dashboard:\s+(http://127\.0\.0\.1:\d+)", text).group(1)
+    info = {"proc": proc, "home": home, "db": db, "inbox": inbox, "api": api, "dashboard": dash, "text": text}
+    family = psutil.Process(proc.pid).children(recursive=True)
+    yield info
+    if proc.poll() is None:  # the test failed before stopping it: stop it as a user would
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for p in family:  # and make sure nothing it started outlives the test
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass

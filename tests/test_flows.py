@@ -7,24 +7,10 @@ import json
 import os
 import time
 
-import pytest
 
-from assetmap.settings import settings
 from assetmap.snapshots import list_snapshots
 from assetmap.store import Store
 from pipelines.flows import ingest_file, recompute, refresh_all
-
-
-@pytest.fixture
-def wired(analysed_store, tmp_path, monkeypatch):
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    inbox = tmp_path / "inbox"
-    (inbox / "submissions").mkdir(parents=True)
-    db = analysed_store.path
-    analysed_store.close()
-    monkeypatch.setattr(settings, "db_path", db)
-    monkeypatch.setattr(settings, "inbox_dir", inbox)
-    return db, inbox
 
 
 def test_inbox_files_flow_through_without_a_server(wired):

@@ -176,18 +176,6 @@ def test_the_watcher_hands_on_links_pipes_and_folders_without_reading_them(tmp_p
 
 
 # -- the flows file every hostile entry away, and complete -----------------------------------------
-@pytest.fixture
-def wired(analysed_store, tmp_path, monkeypatch):
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    inbox = tmp_path / "inbox"
-    (inbox / "submissions").mkdir(parents=True)
-    db = analysed_store.path
-    analysed_store.close()
-    monkeypatch.setattr(settings, "db_path", db)
-    monkeypatch.setattr(settings, "inbox_dir", inbox)
-    return db, inbox
-
-
 def _reports(inbox: Path) -> dict[str, dict]:
     out = {}
     for sub in ("processed", "rejected"):

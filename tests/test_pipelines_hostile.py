@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from assetmap.store import Store
-from tests.test_pipelines_live import _post, _wait, up  # noqa: F401 (the fixture)
+from tests.conftest import post_json, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ def _entries(inbox: Path) -> list[Path]:
 def _runs(api: str) -> list[dict]:
     runs: list[dict] = []
     while True:
-        page = _post(api + "/flow_runs/filter", {"limit": 200, "offset": len(runs)})
+        page = post_json(api + "/flow_runs/filter", {"limit": 200, "offset": len(runs)})
         runs += page
         if len(page) < 200:
             return runs
@@ -79,14 +79,14 @@ def test_a_hostile_inbox_is_filed_away_and_the_pipeline_keeps_going(up, tmp_path
 
     def drained():
         return not _entries(inbox)
-    _wait(drained, DRAIN_S, "the inbox emptied")
+    wait_for(drained, DRAIN_S, "the inbox emptied")
     t_empty = time.monotonic() - t0
 
     def finished():
         runs = _runs(api)
         return runs if runs and all(r["state_type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
                                     for r in runs) else None
-    runs = _wait(finished, DRAIN_S, "every flow run finished")
+    runs = wait_for(finished, DRAIN_S, "every flow run finished")
     t_runs = time.monotonic() - t0
 
     # -- every entry filed away, with a report ------------------------------------------------
@@ -121,7 +121,7 @@ def test_a_hostile_inbox_is_filed_away_and_the_pipeline_keeps_going(up, tmp_path
     texts = [json.dumps(reports)]
     logs: list[dict] = []
     while True:
-        page = _post(api + "/logs/filter", {"limit": 200, "offset": len(logs)})
+        page = post_json(api + "/logs/filter", {"limit": 200, "offset": len(logs)})
         logs += page
         if len(page) < 200:
             break

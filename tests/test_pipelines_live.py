@@ -5,12 +5,7 @@ event-triggered deployments into the store and a new snapshot; SIGTERM stops eve
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -20,29 +15,12 @@ import pytest
 
 from assetmap.snapshots import list_snapshots, open_snapshot
 from assetmap.store import DATA_TABLES, Store
-from tests.conftest import digest
+from tests.conftest import digest, post_json, wait_for
 
 pytestmark = pytest.mark.slow
 
 BOUND_INGEST_S = 30  # drop -> completed flow run, assets in a published snapshot
 BOUND_RECOMPUTE_S = 45  # drop -> the recomputed snapshot
-
-
-def _post(url: str, body: dict) -> list[dict]:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def _snapshot_query(db: Path, sql: str, params=None):
@@ -54,49 +32,6 @@ def _snapshot_query(db: Path, sql: str, params=None):
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
-
-
-@pytest.fixture
-def up(tmp_path, _analysed_db):
-    home = tmp_path / "home"
-    home.mkdir()
-    db = home / "assetmap.duckdb"
-    shutil.copy(_analysed_db, db)
-    inbox = tmp_path / "inbox"
-    env = {**os.environ, "ASSETMAP_HOME": str(home), "ASSETMAP_INBOX": str(inbox), "ASSETMAP_DB": str(db),
-           "ASSETMAP_DEMO_DIR": str(tmp_path / "demo")}
-    cli = Path(sys.executable).with_name("assetmap")
-    proc = subprocess.Popen([str(cli), "up", "--", "--no-demo", "--prefect-port", "0", "--dashboard-port", "0"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    lines: list[str] = []
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "assetmap is up" in line:
-            break
-    text = "".join(lines)
-    assert "assetmap is up" in text, text
-    api = re.search(r"Prefect server:\s+(http://127\.0\.0\.1:\d+)", text).group(1) + "/api"
-    dash = re.search(r"Dashboard:\s+(http://127\.0\.0\.1:\d+)", text).group(1)
-    info = {"proc": proc, "home": home, "db": db, "inbox": inbox, "api": api, "dashboard": dash, "text": text}
-    family = psutil.Process(proc.pid).children(recursive=True)
-    yield info
-    if proc.poll() is None:  # the test failed before stopping it: stop it as a user would
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    for p in family:  # and make sure nothing it started outlives the test
-        try:
-            p.kill()
-        except psutil.NoSuchProcess:
-            pass
 
 
 def test_a_dropped_file_flows_through_to_a_snapshot_and_up_stops_cleanly(up):
@@ -115,10 +50,10 @@ def test_a_dropped_file_flows_through_to_a_snapshot_and_up_stops_cleanly(up):
                    "Live test ESOL two,esol_provider,52.7900,-1.2600,15\n")
     t0 = time.monotonic()
     tmp.rename(drop)  # written elsewhere, then moved in whole
-    rows = _wait(lambda: (_snapshot_query(db, "SELECT count(*) FROM assets WHERE name LIKE 'Live test ESOL%'")
+    rows = wait_for(lambda: (_snapshot_query(db, "SELECT count(*) FROM assets WHERE name LIKE 'Live test ESOL%'")
                           or [[0]])[0][0] == 2, BOUND_INGEST_S, "the assets in a published snapshot")
     t_ingest = time.monotonic() - t0
-    runs = _wait(lambda: [r for r in _post(api + "/flow_runs/filter", {"limit": 50})
+    runs = wait_for(lambda: [r for r in post_json(api + "/flow_runs/filter", {"limit": 50})
                           if r["parameters"].get("path", "").endswith("council_esol_update.csv")
                           and r["state_type"] == "COMPLETED"], BOUND_INGEST_S, "a completed ingest_file flow run")
     assert len(runs) == 1
@@ -132,9 +67,9 @@ def test_a_dropped_file_flows_through_to_a_snapshot_and_up_stops_cleanly(up):
     def recomputed():
         snaps = list_snapshots(db)
         return snaps and snaps[0].get("reason") == "incremental recompute" and snaps[0]
-    _wait(recomputed, BOUND_RECOMPUTE_S, "a snapshot from the triggered recompute")
+    wait_for(recomputed, BOUND_RECOMPUTE_S, "a snapshot from the triggered recompute")
     t_recompute = time.monotonic() - t0
-    recompute_runs = _wait(lambda: [r for r in _post(api + "/flow_runs/filter", {"limit": 50})
+    recompute_runs = wait_for(lambda: [r for r in post_json(api + "/flow_runs/filter", {"limit": 50})
                                     if "wards" in r["parameters"] and r["state_type"] == "COMPLETED"],
                            BOUND_RECOMPUTE_S, "a completed recompute flow run")
     assert json.loads(recompute_runs[0]["parameters"]["wards"]) == report["affected_wards"]
@@ -153,7 +88,7 @@ def test_a_dropped_file_flows_through_to_a_snapshot_and_up_stops_cleanly(up):
     con.close()
     bad = inbox / "garbage.csv"
     bad.write_text("\x00\x01binary junk\x02" * 20)
-    rejected = _wait(lambda: list((inbox / "rejected").glob("*garbage.csv")), BOUND_INGEST_S, "garbage rejected")
+    rejected = wait_for(lambda: list((inbox / "rejected").glob("*garbage.csv")), BOUND_INGEST_S, "garbage rejected")
     report = json.loads(rejected[0].with_name(rejected[0].name + ".report.json").read_text())
     assert report["status"] == "refused" and report["reason_code"] == "binary_file"
 
