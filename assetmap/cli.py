@@ -25,6 +25,16 @@ def _out(text: str = "") -> None:
     sys.stdout.flush()
 
 
+def _iso_date(text: str) -> str:
+    """An option's date, checked (``2025-09-30``)."""
+    import datetime as _dt
+
+    try:
+        return _dt.date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
 def _store(args: argparse.Namespace, read_only: bool = False):
     """The working store; for a reader, the latest snapshot when a pipeline holds the store."""
     from assetmap.store import Store, StoreBusy, open_store
@@ -322,15 +332,49 @@ def cmd_indices(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_dispersal(args: argparse.Namespace) -> int:
-    from assetmap.dispersal import review
+def _records(df) -> list[dict]:  # noqa: ANN001 (a DataFrame)
+    """A table as JSON-ready records: dates as ``YYYY-MM-DD``, missing values as null."""
+    return json.loads(df.astype({c: str for c in ("period", "first", "last") if c in df}).to_json(orient="records"))
 
+
+def cmd_dispersal(args: argparse.Namespace) -> int:
+    from assetmap import dispersal
+
+    over_time = bool(args.region or args.la or args.since)
     with _store(args, read_only=True) as store:
-        df = review(store.con, period=args.period)
+        if not over_time:
+            df = dispersal.review(store.con, period=args.period)
+        else:
+            region = args.region
+            if region and region.lower() not in {r.lower() for r in dispersal.regions(store.con)}:
+                known = ", ".join(dispersal.regions(store.con)) or "none loaded"
+                raise ValueError(f"no Asy_D11 figures for the region {region!r}; the regions loaded: {known}")
+            df = dispersal.trend(store.con, region=region, las=args.la, since=args.since)
+    if not over_time:
+        if args.json:
+            _out(df.to_json(orient="records", indent=2, date_format="iso"))
+        else:
+            _out(df.to_string(index=False) if not df.empty else "no local authorities with residents loaded")
+        return 0
+    grown = dispersal.growth(df)
     if args.json:
-        _out(df.to_json(orient="records", indent=2, date_format="iso"))
-    else:
-        _out(df.to_string(index=False) if not df.empty else "no local authorities with residents loaded")
+        _out(json.dumps({"source": dispersal.SOURCE, "region": args.region, "local_authorities": args.la,
+                         "from": args.since,
+                         "trend": _records(df), "growth": _records(grown)}, indent=2))
+        return 0
+    if df.empty:
+        _out("no Asy_D11 figures for those authorities and dates")
+        return 0
+    wide = df.assign(authority=df["la_name"].fillna("") + " (" + df["la_code"] + ")") \
+        .pivot_table(index="authority", columns="period", values="supported_per_10k", dropna=False).round(1)
+    _out(f"Supported asylum seekers per 10,000 residents ({dispersal.SOURCE}):")
+    _out(wide.to_string())
+    _out("")
+    _out("Change from the first to the last date, beside ESOL places per 10,000 now:")
+    _out(grown.round(1).to_string(index=False))
+    bases = sorted(df["residents_basis"].dropna().unique())
+    _out(f"\nResidents: {'; '.join(bases) or 'not loaded'}. Suppressed cells: "
+         f"{int(df['suppressed_cells'].sum())} (counted as nothing).")
     return 0
 
 
@@ -403,12 +447,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="assetmap", description="Community asset mapping for the UK.")
     parser.add_argument("--version", action="version", version=f"assetmap {__version__}")
-    parser.add_argument("--db", default=os.environ.get("ASSETMAP_DB"),
-                        help=f"the DuckDB store (default {settings.db_path}; env ASSETMAP_DB)")
-    parser.add_argument("-v", "--verbose", action="count", default=0)
+    db_help = f"the DuckDB store (default {settings.db_path}; env ASSETMAP_DB)"
+    parser.add_argument("--db", default=os.environ.get("ASSETMAP_DB"), help=db_help)
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more detail (-vv: debug)")
+    # the global options again, for after the subcommand (`assetmap ingest F --db S`); SUPPRESS keeps
+    # a subcommand that does not give them from resetting what was given before it
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=argparse.SUPPRESS, help=db_help)
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help="more detail (-vv: debug)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ingest", help="ingest files or folders (folders in dependency order)")
+    def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        """A subcommand; `up` passes what follows it to pipelines.up as it is."""
+        return sub.add_parser(name, parents=[] if name == "up" else [common], **kwargs)
+
+    p = add("ingest", help="ingest files or folders (folders in dependency order)")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--kind", choices=KINDS, help="skip sniffing: read as this kind")
     p.add_argument("--map", action="append", metavar="FIELD=COLUMN",
@@ -424,24 +478,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("status", help="table counts, ingests, schema version, extent")
+    p = add("status", help="table counts, ingests, schema version, extent")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("quarantine", help="rows that were not stored, with the reason")
+    p = add("quarantine", help="rows that were not stored, with the reason")
     p.add_argument("--ingest", type=int)
     p.add_argument("--reason")
     p.add_argument("--limit", type=int, default=200)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_quarantine)
 
-    p = sub.add_parser("demo-data", help="write the synthetic demo place in the real formats")
+    p = add("demo-data", help="write the synthetic demo place in the real formats")
     p.add_argument("out", metavar="OUT")
     p.add_argument("--scale", choices=["city", "national"], default="city")
     p.add_argument("--seed", type=int, default=20261123)
     p.set_defaults(func=cmd_demo_data)
 
-    p = sub.add_parser("export", help="export a layer (EPSG:4326)")
+    p = add("export", help="export a layer (EPSG:4326)")
     p.add_argument("--layer", choices=LAYERS, required=True)
     p.add_argument("--format", choices=FORMATS, default="geojson")
     p.add_argument("--out", help="output file (default LAYER.FORMAT)")
@@ -450,7 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     levels = ["ward", "msoa", "lsoa", "la"]
-    p = sub.add_parser("recompute", help="recompute indices, accessibility, need and gaps")
+    p = add("recompute", help="recompute indices, accessibility, need and gaps")
     p.add_argument("--wards", nargs="+", metavar="CODE",
                    help="only what assets changed in these wards can reach (incremental)")
     p.add_argument("--by", choices=levels, help="unit of analysis (default: wards, where loaded)")
@@ -461,7 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from assetmap.categories import CATEGORIES
 
-    p = sub.add_parser("gaps", help="units ranked by provision gap for a category, with why")
+    p = add("gaps", help="units ranked by provision gap for a category, with why")
     p.add_argument("--category", choices=list(CATEGORIES), default="esol_provider")
     p.add_argument("--top", type=int, default=20)
     p.add_argument("--by", choices=levels)
@@ -469,7 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_gaps)
 
-    p = sub.add_parser("what-if", help="which gaps change if assets open or close (nothing written)")
+    p = add("what-if", help="which gaps change if assets open or close (nothing written)")
     p.add_argument("--add", action="append", metavar="LAT,LON,CATEGORY[,CAPACITY]")
     p.add_argument("--remove", action="append", metavar="ASSET_ID")
     p.add_argument("--by", choices=levels)
@@ -477,14 +531,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_what_if)
 
-    p = sub.add_parser("suggest", help="the k sites that cover the most unmet need (MCLP)")
+    p = add("suggest", help="the k sites that cover the most unmet need (MCLP)")
     p.add_argument("--category", choices=list(CATEGORIES), required=True)
     p.add_argument("--k", type=int, default=3)
     p.add_argument("--radius", type=float, help=f"service radius in metres (default {settings.site_radius_m:g})")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_suggest)
 
-    p = sub.add_parser("indices", help="segregation indices; --compare against partner-published values")
+    p = add("indices", help="segregation indices; --compare against partner-published values")
     p.add_argument("--unit", help="one unit's code")
     p.add_argument("--focal", help="one focal group")
     p.add_argument("--by", choices=levels)
@@ -494,31 +548,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_indices)
 
-    p = sub.add_parser("dispersal", help="supported asylum seekers vs provision per 10,000, by LA")
-    p.add_argument("--period", help="date of the Asy_D11 figures (default the latest)")
+    p = add("dispersal", help="supported asylum seekers vs provision per 10,000, by LA and quarter")
+    p.add_argument("--period", type=_iso_date, help="date of the Asy_D11 figures (default the latest)")
+    p.add_argument("--region", help="every authority of this UK region or nation (as Asy_D11 names it), "
+                                    "over the dates loaded")
+    p.add_argument("--la", nargs="+", metavar="CODE", help="these local authorities, over the dates loaded")
+    p.add_argument("--from", dest="since", metavar="DATE", type=_iso_date, help="only dates on or after this one (YYYY-MM-DD)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_dispersal)
 
-    p = sub.add_parser("publish", help="publish the store as a new read-only snapshot")
+    p = add("publish", help="publish the store as a new read-only snapshot")
     p.add_argument("--reason")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_publish)
 
-    p = sub.add_parser("submissions", help="community submissions (default: pending)")
+    p = add("submissions", help="community submissions (default: pending)")
     p.add_argument("--status", choices=["pending", "approved", "rejected", "all"], default="pending")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_submissions)
 
-    p = sub.add_parser("approve", help="approve a pending submission (validated like any provider row)")
+    p = add("approve", help="approve a pending submission (validated like any provider row)")
     p.add_argument("id", metavar="ID")
     p.set_defaults(func=cmd_approve)
 
-    p = sub.add_parser("reject", help="reject a pending submission, with the reason")
+    p = add("reject", help="reject a pending submission, with the reason")
     p.add_argument("id", metavar="ID")
     p.add_argument("--reason", required=True)
     p.set_defaults(func=cmd_reject)
 
-    p = sub.add_parser("up", help="the main job: Prefect server, pipelines, inbox watcher, dashboard")
+    p = add("up", help="the main job: Prefect server, pipelines, inbox watcher, dashboard")
     p.add_argument("up_args", nargs=argparse.REMAINDER,
                    help="passed to pipelines.up (--prefect-port, --dashboard-port, --no-dashboard, --no-demo)")
     p.set_defaults(func=cmd_up)
@@ -544,6 +602,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader of our output went away (`assetmap ... | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

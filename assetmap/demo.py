@@ -422,7 +422,7 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
     oa_la = np.array([ward_la[w] for w in oa_ward])
     _write_asy_d11(np.random.default_rng(seed + 3), p, la_codes, la_names, oa_la,
                    np.asarray(ethnic).sum(axis=1), np.asarray(birth))
-    written.append(p)
+    written += [p, p.with_name("mid_year_population_estimates_2024.csv")]
     manifest = {
         "name": CITY_NAME if scale == "city" else "Synthetic England-and-Wales-sized place",
         "synthetic": True, "scale": scale, "seed": seed, "licence": LICENCE,
@@ -439,35 +439,56 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
     return written
 
 
+#: The quarters of the demo's Asy_D11, as the published sheet writes its dates.
+DEMO_QUARTERS = ("31 Dec 2024", "31 Mar 2025", "30 Jun 2025", "30 Sep 2025")
+
+
 def _write_asy_d11(rng: np.random.Generator, path: Path, la_codes, la_names, oa_la: np.ndarray,
                    residents: np.ndarray, birth: np.ndarray) -> None:
-    """A Home Office Asy_D11 table as published (title lines, thousands separators, a suppressed
-    count, authorities beyond the study area), with numbers that follow the born-abroad share."""
+    """A Home Office Asy_D11 data sheet as published (a title row, the ``Date (as at…)`` header,
+    ``30 Sep 2025`` dates, thousands separators, a suppressed cell, a row not allocated to an
+    authority, and the ``End of table`` line), for the study area's authorities and four more
+    (three in its region, one in another) over four quarters, with numbers that follow the
+    born-abroad share and grow at different rates; and a mid-year population estimate for all of
+    them beside it (the denominator for the authorities beyond the study area)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     n = len(la_codes)
     pop = np.bincount(oa_la, weights=residents, minlength=n)
     abroad = np.bincount(oa_la, weights=birth.sum(axis=1) - birth[:, 0], minlength=n)
     share = np.divide(abroad, np.maximum(pop, 1))
+    extra = [(f"E08{999990 + i:06d}", f"Elsewhere {i + 1} (synthetic)", "Synthetic Region") for i in range(3)]
+    extra.append(("E06999999", "Far Away (synthetic)", "Another Synthetic Region"))
+    las = [(c, nm, "Synthetic Region") for c, nm in zip(la_codes, la_names)] + extra
+    residents_of = [float(pop[i]) if i < n else 120_000.0 + 40_000.0 * (i - n) for i in range(len(las))]
+    growth = [1.0 + 0.04 * (i % 3) for i in range(len(las))]  # some authorities grow faster
     rows = []
-    extra = [(f"E08{999990 + i:06d}", f"Elsewhere {i + 1} (synthetic)") for i in range(3)]
-    las = list(zip(la_codes, la_names)) + extra
-    for date in ("30/06/2025", "30/09/2025"):
-        for i, (code, name) in enumerate(las):
-            base = pop[i] * share[i] * 0.02 if i < n else 900.0
+    for q, date in enumerate(DEMO_QUARTERS):
+        for i, (code, name, region) in enumerate(las):
+            base = (pop[i] * share[i] * 0.02 if i < n else residents_of[i] * 0.003) * growth[i] ** q
             for support, accom, f in (("Section 95", "Dispersal Accommodation", 0.7),
                                       ("Section 95", "Subsistence Only", 0.1),
                                       ("Section 98", "Contingency Accommodation - Hotel", 0.2)):
                 people = int(rng.poisson(max(base * f, 0.5)))
-                rows.append([date, date[-4:], "Q2" if date.startswith("30/06") else "Q3", support,
-                             "Synthetic Region", name, code, accom, f"{people:,}"])
+                rows.append([date, support, region, name, code, accom, f"{people:,}"])
+        if q == len(DEMO_QUARTERS) - 1:
+            na = "N/A - Subsistence Only (Dec 2023 - Dec 2024)"
+            rows.append([date, "Section 95", na, na, na, "Subsistence Only", "7"])
     rows[2][-1] = ".."  # a suppressed figure, as published
     with path.open("w", encoding="utf-8", newline="") as fh:
-        fh.write("Asy_D11: Asylum seekers in receipt of support by local authority (SYNTHETIC demo data)\n")
-        fh.write("Source: assetmap demo generator - not Home Office figures\n\n")
         w = csv.writer(fh)
-        w.writerow(["Date", "Year", "Quarter", "Support Type", "UK Region", "Local Authority",
-                    "LAD Code", "Accommodation Type", "People"])
+        w.writerow(["Asy_D11: Asylum seekers in receipt of support by local authority (SYNTHETIC demo data,"
+                    " not Home Office figures)"] + [""] * 6)
+        w.writerow(["Date (as at…)", "Support Type", "UK Region / Nation", "Local Authority", "LAD Code",
+                    "Accommodation Type", "People"])
         w.writerows(rows)
+        w.writerow(["End of table"] + [""] * 6)
+    mye = path.with_name("mid_year_population_estimates_2024.csv")
+    with mye.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Mid-2024 population estimates by local authority (SYNTHETIC demo data)", "", "", ""])
+        w.writerow(["Code", "Name", "Geography", "All ages"])
+        for i, (code, name, _) in enumerate(las):
+            w.writerow([code, name, "Metropolitan District", f"{round(residents_of[i] * 1.03):,}"])
 
 
 def _write_assets(rng, out: Path, scale: str, oa_cells, centroids, cats, ethnic, english, n_assets) -> list[Path]:

@@ -1,70 +1,176 @@
-"""Dispersal review: supported asylum seekers against provision, per local authority.
+"""Dispersal review: supported asylum seekers against provision, per local authority and quarter.
 
-The view a strategic migration partnership needs: for each local authority, the asylum
-seekers in receipt of support (Home Office Asy_D11, the latest date loaded, all support types
-unless some are chosen) per 10,000 residents, beside ESOL places and refugee support
-services per 10,000 residents. Residents are the census population of the authority's OAs;
-provision counts the assets in them (places: the ``capacity`` attribute, or 1 per asset).
+The view a strategic migration partnership needs: for every local authority of a region (its
+UK region or nation as the Home Office's Asy_D11 gives it, or authorities named by code), the
+asylum seekers in receipt of support at each date loaded, per 10,000 residents, beside ESOL
+places and refugee support services per 10,000 residents, so that the partnership sees where
+dispersal grows faster than provision.
+
+- **Supported**: the sum over the support types chosen (all by default) of the published
+  counts; a suppressed cell adds nothing and is counted in ``suppressed_cells``, so a figure
+  that rests on suppressed cells says so.
+- **Residents**: an ONS mid-year population estimate where one is loaded for the authority
+  (the latest year not after the date's year, else the earliest loaded), else the census
+  population of the authority's output areas (through the loaded lookups); ``residents_basis``
+  says which.
+- **Provision**: ESOL places (the ``capacity`` attribute, or 1 per provider) and refugee
+  support services in the authority's output areas, as in the snapshot (asset history is not
+  kept, so provision is today's at every date). NaN where no boundaries or lookups of the
+  authority are loaded: not measured, rather than none.
 """
 
 from __future__ import annotations
+
+import datetime as _dt
 
 import duckdb
 import pandas as pd
 
 from assetmap import census as vocab
 
+SOURCE = "Home Office, Immigration system statistics, Asy_D11 (OGL v3.0)"
 
-def review(con: duckdb.DuckDBPyConnection, period: str | None = None,
-           support_types: list[str] | None = None) -> pd.DataFrame:
-    """One row per local authority that has residents loaded.
+_TREND_SQL = """
+WITH oa_la AS (
+    SELECT area_code, parent_code AS la_code FROM area_lookup WHERE parent_level = 'la'),
+census AS (
+    SELECT l.la_code, sum(p.count) AS residents, max(p.vintage) AS vintage FROM (
+        SELECT * FROM population WHERE variable = $variable
+        QUALIFY vintage = max(vintage) OVER (PARTITION BY area_code, variable)) p
+    JOIN oa_la l ON l.area_code = p.area_code GROUP BY l.la_code),
+prov AS (
+    SELECT l.la_code,
+           coalesce(sum(CASE WHEN a.category = 'esol_provider' THEN
+               coalesce(TRY_CAST(json_extract_string(a.attrs, '$.capacity') AS DOUBLE), 1) END), 0)
+               AS esol_places,
+           count(*) FILTER (WHERE a.category = 'refugee_support') AS refugee_support
+    FROM assets a JOIN oa_la l ON l.area_code = a.oa_code GROUP BY l.la_code),
+covered AS (SELECT DISTINCT la_code FROM oa_la),
+sup AS (
+    SELECT la_code, period, any_value(la_name) AS la_name, any_value(region) AS region,
+           coalesce(sum(people), 0) AS supported, count(*) FILTER (WHERE suppressed) AS suppressed_cells
+    FROM dispersal
+    WHERE ($support_types IS NULL OR list_contains($support_types, support_type))
+      AND ($since IS NULL OR period >= $since)
+    GROUP BY la_code, period),
+est AS (
+    SELECT s.la_code, s.period,
+           coalesce(
+               (SELECT e.residents FROM population_estimates e WHERE e.area_code = s.la_code
+                  AND e.year <= year(s.period) ORDER BY e.year DESC LIMIT 1),
+               (SELECT e.residents FROM population_estimates e WHERE e.area_code = s.la_code
+                  ORDER BY e.year LIMIT 1)) AS residents,
+           coalesce(
+               (SELECT e.year FROM population_estimates e WHERE e.area_code = s.la_code
+                  AND e.year <= year(s.period) ORDER BY e.year DESC LIMIT 1),
+               (SELECT e.year FROM population_estimates e WHERE e.area_code = s.la_code
+                  ORDER BY e.year LIMIT 1)) AS year
+    FROM sup s)
+SELECT s.la_code, coalesce(s.la_name, ar.name) AS la_name, s.region, s.period, s.supported,
+       s.suppressed_cells,
+       coalesce(est.residents, census.residents) AS residents,
+       CASE WHEN est.residents IS NOT NULL THEN 'ONS mid-year estimate ' || est.year
+            WHEN census.residents IS NOT NULL THEN 'census ' || census.vintage END AS residents_basis,
+       CASE WHEN c.la_code IS NOT NULL THEN coalesce(prov.esol_places, 0) END AS esol_places,
+       CASE WHEN c.la_code IS NOT NULL THEN coalesce(prov.refugee_support, 0) END AS refugee_support
+FROM sup s
+LEFT JOIN est ON est.la_code = s.la_code AND est.period = s.period
+LEFT JOIN census ON census.la_code = s.la_code
+LEFT JOIN prov ON prov.la_code = s.la_code
+LEFT JOIN covered c ON c.la_code = s.la_code
+LEFT JOIN areas ar ON ar.code = s.la_code AND ar.level = 'la'
+WHERE ($region IS NULL OR lower(s.region) = lower($region))
+  AND ($las IS NULL OR list_contains($las, s.la_code))
+ORDER BY s.la_code, s.period
+"""
 
-    Columns: ``la_code, la_name, period, residents, supported, supported_per_10k,
-    esol_places, esol_places_per_10k, refugee_support, refugee_support_per_10k,
-    places_per_supported`` (ESOL places per supported person), sorted by supported per 10,000.
+COLUMNS = ["la_code", "la_name", "region", "period", "residents", "residents_basis", "supported",
+           "suppressed_cells", "supported_per_10k", "esol_places", "esol_places_per_10k", "refugee_support",
+           "refugee_support_per_10k", "places_per_supported"]
+
+
+def regions(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The UK regions and nations the loaded Asy_D11 figures name, in order."""
+    return [r[0] for r in con.execute(
+        "SELECT DISTINCT region FROM dispersal WHERE region IS NOT NULL ORDER BY region").fetchall()]
+
+
+def home_region(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The region of the loaded study area: the one most of its authorities' figures name."""
+    row = con.execute(
+        """SELECT d.region FROM dispersal d
+           WHERE d.region IS NOT NULL AND d.la_code IN (
+               SELECT parent_code FROM area_lookup WHERE parent_level = 'la'
+               UNION SELECT code FROM areas WHERE level = 'la')
+           GROUP BY d.region ORDER BY count(DISTINCT d.la_code) DESC, d.region LIMIT 1""").fetchone()
+    return row[0] if row else None
+
+
+def trend(con: duckdb.DuckDBPyConnection, region: str | None = None, las: list[str] | None = None,
+          since: str | _dt.date | None = None, support_types: list[str] | None = None) -> pd.DataFrame:
+    """One row per local authority and date loaded, with the figures per 10,000 residents.
+
+    Parameters
+    ----------
+    con
+        A store or snapshot connection.
+    region
+        A UK region or nation as Asy_D11 names it (any case); None for every region.
+    las
+        Only these local authorities (GSS codes).
+    since
+        Only dates on or after this one.
+    support_types
+        Only these support types (as stored: ``Section 95 / Dispersal Accommodation``...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`COLUMNS`, sorted by authority and date. ``supported_per_10k`` and the
+        provision rates are NaN where residents are not loaded; provision is NaN where the
+        authority's areas are not loaded.
     """
-    period_row = con.execute(
-        "SELECT coalesce(CAST(? AS DATE), max(period)) FROM dispersal", [period]).fetchone()
-    when = period_row[0] if period_row else None
-    df = con.execute(
-        """
-        WITH oa_la AS (
-            SELECT area_code, parent_code AS la_code FROM area_lookup WHERE parent_level = 'la'),
-        pop AS (
-            SELECT l.la_code, sum(p.count) AS residents FROM (
-                SELECT * FROM population WHERE variable = ?
-                QUALIFY vintage = max(vintage) OVER (PARTITION BY area_code, variable)) p
-            JOIN oa_la l ON l.area_code = p.area_code GROUP BY l.la_code),
-        sup AS (
-            SELECT la_code, any_value(la_name) AS la_name, sum(people) AS supported
-            FROM dispersal WHERE period = ?
-              AND (? IS NULL OR list_contains(?, support_type))
-            GROUP BY la_code),
-        prov AS (
-            SELECT l.la_code,
-                   sum(CASE WHEN a.category = 'esol_provider' THEN
-                       coalesce(TRY_CAST(json_extract_string(a.attrs, '$.capacity') AS DOUBLE), 1) END)
-                       AS esol_places,
-                   count(*) FILTER (WHERE a.category = 'refugee_support') AS refugee_support
-            FROM assets a JOIN oa_la l ON l.area_code = a.oa_code GROUP BY l.la_code)
-        SELECT pop.la_code, coalesce(sup.la_name, ar.name) AS la_name, ?::DATE AS period,
-               pop.residents, coalesce(sup.supported, 0) AS supported,
-               coalesce(prov.esol_places, 0) AS esol_places,
-               coalesce(prov.refugee_support, 0) AS refugee_support
-        FROM pop LEFT JOIN sup USING (la_code) LEFT JOIN prov USING (la_code)
-        LEFT JOIN areas ar ON ar.code = pop.la_code AND ar.level = 'la'
-        ORDER BY pop.la_code
-        """,
-        [vocab.ETHNIC_GROUP, when, support_types, support_types or [], when],
-    ).df()
+    params = {"variable": vocab.ETHNIC_GROUP, "support_types": support_types, "since": since,
+              "region": region, "las": [c.strip().upper() for c in las] if las else None}
+    df = con.execute(_TREND_SQL, params).df()
     if df.empty:
-        return df
+        return pd.DataFrame(columns=COLUMNS)
     per = 10_000 / df["residents"].where(df["residents"] > 0)
     df["supported_per_10k"] = df["supported"] * per
     df["esol_places_per_10k"] = df["esol_places"] * per
     df["refugee_support_per_10k"] = df["refugee_support"] * per
     df["places_per_supported"] = df["esol_places"] / df["supported"].where(df["supported"] > 0)
-    cols = ["la_code", "la_name", "period", "residents", "supported", "supported_per_10k",
-            "esol_places", "esol_places_per_10k", "refugee_support", "refugee_support_per_10k",
-            "places_per_supported"]
-    return df[cols].sort_values("supported_per_10k", ascending=False, ignore_index=True)
+    df["period"] = pd.to_datetime(df["period"]).dt.date
+    return df[COLUMNS].reset_index(drop=True)
+
+
+def review(con: duckdb.DuckDBPyConnection, period: str | None = None, support_types: list[str] | None = None,
+           region: str | None = None, las: list[str] | None = None) -> pd.DataFrame:
+    """The authorities at one date (default: the latest loaded), sorted by supported per 10,000.
+
+    The same figures as :func:`trend` at that date, for the authorities with residents loaded.
+    """
+    when = con.execute("SELECT coalesce(CAST(? AS DATE), max(period)) FROM dispersal", [period]).fetchone()[0]
+    df = trend(con, region=region, las=las, since=when, support_types=support_types)
+    df = df[(df["period"] == when) & df["residents"].notna()] if when is not None else df.iloc[0:0]
+    return df.sort_values("supported_per_10k", ascending=False, ignore_index=True)
+
+
+def growth(table: pd.DataFrame) -> pd.DataFrame:
+    """Per authority: supported per 10,000 at the first and last date of ``table`` (a
+    :func:`trend`), the change, and ESOL places per 10,000 now: where dispersal grew and
+    provision did not keep up. Sorted by the change, largest first."""
+    if table.empty:
+        return pd.DataFrame(columns=["la_code", "la_name", "first", "last", "supported_per_10k_first",
+                                     "supported_per_10k_last", "change_per_10k", "esol_places_per_10k"])
+    t = table.dropna(subset=["supported_per_10k"]).sort_values(["la_code", "period"])
+    g = t.groupby("la_code", sort=False)
+    out = pd.DataFrame({
+        "la_name": g["la_name"].last(), "first": g["period"].first(), "last": g["period"].last(),
+        "supported_per_10k_first": g["supported_per_10k"].first(),
+        "supported_per_10k_last": g["supported_per_10k"].last(),
+        "esol_places_per_10k": g["esol_places_per_10k"].last()}).reset_index()
+    out["change_per_10k"] = out["supported_per_10k_last"] - out["supported_per_10k_first"]
+    cols = ["la_code", "la_name", "first", "last", "supported_per_10k_first", "supported_per_10k_last",
+            "change_per_10k", "esol_places_per_10k"]
+    return out[cols].sort_values("change_per_10k", ascending=False, ignore_index=True)

@@ -211,22 +211,47 @@ def _write_lookup(con, result, ingest_id, source, options):
 def _write_dispersal(con, result, ingest_id, source, options):
     frame = result.frame
     if not frame.empty:
-        con.register("_d", frame[["la_code", "la_name", "support_type", "period", "people"]])
+        con.register("_d", frame[["la_code", "la_name", "region", "support_type", "period", "people", "suppressed"]])
         try:
             con.execute(
-                """INSERT INTO dispersal (la_code, la_name, support_type, period, people, source, ingest_id)
-                   SELECT la_code, la_name, support_type, period, people, ?, ? FROM _d
+                """INSERT INTO dispersal (la_code, la_name, region, support_type, period, people, suppressed,
+                                          source, ingest_id)
+                   SELECT la_code, la_name, region, support_type, period, people, suppressed, ?, ? FROM _d
                    ON CONFLICT (la_code, support_type, period) DO UPDATE
-                   SET la_name = excluded.la_name, people = excluded.people, source = excluded.source,
+                   SET la_name = excluded.la_name, region = excluded.region, people = excluded.people,
+                       suppressed = excluded.suppressed, source = excluded.source,
                        ingest_id = excluded.ingest_id""",
                 [source, ingest_id],
             )
         finally:
             con.unregister("_d")
     periods = sorted({str(p) for p in frame["period"]}) if not frame.empty else []
+    n_sup = int(frame["suppressed"].sum()) if not frame.empty else 0
     return len(frame), result.quarantine, [], 0, \
         f"{frame['la_code'].nunique() if not frame.empty else 0} local authorities, " \
-        f"periods {', '.join(periods) or 'none'}"
+        f"periods {', '.join(periods) or 'none'}" + (f"; {n_sup} suppressed counts kept as suppressed"
+                                                     if n_sup else "")
+
+
+def _write_estimates(con, result, ingest_id, source, options):
+    frame = result.frame
+    if not frame.empty:
+        con.register("_e", frame[["area_code", "area_name", "year", "residents"]])
+        try:
+            con.execute(
+                """INSERT INTO population_estimates (area_code, area_name, year, residents, source, ingest_id)
+                   SELECT area_code, area_name, year, residents, ?, ? FROM _e
+                   ON CONFLICT (area_code, year) DO UPDATE
+                   SET area_name = excluded.area_name, residents = excluded.residents,
+                       source = excluded.source, ingest_id = excluded.ingest_id""",
+                [source, ingest_id],
+            )
+        finally:
+            con.unregister("_e")
+    years = sorted({int(y) for y in frame["year"]}) if not frame.empty else []
+    return len(frame), result.quarantine, [], 0, \
+        f"population estimates for {frame['area_code'].nunique() if not frame.empty else 0} areas " \
+        f"({', '.join(map(str, years)) or 'no year'})"
 
 
 def _write_indices(con, result, ingest_id, source, options):
@@ -322,6 +347,7 @@ def _write_assets(con, result, ingest_id, source, options):
 _WRITERS = {"boundaries": _write_boundaries, "census": _write_census, "lookup": _write_lookup,
             "postcodes": _write_postcodes, "providers": _write_assets, "osm": _write_assets,
             "openreferral": _write_assets, "mapped": _write_assets, "dispersal": _write_dispersal,
+            "estimates": _write_estimates,
             "indices": _write_indices}
 
 

@@ -219,3 +219,25 @@ def test_every_page_renders_and_nothing_leaves_localhost(server, page, requests_
     hosts = {urlparse(u).hostname for u in requests_seen if urlparse(u).scheme in ("http", "https", "ws", "wss")}
     assert hosts == {"127.0.0.1"}, sorted(u for u in requests_seen if "127.0.0.1" not in u)[:10]
     assert len(requests_seen) > 50
+
+
+def test_the_dispersal_review_draws_a_regions_trend_and_follows_the_region(server, page):
+    page.goto(server + "dispersal")
+    page.get_by_role("heading", name="Over time").wait_for(timeout=60_000)
+    charts = page.locator(".vega-embed")
+    charts.first.wait_for(timeout=30_000)
+    page.wait_for_function("document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= 2",
+                           timeout=30_000)
+    box = charts.first.bounding_box()
+    assert box and box["width"] > 300 and box["height"] > 100
+    grid = page.locator("[data-testid='stDataFrame']").first
+    for name in ("Demoford (synthetic)", "Elsewhere 2 (synthetic)"):
+        grid.get_by_text(name).first.wait_for(timeout=30_000, state="attached")
+    assert not grid.get_by_text("Far Away (synthetic)").count()
+    shot(page, "07-dispersal-region")
+    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()  # the region
+    page.get_by_role("option", name="Another Synthetic Region").click()
+    grid = page.locator("[data-testid='stDataFrame']").first
+    grid.get_by_text("Far Away (synthetic)").first.wait_for(timeout=30_000, state="attached")
+    assert not page.get_by_text("Traceback").count()
+    shot(page, "08-dispersal-other-region")

@@ -211,12 +211,34 @@ def test_what_if_a_new_esol_class_narrows_gaps_nearby_and_suggest_draws_sites(da
     assert "Suggested 3" in map_script(at)
 
 
-def test_the_dispersal_review_lists_every_authority(dashboard_home, snap):
+def test_the_dispersal_review_shows_the_study_areas_region_over_time(dashboard_home, snap):
     at = ok(page("dispersal"))
-    table = at.dataframe[0].value
-    n_la = snap.execute("SELECT count(DISTINCT parent_code) FROM area_lookup WHERE parent_level = 'la'").fetchone()[0]
-    assert len(table) == n_la
-    assert {"supported_per_10k", "esol_places_per_10k"} <= set(table.columns)
+    assert at.selectbox(key="d-region").value == "Synthetic Region"  # the region of the loaded authorities
+    in_region = {r[0] for r in snap.execute(
+        "SELECT DISTINCT la_code FROM dispersal WHERE region = 'Synthetic Region'").fetchall()}
+    frames = [d.value for d in at.dataframe]
+    grown = next(f for f in frames if "change_per_10k" in f.columns)
+    latest = next(f for f in frames if "supported_per_10k" in f.columns and "period" in f.columns)
+    assert set(grown["la_code"]) == set(latest["la_code"]) == in_region and len(in_region) == 4
+    assert list(grown["change_per_10k"]) == sorted(grown["change_per_10k"], reverse=True)
+    assert {"esol_places_per_10k", "refugee_support_per_10k", "residents_basis"} <= set(latest.columns)
+    assert set(latest["period"].astype(str)) == {"2025-09-30"}
+    caption = " ".join(c.value for c in at.caption).replace("\\", "")  # markdown-escaped on the page
+    assert "31 Dec 2024 to 30 Sep 2025" in caption and "Asy_D11" in caption
+    assert "ONS mid-year estimate 2024" in caption and "Suppressed cells: 1" in caption
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 2  # the trend and the latest date
+
+    at.selectbox(key="d-region").set_value("Another Synthetic Region").run()
+    ok(at)
+    grown = next(d.value for d in at.dataframe if "change_per_10k" in d.value.columns)
+    assert list(grown["la_code"]) == ["E06999999"]
+
+    at.selectbox(key="d-region").set_value("Synthetic Region").run()
+    at.selectbox(key="d-from").set_value("2025-06-30").run()
+    ok(at)
+    grown = next(d.value for d in at.dataframe if "change_per_10k" in d.value.columns)
+    assert set(grown["first"].astype(str)) == {"2025-06-30"}
 
 
 def test_provenance_lists_layers_ingests_events_and_compares_snapshots(dashboard_home, snap):

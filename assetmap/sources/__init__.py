@@ -11,7 +11,9 @@ kind               format
 ``osm``            OpenStreetMap Overpass JSON or GeoJSON with OSM tags (:mod:`.osm`)
 ``openreferral``   Open Referral UK (HSDS) JSON (:mod:`.openreferral`)
 ``mapped``         any CSV / GeoJSON of assets through a column mapping (:mod:`.mapped`)
-``dispersal``      Home Office Asy_D11, supported asylum seekers by LA (:mod:`.dispersal`)
+``dispersal``      Home Office Asy_D11, supported asylum seekers by LA: the workbook (XLSX,
+                   ODS) or its data sheet as CSV (:mod:`.dispersal`)
+``estimates``      ONS mid-year population estimates by area (:mod:`.estimates`)
 ``indices``        ward-level segregation indices published by a partner (:mod:`.indices`)
 =================  ========================================================================
 """
@@ -25,6 +27,7 @@ from assetmap.sources import (
     boundaries,
     census,
     dispersal,
+    estimates,
     indices,
     lookup,
     mapped,
@@ -44,9 +47,10 @@ from assetmap.sources._io import (
 )
 
 ASSET_KINDS = ("providers", "osm", "openreferral", "mapped")
-KINDS = ("boundaries", "lookup", "postcodes", "census", "dispersal", "indices", *ASSET_KINDS)
+KINDS = ("boundaries", "lookup", "postcodes", "census", "dispersal", "estimates", "indices", *ASSET_KINDS)
 #: The order in which the files of a folder are taken: what later files depend on first.
-DEPENDENCY_ORDER = {"boundaries": 0, "lookup": 1, "postcodes": 2, "census": 3, "dispersal": 3, "indices": 3,
+DEPENDENCY_ORDER = {"boundaries": 0, "lookup": 1, "postcodes": 2, "census": 3, "dispersal": 3, "estimates": 3,
+                    "indices": 3,
                     "providers": 4, "osm": 4, "openreferral": 4, "mapped": 4}
 
 _GEO_SUFFIXES = {".gpkg", ".shp", ".zip", ".fgb"}
@@ -82,6 +86,8 @@ def sniff(path: str | Path, data: bytes, options: dict[str, Any] | None = None) 
             raise FileRefused("unknown_format", f"--kind {kind!r}: not one of {', '.join(KINDS)}")
         return kind
     path = Path(path)
+    if dispersal.is_spreadsheet(data):  # the only workbook assetmap reads is the Home Office's Asy_D11
+        return "dispersal"
     if data[:16].startswith(b"SQLite format 3") or path.suffix.lower() in _GEO_SUFFIXES \
             or data[:4] == b"PK\x03\x04":
         return "boundaries"
@@ -113,6 +119,10 @@ def sniff(path: str | Path, data: bytes, options: dict[str, Any] | None = None) 
         return "indices"
     if dispersal.looks_like_dispersal(_csv_header(dispersal.strip_preamble(plain[:65536])[0])):
         return "dispersal"
+    if estimates.looks_like_estimates(header) or \
+            estimates.looks_like_estimates(_csv_header(estimates.strip_title(decode_text(plain[:65536])[0])[0]
+                                                       .encode("utf-8"))):
+        return "estimates"
     if census.looks_like_census(header):
         return "census"
     if postcodes.looks_like_postcodes(header):
@@ -139,7 +149,7 @@ def read(kind: str, path: str | Path, data: bytes, options: dict[str, Any]) -> R
         return boundaries.read(path, options, data)
     module = {"census": census, "lookup": lookup, "postcodes": postcodes, "providers": providers,
               "osm": osm, "openreferral": openreferral, "mapped": mapped, "dispersal": dispersal,
-              "indices": indices}[kind]
+              "estimates": estimates, "indices": indices}[kind]
     return module.read(path, data, options)
 
 

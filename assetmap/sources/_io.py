@@ -342,6 +342,7 @@ GSS_RE = re.compile(r"^[EWSNK]\d{8}$")
 GSS_LEVELS = {
     "E00": "oa", "W00": "oa", "E01": "lsoa", "W01": "lsoa", "E02": "msoa", "W02": "msoa",
     "E05": "ward", "W05": "ward", "E06": "la", "E07": "la", "E08": "la", "E09": "la", "W06": "la",
+    "S12": "la", "N09": "la",  # Scottish council areas and Northern Irish districts (Asy_D11 has them)
 }
 
 
