@@ -29,6 +29,22 @@ PAGES = [
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 st.set_page_config(page_title="assetmap", layout="wide")
+
+
+@st.cache_resource
+def _map_scripts_problems() -> list[str]:
+    """Checked once per server process (``python -m dashboards.serve`` fetches them again first)."""
+    from dashboards import vendor
+
+    return vendor.problems()
+
+
+if _map_scripts_problems():
+    from dashboards import vendor
+
+    st.error("The map's scripts are missing or altered (" + ", ".join(_map_scripts_problems()[:3]) +
+             "), so no map can draw. Run `" + vendor.FIX.split("  ")[0] + "` and restart the dashboard.")
+    st.stop()
 pages = [st.Page(VIEWS / script, title=title, url_path=url, default=(i == 0))
          for i, (script, title, url) in enumerate(PAGES)]
 st.navigation(pages).run()

@@ -110,6 +110,13 @@ def _warm_first_visit(health_url: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from dashboards import vendor
+
+    try:
+        vendor.ensure()  # never serve maps that cannot draw
+    except vendor.VendorMissing as exc:
+        log.error("%s", exc)
+        return 2
     log.info("modules warmed in %.1f s", warm())
     args = sys.argv[1:] if argv is None else argv
     health = (f"http://{_option(args, '--server.address', '127.0.0.1')}:{_option(args, '--server.port', '8501')}"

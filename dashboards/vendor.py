@@ -41,12 +41,65 @@ PACKAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 
+#: SHA-256 of each file used, as unpacked from the tarballs above: what the server checks at start.
+FILES_SHA256: dict[str, str] = {
+    "leaflet/dist/leaflet.js": "db49d009c841f5ca34a888c96511ae936fd9f5533e90d8b2c4d57596f4e5641a",
+    "leaflet/dist/leaflet.css": "a7837102824184820dfa198d1ebcd109ff6d0ff9a2672a074b9a1b4d147d04c6",
+    "leaflet/dist/images/layers.png": "1dbbe9d028e292f36fcba8f8b3a28d5e8932754fc2215b9ac69e4cdecf5107c6",
+    "leaflet/dist/images/layers-2x.png": "066daca850d8ffbef007af00b06eac0015728dee279c51f3cb6c716df7c42edf",
+    "leaflet/dist/images/marker-icon.png": "574c3a5cca85f4114085b6841596d62f00d7c892c7b03f28cbfa301deb1dc437",
+    "leaflet/dist/images/marker-icon-2x.png": "00179c4c1ee830d3a108412ae0d294f55776cfeb085c60129a39aa6fc4ae2528",
+    "leaflet/dist/images/marker-shadow.png": "264f5c640339f042dd729062cfc04c17f8ea0f29882b538e3848ed8f10edb4da",
+    "leaflet.markercluster/dist/leaflet.markercluster.js":
+        "1e4e1d22972a3926f48598e0caf14e3fe7049835d428a344fed4f9e3665b3508",
+    "leaflet.markercluster/dist/MarkerCluster.css": "614dea0a98ff3f4ead74f04918f6b1d1b9ba435c25b5fc23b21a394d1e3e4d87",
+    "leaflet.markercluster/dist/MarkerCluster.Default.css":
+        "61258232d98d64dc2a7b1e02130d67421bc5b9bda5994eef70228ff97570c170",
+}
+FIX = "python -m dashboards.vendor  (or `make up`, which runs it; it needs npm and the npm registry)"
+
+
+class VendorMissing(RuntimeError):
+    """The map scripts are missing or altered and could not be fetched again."""
+
+
 def _integrity(path: Path) -> str:
     return "sha512-" + base64.b64encode(hashlib.sha512(path.read_bytes()).digest()).decode()
 
 
+def problems(folder: Path | None = None) -> list[str]:
+    """The vendored files that are missing or differ from their pinned digest."""
+    root = VENDOR if folder is None else folder
+    bad = []
+    for rel, digest in FILES_SHA256.items():
+        path = root / rel
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            bad.append(rel)
+    return bad
+
+
 def installed() -> bool:
-    return all((VENDOR / name / f).exists() for name, (_, _, files) in PACKAGES.items() for f in files)
+    return not problems()
+
+
+def ensure() -> None:
+    """Check the map scripts against their digests; fetch them again if they are missing or
+    altered; raise :class:`VendorMissing`, naming the command that fixes it, if that fails. Without
+    them every map would stay empty (a 404 for ``leaflet.js`` seen only in the browser's console)."""
+    bad = problems()
+    if not bad:
+        return
+    log.warning("map scripts missing or altered (%s): vendoring them again", ", ".join(bad[:3]))
+    try:
+        install(force=True)
+    except (OSError, subprocess.CalledProcessError, RuntimeError, KeyError, ValueError) as exc:
+        raise VendorMissing(f"the dashboard's map scripts are missing or altered ({', '.join(bad[:3])}"
+                            f"{' ...' if len(bad) > 3 else ''}) and could not be fetched again "
+                            f"({type(exc).__name__}: {str(exc)[:200]}); run: {FIX}") from None
+    still = problems()
+    if still:
+        raise VendorMissing(f"the dashboard's map scripts do not match their pinned digests ({', '.join(still[:3])}); "
+                            f"run: {FIX}")
 
 
 def install(force: bool = False) -> list[Path]:

@@ -1,62 +1,70 @@
-"""The map's scripts and styles come from the app itself, never from a CDN."""
+"""The map's scripts are served by the app itself; a dashboard without them (installed with
+`pip install -e .`, or from a clone where the set-up step did not run) never draws an empty map
+in silence: the server fetches them again, or refuses to start naming the command that fixes it."""
 
 from __future__ import annotations
 
-import re
+import shutil
+import subprocess
 from pathlib import Path
 
-import folium
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
 
-from dashboards import vendor
+from dashboards import serve, vendor
 
-
-def test_the_pinned_map_assets_are_installed_and_verified():
-    assert vendor.installed(), "run `python -m dashboards.vendor` (the Makefile's set-up does)"
-    js = (vendor.VENDOR / "leaflet/dist/leaflet.js").read_text(encoding="utf-8")
-    assert "1.9.4" in js[:300]  # the pinned release, as its banner says
+APP = str(Path(vendor.__file__).resolve().parent / "app.py")
 
 
-def test_a_rendered_map_refers_to_no_outside_address():
-    m = vendor.offline_map(location=[52.78, -1.25], zoom_start=12)
-    folium.GeoJson({"type": "FeatureCollection", "features": [{
-        "type": "Feature", "properties": {"name": "Ward"},
-        "geometry": {"type": "Polygon", "coordinates": [[[-1.3, 52.7], [-1.2, 52.7], [-1.2, 52.8], [-1.3, 52.7]]]}}]},
-    ).add_to(m)
-    cluster = vendor.marker_cluster().add_to(m)
-    folium.Marker([52.78, -1.25], popup=folium.Popup("a centre")).add_to(cluster)
-    html = m.get_root().render()
-    assert re.findall(r"https?://[^\s\"')]+", html) == []
-    for package, f in [("leaflet", "dist/leaflet.js"), ("leaflet.markercluster", "dist/leaflet.markercluster.js")]:
-        assert vendor.url(package, f) in html
-        assert (vendor.VENDOR / package / f).exists()
-    # and the default folium map, for contrast, would have gone to CDNs
-    assert re.findall(r"https://cdn", folium.Map().get_root().render())
+def test_the_vendored_scripts_match_their_pinned_digests():
+    assert vendor.problems() == []  # `make` vendored them; every file as pinned
 
 
-def test_a_tampered_tarball_is_refused(monkeypatch, tmp_path):
-    """What npm hands over must match the pinned integrity (no network here: npm is faked)."""
-    import io
-    import json
-    import subprocess
-    import tarfile
+def test_a_missing_or_altered_script_is_found(tmp_path):
+    copy = tmp_path / "vendor"
+    shutil.copytree(vendor.VENDOR, copy)
+    (copy / "leaflet/dist/leaflet.js").write_text("/* not leaflet */")
+    (copy / "leaflet.markercluster/dist/MarkerCluster.css").unlink()
+    assert vendor.problems(copy) == ["leaflet/dist/leaflet.js", "leaflet.markercluster/dist/MarkerCluster.css"]
 
-    def fake_npm(cmd, **kwargs):
-        dest = Path(cmd[cmd.index("--pack-destination") + 1])
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-            data = b"alert('not leaflet')"
-            info = tarfile.TarInfo("package/dist/leaflet.js")
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-        (dest / "leaflet-1.9.4.tgz").write_bytes(buf.getvalue())
-        return subprocess.CompletedProcess(cmd, 0, json.dumps([{"filename": "leaflet-1.9.4.tgz"}]), "")
 
-    monkeypatch.setattr(vendor.subprocess, "run", fake_npm)
-    monkeypatch.setattr(vendor, "VENDOR", tmp_path / "vendor")
+@pytest.fixture
+def no_scripts(tmp_path, monkeypatch):
+    """No vendored scripts, and no npm registry to fetch them from."""
+    monkeypatch.setattr(vendor, "VENDOR", tmp_path / "empty")
+
+    def offline(*args, **kwargs):
+        raise subprocess.CalledProcessError(1, ["npm", "pack"], stderr="npm ERR! network")
+    monkeypatch.setattr(vendor.subprocess, "run", offline)
+
+
+def test_without_them_the_server_refuses_to_start_and_names_the_fix(no_scripts, caplog):
+    with pytest.raises(vendor.VendorMissing) as exc:
+        vendor.ensure()
+    assert "python -m dashboards.vendor" in str(exc.value) and "leaflet/dist/leaflet.js" in str(exc.value)
+    assert serve.main(["--server.port", "1"]) == 2  # returns before any server starts
+    assert "python -m dashboards.vendor" in caplog.text
+
+
+def test_missing_scripts_are_fetched_again_when_the_registry_answers(tmp_path, monkeypatch):
+    monkeypatch.setattr(vendor, "VENDOR", tmp_path / "fresh")
+    calls = []
+
+    def fake_install(force: bool = False):
+        calls.append(force)
+        shutil.copytree(Path(vendor.__file__).resolve().parent / "static" / "vendor", tmp_path / "fresh")
+        return []
+    monkeypatch.setattr(vendor, "install", fake_install)
+    vendor.ensure()
+    assert calls == [True] and vendor.problems() == []
+
+
+def test_a_plain_streamlit_run_without_them_says_so_instead_of_an_empty_map(no_scripts):
+    st.cache_resource.clear()
     try:
-        vendor.install(force=True)
-    except RuntimeError as exc:
-        assert "integrity" in str(exc)
-    else:
-        raise AssertionError("a tarball that does not match its pinned integrity was accepted")
-    assert not (tmp_path / "vendor").exists()
+        at = AppTest.from_file(APP, default_timeout=60).run()
+        errors = " ".join(e.value for e in at.error)
+        assert "python -m dashboards.vendor" in errors and not at.get("component_instance")
+    finally:
+        st.cache_resource.clear()
