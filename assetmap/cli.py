@@ -192,6 +192,69 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _up_worker_alive() -> bool:
+    """Whether `assetmap up` is running over this home: its worker's pid file names a live process."""
+    ready = Path(settings.home) / "worker.ready"
+    try:
+        pid = int(ready.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from assetmap import fetch as fetchmod
+
+    what = [w.strip() for w in (args.what or ",".join(fetchmod.WHAT)).split(",") if w.strip()]
+    try:
+        result = fetchmod.fetch(args.la, Path(args.into) if args.into else None, what=what, refresh=args.refresh)
+    except fetchmod.Unreachable as exc:
+        log.error("%s", exc)
+        return 3
+    except fetchmod.FetchError as exc:
+        log.error("%s", exc)
+        return 2
+    names = ", ".join(f"{n} ({c})" for c, n in result.las)
+    for kind, files in result.files.items():
+        for f in files:
+            _out(f"fetched {kind:<10} {f}")
+    for line in result.problems:
+        log.error("%s", line)
+    if not result.files:
+        return 3 if result.unreachable else 2
+    _out(f"{names}: {sum(len(v) for v in result.files.values())} files in {result.folder} "
+         "(sources and licences in SOURCES.json)")
+    if args.ingest:
+        if _up_worker_alive():  # hand them to the running pipeline, as a user dropping them would
+            import shutil
+
+            inbox = Path(settings.inbox_dir)
+            for files in result.files.values():
+                for f in files:
+                    tmp = inbox / f".{f.name}.part"
+                    shutil.copyfile(f, tmp)
+                    os.replace(tmp, inbox / f.name)
+            _out(f"handed to the running pipeline through {inbox}: it ingests them in dependency order, "
+                 "recomputes and publishes")
+        else:
+            from assetmap.ingest import ingest_paths
+            from assetmap.recompute import recompute
+            from assetmap.snapshots import publish
+
+            with _store(args) as store:
+                results = ingest_paths(store, [result.folder])
+                for r in results:
+                    _out(f"{'REFUSED ' if r.status == 'refused' else ''}{r.status:<9} {Path(r.path).name}: "
+                         f"{r.message}")
+                res = recompute(store)
+                snap = publish(store, reason=f"fetch {', '.join(c for c, _ in result.las)}")
+            _out(f"{res.mode} recompute: {res.units:,} units, {res.oas:,} OAs; snapshot {snap.snapshot_id}")
+            if any(r.status == "refused" for r in results):
+                return 2
+    return 3 if result.unreachable else (2 if result.problems else 0)
+
+
 def cmd_recompute(args: argparse.Namespace) -> int:
     from assetmap.recompute import recompute, recompute_wards
 
@@ -575,6 +638,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", metavar="ID")
     p.add_argument("--reason", required=True)
     p.set_defaults(func=cmd_reject)
+
+    p = add("fetch", help="download a local authority's open data: boundaries, lookup, census, OSM places")
+    p.add_argument("--la", action="append", required=True, metavar="CODE_OR_NAME",
+                   help="a local authority by GSS code or name (repeatable)")
+    p.add_argument("--what", help="comma-separated: boundaries,lookup,census,osm (default all)")
+    p.add_argument("--into", help="folder for the files (default <home>/fetched/<codes>)")
+    p.add_argument("--ingest", action="store_true",
+                   help="then load them in dependency order, recompute and publish (through the "
+                        "running pipeline when `assetmap up` is running)")
+    p.add_argument("--refresh", action="store_true", help="ask the services again instead of using the cache")
+    p.set_defaults(func=cmd_fetch)
 
     p = add("up", help="the main job: Prefect server, pipelines, inbox watcher, dashboard")
     p.add_argument("up_args", nargs=argparse.REMAINDER,

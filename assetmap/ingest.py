@@ -515,7 +515,7 @@ def ingest_file(store: Store, path: str | Path, progress: Progress | None = None
 
 
 _NOT_DATA = {".md", ".txt", ".html", ".pdf"}
-_NOT_DATA_NAMES = {"MANIFEST.json"}
+_NOT_DATA_NAMES = {"MANIFEST.json", "SOURCES.json"}
 
 
 def expand_paths(paths: Iterable[str | Path], options: dict[str, Any] | None = None) -> list[Path]:

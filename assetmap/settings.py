@@ -119,6 +119,13 @@ class Settings:
         file.
     submission_max_chars
         The longest text any one field of a community submission may hold.
+    fetch_urls
+        Base URLs of the services ``assetmap fetch`` asks (``ASSETMAP_ONS_URL``,
+        ``ASSETMAP_NOMIS_URL``, ``ASSETMAP_OVERPASS_URL``): the ONS Open Geography Portal's
+        ArcGIS REST services, the Nomis API and the Overpass API. Set them for a mirror.
+    fetch_retries, fetch_backoff_s, fetch_timeout_s
+        Attempts after the first on 429, 5xx or a truncated answer; the first wait (doubled each
+        time, unless the service says ``Retry-After``); how long one request may take.
     """
 
     home: Path = field(default_factory=lambda: _env_path("ASSETMAP_HOME", ".assetmap"))
@@ -173,6 +180,16 @@ class Settings:
     max_unpacked_mb: float = field(default_factory=lambda: _env_float("ASSETMAP_MAX_UNPACKED_MB", 8192.0))
     max_json_depth: dict[str, int] = field(default_factory=lambda: {"files": 64, "submission": 4})
     submission_max_chars: int = 2000
+    # -- fetching open data -----------------------------------------------------------------
+    fetch_urls: dict[str, str] = field(default_factory=lambda: {
+        "ons": os.environ.get("ASSETMAP_ONS_URL",
+                              "https://services1.arcgis.com/ESMARspQHYMw9BZ9/arcgis/rest/services"),
+        "nomis": os.environ.get("ASSETMAP_NOMIS_URL", "https://www.nomisweb.co.uk/api/v01"),
+        "overpass": os.environ.get("ASSETMAP_OVERPASS_URL", "https://overpass-api.de/api/interpreter"),
+    })
+    fetch_retries: int = 4
+    fetch_backoff_s: float = 2.0
+    fetch_timeout_s: float = 120.0
     demo_dir: Path = field(default_factory=lambda: _env_path("ASSETMAP_DEMO_DIR", "geodata/demo"))
     inbox_dir: Path = field(default_factory=lambda: _env_path("ASSETMAP_INBOX", "geodata/inbox"))
 

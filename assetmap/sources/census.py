@@ -73,6 +73,8 @@ def _long_columns(header: list[str]) -> tuple[str, str, str | None] | None:
         k = norm_key(h)
         if k == "category" or (re.search(r"categories\)?$", h.strip().lower()) and not k.endswith("code")):
             label = h
+        elif re.fullmatch(r"c\d{4}[a-z0-9]*name", k):  # the Nomis API's `select=..., c2021_eth_20_name`
+            label = h
     if label is None:
         return None
     return label, count, variable
@@ -122,6 +124,11 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     if long is not None:
         label_col, count_col, var_col = long
         seen: set[tuple[str, str, str]] = set()  # (area, variable, label)
+        # a label that prefixes another label of the file is a subtotal of it (the Nomis API
+        # gives "Europe: Other Europe" beside "Europe: Other Europe: EU countries")
+        labels = {vocab._clean(row[label_col]) for _, row in rec.rows}
+        subtotals = {lb for lb in labels if any(o.startswith(lb + ":") for o in labels)}
+        totals: dict[str, int] = {}
         for rn, row in rec.rows:
             code = row[area_col].strip()
             if level_of(code) is None:
@@ -130,8 +137,11 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
             var = forced_var
             if var_col and row.get(var_col, "").strip():
                 var = vocab.normalise_variable(row[var_col]) or var
-            match = vocab.match_label(row[label_col], var)
-            if match == vocab.TOTAL:
+            match = vocab.SUBTOTAL if vocab._clean(row[label_col]) in subtotals \
+                else vocab.match_label(row[label_col], var)
+            if match in (vocab.TOTAL, vocab.SUBTOTAL):
+                if match == vocab.TOTAL and _count(row[count_col]) is not None:
+                    totals[code] = _count(row[count_col]) or 0
                 bad(rn, row, "total_row", f"row {rn}: a total ({row[label_col]!r}), not a category; "
                                           "totals are derived, not stored")
                 continue
@@ -157,6 +167,22 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
             out["category"].append(match[1])
             out["count"].append(n)
         layout = "long"
+        variables = set(out["variable"])
+        if totals and len(variables) == 1:  # one table: its total row says who no category lists
+            var = variables.pop()
+            listed: dict[str, int] = {}
+            for code, n in zip(out["area_code"], out["count"]):
+                listed[code] = listed.get(code, 0) + n
+            short = {code: t - listed[code] for code, t in totals.items() if code in listed and t > listed[code]}
+            for code, n in short.items():
+                out["row_number"].append(0)
+                out["area_code"].append(code)
+                out["variable"].append(var)
+                out["category"].append(vocab.UNLISTED)
+                out["count"].append(n)
+            if short:
+                layout += (f"; in {len(short)} areas the categories sum below the total: "
+                           f"{sum(short.values())} people stored as '{vocab.UNLISTED}'")
     else:
         cat_cols: list[tuple[str, str, str]] = []
         total_col = None

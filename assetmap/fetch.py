@@ -1,0 +1,481 @@
+"""``assetmap fetch``: the open data a local authority needs, from the services that publish it.
+
+For the local authorities named (a GSS code, or a name matched against the authorities the ONS
+lookup lists), in the formats the readers take, into one folder:
+
+============  =========================================================================  =========
+what          service and request                                                        licence
+============  =========================================================================  =========
+lookup        ONS Open Geography Portal, ArcGIS REST feature service                      OGL v3
+              ``OA21_WD23_LAD23_EW_LU``: ``query?where=LAD23CD IN (...)&outFields=OA21CD,
+              WD23CD,WD23NM,LAD23CD,LAD23NM&returnGeometry=false&f=json``, paged by
+              ``resultOffset``/``resultRecordCount`` while ``exceededTransferLimit``
+boundaries    ``Wards_December_2023_Boundaries_UK_BGC`` and ``Output_Areas_2021_EW_BGC_V2``:   OGL v3
+              ``query?where=WD23CD IN (...)`` / ``OA21CD IN (...)`` (the codes the lookup
+              gives, in batches, by POST), ``outFields=*&outSR=4326&f=geojson``, paged
+census        Nomis API, Census 2021 at output area for the authority's OAs: TS021 ethnic     OGL v3
+              group ``NM_2041_1``, TS029 proficiency in English ``NM_2048_1``, TS004 country
+              of birth ``NM_2024_1``: the authority's Nomis id from
+              ``dataset/NM_2041_1/geography/TYPE154.def.sdmx.json`` (its ``GeogCode``
+              annotation), then ``dataset/<id>.data.csv?date=latest&geography=<nomis id>TYPE150
+              &measures=20100&select=date,geography_code,<dimension>_name,obs_value``, paged by
+              ``recordoffset``/``recordlimit`` (25,000 rows a page for an anonymous user)
+osm           Overpass API ``interpreter`` (POST ``data=``): ``amenity=place_of_worship``,       ODbL
+              ``amenity=community_centre``, ``amenity=language_school`` and
+              ``social_facility:for`` refugees / migrants / asylum seekers inside the
+              authority's boundary (``area["ref:gss"=CODE]``), ``out center tags``
+============  =========================================================================  =========
+
+Written from the services' published documentation: the ArcGIS REST API "Query (Feature
+Service/Layer)" reference (parameters ``where``, ``outFields``, ``returnGeometry``, ``outSR``,
+``f=geojson``, ``resultOffset``, ``resultRecordCount``, ``returnDistinctValues`` and the
+``exceededTransferLimit`` flag), the Nomis API help (``/api/v01/help``: ``.data.csv``,
+``geography=<id>TYPE<n>``, ``measures=20100``, ``select``, ``recordoffset``/``recordlimit``,
+``.def.sdmx.json`` code lists), and the Overpass API / Overpass QL language guide (``[out:json]``,
+``area[...]->.a``, ``nwr[...](area.a)``, ``out center``).
+
+Every download goes through :class:`Client`: cached in ``.assetmap/cache/`` by request (URL and
+body) with its source, licence and retrieval time beside it, reused unless ``refresh``; retried
+with back-off on 429 and 5xx (honouring ``Retry-After``) and on a truncated response; sent with
+a User-Agent naming the project. A service that cannot be reached raises :class:`Unreachable`
+with the files to download by hand. The base URL of each service is a setting (a mirror, or the
+tests' local server).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import email.utils
+import errno
+import hashlib
+import http.client
+import json
+import logging
+import re
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assetmap import __version__
+from assetmap.settings import settings
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = (f"assetmap/{__version__} (open-source community asset mapping for UK planners; "
+              "fetches open data politely, caches it, and backs off when asked)")
+WHAT = ("boundaries", "lookup", "census", "osm")
+
+#: Each service: its name for people, the licence of what it gives, where to download by hand.
+SERVICES: dict[str, dict[str, str]] = {
+    "ons": {"name": "the ONS Open Geography Portal", "licence": "Open Government Licence v3.0",
+            "by_hand": "the OA21 to ward (2023) to LAD lookup, the December 2023 ward boundaries (BGC) and "
+                       "the 2021 output area boundaries (BGC) of the authority, from the ONS Open "
+                       "Geography Portal"},
+    "nomis": {"name": "the Nomis API", "licence": "Open Government Licence v3.0",
+              "by_hand": "Census 2021 tables TS021, TS029 and TS004 at output area for the authority, "
+                         "as CSV from Nomis"},
+    "overpass": {"name": "the Overpass API (OpenStreetMap)",
+                 "licence": "Open Database Licence (ODbL) 1.0, (c) OpenStreetMap contributors",
+                 "by_hand": "an OpenStreetMap extract of the authority's places of worship and community "
+                            "centres (Overpass JSON)"},
+}
+
+LOOKUP_SERVICE = "OA21_WD23_LAD23_EW_LU"
+WARD_SERVICE = "Wards_December_2023_Boundaries_UK_BGC"
+OA_SERVICE = "Output_Areas_2021_EW_BGC_V2"
+#: Census tables: file name -> (Nomis dataset, dimension of the categories).
+CENSUS_TABLES: dict[str, tuple[str, str]] = {
+    "ts021_ethnic_group": ("NM_2041_1", "c2021_eth_20"),
+    "ts029_english_proficiency": ("NM_2048_1", "c2021_engprf_6"),
+    "ts004_country_of_birth": ("NM_2024_1", "c2021_cob_12"),
+}
+NOMIS_LA_TYPE = "TYPE154"  # local authority districts (2022), as Nomis lists them for Census 2021
+NOMIS_OA_TYPE = "TYPE150"  # 2021 output areas
+NOMIS_PAGE = 25_000  # rows a page for an anonymous user
+ARCGIS_PAGE = 2_000  # features a page (the portal's maximum record count)
+IN_BATCH = 400  # codes in one `IN (...)` of a query
+_NO_ROUTE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ECONNREFUSED, errno.EADDRNOTAVAIL}
+
+
+class FetchError(Exception):
+    """A request that cannot be met (an unknown or ambiguous authority, a service's error)."""
+
+
+class Unreachable(FetchError):
+    """A service could not be reached (no network, or it kept failing)."""
+
+    def __init__(self, service: str, url: str, reason: str) -> None:
+        info = SERVICES[service]
+        super().__init__(f"cannot reach {info['name']} ({url}): {reason}; download these files by hand: "
+                         f"{info['by_hand']}, then `assetmap ingest DIR`")
+        self.service = service
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - _dt.datetime.now(_dt.UTC)).total_seconds())
+
+
+@dataclass
+class Client:
+    """HTTP for the fetchers: cached, retried, polite.
+
+    Parameters
+    ----------
+    cache_dir
+        Where responses are kept (a file per request, with ``.meta.json`` beside it).
+    refresh
+        Ask the services again even where the cache holds an answer.
+    retries, backoff_s, timeout_s
+        Attempts after the first, the first back-off (doubled each time, or the server's
+        ``Retry-After``), and the time one request may take.
+    sleep
+        How to wait (the tests record it instead).
+    """
+
+    cache_dir: Path
+    refresh: bool = False
+    retries: int = field(default_factory=lambda: settings.fetch_retries)
+    backoff_s: float = field(default_factory=lambda: settings.fetch_backoff_s)
+    timeout_s: float = field(default_factory=lambda: settings.fetch_timeout_s)
+    sleep: Callable[[float], None] = time.sleep
+    requests: int = 0
+    cached: int = 0
+    used: list[Path] = field(default_factory=list)
+
+    def _key(self, url: str, data: bytes | None) -> Path:
+        digest = hashlib.sha256(url.encode() + b"\n" + (data or b"")).hexdigest()[:24]
+        return self.cache_dir / digest[:2] / digest
+
+    def get(self, service: str, url: str, params: dict[str, Any] | None = None, post: bool = False) -> bytes:
+        """The body of ``url`` with ``params`` (sent as a form when ``post``), from the cache when
+        it holds it."""
+        query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})
+        full = url if post or not query else f"{url}?{query}"
+        data = query.encode() if post else None
+        key = self._key(full, data)
+        body_path, meta_path = key.with_suffix(".body"), key.with_suffix(".meta.json")
+        self.used.append(meta_path)
+        if not self.refresh and body_path.exists() and meta_path.exists():
+            self.cached += 1
+            return body_path.read_bytes()
+        body = self._request(service, full, data)
+        key.parent.mkdir(parents=True, exist_ok=True)
+        tmp = body_path.with_suffix(".part")
+        tmp.write_bytes(body)
+        tmp.replace(body_path)
+        meta = {"service": service, "source": SERVICES[service]["name"], "licence": SERVICES[service]["licence"],
+                "url": full, "body": query if post else None,
+                "retrieved_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "bytes": len(body)}
+        meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        return body
+
+    def _request(self, service: str, url: str, data: bytes | None) -> bytes:
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        if data is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        delay = self.backoff_s
+        last = "no answer"
+        for attempt in range(self.retries + 1):
+            wait: float | None = None
+            try:
+                self.requests += 1
+                req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")
+                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # noqa: S310 (set URLs)
+                    return resp.read()
+            except urllib.error.HTTPError as exc:
+                if exc.code != 429 and exc.code < 500:
+                    raise FetchError(f"{SERVICES[service]['name']} refused {url}: HTTP {exc.code} "
+                                     f"{exc.reason}") from None
+                last = f"HTTP {exc.code} {exc.reason}"
+                wait = _retry_after(exc.headers.get("Retry-After"))
+            except (http.client.IncompleteRead, ConnectionResetError) as exc:
+                last = f"the response was cut short ({type(exc).__name__})"
+            except urllib.error.URLError as exc:
+                reason = exc.reason
+                if isinstance(reason, ConnectionRefusedError | socket.gaierror) or (
+                        isinstance(reason, OSError) and reason.errno in _NO_ROUTE):
+                    raise Unreachable(service, url.split("?")[0], str(reason)) from None
+                last = str(reason)
+            except (TimeoutError, OSError) as exc:
+                last = f"no answer ({type(exc).__name__})"
+            if attempt == self.retries:
+                break
+            pause = wait if wait is not None else delay
+            log.info("%s: %s; trying again in %.1f s", SERVICES[service]["name"], last, pause)
+            self.sleep(pause)
+            delay *= 2
+        raise Unreachable(service, url.split("?")[0], f"{last} after {self.retries + 1} attempts")
+
+
+# -- the authorities -------------------------------------------------------------------------------
+def _arcgis(service: str) -> str:
+    return f"{settings.fetch_urls['ons'].rstrip('/')}/{service}/FeatureServer/0/query"
+
+
+def _arcgis_pages(client: Client, service: str, params: dict[str, Any], geojson: bool) -> list[dict]:
+    """Every feature a query gives, page after page while the service says it held some back."""
+    out: list[dict] = []
+    offset = 0
+    while True:
+        body = client.get("ons", _arcgis(service), {**params, "resultOffset": offset,
+                                                    "resultRecordCount": ARCGIS_PAGE,
+                                                    "f": "geojson" if geojson else "json"}, post=True)
+        try:
+            doc = json.loads(body)
+        except json.JSONDecodeError:
+            raise FetchError(f"the ONS Open Geography Portal sent something that is not JSON for {service}") \
+                from None
+        if "error" in doc:
+            raise FetchError(f"the ONS Open Geography Portal refused the query on {service}: "
+                             f"{doc['error'].get('message', doc['error'])}")
+        feats = doc.get("features") or []
+        out += feats
+        more = doc.get("exceededTransferLimit") or (doc.get("properties") or {}).get("exceededTransferLimit")
+        if not more or not feats:
+            return out
+        offset += len(feats)
+
+
+def _in(field_name: str, codes: Iterable[str]) -> str:
+    codes = [c for c in codes if re.fullmatch(r"[A-Z]\d{8}", c)]  # GSS codes only: nothing else reaches SQL
+    return f"{field_name} IN ({','.join(repr(c) for c in codes)})"
+
+
+def local_authorities(client: Client) -> list[tuple[str, str]]:
+    """(code, name) of every local authority the ONS lookup lists."""
+    feats = _arcgis_pages(client, LOOKUP_SERVICE, {"where": "1=1", "outFields": "LAD23CD,LAD23NM",
+                                                   "returnDistinctValues": "true", "returnGeometry": "false"},
+                          geojson=False)
+    seen = {(f["attributes"]["LAD23CD"], f["attributes"]["LAD23NM"]) for f in feats if f.get("attributes")}
+    return sorted(seen)
+
+
+def resolve(client: Client, wanted: list[str]) -> list[tuple[str, str]]:
+    """The authorities meant by codes or names: a name matches exactly (any case), else as part
+    of one name; an ambiguous or unknown name is a :class:`FetchError` listing the candidates."""
+    las = local_authorities(client)
+    by_code = dict(las)
+    out = []
+    for w in wanted:
+        text = w.strip()
+        if re.fullmatch(r"[EWSN]\d{8}", text.upper()):
+            if text.upper() not in by_code:
+                raise FetchError(f"{text}: not a local authority the ONS lookup lists")
+            out.append((text.upper(), by_code[text.upper()]))
+            continue
+        exact = [la for la in las if la[1].lower() == text.lower()]
+        close = exact or [la for la in las if text.lower() in la[1].lower()]
+        if len(close) == 1:
+            out.append(close[0])
+        elif not close:
+            raise FetchError(f"no local authority called {text!r}; give its GSS code (e.g. E08000025)")
+        else:
+            names = "; ".join(f"{n} ({c})" for c, n in close[:12])
+            raise FetchError(f"{text!r} could be any of: {names}; give the code or the full name")
+    return sorted(set(out))
+
+
+# -- the downloads -----------------------------------------------------------------------------------
+@dataclass
+class Fetched:
+    """What a fetch wrote: the files by kind; the problems, one line per source that failed
+    (``unreachable`` holds the services that could not be reached at all)."""
+
+    folder: Path
+    las: list[tuple[str, str]]
+    files: dict[str, list[Path]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
+
+    def fail(self, exc: FetchError) -> None:
+        if str(exc) not in self.problems:
+            self.problems.append(str(exc))
+        if isinstance(exc, Unreachable) and exc.service not in self.unreachable:
+            self.unreachable.append(exc.service)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
+
+
+def fetch_lookup(client: Client, codes: list[str], folder: Path) -> tuple[Path, list[dict]]:
+    feats = _arcgis_pages(client, LOOKUP_SERVICE, {"where": _in("LAD23CD", codes),
+                                                   "outFields": "OA21CD,WD23CD,WD23NM,LAD23CD,LAD23NM",
+                                                   "returnGeometry": "false"}, geojson=False)
+    rows = [f["attributes"] for f in feats if f.get("attributes")]
+    if not rows:
+        raise FetchError("the ONS lookup lists no output areas for " + ", ".join(codes))
+    cols = ["OA21CD", "WD23CD", "WD23NM", "LAD23CD", "LAD23NM"]
+    lines = [",".join(cols)] + [",".join(_csv_cell(r.get(c)) for c in cols) for r in rows]
+    return _write(folder / "lookup" / "oa21_wd23_lad23_lookup.csv", ("\n".join(lines) + "\n").encode()), rows
+
+
+def _csv_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\n') else text
+
+
+def fetch_boundaries(client: Client, lookup: list[dict], folder: Path) -> list[Path]:
+    out = []
+    for service, field_name, name in ((WARD_SERVICE, "WD23CD", "wards_2023.geojson"),
+                                      (OA_SERVICE, "OA21CD", "output_areas_2021.geojson")):
+        codes = sorted({r[field_name] for r in lookup if r.get(field_name)})
+        feats: list[dict] = []
+        for i in range(0, len(codes), IN_BATCH):
+            feats += _arcgis_pages(client, service, {"where": _in(field_name, codes[i:i + IN_BATCH]),
+                                                     "outFields": "*", "outSR": 4326, "returnGeometry": "true"},
+                                   geojson=True)
+        doc = {"type": "FeatureCollection", "features": feats}
+        out.append(_write(folder / "boundaries" / name, json.dumps(doc).encode()))
+    return out
+
+
+def _nomis_id(client: Client, code: str) -> str:
+    base = settings.fetch_urls["nomis"].rstrip("/")
+    body = client.get("nomis", f"{base}/dataset/{CENSUS_TABLES['ts021_ethnic_group'][0]}/geography/"
+                               f"{NOMIS_LA_TYPE}.def.sdmx.json")
+    try:
+        lists = json.loads(body)["structure"]["codelists"]["codelist"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise FetchError("the Nomis API's list of local authorities is not in the shape expected") from None
+    for cl in lists:
+        for item in cl.get("code", []):
+            for ann in (item.get("annotations") or {}).get("annotation", []):
+                if ann.get("annotationtitle") == "GeogCode" and str(ann.get("annotationtext")) == code:
+                    return str(item["value"])
+    raise FetchError(f"the Nomis API does not list {code} among its local authorities")
+
+
+def fetch_census(client: Client, codes: list[str], folder: Path) -> list[Path]:
+    base = settings.fetch_urls["nomis"].rstrip("/")
+    ids = [_nomis_id(client, c) for c in codes]
+    out = []
+    for name, (dataset, dim) in CENSUS_TABLES.items():
+        header: bytes | None = None
+        lines: list[bytes] = []
+        for nid in ids:
+            offset = 0
+            while True:
+                body = client.get("nomis", f"{base}/dataset/{dataset}.data.csv", {
+                    "date": "latest", "geography": f"{nid}{NOMIS_OA_TYPE}", "measures": "20100",
+                    "select": f"date,geography_code,{dim}_name,obs_value",
+                    "recordoffset": offset, "recordlimit": NOMIS_PAGE})
+                page = body.decode("utf-8-sig").splitlines()
+                if not page:
+                    break
+                header = header or page[0].encode()
+                rows = [r.encode() for r in page[1:] if r.strip()]
+                lines += rows
+                if len(rows) < NOMIS_PAGE:
+                    break
+                offset += len(rows)
+        if header is None or not lines:
+            raise FetchError(f"the Nomis API gave no rows of {name.split('_')[0].upper()} for "
+                             + ", ".join(codes))
+        out.append(_write(folder / "census" / f"{name}_2021.csv", b"\n".join([header, *lines]) + b"\n"))
+    return out
+
+
+def overpass_query(code: str) -> str:
+    """The Overpass QL for one authority's places."""
+    return (f'[out:json][timeout:180];\narea["ref:gss"="{code}"]["boundary"="administrative"]->.la;\n(\n'
+            '  nwr["amenity"="place_of_worship"](area.la);\n'
+            '  nwr["amenity"="community_centre"](area.la);\n'
+            '  nwr["amenity"="language_school"](area.la);\n'
+            '  nwr["social_facility:for"~"refugee|migrant|asylum",i](area.la);\n'
+            ');\nout center tags;\n')
+
+
+def fetch_osm(client: Client, codes: list[str], folder: Path) -> list[Path]:
+    out = []
+    for code in codes:
+        if not re.fullmatch(r"[EWSN]\d{8}", code):
+            continue
+        body = client.get("overpass", settings.fetch_urls["overpass"], {"data": overpass_query(code)}, post=True)
+        try:
+            doc = json.loads(body)
+        except json.JSONDecodeError:
+            raise FetchError("the Overpass API sent something that is not JSON") from None
+        if not isinstance(doc.get("elements"), list):
+            raise FetchError(f"the Overpass API gave no elements for {code}: {str(doc.get('remark', ''))[:200]}")
+        out.append(_write(folder / "assets" / f"osm_places_{code}.json", body))
+    return out
+
+
+def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = WHAT, refresh: bool = False,
+          client: Client | None = None) -> Fetched:
+    """Fetch what ``what`` names for the authorities ``las`` into ``folder`` (default
+    ``<home>/fetched/<codes>``).
+
+    Each source is tried whatever the others do; a source that fails adds one line to
+    ``problems`` (and, when its service could not be reached at all, its name to
+    ``unreachable``). The boundaries need the lookup's codes, so asking for them fetches the
+    lookup too. Where the ONS portal cannot be reached, authorities given by code are still
+    fetched from the other services.
+    """
+    what = set(what)
+    unknown = what - set(WHAT)
+    if unknown:
+        raise FetchError(f"--what {', '.join(sorted(unknown))}: not one of {', '.join(WHAT)}")
+    client = client or Client(Path(settings.home) / "cache", refresh=refresh)
+    pending: list[FetchError] = []
+    try:
+        resolved = resolve(client, las)
+    except Unreachable as exc:
+        codes_only = [w.strip().upper() for w in las if re.fullmatch(r"[EWSN]\d{8}", w.strip().upper())]
+        if len(codes_only) != len(las):
+            raise
+        resolved, pending = [(c, c) for c in codes_only], [exc]
+    codes = [c for c, _ in resolved]
+    folder = folder or Path(settings.home) / "fetched" / "_".join(codes)
+    result = Fetched(folder, resolved)
+    for exc in pending:
+        result.fail(exc)
+    lookup_rows: list[dict] | None = None
+    if what & {"lookup", "boundaries"} and not pending:
+        try:
+            path, lookup_rows = fetch_lookup(client, codes, folder)
+            if "lookup" in what:
+                result.files["lookup"] = [path]
+        except FetchError as exc:
+            result.fail(exc)
+    steps: list[tuple[str, Callable[[], list[Path]]]] = []
+    if "boundaries" in what and lookup_rows is not None:
+        steps.append(("boundaries", lambda: fetch_boundaries(client, lookup_rows or [], folder)))
+    if "census" in what:
+        steps.append(("census", lambda: fetch_census(client, codes, folder)))
+    if "osm" in what:
+        steps.append(("osm", lambda: fetch_osm(client, codes, folder)))
+    for kind, step in steps:
+        try:
+            result.files[kind] = step()
+        except FetchError as exc:
+            result.fail(exc)
+    if result.files:
+        sources = [json.loads(m.read_text()) for m in dict.fromkeys(client.used) if m.exists()]
+        manifest = {"local_authorities": [{"code": c, "name": n} for c, n in resolved],
+                    "fetched_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                    "files": {k: [str(p.relative_to(folder)) for p in v] for k, v in result.files.items()},
+                    "licences": {SERVICES[s]["name"]: SERVICES[s]["licence"] for s in SERVICES},
+                    "requests": [{k: m[k] for k in ("source", "licence", "url", "retrieved_at")} for m in sources]}
+        _write(folder / "SOURCES.json", json.dumps(manifest, indent=2).encode())
+    return result

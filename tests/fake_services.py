@@ -1,0 +1,293 @@
+"""Local stand-ins for the services `assetmap fetch` asks, answering in their real shapes, built
+from the real Cardiff data in ../shared/geodata-sources (so a fetched Cardiff is the real one):
+
+- the ONS Open Geography Portal's ArcGIS REST feature services (``.../<service>/FeatureServer/0/
+  query``, GET or POST; ``where`` as ``1=1`` or ``FIELD IN (...)``; ``f=json`` with
+  ``attributes`` or ``f=geojson``; paged by ``resultOffset``/``resultRecordCount`` with
+  ``exceededTransferLimit``; ``returnDistinctValues``): the OA21 -> ward -> LAD lookup (each OA
+  in the ward holding its point on surface, in British National Grid, as ONS's best fit), the
+  ward and output-area boundaries, under the 2021/2023 services' field names;
+- the Nomis API: the local authorities' ``.def.sdmx.json`` code list, and ``.data.csv`` of TS021
+  (the real 2011 counts under the 2021 labels, with the total and the subtotals the API gives),
+  TS029 and TS004 (synthetic, deterministic), paged by ``recordoffset``/``recordlimit``;
+- the Overpass API: ``[out:json]`` elements for Cardiff's real warm-space venues, a few as ways
+  with their ``center``.
+
+Faults can be switched on per path prefix: ``429`` with ``Retry-After``, and a response cut short.
+Every request is logged (method, path, parameters).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import re
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+
+NOMIS_CARDIFF = "1946157397"
+LAS = [("W06000015", "Cardiff"), ("W06000018", "Caerphilly"), ("E08000025", "Birmingham")]
+COMPACT_2021 = {  # the 2011 extract's columns under the 2021 TS021 labels
+    "WhiteBrit": "White: English, Welsh, Scottish, Northern Irish or British", "Irish": "White: Irish",
+    "OtherWhite": "White: Other White",
+    "Mixed": "Mixed or Multiple ethnic groups: Other Mixed or Multiple ethnic groups",
+    "Indian": "Asian, Asian British or Asian Welsh: Indian",
+    "Pakistani": "Asian, Asian British or Asian Welsh: Pakistani",
+    "Bangladeshi": "Asian, Asian British or Asian Welsh: Bangladeshi",
+    "Chinese": "Asian, Asian British or Asian Welsh: Chinese",
+    "OtherAsian": "Asian, Asian British or Asian Welsh: Other Asian",
+    "BlkAfrican": "Black, Black British, Black Welsh, Caribbean or African: African",
+    "BlkCaribbean": "Black, Black British, Black Welsh, Caribbean or African: Caribbean",
+    "OtherBlk": "Black, Black British, Black Welsh, Caribbean or African: Other Black",
+    "Arab": "Other ethnic group: Arab", "Other": "Other ethnic group: Any other ethnic group",
+}
+ENGLISH = ["Main language is English (English or Welsh in Wales)",
+           "Main language is not English (English or Welsh in Wales): Can speak English very well",
+           "Main language is not English (English or Welsh in Wales): Can speak English well",
+           "Main language is not English (English or Welsh in Wales): Cannot speak English well",
+           "Main language is not English (English or Welsh in Wales): Cannot speak English"]
+BIRTH = ["Europe: United Kingdom", "Europe: Ireland", "Europe: Other Europe: EU countries",
+         "Europe: Other Europe: Non-EU countries", "Africa", "Middle East and Asia",
+         "The Americas and the Caribbean", "Antarctica, Oceania (including Australasia) and Other",
+         "British Overseas"]
+
+
+def _parts(total: int, key: str, shares: list[float]) -> list[int]:
+    """``total`` split by ``shares`` (jittered by the OA's code), summing to ``total``."""
+    h = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
+    weights = [s * (1 + ((h >> (3 * i)) % 7) / 10) for i, s in enumerate(shares)]
+    raw = [total * w / sum(weights) for w in weights]
+    out = [int(r) for r in raw]
+    out[0] += total - sum(out)
+    return out
+
+
+class Data:
+    """Cardiff as the services would give it."""
+
+    def __init__(self, shared: Path) -> None:
+        city = shared / "cardiff"
+        wards = gpd.read_file(city / "wards_2013.geojson")
+        oas = gpd.read_file(city / "oa_2011.geojson")
+        points = oas.to_crs(27700).representative_point()
+        inside = gpd.sjoin(gpd.GeoDataFrame(oas[["OA11CD"]], geometry=points, crs=27700),
+                           wards.to_crs(27700)[["WD13CD", "WD13NM", "geometry"]], predicate="within", how="left")
+        inside = inside.drop_duplicates("OA11CD")
+        self.lookup = [{"OA21CD": r.OA11CD, "WD23CD": r.WD13CD, "WD23NM": r.WD13NM, "LAD23CD": "W06000015",
+                        "LAD23NM": "Cardiff"} for r in inside.itertuples() if isinstance(r.WD13CD, str)]
+        self.lookup += [{"OA21CD": "E00999999", "WD23CD": "E05999999", "WD23NM": "Elsewhere", "LAD23CD": c,
+                         "LAD23NM": n} for c, n in LAS[1:]]
+        self.wards = [self._feature({"WD23CD": r["WD13CD"], "WD23NM": r["WD13NM"], "WD23NMW": r["WD13NMW"]}, g)
+                      for r, g in zip(wards.to_dict("records"), wards.geometry)]
+        self.oas = [self._feature({"OA21CD": r["OA11CD"], "LSOA21CD": None}, g)
+                    for r, g in zip(oas.to_dict("records"), oas.geometry)]
+        codes = set(oas["OA11CD"])
+        with gzip.open(shared / "census2011" / "oa_ethnic_group_2011_ew.csv.gz", "rt") as fh:
+            self.census = [row for row in csv.DictReader(fh) if row["OA"] in codes]
+        self.venues = json.loads((city / "warm_spaces_2022.geojson").read_text())["features"]
+
+    @staticmethod
+    def _feature(props: dict, geom) -> dict:
+        from shapely.geometry import mapping
+
+        return {"type": "Feature", "properties": props, "geometry": mapping(geom)}
+
+    def nomis_rows(self, dataset: str) -> list[tuple[str, str, int]]:
+        out: list[tuple[str, str, int]] = []
+        for row in self.census:
+            oa, total = row["OA"], int(row["Persons"])
+            if dataset == "NM_2041_1":
+                out.append((oa, "Total: All usual residents", total))
+                counts = {COMPACT_2021[k]: int(row[k]) for k in COMPACT_2021}
+                for group in ("White", "Mixed or Multiple ethnic groups", "Asian, Asian British or Asian Welsh",
+                              "Black, Black British, Black Welsh, Caribbean or African", "Other ethnic group"):
+                    out.append((oa, group, sum(v for k, v in counts.items() if k.startswith(group + ":"))))
+                out += [(oa, k, v) for k, v in counts.items()]
+            elif dataset == "NM_2048_1":
+                aged3 = int(total * 0.96)
+                parts = _parts(aged3, oa, [0.86, 0.06, 0.04, 0.03, 0.01])
+                out.append((oa, "Total: All usual residents aged 3 years and over", aged3))
+                out.append((oa, "Main language is not English (English or Welsh in Wales)", sum(parts[1:])))
+                out += list(zip([oa] * 5, ENGLISH, parts))
+            elif dataset == "NM_2024_1":
+                parts = _parts(total, oa, [0.85, 0.01, 0.04, 0.01, 0.03, 0.04, 0.01, 0.005, 0.005])
+                out.append((oa, "Total: All usual residents", total))
+                out.append((oa, "Europe", sum(parts[:4])))
+                out.append((oa, "Europe: Other Europe", parts[2] + parts[3]))
+                out += list(zip([oa] * 9, BIRTH, parts))
+        return out
+
+    def overpass(self) -> dict:
+        elements = []
+        for i, f in enumerate(self.venues):
+            p = f["properties"]
+            title = p.get("title") or ""
+            lon, lat = f["geometry"]["coordinates"][:2]
+            tags: dict[str, Any] = {"name": title, "addr:full": p.get("address") or ""}
+            if re.search(r"church|chapel|cathedral", title, re.I):
+                tags.update(amenity="place_of_worship", religion="christian")
+            elif re.search(r"mosque|masjid", title, re.I):
+                tags.update(amenity="place_of_worship", religion="muslim")
+            else:
+                tags["amenity"] = "community_centre"
+            if i % 5 == 0:  # a building: `out center` gives its centre
+                elements.append({"type": "way", "id": 9_000_000 + i, "center": {"lat": lat, "lon": lon},
+                                 "tags": tags})
+            else:
+                elements.append({"type": "node", "id": 8_000_000 + i, "lat": lat, "lon": lon, "tags": tags})
+        return {"version": 0.6, "generator": "Overpass API (local stand-in)",
+                "osm3s": {"copyright": "The data included in this document is from www.openstreetmap.org. "
+                                       "The data is made available under ODbL."},
+                "elements": elements}
+
+
+class FakeServices:
+    """The stand-in server: ``with FakeServices(shared) as fs: fs.urls``..."""
+
+    def __init__(self, shared: Path, arcgis_page: int = 2000, nomis_page: int = 25_000) -> None:
+        self.data = Data(shared)
+        self.arcgis_page, self.nomis_page = arcgis_page, nomis_page
+        self.log: list[tuple[str, str, dict[str, str]]] = []
+        self.agents: set[str] = set()
+        self.faults: dict[str, dict[str, Any]] = {}  # path prefix -> {"kind": "429"|"cut", "times", ...}
+        self._lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                url = urllib.parse.urlsplit(self.path)
+                owner._serve(self, url.path, dict(urllib.parse.parse_qsl(url.query)), "GET")
+
+            def do_POST(self) -> None:
+                url = urllib.parse.urlsplit(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                params = {**dict(urllib.parse.parse_qsl(url.query)), **dict(urllib.parse.parse_qsl(body))}
+                owner._serve(self, url.path, params, "POST")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.urls = {"ons": f"{self.base}/arcgis/rest/services", "nomis": f"{self.base}/api/v01",
+                     "overpass": f"{self.base}/api/interpreter"}
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeServices:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # -- answering -------------------------------------------------------------------------------
+    def _serve(self, h: BaseHTTPRequestHandler, path: str, params: dict[str, str], method: str) -> None:
+        with self._lock:
+            self.log.append((method, path, params))
+            self.agents.add(h.headers.get("User-Agent", ""))
+            fault = next((f for p, f in self.faults.items() if path.startswith(p) and f["times"] > 0), None)
+            if fault:
+                fault["times"] -= 1
+        status, ctype, body = self._answer(path, params)
+        if fault and fault["kind"] == "429":
+            h.send_response(429)
+            h.send_header("Retry-After", str(fault.get("retry_after", 1)))
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        h.send_response(status)
+        h.send_header("Content-Type", ctype)
+        if fault and fault["kind"] == "cut":  # says more than it sends, then closes
+            h.send_header("Content-Length", str(len(body)))
+            h.send_header("Connection", "close")
+            h.end_headers()
+            h.wfile.write(body[: len(body) // 2])
+            h.wfile.flush()
+            h.close_connection = True
+            return
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    def _answer(self, path: str, params: dict[str, str]) -> tuple[int, str, bytes]:
+        m = re.fullmatch(r"/arcgis/rest/services/([^/]+)/FeatureServer/0/query", path)
+        if m:
+            return self._arcgis(m.group(1), params)
+        m = re.fullmatch(r"/api/v01/dataset/(NM_\d+_1)/geography/TYPE154\.def\.sdmx\.json", path)
+        if m:
+            return 200, "application/json", json.dumps(self._codelist()).encode()
+        m = re.fullmatch(r"/api/v01/dataset/(NM_\d+_1)\.data\.csv", path)
+        if m:
+            return self._nomis(m.group(1), params)
+        if path == "/api/interpreter":
+            if '"ref:gss"="W06000015"' in params.get("data", ""):
+                return 200, "application/json", json.dumps(self.data.overpass()).encode()
+            return 200, "application/json", json.dumps({"elements": []}).encode()
+        return 404, "text/plain", b"not found"
+
+    def _arcgis(self, service: str, params: dict[str, str]) -> tuple[int, str, bytes]:
+        source = {"OA21_WD23_LAD23_EW_LU": None, "Wards_December_2023_Boundaries_UK_BGC": self.data.wards,
+                  "Output_Areas_2021_EW_BGC_V2": self.data.oas}
+        if service not in source:
+            return 200, "application/json", json.dumps({"error": {"code": 400, "message": "Invalid URL"}}).encode()
+        where = params.get("where", "1=1")
+        m = re.fullmatch(r"(\w+) IN \((.*)\)", where.strip())
+        wanted = (m.group(1), {c.strip(" '") for c in m.group(2).split(",")}) if m else None
+        if where.strip() != "1=1" and wanted is None:
+            return 200, "application/json", json.dumps({"error": {"code": 400, "message": "bad where"}}).encode()
+        if service == "OA21_WD23_LAD23_EW_LU":
+            records = [dict(r) for r in self.data.lookup]
+        else:
+            records = [f["properties"] | {"__feature__": f} for f in source[service]]
+        if wanted:
+            records = [r for r in records if r.get(wanted[0]) in wanted[1]]
+        fields = [f.strip() for f in params.get("outFields", "*").split(",")]
+        if params.get("returnDistinctValues") == "true":
+            seen = {tuple(r.get(f) for f in fields) for r in records}
+            records = [dict(zip(fields, v)) for v in sorted(seen)]
+        offset = int(params.get("resultOffset", 0))
+        count = min(int(params.get("resultRecordCount", self.arcgis_page)), self.arcgis_page)
+        page, more = records[offset:offset + count], offset + count < len(records)
+        if params.get("f") == "geojson":
+            doc: dict[str, Any] = {"type": "FeatureCollection", "features": [r["__feature__"] for r in page]}
+            if more:
+                doc["properties"] = {"exceededTransferLimit": True}
+        else:
+            doc = {"features": [{"attributes": {k: v for k, v in r.items() if k != "__feature__"
+                                                and (fields == ["*"] or k in fields)}} for r in page]}
+            if more:
+                doc["exceededTransferLimit"] = True
+        return 200, "application/json", json.dumps(doc).encode()
+
+    @staticmethod
+    def _codelist() -> dict:
+        return {"structure": {"codelists": {"codelist": [{"code": [
+            {"value": int(NOMIS_CARDIFF), "description": {"value": "Cardiff"},
+             "annotations": {"annotation": [{"annotationtitle": "GeogCode", "annotationtext": "W06000015"},
+                                            {"annotationtitle": "TypeCode", "annotationtext": "154"}]}},
+            {"value": 1946157398, "description": {"value": "Caerphilly"},
+             "annotations": {"annotation": [{"annotationtitle": "GeogCode", "annotationtext": "W06000018"}]}},
+        ]}]}}}
+
+    def _nomis(self, dataset: str, params: dict[str, str]) -> tuple[int, str, bytes]:
+        if params.get("geography") != f"{NOMIS_CARDIFF}TYPE150":
+            return 200, "text/csv", b""
+        dim = params.get("select", "").split(",")[2].upper()
+        rows = self.data.nomis_rows(dataset)
+        offset = int(params.get("recordoffset", 0))
+        limit = min(int(params.get("recordlimit", self.nomis_page)), self.nomis_page)
+        buf = io.StringIO()
+        w = csv.writer(buf, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+        w.writerow(["DATE", "GEOGRAPHY_CODE", dim, "OBS_VALUE"])
+        for oa, label, n in rows[offset:offset + limit]:
+            w.writerow([2021, oa, label, n])
+        return 200, "text/csv", buf.getvalue().encode()

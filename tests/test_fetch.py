@@ -1,0 +1,192 @@
+"""`assetmap fetch`: a local authority's open data from the services that publish it, run here
+against local stand-ins that answer in the services' real shapes with the real Cardiff data
+(tests/fake_services.py): no internet on these machines."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from assetmap import fetch as fetchmod
+from assetmap.cli import main
+from assetmap.ingest import ingest_paths
+from assetmap.recompute import recompute
+from assetmap.settings import settings
+from assetmap.store import Store
+from tests.conftest import real_data
+from tests.fake_services import FakeServices
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def shared() -> Path:
+    path = real_data("cardiff", "oa_2011.geojson")
+    return path.parents[1]
+
+
+@pytest.fixture
+def services(shared, monkeypatch, tmp_path):
+    with FakeServices(shared, arcgis_page=300, nomis_page=10_000) as fs:
+        monkeypatch.setattr(settings, "fetch_urls", fs.urls)
+        monkeypatch.setattr(settings, "home", tmp_path / "home")
+        monkeypatch.setattr(settings, "fetch_backoff_s", 0.01)
+        monkeypatch.setattr(fetchmod, "ARCGIS_PAGE", 300)  # as many as the stand-in gives a page
+        monkeypatch.setattr(fetchmod, "NOMIS_PAGE", 10_000)
+        yield fs
+
+
+def _by_hand(shared: Path, tmp_path: Path) -> Store:
+    """Cardiff loaded from its files as a user with downloads would (README "Your own place")."""
+    folder = tmp_path / "by_hand"
+    folder.mkdir()
+    for name in ("wards_2013.geojson", "oa_2011.geojson"):
+        (folder / name).write_bytes((shared / "cardiff" / name).read_bytes())
+    codes = {f["properties"]["OA11CD"] for f in json.loads((shared / "cardiff" / "oa_2011.geojson").read_text())
+             ["features"]}
+    with gzip.open(shared / "census2011" / "oa_ethnic_group_2011_ew.csv.gz", "rt") as fh:
+        lines = [line for i, line in enumerate(fh) if i == 0 or line.split(",", 1)[0] in codes]
+    (folder / "oa_ethnic_group_2011_cardiff.csv").write_text("".join(lines))
+    store = Store(tmp_path / "by_hand.duckdb")
+    ingest_paths(store, [folder])
+    recompute(store)
+    return store
+
+
+def _high_level(store: Store) -> dict[tuple[str, str, str], float]:
+    rows = store.con.execute(
+        "SELECT ward_code, focal_group, index_name, value FROM ward_indices WHERE unit_level = 'ward' "
+        "AND (focal_group IN ('white_all', 'asian_all', 'black_all', 'other_all', 'mixed_all') OR "
+        "focal_group = 'all') AND value IS NOT NULL").fetchall()
+    return {(w, f, i): v for w, f, i, v in rows}
+
+
+def test_fetch_cardiff_and_ingest_gives_the_place_loaded_by_hand(services, shared, tmp_path, capsys):
+    db = tmp_path / "fetched.duckdb"
+    into = tmp_path / "cardiff"
+    rc = main(["fetch", "--la", "Cardiff", "--into", str(into), "--ingest", "--db", str(db)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "Cardiff (W06000015)" in out
+    manifest = json.loads((into / "SOURCES.json").read_text())
+    assert manifest["local_authorities"] == [{"code": "W06000015", "name": "Cardiff"}]
+    assert {r["licence"] for r in manifest["requests"]} == {
+        "Open Government Licence v3.0", "Open Database Licence (ODbL) 1.0, (c) OpenStreetMap contributors"}
+    assert all(r["retrieved_at"] for r in manifest["requests"])
+
+    hand = _by_hand(shared, tmp_path)
+    with Store(db) as got:
+        for level in ("ward", "oa"):
+            q = "SELECT code FROM areas WHERE level = ? ORDER BY code"
+            assert got.con.execute(q, [level]).fetchall() == hand.con.execute(q, [level]).fetchall(), level
+        q = "SELECT code, parent_code FROM areas WHERE level = 'oa' ORDER BY code"
+        assert got.con.execute(q).fetchall() == hand.con.execute(q).fetchall()  # OA -> ward alike
+        fetched, by_hand = _high_level(got), _high_level(hand)
+        assert len(by_hand) > 29 * 20 and set(fetched) == set(by_hand)
+        assert max(abs(fetched[k] - by_hand[k]) for k in by_hand) < 1e-9
+        # the census tables came in whole: every row stored or quarantined (totals, subtotals)
+        for kind_rows in got.con.execute("SELECT rows_read, rows_accepted, rows_quarantined, message FROM "
+                                         "ingests WHERE kind = 'census'").fetchall():
+            assert kind_rows[0] == kind_rows[1] + kind_rows[2] and kind_rows[1] > 0
+        variables = {r[0] for r in got.con.execute("SELECT DISTINCT variable FROM population").fetchall()}
+        assert variables == {"ethnic_group", "english_proficiency", "country_of_birth"}
+        places = dict(got.con.execute("SELECT category, count(*) FROM assets GROUP BY 1").fetchall())
+        assert places.get("community_centre", 0) > 20 and places.get("place_of_worship", 0) > 0
+        assert got.scalar("SELECT count(*) FROM ward_gaps") > 0
+    hand.close()
+
+
+def test_paging_the_cache_and_refresh(services, tmp_path):
+    c = fetchmod.Client(tmp_path / "cache")
+    got = fetchmod.fetch(["W06000015"], tmp_path / "out", what=["boundaries", "census"], client=c)
+    assert not got.problems, got.problems
+    oa_pages = [p for m, path, p in services.log if "Output_Areas_2021" in path]
+    # 1,077 OAs asked for 400 codes at a time, 300 features a page: paged by resultOffset while
+    # the service says exceededTransferLimit (400 + 400 + 277 -> 2 + 2 + 1 pages)
+    assert sorted(int(p["resultOffset"]) for p in oa_pages) == [0, 0, 0, 300, 300]
+    n_oas = len(json.loads((tmp_path / "out/boundaries/output_areas_2021.geojson").read_text())["features"])
+    assert n_oas == 1077
+    nomis = [p for m, path, p in services.log if path.endswith("NM_2041_1.data.csv")]
+    assert [int(p["recordoffset"]) for p in nomis] == [0, 10_000, 20_000]  # 25,851 rows
+    assert all(m == "POST" for m, path, _ in services.log if "FeatureServer" in path)  # long IN lists
+    lines = (tmp_path / "out/census/ts021_ethnic_group_2021.csv").read_text().splitlines()
+    assert lines[0].startswith('"DATE"') and len(lines) == 1 + 1077 * 20
+
+    before = len(services.log)
+    again = fetchmod.Client(tmp_path / "cache")
+    fetchmod.fetch(["W06000015"], tmp_path / "out2", what=["boundaries", "census"], client=again)
+    assert len(services.log) == before and again.requests == 0 and again.cached > 0  # all from the cache
+    fresh = fetchmod.Client(tmp_path / "cache", refresh=True)
+    fetchmod.fetch(["W06000015"], tmp_path / "out3", what=["census"], client=fresh)
+    assert fresh.requests > 0 and len(services.log) > before
+
+
+def test_429_with_retry_after_and_a_response_cut_short_are_retried(services, tmp_path):
+    waits: list[float] = []
+    services.faults["/api/v01/dataset/NM_2024_1.data.csv"] = {"kind": "429", "times": 2, "retry_after": 7}
+    services.faults["/api/interpreter"] = {"kind": "cut", "times": 1}
+    c = fetchmod.Client(tmp_path / "cache", sleep=waits.append)
+    got = fetchmod.fetch(["Cardiff"], tmp_path / "out", what=["census", "osm"], client=c)
+    assert not got.problems, got.problems
+    assert waits[:2] == [7.0, 7.0]  # the service's Retry-After, not our own back-off
+    assert len(waits) == 3  # and one back-off for the response cut short
+    elements = json.loads((tmp_path / "out/assets/osm_places_W06000015.json").read_text())["elements"]
+    assert len(elements) == 81
+    assert services.agents == {fetchmod.USER_AGENT} and fetchmod.USER_AGENT.startswith("assetmap/")
+
+
+def test_a_service_that_keeps_failing_is_reported_not_raised(services, tmp_path):
+    services.faults["/api/interpreter"] = {"kind": "429", "times": 99, "retry_after": 0}
+    c = fetchmod.Client(tmp_path / "cache", sleep=lambda s: None, retries=2)
+    got = fetchmod.fetch(["Cardiff"], tmp_path / "out", what=["osm", "lookup"], client=c)
+    assert got.unreachable == ["overpass"] and "lookup" in got.files
+    assert "cannot reach the Overpass API" in got.problems[0] and "after 3 attempts" in got.problems[0]
+
+
+def test_names_are_matched_against_the_authorities(services, tmp_path, capsys):
+    c = fetchmod.Client(tmp_path / "cache")
+    assert fetchmod.resolve(c, ["cardiff"]) == [("W06000015", "Cardiff")]
+    assert fetchmod.resolve(c, ["Birm"]) == [("E08000025", "Birmingham")]
+    with pytest.raises(fetchmod.FetchError) as exc:
+        fetchmod.resolve(c, ["Ca"])
+    assert "Cardiff (W06000015)" in str(exc.value) and "Caerphilly (W06000018)" in str(exc.value)
+    assert main(["fetch", "--la", "Atlantis", "--into", str(tmp_path / "x")]) == 2
+    assert "no local authority called 'Atlantis'" in capsys.readouterr().err
+
+
+def test_offline_it_says_so_per_source_and_exits_3(tmp_path, monkeypatch, capsys):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dead = f"http://127.0.0.1:{port}"
+    monkeypatch.setattr(settings, "fetch_urls", {"ons": dead + "/arcgis", "nomis": dead + "/api/v01",
+                                                 "overpass": dead + "/api/interpreter"})
+    monkeypatch.setattr(settings, "home", tmp_path / "home")
+    assert main(["fetch", "--la", "W06000015", "--into", str(tmp_path / "x")]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    for service in ("the ONS Open Geography Portal", "the Nomis API", "the Overpass API"):
+        assert err.count(f"cannot reach {service}") == 1, err
+    assert "then `assetmap ingest DIR`" in err.replace("\n", " ")
+
+
+def test_with_up_running_ingest_hands_the_files_to_the_pipeline(services, tmp_path, monkeypatch, capsys):
+    import os
+
+    home = tmp_path / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "worker.ready").write_text(str(os.getpid()))  # as `assetmap up`'s worker writes it
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    monkeypatch.setattr(settings, "inbox_dir", inbox)
+    rc = main(["fetch", "--la", "W06000015", "--what", "lookup,osm", "--into", str(tmp_path / "x"), "--ingest",
+               "--db", str(tmp_path / "unused.duckdb")])
+    assert rc == 0
+    assert sorted(p.name for p in inbox.iterdir()) == ["oa21_wd23_lad23_lookup.csv", "osm_places_W06000015.json"]
+    assert "handed to the running pipeline" in capsys.readouterr().out
+    assert not (tmp_path / "unused.duckdb").exists()  # the pipeline, not this command, writes the store
