@@ -45,6 +45,13 @@ if _map_scripts_problems():
     st.error("The map's scripts are missing or altered (" + ", ".join(_map_scripts_problems()[:3]) +
              "), so no map can draw. Run `" + vendor.FIX.split("  ")[0] + "` and restart the dashboard.")
     st.stop()
-pages = [st.Page(VIEWS / script, title=title, url_path=url, default=(i == 0))
-         for i, (script, title, url) in enumerate(PAGES)]
-st.navigation(pages).run()
+
+
+@st.cache_resource
+def _pages() -> list:
+    """The pages, made once per server (each run of this script would resolve their paths again)."""
+    return [st.Page(VIEWS / script, title=title, url_path=url, default=(i == 0))
+            for i, (script, title, url) in enumerate(PAGES)]
+
+
+st.navigation(_pages()).run()

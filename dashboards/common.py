@@ -12,6 +12,7 @@ change goes through :func:`set_view`.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import duckdb
 import streamlit as st
 
 from assetmap.settings import settings
-from assetmap.snapshots import latest_path, list_snapshots
+from assetmap.snapshots import LATEST, latest_path, list_snapshots, snapshot_dir
 from assetmap.store import StoreError, connect
 from dashboards.data import has_table_rows
 
@@ -43,9 +44,27 @@ def _connection(path: str) -> duckdb.DuckDBPyConnection:
     return connect(path, read_only=True)
 
 
+_latest: dict[str, tuple[int, Path | None]] = {}
+
+
+def latest() -> Path | None:
+    """The latest snapshot's path: the pointer file is read again only when it has changed (a
+    ``stat`` per run instead of a read and a path resolution, twice per run, per visitor)."""
+    pointer = snapshot_dir(settings.db_path) / LATEST
+    try:
+        mtime = os.stat(pointer).st_mtime_ns
+    except FileNotFoundError:
+        return None
+    cached = _latest.get(str(pointer))
+    if cached is None or cached[0] != mtime:
+        cached = (mtime, latest_path(settings.db_path))
+        _latest[str(pointer)] = cached
+    return cached[1]
+
+
 def snapshot() -> tuple[duckdb.DuckDBPyConnection, Path]:
     """A cursor on the latest snapshot and its path; stops the page with a message if none."""
-    path = latest_path(settings.db_path)
+    path = latest()
     if path is None or not path.exists():
         st.warning("No snapshot has been published yet. Run `make up` (or `assetmap ingest …` then "
                    "`assetmap recompute` and `assetmap publish`) and reload.")
@@ -61,9 +80,16 @@ def snapshot() -> tuple[duckdb.DuckDBPyConnection, Path]:
 NO_GAPS = "No gaps computed in this snapshot (run `assetmap recompute`)."
 
 
+@st.cache_resource(max_entries=64)
+def _has_rows(path: str, table: str) -> bool:
+    return has_table_rows(snapshot_at(path), table)
+
+
 def require(con: duckdb.DuckDBPyConnection, table: str, message: str) -> None:
-    """Stop the page with ``message`` when the snapshot's ``table`` is empty."""
-    if not has_table_rows(con, table):
+    """Stop the page with ``message`` when the snapshot's ``table`` is empty (asked once per
+    snapshot: a snapshot never changes)."""
+    path = latest()
+    if not (_has_rows(str(path), table) if path is not None else has_table_rows(con, table)):
         st.warning(message)
         st.stop()
 
@@ -106,7 +132,7 @@ def header(title: str) -> None:
     st.title(title)
     mode = "partner mode: exact locations of sensitive services shown" if partner_mode() else \
         "public mode: sensitive services shown only as counts per ward"
-    path = latest_path(settings.db_path)
+    path = latest()
     st.caption(f"assetmap · snapshot {md(path.stem) if path else 'none'} · {mode}")
 
 

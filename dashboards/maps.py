@@ -296,3 +296,67 @@ def _bounds(features: list[dict]) -> tuple[float, float, float, float]:
     for f in features:
         walk(f["geometry"]["coordinates"])
     return min(xs), min(ys), max(xs), max(ys)
+
+
+# -- the map component, rendered once per snapshot and view --------------------------------------
+# streamlit-folium's st_folium renders the whole folium map (Jinja templates, several passes) on
+# every script run of every session; a room of sixty paid that sixty times for the same map. The
+# rendering is split here: :func:`component_args` does it once (the pages cache its result across
+# sessions, keyed by snapshot and view), :func:`show` hands the cached arguments to the same
+# component on each run. Both follow st_folium 0.27 (the pinned version) step by step.
+
+def component_args(fig: folium.Map) -> dict[str, Any]:
+    """What st_folium sends the browser for ``fig``: rendered once, reusable by any session."""
+    import branca
+    from streamlit_folium import _get_header, _get_html, _get_map_string, get_full_id
+
+    fig.get_root().render()
+    fig.render()
+    html_ = _get_html(fig)
+    header = _get_header(fig)
+    script = _get_map_string(fig)
+    try:
+        bounds = fig.get_bounds()
+    except AttributeError:
+        bounds = [[None, None], [None, None]]
+
+    def walk(el):  # noqa: ANN001 (folium elements)
+        if isinstance(el, branca.colormap.ColorMap | folium.elements.JSCSSMixin):
+            yield el
+        for child in getattr(el, "_children", {}).values():
+            yield from walk(child)
+    css: list[str] = []
+    js: list[str] = []
+    for el in walk(fig):
+        css += [href for _, href in getattr(el, "default_css", [])]
+        js += [src for _, src in getattr(el, "default_js", [])]
+    return {"script": script, "header": header, "html": html_, "id": get_full_id(fig),
+            "bounds": {"_southWest": {"lat": bounds[0][0], "lng": bounds[0][1]},
+                       "_northEast": {"lat": bounds[1][0], "lng": bounds[1][1]}},
+            "zoom": fig.options.get("zoom"), "css_links": list(dict.fromkeys(css)),
+            "js_links": list(dict.fromkeys(js))}
+
+
+def show(args: dict[str, Any], key: str, height: int, returned_objects: list[str],
+         center: tuple[float, float] | None = None, zoom: int | None = None) -> dict[str, Any] | None:
+    """The map component with ``args`` from :func:`component_args` (as ``st_folium`` with
+    ``use_container_width=True``); returns what the map reported, as st_folium does."""
+    import streamlit as st
+    from streamlit_folium import _component_func, generate_js_hash
+
+    defaults = {"last_clicked": None, "last_object_clicked": None, "last_object_clicked_count": None,
+                "last_object_clicked_tooltip": None, "last_object_clicked_popup": None, "all_drawings": None,
+                "last_active_drawing": None, "bounds": args["bounds"], "zoom": args["zoom"],
+                "last_circle_radius": None, "last_circle_polygon": None, "selected_layers": None,
+                "selected_tags": None, "last_geocoder_result": None}
+    hash_key = generate_js_hash(args["script"], key, False)
+
+    def _on_change() -> None:
+        st.session_state[key] = st.session_state.get(hash_key, {})
+
+    return _component_func(
+        script=args["script"], header=args["header"], html=args["html"], id=args["id"], key=hash_key,
+        height=height, width=None, returned_objects=returned_objects,
+        default={k: v for k, v in defaults.items() if k in returned_objects}, zoom=zoom, center=center,
+        feature_group=None, return_on_hover=False, layer_control=None, pixelated=False,
+        css_links=args["css_links"], js_links=args["js_links"], on_change=_on_change, wrap_longitude=False)

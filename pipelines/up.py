@@ -32,13 +32,16 @@ log = logging.getLogger("assetmap.up")
 REPO = Path(__file__).resolve().parents[1]
 
 
-def dashboard_command(port: int) -> list[str]:
-    """How the dashboard is served: on 127.0.0.1, headless, no usage statistics, with the app's
-    static folder (the vendored map scripts) served at /app/static/; modules warmed first."""
+def dashboard_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """How the dashboard is served: on ``host`` (loopback unless a room's network is asked for),
+    headless, no usage statistics, with the app's static folder (the vendored map scripts) served
+    at /app/static/; modules warmed first."""
     return [sys.executable, "-m", "dashboards.serve",
-            "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
+            "--server.address", host, "--server.port", str(port), "--server.headless", "true",
             "--server.enableStaticServing", "true", "--browser.gatherUsageStats", "false",
             "--global.developmentMode", "false", "--server.fileWatcherType", "none",
+            # no full garbage collection after every run: ~0.1 s of the one interpreter per visit
+            "--runner.postScriptGC", "false",
             "--client.toolbarMode", "minimal"]
 
 
@@ -142,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dashboard-port", type=int, default=8501)
     ap.add_argument("--no-dashboard", action="store_true")
     ap.add_argument("--no-demo", action="store_true", help="do not ingest the demo data")
+    ap.add_argument("--replicas", type=int, default=None,
+                    help="dashboard servers behind HAProxy (default: one per core when haproxy is installed)")
+    ap.add_argument("--host", default="127.0.0.1",
+                    help="where the dashboard listens (default loopback; e.g. 0.0.0.0 for a workshop's network)")
     ap.add_argument("--exit-after-start", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -198,14 +205,18 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.2)
         print(f"Inbox watcher:   drop files into {inbox} (processed/ and rejected/ beside them)", flush=True)
         if not args.no_dashboard:
-            dport = free_port(args.dashboard_port)
-            dash_ready = home / "dashboard.ready"
-            dash_ready.unlink(missing_ok=True)
-            dash = children.start("dashboard", dashboard_command(dport),
-                                  {**env, "ASSETMAP_DASHBOARD_READY": str(dash_ready)})
-            wait_http(f"http://127.0.0.1:{dport}/_stcore/health", 90, dash)
-            wait_file(dash_ready, 90, dash)  # it has served its home page once, to itself
-            print(f"Dashboard:       http://127.0.0.1:{dport}", flush=True)
+            from pipelines.balancer import Dashboards, default_replicas
+
+            if args.host not in ("127.0.0.1", "localhost", "::1"):
+                log.warning("the dashboard listens on %s: anyone who can reach this machine there can open "
+                            "it (public mode shows no sensitive locations; keep partner mode on loopback)",
+                            args.host)
+            dash = Dashboards(home, env, replicas=args.replicas or default_replicas(),
+                              port=free_port(args.dashboard_port), host=args.host)
+            dash.children = children  # stopped with the rest
+            dash.start()
+            behind = f" ({dash.replicas} replicas behind HAProxy)" if dash.replicas > 1 else ""
+            print(f"Dashboard:       {dash.url.rstrip('/')}{behind}", flush=True)
         print(f"Store:           {db} (snapshots in {db.parent / 'snapshots'})", flush=True)
         print("assetmap is up. Ctrl-C stops everything.", flush=True)
         if args.exit_after_start:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import streamlit as st
-from streamlit_folium import st_folium
 
 from assetmap.categories import CATEGORIES
 from assetmap.settings import settings
@@ -70,25 +69,19 @@ def main() -> None:
     rel_all = cached.religions(snap)
     religions = [r for r in v["religions"].split(",") if r in rel_all] if v.get("religions") else None
 
-    values = cached.measure_values(snap, m)
-    all_wards = cached.wards(snap)
-    values = all_wards[["code"]].merge(values, on="code", how="left")
-    classes, bins = data.classify(values["value"], scheme, k)
-    fc = features(str(path), len(all_wards))
-    asset_frame = cached.assets(snap, tuple(layers), tuple(religions) if religions is not None else None,
-                                common.partner_mode()) if layers else None
-    asset_frame, hidden = _within_view(asset_frame)
-    sensitive = None if common.partner_mode() else cached.sensitive_counts(snap)
     selected = v.get("ward")
     center = (float(v["lat"]), float(v["lon"])) if _is_float(v.get("lat")) and _is_float(v.get("lon")) else None
     zoom = int(v["zoom"]) if v.get("zoom", "").isdigit() else None
     # the map is built at the view the session opened with, so panning does not rebuild it; later
-    # views reach the map through st_folium's center/zoom, which move it without a redraw
+    # views reach the map through the component's center/zoom, which move it without a redraw
     first_center, first_zoom = st.session_state.setdefault("_map_first_view", (center, zoom))
-    fmap = maps.ward_map(fc, values, classes, bins, m.label, palette_name=PALETTE_OF[m.kind], selected=selected,
-                         asset_frame=asset_frame, sensitive=sensitive, center=first_center, zoom=first_zoom)
+    partner = common.partner_mode()
+    # markers beyond the cap depend on the view this session's map last reported; else nothing does
+    many = bool(layers) and _n_assets(snap, tuple(layers), _tuple(religions), partner) > settings.map_max_markers
+    drawn = _drawn(snap, m, scheme, k, tuple(layers), _tuple(religions), partner, selected, first_center,
+                   first_zoom, _bounds_key() if many else None)
     st.subheader(m.label)
-    out = st_folium(fmap, key="ward-map", height=560, use_container_width=True,
+    out = maps.show(drawn["args"], key="ward-map", height=560,
                     returned_objects=["last_active_drawing", "center", "zoom", "bounds"], center=center, zoom=zoom)
     if not _map_reported(out):
         # The session's first map: nothing more on this run. The rest of the page (controls,
@@ -126,14 +119,12 @@ def main() -> None:
         st.rerun()
     _follow(out)
 
-    legend = maps.legend_rows(bins, maps.palette(max(len(bins), 1), PALETTE_OF[m.kind]),
-                              float(values["value"].min()) if values["value"].notna().any() else None)
-    st.caption("Classes (" + data.SCHEMES[scheme] + "): " + "; ".join(t for _, t in legend))  # numbers only
-    if hidden:
-        st.caption(f"{hidden:,} assets of the chosen layers are not drawn: zoom in to see them (at most "
+    st.caption("Classes (" + data.SCHEMES[scheme] + "): " + "; ".join(t for _, t in drawn["legend"]))  # numbers only
+    if drawn["hidden"]:
+        st.caption(f"{drawn['hidden']:,} assets of the chosen layers are not drawn: zoom in to see them (at most "
                    f"{settings.map_max_markers:,} markers at once).")
-    if int((values["value"].isna()).sum()):
-        st.caption(f"{int(values['value'].isna().sum())} wards have no value for this measure.")
+    if drawn["missing"]:
+        st.caption(f"{drawn['missing']} wards have no value for this measure.")
 
     with st.expander("Export this layer"):
         st.caption("Wards with the measure shown, in EPSG:4326; assets without the sensitive ones in public mode.")
@@ -161,6 +152,46 @@ def main() -> None:
         st.info("Click a ward on the map to see its profile.")
 
 
+def _tuple(items: list[str] | None) -> tuple[str, ...] | None:
+    return tuple(items) if items is not None else None
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _n_assets(snap: str, layers: tuple[str, ...], religions: tuple[str, ...] | None, partner: bool) -> int:
+    return len(cached.assets(snap, layers, religions, partner))
+
+
+def _bounds_key() -> tuple[float, ...] | None:
+    b = st.session_state.get("_map_bounds")
+    if not b:
+        return None
+    sw, ne = b["_southWest"], b["_northEast"]
+    return tuple(round(float(x), 3) for x in (sw["lat"], sw["lng"], ne["lat"], ne["lng"]))
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _drawn(snap: str, m: data.Measure, scheme: str, k: int, layers: tuple[str, ...],
+           religions: tuple[str, ...] | None, partner: bool, selected: str | None,
+           center: tuple[float, float] | None, zoom: int | None,
+           bounds: tuple[float, ...] | None) -> dict:
+    """The map of one view of one snapshot, rendered once for every session that shows it (a
+    snapshot never changes; the result is never modified)."""
+    values = cached.measure_values(snap, m)
+    all_wards = cached.wards(snap)
+    values = all_wards[["code"]].merge(values, on="code", how="left")
+    classes, bins = data.classify(values["value"], scheme, k)
+    fc = features(snap, len(all_wards))
+    asset_frame = cached.assets(snap, layers, religions, partner) if layers else None
+    asset_frame, hidden = _within_view(asset_frame, bounds)
+    sensitive = None if partner else cached.sensitive_counts(snap)
+    fmap = maps.ward_map(fc, values, classes, bins, m.label, palette_name=PALETTE_OF[m.kind], selected=selected,
+                         asset_frame=asset_frame, sensitive=sensitive, center=center, zoom=zoom)
+    legend = maps.legend_rows(bins, maps.palette(max(len(bins), 1), PALETTE_OF[m.kind]),
+                              float(values["value"].min()) if values["value"].notna().any() else None)
+    return {"args": maps.component_args(fmap), "legend": legend, "hidden": hidden,
+            "missing": int(values["value"].isna().sum())}
+
+
 def _map_reported(out: dict | None) -> bool:
     """Whether the map has reported back (its centre) in this session: then it has been drawn."""
     if (out or {}).get("center"):
@@ -168,14 +199,14 @@ def _map_reported(out: dict | None) -> bool:
     return bool(st.session_state.get("_map_reported"))
 
 
-def _within_view(frame):
-    """Cap the markers: all of them when few, else those in the map's last reported view."""
+def _within_view(frame, bounds: tuple[float, ...] | None):  # noqa: ANN001 (a DataFrame)
+    """Cap the markers: all of them when few, else those in the map's last reported view
+    (``bounds``: south, west, north, east)."""
     if frame is None or len(frame) <= settings.map_max_markers:
         return frame, 0
-    b = st.session_state.get("_map_bounds")
-    if b:
-        sw, ne = b["_southWest"], b["_northEast"]
-        inside = frame["lat"].between(sw["lat"], ne["lat"]) & frame["lon"].between(sw["lng"], ne["lng"])
+    if bounds:
+        s_, w, n, e = bounds
+        inside = frame["lat"].between(s_, n) & frame["lon"].between(w, e)
         if inside.sum() <= settings.map_max_markers:
             return frame[inside], int((~inside).sum())
     return frame.iloc[0:0], len(frame)
