@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/analysis.py
 	$(BIN)/python benchmarks/events.py
 	$(BIN)/python benchmarks/dashboard.py
+	$(BIN)/python benchmarks/workshop.py
 
 clean:
 	rm -rf .assetmap geodata/demo test-output

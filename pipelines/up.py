@@ -221,11 +221,20 @@ def main(argv: list[str] | None = None) -> int:
         print("assetmap is up. Ctrl-C stops everything.", flush=True)
         if args.exit_after_start:
             return 0
+        lost: set[str] = set()
         while True:
+            replicas = [(n, pr) for n, pr in children.procs if n.startswith("dashboard-")]
             for name, proc in children.procs:
-                if proc.poll() is not None:
-                    log.error("%s exited with status %s; stopping", name, proc.returncode)
-                    return 1
+                if proc.poll() is None or name in lost:
+                    continue
+                if (name, proc) in replicas and any(pr.poll() is None for _, pr in replicas):
+                    # HAProxy sends its visitors to the replicas still up (they reload onto one)
+                    log.warning("%s exited with status %s; the other replicas serve its visitors",
+                                name, proc.returncode)
+                    lost.add(name)
+                    continue
+                log.error("%s exited with status %s; stopping", name, proc.returncode)
+                return 1
             if worker.poll() is not None:
                 return 1
             time.sleep(1)

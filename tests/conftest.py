@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -241,17 +242,19 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"not within {timeout} s: {what}")
 
 
-@pytest.fixture
-def up(tmp_path, _analysed_db):
+@contextlib.contextmanager
+def running_up(tmp_path: Path, template: Path, *extra: str):
+    """`assetmap up` on a copy of ``template``, as a user starts it (``extra``: more of its options);
+    stopped, with everything it started, at the end."""
     home = tmp_path / "home"
     home.mkdir()
     db = home / "assetmap.duckdb"
-    shutil.copy(_analysed_db, db)
+    shutil.copy(template, db)
     inbox = tmp_path / "inbox"
     env = {**os.environ, "ASSETMAP_HOME": str(home), "ASSETMAP_INBOX": str(inbox), "ASSETMAP_DB": str(db),
            "ASSETMAP_DEMO_DIR": str(tmp_path / "demo")}
     cli = Path(sys.executable).with_name("assetmap")
-    proc = subprocess.Popen([str(cli), "up", "--", "--no-demo", "--prefect-port", "0", "--dashboard-port", "0"],
+    proc = subprocess.Popen([str(cli), "up", "--", "--no-demo", "--prefect-port", "0", "--dashboard-port", "0", *extra],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     lines: list[str] = []
@@ -269,16 +272,24 @@ def up(tmp_path, _analysed_db):
     dash = re.search(r"Dashboard:\s+(http://127\.0\.0\.1:\d+)", text).group(1)
     info = {"proc": proc, "home": home, "db": db, "inbox": inbox, "api": api, "dashboard": dash, "text": text}
     family = psutil.Process(proc.pid).children(recursive=True)
-    yield info
-    if proc.poll() is None:  # the test failed before stopping it: stop it as a user would
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    for p in family:  # and make sure nothing it started outlives the test
-        try:
-            p.kill()
-        except psutil.NoSuchProcess:
-            pass
+    try:
+        yield info
+    finally:
+        if proc.poll() is None:  # the test failed before stopping it: stop it as a user would
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for p in family:  # and make sure nothing it started outlives the test
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+
+
+@pytest.fixture
+def up(tmp_path, _analysed_db):
+    with running_up(tmp_path, _analysed_db) as info:
+        yield info
