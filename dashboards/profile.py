@@ -14,7 +14,10 @@ from dashboards.common import md, partner_mode, snapshot_at
 
 
 def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: str = "profile") -> None:
-    w = data.wards(con)
+    from dashboards.views_shared import read
+
+    snap = str(snapshot_path)
+    w = read(snap, "wards")
     row = w[w["code"] == code]
     if row.empty:
         st.warning(f"No ward {md(code)} in this snapshot.")
@@ -23,7 +26,7 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
     st.header(f"Ward profile: {md(name)} ({md(code)})")
     st.caption(f"Local authority: {md(la_name)}")
 
-    gaps = data.ward_gaps(con, code)
+    gaps = read(snap, "ward_gaps", code)
     if len(gaps):
         st.subheader("Provision gaps: why this ward is flagged")
         cols = st.columns(len(gaps))
@@ -50,7 +53,7 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
     left, right = st.columns(2)
     with left:
         st.subheader("Who lives here")
-        mix = data.population_mix(con, code)
+        mix = read(snap, "population_mix", code)
         if len(mix):
             top = mix.head(10).melt(id_vars=["group"], value_vars=["share", "la_share"], var_name="where",
                                     value_name="proportion")
@@ -60,10 +63,10 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
                 yOffset="where:N", color="where:N",
                 tooltip=["group", "where", alt.Tooltip("proportion:Q", format=".1%")]), width="stretch")
         st.subheader("The ward beside its local authority")
-        st.dataframe(data.ward_vs_la(con, code), hide_index=True, width="stretch")
+        st.dataframe(read(snap, "ward_vs_la", code), hide_index=True, width="stretch")
     with right:
         st.subheader("Segregation indices")
-        idx = data.ward_indices(con, code)
+        idx = read(snap, "ward_indices", code)
         groups = ["all"] + [g for g in idx["focal_group"].unique() if g != "all"]
         group = st.selectbox("Group", groups, format_func=data.group_label, key=f"{key}-group")
         shown = idx[idx["focal_group"] == group][["index", "value", "ci_low", "ci_high", "reliable", "n_oas"]]
@@ -71,16 +74,16 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
         if len(shown) and not bool(shown["reliable"].all()):
             st.caption("Unreliable: fewer than 5 output areas or 50 residents of the group; read with care.")
         st.subheader("Accessibility")
-        st.dataframe(data.ward_access(con, code), hide_index=True, width="stretch")
+        st.dataframe(read(snap, "ward_access", code), hide_index=True, width="stretch")
 
     st.subheader("Assets within 1,600 m")
-    listed, counted = data.assets_in_reach(con, code, partner=partner_mode())
+    listed, counted = read(snap, "assets_in_reach", code, 1600.0, partner_mode())
     st.dataframe(listed.drop(columns=["asset_id", "sensitive"]), hide_index=True, width="stretch")
     if len(counted):
         st.caption("Sensitive services within reach (counted, not located): " + md(", ".join(
             f"{data.CATEGORY_LABELS.get(c, c)} {n}" for c, n in zip(counted["category"], counted["sensitive_assets"],
                                                                   strict=True))))
-    snap, partner = str(snapshot_path), partner_mode()
+    partner = partner_mode()
     st.download_button("Download the ward brief (HTML)",
                        lambda: brief.ward_brief(snapshot_at(snap), code, partner, Path(snap).stem).encode("utf-8"),
                        file_name=f"ward-brief-{code}.html", mime="text/html", key=f"{key}-brief", on_click="ignore")

@@ -51,3 +51,10 @@ def assets(path: str, categories: tuple[str, ...], religions_: tuple[str, ...] |
 @st.cache_data(max_entries=8, show_spinner=False)
 def sensitive_counts(path: str):
     return data.sensitive_counts(common.snapshot_at(path))
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def read(path: str, name: str, *args):
+    """``data.<name>(snapshot, *args)`` read once per snapshot and arguments, for every session
+    (a snapshot never changes; each caller gets its own copy)."""
+    return getattr(data, name)(common.snapshot_at(path), *args)
