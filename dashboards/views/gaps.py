@@ -5,17 +5,18 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import common, data
+from dashboards.views_shared import read
 
 
 def main() -> None:
     common.header("Gaps ranking")
-    con, _ = common.snapshot()
+    con, path = common.snapshot()
     v = common.view()
     common.require(con, "ward_gaps", common.NO_GAPS)
     c1, c2, c3 = st.columns([2, 2, 1])
     with c1:
         category = common.choice("Category", data.CATEGORY_LABELS, v.get("category"), key="g-category")
-    table = data.gap_ranking(con, category)
+    table = read(str(path), "gap_ranking", category)  # once per snapshot and category, for every session
     with c2:
         las = sorted(table["la_name"].dropna().unique())
         chosen = st.multiselect("Local authorities", las, key="g-la", placeholder="all")
