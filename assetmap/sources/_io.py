@@ -59,6 +59,19 @@ def quarantine_row(row_number: int, raw: Any, reason_code: str, message: str) ->
     return {"row_number": int(row_number), "raw": raw, "reason_code": reason_code, "message": message}
 
 
+def drop_repeats(frame: pd.DataFrame, keys: list[str], rows: list[tuple[int, Any]],
+                 quarantine: list[dict[str, Any]], what: str) -> pd.DataFrame:
+    """``frame`` without the rows that repeat an earlier row's ``keys``; each repeat goes to
+    ``quarantine`` as ``duplicate_area`` ("row N: {what} earlier in the file"), with its raw row
+    from ``rows`` (``(row_number, raw)`` pairs)."""
+    dup = frame.duplicated(keys, keep="first")
+    raw_by_row = dict(rows)
+    for rn in frame.loc[dup, "row_number"]:
+        quarantine.append(quarantine_row(int(rn), raw_by_row[int(rn)], "duplicate_area",
+                                         f"row {rn}: {what} earlier in the file"))
+    return frame[~dup]
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

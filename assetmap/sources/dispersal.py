@@ -40,6 +40,7 @@ from assetmap.sources._io import (
     FileRefused,
     ReadResult,
     decode_text,
+    drop_repeats,
     level_of,
     maybe_gunzip,
     norm_key,
@@ -228,11 +229,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     frame = pd.DataFrame(out, columns=["row_number", "la_code", "la_name", "region", "support_type", "period",
                                        "people", "suppressed"])
     frame["people"] = frame["people"].astype("Int64")
-    dup = frame.duplicated(["la_code", "support_type", "period"], keep="first")
-    raw_by_row = dict(rows)
-    for rn in frame.loc[dup, "row_number"]:
-        quarantine.append(quarantine_row(int(rn), raw_by_row[int(rn)], "duplicate_area",
-                                         f"row {rn}: the same authority, support type and date earlier in the file"))
-    frame = frame[~dup]
+    frame = drop_repeats(frame, ["la_code", "support_type", "period"], rows, quarantine,
+                         "the same authority, support type and date")
     meta["suppressed"] = int(frame["suppressed"].sum())
     return ReadResult(KIND, frame, quarantine, rows_read, meta)

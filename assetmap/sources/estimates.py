@@ -22,6 +22,7 @@ from assetmap.sources._io import (
     FileRefused,
     ReadResult,
     decode_text,
+    drop_repeats,
     maybe_gunzip,
     norm_key,
     quarantine_row,
@@ -98,9 +99,5 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
             continue
         out.append((rn, code, row[name_col].strip() if name_col else None, year, int(raw)))
     frame = pd.DataFrame(out, columns=["row_number", "area_code", "area_name", "year", "residents"])
-    dup = frame.duplicated(["area_code", "year"], keep="first")
-    raw_by_row = dict(rec.rows)
-    for rn in frame.loc[dup, "row_number"]:
-        quarantine.append(quarantine_row(int(rn), raw_by_row[int(rn)], "duplicate_area",
-                                         f"row {rn}: the same area and year earlier in the file"))
-    return ReadResult(KIND, frame[~dup], quarantine, rec.rows_read, {"year": fixed})
+    frame = drop_repeats(frame, ["area_code", "year"], rec.rows, quarantine, "the same area and year")
+    return ReadResult(KIND, frame, quarantine, rec.rows_read, {"year": fixed})

@@ -16,7 +16,15 @@ from typing import Any
 import pandas as pd
 
 from assetmap.segregation import MULTIGROUP_INDICES, TWO_GROUP_INDICES
-from assetmap.sources._io import FileRefused, ReadResult, level_of, norm_key, quarantine_row, read_csv_records
+from assetmap.sources._io import (
+    FileRefused,
+    ReadResult,
+    drop_repeats,
+    level_of,
+    norm_key,
+    quarantine_row,
+    read_csv_records,
+)
 
 KIND = "indices"
 INDEX_NAMES = (*TWO_GROUP_INDICES, *MULTIGROUP_INDICES, "location_quotient")
@@ -66,9 +74,6 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
             out.append((rn, code, focal, name, value, lo, hi))
     frame = pd.DataFrame(out, columns=["row_number", "ward_code", "focal_group", "index_name", "value",
                                        "ci_low", "ci_high"])
-    dup = frame.duplicated(["ward_code", "focal_group", "index_name"], keep="first")
-    raw_by_row = dict(rec.rows)
-    for rn in frame.loc[dup, "row_number"]:
-        quarantine.append(quarantine_row(int(rn), raw_by_row[int(rn)], "duplicate_area",
-                                         f"row {rn}: the same unit, group and index earlier in the file"))
-    return ReadResult(KIND, frame[~dup], quarantine, rec.rows_read, {})
+    frame = drop_repeats(frame, ["ward_code", "focal_group", "index_name"], rec.rows, quarantine,
+                         "the same unit, group and index")
+    return ReadResult(KIND, frame, quarantine, rec.rows_read, {})
