@@ -7,7 +7,8 @@ kind               format
 ``census``         ONS / Nomis census CSV, wide or long (:mod:`.census`)
 ``lookup``         OA -> ward / LSOA / MSOA / LA lookup CSV (:mod:`.lookup`)
 ``postcodes``      postcode -> position lookup CSV (:mod:`.postcodes`)
-``providers``      the provider CSV template (:mod:`.providers`)
+``providers``      the provider CSV template (:mod:`.providers`), or GeoJSON / GeoPackage /
+                   GeoParquet / FlatGeobuf of points in its names (:mod:`.geoassets`)
 ``osm``            OpenStreetMap Overpass JSON or GeoJSON with OSM tags (:mod:`.osm`)
 ``openreferral``   Open Referral UK (HSDS) JSON (:mod:`.openreferral`)
 ``mapped``         any CSV / GeoJSON of assets through a column mapping (:mod:`.mapped`)
@@ -28,6 +29,7 @@ from assetmap.sources import (
     census,
     dispersal,
     estimates,
+    geoassets,
     indices,
     lookup,
     mapped,
@@ -88,6 +90,8 @@ def sniff(path: str | Path, data: bytes, options: dict[str, Any] | None = None) 
     path = Path(path)
     if dispersal.is_spreadsheet(data):  # the only workbook assetmap reads is the Home Office's Asy_D11
         return "dispersal"
+    if geoassets.container(data) and geoassets.looks_like_container_assets(data):
+        return "providers"  # a GeoPackage, FlatGeobuf or GeoParquet of points in the template's names
     if data[:16].startswith(b"SQLite format 3") or path.suffix.lower() in _GEO_SUFFIXES \
             or data[:4] == b"PK\x03\x04":
         return "boundaries"
@@ -103,6 +107,8 @@ def sniff(path: str | Path, data: bytes, options: dict[str, Any] | None = None) 
             return "osm"
         if osm.looks_like_osm_geojson(doc):  # OSM tags first: buildings are polygons too
             return "osm"
+        if geoassets.looks_like_geojson_assets(doc):
+            return "providers"
         if _is_polygon_collection(doc):
             return "boundaries"
         if openreferral.looks_like_openreferral(doc):

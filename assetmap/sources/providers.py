@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from assetmap.sources._assets import candidate, canonical_field, frame
+from assetmap.sources import geoassets
 from assetmap.sources._io import FileRefused, ReadResult, read_csv_records
 
 KIND = "providers"
@@ -26,6 +27,8 @@ def looks_like_providers(header: list[str]) -> bool:
 
 def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     path = Path(path)
+    if geoassets.container(data) or data.lstrip()[:1] in (b"{", b"["):
+        return geoassets.read(path, data, options)
     rec = read_csv_records(data, path)
     fields = {h: canonical_field(h) for h in rec.header}
     present = set(fields.values())
