@@ -44,16 +44,27 @@ _OA_RE = "^[EWSN]00"
 
 # -- loading --------------------------------------------------------------------------------
 
-def load_counts(con: duckdb.DuckDBPyConnection, variable: str) -> pd.DataFrame:
-    """OA x category counts of one census variable (latest vintage per OA), OAs sorted."""
+def load_counts(con: duckdb.DuckDBPyConnection, variable: str, within: str | None = None) -> pd.DataFrame:
+    """OA x category counts of one census variable (latest vintage per OA), OAs sorted.
+
+    ``within`` reads only the OAs that matter: ``"oa"``, those with a polygon (where people live,
+    for accessibility); a unit level (``"ward"``...), those with a unit at that level. A city
+    loaded beside the national census file then reads its own OAs, not all 181,408.
+    """
+    if within == "oa":
+        study, params = "AND area_code IN (SELECT code FROM areas WHERE level = 'oa')", []
+    elif within is not None:
+        study, params = "AND area_code IN (SELECT area_code FROM area_lookup WHERE parent_level = ?)", [within]
+    else:
+        study, params = "", []
     df = con.execute(
-        """
+        f"""
         SELECT area_code, category, sum(count)::DOUBLE AS n FROM (
-            SELECT * FROM population WHERE variable = ? AND regexp_matches(area_code, ?)
+            SELECT * FROM population WHERE variable = ? AND regexp_matches(area_code, ?) {study}
             QUALIFY vintage = max(vintage) OVER (PARTITION BY area_code, variable))
         GROUP BY area_code, category
-        """,
-        [variable, _OA_RE],
+        """,  # noqa: S608 (one of three fixed filters; the values are parameters)
+        [variable, _OA_RE, *params],
     ).df()
     if df.empty:
         return pd.DataFrame()
@@ -139,7 +150,7 @@ def load_inputs(con: duckdb.DuckDBPyConnection) -> Inputs | None:
     ).df()
     if oas.empty:
         return None
-    totals: dict[str, pd.DataFrame] = {v: load_counts(con, v) for v in vocab.VARIABLES}
+    totals: dict[str, pd.DataFrame] = {v: load_counts(con, v, within="oa") for v in vocab.VARIABLES}
     eth = totals[vocab.ETHNIC_GROUP]
     if not eth.empty:
         pop = eth.sum(axis=1)
@@ -194,7 +205,7 @@ def stored_inputs(con: duckdb.DuckDBPyConnection) -> Inputs | None:
 
 def compute_indices(con: duckdb.DuckDBPyConnection, level: str, n_boot: int = 0) -> pd.DataFrame:
     """Every segregation index of every unit at ``level`` (long form, ``ward_indices`` columns)."""
-    counts = load_counts(con, vocab.ETHNIC_GROUP)
+    counts = load_counts(con, vocab.ETHNIC_GROUP, within=level)
     umap = unit_map(con, level)
     if counts.empty or umap.empty:
         return pd.DataFrame()
@@ -226,8 +237,9 @@ def compute_indices(con: duckdb.DuckDBPyConnection, level: str, n_boot: int = 0)
     return out
 
 
-def _unit_counts(con: duckdb.DuckDBPyConnection, variable: str, umap: pd.Series) -> pd.DataFrame | None:
-    c = load_counts(con, variable)
+def _unit_counts(con: duckdb.DuckDBPyConnection, variable: str, umap: pd.Series,
+                 level: str | None = None) -> pd.DataFrame | None:
+    c = load_counts(con, variable, within=level)
     if c.empty:
         return None
     c = c.loc[c.index.isin(umap.index)]
@@ -237,9 +249,9 @@ def _unit_counts(con: duckdb.DuckDBPyConnection, variable: str, umap: pd.Series)
 def compute_need(con: duckdb.DuckDBPyConnection, level: str, indices: pd.DataFrame) -> pd.DataFrame:
     """Raw and scaled need components per unit (long form, ``ward_need`` columns)."""
     umap = unit_map(con, level)
-    english = _unit_counts(con, vocab.ENGLISH_PROFICIENCY, umap)
-    birth = _unit_counts(con, vocab.COUNTRY_OF_BIRTH, umap)
-    eth = load_counts(con, vocab.ETHNIC_GROUP)
+    english = _unit_counts(con, vocab.ENGLISH_PROFICIENCY, umap, level)
+    birth = _unit_counts(con, vocab.COUNTRY_OF_BIRTH, umap, level)
+    eth = load_counts(con, vocab.ETHNIC_GROUP, within=level)
     n_groups = len([c for c in eth.columns if c != vocab.UNLISTED]) if not eth.empty else 0
     entropy = theil = None
     if not indices.empty:
