@@ -163,10 +163,11 @@ def _ready_in(folder: Path, inbox: Path, settle_s: float = 1.0) -> list[Path]:
     return out
 
 
-def _read_claimed(path: Path, kind: str) -> bytes | FileRefused:
-    """A claimed file's bytes, read once through the trust boundary; or why it is refused."""
+def _read(path: Path, kind: str, claimed: bool = True) -> bytes | FileRefused:
+    """A file's bytes, read once (a claimed inbox file through the trust boundary: no link
+    followed); or why it is refused."""
     try:
-        return read_bytes(path, no_follow=True, max_bytes=settings.max_bytes(kind))
+        return read_bytes(path, no_follow=claimed, max_bytes=settings.max_bytes(kind))
     except FileRefused as exc:
         return exc
 
@@ -197,13 +198,7 @@ def ingest_batch_task(items: list[list[str]], options: dict[str, Any], inbox: st
             p = Path(path)
             if not os.path.lexists(p):  # another run took it meanwhile
                 continue
-            if inbox is not None:
-                data = _read_claimed(p, "any")
-            else:
-                try:
-                    data = read_bytes(p, max_bytes=settings.max_bytes("any"))
-                except FileRefused as exc:
-                    data = exc
+            data = _read(p, "any", claimed=inbox is not None)
             rank = dependency_rank(p, data, options) if isinstance(data, bytes) else -1
             loaded.append((rank, name, p, data))
         for _, name, p, data in sorted(loaded, key=lambda t: (t[0], t[1])):
@@ -237,7 +232,7 @@ def submission_batch_task(items: list[list[str]], inbox: str) -> list[dict[str, 
             p = Path(path)
             if not os.path.lexists(p):
                 continue
-            data = _read_claimed(p, "submission")
+            data = _read(p, "submission")
             _record_received(store, name, data)
             out: dict[str, Any] = {"path": name}
             try:

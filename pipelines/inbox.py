@@ -15,7 +15,7 @@ is followed or opened blindly:
   it gone moves on;
 - symbolic links (whatever they point at), pipes, devices and folders are handed on like files,
   so that the pipeline moves them (the link itself, never its target) to ``rejected/`` with a
-  report; nothing reads them (:func:`entry_problem`, and ``read_bytes(no_follow=True)``);
+  report; nothing reads them (``read_bytes(no_follow=True)`` refuses them unread);
 - the watcher never reads a file's content except through a no-follow, non-blocking open.
 """
 
@@ -34,8 +34,6 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-from assetmap.sources._io import FileRefused, refuse_special
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +66,6 @@ def is_candidate(path: Path, inbox: Path) -> bool:
     if name.lower().endswith(_TEMP_SUFFIXES) or name.endswith(".report.json") or name == ".gitkeep":
         return False
     return True
-
-
-def entry_problem(path: Path) -> tuple[str, str] | None:
-    """Why an inbox entry is not a regular file (``(reason_code, message)``), judged by
-    ``lstat``: the entry itself, never what a link points at. None for a regular file."""
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return None
-    try:
-        refuse_special(path, mode)
-    except FileRefused as exc:
-        return exc.reason_code, exc.message
-    return None
 
 
 def _sha256_regular(path: Path) -> tuple[str | None, int]:

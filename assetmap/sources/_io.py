@@ -76,7 +76,7 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def refuse_special(p: Path, mode: int) -> None:
+def _refuse_special(p: Path, mode: int) -> None:
     """Refuse anything that is not a regular file, saying what it is (never what it holds)."""
     if stat.S_ISLNK(mode):
         raise FileRefused("symlink", f"{p.name}: a symbolic link; links are never followed, copy the "
@@ -120,7 +120,7 @@ def read_bytes(path: str | Path, *, no_follow: bool = False, max_bytes: int | No
     try:
         st = os.fstat(fd)
         if no_follow:
-            refuse_special(p, st.st_mode)
+            _refuse_special(p, st.st_mode)
             if st.st_nlink > 1:
                 raise FileRefused("hard_link", f"{p.name}: a file with other names (a hard link); copy "
                                                "the file itself in")
