@@ -146,7 +146,7 @@ def oa_access(
     d, j = s_tree.query(txy, k=1)
     out["nearest_m"] = d
     out["nearest_asset_id"] = supply.asset_id[j]
-    for name, r in zip(_COUNT_COLS, catchments):
+    for name, r in zip(_COUNT_COLS, catchments, strict=False):
         out[name] = s_tree.query_ball_point(txy, r, return_length=True).astype(np.int64)
 
     max_band = max(bands)

@@ -145,31 +145,19 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
+    from assetmap import queries
+
     with _store(args) as store:
-        sql = ("SELECT q.ingest_id, i.path, q.row_number, q.reason_code, q.message, q.raw "
-               "FROM quarantine q JOIN ingests i USING (ingest_id) WHERE true")
-        params: list[Any] = []
-        if args.ingest is not None:
-            sql += " AND q.ingest_id = ?"
-            params.append(args.ingest)
-        if args.reason:
-            sql += " AND q.reason_code = ?"
-            params.append(args.reason)
-        sql += " ORDER BY q.ingest_id, q.row_number LIMIT ?"
-        params.append(args.limit)
-        rows = store.con.execute(sql, params).fetchall()
-        summary = store.con.execute(
-            "SELECT reason_code, count(*) FROM quarantine WHERE ? IS NULL OR ingest_id = ? "
-            "GROUP BY 1 ORDER BY 2 DESC", [args.ingest, args.ingest]).fetchall()
+        rows = queries.quarantine_rows(store.con, args.ingest, args.reason or None, args.limit)
+        reasons = queries.quarantine_reasons(store.con, args.ingest)
+        summary = reasons.groupby("reason_code", sort=False)["rows"].sum().sort_values(ascending=False)
     if args.json:
-        keys = ["ingest_id", "path", "row_number", "reason_code", "message", "raw"]
-        _out(json.dumps({"summary": dict(summary), "rows": [dict(zip(keys, r)) for r in rows]},
-                        indent=2, default=str))
+        _out(json.dumps({"summary": {k: int(v) for k, v in summary.items()}, "rows": rows}, indent=2, default=str))
         return 0
-    for code, n in summary:
+    for code, n in summary.items():
         _out(f"{code:<24} {n:>8,}")
     for r in rows:
-        _out(f"#{r[0]} {r[3]:<22} {r[4]}")
+        _out(f"#{r['ingest_id']} {r['reason_code']:<22} {r['message']}")
     return 0
 
 
@@ -280,24 +268,14 @@ def _level(store, by: str | None) -> str:
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
+    from assetmap import queries
+
     with _store(args, read_only=True) as store:
         level = _level(store, args.by)
-        rows = store.con.execute(
-            """SELECT g.ward_code, a.name, g.rank, g.gap, g.need, g.supply, g.flags, g.components,
-                      g.strengths
-               FROM ward_gaps g LEFT JOIN areas a ON a.code = g.ward_code AND a.level = g.unit_level
-               WHERE g.unit_level = ? AND g.category = ?
-                 AND (NOT ? OR list_contains(from_json(g.flags, '["VARCHAR"]'), 'high_need_low_provision'))
-               ORDER BY g.rank, g.ward_code LIMIT ?""",
-            [level, args.category, args.flagged, args.top]).fetchall()
-    if not rows:
+        recs = queries.unit_gaps(store.con, level, args.category, args.top, args.flagged)
+    if not recs:
         log.error("no gaps for %s at %s level: run `assetmap recompute` first", args.category, level)
         return 2
-    keys = ["code", "name", "rank", "gap", "need", "supply", "flags", "components", "strengths"]
-    recs = [dict(zip(keys, r)) for r in rows]
-    for r in recs:
-        for k in ("flags", "components", "strengths"):
-            r[k] = json.loads(r[k]) if r[k] else None
     if args.json:
         _out(json.dumps({"category": args.category, "level": level, "units": recs}, indent=2))
         return 0
@@ -359,18 +337,11 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 
 
 def cmd_indices(args: argparse.Namespace) -> int:
+    from assetmap import queries
+
     with _store(args, read_only=True) as store:
         if args.compare:
-            rows = store.con.execute(
-                """SELECT p.source, p.ward_code, p.focal_group, p.index_name, p.value AS partner,
-                          w.value AS computed, p.value - w.value AS difference
-                   FROM partner_indices p LEFT JOIN ward_indices w
-                     ON w.ward_code = p.ward_code AND w.focal_group = p.focal_group
-                    AND w.index_name = p.index_name
-                   WHERE w.value IS NULL OR abs(p.value - w.value) > ?
-                   ORDER BY abs(coalesce(p.value - w.value, 1e9)) DESC, p.ward_code""",
-                [args.tolerance]).df()
-            total = store.scalar("SELECT count(*) FROM partner_indices")
+            rows, total = queries.partner_disagreements(store.con, args.tolerance)
             if args.json:
                 _out(json.dumps({"tolerance": args.tolerance, "compared": total,
                                  "disagreements": json.loads(rows.to_json(orient="records"))}, indent=2))
@@ -383,11 +354,7 @@ def cmd_indices(args: argparse.Namespace) -> int:
                      f"partner {r.partner:.4f}, computed {comp}")
             return 0
         level = _level(store, args.by)
-        rows = store.con.execute(
-            """SELECT ward_code, focal_group, index_name, value, ci_low, ci_high, reliable, n_oas
-               FROM ward_indices WHERE unit_level = ? AND (? IS NULL OR ward_code = ?)
-                 AND (? IS NULL OR focal_group = ?) ORDER BY ward_code, focal_group, index_name""",
-            [level, args.unit, args.unit, args.focal, args.focal]).df()
+        rows = queries.unit_indices(store.con, level, args.unit, args.focal)
     if args.json:
         _out(rows.to_json(orient="records", indent=2))
     else:
@@ -395,7 +362,7 @@ def cmd_indices(args: argparse.Namespace) -> int:
     return 0
 
 
-def _records(df) -> list[dict]:  # noqa: ANN001 (a DataFrame)
+def _records(df) -> list[dict]:
     """A table as JSON-ready records: dates as ``YYYY-MM-DD``, missing values as null."""
     return json.loads(df.astype({c: str for c in ("period", "first", "last") if c in df}).to_json(orient="records"))
 
@@ -498,7 +465,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     argv += [a for a in (args.up_args or []) if a != "--"]
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, argv)
+    os.execv(sys.executable, argv)  # noqa: S606 (our own interpreter, an argument list)
     return 0  # not reached
 
 
@@ -576,7 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_recompute)
 
-    from assetmap.categories import CATEGORIES
+    from assetmap.vocab.categories import CATEGORIES
 
     p = add("gaps", help="units ranked by provision gap for a category, with why")
     p.add_argument("--category", choices=list(CATEGORIES), default="esol_provider")
@@ -616,7 +583,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", help="every authority of this UK region or nation (as Asy_D11 names it), "
                                     "over the dates loaded")
     p.add_argument("--la", nargs="+", metavar="CODE", help="these local authorities, over the dates loaded")
-    p.add_argument("--from", dest="since", metavar="DATE", type=_iso_date, help="only dates on or after this one (YYYY-MM-DD)")
+    p.add_argument("--from", dest="since", metavar="DATE", type=_iso_date,
+                   help="only dates on or after this one (YYYY-MM-DD)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_dispersal)
 

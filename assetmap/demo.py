@@ -40,7 +40,7 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import Polygon
 
-from assetmap import census as vocab
+from assetmap import vocab
 from assetmap.settings import DISPLAY_CRS, STORE_CRS
 
 log = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ def _population(rng: np.random.Generator, centroids: np.ndarray, region_bounds, 
     weights[:, cats.index("white_british")] *= 1 / (1 + 0.8 * boost_total)
     probs = weights / weights.sum(1, keepdims=True)
     persons = rng.integers(160, 480, n)
-    ethnic = np.vstack([rng.multinomial(p_n, p) for p_n, p in zip(persons, probs)])
+    ethnic = np.vstack([rng.multinomial(p_n, p) for p_n, p in zip(persons, probs, strict=False)])
 
     non_eng_rate = np.array([_NON_ENGLISH[c] for c in cats])
     non_eng = rng.binomial(ethnic, non_eng_rate).sum(1)
@@ -204,7 +204,7 @@ def _population(rng: np.random.Generator, centroids: np.ndarray, region_bounds, 
     split = np.c_[0.45 - recent, 0.33 * np.ones(n), 0.17 + 0.6 * recent, 0.05 + 0.4 * recent]
     split = np.clip(split, 0.02, None)
     split /= split.sum(1, keepdims=True)
-    prof = np.vstack([rng.multinomial(k, p) for k, p in zip(non_eng, split)])
+    prof = np.vstack([rng.multinomial(k, p) for k, p in zip(non_eng, split, strict=False)])
     english = np.c_[main_english, prof, under3]  # main_english, very_well, well, not_well, cannot, dna
 
     birth_cats = list(vocab.BIRTH_CATEGORIES)
@@ -307,7 +307,7 @@ def _build_areas(rng: np.random.Generator, region: Polygon, n_las: int, n_wards:
                                       / (2 * sigma**2)) for c in la_cells])
     share = la_area * dens
     counts = np.maximum(1, np.round(n_wards * share / share.sum()).astype(int))
-    for i, (cell, k) in enumerate(zip(la_cells, counts)):
+    for i, (cell, k) in enumerate(zip(la_cells, counts, strict=False)):
         pts = _points_in(rng, cell, int(k), centre, sigma, 3.0)
         pts = _lloyd(pts, cell, lloyd)
         cells = _voronoi_cells(pts, cell)
@@ -458,7 +458,7 @@ def _write_asy_d11(rng: np.random.Generator, path: Path, la_codes, la_names, oa_
     share = np.divide(abroad, np.maximum(pop, 1))
     extra = [(f"E08{999990 + i:06d}", f"Elsewhere {i + 1} (synthetic)", "Synthetic Region") for i in range(3)]
     extra.append(("E06999999", "Far Away (synthetic)", "Another Synthetic Region"))
-    las = [(c, nm, "Synthetic Region") for c, nm in zip(la_codes, la_names)] + extra
+    las = [(c, nm, "Synthetic Region") for c, nm in zip(la_codes, la_names, strict=False)] + extra
     residents_of = [float(pop[i]) if i < n else 120_000.0 + 40_000.0 * (i - n) for i in range(len(las))]
     growth = [1.0 + 0.04 * (i % 3) for i in range(len(las))]  # some authorities grow faster
     rows = []

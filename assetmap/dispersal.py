@@ -26,7 +26,7 @@ import datetime as _dt
 import duckdb
 import pandas as pd
 
-from assetmap import census as vocab
+from assetmap import vocab
 
 SOURCE = "Home Office, Immigration system statistics, Asy_D11 (OGL v3.0)"
 

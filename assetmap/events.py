@@ -26,15 +26,21 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from assetmap.vocab.events import (
+    ASSETS_CHANGED,
+    EVENT_NAMES,
+    FILE_RECEIVED,
+    INGEST_COMPLETED,
+    INGEST_FAILED,
+    SNAPSHOT_PUBLISHED,
+)
+
 log = logging.getLogger(__name__)
 
-FILE_RECEIVED = "assetmap.file.received"
-INGEST_COMPLETED = "assetmap.ingest.completed"
-INGEST_FAILED = "assetmap.ingest.failed"
-ASSETS_CHANGED = "assetmap.assets.changed"
-SNAPSHOT_PUBLISHED = "assetmap.snapshot.published"
+__all__ = ["ASSETS_CHANGED", "FILE_RECEIVED", "INGEST_COMPLETED", "INGEST_FAILED", "SNAPSHOT_PUBLISHED",
+           "VOCABULARY", "clear_emitters", "emit", "record", "register_emitter"]
 
-VOCABULARY = (FILE_RECEIVED, INGEST_COMPLETED, INGEST_FAILED, ASSETS_CHANGED, SNAPSHOT_PUBLISHED)
+VOCABULARY = EVENT_NAMES
 
 Emitter = Callable[[str, dict[str, Any]], None]
 _emitters: list[Emitter] = []

@@ -75,6 +75,7 @@ def export_layer(store: Store, layer: str, fmt: str, out: str | Path, partner: b
     else:
         for col in frame.columns:
             if frame[col].dtype == object and col != "geometry":
-                frame[col] = frame[col].map(lambda v: v if v is None or isinstance(v, str) else json.dumps(v, default=str))
+                frame[col] = frame[col].map(
+                    lambda v: v if v is None or isinstance(v, str) else json.dumps(v, default=str))
         frame.to_file(out, driver="GPKG", layer=layer)
     return len(frame)

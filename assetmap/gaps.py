@@ -125,7 +125,7 @@ def rank_and_flag(gaps: pd.DataFrame, access: pd.DataFrame) -> pd.DataFrame:
     unreached = (g["demand"].to_numpy(float) > 0) & (np.isnan(reach) | (reach == 0))
     served = (supply >= np.quantile(supply, 0.75)) & (supply > 0)
     code = high_low * 1 + unreached * 2 + served * 4
-    text = {k: json.dumps([f for bit, f in zip((1, 2, 4), FLAGS) if k & bit]) for k in range(8)}
+    text = {k: json.dumps([f for bit, f in zip((1, 2, 4), FLAGS, strict=False) if k & bit]) for k in range(8)}
     return pd.DataFrame({"ward_code": g["ward_code"], "rank": rank, "flags": [text[k] for k in code]})
 
 

@@ -99,7 +99,7 @@ def refresh_index(con: duckdb.DuckDBPyConnection, levels: list[str] | set[str] |
         if row is not None and row[0] == basis and not force:
             continue
         for table in ("area_cells", "area_parts", "area_grid"):
-            con.execute(f"DELETE FROM {table} WHERE level = ?", [level])  # fixed table names
+            con.execute(f"DELETE FROM {table} WHERE level = ?", [level])  # noqa: S608 (fixed table names)
         if basis is None:
             continue
         con.execute(
@@ -131,7 +131,7 @@ def refresh_index(con: duckdb.DuckDBPyConnection, levels: list[str] | set[str] |
             WHERE ST_Intersects(p.geom, ST_MakeEnvelope($gx + cx * $cell, $gy + cy * $cell,
                                                         $gx + (cx + 1) * $cell, $gy + (cy + 1) * $cell))
             ORDER BY cell
-            """,
+            """,  # noqa: S608 (a constant)
             grid,
         )
         n_cells = int(con.execute("SELECT count(*) FROM area_cells WHERE level = ?", [level]).fetchone()[0])
@@ -158,8 +158,8 @@ def _locate_sql(con: duckdb.DuckDBPyConnection, points: str, level: str) -> tupl
     """
     g = con.execute("SELECT cell_m, x0, y0, x1, y1 FROM area_grid WHERE level = ?", [level]).fetchone()
     if g is None:
-        return f"SELECT pid, NULL::VARCHAR AS code FROM {points} WHERE false", {}
-    params = dict(zip(("cell", "gx0", "gy0", "gx1", "gy1"), g)) | {"level": level}
+        return f"SELECT pid, NULL::VARCHAR AS code FROM {points} WHERE false", {}  # noqa: S608 (our temp table)
+    params = dict(zip(("cell", "gx0", "gy0", "gx1", "gy1"), g, strict=False)) | {"level": level}
     # the key is computed only for points within the grid, so no cast can overflow
     return (
         f"""
@@ -173,7 +173,7 @@ def _locate_sql(con: duckdb.DuckDBPyConnection, points: str, level: str) -> tupl
         JOIN (SELECT part_id, code, poly FROM area_parts WHERE level = $level) a ON a.part_id = c.part_id
         WHERE ST_Contains(a.poly, ST_Point2D(k.x, k.y))
         GROUP BY k.pid
-        """,
+        """,  # noqa: S608 (a constant and our temp table)
         params,
     )
 
@@ -307,7 +307,7 @@ def assign_points(con: duckdb.DuckDBPyConnection, points: pd.DataFrame) -> pd.Da
         LEFT JOIN {ward_t} w ON w.pid = p.pid
         LEFT JOIN area_lookup l ON l.area_code = o.code AND l.parent_level = 'ward'
         LEFT JOIN {study_t} s ON s.pid = p.pid
-        """
+        """  # noqa: S608 (our temp tables)
     ).df()
     for name in ["_pts", *(f"_in_{lvl}" for lvl in sorted(wanted))]:
         con.execute(f"DROP TABLE {name}")

@@ -141,9 +141,9 @@ def _write_boundaries(con, result, ingest_id, source, options):
         con.unregister("_b")
     if result.lookup is not None and not result.lookup.empty:
         rank = {"oa": 0, "lsoa": 1, "msoa": 2, "ward": 3, "la": 4}
-        lvl = dict(zip(df["code"], df["level"]))
+        lvl = dict(zip(df["code"], df["level"], strict=False))
         lk = result.lookup[result.lookup["area_code"].isin(lvl)]
-        lk = lk[[rank[p] > rank[lvl[c]] for c, p in zip(lk["area_code"], lk["parent_level"])]]
+        lk = lk[[rank[p] > rank[lvl[c]] for c, p in zip(lk["area_code"], lk["parent_level"], strict=False)]]
         if not lk.empty:
             _upsert_lookup(con, lk, ingest_id)
     geography.refresh_index(con, set(df["level"]))
@@ -338,7 +338,7 @@ def _write_assets(con, result, ingest_id, source, options):
         )
     finally:
         con.unregister("_a")
-    wards = sorted({w for w in pd.concat([changed["new_ward"], changed["old_ward"]]).dropna()})
+    wards = sorted(set(pd.concat([changed["new_ward"], changed["old_ward"]]).dropna()))
     cats = accepted["category"].value_counts().to_dict()
     note = f"{len(accepted)} assets (" + ", ".join(f"{k} {v}" for k, v in sorted(cats.items())) + ")"
     return len(accepted), quarantine, wards, len(changed), note

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import duckdb
 import numpy as np
@@ -29,12 +29,12 @@ import shapely
 from scipy.spatial import cKDTree
 
 from assetmap import access as acc
-from assetmap import census as vocab
 from assetmap import gaps as gapmod
 from assetmap import segregation as seg
-from assetmap.categories import CATEGORIES
+from assetmap import vocab
 from assetmap.settings import settings
 from assetmap.store import Store
+from assetmap.vocab.categories import CATEGORIES
 
 log = logging.getLogger(__name__)
 
@@ -106,21 +106,6 @@ def region_of_units(con: duckdb.DuckDBPyConnection, umap: pd.Series, level: str)
               .sort_values(["unit", "n", "la"], ascending=[True, False, True])
               .drop_duplicates("unit").set_index("unit")["la"])
     return best.reindex(sorted(set(umap.values))).fillna("study_area")
-
-
-def focal_groups(categories: Iterable[str]) -> dict[str, list[str]]:
-    """Every ethnic category present (except ``unlisted``) and each high-level aggregate.
-
-    Aggregates are named ``<group>_all``: ``white_all``, ``mixed_all``, ``asian_all``,
-    ``black_all``, ``other_all`` (the sum of the group's categories present).
-    """
-    cats = [c for c in categories if c != vocab.UNLISTED]
-    focal: dict[str, list[str]] = {c: [c] for c in cats}
-    for group in vocab.HIGH_LEVEL_GROUPS:
-        members = [c for c in cats if vocab.high_level_group(c) == group]
-        if members:
-            focal[f"{group}_all"] = members
-    return focal
 
 
 @dataclass
@@ -211,7 +196,7 @@ def compute_indices(con: duckdb.DuckDBPyConnection, level: str, n_boot: int = 0)
         return pd.DataFrame()
     counts = counts.loc[counts.index.isin(umap.index)]
     units = seg.Units.from_labels(umap.reindex(counts.index).to_numpy())
-    focal = focal_groups(counts.columns)
+    focal = vocab.focal_groups(counts.columns)
     out = seg.compute_all(counts, units, focal, min_oas=settings.min_oas,
                           min_focal=settings.min_focal, n_boot=n_boot)
     # location quotients of each focal group in each unit, relative to its local authority
@@ -356,7 +341,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> 
     con.register("_frame", frame[cols])
     try:
         # table and column names come from the fixed map above, never from input
-        con.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _frame")
+        con.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _frame")  # noqa: S608
     finally:
         con.unregister("_frame")
 
@@ -365,7 +350,7 @@ def _delete_keys(con: duckdb.DuckDBPyConnection, table: str, keys: pd.DataFrame)
     con.register("_keys", keys)
     try:
         cond = " AND ".join(f"t.{c} = k.{c}" for c in keys.columns)
-        con.execute(f"DELETE FROM {table} t USING _keys k WHERE {cond}")
+        con.execute(f"DELETE FROM {table} t USING _keys k WHERE {cond}")  # noqa: S608 (our tables and key columns)
     finally:
         con.unregister("_keys")
 
@@ -412,7 +397,7 @@ def recompute(store: Store, level: str | None = None, n_boot: int = 0) -> Recomp
     with store.transaction():
         for table, frame in (("ward_indices", indices), ("ward_need", need),
                              ("ward_access", access_rows), ("ward_gaps", gaps)):
-            con.execute(f"DELETE FROM {table} WHERE unit_level = ?", [level])
+            con.execute(f"DELETE FROM {table} WHERE unit_level = ?", [level])  # noqa: S608 (fixed table names)
             if frame is not None and not frame.empty:
                 frame = frame.assign(unit_level=level, computed_at=now)
                 _insert(con, table, frame)
@@ -474,7 +459,7 @@ def _units_with_changed_counts(con: duckdb.DuckDBPyConnection, level: str) -> se
         SELECT DISTINCT coalesce(now.ward_code, old.ward_code) FROM now FULL OUTER JOIN old
             ON now.ward_code = old.ward_code AND now.category = old.category
         WHERE coalesce(now.n, 0) <> coalesce(old.n, 0) OR abs(coalesce(now.c, 0) - coalesce(old.c, 0)) > 1e-9
-        """, {"level": level}).fetchall()
+        """, {"level": level}).fetchall()  # noqa: S608
     return {r[0] for r in rows}
 
 

@@ -37,11 +37,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-TWO_GROUP_INDICES = ("dissimilarity", "isolation", "exposure", "correlation_ratio", "gini")
-MULTIGROUP_INDICES = ("theil_h", "multigroup_dissimilarity", "simpson_interaction",
-                      "simpson_concentration", "entropy")
-#: Name of the focal group of the multigroup (and diversity) indices.
-ALL_GROUPS = "all"
+from assetmap.vocab.indices import ALL_GROUPS
 
 
 @dataclass(frozen=True)
@@ -329,7 +325,7 @@ def compute_all(
     for name, members in focal.items():
         x = arr[:, [col[m] for m in members if m in col]].sum(axis=1)
         X = units.sum(x)
-        reliable = enough_oas & (X >= min_focal)
+        reliable = enough_oas & (min_focal <= X)
         ci_low = ci_high = np.full(units.n, np.nan)
         for index_name, fn in TWO_GROUP.items():
             value = fn(x, t, units)

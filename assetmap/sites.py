@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import duckdb
 import numpy as np
@@ -24,9 +24,9 @@ from scipy.spatial import cKDTree
 
 from assetmap import access as acc
 from assetmap import recompute as rc
-from assetmap.categories import CATEGORIES
 from assetmap.settings import settings
 from assetmap.store import Store
+from assetmap.vocab.categories import CATEGORIES
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import duckdb
 
-from assetmap.categories import CATEGORIES
 from assetmap.settings import settings
+from assetmap.vocab import CATEGORIES, INDEX_NAMES, LEVELS, PARENT_LEVELS, UNLISTED
+from assetmap.vocab.units import sql_list
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,12 @@ DATA_TABLES = ("areas", "area_lookup", "population", "postcodes", "assets", "par
 #: Derived by ``assetmap recompute``; never edited by hand.
 RESULT_TABLES = ("ward_indices", "oa_inputs", "oa_access", "ward_access", "ward_need", "ward_gaps")
 AUDIT_TABLES = ("ingests", "quarantine", "events", "submissions")
-LEVELS = ("oa", "lsoa", "msoa", "ward", "la")
 
-_CATEGORY_CHECK = ", ".join(f"'{c}'" for c in CATEGORIES)
+# CHECK constraints read the vocabulary (fixed words, never input)
+_CATEGORY_CHECK = sql_list(tuple(CATEGORIES))
+_INDEX_CHECK = sql_list(INDEX_NAMES)
+_LEVEL_CHECK = sql_list(LEVELS)
+_PARENT_CHECK = sql_list(PARENT_LEVELS)
 
 #: Versioned migrations. Append; never edit one that has shipped.
 MIGRATIONS: list[tuple[int, str]] = [
@@ -55,7 +59,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE TABLE areas (
             code        VARCHAR PRIMARY KEY,
             name        VARCHAR,
-            level       VARCHAR NOT NULL CHECK (level IN ('oa', 'lsoa', 'msoa', 'ward', 'la')),
+            level       VARCHAR NOT NULL CHECK (level IN ({_LEVEL_CHECK})),
             parent_code VARCHAR,
             vintage     VARCHAR,
             geom        GEOMETRY NOT NULL,
@@ -64,7 +68,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         CREATE TABLE area_lookup (
             area_code    VARCHAR NOT NULL,
-            parent_level VARCHAR NOT NULL CHECK (parent_level IN ('lsoa', 'msoa', 'ward', 'la')),
+            parent_level VARCHAR NOT NULL CHECK (parent_level IN ({_PARENT_CHECK})),
             parent_code  VARCHAR NOT NULL,
             method       VARCHAR NOT NULL CHECK (method IN ('file', 'best_fit')),
             ingest_id    INTEGER,
@@ -122,16 +126,14 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
     (
         2,
-        """
+        f"""
         -- Analysis results. ``unit_level`` is the level of the unit of analysis (ward by default;
         -- msoa or la where data comes without wards); ``ward_code`` holds that unit's code.
         CREATE TABLE ward_indices (
             unit_level   VARCHAR NOT NULL DEFAULT 'ward',
             ward_code    VARCHAR NOT NULL,
             focal_group  VARCHAR NOT NULL,
-            index_name   VARCHAR NOT NULL CHECK (index_name IN ('dissimilarity', 'isolation',
-                'exposure', 'correlation_ratio', 'gini', 'theil_h', 'multigroup_dissimilarity',
-                'simpson_interaction', 'simpson_concentration', 'entropy', 'location_quotient')),
+            index_name   VARCHAR NOT NULL CHECK (index_name IN ({_INDEX_CHECK})),
             value        DOUBLE,
             ci_low       DOUBLE,
             ci_high      DOUBLE,
@@ -332,6 +334,34 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        7,
+        f"""
+        -- The rules every read shares, kept here so that the CLI, the dashboard and the analysis
+        -- cannot drift apart. Census: the latest vintage of each variable in each area.
+        CREATE VIEW census_latest AS
+            SELECT variable, area_code, category, count, vintage, source FROM population
+            QUALIFY vintage = max(vintage) OVER (PARTITION BY variable, area_code);
+        -- One variable's latest counts in the output areas under one unit (``lvl``, ``unit``),
+        -- filtered before the latest-vintage window so a ward reads its own OAs only. Shares
+        -- are of the residents whose category the table lists: the '{UNLISTED}' remainder
+        -- (counted in a row's total but in no category column) is left out of both sides, as
+        -- the gap's need components do.
+        CREATE MACRO census_in(var, lvl, unit) AS TABLE
+            SELECT p.area_code, p.category, p.count, p.vintage FROM population p
+            WHERE p.variable = var AND p.category <> '{UNLISTED}'
+              AND p.area_code IN (SELECT area_code FROM area_lookup
+                                  WHERE parent_level = lvl AND parent_code = unit)
+            QUALIFY p.vintage = max(p.vintage) OVER (PARTITION BY p.area_code);
+        -- An asset's supply: its capacity where recorded, else 1.
+        CREATE VIEW asset_supply AS
+            SELECT asset_id, category, subtype, oa_code, ward_code, sensitive, geom,
+                   coalesce(TRY_CAST(json_extract_string(attrs, '$.capacity') AS DOUBLE), 1.0) AS capacity
+            FROM assets;
+        -- What the public may see of a site: not a sensitive one (those are counted per ward).
+        CREATE VIEW public_assets AS SELECT * FROM assets WHERE NOT sensitive;
+        """,  # noqa: S608 (a vocabulary word)
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -488,7 +518,7 @@ class Store:
             "WHERE table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY table_name"
         ).fetchall()]
         # table names come from the catalogue, never from user input
-        return {n: int(self.scalar(f'SELECT count(*) FROM "{n}"')) for n in names}
+        return {n: int(self.scalar(f'SELECT count(*) FROM "{n}"')) for n in names}  # noqa: S608
 
     def extent(self) -> list[float] | None:
         """[min_lon, min_lat, max_lon, max_lat] of the loaded wards (or other areas), or None."""
@@ -515,7 +545,7 @@ class Store:
         )
         rows = self.con.execute(sql).fetchall()
         cols = [d[0] for d in self.con.description]
-        out = [dict(zip(cols, r)) for r in rows]
+        out = [dict(zip(cols, r, strict=False)) for r in rows]
         for r in out:
             for key in ("started_at", "finished_at"):
                 if r[key] is not None:

@@ -23,11 +23,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from assetmap.categories import ATTRIBUTES, normalise_category
 from assetmap.ingest import IngestResult, ingest_file
 from assetmap.settings import settings
 from assetmap.sources._io import FileRefused, check_json_depth
 from assetmap.store import Store
+from assetmap.vocab.categories import ATTRIBUTES, normalise_category
 
 SOURCE = "community_submissions"
 FIELDS = ("name", "category", "subtype", "address", "postcode", "lat", "lon", "easting", "northing",
@@ -99,7 +99,7 @@ def to_inbox(payload: Any, inbox: str | Path) -> tuple[str, Path]:
     the pipeline's watcher hands it on. Returns ``(submission_id, path)``.
     """
     fields = parse(payload)
-    sid, canonical = _canonical(fields)
+    sid, _canonical_text = _canonical(fields)
     folder = Path(inbox) / "submissions"
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{sid}.json"
@@ -152,7 +152,7 @@ def list_submissions(store: Store, status: str | None = None) -> list[dict[str, 
             "asset_id"]
     out = []
     for r in rows:
-        d = dict(zip(keys, r))
+        d = dict(zip(keys, r, strict=False))
         d["payload"] = json.loads(d["payload"])
         out.append(d)
     return out

@@ -48,11 +48,11 @@ import shapely
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
-from assetmap import categories as cats
 from assetmap.geography import assign_points
 from assetmap.settings import DISPLAY_CRS, STORE_CRS, settings
 from assetmap.sources._io import GSS_RE, blank, quarantine_row
 from assetmap.sources.postcodes import find_postcode, normalise_postcode
+from assetmap.vocab import categories as cats
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,8 @@ def validate_boundaries(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[d
     repaired = np.empty(len(gdf), dtype=object)
     seen: dict[str, int] = {}
     for i, (rn, code, level, raw, geom) in enumerate(
-            zip(gdf["row_number"], gdf["code"], gdf["level"], gdf["raw"], geoms)):
-        def bad(reason: str, message: str) -> None:
+            zip(gdf["row_number"], gdf["code"], gdf["level"], gdf["raw"], geoms, strict=False)):
+        def bad(reason: str, message: str, i: int = i, rn: int = rn, raw: str = raw) -> None:
             keep[i] = False
             quarantine.append(quarantine_row(rn, raw, reason, f"feature {rn}: {message}"))
 
@@ -170,7 +170,8 @@ def _position(row: dict[str, Any], postcode_xy: dict[str, tuple[float, float]],
         min_e, min_n, max_e, max_n = settings.bng_bounds
         if min_e < x <= max_e and min_n < y <= max_n and (x > 1000 or y > 1000):
             return x, y
-        if min_lat <= x <= max_lat and min_lon <= y <= max_lon or min_lat <= y <= max_lat and min_lon <= x <= max_lon:
+        swapped = min_lat <= y <= max_lat and min_lon <= x <= max_lon
+        if (min_lat <= x <= max_lat and min_lon <= y <= max_lon) or swapped:
             return "unparsable_coordinates", (f"easting {x} / northing {y} look like latitude/longitude; "
                                               "put them in the lat and lon columns")
         return "outside_uk", f"easting {x} / northing {y} is outside the British National Grid"
@@ -198,7 +199,7 @@ def _subtype(category: str, value: Any) -> str | None:
 
 def _asset_id(source: str, record_id: str | None, key: str, x: float, y: float) -> str:
     basis = f"{source}\x1f{record_id}" if record_id else f"{source}\x1f{key}\x1f{round(x)}\x1f{round(y)}"
-    return hashlib.sha1(basis.encode()).hexdigest()[:16]
+    return hashlib.sha1(basis.encode(), usedforsecurity=False).hexdigest()[:16]
 
 
 def _postcodes_known(con: duckdb.DuckDBPyConnection, wanted: set[str]) -> dict[str, tuple[float, float]]:
@@ -315,7 +316,7 @@ def validate_assets(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, source:
                                              f"row {acc.iloc[i]['row_number']} of the same name"))
     acc = acc[~drop].reset_index(drop=True)
     acc["asset_id"] = [_asset_id(s, rid, k, x, y) for s, rid, k, x, y in
-                       zip(acc["source"], acc["source_record_id"], acc["name_key"], acc["x"], acc["y"])]
+                       zip(acc["source"], acc["source_record_id"], acc["name_key"], acc["x"], acc["y"], strict=False)]
 
     # place in the study area
     placed = assign_points(con, acc[["x", "y"]].assign(pid=np.arange(len(acc))))
@@ -352,7 +353,7 @@ def validate_assets(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, source:
             same_source = set(near.loc[near["source"] == source, "cand"])
             # the same source moved or renamed its own record: it updates that asset
             remap = dict(zip(near.loc[near["source"] == source, "cand"],
-                             near.loc[near["source"] == source, "existing"]))
+                             near.loc[near["source"] == source, "existing"], strict=False))
             clash = acc["asset_id"].isin(set(by_cand.index) - same_source)
             for _, r in acc[clash].iterrows():
                 hit = by_cand.loc[r["asset_id"]]

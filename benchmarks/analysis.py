@@ -27,7 +27,7 @@ import time
 import warnings
 from pathlib import Path
 
-from _common import (  # noqa: E402 (benchmarks/ is the script folder)
+from _common import (
     REPO,
     SHARED,
     WORK,
@@ -91,8 +91,8 @@ def _versus_pysal(counts, labels, focal: dict[str, list[str]], seed: int = 0) ->
             worst = max(worst, abs(float(got) - float(ref)))
             n_cmp += 1
     pysal_s = pysal_sample_s * units.n / len(sample)
-    return {"units": int(units.n), "oas": int(len(counts)), "values": int(len(ours)),
-            "ours_s": ours_s, "pysal_sample_units": int(len(sample)), "pysal_sample_s": pysal_sample_s,
+    return {"units": int(units.n), "oas": len(counts), "values": len(ours),
+            "ours_s": ours_s, "pysal_sample_units": len(sample), "pysal_sample_s": pysal_sample_s,
             "pysal_extrapolated_s": pysal_s, "speedup": pysal_s / ours_s, "compared": n_cmp,
             "max_abs_diff": worst, "peak_mb": peak_mb()}
 
@@ -100,7 +100,7 @@ def _versus_pysal(counts, labels, focal: dict[str, list[str]], seed: int = 0) ->
 def phase_msoa_real() -> dict:
     import pandas as pd
 
-    from assetmap.recompute import focal_groups
+    from assetmap.vocab import focal_groups
 
     df = pd.read_csv(SHARED / "census2011" / "oa_ethnic_group_2011_ew.csv.gz")
     compact = {"WhiteBrit": "white_british", "Irish": "white_irish", "OtherWhite": "white_other",
@@ -114,9 +114,9 @@ def phase_msoa_real() -> dict:
 
 
 def phase_ward_demo(db: str) -> dict:
-    from assetmap.census import ETHNIC_GROUP
-    from assetmap.recompute import focal_groups, load_counts, unit_map
+    from assetmap.recompute import load_counts, unit_map
     from assetmap.store import Store
+    from assetmap.vocab import ETHNIC_GROUP, focal_groups
 
     with Store(db, read_only=True) as store:
         counts = load_counts(store.con, ETHNIC_GROUP)
@@ -167,7 +167,7 @@ def phase_e2sfca(db: str) -> dict:
     ref = res.iloc[:, 0].reindex(np.arange(len(demand))).fillna(0.0).to_numpy()
     fin = np.isfinite(ref)
     assert np.array_equal(ours_only, ours["e2sfca"].to_numpy())
-    return {"oas": int(len(demand)), "supplies": int(len(supply)), "pairs": int(len(cost)),
+    return {"oas": len(demand), "supplies": len(supply), "pairs": len(cost),
             "ours_s": ours_s, "pysal_s": pysal_s, "pairs_s": pairs_s, "ours_only_s": ours_only_s,
             "speedup_same_pairs": pysal_s / ours_only_s,
             "speedup": (pysal_s + pairs_s) / ours_s,

@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import REPO, WORK, phase_from_argv, run_phase  # noqa: E402
+from benchmarks._common import REPO, WORK, phase_from_argv, run_phase
 
 CHROMIUM = os.environ.get("ASSETMAP_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

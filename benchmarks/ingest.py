@@ -21,7 +21,7 @@ import os
 import time
 from pathlib import Path
 
-from _common import SHARED, WORK, peak_mb, phase_from_argv, run_phase  # noqa: E402 (benchmarks/ is the script folder)
+from _common import SHARED, WORK, peak_mb, phase_from_argv, run_phase
 
 log = logging.getLogger("bench")
 
@@ -101,7 +101,7 @@ def phase_point_in_ward(db: Path) -> dict:
                           crs="EPSG:27700")
     pg = gpd.GeoDataFrame({"asset_id": xy["asset_id"]}, geometry=gpd.points_from_xy(xy["x"], xy["y"]),
                           crs="EPSG:27700")
-    sjoin_s, j = best(lambda: gpd.sjoin(pg, wg, how="inner", predicate="within"))
+    sjoin_s, _j = best(lambda: gpd.sjoin(pg, wg, how="inner", predicate="within"))
     # one ward per asset, as the DuckDB queries give (they keep the smallest code on overlaps)
     dedup_s, gpj = best(lambda: gpd.sjoin(pg, wg, how="inner", predicate="within").groupby("asset_id")["code"].min())
 

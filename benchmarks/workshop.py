@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import REPO  # noqa: E402
+from benchmarks._common import REPO
 
 
 async def _session(ws_url: str, page: str, query: str = "", timeout: float = 120.0) -> float:
@@ -76,7 +76,7 @@ def _a_ward(home: Path) -> str:
 
 def summary(times: list[float]) -> dict[str, float]:
     s = sorted(times)
-    p95 = s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))]
+    p95 = s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
     return {"p50": statistics.median(s), "p95": p95, "max": s[-1]}
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from dashboards import data
+from assetmap import queries, vocab
 
 _CSS = """
 body { font-family: sans-serif; max-width: 60em; margin: 2em auto; color: #222; }
@@ -55,14 +55,7 @@ def map_png(con: duckdb.DuckDBPyConnection, code: str, partner: bool = False, si
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    geo = con.execute(
-        """WITH w AS (SELECT geom FROM areas WHERE level = 'ward' AND code = ?)
-           SELECT a.code, ST_AsWKB(a.geom) AS wkb FROM areas a, w
-           WHERE a.level = 'ward' AND ST_DWithin(a.geom, w.geom, 1500)""", [code]).df()
-    pts = con.execute(
-        """WITH w AS (SELECT geom FROM areas WHERE level = 'ward' AND code = ?)
-           SELECT x.category, ST_X(x.geom) AS x, ST_Y(x.geom) AS y FROM assets x, w
-           WHERE (? OR NOT x.sensitive) AND ST_DWithin(x.geom, w.geom, 1600)""", [code, partner]).df()
+    geo, pts = queries.ward_map_layers(con, code, partner)
     fig, ax = plt.subplots(figsize=(size_in, size_in), dpi=100)
     for c, wkb in zip(geo["code"], geo["wkb"], strict=True):
         g = shapely.from_wkb(bytes(wkb))
@@ -76,7 +69,7 @@ def map_png(con: duckdb.DuckDBPyConnection, code: str, partner: bool = False, si
 
     for cat, grp in pts.groupby("category"):
         ax.scatter(grp["x"], grp["y"], s=18, color=CATEGORY_COLOURS.get(cat, "#333"), edgecolor="white",
-                   linewidth=0.5, zorder=3, label=data.CATEGORY_LABELS.get(cat, cat))
+                   linewidth=0.5, zorder=3, label=vocab.CATEGORY_LABELS.get(cat, cat))
     if len(pts):
         ax.legend(loc="lower left", fontsize=7, framealpha=0.9)
     ax.set_aspect("equal")
@@ -90,32 +83,31 @@ def map_png(con: duckdb.DuckDBPyConnection, code: str, partner: bool = False, si
 def ward_brief(con: duckdb.DuckDBPyConnection, code: str, partner: bool = False,
                snapshot: str = "") -> str:
     """The brief of ward ``code`` as one HTML document."""
-    w = data.wards(con)
-    row = w[w["code"] == code]
-    if row.empty:
+    w = queries.ward(con, code)
+    if w is None:
         raise ValueError(f"no ward {code!r} in this snapshot")
-    name, la_name = row["name"].iloc[0], row["la_name"].iloc[0]
+    name, la_name = w["name"], w["la_name"]
     e = html.escape
-    gaps = data.ward_gaps(con, code)
+    gaps = queries.ward_gaps(con, code)
     gap_table = pd.DataFrame({
         "category": gaps["label"], "gap": gaps["gap"], "need": gaps["need"], "supply": gaps["supply"],
         "rank": [f"{r} of {n}" for r, n in zip(gaps["rank"], gaps["of_units"], strict=True)],
-        "why": gaps["components"].map(data.why),
+        "why": gaps["components"].map(queries.why),
         "flags": gaps["flags"].map(lambda f: ", ".join(f or []))})
-    listed, counted = data.assets_in_reach(con, code, partner=partner)
-    listed = listed.assign(category=listed["category"].map(lambda c: data.CATEGORY_LABELS.get(c, c)))[
+    listed, counted = queries.assets_in_reach(con, code, partner=partner)
+    listed = listed.assign(category=listed["category"].map(lambda c: vocab.CATEGORY_LABELS.get(c, c)))[
         ["name", "category", "subtype", "address", "postcode", "distance_m"]]
-    mix = data.population_mix(con, code)[["group", "residents", "share", "la_share"]]
-    idx = data.ward_indices(con, code)
+    mix = queries.population_mix(con, code)[["group", "residents", "share", "la_share"]]
+    idx = queries.ward_indices(con, code)
     idx = idx[idx["focal_group"].isin(["all", "white_british", "asian_all", "black_all", "mixed_all", "other_all",
                                        "white_all"])][["group", "index", "value", "ci_low", "ci_high", "reliable"]]
-    access = data.ward_access(con, code)
-    access["category"] = access["category"].map(lambda c: data.CATEGORY_LABELS.get(c, c))
+    access = queries.ward_access(con, code)
+    access["category"] = access["category"].map(lambda c: vocab.CATEGORY_LABELS.get(c, c))
     png = base64.b64encode(map_png(con, code, partner)).decode()
     sensitive_note = ("" if partner else
                       "<p class='note'>Public brief: refugee support venues and women-only spaces are counted, "
                       "never located.</p>")
-    counted_html = _table(counted.assign(category=counted["category"].map(lambda c: data.CATEGORY_LABELS.get(c, c))))
+    counted_html = _table(counted.assign(category=counted["category"].map(lambda c: vocab.CATEGORY_LABELS.get(c, c))))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Ward brief: {e(str(name))} ({e(code)})</title>
 <style>{_CSS}</style></head><body>
@@ -125,7 +117,7 @@ def ward_brief(con: duckdb.DuckDBPyConnection, code: str, partner: bool = False,
 {sensitive_note}
 <h2>Provision gaps (need minus supply)</h2>{_table(gap_table)}
 <h2>Accessibility</h2>{_table(access)}
-<h2>The ward beside its local authority</h2>{_table(data.ward_vs_la(con, code))}
+<h2>The ward beside its local authority</h2>{_table(queries.ward_vs_la(con, code))}
 <h2>Who lives here</h2>{_table(mix)}
 <h2>Segregation indices</h2>{_table(idx)}
 <h2>Assets within 1,600 m</h2>{_table(listed, 0)}

@@ -20,10 +20,10 @@ from typing import Any
 import duckdb
 import streamlit as st
 
+from assetmap.queries import has_table_rows
 from assetmap.settings import settings
 from assetmap.snapshots import LATEST, latest_path, list_snapshots, snapshot_dir
 from assetmap.store import StoreError, connect
-from dashboards.data import has_table_rows
 
 VIEW_KEYS = ("measure", "category", "field", "index", "group", "scheme", "k", "ward", "lat", "lon", "zoom",
              "layers", "religions")

@@ -23,8 +23,8 @@ from branca.element import MacroElement
 from jinja2 import Template
 
 from assetmap.settings import settings
+from assetmap.vocab import CATEGORY_LABELS
 from dashboards import vendor
-from dashboards.data import CATEGORY_LABELS
 
 #: ColorBrewer palettes (Brewer 2003), 3 to 7 classes, light to dark
 PALETTES = {
@@ -157,7 +157,7 @@ def ward_map(fc: dict, values: pd.DataFrame, classes: np.ndarray, bins: list[flo
     values
         ``code, value`` per ward, aligned with ``classes``.
     classes, bins
-        Class of each value (``-1``: no data) and the class upper bounds (:func:`dashboards.data.classify`).
+        Class of each value (``-1``: no data) and the class upper bounds (:func:`dashboards.render.classify`).
     title
         The measure's label, for the legend and tooltips.
     selected
@@ -320,7 +320,7 @@ def component_args(fig: folium.Map) -> dict[str, Any]:
     except AttributeError:
         bounds = [[None, None], [None, None]]
 
-    def walk(el):  # noqa: ANN001 (folium elements)
+    def walk(el):
         if isinstance(el, branca.colormap.ColorMap | folium.elements.JSCSSMixin):
             yield el
         for child in getattr(el, "_children", {}).values():

@@ -9,7 +9,8 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboards import brief, data
+from assetmap import vocab
+from dashboards import brief
 from dashboards.common import md, partner_mode, snapshot_at
 
 
@@ -17,12 +18,11 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
     from dashboards.views_shared import read
 
     snap = str(snapshot_path)
-    w = read(snap, "wards")
-    row = w[w["code"] == code]
-    if row.empty:
+    w = read(snap, "ward", code)
+    if w is None:
         st.warning(f"No ward {md(code)} in this snapshot.")
         return
-    name, la_name = row["name"].iloc[0], row["la_name"].iloc[0]
+    name, la_name = w["name"], w["la_name"]
     st.header(f"Ward profile: {md(name)} ({md(code)})")
     st.caption(f"Local authority: {md(la_name)}")
 
@@ -36,7 +36,7 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
             flags = ", ".join(f.replace("_", " ") for f in (g["flags"] or []))
             col.caption(flags or "no flags")
         cat = st.selectbox("Components of the gap for", gaps["category"].tolist(),
-                           format_func=lambda c: data.CATEGORY_LABELS.get(c, c), key=f"{key}-cat")
+                           format_func=lambda c: vocab.CATEGORY_LABELS.get(c, c), key=f"{key}-cat")
         comps = pd.DataFrame(gaps.loc[gaps["category"] == cat, "components"].iloc[0])
         comps["component"] = comps["component"].str.replace("_", " ")
         st.altair_chart(alt.Chart(comps).mark_bar().encode(
@@ -68,7 +68,7 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
         st.subheader("Segregation indices")
         idx = read(snap, "ward_indices", code)
         groups = ["all"] + [g for g in idx["focal_group"].unique() if g != "all"]
-        group = st.selectbox("Group", groups, format_func=data.group_label, key=f"{key}-group")
+        group = st.selectbox("Group", groups, format_func=vocab.group_label, key=f"{key}-group")
         shown = idx[idx["focal_group"] == group][["index", "value", "ci_low", "ci_high", "reliable", "n_oas"]]
         st.dataframe(shown, hide_index=True, width="stretch")
         if len(shown) and not bool(shown["reliable"].all()):
@@ -81,7 +81,7 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
     st.dataframe(listed.drop(columns=["asset_id", "sensitive"]), hide_index=True, width="stretch")
     if len(counted):
         st.caption("Sensitive services within reach (counted, not located): " + md(", ".join(
-            f"{data.CATEGORY_LABELS.get(c, c)} {n}" for c, n in zip(counted["category"], counted["sensitive_assets"],
+            f"{vocab.CATEGORY_LABELS.get(c, c)} {n}" for c, n in zip(counted["category"], counted["sensitive_assets"],
                                                                   strict=True))))
     partner = partner_mode()
     st.download_button("Download the ward brief (HTML)",

@@ -35,11 +35,11 @@ def warm() -> float:
     import numpy as np
     import pandas as pd
 
-    from dashboards import data, maps
+    from dashboards import maps, render
 
     values = pd.DataFrame({"code": ["a", "b", "c", "d"], "value": [0.1, 0.4, 0.2, np.nan]})
-    for scheme in data.SCHEMES:
-        classes, bins = data.classify(values["value"], scheme, 3)
+    for scheme in render.SCHEMES:
+        classes, bins = render.classify(values["value"], scheme, 3)
     square = {"type": "Polygon", "coordinates": [[[-1.9, 52.4], [-1.8, 52.4], [-1.8, 52.5], [-1.9, 52.4]]]}
     fc = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"code": c, "name": c}, "geometry": square} for c in values["code"]]}

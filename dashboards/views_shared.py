@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from assetmap import display
+from assetmap import display, queries
 from assetmap.settings import settings
-from dashboards import common, data
+from dashboards import common
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -24,37 +24,37 @@ def features(path: str, n_wards: int) -> dict:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def wards(path: str):
-    return data.wards(common.snapshot_at(path))
+    return queries.wards(common.snapshot_at(path))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def ethnic_groups(path: str) -> dict[str, list[str]]:
-    return data.ethnic_groups(common.snapshot_at(path))
+    return queries.ethnic_groups(common.snapshot_at(path))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def religions(path: str) -> list[str]:
-    return data.religions(common.snapshot_at(path))
+    return queries.religions(common.snapshot_at(path))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def measure_values(path: str, measure: data.Measure):
-    return data.measure_values(common.snapshot_at(path), measure)
+def measure_values(path: str, measure: queries.Measure):
+    return queries.measure_values(common.snapshot_at(path), measure)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def assets(path: str, categories: tuple[str, ...], religions_: tuple[str, ...] | None, partner: bool):
-    return data.assets(common.snapshot_at(path), list(categories),
+    return queries.assets(common.snapshot_at(path), list(categories),
                        list(religions_) if religions_ is not None else None, partner)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def sensitive_counts(path: str):
-    return data.sensitive_counts(common.snapshot_at(path))
+    return queries.sensitive_counts(common.snapshot_at(path))
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
 def read(path: str, name: str, *args):
-    """``data.<name>(snapshot, *args)`` read once per snapshot and arguments, for every session
-    (a snapshot never changes; each caller gets its own copy)."""
-    return getattr(data, name)(common.snapshot_at(path), *args)
+    """``assetmap.queries.<name>(snapshot, *args)`` read once per snapshot and arguments, for every
+    session (a snapshot never changes; each caller gets its own copy)."""
+    return getattr(queries, name)(common.snapshot_at(path), *args)

@@ -29,6 +29,9 @@ log = logging.getLogger("assetmap.up")
 INSTALL_HAPROXY = "apt-get install haproxy"
 
 
+# `--host 0.0.0.0` serves other machines, on purpose; only ever from the command line
+_ANY_V4 = "0.0.0.0"  # noqa: S104
+
 def haproxy_path() -> str | None:
     return shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy",) if Path(p).exists()), None)
 
@@ -135,9 +138,11 @@ class Dashboards:
             cfg = self.home / "haproxy.cfg"
             cfg.write_text(haproxy_config(self.host, self.port, self.backends), encoding="utf-8")
             proxy = self.children.start("haproxy", [haproxy_path() or "haproxy", "-db", "-f", str(cfg)], env)
-            wait_http(f"http://127.0.0.1:{self.port}/_stcore/health", 30, proxy) if self.host in (
-                "127.0.0.1", "0.0.0.0", "localhost") else time.sleep(1.0)
-        shown = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+            if self.host in ("127.0.0.1", _ANY_V4, "localhost"):
+                wait_http(f"http://127.0.0.1:{self.port}/_stcore/health", 30, proxy)
+            else:
+                time.sleep(1.0)
+        shown = "127.0.0.1" if self.host in (_ANY_V4, "::") else self.host
         self.url = f"http://{shown}:{self.port}/"
         return self
 

@@ -21,6 +21,7 @@ is followed or opened blindly:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -63,9 +64,7 @@ def is_candidate(path: Path, inbox: Path) -> bool:
     name = parts[-1]
     if name.startswith(".") or name.startswith("~$") or name.endswith("~"):
         return False
-    if name.lower().endswith(_TEMP_SUFFIXES) or name.endswith(".report.json") or name == ".gitkeep":
-        return False
-    return True
+    return not (name.lower().endswith(_TEMP_SUFFIXES) or name.endswith(".report.json") or name == ".gitkeep")
 
 
 def _sha256_regular(path: Path) -> tuple[str | None, int]:
@@ -118,10 +117,7 @@ def release(inbox: Path, run: str | None = None) -> list[Path]:
     ``run`` is None: what a stopped ``up`` left), so that it is taken again. Entries are moved,
     never followed."""
     root = inbox / CLAIMED
-    if run:
-        runs = [root / run]
-    else:
-        runs = [root / e.name for e in os.scandir(root)] if root.is_dir() else []
+    runs = [root / run] if run else [root / e.name for e in os.scandir(root)] if root.is_dir() else []
     back: list[Path] = []
     for folder in runs:
         if not folder.is_dir() or folder.is_symlink():
@@ -142,10 +138,8 @@ def release(inbox: Path, run: str | None = None) -> list[Path]:
             except OSError:
                 log.warning("could not put %s back into the inbox", entry.name)
         shutil.rmtree(folder, ignore_errors=True)
-    try:
+    with contextlib.suppress(OSError):
         os.rmdir(root)  # only when no other run is working
-    except OSError:
-        pass
     return back
 
 
@@ -213,7 +207,7 @@ class InboxWatcher:
         watcher = self
 
         class _Handler(FileSystemEventHandler):
-            def on_any_event(self, event):  # noqa: ANN001 (watchdog's event type)
+            def on_any_event(self, event):
                 watcher.notice(getattr(event, "dest_path", None) or event.src_path)
                 if getattr(event, "dest_path", None):
                     watcher.notice(event.src_path)

@@ -15,6 +15,7 @@ then SIGKILL after a grace period) and nothing is left running.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -63,7 +64,7 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) ->
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{proc.args[:4]} exited with status {proc.returncode} before {url} answered")
         try:
-            with urllib.request.urlopen(url, timeout=2) as r:
+            with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 (our loopback servers)
                 if r.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
@@ -100,23 +101,17 @@ class Children:
         return proc
 
     def stop(self, grace: float = 8.0) -> None:
-        for name, proc in reversed(self.procs):
+        for _name, proc in reversed(self.procs):
             if proc.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + grace
         for name, proc in reversed(self.procs):
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
             # whatever is left in the group (the child's own children too) goes now
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
             proc.wait()
             log.info("stopped %s", name)
 
@@ -166,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     children = Children(home / "logs")
     stopping = {"now": False}
 
-    def on_signal(signum, frame):  # noqa: ANN001
+    def on_signal(signum, frame):
         stopping["now"] = True
         raise KeyboardInterrupt
 

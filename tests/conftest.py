@@ -283,10 +283,8 @@ def running_up(tmp_path: Path, template: Path, *extra: str):
                 proc.kill()
                 proc.wait()
         for p in family:  # and make sure nothing it started outlives the test
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 p.kill()
-            except psutil.NoSuchProcess:
-                pass
 
 
 @pytest.fixture

@@ -86,9 +86,9 @@ class Data:
         self.lookup += [{"OA21CD": "E00999999", "WD23CD": "E05999999", "WD23NM": "Elsewhere", "LAD23CD": c,
                          "LAD23NM": n} for c, n in LAS[1:]]
         self.wards = [self._feature({"WD23CD": r["WD13CD"], "WD23NM": r["WD13NM"], "WD23NMW": r["WD13NMW"]}, g)
-                      for r, g in zip(wards.to_dict("records"), wards.geometry)]
+                      for r, g in zip(wards.to_dict("records"), wards.geometry, strict=False)]
         self.oas = [self._feature({"OA21CD": r["OA11CD"], "LSOA21CD": None}, g)
-                    for r, g in zip(oas.to_dict("records"), oas.geometry)]
+                    for r, g in zip(oas.to_dict("records"), oas.geometry, strict=False)]
         codes = set(oas["OA11CD"])
         with gzip.open(shared / "census2011" / "oa_ethnic_group_2011_ew.csv.gz", "rt") as fh:
             self.census = [row for row in csv.DictReader(fh) if row["OA"] in codes]
@@ -116,13 +116,13 @@ class Data:
                 parts = _parts(aged3, oa, [0.86, 0.06, 0.04, 0.03, 0.01])
                 out.append((oa, "Total: All usual residents aged 3 years and over", aged3))
                 out.append((oa, "Main language is not English (English or Welsh in Wales)", sum(parts[1:])))
-                out += list(zip([oa] * 5, ENGLISH, parts))
+                out += list(zip([oa] * 5, ENGLISH, parts, strict=False))
             elif dataset == "NM_2024_1":
                 parts = _parts(total, oa, [0.85, 0.01, 0.04, 0.01, 0.03, 0.04, 0.01, 0.005, 0.005])
                 out.append((oa, "Total: All usual residents", total))
                 out.append((oa, "Europe", sum(parts[:4])))
                 out.append((oa, "Europe: Other Europe", parts[2] + parts[3]))
-                out += list(zip([oa] * 9, BIRTH, parts))
+                out += list(zip([oa] * 9, BIRTH, parts, strict=False))
         return out
 
     def overpass(self) -> dict:
@@ -253,7 +253,7 @@ class FakeServices:
         fields = [f.strip() for f in params.get("outFields", "*").split(",")]
         if params.get("returnDistinctValues") == "true":
             seen = {tuple(r.get(f) for f in fields) for r in records}
-            records = [dict(zip(fields, v)) for v in sorted(seen)]
+            records = [dict(zip(fields, v, strict=False)) for v in sorted(seen)]
         offset = int(params.get("resultOffset", 0))
         count = min(int(params.get("resultRecordCount", self.arcgis_page)), self.arcgis_page)
         page, more = records[offset:offset + count], offset + count < len(records)

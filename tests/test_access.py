@@ -12,9 +12,9 @@ from access.fca import weighted_catchment
 from scipy.spatial.distance import cdist
 
 from assetmap.access import Supply, oa_access, step_weights
-from assetmap.categories import CATEGORIES
 from assetmap.recompute import load_inputs
 from assetmap.settings import settings
+from assetmap.vocab.categories import CATEGORIES
 
 logging.getLogger("access").setLevel(logging.WARNING)
 
@@ -62,7 +62,7 @@ def test_e2sfca_and_catchments_equal_pysal_access_on_the_demo_city(analysed_stor
     assert finite.mean() > 0.95
     assert np.max(np.abs(stored["e2sfca"].to_numpy()[finite] - ref[finite])) < 1e-9
     assert (stored["e2sfca"] > 0).sum() > len(stored) * 0.3  # not trivially zero
-    for col, r in zip(("n_800", "n_1600"), settings.catchments_m):
+    for col, r in zip(("n_800", "n_1600"), settings.catchments_m, strict=False):
         assert np.array_equal(stored[col].to_numpy(), pysal_counts(inputs.xy, supply, r))
     # nearest distance equals the brute-force minimum
     assert np.allclose(stored["nearest_m"], cdist(inputs.xy, supply.xy).min(axis=1), rtol=0, atol=1e-6)

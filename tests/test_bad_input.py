@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -130,8 +131,7 @@ def test_malformed_row(tmp_path, city_store, ingest, inside):
 
 def test_bad_encoding_line_is_quarantined_and_the_rest_reads(tmp_path, city_store, ingest, inside):
     path = provider_csv(tmp_path, [good(inside, 1, name="Café Conversation ESOL"), good(inside, 2)])
-    data = open(path, "rb").read().replace(b"Good ESOL 2", b"Good \x81\xff ESOL 2")
-    open(path, "wb").write(data)
+    Path(path).write_bytes(Path(path).read_bytes().replace(b"Good ESOL 2", b"Good \x81\xff ESOL 2"))
     r = ingest(path)
     assert reasons(city_store, r.ingest_id) == ["bad_encoding"]
     assert city_store.scalar("SELECT name FROM assets") == "Café Conversation ESOL"

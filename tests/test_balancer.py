@@ -69,7 +69,7 @@ def test_six_sessions_spread_over_two_replicas_stay_put_and_survive_one_stopping
         visits = [_visit(browser, url, failures) for _ in range(6)]
         where = [_replica(ctx) for ctx, _ in visits]
         assert sorted(set(where)) == ["r1", "r2"] and where.count("r1") == 3, where  # round robin, by cookie
-        for (ctx, pg), r in zip(visits, where):  # a reload keeps the replica: websocket and all
+        for (ctx, pg), r in zip(visits, where, strict=False):  # a reload keeps the replica: websocket and all
             pg.reload()
             pg.frame_locator(MAP_FRAME).locator("path.leaflet-interactive").first.wait_for(timeout=60_000,
                                                                                           state="attached")
@@ -84,7 +84,7 @@ def test_six_sessions_spread_over_two_replicas_stay_put_and_survive_one_stopping
                    and c.status == psutil.CONN_LISTEN)
         os.killpg(os.getpgid(pid), signal.SIGKILL)
         time.sleep(5)  # two failed health checks at 2 s
-        for (ctx, pg), r in zip(visits, where):
+        for (ctx, pg), r in zip(visits, where, strict=False):
             if r != "r1":
                 continue
             pg.reload()

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 import shapely
 
-from assetmap import display
+from assetmap import display, queries
 from assetmap.settings import settings
 from assetmap.snapshots import latest_path
 from assetmap.store import connect
-from dashboards import brief, data
+from dashboards import brief, render
 from tests.conftest import HOSTILE_NAMES, SENSITIVE_PLANTED, pair_in
 
 
@@ -83,12 +83,12 @@ def test_display_geometry_is_remade_only_when_boundaries_change(analysed_store):
     {"measure": "index", "index": "dissimilarity", "group": "asian_all"}, {"measure": "index", "index": "entropy"},
     {"measure": "share", "group": "white_british"}])
 def test_a_measure_survives_the_round_trip_through_a_url(params):
-    m = data.Measure.from_params(params)
-    assert data.Measure.from_params(m.params()) == m
+    m = queries.Measure.from_params(params)
+    assert queries.Measure.from_params(m.params()) == m
 
 
 def test_the_share_of_a_group_equals_a_sum_over_the_wards_output_areas(snap):
-    values = data.measure_values(snap, data.Measure("share", group="black_african")).set_index("code")["value"]
+    values = queries.measure_values(snap, queries.Measure("share", group="black_african")).set_index("code")["value"]
     pop = snap.execute("""SELECT l.parent_code AS ward, p.category, p.count FROM population p
                           JOIN area_lookup l ON l.area_code = p.area_code AND l.parent_level = 'ward'
                           WHERE p.variable = 'ethnic_group'""").df()
@@ -101,12 +101,12 @@ def test_the_share_of_a_group_equals_a_sum_over_the_wards_output_areas(snap):
 def test_class_breaks_are_mapclassify_s(snap):
     import mapclassify
 
-    v = data.measure_values(snap, data.Measure())["value"]
-    classes, bins = data.classify(v, "fisher_jenks", 5)
+    v = queries.measure_values(snap, queries.Measure())["value"]
+    classes, bins = render.classify(v, "fisher_jenks", 5)
     ref = mapclassify.FisherJenks(v.to_numpy(), k=5)
     assert bins == pytest.approx(list(ref.bins))
     assert list(classes) == list(ref.yb)
-    classes, bins = data.classify(pd.Series([1.0, np.nan, 1.0]), "quantiles", 5)
+    classes, bins = render.classify(pd.Series([1.0, np.nan, 1.0]), "quantiles", 5)
     assert list(classes) == [0, -1, 0] and bins == [1.0]
 
 
@@ -115,34 +115,34 @@ def test_class_breaks_are_mapclassify_s(snap):
 def test_public_exports_hold_no_sensitive_place(snap):
     points = _sensitive_points(snap)
     assert any(name == SENSITIVE_PLANTED[0] for name, _, _ in points)
-    assets = data.public_assets_frame(snap, partner=False)
+    assets = queries.assets_frame(snap, partner=False)
     assert not assets["sensitive"].any()
     assert SENSITIVE_PLANTED[0] not in set(assets["name"])
     for fmt in ("geojson", "csv"):
-        text = data.to_bytes(assets, fmt, "assets").decode("utf-8")
+        text = render.to_bytes(assets, fmt, "assets").decode("utf-8")
         for name, lat, lon in points:
             assert not pair_in(text, lat, lon), (fmt, name)
-    gpkg = gpd.read_file(io.BytesIO(data.to_bytes(assets, "gpkg", "assets")))
+    gpkg = gpd.read_file(io.BytesIO(render.to_bytes(assets, "gpkg", "assets")))
     assert len(gpkg) == len(assets) == snap.execute("SELECT count(*) FROM assets WHERE NOT sensitive").fetchone()[0]
-    layer = data.to_bytes(data.measure_frame(snap, data.Measure()), "geojson", "wards").decode("utf-8")
+    layer = render.to_bytes(queries.measure_frame(snap, queries.Measure()), "geojson", "wards").decode("utf-8")
     for name, lat, lon in points:
         assert not pair_in(layer, lat, lon), name
 
 
 def test_partner_exports_hold_them(snap):
-    assets = data.public_assets_frame(snap, partner=True)
+    assets = queries.assets_frame(snap, partner=True)
     assert assets["sensitive"].sum() == len(_sensitive_points(snap))
-    assert pair_in(data.to_bytes(assets, "geojson", "assets").decode(), *SENSITIVE_PLANTED[1:])
+    assert pair_in(render.to_bytes(assets, "geojson", "assets").decode(), *SENSITIVE_PLANTED[1:])
 
 
 def test_the_layer_export_is_the_measure_on_full_boundaries(snap):
-    frame = data.measure_frame(snap, data.Measure("gap", "esol_provider"))
-    gj = json.loads(data.to_bytes(frame, "geojson", "wards"))
+    frame = queries.measure_frame(snap, queries.Measure("gap", "esol_provider"))
+    gj = json.loads(render.to_bytes(frame, "geojson", "wards"))
     assert len(gj["features"]) == snap.execute("SELECT count(*) FROM areas WHERE level = 'ward'").fetchone()[0]
     by_code = {f["properties"]["code"]: f["properties"]["value"] for f in gj["features"]}
     for code, gap in snap.execute("SELECT ward_code, gap FROM ward_gaps WHERE category = 'esol_provider'").fetchall():
         assert by_code[code] == pytest.approx(gap)
-    csv = pd.read_csv(io.BytesIO(data.to_bytes(frame, "csv")))
+    csv = pd.read_csv(io.BytesIO(render.to_bytes(frame, "csv")))
     assert list(csv.columns) == ["code", "name", "value", "reliable", "measure"]
 
 

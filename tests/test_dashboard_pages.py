@@ -14,10 +14,10 @@ import mapclassify
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from assetmap import queries
 from assetmap.settings import settings
 from assetmap.snapshots import latest_path, list_snapshots
 from assetmap.store import Store, connect
-from dashboards import data
 from tests.conftest import HOSTILE_NAMES, SENSITIVE_PLANTED
 from tests.conftest import pair_in as _pair_in
 
@@ -84,7 +84,7 @@ def test_the_map_draws_every_ward_coloured_by_mapclassify_breaks(dashboard_home,
     script = map_script(at)
     n_wards = snap.execute("SELECT count(*) FROM areas WHERE level = 'ward'").fetchone()[0]
     assert len(set(re.findall(r'"code": "(E05\d+)"', script))) == n_wards
-    values = data.measure_values(snap, data.Measure())["value"]
+    values = queries.measure_values(snap, queries.Measure())["value"]
     bins = mapclassify.Quantiles(values.to_numpy(), k=5).bins
     legend = next(c.value for c in at.caption if c.value.startswith("Classes (Quantiles)"))
     assert f"{bins[-1]:.3f}" in legend and f"{bins[0]:.3f}" in legend

@@ -55,9 +55,9 @@ def test_the_data_sheet_saved_as_csv_is_read_as_published(city_store, tmp_path, 
     with p.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow([TITLE] + [""] * 6)
-        w.writerow([date_header, *PUBLISHED[1:]] + ["", ""])  # the sheet's empty columns at the right
+        w.writerow([date_header, *PUBLISHED[1:], "", ""])  # the sheet's empty columns at the right
         for row in ROWS:
-            w.writerow(row + ["", ""])
+            w.writerow([*row, "", ""])
         w.writerow(["End of table"] + [""] * 8)
         w.writerow(["Source: Home Office"] + [""] * 8)  # a note below the table is not a row either
     _check_published(city_store, ingest_file(city_store, p), "csv")
@@ -75,7 +75,7 @@ def test_the_workbook_itself_is_read_xlsx_and_ods(city_store, tmp_path):
     ws.append(["Sum of People", "Column Labels"])
     ws = wb.create_sheet("Data_Asy_D11")
     ws.append([TITLE])
-    ws.append(PUBLISHED + [None, None])
+    ws.append([*PUBLISHED, None, None])
     for row in ROWS:  # counts as numbers, dates as real dates in one row, as a saved workbook may hold
         cells = list(row)
         cells[6] = int(cells[6].replace(",", "")) if cells[6][0].isdigit() else cells[6]
@@ -241,7 +241,7 @@ def test_partner_indices_are_kept_apart_and_disagreements_reported(full_store, t
     from assetmap.cli import main
 
     recompute(full_store)
-    (code, d), (code2, h) = full_store.con.execute(
+    (code, d), (_code2, _h) = full_store.con.execute(
         "SELECT ward_code, value FROM ward_indices WHERE index_name IN ('dissimilarity', 'theil_h') "
         "AND focal_group IN ('white_british', 'all') ORDER BY index_name, ward_code LIMIT 2").fetchall()
     p = tmp_path / "uni_indices_2024.csv"

@@ -7,7 +7,6 @@ import json
 import os
 import time
 
-
 from assetmap.snapshots import list_snapshots
 from assetmap.store import Store
 from pipelines.flows import ingest_file, recompute, refresh_all
@@ -66,7 +65,7 @@ def test_refresh_all_ingests_a_folder_in_order_and_recomputes(wired, demo_dir, t
     assert [r["status"] for r in out["ingests"]] == ["unchanged"] * 3
     assert out["recompute"]["mode"] == "full" and out["recompute"]["units"] == 60
     with Store(db) as s:  # a city's full recompute carries bootstrap intervals for D
-        lo, hi, d = s.con.execute(
+        lo, hi, _d = s.con.execute(
             "SELECT ci_low, ci_high, value FROM ward_indices WHERE index_name = 'dissimilarity' "
             "AND focal_group = 'white_british' ORDER BY ward_code LIMIT 1").fetchone()
         assert lo is not None and lo <= hi

@@ -32,8 +32,8 @@ def assert_same_results(a: Store, b: Store) -> None:
         x, y = ra[t], rb[t]
         assert x.shape == y.shape, t
         for col in x.columns:
-            same = x[col].equals(y[col]) or (x[col].isna() == y[col].isna()).all() and \
-                (x[col][x[col].notna()] == y[col][y[col].notna()]).all()
+            same = x[col].equals(y[col]) or ((x[col].isna() == y[col].isna()).all() and \
+                (x[col][x[col].notna()] == y[col][y[col].notna()]).all())
             assert same, f"{t}.{col} differs"
 
 
@@ -88,7 +88,7 @@ def test_strengths_list_what_is_there(analysed_store):
     assert s["assets_in_unit"] == n > 0 and s["capacity_in_unit"] == pytest.approx(cap)
 
 
-def _resend(demo_dir, tmp_path, edit) -> "Path":  # noqa: F821
+def _resend(demo_dir, tmp_path, edit) -> Path:  # noqa: F821
     """A re-sent provider list: the same source (file name) with some rows edited or added."""
     src = demo_dir / "assets/esol_providers.csv"
     with src.open(newline="") as f:
@@ -117,7 +117,7 @@ def test_incremental_recompute_equals_a_full_one(analysed_store, demo_dir, tmp_p
         good[1]["capacity"] = "120"                                   # grew
         new = dict(good[2], id="esol-new-1", name="Tuesday ESOL at the library",
                    lat=f"{float(good[2]['lat']) - 0.01:.6f}", lon=f"{float(good[2]['lon']) + 0.01:.6f}")
-        return rows + [new]
+        return [*rows, new]
 
     r = ingest_file(analysed_store, _resend(demo_dir, tmp_path, edit))
     assert r.status == "completed" and r.assets_changed == 3 and r.affected_wards

@@ -41,7 +41,7 @@ def _index_vs_geos(store, points: pd.DataFrame, level: str) -> tuple[dict, dict]
         "SELECT p.pid, min(a.code) AS code FROM _p p JOIN (SELECT code, geom FROM areas WHERE level = ?) a "
         "ON ST_Contains(a.geom, ST_Point(p.x, p.y)) GROUP BY p.pid", [level]).df()
     con.execute("DROP TABLE _p")
-    return dict(zip(got["pid"], got["code"])), dict(zip(ref["pid"], ref["code"]))
+    return dict(zip(got["pid"], got["code"], strict=False)), dict(zip(ref["pid"], ref["code"], strict=False))
 
 
 @pytest.mark.parametrize("level", ["ward", "oa"])
@@ -130,7 +130,7 @@ def test_changed_boundaries_rebuild_the_index_and_move_assets(tmp_path, full_sto
     # shrink the first ward to its half west of its centroid: assets east of it lose their ward
     geom = wards.geometry.iloc[0]
     cx = geom.centroid.x
-    minx, miny, maxx, maxy = geom.bounds
+    minx, miny, _maxx, maxy = geom.bounds
     wards.loc[wards.index[0], "geometry"] = geom.intersection(box(minx, miny, cx, maxy))
     out = tmp_path / "wards_changed.geojson"
     wards.to_file(out, driver="GeoJSON")

@@ -28,7 +28,8 @@ def test_same_bytes_under_another_name_is_a_no_op(tmp_path, full_store, demo_dir
 
 def test_updated_provider_list_updates_in_place(tmp_path, full_store, demo_dir):
     src = demo_dir / "assets/esol_providers.csv"
-    rows = list(csv.DictReader(open(src, newline="")))
+    with open(src, newline="") as f:
+        rows = list(csv.DictReader(f))
     rows[0]["capacity"] = "99"
     dst = tmp_path / "esol_providers.csv"
     with open(dst, "w", newline="") as f:

@@ -8,9 +8,9 @@ import shutil
 import pytest
 
 from assetmap import sources
-from assetmap.census import ENGLISH_PROFICIENCY, ETHNIC_GROUP
 from assetmap.ingest import ingest_file
 from assetmap.sources._io import read_bytes
+from assetmap.vocab import ENGLISH_PROFICIENCY, ETHNIC_GROUP
 
 EXPECTED_KINDS = {
     "boundaries/local_authorities.geojson": "boundaries",

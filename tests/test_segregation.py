@@ -26,8 +26,8 @@ from segregation.multigroup import (
 from segregation.singlegroup import CorrelationR, Dissim, Gini, Interaction, Isolation
 
 from assetmap import segregation as seg
-from assetmap.census import ETHNIC_GROUP
-from assetmap.recompute import focal_groups, load_counts, recompute, unit_map
+from assetmap.recompute import load_counts, recompute, unit_map
+from assetmap.vocab import ETHNIC_GROUP, focal_groups
 from tests.conftest import real_data
 from tests.test_realdata import load_city
 
@@ -98,7 +98,7 @@ def test_location_quotients_equal_pysal_within_the_local_authority(full_store):
     counts = load_counts(full_store.con, ETHNIC_GROUP)
     umap = unit_map(full_store.con, "ward")
     wards = counts.groupby(umap.reindex(counts.index).to_numpy()).sum()
-    groups = [c for c in wards.columns]
+    groups = list(wards.columns)
     ref = MultiLocationQuotient(wards, groups).statistics  # one LA: every ward is in it
     ours = full_store.con.execute(
         "SELECT ward_code, focal_group, value FROM ward_indices WHERE index_name = 'location_quotient'"
@@ -266,7 +266,7 @@ def test_every_local_authority_of_the_national_census_equals_pysal():
     groups = ["WhiteBrit", "Irish", "OtherWhite", "Mixed", "Indian", "Pakistani", "Bangladeshi",
               "Chinese", "OtherAsian", "BlkAfrican", "BlkCaribbean", "OtherBlk", "Arab", "Other"]
     df["Unlisted"] = df["Persons"] - df[groups].sum(axis=1)
-    groups = groups + ["Unlisted"]
+    groups = [*groups, "Unlisted"]
     units = seg.Units.from_labels(df["LAD"].to_numpy())
     assert units.n == 348
     c = df[groups].to_numpy(float)

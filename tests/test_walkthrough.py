@@ -5,6 +5,7 @@ real browser."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -81,7 +82,5 @@ def test_readme_walkthrough_loads_and_serves_cardiff(tmp_path):
         except subprocess.TimeoutExpired:
             up.kill()
         for proc in family:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 proc.kill()
-            except psutil.NoSuchProcess:
-                pass

@@ -159,4 +159,4 @@ def read(kind: str, path: str | Path, data: bytes, options: dict[str, Any]) -> R
     return module.read(path, data, options)
 
 
-__all__ = ["ASSET_KINDS", "DEPENDENCY_ORDER", "FileRefused", "KINDS", "ReadResult", "read", "sniff"]
+__all__ = ["ASSET_KINDS", "DEPENDENCY_ORDER", "KINDS", "FileRefused", "ReadResult", "read", "sniff"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from assetmap.categories import ATTRIBUTES
+from assetmap.vocab.categories import ATTRIBUTES
 
 #: Columns of an asset candidate frame, in order.
 COLUMNS = (
@@ -38,7 +38,7 @@ def canonical_field(header: str) -> str:
 
 def candidate(row_number: int, raw: Any, **fields: Any) -> dict[str, Any]:
     """One asset candidate; unknown field names go into ``attrs`` when they are attributes."""
-    rec: dict[str, Any] = {c: None for c in COLUMNS}
+    rec: dict[str, Any] = dict.fromkeys(COLUMNS)
     rec["row_number"] = int(row_number)
     rec["raw"] = raw if isinstance(raw, str) else json.dumps(raw, default=str, ensure_ascii=False)
     attrs: dict[str, Any] = dict(fields.pop("attrs", None) or {})

@@ -321,7 +321,7 @@ def read_csv_records(data: bytes, path: str | Path) -> CsvRecords:
         row_number += 1
         end_line = reader.line_num
         if any(ln in bad_lines for ln in range(start_line, end_line + 1)):
-            quarantine.append(quarantine_row(row_number, dict(zip(header, fields)), "bad_encoding",
+            quarantine.append(quarantine_row(row_number, dict(zip(header, fields, strict=False)), "bad_encoding",
                                              f"line {start_line}: bytes that are neither UTF-8 nor "
                                              "Windows-1252; re-save the file as UTF-8"))
             continue
@@ -331,7 +331,7 @@ def read_csv_records(data: bytes, path: str | Path) -> CsvRecords:
                                              f"line {start_line}: {len(fields)} fields where the "
                                              f"header has {n}"))
             continue
-        rows.append((row_number, dict(zip(header, fields))))
+        rows.append((row_number, dict(zip(header, fields, strict=False))))
     return CsvRecords(header, rows, quarantine, row_number, encoding)
 
 
@@ -342,7 +342,7 @@ def load_json(data: bytes, path: str | Path, max_depth: int | None = None) -> An
 
     data = maybe_gunzip(data, path)
     check_json_depth(data, path, settings.max_json_depth["files"] if max_depth is None else max_depth)
-    text, _, bad = decode_text(data)
+    text, _, _bad = decode_text(data)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

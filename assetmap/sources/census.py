@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from assetmap import census as vocab
+from assetmap import vocab
 from assetmap.sources._io import (
     FileRefused,
     ReadResult,
@@ -71,9 +71,8 @@ def _long_columns(header: list[str]) -> tuple[str, str, str | None] | None:
     label = None
     for h in header:
         k = norm_key(h)
-        if k == "category" or (re.search(r"categories\)?$", h.strip().lower()) and not k.endswith("code")):
-            label = h
-        elif re.fullmatch(r"c\d{4}[a-z0-9]*name", k):  # the Nomis API's `select=..., c2021_eth_20_name`
+        nomis_categories = re.search(r"categories\)?$", h.strip().lower()) and not k.endswith("code")
+        if k == "category" or nomis_categories or re.fullmatch(r"c\d{4}[a-z0-9]*name", k):
             label = h
     if label is None:
         return None
@@ -126,7 +125,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
         seen: set[tuple[str, str, str]] = set()  # (area, variable, label)
         # a label that prefixes another label of the file is a subtotal of it (the Nomis API
         # gives "Europe: Other Europe" beside "Europe: Other Europe: EU countries")
-        labels = {vocab._clean(row[label_col]) for _, row in rec.rows}
+        labels = {vocab.clean_label(row[label_col]) for _, row in rec.rows}
         subtotals = {lb for lb in labels if any(o.startswith(lb + ":") for o in labels)}
         totals: dict[str, int] = {}
         for rn, row in rec.rows:
@@ -137,7 +136,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
             var = forced_var
             if var_col and row.get(var_col, "").strip():
                 var = vocab.normalise_variable(row[var_col]) or var
-            match = vocab.SUBTOTAL if vocab._clean(row[label_col]) in subtotals \
+            match = vocab.SUBTOTAL if vocab.clean_label(row[label_col]) in subtotals \
                 else vocab.match_label(row[label_col], var)
             if match in (vocab.TOTAL, vocab.SUBTOTAL):
                 if match == vocab.TOTAL and _count(row[count_col]) is not None:
@@ -156,7 +155,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
                 continue
             # the same published label twice is a duplicate; two labels that map onto one
             # stored category (EU subgroups) are summed below
-            key = (code, match[0], vocab._clean(row[label_col]))
+            key = (code, match[0], vocab.clean_label(row[label_col]))
             if key in seen:
                 bad(rn, row, "duplicate_area", f"row {rn}: {code} {row[label_col]!r} appears twice")
                 continue
@@ -171,7 +170,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
         if totals and len(variables) == 1:  # one table: its total row says who no category lists
             var = variables.pop()
             listed: dict[str, int] = {}
-            for code, n in zip(out["area_code"], out["count"]):
+            for code, n in zip(out["area_code"], out["count"], strict=False):
                 listed[code] = listed.get(code, 0) + n
             short = {code: t - listed[code] for code, t in totals.items() if code in listed and t > listed[code]}
             for code, n in short.items():
@@ -186,7 +185,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     else:
         cat_cols: list[tuple[str, str, str]] = []
         total_col = None
-        labels = {h: vocab._clean(h) for h in rec.header}
+        labels = {h: vocab.clean_label(h) for h in rec.header}
         for h in rec.header:
             if h == area_col:
                 continue
@@ -228,7 +227,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
             if total_col is not None:
                 total = _count(row[total_col])
                 per_var: dict[str, int] = {}
-                for (h, var, _cat), n in zip(cat_cols, counts):
+                for (_h, var, _cat), n in zip(cat_cols, counts, strict=False):
                     per_var[var] = per_var.get(var, 0) + n
                 if total is None or any(s > total for s in per_var.values()):
                     bad(rn, row, "total_mismatch",
@@ -239,7 +238,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
             else:
                 residual = {}
             seen_codes.add(code)
-            cells = [(var, cat, n) for (_h, var, cat), n in zip(cat_cols, counts)]
+            cells = [(var, cat, n) for (_h, var, cat), n in zip(cat_cols, counts, strict=False)]
             cells += [(var, vocab.UNLISTED, n) for var, n in residual.items()]
             if residual:
                 unlisted_rows += 1

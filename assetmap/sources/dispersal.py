@@ -151,8 +151,9 @@ def _records(data: bytes, path: Path) -> tuple[list[str], list[tuple[int, dict[s
     if book:
         cells, sheet = _sheet_rows(data, path, book)
         i = _header_index(cells)
-        assert i is not None
-        header = [h for h in cells[i]]
+        if i is None:  # is_spreadsheet found a header, so this cannot happen
+            raise ValueError("no header row in the workbook")
+        header = list(cells[i])
         while header and not header[-1]:  # the published sheets carry empty columns at the right
             header.pop()
         rows: list[tuple[int, dict[str, str]]] = []
@@ -163,7 +164,7 @@ def _records(data: bytes, path: Path) -> tuple[list[str], list[tuple[int, dict[s
             if norm_key(r[0]) == _END:
                 break
             n += 1
-            rows.append((n, dict(zip(header, r[:len(header)] + [""] * (len(header) - len(r))))))
+            rows.append((n, dict(zip(header, r[:len(header)] + [""] * (len(header) - len(r)), strict=False))))
         return header, rows, [], n, {"layout": book, "sheet": sheet, "preamble_lines": i}
     body, skipped = strip_preamble(maybe_gunzip(data, path))
     rec = read_csv_records(body, path)

@@ -15,7 +15,6 @@ from typing import Any
 
 import pandas as pd
 
-from assetmap.segregation import MULTIGROUP_INDICES, TWO_GROUP_INDICES
 from assetmap.sources._io import (
     FileRefused,
     ReadResult,
@@ -25,9 +24,9 @@ from assetmap.sources._io import (
     quarantine_row,
     read_csv_records,
 )
+from assetmap.vocab import INDEX_NAMES
 
 KIND = "indices"
-INDEX_NAMES = (*TWO_GROUP_INDICES, *MULTIGROUP_INDICES, "location_quotient")
 _REQUIRED = ("wardcode", "focalgroup", "indexname", "value")
 
 

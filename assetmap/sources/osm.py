@@ -19,9 +19,9 @@ from typing import Any
 
 from shapely.geometry import shape
 
-from assetmap.categories import RELIGIONS
 from assetmap.sources._assets import candidate, frame
 from assetmap.sources._io import FileRefused, ReadResult, load_json
+from assetmap.vocab.categories import RELIGIONS
 
 KIND = "osm"
 
@@ -90,7 +90,8 @@ def looks_like_osm_geojson(doc: Any) -> bool:
     for feat in doc["features"][:50]:
         props = (feat or {}).get("properties") or {}
         tags = props.get("tags") if isinstance(props.get("tags"), dict) else props
-        if "amenity" in tags or "office" in tags or str(props.get("@id", feat.get("id", ""))).startswith(("node/", "way/", "relation/")):
+        osm_id = str(props.get("@id", feat.get("id", "")))
+        if "amenity" in tags or "office" in tags or osm_id.startswith(("node/", "way/", "relation/")):
             return True
     return False
 
@@ -135,4 +136,5 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
         n = len(doc["features"])
     else:
         raise FileRefused("unknown_format", f"{path}: neither Overpass JSON nor GeoJSON")
-    return ReadResult(KIND, frame(rows), [], n, {"source_format": "overpass" if looks_like_overpass(doc) else "geojson"})
+    source_format = "overpass" if looks_like_overpass(doc) else "geojson"
+    return ReadResult(KIND, frame(rows), [], n, {"source_format": source_format})

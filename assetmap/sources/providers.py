@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from assetmap.sources._assets import candidate, canonical_field, frame
 from assetmap.sources import geoassets
+from assetmap.sources._assets import candidate, canonical_field, frame
 from assetmap.sources._io import FileRefused, ReadResult, read_csv_records
 
 KIND = "providers"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import common, data
+from assetmap import vocab
+from dashboards import common
 from dashboards.views_shared import read
 
 
@@ -15,7 +16,7 @@ def main() -> None:
     common.require(con, "ward_gaps", common.NO_GAPS)
     c1, c2, c3 = st.columns([2, 2, 1])
     with c1:
-        category = common.choice("Category", data.CATEGORY_LABELS, v.get("category"), key="g-category")
+        category = common.choice("Category", vocab.CATEGORY_LABELS, v.get("category"), key="g-category")
     table = read(str(path), "gap_ranking", category)  # once per snapshot and category, for every session
     with c2:
         las = sorted(table["la_name"].dropna().unique())

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from assetmap.categories import CATEGORIES
+from assetmap import queries, vocab
 from assetmap.settings import settings
-from dashboards import common, data, maps, profile
+from assetmap.vocab.categories import CATEGORIES
+from dashboards import common, maps, profile, render
 from dashboards import views_shared as cached
 from dashboards.views_shared import features
 
@@ -33,25 +34,25 @@ def _state(v: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def measure_controls(snap: str, m: data.Measure) -> data.Measure:
+def measure_controls(snap: str, m: queries.Measure) -> queries.Measure:
     """The sidebar's measure pickers, starting from (and writing back to) the view."""
-    kind = common.choice("Measure", data.KINDS, m.kind, key="m-kind")
+    kind = common.choice("Measure", queries.KINDS, m.kind, key="m-kind")
     category, field, index, group = m.category, m.field, m.index, m.group
     if kind in ("gap", "need", "supply", "access"):
-        category = common.choice("Category", data.CATEGORY_LABELS, m.category, key="m-category")
+        category = common.choice("Category", vocab.CATEGORY_LABELS, m.category, key="m-category")
     if kind == "access":
-        field = common.choice("Accessibility measure", data.ACCESS_FIELDS, m.field, key="m-field")
+        field = common.choice("Accessibility measure", queries.ACCESS_FIELDS, m.field, key="m-field")
     groups = list(cached.ethnic_groups(snap))
     if kind == "index":
-        index = common.choice("Index", data.INDEX_LABELS, m.index, key="m-index")
-        if index not in data.MULTIGROUP:
-            group = common.choice("Focal group", {g: data.group_label(g) for g in groups},
+        index = common.choice("Index", vocab.INDEX_LABELS, m.index, key="m-index")
+        if index not in vocab.MULTIGROUP_INDICES:
+            group = common.choice("Focal group", {g: vocab.group_label(g) for g in groups},
                                   m.group if m.group != "all" else "white_british", key="m-group")
         else:
             group = "all"
     if kind == "share":
-        group = common.choice("Group", {g: data.group_label(g) for g in groups}, m.group, key="m-share")
-    return data.Measure(kind, category, field, index, group)
+        group = common.choice("Group", {g: vocab.group_label(g) for g in groups}, m.group, key="m-share")
+    return queries.Measure(kind, category, field, index, group)
 
 
 def main() -> None:
@@ -61,8 +62,8 @@ def main() -> None:
     # The map is drawn before the sidebar's controls, from the values they last had, so that the
     # browser starts on the map (the slowest part to appear) first; the controls follow.
     v = _state(common.view())
-    m = data.Measure.from_params(v)
-    scheme = v.get("scheme") if v.get("scheme") in data.SCHEMES else "quantiles"
+    m = queries.Measure.from_params(v)
+    scheme = v.get("scheme") if v.get("scheme") in render.SCHEMES else "quantiles"
     k = int(v["k"]) if v.get("k", "").isdigit() and 3 <= int(v["k"]) <= 7 else 5
     layers = [c for c in v.get("layers", "esol_provider,community_centre").split(",") if c in CATEGORIES]
     snap = str(path)
@@ -94,13 +95,13 @@ def main() -> None:
     with st.sidebar:
         st.subheader("What to map")
         m2 = measure_controls(snap, m)
-        scheme2 = common.choice("Class breaks", data.SCHEMES, scheme, key="m-scheme")
+        scheme2 = common.choice("Class breaks", render.SCHEMES, scheme, key="m-scheme")
         # a selectbox, not a slider: the slider's scripts (date and number formatting) would be
         # one more thing for the browser to fetch and run just as the map has drawn
         k2 = int(common.choice("Classes", [str(n) for n in range(3, 8)], str(k), key="m-k"))
         st.subheader("Asset layers")
         layers2 = st.multiselect("Show", list(CATEGORIES), default=layers,
-                                 format_func=lambda c: data.CATEGORY_LABELS.get(c, c), key="m-layers")
+                                 format_func=lambda c: vocab.CATEGORY_LABELS.get(c, c), key="m-layers")
         religions2 = None
         if "place_of_worship" in layers2 and rel_all:
             religions2 = st.multiselect("Places of worship: religions", rel_all,
@@ -119,7 +120,7 @@ def main() -> None:
         st.rerun()
     _follow(out)
 
-    st.caption("Classes (" + data.SCHEMES[scheme] + "): " + "; ".join(t for _, t in drawn["legend"]))  # numbers only
+    st.caption("Classes (" + render.SCHEMES[scheme] + "): " + "; ".join(t for _, t in drawn["legend"]))  # numbers only
     if drawn["hidden"]:
         st.caption(f"{drawn['hidden']:,} assets of the chosen layers are not drawn: zoom in to see them (at most "
                    f"{settings.map_max_markers:,} markers at once).")
@@ -132,7 +133,7 @@ def main() -> None:
         snap, partner = str(path), common.partner_mode()
 
         def layer(fmt: str):  # made when clicked, on a cursor of its own (runs on another thread)
-            return lambda: data.to_bytes(data.measure_frame(common.snapshot_at(snap), m), fmt, "wards")
+            return lambda: render.to_bytes(queries.measure_frame(common.snapshot_at(snap), m), fmt, "wards")
 
         c1, c2, c3, c4 = st.columns(4)
         c1.download_button("GeoJSON", layer("geojson"), f"assetmap-{slug}.geojson", "application/geo+json",
@@ -140,8 +141,8 @@ def main() -> None:
         c2.download_button("GeoPackage", layer("gpkg"), f"assetmap-{slug}.gpkg", "application/geopackage+sqlite3",
                            key="x-gpkg", on_click="ignore")
         c3.download_button("CSV", layer("csv"), f"assetmap-{slug}.csv", "text/csv", key="x-csv", on_click="ignore")
-        c4.download_button("Assets (GeoJSON)", lambda: data.to_bytes(
-            data.public_assets_frame(common.snapshot_at(snap), partner), "geojson", "assets"),
+        c4.download_button("Assets (GeoJSON)", lambda: render.to_bytes(
+            queries.assets_frame(common.snapshot_at(snap), partner), "geojson", "assets"),
             "assetmap-assets.geojson", "application/geo+json", key="x-assets", on_click="ignore")
 
     ward = common.view().get("ward")
@@ -170,7 +171,7 @@ def _bounds_key() -> tuple[float, ...] | None:
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
-def _drawn(snap: str, m: data.Measure, scheme: str, k: int, layers: tuple[str, ...],
+def _drawn(snap: str, m: queries.Measure, scheme: str, k: int, layers: tuple[str, ...],
            religions: tuple[str, ...] | None, partner: bool, selected: str | None,
            center: tuple[float, float] | None, zoom: int | None,
            bounds: tuple[float, ...] | None) -> dict:
@@ -179,7 +180,7 @@ def _drawn(snap: str, m: data.Measure, scheme: str, k: int, layers: tuple[str, .
     values = cached.measure_values(snap, m)
     all_wards = cached.wards(snap)
     values = all_wards[["code"]].merge(values, on="code", how="left")
-    classes, bins = data.classify(values["value"], scheme, k)
+    classes, bins = render.classify(values["value"], scheme, k)
     fc = features(snap, len(all_wards))
     asset_frame = cached.assets(snap, layers, religions, partner) if layers else None
     asset_frame, hidden = _within_view(asset_frame, bounds)
@@ -199,7 +200,7 @@ def _map_reported(out: dict | None) -> bool:
     return bool(st.session_state.get("_map_reported"))
 
 
-def _within_view(frame, bounds: tuple[float, ...] | None):  # noqa: ANN001 (a DataFrame)
+def _within_view(frame, bounds: tuple[float, ...] | None):
     """Cap the markers: all of them when few, else those in the map's last reported view
     (``bounds``: south, west, north, east)."""
     if frame is None or len(frame) <= settings.map_max_markers:

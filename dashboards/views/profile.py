@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import common, data, profile
+from assetmap import queries
+from dashboards import common, profile
 
 
 def main() -> None:
     common.header("Ward profile")
     con, path = common.snapshot()
     v = common.view()
-    w = data.wards(con)
+    w = queries.wards(con)
     if w.empty:
         st.warning("This snapshot has no wards.")
         st.stop()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import common, data
+from assetmap import queries
+from dashboards import common
 
 
 def main() -> None:
     common.header("Data and provenance")
     con, path = common.snapshot()
-    s = data.summary(con)
+    s = queries.summary(con)
     cols = st.columns(5)
     for col, (label, key) in zip(cols, [("Wards", "wards"), ("Output areas", "oas"), ("Assets", "assets"),
                                         ("of which sensitive", "sensitive_assets"), ("Ingests", "ingests")],
@@ -18,20 +19,19 @@ def main() -> None:
         col.metric(label, f"{s[key]:,}")
 
     st.subheader("Layers: source, licence, vintage")
-    st.dataframe(data.layers(con), hide_index=True, key="pv-layers")
+    st.dataframe(queries.layers(con), hide_index=True, key="pv-layers")
 
     st.subheader("Ingests")
-    ing = data.ingests(con)
+    ing = queries.ingests(con)
     st.caption("Every row read is stored or quarantined with a reason: read = accepted + quarantined.")
     st.dataframe(ing, hide_index=True, key="pv-ingests")
-    q = con.execute("SELECT ingest_id, reason_code, count(*) AS rows FROM quarantine GROUP BY ALL "
-                    "ORDER BY ingest_id DESC, rows DESC").df()
+    q = queries.quarantine_reasons(con)
     if len(q):
         st.caption("Quarantined rows by reason (details: `assetmap quarantine --ingest N`)")
         st.dataframe(q, hide_index=True, key="pv-quarantine")
 
     st.subheader("Events")
-    ev = data.events_timeline(con)
+    ev = queries.events_timeline(con)
     names = sorted(ev["name"].unique())
     shown = st.multiselect("Event types", names, default=names, key="pv-events")
     st.dataframe(ev[ev["name"].isin(shown)], hide_index=True, key="pv-timeline")
@@ -43,7 +43,7 @@ def main() -> None:
         return
     labels = {x["snapshot_id"]: f"{x['snapshot_id']} ({x.get('reason') or 'no reason'})" for x in snaps}
     before = st.selectbox("Compare the latest with", list(labels), format_func=labels.get, key="pv-before")
-    changed = data.compare_gaps(con, common.snapshot_at(str(path.parent / f"{before}.duckdb")))
+    changed = queries.compare_gaps(con, common.snapshot_at(str(path.parent / f"{before}.duckdb")))
     st.caption(f"{len(changed)} ward gaps changed between {common.md(labels[before])} and the latest.")
     st.dataframe(changed, hide_index=True, key="pv-changed")
 

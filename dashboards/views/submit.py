@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from assetmap.categories import CATEGORIES, ESOL_LEVELS
+from assetmap import vocab
 from assetmap.settings import settings
 from assetmap.submissions import SubmissionError, to_inbox
-from dashboards import common, data
+from assetmap.vocab.categories import CATEGORIES, ESOL_LEVELS
+from dashboards import common
 
 
 def _float(text: str) -> float | None:
@@ -22,7 +23,7 @@ def main() -> None:
              "Refugee support venues and women-only spaces are never shown as points in public mode.")
     with st.form("submission", clear_on_submit=False):
         name = st.text_input("Name *", key="s-name")
-        category = st.selectbox("Category *", list(CATEGORIES), format_func=lambda c: data.CATEGORY_LABELS.get(c, c),
+        category = st.selectbox("Category *", list(CATEGORIES), format_func=lambda c: vocab.CATEGORY_LABELS.get(c, c),
                                 key="s-category")
         subtype = st.text_input("Religion (places of worship) or kind of service", key="s-subtype")
         address = st.text_input("Address", key="s-address")

@@ -7,10 +7,11 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
+from assetmap import queries, vocab
 from assetmap.settings import settings
 from assetmap.sites import site_from_lat_lon, suggest_sites, what_if
 from assetmap.store import Store
-from dashboards import common, data, maps
+from dashboards import common, maps, render
 from dashboards.views_shared import features
 
 
@@ -22,7 +23,7 @@ def main() -> None:
     store = Store.over(con, path)
     sites: list[dict] = st.session_state.setdefault("wi-sites", [])
     c1, c2, c3 = st.columns([2, 1, 1])
-    category = common.choice("Kind of place", data.CATEGORY_LABELS, v.get("category"), key="wi-category")
+    category = common.choice("Kind of place", vocab.CATEGORY_LABELS, v.get("category"), key="wi-category")
     capacity = c2.number_input("Capacity (places)", min_value=1, value=15, step=1, key="wi-capacity")
     c1.caption("Click the map to choose a spot, or type its coordinates; then add it.")
     clicked = st.session_state.get("wi-clicked") or {}
@@ -51,17 +52,17 @@ def main() -> None:
             result = what_if(store, add=planned)
         except ValueError as exc:
             st.error(str(exc))
-    w = data.wards(con)[["code", "name"]]
+    w = queries.wards(con)[["code", "name"]]
     values = w.copy()
     if len(result):
         delta = result[result["category"] == category].set_index("ward_code")["delta"]
         values["value"] = values["code"].map(delta).fillna(0.0)
-        title = f"Change in gap if the sites open: {data.CATEGORY_LABELS[category]}"
+        title = f"Change in gap if the sites open: {vocab.CATEGORY_LABELS[category]}"
     else:
-        values = values.merge(data.measure_values(con, data.Measure("gap", category)), on="code", how="left")
-        title = data.Measure("gap", category).label
-    classes, bins = data.classify(values["value"], "quantiles", 5)
-    marks = [{"lat": s["lat"], "lon": s["lon"], "label": f"What-if {i + 1}: {data.CATEGORY_LABELS[s['category']]}",
+        values = values.merge(queries.measure_values(con, queries.Measure("gap", category)), on="code", how="left")
+        title = queries.Measure("gap", category).label
+    classes, bins = render.classify(values["value"], "quantiles", 5)
+    marks = [{"lat": s["lat"], "lon": s["lon"], "label": f"What-if {i + 1}: {vocab.CATEGORY_LABELS[s['category']]}",
               "kind": "what_if"} for i, s in enumerate(sites)]
     if suggested is not None and len(suggested):
         marks += [{"lat": r.lat, "lon": r.lon, "label": f"Suggested {r.order}: covers {r.covered_demand:,.0f} in need",
@@ -84,7 +85,7 @@ def main() -> None:
             st.write("No ward's gap would change (the sites reach no one in need not already served).")
         else:
             shown = result.merge(w, left_on="ward_code", right_on="code", how="left")
-            shown["category"] = shown["category"].map(data.CATEGORY_LABELS)
+            shown["category"] = shown["category"].map(vocab.CATEGORY_LABELS)
             better = int((shown["delta"] < 0).sum())
             st.metric("Wards whose gap narrows", better)
             st.dataframe(shown[["ward_code", "name", "category", "gap_before", "gap_after", "delta", "rank_before",

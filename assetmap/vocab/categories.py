@@ -17,6 +17,14 @@ CATEGORIES: dict[str, str] = {
     "refugee_support": "Refugee and migrant support",
 }
 
+#: What a map legend or a table calls a category's assets, in the plural.
+CATEGORY_LABELS: dict[str, str] = {
+    "esol_provider": "ESOL classes",
+    "community_centre": "Community centres",
+    "place_of_worship": "Places of worship",
+    "refugee_support": "Refugee support",
+}
+
 #: Categories whose assets are sensitive by default (exact location withheld in public mode).
 SENSITIVE_CATEGORIES: frozenset[str] = frozenset({"refugee_support"})
 
@@ -130,10 +138,7 @@ def parse_bool(value: Any, field: str) -> bool | None:
 
 
 def _parse_levels(value: Any, field: str) -> list[str] | None:
-    if isinstance(value, list):
-        parts = [str(v) for v in value]
-    else:
-        parts = re.split(r"[;,/|]", str(value))
+    parts = [str(v) for v in value] if isinstance(value, list) else re.split(r"[;,/|]", str(value))
     levels: list[str] = []
     for part in parts:
         key = re.sub(r"[^a-z0-9]", "", part.lower())

@@ -12,6 +12,7 @@ continental groups.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 ETHNIC_GROUP = "ethnic_group"
 ENGLISH_PROFICIENCY = "english_proficiency"
@@ -79,8 +80,8 @@ UNLISTED = "unlisted"
 
 CATEGORIES: dict[str, tuple[str, ...]] = {
     ETHNIC_GROUP: tuple(ETHNIC_CATEGORIES) + tuple(ETHNIC_AGGREGATES) + (UNLISTED,),
-    ENGLISH_PROFICIENCY: tuple(ENGLISH_CATEGORIES) + (UNLISTED,),
-    COUNTRY_OF_BIRTH: tuple(BIRTH_CATEGORIES) + (UNLISTED,),
+    ENGLISH_PROFICIENCY: (*tuple(ENGLISH_CATEGORIES), UNLISTED),
+    COUNTRY_OF_BIRTH: (*tuple(BIRTH_CATEGORIES), UNLISTED),
 }
 
 #: Compact column names of well-known condensed files (e.g. the MLID 2011 extract).
@@ -113,7 +114,7 @@ def high_level_group(category: str) -> str | None:
     return entry[0] if entry else None
 
 
-def _clean(label: str) -> str:
+def clean_label(label: str) -> str:
     text = label.strip().lower()
     text = re.sub(r";\s*measures:.*$", "", text)
     text = re.sub(r"\s*\(\d+ categories\)", "", text)
@@ -235,7 +236,7 @@ def match_label(label: str, variable: str | None = None) -> tuple[str, str] | st
     compact = re.sub(r"[^a-z]", "", label.lower())
     if compact in _COMPACT and (variable in (None, ETHNIC_GROUP)) and ":" not in label:
         return _COMPACT[compact]
-    text = _clean(label)
+    text = clean_label(label)
     if text.startswith("total") or text in {"all usual residents", "persons", "all persons"} \
             or "all usual residents" in text:
         return TOTAL
@@ -263,3 +264,18 @@ def normalise_variable(value: str) -> str | None:
     if "birth" in text or text in {"ts004", "ks204ew"}:
         return COUNTRY_OF_BIRTH
     return None
+
+
+def focal_groups(categories: Iterable[str]) -> dict[str, list[str]]:
+    """Every ethnic category present (except ``unlisted``) and each high-level aggregate.
+
+    Aggregates are named ``<group>_all``: ``white_all``, ``mixed_all``, ``asian_all``,
+    ``black_all``, ``other_all`` (the sum of the group's categories present).
+    """
+    cats = [c for c in categories if c != UNLISTED]
+    focal: dict[str, list[str]] = {c: [c] for c in cats}
+    for group in HIGH_LEVEL_GROUPS:
+        members = [c for c in cats if high_level_group(c) == group]
+        if members:
+            focal[f"{group}_all"] = members
+    return focal

@@ -1,0 +1,550 @@
+"""Every read the CLI and the dashboard make, scoped to what is asked.
+
+Each function takes an open DuckDB connection (the working store or a published snapshot) and
+returns plain pandas or dicts; nothing here writes. One ward's profile reads that ward's output
+areas and its local authority's, never the national tables. The rules every read shares live in
+the schema (:mod:`assetmap.store`, migration 7), not here:
+
+- ``census_latest`` and ``census_in(variable, level, unit)``: the latest census vintage; shares
+  are of the residents whose category a table lists (the ``unlisted`` remainder left out of both
+  sides), the same rule as the gap's need components;
+- ``asset_supply``: an asset's capacity, or 1;
+- ``public_assets``: what the public may see of a site.
+
+Values are always parameters. The few identifiers chosen by a caller (a measure's column) come
+from the fixed maps below, never from a request. Sensitive assets (refugee support venues,
+women-only spaces) leave this module with a location only when ``partner`` is true; otherwise
+they are counted per ward.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from assetmap import vocab
+from assetmap.settings import DISPLAY_CRS
+
+LEVEL = vocab.DEFAULT_UNIT
+
+#: What a map may show of a unit.
+KINDS: dict[str, str] = {
+    "gap": "Provision gap",
+    "need": "Need",
+    "supply": "Supply",
+    "access": "Accessibility",
+    "index": "Segregation index",
+    "share": "Share of residents",
+}
+#: Accessibility fields of ``ward_access`` a map may show (the column names, fixed).
+ACCESS_FIELDS: dict[str, str] = {
+    "e2sfca": "E2SFCA (supply per person in need within reach)",
+    "nearest_m": "Distance to the nearest (m, need-weighted)",
+    "share_within_800": "Share in need within 800 m",
+    "share_within_1600": "Share in need within 1,600 m",
+}
+_GAP_COLUMNS = {"gap": "gap", "need": "need", "supply": "supply"}
+#: Tables whose emptiness a page asks about.
+_COUNTABLE = frozenset({"ward_gaps", "ward_indices", "ward_access", "dispersal", "assets", "display_areas"})
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One ward measure the map can show, with what it needs to be found again from a URL."""
+
+    kind: str = "gap"
+    category: str = "esol_provider"
+    field: str = "e2sfca"
+    index: str = "dissimilarity"
+    group: str = "all"
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown measure {self.kind!r}")
+        if self.category not in vocab.CATEGORIES:
+            raise ValueError(f"unknown category {self.category!r}")
+        if self.field not in ACCESS_FIELDS:
+            raise ValueError(f"unknown accessibility field {self.field!r}")
+        if self.index not in vocab.INDEX_LABELS:
+            raise ValueError(f"unknown index {self.index!r}")
+
+    @property
+    def label(self) -> str:
+        cat = vocab.CATEGORY_LABELS.get(self.category, self.category)
+        if self.kind in _GAP_COLUMNS:
+            return f"{KINDS[self.kind]}: {cat}"
+        if self.kind == "access":
+            return f"{ACCESS_FIELDS[self.field]}: {cat}"
+        if self.kind == "index":
+            group = "" if vocab.is_multigroup(self.index) else f" ({vocab.group_label(self.group)})"
+            return f"{vocab.INDEX_LABELS[self.index]}{group}"
+        return f"Share of residents: {vocab.group_label(self.group)}"
+
+    def params(self) -> dict[str, str]:
+        """The query parameters that find this measure again (only those that matter)."""
+        out = {"measure": self.kind}
+        if self.kind in (*_GAP_COLUMNS, "access"):
+            out["category"] = self.category
+        if self.kind == "access":
+            out["field"] = self.field
+        if self.kind == "index":
+            out["index"] = self.index
+        if (self.kind == "index" and not vocab.is_multigroup(self.index)) or self.kind == "share":
+            out["group"] = self.group
+        return out
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Measure:
+        """A measure from query parameters; anything unknown falls back to the default."""
+        base = asdict(cls())
+        mapping = {"measure": "kind", "category": "category", "field": "field", "index": "index",
+                   "group": "group"}
+        for key, attr in mapping.items():
+            if params.get(key):
+                base[attr] = str(params[key])
+        try:
+            m = cls(**base)
+        except ValueError:
+            return cls()
+        if m.kind == "index" and vocab.is_multigroup(m.index) and m.group != vocab.ALL_GROUPS:
+            m = cls(**{**asdict(m), "group": vocab.ALL_GROUPS})
+        if m.kind == "index" and not vocab.is_multigroup(m.index) and m.group == vocab.ALL_GROUPS:
+            m = cls(**{**asdict(m), "group": "white_british"})
+        return m
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
+    row = con.execute(sql, params or []).fetchone()
+    return None if row is None else row[0]
+
+
+# -- the snapshot as a whole --------------------------------------------------------------------
+
+def has_table_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether ``table`` (one of a fixed few) has any row."""
+    if table not in _COUNTABLE:
+        raise ValueError(table)
+    return _one(con, f"SELECT EXISTS (SELECT 1 FROM {table})") is True  # noqa: S608 (fixed names)
+
+
+def summary(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """How many wards, OAs, assets (and sensitive ones) and ingests a store holds."""
+    row = con.execute(
+        """SELECT (SELECT count(*) FROM areas WHERE level = 'ward'),
+                  (SELECT count(*) FROM areas WHERE level = 'oa'),
+                  (SELECT count(*) FROM assets),
+                  (SELECT count(*) FROM assets WHERE sensitive),
+                  (SELECT count(*) FROM ingests)""").fetchone()
+    return dict(zip(("wards", "oas", "assets", "sensitive_assets", "ingests"), row or (0,) * 5, strict=True))
+
+
+#: Appended to a CTE ``w(code, name)`` of wards: each with its LA (constant SQL, no input).
+_WARD_LA = """
+    la AS (
+        SELECT l1.parent_code AS ward, l2.parent_code AS la_code
+        FROM area_lookup l1 JOIN area_lookup l2 ON l2.area_code = l1.area_code AND l2.parent_level = 'la'
+        WHERE l1.parent_level = 'ward' AND l1.parent_code IN (SELECT code FROM w)
+        GROUP BY l1.parent_code, l2.parent_code
+        QUALIFY row_number() OVER (PARTITION BY l1.parent_code ORDER BY count(*) DESC, la_code) = 1)
+    SELECT w.code, coalesce(w.name, w.code) AS name, la.la_code, coalesce(a.name, la.la_code) AS la_name
+    FROM w LEFT JOIN la ON la.ward = w.code LEFT JOIN areas a ON a.code = la.la_code AND a.level = 'la'
+    ORDER BY w.code"""
+
+
+def wards(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """``code, name, la_code, la_name`` of every ward (its LA: the LA of most of its OAs)."""
+    return con.execute("WITH w AS (SELECT code, name FROM areas WHERE level = 'ward'), " + _WARD_LA).df()  # noqa: S608
+
+
+def ward(con: duckdb.DuckDBPyConnection, code: str) -> dict[str, Any] | None:
+    """``code, name, la_code, la_name`` of one ward, or None when the store has no such ward."""
+    df = con.execute("WITH w AS (SELECT code, name FROM areas WHERE level = 'ward' AND code = ?), "  # noqa: S608
+                     + _WARD_LA, [code]).df()
+    if df.empty:
+        return None
+    rec = df.iloc[0].to_dict()
+    return {k: (None if pd.isna(v) else v) for k, v in rec.items()}
+
+
+def ward_la(con: duckdb.DuckDBPyConnection, code: str) -> tuple[str | None, str | None]:
+    """The ward's local authority (code, name)."""
+    w = ward(con, code)
+    return (None, None) if w is None else (w["la_code"], w["la_name"])
+
+
+def la_wards(con: duckdb.DuckDBPyConnection, la_code: str) -> list[str]:
+    """The wards whose local authority (that of most of their OAs) is ``la_code``."""
+    df = con.execute(
+        """WITH w AS (SELECT DISTINCT l1.parent_code AS code, NULL AS name
+                      FROM area_lookup l1 JOIN area_lookup l2
+                        ON l2.area_code = l1.area_code AND l2.parent_level = 'la' AND l2.parent_code = ?
+                      WHERE l1.parent_level = 'ward'), """ + _WARD_LA, [la_code]).df()  # noqa: S608
+    return df.loc[df["la_code"] == la_code, "code"].tolist()
+
+
+def ethnic_groups(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """The focal groups the loaded ethnic-group table supports."""
+    cats = [r[0] for r in con.execute(
+        "SELECT DISTINCT category FROM population WHERE variable = ? ORDER BY 1", [vocab.ETHNIC_GROUP]).fetchall()]
+    return vocab.focal_groups(cats)
+
+
+# -- measures -----------------------------------------------------------------------------------
+
+def measure_values(con: duckdb.DuckDBPyConnection, m: Measure) -> pd.DataFrame:
+    """``code, value, reliable`` of every ward for measure ``m`` (missing wards have no row)."""
+    if m.kind in _GAP_COLUMNS:
+        col = _GAP_COLUMNS[m.kind]
+        df = con.execute(f"SELECT ward_code AS code, {col} AS value FROM ward_gaps "  # noqa: S608 (fixed map)
+                         "WHERE unit_level = ? AND category = ?", [LEVEL, m.category]).df()
+    elif m.kind == "access":
+        col = m.field if m.field in ACCESS_FIELDS else "e2sfca"
+        df = con.execute(f"SELECT ward_code AS code, {col} AS value FROM ward_access "  # noqa: S608 (fixed map)
+                         "WHERE unit_level = ? AND category = ?", [LEVEL, m.category]).df()
+    elif m.kind == "index":
+        df = con.execute("SELECT ward_code AS code, value, reliable FROM ward_indices "
+                         "WHERE unit_level = ? AND index_name = ? AND focal_group = ?",
+                         [LEVEL, m.index, vocab.ALL_GROUPS if vocab.is_multigroup(m.index) else m.group]).df()
+    else:
+        members = ethnic_groups(con).get(m.group, [m.group])
+        df = con.execute(
+            """SELECT l.parent_code AS code,
+                      sum(p.count) FILTER (WHERE list_contains(?, p.category)) / nullif(sum(p.count), 0) AS value
+               FROM census_latest p
+               JOIN area_lookup l ON l.area_code = p.area_code AND l.parent_level = ?
+               WHERE p.variable = ? AND p.category <> ?
+               GROUP BY 1""", [members, LEVEL, vocab.ETHNIC_GROUP, vocab.UNLISTED]).df()
+    if "reliable" not in df:
+        df["reliable"] = True
+    df["value"] = pd.to_numeric(df["value"], errors="coerce")
+    return df.sort_values("code").reset_index(drop=True)
+
+
+def measure_frame(con: duckdb.DuckDBPyConnection, m: Measure) -> Any:
+    """The map layer (wards with the measure's value) as a GeoDataFrame in EPSG:4326."""
+    import geopandas as gpd
+    import shapely
+
+    geo = con.execute(
+        """SELECT code, coalesce(name, code) AS name, ST_AsWKB(ST_Transform(geom, 'EPSG:27700', 'EPSG:4326',
+                  always_xy := true)) AS wkb FROM areas WHERE level = 'ward' ORDER BY code""").df()
+    df = geo.merge(measure_values(con, m), on="code", how="left")
+    df["measure"] = m.label
+    return gpd.GeoDataFrame(df.drop(columns="wkb"), geometry=shapely.from_wkb(df["wkb"].map(bytes).to_numpy()),
+                            crs=DISPLAY_CRS)
+
+
+# -- assets -------------------------------------------------------------------------------------
+
+def assets(con: duckdb.DuckDBPyConnection, categories: list[str], religions: list[str] | None = None,
+           partner: bool = False) -> pd.DataFrame:
+    """Assets to draw, in EPSG:4326: public ones always; sensitive ones only when ``partner``.
+
+    ``religions`` filters places of worship by subtype (``unspecified`` for none); ``None``
+    keeps them all.
+    """
+    source = "assets" if partner else "public_assets"
+    return con.execute(
+        f"""SELECT asset_id, category, coalesce(subtype, '') AS subtype, name, address, postcode,
+                  attrs::VARCHAR AS attrs, source, licence, observed_at, ward_code, sensitive,
+                  round(ST_Y(p), 6) AS lat, round(ST_X(p), 6) AS lon
+           FROM (SELECT *, ST_Transform(geom, 'EPSG:27700', 'EPSG:4326', always_xy := true) AS p
+                 FROM {source}
+                 WHERE list_contains(?, category)
+                   AND (category <> 'place_of_worship' OR ? IS NULL
+                        OR list_contains(?, coalesce(nullif(subtype, ''), 'unspecified'))))
+           ORDER BY category, asset_id""",  # noqa: S608 (one of two fixed names)
+        [list(categories), religions, religions or []]).df()
+
+
+def assets_frame(con: duckdb.DuckDBPyConnection, partner: bool = False) -> Any:
+    """Assets for export as a GeoDataFrame: sensitive ones only for partners."""
+    import geopandas as gpd
+
+    df = assets(con, list(vocab.CATEGORIES), None, partner)
+    return gpd.GeoDataFrame(df.drop(columns=["lat", "lon"]),
+                            geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=DISPLAY_CRS)
+
+
+def religions(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The religions of the places of worship loaded (``unspecified`` where none is given)."""
+    return [r[0] for r in con.execute(
+        "SELECT DISTINCT coalesce(nullif(subtype, ''), 'unspecified') FROM assets "
+        "WHERE category = 'place_of_worship' ORDER BY 1").fetchall()]
+
+
+def sensitive_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Sensitive assets per ward and category: all public mode says about them."""
+    return con.execute(
+        """SELECT coalesce(ward_code, 'unplaced') AS code, category, count(*) AS n FROM assets
+           WHERE sensitive GROUP BY ALL ORDER BY ALL""").df()
+
+
+def assets_in_reach(con: duckdb.DuckDBPyConnection, code: str, radius_m: float = 1600.0,
+                    partner: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Assets within ``radius_m`` of the ward (inside it: 0 m), and the sensitive ones counted.
+
+    Returns ``(listed, counted)``: the assets that may be listed (in public mode, not the
+    sensitive ones; no coordinates either way) and the count of sensitive ones per category.
+    """
+    df = con.execute(
+        """WITH w AS (SELECT geom FROM areas WHERE level = 'ward' AND code = ?)
+           SELECT a.asset_id, a.category, coalesce(a.subtype, '') AS subtype, a.name, a.address, a.postcode,
+                  a.sensitive, a.source, round(ST_Distance(a.geom, w.geom)) AS distance_m,
+                  coalesce(a.ward_code = ?, false) AS in_ward
+           FROM assets a, w WHERE ST_DWithin(a.geom, w.geom, ?)
+           ORDER BY distance_m, a.category, a.name""", [code, code, float(radius_m)]).df()
+    counted = (df[df["sensitive"]].groupby("category").size().rename("sensitive_assets").reset_index()
+               if len(df) else pd.DataFrame(columns=["category", "sensitive_assets"]))
+    listed = df if partner else df[~df["sensitive"]]
+    return listed.reset_index(drop=True), counted
+
+
+def ward_map_layers(con: duckdb.DuckDBPyConnection, code: str, partner: bool = False,
+                    ward_buffer_m: float = 1500.0, asset_radius_m: float = 1600.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What a ward's printed map draws, in EPSG:27700: ``(wards, points)``.
+
+    ``wards`` (``code, wkb``): the ward and its neighbours within ``ward_buffer_m``; ``points``
+    (``category, x, y``): the assets within ``asset_radius_m`` that may be shown.
+    """
+    geo = con.execute(
+        """WITH w AS (SELECT geom FROM areas WHERE level = 'ward' AND code = ?)
+           SELECT a.code, ST_AsWKB(a.geom) AS wkb FROM areas a, w
+           WHERE a.level = 'ward' AND ST_DWithin(a.geom, w.geom, ?)""", [code, ward_buffer_m]).df()
+    source = "assets" if partner else "public_assets"
+    pts = con.execute(
+        f"""WITH w AS (SELECT geom FROM areas WHERE level = 'ward' AND code = ?)
+           SELECT x.category, ST_X(x.geom) AS x, ST_Y(x.geom) AS y FROM {source} x, w
+           WHERE ST_DWithin(x.geom, w.geom, ?)""", [code, asset_radius_m]).df()  # noqa: S608 (fixed names)
+    return geo, pts
+
+
+# -- one ward -------------------------------------------------------------------------------------
+
+def population_mix(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
+    """Residents of each ethnic group in the ward and the shares in the ward and its LA."""
+    la_code, _ = ward_la(con, code)
+    df = con.execute(
+        """WITH w AS (SELECT category, sum(count) AS n FROM census_in($var, 'ward', $ward) GROUP BY 1),
+                l AS (SELECT category, sum(count) AS n FROM census_in($var, 'la', $la) GROUP BY 1)
+           SELECT coalesce(w.category, l.category) AS group_code,
+                  coalesce(w.n, 0) AS residents, coalesce(l.n, 0) AS la_residents
+           FROM w FULL OUTER JOIN l ON l.category = w.category ORDER BY 1""",
+        {"var": vocab.ETHNIC_GROUP, "ward": code, "la": la_code}).df()
+    df = df[(df["residents"] > 0) | (df["la_residents"] > 0)].copy()
+    df["group"] = df["group_code"].map(vocab.group_label)
+    df["share"] = df["residents"] / max(df["residents"].sum(), 1)
+    df["la_share"] = df["la_residents"] / max(df["la_residents"].sum(), 1)
+    return df.sort_values("residents", ascending=False).reset_index(drop=True)
+
+
+def ward_indices(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
+    """The ward's segregation indices, the multigroup ones first, with labels."""
+    df = con.execute(
+        """SELECT focal_group, index_name, value, ci_low, ci_high, reliable, n_oas FROM ward_indices
+           WHERE unit_level = ? AND ward_code = ? ORDER BY focal_group <> 'all', focal_group, index_name""",
+        [LEVEL, code]).df()
+    df["index"] = df["index_name"].map(vocab.INDEX_LABELS)
+    df["group"] = df["focal_group"].map(vocab.group_label)
+    return df
+
+
+def ward_gaps(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
+    """Each category's gap, need, supply, rank (of how many), components, flags, strengths."""
+    df = con.execute(
+        """SELECT g.category, g.gap, g.need, g.supply, g.rank, n.of_units, g.components, g.flags, g.strengths
+           FROM ward_gaps g
+           JOIN (SELECT category, count(*) AS of_units FROM ward_gaps WHERE unit_level = ? GROUP BY 1) n
+             USING (category)
+           WHERE g.unit_level = ? AND g.ward_code = ? ORDER BY g.category""", [LEVEL, LEVEL, code]).df()
+    for col in ("components", "flags", "strengths"):
+        df[col] = df[col].map(lambda s: json.loads(s) if isinstance(s, str) else s)
+    df["label"] = df["category"].map(vocab.CATEGORY_LABELS)
+    return df.reset_index(drop=True)
+
+
+def why(components: list[dict[str, Any]], n: int = 3) -> str:
+    """The components that move a gap most, as words: 'ESOL need +0.39, capacity -0.10'."""
+    top = sorted(components or [], key=lambda c: -abs(c.get("contribution") or 0))[:n]
+    return ", ".join(f"{c['component'].replace('_', ' ')} {c['contribution']:+.2f}" for c in top)
+
+
+def ward_access(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
+    """The ward's accessibility per category."""
+    return con.execute(
+        """SELECT category, demand_basis, demand, nearest_m, share_within_800, share_within_1600, e2sfca,
+                  assets_in_unit, capacity_in_unit
+           FROM ward_access WHERE unit_level = ? AND ward_code = ? ORDER BY category""", [LEVEL, code]).df()
+
+
+#: The shares the profile sets beside the LA's: (label, variable, categories, everyone but them).
+WARD_VS_LA_SHARES: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
+    ("Share who cannot speak English well or at all", vocab.ENGLISH_PROFICIENCY, vocab.ESOL_NEED_CATEGORIES, False),
+    ("Share born outside the UK", vocab.COUNTRY_OF_BIRTH, ("uk",), True),
+    ("Share White British", vocab.ETHNIC_GROUP, ("white_british",), False),
+)
+
+
+def share_in(con: duckdb.DuckDBPyConnection, variable: str, categories: tuple[str, ...] | list[str],
+             level: str, unit: str, complement: bool = False) -> float | None:
+    """Share of the unit's residents in ``categories`` (or, with ``complement``, in none of them).
+
+    The denominator is the residents whose category the table lists (``census_in``).
+    """
+    return _one(con, """SELECT sum(count) FILTER (WHERE list_contains(?, category) <> ?) / nullif(sum(count), 0)
+                        FROM census_in(?, ?, ?)""", [list(categories), complement, variable, level, unit])
+
+
+def ward_vs_la(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
+    """The ward beside its local authority: residents' shares, and each category's gap.
+
+    The LA's gap is the mean over its wards, weighted by residents in need.
+    """
+    la_code, _ = ward_la(con, code)
+    rows: list[dict[str, Any]] = []
+    for label, variable, cats, complement in WARD_VS_LA_SHARES:
+        rows.append({"measure": label, "ward": share_in(con, variable, cats, "ward", code, complement),
+                     "local_authority": share_in(con, variable, cats, "la", la_code, complement)
+                     if la_code else None})
+    members = la_wards(con, la_code) if la_code else [code]
+    gaps = con.execute(
+        """SELECT g.category, g.ward_code, g.gap, a.demand FROM ward_gaps g
+           JOIN ward_access a USING (unit_level, ward_code, category)
+           WHERE g.unit_level = ? AND list_contains(?, g.ward_code)""", [LEVEL, members]).df()
+    for cat, grp in gaps.groupby("category"):
+        mine = grp.loc[grp["ward_code"] == code, "gap"]
+        weights = grp["demand"].clip(lower=0)
+        la_mean = float(np.average(grp["gap"], weights=weights)) if weights.sum() > 0 else float(grp["gap"].mean())
+        rows.append({"measure": f"Provision gap: {vocab.CATEGORY_LABELS.get(str(cat), str(cat))}",
+                     "ward": float(mine.iloc[0]) if len(mine) else None, "local_authority": la_mean})
+    return pd.DataFrame(rows, columns=["measure", "ward", "local_authority"])
+
+
+# -- rankings and tables of units ------------------------------------------------------------------
+
+def gap_ranking(con: duckdb.DuckDBPyConnection, category: str) -> pd.DataFrame:
+    """Wards by provision gap for ``category``: rank, ward, LA, gap, need, supply, flags, why."""
+    df = con.execute(
+        """SELECT rank, ward_code AS code, gap, need, supply, flags, components FROM ward_gaps
+           WHERE unit_level = ? AND category = ? ORDER BY rank, code""", [LEVEL, category]).df()
+    df = df.merge(wards(con), on="code", how="left")
+    df["flags"] = df["flags"].map(lambda s: ", ".join(json.loads(s)) if isinstance(s, str) else "")
+    df["why"] = df["components"].map(lambda s: why(json.loads(s)) if isinstance(s, str) else "")
+    return df[["rank", "code", "name", "la_name", "gap", "need", "supply", "flags", "why"]]
+
+
+def unit_gaps(con: duckdb.DuckDBPyConnection, level: str, category: str, top: int,
+              flagged_only: bool = False) -> list[dict[str, Any]]:
+    """The ``top`` units of ``level`` by gap for ``category``, components and flags parsed."""
+    rows = con.execute(
+        """SELECT g.ward_code, a.name, g.rank, g.gap, g.need, g.supply, g.flags, g.components, g.strengths
+           FROM ward_gaps g LEFT JOIN areas a ON a.code = g.ward_code AND a.level = g.unit_level
+           WHERE g.unit_level = ? AND g.category = ?
+             AND (NOT ? OR list_contains(from_json(g.flags, '["VARCHAR"]'), 'high_need_low_provision'))
+           ORDER BY g.rank, g.ward_code LIMIT ?""", [level, category, flagged_only, top]).fetchall()
+    keys = ["code", "name", "rank", "gap", "need", "supply", "flags", "components", "strengths"]
+    recs = [dict(zip(keys, r, strict=True)) for r in rows]
+    for r in recs:
+        for k in ("flags", "components", "strengths"):
+            r[k] = json.loads(r[k]) if r[k] else None
+    return recs
+
+
+def unit_indices(con: duckdb.DuckDBPyConnection, level: str, unit: str | None = None,
+                 focal_group: str | None = None) -> pd.DataFrame:
+    """Segregation indices of the units of ``level`` (optionally one unit, one focal group)."""
+    return con.execute(
+        """SELECT ward_code, focal_group, index_name, value, ci_low, ci_high, reliable, n_oas
+           FROM ward_indices WHERE unit_level = ? AND (? IS NULL OR ward_code = ?)
+             AND (? IS NULL OR focal_group = ?) ORDER BY ward_code, focal_group, index_name""",
+        [level, unit, unit, focal_group, focal_group]).df()
+
+
+def partner_disagreements(con: duckdb.DuckDBPyConnection, tolerance: float) -> tuple[pd.DataFrame, int]:
+    """Partner-published index values that differ from ours by more than ``tolerance`` (or have
+    no computed value), largest difference first; and how many partner values there are."""
+    rows = con.execute(
+        """SELECT p.source, p.ward_code, p.focal_group, p.index_name, p.value AS partner,
+                  w.value AS computed, p.value - w.value AS difference
+           FROM partner_indices p LEFT JOIN ward_indices w
+             ON w.ward_code = p.ward_code AND w.focal_group = p.focal_group AND w.index_name = p.index_name
+           WHERE w.value IS NULL OR abs(p.value - w.value) > ?
+           ORDER BY abs(coalesce(p.value - w.value, 1e9)) DESC, p.ward_code""", [tolerance]).df()
+    return rows, int(_one(con, "SELECT count(*) FROM partner_indices") or 0)
+
+
+def compare_gaps(now: duckdb.DuckDBPyConnection, before: duckdb.DuckDBPyConnection,
+                 tolerance: float = 1e-9) -> pd.DataFrame:
+    """Wards whose gap changed between two snapshots, per category, largest change first."""
+    q = "SELECT ward_code AS code, category, gap, rank FROM ward_gaps WHERE unit_level = ?"
+    a = now.execute(q, [LEVEL]).df()
+    b = before.execute(q, [LEVEL]).df()
+    m = a.merge(b, on=["code", "category"], how="outer", suffixes=("_now", "_before"))
+    m["change"] = m["gap_now"] - m["gap_before"]
+    changed = m[(m["change"].abs() > tolerance) | m["gap_now"].isna() | m["gap_before"].isna()].copy()
+    changed = changed.merge(wards(now), on="code", how="left")
+    changed["category"] = changed["category"].map(lambda c: vocab.CATEGORY_LABELS.get(c, c))
+    changed = changed.reindex(changed["change"].abs().sort_values(ascending=False, na_position="first").index)
+    return changed[["code", "name", "category", "gap_before", "gap_now", "change", "rank_before",
+                    "rank_now"]].reset_index(drop=True)
+
+
+# -- provenance ------------------------------------------------------------------------------------
+
+def layers(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every layer loaded, with source, licence, vintage, rows and the ingests it came from."""
+    return con.execute(
+        """SELECT 'boundaries: ' || level AS layer, coalesce(source, '') AS source, '' AS licence,
+                  coalesce(vintage, '') AS vintage, count(*) AS rows,
+                  string_agg(DISTINCT ingest_id::VARCHAR, ', ') AS ingests
+           FROM areas GROUP BY ALL
+           UNION ALL
+           SELECT 'census: ' || variable, coalesce(source, ''), '', vintage, count(*),
+                  string_agg(DISTINCT ingest_id::VARCHAR, ', ')
+           FROM population GROUP BY ALL
+           UNION ALL
+           SELECT 'assets: ' || category, source, coalesce(licence, ''), coalesce(max(observed_at)::VARCHAR, ''),
+                  count(*), string_agg(DISTINCT ingest_id::VARCHAR, ', ')
+           FROM assets GROUP BY ALL
+           UNION ALL
+           SELECT 'dispersal: ' || support_type, coalesce(source, ''), '', max(period)::VARCHAR, count(*),
+                  string_agg(DISTINCT ingest_id::VARCHAR, ', ')
+           FROM dispersal GROUP BY ALL
+           ORDER BY 1, 2""").df()
+
+
+def ingests(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every ingest, newest first, with its row accounting."""
+    return con.execute(
+        """SELECT ingest_id, path, kind, status, rows_read, rows_accepted, rows_quarantined, started_at, message
+           FROM ingests ORDER BY ingest_id DESC""").df()
+
+
+def quarantine_reasons(con: duckdb.DuckDBPyConnection, ingest_id: int | None = None) -> pd.DataFrame:
+    """Quarantined rows per ingest and reason (of one ingest, or all), the most common first."""
+    return con.execute(
+        """SELECT ingest_id, reason_code, count(*) AS rows FROM quarantine WHERE ? IS NULL OR ingest_id = ?
+           GROUP BY ALL ORDER BY ingest_id DESC, rows DESC, reason_code""", [ingest_id, ingest_id]).df()
+
+
+def quarantine_rows(con: duckdb.DuckDBPyConnection, ingest_id: int | None = None, reason: str | None = None,
+                    limit: int = 50) -> list[dict[str, Any]]:
+    """The quarantined rows themselves, with the file each came from."""
+    rows = con.execute(
+        """SELECT q.ingest_id, i.path, q.row_number, q.reason_code, q.message, q.raw
+           FROM quarantine q JOIN ingests i USING (ingest_id)
+           WHERE (? IS NULL OR q.ingest_id = ?) AND (? IS NULL OR q.reason_code = ?)
+           ORDER BY q.ingest_id, q.row_number LIMIT ?""", [ingest_id, ingest_id, reason, reason, limit]).fetchall()
+    keys = ["ingest_id", "path", "row_number", "reason_code", "message", "raw"]
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def events_timeline(con: duckdb.DuckDBPyConnection, limit: int = 500) -> pd.DataFrame:
+    """The latest events, newest first."""
+    return con.execute("SELECT occurred_at, name, payload::VARCHAR AS payload FROM events "
+                       "ORDER BY occurred_at DESC LIMIT ?", [limit]).df()
