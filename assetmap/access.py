@@ -175,12 +175,12 @@ def aggregate(oa_rows: pd.DataFrame, unit_of: pd.Series) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``ward_code, population, demand, nearest_m, share_within_800, share_within_1600,
+        ``unit_code, population, demand, nearest_m, share_within_800, share_within_1600,
         mean_n_1600, e2sfca`` (catchment columns follow ``settings.catchments_m``).
     """
-    df = oa_rows.assign(ward_code=oa_rows["oa_code"].map(unit_of))
-    df = df[df["ward_code"].notna()].sort_values(["ward_code", "oa_code"], kind="stable")
-    codes, idx = np.unique(df["ward_code"].to_numpy(dtype=str), return_inverse=True)
+    df = oa_rows.assign(unit_code=oa_rows["oa_code"].map(unit_of))
+    df = df[df["unit_code"].notna()].sort_values(["unit_code", "oa_code"], kind="stable")
+    codes, idx = np.unique(df["unit_code"].to_numpy(dtype=str), return_inverse=True)
     n = len(codes)
     pop = np.bincount(idx, weights=df["population"].to_numpy(float), minlength=n)
     dem = np.bincount(idx, weights=df["demand"].to_numpy(float), minlength=n)
@@ -195,7 +195,7 @@ def aggregate(oa_rows: pd.DataFrame, unit_of: pd.Series) -> pd.DataFrame:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
-    out = pd.DataFrame({"ward_code": codes, "population": pop, "demand": dem,
+    out = pd.DataFrame({"unit_code": codes, "population": pop, "demand": dem,
                         "nearest_m": wmean(df["nearest_m"].to_numpy(float))})
     for name in _COUNT_COLS:
         out[name.replace("n_", "share_within_")] = wmean((df[name].to_numpy(float) > 0).astype(float))

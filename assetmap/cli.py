@@ -315,7 +315,7 @@ def cmd_what_if(args: argparse.Namespace) -> int:
         return 0
     _out(f"{'code':<10} {'category':<18} {'before':>8} {'after':>8} {'change':>8}  rank")
     for r in df.head(args.top).itertuples():
-        _out(f"{r.ward_code:<10} {r.category:<18} {r.gap_before:>8.3f} {r.gap_after:>8.3f} "
+        _out(f"{r.unit_code:<10} {r.category:<18} {r.gap_before:>8.3f} {r.gap_after:>8.3f} "
              f"{r.delta:>+8.3f}  {r.rank_before} -> {r.rank_after}")
     return 0
 
@@ -331,7 +331,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         return 0
     _out(f"{len(df)} sites for {args.category} covering {df.attrs.get('total', 0.0):,.0f} residents in need:")
     for r in df.itertuples():
-        _out(f"  {r.order}. {r.lat:.5f},{r.lon:.5f}  OA {r.oa_code} ward {r.ward_code}  "
+        _out(f"  {r.order}. {r.lat:.5f},{r.lon:.5f}  OA {r.oa_code} unit {r.unit_code}  "
              f"+{r.covered_demand:,.0f}")
     return 0
 
@@ -350,7 +350,7 @@ def cmd_indices(args: argparse.Namespace) -> int:
                  "(or have no computed value):")
             for r in rows.head(args.top).itertuples():
                 comp = "none" if r.computed != r.computed else f"{r.computed:.4f}"
-                _out(f"  {r.source}: {r.ward_code} {r.focal_group} {r.index_name}: "
+                _out(f"  {r.source}: {r.unit_code} {r.focal_group} {r.index_name}: "
                      f"partner {r.partner:.4f}, computed {comp}")
             return 0
         level = _level(store, args.by)
@@ -438,9 +438,10 @@ def cmd_approve(args: argparse.Namespace) -> int:
     from assetmap.submissions import approve
 
     with _store(args) as store:
-        r = approve(store, args.id)
-    _out(f"approved {args.id}: stored as part of ingest #{r.ingest_id}; wards changed: "
-         f"{', '.join(r.affected_wards) or 'none'}")
+        d = approve(store, args.id, publish=args.publish)
+    _out(f"approved {args.id}: stored as asset {d.asset_id} (ingest #{d.ingest.ingest_id}); wards changed: "
+         f"{', '.join(d.ingest.affected_wards) or 'none'}; {d.recomputed_units} units recomputed"
+         + (f"; published snapshot {d.snapshot_id}" if d.snapshot_id else ""))
     return 0
 
 
@@ -473,7 +474,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from assetmap import __version__
     from assetmap.export import FORMATS, LAYERS
-    from assetmap.sources import KINDS
+    from assetmap.sources import KINDS, READERS
 
     parser = argparse.ArgumentParser(prog="assetmap", description="Community asset mapping for the UK.")
     parser.add_argument("--version", action="version", version=f"assetmap {__version__}")
@@ -492,7 +493,11 @@ def build_parser() -> argparse.ArgumentParser:
         """A subcommand; `up` passes what follows it to pipelines.up as it is."""
         return sub.add_parser(name, parents=[] if name == "up" else [common], **kwargs)
 
-    p = add("ingest", help="ingest files or folders (folders in dependency order)")
+    formats = "\n".join(f"  {k:<13} {r.description}" for k, r in READERS.items())
+    p = add("ingest", help="ingest files or folders (folders in dependency order)",
+            description="Ingest files or folders (folders in dependency order). The format of each file is "
+                        "recognised from its content; --kind names it.",
+            epilog=f"formats (--kind):\n{formats}", formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--kind", choices=KINDS, help="skip sniffing: read as this kind")
     p.add_argument("--map", action="append", metavar="FIELD=COLUMN",
@@ -598,8 +603,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_submissions)
 
-    p = add("approve", help="approve a pending submission (validated like any provider row)")
+    p = add("approve", help="approve a pending submission (validated like any provider row); recompute the "
+                            "units it reaches and publish a snapshot, as the dashboard's moderation does")
     p.add_argument("id", metavar="ID")
+    p.add_argument("--no-publish", dest="publish", action="store_false",
+                   help="store and recompute, but publish no snapshot (the next publish shows it)")
     p.set_defaults(func=cmd_approve)
 
     p = add("reject", help="reject a pending submission, with the reason")

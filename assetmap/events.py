@@ -24,7 +24,8 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Protocol
 
 from assetmap.vocab.events import (
     ASSETS_CHANGED,
@@ -38,12 +39,91 @@ from assetmap.vocab.events import (
 log = logging.getLogger(__name__)
 
 __all__ = ["ASSETS_CHANGED", "FILE_RECEIVED", "INGEST_COMPLETED", "INGEST_FAILED", "SNAPSHOT_PUBLISHED",
-           "VOCABULARY", "clear_emitters", "emit", "record", "register_emitter"]
+           "VOCABULARY", "AssetsChanged", "Event", "FileReceived", "IngestCompleted", "IngestFailed",
+           "SnapshotPublished", "announce", "clear_emitters", "register_emitter"]
 
 VOCABULARY = EVENT_NAMES
 
 Emitter = Callable[[str, dict[str, Any]], None]
 _emitters: list[Emitter] = []
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event: its ``name`` (a class constant from the vocabulary) and its fields, the payload."""
+
+    name: ClassVar[str]
+
+    def payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FileReceived(Event):
+    """A file reached the inbox (``sha256`` None and ``size`` 0 for an entry never read)."""
+
+    name: ClassVar[str] = FILE_RECEIVED
+    path: str
+    sha256: str | None
+    size: int
+
+
+@dataclass(frozen=True)
+class IngestCompleted(Event):
+    """A file was stored: its row accounting and the wards it reaches."""
+
+    name: ClassVar[str] = INGEST_COMPLETED
+    ingest_id: int
+    path: str
+    kind: str
+    rows_read: int
+    rows_accepted: int
+    rows_quarantined: int
+    affected_wards: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IngestFailed(Event):
+    """A file was refused; nothing but the audit record was stored."""
+
+    name: ClassVar[str] = INGEST_FAILED
+    ingest_id: int
+    path: str
+    sha256: str | None
+    reason_code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class AssetsChanged(Event):
+    """Assets were added, altered or moved: the wards whose analysis must be recomputed."""
+
+    name: ClassVar[str] = ASSETS_CHANGED
+    ingest_id: int
+    ward_codes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SnapshotPublished(Event):
+    """A snapshot of the store was published for the dashboards."""
+
+    name: ClassVar[str] = SNAPSHOT_PUBLISHED
+    snapshot_id: str
+    reason: str
+    last_ingest_id: int | None
+
+
+class _Store(Protocol):
+    """What :func:`announce` needs of a :class:`~assetmap.store.Store`."""
+
+    con: Any
+
+    def on_commit(self, callback: Callable[[], None]) -> None: ...
+
+    def transaction(self) -> Any: ...
+
+    @property
+    def in_transaction(self) -> bool: ...
 
 
 def register_emitter(emitter: Emitter) -> None:
@@ -55,16 +135,28 @@ def clear_emitters() -> None:
     _emitters.clear()
 
 
-def record(con: Any, name: str, payload: dict[str, Any]) -> str:
-    """Append an event to the ``events`` table through ``con``; return its id.
+def announce(store: _Store, event: Event, *, emit: bool = True) -> str:
+    """Record ``event`` in the store's ``events`` table and, once that is committed, send it to
+    the registered emitters (the pipelines forward it to Prefect). Returns the event's id.
 
-    Raises
-    ------
-    ValueError
-        When ``name`` is not in the vocabulary.
+    Inside :meth:`Store.transaction <assetmap.store.Store.transaction>` the event is part of that
+    transaction (rolled back with it, never emitted then); outside, it is its own. ``emit=False``
+    records only (the watcher has told the server of a file already).
     """
-    if name not in VOCABULARY:
-        raise ValueError(f"unknown event {name!r}; the vocabulary is {VOCABULARY}")
+    if event.name not in VOCABULARY:
+        raise ValueError(f"unknown event {event.name!r}; the vocabulary is {VOCABULARY}")
+    payload = event.payload()
+    if store.in_transaction:
+        event_id = _record(store.con, event.name, payload)
+    else:
+        with store.transaction() as con:
+            event_id = _record(con, event.name, payload)
+    if emit:
+        store.on_commit(lambda: _emit(event.name, payload))
+    return event_id
+
+
+def _record(con: Any, name: str, payload: dict[str, Any]) -> str:
     event_id = str(uuid.uuid4())
     con.execute(
         "INSERT INTO events (event_id, name, payload, occurred_at) VALUES (?, ?, ?, ?)",
@@ -74,7 +166,7 @@ def record(con: Any, name: str, payload: dict[str, Any]) -> str:
     return event_id
 
 
-def emit(name: str, payload: dict[str, Any]) -> None:
+def _emit(name: str, payload: dict[str, Any]) -> None:
     """Send a committed event to the registered emitters; an emitter's failure is logged."""
     for emitter in list(_emitters):
         try:

@@ -57,22 +57,22 @@ def score(
     Parameters
     ----------
     need
-        Long form ``ward_code, component, raw, scaled`` (from the ``ward_need`` table).
+        Long form ``unit_code, component, raw, scaled`` (from the ``unit_need`` table).
     access
-        The category's ``ward_access`` rows.
+        The category's ``unit_access`` rows.
 
     Returns
     -------
     pandas.DataFrame
-        ``ward_code, category, need, supply, gap, components, strengths`` (JSON strings).
+        ``unit_code, category, need, supply, gap, components, strengths`` (JSON strings).
     """
     weights = settings.need_weights.get(category, {})
     target = settings.provision_target.get(category, 1.0)
     sw = settings.supply_weights
-    acc = access.sort_values("ward_code").reset_index(drop=True)
-    codes = acc["ward_code"].to_numpy()
-    wide_raw = need.pivot(index="ward_code", columns="component", values="raw").reindex(codes)
-    wide = need.pivot(index="ward_code", columns="component", values="scaled").reindex(codes)
+    acc = access.sort_values("unit_code").reset_index(drop=True)
+    codes = acc["unit_code"].to_numpy()
+    wide_raw = need.pivot(index="unit_code", columns="component", values="raw").reindex(codes)
+    wide = need.pivot(index="unit_code", columns="component", values="scaled").reindex(codes)
     names = [k for k in weights if k in wide.columns]
     scaled = wide[names].to_numpy(float) if names else np.empty((len(codes), 0))
     raw = wide_raw[names].to_numpy(float) if names else np.empty((len(codes), 0))
@@ -103,7 +103,7 @@ def score(
             "nearest_m": _opt(acc["nearest_m"].iat[r]),
         }
         rows.append((codes[r], category, need_v, supply_v, gap, json.dumps(comps), json.dumps(strengths)))
-    return pd.DataFrame(rows, columns=["ward_code", "category", "need", "supply", "gap",
+    return pd.DataFrame(rows, columns=["unit_code", "category", "need", "supply", "gap",
                                        "components", "strengths"])
 
 
@@ -115,9 +115,9 @@ def rank_and_flag(gaps: pd.DataFrame, access: pd.DataFrame) -> pd.DataFrame:
     """Rank (1 = largest gap) and flags of every unit of one category.
 
     Over all units of the category at once, because both depend on the others.
-    Returns ``ward_code, rank, flags`` (flags as a JSON list).
+    Returns ``unit_code, rank, flags`` (flags as a JSON list).
     """
-    g = gaps.merge(access[["ward_code", "demand", "share_within_1600"]], on="ward_code", how="left")
+    g = gaps.merge(access[["unit_code", "demand", "share_within_1600"]], on="unit_code", how="left")
     rank = g["gap"].rank(method="min", ascending=False).astype(int)
     need, supply = g["need"].to_numpy(float), g["supply"].to_numpy(float)
     reach = g["share_within_1600"].to_numpy(float)
@@ -126,7 +126,7 @@ def rank_and_flag(gaps: pd.DataFrame, access: pd.DataFrame) -> pd.DataFrame:
     served = (supply >= np.quantile(supply, 0.75)) & (supply > 0)
     code = high_low * 1 + unreached * 2 + served * 4
     text = {k: json.dumps([f for bit, f in zip((1, 2, 4), FLAGS, strict=False) if k & bit]) for k in range(8)}
-    return pd.DataFrame({"ward_code": g["ward_code"], "rank": rank, "flags": [text[k] for k in code]})
+    return pd.DataFrame({"unit_code": g["unit_code"], "rank": rank, "flags": [text[k] for k in code]})
 
 
 def need_raw(

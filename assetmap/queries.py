@@ -41,7 +41,7 @@ KINDS: dict[str, str] = {
     "index": "Segregation index",
     "share": "Share of residents",
 }
-#: Accessibility fields of ``ward_access`` a map may show (the column names, fixed).
+#: Accessibility fields of ``unit_access`` a map may show (the column names, fixed).
 ACCESS_FIELDS: dict[str, str] = {
     "e2sfca": "E2SFCA (supply per person in need within reach)",
     "nearest_m": "Distance to the nearest (m, need-weighted)",
@@ -50,7 +50,7 @@ ACCESS_FIELDS: dict[str, str] = {
 }
 _GAP_COLUMNS = {"gap": "gap", "need": "need", "supply": "supply"}
 #: Tables whose emptiness a page asks about.
-_COUNTABLE = frozenset({"ward_gaps", "ward_indices", "ward_access", "dispersal", "assets", "display_areas"})
+_COUNTABLE = frozenset({"unit_gaps", "unit_indices", "unit_access", "dispersal", "assets", "display_areas"})
 
 
 @dataclass(frozen=True)
@@ -200,14 +200,14 @@ def measure_values(con: duckdb.DuckDBPyConnection, m: Measure) -> pd.DataFrame:
     """``code, value, reliable`` of every ward for measure ``m`` (missing wards have no row)."""
     if m.kind in _GAP_COLUMNS:
         col = _GAP_COLUMNS[m.kind]
-        df = con.execute(f"SELECT ward_code AS code, {col} AS value FROM ward_gaps "  # noqa: S608 (fixed map)
+        df = con.execute(f"SELECT unit_code AS code, {col} AS value FROM unit_gaps "  # noqa: S608 (fixed map)
                          "WHERE unit_level = ? AND category = ?", [LEVEL, m.category]).df()
     elif m.kind == "access":
         col = m.field if m.field in ACCESS_FIELDS else "e2sfca"
-        df = con.execute(f"SELECT ward_code AS code, {col} AS value FROM ward_access "  # noqa: S608 (fixed map)
+        df = con.execute(f"SELECT unit_code AS code, {col} AS value FROM unit_access "  # noqa: S608 (fixed map)
                          "WHERE unit_level = ? AND category = ?", [LEVEL, m.category]).df()
     elif m.kind == "index":
-        df = con.execute("SELECT ward_code AS code, value, reliable FROM ward_indices "
+        df = con.execute("SELECT unit_code AS code, value, reliable FROM unit_indices "
                          "WHERE unit_level = ? AND index_name = ? AND focal_group = ?",
                          [LEVEL, m.index, vocab.ALL_GROUPS if vocab.is_multigroup(m.index) else m.group]).df()
     else:
@@ -346,8 +346,8 @@ def population_mix(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
 def ward_indices(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
     """The ward's segregation indices, the multigroup ones first, with labels."""
     df = con.execute(
-        """SELECT focal_group, index_name, value, ci_low, ci_high, reliable, n_oas FROM ward_indices
-           WHERE unit_level = ? AND ward_code = ? ORDER BY focal_group <> 'all', focal_group, index_name""",
+        """SELECT focal_group, index_name, value, ci_low, ci_high, reliable, n_oas FROM unit_indices
+           WHERE unit_level = ? AND unit_code = ? ORDER BY focal_group <> 'all', focal_group, index_name""",
         [LEVEL, code]).df()
     df["index"] = df["index_name"].map(vocab.INDEX_LABELS)
     df["group"] = df["focal_group"].map(vocab.group_label)
@@ -358,10 +358,10 @@ def ward_gaps(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
     """Each category's gap, need, supply, rank (of how many), components, flags, strengths."""
     df = con.execute(
         """SELECT g.category, g.gap, g.need, g.supply, g.rank, n.of_units, g.components, g.flags, g.strengths
-           FROM ward_gaps g
-           JOIN (SELECT category, count(*) AS of_units FROM ward_gaps WHERE unit_level = ? GROUP BY 1) n
+           FROM unit_gaps g
+           JOIN (SELECT category, count(*) AS of_units FROM unit_gaps WHERE unit_level = ? GROUP BY 1) n
              USING (category)
-           WHERE g.unit_level = ? AND g.ward_code = ? ORDER BY g.category""", [LEVEL, LEVEL, code]).df()
+           WHERE g.unit_level = ? AND g.unit_code = ? ORDER BY g.category""", [LEVEL, LEVEL, code]).df()
     for col in ("components", "flags", "strengths"):
         df[col] = df[col].map(lambda s: json.loads(s) if isinstance(s, str) else s)
     df["label"] = df["category"].map(vocab.CATEGORY_LABELS)
@@ -379,7 +379,7 @@ def ward_access(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
     return con.execute(
         """SELECT category, demand_basis, demand, nearest_m, share_within_800, share_within_1600, e2sfca,
                   assets_in_unit, capacity_in_unit
-           FROM ward_access WHERE unit_level = ? AND ward_code = ? ORDER BY category""", [LEVEL, code]).df()
+           FROM unit_access WHERE unit_level = ? AND unit_code = ? ORDER BY category""", [LEVEL, code]).df()
 
 
 #: The shares the profile sets beside the LA's: (label, variable, categories, everyone but them).
@@ -413,11 +413,11 @@ def ward_vs_la(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
                      if la_code else None})
     members = la_wards(con, la_code) if la_code else [code]
     gaps = con.execute(
-        """SELECT g.category, g.ward_code, g.gap, a.demand FROM ward_gaps g
-           JOIN ward_access a USING (unit_level, ward_code, category)
-           WHERE g.unit_level = ? AND list_contains(?, g.ward_code)""", [LEVEL, members]).df()
+        """SELECT g.category, g.unit_code, g.gap, a.demand FROM unit_gaps g
+           JOIN unit_access a USING (unit_level, unit_code, category)
+           WHERE g.unit_level = ? AND list_contains(?, g.unit_code)""", [LEVEL, members]).df()
     for cat, grp in gaps.groupby("category"):
-        mine = grp.loc[grp["ward_code"] == code, "gap"]
+        mine = grp.loc[grp["unit_code"] == code, "gap"]
         weights = grp["demand"].clip(lower=0)
         la_mean = float(np.average(grp["gap"], weights=weights)) if weights.sum() > 0 else float(grp["gap"].mean())
         rows.append({"measure": f"Provision gap: {vocab.CATEGORY_LABELS.get(str(cat), str(cat))}",
@@ -430,7 +430,7 @@ def ward_vs_la(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
 def gap_ranking(con: duckdb.DuckDBPyConnection, category: str) -> pd.DataFrame:
     """Wards by provision gap for ``category``: rank, ward, LA, gap, need, supply, flags, why."""
     df = con.execute(
-        """SELECT rank, ward_code AS code, gap, need, supply, flags, components FROM ward_gaps
+        """SELECT rank, unit_code AS code, gap, need, supply, flags, components FROM unit_gaps
            WHERE unit_level = ? AND category = ? ORDER BY rank, code""", [LEVEL, category]).df()
     df = df.merge(wards(con), on="code", how="left")
     df["flags"] = df["flags"].map(lambda s: ", ".join(json.loads(s)) if isinstance(s, str) else "")
@@ -442,11 +442,11 @@ def unit_gaps(con: duckdb.DuckDBPyConnection, level: str, category: str, top: in
               flagged_only: bool = False) -> list[dict[str, Any]]:
     """The ``top`` units of ``level`` by gap for ``category``, components and flags parsed."""
     rows = con.execute(
-        """SELECT g.ward_code, a.name, g.rank, g.gap, g.need, g.supply, g.flags, g.components, g.strengths
-           FROM ward_gaps g LEFT JOIN areas a ON a.code = g.ward_code AND a.level = g.unit_level
+        """SELECT g.unit_code, a.name, g.rank, g.gap, g.need, g.supply, g.flags, g.components, g.strengths
+           FROM unit_gaps g LEFT JOIN areas a ON a.code = g.unit_code AND a.level = g.unit_level
            WHERE g.unit_level = ? AND g.category = ?
              AND (NOT ? OR list_contains(from_json(g.flags, '["VARCHAR"]'), 'high_need_low_provision'))
-           ORDER BY g.rank, g.ward_code LIMIT ?""", [level, category, flagged_only, top]).fetchall()
+           ORDER BY g.rank, g.unit_code LIMIT ?""", [level, category, flagged_only, top]).fetchall()
     keys = ["code", "name", "rank", "gap", "need", "supply", "flags", "components", "strengths"]
     recs = [dict(zip(keys, r, strict=True)) for r in rows]
     for r in recs:
@@ -459,9 +459,9 @@ def unit_indices(con: duckdb.DuckDBPyConnection, level: str, unit: str | None = 
                  focal_group: str | None = None) -> pd.DataFrame:
     """Segregation indices of the units of ``level`` (optionally one unit, one focal group)."""
     return con.execute(
-        """SELECT ward_code, focal_group, index_name, value, ci_low, ci_high, reliable, n_oas
-           FROM ward_indices WHERE unit_level = ? AND (? IS NULL OR ward_code = ?)
-             AND (? IS NULL OR focal_group = ?) ORDER BY ward_code, focal_group, index_name""",
+        """SELECT unit_code, focal_group, index_name, value, ci_low, ci_high, reliable, n_oas
+           FROM unit_indices WHERE unit_level = ? AND (? IS NULL OR unit_code = ?)
+             AND (? IS NULL OR focal_group = ?) ORDER BY unit_code, focal_group, index_name""",
         [level, unit, unit, focal_group, focal_group]).df()
 
 
@@ -469,19 +469,19 @@ def partner_disagreements(con: duckdb.DuckDBPyConnection, tolerance: float) -> t
     """Partner-published index values that differ from ours by more than ``tolerance`` (or have
     no computed value), largest difference first; and how many partner values there are."""
     rows = con.execute(
-        """SELECT p.source, p.ward_code, p.focal_group, p.index_name, p.value AS partner,
+        """SELECT p.source, p.unit_code, p.focal_group, p.index_name, p.value AS partner,
                   w.value AS computed, p.value - w.value AS difference
-           FROM partner_indices p LEFT JOIN ward_indices w
-             ON w.ward_code = p.ward_code AND w.focal_group = p.focal_group AND w.index_name = p.index_name
+           FROM partner_indices p LEFT JOIN unit_indices w
+             ON w.unit_code = p.unit_code AND w.focal_group = p.focal_group AND w.index_name = p.index_name
            WHERE w.value IS NULL OR abs(p.value - w.value) > ?
-           ORDER BY abs(coalesce(p.value - w.value, 1e9)) DESC, p.ward_code""", [tolerance]).df()
+           ORDER BY abs(coalesce(p.value - w.value, 1e9)) DESC, p.unit_code""", [tolerance]).df()
     return rows, int(_one(con, "SELECT count(*) FROM partner_indices") or 0)
 
 
 def compare_gaps(now: duckdb.DuckDBPyConnection, before: duckdb.DuckDBPyConnection,
                  tolerance: float = 1e-9) -> pd.DataFrame:
     """Wards whose gap changed between two snapshots, per category, largest change first."""
-    q = "SELECT ward_code AS code, category, gap, rank FROM ward_gaps WHERE unit_level = ?"
+    q = "SELECT unit_code AS code, category, gap, rank FROM unit_gaps WHERE unit_level = ?"
     a = now.execute(q, [LEVEL]).df()
     b = before.execute(q, [LEVEL]).df()
     m = a.merge(b, on=["code", "category"], how="outer", suffixes=("_now", "_before"))

@@ -1,9 +1,9 @@
 """Recompute the analysis tables from the store: in full, or only what changed assets reach.
 
 A full recompute (:func:`recompute`) computes, for one unit level (ward by default; ``msoa``
-or ``la`` where data comes without wards): the segregation indices (``ward_indices``),
-accessibility per OA (``oa_access``) and per unit (``ward_access``), need (``ward_need``) and
-gaps (``ward_gaps``). Each table is replaced in one transaction, so a reader sees the old
+or ``la`` where data comes without wards): the segregation indices (``unit_indices``),
+accessibility per OA (``oa_access``) and per unit (``unit_access``), need (``unit_need``) and
+gaps (``unit_gaps``). Each table is replaced in one transaction, so a reader sees the old
 results or the new, never a mix.
 
 An incremental recompute (:func:`recompute_wards`) takes the wards that an
@@ -180,7 +180,7 @@ def stored_inputs(con: duckdb.DuckDBPyConnection) -> Inputs | None:
     oas = pd.DataFrame(con.execute("SELECT * FROM oa_inputs ORDER BY oa_code").fetchnumpy())
     if oas.empty:
         return None
-    basis = dict(con.execute("SELECT category, any_value(demand_basis) FROM ward_access GROUP BY 1").fetchall())
+    basis = dict(con.execute("SELECT category, any_value(demand_basis) FROM unit_access GROUP BY 1").fetchall())
     for c in CATEGORIES:
         basis.setdefault(c, "all residents")
     return _with_assets(con, oas, basis)
@@ -189,7 +189,7 @@ def stored_inputs(con: duckdb.DuckDBPyConnection) -> Inputs | None:
 # -- computing ------------------------------------------------------------------------------
 
 def compute_indices(con: duckdb.DuckDBPyConnection, level: str, n_boot: int = 0) -> pd.DataFrame:
-    """Every segregation index of every unit at ``level`` (long form, ``ward_indices`` columns)."""
+    """Every segregation index of every unit at ``level`` (long form, ``unit_indices`` columns)."""
     counts = load_counts(con, vocab.ETHNIC_GROUP, within=level)
     umap = unit_map(con, level)
     if counts.empty or umap.empty:
@@ -209,7 +209,7 @@ def compute_indices(con: duckdb.DuckDBPyConnection, level: str, n_boot: int = 0)
     lq = seg.location_quotient(fcounts, regions, totals=unit_counts.sum(axis=1))
     n_oas = units.count()
     lq_frame = pd.DataFrame({
-        "ward_code": np.repeat(units.codes, len(focal)),
+        "unit_code": np.repeat(units.codes, len(focal)),
         "focal_group": np.tile(list(focal), units.n),
         "index_name": "location_quotient",
         "value": lq.ravel(), "ci_low": np.nan, "ci_high": np.nan,
@@ -232,7 +232,7 @@ def _unit_counts(con: duckdb.DuckDBPyConnection, variable: str, umap: pd.Series,
 
 
 def compute_need(con: duckdb.DuckDBPyConnection, level: str, indices: pd.DataFrame) -> pd.DataFrame:
-    """Raw and scaled need components per unit (long form, ``ward_need`` columns)."""
+    """Raw and scaled need components per unit (long form, ``unit_need`` columns)."""
     umap = unit_map(con, level)
     english = _unit_counts(con, vocab.ENGLISH_PROFICIENCY, umap, level)
     birth = _unit_counts(con, vocab.COUNTRY_OF_BIRTH, umap, level)
@@ -240,17 +240,17 @@ def compute_need(con: duckdb.DuckDBPyConnection, level: str, indices: pd.DataFra
     n_groups = len([c for c in eth.columns if c != vocab.UNLISTED]) if not eth.empty else 0
     entropy = theil = None
     if not indices.empty:
-        multi = indices[indices["focal_group"] == seg.ALL_GROUPS].set_index(["index_name", "ward_code"])["value"]
+        multi = indices[indices["focal_group"] == seg.ALL_GROUPS].set_index(["index_name", "unit_code"])["value"]
         entropy = multi.loc["entropy"] if "entropy" in multi.index.get_level_values(0) else None
         theil = multi.loc["theil_h"] if "theil_h" in multi.index.get_level_values(0) else None
     raw = gapmod.need_raw(english, birth, entropy, n_groups, theil)
     if raw.empty:
-        return pd.DataFrame(columns=["ward_code", "component", "raw", "scaled"])
+        return pd.DataFrame(columns=["unit_code", "component", "raw", "scaled"])
     raw = raw.reindex(sorted(set(umap.values)))
     scaled = gapmod.scale_components(raw)
     long = raw.stack(future_stack=True).rename("raw").to_frame().join(
         scaled.stack(future_stack=True).rename("scaled"))
-    long.index.names = ["ward_code", "component"]
+    long.index.names = ["unit_code", "component"]
     return long.reset_index()
 
 
@@ -271,15 +271,15 @@ def _oa_rows(inputs: Inputs, category: str, targets: np.ndarray | None = None) -
 def _asset_units(inputs: Inputs, umap: pd.Series, level: str) -> pd.DataFrame:
     a = inputs.assets
     unit = a["ward_code"] if level == "ward" else a["oa_code"].map(umap)
-    g = pd.DataFrame({"ward_code": unit, "category": a["category"], "supply": a["supply"]}).dropna(
-        subset=["ward_code"])
-    return g.groupby(["ward_code", "category"]).agg(assets_in_unit=("supply", "size"),
+    g = pd.DataFrame({"unit_code": unit, "category": a["category"], "supply": a["supply"]}).dropna(
+        subset=["unit_code"])
+    return g.groupby(["unit_code", "category"]).agg(assets_in_unit=("supply", "size"),
                                                      capacity_in_unit=("supply", "sum")).reset_index()
 
 
 def unit_access(inputs: Inputs, oa_rows: pd.DataFrame, umap: pd.Series, level: str,
                 units: Iterable[str] | None = None) -> pd.DataFrame:
-    """``ward_access`` rows for the units (all, or those given) from their OAs' rows."""
+    """``unit_access`` rows for the units (all, or those given) from their OAs' rows."""
     counts = _asset_units(inputs, umap, level)
     if units is not None:
         keep = set(units)
@@ -292,7 +292,7 @@ def unit_access(inputs: Inputs, oa_rows: pd.DataFrame, umap: pd.Series, level: s
         agg["demand_basis"] = inputs.basis[cat]
         frames.append(agg)
     out = pd.concat(frames, ignore_index=True)
-    out = out.merge(counts, on=["ward_code", "category"], how="left")
+    out = out.merge(counts, on=["unit_code", "category"], how="left")
     out["assets_in_unit"] = out["assets_in_unit"].fillna(0).astype(int)
     out["capacity_in_unit"] = out["capacity_in_unit"].fillna(0.0)
     out.insert(0, "unit_level", level)
@@ -300,7 +300,7 @@ def unit_access(inputs: Inputs, oa_rows: pd.DataFrame, umap: pd.Series, level: s
 
 
 def unit_gaps(need: pd.DataFrame, access_rows: pd.DataFrame) -> pd.DataFrame:
-    """``ward_gaps`` rows (without rank and flags) for the units in ``access_rows``."""
+    """``unit_gaps`` rows (without rank and flags) for the units in ``access_rows``."""
     frames = []
     for cat in CATEGORIES:
         a = access_rows[access_rows["category"] == cat]
@@ -322,16 +322,16 @@ def ranked(gaps: pd.DataFrame, access_rows: pd.DataFrame) -> pd.DataFrame:
 # -- writing --------------------------------------------------------------------------------
 
 _COLUMNS = {
-    "ward_indices": ["unit_level", "ward_code", "focal_group", "index_name", "value", "ci_low",
+    "unit_indices": ["unit_level", "unit_code", "focal_group", "index_name", "value", "ci_low",
                      "ci_high", "reliable", "n_oas", "computed_at"],
     "oa_inputs": ["oa_code", "x", "y", "population"] + [f"demand_{c}" for c in CATEGORIES],
     "oa_access": ["oa_code", "category", "population", "demand", "nearest_m", "nearest_asset_id",
                   "n_800", "n_1600", "e2sfca"],
-    "ward_access": ["unit_level", "ward_code", "category", "population", "demand", "demand_basis",
+    "unit_access": ["unit_level", "unit_code", "category", "population", "demand", "demand_basis",
                     "nearest_m", "share_within_800", "share_within_1600", "mean_n_1600", "e2sfca",
                     "assets_in_unit", "capacity_in_unit", "computed_at"],
-    "ward_need": ["unit_level", "ward_code", "component", "raw", "scaled", "computed_at"],
-    "ward_gaps": ["unit_level", "ward_code", "category", "need", "supply", "gap", "rank",
+    "unit_need": ["unit_level", "unit_code", "component", "raw", "scaled", "computed_at"],
+    "unit_gaps": ["unit_level", "unit_code", "category", "need", "supply", "gap", "rank",
                   "components", "flags", "strengths", "computed_at"],
 }
 
@@ -392,11 +392,11 @@ def recompute(store: Store, level: str | None = None, n_boot: int = 0) -> Recomp
         access_rows = unit_access(inputs, oa_rows, umap, level)
         gaps = unit_gaps(need, access_rows)
         if not gaps.empty:
-            gaps = gaps.merge(ranked(gaps, access_rows), on=["ward_code", "category"])
+            gaps = gaps.merge(ranked(gaps, access_rows), on=["unit_code", "category"])
         res.oas = len(inputs.oas)
     with store.transaction():
-        for table, frame in (("ward_indices", indices), ("ward_need", need),
-                             ("ward_access", access_rows), ("ward_gaps", gaps)):
+        for table, frame in (("unit_indices", indices), ("unit_need", need),
+                             ("unit_access", access_rows), ("unit_gaps", gaps)):
             con.execute(f"DELETE FROM {table} WHERE unit_level = ?", [level])  # noqa: S608 (fixed table names)
             if frame is not None and not frame.empty:
                 frame = frame.assign(unit_level=level, computed_at=now)
@@ -413,7 +413,7 @@ def recompute(store: Store, level: str | None = None, n_boot: int = 0) -> Recomp
 
 
 def _stored_levels(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return [r[0] for r in con.execute("SELECT DISTINCT unit_level FROM ward_access ORDER BY 1").fetchall()]
+    return [r[0] for r in con.execute("SELECT DISTINCT unit_level FROM unit_access ORDER BY 1").fetchall()]
 
 
 def _zone_from_wards(con: duckdb.DuckDBPyConnection, inputs: Inputs, wards: list[str], radius: float) -> np.ndarray:
@@ -443,7 +443,7 @@ def _units_of(con: duckdb.DuckDBPyConnection, level: str, *, oas: Iterable[str] 
 
 
 def _units_with_changed_counts(con: duckdb.DuckDBPyConnection, level: str) -> set[str]:
-    """Units whose number or capacity of assets differs from what ``ward_access`` holds."""
+    """Units whose number or capacity of assets differs from what ``unit_access`` holds."""
     unit = "a.ward_code" if level == "ward" else "l.parent_code"
     join = "" if level == "ward" else \
         "JOIN area_lookup l ON l.area_code = a.oa_code AND l.parent_level = $level"
@@ -451,13 +451,13 @@ def _units_with_changed_counts(con: duckdb.DuckDBPyConnection, level: str) -> se
     rows = con.execute(
         f"""
         WITH now AS (
-            SELECT {unit} AS ward_code, a.category, count(*) AS n,
+            SELECT {unit} AS unit_code, a.category, count(*) AS n,
                    sum(coalesce(TRY_CAST(json_extract_string(a.attrs, '$.capacity') AS DOUBLE), 1.0)) AS c
             FROM assets a {join} WHERE a.geom IS NOT NULL AND {unit} IS NOT NULL GROUP BY ALL),
-        old AS (SELECT ward_code, category, assets_in_unit AS n, capacity_in_unit AS c
-                FROM ward_access WHERE unit_level = $level)
-        SELECT DISTINCT coalesce(now.ward_code, old.ward_code) FROM now FULL OUTER JOIN old
-            ON now.ward_code = old.ward_code AND now.category = old.category
+        old AS (SELECT unit_code, category, assets_in_unit AS n, capacity_in_unit AS c
+                FROM unit_access WHERE unit_level = $level)
+        SELECT DISTINCT coalesce(now.unit_code, old.unit_code) FROM now FULL OUTER JOIN old
+            ON now.unit_code = old.unit_code AND now.category = old.category
         WHERE coalesce(now.n, 0) <> coalesce(old.n, 0) OR abs(coalesce(now.c, 0) - coalesce(old.c, 0)) > 1e-9
         """, {"level": level}).fetchall()  # noqa: S608
     return {r[0] for r in rows}
@@ -547,8 +547,8 @@ def recompute_wards(store: Store, wards: Iterable[str]) -> RecomputeResult:
             rows = pd.concat([rows.set_index(key).drop(new.set_index(key).index, errors="ignore").reset_index(),
                               new], ignore_index=True)
         access_rows = unit_access(inputs, rows, umap, level, units=touched)
-        need = con.execute("SELECT ward_code, component, raw, scaled FROM ward_need WHERE unit_level = ? "
-                           "AND list_contains(?, ward_code)", [level, sorted(touched)]).df()
+        need = con.execute("SELECT unit_code, component, raw, scaled FROM unit_need WHERE unit_level = ? "
+                           "AND list_contains(?, unit_code)", [level, sorted(touched)]).df()
         gaps = unit_gaps(need, access_rows)
         writes.append((level, access_rows, gaps))
         res.changed_units += sorted(touched)
@@ -557,12 +557,12 @@ def recompute_wards(store: Store, wards: Iterable[str]) -> RecomputeResult:
             _delete_keys(con, "oa_access", new[["oa_code", "category"]])
             _insert(con, "oa_access", new)
         for level, access_rows, gaps in writes:
-            keys = access_rows[["ward_code", "category"]].assign(unit_level=level)
-            _delete_keys(con, "ward_access", keys)
-            _insert(con, "ward_access", access_rows.assign(computed_at=now))
+            keys = access_rows[["unit_code", "category"]].assign(unit_level=level)
+            _delete_keys(con, "unit_access", keys)
+            _insert(con, "unit_access", access_rows.assign(computed_at=now))
             if not gaps.empty:
-                _delete_keys(con, "ward_gaps", gaps[["ward_code", "category"]].assign(unit_level=level))
-                _insert(con, "ward_gaps", gaps.assign(unit_level=level, computed_at=now, rank=None, flags=None))
+                _delete_keys(con, "unit_gaps", gaps[["unit_code", "category"]].assign(unit_level=level))
+                _insert(con, "unit_gaps", gaps.assign(unit_level=level, computed_at=now, rank=None, flags=None))
             _rerank(con, level)
     res.oas = int(new["oa_code"].nunique()) if new is not None else 0
     res.units = len(res.changed_units)
@@ -574,23 +574,23 @@ def recompute_wards(store: Store, wards: Iterable[str]) -> RecomputeResult:
 
 def _rerank(con: duckdb.DuckDBPyConnection, level: str) -> None:
     """Rank and flag every unit again (both depend on all units); write only what changed."""
-    gaps = con.execute("SELECT ward_code, category, need, supply, gap, rank, flags FROM ward_gaps "
+    gaps = con.execute("SELECT unit_code, category, need, supply, gap, rank, flags FROM unit_gaps "
                        "WHERE unit_level = ?", [level]).df()
-    access_rows = con.execute("SELECT ward_code, category, demand, share_within_1600 FROM ward_access "
+    access_rows = con.execute("SELECT unit_code, category, demand, share_within_1600 FROM unit_access "
                               "WHERE unit_level = ?", [level]).df()
     if gaps.empty:
         return
-    rf = ranked(gaps[["ward_code", "category", "need", "supply", "gap"]], access_rows)
-    old = gaps[["ward_code", "category", "rank", "flags"]]
-    both = rf.merge(old, on=["ward_code", "category"], suffixes=("", "_old"))
+    rf = ranked(gaps[["unit_code", "category", "need", "supply", "gap"]], access_rows)
+    old = gaps[["unit_code", "category", "rank", "flags"]]
+    both = rf.merge(old, on=["unit_code", "category"], suffixes=("", "_old"))
     changed = both[(both["rank"] != both["rank_old"]) | (both["flags"] != both["flags_old"])]
     if changed.empty:
         return
-    con.register("_rf", changed[["ward_code", "category", "rank", "flags"]])
+    con.register("_rf", changed[["unit_code", "category", "rank", "flags"]])
     try:
         con.execute(
-            """UPDATE ward_gaps SET rank = r.rank, flags = r.flags FROM _rf r
-               WHERE ward_gaps.unit_level = ? AND ward_gaps.ward_code = r.ward_code
-                 AND ward_gaps.category = r.category""", [level])
+            """UPDATE unit_gaps SET rank = r.rank, flags = r.flags FROM _rf r
+               WHERE unit_gaps.unit_level = ? AND unit_gaps.unit_code = r.unit_code
+                 AND unit_gaps.category = r.category""", [level])
     finally:
         con.unregister("_rf")

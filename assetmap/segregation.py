@@ -314,7 +314,7 @@ def compute_all(
     Returns
     -------
     pandas.DataFrame
-        ``ward_code, focal_group, index_name, value, ci_low, ci_high, reliable, n_oas``.
+        ``unit_code, focal_group, index_name, value, ci_low, ci_high, reliable, n_oas``.
     """
     arr = counts.to_numpy(dtype=float)
     t = arr.sum(axis=1)
@@ -332,7 +332,7 @@ def compute_all(
             if index_name == "dissimilarity" and n_boot:
                 ci_low, ci_high = bootstrap_dissimilarity(x, t, units, n_boot=n_boot, seed=seed)
             frames.append(pd.DataFrame({
-                "ward_code": units.codes, "focal_group": name, "index_name": index_name,
+                "unit_code": units.codes, "focal_group": name, "index_name": index_name,
                 "value": value,
                 "ci_low": ci_low if index_name == "dissimilarity" else np.nan,
                 "ci_high": ci_high if index_name == "dissimilarity" else np.nan,
@@ -341,7 +341,7 @@ def compute_all(
     for index_name, fn in MULTIGROUP.items():
         value = fn(arr, units)
         frames.append(pd.DataFrame({
-            "ward_code": units.codes, "focal_group": ALL_GROUPS, "index_name": index_name,
+            "unit_code": units.codes, "focal_group": ALL_GROUPS, "index_name": index_name,
             "value": value, "ci_low": np.nan, "ci_high": np.nan,
             "reliable": (enough_oas if index_name != "entropy" else units.sum(t) > 0)
                         & np.isfinite(value),

@@ -70,13 +70,13 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
     Returns
     -------
     pandas.DataFrame
-        ``ward_code, category, gap_before, gap_after, delta, rank_before, rank_after``, largest
+        ``unit_code, category, gap_before, gap_after, delta, rank_before, rank_after``, largest
         absolute change first.
     """
     con = store.con
     add, remove = list(add), list(remove)
     level = level or rc.default_level(con)
-    if not con.execute("SELECT count(*) FROM ward_gaps WHERE unit_level = ?", [level]).fetchone()[0]:
+    if not con.execute("SELECT count(*) FROM unit_gaps WHERE unit_level = ?", [level]).fetchone()[0]:
         raise ValueError(f"no gaps computed at {level} level: run `assetmap recompute` first")
     inputs = rc.stored_inputs(con)
     if inputs is None:
@@ -90,7 +90,7 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
     for i, s in enumerate(add):
         oa, ward = _place(con, s.x, s.y)
         added_rows.append({"asset_id": f"what-if-{i + 1}", "category": s.category, "x": s.x, "y": s.y,
-                           "oa_code": oa, "ward_code": ward, "supply": float(s.capacity)})
+                           "oa_code": oa, "unit_code": ward, "supply": float(s.capacity)})
     added = pd.DataFrame(added_rows, columns=assets.columns)
     inputs.assets = pd.concat([assets[~assets["asset_id"].isin(remove)], added], ignore_index=True)
     cats = sorted(set(removed["category"]) | set(added["category"]))
@@ -109,7 +109,7 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
         if len(targets):
             new_rows.append(rc._oa_rows(inputs, cat, targets))
     if not new_rows:
-        return pd.DataFrame(columns=["ward_code", "category", "gap_before", "gap_after", "delta",
+        return pd.DataFrame(columns=["unit_code", "category", "gap_before", "gap_after", "delta",
                                      "rank_before", "rank_after"])
     new = pd.concat(new_rows, ignore_index=True)
     oas = set(new["oa_code"]) | set(pd.concat([removed["oa_code"], added["oa_code"]]).dropna())
@@ -121,29 +121,29 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
                        ignore_index=True)
     access_rows = rc.unit_access(inputs, merged, umap, level, units=touched)
     access_rows = access_rows[access_rows["category"].isin(cats)]
-    need = con.execute("SELECT ward_code, component, raw, scaled FROM ward_need WHERE unit_level = ?",
+    need = con.execute("SELECT unit_code, component, raw, scaled FROM unit_need WHERE unit_level = ?",
                        [level]).df()
     after = rc.unit_gaps(need, access_rows)
-    before = con.execute("SELECT ward_code, category, need, supply, gap, rank FROM ward_gaps WHERE unit_level = ?",
+    before = con.execute("SELECT unit_code, category, need, supply, gap, rank FROM unit_gaps WHERE unit_level = ?",
                          [level]).df()
-    all_after = pd.concat([before.set_index(["ward_code", "category"]).drop(
-        after.set_index(["ward_code", "category"]).index, errors="ignore").reset_index(),
-        after[["ward_code", "category", "need", "supply", "gap"]]], ignore_index=True)
-    acc_all = con.execute("SELECT ward_code, category, demand, share_within_1600 FROM ward_access "
+    all_after = pd.concat([before.set_index(["unit_code", "category"]).drop(
+        after.set_index(["unit_code", "category"]).index, errors="ignore").reset_index(),
+        after[["unit_code", "category", "need", "supply", "gap"]]], ignore_index=True)
+    acc_all = con.execute("SELECT unit_code, category, demand, share_within_1600 FROM unit_access "
                           "WHERE unit_level = ?", [level]).df()
-    acc_all = pd.concat([acc_all.set_index(["ward_code", "category"]).drop(
-        access_rows.set_index(["ward_code", "category"]).index, errors="ignore").reset_index(),
-        access_rows[["ward_code", "category", "demand", "share_within_1600"]]], ignore_index=True)
+    acc_all = pd.concat([acc_all.set_index(["unit_code", "category"]).drop(
+        access_rows.set_index(["unit_code", "category"]).index, errors="ignore").reset_index(),
+        access_rows[["unit_code", "category", "demand", "share_within_1600"]]], ignore_index=True)
     ranks_after = rc.ranked(all_after[all_after["category"].isin(cats)], acc_all)
-    out = after[["ward_code", "category", "gap"]].rename(columns={"gap": "gap_after"}).merge(
-        before[["ward_code", "category", "gap", "rank"]].rename(columns={"gap": "gap_before", "rank": "rank_before"}),
-        on=["ward_code", "category"], how="left").merge(
-        ranks_after[["ward_code", "category", "rank"]].rename(columns={"rank": "rank_after"}),
-        on=["ward_code", "category"], how="left")
+    out = after[["unit_code", "category", "gap"]].rename(columns={"gap": "gap_after"}).merge(
+        before[["unit_code", "category", "gap", "rank"]].rename(columns={"gap": "gap_before", "rank": "rank_before"}),
+        on=["unit_code", "category"], how="left").merge(
+        ranks_after[["unit_code", "category", "rank"]].rename(columns={"rank": "rank_after"}),
+        on=["unit_code", "category"], how="left")
     out["delta"] = out["gap_after"] - out["gap_before"]
     out = out[out["delta"].abs() > 1e-12]
     out = out.reindex(out["delta"].abs().sort_values(ascending=False).index)
-    return out[["ward_code", "category", "gap_before", "gap_after", "delta", "rank_before",
+    return out[["unit_code", "category", "gap_before", "gap_after", "delta", "rank_before",
                 "rank_after"]].reset_index(drop=True)
 
 
@@ -195,7 +195,7 @@ def suggest_sites(store: Store, category: str, k: int, max_candidates: int = 400
     Returns
     -------
     pandas.DataFrame
-        ``order, oa_code, ward_code, x, y, lat, lon, covered_demand`` (demand newly within the
+        ``order, oa_code, unit_code, x, y, lat, lon, covered_demand`` (demand newly within the
         radius of that site and of no site before it in the list), and attribute ``total``.
     """
     import pulp
@@ -203,7 +203,7 @@ def suggest_sites(store: Store, category: str, k: int, max_candidates: int = 400
 
     radius = radius or settings.site_radius_m
     cost, weights, cand, inputs = coverage_problem(store, category, max_candidates, radius)
-    cols = ["order", "oa_code", "ward_code", "x", "y", "lat", "lon", "covered_demand"]
+    cols = ["order", "oa_code", "unit_code", "x", "y", "lat", "lon", "covered_demand"]
     if len(cand) == 0:
         return pd.DataFrame(columns=cols)
     k = min(k, len(cand))
@@ -227,7 +227,7 @@ def suggest_sites(store: Store, category: str, k: int, max_candidates: int = 400
         covered |= cost[:, j] <= radius
         remaining.remove(j)
         oa = inputs.oas.iloc[cand[j]]
-        rows.append({"oa_code": oa["oa_code"], "ward_code": umap.get(oa["oa_code"]), "x": oa["x"],
+        rows.append({"oa_code": oa["oa_code"], "unit_code": umap.get(oa["oa_code"]), "x": oa["x"],
                      "y": oa["y"], "covered_demand": float(gain)})
     out = pd.DataFrame(rows)
     lonlat = store.con.execute(

@@ -83,10 +83,7 @@ def publish(store: Store, reason: str = "") -> Snapshot:
     snap = Snapshot(sid, str(final), now.isoformat(), last, final.stat().st_size, reason)
     _write_atomic(_meta_path(final), json.dumps(snap.as_dict(), indent=2))
     _write_atomic(folder / LATEST, final.name)
-    with store.transaction() as c:
-        events.record(c, events.SNAPSHOT_PUBLISHED, {"snapshot_id": sid, "reason": reason,
-                                                     "last_ingest_id": last})
-    events.emit(events.SNAPSHOT_PUBLISHED, {"snapshot_id": sid, "reason": reason, "last_ingest_id": last})
+    events.announce(store, events.SnapshotPublished(sid, reason, last))
     _prune(folder)
     log.info("published snapshot %s (%s)", sid, reason or "no reason given")
     return snap

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 DATA_TABLES = ("areas", "area_lookup", "population", "postcodes", "assets", "partner_indices", "dispersal",
                "population_estimates")
 #: Derived by ``assetmap recompute``; never edited by hand.
-RESULT_TABLES = ("ward_indices", "oa_inputs", "oa_access", "ward_access", "ward_need", "ward_gaps")
+RESULT_TABLES = ("unit_indices", "oa_inputs", "oa_access", "unit_access", "unit_need", "unit_gaps")
 AUDIT_TABLES = ("ingests", "quarantine", "events", "submissions")
 
 # CHECK constraints read the vocabulary (fixed words, never input)
@@ -362,6 +362,22 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE VIEW public_assets AS SELECT * FROM assets WHERE NOT sensitive;
         """,  # noqa: S608 (a vocabulary word)
     ),
+    (
+        8,
+        """
+        -- Names that say what they hold: the analysis tables hold units of any level (ward, MSOA,
+        -- LSOA, LA), keyed by unit_code; so do a partner's published indices.
+        ALTER TABLE ward_indices RENAME COLUMN ward_code TO unit_code;
+        ALTER TABLE ward_indices RENAME TO unit_indices;
+        ALTER TABLE ward_access RENAME COLUMN ward_code TO unit_code;
+        ALTER TABLE ward_access RENAME TO unit_access;
+        ALTER TABLE ward_need RENAME COLUMN ward_code TO unit_code;
+        ALTER TABLE ward_need RENAME TO unit_need;
+        ALTER TABLE ward_gaps RENAME COLUMN ward_code TO unit_code;
+        ALTER TABLE ward_gaps RENAME TO unit_gaps;
+        ALTER TABLE partner_indices RENAME COLUMN ward_code TO unit_code;
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -497,15 +513,36 @@ class Store:
     # -- transactions --------------------------------------------------------------------
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        What was queued with :meth:`on_commit` inside runs after the commit, in order; a rollback
+        drops it.
+        """
         self.con.execute("BEGIN TRANSACTION")
+        self._pending: list[Callable[[], None]] | None = []
         try:
             yield self.con
         except BaseException:
+            self._pending = None
             self.con.execute("ROLLBACK")
             raise
         else:
             self.con.execute("COMMIT")
+            pending, self._pending = self._pending, None
+            for callback in pending or []:
+                callback()
+
+    @property
+    def in_transaction(self) -> bool:
+        return getattr(self, "_pending", None) is not None
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the open transaction commits (now, when none is open)."""
+        pending = getattr(self, "_pending", None)
+        if pending is not None:
+            pending.append(callback)
+        else:
+            callback()
 
     # -- queries -------------------------------------------------------------------------
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:

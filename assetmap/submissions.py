@@ -5,7 +5,7 @@ address, postcode, lat, lon`` and the attributes; see README) plus, optionally,
 ``submitted_by`` (a contact for the moderator; never published). It arrives as a file in
 ``geodata/inbox/submissions/`` or from the dashboard's form and becomes a ``pending`` row of
 ``submissions``. :func:`approve` takes it through the same validation as any provider file
-(one row, source ``community_submissions``), so an approved asset is placed, checked for
+(one row, source ``community_submissions``, validated in memory), so an approved asset is placed, checked for
 duplicates and audited like every other; :func:`reject` records the moderator's reason.
 Pending rows never reach a published snapshot (see :mod:`assetmap.snapshots`).
 
@@ -14,22 +14,22 @@ The same payload submitted twice is the same submission (its id is a hash of the
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 import hashlib
 import json
 import os
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assetmap.ingest import IngestResult, ingest_file
+from assetmap.ingest import IngestResult
 from assetmap.settings import settings
-from assetmap.sources._io import FileRefused, check_json_depth
+from assetmap.sources._io import FileRefused, ReadResult, check_json_depth
 from assetmap.store import Store
 from assetmap.vocab.categories import ATTRIBUTES, normalise_category
 
 SOURCE = "community_submissions"
+LICENCE = "Submitted by the community to this assetmap instance"
 FIELDS = ("name", "category", "subtype", "address", "postcode", "lat", "lon", "easting", "northing",
           *ATTRIBUTES)
 PRIVATE = ("submitted_by",)
@@ -166,34 +166,63 @@ def _get(store: Store, submission_id: str) -> tuple[str, dict[str, Any]]:
     return row[0], json.loads(row[1])
 
 
-def approve(store: Store, submission_id: str) -> IngestResult:
-    """Validate and store the submitted asset; mark the submission approved.
+@dataclass
+class Decision:
+    """What approving a submission did: the ingest that stored it, and what followed."""
 
-    Raises :class:`SubmissionError` (and leaves it pending) when the asset does not pass
-    validation: the moderator sees the reason and can reject it or ask for a correction.
+    submission_id: str
+    ingest: IngestResult
+    asset_id: str | None
+    recomputed_units: int = 0
+    snapshot_id: str | None = None
+
+
+def approve(store: Store, submission_id: str, *, publish: bool = True) -> Decision:
+    """Validate the submitted asset in memory and store it with the decision in one transaction;
+    then recompute the units it reaches and (``publish``) publish a snapshot. The CLI and the
+    dashboard both come here.
+
+    Raises :class:`SubmissionError`, leaving the submission pending and nothing stored, when it is
+    not pending or the asset does not pass validation (the reason is the quarantine's): the
+    moderator can reject it or ask for a correction.
     """
+    from assetmap.ingest import Declined, store_rows
+    from assetmap.recompute import recompute_wards
+    from assetmap.snapshots import publish as publish_snapshot
+    from assetmap.sources._assets import candidate, frame
+
     status, payload = _get(store, submission_id)
     if status != "pending":
         raise SubmissionError(f"{submission_id} is already {status}")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{submission_id}.csv"
-        cols = ["id", *[f for f in FIELDS if f in payload]]
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(cols)
-            w.writerow([submission_id, *[_cell(payload[f]) for f in cols[1:]]])
-        result = ingest_file(store, path, kind="providers", source=SOURCE,
-                             licence="Submitted by the community to this assetmap instance")
-    if result.status == "completed" and result.rows_accepted == 1:
-        asset_id = store.scalar("SELECT asset_id FROM assets WHERE source = ? AND source_record_id = ?",
-                                [SOURCE, submission_id])
-        with store.transaction() as con:
-            con.execute("UPDATE submissions SET status = 'approved', decided_at = ?, asset_id = ? "
-                        "WHERE submission_id = ?", [_now(), asset_id, submission_id])
-        return result
-    why = store.scalar("SELECT message FROM quarantine WHERE ingest_id = ? LIMIT 1", [result.ingest_id]) \
-        if result.ingest_id else result.message
-    raise SubmissionError(f"{submission_id} does not pass validation: {why or result.message}")
+    fields = {f: _cell(payload[f]) for f in FIELDS if f in payload}
+    row = candidate(1, {"id": submission_id, **fields}, source_record_id=submission_id, **fields)
+    result = ReadResult("providers", frame([row]), [], 1, {"encoding": "utf-8"})
+    decided: dict[str, Any] = {}
+
+    def decide(con: Any, ingest_id: int, written: Any) -> None:
+        if written.accepted != 1:
+            why = written.quarantine[0]["message"] if written.quarantine else "not stored"
+            raise Declined(f"{submission_id} does not pass validation: {why}")
+        decided["asset_id"] = con.execute(
+            "SELECT asset_id FROM assets WHERE source = ? AND source_record_id = ?",
+            [SOURCE, submission_id]).fetchone()[0]
+        con.execute("UPDATE submissions SET status = 'approved', decided_at = ?, asset_id = ? "
+                    "WHERE submission_id = ?", [_now(), decided["asset_id"], submission_id])
+
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    try:
+        ingest = store_rows(store, result, f"submission:{submission_id}", digest, "providers", SOURCE,
+                            {"licence": LICENCE}, also=decide)
+    except Declined as exc:
+        raise SubmissionError(str(exc)) from None
+    if ingest.status != "completed":
+        raise SubmissionError(f"{submission_id} could not be stored: {ingest.message}")
+    decision = Decision(submission_id, ingest, decided.get("asset_id"))
+    if ingest.affected_wards:
+        decision.recomputed_units = recompute_wards(store, ingest.affected_wards).units
+    if publish:
+        decision.snapshot_id = publish_snapshot(store, reason=f"submission {submission_id} approved").snapshot_id
+    return decision
 
 
 def _cell(value: Any) -> str:

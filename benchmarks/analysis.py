@@ -63,7 +63,7 @@ def _versus_pysal(counts, labels, focal: dict[str, list[str]], seed: int = 0) ->
     units = seg.Units.from_labels(labels)
     ours = seg.compute_all(counts, units, focal)
     ours_s = time.perf_counter() - t
-    values = ours.set_index(["ward_code", "focal_group", "index_name"])["value"]
+    values = ours.set_index(["unit_code", "focal_group", "index_name"])["value"]
 
     rng = np.random.default_rng(seed)
     sample = rng.choice(units.codes, size=min(SAMPLE, units.n), replace=False)
@@ -184,7 +184,7 @@ def phase_full(db: str) -> dict:
         res = recompute(store)
         dt = time.perf_counter() - t
         rows = {tb: store.scalar(f"SELECT count(*) FROM {tb}")
-                for tb in ("ward_indices", "oa_access", "ward_access", "ward_gaps")}
+                for tb in ("unit_indices", "oa_access", "unit_access", "unit_gaps")}
     return {"seconds": dt, "units": res.units, "oas": res.oas, "rows": rows, "peak_mb": peak_mb()}
 
 

@@ -69,7 +69,7 @@ def _a_ward(home: Path) -> str:
 
     con = connect(latest_path(home / "assetmap.duckdb"), read_only=True)
     try:
-        return con.execute("SELECT ward_code FROM ward_gaps ORDER BY rank LIMIT 1").fetchone()[0]
+        return con.execute("SELECT unit_code FROM unit_gaps ORDER BY rank LIMIT 1").fetchone()[0]
     finally:
         con.close()
 

@@ -2,8 +2,8 @@
 
 A multipage app (``st.navigation``) over the latest published snapshot, read-only. Each page
 is a script in ``dashboards/views/``; what they share is in :mod:`dashboards.common`, what they
-read is in :mod:`dashboards.data` (no Streamlit there). Configuration (public or partner mode,
-the moderators' secret, an optional tile URL) is in :mod:`assetmap.settings`.
+read is in :mod:`assetmap.queries` (shared with the CLI; no SQL in ``dashboards/``). Configuration
+(public or partner mode, the moderators' secret, an optional tile URL) is in :mod:`assetmap.settings`.
 """
 
 from __future__ import annotations

@@ -33,10 +33,11 @@ from prefect.exceptions import MissingContextError
 from assetmap import events
 from assetmap.ingest import dependency_rank, expand_paths, record_refusal
 from assetmap.ingest import ingest_file as _ingest
+from assetmap.recompute import RecomputeResult, recompute_wards
 from assetmap.recompute import recompute as _recompute
-from assetmap.recompute import recompute_wards
 from assetmap.settings import settings
 from assetmap.snapshots import publish
+from assetmap.sources import ASSET_KINDS
 from assetmap.sources._io import FileRefused, read_bytes, sha256_bytes
 from assetmap.store import Store, StoreBusy
 from assetmap.submissions import SubmissionError, submit_bytes
@@ -91,13 +92,6 @@ def _retry_if_busy(task_obj, task_run, state) -> bool:
     except Exception:
         return False
     return False
-
-
-@task(retries=3, retry_delay_seconds=[2, 5, 10], retry_condition_fn=_retry_if_busy)
-def ingest_task(path: str, options: dict[str, Any]) -> dict[str, Any]:
-    """Ingest one file into the working store; publish a snapshot if anything changed."""
-    out = ingest_batch_task.fn([[path, path]], options, None)
-    return out[0] if out else {"status": "already_taken", "path": path}
 
 
 def _absorb_scheduled(keep: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
@@ -173,18 +167,19 @@ def _read(path: Path, kind: str, claimed: bool = True) -> bytes | FileRefused:
 
 
 def _record_received(store: Store, path: str, data: bytes | FileRefused) -> None:
-    payload = {"path": path, "sha256": sha256_bytes(data) if isinstance(data, bytes) else None,
-               "size": len(data) if isinstance(data, bytes) else 0}
-    with store.transaction() as con:
-        # recorded, not emitted: the watcher already told the server, and re-emitting would
-        # trigger this flow again
-        events.record(con, events.FILE_RECEIVED, payload)
+    event = events.FileReceived(path, sha256_bytes(data) if isinstance(data, bytes) else None,
+                                len(data) if isinstance(data, bytes) else 0)
+    # recorded, not emitted: the watcher already told the server, and re-emitting would trigger
+    # this flow again
+    events.announce(store, event, emit=False)
 
 
 @task(retries=3, retry_delay_seconds=[2, 5, 10], retry_condition_fn=_retry_if_busy)
-def ingest_batch_task(items: list[list[str]], options: dict[str, Any], inbox: str | None) -> list[dict[str, Any]]:
+def ingest_batch_task(items: list[list[str]], options: dict[str, Any], inbox: str | None,
+                      analyse: bool = True) -> list[dict[str, Any]]:
     """Ingest several files in one turn of the store's lock, in dependency order, filing each
-    away (inbox files) while the lock is held; publish once.
+    away (inbox files) while the lock is held; then (``analyse``) recompute what they changed
+    and publish once, so no snapshot shows new data beside stale gaps.
 
     ``items`` holds ``[name, path]`` pairs: the path the file came in as, and where it is now
     (an inbox file has been claimed into this run's working folder). An inbox file is read once,
@@ -212,13 +207,24 @@ def ingest_batch_task(items: list[list[str]], options: dict[str, Any], inbox: st
                 ok = out["status"] in ("completed", "unchanged")
                 out["moved_to"] = str(inbox_mod.file_away(p, Path(inbox), ok, out))
             outs.append(out)
-        if any(o["status"] == "completed" for o in outs):
-            done = [o["ingest_id"] for o in outs if o["status"] == "completed"]
-            snap = publish(store, reason=f"ingest #{', #'.join(map(str, done))}").snapshot_id
-            for o in outs:
-                if o["status"] == "completed":
-                    o["snapshot"] = snap
+        done = [o for o in outs if o["status"] == "completed"]
+        if done and analyse:
+            res = _recompute_after(store, done)
+            ids = ", #".join(str(o["ingest_id"]) for o in done)
+            snap = publish(store, reason=f"ingest #{ids}, {res.mode} recompute").snapshot_id
+            for o in done:
+                o["snapshot"] = snap
+                o["recompute"] = res.mode
     return outs
+
+
+def _recompute_after(store: Store, done: list[dict[str, Any]]) -> RecomputeResult:
+    """What a batch's ingests call for: the units their assets reach when only assets changed;
+    everything when boundaries, lookups or census counts did (they move every unit)."""
+    if all(o["kind"] in ASSET_KINDS for o in done):
+        wards = sorted({w for o in done for w in o["affected_wards"]})
+        return recompute_wards(store, wards)
+    return _recompute(store, n_boot=_bootstrap_reps(store))
 
 
 @task(retries=3, retry_delay_seconds=[2, 5, 10], retry_condition_fn=_retry_if_busy)
@@ -327,9 +333,19 @@ def _bootstrap_reps(store: Store) -> int:
     return settings.bootstrap_reps if n <= settings.bootstrap_max_units else 0
 
 
+def _analysed_since(store: Store, ingest_id: int) -> bool:
+    """Whether the analysis was computed after ingest ``ingest_id`` finished (its batch did it)."""
+    return bool(store.scalar(
+        """SELECT (SELECT max(computed_at) FROM unit_access) >= finished_at FROM ingests WHERE ingest_id = ?""",
+        [ingest_id]))
+
+
 @task(retries=3, retry_delay_seconds=[2, 5, 10], retry_condition_fn=_retry_if_busy)
-def recompute_task(wards: list[str] | None) -> dict[str, Any]:
+def recompute_task(wards: list[str] | None, after_ingest: int | None = None) -> dict[str, Any]:
     with _open_store() as store:
+        if after_ingest is not None and _analysed_since(store, after_ingest):
+            return {"mode": "skipped", "units": 0, "oas": 0, "seconds": 0.0, "changed_units": [],
+                    "notes": [f"ingest #{after_ingest} was analysed and published by its own batch"]}
         res = recompute_wards(store, wards) if wards else _recompute(store, n_boot=_bootstrap_reps(store))
         out = res.as_dict()
         out["snapshot"] = publish(store, reason=f"{res.mode} recompute").snapshot_id
@@ -337,8 +353,13 @@ def recompute_task(wards: list[str] | None) -> dict[str, Any]:
 
 
 @flow(name="recompute")
-def recompute(wards: list[str] | str | None = None) -> dict[str, Any]:
-    """Recompute what assets changed in ``wards`` reach (all wards when none given); publish."""
+def recompute(wards: list[str] | str | None = None, after_ingest: int | str | None = None) -> dict[str, Any]:
+    """Recompute what assets changed in ``wards`` reach (all wards when none given); publish.
+
+    ``after_ingest`` (the event's ingest): nothing to do when that ingest's batch has analysed
+    and published it already, as inbox batches do; the trigger still serves changes made
+    elsewhere (an approval with ``--no-publish``, a CLI ingest beside a running server).
+    """
     use_prefect_events()
     wards = _parse_wards(wards)
     if wards is not None:  # one recompute for the wards of every recompute still waiting
@@ -351,7 +372,8 @@ def recompute(wards: list[str] | str | None = None) -> dict[str, Any]:
             wards = sorted(set(wards) | set(more))
         if waiting:
             _logger().info("took over %d waiting recompute runs", len(waiting))
-    out = _run(recompute_task, wards)
+    after = int(after_ingest) if after_ingest not in (None, "", "None") else None
+    out = _run(recompute_task, wards, after if wards is not None else None)
     _logger().info("%s recompute: %d units, %d OAs in %.2f s", out["mode"], out["units"], out["oas"],
                           out["seconds"])
     return out
@@ -362,10 +384,11 @@ def refresh_all(folder: str | None = None) -> dict[str, Any]:
     """Ingest a folder (default: none) in dependency order, recompute everything, publish."""
     use_prefect_events()
     logger = _logger()
-    results = []
-    if folder:
-        for f in expand_paths([folder]):
-            results.append(_run(ingest_task, str(f), {}))
-            logger.info("%s: %s", f.name, results[-1].get("status"))
+    results: list[dict[str, Any]] = []
+    if folder:  # one batch, one turn of the lock; the one publish comes after the recompute
+        files = [str(f) for f in expand_paths([folder])]
+        results = _run(ingest_batch_task, [[f, f] for f in files], {}, None, False)
+        for r in results:
+            logger.info("%s: %s", Path(r["path"]).name, r.get("status"))
     out = _run(recompute_task, None)
     return {"ingests": results, "recompute": out}

@@ -36,6 +36,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from assetmap import events
+
 log = logging.getLogger(__name__)
 
 PROCESSED = "processed"
@@ -87,11 +89,11 @@ def _sha256_regular(path: Path) -> tuple[str | None, int]:
         os.close(fd)
 
 
-def file_received_payload(path: Path) -> dict[str, Any]:
-    """The ``assetmap.file.received`` payload: where the entry is (the link itself for a link),
+def file_received(path: Path) -> events.FileReceived:
+    """The ``assetmap.file.received`` event: where the entry is (the link itself for a link),
     and for a regular file its SHA-256 and size."""
     sha, size = _sha256_regular(path)
-    return {"path": str(path.parent.resolve() / path.name), "sha256": sha, "size": size}
+    return events.FileReceived(str(path.parent.resolve() / path.name), sha, size)
 
 
 def claim(path: Path, inbox: Path, run: str) -> Path | None:
@@ -162,14 +164,14 @@ def file_away(path: Path, inbox: Path, ok: bool, report: dict[str, Any]) -> Path
 
 
 class InboxWatcher:
-    """Watch the inbox with ``watchdog``; call ``on_ready(payload)`` once per complete file.
+    """Watch the inbox with ``watchdog``; call ``on_ready(event)`` once per complete file.
 
     Parameters
     ----------
     inbox
         The folder to watch (created if missing, with ``submissions/``).
     on_ready
-        Called with the ``assetmap.file.received`` payload (path, sha256, size).
+        Called with the :class:`~assetmap.events.FileReceived` event (path, sha256, size).
     stable_s
         How long size and mtime must stay the same before a file counts as completely written.
     scan_s
@@ -177,7 +179,7 @@ class InboxWatcher:
         system's notifications missed).
     """
 
-    def __init__(self, inbox: Path, on_ready: Callable[[dict[str, Any]], None], stable_s: float = 0.5,
+    def __init__(self, inbox: Path, on_ready: Callable[[events.FileReceived], None], stable_s: float = 0.5,
                  poll_s: float = 0.2, scan_s: float = 2.0) -> None:
         self.inbox = Path(inbox)
         self.on_ready = on_ready
@@ -283,11 +285,11 @@ class InboxWatcher:
         for p in ready:
             if not os.path.lexists(p):
                 continue
-            payload = file_received_payload(p)
+            event = file_received(p)
             log.info("file received: %s (%s)", p.name,
-                     f"{payload['size']} bytes" if payload["sha256"] else "not a regular file")
+                     f"{event.size} bytes" if event.sha256 else "not a regular file")
             try:
-                self.on_ready(payload)
+                self.on_ready(event)
             except Exception:  # the watcher keeps watching whatever one hand-off does
                 log.exception("handing on %s failed", p)
         return ready

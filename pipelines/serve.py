@@ -43,17 +43,17 @@ def deployments() -> list:
             name="assets-changed",
             triggers=[DeploymentEventTrigger(
                 name="assets changed", expect={events.ASSETS_CHANGED},
-                parameters={"wards": "{{ event.payload.ward_codes | tojson }}"})],
+                parameters={"wards": "{{ event.payload.ward_codes | tojson }}",
+                            "after_ingest": "{{ event.payload.ingest_id }}"})],
             description="Recompute the wards whose assets changed"),
         refresh_all.to_deployment(name="manual", description="Recompute everything"),
     ]
 
 
-def emit_file_received(payload: dict) -> None:
+def emit_file_received(event: events.FileReceived) -> None:
     from prefect.events import emit_event
 
-    emit_event(event=events.FILE_RECEIVED, resource={"prefect.resource.id": "assetmap.inbox"},
-               payload=payload)
+    emit_event(event=event.name, resource={"prefect.resource.id": "assetmap.inbox"}, payload=event.payload())
 
 
 def main() -> int:

@@ -102,16 +102,16 @@ def test_a_partial_recompute_gives_the_same_numbers_bit_for_bit():
 def test_ward_access_is_demand_weighted(analysed_store):
     """A ward's figures are its OAs' figures weighted by their residents in need."""
     row = analysed_store.con.execute(
-        """SELECT w.ward_code, w.e2sfca, w.share_within_800,
+        """SELECT w.unit_code, w.e2sfca, w.share_within_800,
                   sum(o.e2sfca * o.demand) / sum(o.demand),
                   sum((o.n_800 > 0)::INT * o.demand) / sum(o.demand), w.demand, sum(o.demand)
-           FROM ward_access w JOIN area_lookup l ON l.parent_code = w.ward_code AND l.parent_level = 'ward'
+           FROM unit_access w JOIN area_lookup l ON l.parent_code = w.unit_code AND l.parent_level = 'ward'
            JOIN oa_access o ON o.oa_code = l.area_code AND o.category = w.category
            WHERE w.category = 'esol_provider' AND w.unit_level = 'ward'
-           GROUP BY w.ward_code, w.e2sfca, w.share_within_800, w.demand""").fetchall()
+           GROUP BY w.unit_code, w.e2sfca, w.share_within_800, w.demand""").fetchall()
     assert len(row) == 60
     for _, e2, share, e2_ref, share_ref, dem, dem_ref in row:
         assert e2 == pytest.approx(e2_ref, rel=1e-9) and share == pytest.approx(share_ref, rel=1e-9)
         assert dem == pytest.approx(dem_ref)
-    basis = analysed_store.scalar("SELECT any_value(demand_basis) FROM ward_access WHERE category = 'esol_provider'")
+    basis = analysed_store.scalar("SELECT any_value(demand_basis) FROM unit_access WHERE category = 'esol_provider'")
     assert basis == "english_proficiency: not_well, cannot"

@@ -286,12 +286,12 @@ def test_refused_file_changes_no_data(tmp_path, city_store, ingest, case):
 
 def test_failure_while_storing_rolls_back_everything(tmp_path, city_store, ingest, inside, monkeypatch):
     """A crash after some rows were written leaves the store exactly as before."""
-    from assetmap import ingest as ingest_mod
+    from assetmap import geography
 
     def explode(*a, **k):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(ingest_mod.geography, "refresh_parent_codes", explode)
+    monkeypatch.setattr(geography, "refresh_parent_codes", explode)
     path = tmp_path / "lk.csv"
     path.write_text("OA21CD,WD22CD\nE00900001,E05900002\n")
     before = digest(city_store, tables=("areas", "area_lookup", "population", "postcodes", "assets",

@@ -140,7 +140,7 @@ def test_the_layer_export_is_the_measure_on_full_boundaries(snap):
     gj = json.loads(render.to_bytes(frame, "geojson", "wards"))
     assert len(gj["features"]) == snap.execute("SELECT count(*) FROM areas WHERE level = 'ward'").fetchone()[0]
     by_code = {f["properties"]["code"]: f["properties"]["value"] for f in gj["features"]}
-    for code, gap in snap.execute("SELECT ward_code, gap FROM ward_gaps WHERE category = 'esol_provider'").fetchall():
+    for code, gap in snap.execute("SELECT unit_code, gap FROM unit_gaps WHERE category = 'esol_provider'").fetchall():
         assert by_code[code] == pytest.approx(gap)
     csv = pd.read_csv(io.BytesIO(render.to_bytes(frame, "csv")))
     assert list(csv.columns) == ["code", "name", "value", "reliable", "measure"]

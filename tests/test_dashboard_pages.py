@@ -156,7 +156,7 @@ def test_the_ward_profile_follows_the_chosen_ward(dashboard_home, snap):
     assert at.header[0].value == f"Ward profile: {wards[5][1]} ({wards[5][0]})"
     assert at.query_params["ward"] in (wards[5][0], [wards[5][0]])
     metrics = {m.label: m.value for m in at.metric}
-    gap = snap.execute("SELECT gap FROM ward_gaps WHERE ward_code = ? AND category = 'esol_provider'",
+    gap = snap.execute("SELECT gap FROM unit_gaps WHERE unit_code = ? AND category = 'esol_provider'",
                        [wards[5][0]]).fetchone()[0]
     assert metrics["ESOL classes"] == f"{gap:+.2f}"
     subheaders = [s.value for s in at.subheader]
@@ -169,14 +169,14 @@ def test_the_ward_profile_follows_the_chosen_ward(dashboard_home, snap):
 def test_the_gaps_ranking_filters_and_offers_a_csv(dashboard_home, snap):
     at = ok(page("gaps"))
     table = at.dataframe[0].value
-    assert len(table) == snap.execute("SELECT count(*) FROM ward_gaps WHERE category = 'esol_provider'").fetchone()[0]
+    assert len(table) == snap.execute("SELECT count(*) FROM unit_gaps WHERE category = 'esol_provider'").fetchone()[0]
     assert list(table["rank"]) == sorted(table["rank"])
     at.selectbox(key="g-category").set_value("community_centre").run()
     at.checkbox(key="g-flagged").check().run()
     ok(at)
     flagged = at.dataframe[0].value
     expected = snap.execute(
-        """SELECT count(*) FROM ward_gaps WHERE category = 'community_centre'
+        """SELECT count(*) FROM unit_gaps WHERE category = 'community_centre'
            AND (list_contains(CAST(flags AS VARCHAR[]), 'high_need_low_provision')
                 OR list_contains(CAST(flags AS VARCHAR[]), 'no_provision_within_reach'))""").fetchone()[0]
     assert len(flagged) == expected
@@ -189,7 +189,7 @@ def test_the_gaps_ranking_filters_and_offers_a_csv(dashboard_home, snap):
 
 def test_what_if_a_new_esol_class_narrows_gaps_nearby_and_suggest_draws_sites(dashboard_home, snap):
     at = ok(page("what_if"))
-    gap_ward = snap.execute("""SELECT g.ward_code FROM ward_gaps g WHERE category = 'esol_provider'
+    gap_ward = snap.execute("""SELECT g.unit_code FROM unit_gaps g WHERE category = 'esol_provider'
                                ORDER BY rank LIMIT 1""").fetchone()[0]
     lat, lon = snap.execute("""SELECT ST_Y(p), ST_X(p) FROM (SELECT ST_Transform(ST_PointOnSurface(geom),
                                'EPSG:27700', 'EPSG:4326', always_xy := true) AS p FROM areas WHERE code = ?)""",
@@ -201,7 +201,7 @@ def test_what_if_a_new_esol_class_narrows_gaps_nearby_and_suggest_draws_sites(da
     ok(at)
     result = next(d.value for d in at.dataframe if "gap_after" in d.value.columns)
     assert (result["delta"] < 0).any() and (result["delta"] <= 1e-12).all()
-    assert gap_ward in set(result["ward_code"])
+    assert gap_ward in set(result["unit_code"])
     assert "What-if 1" in map_script(at)
     at.slider(key="wi-k").set_value(3)
     at.button(key="wi-suggest").click().run()

@@ -242,8 +242,8 @@ def test_partner_indices_are_kept_apart_and_disagreements_reported(full_store, t
 
     recompute(full_store)
     (code, d), (_code2, _h) = full_store.con.execute(
-        "SELECT ward_code, value FROM ward_indices WHERE index_name IN ('dissimilarity', 'theil_h') "
-        "AND focal_group IN ('white_british', 'all') ORDER BY index_name, ward_code LIMIT 2").fetchall()
+        "SELECT unit_code, value FROM unit_indices WHERE index_name IN ('dissimilarity', 'theil_h') "
+        "AND focal_group IN ('white_british', 'all') ORDER BY index_name, unit_code LIMIT 2").fetchall()
     p = tmp_path / "uni_indices_2024.csv"
     p.write_text("ward_code,focal_group,index_name,value,ci_low,ci_high\n"
                  f"{code},white_british,dissimilarity,{d:.4f},,\n"             # agrees (rounded)
@@ -258,5 +258,5 @@ def test_partner_indices_are_kept_apart_and_disagreements_reported(full_store, t
     assert main(["--db", str(full_store.path), "indices", "--compare", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["compared"] == 3
-    got = {(x["ward_code"], x["index_name"]) for x in out["disagreements"]}
+    got = {(x["unit_code"], x["index_name"]) for x in out["disagreements"]}
     assert got == {(code, "isolation"), ("E05999999", "theil_h")}

@@ -58,7 +58,7 @@ def _by_hand(shared: Path, tmp_path: Path) -> Store:
 
 def _high_level(store: Store) -> dict[tuple[str, str, str], float]:
     rows = store.con.execute(
-        "SELECT ward_code, focal_group, index_name, value FROM ward_indices WHERE unit_level = 'ward' "
+        "SELECT unit_code, focal_group, index_name, value FROM unit_indices WHERE unit_level = 'ward' "
         "AND (focal_group IN ('white_all', 'asian_all', 'black_all', 'other_all', 'mixed_all') OR "
         "focal_group = 'all') AND value IS NOT NULL").fetchall()
     return {(w, f, i): v for w, f, i, v in rows}
@@ -95,7 +95,7 @@ def test_fetch_cardiff_and_ingest_gives_the_place_loaded_by_hand(services, share
         assert variables == {"ethnic_group", "english_proficiency", "country_of_birth"}
         places = dict(got.con.execute("SELECT category, count(*) FROM assets GROUP BY 1").fetchall())
         assert places.get("community_centre", 0) > 20 and places.get("place_of_worship", 0) > 0
-        assert got.scalar("SELECT count(*) FROM ward_gaps") > 0
+        assert got.scalar("SELECT count(*) FROM unit_gaps") > 0
     hand.close()
 
 

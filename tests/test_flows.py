@@ -30,7 +30,17 @@ def test_inbox_files_flow_through_without_a_server(wired):
     assert snaps[0]["snapshot_id"] == out["snapshot"]
     assert ingest_file.fn(str(good))["status"] == "already_taken"
 
-    res = recompute.fn(json.dumps(out["affected_wards"]))  # as the trigger passes it: JSON text
+    assert out["recompute"] == "incremental"  # the batch analysed what it changed before publishing
+    with Store(db) as s:
+        counted = s.scalar("SELECT assets_in_unit FROM unit_access WHERE unit_level = 'ward' AND category = "
+                           "'esol_provider' AND unit_code = (SELECT ward_code FROM assets WHERE name = 'Flow ESOL')")
+        assert counted == s.scalar("SELECT count(*) FROM assets WHERE category = 'esol_provider' AND ward_code = "
+                                   "(SELECT ward_code FROM assets WHERE name = 'Flow ESOL')")
+    # the recompute the assets.changed event triggers, as the trigger passes it (JSON text):
+    # the batch did it already, so nothing is recomputed and nothing published again
+    res = recompute.fn(json.dumps(out["affected_wards"]), str(out["ingest_id"]))
+    assert res["mode"] == "skipped" and "snapshot" not in res
+    res = recompute.fn(json.dumps(out["affected_wards"]))  # asked without an ingest: it recomputes
     assert res["mode"] == "incremental" and res["units"] >= 1
     with Store(db) as s:
         names = [r[0] for r in s.con.execute(
@@ -39,7 +49,7 @@ def test_inbox_files_flow_through_without_a_server(wired):
     assert names == ["assetmap.file.received", "assetmap.ingest.completed", "assetmap.assets.changed",
                      "assetmap.file.received", "assetmap.ingest.failed",  # the junk, last in dependency order
                      "assetmap.snapshot.published",                       # one snapshot for the batch
-                     "assetmap.snapshot.published"]                       # and one for the recompute
+                     "assetmap.snapshot.published"]                       # and one for the asked recompute
 
 
 def test_a_repeated_file_does_nothing_and_submissions_wait(wired, tmp_path):
@@ -66,6 +76,25 @@ def test_refresh_all_ingests_a_folder_in_order_and_recomputes(wired, demo_dir, t
     assert out["recompute"]["mode"] == "full" and out["recompute"]["units"] == 60
     with Store(db) as s:  # a city's full recompute carries bootstrap intervals for D
         lo, hi, _d = s.con.execute(
-            "SELECT ci_low, ci_high, value FROM ward_indices WHERE index_name = 'dissimilarity' "
-            "AND focal_group = 'white_british' ORDER BY ward_code LIMIT 1").fetchone()
+            "SELECT ci_low, ci_high, value FROM unit_indices WHERE index_name = 'dissimilarity' "
+            "AND focal_group = 'white_british' ORDER BY unit_code LIMIT 1").fetchone()
         assert lo is not None and lo <= hi
+
+
+def test_refresh_all_publishes_once_after_its_recompute(wired, tmp_path):
+    db, _ = wired
+    folder = tmp_path / "new"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"list{i}.csv").write_text(f"name,category,lat,lon\nHall {i},community_centre,52.78,-1.2{i}\n")
+    with Store(db) as s:
+        published = s.scalar("SELECT count(*) FROM events WHERE name = 'assetmap.snapshot.published'")
+    out = refresh_all.fn(str(folder))
+    assert [r["status"] for r in out["ingests"]] == ["completed"] * 3
+    with Store(db) as s:
+        assert s.scalar("SELECT count(*) FROM events WHERE name = 'assetmap.snapshot.published'") == published + 1
+        last_publish, last_analysis = s.con.execute(
+            """SELECT (SELECT max(occurred_at) FROM events WHERE name = 'assetmap.snapshot.published'),
+                      (SELECT max(computed_at) FROM unit_gaps)""").fetchone()
+        assert last_analysis <= last_publish
+    assert out["recompute"]["snapshot"] == list_snapshots(db)[0]["snapshot_id"]

@@ -16,9 +16,9 @@ from assetmap.store import Store
 
 RESULT_QUERIES = {
     "oa_access": "SELECT * FROM oa_access ORDER BY oa_code, category",
-    "ward_access": "SELECT * EXCLUDE (computed_at) FROM ward_access ORDER BY unit_level, ward_code, category",
-    "ward_gaps": "SELECT * EXCLUDE (computed_at) FROM ward_gaps ORDER BY unit_level, ward_code, category",
-    "ward_need": "SELECT * EXCLUDE (computed_at) FROM ward_need ORDER BY unit_level, ward_code, component",
+    "unit_access": "SELECT * EXCLUDE (computed_at) FROM unit_access ORDER BY unit_level, unit_code, category",
+    "unit_gaps": "SELECT * EXCLUDE (computed_at) FROM unit_gaps ORDER BY unit_level, unit_code, category",
+    "unit_need": "SELECT * EXCLUDE (computed_at) FROM unit_need ORDER BY unit_level, unit_code, component",
 }
 
 
@@ -38,7 +38,7 @@ def assert_same_results(a: Store, b: Store) -> None:
 
 
 def test_the_gap_is_exactly_the_sum_of_its_shown_components(analysed_store):
-    rows = analysed_store.con.execute("SELECT category, need, supply, gap, components FROM ward_gaps").fetchall()
+    rows = analysed_store.con.execute("SELECT category, need, supply, gap, components FROM unit_gaps").fetchall()
     assert len(rows) == 60 * 4
     for category, need, supply, gap, comps in rows:
         comps = json.loads(comps)
@@ -55,7 +55,7 @@ def test_the_gap_is_exactly_the_sum_of_its_shown_components(analysed_store):
 
 def test_esol_need_is_the_share_who_cannot_speak_english_well(analysed_store):
     code, raw = analysed_store.con.execute(
-        "SELECT ward_code, raw FROM ward_need WHERE component = 'esol_need' ORDER BY ward_code LIMIT 1").fetchone()
+        "SELECT unit_code, raw FROM unit_need WHERE component = 'esol_need' ORDER BY unit_code LIMIT 1").fetchone()
     want = analysed_store.scalar(
         """SELECT sum(count) FILTER (WHERE category IN ('not_well', 'cannot')) / sum(count)
            FROM population p JOIN area_lookup l ON l.area_code = p.area_code AND l.parent_level = 'ward'
@@ -66,7 +66,7 @@ def test_esol_need_is_the_share_who_cannot_speak_english_well(analysed_store):
 def test_ranks_and_flags(analysed_store):
     for cat in ("esol_provider", "community_centre"):
         rows = analysed_store.con.execute(
-            "SELECT gap, rank, need, supply, flags FROM ward_gaps WHERE category = ? ORDER BY rank", [cat]).fetchall()
+            "SELECT gap, rank, need, supply, flags FROM unit_gaps WHERE category = ? ORDER BY rank", [cat]).fetchall()
         gaps = [r[0] for r in rows]
         assert gaps == sorted(gaps, reverse=True) and rows[0][1] == 1
         need_q = np.quantile([r[2] for r in rows], 0.75)
@@ -79,7 +79,7 @@ def test_ranks_and_flags(analysed_store):
 
 def test_strengths_list_what_is_there(analysed_store):
     code, strengths = analysed_store.con.execute(
-        "SELECT ward_code, strengths FROM ward_gaps WHERE category = 'esol_provider' "
+        "SELECT unit_code, strengths FROM unit_gaps WHERE category = 'esol_provider' "
         "ORDER BY json_extract(strengths, '$.assets_in_unit')::INT DESC LIMIT 1").fetchone()
     s = json.loads(strengths)
     n, cap = analysed_store.con.execute(
@@ -148,8 +148,8 @@ def test_incremental_recompute_after_an_asset_closes_equals_a_full_one(analysed_
 def test_recompute_by_msoa_and_la_when_data_has_no_wards(analysed_store):
     res = recompute(analysed_store, level="la")
     assert res.units == 1
-    assert analysed_store.scalar("SELECT count(*) FROM ward_gaps WHERE unit_level = 'la'") == 4
+    assert analysed_store.scalar("SELECT count(*) FROM unit_gaps WHERE unit_level = 'la'") == 4
     # the ward results are untouched by a recompute at another level
-    assert analysed_store.scalar("SELECT count(*) FROM ward_gaps WHERE unit_level = 'ward'") == 240
+    assert analysed_store.scalar("SELECT count(*) FROM unit_gaps WHERE unit_level = 'ward'") == 240
     with pytest.raises(ValueError, match="unit level"):
         recompute(analysed_store, level="county")

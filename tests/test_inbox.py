@@ -43,11 +43,11 @@ def test_a_file_is_handed_on_once_when_completely_written(tmp_path):
         time.sleep(0.8)  # nothing more comes
     finally:
         w.stop()
-    names = sorted(Path(p["path"]).name for p in got)
+    names = sorted(Path(p.path).name for p in got)
     assert names == ["s1.json", "slow.csv", "waiting.csv"]
-    slow_payload = next(p for p in got if p["path"].endswith("slow.csv"))
-    assert slow_payload["size"] == slow.stat().st_size == 6 * 200 * len("row 0\n")
-    assert len(slow_payload["sha256"]) == 64
+    slow_payload = next(p for p in got if p.path.endswith("slow.csv"))
+    assert slow_payload.size == slow.stat().st_size == 6 * 200 * len("row 0\n")
+    assert len(slow_payload.sha256) == 64
 
 
 def test_filing_away_keeps_a_report_beside_the_file(tmp_path):

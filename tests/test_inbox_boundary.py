@@ -169,10 +169,10 @@ def test_the_watcher_hands_on_links_pipes_and_folders_without_reading_them(tmp_p
             time.sleep(0.1)
     finally:
         w.stop()
-    by_name = {Path(p["path"]).name: p for p in got}
+    by_name = {Path(p.path).name: p for p in got}
     assert sorted(by_name) == ["a_folder", "empty.csv", "folder_link", "passwd.csv", "pipe.csv", "zero.csv"]
-    assert all(p["sha256"] is None for n, p in by_name.items() if n != "empty.csv")  # none was opened
-    assert by_name["passwd.csv"]["path"] == str(inbox.resolve() / "passwd.csv")  # the link, not its target
+    assert all(p.sha256 is None for n, p in by_name.items() if n != "empty.csv")  # none was opened
+    assert by_name["passwd.csv"].path == str(inbox.resolve() / "passwd.csv")  # the link, not its target
 
 
 # -- the flows file every hostile entry away, and complete -----------------------------------------
@@ -291,5 +291,5 @@ def test_claimed_files_left_by_a_stopped_run_go_back_to_the_inbox(tmp_path):
             time.sleep(0.05)
     finally:
         w.stop()
-    assert f.exists() and [Path(p["path"]).name for p in got] == ["left.csv"]
+    assert f.exists() and [Path(p.path).name for p in got] == ["left.csv"]
     assert not (inbox / inbox_mod.CLAIMED).exists()

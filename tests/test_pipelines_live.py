@@ -78,7 +78,7 @@ def test_a_dropped_file_flows_through_to_a_snapshot_and_up_stops_cleanly(up):
             "WHERE name = 'assetmap.file.received') ORDER BY occurred_at")]
     assert names[:4] == ["assetmap.file.received", "assetmap.ingest.completed", "assetmap.assets.changed",
                          "assetmap.snapshot.published"], names
-    gap_rows = _snapshot_query(db, "SELECT count(*) FROM ward_gaps WHERE computed_at > "
+    gap_rows = _snapshot_query(db, "SELECT count(*) FROM unit_gaps WHERE computed_at > "
                                    "(SELECT max(occurred_at) FROM events WHERE name = 'assetmap.ingest.completed')")
     assert gap_rows[0][0] > 0  # the wards the new classes reach were recomputed
 

@@ -30,8 +30,8 @@ def remainder_store(analysed_store):
 
 def test_the_profile_s_shares_equal_the_gap_s_need_components_on_a_census_with_a_remainder(remainder_store):
     con = remainder_store.con
-    need = con.execute("SELECT ward_code, component, raw FROM ward_need WHERE unit_level = 'ward'").df()
-    raw = need.pivot(index="ward_code", columns="component", values="raw")
+    need = con.execute("SELECT unit_code, component, raw FROM unit_need WHERE unit_level = 'ward'").df()
+    raw = need.pivot(index="unit_code", columns="component", values="raw")
     wards = raw.index[:12].tolist()
     for code in wards:
         table = queries.ward_vs_la(con, code).set_index("measure")["ward"]
@@ -42,7 +42,7 @@ def test_the_profile_s_shares_equal_the_gap_s_need_components_on_a_census_with_a
 
 def test_the_remainder_is_no_group_and_counts_in_no_share(remainder_store):
     con = remainder_store.con
-    code = con.execute("SELECT min(ward_code) FROM ward_gaps").fetchone()[0]
+    code = con.execute("SELECT min(unit_code) FROM unit_gaps").fetchone()[0]
     mix = queries.population_mix(con, code)
     assert vocab.UNLISTED not in set(mix["group_code"])
     assert mix["share"].sum() == pytest.approx(1.0)
@@ -72,9 +72,9 @@ def test_an_authority_s_wards_are_those_whose_most_output_areas_lie_in_it(analys
 
 def test_a_ward_s_gaps_carry_their_rank_among_all_units(analysed_store):
     con = analysed_store.con
-    code = con.execute("SELECT min(ward_code) FROM ward_gaps").fetchone()[0]
+    code = con.execute("SELECT min(unit_code) FROM unit_gaps").fetchone()[0]
     gaps = queries.ward_gaps(con, code)
-    n = con.execute("SELECT count(DISTINCT ward_code) FROM ward_gaps WHERE unit_level = 'ward'").fetchone()[0]
+    n = con.execute("SELECT count(DISTINCT unit_code) FROM unit_gaps WHERE unit_level = 'ward'").fetchone()[0]
     assert set(gaps["of_units"]) == {n}
     assert set(gaps["category"]) == set(vocab.CATEGORIES)
     assert np.isfinite(gaps["gap"]).all()

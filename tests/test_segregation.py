@@ -61,7 +61,7 @@ def assert_matches(ours: pd.DataFrame, counts: pd.DataFrame, umap: pd.Series,
                    focal: dict[str, list[str]]) -> int:
     """Compare every (unit, focal, index) defined by PySAL with our value; return how many."""
     groups = list(counts.columns)
-    ours = ours.set_index(["ward_code", "focal_group", "index_name"])["value"]
+    ours = ours.set_index(["unit_code", "focal_group", "index_name"])["value"]
     n = 0
     worst = 0.0
     for code, frame in counts.groupby(umap.reindex(counts.index).to_numpy()):
@@ -86,7 +86,7 @@ def test_every_index_of_every_demo_ward_equals_pysal(full_store):
     recompute(full_store)
     counts = load_counts(full_store.con, ETHNIC_GROUP)
     umap = unit_map(full_store.con, "ward")
-    ours = full_store.con.execute("SELECT * FROM ward_indices WHERE unit_level = 'ward'").df()
+    ours = full_store.con.execute("SELECT * FROM unit_indices WHERE unit_level = 'ward'").df()
     focal = focal_groups(counts.columns)
     assert len(focal) == 19 + 5  # every 2021 category and each high-level aggregate
     n = assert_matches(ours, counts, umap, focal)
@@ -101,8 +101,8 @@ def test_location_quotients_equal_pysal_within_the_local_authority(full_store):
     groups = list(wards.columns)
     ref = MultiLocationQuotient(wards, groups).statistics  # one LA: every ward is in it
     ours = full_store.con.execute(
-        "SELECT ward_code, focal_group, value FROM ward_indices WHERE index_name = 'location_quotient'"
-    ).df().pivot(index="ward_code", columns="focal_group", values="value")
+        "SELECT unit_code, focal_group, value FROM unit_indices WHERE index_name = 'location_quotient'"
+    ).df().pivot(index="unit_code", columns="focal_group", values="value")
     ref = pd.DataFrame(np.asarray(ref), index=wards.index, columns=groups)
     cats = [g for g in groups if g != "unlisted"]
     assert np.nanmax(np.abs(ours.loc[wards.index, cats].to_numpy() - ref[cats].to_numpy())) < TOL
@@ -118,17 +118,17 @@ def test_reliability_flags_small_units_and_small_groups(full_store, monkeypatch)
 
     monkeypatch.setattr(settings, "min_oas", 1000)
     recompute(full_store)
-    assert full_store.scalar("SELECT count(*) FROM ward_indices WHERE index_name = 'dissimilarity' "
+    assert full_store.scalar("SELECT count(*) FROM unit_indices WHERE index_name = 'dissimilarity' "
                              "AND reliable") == 0
     monkeypatch.setattr(settings, "min_oas", 5)
     monkeypatch.setattr(settings, "min_focal", 200)
     recompute(full_store)
     small = full_store.con.execute(
-        """SELECT count(*) FILTER (WHERE reliable), count(*) FROM ward_indices w
+        """SELECT count(*) FILTER (WHERE reliable), count(*) FROM unit_indices w
            JOIN (SELECT l.parent_code AS ward, p.category, sum(p.count) AS n FROM population p
                  JOIN area_lookup l ON l.area_code = p.area_code AND l.parent_level = 'ward'
                  WHERE p.variable = 'ethnic_group' GROUP BY ALL) g
-             ON g.ward = w.ward_code AND g.category = w.focal_group
+             ON g.ward = w.unit_code AND g.category = w.focal_group
            WHERE w.index_name = 'dissimilarity' AND g.n < 200""").fetchone()
     assert small[1] > 0 and small[0] == 0
 
@@ -155,10 +155,10 @@ def test_bootstrap_intervals_cover_d_and_narrow_with_more_people():
 def test_recompute_with_bootstrap_stores_intervals(full_store):
     recompute(full_store, n_boot=50)
     row = full_store.con.execute(
-        "SELECT count(*), count(ci_low), count(*) FILTER (WHERE ci_low <= ci_high) FROM ward_indices "
+        "SELECT count(*), count(ci_low), count(*) FILTER (WHERE ci_low <= ci_high) FROM unit_indices "
         "WHERE index_name = 'dissimilarity' AND value IS NOT NULL").fetchone()
     assert row[0] == row[1] == row[2] > 0
-    assert full_store.scalar("SELECT count(ci_low) FROM ward_indices WHERE index_name = 'gini'") == 0
+    assert full_store.scalar("SELECT count(ci_low) FROM unit_indices WHERE index_name = 'gini'") == 0
 
 
 # -- properties --------------------------------------------------------------------------------
@@ -251,8 +251,8 @@ def test_real_birmingham_indices_equal_pysal(tmp_path, store, level, n_units):
     assert res.units == n_units
     counts = load_counts(store.con, ETHNIC_GROUP)
     umap = unit_map(store.con, level)
-    ours = store.con.execute("SELECT * FROM ward_indices WHERE unit_level = ?", [level]).df()
-    assert ours["ward_code"].nunique() == n_units
+    ours = store.con.execute("SELECT * FROM unit_indices WHERE unit_level = ?", [level]).df()
+    assert ours["unit_code"].nunique() == n_units
     focal = focal_groups(counts.columns)
     assert "unlisted" in counts.columns and "unlisted" not in focal  # 2011's 15 groups, residual kept
     assert_matches(ours, counts, umap, focal)
@@ -272,7 +272,7 @@ def test_every_local_authority_of_the_national_census_equals_pysal():
     c = df[groups].to_numpy(float)
     t = c.sum(axis=1)
     focal = {"WhiteBrit": ["WhiteBrit"], "Pakistani": ["Pakistani"], "BlkAfrican": ["BlkAfrican"]}
-    ours = seg.compute_all(df[groups], units, focal).set_index(["ward_code", "focal_group", "index_name"])["value"]
+    ours = seg.compute_all(df[groups], units, focal).set_index(["unit_code", "focal_group", "index_name"])["value"]
     worst = 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

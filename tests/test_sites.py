@@ -13,13 +13,13 @@ from tests.conftest import digest
 
 
 def test_what_if_an_esol_class_opens_in_the_worst_ward(analysed_store):
-    code = analysed_store.scalar("SELECT ward_code FROM ward_gaps WHERE category = 'esol_provider' AND rank = 1")
+    code = analysed_store.scalar("SELECT unit_code FROM unit_gaps WHERE category = 'esol_provider' AND rank = 1")
     x, y = analysed_store.con.execute(
         "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM areas WHERE code = ?)", [code]).fetchone()
     before = digest(analysed_store, DATA_TABLES + RESULT_TABLES)
     df = what_if(analysed_store, add=[Site(x, y, "esol_provider", capacity=40)])
     assert digest(analysed_store, DATA_TABLES + RESULT_TABLES) == before  # nothing written
-    row = df[df["ward_code"] == code].iloc[0]
+    row = df[df["unit_code"] == code].iloc[0]
     assert row["delta"] < 0 and row["gap_after"] < row["gap_before"]
     assert row["rank_before"] == 1 and row["rank_after"] > 1
     assert set(df["category"]) == {"esol_provider"}
@@ -42,9 +42,9 @@ def test_what_if_matches_doing_it_for_real(analysed_store, tmp_path):
     assert r.status == "completed" and r.rows_accepted == 1
     recompute_wards(analysed_store, r.affected_wards)
     after = dict(analysed_store.con.execute(
-        "SELECT ward_code, gap FROM ward_gaps WHERE category = 'esol_provider' AND unit_level = 'ward'").fetchall())
+        "SELECT unit_code, gap FROM unit_gaps WHERE category = 'esol_provider' AND unit_level = 'ward'").fetchall())
     for rec in df.itertuples():
-        assert after[rec.ward_code] == pytest.approx(rec.gap_after, abs=1e-12)
+        assert after[rec.unit_code] == pytest.approx(rec.gap_after, abs=1e-12)
 
 
 def test_what_if_a_centre_closes(analysed_store):
@@ -68,7 +68,7 @@ def test_suggested_sites_are_optimal_on_a_small_instance(analysed_store):
     df = suggest_sites(analysed_store, "esol_provider", 2, max_candidates=14, radius=radius)
     assert df.attrs["total"] == pytest.approx(best)
     assert len(df) == 2 and df["covered_demand"].is_monotonic_decreasing
-    assert df["ward_code"].str.startswith("E059").all()
+    assert df["unit_code"].str.startswith("E059").all()
 
 
 def test_suggested_sites_cover_unmet_need(analysed_store):

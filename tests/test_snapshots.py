@@ -120,8 +120,12 @@ def test_submissions_stay_pending_and_unpublished_until_approved(full_store, cap
     finally:
         con.close()
     n_assets = full_store.scalar("SELECT count(*) FROM assets")
-    r = approve(full_store, sid)
-    assert r.rows_accepted == 1 and r.affected_wards
+    n_ingests = full_store.scalar("SELECT count(*) FROM ingests")
+    d = approve(full_store, sid, publish=False)
+    r = d.ingest
+    assert r.rows_accepted == 1 and r.affected_wards and d.snapshot_id is None
+    assert d.recomputed_units >= len(r.affected_wards)  # the gaps are never left stale
+    assert full_store.scalar("SELECT count(*) FROM ingests") == n_ingests + 1
     row = full_store.con.execute("SELECT status, asset_id FROM submissions WHERE submission_id = ?", [sid]).fetchone()
     assert row[0] == "approved" and full_store.scalar("SELECT name FROM assets WHERE asset_id = ?", [row[1]]) \
         == payload["name"]
@@ -132,8 +136,10 @@ def test_submissions_stay_pending_and_unpublished_until_approved(full_store, cap
     assert json.loads(changed[0])["ward_codes"] == r.affected_wards
     with pytest.raises(SubmissionError, match="already approved"):
         approve(full_store, sid)
-    with pytest.raises(SubmissionError, match="does not pass validation"):
+    before = digest(full_store, tables=("assets", "ingests", "quarantine", "events", "submissions"))
+    with pytest.raises(SubmissionError, match=r"does not pass validation.*not in the United Kingdom"):
         approve(full_store, bad)  # outside the UK: stays pending for the moderator
+    assert digest(full_store, tables=("assets", "ingests", "quarantine", "events", "submissions")) == before
     with pytest.raises(SubmissionError, match="needs a reason"):
         reject(full_store, bad, " ")
     reject(full_store, bad, "not in our area")
@@ -151,6 +157,29 @@ def test_submissions_stay_pending_and_unpublished_until_approved(full_store, cap
     assert main(["--db", db, "submissions", "--status", "all", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert {r["status"] for r in listed} == {"approved", "rejected"}
+
+
+def test_approving_from_the_cli_recomputes_and_publishes_as_the_dashboard_does(analysed_store, capsys):
+    """One path: the CLI's approve leaves neither stale gaps nor an unpublished asset."""
+    sid = submit(analysed_store, {"name": "Thursday conversation club", "category": "esol_provider",
+                                  "lat": 52.78, "lon": -1.25, "capacity": 40})
+    db = str(analysed_store.path)
+    analysed_store.close()
+    assert main(["approve", sid, "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "units recomputed" in out and "published snapshot" in out
+    with Store(db, read_only=True) as store:
+        asset, ward = store.con.execute(
+            "SELECT asset_id, ward_code FROM assets WHERE source_record_id = ?", [sid]).fetchone()
+        counted = store.scalar("SELECT assets_in_unit FROM unit_access WHERE unit_level = 'ward' AND unit_code = ? "
+                               "AND category = 'esol_provider'", [ward])
+        assert counted == store.scalar("SELECT count(*) FROM assets WHERE ward_code = ? "
+                                       "AND category = 'esol_provider'", [ward])
+    snap = open_snapshot(db)
+    try:
+        assert snap.execute("SELECT count(*) FROM assets WHERE asset_id = ?", [asset]).fetchone()[0] == 1
+    finally:
+        snap.close()
 
 
 def test_twenty_ingests_while_another_process_reads_snapshots(full_store, tmp_path):

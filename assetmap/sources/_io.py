@@ -373,3 +373,16 @@ def norm_key(name: str) -> str:
 
 def blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value) or str(value).strip() == ""
+
+
+def csv_header(data: bytes) -> list[str]:
+    """The column names on the first line of a (possibly gzipped) delimited file; [] for none."""
+    import csv
+    import io
+
+    text, _, _ = decode_text(maybe_gunzip(data, "")[:65536])
+    first = text.split("\n", 1)[0]
+    try:
+        return [h.strip() for h in next(csv.reader(io.StringIO(first), delimiter=sniff_delimiter(first)))]
+    except StopIteration:
+        return []

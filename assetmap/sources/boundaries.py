@@ -15,12 +15,18 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import shapely
 
+from assetmap import geography
 from assetmap.settings import STORE_CRS
 from assetmap.sources._io import GSS_RE, FileRefused, ReadResult, level_of, norm_key
+from assetmap.sources._store import upsert_lookup, wards_of_areas
+from assetmap.sources.registry import Reader, Written
+from assetmap.validate import validate_boundaries
 
 KIND = "boundaries"
 
@@ -78,7 +84,7 @@ def _vintage(code_col: str, path: Path, given: str | None) -> str | None:
     return m.group(1) if m else None
 
 
-def read(path: str | Path, options: dict[str, Any], data: bytes | None = None) -> ReadResult:
+def read(path: str | Path, data: bytes | None, options: dict[str, Any]) -> ReadResult:
     """Read a boundary file into a GeoDataFrame in EPSG:27700 (one row per feature).
 
     Columns: ``row_number, code, name, level, vintage, raw, geometry``; the lookup frame holds
@@ -147,3 +153,65 @@ def read(path: str | Path, options: dict[str, Any], data: bytes | None = None) -
         lookups.append(lk.dropna())
     lookup = pd.concat(lookups, ignore_index=True) if lookups else None
     return ReadResult(KIND, out, [], len(out), {"code_field": code_col, "vintage": vintage}, lookup)
+
+
+def is_polygon_collection(doc: Any) -> bool:
+    feats = doc.get("features") if isinstance(doc, dict) else None
+    if not isinstance(feats, list):
+        return False
+    types = [((f or {}).get("geometry") or {}).get("type") for f in feats[:200]]
+    polys = sum(t in ("Polygon", "MultiPolygon") for t in types)
+    return polys > 0 and polys >= 0.5 * sum(t is not None for t in types)
+
+
+_GEO_SUFFIXES = {".gpkg", ".shp", ".zip", ".fgb"}
+
+
+def _is_geo_container(data: bytes, path: Path) -> bool:
+    return data[:16].startswith(b"SQLite format 3") or path.suffix.lower() in _GEO_SUFFIXES \
+        or data[:4] == b"PK\x03\x04"
+
+
+def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
+          options: dict[str, Any]) -> Written:
+    accepted, quarantine = validate_boundaries(result.frame)
+    df = pd.DataFrame({
+        "code": accepted["code"].to_numpy(), "name": accepted["name"].to_numpy(),
+        "level": accepted["level"].to_numpy(), "vintage": accepted["vintage"].to_numpy(),
+        "wkb": shapely.to_wkb(accepted.geometry.values),
+    })
+    con.register("_b", df)
+    try:
+        con.execute(
+            """
+            INSERT INTO areas (code, name, level, parent_code, vintage, geom, source, ingest_id)
+            SELECT code, name, level, NULL, vintage, ST_GeomFromWKB(wkb), ?, ? FROM _b
+            ON CONFLICT (code) DO UPDATE SET name = excluded.name, level = excluded.level,
+                vintage = excluded.vintage, geom = excluded.geom, source = excluded.source,
+                ingest_id = excluded.ingest_id
+            """,
+            [source, ingest_id],
+        )
+    finally:
+        con.unregister("_b")
+    if result.lookup is not None and not result.lookup.empty:
+        rank = {"oa": 0, "lsoa": 1, "msoa": 2, "ward": 3, "la": 4}
+        lvl = dict(zip(df["code"], df["level"], strict=False))
+        lk = result.lookup[result.lookup["area_code"].isin(lvl)]
+        lk = lk[[rank[p] > rank[lvl[c]] for c, p in zip(lk["area_code"], lk["parent_level"], strict=False)]]
+        if not lk.empty:
+            upsert_lookup(con, lk, ingest_id)
+    geography.refresh_index(con, set(df["level"]))
+    derived = geography.derive_best_fit(con, ingest_id)
+    moved = geography.reassign_assets(con)
+    wards = wards_of_areas(con, df["code"].tolist())
+    note = f"{len(df)} areas ({', '.join(sorted(set(df['level'])))})"
+    if derived:
+        note += "; best-fit lookups derived: " + ", ".join(f"{k} {v}" for k, v in derived.items())
+    return Written(len(df), quarantine, wards, moved, note)
+
+
+READER = Reader(
+    KIND, "ONS boundary GeoJSON / GeoPackage / Shapefile / FlatGeobuf (OA, LSOA, MSOA, ward, LA)",
+    read, write, tables=("areas", "area_lookup"), rank=0,
+    binary=_is_geo_container, json=lambda doc, _options: is_polygon_collection(doc))

@@ -17,9 +17,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
-from assetmap import vocab
+from assetmap import geography, vocab
 from assetmap.sources._io import (
     FileRefused,
     ReadResult,
@@ -28,6 +29,8 @@ from assetmap.sources._io import (
     quarantine_row,
     read_csv_records,
 )
+from assetmap.sources._store import upsert_lookup, wards_of_areas
+from assetmap.sources.registry import Reader, Written
 
 KIND = "census"
 
@@ -267,3 +270,51 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
         if lookup_rows else None
     return ReadResult(KIND, frame, quarantine, rec.rows_read,
                       {"layout": layout, "vintage": vintage, "encoding": rec.encoding}, lookup)
+
+
+def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
+          options: dict[str, Any]) -> Written:
+    frame = result.frame
+    if frame.empty:
+        return Written(0, result.quarantine, [], 0, "no census rows accepted")
+    df = frame[["area_code", "variable", "category", "count", "vintage"]]
+    con.register("_c", df)
+    try:
+        # categories stored before for the same areas but absent now would double count: drop them
+        con.execute(
+            """
+            DELETE FROM population p
+            USING (SELECT DISTINCT area_code, variable, vintage FROM _c) k
+            WHERE p.area_code = k.area_code AND p.variable = k.variable AND p.vintage = k.vintage
+              AND NOT EXISTS (SELECT 1 FROM _c WHERE _c.area_code = p.area_code AND
+                              _c.variable = p.variable AND _c.category = p.category AND
+                              _c.vintage = p.vintage)
+            """
+        )
+        con.execute(
+            """
+            INSERT INTO population (area_code, variable, category, count, vintage, source, ingest_id)
+            SELECT area_code, variable, category, count, vintage, ?, ? FROM _c
+            ON CONFLICT (area_code, variable, category, vintage) DO UPDATE
+                SET count = excluded.count, source = excluded.source, ingest_id = excluded.ingest_id
+            """,
+            [source, ingest_id],
+        )
+    finally:
+        con.unregister("_c")
+    if result.lookup is not None and not result.lookup.empty:
+        upsert_lookup(con, result.lookup, ingest_id)
+        geography.refresh_parent_codes(con)
+    areas = frame["area_code"].unique().tolist()
+    # census rows need no validation beyond the reader's: what it did not quarantine is stored
+    accepted = result.rows_read - len(result.quarantine)
+    variables = ", ".join(sorted(frame["variable"].unique()))
+    return Written(accepted, result.quarantine, wards_of_areas(con, areas), 0,
+        f"{len(areas)} areas, {len(frame)} counts of {variables} ({result.meta.get('layout')}, "
+        f"vintage {result.meta.get('vintage')})")
+
+
+READER = Reader(
+    KIND, "ONS / Nomis census CSV by output area, wide or long (ethnic group, English, country of birth)",
+    read, write, tables=("population", "area_lookup"), rank=3,
+    csv=lambda header, _text, _options: looks_like_census(header))

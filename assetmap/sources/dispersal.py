@@ -34,11 +34,13 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from assetmap.sources._io import (
     FileRefused,
     ReadResult,
+    csv_header,
     decode_text,
     drop_repeats,
     level_of,
@@ -47,6 +49,7 @@ from assetmap.sources._io import (
     quarantine_row,
     read_csv_records,
 )
+from assetmap.sources.registry import Reader, Written
 
 KIND = "dispersal"
 
@@ -234,3 +237,39 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
                          "the same authority, support type and date")
     meta["suppressed"] = int(frame["suppressed"].sum())
     return ReadResult(KIND, frame, quarantine, rows_read, meta)
+
+
+def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
+          options: dict[str, Any]) -> Written:
+    frame = result.frame
+    if not frame.empty:
+        con.register("_d", frame[["la_code", "la_name", "region", "support_type", "period", "people", "suppressed"]])
+        try:
+            con.execute(
+                """INSERT INTO dispersal (la_code, la_name, region, support_type, period, people, suppressed,
+                                          source, ingest_id)
+                   SELECT la_code, la_name, region, support_type, period, people, suppressed, ?, ? FROM _d
+                   ON CONFLICT (la_code, support_type, period) DO UPDATE
+                   SET la_name = excluded.la_name, region = excluded.region, people = excluded.people,
+                       suppressed = excluded.suppressed, source = excluded.source,
+                       ingest_id = excluded.ingest_id""",
+                [source, ingest_id],
+            )
+        finally:
+            con.unregister("_d")
+    periods = sorted({str(p) for p in frame["period"]}) if not frame.empty else []
+    n_sup = int(frame["suppressed"].sum()) if not frame.empty else 0
+    return Written(len(frame), result.quarantine, [], 0,
+        f"{frame['la_code'].nunique() if not frame.empty else 0} local authorities, "
+        f"periods {', '.join(periods) or 'none'}" + (f"; {n_sup} suppressed counts kept as suppressed"
+                                                     if n_sup else ""))
+
+
+def _is_dispersal_csv(_header: list[str], text: bytes, _options: dict[str, Any]) -> bool:
+    return looks_like_dispersal(csv_header(strip_preamble(text[:65536])[0]))
+
+
+READER = Reader(
+    KIND, "Home Office Asy_D11, supported asylum seekers by LA: the workbook (XLSX, ODS) or its data sheet",
+    read, write, tables=("dispersal",), rank=3,
+    binary=lambda data, _path: bool(is_spreadsheet(data)), csv=_is_dispersal_csv)

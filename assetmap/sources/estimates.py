@@ -15,12 +15,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from assetmap.sources._io import (
     GSS_RE,
     FileRefused,
     ReadResult,
+    csv_header,
     decode_text,
     drop_repeats,
     maybe_gunzip,
@@ -28,6 +30,7 @@ from assetmap.sources._io import (
     quarantine_row,
     read_csv_records,
 )
+from assetmap.sources.registry import Reader, Written
 
 KIND = "estimates"
 
@@ -101,3 +104,36 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     frame = pd.DataFrame(out, columns=["row_number", "area_code", "area_name", "year", "residents"])
     frame = drop_repeats(frame, ["area_code", "year"], rec.rows, quarantine, "the same area and year")
     return ReadResult(KIND, frame, quarantine, rec.rows_read, {"year": fixed})
+
+
+def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
+          options: dict[str, Any]) -> Written:
+    frame = result.frame
+    if not frame.empty:
+        con.register("_e", frame[["area_code", "area_name", "year", "residents"]])
+        try:
+            con.execute(
+                """INSERT INTO population_estimates (area_code, area_name, year, residents, source, ingest_id)
+                   SELECT area_code, area_name, year, residents, ?, ? FROM _e
+                   ON CONFLICT (area_code, year) DO UPDATE
+                   SET area_name = excluded.area_name, residents = excluded.residents,
+                       source = excluded.source, ingest_id = excluded.ingest_id""",
+                [source, ingest_id],
+            )
+        finally:
+            con.unregister("_e")
+    years = sorted({int(y) for y in frame["year"]}) if not frame.empty else []
+    return Written(len(frame), result.quarantine, [], 0,
+        f"population estimates for {frame['area_code'].nunique() if not frame.empty else 0} areas "
+        f"({', '.join(map(str, years)) or 'no year'})")
+
+
+def _is_estimates_csv(header: list[str], text: bytes, _options: dict[str, Any]) -> bool:
+    if looks_like_estimates(header):
+        return True
+    return looks_like_estimates(csv_header(strip_title(decode_text(text[:65536])[0])[0].encode("utf-8")))
+
+
+READER = Reader(
+    KIND, "ONS mid-year population estimates by area", read, write, tables=("population_estimates",), rank=3,
+    csv=_is_estimates_csv)

@@ -1,8 +1,8 @@
 """Ward-level segregation indices published by a partner (a university, a council's research team).
 
-A CSV with columns ``ward_code, focal_group, index_name, value`` and optionally ``ci_low,
-ci_high``. ``index_name`` must be one assetmap computes (see :mod:`assetmap.segregation`);
-``ward_code`` may be any unit code (ward, MSOA, LA). Kept as a source of its own
+A CSV with columns ``unit_code`` (or ``ward_code``), ``focal_group, index_name, value`` and
+optionally ``ci_low, ci_high``. ``index_name`` must be one assetmap computes (see :mod:`assetmap.segregation`);
+``unit_code`` may be any unit code (ward, MSOA, LA). Kept as a source of its own
 (``partner_indices``, keyed by source), never mixed with the computed values; ``assetmap
 indices --compare`` reports where the two disagree.
 """
@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from assetmap.sources._io import (
@@ -24,15 +25,17 @@ from assetmap.sources._io import (
     quarantine_row,
     read_csv_records,
 )
+from assetmap.sources.registry import Reader, Written
 from assetmap.vocab import INDEX_NAMES
 
 KIND = "indices"
-_REQUIRED = ("wardcode", "focalgroup", "indexname", "value")
+_REQUIRED = ("focalgroup", "indexname", "value")
+_CODE_KEYS = ("unitcode", "wardcode")
 
 
 def looks_like_indices(header: list[str]) -> bool:
     keys = {norm_key(h) for h in header}
-    return all(k in keys for k in _REQUIRED)
+    return all(k in keys for k in _REQUIRED) and any(k in keys for k in _CODE_KEYS)
 
 
 def _num(v: str) -> float | None:
@@ -47,13 +50,13 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     path = Path(path)
     rec = read_csv_records(data, path)
     col = {norm_key(h): h for h in rec.header}
-    if not all(k in col for k in _REQUIRED):
-        raise FileRefused("missing_columns", f"{path}: partner indices need columns ward_code, "
+    if not looks_like_indices(rec.header):
+        raise FileRefused("missing_columns", f"{path}: partner indices need columns unit_code, "
                                              "focal_group, index_name, value [, ci_low, ci_high]")
     quarantine = list(rec.quarantine)
     out = []
     for rn, row in rec.rows:
-        code = row[col["wardcode"]].strip()
+        code = row[col["unitcode" if "unitcode" in col else "wardcode"]].strip()
         name = row[col["indexname"]].strip().lower()
         focal = row[col["focalgroup"]].strip()
         value = _num(row[col["value"]])
@@ -71,8 +74,34 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
                                              f"row {rn}: value {row[col['value']]!r} is not a number"))
         else:
             out.append((rn, code, focal, name, value, lo, hi))
-    frame = pd.DataFrame(out, columns=["row_number", "ward_code", "focal_group", "index_name", "value",
+    frame = pd.DataFrame(out, columns=["row_number", "unit_code", "focal_group", "index_name", "value",
                                        "ci_low", "ci_high"])
-    frame = drop_repeats(frame, ["ward_code", "focal_group", "index_name"], rec.rows, quarantine,
+    frame = drop_repeats(frame, ["unit_code", "focal_group", "index_name"], rec.rows, quarantine,
                          "the same unit, group and index")
     return ReadResult(KIND, frame, quarantine, rec.rows_read, {})
+
+
+def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
+          options: dict[str, Any]) -> Written:
+    frame = result.frame
+    if not frame.empty:
+        con.register("_i", frame[["unit_code", "focal_group", "index_name", "value", "ci_low", "ci_high"]])
+        try:
+            con.execute(
+                """INSERT INTO partner_indices (source, unit_code, focal_group, index_name, value,
+                                                ci_low, ci_high, ingest_id)
+                   SELECT ?, unit_code, focal_group, index_name, value, ci_low, ci_high, ? FROM _i
+                   ON CONFLICT (source, unit_code, focal_group, index_name) DO UPDATE
+                   SET value = excluded.value, ci_low = excluded.ci_low, ci_high = excluded.ci_high,
+                       ingest_id = excluded.ingest_id""",
+                [source, ingest_id],
+            )
+        finally:
+            con.unregister("_i")
+    return Written(len(frame), result.quarantine, [], 0,
+        f"{len(frame)} partner index values for {frame['unit_code'].nunique() if not frame.empty else 0} units")
+
+
+READER = Reader(
+    KIND, "segregation indices by unit published by a partner", read, write, tables=("partner_indices",), rank=3,
+    csv=lambda header, _text, _options: looks_like_indices(header))

@@ -10,9 +10,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
+from assetmap import geography
 from assetmap.sources._io import FileRefused, ReadResult, level_of, norm_key, quarantine_row, read_csv_records
+from assetmap.sources._store import upsert_lookup
+from assetmap.sources.registry import Reader, Written
 
 KIND = "lookup"
 
@@ -70,3 +74,20 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
         bad_rows = set(frame.loc[dup, "row_number"])
         frame = frame[~frame["row_number"].isin(bad_rows)]
     return ReadResult(KIND, frame, quarantine, rec.rows_read, {"parents": [p for _, p in parents]})
+
+
+def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
+          options: dict[str, Any]) -> Written:
+    frame = result.frame
+    if not frame.empty:
+        upsert_lookup(con, frame, ingest_id)
+        geography.refresh_parent_codes(con)
+    moved = geography.reassign_assets(con)
+    wards = sorted(frame.loc[frame["parent_level"] == "ward", "parent_code"].unique().tolist())
+    return Written(int(frame["row_number"].nunique()), result.quarantine, wards, moved,
+        f"{frame['area_code'].nunique()} areas looked up")
+
+
+READER = Reader(
+    KIND, "OA -> ward / LSOA / MSOA / LA lookup CSV", read, write, tables=("area_lookup",), rank=1,
+    csv=lambda header, _text, _options: columns(header) is not None)

@@ -14,8 +14,9 @@ from typing import Any
 
 from shapely.geometry import shape
 
-from assetmap.sources._assets import MAPPABLE, candidate, frame, get_path
+from assetmap.sources._assets import MAPPABLE, candidate, frame, get_path, write_assets
 from assetmap.sources._io import FileRefused, ReadResult, load_json, read_csv_records
+from assetmap.sources.registry import Reader
 
 KIND = "mapped"
 
@@ -107,3 +108,13 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
             r["category"] = default_category
     return ReadResult(KIND, frame(rows), quarantine, rows_read,
                       {"mapping": json.dumps(mapping, sort_keys=True), "encoding": encoding})
+
+
+def _has_mapping(_shape: Any, _text: Any = None, options: dict[str, Any] | None = None) -> bool:
+    return bool((options or {}).get("mapping"))
+
+
+READER = Reader(
+    KIND, "any CSV or GeoJSON of assets, through a column mapping (--map target=source ... --category C)",
+    read, write_assets, tables=("assets",), rank=4, holds_assets=True,
+    json=lambda _doc, options: _has_mapping(None, None, options), csv=_has_mapping)

@@ -12,8 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from assetmap.sources._assets import candidate, frame
+from assetmap.sources._assets import candidate, frame, write_assets
 from assetmap.sources._io import FileRefused, ReadResult, load_json
+from assetmap.sources.registry import Reader
 
 KIND = "openreferral"
 
@@ -132,3 +133,8 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
                                   "description says what it is; give --category")
             rows.append(rec)
     return ReadResult(KIND, frame(rows), [], i, {})
+
+
+READER = Reader(
+    KIND, "Open Referral UK (HSDS) JSON", read, write_assets, tables=("assets",), rank=4, holds_assets=True,
+    json=lambda doc, _options: looks_like_openreferral(doc))

@@ -19,8 +19,9 @@ from typing import Any
 
 from shapely.geometry import shape
 
-from assetmap.sources._assets import candidate, frame
+from assetmap.sources._assets import candidate, frame, write_assets
 from assetmap.sources._io import FileRefused, ReadResult, load_json
+from assetmap.sources.registry import Reader
 from assetmap.vocab.categories import RELIGIONS
 
 KIND = "osm"
@@ -138,3 +139,8 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
         raise FileRefused("unknown_format", f"{path}: neither Overpass JSON nor GeoJSON")
     source_format = "overpass" if looks_like_overpass(doc) else "geojson"
     return ReadResult(KIND, frame(rows), [], n, {"source_format": source_format})
+
+
+READER = Reader(
+    KIND, "OpenStreetMap Overpass JSON, or GeoJSON with OSM tags", read, write_assets, tables=("assets",),
+    rank=4, holds_assets=True, json=lambda doc, _options: looks_like_overpass(doc) or looks_like_osm_geojson(doc))

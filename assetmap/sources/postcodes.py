@@ -11,11 +11,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 from pyproj import Transformer
 
 from assetmap.settings import DISPLAY_CRS, STORE_CRS, settings
 from assetmap.sources._io import FileRefused, ReadResult, norm_key, quarantine_row, read_csv_records
+from assetmap.sources.registry import Reader, Written
 
 KIND = "postcodes"
 
@@ -101,3 +103,25 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
         rows.append((rn, pc, x, y))
     frame = pd.DataFrame(rows, columns=["row_number", "postcode", "x", "y"])
     return ReadResult(KIND, frame, quarantine, rec.rows_read, {})
+
+
+def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
+          options: dict[str, Any]) -> Written:
+    frame = result.frame
+    if not frame.empty:
+        con.register("_p", frame[["postcode", "x", "y"]])
+        try:
+            con.execute(
+                """INSERT INTO postcodes (postcode, geom, ingest_id)
+                   SELECT postcode, ST_Point(x, y), ? FROM _p
+                   ON CONFLICT (postcode) DO UPDATE SET geom = excluded.geom, ingest_id = excluded.ingest_id""",
+                [ingest_id],
+            )
+        finally:
+            con.unregister("_p")
+    return Written(len(frame), result.quarantine, [], 0, f"{len(frame)} postcodes")
+
+
+READER = Reader(
+    KIND, "postcode -> position lookup CSV (ONSPD, Code-Point Open)", read, write, tables=("postcodes",), rank=2,
+    csv=lambda header, _text, _options: looks_like_postcodes(header))

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from assetmap.sources import geoassets
-from assetmap.sources._assets import candidate, canonical_field, frame
+from assetmap.sources._assets import candidate, canonical_field, frame, write_assets
 from assetmap.sources._io import FileRefused, ReadResult, read_csv_records
+from assetmap.sources.registry import Reader
 
 KIND = "providers"
 REQUIRED = ("name",)
@@ -47,3 +48,11 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
             values["category"] = default_category
         rows.append(candidate(rn, row, **values))
     return ReadResult(KIND, frame(rows), list(rec.quarantine), rec.rows_read, {"encoding": rec.encoding})
+
+
+READER = Reader(
+    KIND, "the provider CSV template, or GeoJSON / GeoPackage / GeoParquet / FlatGeobuf of points in its names",
+    read, write_assets, tables=("assets",), rank=4, holds_assets=True,
+    binary=lambda data, _path: bool(geoassets.container(data)) and geoassets.looks_like_container_assets(data),
+    json=lambda doc, _options: geoassets.looks_like_geojson_assets(doc),
+    csv=lambda header, _text, _options: looks_like_providers(header))

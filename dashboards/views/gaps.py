@@ -13,7 +13,7 @@ def main() -> None:
     common.header("Gaps ranking")
     con, path = common.snapshot()
     v = common.view()
-    common.require(con, "ward_gaps", common.NO_GAPS)
+    common.require(con, "unit_gaps", common.NO_GAPS)
     c1, c2, c3 = st.columns([2, 2, 1])
     with c1:
         category = common.choice("Category", vocab.CATEGORY_LABELS, v.get("category"), key="g-category")

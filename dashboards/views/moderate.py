@@ -14,9 +14,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from assetmap.recompute import recompute_wards
 from assetmap.settings import settings
-from assetmap.snapshots import publish
 from assetmap.store import Store, StoreError
 from assetmap.submissions import SubmissionError, approve, list_submissions, reject
 from dashboards import common
@@ -64,9 +62,7 @@ def main() -> None:
     if c1.button("Approve", key="mod-approve", type="primary"):
         try:
             with Store(settings.db_path) as store:
-                result = approve(store, sid)
-                recompute_wards(store, result.affected_wards)
-                publish(store, reason=f"submission {sid} approved")
+                approve(store, sid, publish=True)
         except (SubmissionError, StoreError) as exc:
             st.error(str(exc))
             return

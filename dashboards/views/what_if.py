@@ -19,7 +19,7 @@ def main() -> None:
     common.header("What-if and siting")
     con, path = common.snapshot()
     v = common.view()
-    common.require(con, "ward_gaps", common.NO_GAPS)
+    common.require(con, "unit_gaps", common.NO_GAPS)
     store = Store.over(con, path)
     sites: list[dict] = st.session_state.setdefault("wi-sites", [])
     c1, c2, c3 = st.columns([2, 1, 1])
@@ -55,7 +55,7 @@ def main() -> None:
     w = queries.wards(con)[["code", "name"]]
     values = w.copy()
     if len(result):
-        delta = result[result["category"] == category].set_index("ward_code")["delta"]
+        delta = result[result["category"] == category].set_index("unit_code")["delta"]
         values["value"] = values["code"].map(delta).fillna(0.0)
         title = f"Change in gap if the sites open: {vocab.CATEGORY_LABELS[category]}"
     else:
@@ -84,11 +84,11 @@ def main() -> None:
         if result.empty:
             st.write("No ward's gap would change (the sites reach no one in need not already served).")
         else:
-            shown = result.merge(w, left_on="ward_code", right_on="code", how="left")
+            shown = result.merge(w, left_on="unit_code", right_on="code", how="left")
             shown["category"] = shown["category"].map(vocab.CATEGORY_LABELS)
             better = int((shown["delta"] < 0).sum())
             st.metric("Wards whose gap narrows", better)
-            st.dataframe(shown[["ward_code", "name", "category", "gap_before", "gap_after", "delta", "rank_before",
+            st.dataframe(shown[["unit_code", "name", "category", "gap_before", "gap_after", "delta", "rank_before",
                                 "rank_after"]], hide_index=True, key="wi-result")
     if suggested is not None:
         st.subheader(f"Suggested sites ({settings.site_radius_m:.0f} m service radius)")
