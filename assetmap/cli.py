@@ -244,11 +244,11 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_recompute(args: argparse.Namespace) -> int:
-    from assetmap.recompute import recompute, recompute_wards
+    from assetmap.recompute import recompute, recompute_affected
 
     with _store(args) as store:
         if args.wards:
-            res = recompute_wards(store, args.wards)
+            res = recompute_affected(store, args.wards)
         else:
             res = recompute(store, level=args.by, n_boot=args.bootstrap)
     if args.json:
@@ -368,27 +368,27 @@ def _records(df) -> list[dict]:
 
 
 def cmd_dispersal(args: argparse.Namespace) -> int:
-    from assetmap import dispersal
+    from assetmap import dispersal_trend
 
     over_time = bool(args.region or args.la or args.since)
     with _store(args, read_only=True) as store:
         if not over_time:
-            df = dispersal.review(store.con, period=args.period)
+            df = dispersal_trend.review(store.con, period=args.period)
         else:
             region = args.region
-            if region and region.lower() not in {r.lower() for r in dispersal.regions(store.con)}:
-                known = ", ".join(dispersal.regions(store.con)) or "none loaded"
+            if region and region.lower() not in {r.lower() for r in dispersal_trend.regions(store.con)}:
+                known = ", ".join(dispersal_trend.regions(store.con)) or "none loaded"
                 raise ValueError(f"no Asy_D11 figures for the region {region!r}; the regions loaded: {known}")
-            df = dispersal.trend(store.con, region=region, las=args.la, since=args.since)
+            df = dispersal_trend.trend(store.con, region=region, las=args.la, since=args.since)
     if not over_time:
         if args.json:
             _out(df.to_json(orient="records", indent=2, date_format="iso"))
         else:
             _out(df.to_string(index=False) if not df.empty else "no local authorities with residents loaded")
         return 0
-    grown = dispersal.growth(df)
+    grown = dispersal_trend.growth(df)
     if args.json:
-        _out(json.dumps({"source": dispersal.SOURCE, "region": args.region, "local_authorities": args.la,
+        _out(json.dumps({"source": dispersal_trend.SOURCE, "region": args.region, "local_authorities": args.la,
                          "from": args.since,
                          "trend": _records(df), "growth": _records(grown)}, indent=2))
         return 0
@@ -397,7 +397,7 @@ def cmd_dispersal(args: argparse.Namespace) -> int:
         return 0
     wide = df.assign(authority=df["la_name"].fillna("") + " (" + df["la_code"] + ")") \
         .pivot_table(index="authority", columns="period", values="supported_per_10k", dropna=False).round(1)
-    _out(f"Supported asylum seekers per 10,000 residents ({dispersal.SOURCE}):")
+    _out(f"Supported asylum seekers per 10,000 residents ({dispersal_trend.SOURCE}):")
     _out(wide.to_string())
     _out("")
     _out("Change from the first to the last date, beside ESOL places per 10,000 now:")

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from assetmap.vocab.events import (
+from assetmap.vocab.event_names import (
     ASSETS_CHANGED,
     EVENT_NAMES,
     FILE_RECEIVED,

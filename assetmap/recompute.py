@@ -6,7 +6,7 @@ accessibility per OA (``oa_access``) and per unit (``unit_access``), need (``uni
 gaps (``unit_gaps``). Each table is replaced in one transaction, so a reader sees the old
 results or the new, never a mix.
 
-An incremental recompute (:func:`recompute_wards`) takes the wards that an
+An incremental recompute (:func:`recompute_affected`) takes the wards that an
 ``assets.changed`` event names (they hold every changed asset, before and after) and
 recomputes only the OAs whose accessibility those assets can change: those within the largest
 catchment of the wards, those whose nearest asset was in them or is gone, and those now nearer
@@ -505,7 +505,7 @@ def _unit_rows(con: duckdb.DuckDBPyConnection, level: str, units: set[str]) -> p
         [level, sorted(units)]).df()
 
 
-def recompute_wards(store: Store, wards: Iterable[str]) -> RecomputeResult:
+def recompute_affected(store: Store, wards: Iterable[str]) -> RecomputeResult:
     """Recompute only what assets changed in ``wards`` can reach (see the module docstring).
 
     Falls back to a full recompute when nothing has been computed yet.

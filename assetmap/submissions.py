@@ -187,7 +187,7 @@ def approve(store: Store, submission_id: str, *, publish: bool = True) -> Decisi
     moderator can reject it or ask for a correction.
     """
     from assetmap.ingest import Declined, store_rows
-    from assetmap.recompute import recompute_wards
+    from assetmap.recompute import recompute_affected
     from assetmap.snapshots import publish as publish_snapshot
     from assetmap.sources._assets import candidate, frame
 
@@ -219,7 +219,7 @@ def approve(store: Store, submission_id: str, *, publish: bool = True) -> Decisi
         raise SubmissionError(f"{submission_id} could not be stored: {ingest.message}")
     decision = Decision(submission_id, ingest, decided.get("asset_id"))
     if ingest.affected_wards:
-        decision.recomputed_units = recompute_wards(store, ingest.affected_wards).units
+        decision.recomputed_units = recompute_affected(store, ingest.affected_wards).units
     if publish:
         decision.snapshot_id = publish_snapshot(store, reason=f"submission {submission_id} approved").snapshot_id
     return decision

@@ -212,7 +212,7 @@ def _postcodes_known(con: duckdb.DuckDBPyConnection, wanted: set[str]) -> dict[s
     return {pc: (x, y) for pc, x, y in rows}
 
 
-def validate_assets(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, source: str,
+def prepare_assets(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, source: str,
                     licence: str | None = None) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """Check asset candidates; place them; catch duplicates in the file and in the store.
 

@@ -189,7 +189,7 @@ def phase_full(db: str) -> dict:
 
 
 def phase_incremental(db: str) -> dict:
-    from assetmap.recompute import recompute_wards
+    from assetmap.recompute import recompute_affected
     from assetmap.store import Store
 
     with Store(db) as store:
@@ -205,7 +205,7 @@ def phase_incremental(db: str) -> dict:
         store.con.execute("UPDATE assets SET oa_code = ?, ward_code = ? WHERE asset_id = ?",
                           [new[0], new[1], aid])
         t = time.perf_counter()
-        res = recompute_wards(store, sorted({old_ward, new[1]}))
+        res = recompute_affected(store, sorted({old_ward, new[1]}))
         dt = time.perf_counter() - t
     return {"seconds": dt, "oas": res.oas, "units": res.units, "peak_mb": peak_mb()}
 

@@ -18,10 +18,10 @@ VIEWS = Path(__file__).resolve().parent / "views"
 #: (script, title, url path); the first is the home page
 PAGES = [
     ("map.py", "Map", "map"),
-    ("profile.py", "Ward profile", "profile"),
-    ("gaps.py", "Gaps ranking", "gaps"),
+    ("ward_profile.py", "Ward profile", "profile"),
+    ("gap_ranking.py", "Gaps ranking", "gaps"),
     ("what_if.py", "What-if and siting", "what-if"),
-    ("dispersal.py", "Dispersal review", "dispersal"),
+    ("dispersal_review.py", "Dispersal review", "dispersal"),
     ("provenance.py", "Data and provenance", "provenance"),
     ("submit.py", "Submit an asset", "submit"),
     ("moderate.py", "Moderation", "moderate"),

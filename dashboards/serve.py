@@ -20,7 +20,8 @@ from pathlib import Path
 
 APP = Path(__file__).resolve().parent / "app.py"
 WARM = ("mapclassify", "folium", "folium.plugins", "altair", "geopandas", "pyogrio",
-        "assetmap.sites", "assetmap.dispersal", "assetmap.queries", "dashboards.render", "dashboards.maps", "dashboards.brief",
+        "assetmap.sites", "assetmap.dispersal_trend", "assetmap.queries", "dashboards.render", "dashboards.maps",
+        "dashboards.brief",
         "dashboards.common", "dashboards.profile", "dashboards.views_shared")
 
 log = logging.getLogger("dashboards.serve")

@@ -33,7 +33,7 @@ from prefect.exceptions import MissingContextError
 from assetmap import events
 from assetmap.ingest import dependency_rank, expand_paths, record_refusal
 from assetmap.ingest import ingest_file as _ingest
-from assetmap.recompute import RecomputeResult, recompute_wards
+from assetmap.recompute import RecomputeResult, recompute_affected
 from assetmap.recompute import recompute as _recompute
 from assetmap.settings import settings
 from assetmap.snapshots import publish
@@ -223,7 +223,7 @@ def _recompute_after(store: Store, done: list[dict[str, Any]]) -> RecomputeResul
     everything when boundaries, lookups or census counts did (they move every unit)."""
     if all(o["kind"] in ASSET_KINDS for o in done):
         wards = sorted({w for o in done for w in o["affected_wards"]})
-        return recompute_wards(store, wards)
+        return recompute_affected(store, wards)
     return _recompute(store, n_boot=_bootstrap_reps(store))
 
 
@@ -346,7 +346,7 @@ def recompute_task(wards: list[str] | None, after_ingest: int | None = None) -> 
         if after_ingest is not None and _analysed_since(store, after_ingest):
             return {"mode": "skipped", "units": 0, "oas": 0, "seconds": 0.0, "changed_units": [],
                     "notes": [f"ingest #{after_ingest} was analysed and published by its own batch"]}
-        res = recompute_wards(store, wards) if wards else _recompute(store, n_boot=_bootstrap_reps(store))
+        res = recompute_affected(store, wards) if wards else _recompute(store, n_boot=_bootstrap_reps(store))
         out = res.as_dict()
         out["snapshot"] = publish(store, reason=f"{res.mode} recompute").snapshot_id
     return out

@@ -4,7 +4,7 @@
    for until ``/api/health`` answers;
 2. the demo data (generated on first use) through the same flows the inbox uses, as flow runs
    the server records, then a full recompute and a published snapshot;
-3. the worker (``python -m pipelines.serve``): deployments triggered by events, and the inbox
+3. the worker (``python -m pipelines.deployments``): deployments triggered by events, and the inbox
    watcher;
 4. the dashboard (Streamlit on 127.0.0.1), reading the published snapshots.
 
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         ready = home / "worker.ready"
         ready.unlink(missing_ok=True)
         env["ASSETMAP_WORKER_READY"] = str(ready)
-        worker = children.start("pipeline-worker", [sys.executable, "-m", "pipelines.serve"], env)
+        worker = children.start("pipeline-worker", [sys.executable, "-m", "pipelines.deployments"], env)
         deadline = time.monotonic() + 120
         while not ready.exists():
             if worker.poll() is not None or time.monotonic() > deadline:

@@ -171,7 +171,7 @@ def _plant(path: Path) -> Path:
 def _dashboard_home(tmp_path_factory, _analysed_db) -> Path:
     """An assetmap home with two published snapshots of the analysed demo city: before and after
     the planted assets arrived (so the provenance page has something to compare)."""
-    from assetmap.recompute import recompute_wards
+    from assetmap.recompute import recompute_affected
     from assetmap.snapshots import publish
 
     home = tmp_path_factory.mktemp("dashboard-home")
@@ -182,7 +182,7 @@ def _dashboard_home(tmp_path_factory, _analysed_db) -> Path:
         r = ingest_file(store, _plant(home / "planted.csv"), kind="providers", source="planted-for-tests",
                         licence="test")
         assert r.status == "completed" and r.rows_accepted == 3, r.message
-        recompute_wards(store, r.affected_wards)
+        recompute_affected(store, r.affected_wards)
         publish(store, reason="planted assets")
     return home
 

@@ -148,7 +148,7 @@ def test_partner_mode_shows_sensitive_places(dashboard_home, monkeypatch):
 # -- the other pages -------------------------------------------------------------------------------
 
 def test_the_ward_profile_follows_the_chosen_ward(dashboard_home, snap):
-    at = ok(page("profile"))
+    at = ok(page("ward_profile"))
     wards = snap.execute("SELECT code, name FROM areas WHERE level = 'ward' ORDER BY code").fetchall()
     assert at.header[0].value == f"Ward profile: {wards[0][1]} ({wards[0][0]})"
     at.selectbox(key="p-ward").set_value(wards[5][0]).run()
@@ -167,7 +167,7 @@ def test_the_ward_profile_follows_the_chosen_ward(dashboard_home, snap):
 
 
 def test_the_gaps_ranking_filters_and_offers_a_csv(dashboard_home, snap):
-    at = ok(page("gaps"))
+    at = ok(page("gap_ranking"))
     table = at.dataframe[0].value
     assert len(table) == snap.execute("SELECT count(*) FROM unit_gaps WHERE category = 'esol_provider'").fetchone()[0]
     assert list(table["rank"]) == sorted(table["rank"])
@@ -212,7 +212,7 @@ def test_what_if_a_new_esol_class_narrows_gaps_nearby_and_suggest_draws_sites(da
 
 
 def test_the_dispersal_review_shows_the_study_areas_region_over_time(dashboard_home, snap):
-    at = ok(page("dispersal"))
+    at = ok(page("dispersal_review"))
     assert at.selectbox(key="d-region").value == "Synthetic Region"  # the region of the loaded authorities
     in_region = {r[0] for r in snap.execute(
         "SELECT DISTINCT la_code FROM dispersal WHERE region = 'Synthetic Region'").fetchall()}
@@ -331,7 +331,7 @@ def test_moderation_approves_behind_the_secret_and_publishes(writable_dashboard_
 
 def test_every_page_says_when_nothing_is_published(tmp_path, monkeypatch):
     monkeypatch.setattr(settings, "db_path", tmp_path / "nothing.duckdb")
-    for name in ("map", "profile", "gaps", "what_if", "dispersal", "provenance"):
+    for name in ("map", "ward_profile", "gap_ranking", "what_if", "dispersal_review", "provenance"):
         at = ok(page(name))
         assert "No snapshot has been published yet" in at.warning[0].value, name
 

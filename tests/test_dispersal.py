@@ -9,7 +9,7 @@ import json
 import pandas as pd
 import pytest
 
-from assetmap.dispersal import growth, review, trend
+from assetmap.dispersal_trend import growth, review, trend
 from assetmap.ingest import ingest_file
 from assetmap.recompute import recompute
 from tests.conftest import digest

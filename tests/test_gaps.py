@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from assetmap.ingest import ingest_file
-from assetmap.recompute import recompute, recompute_wards
+from assetmap.recompute import recompute, recompute_affected
 from assetmap.settings import settings
 from assetmap.store import Store
 
@@ -122,7 +122,7 @@ def test_incremental_recompute_equals_a_full_one(analysed_store, demo_dir, tmp_p
     r = ingest_file(analysed_store, _resend(demo_dir, tmp_path, edit))
     assert r.status == "completed" and r.assets_changed == 3 and r.affected_wards
     full = _copy(analysed_store, tmp_path, "full.duckdb")
-    inc = recompute_wards(analysed_store, r.affected_wards)
+    inc = recompute_affected(analysed_store, r.affected_wards)
     total_oas = analysed_store.scalar("SELECT count(*) FROM areas WHERE level = 'oa'")
     assert 0 < inc.oas < total_oas / 2  # only what the changed assets reach
     recompute(full)
@@ -138,7 +138,7 @@ def test_incremental_recompute_after_an_asset_closes_equals_a_full_one(analysed_
     full = _copy(analysed_store, tmp_path, "full.duckdb")
     before = analysed_store.scalar("SELECT count(*) FROM oa_access WHERE nearest_asset_id = ?", [aid])
     assert before > 0
-    recompute_wards(analysed_store, [ward])
+    recompute_affected(analysed_store, [ward])
     assert analysed_store.scalar("SELECT count(*) FROM oa_access WHERE nearest_asset_id = ?", [aid]) == 0
     recompute(full)
     assert_same_results(analysed_store, full)

@@ -30,7 +30,7 @@ def test_what_if_an_esol_class_opens_in_the_worst_ward(analysed_store):
 def test_what_if_matches_doing_it_for_real(analysed_store, tmp_path):
     """The in-memory what-if equals ingesting the asset and recomputing."""
     from assetmap.ingest import ingest_file
-    from assetmap.recompute import recompute_wards
+    from assetmap.recompute import recompute_affected
 
     lat, lon = 52.78, -1.25
     site = site_from_lat_lon(analysed_store.con, lat, lon, "esol_provider", 25)
@@ -40,7 +40,7 @@ def test_what_if_matches_doing_it_for_real(analysed_store, tmp_path):
     csv.write_text(f"name,category,lat,lon,capacity\nNew class,esol_provider,{lat},{lon},25\n")
     r = ingest_file(analysed_store, csv)
     assert r.status == "completed" and r.rows_accepted == 1
-    recompute_wards(analysed_store, r.affected_wards)
+    recompute_affected(analysed_store, r.affected_wards)
     after = dict(analysed_store.con.execute(
         "SELECT unit_code, gap FROM unit_gaps WHERE category = 'esol_provider' AND unit_level = 'ward'").fetchall())
     for rec in df.itertuples():

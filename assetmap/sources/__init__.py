@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from assetmap.sources import (
+    asy_d11,
     boundaries,
     census,
-    dispersal,
     estimates,
-    indices,
     lookup,
     mapped,
     openreferral,
     osm,
+    partner_indices,
     postcodes,
     providers,
 )
@@ -36,7 +36,7 @@ from assetmap.sources.registry import Reader, Written
 #: Every format, in the order a file is tried against them: a column mapping first (the user
 #: said what the file is), then the most specific shapes before the most general.
 READERS: dict[str, Reader] = {r.kind: r for r in (
-    mapped.READER, osm.READER, lookup.READER, indices.READER, dispersal.READER, estimates.READER,
+    mapped.READER, osm.READER, lookup.READER, partner_indices.READER, asy_d11.READER, estimates.READER,
     census.READER, postcodes.READER, providers.READER, boundaries.READER, openreferral.READER,
 )}
 KINDS = tuple(READERS)

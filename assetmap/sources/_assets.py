@@ -10,7 +10,7 @@ import pandas as pd
 
 from assetmap.sources._io import ReadResult
 from assetmap.sources.registry import Written
-from assetmap.validate import validate_assets
+from assetmap.validate import prepare_assets
 from assetmap.vocab.categories import ATTRIBUTES
 
 #: Columns of an asset candidate frame, in order.
@@ -79,7 +79,7 @@ _ASSET_COLS = ["asset_id", "category", "subtype", "name", "name_key", "address",
 
 def write_assets(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
           options: dict[str, Any]) -> Written:
-    accepted, quarantine = validate_assets(result.frame, con, source, options.get("licence"))
+    accepted, quarantine = prepare_assets(result.frame, con, source, options.get("licence"))
     quarantine = list(result.quarantine) + quarantine
     if accepted.empty:
         return Written(0, quarantine, [], 0, "no assets accepted")

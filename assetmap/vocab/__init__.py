@@ -3,10 +3,10 @@ and the dashboard all call things.
 
 - :mod:`~assetmap.vocab.categories`: asset categories, their labels and aliases, sensitive
   categories, religions, ESOL levels and the attributes the sector records.
-- :mod:`~assetmap.vocab.census`: census variables and their categories, focal groups.
-- :mod:`~assetmap.vocab.indices`: segregation index names and labels.
+- :mod:`~assetmap.vocab.census_variables`: census variables and their categories, focal groups.
+- :mod:`~assetmap.vocab.index_names`: segregation index names and labels.
 - :mod:`~assetmap.vocab.units`: geographic levels.
-- :mod:`~assetmap.vocab.events`: event names.
+- :mod:`~assetmap.vocab.event_names`: event names.
 
 The census names are re-exported flat (``vocab.ETHNIC_GROUP``), as are the index names and levels.
 """
@@ -21,7 +21,7 @@ from assetmap.vocab.categories import (
     RELIGIONS,
     SENSITIVE_CATEGORIES,
 )
-from assetmap.vocab.census import (
+from assetmap.vocab.census_variables import (
     BIRTH_CATEGORIES,
     COUNTRY_OF_BIRTH,
     ENGLISH_CATEGORIES,
@@ -41,8 +41,8 @@ from assetmap.vocab.census import (
     match_label,
     normalise_variable,
 )
-from assetmap.vocab.events import EVENT_NAMES
-from assetmap.vocab.indices import (
+from assetmap.vocab.event_names import EVENT_NAMES
+from assetmap.vocab.index_names import (
     ALL_GROUPS,
     INDEX_LABELS,
     INDEX_NAMES,

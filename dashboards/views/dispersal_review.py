@@ -7,7 +7,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from assetmap import dispersal
+from assetmap import dispersal_trend
 from dashboards import common
 
 _ALL = "__all__"
@@ -20,20 +20,20 @@ def _label(row: pd.Series) -> str:
 def main() -> None:
     common.header("Dispersal review")
     con, _ = common.snapshot()
-    regions = dispersal.regions(con)
-    if not regions and dispersal.trend(con).empty:
+    regions = dispersal_trend.regions(con)
+    if not regions and dispersal_trend.trend(con).empty:
         st.info("No Home Office Asy_D11 figures are loaded in this snapshot: drop the latest 'Asylum seekers "
                 "in receipt of support by local authority' workbook (or its data sheet saved as CSV) into "
                 "the inbox.")
         st.stop()
     options = {r: r for r in regions} | {_ALL: "Every region loaded"}
-    home = dispersal.home_region(con)
+    home = dispersal_trend.home_region(con)
     with st.sidebar:
         region = common.choice("Region or nation (Asy_D11)", options, home, key="d-region")
-        dates = sorted(dispersal.trend(con, region=None if region == _ALL else region)["period"].unique())
+        dates = sorted(dispersal_trend.trend(con, region=None if region == _ALL else region)["period"].unique())
         since = common.choice("From", {str(d): d.strftime("%d %b %Y") for d in dates},
                               str(dates[0]) if dates else None, key="d-from") if dates else None
-    table = dispersal.trend(con, region=None if region == _ALL else region, since=since)
+    table = dispersal_trend.trend(con, region=None if region == _ALL else region, since=since)
     if table.empty:
         st.info("No Asy_D11 figures for this region from that date.")
         st.stop()
@@ -42,7 +42,7 @@ def main() -> None:
     bases = "; ".join(sorted(table["residents_basis"].dropna().unique())) or "not loaded"
     st.caption(common.md(
         f"Asylum seekers in receipt of support, {first:%d %b %Y} to {last:%d %b %Y} "
-        f"({table['period'].nunique()} dates), per 10,000 residents. Source: {dispersal.SOURCE}. "
+        f"({table['period'].nunique()} dates), per 10,000 residents. Source: {dispersal_trend.SOURCE}. "
         f"Residents: {bases}. ESOL places and refugee support: the assets in this snapshot (today's "
         "provision at every date); blank where the authority's areas are not loaded. "
         f"Suppressed cells: {int(table['suppressed_cells'].sum())}, counted as nothing."))
@@ -57,7 +57,7 @@ def main() -> None:
     st.altair_chart(trend, width="stretch")
 
     st.subheader("Change since the first date, beside ESOL places per 10,000 now")
-    grown = dispersal.growth(table)
+    grown = dispersal_trend.growth(table)
     st.dataframe(grown, hide_index=True, key="d-growth")
 
     latest = table[table["period"] == last].sort_values("supported_per_10k", ascending=False)

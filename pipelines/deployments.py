@@ -1,6 +1,6 @@
 """The pipeline worker: served deployments with event triggers, and the inbox watcher.
 
-Run by ``assetmap up`` as ``python -m pipelines.serve`` with ``PREFECT_API_URL`` set:
+Run by ``assetmap up`` as ``python -m pipelines.deployments`` with ``PREFECT_API_URL`` set:
 
 - deployment ``ingest_file/inbox``, triggered by ``assetmap.file.received``, with the
   event's ``path`` as its parameter;
@@ -27,7 +27,7 @@ from assetmap.settings import settings
 from pipelines.flows import ingest_file, recompute, refresh_all
 from pipelines.inbox import InboxWatcher
 
-log = logging.getLogger("pipelines.serve")
+log = logging.getLogger("pipelines.deployments")
 
 
 def deployments() -> list:
