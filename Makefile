@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test test-fast test-slow bench clean
+.PHONY: up test test-fast test-slow lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt dashboards/vendor.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ up: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# ruff (the rule set in pyproject.toml) and mypy, both clean; .ci/run runs this before the tests
+lint: $(STAMP)
+	$(BIN)/ruff check assetmap pipelines dashboards tests benchmarks
+	$(BIN)/mypy
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"

@@ -99,7 +99,7 @@ def e2sfca(
         return np.bincount(demand_index, weights=w * R[supply_index], minlength=len(demand))
     tgt = target_pos[demand_index]
     keep = tgt >= 0
-    return np.bincount(tgt[keep], weights=(w * R[supply_index])[keep], minlength=n_targets)
+    return np.bincount(tgt[keep], weights=(w * R[supply_index])[keep], minlength=n_targets or 0)
 
 
 def oa_access(

@@ -12,9 +12,14 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assetmap.settings import settings
+
+if TYPE_CHECKING:  # the CLI imports its heavy modules only when a command needs them
+    import pandas as pd
+
+    from assetmap.store import Store
 
 log = logging.getLogger("assetmap")
 
@@ -35,7 +40,7 @@ def _iso_date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _store(args: argparse.Namespace, read_only: bool = False):
+def _store(args: argparse.Namespace, read_only: bool = False) -> Store:
     """The working store; for a reader, the latest snapshot when a pipeline holds the store."""
     from assetmap.store import Store, StoreBusy, open_store
 
@@ -261,7 +266,7 @@ def cmd_recompute(args: argparse.Namespace) -> int:
     return 0
 
 
-def _level(store, by: str | None) -> str:
+def _level(store: Store, by: str | None) -> str:
     from assetmap.recompute import default_level
 
     return by or default_level(store.con)
@@ -289,7 +294,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_site(text: str):
+def _parse_site(text: str) -> tuple[float, float, str, float]:
     parts = [p.strip() for p in text.split(",")]
     if len(parts) not in (3, 4):
         raise ValueError(f"--add {text!r}: expected lat,lon,category[,capacity]")
@@ -362,7 +367,7 @@ def cmd_indices(args: argparse.Namespace) -> int:
     return 0
 
 
-def _records(df) -> list[dict]:
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """A table as JSON-ready records: dates as ``YYYY-MM-DD``, missing values as null."""
     return json.loads(df.astype({c: str for c in ("period", "first", "last") if c in df}).to_json(orient="records"))
 

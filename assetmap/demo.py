@@ -32,6 +32,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -115,8 +116,8 @@ def _blob(rng: np.random.Generator, cx: float, cy: float, r: float, wobble: floa
     return Polygon(np.c_[cx + rad * np.cos(t), cy + rad * np.sin(t)])
 
 
-def _points_in(rng: np.random.Generator, poly, n: int, centre=None, sigma=None,
-               weight: float = 0.0) -> np.ndarray:
+def _points_in(rng: np.random.Generator, poly: Polygon, n: int, centre: np.ndarray | None = None,
+               sigma: float | None = None, weight: float = 0.0) -> np.ndarray:
     """n random points in ``poly``, denser near ``centre`` when ``weight`` > 0."""
     minx, miny, maxx, maxy = poly.bounds
     out = np.empty((0, 2))
@@ -125,7 +126,7 @@ def _points_in(rng: np.random.Generator, poly, n: int, centre=None, sigma=None,
         m = max(64, 4 * (n - len(out)))
         pts = np.c_[rng.uniform(minx, maxx, m), rng.uniform(miny, maxy, m)]
         keep = shapely.contains_xy(poly, pts[:, 0], pts[:, 1])
-        if weight > 0 and centre is not None:
+        if weight > 0 and centre is not None and sigma is not None:
             d2 = ((pts - centre) ** 2).sum(1)
             p = (1 + weight * np.exp(-d2 / (2 * sigma**2))) / (1 + weight)
             keep &= rng.uniform(0, 1, m) < p
@@ -133,7 +134,7 @@ def _points_in(rng: np.random.Generator, poly, n: int, centre=None, sigma=None,
     return out[:n]
 
 
-def _voronoi_cells(points: np.ndarray, parent) -> list:
+def _voronoi_cells(points: np.ndarray, parent: Polygon) -> list[Any]:
     """Voronoi cells of ``points`` clipped to ``parent``, in the points' order."""
     if len(points) == 1:
         return [parent]
@@ -149,7 +150,7 @@ def _voronoi_cells(points: np.ndarray, parent) -> list:
     return out
 
 
-def _lloyd(points: np.ndarray, parent, iterations: int) -> np.ndarray:
+def _lloyd(points: np.ndarray, parent: Polygon, iterations: int) -> np.ndarray:
     for _ in range(iterations):
         cells = _voronoi_cells(points, parent)
         points = np.array([[c.centroid.x, c.centroid.y] for c in cells])
@@ -169,7 +170,8 @@ def _names(rng: np.random.Generator, n: int) -> list[str]:
 # ---------------------------------------------------------------------------------------
 # population
 # ---------------------------------------------------------------------------------------
-def _population(rng: np.random.Generator, centroids: np.ndarray, region_bounds, n_hotspot_scale: int = 1):
+def _population(rng: np.random.Generator, centroids: np.ndarray, region_bounds: tuple[float, float, float, float],
+                n_hotspot_scale: int = 1) -> tuple[list[str], np.ndarray, np.ndarray, list[str], np.ndarray]:
     """Counts per OA: ethnic group (19), English proficiency (6), country of birth (9)."""
     cats = list(_BASE_SHARES)
     base = np.array([_BASE_SHARES[c] for c in cats])
@@ -210,7 +212,7 @@ def _population(rng: np.random.Generator, centroids: np.ndarray, region_bounds, 
     birth_cats = list(vocab.BIRTH_CATEGORIES)
     birth = np.zeros((n, len(birth_cats)), dtype=int)
     for j, c in enumerate(cats):
-        hl = vocab.high_level_group(c)
+        hl = vocab.high_level_group(c) or "other"
         abroad = rng.binomial(ethnic[:, j], _BORN_ABROAD[hl])
         birth[:, birth_cats.index("uk")] += ethnic[:, j] - abroad
         regions = _BIRTH_REGIONS[hl]
@@ -232,7 +234,8 @@ def _write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> None:
     path.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
 
 
-def _write_ts021(path: Path, codes, names, cats, ethnic, vintage: str) -> None:
+def _write_ts021(path: Path, codes: list[str], names: list[str], cats: list[str], ethnic: np.ndarray,
+                 vintage: str) -> None:
     groups = {"white": "White", "mixed": "Mixed or Multiple ethnic groups",
               "asian": "Asian, Asian British or Asian Welsh",
               "black": "Black, Black British, Black Welsh, Caribbean or African",
@@ -249,13 +252,13 @@ def _write_ts021(path: Path, codes, names, cats, ethnic, vintage: str) -> None:
         w = csv.writer(f)
         w.writerow(header)
         for k in range(len(codes)):
-            row = [vintage, names[k], codes[k], int(ethnic[k].sum())]
-            for _, idx in cols:
-                row.append(int(ethnic[k, idx].sum()) if isinstance(idx, list) else int(ethnic[k, idx]))
+            row: list[str | int] = [vintage, names[k], codes[k], int(ethnic[k].sum())]
+            for _, col in cols:
+                row.append(int(ethnic[k, col].sum()) if isinstance(col, list) else int(ethnic[k, col]))
             w.writerow(row)
 
 
-def _write_ts029_long(path: Path, codes, english) -> None:
+def _write_ts029_long(path: Path, codes: list[str], english: np.ndarray) -> None:
     labels = [
         ("1", "Main language is English (English or Welsh in Wales)"),
         ("2", "Main language is not English (English or Welsh in Wales): Can speak English very well"),
@@ -274,7 +277,7 @@ def _write_ts029_long(path: Path, codes, english) -> None:
                 w.writerow([code, code, lc, label, int(english[k, j])])
 
 
-def _write_ts004(path: Path, codes, birth_cats, birth, vintage: str) -> None:
+def _write_ts004(path: Path, codes: list[str], birth_cats: list[str], birth: np.ndarray, vintage: str) -> None:
     m = "; measures: Value"
     cols = [("Country of birth: Total" + m, None),
             ("Country of birth: Europe" + m, ["uk", "ireland", "europe_eu", "europe_non_eu"]),
@@ -285,7 +288,7 @@ def _write_ts004(path: Path, codes, birth_cats, birth, vintage: str) -> None:
         w = csv.writer(f)
         w.writerow(["date", "geography", "geography code"] + [c for c, _ in cols])
         for k, code in enumerate(codes):
-            row = [vintage, code, code]
+            row: list[str | int] = [vintage, code, code]
             for _, cs in cols:
                 row.append(int(birth[k].sum()) if cs is None else
                            int(sum(birth[k, birth_cats.index(c)] for c in cs)))
@@ -295,7 +298,7 @@ def _write_ts004(path: Path, codes, birth_cats, birth, vintage: str) -> None:
 # ---------------------------------------------------------------------------------------
 def _build_areas(rng: np.random.Generator, region: Polygon, n_las: int, n_wards: int,
                  oas_per_ward: tuple[int, int], centre: np.ndarray, sigma: float,
-                 code_base: dict[str, int], lloyd: int):
+                 code_base: dict[str, int], lloyd: int) -> tuple[Any, ...]:
     """LA, ward and OA polygons (hierarchical Voronoi, so that each level tiles the one above)."""
     la_pts = _lloyd(_points_in(rng, region, n_las, centre, sigma, 3.0), region, lloyd) if n_las > 1 \
         else np.array([[region.centroid.x, region.centroid.y]])
@@ -348,7 +351,7 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
     rng = np.random.default_rng(seed)
     if scale == "city":
         centre = np.array([452_000.0, 318_000.0])
-        region = _blob(rng, *centre, 10_500)
+        region = _blob(rng, float(centre[0]), float(centre[1]), 10_500)
         sigma = 5_000.0
         areas = _build_areas(rng, region, 1, 60, (40, 60), centre, sigma,
                              {"la": 900001, "ward": 900001, "oa": 900001}, lloyd=2)
@@ -357,7 +360,7 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
         hotspot_scale = 1
     elif scale == "national":
         centre = np.array([420_000.0, 300_000.0])
-        region = _blob(rng, *centre, 250_000, wobble=0.12)
+        region = _blob(rng, float(centre[0]), float(centre[1]), 250_000, wobble=0.12)
         sigma = 90_000.0
         areas = _build_areas(rng, region, 340, 7600, (20, 30), centre, sigma,
                              {"la": 900001, "ward": 900001, "oa": 500001}, lloyd=0)
@@ -443,7 +446,7 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
 DEMO_QUARTERS = ("31 Dec 2024", "31 Mar 2025", "30 Jun 2025", "30 Sep 2025")
 
 
-def _write_asy_d11(rng: np.random.Generator, path: Path, la_codes, la_names, oa_la: np.ndarray,
+def _write_asy_d11(rng: np.random.Generator, path: Path, la_codes: list[str], la_names: list[str], oa_la: np.ndarray,
                    residents: np.ndarray, birth: np.ndarray) -> None:
     """A Home Office Asy_D11 data sheet as published (a title row, the ``Date (as at…)`` header,
     ``30 Sep 2025`` dates, thousands separators, a suppressed cell, a row not allocated to an
@@ -491,7 +494,8 @@ def _write_asy_d11(rng: np.random.Generator, path: Path, la_codes, la_names, oa_
             w.writerow([code, name, "Metropolitan District", f"{round(residents_of[i] * 1.03):,}"])
 
 
-def _write_assets(rng, out: Path, scale: str, oa_cells, centroids, cats, ethnic, english, n_assets) -> list[Path]:
+def _write_assets(rng: np.random.Generator, out: Path, scale: str, oa_cells: list[Any], centroids: np.ndarray,
+                  cats: list[str], ethnic: np.ndarray, english: np.ndarray, n_assets: dict[str, int]) -> list[Path]:
     to_ll = Transformer.from_crs(STORE_CRS, DISPLAY_CRS, always_xy=True)
     n_oa = len(oa_cells)
     persons = ethnic.sum(1)
@@ -568,7 +572,7 @@ def _write_assets(rng, out: Path, scale: str, oa_cells, centroids, cats, ethnic,
     for k in range(len(idx)):
         mix = ethnic[idx[k]]
         g = cats[int(rng.choice(len(cats), p=mix / mix.sum()))]
-        religion = _RELIGION_BY_GROUP.get(g) or _RELIGION_BY_GROUP.get(vocab.high_level_group(g), "christian")
+        religion = _RELIGION_BY_GROUP.get(g) or _RELIGION_BY_GROUP.get(vocab.high_level_group(g) or "", "christian")
         word = {"christian": "St {} Church", "muslim": "{} Jamia Masjid", "sikh": "Gurdwara {}",
                 "hindu": "{} Mandir", "buddhist": "{} Buddhist Centre"}[religion]
         el = {"type": "node", "id": 9_000_000 + k, "lat": round(lat[k], 7), "lon": round(lon[k], 7),

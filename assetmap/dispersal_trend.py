@@ -27,6 +27,7 @@ import duckdb
 import pandas as pd
 
 from assetmap import vocab
+from assetmap.store import scalar
 
 SOURCE = "Home Office, Immigration system statistics, Asy_D11 (OGL v3.0)"
 
@@ -150,7 +151,7 @@ def review(con: duckdb.DuckDBPyConnection, period: str | None = None, support_ty
 
     The same figures as :func:`trend` at that date, for the authorities with residents loaded.
     """
-    when = con.execute("SELECT coalesce(CAST(? AS DATE), max(period)) FROM dispersal", [period]).fetchone()[0]
+    when = scalar(con, "SELECT coalesce(CAST(? AS DATE), max(period)) FROM dispersal", [period])
     df = trend(con, region=region, las=las, since=when, support_types=support_types)
     df = df[(df["period"] == when) & df["residents"].notna()] if when is not None else df.iloc[0:0]
     return df.sort_values("supported_per_10k", ascending=False, ignore_index=True)

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import shapely
@@ -105,7 +107,8 @@ def refresh(store: Store, levels: tuple[str, ...] = ("ward", "la"), force: bool 
     return remade
 
 
-def feature_collection(con, level: str, detail: str, properties: pd.DataFrame | None = None) -> dict:
+def feature_collection(con: duckdb.DuckDBPyConnection, level: str, detail: str,
+                       properties: pd.DataFrame | None = None) -> dict[str, Any]:
     """The display geometry of ``level`` as a GeoJSON FeatureCollection.
 
     ``properties`` (indexed by code) adds columns to each feature's properties; every feature has

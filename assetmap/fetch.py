@@ -450,8 +450,8 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = WHAT
     codes = [c for c, _ in resolved]
     folder = folder or Path(settings.home) / "fetched" / "_".join(codes)
     result = Fetched(folder, resolved)
-    for exc in pending:
-        result.fail(exc)
+    for failure in pending:
+        result.fail(failure)
     lookup_rows: list[dict] | None = None
     if what & {"lookup", "boundaries"} and not pending:
         try:

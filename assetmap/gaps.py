@@ -29,6 +29,7 @@ quarter). Strengths list what is there: assets in the unit, their capacity, and 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -86,9 +87,10 @@ def score(
     sup = {"capacity": (e2, np.minimum(1.0, e2 / target)), "reach": (reach, reach)}
     rows = []
     for r in range(len(codes)):
-        comps = [{"component": k, "kind": "need", "raw": float(raw[r, c]), "scaled": float(scaled[r, c]),
-                  "weight": float(wk[r, c]), "contribution": float(contrib[r, c])}
-                 for c, k in enumerate(names) if present[r, c]]
+        comps: list[dict[str, Any]] = [
+            {"component": k, "kind": "need", "raw": float(raw[r, c]), "scaled": float(scaled[r, c]),
+             "weight": float(wk[r, c]), "contribution": float(contrib[r, c])}
+            for c, k in enumerate(names) if present[r, c]]
         comps += [{"component": k, "kind": "supply", "raw": float(sup[k][0][r]),
                    "scaled": float(sup[k][1][r]), "weight": float(sw[k]),
                    "contribution": -float(sw[k] * sup[k][1][r])} for k in SUPPLY_COMPONENTS]
@@ -107,7 +109,7 @@ def score(
                                        "components", "strengths"])
 
 
-def _opt(v: object) -> float | None:
+def _opt(v: Any) -> float | None:
     return None if v is None or pd.isna(v) else float(v)
 
 

@@ -25,6 +25,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from assetmap.store import scalar
+
 log = logging.getLogger(__name__)
 
 #: For each child level, the parent levels a best-fit lookup is derived for.
@@ -52,9 +54,9 @@ def levels_present(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 def area_basis(con: duckdb.DuckDBPyConnection, level: str) -> str | None:
     """A fingerprint of the areas of ``level`` (their codes and the ingests that wrote them)."""
-    return con.execute(
+    return scalar(con,
         "SELECT md5(string_agg(code || ':' || coalesce(ingest_id, 0)::VARCHAR, ',' ORDER BY code)) "
-        "FROM areas WHERE level = ?", [level]).fetchone()[0]
+        "FROM areas WHERE level = ?", [level])
 
 
 def _cell_size(x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray) -> float:
@@ -134,7 +136,7 @@ def refresh_index(con: duckdb.DuckDBPyConnection, levels: list[str] | set[str] |
             """,  # noqa: S608 (a constant)
             grid,
         )
-        n_cells = int(con.execute("SELECT count(*) FROM area_cells WHERE level = ?", [level]).fetchone()[0])
+        n_cells = int(scalar(con, "SELECT count(*) FROM area_cells WHERE level = ?", [level]))
         con.execute("INSERT INTO area_grid VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [level, cell, grid["gx"], grid["gy"], float(x1.max()), float(y1.max()), len(x0),
                      n_cells, basis])
@@ -249,7 +251,7 @@ def derive_best_fit(con: duckdb.DuckDBPyConnection, ingest_id: int) -> dict[str,
                 """,
                 [parent, ingest_id],
             )
-            derived[f"{child}->{parent}"] = int(con.execute("SELECT count(*) FROM _bf").fetchone()[0])
+            derived[f"{child}->{parent}"] = int(scalar(con, "SELECT count(*) FROM _bf"))
             con.execute("DROP TABLE _bf")
     refresh_parent_codes(con)
     return derived
@@ -322,10 +324,10 @@ def reassign_assets(con: duckdb.DuckDBPyConnection) -> int:
     placed = assign_points(con, pts)
     con.register("_placed", placed)
     try:
-        changed = int(con.execute(
+        changed = int(scalar(con,
             """SELECT count(*) FROM assets a JOIN _placed p ON p.pid = a.asset_id
                WHERE a.ward_code IS DISTINCT FROM p.ward_code OR a.oa_code IS DISTINCT FROM p.oa_code"""
-        ).fetchone()[0])
+        ))
         con.execute(
             """UPDATE assets SET oa_code = p.oa_code, ward_code = p.ward_code
                FROM _placed p WHERE p.pid = assets.asset_id

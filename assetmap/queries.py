@@ -29,6 +29,7 @@ import pandas as pd
 
 from assetmap import vocab
 from assetmap.settings import DISPLAY_CRS
+from assetmap.store import scalar
 
 LEVEL = vocab.DEFAULT_UNIT
 
@@ -118,18 +119,13 @@ class Measure:
         return m
 
 
-def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
-    row = con.execute(sql, params or []).fetchone()
-    return None if row is None else row[0]
-
-
 # -- the snapshot as a whole --------------------------------------------------------------------
 
 def has_table_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether ``table`` (one of a fixed few) has any row."""
     if table not in _COUNTABLE:
         raise ValueError(table)
-    return _one(con, f"SELECT EXISTS (SELECT 1 FROM {table})") is True  # noqa: S608 (fixed names)
+    return scalar(con, f"SELECT EXISTS (SELECT 1 FROM {table})") is True  # noqa: S608 (fixed names)
 
 
 def summary(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -396,7 +392,7 @@ def share_in(con: duckdb.DuckDBPyConnection, variable: str, categories: tuple[st
 
     The denominator is the residents whose category the table lists (``census_in``).
     """
-    return _one(con, """SELECT sum(count) FILTER (WHERE list_contains(?, category) <> ?) / nullif(sum(count), 0)
+    return scalar(con, """SELECT sum(count) FILTER (WHERE list_contains(?, category) <> ?) / nullif(sum(count), 0)
                         FROM census_in(?, ?, ?)""", [list(categories), complement, variable, level, unit])
 
 
@@ -475,7 +471,7 @@ def partner_disagreements(con: duckdb.DuckDBPyConnection, tolerance: float) -> t
              ON w.unit_code = p.unit_code AND w.focal_group = p.focal_group AND w.index_name = p.index_name
            WHERE w.value IS NULL OR abs(p.value - w.value) > ?
            ORDER BY abs(coalesce(p.value - w.value, 1e9)) DESC, p.unit_code""", [tolerance]).df()
-    return rows, int(_one(con, "SELECT count(*) FROM partner_indices") or 0)
+    return rows, int(scalar(con, "SELECT count(*) FROM partner_indices") or 0)
 
 
 def compare_gaps(now: duckdb.DuckDBPyConnection, before: duckdb.DuckDBPyConnection,

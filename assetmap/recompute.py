@@ -401,7 +401,7 @@ def recompute(store: Store, level: str | None = None, n_boot: int = 0) -> Recomp
             if frame is not None and not frame.empty:
                 frame = frame.assign(unit_level=level, computed_at=now)
                 _insert(con, table, frame)
-        if oa_rows is not None:
+        if oa_rows is not None and inputs is not None:
             con.execute("DELETE FROM oa_access")
             _insert(con, "oa_access", oa_rows)
             con.execute("DELETE FROM oa_inputs")

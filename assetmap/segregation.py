@@ -338,8 +338,8 @@ def compute_all(
                 "ci_high": ci_high if index_name == "dissimilarity" else np.nan,
                 "reliable": reliable & np.isfinite(value), "n_oas": n_oas,
             }))
-    for index_name, fn in MULTIGROUP.items():
-        value = fn(arr, units)
+    for index_name, multi_fn in MULTIGROUP.items():
+        value = multi_fn(arr, units)
         frames.append(pd.DataFrame({
             "unit_code": units.codes, "focal_group": ALL_GROUPS, "index_name": index_name,
             "value": value, "ci_low": np.nan, "ci_high": np.nan,

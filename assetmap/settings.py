@@ -25,6 +25,12 @@ def _env_float(name: str, default: float) -> float:
     return float(value) if value not in (None, "") else default
 
 
+
+def _default_db() -> Path:
+    """``ASSETMAP_DB``, else ``assetmap.duckdb`` in ``ASSETMAP_HOME`` (default ``.assetmap``)."""
+    env = os.environ.get("ASSETMAP_DB")
+    return Path(env) if env else _env_path("ASSETMAP_HOME", ".assetmap") / "assetmap.duckdb"
+
 @dataclass
 class Settings:
     """Runtime settings of assetmap.
@@ -129,7 +135,7 @@ class Settings:
     """
 
     home: Path = field(default_factory=lambda: _env_path("ASSETMAP_HOME", ".assetmap"))
-    db_path: Path | None = None
+    db_path: Path = field(default_factory=lambda: _default_db())
     duplicate_distance_m: float = field(
         default_factory=lambda: _env_float("ASSETMAP_DUPLICATE_DISTANCE_M", 25.0)
     )
@@ -206,9 +212,6 @@ class Settings:
         return int(self.max_unpacked_mb * 1024 * 1024)
 
     def __post_init__(self) -> None:
-        if self.db_path is None:
-            env = os.environ.get("ASSETMAP_DB")
-            self.db_path = Path(env) if env else self.home / "assetmap.duckdb"
         if self.dashboard_mode not in ("public", "partner"):
             raise ValueError(f"ASSETMAP_MODE must be public or partner, not {self.dashboard_mode!r}")
         if self.snapshot_dir is None and os.environ.get("ASSETMAP_SNAPSHOTS"):

@@ -25,7 +25,7 @@ from scipy.spatial import cKDTree
 from assetmap import access as acc
 from assetmap import recompute as rc
 from assetmap.settings import settings
-from assetmap.store import Store
+from assetmap.store import Store, scalar
 from assetmap.vocab.categories import CATEGORIES
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,12 @@ class Site:
 def site_from_lat_lon(con: duckdb.DuckDBPyConnection, lat: float, lon: float, category: str,
                       capacity: float = 1.0) -> Site:
     """A :class:`Site` from WGS84 latitude and longitude."""
-    x, y = con.execute(
+    row = con.execute(
         "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_Point(?, ?), 'EPSG:4326', 'EPSG:27700', "
         "always_xy := true) AS p)", [float(lon), float(lat)]).fetchone()
-    return Site(float(x), float(y), category, capacity)
+    if row is None:  # a constant SELECT always returns its row
+        raise ValueError(f"cannot place {lat}, {lon}")
+    return Site(float(row[0]), float(row[1]), category, capacity)
 
 
 def _place(con: duckdb.DuckDBPyConnection, x: float, y: float) -> tuple[str | None, str | None]:
@@ -76,7 +78,7 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
     con = store.con
     add, remove = list(add), list(remove)
     level = level or rc.default_level(con)
-    if not con.execute("SELECT count(*) FROM unit_gaps WHERE unit_level = ?", [level]).fetchone()[0]:
+    if not scalar(con, "SELECT count(*) FROM unit_gaps WHERE unit_level = ?", [level]):
         raise ValueError(f"no gaps computed at {level} level: run `assetmap recompute` first")
     inputs = rc.stored_inputs(con)
     if inputs is None:

@@ -383,6 +383,12 @@ MIGRATIONS: list[tuple[int, str]] = [
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
+    """The first column of the first row of ``sql``, or None when it returns no row."""
+    row = con.execute(sql, params or []).fetchone()
+    return None if row is None else row[0]
+
+
 class StoreError(RuntimeError):
     """The store cannot be opened or is not in a state assetmap understands."""
 
@@ -451,7 +457,7 @@ class Store:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, read_only: bool = False) -> None:
-        self.path = Path(path) if path is not None else Path(settings.db_path)
+        self.path = Path(path) if path is not None else settings.db_path
         self.read_only = read_only
         if read_only and not self.path.exists():
             raise StoreError(f"no store at {self.path}")
@@ -482,12 +488,11 @@ class Store:
     # -- schema --------------------------------------------------------------------------
     @property
     def schema_version(self) -> int:
-        exists = self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-        ).fetchone()[0]
+        exists = self.scalar(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'")
         if not exists:
             return 0
-        return int(self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0])
+        return int(self.scalar("SELECT coalesce(max(version), 0) FROM schema_migrations"))
 
     def migrate(self) -> int:
         """Apply the migrations this store has not had; return the schema version."""
@@ -546,8 +551,7 @@ class Store:
 
     # -- queries -------------------------------------------------------------------------
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
-        row = self.con.execute(sql, params or []).fetchone()
-        return None if row is None else row[0]
+        return scalar(self.con, sql, params)
 
     def table_counts(self) -> dict[str, int]:
         names = [r[0] for r in self.con.execute(

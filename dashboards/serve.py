@@ -69,7 +69,9 @@ def _visit_once(ws_url: str, timeout: float = 60.0) -> None:
     from websockets.sync.client import connect
 
     origin = ws_url.replace("ws://", "http://").split("/_stcore")[0]
-    with connect(ws_url, subprotocols=["streamlit"], origin=origin, open_timeout=timeout,
+    from websockets.typing import Origin, Subprotocol
+
+    with connect(ws_url, subprotocols=[Subprotocol("streamlit")], origin=Origin(origin), open_timeout=timeout,
                  max_size=None) as ws:
         msg = BackMsg()
         msg.rerun_script.query_string = ""

@@ -120,7 +120,10 @@ def install(force: bool = False) -> list[Path]:
                     member = tf.getmember(f"package/{f}")
                     target = VENDOR / name / f
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(tf.extractfile(member).read())
+                    source = tf.extractfile(member)
+                    if source is None:
+                        raise RuntimeError(f"{name}@{version}: package/{f} is not a file in the tarball")
+                    target.write_bytes(source.read())
                     written.append(target)
             log.info("vendored %s@%s (%d files)", name, version, len(files))
     return written
@@ -131,7 +134,7 @@ def url(package: str, file: str) -> str:
     return f"{URL_BASE}/{package}/{file}"
 
 
-def offline_map(**kwargs: Any):
+def offline_map(**kwargs: Any) -> Any:
     """A ``folium.Map`` that loads Leaflet from the app and no tiles unless ``tiles`` is given."""
     import folium
 
@@ -146,7 +149,7 @@ def offline_map(**kwargs: Any):
     return m
 
 
-def marker_cluster(**kwargs: Any):
+def marker_cluster(**kwargs: Any) -> Any:
     """A ``folium.plugins.MarkerCluster`` loading its script and styles from the app."""
     from folium.plugins import MarkerCluster
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pandas as pd
 import streamlit as st
 
 from assetmap import display, queries
@@ -23,7 +26,7 @@ def features(path: str, n_wards: int) -> dict:
 # path: a new publish is a new path, and so a fresh read.
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def wards(path: str):
+def wards(path: str) -> pd.DataFrame:
     return queries.wards(common.snapshot_at(path))
 
 
@@ -38,23 +41,24 @@ def religions(path: str) -> list[str]:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def measure_values(path: str, measure: queries.Measure):
+def measure_values(path: str, measure: queries.Measure) -> pd.DataFrame:
     return queries.measure_values(common.snapshot_at(path), measure)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def assets(path: str, categories: tuple[str, ...], religions_: tuple[str, ...] | None, partner: bool):
+def assets(path: str, categories: tuple[str, ...], religions_: tuple[str, ...] | None,
+           partner: bool) -> pd.DataFrame:
     return queries.assets(common.snapshot_at(path), list(categories),
                        list(religions_) if religions_ is not None else None, partner)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def sensitive_counts(path: str):
+def sensitive_counts(path: str) -> pd.DataFrame:
     return queries.sensitive_counts(common.snapshot_at(path))
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
-def read(path: str, name: str, *args):
+def read(path: str, name: str, *args: Any) -> Any:
     """``assetmap.queries.<name>(snapshot, *args)`` read once per snapshot and arguments, for every
     session (a snapshot never changes; each caller gets its own copy)."""
     return getattr(queries, name)(common.snapshot_at(path), *args)

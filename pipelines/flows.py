@@ -47,7 +47,7 @@ _EMITTER_ON = False
 log = logging.getLogger("pipelines.flows")
 
 
-def _run(task_obj, *args: Any) -> Any:
+def _run(task_obj: Any, *args: Any) -> Any:
     """Call a task: as a task run inside a flow run, as plain Python outside one (a flow called
     through ``.fn`` with no server, as the tests and scripts do)."""
     from prefect.context import FlowRunContext
@@ -84,7 +84,7 @@ def _open_store() -> Store:
     return Store(settings.db_path)
 
 
-def _retry_if_busy(task_obj, task_run, state) -> bool:
+def _retry_if_busy(task_obj: Any, task_run: Any, state: Any) -> bool:
     try:
         state.result()
     except StoreBusy:

@@ -190,7 +190,7 @@ class InboxWatcher:
         self._handed: dict[Path, tuple[int, float]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._observer = None
+        self._observer: Any = None
         self._thread: threading.Thread | None = None
 
     # -- watchdog events mark files to look at; the checker decides when they are complete --

@@ -58,11 +58,17 @@ def free_port(preferred: int) -> int:
     raise RuntimeError("no free port on 127.0.0.1")
 
 
+def _shown(proc: subprocess.Popen) -> str:
+    """The start of a child's command line, for a message."""
+    args = proc.args
+    return str(list(args[:4]) if isinstance(args, list | tuple) else args)
+
+
 def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[:4]} exited with status {proc.returncode} before {url} answered")
+            raise RuntimeError(f"{_shown(proc)} exited with status {proc.returncode} before {url} answered")
         try:
             with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 (our loopback servers)
                 if r.status == 200:
@@ -78,7 +84,7 @@ def wait_file(path: Path, timeout: float, proc: subprocess.Popen | None = None) 
     deadline = time.monotonic() + timeout
     while not path.exists():
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[:4]} exited with status {proc.returncode} before it was ready")
+            raise RuntimeError(f"{_shown(proc)} exited with status {proc.returncode} before it was ready")
         if time.monotonic() > deadline:
             raise TimeoutError(f"{path} did not appear within {timeout:.0f} s")
         time.sleep(0.1)

@@ -63,21 +63,22 @@ def test_a_dropped_file_flows_through_to_a_snapshot_and_up_stops_cleanly(up):
     report = json.loads(processed[0].with_name(processed[0].name + ".report.json").read_text())
     assert report["status"] == "completed" and report["rows_accepted"] == 2
 
-    # -- the event assets.changed triggers the recompute, which publishes again --------------
-    def recomputed():
-        snaps = list_snapshots(db)
-        return snaps and snaps[0].get("reason") == "incremental recompute" and snaps[0]
-    wait_for(recomputed, BOUND_RECOMPUTE_S, "a snapshot from the triggered recompute")
+    # -- the batch recomputed what the new classes reach before its one publish; the recompute
+    # -- that assets.changed triggers finds that done and publishes nothing more ---------------
+    snaps = list_snapshots(db)
+    assert "incremental recompute" in (snaps[0].get("reason") or ""), snaps[0]
     t_recompute = time.monotonic() - t0
     recompute_runs = wait_for(lambda: [r for r in post_json(api + "/flow_runs/filter", {"limit": 50})
                                     if "wards" in r["parameters"] and r["state_type"] == "COMPLETED"],
                            BOUND_RECOMPUTE_S, "a completed recompute flow run")
     assert json.loads(recompute_runs[0]["parameters"]["wards"]) == report["affected_wards"]
+    assert str(recompute_runs[0]["parameters"]["after_ingest"]) == str(report["ingest_id"])
+    assert list_snapshots(db)[0]["snapshot_id"] == snaps[0]["snapshot_id"]  # skipped: no second publish
     names = [r[0] for r in _snapshot_query(
         db, "SELECT name FROM events WHERE occurred_at >= (SELECT max(occurred_at) FROM events "
             "WHERE name = 'assetmap.file.received') ORDER BY occurred_at")]
-    assert names[:4] == ["assetmap.file.received", "assetmap.ingest.completed", "assetmap.assets.changed",
-                         "assetmap.snapshot.published"], names
+    # (a snapshot is copied before its own publish event is recorded, so it ends here)
+    assert names == ["assetmap.file.received", "assetmap.ingest.completed", "assetmap.assets.changed"], names
     gap_rows = _snapshot_query(db, "SELECT count(*) FROM unit_gaps WHERE computed_at > "
                                    "(SELECT max(occurred_at) FROM events WHERE name = 'assetmap.ingest.completed')")
     assert gap_rows[0][0] > 0  # the wards the new classes reach were recomputed

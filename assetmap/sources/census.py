@@ -188,12 +188,12 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     else:
         cat_cols: list[tuple[str, str, str]] = []
         total_col = None
-        labels = {h: vocab.clean_label(h) for h in rec.header}
+        clean = {h: vocab.clean_label(h) for h in rec.header}
         for h in rec.header:
             if h == area_col:
                 continue
             # a label that prefixes another label is a subtotal of it
-            if any(o != labels[h] and o.startswith(labels[h] + ":") for o in labels.values()):
+            if any(o != clean[h] and o.startswith(clean[h] + ":") for o in clean.values()):
                 continue
             match = vocab.match_label(h, forced_var)
             if match == vocab.TOTAL or norm_key(h) == "persons":

@@ -145,9 +145,9 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
         if not isinstance(feats, list):
             raise FileRefused("unknown_format", f"{path.name}: JSON but not a GeoJSON FeatureCollection")
         crs_name = str(((doc.get("crs") or {}).get("properties") or {}).get("name") or "")
-        crs_bng = True if "27700" in crs_name else (False if crs_name else None)
+        declared_bng = True if "27700" in crs_name else (False if crs_name else None)
         records = [((f or {}).get("properties") or {}, (f or {}).get("geometry"), f) for f in feats]
-        return ReadResult(KIND, frame(_rows(records, crs_bng, options)), [], len(feats), {"layout": "geojson"})
+        return ReadResult(KIND, frame(_rows(records, declared_bng, options)), [], len(feats), {"layout": "geojson"})
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -93,16 +93,16 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
         rows_read = len(features)
         encoding = "utf-8"
     else:
-        rec = read_csv_records(data, path)
-        missing = [s for s in mapping.values() if s not in rec.header]
+        csv_rec = read_csv_records(data, path)
+        missing = [s for s in mapping.values() if s not in csv_rec.header]
         if missing:
             raise FileRefused("missing_columns", f"{path}: mapped column(s) not in the file: "
-                                                 f"{', '.join(missing)} (columns: {', '.join(rec.header)})")
-        for rn, row in rec.rows:
+                                                 f"{', '.join(missing)} (columns: {', '.join(csv_rec.header)})")
+        for rn, row in csv_rec.rows:
             rows.append(candidate(rn, row, **{t: row[s] for t, s in mapping.items()}))
-        quarantine = list(rec.quarantine)
-        rows_read = rec.rows_read
-        encoding = rec.encoding
+        quarantine = list(csv_rec.quarantine)
+        rows_read = csv_rec.rows_read
+        encoding = csv_rec.encoding
     for r in rows:
         if default_category and not r["category"]:
             r["category"] = default_category

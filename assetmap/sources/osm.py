@@ -89,8 +89,9 @@ def looks_like_osm_geojson(doc: Any) -> bool:
     if not (isinstance(doc, dict) and isinstance(doc.get("features"), list)):
         return False
     for feat in doc["features"][:50]:
-        props = (feat or {}).get("properties") or {}
-        tags = props.get("tags") if isinstance(props.get("tags"), dict) else props
+        feat = feat if isinstance(feat, dict) else {}
+        props = feat.get("properties") or {}
+        tags: dict[str, Any] = props["tags"] if isinstance(props.get("tags"), dict) else props
         osm_id = str(props.get("@id", feat.get("id", "")))
         if "amenity" in tags or "office" in tags or osm_id.startswith(("node/", "way/", "relation/")):
             return True
@@ -106,7 +107,8 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
             el = el if isinstance(el, dict) else {}
             tags = el.get("tags") or {}
             osm_id = f"{el.get('type', 'element')}/{el.get('id')}"
-            lat, lon = el.get("lat"), el.get("lon")
+            lat: Any = el.get("lat")
+            lon: Any = el.get("lon")
             if lat is None and isinstance(el.get("center"), dict):
                 lat, lon = el["center"].get("lat"), el["center"].get("lon")
             if lat is None and isinstance(el.get("bounds"), dict):
@@ -119,8 +121,8 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
         for i, feat in enumerate(doc["features"], start=1):
             feat = feat if isinstance(feat, dict) else {}
             props = feat.get("properties") or {}
-            tags = props.get("tags") if isinstance(props.get("tags"), dict) else props
-            osm_id = props.get("@id") or feat.get("id") or props.get("id")
+            feature_tags: dict[str, Any] = props["tags"] if isinstance(props.get("tags"), dict) else props
+            feature_id = props.get("@id") or feat.get("id") or props.get("id")
             lat = lon = None
             bad_geom = False
             if feat.get("geometry"):
@@ -130,7 +132,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
                     lon, lat = pt.x, pt.y
                 except Exception:
                     bad_geom = True
-            rec = _row(i, feat, str(osm_id) if osm_id else None, tags, lat, lon)
+            rec = _row(i, feat, str(feature_id) if feature_id else None, feature_tags, lat, lon)
             if bad_geom and rec["reason"] is None:
                 rec["reason"], rec["message"] = "invalid_geometry", f"feature {i}: geometry cannot be read"
             rows.append(rec)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pandas as pd
 import streamlit as st
 
 from assetmap import queries, vocab
@@ -63,7 +66,7 @@ def main() -> None:
     # browser starts on the map (the slowest part to appear) first; the controls follow.
     v = _state(common.view())
     m = queries.Measure.from_params(v)
-    scheme = v.get("scheme") if v.get("scheme") in render.SCHEMES else "quantiles"
+    scheme = str(v["scheme"]) if v.get("scheme") in render.SCHEMES else "quantiles"
     k = int(v["k"]) if v.get("k", "").isdigit() and 3 <= int(v["k"]) <= 7 else 5
     layers = [c for c in v.get("layers", "esol_provider,community_centre").split(",") if c in CATEGORIES]
     snap = str(path)
@@ -132,7 +135,8 @@ def main() -> None:
         slug = "-".join(m.params().values())
         snap, partner = str(path), common.partner_mode()
 
-        def layer(fmt: str):  # made when clicked, on a cursor of its own (runs on another thread)
+        # made when clicked, on a cursor of its own (runs on another thread)
+        def layer(fmt: str) -> Callable[[], bytes]:
             return lambda: render.to_bytes(queries.measure_frame(common.snapshot_at(snap), m), fmt, "wards")
 
         c1, c2, c3, c4 = st.columns(4)
@@ -200,7 +204,7 @@ def _map_reported(out: dict | None) -> bool:
     return bool(st.session_state.get("_map_reported"))
 
 
-def _within_view(frame, bounds: tuple[float, ...] | None):
+def _within_view(frame: pd.DataFrame, bounds: tuple[float, ...] | None) -> pd.DataFrame:
     """Cap the markers: all of them when few, else those in the map's last reported view
     (``bounds``: south, west, north, east)."""
     if frame is None or len(frame) <= settings.map_max_markers:

@@ -42,7 +42,7 @@ def main() -> None:
         st.info("Only one snapshot is kept so far: the next publish (any ingest) gives one to compare with.")
         return
     labels = {x["snapshot_id"]: f"{x['snapshot_id']} ({x.get('reason') or 'no reason'})" for x in snaps}
-    before = st.selectbox("Compare the latest with", list(labels), format_func=labels.get, key="pv-before")
+    before = st.selectbox("Compare the latest with", list(labels), format_func=labels.__getitem__, key="pv-before")
     changed = queries.compare_gaps(con, common.snapshot_at(str(path.parent / f"{before}.duckdb")))
     st.caption(f"{len(changed)} ward gaps changed between {common.md(labels[before])} and the latest.")
     st.dataframe(changed, hide_index=True, key="pv-changed")
