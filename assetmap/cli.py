@@ -231,8 +231,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             _out(f"handed to the running pipeline through {inbox}: it ingests them in dependency order, "
                  "recomputes and publishes")
         else:
+            from assetmap.analysis import recompute
             from assetmap.ingest import ingest_paths
-            from assetmap.recompute import recompute
             from assetmap.snapshots import publish
 
             with _store(args) as store:
@@ -249,7 +249,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_recompute(args: argparse.Namespace) -> int:
-    from assetmap.recompute import recompute, recompute_affected
+    from assetmap.analysis import recompute, recompute_affected
 
     with _store(args) as store:
         if args.wards:
@@ -267,7 +267,7 @@ def cmd_recompute(args: argparse.Namespace) -> int:
 
 
 def _level(store: Store, by: str | None) -> str:
-    from assetmap.recompute import default_level
+    from assetmap.analysis import default_level
 
     return by or default_level(store.con)
 

@@ -23,7 +23,10 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from assetmap import access as acc
-from assetmap import recompute as rc
+from assetmap.analysis import incremental as inc
+from assetmap.analysis.inputs import Inputs, stored_inputs
+from assetmap.analysis.tables import ranked
+from assetmap.analysis.units import default_level, unit_map, units_of
 from assetmap.settings import settings
 from assetmap.store import Store, scalar
 from assetmap.vocab.categories import CATEGORIES
@@ -77,10 +80,10 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
     """
     con = store.con
     add, remove = list(add), list(remove)
-    level = level or rc.default_level(con)
+    level = level or default_level(con)
     if not scalar(con, "SELECT count(*) FROM unit_gaps WHERE unit_level = ?", [level]):
         raise ValueError(f"no gaps computed at {level} level: run `assetmap recompute` first")
-    inputs = rc.stored_inputs(con)
+    inputs = stored_inputs(con)
     if inputs is None:
         raise ValueError("no accessibility computed (no OA polygons?): what-if needs it")
     assets = inputs.assets
@@ -92,40 +95,28 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
     for i, s in enumerate(add):
         oa, ward = _place(con, s.x, s.y)
         added_rows.append({"asset_id": f"what-if-{i + 1}", "category": s.category, "x": s.x, "y": s.y,
-                           "oa_code": oa, "unit_code": ward, "supply": float(s.capacity)})
+                           "oa_code": oa, "ward_code": ward, "supply": float(s.capacity)})
     added = pd.DataFrame(added_rows, columns=assets.columns)
     inputs.assets = pd.concat([assets[~assets["asset_id"].isin(remove)], added], ignore_index=True)
     cats = sorted(set(removed["category"]) | set(added["category"]))
     for cat in cats:
         inputs.supplies[cat] = acc.Supply.from_frame(inputs.assets[inputs.assets["category"] == cat])
-    radius = max(max(settings.catchments_m), max(settings.e2sfca_bands))
-    new_rows = []
+    changes = {}
     for cat in cats:
         pts = pd.concat([removed[removed["category"] == cat], added[added["category"] == cat]])[["x", "y"]]
         zone = np.unique(np.concatenate(
-            [np.asarray(h, dtype=np.int64) for h in inputs.tree.query_ball_point(pts.to_numpy(float), radius)]
+            [np.asarray(h, dtype=np.int64) for h in inputs.tree.query_ball_point(pts.to_numpy(float), inc.reach_m())]
             or [np.empty(0, dtype=np.int64)]))
-        near, lost = rc._stored_nearest(con, inputs, cat, removed["asset_id"].tolist())
-        new_xy = added[added["category"] == cat][["x", "y"]].to_numpy(float)
-        targets = rc.affected_oas(inputs, near, lost, cat, zone, new_xy)
-        if len(targets):
-            new_rows.append(rc._oa_rows(inputs, cat, targets))
-    if not new_rows:
+        changes[cat] = (removed["asset_id"].tolist(), zone, added[added["category"] == cat][["x", "y"]].to_numpy(float))
+    new = inc.changed_oa_rows(con, inputs, changes)
+    if new is None:
         return pd.DataFrame(columns=["unit_code", "category", "gap_before", "gap_after", "delta",
                                      "rank_before", "rank_after"])
-    new = pd.concat(new_rows, ignore_index=True)
     oas = set(new["oa_code"]) | set(pd.concat([removed["oa_code"], added["oa_code"]]).dropna())
-    touched = set(rc._units_of(con, level, oas=oas).values)
-    umap = rc._units_of(con, level, units=touched)
-    key = ["oa_code", "category"]
-    rows = rc._unit_rows(con, level, touched)
-    merged = pd.concat([rows.set_index(key).drop(new.set_index(key).index, errors="ignore").reset_index(), new],
-                       ignore_index=True)
-    access_rows = rc.unit_access(inputs, merged, umap, level, units=touched)
+    touched = set(units_of(con, level, oas=oas).values)
+    access_rows, after = inc.units_after(con, inputs, level, new, touched)
     access_rows = access_rows[access_rows["category"].isin(cats)]
-    need = con.execute("SELECT unit_code, component, raw, scaled FROM unit_need WHERE unit_level = ?",
-                       [level]).df()
-    after = rc.unit_gaps(need, access_rows)
+    after = after[after["category"].isin(cats)]
     before = con.execute("SELECT unit_code, category, need, supply, gap, rank FROM unit_gaps WHERE unit_level = ?",
                          [level]).df()
     all_after = pd.concat([before.set_index(["unit_code", "category"]).drop(
@@ -136,7 +127,7 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
     acc_all = pd.concat([acc_all.set_index(["unit_code", "category"]).drop(
         access_rows.set_index(["unit_code", "category"]).index, errors="ignore").reset_index(),
         access_rows[["unit_code", "category", "demand", "share_within_1600"]]], ignore_index=True)
-    ranks_after = rc.ranked(all_after[all_after["category"].isin(cats)], acc_all)
+    ranks_after = ranked(all_after[all_after["category"].isin(cats)], acc_all)
     out = after[["unit_code", "category", "gap"]].rename(columns={"gap": "gap_after"}).merge(
         before[["unit_code", "category", "gap", "rank"]].rename(columns={"gap": "gap_before", "rank": "rank_before"}),
         on=["unit_code", "category"], how="left").merge(
@@ -149,7 +140,7 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
                 "rank_after"]].reset_index(drop=True)
 
 
-def _unmet(inputs: rc.Inputs, stored: pd.DataFrame, category: str, radius: float) -> np.ndarray:
+def _unmet(inputs: Inputs, stored: pd.DataFrame, category: str, radius: float) -> np.ndarray:
     """Demand of each OA with no asset of the category within ``radius``."""
     d = inputs.demand(category)
     near = stored.set_index("oa_code")["nearest_m"].reindex(inputs.oas["oa_code"]).to_numpy(float)
@@ -158,7 +149,7 @@ def _unmet(inputs: rc.Inputs, stored: pd.DataFrame, category: str, radius: float
 
 
 def coverage_problem(store: Store, category: str, max_candidates: int = 400,
-                     radius: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, rc.Inputs]:
+                     radius: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, Inputs]:
     """The MCLP instance: cost matrix (demand OAs x candidate OAs), weights, candidate indices.
 
     Candidates are OA points, the ``max_candidates`` that could cover the most unmet demand
@@ -167,7 +158,7 @@ def coverage_problem(store: Store, category: str, max_candidates: int = 400,
     """
     con = store.con
     radius = radius or settings.site_radius_m
-    inputs = rc.stored_inputs(con)
+    inputs = stored_inputs(con)
     if inputs is None:
         raise ValueError("no accessibility computed: run `assetmap recompute` first")
     stored = con.execute("SELECT oa_code, nearest_m FROM oa_access WHERE category = ?", [category]).df()
@@ -222,7 +213,7 @@ def suggest_sites(store: Store, category: str, k: int, max_candidates: int = 400
     covered = np.zeros(len(weights), dtype=bool)
     rows = []
     remaining = list(chosen)
-    umap = rc.unit_map(store.con, "ward")
+    umap = unit_map(store.con, "ward")
     while remaining:
         gains = [(weights[(cost[:, j] <= radius) & ~covered].sum(), j) for j in remaining]
         gain, j = max(gains, key=lambda g: (g[0], -g[1]))

@@ -186,8 +186,8 @@ def approve(store: Store, submission_id: str, *, publish: bool = True) -> Decisi
     not pending or the asset does not pass validation (the reason is the quarantine's): the
     moderator can reject it or ask for a correction.
     """
+    from assetmap.analysis import recompute_affected
     from assetmap.ingest import Declined, store_rows
-    from assetmap.recompute import recompute_affected
     from assetmap.snapshots import publish as publish_snapshot
     from assetmap.sources._assets import candidate, frame
 

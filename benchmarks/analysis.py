@@ -114,7 +114,7 @@ def phase_msoa_real() -> dict:
 
 
 def phase_ward_demo(db: str) -> dict:
-    from assetmap.recompute import load_counts, unit_map
+    from assetmap.analysis import load_counts, unit_map
     from assetmap.store import Store
     from assetmap.vocab import ETHNIC_GROUP, focal_groups
 
@@ -133,7 +133,7 @@ def phase_e2sfca(db: str) -> dict:
     from access import Access, weights
 
     from assetmap.access import e2sfca, oa_access, pairs_within
-    from assetmap.recompute import load_inputs
+    from assetmap.analysis import load_inputs
     from assetmap.settings import settings
     from assetmap.store import Store
 
@@ -176,7 +176,7 @@ def phase_e2sfca(db: str) -> dict:
 
 
 def phase_full(db: str) -> dict:
-    from assetmap.recompute import recompute
+    from assetmap.analysis import recompute
     from assetmap.store import Store
 
     with Store(db) as store:
@@ -189,7 +189,7 @@ def phase_full(db: str) -> dict:
 
 
 def phase_incremental(db: str) -> dict:
-    from assetmap.recompute import recompute_affected
+    from assetmap.analysis import recompute_affected
     from assetmap.store import Store
 
     with Store(db) as store:

@@ -44,9 +44,9 @@ VISITS = 11
 
 
 def _city_home() -> Path:
+    from assetmap.analysis import recompute
     from assetmap.demo import generate
     from assetmap.ingest import ingest_paths
-    from assetmap.recompute import recompute
     from assetmap.snapshots import latest_path, publish
     from assetmap.store import Store
 
@@ -64,7 +64,7 @@ def _city_home() -> Path:
 
 
 def _national_home() -> Path:
-    from assetmap.recompute import recompute
+    from assetmap.analysis import recompute
     from assetmap.snapshots import latest_path, publish
     from assetmap.store import Store
 

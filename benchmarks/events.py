@@ -33,9 +33,9 @@ WORK = REPO / ".assetmap" / "bench" / "events"
 
 def _city_store() -> Path:
     """The demo city, ingested and analysed once (cached)."""
+    from assetmap.analysis import recompute
     from assetmap.demo import generate
     from assetmap.ingest import ingest_paths
-    from assetmap.recompute import recompute
     from assetmap.store import Store
 
     db = WORK.parent / "city.duckdb"

@@ -31,10 +31,10 @@ from prefect import flow, get_run_logger, task
 from prefect.exceptions import MissingContextError
 
 from assetmap import events
+from assetmap.analysis import RecomputeResult, recompute_affected
+from assetmap.analysis import recompute as _recompute
 from assetmap.ingest import dependency_rank, expand_paths, record_refusal
 from assetmap.ingest import ingest_file as _ingest
-from assetmap.recompute import RecomputeResult, recompute_affected
-from assetmap.recompute import recompute as _recompute
 from assetmap.settings import settings
 from assetmap.snapshots import publish
 from assetmap.sources import ASSET_KINDS

@@ -77,7 +77,7 @@ def _full_db(tmp_path_factory, demo_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def _analysed_db(tmp_path_factory, _full_db) -> Path:
-    from assetmap.recompute import recompute
+    from assetmap.analysis import recompute
 
     path = tmp_path_factory.mktemp("analysed") / "analysed.duckdb"
     shutil.copy(_full_db, path)
@@ -171,7 +171,7 @@ def _plant(path: Path) -> Path:
 def _dashboard_home(tmp_path_factory, _analysed_db) -> Path:
     """An assetmap home with two published snapshots of the analysed demo city: before and after
     the planted assets arrived (so the provenance page has something to compare)."""
-    from assetmap.recompute import recompute_affected
+    from assetmap.analysis import recompute_affected
     from assetmap.snapshots import publish
 
     home = tmp_path_factory.mktemp("dashboard-home")

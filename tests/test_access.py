@@ -12,7 +12,7 @@ from access.fca import weighted_catchment
 from scipy.spatial.distance import cdist
 
 from assetmap.access import Supply, oa_access, step_weights
-from assetmap.recompute import load_inputs
+from assetmap.analysis import load_inputs
 from assetmap.settings import settings
 from assetmap.vocab.categories import CATEGORIES
 

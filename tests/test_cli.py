@@ -127,6 +127,18 @@ def test_the_library_never_imports_prefect_or_streamlit():
     assert offenders == []
 
 
+def test_the_dashboard_holds_no_sql_and_the_cli_reads_through_queries():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sql = re.compile(r"\.execute\(|\.sql\(|\bSELECT\b|\bINSERT INTO\b|\bUPDATE \w+ SET\b|\bDELETE FROM\b")
+    offenders = [str(f.relative_to(root)) for f in (root / "dashboards").rglob("*.py")
+                 if "static" not in f.parts and sql.search(f.read_text())]
+    assert offenders == []
+    assert not sql.search((root / "assetmap" / "cli.py").read_text())
+
+
 def test_analysis_commands(analysed_store, capsys):
     db = str(analysed_store.path)
     analysed_store.close()

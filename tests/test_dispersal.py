@@ -9,9 +9,9 @@ import json
 import pandas as pd
 import pytest
 
+from assetmap.analysis import recompute
 from assetmap.dispersal_trend import growth, review, trend
 from assetmap.ingest import ingest_file
-from assetmap.recompute import recompute
 from tests.conftest import digest
 
 HEADER = "Date,Year,Quarter,Support Type,UK Region,Local Authority,LAD Code,Accommodation Type,People\n"

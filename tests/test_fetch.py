@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from assetmap import fetch as fetchmod
+from assetmap.analysis import recompute
 from assetmap.cli import main
 from assetmap.ingest import ingest_paths
-from assetmap.recompute import recompute
 from assetmap.settings import settings
 from assetmap.store import Store
 from tests.conftest import real_data

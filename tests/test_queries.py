@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from assetmap import queries, vocab
-from assetmap.recompute import recompute
+from assetmap.analysis import recompute
 
 
 def _with_a_remainder(store) -> None:

@@ -26,7 +26,7 @@ from segregation.multigroup import (
 from segregation.singlegroup import CorrelationR, Dissim, Gini, Interaction, Isolation
 
 from assetmap import segregation as seg
-from assetmap.recompute import load_counts, recompute, unit_map
+from assetmap.analysis import load_counts, recompute, unit_map
 from assetmap.vocab import ETHNIC_GROUP, focal_groups
 from tests.conftest import real_data
 from tests.test_realdata import load_city

@@ -29,8 +29,8 @@ def test_what_if_an_esol_class_opens_in_the_worst_ward(analysed_store):
 
 def test_what_if_matches_doing_it_for_real(analysed_store, tmp_path):
     """The in-memory what-if equals ingesting the asset and recomputing."""
+    from assetmap.analysis import recompute_affected
     from assetmap.ingest import ingest_file
-    from assetmap.recompute import recompute_affected
 
     lat, lon = 52.78, -1.25
     site = site_from_lat_lon(analysed_store.con, lat, lon, "esol_provider", 25)

@@ -1,0 +1,235 @@
+"""The incremental recompute: only what changed assets can reach, and the plan what-if shares.
+
+:func:`recompute_affected` takes the wards that an ``assets.changed`` event names (they hold
+every changed asset, before and after) and recomputes only the OAs whose accessibility those
+assets can change: those within the largest catchment of the wards, those whose nearest asset
+was in them or is gone, and those now nearer to an asset in them than to their previous nearest.
+Then the units containing those OAs, and the ranks and flags of all units (which depend on every
+unit). The result equals a full recompute; the tests check it.
+
+:func:`changed_oa_rows` and :func:`units_after` are that plan; :func:`assetmap.sites.what_if`
+runs it in memory for hypothetical sites, writing nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+import duckdb
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from assetmap.analysis.full import RecomputeResult, recompute
+from assetmap.analysis.inputs import Inputs, stored_inputs
+from assetmap.analysis.tables import delete_keys, insert, oa_rows, ranked, unit_access, unit_gaps
+from assetmap.analysis.units import units_of
+from assetmap.settings import settings
+from assetmap.store import Store
+from assetmap.vocab.categories import CATEGORIES
+
+log = logging.getLogger(__name__)
+
+def reach_m() -> float:
+    """How far a change reaches: the largest catchment or E2SFCA band (metres)."""
+    return max(max(settings.catchments_m), max(settings.e2sfca_bands))
+
+
+def _stored_levels(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute("SELECT DISTINCT unit_level FROM unit_access ORDER BY 1").fetchall()]
+
+
+def _zone_from_wards(con: duckdb.DuckDBPyConnection, inputs: Inputs, wards: list[str], radius: float) -> np.ndarray:
+    """Indices of the OAs whose point lies within ``radius`` of any of the ``wards``' polygons."""
+    df = con.execute(
+        "SELECT ST_AsWKB(geom) AS wkb FROM areas WHERE level = 'ward' AND list_contains(?, code)", [wards]
+    ).df()
+    hits = [np.empty(0, dtype=np.int64)]
+    for geom in shapely.from_wkb([bytes(b) for b in df["wkb"]]):
+        x0, y0, x1, y1 = geom.bounds
+        centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+        cand = np.asarray(inputs.tree.query_ball_point(centre, np.hypot(x1 - x0, y1 - y0) / 2 + radius),
+                          dtype=np.int64)
+        if len(cand):
+            hits.append(cand[shapely.dwithin(geom, shapely.points(inputs.xy[cand]), radius)])
+    return np.unique(np.concatenate(hits))
+
+
+def _changed_counts(con: duckdb.DuckDBPyConnection, level: str) -> set[tuple[str, str]]:
+    """(unit, category) pairs whose number or capacity of assets differs from what ``unit_access``
+    holds: where assets were added, moved from or to, or closed."""
+    unit = "a.ward_code" if level == "ward" else "l.parent_code"
+    join = "" if level == "ward" else \
+        "JOIN area_lookup l ON l.area_code = a.oa_code AND l.parent_level = $level"
+    # the unit expression is one of two fixed strings, never input
+    rows = con.execute(
+        f"""
+        WITH now AS (
+            SELECT {unit} AS unit_code, a.category, count(*) AS n, sum(a.capacity) AS c
+            FROM asset_supply a {join} WHERE a.geom IS NOT NULL AND {unit} IS NOT NULL GROUP BY ALL),
+        old AS (SELECT unit_code, category, assets_in_unit AS n, capacity_in_unit AS c
+                FROM unit_access WHERE unit_level = $level)
+        SELECT DISTINCT coalesce(now.unit_code, old.unit_code), coalesce(now.category, old.category)
+        FROM now FULL OUTER JOIN old ON now.unit_code = old.unit_code AND now.category = old.category
+        WHERE coalesce(now.n, 0) <> coalesce(old.n, 0) OR abs(coalesce(now.c, 0) - coalesce(old.c, 0)) > 1e-9
+        """, {"level": level}).fetchall()  # noqa: S608
+    return {(r[0], r[1]) for r in rows}
+
+
+def affected_oas(inputs: Inputs, nearest_m: np.ndarray, lost: np.ndarray, category: str,
+                 zone: np.ndarray, new_xy: np.ndarray) -> np.ndarray:
+    """OAs of one category whose accessibility a change can alter (indices into ``inputs.oas``).
+
+    ``nearest_m`` is each OA's stored distance to its nearest asset (NaN: none); ``lost`` marks
+    OAs whose stored nearest asset is gone or may have moved; ``zone`` lists the OAs within the
+    largest catchment of the changed places; ``new_xy`` is where changed assets are now.
+    """
+    mask = np.asarray(lost, dtype=bool).copy()
+    if len(inputs.supplies[category]):
+        mask |= np.isnan(nearest_m)
+    if len(new_xy):
+        d, _ = cKDTree(new_xy).query(inputs.xy, k=1)
+        mask |= d <= np.nan_to_num(nearest_m, nan=np.inf)
+    mask[zone] = True
+    return np.flatnonzero(mask)
+
+
+def stored_nearest(con: duckdb.DuckDBPyConnection, inputs: Inputs, category: str,
+                    moved: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Stored nearest distance per OA (in ``inputs.oas`` order), and which OAs lost theirs."""
+    got = con.execute(
+        """SELECT o.nearest_m,
+                  o.nearest_asset_id IS NOT NULL AND (a.asset_id IS NULL OR list_contains(?, o.nearest_asset_id))
+           FROM oa_access o LEFT JOIN assets a ON a.asset_id = o.nearest_asset_id AND a.category = o.category
+           WHERE o.category = ? ORDER BY o.oa_code""", [moved, category]).fetchnumpy()
+    keys = list(got)
+    near = np.asarray(got[keys[0]], dtype=float)
+    lost = np.asarray(got[keys[1]], dtype=bool)
+    if len(near) != len(inputs.oas):
+        raise ValueError("oa_access does not cover every OA: run a full `assetmap recompute`")
+    return near, lost
+
+
+def stored_unit_rows(con: duckdb.DuckDBPyConnection, level: str, units: set[str]) -> pd.DataFrame:
+    """Stored ``oa_access`` rows of the OAs in ``units``."""
+    return con.execute(
+        """SELECT o.* FROM oa_access o JOIN area_lookup l ON l.area_code = o.oa_code
+           AND l.parent_level = ? WHERE list_contains(?, l.parent_code)""",
+        [level, sorted(units)]).df()
+
+
+def changed_oa_rows(con: duckdb.DuckDBPyConnection, inputs: Inputs,
+                    changes: dict[str, tuple[list[str], np.ndarray, np.ndarray]]) -> pd.DataFrame | None:
+    """New ``oa_access`` rows of the OAs a change can alter, per category.
+
+    ``changes`` maps a category to ``(gone, zone, new_xy)``: the ids of its assets that are gone
+    or may have moved, the OAs (indices into ``inputs.oas``) within reach of the changed places,
+    and where its changed or new assets are now. ``inputs`` already holds the assets as changed.
+    """
+    rows = []
+    for cat, (gone, zone, new_xy) in changes.items():
+        near, lost = stored_nearest(con, inputs, cat, gone)
+        targets = affected_oas(inputs, near, lost, cat, zone, new_xy)
+        if len(targets):
+            rows.append(oa_rows(inputs, cat, targets))
+    return pd.concat(rows, ignore_index=True) if rows else None
+
+
+def units_after(con: duckdb.DuckDBPyConnection, inputs: Inputs, level: str, new: pd.DataFrame | None,
+                touched: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``unit_access`` and ``unit_gaps`` rows (gaps without rank) of the ``touched`` units, from their
+    stored OA rows with the ``new`` ones in place."""
+    umap = units_of(con, level, units=touched)
+    rows = stored_unit_rows(con, level, touched)
+    if new is not None:
+        key = ["oa_code", "category"]
+        rows = pd.concat([rows.set_index(key).drop(new.set_index(key).index, errors="ignore").reset_index(),
+                          new], ignore_index=True)
+    access_rows = unit_access(inputs, rows, umap, level, units=touched)
+    need = con.execute("SELECT unit_code, component, raw, scaled FROM unit_need WHERE unit_level = ? "
+                       "AND list_contains(?, unit_code)", [level, sorted(touched)]).df()
+    return access_rows, unit_gaps(need, access_rows)
+
+
+def recompute_affected(store: Store, wards: Iterable[str]) -> RecomputeResult:
+    """Recompute only what assets changed in ``wards`` can reach (see the module docstring).
+
+    Falls back to a full recompute when nothing has been computed yet.
+    """
+    t0 = time.perf_counter()
+    con = store.con
+    wards = sorted(set(wards))
+    levels = _stored_levels(con)
+    if not levels:
+        return recompute(store)
+    inputs = stored_inputs(con)
+    res = RecomputeResult(level=",".join(levels), mode="incremental")
+    if inputs is None or not wards:
+        res.seconds = time.perf_counter() - t0
+        return res
+    zone = _zone_from_wards(con, inputs, wards, reach_m())
+    in_wards = inputs.assets[inputs.assets["ward_code"].isin(wards)]
+    counted = {level: _changed_counts(con, level) for level in levels}
+    # the categories with an asset in the wards, or whose counts changed anywhere (a closure)
+    cats = set(in_wards["category"]) | {cat for pairs in counted.values() for _, cat in pairs}
+    changes = {}
+    for cat in sorted(cats & set(CATEGORIES)):
+        here = in_wards[in_wards["category"] == cat]
+        changes[cat] = (here["asset_id"].tolist(), zone, here[["x", "y"]].to_numpy(float))
+    new = changed_oa_rows(con, inputs, changes)
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    writes = []
+    for level in levels:
+        touched = set(units_of(con, level, oas=new["oa_code"].unique()).values) if new is not None else set()
+        # units whose asset counts changed, wherever the assets moved from or to
+        touched |= {unit for unit, _ in counted[level]}
+        if not touched:
+            continue
+        access_rows, gaps = units_after(con, inputs, level, new, touched)
+        writes.append((level, access_rows, gaps))
+        res.changed_units += sorted(touched)
+    with store.transaction():
+        if new is not None:
+            delete_keys(con, "oa_access", new[["oa_code", "category"]])
+            insert(con, "oa_access", new)
+        for level, access_rows, gaps in writes:
+            keys = access_rows[["unit_code", "category"]].assign(unit_level=level)
+            delete_keys(con, "unit_access", keys)
+            insert(con, "unit_access", access_rows.assign(computed_at=now))
+            if not gaps.empty:
+                delete_keys(con, "unit_gaps", gaps[["unit_code", "category"]].assign(unit_level=level))
+                insert(con, "unit_gaps", gaps.assign(unit_level=level, computed_at=now, rank=None, flags=None))
+            _rerank(con, level)
+    res.oas = int(new["oa_code"].nunique()) if new is not None else 0
+    res.units = len(res.changed_units)
+    res.seconds = time.perf_counter() - t0
+    log.info("incremental recompute for %d wards: %d OAs, %d units in %.3f s",
+             len(wards), res.oas, res.units, res.seconds)
+    return res
+
+
+def _rerank(con: duckdb.DuckDBPyConnection, level: str) -> None:
+    """Rank and flag every unit again (both depend on all units); write only what changed."""
+    gaps = con.execute("SELECT unit_code, category, need, supply, gap, rank, flags FROM unit_gaps "
+                       "WHERE unit_level = ?", [level]).df()
+    access_rows = con.execute("SELECT unit_code, category, demand, share_within_1600 FROM unit_access "
+                              "WHERE unit_level = ?", [level]).df()
+    if gaps.empty:
+        return
+    rf = ranked(gaps[["unit_code", "category", "need", "supply", "gap"]], access_rows)
+    old = gaps[["unit_code", "category", "rank", "flags"]]
+    both = rf.merge(old, on=["unit_code", "category"], suffixes=("", "_old"))
+    changed = both[(both["rank"] != both["rank_old"]) | (both["flags"] != both["flags_old"])]
+    if changed.empty:
+        return
+    con.register("_rf", changed[["unit_code", "category", "rank", "flags"]])
+    try:
+        con.execute(
+            """UPDATE unit_gaps SET rank = r.rank, flags = r.flags FROM _rf r
+               WHERE unit_gaps.unit_level = ? AND unit_gaps.unit_code = r.unit_code
+                 AND unit_gaps.category = r.category""", [level])
+    finally:
+        con.unregister("_rf")

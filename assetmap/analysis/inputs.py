@@ -1,0 +1,168 @@
+"""What the analysis reads: census counts per output area, OA points and demand, and assets.
+
+A recompute reads each census variable once (:class:`Census`), for the OAs of the study area
+only (those with a polygon or a unit), pivoted to OA x category in DuckDB: a city loaded beside
+the national census file reads its own OAs, not all 181,408.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from assetmap import access as acc
+from assetmap import vocab
+from assetmap.analysis.units import OA_RE
+from assetmap.settings import settings
+from assetmap.store import scalar
+from assetmap.vocab.categories import CATEGORIES
+
+
+def _study_filter(within: str | None) -> str:
+    """SQL restricting ``area_code`` to the study's OAs (fixed SQL; the level is ``$level``)."""
+    if within == "oa":
+        return "AND area_code IN (SELECT code FROM areas WHERE level = 'oa')"
+    if within == "study":  # OAs with a polygon or a unit at any level
+        return ("AND (area_code IN (SELECT code FROM areas WHERE level = 'oa') "
+                "OR area_code IN (SELECT area_code FROM area_lookup))")
+    if within is not None:
+        return "AND area_code IN (SELECT area_code FROM area_lookup WHERE parent_level = $level)"
+    return ""
+
+
+def load_counts(con: duckdb.DuckDBPyConnection, variable: str, within: str | None = None) -> pd.DataFrame:
+    """OA x category counts of one census variable (latest vintage per OA), OAs sorted.
+
+    ``within`` reads only the OAs that matter: ``"oa"``, those with a polygon (where people live,
+    for accessibility); a unit level (``"ward"``...), those with a unit at that level;
+    ``"study"``, either. The pivot to one column per category happens in DuckDB.
+    """
+    cats = [r[0] for r in con.execute(
+        "SELECT DISTINCT category FROM population WHERE variable = ? ORDER BY 1", [variable]).fetchall()]
+    if not cats:
+        return pd.DataFrame()
+    # one vintage (the usual case): no latest-vintage window over every row of the variable
+    many = (scalar(con, "SELECT count(DISTINCT vintage) FROM population WHERE variable = ?", [variable]) or 0) > 1
+    latest = "QUALIFY vintage = max(vintage) OVER (PARTITION BY area_code)" if many else ""
+    # one column per category, named by position: the categories are values, passed as parameters
+    sums = ", ".join(f"sum(count) FILTER (WHERE category = $c{i})::DOUBLE AS c{i}" for i in range(len(cats)))
+    params: dict[str, object] = {f"c{i}": c for i, c in enumerate(cats)}
+    params |= {"variable": variable, "oa_re": OA_RE}
+    if within not in (None, "oa", "study"):
+        params["level"] = within
+    sql = f"""
+        SELECT area_code, {sums} FROM (
+            SELECT area_code, category, count FROM population
+            WHERE variable = $variable AND regexp_matches(area_code, $oa_re) {_study_filter(within)}
+            {latest})
+        GROUP BY area_code ORDER BY area_code"""  # noqa: S608 (fixed SQL; categories and filters are parameters)
+    got = con.execute(sql, params).fetchnumpy()
+    codes = np.asarray(got.pop("area_code"), dtype=object)
+    if len(codes) == 0:
+        return pd.DataFrame()
+    data = {cat: np.nan_to_num(np.asarray(got[f"c{i}"], dtype=float)) for i, cat in enumerate(cats)}
+    return pd.DataFrame(data, index=pd.Index(codes, dtype=object, name="area_code"))
+
+
+class Census:
+    """Each census variable's counts per OA for the whole study area, read once and kept."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self._counts: dict[str, pd.DataFrame] = {}
+
+    def counts(self, variable: str) -> pd.DataFrame:
+        """OA x category counts (empty when the variable is not loaded)."""
+        if variable not in self._counts:
+            self._counts[variable] = load_counts(self._con, variable, within="study")
+        return self._counts[variable]
+
+    def within(self, variable: str, oas: pd.Index) -> pd.DataFrame:
+        """The counts of the OAs in ``oas`` that have any (in the counts' order)."""
+        c = self.counts(variable)
+        if c.empty:
+            return c
+        return c[c.index.isin(pd.Index(oas, dtype=object))]
+
+
+@dataclass
+class Inputs:
+    """What accessibility needs: OA points and demand, and the assets of each category."""
+
+    oas: pd.DataFrame
+    xy: np.ndarray
+    tree: cKDTree
+    basis: dict[str, str]
+    assets: pd.DataFrame
+    supplies: dict[str, acc.Supply] = field(default_factory=dict)
+
+    def demand(self, category: str) -> np.ndarray:
+        return self.oas[f"demand_{category}"].to_numpy(float)
+
+
+def load_inputs(con: duckdb.DuckDBPyConnection, census: Census | None = None) -> Inputs | None:
+    """OA points (point on surface, EPSG:27700), population, demand per category, and assets.
+
+    None when no OA polygons are loaded (accessibility needs where people live).
+    """
+    census = census or Census(con)
+    oas = con.execute(
+        """SELECT code AS oa_code, ST_X(p) AS x, ST_Y(p) AS y FROM (
+               SELECT code, ST_PointOnSurface(geom) AS p FROM areas WHERE level = 'oa')
+           ORDER BY code"""
+    ).df()
+    if oas.empty:
+        return None
+    codes = pd.Index(oas["oa_code"].to_numpy(dtype=object), dtype=object)
+    totals = {v: census.within(v, codes) for v in vocab.VARIABLES}
+    eth = totals[vocab.ETHNIC_GROUP]
+    if not eth.empty:
+        pop = eth.sum(axis=1)
+    else:
+        frames = [t.sum(axis=1) for t in totals.values() if not t.empty]
+        pop = pd.concat(frames, axis=1).max(axis=1) if frames else pd.Series(dtype=float)
+    oas["population"] = pop.reindex(codes).fillna(0.0).to_numpy()
+    basis = {}
+    for cat in CATEGORIES:
+        variable, cats, exclude = settings.demand.get(cat, (vocab.ETHNIC_GROUP, (), True))
+        t = totals.get(variable)
+        if t is None or t.empty:
+            oas[f"demand_{cat}"] = oas["population"]
+            basis[cat] = f"all residents ({variable} not loaded)"
+            continue
+        sel = t.reindex(columns=[c for c in cats if c in t.columns], fill_value=0.0).sum(axis=1)
+        d = (t.sum(axis=1) - sel) if exclude else sel
+        oas[f"demand_{cat}"] = d.reindex(codes).fillna(0.0).to_numpy()
+        basis[cat] = (f"{variable}: all except {', '.join(cats)}" if exclude and cats
+                      else f"{variable}: all residents" if exclude
+                      else f"{variable}: {', '.join(cats)}")
+    return _with_assets(con, oas, basis)
+
+
+def _with_assets(con: duckdb.DuckDBPyConnection, oas: pd.DataFrame, basis: dict[str, str]) -> Inputs:
+    assets = con.execute(
+        """SELECT asset_id, category, ST_X(geom) AS x, ST_Y(geom) AS y, oa_code, ward_code, capacity AS supply
+           FROM asset_supply WHERE geom IS NOT NULL ORDER BY asset_id"""
+    ).df()
+    xy = oas[["x", "y"]].to_numpy(float)
+    inputs = Inputs(oas=oas, xy=xy, tree=cKDTree(xy), basis=basis, assets=assets)
+    for cat in CATEGORIES:
+        inputs.supplies[cat] = acc.Supply.from_frame(assets[assets["category"] == cat])
+    return inputs
+
+
+def stored_inputs(con: duckdb.DuckDBPyConnection) -> Inputs | None:
+    """The inputs as the last full recompute saw them (OA points, population, demand), read back
+    from ``oa_inputs``, with the assets as they are now: what an incremental recompute needs,
+    without re-reading the census."""
+    oas = pd.DataFrame(con.execute("SELECT * FROM oa_inputs ORDER BY oa_code").fetchnumpy())
+    if oas.empty:
+        return None
+    basis = dict(con.execute("SELECT category, any_value(demand_basis) FROM unit_access GROUP BY 1").fetchall())
+    for c in CATEGORIES:
+        basis.setdefault(c, "all residents")
+    return _with_assets(con, oas, basis)

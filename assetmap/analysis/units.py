@@ -1,0 +1,57 @@
+"""Units of analysis: which unit (ward, MSOA, LSOA, LA) each output area belongs to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import duckdb
+import pandas as pd
+
+#: The levels the analysis reports on, finest first after the ward.
+UNIT_LEVELS = ("ward", "msoa", "lsoa", "la")
+#: Output area codes (England, Wales, Scotland, Northern Ireland).
+OA_RE = "^[EWSN]00"
+
+
+def unit_map(con: duckdb.DuckDBPyConnection, level: str) -> pd.Series:
+    """oa_code -> the code of its unit at ``level`` (from the OA lookups, file or best fit)."""
+    df = con.execute(
+        "SELECT area_code, parent_code FROM area_lookup WHERE parent_level = ? AND regexp_matches(area_code, ?)",
+        [level, OA_RE],
+    ).df()
+    return df.set_index("area_code")["parent_code"].sort_index()
+
+
+def default_level(con: duckdb.DuckDBPyConnection) -> str:
+    """Wards where OAs have them, else the finest of MSOA, LSOA, LA that they have."""
+    have = {r[0] for r in con.execute(
+        "SELECT DISTINCT parent_level FROM area_lookup WHERE regexp_matches(area_code, ?)", [OA_RE]
+    ).fetchall()}
+    for level in ("ward", "msoa", "lsoa", "la"):
+        if level in have:
+            return level
+    raise ValueError("no OA lookup to any unit (ward, msoa, lsoa, la): load boundaries or a lookup first")
+
+
+def region_of_units(con: duckdb.DuckDBPyConnection, umap: pd.Series, level: str) -> pd.Series:
+    """unit code -> its local authority: the LA of most of its OAs; the whole study when none."""
+    if level == "la":
+        return pd.Series("study_area", index=pd.Index(sorted(set(umap.values))))
+    la = unit_map(con, "la")
+    df = pd.DataFrame({"unit": umap, "la": la.reindex(umap.index)}).dropna()
+    if df.empty:
+        return pd.Series("study_area", index=pd.Index(sorted(set(umap.values))))
+    best = (df.groupby(["unit", "la"]).size().rename("n").reset_index()
+              .sort_values(["unit", "n", "la"], ascending=[True, False, True])
+              .drop_duplicates("unit").set_index("unit")["la"])
+    return best.reindex(sorted(set(umap.values))).fillna("study_area")
+
+
+def units_of(con: duckdb.DuckDBPyConnection, level: str, *, oas: Iterable[str] = (),
+             units: Iterable[str] = ()) -> pd.Series:
+    """oa_code -> unit code for the given OAs, or for every OA of the given units."""
+    df = con.execute(
+        """SELECT area_code, parent_code FROM area_lookup WHERE parent_level = ?
+           AND (list_contains(?, area_code) OR list_contains(?, parent_code))""",
+        [level, sorted(set(oas)), sorted(set(units))]).df()
+    return df.set_index("area_code")["parent_code"].sort_index()
