@@ -44,6 +44,29 @@ def phase_census(db: Path) -> dict:
             "status": r.status}
 
 
+def phase_census_reference(db: Path) -> dict:
+    """The limit: DuckDB's own read_csv + UNPIVOT + INSERT of the same file into a table of the
+    same shape (no validation, no quarantine, no audit), in a fresh store file."""
+    import duckdb
+
+    path = SHARED / "census2011" / "oa_ethnic_group_2011_ew.csv.gz"
+    if db.exists():
+        db.unlink()
+    con = duckdb.connect(str(db))
+    con.execute("""CREATE TABLE population (area_code VARCHAR NOT NULL, variable VARCHAR NOT NULL,
+                   category VARCHAR NOT NULL, count BIGINT NOT NULL, vintage VARCHAR NOT NULL, source VARCHAR,
+                   ingest_id INTEGER NOT NULL, PRIMARY KEY (area_code, variable, category, vintage))""")
+    t = time.perf_counter()
+    con.execute("""INSERT INTO population
+                   SELECT OA, 'ethnic_group', category, count, '2011', 'reference', 1 FROM (
+                       UNPIVOT (SELECT * EXCLUDE (Persons, LSOA, MSOA, LAD, RGN) FROM read_csv(?, quote = '"'))
+                       ON COLUMNS(* EXCLUDE (OA)) INTO NAME category VALUE count)""", [str(path)])
+    dt = time.perf_counter() - t
+    n = con.execute("SELECT count(*) FROM population").fetchone()[0]
+    con.close()
+    return {"seconds": dt, "counts": n}
+
+
 def phase_national_demo(db: Path, demo: Path) -> dict:
     from assetmap.ingest import expand_paths, ingest_file
     from assetmap.store import Store
@@ -115,7 +138,8 @@ def phase_point_in_ward(db: Path) -> dict:
 
 
 def main() -> None:
-    if phase_from_argv({"census": phase_census, "national_demo": phase_national_demo,
+    if phase_from_argv({"census": phase_census, "census_reference": phase_census_reference,
+                        "national_demo": phase_national_demo,
                         "point_in_ward": phase_point_in_ward}, convert=Path):
         return
 
@@ -124,8 +148,13 @@ def main() -> None:
     if (SHARED / "census2011").exists():
         c = run_phase(__file__, "census", str(WORK / "census.duckdb"))
         print(f"\n[real 2011 census, {c['rows']:,} OAs -> {c['counts']:,} counts]")
+        ref = run_phase(__file__, "census_reference", str(WORK / "census_reference.duckdb"))
+        ratio = c["seconds"] / ref["seconds"]
         print(f"  ingest {c['seconds']:.1f} s ({c['rows_per_s']:,.0f} rows/s, {c['counts_per_s']:,.0f} counts/s), "
-              f"peak {c['peak_mb']:,.0f} MB; target < 60 s: {'MET' if c['seconds'] < 60 else 'MISSED'}")
+              f"peak {c['peak_mb']:,.0f} MB")
+        print(f"  DuckDB's own read_csv + UNPIVOT + INSERT of the same file ({ref['counts']:,} counts, no "
+              f"validation): {ref['seconds']:.1f} s; ratio {ratio:.2f}x (target <= 2x: "
+              f"{'MET' if ratio <= 2 else 'MISSED'})")
     else:
         print(f"(real census file absent under {SHARED}; skipped)")
 

@@ -21,13 +21,17 @@ import duckdb
 import pandas as pd
 
 from assetmap import geography, vocab
+from assetmap.sources._census_sql import WideLayout, read_wide
 from assetmap.sources._io import (
     FileRefused,
     ReadResult,
+    is_binary,
     level_of,
+    maybe_gunzip,
     norm_key,
     quarantine_row,
     read_csv_records,
+    sniff_delimiter,
 )
 from assetmap.sources._store import upsert_lookup, wards_of_areas
 from assetmap.sources.registry import Reader, Written
@@ -105,8 +109,85 @@ def _count(value: str) -> int | None:
     return int(float(text))
 
 
+def _wide_layout(header: list[str], area_col: str, forced_var: str | None
+                 ) -> tuple[list[tuple[str, str, str]], str | None, list[tuple[str, str]]]:
+    """A wide table's category columns ``(header, variable, category)``, its total column, and
+    the columns giving each area's LSOA or MSOA."""
+    cat_cols: list[tuple[str, str, str]] = []
+    total_col = None
+    clean = {h: vocab.clean_label(h) for h in header}
+    for h in header:
+        if h == area_col:
+            continue
+        # a label that prefixes another label is a subtotal of it
+        if any(o != clean[h] and o.startswith(clean[h] + ":") for o in clean.values()):
+            continue
+        match = vocab.match_label(h, forced_var)
+        if match == vocab.TOTAL or norm_key(h) == "persons":
+            total_col = total_col or h
+        elif isinstance(match, tuple):
+            cat_cols.append((h, *match))
+    parent_cols = [(h, _PARENT_COLS[norm_key(h)]) for h in header if norm_key(h) in _PARENT_COLS and h != area_col]
+    return cat_cols, total_col, parent_cols
+
+
+def _read_wide_in_duckdb(path: Path, data: bytes, options: dict[str, Any]) -> ReadResult | None:
+    """A clean wide table (the national file is one) read and validated by DuckDB, with the same
+    rows, reasons and messages as the row-by-row reader below; None when the file needs that
+    reader (a long layout, another encoding, blank lines, rows of the wrong length...)."""
+    import csv
+
+    plain = maybe_gunzip(data, path)
+    if is_binary(plain):
+        return None
+    head = plain[:65536].decode("utf-8", errors="replace").lstrip("\ufeff").split("\n", 2)
+    if len(head) < 2:
+        return None
+    delimiter = sniff_delimiter(head[0])
+    try:
+        header = [h.strip().lstrip("\ufeff") for h in next(csv.reader([head[0]], delimiter=delimiter))]
+        first = next(csv.reader([head[1].rstrip("\r")], delimiter=delimiter))
+    except (StopIteration, csv.Error):
+        return None
+    if not all(header) or len(set(header)) != len(header):
+        return None
+    area_col = area_column(header)
+    if area_col is None or _long_columns(header) is not None:
+        return None
+    forced_var = vocab.normalise_variable(options["variable"]) if options.get("variable") else None
+    cat_cols, total_col, parent_cols = _wide_layout(header, area_col, forced_var)
+    if len(cat_cols) < 2:
+        return None
+    pos = {h: i for i, h in enumerate(header)}
+    layout = WideLayout(header, pos[area_col], [(pos[h], var, cat) for h, var, cat in cat_cols],
+                        pos[total_col] if total_col else None, [(pos[h], lvl) for h, lvl in parent_cols])
+    got = read_wide(plain, delimiter, layout)
+    if got is None:
+        return None
+    frame, quarantine, rows_read, lookup_rows, unlisted_rows, unlisted_people = got
+    vintage = _vintage(options, path, header, [(1, dict(zip(header, first, strict=False)))])
+    frame = frame[["area_code", "variable", "category", "row_number", "count"]]
+    frame["vintage"] = vintage
+    layout_text = "wide"
+    if unlisted_rows:
+        layout_text += (f"; in {unlisted_rows} rows the categories sum below {total_col}: "
+                        f"{unlisted_people} people stored as '{vocab.UNLISTED}'")
+    lookup = pd.DataFrame(lookup_rows, columns=["area_code", "parent_level", "parent_code"]) if lookup_rows else None
+    return ReadResult(KIND, frame, quarantine, rows_read,
+                      {"layout": layout_text, "vintage": vintage, "encoding": "utf-8", "engine": "duckdb"}, lookup)
+
+
 def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     """Read a census CSV into long rows ``row_number, area_code, variable, category, count``."""
+    path = Path(path)
+    fast = _read_wide_in_duckdb(path, data, options)
+    if fast is not None:
+        return fast
+    return read_rows(path, data, options)
+
+
+def read_rows(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    """The row-by-row reader: every layout and every kind of damaged file, one row at a time."""
     path = Path(path)
     rec = read_csv_records(data, path)
     area_col = area_column(rec.header)
@@ -186,25 +267,10 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
                 layout += (f"; in {len(short)} areas the categories sum below the total: "
                            f"{sum(short.values())} people stored as '{vocab.UNLISTED}'")
     else:
-        cat_cols: list[tuple[str, str, str]] = []
-        total_col = None
-        clean = {h: vocab.clean_label(h) for h in rec.header}
-        for h in rec.header:
-            if h == area_col:
-                continue
-            # a label that prefixes another label is a subtotal of it
-            if any(o != clean[h] and o.startswith(clean[h] + ":") for o in clean.values()):
-                continue
-            match = vocab.match_label(h, forced_var)
-            if match == vocab.TOTAL or norm_key(h) == "persons":
-                total_col = total_col or h
-            elif isinstance(match, tuple):
-                cat_cols.append((h, *match))
+        cat_cols, total_col, parent_cols = _wide_layout(rec.header, area_col, forced_var)
         if len(cat_cols) < 2:
             raise FileRefused("missing_columns", f"{path}: fewer than two columns are census "
                                                  "categories assetmap knows; nothing to read")
-        parent_cols = [(h, _PARENT_COLS[norm_key(h)]) for h in rec.header
-                       if norm_key(h) in _PARENT_COLS and h != area_col]
         seen_codes: set[str] = set()
         unlisted_rows = unlisted_people = 0
         for rn, row in rec.rows:
@@ -280,26 +346,34 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
     df = frame[["area_code", "variable", "category", "count", "vintage"]]
     con.register("_c", df)
     try:
-        # categories stored before for the same areas but absent now would double count: drop them
-        con.execute(
-            """
-            DELETE FROM population p
-            USING (SELECT DISTINCT area_code, variable, vintage FROM _c) k
-            WHERE p.area_code = k.area_code AND p.variable = k.variable AND p.vintage = k.vintage
-              AND NOT EXISTS (SELECT 1 FROM _c WHERE _c.area_code = p.area_code AND
-                              _c.variable = p.variable AND _c.category = p.category AND
-                              _c.vintage = p.vintage)
-            """
-        )
-        con.execute(
-            """
-            INSERT INTO population (area_code, variable, category, count, vintage, source, ingest_id)
-            SELECT area_code, variable, category, count, vintage, ?, ? FROM _c
-            ON CONFLICT (area_code, variable, category, vintage) DO UPDATE
-                SET count = excluded.count, source = excluded.source, ingest_id = excluded.ingest_id
-            """,
-            [source, ingest_id],
-        )
+        stored = con.execute(
+            "SELECT EXISTS (SELECT 1 FROM population WHERE list_contains(?, variable) AND list_contains(?, vintage))",
+            [sorted(df["variable"].unique().tolist()), sorted(df["vintage"].unique().tolist())]).fetchone()
+        if stored and stored[0]:
+            # categories stored before for the same areas but absent now would double count: drop them
+            con.execute(
+                """
+                DELETE FROM population p
+                USING (SELECT DISTINCT area_code, variable, vintage FROM _c) k
+                WHERE p.area_code = k.area_code AND p.variable = k.variable AND p.vintage = k.vintage
+                  AND NOT EXISTS (SELECT 1 FROM _c WHERE _c.area_code = p.area_code AND
+                                  _c.variable = p.variable AND _c.category = p.category AND
+                                  _c.vintage = p.vintage)
+                """
+            )
+            con.execute(
+                """
+                INSERT INTO population (area_code, variable, category, count, vintage, source, ingest_id)
+                SELECT area_code, variable, category, count, vintage, ?, ? FROM _c
+                ON CONFLICT (area_code, variable, category, vintage) DO UPDATE
+                    SET count = excluded.count, source = excluded.source, ingest_id = excluded.ingest_id
+                """,
+                [source, ingest_id],
+            )
+        else:  # the first table of this variable and vintage: nothing to replace, a plain append
+            con.execute(
+                """INSERT INTO population (area_code, variable, category, count, vintage, source, ingest_id)
+                   SELECT area_code, variable, category, count, vintage, ?, ? FROM _c""", [source, ingest_id])
     finally:
         con.unregister("_c")
     if result.lookup is not None and not result.lookup.empty:

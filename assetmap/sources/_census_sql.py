@@ -1,0 +1,195 @@
+"""The wide census table read by DuckDB: the national file in seconds, not a minute.
+
+:func:`read_wide` parses a clean wide census CSV (one row per area, one column per category) with
+DuckDB's ``read_csv`` and validates it in SQL, with exactly the rules, reasons and messages of
+the row-by-row reader in :mod:`assetmap.sources.census` (which it is tested against). A file
+that is not clean in the ways DuckDB and Python's ``csv`` might read differently (not UTF-8,
+blank lines, quoted line breaks, rows of the wrong length) returns ``None`` and goes the
+row-by-row way, which quarantines such rows one by one.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from assetmap.sources._io import GSS_LEVELS, quarantine_row
+
+#: A whole number of zero or more, perhaps with thousands separators or a ``.0``.
+_COUNT_RE = r"^\d+(\.0+)?$"
+
+
+@dataclass
+class WideLayout:
+    """Which columns (by position) hold what."""
+
+    header: list[str]
+    area: int
+    categories: list[tuple[int, str, str]]  # (column, variable, category)
+    total: int | None
+    parents: list[tuple[int, str]]  # (column, level)
+
+
+def _clean_text(plain: bytes) -> str | None:
+    """The file as text when DuckDB and Python's ``csv`` read it alike; else None."""
+    if plain.startswith(b"\xef\xbb\xbf"):
+        plain = plain[3:]
+    try:
+        text = plain.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    body = text.replace("\r\n", "\n")
+    if "\n\n" in body.rstrip("\n") or "\r" in body:
+        return None  # blank lines or stray carriage returns: the row-by-row reader
+    return text
+
+
+def _count_sql(col: str) -> str:
+    v = f"replace(trim({col}), ',', '')"
+    return f"CASE WHEN regexp_full_match({v}, '{_COUNT_RE}') THEN CAST(CAST({v} AS DOUBLE) AS BIGINT) END"
+
+
+def read_wide(plain: bytes, delimiter: str, layout: WideLayout) -> tuple[pd.DataFrame, list[dict[str, Any]], int,
+                                                                      list[tuple[str, str, str]], int, int] | None:
+    """Read and validate a wide census file in DuckDB.
+
+    Returns ``(frame, quarantine, rows_read, lookup_rows, unlisted_rows, unlisted_people)`` with
+    ``frame`` the long rows ``row_number, area_code, variable, category, count`` (file order,
+    categories mapped onto one stored category summed); or None when the file is not clean
+    enough for DuckDB to read it as Python's ``csv`` would.
+    """
+    text = _clean_text(plain)
+    if text is None:
+        return None
+    lines = text.rstrip("\n").count("\n")  # data rows, when none spans lines
+    n = len(layout.header)
+    names = [f"c{i}" for i in range(n)]
+    con = duckdb.connect()
+    try:
+        with tempfile.NamedTemporaryFile("w", suffix=".csv", encoding="utf-8", delete=True) as tmp:
+            tmp.write(text)
+            tmp.flush()
+            try:
+                con.execute(
+                    "CREATE TABLE w AS SELECT * FROM read_csv(?, header = true, delim = ?, quote = '\"', "
+                    "escape = '\"', strict_mode = true, null_padding = false, auto_detect = false, columns = ?)",
+                    [tmp.name, delimiter, dict.fromkeys(names, "VARCHAR")])
+            except duckdb.Error:
+                return None
+        rows_read = int(con.execute("SELECT count(*) FROM w").fetchone()[0])  # type: ignore[index]
+        if rows_read != lines:
+            return None
+        return _validate(con, layout, rows_read)
+    finally:
+        con.close()
+
+
+def _validate(con: duckdb.DuckDBPyConnection, layout: WideLayout, rows_read: int
+              ) -> tuple[pd.DataFrame, list[dict[str, Any]], int, list[tuple[str, str, str]], int, int]:
+    cats = layout.categories
+    variables = list(dict.fromkeys(v for _, v, _ in cats))
+    prefixes = ", ".join(f"'{p}'" for p in GSS_LEVELS)  # fixed vocabulary, never input
+    counts = ",\n".join(f"{_count_sql(f'c{i}')} AS n{k}" for k, (i, _, _) in enumerate(cats))
+    sums = ",\n".join(
+        f"({' + '.join(f'n{k}' for k, (_, v, _) in enumerate(cats) if v == var)}) AS s{j}"
+        for j, var in enumerate(variables))
+    all_counts = " AND ".join(f"n{k} IS NOT NULL" for k in range(len(cats)))
+    first_bad = "coalesce(" + ", ".join(f"CASE WHEN n{k} IS NULL THEN {k} END" for k in range(len(cats))) + ")"
+    if layout.total is not None:
+        total = _count_sql(f"c{layout.total}")
+        total_ok = "t IS NOT NULL AND " + " AND ".join(f"s{j} <= t" for j in range(len(variables)))
+    else:
+        total, total_ok = "NULL::BIGINT", "true"
+    # an empty field is '' to Python's csv (DuckDB reads it as NULL)
+    blanks = ", ".join(f"coalesce(c{i}, '') AS c{i}" for i in range(len(layout.header)))
+    con.execute(f"CREATE TABLE w0 AS SELECT {blanks} FROM w ORDER BY rowid")  # noqa: S608 (positional names)
+    con.execute(f"""
+        CREATE TABLE v AS
+        WITH p AS (
+            SELECT rowid + 1 AS rn, trim(c{layout.area}) AS code, *, {counts}, {total} AS t FROM w0),
+        q AS (
+            SELECT *, {sums},
+                   (regexp_full_match(code, '^[EWSNK][0-9]{{8}}$') AND substr(code, 1, 3) IN ({prefixes})) AS code_ok,
+                   ({all_counts}) AS counts_ok,
+                   {first_bad} AS bad_col
+            FROM p),
+        r AS (SELECT *, counts_ok AND ({total_ok}) AS numbers_ok FROM q)
+        SELECT *, coalesce(count(*) FILTER (WHERE code_ok AND numbers_ok) OVER (
+                      PARTITION BY code ORDER BY rn ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) > 0 AS dup,
+                  CASE WHEN NOT code_ok THEN 'invalid_code'
+                       WHEN coalesce(count(*) FILTER (WHERE code_ok AND numbers_ok) OVER (
+                           PARTITION BY code ORDER BY rn ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) > 0
+                           THEN 'duplicate_area'
+                       WHEN NOT counts_ok THEN 'invalid_count'
+                       WHEN NOT numbers_ok THEN 'total_mismatch' END AS reason
+        FROM r""")  # noqa: S608 (positional columns and fixed SQL; every value is read from the file as data)
+    quarantine = _quarantine(con, layout, variables)
+    # the accepted rows, long: one value per category column, then each variable's unlisted
+    # remainder; what each column holds comes in as a table of values, never as SQL text
+    columns = [(f"n{k}", k, var, cat) for k, (_, var, cat) in enumerate(cats)]
+    residuals = ""
+    if layout.total is not None:
+        columns += [(f"r{j}", len(cats) + j, var, "unlisted") for j, var in enumerate(variables)]
+        residuals = ", " + ", ".join(f"CASE WHEN s{j} < t THEN t - s{j} END AS r{j}" for j in range(len(variables)))
+    meaning = pd.DataFrame(columns, columns=["col", "pos", "variable", "category"])
+    con.register("meaning", meaning)
+    value_cols = ", ".join(c for c, *_ in columns)
+    long = con.sql(
+        f"""WITH a AS (SELECT rn, code, {', '.join(f'n{k}' for k in range(len(cats)))}{residuals}
+                       FROM v WHERE reason IS NULL),
+                u AS (UNPIVOT a ON {value_cols} INTO NAME col VALUE n)
+            SELECT code AS area_code, m.variable, m.category, min(u.rn) AS row_number, sum(u.n)::BIGINT AS count
+            FROM u JOIN meaning m USING (col)
+            GROUP BY code, m.variable, m.category ORDER BY min(u.rn), min(m.pos)""")  # noqa: S608
+    # Arrow-backed columns: DuckDB takes them back (into the store) without a copy
+    long = long.to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
+    unlisted_rows = unlisted_people = 0
+    if layout.total is not None:
+        any_short = " OR ".join(f"s{j} < t" for j in range(len(variables)))
+        people = " + ".join(f"greatest(t - s{j}, 0)" for j in range(len(variables)))
+        got = con.execute(f"SELECT count(*), coalesce(sum({people}), 0) FROM v "  # noqa: S608 (fixed SQL)
+                          f"WHERE reason IS NULL AND ({any_short})").fetchone()
+        unlisted_rows, unlisted_people = int(got[0]), int(got[1])  # type: ignore[index]
+    lookup: list[tuple[str, str, str]] = []
+    for col, lvl in layout.parents:
+        codes = [p for p, in con.execute(
+            f"SELECT code || chr(31) || trim(c{col}) FROM v WHERE reason IS NULL ORDER BY rn").fetchall()]  # noqa: S608
+        from assetmap.sources._io import level_of
+
+        for pair in codes:
+            code, parent = pair.split("\x1f", 1)
+            if level_of(parent) == lvl:
+                lookup.append((code, lvl, parent))
+    return long, quarantine, rows_read, lookup, unlisted_rows, unlisted_people
+
+
+def _quarantine(con: duckdb.DuckDBPyConnection, layout: WideLayout, variables: list[str]) -> list[dict[str, Any]]:
+    """The rejected rows with the row-by-row reader's reasons and messages (they are few)."""
+    n = len(layout.header)
+    sums = ", ".join(f"s{j}" for j in range(len(variables)))
+    rows = con.execute(
+        f"SELECT rn, reason, code, bad_col, {sums}, {', '.join(f'c{i}' for i in range(n))} "  # noqa: S608
+        "FROM v WHERE reason IS NOT NULL ORDER BY rn").fetchall()
+    out = []
+    for r in rows:
+        rn, reason, code, bad_col = r[0], r[1], r[2], r[3]
+        per_var = list(r[4:4 + len(variables)])
+        fields = r[4 + len(variables):]
+        row = dict(zip(layout.header, fields, strict=True))
+        if reason == "invalid_code":
+            msg = f"row {rn}: {code!r} is not a GSS area code"
+        elif reason == "duplicate_area":
+            msg = f"row {rn}: area {code} appears twice in the file"
+        elif reason == "invalid_count":
+            failed = layout.header[layout.categories[bad_col][0]]
+            msg = f"row {rn}: {failed} = {row[failed]!r} is not a whole number of zero or more"
+        else:
+            total_col = layout.header[layout.total] if layout.total is not None else ""
+            msg = (f"row {rn}: categories sum to {max(per_var)}, more than "
+                   f"{total_col} = {row[total_col]!r}")
+        out.append(quarantine_row(int(rn), row, str(reason), msg))
+    return out
