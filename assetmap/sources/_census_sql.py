@@ -53,36 +53,50 @@ def _count_sql(col: str) -> str:
     return f"CASE WHEN regexp_full_match({v}, '{_COUNT_RE}') THEN CAST(CAST({v} AS DOUBLE) AS BIGINT) END"
 
 
+def _load(plain: bytes, delimiter: str, n: int) -> tuple[duckdb.DuckDBPyConnection, int] | None:
+    """The file in table ``w0`` (columns ``c0``... as text, '' for empty, file order) of a new
+    in-memory DuckDB, and its row count; None when DuckDB cannot read it as Python's ``csv`` would."""
+    text = _clean_text(plain)
+    if text is None:
+        return None
+    lines = text.rstrip("\n").count("\n")  # data rows, when none spans lines
+    names = [f"c{i}" for i in range(n)]
+    con = duckdb.connect()
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", encoding="utf-8", delete=True) as tmp:
+        tmp.write(text)
+        tmp.flush()
+        try:
+            con.execute(
+                "CREATE TABLE w AS SELECT * FROM read_csv(?, header = true, delim = ?, quote = '\"', "
+                "escape = '\"', strict_mode = true, null_padding = false, auto_detect = false, columns = ?)",
+                [tmp.name, delimiter, dict.fromkeys(names, "VARCHAR")])
+        except duckdb.Error:
+            con.close()
+            return None
+    rows_read = int(con.execute("SELECT count(*) FROM w").fetchone()[0])  # type: ignore[index]
+    if rows_read != lines:
+        con.close()
+        return None
+    # an empty field is '' to Python's csv (DuckDB reads it as NULL)
+    blanks = ", ".join(f"coalesce(c{i}, '') AS c{i}" for i in range(n))
+    con.execute(f"CREATE TABLE w0 AS SELECT {blanks} FROM w ORDER BY rowid")  # noqa: S608 (positional names)
+    return con, rows_read
+
+
 def read_wide(plain: bytes, delimiter: str, layout: WideLayout) -> tuple[pd.DataFrame, list[dict[str, Any]], int,
                                                                       list[tuple[str, str, str]], int, int] | None:
     """Read and validate a wide census file in DuckDB.
 
     Returns ``(frame, quarantine, rows_read, lookup_rows, unlisted_rows, unlisted_people)`` with
-    ``frame`` the long rows ``row_number, area_code, variable, category, count`` (file order,
+    ``frame`` the long rows ``area_code, variable, category, row_number, count`` (file order,
     categories mapped onto one stored category summed); or None when the file is not clean
     enough for DuckDB to read it as Python's ``csv`` would.
     """
-    text = _clean_text(plain)
-    if text is None:
+    loaded = _load(plain, delimiter, len(layout.header))
+    if loaded is None:
         return None
-    lines = text.rstrip("\n").count("\n")  # data rows, when none spans lines
-    n = len(layout.header)
-    names = [f"c{i}" for i in range(n)]
-    con = duckdb.connect()
+    con, rows_read = loaded
     try:
-        with tempfile.NamedTemporaryFile("w", suffix=".csv", encoding="utf-8", delete=True) as tmp:
-            tmp.write(text)
-            tmp.flush()
-            try:
-                con.execute(
-                    "CREATE TABLE w AS SELECT * FROM read_csv(?, header = true, delim = ?, quote = '\"', "
-                    "escape = '\"', strict_mode = true, null_padding = false, auto_detect = false, columns = ?)",
-                    [tmp.name, delimiter, dict.fromkeys(names, "VARCHAR")])
-            except duckdb.Error:
-                return None
-        rows_read = int(con.execute("SELECT count(*) FROM w").fetchone()[0])  # type: ignore[index]
-        if rows_read != lines:
-            return None
         return _validate(con, layout, rows_read)
     finally:
         con.close()
@@ -104,9 +118,6 @@ def _validate(con: duckdb.DuckDBPyConnection, layout: WideLayout, rows_read: int
         total_ok = "t IS NOT NULL AND " + " AND ".join(f"s{j} <= t" for j in range(len(variables)))
     else:
         total, total_ok = "NULL::BIGINT", "true"
-    # an empty field is '' to Python's csv (DuckDB reads it as NULL)
-    blanks = ", ".join(f"coalesce(c{i}, '') AS c{i}" for i in range(len(layout.header)))
-    con.execute(f"CREATE TABLE w0 AS SELECT {blanks} FROM w ORDER BY rowid")  # noqa: S608 (positional names)
     con.execute(f"""
         CREATE TABLE v AS
         WITH p AS (
@@ -192,4 +203,107 @@ def _quarantine(con: duckdb.DuckDBPyConnection, layout: WideLayout, variables: l
             msg = (f"row {rn}: categories sum to {max(per_var)}, more than "
                    f"{total_col} = {row[total_col]!r}")
         out.append(quarantine_row(int(rn), row, str(reason), msg))
+    return out
+
+
+@dataclass
+class LongLayout:
+    """A long table: one row per area and category, by column position."""
+
+    header: list[str]
+    area: int
+    label: int
+    count: int
+    variable: int | None
+
+
+Meaning = Any  # (label text, variable cell) -> (kind, variable, category, clean label)
+
+
+def read_long(plain: bytes, delimiter: str, layout: LongLayout, meaning_of: Any
+              ) -> tuple[pd.DataFrame, list[dict[str, Any]], int, int, int] | None:
+    """Read and validate a long census file in DuckDB, as the row-by-row reader does.
+
+    ``meaning_of(pairs)`` takes the distinct ``(label, variable cell)`` pairs of the file and
+    returns a frame ``label, varcell, kind, variable, category, clean`` with ``kind`` one of
+    ``total``, ``subtotal``, ``unknown``, ``category``: the vocabulary's reading of each label,
+    made once per label instead of once per row. Returns ``(frame, quarantine, rows_read,
+    short_areas, short_people)`` or None (the row-by-row reader then).
+    """
+    loaded = _load(plain, delimiter, len(layout.header))
+    if loaded is None:
+        return None
+    con, rows_read = loaded
+    try:
+        var_cell = f"c{layout.variable}" if layout.variable is not None else "''"
+        pairs = con.execute(f"SELECT DISTINCT c{layout.label}, {var_cell} FROM w0").fetchall()  # noqa: S608
+        con.register("meaning", meaning_of(pairs))
+        prefixes = ", ".join(f"'{p}'" for p in GSS_LEVELS)  # fixed vocabulary, never input
+        passed = "code_ok AND kind = 'category' AND n IS NOT NULL"
+        con.execute(f"""
+            CREATE TABLE v AS
+            WITH p AS (
+                SELECT w0.rowid + 1 AS rn, trim(c{layout.area}) AS code, w0.*, m.kind, m.variable, m.category,
+                       m.clean, {_count_sql(f'c{layout.count}')} AS n
+                FROM w0 JOIN meaning m ON m.label = w0.c{layout.label} AND m.varcell = {var_cell}),
+            q AS (SELECT *, (regexp_full_match(code, '^[EWSNK][0-9]{{8}}$') AND substr(code, 1, 3) IN ({prefixes}))
+                             AS code_ok FROM p)
+            SELECT *,
+                   CASE WHEN NOT code_ok THEN 'invalid_code'
+                        WHEN kind IN ('total', 'subtotal') THEN 'total_row'
+                        WHEN kind = 'unknown' THEN 'unknown_category'
+                        WHEN n IS NULL THEN 'invalid_count'
+                        WHEN coalesce(count(*) FILTER (WHERE {passed}) OVER (
+                            PARTITION BY code, variable, clean ORDER BY rn
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) > 0 THEN 'duplicate_area' END
+                       AS reason
+            FROM q""")  # noqa: S608 (positional columns and fixed SQL; values are data)
+        quarantine = _long_quarantine(con, layout)
+        long = con.sql(
+            """SELECT code AS area_code, variable, category, min(rn) AS row_number, sum(n)::BIGINT AS count
+               FROM v WHERE reason IS NULL GROUP BY code, variable, category ORDER BY min(rn)""")
+        frame = long.to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
+        short_areas = short_people = 0
+        variables = con.execute("SELECT DISTINCT variable FROM v WHERE reason IS NULL").fetchall()
+        has_totals = con.execute("SELECT count(*) FROM v WHERE code_ok AND kind = 'total' AND n IS NOT NULL"
+                                 ).fetchone()[0]  # type: ignore[index]
+        if has_totals and len(variables) == 1:  # one table: its total row says who no category lists
+            var = variables[0][0]
+            short = con.execute(
+                """WITH t AS (SELECT code, arg_max(n, rn) AS total, min(rn) AS first FROM v
+                              WHERE code_ok AND kind = 'total' AND n IS NOT NULL GROUP BY code),
+                        l AS (SELECT code, sum(n) AS listed FROM v WHERE reason IS NULL GROUP BY code)
+                   SELECT t.code, (t.total - l.listed)::BIGINT FROM t JOIN l USING (code)
+                   WHERE t.total > l.listed ORDER BY t.first""").fetchall()
+            if short:
+                extra = pd.DataFrame({"area_code": [c for c, _ in short], "variable": var, "category": "unlisted",
+                                      "row_number": 0, "count": [k for _, k in short]})
+                frame = pd.concat([frame, extra.astype(frame.dtypes.to_dict())], ignore_index=True)
+                short_areas, short_people = len(short), int(sum(k for _, k in short))
+        return frame, quarantine, rows_read, short_areas, short_people
+    finally:
+        con.close()
+
+
+def _long_quarantine(con: duckdb.DuckDBPyConnection, layout: LongLayout) -> list[dict[str, Any]]:
+    n = len(layout.header)
+    rows = con.execute(
+        f"SELECT rn, reason, code, {', '.join(f'c{i}' for i in range(n))} FROM v "  # noqa: S608
+        "WHERE reason IS NOT NULL ORDER BY rn").fetchall()
+    label_col, count_col = layout.header[layout.label], layout.header[layout.count]
+    out = []
+    for r in rows:
+        rn, reason, code = int(r[0]), str(r[1]), r[2]
+        row = dict(zip(layout.header, r[3:], strict=True))
+        if reason == "invalid_code":
+            msg = f"row {rn}: {code!r} is not a GSS area code"
+        elif reason == "total_row":
+            msg = f"row {rn}: a total ({row[label_col]!r}), not a category; totals are derived, not stored"
+        elif reason == "unknown_category":
+            msg = f"row {rn}: {row[label_col]!r} is not a census category assetmap knows"
+        elif reason == "invalid_count":
+            msg = f"row {rn}: count {row[count_col]!r} is not a whole number of zero or more"
+        else:
+            msg = f"row {rn}: {code} {row[label_col]!r} appears twice"
+        out.append(quarantine_row(rn, row, reason, msg))
     return out

@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from assetmap import geography, vocab
-from assetmap.sources._census_sql import WideLayout, read_wide
+from assetmap.sources._census_sql import LongLayout, WideLayout, read_long, read_wide
 from assetmap.sources._io import (
     FileRefused,
     ReadResult,
@@ -131,10 +131,8 @@ def _wide_layout(header: list[str], area_col: str, forced_var: str | None
     return cat_cols, total_col, parent_cols
 
 
-def _read_wide_in_duckdb(path: Path, data: bytes, options: dict[str, Any]) -> ReadResult | None:
-    """A clean wide table (the national file is one) read and validated by DuckDB, with the same
-    rows, reasons and messages as the row-by-row reader below; None when the file needs that
-    reader (a long layout, another encoding, blank lines, rows of the wrong length...)."""
+def _head(path: Path, data: bytes) -> tuple[bytes, str, list[str], list[str]] | None:
+    """The plain bytes, delimiter, header and first row of a CSV, when they read cleanly."""
     import csv
 
     plain = maybe_gunzip(data, path)
@@ -151,36 +149,86 @@ def _read_wide_in_duckdb(path: Path, data: bytes, options: dict[str, Any]) -> Re
         return None
     if not all(header) or len(set(header)) != len(header):
         return None
-    area_col = area_column(header)
-    if area_col is None or _long_columns(header) is not None:
-        return None
-    forced_var = vocab.normalise_variable(options["variable"]) if options.get("variable") else None
-    cat_cols, total_col, parent_cols = _wide_layout(header, area_col, forced_var)
-    if len(cat_cols) < 2:
-        return None
-    pos = {h: i for i, h in enumerate(header)}
-    layout = WideLayout(header, pos[area_col], [(pos[h], var, cat) for h, var, cat in cat_cols],
-                        pos[total_col] if total_col else None, [(pos[h], lvl) for h, lvl in parent_cols])
-    got = read_wide(plain, delimiter, layout)
+    return plain, delimiter, header, first
+
+
+def _read_in_duckdb(path: Path, data: bytes, options: dict[str, Any]) -> ReadResult | None:
+    """A clean table (the national files are) read and validated by DuckDB, with the same rows,
+    reasons and messages as the row-by-row reader below; None when the file needs that reader
+    (another encoding, blank lines, rows of the wrong length...)."""
+    got = _head(path, data)
     if got is None:
         return None
-    frame, quarantine, rows_read, lookup_rows, unlisted_rows, unlisted_people = got
+    plain, delimiter, header, first = got
+    area_col = area_column(header)
+    if area_col is None:
+        return None
+    forced_var = vocab.normalise_variable(options["variable"]) if options.get("variable") else None
+    pos = {h: i for i, h in enumerate(header)}
     vintage = _vintage(options, path, header, [(1, dict(zip(header, first, strict=False)))])
+    lookup = None
+    long = _long_columns(header)
+    if long is not None:
+        label_col, count_col, var_col = long
+        read = read_long(plain, delimiter, LongLayout(header, pos[area_col], pos[label_col], pos[count_col],
+                                                      pos[var_col] if var_col else None),
+                         lambda pairs: _meanings(pairs, forced_var))
+        if read is None:
+            return None
+        frame, quarantine, rows_read, short_areas, short_people = read
+        layout_text = "long"
+        if short_areas:
+            layout_text += (f"; in {short_areas} areas the categories sum below the total: "
+                            f"{short_people} people stored as '{vocab.UNLISTED}'")
+    else:
+        cat_cols, total_col, parent_cols = _wide_layout(header, area_col, forced_var)
+        if len(cat_cols) < 2:
+            return None
+        layout = WideLayout(header, pos[area_col], [(pos[h], var, cat) for h, var, cat in cat_cols],
+                            pos[total_col] if total_col else None, [(pos[h], lvl) for h, lvl in parent_cols])
+        wide = read_wide(plain, delimiter, layout)
+        if wide is None:
+            return None
+        frame, quarantine, rows_read, lookup_rows, unlisted_rows, unlisted_people = wide
+        layout_text = "wide"
+        if unlisted_rows:
+            layout_text += (f"; in {unlisted_rows} rows the categories sum below {total_col}: "
+                            f"{unlisted_people} people stored as '{vocab.UNLISTED}'")
+        if lookup_rows:
+            lookup = pd.DataFrame(lookup_rows, columns=["area_code", "parent_level", "parent_code"])
     frame = frame[["area_code", "variable", "category", "row_number", "count"]]
     frame["vintage"] = vintage
-    layout_text = "wide"
-    if unlisted_rows:
-        layout_text += (f"; in {unlisted_rows} rows the categories sum below {total_col}: "
-                        f"{unlisted_people} people stored as '{vocab.UNLISTED}'")
-    lookup = pd.DataFrame(lookup_rows, columns=["area_code", "parent_level", "parent_code"]) if lookup_rows else None
     return ReadResult(KIND, frame, quarantine, rows_read,
                       {"layout": layout_text, "vintage": vintage, "encoding": "utf-8", "engine": "duckdb"}, lookup)
+
+
+def _meanings(pairs: list[tuple[str, str]], forced_var: str | None) -> pd.DataFrame:
+    """What each distinct (label, variable cell) of a long table is, as the row-by-row reader
+    decides it row by row: a total, a subtotal, an unknown label, or a category."""
+    labels = {vocab.clean_label(label) for label, _ in pairs}
+    subtotals = {lb for lb in labels if any(o.startswith(lb + ":") for o in labels)}
+    rows: list[tuple[str, str, str, str | None, str | None, str]] = []
+    for label, cell in pairs:
+        var = forced_var
+        if cell and cell.strip():
+            var = vocab.normalise_variable(cell) or var
+        clean = vocab.clean_label(label)
+        match = vocab.SUBTOTAL if clean in subtotals else vocab.match_label(label, var)
+        if match == vocab.TOTAL:
+            rows.append((label, cell, "total", None, None, clean))
+        elif match == vocab.SUBTOTAL:
+            rows.append((label, cell, "subtotal", None, None, clean))
+        elif isinstance(match, tuple):
+            rows.append((label, cell, "category", match[0], match[1], clean))
+        else:
+            rows.append((label, cell, "unknown", None, None, clean))
+    return pd.DataFrame(rows, columns=["label", "varcell", "kind", "variable", "category", "clean"])
 
 
 def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     """Read a census CSV into long rows ``row_number, area_code, variable, category, count``."""
     path = Path(path)
-    fast = _read_wide_in_duckdb(path, data, options)
+    fast = _read_in_duckdb(path, data, options)
     if fast is not None:
         return fast
     return read_rows(path, data, options)
