@@ -114,9 +114,7 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
                                      "rank_before", "rank_after"])
     oas = set(new["oa_code"]) | set(pd.concat([removed["oa_code"], added["oa_code"]]).dropna())
     touched = set(units_of(con, level, oas=oas).values)
-    access_rows, after = inc.units_after(con, inputs, level, new, touched)
-    access_rows = access_rows[access_rows["category"].isin(cats)]
-    after = after[after["category"].isin(cats)]
+    access_rows, after = inc.units_after(con, inputs, level, new, touched, cats)
     before = con.execute("SELECT unit_code, category, need, supply, gap, rank FROM unit_gaps WHERE unit_level = ?",
                          [level]).df()
     all_after = pd.concat([before.set_index(["unit_code", "category"]).drop(

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 DATA_TABLES = ("areas", "area_lookup", "population", "postcodes", "assets", "partner_indices", "dispersal",
                "population_estimates")
 #: Derived by ``assetmap recompute``; never edited by hand.
-RESULT_TABLES = ("unit_indices", "oa_inputs", "oa_access", "unit_access", "unit_need", "unit_gaps")
+RESULT_TABLES = ("unit_indices", "oa_inputs", "oa_access", "unit_access", "unit_need", "unit_gaps", "analysed_assets")
 AUDIT_TABLES = ("ingests", "quarantine", "events", "submissions")
 
 # CHECK constraints read the vocabulary (fixed words, never input)
@@ -376,6 +376,20 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE ward_gaps RENAME COLUMN ward_code TO unit_code;
         ALTER TABLE ward_gaps RENAME TO unit_gaps;
         ALTER TABLE partner_indices RENAME COLUMN ward_code TO unit_code;
+        """,
+    ),
+    (
+        9,
+        """
+        -- The assets as the analysis last saw them: an incremental recompute compares them with
+        -- the assets now, and so knows exactly which moved, opened, closed or changed capacity.
+        CREATE TABLE analysed_assets (
+            asset_id   VARCHAR PRIMARY KEY,
+            category   VARCHAR NOT NULL,
+            x          DOUBLE NOT NULL,
+            y          DOUBLE NOT NULL,
+            capacity   DOUBLE NOT NULL
+        );
         """,
     ),
 ]

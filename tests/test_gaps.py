@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
+from assetmap import geography
 from assetmap.analysis import recompute, recompute_affected
 from assetmap.ingest import ingest_file
 from assetmap.settings import settings
@@ -140,6 +141,42 @@ def test_incremental_recompute_after_an_asset_closes_equals_a_full_one(analysed_
     assert before > 0
     recompute_affected(analysed_store, [ward])
     assert analysed_store.scalar("SELECT count(*) FROM oa_access WHERE nearest_asset_id = ?", [aid]) == 0
+    recompute(full)
+    assert_same_results(analysed_store, full)
+    full.close()
+
+
+def test_the_incremental_recompute_knows_which_assets_changed(analysed_store, tmp_path):
+    """Only the moved asset's category is recomputed; the others keep their results untouched."""
+    aid = analysed_store.scalar(
+        "SELECT asset_id FROM assets WHERE category = 'esol_provider' ORDER BY asset_id LIMIT 1")
+    stamp = "SELECT category, max(computed_at) FROM unit_access GROUP BY 1 ORDER BY 1"
+    before = dict(analysed_store.con.execute(stamp).fetchall())
+    analysed_store.con.execute("UPDATE assets SET geom = ST_Translate(geom, 250, 0) WHERE asset_id = ?", [aid])
+    full = _copy(analysed_store, tmp_path, "full.duckdb")
+    res = recompute_affected(analysed_store, [])  # no wards named: the store finds the change itself
+    after = dict(analysed_store.con.execute(stamp).fetchall())
+    assert res.oas > 0
+    assert after["esol_provider"] > before["esol_provider"]
+    assert all(after[c] == before[c] for c in before if c != "esol_provider")
+    recompute(full)
+    assert_same_results(analysed_store, full)
+    full.close()
+
+
+def test_results_from_before_the_store_kept_its_assets_are_updated_from_the_wards(analysed_store, demo_dir,
+                                                                                 tmp_path):
+    analysed_store.con.execute("DELETE FROM analysed_assets")  # as a store made before migration 9
+    aid, ward = analysed_store.con.execute(
+        "SELECT asset_id, ward_code FROM assets WHERE category = 'refugee_support' ORDER BY asset_id LIMIT 1"
+    ).fetchone()
+    analysed_store.con.execute("UPDATE assets SET geom = ST_Translate(geom, 0, 300) WHERE asset_id = ?", [aid])
+    geography.reassign_assets(analysed_store.con)  # its OA and ward where it is now, as ingest does
+    new_ward = analysed_store.scalar("SELECT ward_code FROM assets WHERE asset_id = ?", [aid])
+    full = _copy(analysed_store, tmp_path, "full.duckdb")
+    recompute_affected(analysed_store, [ward, new_ward])  # the wards an assets.changed event names
+    assert analysed_store.scalar("SELECT count(*) FROM analysed_assets") == analysed_store.scalar(
+        "SELECT count(*) FROM assets WHERE geom IS NOT NULL")  # and from now on it keeps them
     recompute(full)
     assert_same_results(analysed_store, full)
     full.close()

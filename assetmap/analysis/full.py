@@ -19,11 +19,12 @@ from assetmap.analysis.inputs import Census, load_inputs
 from assetmap.analysis.tables import (
     compute_indices,
     compute_need,
-    insert,
     oa_rows,
     ranked,
+    replace_table,
     unit_access,
     unit_gaps,
+    write_analysed_assets,
 )
 from assetmap.analysis.units import UNIT_LEVELS, default_level, unit_map
 from assetmap.store import Store
@@ -73,17 +74,16 @@ def recompute(store: Store, level: str | None = None, n_boot: int = 0) -> Recomp
             gaps = gaps.merge(ranked(gaps, access_rows), on=["unit_code", "category"])
         res.oas = len(inputs.oas)
     with store.transaction():
+        # each table rebuilt and swapped in (the other levels' rows kept): deleting a national
+        # table's million rows one by one would take longer than computing them
         for table, frame in (("unit_indices", indices), ("unit_need", need),
                              ("unit_access", access_rows), ("unit_gaps", gaps)):
-            con.execute(f"DELETE FROM {table} WHERE unit_level = ?", [level])  # noqa: S608 (fixed table names)
-            if frame is not None and not frame.empty:
-                frame = frame.assign(unit_level=level, computed_at=now)
-                insert(con, table, frame)
+            rows = frame.assign(unit_level=level, computed_at=now) if frame is not None and not frame.empty else None
+            replace_table(con, table, rows, keep="unit_level <> ?", params=[level])
         if oa_frame is not None and inputs is not None:
-            con.execute("DELETE FROM oa_access")
-            insert(con, "oa_access", oa_frame)
-            con.execute("DELETE FROM oa_inputs")
-            insert(con, "oa_inputs", inputs.oas)
+            replace_table(con, "oa_access", oa_frame)
+            replace_table(con, "oa_inputs", inputs.oas)
+            write_analysed_assets(con)
     res.units = int(umap.nunique())
     res.seconds = time.perf_counter() - t0
     log.info("full recompute at %s level: %d units, %d OAs in %.2f s", level, res.units, res.oas, res.seconds)

@@ -25,10 +25,18 @@ from scipy.spatial import cKDTree
 
 from assetmap.analysis.full import RecomputeResult, recompute
 from assetmap.analysis.inputs import Inputs, stored_inputs
-from assetmap.analysis.tables import delete_keys, insert, oa_rows, ranked, unit_access, unit_gaps
+from assetmap.analysis.tables import (
+    delete_keys,
+    insert,
+    oa_rows,
+    ranked,
+    unit_access,
+    unit_gaps,
+    write_analysed_assets,
+)
 from assetmap.analysis.units import units_of
 from assetmap.settings import settings
-from assetmap.store import Store
+from assetmap.store import Store, scalar
 from assetmap.vocab.categories import CATEGORIES
 
 log = logging.getLogger(__name__)
@@ -58,9 +66,10 @@ def _zone_from_wards(con: duckdb.DuckDBPyConnection, inputs: Inputs, wards: list
     return np.unique(np.concatenate(hits))
 
 
-def _changed_counts(con: duckdb.DuckDBPyConnection, level: str) -> set[tuple[str, str]]:
+def _changed_counts(con: duckdb.DuckDBPyConnection, level: str,
+                    categories: list[str] | None = None) -> set[tuple[str, str]]:
     """(unit, category) pairs whose number or capacity of assets differs from what ``unit_access``
-    holds: where assets were added, moved from or to, or closed."""
+    holds: where assets were added, moved from or to, or closed (in ``categories``, when given)."""
     unit = "a.ward_code" if level == "ward" else "l.parent_code"
     join = "" if level == "ward" else \
         "JOIN area_lookup l ON l.area_code = a.oa_code AND l.parent_level = $level"
@@ -69,13 +78,14 @@ def _changed_counts(con: duckdb.DuckDBPyConnection, level: str) -> set[tuple[str
         f"""
         WITH now AS (
             SELECT {unit} AS unit_code, a.category, count(*) AS n, sum(a.capacity) AS c
-            FROM asset_supply a {join} WHERE a.geom IS NOT NULL AND {unit} IS NOT NULL GROUP BY ALL),
+            FROM asset_supply a {join} WHERE a.geom IS NOT NULL AND {unit} IS NOT NULL
+              AND ($cats IS NULL OR list_contains($cats, a.category)) GROUP BY ALL),
         old AS (SELECT unit_code, category, assets_in_unit AS n, capacity_in_unit AS c
-                FROM unit_access WHERE unit_level = $level)
+                FROM unit_access WHERE unit_level = $level AND ($cats IS NULL OR list_contains($cats, category)))
         SELECT DISTINCT coalesce(now.unit_code, old.unit_code), coalesce(now.category, old.category)
         FROM now FULL OUTER JOIN old ON now.unit_code = old.unit_code AND now.category = old.category
         WHERE coalesce(now.n, 0) <> coalesce(old.n, 0) OR abs(coalesce(now.c, 0) - coalesce(old.c, 0)) > 1e-9
-        """, {"level": level}).fetchall()  # noqa: S608
+        """, {"level": level, "cats": categories}).fetchall()  # noqa: S608
     return {(r[0], r[1]) for r in rows}
 
 
@@ -91,7 +101,12 @@ def affected_oas(inputs: Inputs, nearest_m: np.ndarray, lost: np.ndarray, catego
     if len(inputs.supplies[category]):
         mask |= np.isnan(nearest_m)
     if len(new_xy):
-        d, _ = cKDTree(new_xy).query(inputs.xy, k=1)
+        if len(new_xy) <= 16:  # a few places: every OA's squared distance at once beats a tree
+            dx = inputs.xy[:, 0, None] - new_xy[None, :, 0]
+            dy = inputs.xy[:, 1, None] - new_xy[None, :, 1]
+            d = np.sqrt((dx * dx + dy * dy).min(axis=1))
+        else:
+            d, _ = cKDTree(new_xy).query(inputs.xy, k=1)
         mask |= d <= np.nan_to_num(nearest_m, nan=np.inf)
     mask[zone] = True
     return np.flatnonzero(mask)
@@ -139,25 +154,61 @@ def changed_oa_rows(con: duckdb.DuckDBPyConnection, inputs: Inputs,
 
 
 def units_after(con: duckdb.DuckDBPyConnection, inputs: Inputs, level: str, new: pd.DataFrame | None,
-                touched: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``unit_access`` and ``unit_gaps`` rows (gaps without rank) of the ``touched`` units, from their
-    stored OA rows with the ``new`` ones in place."""
+                touched: set[str], categories: Iterable[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``unit_access`` and ``unit_gaps`` rows (gaps without rank) of the ``touched`` units, for the
+    ``categories`` (default all), from their stored OA rows with the ``new`` ones in place."""
     umap = units_of(con, level, units=touched)
     rows = stored_unit_rows(con, level, touched)
     if new is not None:
         key = ["oa_code", "category"]
         rows = pd.concat([rows.set_index(key).drop(new.set_index(key).index, errors="ignore").reset_index(),
                           new], ignore_index=True)
-    access_rows = unit_access(inputs, rows, umap, level, units=touched)
+    access_rows = unit_access(inputs, rows, umap, level, units=touched, categories=categories)
     need = con.execute("SELECT unit_code, component, raw, scaled FROM unit_need WHERE unit_level = ? "
                        "AND list_contains(?, unit_code)", [level, sorted(touched)]).df()
     return access_rows, unit_gaps(need, access_rows)
 
 
-def recompute_affected(store: Store, wards: Iterable[str]) -> RecomputeResult:
-    """Recompute only what assets changed in ``wards`` can reach (see the module docstring).
+def changed_assets(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
+    """The assets that differ from what the analysis last saw (moved, opened, closed, another
+    capacity or category): ``asset_id, old_category, new_category, ox, oy, nx, ny``. None when
+    the store keeps no record of what it saw (results from before it did)."""
+    if not scalar(con, "SELECT EXISTS (SELECT 1 FROM analysed_assets)"):
+        return None
+    return con.execute(
+        """SELECT coalesce(n.asset_id, o.asset_id) AS asset_id, o.category AS old_category,
+                  n.category AS new_category, o.x AS ox, o.y AS oy, n.x AS nx, n.y AS ny
+           FROM (SELECT asset_id, category, ST_X(geom) AS x, ST_Y(geom) AS y, capacity
+                 FROM asset_supply WHERE geom IS NOT NULL) n
+           FULL OUTER JOIN analysed_assets o ON o.asset_id = n.asset_id
+           WHERE n.asset_id IS NULL OR o.asset_id IS NULL OR n.x <> o.x OR n.y <> o.y
+              OR n.capacity <> o.capacity OR n.category <> o.category
+           ORDER BY 1""").df()
 
-    Falls back to a full recompute when nothing has been computed yet.
+
+def _exact_changes(inputs: Inputs, changed: pd.DataFrame, categories: list[str]
+                   ) -> dict[str, tuple[list[str], np.ndarray, np.ndarray]]:
+    """Per category: the assets gone from where they were, the OAs within reach of where any
+    changed asset was or is, and where the changed assets are now."""
+    changes = {}
+    for cat in categories:
+        old = changed[changed["old_category"] == cat]
+        now = changed[changed["new_category"] == cat]
+        pts = np.concatenate([old[["ox", "oy"]].to_numpy(float), now[["nx", "ny"]].to_numpy(float)])
+        hits = inputs.tree.query_ball_point(pts, reach_m()) if len(pts) else []
+        zone = np.unique(np.concatenate([np.asarray(h, dtype=np.int64) for h in hits]
+                                        or [np.empty(0, dtype=np.int64)]))
+        changes[cat] = (old["asset_id"].tolist(), zone, now[["nx", "ny"]].to_numpy(float))
+    return changes
+
+
+def recompute_affected(store: Store, wards: Iterable[str]) -> RecomputeResult:
+    """Recompute only what changed assets can reach (see the module docstring).
+
+    The store remembers the assets each recompute saw (``analysed_assets``), so the changed ones
+    are known exactly, and only their categories are recomputed. Results from before it did are
+    updated from the ``wards`` an ``assets.changed`` event names: every asset in them is taken
+    as changed. Falls back to a full recompute when nothing has been computed yet.
     """
     t0 = time.perf_counter()
     con = store.con
@@ -165,30 +216,45 @@ def recompute_affected(store: Store, wards: Iterable[str]) -> RecomputeResult:
     levels = _stored_levels(con)
     if not levels:
         return recompute(store)
-    inputs = stored_inputs(con)
     res = RecomputeResult(level=",".join(levels), mode="incremental")
-    if inputs is None or not wards:
+    changed = changed_assets(con)
+    if changed is not None:
+        cats = sorted((set(changed["old_category"].dropna()) | set(changed["new_category"].dropna()))
+                      & set(CATEGORIES))
+        if not cats:  # nothing changed since the last recompute
+            res.seconds = time.perf_counter() - t0
+            return res
+        counted = {level: _changed_counts(con, level, cats) for level in levels}
+        inputs = stored_inputs(con, cats)
+        changes = _exact_changes(inputs, changed, cats) if inputs is not None else {}
+    else:
+        counted = {level: _changed_counts(con, level) for level in levels}
+        inputs = stored_inputs(con)
+        if inputs is None or not wards:
+            res.seconds = time.perf_counter() - t0
+            return res
+        zone = _zone_from_wards(con, inputs, wards, reach_m())
+        in_wards = inputs.assets[inputs.assets["ward_code"].isin(wards)]
+        # the categories with an asset in the wards, or whose counts changed anywhere (a closure)
+        cats = sorted((set(in_wards["category"]) | {c for pairs in counted.values() for _, c in pairs})
+                      & set(CATEGORIES))
+        changes = {}
+        for cat in cats:
+            here = in_wards[in_wards["category"] == cat]
+            changes[cat] = (here["asset_id"].tolist(), zone, here[["x", "y"]].to_numpy(float))
+    if inputs is None or not cats:
         res.seconds = time.perf_counter() - t0
         return res
-    zone = _zone_from_wards(con, inputs, wards, reach_m())
-    in_wards = inputs.assets[inputs.assets["ward_code"].isin(wards)]
-    counted = {level: _changed_counts(con, level) for level in levels}
-    # the categories with an asset in the wards, or whose counts changed anywhere (a closure)
-    cats = set(in_wards["category"]) | {cat for pairs in counted.values() for _, cat in pairs}
-    changes = {}
-    for cat in sorted(cats & set(CATEGORIES)):
-        here = in_wards[in_wards["category"] == cat]
-        changes[cat] = (here["asset_id"].tolist(), zone, here[["x", "y"]].to_numpy(float))
     new = changed_oa_rows(con, inputs, changes)
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     writes = []
     for level in levels:
         touched = set(units_of(con, level, oas=new["oa_code"].unique()).values) if new is not None else set()
         # units whose asset counts changed, wherever the assets moved from or to
-        touched |= {unit for unit, _ in counted[level]}
+        touched |= {unit for unit, cat in counted[level] if cat in cats}
         if not touched:
             continue
-        access_rows, gaps = units_after(con, inputs, level, new, touched)
+        access_rows, gaps = units_after(con, inputs, level, new, touched, cats)
         writes.append((level, access_rows, gaps))
         res.changed_units += sorted(touched)
     with store.transaction():
@@ -202,21 +268,26 @@ def recompute_affected(store: Store, wards: Iterable[str]) -> RecomputeResult:
             if not gaps.empty:
                 delete_keys(con, "unit_gaps", gaps[["unit_code", "category"]].assign(unit_level=level))
                 insert(con, "unit_gaps", gaps.assign(unit_level=level, computed_at=now, rank=None, flags=None))
-            _rerank(con, level)
+            _rerank(con, level, cats)
+        if changed is not None:
+            write_analysed_assets(con, changed["asset_id"].tolist())
+        else:
+            write_analysed_assets(con)
     res.oas = int(new["oa_code"].nunique()) if new is not None else 0
     res.units = len(res.changed_units)
     res.seconds = time.perf_counter() - t0
-    log.info("incremental recompute for %d wards: %d OAs, %d units in %.3f s",
-             len(wards), res.oas, res.units, res.seconds)
+    log.info("incremental recompute (%s): %d OAs, %d units in %.3f s",
+             ", ".join(cats), res.oas, res.units, res.seconds)
     return res
 
 
-def _rerank(con: duckdb.DuckDBPyConnection, level: str) -> None:
-    """Rank and flag every unit again (both depend on all units); write only what changed."""
+def _rerank(con: duckdb.DuckDBPyConnection, level: str, categories: list[str]) -> None:
+    """Rank and flag every unit again in the ``categories`` (both depend on all units); write only
+    what changed."""
     gaps = con.execute("SELECT unit_code, category, need, supply, gap, rank, flags FROM unit_gaps "
-                       "WHERE unit_level = ?", [level]).df()
+                       "WHERE unit_level = ? AND list_contains(?, category)", [level, categories]).df()
     access_rows = con.execute("SELECT unit_code, category, demand, share_within_1600 FROM unit_access "
-                              "WHERE unit_level = ?", [level]).df()
+                              "WHERE unit_level = ? AND list_contains(?, category)", [level, categories]).df()
     if gaps.empty:
         return
     rf = ranked(gaps[["unit_code", "category", "need", "supply", "gap"]], access_rows)

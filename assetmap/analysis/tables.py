@@ -8,6 +8,7 @@ incremental recompute and what-if all build their rows here.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -20,6 +21,7 @@ from assetmap import vocab
 from assetmap.analysis.inputs import Census, Inputs
 from assetmap.analysis.units import region_of_units, unit_map
 from assetmap.settings import settings
+from assetmap.store import scalar
 from assetmap.vocab.categories import CATEGORIES
 
 
@@ -114,14 +116,15 @@ def _asset_units(inputs: Inputs, umap: pd.Series, level: str) -> pd.DataFrame:
 
 
 def unit_access(inputs: Inputs, oa_rows: pd.DataFrame, umap: pd.Series, level: str,
-                units: Iterable[str] | None = None) -> pd.DataFrame:
-    """``unit_access`` rows for the units (all, or those given) from their OAs' rows."""
+                units: Iterable[str] | None = None, categories: Iterable[str] | None = None) -> pd.DataFrame:
+    """``unit_access`` rows for the units (all, or those given) and the categories (all, or those
+    given) from their OAs' rows."""
     counts = _asset_units(inputs, umap, level)
     if units is not None:
         keep = set(units)
         umap = umap[umap.isin(keep)]
     frames = []
-    for cat in CATEGORIES:
+    for cat in (CATEGORIES if categories is None else [c for c in CATEGORIES if c in set(categories)]):
         rows = oa_rows[oa_rows["category"] == cat]
         agg = acc.aggregate(rows, umap)
         agg.insert(1, "category", cat)
@@ -143,6 +146,37 @@ def unit_gaps(need: pd.DataFrame, access_rows: pd.DataFrame) -> pd.DataFrame:
         if not a.empty:
             frames.append(gapmod.score(need, a, cat))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame | None,
+                  keep: str | None = None, params: list[Any] | None = None) -> None:
+    """Replace the rows of result table ``table`` with ``frame`` (keeping those that ``keep``, a
+    fixed SQL condition, selects): a new table of the same definition is filled and swapped in.
+    DuckDB takes seconds to delete a million indexed rows and no time to drop a table."""
+    ddl = scalar(con, "SELECT sql FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?", [table])
+    new = f"{table}__new"
+    made = str(ddl).replace(f"CREATE TABLE {table}(", f"CREATE TABLE {new}(", 1)
+    if made == ddl:
+        raise RuntimeError(f"cannot rebuild {table}: unexpected definition")
+    con.execute(made)
+    if keep:
+        con.execute(f"INSERT INTO {new} SELECT * FROM {table} WHERE {keep}", params or [])  # noqa: S608 (fixed)
+    if frame is not None and not frame.empty:
+        insert(con, table, frame, into=new)
+    con.execute(f"DROP TABLE {table}")
+    con.execute(f"ALTER TABLE {new} RENAME TO {table}")
+
+
+def write_analysed_assets(con: duckdb.DuckDBPyConnection, asset_ids: list[str] | None = None) -> None:
+    """Remember the assets as the analysis now sees them (all, or those given)."""
+    if asset_ids is None:
+        replace_table(con, "analysed_assets", None)
+        con.execute("""INSERT INTO analysed_assets SELECT asset_id, category, ST_X(geom), ST_Y(geom), capacity
+                       FROM asset_supply WHERE geom IS NOT NULL""")
+        return
+    con.execute("DELETE FROM analysed_assets WHERE list_contains(?, asset_id)", [asset_ids])
+    con.execute("""INSERT INTO analysed_assets SELECT asset_id, category, ST_X(geom), ST_Y(geom), capacity
+                   FROM asset_supply WHERE geom IS NOT NULL AND list_contains(?, asset_id)""", [asset_ids])
 
 
 def ranked(gaps: pd.DataFrame, access_rows: pd.DataFrame) -> pd.DataFrame:
@@ -172,12 +206,13 @@ _COLUMNS = {
 }
 
 
-def insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+def insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, into: str | None = None) -> None:
+    """Append ``frame``'s rows to ``table`` (or to ``into``, a table of the same shape)."""
     cols = _COLUMNS[table]
     con.register("_frame", frame[cols])
     try:
         # table and column names come from the fixed map above, never from input
-        con.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _frame")  # noqa: S608
+        con.execute(f"INSERT INTO {into or table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _frame")  # noqa: S608
     finally:
         con.unregister("_frame")
 
