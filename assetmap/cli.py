@@ -252,8 +252,8 @@ def cmd_recompute(args: argparse.Namespace) -> int:
     from assetmap.analysis import recompute, recompute_affected
 
     with _store(args) as store:
-        if args.wards:
-            res = recompute_affected(store, args.wards)
+        if args.wards or args.changed:
+            res = recompute_affected(store, args.wards or [])
         else:
             res = recompute(store, level=args.by, n_boot=args.bootstrap)
     if args.json:
@@ -545,8 +545,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     levels = ["ward", "msoa", "lsoa", "la"]
     p = add("recompute", help="recompute indices, accessibility, need and gaps")
+    p.add_argument("--changed", action="store_true",
+                   help="only what the assets changed since the last recompute can reach (incremental)")
     p.add_argument("--wards", nargs="+", metavar="CODE",
-                   help="only what assets changed in these wards can reach (incremental)")
+                   help="incremental, for results from before the store kept the assets it analysed: "
+                        "take every asset in these wards as changed")
     p.add_argument("--by", choices=levels, help="unit of analysis (default: wards, where loaded)")
     p.add_argument("--bootstrap", type=int, default=0, metavar="N",
                    help="bootstrap replicates for confidence intervals of D (default none)")

@@ -144,6 +144,8 @@ def test_analysis_commands(analysed_store, capsys):
     analysed_store.close()
     rc, out = run(capsys, "--db", db, "recompute", "--json")
     assert rc == 0 and json.loads(out)["units"] == 60
+    rc, out = run(capsys, "recompute", "--changed", "--json", "--db", db)  # nothing changed since
+    assert rc == 0 and json.loads(out)["mode"] == "incremental" and json.loads(out)["units"] == 0
     rc, out = run(capsys, "--db", db, "gaps", "--category", "esol_provider", "--top", "5", "--json")
     g = json.loads(out)
     assert rc == 0 and [u["rank"] for u in g["units"]] == sorted(u["rank"] for u in g["units"])
