@@ -124,3 +124,37 @@ def test_the_national_2011_file():
     path = real_data("census2011", "oa_ethnic_group_2011_ew.csv.gz")
     data = path.read_bytes()
     assert_same(*both(path, data))
+
+
+def test_a_messy_lookup_quarantines_the_same_rows_for_the_same_reasons(tmp_path):
+    from assetmap.sources import lookup
+
+    rows = [
+        "OA21CD,WD22CD,LAD22CD",
+        "E00900001,E05900001,E06000001",
+        "E00900002,E05900001,",            # no LA: only the ward
+        "E0090000X,E05900001,E06000001",   # not an OA
+        "E00900003,E06000001,E06000001",   # a ward column holding an LA
+        "E00900001,E05900002,E06000001",   # the same OA again
+        " E00900004 , E05900002 ,E06000002",
+    ]
+    path = tmp_path / "oa_ward_lookup.csv"
+    data = ("\n".join(rows) + "\n").encode()
+    fast, slow = lookup.read(path, data, {}), lookup.read_rows(path, data, {})
+    assert fast.meta.get("engine") == "duckdb"
+    pd.testing.assert_frame_equal(fast.frame.reset_index(drop=True), slow.frame.reset_index(drop=True),
+                                  check_dtype=False)
+    assert fast.quarantine == slow.quarantine and fast.rows_read == slow.rows_read
+    assert sorted({q["reason_code"] for q in fast.quarantine}) == ["duplicate_area", "invalid_code"]
+
+
+def test_the_demo_lookup(demo_dir):
+    from assetmap.sources import lookup
+
+    for f in sorted((demo_dir / "lookups").glob("oa_*.csv")):
+        data = f.read_bytes()
+        fast, slow = lookup.read(f, data, {}), lookup.read_rows(f, data, {})
+        assert fast.meta.get("engine") == "duckdb"
+        pd.testing.assert_frame_equal(fast.frame.reset_index(drop=True), slow.frame.reset_index(drop=True),
+                                      check_dtype=False)
+        assert fast.quarantine == slow.quarantine and fast.rows_read == slow.rows_read

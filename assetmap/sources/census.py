@@ -21,17 +21,14 @@ import duckdb
 import pandas as pd
 
 from assetmap import geography, vocab
-from assetmap.sources._census_sql import LongLayout, WideLayout, read_long, read_wide
+from assetmap.sources._duckcsv import LongLayout, WideLayout, read_csv_head, read_long, read_wide
 from assetmap.sources._io import (
     FileRefused,
     ReadResult,
-    is_binary,
     level_of,
-    maybe_gunzip,
     norm_key,
     quarantine_row,
     read_csv_records,
-    sniff_delimiter,
 )
 from assetmap.sources._store import upsert_lookup, wards_of_areas
 from assetmap.sources.registry import Reader, Written
@@ -131,32 +128,11 @@ def _wide_layout(header: list[str], area_col: str, forced_var: str | None
     return cat_cols, total_col, parent_cols
 
 
-def _head(path: Path, data: bytes) -> tuple[bytes, str, list[str], list[str]] | None:
-    """The plain bytes, delimiter, header and first row of a CSV, when they read cleanly."""
-    import csv
-
-    plain = maybe_gunzip(data, path)
-    if is_binary(plain):
-        return None
-    head = plain[:65536].decode("utf-8", errors="replace").lstrip("\ufeff").split("\n", 2)
-    if len(head) < 2:
-        return None
-    delimiter = sniff_delimiter(head[0])
-    try:
-        header = [h.strip().lstrip("\ufeff") for h in next(csv.reader([head[0]], delimiter=delimiter))]
-        first = next(csv.reader([head[1].rstrip("\r")], delimiter=delimiter))
-    except (StopIteration, csv.Error):
-        return None
-    if not all(header) or len(set(header)) != len(header):
-        return None
-    return plain, delimiter, header, first
-
-
 def _read_in_duckdb(path: Path, data: bytes, options: dict[str, Any]) -> ReadResult | None:
     """A clean table (the national files are) read and validated by DuckDB, with the same rows,
     reasons and messages as the row-by-row reader below; None when the file needs that reader
     (another encoding, blank lines, rows of the wrong length...)."""
-    got = _head(path, data)
+    got = read_csv_head(path, data)
     if got is None:
         return None
     plain, delimiter, header, first = got

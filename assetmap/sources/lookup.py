@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from assetmap import geography
+from assetmap.sources._duckcsv import read_csv_head, read_lookup
 from assetmap.sources._io import FileRefused, ReadResult, level_of, norm_key, quarantine_row, read_csv_records
 from assetmap.sources._store import upsert_lookup
 from assetmap.sources.registry import Reader, Written
@@ -39,6 +40,25 @@ def columns(header: list[str]) -> tuple[str, list[tuple[str, str]]] | None:
 
 
 def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    """An OA lookup: by DuckDB when the file is clean (the national lookup is), else row by row."""
+    path = Path(path)
+    head = read_csv_head(path, data)
+    if head is not None:
+        plain, delimiter, header, _first = head
+        cols = columns(header)
+        if cols is not None:
+            pos = {h: i for i, h in enumerate(header)}
+            child, parents = cols
+            got = read_lookup(plain, delimiter, header, pos[child], [(pos[h], lvl) for h, lvl in parents])
+            if got is not None:
+                frame, quarantine, rows_read = got
+                return ReadResult(KIND, frame, quarantine, rows_read,
+                                  {"parents": [p for _, p in parents], "engine": "duckdb"})
+    return read_rows(path, data, options)
+
+
+def read_rows(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    """The row-by-row reader: every kind of damaged file, one row at a time."""
     path = Path(path)
     rec = read_csv_records(data, path)
     cols = columns(rec.header)

@@ -1,8 +1,9 @@
-"""The wide census table read by DuckDB: the national file in seconds, not a minute.
+"""Tables read by DuckDB: the national census and lookup files in seconds, not a minute.
 
-:func:`read_wide` parses a clean wide census CSV (one row per area, one column per category) with
-DuckDB's ``read_csv`` and validates it in SQL, with exactly the rules, reasons and messages of
-the row-by-row reader in :mod:`assetmap.sources.census` (which it is tested against). A file
+:func:`read_wide` and :func:`read_long` parse a clean census CSV with DuckDB's ``read_csv`` and
+validate it in SQL, :func:`read_lookup` a lookup, with exactly the rules, reasons and messages of
+the row-by-row readers in :mod:`assetmap.sources.census` and :mod:`assetmap.sources.lookup`
+(which they are tested against). A file
 that is not clean in the ways DuckDB and Python's ``csv`` might read differently (not UTF-8,
 blank lines, quoted line breaks, rows of the wrong length) returns ``None`` and goes the
 row-by-row way, which quarantines such rows one by one.
@@ -53,7 +54,7 @@ def _count_sql(col: str) -> str:
     return f"CASE WHEN regexp_full_match({v}, '{_COUNT_RE}') THEN CAST(CAST({v} AS DOUBLE) AS BIGINT) END"
 
 
-def _load(plain: bytes, delimiter: str, n: int) -> tuple[duckdb.DuckDBPyConnection, int] | None:
+def load(plain: bytes, delimiter: str, n: int) -> tuple[duckdb.DuckDBPyConnection, int] | None:
     """The file in table ``w0`` (columns ``c0``... as text, '' for empty, file order) of a new
     in-memory DuckDB, and its row count; None when DuckDB cannot read it as Python's ``csv`` would."""
     text = _clean_text(plain)
@@ -92,7 +93,7 @@ def read_wide(plain: bytes, delimiter: str, layout: WideLayout) -> tuple[pd.Data
     categories mapped onto one stored category summed); or None when the file is not clean
     enough for DuckDB to read it as Python's ``csv`` would.
     """
-    loaded = _load(plain, delimiter, len(layout.header))
+    loaded = load(plain, delimiter, len(layout.header))
     if loaded is None:
         return None
     con, rows_read = loaded
@@ -230,7 +231,7 @@ def read_long(plain: bytes, delimiter: str, layout: LongLayout, meaning_of: Any
     made once per label instead of once per row. Returns ``(frame, quarantine, rows_read,
     short_areas, short_people)`` or None (the row-by-row reader then).
     """
-    loaded = _load(plain, delimiter, len(layout.header))
+    loaded = load(plain, delimiter, len(layout.header))
     if loaded is None:
         return None
     con, rows_read = loaded
@@ -307,3 +308,87 @@ def _long_quarantine(con: duckdb.DuckDBPyConnection, layout: LongLayout) -> list
             msg = f"row {rn}: {code} {row[label_col]!r} appears twice"
         out.append(quarantine_row(rn, row, reason, msg))
     return out
+
+
+def read_csv_head(path: Any, data: bytes) -> tuple[bytes, str, list[str], list[str]] | None:
+    """The plain bytes, delimiter, header and first row of a CSV, when they read cleanly."""
+    import csv
+
+    from assetmap.sources._io import is_binary, maybe_gunzip, sniff_delimiter
+
+    plain = maybe_gunzip(data, path)
+    if is_binary(plain):
+        return None
+    head = plain[:65536].decode("utf-8", errors="replace").lstrip("\ufeff").split("\n", 2)
+    if len(head) < 2:
+        return None
+    delimiter = sniff_delimiter(head[0])
+    try:
+        header = [h.strip().lstrip("\ufeff") for h in next(csv.reader([head[0]], delimiter=delimiter))]
+        first = next(csv.reader([head[1].rstrip("\r")], delimiter=delimiter))
+    except (StopIteration, csv.Error):
+        return None
+    if not all(header) or len(set(header)) != len(header):
+        return None
+    return plain, delimiter, header, first
+
+
+def _level_sql(col: str, level: str) -> str:
+    """SQL: is ``col`` a GSS code of ``level`` (as :func:`assetmap.sources._io.level_of` says)."""
+    prefixes = ", ".join(f"'{p}'" for p, lvl in GSS_LEVELS.items() if lvl == level) or "''"
+    return f"(regexp_full_match({col}, '^[EWSNK][0-9]{{8}}$') AND substr({col}, 1, 3) IN ({prefixes}))"
+
+
+def read_lookup(plain: bytes, delimiter: str, header: list[str], child: int, parents: list[tuple[int, str]]
+                ) -> tuple[pd.DataFrame, list[dict[str, Any]], int] | None:
+    """Read and validate an OA lookup in DuckDB, as :func:`assetmap.sources.lookup.read_rows` does:
+    ``(frame, quarantine, rows_read)`` with ``frame`` the rows ``row_number, area_code,
+    parent_level, parent_code``; None for the row-by-row reader."""
+    loaded = load(plain, delimiter, len(header))
+    if loaded is None:
+        return None
+    con, rows_read = loaded
+    try:
+        wrong = "coalesce(" + ", ".join(
+            f"CASE WHEN trim(c{i}) <> '' AND NOT {_level_sql(f'trim(c{i})', lvl)} THEN {k} END"
+            for k, (i, lvl) in enumerate(parents)) + ")"
+        con.execute(f"""
+            CREATE TABLE v AS
+            SELECT rowid + 1 AS rn, trim(c{child}) AS oa, *,
+                   NOT {_level_sql(f'trim(c{child})', 'oa')} AS bad_oa, {wrong} AS bad_parent
+            FROM w0""")  # noqa: S608 (positional columns, fixed SQL)
+        # the (OA, level, parent) rows of the rows that passed; a row whose OA has a parent of a level
+        # that an earlier passing row gave already is a duplicate, whole
+        pairs = " UNION ALL ".join(  # the levels are vocabulary words (lookup._PARENTS), never input
+            f"SELECT rn, oa, {k} AS pos, '{lvl}' AS parent_level, trim(c{i}) AS parent_code FROM v "  # noqa: S608
+            f"WHERE NOT bad_oa AND bad_parent IS NULL AND trim(c{i}) <> ''" for k, (i, lvl) in enumerate(parents))
+        con.execute(f"""
+            CREATE TABLE p AS
+            SELECT *, row_number() OVER (PARTITION BY oa, parent_level ORDER BY rn, pos) > 1 AS repeat
+            FROM ({pairs})""")  # noqa: S608 (levels are vocabulary words)
+        dup_rows = {r for (r,) in con.execute("SELECT DISTINCT rn FROM p WHERE repeat").fetchall()}
+        frame = con.sql("""SELECT rn AS row_number, oa AS area_code, parent_level, parent_code FROM p
+                           WHERE rn NOT IN (SELECT rn FROM p WHERE repeat) ORDER BY rn, pos""")
+        out = frame.to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
+        cols = ", ".join(f"c{i}" for i in range(len(header)))
+        quarantine = []
+        for r in con.execute(f"SELECT rn, oa, bad_oa, bad_parent, {cols} FROM v "  # noqa: S608
+                             "WHERE bad_oa OR bad_parent IS NOT NULL ORDER BY rn").fetchall():
+            rn, oa, bad_oa, bad_parent = int(r[0]), r[1], r[2], r[3]
+            row = dict(zip(header, r[4:], strict=True))
+            if bad_oa:
+                quarantine.append(quarantine_row(rn, row, "invalid_code",
+                                                 f"row {rn}: {oa!r} is not an output area code"))
+            else:
+                h = header[parents[bad_parent][0]]
+                quarantine.append(quarantine_row(rn, row, "invalid_code",
+                                                 f"row {rn}: {h} = {row[h]!r} is not a code of that level"))
+        for r in con.execute(f"SELECT rn, {cols} FROM v WHERE list_contains(?, rn) ORDER BY rn",  # noqa: S608
+                             [sorted(dup_rows)]).fetchall():
+            rn = int(r[0])
+            quarantine.append(quarantine_row(rn, dict(zip(header, r[1:], strict=True)), "duplicate_area",
+                                             f"row {rn}: this OA already has a parent of that level earlier "
+                                             "in the file"))
+        return out, quarantine, rows_read
+    finally:
+        con.close()
