@@ -53,7 +53,11 @@ def _store(args: argparse.Namespace, read_only: bool = False) -> Store:
 
         path = args.db or settings.db_path
         log.warning("the store is busy (%s); reading the latest published snapshot", str(exc).split("\n")[0])
-        return Store.over(open_snapshot(path), path)
+        from assetmap.store import require_schema
+
+        con = open_snapshot(path)
+        require_schema(con, path, snapshot=True)
+        return Store.over(con, path)
 
 
 # ---------------------------------------------------------------------------------------
@@ -413,6 +417,13 @@ def cmd_dispersal(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    with _store(args) as store:  # opening for writing applies the migrations it lacks
+        version = store.schema_version
+    _out(f"{store.path}: schema version {version}")
+    return 0
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     from assetmap.snapshots import publish
 
@@ -600,6 +611,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only dates on or after this one (YYYY-MM-DD)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_dispersal)
+
+    p = add("migrate", help="bring a store made by an older assetmap up to date (any write does it too)")
+    p.set_defaults(func=cmd_migrate)
 
     p = add("publish", help="publish the store as a new read-only snapshot")
     p.add_argument("--reason")

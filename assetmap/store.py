@@ -407,6 +407,18 @@ class StoreError(RuntimeError):
     """The store cannot be opened or is not in a state assetmap understands."""
 
 
+def require_schema(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], snapshot: bool = False) -> None:
+    """Refuse, naming the command that fixes it, a store or snapshot made by an older assetmap
+    (a reader cannot migrate it: its tables and shared views are not what the queries read)."""
+    exists = scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'")
+    version = int(scalar(con, "SELECT coalesce(max(version), 0) FROM schema_migrations") or 0) if exists else 0
+    if 0 < version < SCHEMA_VERSION:
+        fix = ("`assetmap publish` (with the store's --db) publishes a new one" if snapshot
+               else f"`assetmap migrate --db {path}` brings it up to date")
+        raise StoreError(f"{path} was written by an older assetmap (schema version {version}, this one reads "
+                         f"{SCHEMA_VERSION}): {fix}")
+
+
 def spatial_extension_path() -> Path:
     """Path of the DuckDB spatial extension shipped by the ``duckdb-extension-spatial`` wheel.
 
@@ -481,6 +493,12 @@ class Store:
         self.con = connect(self.path, read_only=read_only, wait_s=0.0 if read_only else settings.lock_wait_s)
         if not read_only:
             self.migrate()
+        else:
+            try:
+                require_schema(self.con, self.path)
+            except StoreError:
+                self.con.close()
+                raise
 
     @classmethod
     def over(cls, con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str]) -> Store:

@@ -120,7 +120,7 @@ def phase_ward_demo(db: str) -> dict:
     from assetmap.store import Store
     from assetmap.vocab import ETHNIC_GROUP, focal_groups
 
-    with Store(db, read_only=True) as store:
+    with Store(db) as store:  # a working copy, brought up to date
         counts = load_counts(store.con, ETHNIC_GROUP)
         umap = unit_map(store.con, "ward")
     counts = counts.loc[counts.index.isin(umap.index)]
@@ -140,7 +140,7 @@ def phase_e2sfca(db: str) -> dict:
     from assetmap.store import Store
 
     _logging.getLogger("access").setLevel(_logging.WARNING)
-    with Store(db, read_only=True) as store:
+    with Store(db) as store:  # a working copy: opened to write, it is brought up to date first
         inputs = load_inputs(store.con)
     cat = "esol_provider"
     supply, demand = inputs.supplies[cat], inputs.demand(cat)

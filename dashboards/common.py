@@ -23,7 +23,7 @@ import streamlit as st
 from assetmap.queries import has_table_rows
 from assetmap.settings import settings
 from assetmap.snapshots import LATEST, latest_path, list_snapshots, snapshot_dir
-from assetmap.store import StoreError, connect
+from assetmap.store import StoreError, connect, require_schema
 
 VIEW_KEYS = ("measure", "category", "field", "index", "group", "scheme", "k", "ward", "lat", "lon", "zoom",
              "layers", "religions")
@@ -70,7 +70,9 @@ def snapshot() -> tuple[duckdb.DuckDBPyConnection, Path]:
                    "`assetmap recompute` and `assetmap publish`) and reload.")
         st.stop()
     try:
-        return _connection(str(path)).cursor(), path
+        con = _connection(str(path)).cursor()
+        require_schema(con, path, snapshot=True)
+        return con, path
     except (StoreError, duckdb.Error) as exc:
         st.error(f"The latest snapshot could not be opened: {exc}")
         st.stop()

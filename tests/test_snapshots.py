@@ -272,3 +272,25 @@ def test_read_commands_fall_back_to_the_snapshot_while_the_store_is_busy(analyse
     with _busy(analysed_store) as db:
         assert main(["--db", str(db), "gaps", "--category", "esol_provider", "--top", "3", "--json"]) == 0
         assert len(json.loads(capsys.readouterr().out)["units"]) == 3
+
+
+def test_a_store_from_an_older_assetmap_is_named_with_the_command_that_brings_it_up_to_date(tmp_path, capsys):
+    """A reader cannot migrate a store: it says so, and `assetmap migrate` does it."""
+    from assetmap.store import MIGRATIONS, connect
+
+    db = tmp_path / "old.duckdb"
+    con = connect(db)  # as an assetmap of schema version 6 left it
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP "
+                "NOT NULL DEFAULT current_timestamp)")
+    for version, sql in MIGRATIONS[:6]:
+        con.execute(sql)
+        con.execute("INSERT INTO schema_migrations (version) VALUES (?)", [version])
+    con.close()
+    assert main(["gaps", "--category", "esol_provider", "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    flat = "".join(err.split())  # the log wraps long lines
+    assert "olderassetmap" in flat and f"assetmapmigrate--db{db}" in flat
+    assert "Traceback" not in err
+    assert main(["migrate", "--db", str(db)]) == 0
+    assert main(["gaps", "--category", "esol_provider", "--db", str(db)]) == 2  # readable now: no gaps yet
+    assert "olderassetmap" not in "".join(capsys.readouterr().err.split())
