@@ -104,10 +104,8 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
     changes = {}
     for cat in cats:
         pts = pd.concat([removed[removed["category"] == cat], added[added["category"] == cat]])[["x", "y"]]
-        zone = np.unique(np.concatenate(
-            [np.asarray(h, dtype=np.int64) for h in inputs.tree.query_ball_point(pts.to_numpy(float), inc.reach_m())]
-            or [np.empty(0, dtype=np.int64)]))
-        changes[cat] = (removed["asset_id"].tolist(), zone, added[added["category"] == cat][["x", "y"]].to_numpy(float))
+        changes[cat] = (removed["asset_id"].tolist(), inc.oas_in_reach(inputs, pts.to_numpy(float)),
+                        added[added["category"] == cat][["x", "y"]].to_numpy(float))
     new = inc.changed_oa_rows(con, inputs, changes)
     if new is None:
         return pd.DataFrame(columns=["unit_code", "category", "gap_before", "gap_after", "delta",

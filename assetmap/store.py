@@ -407,11 +407,17 @@ class StoreError(RuntimeError):
     """The store cannot be opened or is not in a state assetmap understands."""
 
 
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version of the store (or snapshot) ``con`` reads; 0 for none."""
+    if not scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"):
+        return 0
+    return int(scalar(con, "SELECT coalesce(max(version), 0) FROM schema_migrations") or 0)
+
+
 def require_schema(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], snapshot: bool = False) -> None:
     """Refuse, naming the command that fixes it, a store or snapshot made by an older assetmap
     (a reader cannot migrate it: its tables and shared views are not what the queries read)."""
-    exists = scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'")
-    version = int(scalar(con, "SELECT coalesce(max(version), 0) FROM schema_migrations") or 0) if exists else 0
+    version = schema_version(con)
     if 0 < version < SCHEMA_VERSION:
         fix = ("`assetmap publish` (with the store's --db) publishes a new one" if snapshot
                else f"`assetmap migrate --db {path}` brings it up to date")
@@ -520,11 +526,7 @@ class Store:
     # -- schema --------------------------------------------------------------------------
     @property
     def schema_version(self) -> int:
-        exists = self.scalar(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'")
-        if not exists:
-            return 0
-        return int(self.scalar("SELECT coalesce(max(version), 0) FROM schema_migrations"))
+        return schema_version(self.con)
 
     def migrate(self) -> int:
         """Apply the migrations this store has not had; return the schema version."""

@@ -41,7 +41,14 @@ def partner_mode() -> bool:
 
 @st.cache_resource(max_entries=4)
 def _connection(path: str) -> duckdb.DuckDBPyConnection:
-    return connect(path, read_only=True)
+    """One read-only connection per snapshot, checked once to be one this assetmap reads."""
+    con = connect(path, read_only=True)
+    try:
+        require_schema(con, path, snapshot=True)
+    except StoreError:
+        con.close()
+        raise
+    return con
 
 
 _latest: dict[str, tuple[int, Path | None]] = {}
@@ -70,9 +77,7 @@ def snapshot() -> tuple[duckdb.DuckDBPyConnection, Path]:
                    "`assetmap recompute` and `assetmap publish`) and reload.")
         st.stop()
     try:
-        con = _connection(str(path)).cursor()
-        require_schema(con, path, snapshot=True)
-        return con, path
+        return _connection(str(path)).cursor(), path
     except (StoreError, duckdb.Error) as exc:
         st.error(f"The latest snapshot could not be opened: {exc}")
         st.stop()

@@ -186,6 +186,12 @@ def changed_assets(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
            ORDER BY 1""").df()
 
 
+def oas_in_reach(inputs: Inputs, xy: np.ndarray) -> np.ndarray:
+    """Indices of the OAs within reach (:func:`reach_m`) of any of the places ``xy``, ascending."""
+    hits = inputs.tree.query_ball_point(xy, reach_m()) if len(xy) else []
+    return np.unique(np.concatenate([np.asarray(h, dtype=np.int64) for h in hits] or [np.empty(0, dtype=np.int64)]))
+
+
 def _exact_changes(inputs: Inputs, changed: pd.DataFrame, categories: list[str]
                    ) -> dict[str, tuple[list[str], np.ndarray, np.ndarray]]:
     """Per category: the assets gone from where they were, the OAs within reach of where any
@@ -195,10 +201,7 @@ def _exact_changes(inputs: Inputs, changed: pd.DataFrame, categories: list[str]
         old = changed[changed["old_category"] == cat]
         now = changed[changed["new_category"] == cat]
         pts = np.concatenate([old[["ox", "oy"]].to_numpy(float), now[["nx", "ny"]].to_numpy(float)])
-        hits = inputs.tree.query_ball_point(pts, reach_m()) if len(pts) else []
-        zone = np.unique(np.concatenate([np.asarray(h, dtype=np.int64) for h in hits]
-                                        or [np.empty(0, dtype=np.int64)]))
-        changes[cat] = (old["asset_id"].tolist(), zone, now[["nx", "ny"]].to_numpy(float))
+        changes[cat] = (old["asset_id"].tolist(), oas_in_reach(inputs, pts), now[["nx", "ny"]].to_numpy(float))
     return changes
 
 

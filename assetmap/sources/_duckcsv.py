@@ -49,6 +49,13 @@ def _clean_text(plain: bytes) -> str | None:
     return text
 
 
+def _gss_sql(col: str, level: str | None = None) -> str:
+    """SQL: is ``col`` a supported GSS code (of ``level``, when given), as
+    :func:`assetmap.sources._io.level_of` says. The prefixes are a fixed vocabulary, never input."""
+    prefixes = ", ".join(f"'{p}'" for p, lvl in GSS_LEVELS.items() if level is None or lvl == level) or "''"
+    return f"(regexp_full_match({col}, '^[EWSNK][0-9]{{8}}$') AND substr({col}, 1, 3) IN ({prefixes}))"
+
+
 def _count_sql(col: str) -> str:
     v = f"replace(trim({col}), ',', '')"
     return f"CASE WHEN regexp_full_match({v}, '{_COUNT_RE}') THEN CAST(CAST({v} AS DOUBLE) AS BIGINT) END"
@@ -107,7 +114,6 @@ def _validate(con: duckdb.DuckDBPyConnection, layout: WideLayout, rows_read: int
               ) -> tuple[pd.DataFrame, list[dict[str, Any]], int, list[tuple[str, str, str]], int, int]:
     cats = layout.categories
     variables = list(dict.fromkeys(v for _, v, _ in cats))
-    prefixes = ", ".join(f"'{p}'" for p in GSS_LEVELS)  # fixed vocabulary, never input
     counts = ",\n".join(f"{_count_sql(f'c{i}')} AS n{k}" for k, (i, _, _) in enumerate(cats))
     sums = ",\n".join(
         f"({' + '.join(f'n{k}' for k, (_, v, _) in enumerate(cats) if v == var)}) AS s{j}"
@@ -125,7 +131,7 @@ def _validate(con: duckdb.DuckDBPyConnection, layout: WideLayout, rows_read: int
             SELECT rowid + 1 AS rn, trim(c{layout.area}) AS code, *, {counts}, {total} AS t FROM w0),
         q AS (
             SELECT *, {sums},
-                   (regexp_full_match(code, '^[EWSNK][0-9]{{8}}$') AND substr(code, 1, 3) IN ({prefixes})) AS code_ok,
+                   {_gss_sql("code")} AS code_ok,
                    ({all_counts}) AS counts_ok,
                    {first_bad} AS bad_col
             FROM p),
@@ -168,14 +174,9 @@ def _validate(con: duckdb.DuckDBPyConnection, layout: WideLayout, rows_read: int
         unlisted_rows, unlisted_people = int(got[0]), int(got[1])  # type: ignore[index]
     lookup: list[tuple[str, str, str]] = []
     for col, lvl in layout.parents:
-        codes = [p for p, in con.execute(
-            f"SELECT code || chr(31) || trim(c{col}) FROM v WHERE reason IS NULL ORDER BY rn").fetchall()]  # noqa: S608
-        from assetmap.sources._io import level_of
-
-        for pair in codes:
-            code, parent = pair.split("\x1f", 1)
-            if level_of(parent) == lvl:
-                lookup.append((code, lvl, parent))
+        gss = _gss_sql(f"trim(c{col})", lvl)  # positional column, fixed SQL
+        lookup += [(code, lvl, parent) for code, parent in con.execute(
+            f"SELECT code, trim(c{col}) FROM v WHERE reason IS NULL AND {gss} ORDER BY rn").fetchall()]  # noqa: S608
     return long, quarantine, rows_read, lookup, unlisted_rows, unlisted_people
 
 
@@ -239,7 +240,6 @@ def read_long(plain: bytes, delimiter: str, layout: LongLayout, meaning_of: Any
         var_cell = f"c{layout.variable}" if layout.variable is not None else "''"
         pairs = con.execute(f"SELECT DISTINCT c{layout.label}, {var_cell} FROM w0").fetchall()  # noqa: S608
         con.register("meaning", meaning_of(pairs))
-        prefixes = ", ".join(f"'{p}'" for p in GSS_LEVELS)  # fixed vocabulary, never input
         passed = "code_ok AND kind = 'category' AND n IS NOT NULL"
         con.execute(f"""
             CREATE TABLE v AS
@@ -247,8 +247,7 @@ def read_long(plain: bytes, delimiter: str, layout: LongLayout, meaning_of: Any
                 SELECT w0.rowid + 1 AS rn, trim(c{layout.area}) AS code, w0.*, m.kind, m.variable, m.category,
                        m.clean, {_count_sql(f'c{layout.count}')} AS n
                 FROM w0 JOIN meaning m ON m.label = w0.c{layout.label} AND m.varcell = {var_cell}),
-            q AS (SELECT *, (regexp_full_match(code, '^[EWSNK][0-9]{{8}}$') AND substr(code, 1, 3) IN ({prefixes}))
-                             AS code_ok FROM p)
+            q AS (SELECT *, {_gss_sql("code")} AS code_ok FROM p)
             SELECT *,
                    CASE WHEN NOT code_ok THEN 'invalid_code'
                         WHEN kind IN ('total', 'subtotal') THEN 'total_row'
@@ -333,12 +332,6 @@ def read_csv_head(path: Any, data: bytes) -> tuple[bytes, str, list[str], list[s
     return plain, delimiter, header, first
 
 
-def _level_sql(col: str, level: str) -> str:
-    """SQL: is ``col`` a GSS code of ``level`` (as :func:`assetmap.sources._io.level_of` says)."""
-    prefixes = ", ".join(f"'{p}'" for p, lvl in GSS_LEVELS.items() if lvl == level) or "''"
-    return f"(regexp_full_match({col}, '^[EWSNK][0-9]{{8}}$') AND substr({col}, 1, 3) IN ({prefixes}))"
-
-
 def read_lookup(plain: bytes, delimiter: str, header: list[str], child: int, parents: list[tuple[int, str]]
                 ) -> tuple[pd.DataFrame, list[dict[str, Any]], int] | None:
     """Read and validate an OA lookup in DuckDB, as :func:`assetmap.sources.lookup.read_rows` does:
@@ -350,12 +343,12 @@ def read_lookup(plain: bytes, delimiter: str, header: list[str], child: int, par
     con, rows_read = loaded
     try:
         wrong = "coalesce(" + ", ".join(
-            f"CASE WHEN trim(c{i}) <> '' AND NOT {_level_sql(f'trim(c{i})', lvl)} THEN {k} END"
+            f"CASE WHEN trim(c{i}) <> '' AND NOT {_gss_sql(f'trim(c{i})', lvl)} THEN {k} END"
             for k, (i, lvl) in enumerate(parents)) + ")"
         con.execute(f"""
             CREATE TABLE v AS
             SELECT rowid + 1 AS rn, trim(c{child}) AS oa, *,
-                   NOT {_level_sql(f'trim(c{child})', 'oa')} AS bad_oa, {wrong} AS bad_parent
+                   NOT {_gss_sql(f'trim(c{child})', 'oa')} AS bad_oa, {wrong} AS bad_parent
             FROM w0""")  # noqa: S608 (positional columns, fixed SQL)
         # the (OA, level, parent) rows of the rows that passed; a row whose OA has a parent of a level
         # that an earlier passing row gave already is a duplicate, whole
