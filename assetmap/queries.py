@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from assetmap import vocab
-from assetmap.settings import DISPLAY_CRS
+from assetmap.settings import DISPLAY_CRS, settings
 from assetmap.store import scalar
 
 LEVEL = vocab.DEFAULT_UNIT
@@ -134,7 +134,9 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         """SELECT (SELECT count(*) FROM areas WHERE level = 'ward'),
                   (SELECT count(*) FROM areas WHERE level = 'oa'),
                   (SELECT count(*) FROM assets),
-                  (SELECT count(*) FROM assets WHERE sensitive),
+                  -- a public snapshot holds no sensitive site, only their counts
+                  greatest((SELECT count(*) FROM assets WHERE sensitive),
+                           (SELECT coalesce(sum(in_ward), 0) FROM sensitive_site_counts)),
                   (SELECT count(*) FROM ingests)""").fetchone()
     return dict(zip(("wards", "oas", "assets", "sensitive_assets", "ingests"), row or (0,) * 5, strict=True))
 
@@ -275,10 +277,14 @@ def religions(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def sensitive_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Sensitive assets per ward and category: all public mode says about them."""
+    """Sensitive assets per ward and category: all public mode says about them (from the counts a
+    snapshot holds; a working store has none and counts its assets)."""
     return con.execute(
-        """SELECT coalesce(ward_code, 'unplaced') AS code, category, count(*) AS n FROM assets
-           WHERE sensitive GROUP BY ALL ORDER BY ALL""").df()
+        """SELECT ward_code AS code, category, in_ward AS n FROM sensitive_site_counts WHERE in_ward > 0
+           UNION ALL
+           SELECT coalesce(ward_code, 'unplaced'), category, count(*) FROM assets
+           WHERE sensitive AND NOT EXISTS (SELECT 1 FROM sensitive_site_counts) GROUP BY ALL
+           ORDER BY ALL""").df()
 
 
 def assets_in_reach(con: duckdb.DuckDBPyConnection, code: str, radius_m: float = 1600.0,
@@ -286,7 +292,9 @@ def assets_in_reach(con: duckdb.DuckDBPyConnection, code: str, radius_m: float =
     """Assets within ``radius_m`` of the ward (inside it: 0 m), and the sensitive ones counted.
 
     Returns ``(listed, counted)``: the assets that may be listed (in public mode, not the
-    sensitive ones; no coordinates either way) and the count of sensitive ones per category.
+    sensitive ones; no coordinates either way) and the count of sensitive ones per category. A
+    public snapshot holds no sensitive site: its counts within ``settings.profile_reach_m`` are
+    read instead.
     """
     df = con.execute(
         """WITH w AS (SELECT geom FROM areas WHERE level = 'ward' AND code = ?)
@@ -297,6 +305,10 @@ def assets_in_reach(con: duckdb.DuckDBPyConnection, code: str, radius_m: float =
            ORDER BY distance_m, a.category, a.name""", [code, code, float(radius_m)]).df()
     counted = (df[df["sensitive"]].groupby("category").size().rename("sensitive_assets").reset_index()
                if len(df) else pd.DataFrame(columns=["category", "sensitive_assets"]))
+    if not partner and not len(counted) and radius_m == settings.profile_reach_m:
+        counted = con.execute(
+            """SELECT category, in_reach AS sensitive_assets FROM sensitive_site_counts
+               WHERE ward_code = ? AND in_reach > 0 ORDER BY category""", [code]).df()
     listed = df if partner else df[~df["sensitive"]]
     return listed.reset_index(drop=True), counted
 

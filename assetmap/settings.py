@@ -6,6 +6,7 @@ overrides it. Modules read ``settings.<name>``; tests may monkeypatch attributes
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,10 @@ def _env_float(name: str, default: float) -> float:
     value = os.environ.get(name)
     return float(value) if value not in (None, "") else default
 
+
+
+def _env_list(name: str, default: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in os.environ.get(name, default).split(",") if v.strip())
 
 
 def _default_db() -> Path:
@@ -106,6 +111,35 @@ class Settings:
         The shared secret that opens the dashboard's moderation page
         (``ASSETMAP_MODERATOR_SECRET``; unset: moderation is closed in the dashboard, the CLI's
         ``approve``/``reject`` still work).
+    profile_reach_m
+        How far around a ward its profile and brief list assets (and count sensitive ones).
+    roles_claim
+        The OIDC claim that carries a signed-in user's groups (``ASSETMAP_ROLES_CLAIM``, default
+        ``groups``; a list, or a string of names separated by commas or spaces).
+    partner_groups, moderator_groups
+        Groups (from ``roles_claim``) whose members get the ``partner`` role (exact locations
+        of sensitive sites) or the ``moderator`` role (also approve and reject submissions)
+        (``ASSETMAP_PARTNER_GROUPS``, ``ASSETMAP_MODERATOR_GROUPS``: comma-separated names).
+    oidc
+        The identity provider for ``st.login``: ``ASSETMAP_OIDC_METADATA_URL`` (the provider's
+        ``/.well-known/openid-configuration``), ``ASSETMAP_OIDC_CLIENT_ID``,
+        ``ASSETMAP_OIDC_CLIENT_SECRET``, ``ASSETMAP_OIDC_REDIRECT_URI`` (the dashboard's
+        ``…/oauth2callback`` as the browser sees it) and ``ASSETMAP_OIDC_COOKIE_SECRET`` (the
+        same on every replica). With the metadata URL set, logins are on: no login is public,
+        and the moderators' shared secret is refused.
+    snapshot_url
+        ``s3://bucket/prefix`` (``ASSETMAP_SNAPSHOT_URL``): ``publish`` uploads each snapshot
+        there, then its ``LATEST`` pointer; a machine without the working store (a dashboard
+        replica elsewhere) follows ``LATEST`` there, downloading each new snapshot once into
+        ``<home>/snapshot-cache``. Endpoint and keys come from the usual ``AWS_*`` variables
+        (``AWS_ENDPOINT_URL`` for an S3-compatible store).
+    snapshot_poll_s
+        How often a follower asks the bucket whether ``LATEST`` has moved.
+    store_name
+        The name of the working store across machines (``ASSETMAP_STORE_NAME``; default: the
+        file's name and a hash of its absolute path). Flows that write the store hold the
+        Prefect global concurrency limit ``assetmap-writer:<store_name>`` (limit 1), so two
+        workers, on any machines, never write it at once.
     tile_url, tile_attribution
         Basemap tiles (``ASSETMAP_TILE_URL``, ``ASSETMAP_TILE_ATTRIBUTION``). Unset by default:
         the maps need no internet and show ward outlines on a plain background.
@@ -175,6 +209,20 @@ class Settings:
     map_max_markers: int = 5000
     dashboard_mode: str = field(default_factory=lambda: os.environ.get("ASSETMAP_MODE", "public"))
     moderator_secret: str = field(default_factory=lambda: os.environ.get("ASSETMAP_MODERATOR_SECRET", ""))
+    profile_reach_m: float = 1600.0
+    # -- logins and roles (OIDC through st.login) ----------------------------------------------
+    roles_claim: str = field(default_factory=lambda: os.environ.get("ASSETMAP_ROLES_CLAIM", "groups"))
+    partner_groups: tuple[str, ...] = field(
+        default_factory=lambda: _env_list("ASSETMAP_PARTNER_GROUPS", "partner"))
+    moderator_groups: tuple[str, ...] = field(
+        default_factory=lambda: _env_list("ASSETMAP_MODERATOR_GROUPS", "moderator"))
+    oidc: dict[str, str] = field(default_factory=lambda: {
+        key: os.environ.get(f"ASSETMAP_OIDC_{key.upper()}", "")
+        for key in ("metadata_url", "client_id", "client_secret", "redirect_uri", "cookie_secret")})
+    # -- sharing across machines ------------------------------------------------------------
+    snapshot_url: str = field(default_factory=lambda: os.environ.get("ASSETMAP_SNAPSHOT_URL", ""))
+    snapshot_poll_s: float = field(default_factory=lambda: _env_float("ASSETMAP_SNAPSHOT_POLL_S", 5.0))
+    store_name: str = field(default_factory=lambda: os.environ.get("ASSETMAP_STORE_NAME", ""))
     tile_url: str = field(default_factory=lambda: os.environ.get("ASSETMAP_TILE_URL", ""))
     tile_attribution: str = field(default_factory=lambda: os.environ.get("ASSETMAP_TILE_ATTRIBUTION", ""))
     # -- limits on what is read (the inbox is a trust boundary) ------------------------------
@@ -211,9 +259,25 @@ class Settings:
     def max_unpacked_bytes(self) -> int:
         return int(self.max_unpacked_mb * 1024 * 1024)
 
+    @property
+    def login_enabled(self) -> bool:
+        """Whether the dashboard signs users in through an identity provider (``st.login``)."""
+        return bool(self.oidc.get("metadata_url"))
+
+    def writer_limit(self, db_path: str | os.PathLike[str] | None = None) -> str:
+        """The Prefect global concurrency limit that serialises writes to the store at ``db_path``."""
+        if self.store_name:
+            name = self.store_name
+        else:
+            path = Path(db_path or self.db_path).resolve()
+            name = f"{path.stem}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"  # noqa: S324 (a name)
+        return f"assetmap-writer:{name}"
+
     def __post_init__(self) -> None:
         if self.dashboard_mode not in ("public", "partner"):
             raise ValueError(f"ASSETMAP_MODE must be public or partner, not {self.dashboard_mode!r}")
+        if self.snapshot_url and not self.snapshot_url.startswith("s3://"):
+            raise ValueError(f"ASSETMAP_SNAPSHOT_URL must be s3://bucket/prefix, not {self.snapshot_url!r}")
         if self.snapshot_dir is None and os.environ.get("ASSETMAP_SNAPSHOTS"):
             self.snapshot_dir = Path(os.environ["ASSETMAP_SNAPSHOTS"])
 

@@ -1,13 +1,20 @@
 """Published, read-only snapshots of the store: what the dashboard and other readers open.
 
 The pipeline writes the working store; readers never open it. After each ingest or recompute
-the pipeline calls :func:`publish`: the store is checkpointed (so the file on disk holds every
-committed transaction and nothing else), copied to ``snapshots/.<id>.tmp``, stripped of what
-must never be published (pending submissions), and renamed to ``snapshots/<id>.duckdb``; then
-the pointer file ``LATEST`` is replaced atomically (write a temporary file, ``os.replace``). A
-reader resolves ``LATEST`` and opens that file read-only, so it sees one whole committed state,
-never a half-written one, and never waits for a writer. The newest ``settings.keep_snapshots``
-are kept, so "now" can be compared with "before".
+the pipeline calls :func:`publish`, which writes two variants of the store's committed state:
+
+- ``partner``: the whole store (less pending submissions), with exact locations of sensitive
+  sites, for signed-in partners and the store's owner;
+- ``public``: a new file holding no row of a sensitive site (not its location, address,
+  contact, nor the distances from which it could be found), only their counts per ward, so a
+  public replica cannot leak what it does not hold.
+
+Each goes to ``snapshots/<variant>/<id>.duckdb`` under a temporary name first; then the pointer
+file ``snapshots/<variant>/LATEST`` is replaced atomically. A reader resolves ``LATEST`` and
+opens that file read-only, so it sees one whole committed state, never a half-written one, and
+never waits for a writer. The newest ``settings.keep_snapshots`` are kept, so "now" can be
+compared with "before". With ``ASSETMAP_SNAPSHOT_URL`` set, both are also uploaded to object
+storage (:mod:`assetmap.objectstore`), where machines without the store follow them.
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +33,47 @@ import duckdb
 
 from assetmap import display, events
 from assetmap.settings import settings
+from assetmap.sources import ASSET_KINDS
 from assetmap.store import Store, StoreError, connect
+from assetmap.vocab import categories as cats
 
 log = logging.getLogger(__name__)
 
 LATEST = "LATEST"
+PARTNER, PUBLIC = "partner", "public"
+VARIANTS = (PARTNER, PUBLIC)
+
+_SENSITIVE = "(" + ", ".join(f"'{c}'" for c in sorted(cats.SENSITIVE_CATEGORIES)) + ")"
+_SENSITIVE_IDS = "(SELECT asset_id FROM src.assets WHERE sensitive)"
+_ASSET_KINDS = "(" + ", ".join(f"'{k}'" for k in sorted(ASSET_KINDS)) + ")"
+
+#: What the public variant holds of each table of the store: ``copy`` (every row), ``omit`` (no
+#: row), or a SELECT over the partner snapshot (attached as ``src``). A table the store gains must
+#: be listed here, or publishing refuses (tests/test_snapshots.py checks every table is).
+PUBLIC_TABLES: dict[str, str] = {
+    "assets": "SELECT * FROM src.assets WHERE NOT sensitive",
+    # from each OA's distance to the nearest refugee support venue, the venue could be found
+    "oa_access": f"""SELECT * REPLACE (
+                          CASE WHEN nearest_asset_id IN {_SENSITIVE_IDS} THEN NULL ELSE nearest_m END AS nearest_m,
+                          CASE WHEN nearest_asset_id IN {_SENSITIVE_IDS} THEN NULL ELSE nearest_asset_id END
+                              AS nearest_asset_id)
+                     FROM src.oa_access WHERE category NOT IN {_SENSITIVE}""",  # noqa: S608 (vocabulary names)
+    "unit_access": f"""SELECT * REPLACE (CASE WHEN category IN {_SENSITIVE} THEN NULL ELSE nearest_m END
+                                         AS nearest_m) FROM src.unit_access""",  # noqa: S608 (vocabulary)
+    # a rejected row of a provider file may be a sensitive site's record
+    "quarantine": f"""SELECT q.* REPLACE (
+                           CASE WHEN i.kind IN {_ASSET_KINDS} THEN NULL ELSE q.raw END AS raw,
+                           CASE WHEN i.kind IN {_ASSET_KINDS} THEN 'withheld from the public snapshot: see the '
+                                || 'reason code' ELSE q.message END AS message)
+                      FROM src.quarantine q JOIN src.ingests i USING (ingest_id)""",  # noqa: S608 (vocabulary)
+    "analysed_assets": "omit", "submissions": "omit",
+    "schema_migrations": "omit",  # the new file has its own, written when its schema was made
+    "snapshot_info": "omit",
+    **dict.fromkeys((
+        "area_cells", "area_grid", "area_lookup", "area_parts", "areas", "dispersal", "display_areas", "events",
+        "ingests", "oa_inputs", "partner_indices", "population", "population_estimates", "postcodes",
+        "sensitive_site_counts", "unit_gaps", "unit_indices", "unit_need"), "copy"),
+}
 
 
 @dataclass(frozen=True)
@@ -40,14 +84,17 @@ class Snapshot:
     last_ingest_id: int | None
     size_bytes: int
     reason: str
+    variant: str = PARTNER
+    url: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def snapshot_dir(db_path: str | os.PathLike[str]) -> Path:
-    """Where the snapshots of the store at ``db_path`` live."""
-    return Path(settings.snapshot_dir) if settings.snapshot_dir else Path(db_path).parent / "snapshots"
+def snapshot_dir(db_path: str | os.PathLike[str], variant: str | None = None) -> Path:
+    """Where the snapshots of the store at ``db_path`` live (one folder per variant)."""
+    base = Path(settings.snapshot_dir) if settings.snapshot_dir else Path(db_path).parent / "snapshots"
+    return base / variant if variant else base
 
 
 def _meta_path(path: Path) -> Path:
@@ -55,38 +102,112 @@ def _meta_path(path: Path) -> Path:
 
 
 def publish(store: Store, reason: str = "") -> Snapshot:
-    """Publish the store's current committed state as a new read-only snapshot.
+    """Publish the store's current committed state as a new pair of read-only snapshots.
 
-    Records ``assetmap.snapshot.published`` in the working store (after the copy, so the
-    snapshot does not claim its own publication) and emits it.
+    Returns the partner variant (the public one is beside it, with the same id). Records
+    ``assetmap.snapshot.published`` in the working store (after the copy, so the snapshot does
+    not claim its own publication) and emits it. With ``settings.snapshot_url`` set, both are
+    uploaded (each file, then its pointer); an upload that fails raises
+    :class:`~assetmap.objectstore.ObjectStoreError` after the local publication is complete.
     """
     if store.read_only:
         raise StoreError("publish needs the working store, opened for writing")
-    folder = snapshot_dir(store.path)
-    folder.mkdir(parents=True, exist_ok=True)
+    base = snapshot_dir(store.path)
+    folders = {v: snapshot_dir(store.path, v) for v in VARIANTS}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
     display.refresh(store)  # the maps' simplified boundaries, remade only when boundaries changed
     store.con.execute("CHECKPOINT")
     last = store.scalar("SELECT max(ingest_id) FROM ingests")
     now = _dt.datetime.now(_dt.UTC)
     sid = now.strftime("%Y%m%dT%H%M%S%fZ")
-    tmp = folder / f".{sid}.tmp"
-    final = folder / f"{sid}.duckdb"
+    finals = {v: folders[v] / f"{sid}.duckdb" for v in VARIANTS}
+    tmp = folders[PARTNER] / f".{sid}.tmp"
     shutil.copyfile(store.path, tmp)
     con = connect(tmp)
     try:
         # the pending (and the moderators' notes on rejected) submissions stay in the working store
         con.execute("DELETE FROM submissions WHERE status <> 'approved'")
+        _count_sensitive(con)
+        _describe(con, PARTNER, sid)
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    os.replace(tmp, final)
-    snap = Snapshot(sid, str(final), now.isoformat(), last, final.stat().st_size, reason)
-    _write_atomic(_meta_path(final), json.dumps(snap.as_dict(), indent=2))
-    _write_atomic(folder / LATEST, final.name)
+    os.replace(tmp, finals[PARTNER])
+    _write_public(finals[PARTNER], finals[PUBLIC], sid)
+    snaps = {v: Snapshot(sid, str(finals[v]), now.isoformat(), last, finals[v].stat().st_size, reason, v)
+             for v in VARIANTS}
+    for v in VARIANTS:
+        _write_atomic(_meta_path(finals[v]), json.dumps(snaps[v].as_dict(), indent=2))
+        _write_atomic(folders[v] / LATEST, finals[v].name)
     events.announce(store, events.SnapshotPublished(sid, reason, last))
-    _prune(folder)
+    for v in VARIANTS:
+        _prune(folders[v])
+    _drop_old_layout(base)
     log.info("published snapshot %s (%s)", sid, reason or "no reason given")
-    return snap
+    if settings.snapshot_url:
+        from assetmap import objectstore
+
+        t0 = time.perf_counter()
+        for v in (PUBLIC, PARTNER):
+            key = objectstore.upload(v, finals[v], {**snaps[v].as_dict(), "path": None})
+            snaps[v] = replace(snaps[v], url=f"s3://{objectstore.location().bucket}/{key}")
+        log.info("uploaded snapshot %s to %s in %.2f s", sid, settings.snapshot_url, time.perf_counter() - t0)
+    return snaps[PARTNER]
+
+
+def _count_sensitive(con: duckdb.DuckDBPyConnection) -> None:
+    """Fill ``sensitive_site_counts``: per ward and category, the sensitive sites in it and within
+    the profile's reach of it (all a public snapshot says of them)."""
+    con.execute("DELETE FROM sensitive_site_counts")
+    con.execute(
+        """INSERT INTO sensitive_site_counts
+           SELECT w.code, a.category, count(*) FILTER (WHERE a.ward_code = w.code), count(*)
+           FROM assets a JOIN areas w ON w.level = 'ward' AND ST_DWithin(a.geom, w.geom, ?)
+           WHERE a.sensitive GROUP BY ALL""", [float(settings.profile_reach_m)])
+
+
+def _describe(con: duckdb.DuckDBPyConnection, variant: str, sid: str) -> None:
+    con.execute("DELETE FROM snapshot_info")
+    con.executemany("INSERT INTO snapshot_info VALUES (?, ?)", [["variant", variant], ["snapshot_id", sid]])
+
+
+def _write_public(partner: Path, final: Path, sid: str) -> None:
+    """Write the public variant as a new file, table by table from the partner one, keeping out
+    what :data:`PUBLIC_TABLES` says (rows deleted from a copy could linger in its free blocks)."""
+    tmp = final.with_name(f".{sid}.tmp")
+    tmp.unlink(missing_ok=True)
+    with Store(tmp) as pub:  # the schema, its views and macros, made as for any new store
+        con = pub.con
+        quoted = str(partner).replace("'", "''")  # ATTACH takes no parameters; the path is ours
+        con.execute(f"ATTACH '{quoted}' AS src (READ_ONLY)")
+        try:
+            tables = [r[0] for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src' "
+                "AND table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY 1").fetchall()]
+            unknown = sorted(set(tables) - set(PUBLIC_TABLES))
+            if unknown:
+                raise StoreError(f"publish does not know what the public snapshot may hold of {unknown}: "
+                                 "add them to assetmap.snapshots.PUBLIC_TABLES")
+            with pub.transaction():
+                # ingests first: other tables' foreign keys name them
+                for table in sorted(tables, key=lambda t: t != "ingests"):
+                    rule = PUBLIC_TABLES[table]
+                    if rule == "omit":
+                        continue
+                    select = f"SELECT * FROM src.{table}" if rule == "copy" else rule  # noqa: S608 (fixed names)
+                    con.execute(f"INSERT INTO main.{table} BY NAME {select}")
+        finally:
+            con.execute("DETACH src")
+        _describe(con, PUBLIC, sid)
+        con.execute("CHECKPOINT")
+    os.replace(tmp, final)
+
+
+def variant_of(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The variant of the snapshot ``con`` reads (None for a working store)."""
+    row = con.execute("SELECT value FROM snapshot_info WHERE key = 'variant'").fetchone()
+    return row[0] if row else None
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -108,26 +229,52 @@ def _prune(folder: Path) -> None:
         _meta_path(old).unlink(missing_ok=True)
 
 
-def list_snapshots(db_path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The snapshots kept, newest first, each with ``latest`` true for the published one."""
-    folder = snapshot_dir(db_path)
-    if not folder.exists():
-        return []
-    latest = (folder / LATEST).read_text().strip() if (folder / LATEST).exists() else None
+def _drop_old_layout(base: Path) -> None:
+    """Snapshots an older assetmap wrote straight into ``snapshots/`` (one variant, with sensitive
+    sites): superseded by the pair just published."""
+    for old in [*base.glob("*.duckdb"), *base.glob("*.json"), base / LATEST]:
+        old.unlink(missing_ok=True)
+
+
+def _follows_bucket(db_path: str | os.PathLike[str]) -> bool:
+    """A machine without the working store, with a bucket set, reads the snapshots there."""
+    return bool(settings.snapshot_url) and not Path(db_path).exists()
+
+
+def list_snapshots(db_path: str | os.PathLike[str], variant: str | None = None) -> list[dict[str, Any]]:
+    """The snapshots kept (of one ``variant``, or both), newest first, each with its ``variant``,
+    ``path`` and ``latest`` (true for the one its variant's ``LATEST`` names)."""
     out = []
-    for path in sorted(folder.glob("*.duckdb"), reverse=True):
-        meta = _meta_path(path)
-        try:
-            info = json.loads(meta.read_text())
-        except (OSError, ValueError):
-            info = {"snapshot_id": path.stem, "path": str(path)}
-        info["latest"] = path.name == latest
-        out.append(info)
-    return out
+    for v in (variant,) if variant else VARIANTS:
+        folder = snapshot_dir(db_path, v)
+        if _follows_bucket(db_path):
+            from assetmap import objectstore
+
+            folder = objectstore.cache_dir(v)
+        if not folder.exists():
+            continue
+        latest = (folder / LATEST).read_text().strip() if (folder / LATEST).exists() else None
+        for path in folder.glob("*.duckdb"):
+            meta = _meta_path(path)
+            try:
+                info = json.loads(meta.read_text())
+            except (OSError, ValueError):
+                info = {"snapshot_id": path.stem}
+            info.update(path=str(path), variant=v, latest=path.name == latest)
+            out.append(info)
+    return sorted(out, key=lambda i: (i["snapshot_id"], i["variant"] == PARTNER), reverse=True)
 
 
-def latest_path(db_path: str | os.PathLike[str]) -> Path | None:
-    folder = snapshot_dir(db_path)
+def latest_path(db_path: str | os.PathLike[str], variant: str = PARTNER) -> Path | None:
+    """The latest ``variant`` snapshot of the store at ``db_path``: the local one, or, on a machine
+    without the store and with ``ASSETMAP_SNAPSHOT_URL`` set, the bucket's (downloaded once)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, not {variant!r}")
+    if _follows_bucket(db_path):
+        from assetmap import objectstore
+
+        return objectstore.follow(variant)
+    folder = snapshot_dir(db_path, variant)
     pointer = folder / LATEST
     if not pointer.exists():
         return None
@@ -135,13 +282,14 @@ def latest_path(db_path: str | os.PathLike[str]) -> Path | None:
 
 
 def open_snapshot(db_path: str | os.PathLike[str], snapshot_id: str | None = None,
-                  attempts: int = 5) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the latest snapshot (or the one named).
+                  attempts: int = 5, variant: str = PARTNER) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the latest ``variant`` snapshot (or the one named).
 
     The pointer is resolved again if the file it named was pruned in between.
     """
     for _ in range(attempts):
-        path = (snapshot_dir(db_path) / f"{snapshot_id}.duckdb") if snapshot_id else latest_path(db_path)
+        path = ((snapshot_dir(db_path, variant) / f"{snapshot_id}.duckdb") if snapshot_id
+                else latest_path(db_path, variant))
         if path is None:
             raise StoreError(f"no snapshot published yet beside {db_path}")
         try:

@@ -3,7 +3,8 @@
 A multipage app (``st.navigation``) over the latest published snapshot, read-only. Each page
 is a script in ``dashboards/views/``; what they share is in :mod:`dashboards.common`, what they
 read is in :mod:`assetmap.queries` (shared with the CLI; no SQL in ``dashboards/``). Configuration
-(public or partner mode, the moderators' secret, an optional tile URL) is in :mod:`assetmap.settings`.
+(the identity provider and the groups of each role, or public or partner mode and the moderators'
+secret for a single-user install, an optional tile URL) is in :mod:`assetmap.settings`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import logging
 from pathlib import Path
 
 import streamlit as st
+
+from assetmap.settings import settings
+from dashboards import common
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
@@ -54,4 +58,22 @@ def _pages() -> list:
             for i, (script, title, url) in enumerate(PAGES)]
 
 
+def _account() -> None:
+    """With an identity provider: who is signed in, and the buttons to log in and out."""
+    if not settings.login_enabled:
+        return
+    with st.sidebar:
+        if st.user.is_logged_in:
+            info = st.user.to_dict()
+            who = info.get("name") or info.get("email") or info.get("sub") or "you"
+            st.caption(f"Signed in as {common.md(who)} · {common.role()}")
+            if st.button("Log out", key="account-logout"):
+                st.logout()
+        else:
+            st.caption("Not signed in: the public view")
+            if st.button("Log in", key="account-login", help="Partners and moderators sign in to see more"):
+                st.login()
+
+
+_account()
 st.navigation(_pages()).run()

@@ -1,8 +1,10 @@
-"""What every page shares: the snapshot connection, the mode, and the view kept in the URL.
+"""What every page shares: the snapshot connection, the user's role, the view kept in the URL.
 
 The dashboard reads only published snapshots (:mod:`assetmap.snapshots`), read-only, so it
-never waits for the pipeline. One connection per snapshot file is cached for the process; each
-script run takes its own cursor from it (DuckDB cursors are safe to use one per thread).
+never waits for the pipeline: the public variant for a visitor who has not signed in, the
+partner variant for a partner or moderator (:func:`role`). One connection per snapshot file is
+cached for the process; each script run takes its own cursor from it (DuckDB cursors are safe to
+use one per thread).
 
 The view (measure, category, class scheme, selected ward, map centre and zoom, layers) lives
 in ``st.session_state["view"]`` and is mirrored into the URL's query parameters, so a copied
@@ -20,6 +22,8 @@ from typing import Any
 import duckdb
 import streamlit as st
 
+from assetmap import roles
+from assetmap.objectstore import ObjectStoreError
 from assetmap.queries import has_table_rows
 from assetmap.settings import settings
 from assetmap.snapshots import LATEST, latest_path, list_snapshots, snapshot_dir
@@ -35,8 +39,26 @@ def md(text: Any) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
+def role() -> str:
+    """The role of this session's user (:mod:`assetmap.roles`), decided on the server from the
+    signed-in user's claims (with an identity provider) or the install's mode (without one);
+    never from the URL or a widget."""
+    if settings.login_enabled:
+        user = st.user
+        if not user.is_logged_in:
+            return roles.PUBLIC
+        return roles.role_from_claims(user.to_dict())
+    return roles.PARTNER if settings.dashboard_mode == "partner" else roles.PUBLIC
+
+
 def partner_mode() -> bool:
-    return settings.dashboard_mode == "partner"
+    """Whether this session may see sensitive sites exactly (partners and moderators)."""
+    return roles.at_least(role(), roles.PARTNER)
+
+
+def variant() -> str:
+    """The snapshot variant this session reads: the public one holds no sensitive site."""
+    return roles.snapshot_variant(role())
 
 
 @st.cache_resource(max_entries=4)
@@ -55,16 +77,25 @@ _latest: dict[str, tuple[int, Path | None]] = {}
 
 
 def latest() -> Path | None:
-    """The latest snapshot's path: the pointer file is read again only when it has changed (a
-    ``stat`` per run instead of a read and a path resolution, twice per run, per visitor)."""
-    pointer = snapshot_dir(settings.db_path) / LATEST
+    """The latest snapshot of this session's variant: the pointer file is read again only when it
+    has changed (a ``stat`` per run instead of a read and a path resolution, twice per run, per
+    visitor). A replica without the working store follows the bucket's pointer instead
+    (:func:`assetmap.objectstore.follow`, asked at most every few seconds)."""
+    v = variant()
+    if settings.snapshot_url and not Path(settings.db_path).exists():
+        try:
+            return latest_path(settings.db_path, v)
+        except ObjectStoreError as exc:
+            st.error(f"The snapshots' bucket cannot be read: {exc}")
+            st.stop()
+    pointer = snapshot_dir(settings.db_path, v) / LATEST
     try:
         mtime = os.stat(pointer).st_mtime_ns
     except FileNotFoundError:
         return None
     cached = _latest.get(str(pointer))
     if cached is None or cached[0] != mtime:
-        cached = (mtime, latest_path(settings.db_path))
+        cached = (mtime, latest_path(settings.db_path, v))
         _latest[str(pointer)] = cached
     return cached[1]
 
@@ -106,7 +137,7 @@ def snapshot_at(path: str) -> duckdb.DuckDBPyConnection:
 
 
 def snapshots() -> list[dict[str, Any]]:
-    return list_snapshots(settings.db_path)
+    return list_snapshots(settings.db_path, variant())
 
 
 def view() -> dict[str, str]:
@@ -137,8 +168,8 @@ def _mirror() -> None:
 
 def header(title: str) -> None:
     st.title(title)
-    mode = "partner mode: exact locations of sensitive services shown" if partner_mode() else \
-        "public mode: sensitive services shown only as counts per ward"
+    mode = "partner view: exact locations of sensitive services shown" if partner_mode() else \
+        "public view: sensitive services shown only as counts per ward"
     path = latest()
     st.caption(f"assetmap · snapshot {md(path.stem) if path else 'none'} · {mode}")
 

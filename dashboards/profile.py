@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from assetmap import vocab
+from assetmap.settings import settings
 from dashboards import brief
 from dashboards.common import md, partner_mode, snapshot_at
 
@@ -77,7 +78,7 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
         st.dataframe(read(snap, "ward_access", code), hide_index=True, width="stretch")
 
     st.subheader("Assets within 1,600 m")
-    listed, counted = read(snap, "assets_in_reach", code, 1600.0, partner_mode())
+    listed, counted = read(snap, "assets_in_reach", code, settings.profile_reach_m, partner_mode())
     st.dataframe(listed.drop(columns=["asset_id", "sensitive"]), hide_index=True, width="stretch")
     if len(counted):
         st.caption("Sensitive services within reach (counted, not located): " + md(", ".join(

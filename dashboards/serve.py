@@ -11,12 +11,15 @@ component can only be imported inside a page's run), and then writes the file na
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 import sys
 import threading
 import time
 from pathlib import Path
+
+from assetmap.settings import settings
 
 APP = Path(__file__).resolve().parent / "app.py"
 WARM = ("mapclassify", "folium", "folium.plugins", "altair", "geopandas", "pyogrio",
@@ -111,6 +114,36 @@ def _warm_first_visit(health_url: str) -> None:
             Path(ready).write_text("ready\n", encoding="utf-8")
 
 
+def auth_secrets(home: Path, address: str, port: str) -> Path:
+    """Write Streamlit's ``[auth]`` section for ``st.login`` from assetmap's settings (the
+    ``ASSETMAP_OIDC_*`` variables) into a file only we can read; return its path.
+
+    The redirect URI defaults to this server's ``/oauth2callback`` and the cookie secret to the
+    one the replicas share. Raises ValueError naming what is missing.
+    """
+    from pipelines.balancer import cookie_secret
+
+    oidc = settings.oidc
+    missing = [f"ASSETMAP_OIDC_{k.upper()}" for k in ("client_id", "client_secret") if not oidc.get(k)]
+    if missing:
+        raise ValueError(f"logins are on (ASSETMAP_OIDC_METADATA_URL is set) but {' and '.join(missing)} "
+                         "not: set them to the client registered with the identity provider")
+    section = {
+        "server_metadata_url": oidc["metadata_url"],
+        "client_id": oidc["client_id"],
+        "client_secret": oidc["client_secret"],
+        "redirect_uri": oidc.get("redirect_uri") or f"http://{address}:{port}/oauth2callback",
+        "cookie_secret": oidc.get("cookie_secret") or cookie_secret(home),
+    }
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / f"auth-{port}.toml"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        # TOML basic strings take JSON's escapes
+        fh.write("[auth]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in section.items()))
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from dashboards import vendor
@@ -122,6 +155,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     log.info("modules warmed in %.1f s", warm())
     args = sys.argv[1:] if argv is None else argv
+    if settings.login_enabled:
+        try:
+            secrets_file = auth_secrets(Path(settings.home).resolve(), _option(args, "--server.address", "127.0.0.1"),
+                                        _option(args, "--server.port", "8501"))
+        except ValueError as exc:
+            log.error("%s", exc)
+            return 2
+        args = [*args, "--secrets.files", str(secrets_file)]
+        log.info("logins through %s (roles from the %r claim)", settings.oidc["metadata_url"], settings.roles_claim)
     health = (f"http://{_option(args, '--server.address', '127.0.0.1')}:{_option(args, '--server.port', '8501')}"
               "/_stcore/health")
     threading.Thread(target=_warm_first_visit, args=(health,), name="warm-first-visit", daemon=True).start()

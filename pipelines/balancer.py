@@ -121,6 +121,10 @@ class Dashboards:
 
         env = {**self.env, "STREAMLIT_SERVER_COOKIE_SECRET": cookie_secret(self.home)}
         single = self.replicas == 1
+        shown = "127.0.0.1" if self.host in (_ANY_V4, "::") else self.host
+        if env.get("ASSETMAP_OIDC_METADATA_URL") and not env.get("ASSETMAP_OIDC_REDIRECT_URI"):
+            # the identity provider sends the browser back to the front door, whichever replica asked
+            env["ASSETMAP_OIDC_REDIRECT_URI"] = f"http://{shown}:{self.port}/oauth2callback"
         procs = []
         for i in range(self.replicas):
             port = self.port if single else free_port(0)
@@ -142,7 +146,6 @@ class Dashboards:
                 wait_http(f"http://127.0.0.1:{self.port}/_stcore/health", 30, proxy)
             else:
                 time.sleep(1.0)
-        shown = "127.0.0.1" if self.host in (_ANY_V4, "::") else self.host
         self.url = f"http://{shown}:{self.port}/"
         return self
 

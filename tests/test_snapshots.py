@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -59,9 +60,12 @@ def _busy(store: Store):
 def test_publish_writes_a_read_only_copy_and_an_atomic_pointer(full_store, monkeypatch):
     monkeypatch.setattr(settings, "keep_snapshots", 3)
     snaps = [publish(full_store, reason=f"n{i}") for i in range(5)]
-    kept = list_snapshots(full_store.path)
-    assert [k["snapshot_id"] for k in kept] == [s.snapshot_id for s in reversed(snaps[-3:])]
-    assert kept[0]["latest"] and not any(k["latest"] for k in kept[1:])
+    for variant in ("partner", "public"):
+        kept = list_snapshots(full_store.path, variant)
+        assert [k["snapshot_id"] for k in kept] == [s.snapshot_id for s in reversed(snaps[-3:])]
+        assert kept[0]["latest"] and not any(k["latest"] for k in kept[1:])
+        assert all(k["variant"] == variant and Path(k["path"]).parent.name == variant for k in kept)
+    assert len(list_snapshots(full_store.path)) == 6  # both variants, each with its path
     con = open_snapshot(full_store.path)
     try:
         assert con.execute("SELECT count(*) FROM assets").fetchone()[0] == \
@@ -82,7 +86,7 @@ def test_status_works_while_another_process_writes(full_store, capsys):
         assert time.monotonic() - t < 10  # never waits for the writer
         status = json.loads(capsys.readouterr().out)
         assert status["source"].startswith("latest snapshot")
-        assert status["tables"]["assets"] > 500 and len(status["snapshots"]) == 1
+        assert status["tables"]["assets"] > 500 and len(status["snapshots"]) == 2  # public and partner
 
 
 def test_a_writer_waits_its_turn_then_fails_clearly(tmp_path, monkeypatch):
@@ -294,3 +298,85 @@ def test_a_store_from_an_older_assetmap_is_named_with_the_command_that_brings_it
     assert main(["migrate", "--db", str(db)]) == 0
     assert main(["gaps", "--category", "esol_provider", "--db", str(db)]) == 2  # readable now: no gaps yet
     assert "olderassetmap" not in "".join(capsys.readouterr().err.split())
+
+
+# -- public and partner variants -------------------------------------------------------------
+
+def _text_values(con) -> str:
+    """Every text and JSON value of every table a connection reads, as one string."""
+    parts = []
+    for table, column in con.execute(
+            """SELECT table_name, column_name FROM information_schema.columns
+               WHERE table_schema = 'main' AND data_type IN ('VARCHAR', 'JSON')
+                 AND table_name IN (SELECT table_name FROM information_schema.tables
+                                    WHERE table_schema = 'main' AND table_type = 'BASE TABLE')""").fetchall():
+        parts += [str(v) for (v,) in con.execute(f'SELECT DISTINCT "{column}" FROM "{table}"').fetchall()]
+    return "\n".join(parts)
+
+
+def test_the_public_snapshot_holds_no_sensitive_site_only_its_counts(analysed_store):
+    from assetmap.snapshots import PUBLIC_TABLES
+
+    sensitive = analysed_store.con.execute(
+        "SELECT asset_id, name, address, postcode, ward_code FROM assets WHERE sensitive").fetchall()
+    assert len(sensitive) > 20  # the demo's refugee support venues
+    snap = publish(analysed_store, reason="variants")
+    partner = open_snapshot(analysed_store.path, snap.snapshot_id, variant="partner")
+    public = open_snapshot(analysed_store.path, snap.snapshot_id, variant="public")
+    try:
+        assert public.execute("SELECT value FROM snapshot_info WHERE key = 'variant'").fetchone() == ("public",)
+        assert public.execute("SELECT count(*) FROM assets WHERE sensitive").fetchone() == (0,)
+        assert public.execute("SELECT count(*) FROM assets").fetchone()[0] == \
+            analysed_store.scalar("SELECT count(*) FROM assets WHERE NOT sensitive")
+        # not a name, address or id of one, in any text of any table (postcodes are all in the
+        # public postcode directory the store holds)
+        text = _text_values(public)
+        # (the demo's made-up addresses repeat: one that a public site has too is public)
+        public_values = {v for row in analysed_store.con.execute(
+            "SELECT name, address FROM assets WHERE NOT sensitive").fetchall() for v in row}
+        leaked = [v for row in sensitive for v in row[:3] if v and v not in public_values
+                  and re.search(rf"(?<!\w){re.escape(str(v))}(?!\w)", text)]
+        assert leaked == []
+        assert any(str(row[1]) in _text_values(partner) for row in sensitive)  # the check can fail
+        # nor the distances from which one could be found again
+        assert public.execute("SELECT count(*) FROM oa_access WHERE category = 'refugee_support'").fetchone() == (0,)
+        assert public.execute("SELECT count(*) FROM unit_access WHERE category = 'refugee_support' "
+                              "AND nearest_m IS NOT NULL").fetchone() == (0,)
+        assert partner.execute("SELECT count(*) FROM oa_access WHERE category = 'refugee_support'").fetchone()[0] > 0
+        # the counts per ward, the same in both, and as the working store has them
+        counts = "SELECT ward_code, category, in_ward, in_reach FROM sensitive_site_counts ORDER BY ALL"
+        want = analysed_store.con.execute(
+            "SELECT ward_code, category, count(*) FROM assets WHERE sensitive GROUP BY ALL ORDER BY ALL").fetchall()
+        got = public.execute(counts).fetchall()
+        assert got == partner.execute(counts).fetchall()
+        assert [(w, c, n) for w, c, n, _ in got if n] == want
+        assert all(reach >= n for _, _, n, reach in got)
+        # pending submissions are in neither; the partner one is the store less them
+        assert public.execute("SELECT count(*) FROM submissions").fetchone() == (0,)
+    finally:
+        partner.close()
+        public.close()
+    # every table of the store is accounted for: a new one must say what the public may see of it
+    tables = {t for (t,) in analysed_store.con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+        "AND table_type = 'BASE TABLE'").fetchall()}
+    assert tables <= set(PUBLIC_TABLES)
+
+
+def test_a_table_nobody_classified_stops_the_publication(analysed_store):
+    from assetmap.store import StoreError
+
+    analysed_store.con.execute("CREATE TABLE partner_notes (ward_code VARCHAR, note VARCHAR)")
+    with pytest.raises(StoreError, match="partner_notes"):
+        publish(analysed_store)
+
+
+def test_status_lists_each_snapshot_with_its_variant_and_path(full_store, capsys):
+    snap = publish(full_store, reason="status")
+    full_store.close()
+    assert main(["status", "--json", "--db", str(full_store.path)]) == 0
+    listed = json.loads(capsys.readouterr().out)["snapshots"]
+    mine = {s["variant"]: s for s in listed if s["snapshot_id"] == snap.snapshot_id}
+    assert set(mine) == {"public", "partner"}
+    assert mine["partner"]["path"] == snap.path and Path(mine["public"]["path"]).exists()
+    assert mine["public"]["path"] != mine["partner"]["path"] and all(s["latest"] for s in mine.values())

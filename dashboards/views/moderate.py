@@ -1,4 +1,5 @@
-"""Moderation: behind the shared secret from configuration, approve or reject pending submissions.
+"""Moderation: for signed-in moderators (or, in a single-user install without an identity
+provider, behind the shared secret from configuration), approve or reject pending submissions.
 
 Pending submissions live only in the working store (never in a published snapshot), so this
 page opens the working store, briefly, for each action; it waits its turn behind the pipeline.
@@ -10,10 +11,12 @@ from __future__ import annotations
 
 import hmac
 import json
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from assetmap import roles
 from assetmap.settings import settings
 from assetmap.store import Store, StoreError
 from assetmap.submissions import SubmissionError, approve, list_submissions, reject
@@ -21,6 +24,14 @@ from dashboards import common
 
 
 def _authorised() -> bool:
+    if settings.login_enabled:  # moderators sign in; the shared secret is refused
+        if common.role() == roles.MODERATOR:
+            return True
+        st.info("Moderation is for signed-in moderators: log in (in the sidebar) with an account in a "
+                f"moderators' group ({', '.join(settings.moderator_groups)}).")
+        if settings.moderator_secret:
+            st.caption("The shared moderators' secret is not accepted where users sign in.")
+        return False
     if not settings.moderator_secret:
         st.info("Moderation is closed here: set ASSETMAP_MODERATOR_SECRET to open it "
                 "(or use `assetmap submissions`, `assetmap approve` and `assetmap reject`).")
@@ -40,6 +51,10 @@ def _authorised() -> bool:
 def main() -> None:
     common.header("Moderation")
     if not _authorised():
+        return
+    if not Path(settings.db_path).exists():  # a replica that follows the snapshots' bucket
+        st.info("Moderation needs the working store, which is not on this machine: moderators use the "
+                "dashboard served beside the store (see docs/deploy.md), or `assetmap approve` there.")
         return
     try:
         with Store(settings.db_path) as store:

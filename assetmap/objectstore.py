@@ -1,0 +1,192 @@
+"""Snapshots on S3-compatible object storage: published by the pipeline, followed by readers.
+
+With ``ASSETMAP_SNAPSHOT_URL=s3://bucket/prefix`` each published snapshot is uploaded as
+``prefix/<variant>/<id>.duckdb`` (with its ``<id>.json``), and then the pointer
+``prefix/<variant>/LATEST`` is replaced, so a follower that reads ``LATEST`` always finds the
+whole file it names. A machine without the working store (a dashboard replica elsewhere)
+follows ``LATEST``: each new snapshot is downloaded once, to a temporary name and renamed, into
+``<home>/snapshot-cache/<variant>/``, and opened read-only from there like a local one. A public
+replica asks only for the ``public`` variant, which holds no sensitive site.
+
+The endpoint and keys are boto3's usual ones (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``), so SeaweedFS, Ceph's radosgw, moto or AWS
+itself all serve.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from assetmap.settings import settings
+
+log = logging.getLogger(__name__)
+
+LATEST = "LATEST"
+_KEEP_CACHED = 2
+
+
+class ObjectStoreError(RuntimeError):
+    """The bucket could not be reached, or does not hold what was asked for."""
+
+
+@dataclass(frozen=True)
+class Location:
+    bucket: str
+    prefix: str
+
+    def key(self, *parts: str) -> str:
+        return "/".join(p for p in (self.prefix, *parts) if p)
+
+
+def location(url: str | None = None) -> Location:
+    """The bucket and prefix of ``url`` (default: ``settings.snapshot_url``)."""
+    parsed = urlparse(url or settings.snapshot_url)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise ObjectStoreError(f"not an s3://bucket/prefix URL: {url or settings.snapshot_url!r}")
+    return Location(parsed.netloc, parsed.path.strip("/"))
+
+
+def _client() -> Any:
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as exc:  # pragma: no cover - installed with assetmap[all]
+        raise ObjectStoreError("ASSETMAP_SNAPSHOT_URL is set but boto3 is not installed: "
+                               "run `make up` once, or `pip install -c constraints.txt boto3`") from exc
+    return boto3.client("s3", config=Config(retries={"max_attempts": 3, "mode": "standard"},
+                                            connect_timeout=5, read_timeout=60))
+
+
+def _explain(exc: Exception, what: str) -> ObjectStoreError:
+    return ObjectStoreError(f"{what} failed ({type(exc).__name__}: {exc}); check ASSETMAP_SNAPSHOT_URL, "
+                            "AWS_ENDPOINT_URL and the AWS keys")
+
+
+def upload(variant: str, path: Path, meta: dict[str, Any], url: str | None = None) -> str:
+    """Upload one variant's snapshot file and metadata, then move its ``LATEST`` to it.
+
+    Returns the snapshot's object key. Older objects beyond ``settings.keep_snapshots`` go.
+    """
+    loc = location(url)
+    client = _client()
+    key = loc.key(variant, path.name)
+    try:
+        client.upload_file(str(path), loc.bucket, key)
+        client.put_object(Bucket=loc.bucket, Key=loc.key(variant, path.stem + ".json"),
+                          Body=json.dumps(meta, indent=2).encode(), ContentType="application/json")
+        # the pointer last: a follower never reads a LATEST whose file is not whole in the bucket
+        client.put_object(Bucket=loc.bucket, Key=loc.key(variant, LATEST), Body=path.name.encode(),
+                          ContentType="text/plain")
+    except Exception as exc:
+        raise _explain(exc, f"uploading {path.name} to s3://{loc.bucket}/{key}") from exc
+    _prune_remote(client, loc, variant, path.name)
+    return key
+
+
+def _prune_remote(client: Any, loc: Location, variant: str, latest: str) -> None:
+    try:
+        listed = client.list_objects_v2(Bucket=loc.bucket, Prefix=loc.key(variant) + "/")
+        names = sorted(o["Key"].rsplit("/", 1)[-1] for o in listed.get("Contents", [])
+                       if o["Key"].endswith(".duckdb"))
+        for name in names[: max(0, len(names) - settings.keep_snapshots)]:
+            if name != latest:
+                client.delete_objects(Bucket=loc.bucket, Delete={"Objects": [
+                    {"Key": loc.key(variant, name)}, {"Key": loc.key(variant, name[:-len(".duckdb")] + ".json")}]})
+    except Exception:  # housekeeping: a later publish prunes again
+        log.warning("could not prune old snapshots in s3://%s/%s", loc.bucket, loc.key(variant), exc_info=True)
+
+
+def latest_name(variant: str, url: str | None = None) -> str | None:
+    """The file name ``LATEST`` points to in the bucket, or None when nothing is published."""
+    loc = location(url)
+    client = _client()
+    try:
+        body = client.get_object(Bucket=loc.bucket, Key=loc.key(variant, LATEST))["Body"].read()
+    except Exception as exc:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        if code in ("NoSuchKey", "404", "NoSuchBucket"):
+            return None
+        raise _explain(exc, f"reading s3://{loc.bucket}/{loc.key(variant, LATEST)}") from exc
+    return body.decode().strip() or None
+
+
+def cache_dir(variant: str) -> Path:
+    return Path(settings.home) / "snapshot-cache" / variant
+
+
+_lock = threading.Lock()
+_checked: dict[tuple[str, str], tuple[float, Path | None]] = {}
+
+
+def follow(variant: str, url: str | None = None, max_age_s: float | None = None) -> Path | None:
+    """The local copy of the bucket's latest ``variant`` snapshot, downloaded when new.
+
+    ``LATEST`` is asked at most every ``max_age_s`` seconds (default
+    ``settings.snapshot_poll_s``) per process; in between the last answer is reused. Returns
+    None when nothing is published yet. When the bucket cannot be reached, the copy already
+    cached is served (and a warning logged), so a dashboard keeps working.
+    """
+    url = url or settings.snapshot_url
+    max_age = settings.snapshot_poll_s if max_age_s is None else max_age_s
+    key = (url, variant)
+    with _lock:
+        seen = _checked.get(key)
+        if seen is not None and time.monotonic() - seen[0] < max_age and (seen[1] is None or seen[1].exists()):
+            return seen[1]
+        folder = cache_dir(variant)
+        try:
+            name = latest_name(variant, url)
+            path = None if name is None else _download(variant, name, folder, url)
+        except ObjectStoreError:
+            cached = _cached_latest(folder)
+            if cached is None:
+                raise
+            log.warning("the bucket cannot be reached; serving the cached snapshot %s", cached.name, exc_info=True)
+            path = cached
+        _checked[key] = (time.monotonic(), path)
+        return path
+
+
+def _cached_latest(folder: Path) -> Path | None:
+    pointer = folder / LATEST
+    if not pointer.exists():
+        return None
+    path = folder / pointer.read_text().strip()
+    return path if path.exists() else None
+
+
+def _download(variant: str, name: str, folder: Path, url: str | None) -> Path:
+    target = folder / name
+    if not target.exists():
+        loc = location(url)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{name}.{os.getpid()}.part"
+        t0 = time.perf_counter()
+        try:
+            _client().download_file(loc.bucket, loc.key(variant, name), str(tmp))
+        except Exception as exc:
+            tmp.unlink(missing_ok=True)
+            raise _explain(exc, f"downloading s3://{loc.bucket}/{loc.key(variant, name)}") from exc
+        os.replace(tmp, target)
+        log.info("downloaded %s snapshot %s in %.2f s", variant, name, time.perf_counter() - t0)
+    pointer_tmp = folder / f".{LATEST}.{os.getpid()}.tmp"
+    pointer_tmp.write_text(name, encoding="utf-8")
+    os.replace(pointer_tmp, folder / LATEST)
+    for old in sorted(folder.glob("*.duckdb"))[:-_KEEP_CACHED]:
+        if old.name != name:
+            old.unlink(missing_ok=True)  # a reader that has it open keeps reading it
+    return target
+
+
+def forget() -> None:
+    """Forget the answers cached by :func:`follow` (tests; a process that changed settings)."""
+    with _lock:
+        _checked.clear()
