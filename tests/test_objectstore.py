@@ -1,0 +1,149 @@
+"""Snapshots on S3-compatible storage, against a real S3 endpoint (``moto_server``) started here:
+``publish`` uploads each variant and then its ``LATEST``; a machine without the store (another
+folder, another home) follows ``LATEST`` there; a dashboard served from that folder shows a
+snapshot it only ever got from the bucket. Slow: run alone with ``pytest -m slow tests/test_objectstore.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import boto3
+import pytest
+
+from assetmap import objectstore
+from assetmap.settings import settings
+from assetmap.snapshots import latest_path, list_snapshots, open_snapshot, publish
+from assetmap.store import connect
+from pipelines.up import dashboard_command, free_port, wait_file, wait_http
+from tests.conftest import REPO
+from tests.servers import moto_s3, stop
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    with moto_s3(tmp_path_factory.mktemp("moto-logs")) as env:
+        yield env
+
+
+@pytest.fixture
+def bucket(s3, monkeypatch, tmp_path):
+    for k, v in s3.items():
+        monkeypatch.setenv(k, v)
+    url = f"s3://assetmap/{tmp_path.name}"  # a prefix of each test's own
+    monkeypatch.setattr(settings, "snapshot_url", url)
+    objectstore.forget()
+    yield url
+    objectstore.forget()
+
+
+def _keys(prefix: str) -> dict[str, bytes]:
+    client = boto3.client("s3")
+    listed = client.list_objects_v2(Bucket="assetmap", Prefix=prefix).get("Contents", [])
+    return {o["Key"][len(prefix) + 1:]: client.get_object(Bucket="assetmap", Key=o["Key"])["Body"].read()
+            for o in listed}
+
+
+def _elsewhere(monkeypatch, tmp_path: Path) -> Path:
+    """This process as a machine without the working store: another home, no store file."""
+    other = tmp_path / "elsewhere"
+    monkeypatch.setattr(settings, "home", other / ".assetmap")
+    monkeypatch.setattr(settings, "db_path", other / ".assetmap" / "assetmap.duckdb")
+    objectstore.forget()
+    return settings.db_path
+
+
+def test_publish_uploads_each_variant_then_its_pointer(full_store, bucket, monkeypatch, tmp_path):
+    monkeypatch.setattr(settings, "keep_snapshots", 2)
+    snaps = [publish(full_store, reason=f"upload {i}") for i in range(3)]
+    prefix = bucket.split("/", 3)[3]
+    objects = _keys(prefix)
+    last = snaps[-1].snapshot_id
+    for variant in ("public", "partner"):
+        assert objects[f"{variant}/LATEST"].decode() == f"{last}.duckdb"
+        kept = sorted(k for k in objects if k.startswith(variant + "/") and k.endswith(".duckdb"))
+        assert kept == [f"{variant}/{s.snapshot_id}.duckdb" for s in snaps[-2:]]  # older ones pruned
+        local = Path(list_snapshots(full_store.path, variant)[0]["path"]).read_bytes()
+        assert objects[f"{variant}/{last}.duckdb"] == local
+    assert snaps[-1].url == f"s3://assetmap/{prefix}/partner/{last}.duckdb"
+
+    # another machine follows the bucket: what it opens is what was published, and only that
+    db = _elsewhere(monkeypatch, tmp_path)
+    assert not db.exists() and list_snapshots(db) == []
+    public = latest_path(db, "public")
+    assert public is not None and public.parent == objectstore.cache_dir("public") and public.name == f"{last}.duckdb"
+    con = connect(public, read_only=True)
+    try:
+        assert con.execute("SELECT value FROM snapshot_info WHERE key = 'variant'").fetchone() == ("public",)
+        assert con.execute("SELECT count(*) FROM assets WHERE sensitive").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM assets").fetchone()[0] == \
+            full_store.scalar("SELECT count(*) FROM assets WHERE NOT sensitive")
+    finally:
+        con.close()
+    assert not db.exists()  # following never makes a working store
+    assert [s["variant"] for s in list_snapshots(db)] == ["public"]  # only what it asked for
+
+
+def test_a_follower_takes_a_new_snapshot_once_and_keeps_serving_when_the_bucket_is_away(
+        full_store, bucket, monkeypatch, tmp_path):
+    first = publish(full_store, reason="one").snapshot_id
+    db = _elsewhere(monkeypatch, tmp_path)
+    assert latest_path(db, "public").stem == first
+    monkeypatch.setattr(settings, "snapshot_poll_s", 3600.0)
+    # published meanwhile, but asked again only after the poll interval
+    second = publish(full_store, reason="two").snapshot_id
+    assert latest_path(db, "public").stem == first
+    objectstore.forget()
+    assert latest_path(db, "public").stem == second
+    assert sorted(p.stem for p in objectstore.cache_dir("public").glob("*.duckdb")) == sorted([first, second])
+
+    # the bucket out of reach: the copy in hand is served; with none in hand, the error says what to check
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port(0)}")
+    objectstore.forget()
+    assert latest_path(db, "public").stem == second
+    with pytest.raises(objectstore.ObjectStoreError, match="ASSETMAP_SNAPSHOT_URL, AWS_ENDPOINT_URL"):
+        latest_path(db, "partner")
+
+
+def test_a_dashboard_in_another_folder_serves_the_snapshot_it_got_from_the_bucket(
+        full_store, bucket, s3, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
+
+    snap = publish(full_store, reason="for the replica elsewhere")
+    other = tmp_path / "replica"
+    other.mkdir()
+    port = free_port(0)
+    ready = other / "ready"
+    env = {**os.environ, **s3, "ASSETMAP_SNAPSHOT_URL": bucket, "ASSETMAP_HOME": str(other / ".assetmap"),
+           "ASSETMAP_DB": str(other / ".assetmap" / "assetmap.duckdb"), "ASSETMAP_DASHBOARD_READY": str(ready),
+           "PYTHONPATH": str(REPO)}
+    env.pop("ASSETMAP_SNAPSHOTS", None)
+    cmd = dashboard_command(port)
+    proc = subprocess.Popen(cmd, cwd=other, env=env, stdout=open(other / "dashboard.log", "wb"),  # noqa: SIM115
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/_stcore/health", 120, proc)
+        wait_file(ready, 120, proc)
+        if not CHROMIUM.exists():
+            pytest.skip("chromium is not installed (.ci/run installs it)")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/provenance")
+            page.get_by_text(f"snapshot {snap.snapshot_id}").first.wait_for(timeout=60_000)
+            assert "public view" in page.inner_text("body")
+            browser.close()
+    finally:
+        stop(proc)
+    cached = list((other / ".assetmap" / "snapshot-cache" / "public").glob("*.duckdb"))
+    assert [c.stem for c in cached] == [snap.snapshot_id]
+    assert not (other / ".assetmap" / "assetmap.duckdb").exists()
+    assert not (other / ".assetmap" / "snapshot-cache" / "partner").exists()  # a public replica holds no partner file
+    con = open_snapshot(full_store.path, snap.snapshot_id, variant="public")
+    con.close()
