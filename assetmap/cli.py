@@ -486,6 +486,21 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """A Prefect process worker for the pipeline's work pool: hand over to ``pipelines.worker``."""
+    argv = [sys.executable, "-m", "pipelines.worker", "--pool", args.pool, "--limit", str(args.limit),
+            "--poll", str(args.poll)]
+    argv += ["--name", args.name] if args.name else []
+    argv += ["--api", args.api] if args.api else []
+    argv += ["--watch"] if args.watch else []
+    if args.db:
+        os.environ["ASSETMAP_DB"] = args.db
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)  # noqa: S606 (our own interpreter, an argument list)
+    return 0  # not reached
+
+
 # ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from assetmap import __version__
@@ -650,8 +665,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("up", help="the main job: Prefect server, pipelines, inbox watcher, dashboard")
     p.add_argument("up_args", nargs=argparse.REMAINDER,
-                   help="passed to pipelines.up (--prefect-port, --dashboard-port, --no-dashboard, --no-demo)")
+                   help="passed to pipelines.up (--prefect-port, --dashboard-port, --no-dashboard, --no-demo, "
+                        "--prefect-db URL, --pool NAME, --workers N)")
     p.set_defaults(func=cmd_up)
+
+    p = add("worker", help="a Prefect process worker for the pipeline's work pool (on this or another machine)",
+            description="Run the pipeline's flow runs from a Prefect work pool, against the Prefect API of "
+                        "`assetmap up --pool NAME`. Writes to the store are serialised across all workers by "
+                        "a Prefect global concurrency limit named after the store.")
+    p.add_argument("--pool", required=True, help="the work pool (as given to `assetmap up --pool`)")
+    p.add_argument("--limit", type=int, default=2, help="flow runs at once on this worker (default 2)")
+    p.add_argument("--name", help="this worker's name in the logs (default host-pid)")
+    p.add_argument("--api", help="the Prefect API, http://HOST:PORT/api (default PREFECT_API_URL)")
+    p.add_argument("--poll", type=float, default=2.0, help="seconds between asks for waiting runs (default 2)")
+    p.add_argument("--watch", action="store_true", help="also watch this machine's inbox (ASSETMAP_INBOX)")
+    p.set_defaults(func=cmd_worker)
     return parser
 
 
@@ -664,12 +692,13 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=level, format="%(message)s",
                         handlers=[RichHandler(show_path=False, console=Console(stderr=True))], force=True)
+    from assetmap.objectstore import ObjectStoreError
     from assetmap.sources import FileRefused
     from assetmap.store import StoreError
 
     try:
         return int(args.func(args) or 0)
-    except (FileRefused, StoreError, ValueError) as exc:  # SubmissionError is a ValueError
+    except (FileRefused, StoreError, ObjectStoreError, ValueError) as exc:  # SubmissionError is a ValueError
         log.error("%s", exc)
         return 2
     except KeyboardInterrupt:

@@ -1,6 +1,9 @@
 """The pipeline worker: served deployments with event triggers, and the inbox watcher.
 
-Run by ``assetmap up`` as ``python -m pipelines.deployments`` with ``PREFECT_API_URL`` set:
+Run by ``assetmap up`` as ``python -m pipelines.deployments`` with ``PREFECT_API_URL`` set
+(with ``--pool NAME``, by ``assetmap up --pool NAME``: the deployments are registered with that
+process work pool, for ``assetmap worker --pool NAME`` on any machine to run, and only the
+watcher runs here):
 
 - deployment ``ingest_file/inbox``, triggered by ``assetmap.file.received``, with the
   event's ``path`` as its parameter;
@@ -15,16 +18,20 @@ process starts; writers take turns on the store's lock. The watcher emits
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 
 from prefect import serve
 from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 
 from assetmap import events
 from assetmap.settings import settings
-from pipelines.flows import ingest_file, recompute, refresh_all
+from pipelines.flows import ensure_writer_limit, ingest_file, recompute, refresh_all
 from pipelines.inbox import InboxWatcher
 
 log = logging.getLogger("pipelines.deployments")
@@ -50,18 +57,48 @@ def deployments() -> list:
     ]
 
 
+def to_pool(pool: str) -> list:
+    """Register the deployments with work pool ``pool`` (made, of type ``process``, if missing),
+    their entry points as module paths (``pipelines.flows:ingest_file``), so a worker on any
+    machine with assetmap installed runs them from its own folder."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(pool)
+        except ObjectNotFound:
+            with contextlib.suppress(ObjectAlreadyExists):
+                client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+    deps = deployments()
+    for d in deps:
+        d.entrypoint = f"pipelines.flows:{d.entrypoint.rsplit(':', 1)[1]}"
+        d._path = None  # no folder to change into: the module is installed
+        d.apply(work_pool_name=pool)
+    ensure_writer_limit()
+    return deps
+
+
 def emit_file_received(event: events.FileReceived) -> None:
     from prefect.events import emit_event
 
     emit_event(event=event.name, resource={"prefect.resource.id": "assetmap.inbox"}, payload=event.payload())
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m pipelines.deployments")
+    ap.add_argument("--pool", default=None,
+                    help="register the deployments with this work pool (run by `assetmap worker --pool`) "
+                         "instead of serving them here; the inbox watcher still runs here")
+    args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if not os.environ.get("PREFECT_API_URL"):
         log.error("PREFECT_API_URL is not set: the worker needs a Prefect server (run `assetmap up`)")
         return 2
+    if args.pool:
+        return _watch_for_pool(args.pool)
     deps = deployments()
     # register the deployments and their triggers before the watcher emits anything, so that no
     # file.received event arrives before the automation that listens for it
@@ -76,6 +113,26 @@ def main() -> int:
     log.info("worker ready: %d deployments, watching %s", len(deps), settings.inbox_dir)
     try:
         serve(*deps, limit=2, print_starting_message=False)
+    finally:
+        watcher.stop()
+    return 0
+
+
+def _watch_for_pool(pool: str) -> int:
+    """Deployments in ``pool`` (run by workers wherever they are), and this machine's inbox watched."""
+    deps = to_pool(pool)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    watcher = InboxWatcher(settings.inbox_dir, emit_file_received)
+    watcher.start()
+    ready = os.environ.get("ASSETMAP_WORKER_READY")
+    if ready:
+        with open(ready, "w", encoding="utf-8") as fh:
+            fh.write(str(os.getpid()))
+    log.info("%d deployments in work pool %s; watching %s", len(deps), pool, settings.inbox_dir)
+    try:
+        stop.wait()
     finally:
         watcher.stop()
     return 0

@@ -18,12 +18,14 @@ as plain Python; with one, each call is a flow run the server records.
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import logging
 import os
+import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +84,62 @@ def use_prefect_events() -> None:
 
 def _open_store() -> Store:
     return Store(settings.db_path)
+
+
+_LIMITS_MADE: set[str] = set()
+
+
+def ensure_writer_limit(name: str | None = None) -> str:
+    """Make the store's writer limit (a Prefect global concurrency limit of 1) if the server has
+    none of that name yet; return its name. Two processes making it at once is harmless."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    name = name or settings.writer_limit()
+    if name in _LIMITS_MADE:
+        return name
+    with get_client(sync_client=True) as client:
+        try:
+            limit = client.read_global_concurrency_limit_by_name(name)
+            if limit.limit != 1 or not limit.active:
+                log.warning("the writer limit %s allows %d at once%s: set it to 1 (`prefect gcl update %s "
+                            "--limit 1`)", name, limit.limit, "" if limit.active else " and is inactive", name)
+        except ObjectNotFound:
+            with contextlib.suppress(ObjectAlreadyExists):
+                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+    _LIMITS_MADE.add(name)
+    return name
+
+
+def _worker_name() -> str:
+    return os.environ.get("ASSETMAP_WORKER_NAME") or f"{socket.gethostname()}:{os.getpid()}"
+
+
+@contextlib.contextmanager
+def _writing() -> Iterator[Store]:
+    """The working store, opened for writing. In a run against a Prefect server the run first
+    takes the store's writer limit (:func:`ensure_writer_limit`), so runs on any worker, on any
+    machine, write it one at a time; the log says which worker held it, and when."""
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    if not os.environ.get("PREFECT_API_URL") or (FlowRunContext.get() is None and TaskRunContext.get() is None):
+        with _open_store() as store:
+            yield store
+        return
+    from prefect.concurrency.sync import concurrency
+
+    name = ensure_writer_limit()
+    logger, worker = _logger(), _worker_name()
+    t0 = time.time()
+    with concurrency(name, occupy=1, strict=True):
+        waited = time.time() - t0
+        logger.info("writer %s took %s at %.3f after %.1f s", worker, name, time.time(), waited)
+        try:
+            with _open_store() as store:
+                yield store
+        finally:
+            logger.info("writer %s released %s at %.3f", worker, name, time.time())
 
 
 def _retry_if_busy(task_obj: Any, task_run: Any, state: Any) -> bool:
@@ -187,7 +245,7 @@ def ingest_batch_task(items: list[list[str]], options: dict[str, Any], inbox: st
     refused and filed away like any refused file.
     """
     outs: list[dict[str, Any]] = []
-    with _open_store() as store:
+    with _writing() as store:
         loaded = []
         for name, path in items:
             p = Path(path)
@@ -233,7 +291,7 @@ def submission_batch_task(items: list[list[str]], inbox: str) -> list[dict[str, 
     submission or is refused (any error at all while reading it: too large, too deep, not JSON,
     a field twice, wrong types, unknown fields, a link...), and is filed away with a report."""
     outs: list[dict[str, Any]] = []
-    with _open_store() as store:
+    with _writing() as store:
         for name, path in items:
             p = Path(path)
             if not os.path.lexists(p):
@@ -342,7 +400,7 @@ def _analysed_since(store: Store, ingest_id: int) -> bool:
 
 @task(retries=3, retry_delay_seconds=[2, 5, 10], retry_condition_fn=_retry_if_busy)
 def recompute_task(wards: list[str] | None, after_ingest: int | None = None) -> dict[str, Any]:
-    with _open_store() as store:
+    with _writing() as store:
         if after_ingest is not None and _analysed_since(store, after_ingest):
             return {"mode": "skipped", "units": 0, "oas": 0, "seconds": 0.0, "changed_units": [],
                     "notes": [f"ingest #{after_ingest} was analysed and published by its own batch"]}

@@ -122,7 +122,9 @@ class Children:
             log.info("stopped %s", name)
 
 
-def prefect_env(home: Path, port: int) -> dict[str, str]:
+def prefect_env(home: Path, port: int, database_url: str | None = None) -> dict[str, str]:
+    """The Prefect server's and clients' settings: its state in SQLite under the home, or in the
+    PostgreSQL database at ``database_url`` (``postgresql+asyncpg://user:pass@host:port/db``)."""
     prefect_home = home / "prefect"
     prefect_home.mkdir(parents=True, exist_ok=True)
     return {
@@ -131,7 +133,7 @@ def prefect_env(home: Path, port: int) -> dict[str, str]:
         "PREFECT_SERVER_API_HOST": "127.0.0.1",
         "PREFECT_SERVER_API_PORT": str(port),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{prefect_home / 'prefect.db'}",
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": database_url or f"sqlite+aiosqlite:///{prefect_home / 'prefect.db'}",
         "PREFECT_RUNNER_POLL_FREQUENCY": "1",
         "PREFECT_SERVER_EPHEMERAL_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "WARNING",
@@ -150,8 +152,21 @@ def main(argv: list[str] | None = None) -> int:
                     help="dashboard servers behind HAProxy (default: one per core when haproxy is installed)")
     ap.add_argument("--host", default="127.0.0.1",
                     help="where the dashboard listens (default loopback; e.g. 0.0.0.0 for a workshop's network)")
+    ap.add_argument("--prefect-db", default=os.environ.get("ASSETMAP_PREFECT_DB"), metavar="URL",
+                    help="keep the Prefect server's state in PostgreSQL (postgresql+asyncpg://user@host:port/db; "
+                         "env ASSETMAP_PREFECT_DB) instead of SQLite in the home")
+    ap.add_argument("--pool", default=None, metavar="NAME",
+                    help="put the pipeline's deployments in this Prefect process work pool, for "
+                         "`assetmap worker --pool NAME` on this or other machines, instead of running them here")
+    ap.add_argument("--prefect-host", default="127.0.0.1",
+                    help="where the Prefect API listens (default loopback; the address workers on other "
+                         "machines reach, behind your firewall)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="with --pool: workers started here too (default 1; 0 when they all run elsewhere)")
     ap.add_argument("--exit-after-start", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.prefect_db and not args.prefect_db.startswith("postgresql+asyncpg://"):
+        ap.error("--prefect-db takes a PostgreSQL URL for asyncpg: postgresql+asyncpg://USER[:PASSWORD]@HOST:PORT/DB")
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     log.setLevel(logging.INFO)
 
@@ -162,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     env.update({"ASSETMAP_DB": str(db), "ASSETMAP_HOME": str(home), "ASSETMAP_INBOX": str(inbox),
                 "PYTHONUNBUFFERED": "1"})
     port = free_port(args.prefect_port)
-    env.update(prefect_env(home, port))
+    env.update(prefect_env(home, port, args.prefect_db))
     os.environ.update(env)
     children = Children(home / "logs")
     stopping = {"now": False}
@@ -176,9 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         server = children.start("prefect-server", [sys.executable, "-m", "prefect", "server", "start",
-                                                   "--host", "127.0.0.1", "--port", str(port)], env)
-        wait_http(f"http://127.0.0.1:{port}/api/health", 120, server)
-        print(f"Prefect server:  http://127.0.0.1:{port} (API /api; logs {home / 'logs'})", flush=True)
+                                                   "--host", args.prefect_host, "--port", str(port)], env)
+        # on a new PostgreSQL database the server first makes its tables (about 30 s on 2 cores)
+        wait_http(f"http://127.0.0.1:{port}/api/health", 240 if args.prefect_db else 120, server)
+        where = "PostgreSQL" if args.prefect_db else "SQLite"
+        print(f"Prefect server:  http://127.0.0.1:{port} (API /api, state in {where}; logs {home / 'logs'})",
+              flush=True)
 
         if not args.no_demo:
             from assetmap.demo import generate
@@ -198,13 +216,20 @@ def main(argv: list[str] | None = None) -> int:
         ready = home / "worker.ready"
         ready.unlink(missing_ok=True)
         env["ASSETMAP_WORKER_READY"] = str(ready)
-        worker = children.start("pipeline-worker", [sys.executable, "-m", "pipelines.deployments"], env)
+        worker = children.start("pipeline-worker", [sys.executable, "-m", "pipelines.deployments",
+                                                    *(["--pool", args.pool] if args.pool else [])], env)
         deadline = time.monotonic() + 120
         while not ready.exists():
             if worker.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the pipeline worker did not start (see {home / 'logs' / 'pipeline-worker.log'})")
             time.sleep(0.2)
         print(f"Inbox watcher:   drop files into {inbox} (processed/ and rejected/ beside them)", flush=True)
+        if args.pool:
+            for i in range(max(0, args.workers)):
+                children.start(f"worker-{i + 1}", [sys.executable, "-m", "pipelines.worker", "--pool", args.pool,
+                                                   "--name", f"{socket.gethostname()}-local-{i + 1}"], env)
+            print(f"Work pool:       {args.pool} ({max(0, args.workers)} worker(s) here; on other machines: "
+                  f"`assetmap worker --pool {args.pool} --api http://<this host>:{port}/api`)", flush=True)
         if not args.no_dashboard:
             from pipelines.balancer import Dashboards, default_replicas
 

@@ -243,22 +243,22 @@ def wait_for(predicate, timeout: float, what: str):
 
 
 @contextlib.contextmanager
-def running_up(tmp_path: Path, template: Path, *extra: str):
-    """`assetmap up` on a copy of ``template``, as a user starts it (``extra``: more of its options);
-    stopped, with everything it started, at the end."""
+def running_up(tmp_path: Path, template: Path, *extra: str, env_extra: dict[str, str] | None = None):
+    """`assetmap up` on a copy of ``template``, as a user starts it (``extra``: more of its options;
+    ``env_extra``: more of its environment); stopped, with everything it started, at the end."""
     home = tmp_path / "home"
     home.mkdir()
     db = home / "assetmap.duckdb"
     shutil.copy(template, db)
     inbox = tmp_path / "inbox"
     env = {**os.environ, "ASSETMAP_HOME": str(home), "ASSETMAP_INBOX": str(inbox), "ASSETMAP_DB": str(db),
-           "ASSETMAP_DEMO_DIR": str(tmp_path / "demo")}
+           "ASSETMAP_DEMO_DIR": str(tmp_path / "demo"), **(env_extra or {})}
     cli = Path(sys.executable).with_name("assetmap")
     proc = subprocess.Popen([str(cli), "up", "--", "--no-demo", "--prefect-port", "0", "--dashboard-port", "0", *extra],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     lines: list[str] = []
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
@@ -269,7 +269,8 @@ def running_up(tmp_path: Path, template: Path, *extra: str):
     text = "".join(lines)
     assert "assetmap is up" in text, text
     api = re.search(r"Prefect server:\s+(http://127\.0\.0\.1:\d+)", text).group(1) + "/api"
-    dash = re.search(r"Dashboard:\s+(http://127\.0\.0\.1:\d+)", text).group(1)
+    found = re.search(r"Dashboard:\s+(http://127\.0\.0\.1:\d+)", text)
+    dash = found.group(1) if found else None
     info = {"proc": proc, "home": home, "db": db, "inbox": inbox, "api": api, "dashboard": dash, "text": text}
     family = psutil.Process(proc.pid).children(recursive=True)
     try:

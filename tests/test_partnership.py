@@ -1,0 +1,175 @@
+"""A partnership's deployment on one machine, with the real servers started here: PostgreSQL (a
+throwaway cluster) under the Prefect server that `assetmap up --prefect-db … --pool …` starts,
+two `assetmap worker --pool …` processes in folders of their own, and an S3 endpoint the
+snapshots go to. A dropped file is ingested by one of the workers and its snapshot reaches the
+bucket; under a burst of runs both workers take some, and the store's writer limit lets only one
+write at a time. Slow: run alone with ``pytest -m slow tests/test_partnership.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.conftest import post_json, running_up
+from tests.servers import PG_BIN, moto_s3, postgres, start, stop, wait_until
+
+pytestmark = pytest.mark.slow
+log = logging.getLogger(__name__)
+
+POOL = "assetmap-partnership"
+BURST = 8
+_TOOK = re.compile(r"writer (\S+) took (\S+) at ([\d.]+) after ([\d.]+) s")
+_RELEASED = re.compile(r"writer (\S+) released (\S+) at ([\d.]+)")
+
+
+def _get(url: str) -> dict:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as r:  # noqa: S310 (our loopback server)
+        return json.loads(r.read())
+
+
+def _runs(api: str, ids: list[str]) -> list[dict]:
+    return post_json(f"{api}/flow_runs/filter", {"flow_runs": {"id": {"any_": ids}}, "limit": 200})
+
+
+def _writer_sections(api: str, ids: list[str]) -> list[tuple[float, float, str, str, float]]:
+    """(took, released, worker, limit, seconds waited for it) of every writer section the runs logged."""
+    logs = post_json(f"{api}/logs/filter", {"logs": {"flow_run_id": {"any_": ids}}, "limit": 200, "sort": "TIMESTAMP_ASC"})
+    took = {}
+    out = []
+    for rec in logs:
+        if m := _TOOK.search(rec["message"]):
+            took[rec["flow_run_id"]] = (float(m.group(3)), m.group(1), m.group(2), float(m.group(4)))
+        elif (m := _RELEASED.search(rec["message"])) and rec["flow_run_id"] in took:
+            start_t, worker, limit, waited = took.pop(rec["flow_run_id"])
+            out.append((start_t, float(m.group(3)), worker, limit, waited))
+    return sorted(out)
+
+
+@contextlib.contextmanager
+def _workers(tmp_path: Path, api: str, env: dict[str, str], names: list[str]):
+    procs = []
+    try:
+        for name in names:
+            folder = tmp_path / name  # a machine of its own: its own folder and home, the shared store
+            folder.mkdir()
+            cli = Path(sys.executable).with_name("assetmap")
+            procs.append(start([str(cli), "worker", "--pool", POOL, "--limit", "2", "--name", name, "--api", api,
+                                "--poll", "1"], folder / "worker.log",
+                               env={**env, "ASSETMAP_HOME": str(folder / ".assetmap")}, cwd=folder))
+        def online() -> bool:
+            if any(p.poll() is not None for p in procs):
+                pytest.fail("a worker exited: see its worker.log")
+            seen = {w["name"] for w in post_json(f"{api}/work_pools/{POOL}/workers/filter", {})
+                    if w.get("status") == "ONLINE"}
+            return set(names) <= seen
+
+        wait_until(online, 90, what="both workers online")
+        yield procs
+    finally:
+        for p in procs:
+            stop(p, grace=12)
+
+
+def test_prefect_on_postgresql_with_two_workers_one_writer_and_snapshots_in_the_bucket(
+        tmp_path, _analysed_db, caplog):
+    logs = tmp_path / "logs"
+    with postgres(logs) as pg_url, moto_s3(logs) as s3:
+        env = {**s3, "ASSETMAP_SNAPSHOT_URL": "s3://assetmap/partnership", "ASSETMAP_BOOTSTRAP": "0"}
+        t_up = time.monotonic()
+        with running_up(tmp_path, _analysed_db, "--prefect-db", pg_url, "--pool", POOL, "--workers", "0",
+                        "--no-dashboard", env_extra=env) as info:
+            up_s = time.monotonic() - t_up
+            api, db, inbox = info["api"], info["db"], info["inbox"]
+            assert "state in PostgreSQL" in info["text"] and f"Work pool:       {POOL}" in info["text"]
+            # the server's state is in PostgreSQL, not in a SQLite file in the home
+            assert not (info["home"] / "prefect" / "prefect.db").exists()
+            psql = subprocess.run(
+                [str(PG_BIN / "psql"), pg_url.replace("postgresql+asyncpg", "postgresql"), "-tAc",
+                 "SELECT count(*) FROM deployment"], capture_output=True, text=True, check=True)
+            assert int(psql.stdout.strip()) >= 3
+            # the deployments are in the pool, with module entry points a worker anywhere can load
+            dep = _get(f"{api}/deployments/name/refresh_all/manual")
+            assert dep["work_pool_name"] == POOL and dep["entrypoint"] == "pipelines.flows:refresh_all"
+
+            worker_env = {**os.environ, **env, "ASSETMAP_DB": str(db), "ASSETMAP_INBOX": str(inbox)}
+            with _workers(tmp_path, api, worker_env, ["w1", "w2"]):
+                # 1. a dropped provider file: ingested by one worker, its snapshot in the bucket
+                s3c = boto3.client("s3", **{"endpoint_url": s3["AWS_ENDPOINT_URL"],
+                                            "aws_access_key_id": s3["AWS_ACCESS_KEY_ID"],
+                                            "aws_secret_access_key": s3["AWS_SECRET_ACCESS_KEY"],
+                                            "region_name": s3["AWS_DEFAULT_REGION"]})
+
+                def latest() -> str | None:
+                    with contextlib.suppress(Exception):
+                        return s3c.get_object(Bucket="assetmap", Key="partnership/public/LATEST")["Body"].read().decode()
+                    return None
+
+                before = latest()
+                rows = ["id,name,category,lat,lon,capacity",
+                        "pship-1,Partnership Welcome ESOL,esol_provider,52.779,-1.252,15"]
+                tmp = inbox / ".drop.tmp"
+                inbox.mkdir(parents=True, exist_ok=True)
+                tmp.write_text("\n".join(rows) + "\n", encoding="utf-8")
+                t_drop = time.monotonic()
+                tmp.rename(inbox / "partnership-esol.csv")
+                name = wait_until(lambda: (n := latest()) != before and n, 120, what="a new LATEST in the bucket")
+                drop_to_bucket_s = time.monotonic() - t_drop
+                body = s3c.get_object(Bucket="assetmap", Key=f"partnership/public/{name}")["Body"].read()
+                got = tmp_path / "from-bucket.duckdb"
+                got.write_bytes(body)
+                from assetmap.store import connect
+
+                con = connect(got, read_only=True)
+                try:
+                    assert con.execute("SELECT count(*) FROM assets WHERE name = 'Partnership Welcome ESOL'"
+                                       ).fetchone() == (1,)
+                finally:
+                    con.close()
+                assert list((inbox / "processed").glob("*_partnership-esol.csv"))
+                def ingested() -> list:  # the run's logs reach the server in batches, a little later
+                    runs = post_json(f"{api}/flow_runs/filter", {"flows": {"name": {"any_": ["ingest_file"]}},
+                                                                 "limit": 20})
+                    done = [r["id"] for r in runs if r["state_type"] == "COMPLETED"]
+                    return done and _writer_sections(api, done)
+
+                writers = wait_until(ingested, 60, what="the ingest run's writer section in its logs")
+                assert {w for _, _, w, *_ in writers} <= {"w1", "w2"}
+
+                # 2. a burst: every run writes the store; both workers take some, one writes at a time
+                t_burst = time.monotonic()
+                ids = [post_json(f"{api}/deployments/{dep['id']}/create_flow_run", {})["id"] for _ in range(BURST)]
+                final = wait_until(lambda: (rs := _runs(api, ids)) and all(
+                    r["state_type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for r in rs) and rs,
+                    300, every=1.0, what=f"{BURST} runs finished")
+                burst_s = time.monotonic() - t_burst
+                assert [r["state_type"] for r in final] == ["COMPLETED"] * BURST
+                sections = wait_until(lambda: len(s := _writer_sections(api, ids)) == BURST and s, 60,
+                                      what="every run's writer section in the logs")
+                assert len(sections) == BURST
+                limit = sections[0][3]
+                assert {s[3] for s in sections} == {limit}  # one store, one limit
+                gcl = [g for g in post_json(f"{api}/v2/concurrency_limits/filter", {}) if g["name"] == limit]
+                assert [g["limit"] for g in gcl] == [1]
+                overlaps = [(a, b) for a, b in zip(sections, sections[1:], strict=False) if b[0] < a[1]]
+                assert overlaps == [], overlaps
+                waited = max(s[4] for s in sections)
+                assert waited > 1.0  # runs did queue for the limit: up to four ran at once
+                split = {w: sum(1 for s in sections if s[2] == w) for w in ("w1", "w2")}
+                assert split["w1"] > 0 and split["w2"] > 0, split
+                held = sum(s[1] - s[0] for s in sections)
+        print(f"\npartnership: up on PostgreSQL {up_s:.1f} s; drop -> snapshot in the bucket {drop_to_bucket_s:.1f} s; "
+              f"burst of {BURST} runs in {burst_s:.1f} s, split {split}, writer held {held:.1f} s in all, "
+              f"0 overlaps, longest wait for the writer limit {waited:.1f} s")
