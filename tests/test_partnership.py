@@ -9,6 +9,7 @@ write at a time. Slow: run alone with ``pytest -m slow tests/test_partnership.py
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import re
@@ -36,7 +37,7 @@ def _get(url: str) -> dict:
     import json
     import urllib.request
 
-    with urllib.request.urlopen(url, timeout=10) as r:  # noqa: S310 (our loopback server)
+    with urllib.request.urlopen(url, timeout=10) as r:
         return json.loads(r.read())
 
 
@@ -46,7 +47,8 @@ def _runs(api: str, ids: list[str]) -> list[dict]:
 
 def _writer_sections(api: str, ids: list[str]) -> list[tuple[float, float, str, str, float]]:
     """(took, released, worker, limit, seconds waited for it) of every writer section the runs logged."""
-    logs = post_json(f"{api}/logs/filter", {"logs": {"flow_run_id": {"any_": ids}}, "limit": 200, "sort": "TIMESTAMP_ASC"})
+    logs = post_json(f"{api}/logs/filter",
+                     {"logs": {"flow_run_id": {"any_": ids}}, "limit": 200, "sort": "TIMESTAMP_ASC"})
     took = {}
     out = []
     for rec in logs:
@@ -114,7 +116,8 @@ def test_prefect_on_postgresql_with_two_workers_one_writer_and_snapshots_in_the_
 
                 def latest() -> str | None:
                     with contextlib.suppress(Exception):
-                        return s3c.get_object(Bucket="assetmap", Key="partnership/public/LATEST")["Body"].read().decode()
+                        obj = s3c.get_object(Bucket="assetmap", Key="partnership/public/LATEST")
+                        return obj["Body"].read().decode()
                     return None
 
                 before = latest()
@@ -163,7 +166,7 @@ def test_prefect_on_postgresql_with_two_workers_one_writer_and_snapshots_in_the_
                 assert {s[3] for s in sections} == {limit}  # one store, one limit
                 gcl = [g for g in post_json(f"{api}/v2/concurrency_limits/filter", {}) if g["name"] == limit]
                 assert [g["limit"] for g in gcl] == [1]
-                overlaps = [(a, b) for a, b in zip(sections, sections[1:], strict=False) if b[0] < a[1]]
+                overlaps = [(a, b) for a, b in itertools.pairwise(sections) if b[0] < a[1]]
                 assert overlaps == [], overlaps
                 waited = max(s[4] for s in sections)
                 assert waited > 1.0  # runs did queue for the limit: up to four ran at once
