@@ -7,6 +7,7 @@ Slow: run alone with ``pytest -m slow tests/test_login_browser.py``.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import re
@@ -89,10 +90,8 @@ class Seen:
 
         def on_response(resp):
             if "/media/" in resp.url or "/oauth2" in resp.url:
-                try:
+                with contextlib.suppress(Exception):  # a redirect has no body
                     self.bodies.append(resp.body().decode("utf-8", errors="replace"))
-                except Exception:  # a redirect has no body
-                    pass
 
         page.on("websocket", on_ws)
         page.on("response", on_response)
@@ -134,7 +133,7 @@ def _login(page, url: str, sub: str) -> float:
     t0 = time.perf_counter()
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("button", name=sub, exact=True).click(timeout=30_000)
-    page.get_by_text(re.compile(f"Signed in as .*")).first.wait_for(timeout=60_000)
+    page.get_by_text(re.compile("Signed in as .*")).first.wait_for(timeout=60_000)
     return time.perf_counter() - t0
 
 
