@@ -71,6 +71,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         "kind": args.kind, "mapping": args.map or None, "category": args.category,
         "source": args.source, "vintage": args.vintage, "licence": args.licence,
         "level": args.level, "code_field": args.code_field, "variable": args.variable,
+        "effective": args.effective, "closes_missing": args.closes_missing,
     }.items() if v}
     files = expand_paths(args.paths, options)
     if not files:
@@ -252,11 +253,41 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 3 if result.unreachable else (2 if result.problems else 0)
 
 
+def _gaps_then_and_now(args: argparse.Namespace) -> int:
+    from assetmap import queries
+
+    with _store(args, read_only=True) as store:
+        level = _level(store, args.by)
+        when = _moment(store, args.as_at)
+        frame = queries.gaps_then_and_now(store.con, when, args.category, level)
+    if frame.empty:
+        log.error("no gaps as at %s: run `assetmap recompute --as-at %s` first", args.as_at, args.as_at)
+        return 2
+    frame = frame.head(args.top)
+    if args.json:
+        _out(json.dumps({"as_at": str(when), "category": args.category, "level": level,
+                         "units": frame.to_dict("records")}, indent=2, default=str))
+        return 0
+    _out(f"{'code':<10} {'name':<28} {'gap then':>8} {'gap now':>8} {'change':>7} {'sites then':>10} {'now':>4}")
+    for r in frame.itertuples():
+        now = "-" if r.gap_now != r.gap_now else f"{r.gap_now:.3f}"
+        change = "-" if r.change != r.change else f"{r.change:+.3f}"
+        sites_now = "-" if r.sites_now != r.sites_now else f"{r.sites_now:.0f}"
+        _out(f"{r.code:<10} {str(r.name or '')[:28]:<28} {r.gap_then:>8.3f} {now:>8} {change:>7} "
+             f"{r.sites_then:>10} {sites_now:>4}")
+    return 0
+
+
 def cmd_recompute(args: argparse.Namespace) -> int:
-    from assetmap.analysis import recompute, recompute_affected
+    from assetmap.analysis import recompute, recompute_affected, recompute_as_at
 
     with _store(args) as store:
-        if args.wards or args.changed:
+        if args.as_at:
+            if args.wards or args.changed:
+                log.error("--as-at computes every unit as at that date: give it without --changed or --wards")
+                return 2
+            res = recompute_as_at(store, _moment(store, args.as_at), level=args.by)
+        elif args.wards or args.changed:
             res = recompute_affected(store, args.wards or [])
         else:
             res = recompute(store, level=args.by, n_boot=args.bootstrap)
@@ -270,6 +301,57 @@ def cmd_recompute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _moment(store: Store, text: str, start: bool = False) -> Any:
+    """A date (``2019-04-01``: the end of that day; as the ``start`` of a period, just before it
+    began) or a snapshot's id (the moment it was published)."""
+    import datetime as _dt
+
+    try:
+        day = _dt.date.fromisoformat(text.strip())
+    except ValueError:
+        pass
+    else:
+        if start:
+            return _dt.datetime.combine(day, _dt.time()) - _dt.timedelta(microseconds=1)
+        return _dt.datetime.combine(day, _dt.time(23, 59, 59))
+    from assetmap.snapshots import list_snapshots
+
+    for snap in list_snapshots(store.path):
+        if snap["snapshot_id"] == text.strip() and snap.get("published_at"):
+            return _dt.datetime.fromisoformat(snap["published_at"]).astimezone(_dt.UTC).replace(tzinfo=None)
+    raise ValueError(f"{text!r} is neither a date (YYYY-MM-DD) nor a snapshot kept beside the store "
+                     "(`assetmap status` lists them)")
+
+
+def cmd_changes(args: argparse.Namespace) -> int:
+    from assetmap import queries
+
+    with _store(args, read_only=True) as store:
+        start = _moment(store, args.since, start=True) if args.since else None
+        end = _moment(store, args.until) if args.until else None
+        frame = queries.changes(store.con, start, end, args.category, partner=True)
+    by_ward = queries.changes_by_ward(frame)
+    if args.json:
+        listed = frame.drop(columns=["lat", "lon"]).assign(at=frame["at"].astype(str))
+        _out(json.dumps({"from": str(start) if start else None, "to": str(end) if end else None,
+                         "category": args.category, "by_ward": by_ward.to_dict("records"),
+                         "changes": listed.to_dict("records")}, indent=2, default=str))
+        return 0
+    if frame.empty:
+        _out("no openings, closures or moves in that period")
+        return 0
+    _out(f"{'ward':<10} {'name':<24} {'category':<17} {'opened':>6} {'reopened':>8} {'moved':>5} "
+         f"{'closed':>6} {'net':>4}")
+    for r in by_ward.itertuples():
+        _out(f"{r.ward_code or '-':<10} {str(r.ward_name or '')[:24]:<24} {r.category:<17} {r.opened:>6} "
+             f"{r.reopened:>8} {r.moved:>5} {r.closed:>6} {r.net:>+4}")
+    _out("")
+    for r in frame.itertuples():
+        moved = f" ({r.moved_m:.0f} m)" if r.change == "moved" and r.moved_m == r.moved_m else ""
+        _out(f"{str(r.at)[:10]}  {r.change:<8} {r.category:<17} {r.name}{moved}  [{r.ward_code or '-'}]")
+    return 0
+
+
 def _level(store: Store, by: str | None) -> str:
     from assetmap.analysis import default_level
 
@@ -279,6 +361,8 @@ def _level(store: Store, by: str | None) -> str:
 def cmd_gaps(args: argparse.Namespace) -> int:
     from assetmap import queries
 
+    if args.as_at:
+        return _gaps_then_and_now(args)
     with _store(args, read_only=True) as store:
         level = _level(store, args.by)
         recs = queries.unit_gaps(store.con, level, args.category, args.top, args.flagged)
@@ -539,6 +623,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vintage", help="census or boundary vintage, e.g. 2021")
     p.add_argument("--variable", help="census variable when the file does not say")
     p.add_argument("--licence", help="licence of the data, stored with each asset")
+    p.add_argument("--effective", type=_iso_date, metavar="DATE",
+                   help="when a provider file's openings, changes and closures took effect (default: now); "
+                        "ingest a source's older files first")
+    p.add_argument("--closes-missing", action="store_true",
+                   help="the file lists the whole source: its sites the file no longer lists have closed")
     p.add_argument("--level", choices=["oa", "lsoa", "msoa", "ward", "la"], help="boundary level")
     p.add_argument("--code-field", help="boundary property holding the area code")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -579,6 +668,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", choices=levels, help="unit of analysis (default: wards, where loaded)")
     p.add_argument("--bootstrap", type=int, default=0, metavar="N",
                    help="bootstrap replicates for confidence intervals of D (default none)")
+    p.add_argument("--as-at", metavar="DATE|SNAPSHOT",
+                   help="the gaps with the sites open at that date (or snapshot), kept beside today's "
+                        "(see `assetmap gaps --as-at`)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_recompute)
 
@@ -589,8 +681,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=20)
     p.add_argument("--by", choices=levels)
     p.add_argument("--flagged", action="store_true", help="only 'high need, low provision' units")
+    p.add_argument("--as-at", metavar="DATE|SNAPSHOT",
+                   help="each unit's gap then (computed by `recompute --as-at`) beside today's, biggest rise first")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_gaps)
+
+    p = add("changes", help="openings, closures and moves per ward, from the assets' history")
+    p.add_argument("--from", dest="since", metavar="DATE|SNAPSHOT", help="after this date or snapshot")
+    p.add_argument("--to", dest="until", metavar="DATE|SNAPSHOT", help="up to this date or snapshot")
+    p.add_argument("--category", choices=list(CATEGORIES))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_changes)
 
     p = add("what-if", help="which gaps change if assets open or close (nothing written)")
     p.add_argument("--add", action="append", metavar="LAT,LON,CATEGORY[,CAPACITY]")

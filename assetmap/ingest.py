@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 #: Options that change what a file's rows become; with the file's hash they key idempotence.
 READ_OPTIONS = ("kind", "mapping", "category", "source", "vintage", "licence", "level",
-                "code_field", "name_field", "variable")
+                "code_field", "name_field", "variable", "effective", "closes_missing")
 
 Progress = Callable[[str], None]
 
@@ -253,6 +253,9 @@ def store_rows(store: Store, result: ReadResult, label: str, sha: str, kind: str
                 also(con, ingest_id, written)
     except Declined:
         raise
+    except FileRefused as exc:  # the writer found the whole file cannot be taken
+        log.warning("ingest of %s refused; rolled back: %s", label, exc.message)
+        return _refuse(store, label, sha, kind, okey, exc.reason_code, exc.message, started)
     except Exception as exc:
         log.exception("ingest of %s failed; rolled back", label)
         return _refuse(store, label, sha, kind, okey, "store_failed",

@@ -113,6 +113,9 @@ class Settings:
         ``approve``/``reject`` still work).
     profile_reach_m
         How far around a ward its profile and brief list assets (and count sensitive ones).
+    scorecard_min_population
+        A race equality scorecard's group with fewer residents than this in the local authority
+        (from the census) is flagged as unreliable: a rate over few people swings widely.
     roles_claim
         The OIDC claim that carries a signed-in user's groups (``ASSETMAP_ROLES_CLAIM``, default
         ``groups``; a list, or a string of names separated by commas or spaces).
@@ -210,6 +213,7 @@ class Settings:
     dashboard_mode: str = field(default_factory=lambda: os.environ.get("ASSETMAP_MODE", "public"))
     moderator_secret: str = field(default_factory=lambda: os.environ.get("ASSETMAP_MODERATOR_SECRET", ""))
     profile_reach_m: float = 1600.0
+    scorecard_min_population: int = 1000
     # -- logins and roles (OIDC through st.login) ----------------------------------------------
     roles_claim: str = field(default_factory=lambda: os.environ.get("ASSETMAP_ROLES_CLAIM", "groups"))
     partner_groups: tuple[str, ...] = field(

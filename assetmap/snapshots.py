@@ -75,7 +75,8 @@ PUBLIC_TABLES: dict[str, str] = {
     **dict.fromkeys((
         "area_cells", "area_grid", "area_lookup", "area_parts", "areas", "dispersal", "display_areas", "events",
         "ingests", "oa_inputs", "partner_indices", "population", "population_estimates", "postcodes",
-        "sensitive_site_counts", "unit_gaps", "unit_gaps_as_at", "unit_indices", "unit_need"), "copy"),
+        "scorecard_indicators", "sensitive_site_counts", "unit_gaps", "unit_gaps_as_at", "unit_indices",
+        "unit_need"), "copy"),
 }
 
 

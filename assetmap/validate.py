@@ -263,6 +263,7 @@ def prepare_assets(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, source: 
         try:
             attrs = cats.normalise_attributes(r["attrs"] or {})
             sensitive = cats.parse_bool(r["sensitive"], "sensitive")
+            status = cats.parse_status(r.get("status"))
             observed = None
             if not blank(r["observed_at"]):
                 observed = pd.to_datetime(str(r["observed_at"]), dayfirst=True, errors="raise")
@@ -284,7 +285,7 @@ def prepare_assets(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, source: 
             "attrs": json.dumps(attrs, sort_keys=True, ensure_ascii=False),
             "sensitive": bool(sensitive), "source": source, "source_record_id": record_id,
             "licence": r["licence"] if not blank(r["licence"]) else licence,
-            "observed_at": observed,
+            "observed_at": observed, "status": status,
         })
     if not good:
         return pd.DataFrame(), quarantine

@@ -26,6 +26,8 @@ PAGES = [
     ("gap_ranking.py", "Gaps ranking", "gaps"),
     ("what_if.py", "What-if and siting", "what-if"),
     ("dispersal_review.py", "Dispersal review", "dispersal"),
+    ("changes.py", "Changes", "changes"),
+    ("scorecard.py", "Race equality scorecard", "scorecard"),
     ("provenance.py", "Data and provenance", "provenance"),
     ("submit.py", "Submit an asset", "submit"),
     ("moderate.py", "Moderation", "moderate"),

@@ -360,3 +360,23 @@ def show(args: dict[str, Any], key: str, height: int, returned_objects: list[str
         default={k: v for k, v in defaults.items() if k in returned_objects}, zoom=zoom, center=center,
         feature_group=None, return_on_hover=False, layer_control=None, pixelated=False,
         css_links=args["css_links"], js_links=args["js_links"], on_change=_on_change, wrap_longitude=False)
+
+
+#: colours of the changes a period brings, on the Changes page's map
+CHANGE_COLOURS = {"closed": "#d7301f", "opened": "#1a9850", "reopened": "#66bd63", "moved": "#4575b4"}
+
+
+def changes_map(rows: pd.DataFrame) -> folium.Map:
+    """Sites that opened, reopened, moved (where they went) or closed (where they were), as
+    circles coloured by change, each with its name, category and date (escaped)."""
+    m = vendor.offline_map(control_scale=True)
+    if settings.tile_url:
+        folium.TileLayer(tiles=settings.tile_url, attr=settings.tile_attribution or "tiles", name="Basemap").add_to(m)
+    for r in rows.itertuples():
+        label = (f"{html.escape(str(r.name))}<br>{html.escape(CATEGORY_LABELS.get(r.category, r.category))}: "
+                 f"{html.escape(str(r.change))} {str(r.at)[:10]}")
+        folium.CircleMarker([r.lat, r.lon], radius=7, color=CHANGE_COLOURS.get(r.change, "#555"), fill=True,
+                            fill_opacity=0.8, weight=1, tooltip=label).add_to(m)
+    if len(rows):
+        m.fit_bounds([[rows["lat"].min(), rows["lon"].min()], [rows["lat"].max(), rows["lon"].max()]])
+    return m

@@ -347,3 +347,61 @@ def test_too_many_markers_are_drawn_only_within_the_view(dashboard_home, monkeyp
     at.run()
     script = map_script(at)
     assert "var groups = [];" not in script and "\\u003cimg src=x onerror=alert(1)\\u003e" in script
+
+
+# -- changes: openings and closures, the gap then and now ---------------------------------------
+
+def _close_some(tmp_path, store, category: str, n: int) -> list[str]:
+    """Close ``n`` sites of ``category`` from their own source by a file saying so; their names."""
+    from assetmap.ingest import ingest_file
+
+    rows = store.con.execute(
+        """SELECT source, source_record_id, name, ST_Y(p), ST_X(p) FROM (SELECT *, ST_Transform(geom,
+           'EPSG:27700', 'EPSG:4326', always_xy := true) AS p FROM assets WHERE category = ?
+           AND source_record_id IS NOT NULL) ORDER BY asset_id LIMIT ?""", [category, n]).fetchall()
+    by_source: dict[str, list] = {}
+    for src, rid, name, lat, lon in rows:
+        by_source.setdefault(src, []).append((rid, name, lat, lon))
+    for src, recs in by_source.items():
+        path = tmp_path / f"closing-{category}-{src}.csv"
+        path.write_text("id,name,category,lat,lon,status\n" + "".join(
+            f'{rid},"{name}",{category},{lat},{lon},closed\n' for rid, name, lat, lon in recs), encoding="utf-8")
+        r = ingest_file(store, path, source=src)
+        assert r.status == "completed" and f"{len(recs)} closed" in r.message, r.message
+    return [name for _, _, name, _, _ in rows]
+
+
+def test_the_changes_page_shows_what_closed_and_the_gap_then_and_now(writable_dashboard_home, tmp_path,
+                                                                        monkeypatch):
+    import datetime as _dt
+
+    from assetmap.analysis import recompute, recompute_as_at
+    from assetmap.snapshots import publish
+
+    with Store(settings.db_path) as store:
+        moment = _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
+        esol = _close_some(tmp_path, store, "esol_provider", 3)
+        refuge = _close_some(tmp_path, store, "refugee_support", 1)
+        recompute(store)
+        recompute_as_at(store, moment)
+        publish(store, reason="closures")
+    at = ok(page("changes"))
+    assert any("Provision over time" in h.value for h in at.subheader)
+    assert any(re.search(r": \d+ opened or first recorded, 3 closed, 0 moved", h.value) for h in at.subheader), \
+        [h.value for h in at.subheader]
+    wards_table, listed, then_now = (d.value for d in at.dataframe)  # per ward, the list, then and now
+    assert wards_table["closed"].sum() == 3
+    closed = set(listed.loc[listed["change"] == "closed", "name"])
+    assert closed == set(esol)  # the refugee support venue is not in the public history
+    assert refuge[0] not in set(listed["name"])
+    assert len(then_now) > 10 and then_now["change"].max() > 0  # gaps rose where classes closed
+    # a partner sees the refugee support venue close too
+    monkeypatch.setattr(settings, "dashboard_mode", "partner")
+    at = ok(page("changes"))
+    listed = at.dataframe[1].value
+    assert set(listed.loc[listed["change"] == "closed", "name"]) == set(esol) | set(refuge)
+    # choosing a category narrows the period's list
+    at.multiselect(key="ch-categories").set_value(["refugee_support"]).run()
+    ok(at)
+    assert set(at.dataframe[1].value["name"]) >= set(refuge)
+    assert not set(at.dataframe[1].value["name"]) & set(esol)

@@ -8,6 +8,7 @@ the national census file reads its own OAs, not all 181,408.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -104,8 +105,10 @@ class Inputs:
         return self.oas[f"demand_{category}"].to_numpy(float)
 
 
-def load_inputs(con: duckdb.DuckDBPyConnection, census: Census | None = None) -> Inputs | None:
-    """OA points (point on surface, EPSG:27700), population, demand per category, and assets.
+def load_inputs(con: duckdb.DuckDBPyConnection, census: Census | None = None,
+                as_at: Any = None) -> Inputs | None:
+    """OA points (point on surface, EPSG:27700), population, demand per category, and assets
+    (those open now, or ``as_at`` a past moment, from the assets' history).
 
     None when no OA polygons are loaded (accessibility needs where people live).
     """
@@ -140,15 +143,16 @@ def load_inputs(con: duckdb.DuckDBPyConnection, census: Census | None = None) ->
         basis[cat] = (f"{variable}: all except {', '.join(cats)}" if exclude and cats
                       else f"{variable}: all residents" if exclude
                       else f"{variable}: {', '.join(cats)}")
-    return _with_assets(con, oas, basis)
+    return _with_assets(con, oas, basis, as_at=as_at)
 
 
 def _with_assets(con: duckdb.DuckDBPyConnection, oas: pd.DataFrame, basis: dict[str, str],
-                 categories: list[str] | None = None) -> Inputs:
+                 categories: list[str] | None = None, as_at: Any = None) -> Inputs:
+    source, params = ("asset_supply", []) if as_at is None else ("assets_as_at(?)", [as_at])
     assets = con.execute(
-        """SELECT asset_id, category, ST_X(geom) AS x, ST_Y(geom) AS y, oa_code, ward_code, capacity AS supply
-           FROM asset_supply WHERE geom IS NOT NULL AND (? IS NULL OR list_contains(?, category))
-           ORDER BY asset_id""", [categories, categories or []]
+        f"""SELECT asset_id, category, ST_X(geom) AS x, ST_Y(geom) AS y, oa_code, ward_code, capacity AS supply
+           FROM {source} WHERE geom IS NOT NULL AND (? IS NULL OR list_contains(?, category))
+           ORDER BY asset_id""", [*params, categories, categories or []]  # noqa: S608 (one of two fixed names)
     ).df()
     xy = oas[["x", "y"]].to_numpy(float)
     # an unbalanced tree builds in half the time; it is exact all the same (it only finds neighbours)

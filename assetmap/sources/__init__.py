@@ -22,6 +22,7 @@ from assetmap.sources import (
     partner_indices,
     postcodes,
     providers,
+    scorecard,
 )
 from assetmap.sources._io import (
     FileRefused,
@@ -36,7 +37,8 @@ from assetmap.sources.registry import Reader, Written
 #: Every format, in the order a file is tried against them: a column mapping first (the user
 #: said what the file is), then the most specific shapes before the most general.
 READERS: dict[str, Reader] = {r.kind: r for r in (
-    mapped.READER, osm.READER, lookup.READER, partner_indices.READER, asy_d11.READER, estimates.READER,
+    mapped.READER, osm.READER, lookup.READER, partner_indices.READER, scorecard.READER, asy_d11.READER,
+    estimates.READER,
     census.READER, postcodes.READER, providers.READER, boundaries.READER, openreferral.READER,
 )}
 KINDS = tuple(READERS)

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from assetmap.sources._io import ReadResult
+from assetmap.sources._io import FileRefused, ReadResult
 from assetmap.sources.registry import Written
+from assetmap.store import scalar
 from assetmap.validate import prepare_assets
 from assetmap.vocab.categories import ATTRIBUTES
 
 #: Columns of an asset candidate frame, in order.
 COLUMNS = (
     "row_number", "raw", "name", "category", "subtype", "address", "postcode", "lat", "lon",
-    "easting", "northing", "source_record_id", "sensitive", "observed_at", "licence", "attrs",
+    "easting", "northing", "source_record_id", "sensitive", "observed_at", "licence", "attrs", "status",
     "reason", "message",
 )
 #: Fields a column mapping (``--map target=source``) may fill.
 MAPPABLE = ("name", "category", "subtype", "address", "postcode", "lat", "lon", "easting",
-            "northing", "source_record_id", "sensitive", "observed_at", "licence", *ATTRIBUTES)
+            "northing", "source_record_id", "sensitive", "observed_at", "licence", "status", *ATTRIBUTES)
 
 _HEADER_ALIASES = {
     "latitude": "lat", "y_lat": "lat", "longitude": "lon", "lng": "lon", "long": "lon",
@@ -76,20 +78,88 @@ _ASSET_COLS = ["asset_id", "category", "subtype", "name", "name_key", "address",
                "attrs", "sensitive", "source", "source_record_id", "licence", "observed_at",
                "oa_code", "ward_code"]
 
+#: A site whose position changed by more than this (metres) has moved; less is a correction.
+MOVE_M = 25.0
+
+
+def _effective(options: dict[str, Any]) -> _dt.datetime:
+    """When the file's changes took effect: ``effective`` (a date or time), else now."""
+    value = options.get("effective")
+    if value in (None, ""):
+        return _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
+    ts = pd.Timestamp(str(value))
+    return (ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts).to_pydatetime()
+
+
+def _end_versions(con: duckdb.DuckDBPyConnection, ids: str, eff: _dt.datetime, ingest_id: int) -> None:
+    """End the current version of the assets listed in the registered relation ``ids``."""
+    con.execute(f"""UPDATE asset_versions SET valid_to = ?, ended_by = ?
+                    WHERE valid_to IS NULL AND asset_id IN (SELECT asset_id FROM {ids})""",  # noqa: S608 (ours)
+                [eff, ingest_id])
+
+
+def _close(con: duckdb.DuckDBPyConnection, ids: list[str], eff: _dt.datetime, ingest_id: int) -> list[str]:
+    """Close the assets ``ids`` still open: a last version with status 'closed', and gone from
+    ``assets`` (the analysis and the maps read what is open). Returns the wards they were in."""
+    if not ids:
+        return []
+    con.register("_closing", pd.DataFrame({"asset_id": ids}))
+    try:
+        wards = [w for (w,) in con.execute(
+            "SELECT DISTINCT ward_code FROM assets WHERE asset_id IN (SELECT asset_id FROM _closing) "
+            "AND ward_code IS NOT NULL").fetchall()]
+        _end_versions(con, "_closing", eff, ingest_id)
+        con.execute(
+            """INSERT INTO asset_versions
+               SELECT a.asset_id, (SELECT max(version) FROM asset_versions v WHERE v.asset_id = a.asset_id) + 1,
+                      'closed', 'closed', ?, NULL, ?, NULL, a.category, a.subtype, a.name, a.address, a.postcode,
+                      a.geom, a.attrs, a.sensitive, a.source, a.source_record_id, a.oa_code, a.ward_code
+               FROM assets a WHERE a.asset_id IN (SELECT asset_id FROM _closing)""", [eff, ingest_id])
+        con.execute("DELETE FROM assets WHERE asset_id IN (SELECT asset_id FROM _closing)")
+    finally:
+        con.unregister("_closing")
+    return wards
+
+
+def _check_order(con: duckdb.DuckDBPyConnection, ids: str, eff: _dt.datetime, source: str) -> None:
+    """A file's changes cannot take effect before the versions they end began: history files go
+    in oldest first."""
+    latest = scalar(con, f"""SELECT max(valid_from) FROM asset_versions
+                             WHERE valid_to IS NULL AND asset_id IN (SELECT asset_id FROM {ids})""")  # noqa: S608
+    if latest is not None and latest > eff:
+        raise FileRefused(
+            "out_of_order", f"this file of {source!r} takes effect on {eff:%Y-%m-%d %H:%M}, before the versions "
+            f"it would end began ({latest:%Y-%m-%d %H:%M}): ingest the files of a source oldest first, each with "
+            "--effective DATE")
+
 
 def write_assets(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
           options: dict[str, Any]) -> Written:
+    """Store the accepted sites, keeping every asset's history (:data:`asset_versions`).
+
+    A new site opens; a changed one gets a new version (``moved`` beyond :data:`MOVE_M`,
+    else ``changed``); a record marked closed (``status``), or with ``closes_missing`` one of this
+    source's sites the file no longer lists, closes. Each takes effect at ``effective`` (default now).
+    """
     accepted, quarantine = prepare_assets(result.frame, con, source, options.get("licence"))
     quarantine = list(result.quarantine) + quarantine
     if accepted.empty:
         return Written(0, quarantine, [], 0, "no assets accepted")
-    df = accepted[_ASSET_COLS].copy()
+    eff = _effective(options)
+    closing = accepted["status"].eq("closed") if "status" in accepted else pd.Series(False, index=accepted.index)
+    df = accepted.loc[~closing, _ASSET_COLS].copy()
     df["observed_at"] = pd.to_datetime(df["observed_at"])
     con.register("_a", df)
     try:
         changed = con.execute(
-            """
-            SELECT n.asset_id, n.ward_code AS new_ward, o.ward_code AS old_ward
+            f"""
+            SELECT n.asset_id, n.ward_code AS new_ward, o.ward_code AS old_ward,
+                   CASE WHEN o.asset_id IS NULL
+                         AND EXISTS (SELECT 1 FROM asset_versions v WHERE v.asset_id = n.asset_id)
+                        THEN 'reopened'
+                        WHEN o.asset_id IS NULL THEN 'opened'
+                        WHEN ST_Distance(o.geom, ST_Point(n.x, n.y)) > {MOVE_M} THEN 'moved'
+                        ELSE 'changed' END AS change
             FROM _a n LEFT JOIN assets o ON o.asset_id = n.asset_id
             WHERE o.asset_id IS NULL
                OR o.category IS DISTINCT FROM n.category OR o.subtype IS DISTINCT FROM n.subtype
@@ -97,8 +167,14 @@ def write_assets(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: 
                OR o.postcode IS DISTINCT FROM n.postcode OR o.attrs::VARCHAR IS DISTINCT FROM n.attrs
                OR o.sensitive IS DISTINCT FROM n.sensitive
                OR ST_X(o.geom) IS DISTINCT FROM n.x OR ST_Y(o.geom) IS DISTINCT FROM n.y
-            """
+            """  # noqa: S608 (a constant)
         ).df()
+        con.register("_changed", changed)
+        try:
+            _check_order(con, "_changed", eff, source)
+            _end_versions(con, "_changed", eff, ingest_id)
+        finally:
+            con.unregister("_changed")
         con.execute(
             """
             INSERT INTO assets (asset_id, category, subtype, name, name_key, address, postcode, geom,
@@ -119,9 +195,46 @@ def write_assets(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: 
             """,
             [ingest_id],
         )
+        con.register("_changed", changed[["asset_id", "change"]])
+        try:
+            con.execute(
+                """INSERT INTO asset_versions
+                   SELECT a.asset_id, coalesce((SELECT max(version) FROM asset_versions v
+                                                WHERE v.asset_id = a.asset_id), 0) + 1,
+                          c.change, 'open', ?, NULL, ?, NULL, a.category, a.subtype, a.name, a.address,
+                          a.postcode, a.geom, a.attrs, a.sensitive, a.source, a.source_record_id, a.oa_code,
+                          a.ward_code
+                   FROM assets a JOIN _changed c USING (asset_id)""", [eff, ingest_id])
+        finally:
+            con.unregister("_changed")
     finally:
         con.unregister("_a")
-    wards = sorted(set(pd.concat([changed["new_ward"], changed["old_ward"]]).dropna()))
-    cats = accepted["category"].value_counts().to_dict()
-    note = f"{len(accepted)} assets (" + ", ".join(f"{k} {v}" for k, v in sorted(cats.items())) + ")"
-    return Written(len(accepted), quarantine, wards, len(changed), note)
+    # closures: records marked closed, and (only when asked) what a whole re-sent source no longer lists
+    to_close = sorted(set(accepted.loc[closing, "asset_id"]))
+    notes = []
+    if options.get("closes_missing"):
+        if quarantine:
+            notes.append(f"closures of unlisted sites not applied: {len(quarantine)} rows were quarantined "
+                         "(fix them and send the file again)")
+        else:
+            listed = set(accepted["asset_id"])
+            to_close += [a for (a,) in con.execute("SELECT asset_id FROM assets WHERE source = ?", [source]).fetchall()
+                         if a not in listed]
+    if to_close:
+        con.register("_ids", pd.DataFrame({"asset_id": to_close}))
+        try:
+            _check_order(con, "_ids", eff, source)
+        finally:
+            con.unregister("_ids")
+    closed_wards = _close(con, sorted(set(to_close)), eff, ingest_id)
+    n_closed = int(scalar(
+        con, "SELECT count(*) FROM asset_versions WHERE ended_by IS NULL AND ingest_id = ? AND change = 'closed'",
+        [ingest_id]) or 0)
+    wards = sorted(set(pd.concat([changed["new_ward"], changed["old_ward"]]).dropna()) | set(closed_wards))
+    cats = accepted.loc[~closing, "category"].value_counts().to_dict()
+    note = f"{int((~closing).sum())} assets (" + ", ".join(f"{k} {v}" for k, v in sorted(cats.items())) + ")"
+    if n_closed:
+        note += f"; {n_closed} closed"
+    if notes:
+        note += "; " + "; ".join(notes)
+    return Written(len(accepted), quarantine, wards, len(changed) + n_closed, note)

@@ -116,5 +116,5 @@ def _has_mapping(_shape: Any, _text: Any = None, options: dict[str, Any] | None 
 
 READER = Reader(
     KIND, "any CSV or GeoJSON of assets, through a column mapping (--map target=source ... --category C)",
-    read, write_assets, tables=("assets",), rank=4, holds_assets=True,
+    read, write_assets, tables=("assets", "asset_versions"), rank=4, holds_assets=True,
     json=lambda _doc, options: _has_mapping(None, None, options), csv=_has_mapping)

@@ -123,7 +123,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
                 name=service.get("name"), category=category, address=address, postcode=postcode,
                 lat=loc.get("latitude"), lon=loc.get("longitude"), source_record_id=rid,
                 website=service.get("url") or (org.get("url") if isinstance(org, dict) else None),
-                description=service.get("description"), cost=_cost(service),
+                description=service.get("description"), cost=_cost(service), status=service.get("status"),
                 languages=[lang for lang in languages if lang] or None,
                 licence=options.get("licence"),
             )
@@ -136,5 +136,5 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
 
 
 READER = Reader(
-    KIND, "Open Referral UK (HSDS) JSON", read, write_assets, tables=("assets",), rank=4, holds_assets=True,
-    json=lambda doc, _options: looks_like_openreferral(doc))
+    KIND, "Open Referral UK (HSDS) JSON", read, write_assets, tables=("assets", "asset_versions"), rank=4,
+    holds_assets=True, json=lambda doc, _options: looks_like_openreferral(doc))

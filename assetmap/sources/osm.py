@@ -144,5 +144,6 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
 
 
 READER = Reader(
-    KIND, "OpenStreetMap Overpass JSON, or GeoJSON with OSM tags", read, write_assets, tables=("assets",),
-    rank=4, holds_assets=True, json=lambda doc, _options: looks_like_overpass(doc) or looks_like_osm_geojson(doc))
+    KIND, "OpenStreetMap Overpass JSON, or GeoJSON with OSM tags", read, write_assets,
+    tables=("assets", "asset_versions"), rank=4, holds_assets=True,
+    json=lambda doc, _options: looks_like_overpass(doc) or looks_like_osm_geojson(doc))

@@ -52,7 +52,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
 
 READER = Reader(
     KIND, "the provider CSV template, or GeoJSON / GeoPackage / GeoParquet / FlatGeobuf of points in its names",
-    read, write_assets, tables=("assets",), rank=4, holds_assets=True,
+    read, write_assets, tables=("assets", "asset_versions"), rank=4, holds_assets=True,
     binary=lambda data, _path: bool(geoassets.container(data)) and geoassets.looks_like_container_assets(data),
     json=lambda doc, _options: geoassets.looks_like_geojson_assets(doc),
     csv=lambda header, _text, _options: looks_like_providers(header))

@@ -137,6 +137,25 @@ def parse_bool(value: Any, field: str) -> bool | None:
     raise InvalidAttribute(f"{field} must be yes or no, got {str(value)!r}")
 
 
+#: What providers write for a site that is open or closed (Open Referral UK's ``status`` values
+#: among them: ``temporarily closed`` counts as closed, since nobody can go there now).
+STATUS_OPEN = frozenset({"open", "active", "operating", "running", "current", "live"})
+STATUS_CLOSED = frozenset({"closed", "inactive", "defunct", "temporarily closed", "permanently closed", "ceased",
+                           "shut", "discontinued"})
+
+
+def parse_status(value: Any) -> str:
+    """``open`` or ``closed`` for a record's status (blank: open)."""
+    if _blank(value):
+        return "open"
+    text = re.sub(r"[\s_-]+", " ", str(value).strip().lower())
+    if text in STATUS_OPEN:
+        return "open"
+    if text in STATUS_CLOSED:
+        return "closed"
+    raise InvalidAttribute(f"status must be open or closed, got {str(value)!r}")
+
+
 def _parse_levels(value: Any, field: str) -> list[str] | None:
     parts = [str(v) for v in value] if isinstance(value, list) else re.split(r"[;,/|]", str(value))
     levels: list[str] = []

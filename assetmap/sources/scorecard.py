@@ -1,0 +1,135 @@
+"""Race equality scorecard indicators: a CSV per local authority, domain, indicator and group.
+
+Columns ``la_code, domain, indicator, group, value, reference_group, reference_value, year,
+source`` and optionally ``lower, upper`` (a confidence interval of ``value``). ``domain`` is one
+of the seven areas of a local race disparity audit (:mod:`assetmap.vocab.scorecards`). Every row
+is stored or quarantined with its reason: a code that is not a local authority's, an unknown
+domain, a value or year that is not a number, a reference value of zero, an interval that does
+not hold the value, no source, the same indicator, group and year twice.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from assetmap.sources._io import (
+    FileRefused,
+    ReadResult,
+    drop_repeats,
+    level_of,
+    norm_key,
+    quarantine_row,
+    read_csv_records,
+)
+from assetmap.sources.registry import Reader, Written
+from assetmap.vocab.scorecards import DOMAINS, normalise_domain
+
+KIND = "scorecard"
+_REQUIRED = ("lacode", "domain", "indicator", "group", "value", "referencegroup", "referencevalue", "year",
+             "source")
+_COLUMNS = ["row_number", "la_code", "domain", "indicator", "grp", "value", "reference_group", "reference_value",
+            "year", "source", "lower", "upper"]
+
+
+def looks_like_scorecard(header: list[str]) -> bool:
+    keys = {norm_key(h) for h in header}
+    return all(k in keys for k in _REQUIRED)
+
+
+def _num(text: str) -> float | None:
+    try:
+        x = float(str(text).strip().replace(",", ""))
+    except ValueError:
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _row(rn: int, row: dict[str, str], col: dict[str, str]) -> tuple[tuple | None, str | None, str | None]:
+    """The stored row, or (None, reason, message)."""
+    def get(key: str) -> str:
+        return (row.get(col[key]) or "").strip() if key in col else ""
+
+    la = get("lacode").upper()
+    if level_of(la) != "la":
+        return None, "invalid_code", f"row {rn}: {la or 'an empty code'!r} is not a local authority's GSS code"
+    domain = normalise_domain(get("domain"))
+    if domain is None:
+        return None, "invalid_value", (f"row {rn}: domain {get('domain')!r} is not one of "
+                                       f"{', '.join(DOMAINS.values())}")
+    indicator, group, ref_group, source = get("indicator"), get("group"), get("referencegroup"), get("source")
+    for name, text in (("indicator", indicator), ("group", group), ("reference_group", ref_group),
+                       ("source", source)):
+        if not text:
+            return None, "missing_required", f"row {rn}: {name} is empty (every figure needs its source)" \
+                if name == "source" else f"row {rn}: {name} is empty"
+    value, ref = _num(get("value")), _num(get("referencevalue"))
+    if value is None or ref is None:
+        bad = "value" if value is None else "reference_value"
+        return None, "invalid_value", f"row {rn}: {bad} {get(bad.replace('_', '')) !r} is not a number"
+    if value < 0 or ref <= 0:
+        return None, "invalid_value", (f"row {rn}: a disparity ratio needs a value of 0 or more and a reference "
+                                       f"value above 0 (got {value:g} and {ref:g})")
+    year_text = get("year")
+    year = int(year_text) if year_text.isdigit() and len(year_text) == 4 else None
+    if year is None or not 1950 <= year <= 2100:
+        return None, "invalid_value", f"row {rn}: year {year_text!r} is not a year"
+    lower = _num(get("lower")) if get("lower") else None
+    upper = _num(get("upper")) if get("upper") else None
+    if (get("lower") and lower is None) or (get("upper") and upper is None):
+        return None, "invalid_value", f"row {rn}: the interval's bounds are not numbers"
+    if (lower is not None and lower > value) or (upper is not None and upper < value):
+        return None, "invalid_value", f"row {rn}: the interval [{lower}, {upper}] does not hold the value {value:g}"
+    return (rn, la, domain, indicator, group, value, ref_group, ref, year, source, lower, upper), None, None
+
+
+def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    path = Path(path)
+    rec = read_csv_records(data, path)
+    if not looks_like_scorecard(rec.header):
+        raise FileRefused("missing_columns", f"{path}: a scorecard needs columns {', '.join(_REQUIRED)} "
+                                             "(la_code, domain, indicator, group, value, reference_group, "
+                                             "reference_value, year, source[, lower, upper])")
+    col = {norm_key(h): h for h in rec.header}
+    quarantine = list(rec.quarantine)
+    rows = []
+    for rn, row in rec.rows:
+        out, reason, message = _row(rn, row, col)
+        if out is None:
+            quarantine.append(quarantine_row(rn, row, reason or "invalid_value", message or f"row {rn}"))
+        else:
+            rows.append(out)
+    frame = pd.DataFrame(rows, columns=_COLUMNS)
+    frame = drop_repeats(frame, ["la_code", "domain", "indicator", "grp", "year"], rec.rows, quarantine,
+                         "the same authority, indicator, group and year")
+    return ReadResult(KIND, frame, quarantine, rec.rows_read, {})
+
+
+def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
+          options: dict[str, Any]) -> Written:
+    frame = result.frame
+    if not frame.empty:
+        con.register("_s", frame.drop(columns=["row_number"]))
+        try:
+            con.execute(
+                """INSERT INTO scorecard_indicators BY NAME SELECT *, ? AS ingest_id FROM _s
+                   ON CONFLICT (la_code, domain, indicator, grp, year) DO UPDATE SET
+                       value = excluded.value, reference_group = excluded.reference_group,
+                       reference_value = excluded.reference_value, source = excluded.source,
+                       lower = excluded.lower, upper = excluded.upper, ingest_id = excluded.ingest_id""",
+                [ingest_id])
+        finally:
+            con.unregister("_s")
+    las = frame["la_code"].nunique() if not frame.empty else 0
+    return Written(len(frame), result.quarantine, [], 0, f"{len(frame)} scorecard figures for {las} authorities")
+
+
+READER = Reader(
+    KIND, "race equality scorecard indicators (la_code, domain, indicator, group, value, reference_group, "
+          "reference_value, year, source[, lower, upper])",
+    read, write, tables=("scorecard_indicators",), rank=3,
+    csv=lambda header, _text, _options: looks_like_scorecard(header))
