@@ -258,6 +258,51 @@ def _write_ts021(path: Path, codes: list[str], names: list[str], cats: list[str]
             w.writerow(row)
 
 
+#: The demo TS024's languages (labels as the 2021 table writes them) and the ethnic categories
+#: whose residents mostly speak each; residents of other main languages go to the last column.
+_TS024 = [
+    ("Other European language (EU): Polish", ("white_other",)),
+    ("Other European language (EU): Romanian", ("white_other", "white_roma")),
+    ("Other European language (EU): Portuguese", ("white_other",)),
+    ("Other European language (non EU): Ukrainian", ("white_other",)),
+    ("South Asian language: Urdu", ("asian_pakistani",)),
+    ("South Asian language: Panjabi", ("asian_pakistani", "asian_indian")),
+    ("South Asian language: Bengali (with Sylheti and Chatgaya)", ("asian_bangladeshi",)),
+    ("South Asian language: Gujarati", ("asian_indian",)),
+    ("South Asian language: Pashto", ("asian_other",)),
+    ("West or Central Asian language: Persian or Farsi", ("asian_other", "other_any")),
+    ("West or Central Asian language: Kurdish", ("other_any",)),
+    ("Arabic", ("other_arab",)),
+    ("African language: Somali", ("black_african",)),
+    ("African language: Tigrinya", ("black_african",)),
+    ("East Asian language: Mandarin Chinese", ("asian_chinese",)),
+    ("East Asian language: Cantonese Chinese", ("asian_chinese",)),
+]
+
+
+def _write_ts024(rng: np.random.Generator, path: Path, codes: list[str], cats: list[str], ethnic: np.ndarray,
+                 english: np.ndarray) -> None:
+    """A synthetic TS024 (main language, detailed) as Nomis publishes it: each OA's residents whose
+    main language is not English shared among languages by the ethnic groups present."""
+    eng = list(vocab.ENGLISH_CATEGORIES)
+    main_english = english[:, eng.index("main_english")].astype(int)
+    other = english[:, [eng.index(c) for c in ("very_well", "well", "not_well", "cannot")]].sum(1).astype(int)
+    weights = np.stack([ethnic[:, [cats.index(c) for c in group if c in cats]].sum(1) + 0.2
+                        for _, group in _TS024] + [np.full(len(codes), 2.0)], axis=1).astype(float)
+    weights /= weights.sum(1, keepdims=True)
+    header = ["date", "geography", "geography code",
+              "Main language (detailed): Total: All usual residents aged 3 years and over",
+              "Main language (detailed): English (English or Welsh in Wales)"]
+    header += [f"Main language (detailed): {label}" for label, _ in _TS024]
+    header += ["Main language (detailed): Other language: Any other language"]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for k, code in enumerate(codes):
+            split = rng.multinomial(int(other[k]), weights[k])
+            w.writerow(["2021", code, code, int(main_english[k] + other[k]), int(main_english[k]), *map(int, split)])
+
+
 def _write_ts029_long(path: Path, codes: list[str], english: np.ndarray) -> None:
     labels = [
         ("1", "Main language is English (English or Welsh in Wales)"),
@@ -418,6 +463,9 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
     written.append(p)
     p = out / "census" / "ts004_country_of_birth_2021.csv"
     _write_ts004(p, oa_codes, birth_cats, birth, "2021")
+    written.append(p)
+    p = out / "census" / "ts024_main_language_2021.csv"
+    _write_ts024(np.random.default_rng(seed + 5), p, oa_codes, cats, ethnic, english)
     written.append(p)
 
     written += _write_assets(rng, out, scale, oa_cells, centroids, cats, ethnic, english, n_assets)

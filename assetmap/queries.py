@@ -41,6 +41,7 @@ KINDS: dict[str, str] = {
     "access": "Accessibility",
     "index": "Segregation index",
     "share": "Share of residents",
+    "language": "Language gap",
 }
 #: Accessibility fields of ``unit_access`` a map may show (the column names, fixed).
 ACCESS_FIELDS: dict[str, str] = {
@@ -63,8 +64,13 @@ class Measure:
     field: str = "e2sfca"
     index: str = "dissimilarity"
     group: str = "all"
+    language: str = "urdu"
 
     def __post_init__(self) -> None:
+        from assetmap.vocab.languages import LANGUAGES
+
+        if self.language not in LANGUAGES:
+            raise ValueError(f"unknown language {self.language!r}")
         if self.kind not in KINDS:
             raise ValueError(f"unknown measure {self.kind!r}")
         if self.category not in vocab.CATEGORIES:
@@ -84,6 +90,10 @@ class Measure:
         if self.kind == "index":
             group = "" if vocab.is_multigroup(self.index) else f" ({vocab.group_label(self.group)})"
             return f"{vocab.INDEX_LABELS[self.index]}{group}"
+        if self.kind == "language":
+            from assetmap.vocab.languages import language_label
+
+            return f"Language gap: {language_label(self.language)} speakers with no provider in it within reach"
         return f"Share of residents: {vocab.group_label(self.group)}"
 
     def params(self) -> dict[str, str]:
@@ -97,6 +107,8 @@ class Measure:
             out["index"] = self.index
         if (self.kind == "index" and not vocab.is_multigroup(self.index)) or self.kind == "share":
             out["group"] = self.group
+        if self.kind == "language":
+            out["language"] = self.language
         return out
 
     @classmethod
@@ -104,7 +116,7 @@ class Measure:
         """A measure from query parameters; anything unknown falls back to the default."""
         base = asdict(cls())
         mapping = {"measure": "kind", "category": "category", "field": "field", "index": "index",
-                   "group": "group"}
+                   "group": "group", "language": "language"}
         for key, attr in mapping.items():
             if params.get(key):
                 base[attr] = str(params[key])
@@ -204,6 +216,9 @@ def measure_values(con: duckdb.DuckDBPyConnection, m: Measure) -> pd.DataFrame:
         col = m.field if m.field in ACCESS_FIELDS else "e2sfca"
         df = con.execute(f"SELECT unit_code AS code, {col} AS value FROM unit_access "  # noqa: S608 (fixed map)
                          "WHERE unit_level = ? AND category = ?", [LEVEL, m.category]).df()
+    elif m.kind == "language":
+        df = con.execute("SELECT unit_code AS code, language_gap AS value FROM unit_languages "
+                         "WHERE unit_level = ? AND language = ?", [LEVEL, m.language]).df()
     elif m.kind == "index":
         df = con.execute("SELECT unit_code AS code, value, reliable FROM unit_indices "
                          "WHERE unit_level = ? AND index_name = ? AND focal_group = ?",
@@ -700,3 +715,25 @@ def scorecard(con: duckdb.DuckDBPyConnection, la_code: str, min_population: floa
     order = {d: i for i, d in enumerate(DOMAINS)}
     return df.sort_values(["domain", "indicator", "year"], key=lambda s: s.map(order) if s.name == "domain" else s,
                           ascending=[True, True, False]).reset_index(drop=True)
+
+
+# -- language match --------------------------------------------------------------------------------
+
+def languages_spoken(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The main languages (other than English and Welsh) with speakers in the study area, most
+    speakers first."""
+    return [r[0] for r in con.execute(
+        "SELECT language FROM unit_languages WHERE unit_level = ? GROUP BY 1 ORDER BY sum(speakers) DESC",
+        [LEVEL]).fetchall()]
+
+
+def ward_languages(con: duckdb.DuckDBPyConnection, code: str, top: int = 8) -> pd.DataFrame:
+    """A ward's most spoken main languages other than English or Welsh: speakers, their share of
+    residents, ESOL or refugee-support providers in the language within reach, and the language gap."""
+    from assetmap.vocab.languages import language_label
+
+    df = con.execute(
+        """SELECT language, speakers, share, providers, covered, language_gap FROM unit_languages
+           WHERE unit_level = ? AND unit_code = ? ORDER BY rank LIMIT ?""", [LEVEL, code, top]).df()
+    df.insert(0, "main language", df.pop("language").map(language_label))
+    return df

@@ -76,7 +76,7 @@ PUBLIC_TABLES: dict[str, str] = {
         "area_cells", "area_grid", "area_lookup", "area_parts", "areas", "dispersal", "display_areas", "events",
         "ingests", "oa_inputs", "partner_indices", "population", "population_estimates", "postcodes",
         "scorecard_indicators", "sensitive_site_counts", "unit_gaps", "unit_gaps_as_at", "unit_indices",
-        "unit_need"), "copy"),
+        "unit_languages", "unit_need"), "copy"),
 }
 
 

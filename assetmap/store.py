@@ -28,7 +28,7 @@ DATA_TABLES = ("areas", "area_lookup", "population", "postcodes", "assets", "ass
                "dispersal", "population_estimates", "scorecard_indicators")
 #: Derived by ``assetmap recompute``; never edited by hand.
 RESULT_TABLES = ("unit_indices", "oa_inputs", "oa_access", "unit_access", "unit_need", "unit_gaps", "analysed_assets",
-                 "unit_gaps_as_at")
+                 "unit_gaps_as_at", "unit_languages")
 AUDIT_TABLES = ("ingests", "quarantine", "events", "submissions")
 
 # CHECK constraints read the vocabulary (fixed words, never input)
@@ -490,6 +490,28 @@ MIGRATIONS: list[tuple[int, str]] = [
             upper            DOUBLE,
             ingest_id        INTEGER NOT NULL,
             PRIMARY KEY (la_code, domain, indicator, grp, year)
+        );
+        """,
+    ),
+    (
+        13,
+        """
+        -- Language match per unit: the residents of each main language other than English or Welsh
+        -- (census main_language), and how many of them live within reach of an ESOL or
+        -- refugee-support provider working in it. language_gap = 1 - covered / speakers.
+        CREATE TABLE unit_languages (
+            unit_level    VARCHAR NOT NULL,
+            unit_code     VARCHAR NOT NULL,
+            language      VARCHAR NOT NULL,
+            speakers      DOUBLE NOT NULL,
+            share         DOUBLE,
+            covered       DOUBLE NOT NULL,
+            language_gap  DOUBLE NOT NULL,
+            providers     INTEGER NOT NULL,
+            rank          INTEGER NOT NULL,
+            basis         VARCHAR NOT NULL,
+            computed_at   TIMESTAMP NOT NULL,
+            PRIMARY KEY (unit_level, unit_code, language)
         );
         """,
     ),

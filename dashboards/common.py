@@ -30,7 +30,7 @@ from assetmap.snapshots import LATEST, latest_path, list_snapshots, snapshot_dir
 from assetmap.store import StoreError, connect, require_schema
 
 VIEW_KEYS = ("measure", "category", "field", "index", "group", "scheme", "k", "ward", "lat", "lon", "zoom",
-             "layers", "religions", "la")
+             "layers", "religions", "la", "language")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 

@@ -76,6 +76,17 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
             st.caption("Unreliable: fewer than 5 output areas or 50 residents of the group; read with care.")
         st.subheader("Accessibility")
         st.dataframe(read(snap, "ward_access", code), hide_index=True, width="stretch")
+        langs = read(snap, "ward_languages", code)
+        if len(langs):
+            st.subheader("Languages and providers in them")
+            st.dataframe(langs, hide_index=True, width="stretch", key=f"{key}-languages",
+                         column_config={"share": st.column_config.NumberColumn(format="percent"),
+                                        "language_gap": st.column_config.NumberColumn(format="%.2f"),
+                                        "speakers": st.column_config.NumberColumn(format="%d"),
+                                        "covered": st.column_config.NumberColumn(format="%d")})
+            st.caption("Residents whose main language is not English or Welsh (census), and how many live within "
+                       "1,600 m of an ESOL or refugee-support provider working in their language; language gap = "
+                       "the share who do not.")
 
     st.subheader("Assets within 1,600 m")
     listed, counted = read(snap, "assets_in_reach", code, settings.profile_reach_m, partner_mode())

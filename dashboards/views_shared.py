@@ -36,6 +36,11 @@ def ethnic_groups(path: str) -> dict[str, list[str]]:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
+def languages_spoken(path: str) -> list[str]:
+    return queries.languages_spoken(common.snapshot_at(path))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
 def religions(path: str) -> list[str]:
     return queries.religions(common.snapshot_at(path))
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from assetmap.analysis import languages
 from assetmap.analysis.inputs import Census, load_inputs
 from assetmap.analysis.tables import (
     compute_indices,
@@ -73,11 +74,12 @@ def recompute(store: Store, level: str | None = None, n_boot: int = 0) -> Recomp
         if not gaps.empty:
             gaps = gaps.merge(ranked(gaps, access_rows), on=["unit_code", "category"])
         res.oas = len(inputs.oas)
+    language_rows = languages.compute(con, umap)
     with store.transaction():
         # each table rebuilt and swapped in (the other levels' rows kept): deleting a national
         # table's million rows one by one would take longer than computing them
         for table, frame in (("unit_indices", indices), ("unit_need", need),
-                             ("unit_access", access_rows), ("unit_gaps", gaps)):
+                             ("unit_access", access_rows), ("unit_gaps", gaps), ("unit_languages", language_rows)):
             rows = frame.assign(unit_level=level, computed_at=now) if frame is not None and not frame.empty else None
             replace_table(con, table, rows, keep="unit_level <> ?", params=[level])
         if oa_frame is not None and inputs is not None:

@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
+from assetmap.analysis import languages
 from assetmap.analysis.full import RecomputeResult, recompute
 from assetmap.analysis.inputs import Inputs, stored_inputs
 from assetmap.analysis.tables import (
@@ -260,7 +261,16 @@ def recompute_affected(store: Store, wards: Iterable[str]) -> RecomputeResult:
         access_rows, gaps = units_after(con, inputs, level, new, touched, cats)
         writes.append((level, access_rows, gaps))
         res.changed_units += sorted(touched)
+    # the language match of the units whose ESOL or refugee-support provision changed
+    lang_writes = [(level, languages.compute(con, units_of(con, level, units=units)), units)
+                   for level, _, _ in writes if set(cats) & set(languages.PROVIDER_CATEGORIES)
+                   for units in [sorted(set(res.changed_units))]]
     with store.transaction():
+        for level, rows, units in lang_writes:
+            con.execute("DELETE FROM unit_languages WHERE unit_level = ? AND list_contains(?, unit_code)",
+                        [level, units])
+            if not rows.empty:
+                insert(con, "unit_languages", rows.assign(unit_level=level, computed_at=now))
         if new is not None:
             delete_keys(con, "oa_access", new[["oa_code", "category"]])
             insert(con, "oa_access", new)

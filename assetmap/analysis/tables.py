@@ -203,6 +203,8 @@ _COLUMNS = {
     "unit_need": ["unit_level", "unit_code", "component", "raw", "scaled", "computed_at"],
     "unit_gaps": ["unit_level", "unit_code", "category", "need", "supply", "gap", "rank",
                   "components", "flags", "strengths", "computed_at"],
+    "unit_languages": ["unit_level", "unit_code", "language", "speakers", "share", "covered", "language_gap",
+                       "providers", "rank", "basis", "computed_at"],
 }
 
 

@@ -15,6 +15,7 @@ from assetmap.sources import (
     boundaries,
     census,
     estimates,
+    languages,
     lookup,
     mapped,
     openreferral,
@@ -39,7 +40,7 @@ from assetmap.sources.registry import Reader, Written
 READERS: dict[str, Reader] = {r.kind: r for r in (
     mapped.READER, osm.READER, lookup.READER, partner_indices.READER, scorecard.READER, asy_d11.READER,
     estimates.READER,
-    census.READER, postcodes.READER, providers.READER, boundaries.READER, openreferral.READER,
+    languages.READER, census.READER, postcodes.READER, providers.READER, boundaries.READER, openreferral.READER,
 )}
 KINDS = tuple(READERS)
 ASSET_KINDS = tuple(k for k, r in READERS.items() if r.holds_assets)

@@ -10,16 +10,17 @@ import streamlit as st
 from assetmap import queries, vocab
 from assetmap.settings import settings
 from assetmap.vocab.categories import CATEGORIES
+from assetmap.vocab.languages import language_label
 from dashboards import common, maps, profile, render
 from dashboards import views_shared as cached
 from dashboards.views_shared import features
 
 PALETTE_OF = {"gap": "YlOrRd", "need": "YlOrRd", "supply": "Blues", "access": "Blues", "index": "Purples",
-              "share": "Purples"}
+              "share": "Purples", "language": "YlOrRd"}
 
 
 _WIDGETS = {"measure": "m-kind", "category": "m-category", "field": "m-field", "index": "m-index", "group": "m-group",
-            "scheme": "m-scheme", "k": "m-k"}
+            "scheme": "m-scheme", "k": "m-k", "language": "m-language"}
 
 
 def _state(v: dict[str, str]) -> dict[str, str]:
@@ -55,7 +56,15 @@ def measure_controls(snap: str, m: queries.Measure) -> queries.Measure:
             group = "all"
     if kind == "share":
         group = common.choice("Group", {g: vocab.group_label(g) for g in groups}, m.group, key="m-share")
-    return queries.Measure(kind, category, field, index, group)
+    language = m.language
+    if kind == "language":
+        spoken = cached.languages_spoken(snap)
+        if not spoken:
+            st.sidebar.info("No main-language table loaded (census TS024 or QS204EW).")
+        else:
+            language = common.choice("Main language", {lang: language_label(lang) for lang in spoken},
+                                     m.language, key="m-language")
+    return queries.Measure(kind, category, field, index, group, language)
 
 
 def main() -> None:
