@@ -183,7 +183,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from assetmap.export import export_layer
 
-    out = args.out or f"{args.layer}.{args.format}"
+    out = args.out or f"{args.layer}.{'json' if args.format == 'openreferral' else args.format}"
     with _store(args) as store:
         n = export_layer(store, args.layer, args.format, out, partner=args.partner)
     _out(f"wrote {n} features of {args.layer} to {out}")

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 AREA_LAYERS = {"wards": "ward", "oas": "oa", "lsoas": "lsoa", "msoas": "msoa", "las": "la"}
 LAYERS = (*AREA_LAYERS, "assets", "quarantine")
-FORMATS = ("geojson", "gpkg", "csv")
+FORMATS = ("geojson", "gpkg", "csv", "openreferral")
 
 
 def layer_frame(store: Store, layer: str, partner: bool = False) -> gpd.GeoDataFrame | pd.DataFrame:
@@ -59,8 +59,23 @@ def export_layer(store: Store, layer: str, fmt: str, out: str | Path, partner: b
     """Write ``layer`` to ``out`` as ``fmt``; return the number of features written."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
-    frame = layer_frame(store, layer, partner=partner)
     out = Path(out)
+    if fmt == "openreferral":
+        if layer != "assets":
+            raise ValueError("the openreferral format is for --layer assets (services at locations)")
+        from assetmap import openreferral
+
+        doc = openreferral.document(store, partner=partner)  # checked against the schema first
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+        tmp.replace(out)
+        if not partner:
+            hidden = store.scalar("SELECT count(*) FROM assets WHERE sensitive")
+            if hidden:
+                log.info("%d sensitive assets left out (public mode)", hidden)
+        return len(doc["services"])
+    frame = layer_frame(store, layer, partner=partner)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv" or not isinstance(frame, gpd.GeoDataFrame):
         if fmt != "csv":

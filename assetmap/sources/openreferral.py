@@ -15,6 +15,7 @@ from typing import Any
 from assetmap.sources._assets import candidate, frame, write_assets
 from assetmap.sources._io import FileRefused, ReadResult, load_json
 from assetmap.sources.registry import Reader
+from assetmap.vocab.categories import CATEGORIES
 
 KIND = "openreferral"
 
@@ -47,6 +48,10 @@ def _services(doc: Any) -> list | None:
 
 
 def _category(service: dict) -> str | None:
+    for t in service.get("service_taxonomys") or service.get("taxonomies") or []:
+        term = (t.get("taxonomy") or t) if isinstance(t, dict) else {}
+        if isinstance(term, dict) and term.get("vocabulary") == "assetmap" and term.get("id") in CATEGORIES:
+            return str(term["id"])  # assetmap's own export says exactly
     terms = []
     for key in ("taxonomies", "service_taxonomys"):
         for t in service.get(key) or []:
@@ -75,8 +80,12 @@ def _cost(service: dict) -> str | None:
     if not opts:
         fees = service.get("fees")
         return None if fees is None else ("free" if str(fees).strip().lower() in {"free", "0", "none"} else "fee")
-    amounts = [o.get("amount") for o in opts if isinstance(o, dict)]
-    return "free" if all(a in (0, "0", None, "") for a in amounts) else "fee"
+    opts = [o for o in opts if isinstance(o, dict)]
+    amounts = [o.get("amount") for o in opts]
+    if any(a not in (0, "0", None, "") for a in amounts):
+        return "fee"
+    said_free = any("free" in str(o.get("option") or "").lower() for o in opts)
+    return "free" if said_free or (amounts and all(a in (0, "0") for a in amounts)) else "fee"
 
 
 def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
@@ -108,15 +117,23 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
                 if isinstance(loc, dict):
                     locations.append(loc)
         locations += [flat_locations[lid] for lid in flat_links.get(sid, []) if lid in flat_locations]
+        # a package may give a location both nested in its service and in the flat tables: once each
+        unique: dict[str, dict] = {}
+        for n, loc in enumerate(locations):
+            unique.setdefault(str(loc["id"]) if loc.get("id") is not None else f"#{n}", loc)
+        locations = list(unique.values())
         if not locations:
             locations = [{}]
         category = options.get("category") or _category(service)
         languages = [lang.get("language") if isinstance(lang, dict) else lang
                      for lang in service.get("languages") or []]
+        ext: dict[str, Any] = service["assetmap"] if isinstance(service.get("assetmap"), dict) else {}
         for loc in locations:
             i += 1
             address, postcode = _address(loc)
             rid = f"{sid}@{loc.get('id')}" if loc.get("id") is not None else (sid or None)
+            if ext.get("source_record_id") and len(locations) == 1:
+                rid = str(ext["source_record_id"])  # assetmap's own export: the record's id as it was
             org = service.get("organization") or {}
             rec = candidate(
                 i, {"service": service.get("id"), "name": service.get("name"), "location": loc},
@@ -125,7 +142,8 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
                 website=service.get("url") or (org.get("url") if isinstance(org, dict) else None),
                 description=service.get("description"), cost=_cost(service), status=service.get("status"),
                 languages=[lang for lang in languages if lang] or None,
-                licence=options.get("licence"),
+                licence=options.get("licence"), attrs=ext.get("attrs") if isinstance(ext.get("attrs"), dict) else None,
+                subtype=ext.get("subtype"), sensitive=ext.get("sensitive"),
             )
             if category is None:
                 rec["reason"] = "unknown_category"
