@@ -210,7 +210,7 @@ def test_no_sensitive_coordinates_in_the_pages_or_the_exports(server, page, snap
 def test_every_page_renders_and_nothing_leaves_localhost(server, page, requests_seen):
     open_map(page, server)
     for title in ("Ward profile", "Gaps ranking", "What-if and siting", "Dispersal review", "Changes",
-                  "Data and provenance", "Submit an asset", "Moderation"):
+                  "Race equality scorecard", "Data and provenance", "Submit an asset", "Moderation"):
         page.get_by_role("link", name=title).click()
         page.get_by_role("heading", name=re.compile(title.split(" ")[0])).first.wait_for(timeout=30_000)
         time.sleep(1.0)

@@ -30,8 +30,8 @@ pytestmark = pytest.mark.slow
 USERS = [{"sub": "public1", "email": "public1@example.org", "name": "Pat Public"},
          {"sub": "partner1", "email": "partner1@example.org", "name": "Parveen Partner", "groups": ["partner"]},
          {"sub": "mod1", "email": "mod1@example.org", "name": "Mo Moderator", "groups": ["partner", "moderator"]}]
-PAGES = ("Ward profile", "Gaps ranking", "What-if and siting", "Dispersal review", "Changes", "Data and provenance",
-         "Submit an asset", "Moderation")
+PAGES = ("Ward profile", "Gaps ranking", "What-if and siting", "Dispersal review", "Changes",
+         "Race equality scorecard", "Data and provenance", "Submit an asset", "Moderation")
 
 
 @pytest.fixture(scope="module")
