@@ -21,6 +21,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from assetmap.settings import settings
+from assetmap.store import scalar
 from assetmap.vocab.languages import NOT_ESOL, language_slug
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,16 @@ def provider_languages(con: duckdb.DuckDBPyConnection,
 def compute(con: duckdb.DuckDBPyConnection, umap: pd.Series) -> pd.DataFrame:
     """The language match of every unit in ``umap`` (oa_code -> unit_code); empty when no
     main-language table is loaded."""
+    if not scalar(con, "SELECT EXISTS (SELECT 1 FROM population WHERE variable = 'main_language')"):
+        return pd.DataFrame(columns=COLUMNS)
+    # the OAs asked for first, then each one's latest vintage (an incremental recompute asks for a few)
     speakers = con.execute(
-        """SELECT c.area_code AS oa_code, c.category AS language, c.count::DOUBLE AS n,
+        """WITH c AS (SELECT area_code, category, count FROM population
+                      WHERE variable = 'main_language' AND list_contains(?, area_code)
+                      QUALIFY vintage = max(vintage) OVER (PARTITION BY area_code))
+           SELECT c.area_code AS oa_code, c.category AS language, c.count::DOUBLE AS n,
                   ST_X(ST_PointOnSurface(a.geom)) AS x, ST_Y(ST_PointOnSurface(a.geom)) AS y
-           FROM census_latest c JOIN areas a ON a.level = 'oa' AND a.code = c.area_code
-           WHERE c.variable = 'main_language' AND c.count > 0 AND list_contains(?, c.area_code)""",
+           FROM c JOIN areas a ON a.level = 'oa' AND a.code = c.area_code WHERE c.count > 0""",
         [list(umap.index)]).df()
     if speakers.empty:
         return pd.DataFrame(columns=COLUMNS)
