@@ -104,12 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     # file.received event arrives before the automation that listens for it
     for d in deps:
         d.apply()
-    watcher = InboxWatcher(settings.inbox_dir, emit_file_received)
-    watcher.start()
-    ready = os.environ.get("ASSETMAP_WORKER_READY")
-    if ready:
-        with open(ready, "w", encoding="utf-8") as fh:
-            fh.write(str(os.getpid()))
+    watcher = _watch_and_say_ready()
     log.info("worker ready: %d deployments, watching %s", len(deps), settings.inbox_dir)
     try:
         serve(*deps, limit=2, print_starting_message=False)
@@ -118,18 +113,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _watch_for_pool(pool: str) -> int:
-    """Deployments in ``pool`` (run by workers wherever they are), and this machine's inbox watched."""
-    deps = to_pool(pool)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+def _watch_and_say_ready() -> InboxWatcher:
+    """Start the inbox watcher, then write the file ``assetmap up`` waits for (``ASSETMAP_WORKER_READY``)."""
     watcher = InboxWatcher(settings.inbox_dir, emit_file_received)
     watcher.start()
     ready = os.environ.get("ASSETMAP_WORKER_READY")
     if ready:
         with open(ready, "w", encoding="utf-8") as fh:
             fh.write(str(os.getpid()))
+    return watcher
+
+
+def _watch_for_pool(pool: str) -> int:
+    """Deployments in ``pool`` (run by workers wherever they are), and this machine's inbox watched."""
+    deps = to_pool(pool)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    watcher = _watch_and_say_ready()
     log.info("%d deployments in work pool %s; watching %s", len(deps), pool, settings.inbox_dir)
     try:
         stop.wait()

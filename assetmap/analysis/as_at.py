@@ -18,7 +18,7 @@ import pandas as pd
 from assetmap.analysis.full import RecomputeResult
 from assetmap.analysis.inputs import Census, load_inputs
 from assetmap.analysis.tables import compute_indices, compute_need, oa_rows, ranked, unit_access, unit_gaps
-from assetmap.analysis.units import UNIT_LEVELS, default_level, unit_map
+from assetmap.analysis.units import chosen_level, unit_map
 from assetmap.store import Store
 from assetmap.vocab.categories import CATEGORIES
 
@@ -30,9 +30,7 @@ def recompute_as_at(store: Store, when: _dt.datetime, level: str | None = None) 
     ``unit_gaps_as_at`` (for the level); return what was done."""
     t0 = time.perf_counter()
     con = store.con
-    level = level or default_level(con)
-    if level not in UNIT_LEVELS:
-        raise ValueError(f"unit level must be one of {UNIT_LEVELS}, not {level!r}")
+    level = chosen_level(con, level)
     res = RecomputeResult(level=level, mode="as_at")
     census = Census(con)
     indices = compute_indices(con, level, census, 0)

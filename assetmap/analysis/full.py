@@ -27,7 +27,7 @@ from assetmap.analysis.tables import (
     unit_gaps,
     write_analysed_assets,
 )
-from assetmap.analysis.units import UNIT_LEVELS, default_level, unit_map
+from assetmap.analysis.units import chosen_level, unit_map
 from assetmap.store import Store
 from assetmap.vocab.categories import CATEGORIES
 
@@ -54,9 +54,7 @@ def recompute(store: Store, level: str | None = None, n_boot: int = 0) -> Recomp
     """Full recompute of every analysis table for one unit level (default: :func:`default_level`)."""
     t0 = time.perf_counter()
     con = store.con
-    level = level or default_level(con)
-    if level not in UNIT_LEVELS:
-        raise ValueError(f"unit level must be one of {UNIT_LEVELS}, not {level!r}")
+    level = chosen_level(con, level)
     res = RecomputeResult(level=level, mode="full")
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     census = Census(con)  # each variable read once, for the study area only

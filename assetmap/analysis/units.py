@@ -22,6 +22,14 @@ def unit_map(con: duckdb.DuckDBPyConnection, level: str) -> pd.Series:
     return df.set_index("area_code")["parent_code"].sort_index()
 
 
+def chosen_level(con: duckdb.DuckDBPyConnection, level: str | None) -> str:
+    """``level``, checked, or :func:`default_level` when none is given."""
+    level = level or default_level(con)
+    if level not in UNIT_LEVELS:
+        raise ValueError(f"unit level must be one of {UNIT_LEVELS}, not {level!r}")
+    return level
+
+
 def default_level(con: duckdb.DuckDBPyConnection) -> str:
     """Wards where OAs have them, else the finest of MSOA, LSOA, LA that they have."""
     have = {r[0] for r in con.execute(
