@@ -14,7 +14,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assetmap.settings import settings
+try:
+    from assetmap.settings import settings
+except ValueError as _exc:  # a bad ASSETMAP_* variable: say which, without a traceback
+    sys.stderr.write(f"assetmap: {_exc}\n")
+    raise SystemExit(2) from None
 
 if TYPE_CHECKING:  # the CLI imports its heavy modules only when a command needs them
     import pandas as pd

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -163,9 +164,11 @@ def main() -> None:
         print(f"(real census file absent under {SHARED}; skipped)")
 
     demo = WORK / "national"
-    if not (demo / "MANIFEST.json").exists():
+    # made again when missing, or made by an assetmap before the demo had its main-language table
+    if not (demo / "MANIFEST.json").exists() or not (demo / "census" / "ts024_main_language_2021.csv").exists():
         from assetmap.demo import generate
 
+        shutil.rmtree(demo, ignore_errors=True)
         t = time.perf_counter()
         generate(demo, scale="national")
         print(f"\n[generated the national-scale synthetic demo in {time.perf_counter() - t:.0f} s]")

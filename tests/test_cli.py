@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -170,3 +172,33 @@ def test_analysis_commands(analysed_store, capsys):
     ward = worst
     rc, out = run(capsys, "--db", db, "recompute", "--wards", ward, "--json")
     assert rc == 0 and json.loads(out)["mode"] == "incremental"
+
+
+@pytest.mark.parametrize(("env", "said"), [
+    ({"ASSETMAP_SNAPSHOT_URL": "http://bucket.example/x"}, "ASSETMAP_SNAPSHOT_URL must be s3://bucket/prefix"),
+    ({"ASSETMAP_MODE": "everyone"}, "ASSETMAP_MODE must be public or partner"),
+])
+def test_a_bad_setting_is_named_without_a_traceback(env, said, tmp_path):
+    import subprocess
+    import sys
+
+    cli = Path(sys.executable).with_name("assetmap")
+    out = subprocess.run([str(cli), "status"], env={**os.environ, **env}, cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 2 and said in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_worker_without_a_prefect_api_says_how_to_start_one(tmp_path):
+    import subprocess
+    import sys
+
+    from pipelines.up import free_port
+
+    cli = Path(sys.executable).with_name("assetmap")
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    out = subprocess.run([str(cli), "worker", "--pool", "p"], env=env, cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2 and "no Prefect API" in out.stderr and "assetmap up --prefect-db" in out.stderr
+    out = subprocess.run([str(cli), "worker", "--pool", "p", "--api", f"http://127.0.0.1:{free_port(0)}/api"],
+                         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "does not answer" in out.stderr and "Traceback" not in out.stderr
