@@ -597,6 +597,7 @@ def connect(path: str | os.PathLike[str] | None, read_only: bool = False,
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
     con.execute(f"LOAD '{spatial_extension_path()}'")
+    con.execute("SET enable_progress_bar = false")  # no bars drawn over the CLI's and the logs' output
     return con
 
 

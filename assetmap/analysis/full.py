@@ -72,7 +72,7 @@ def recompute(store: Store, level: str | None = None, n_boot: int = 0) -> Recomp
         if not gaps.empty:
             gaps = gaps.merge(ranked(gaps, access_rows), on=["unit_code", "category"])
         res.oas = len(inputs.oas)
-    language_rows = languages.compute(con, umap)
+    language_rows = languages.compute(con, umap, inputs.oas[["oa_code", "x", "y"]] if inputs is not None else None)
     with store.transaction():
         # each table rebuilt and swapped in (the other levels' rows kept): deleting a national
         # table's million rows one by one would take longer than computing them

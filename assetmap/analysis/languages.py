@@ -12,6 +12,7 @@ speakers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 
@@ -22,7 +23,7 @@ from scipy.spatial import cKDTree
 
 from assetmap.settings import settings
 from assetmap.store import scalar
-from assetmap.vocab.languages import NOT_ESOL, language_slug
+from assetmap.vocab.languages import LANGUAGES, NOT_ESOL, language_slug
 
 log = logging.getLogger(__name__)
 
@@ -55,50 +56,82 @@ def provider_languages(con: duckdb.DuckDBPyConnection,
     return pd.DataFrame(rows, columns=["asset_id", "language", "x", "y"]).drop_duplicates(["asset_id", "language"])
 
 
-def compute(con: duckdb.DuckDBPyConnection, umap: pd.Series) -> pd.DataFrame:
+def compute(con: duckdb.DuckDBPyConnection, umap: pd.Series, points: pd.DataFrame | None = None) -> pd.DataFrame:
     """The language match of every unit in ``umap`` (oa_code -> unit_code); empty when no
-    main-language table is loaded."""
+    main-language table is loaded. ``points`` (``oa_code, x, y``: each OA's point on surface, as
+    the full recompute's inputs hold them) saves finding them again."""
     if not scalar(con, "SELECT EXISTS (SELECT 1 FROM population WHERE variable = 'main_language')"):
         return pd.DataFrame(columns=COLUMNS)
-    # the OAs asked for first, then each one's latest vintage (an incremental recompute asks for a few)
-    speakers = con.execute(
-        """WITH c AS (SELECT area_code, category, count FROM population
-                      WHERE variable = 'main_language' AND list_contains(?, area_code)
-                      QUALIFY vintage = max(vintage) OVER (PARTITION BY area_code))
-           SELECT c.area_code AS oa_code, c.category AS language, c.count::DOUBLE AS n,
-                  ST_X(ST_PointOnSurface(a.geom)) AS x, ST_Y(ST_PointOnSurface(a.geom)) AS y
-           FROM c JOIN areas a ON a.level = 'oa' AND a.code = c.area_code WHERE c.count > 0""",
-        [list(umap.index)]).df()
-    if speakers.empty:
+    unit_codes = pd.Index(pd.unique(umap.to_numpy(dtype=object)))
+    units = pd.DataFrame({"oa_code": umap.index.to_numpy(dtype=object),
+                          "k": unit_codes.get_indexer(umap.to_numpy(dtype=object))})
+    con.register("_lang_units", units)
+    try:
+        if points is None:
+            points = con.execute(
+                """SELECT code AS oa_code, ST_X(p) AS x, ST_Y(p) AS y FROM (
+                       SELECT a.code, ST_PointOnSurface(a.geom) AS p FROM areas a
+                       JOIN _lang_units u ON u.oa_code = a.code WHERE a.level = 'oa')""").df()
+        con.register("_lang_points", points[["oa_code", "x", "y"]])
+        skip = [*NOT_ESOL, "unlisted", "other"]
+        lang_codes = np.array([c for c in LANGUAGES if c not in skip], dtype=object)  # what the readers store
+        # the OAs asked for first, then each one's latest vintage (an incremental recompute asks for a
+        # few); each unit's residents beside each row; units and languages as numbers, so that
+        # millions of rows stay arrays
+        rows = con.execute(
+            """WITH sp AS (SELECT p.area_code, u.k, p.category, p.count FROM population p
+                           JOIN _lang_units u ON u.oa_code = p.area_code
+                           WHERE p.variable = 'main_language' AND p.count > 0
+                           QUALIFY p.vintage = max(p.vintage) OVER (PARTITION BY p.area_code)),
+                    t AS (SELECT sp.*, sum(sp.count) OVER (PARTITION BY sp.k) AS residents FROM sp)
+               SELECT t.k, list_position(?, t.category) - 1 AS lang, t.count::DOUBLE AS n,
+                      t.residents::DOUBLE AS residents, pt.x, pt.y
+               FROM t JOIN _lang_points pt ON pt.oa_code = t.area_code
+               WHERE list_contains(?, t.category)""", [list(lang_codes), list(lang_codes)]).fetchnumpy()
+    finally:
+        con.unregister("_lang_units")
+        with contextlib.suppress(Exception):
+            con.unregister("_lang_points")
+    if not len(rows["k"]):
         return pd.DataFrame(columns=COLUMNS)
-    speakers["unit_code"] = umap.reindex(speakers["oa_code"]).to_numpy()
-    residents = speakers.groupby("unit_code")["n"].sum()
-    wanted = speakers[~speakers["language"].isin([*NOT_ESOL, "unlisted", "other"])].copy()
+    k, lang, n, x, y = (np.asarray(rows[c]) for c in ("k", "lang", "n", "x", "y"))
+    residents = np.zeros(len(unit_codes))
+    residents[k] = np.asarray(rows["residents"])
     reach = float(settings.catchments_m[-1])
     # only providers that can reach these OAs (an incremental recompute asks for a few units)
-    providers = provider_languages(con, (float(wanted["x"].min()) - reach, float(wanted["y"].min()) - reach,
-                                         float(wanted["x"].max()) + reach, float(wanted["y"].max()) + reach)
-                                   if len(wanted) else None)
-    wanted["covered"] = 0.0
-    by_unit_providers: dict[tuple[str, str], set[str]] = {}
-    for lang, grp in wanted.groupby("language"):
-        prov = providers[providers["language"] == lang]
+    providers = provider_languages(con, (float(x.min()) - reach, float(y.min()) - reach,
+                                         float(x.max()) + reach, float(y.max()) + reach))
+    covered = np.zeros(len(k))
+    reached: list[pd.DataFrame] = []  # (unit, language, provider): a provider within reach of the unit's OAs
+    for li in np.unique(lang):
+        prov = providers[providers["language"] == lang_codes[li]]
         if prov.empty:
             continue
-        tree = cKDTree(prov[["x", "y"]].to_numpy(float))
-        hits = tree.query_ball_point(grp[["x", "y"]].to_numpy(float), r=reach)
-        has = np.fromiter((len(h) > 0 for h in hits), bool, len(hits))
-        wanted.loc[grp.index[has], "covered"] = grp.loc[grp.index[has], "n"]
-        ids = prov["asset_id"].to_numpy()
-        for unit, h in zip(grp["unit_code"], hits, strict=True):
-            if h:
-                by_unit_providers.setdefault((unit, lang), set()).update(ids[h])
-    out = wanted.groupby(["unit_code", "language"], as_index=False).agg(speakers=("n", "sum"),
-                                                                        covered=("covered", "sum"))
-    out["share"] = out["speakers"] / residents.reindex(out["unit_code"]).to_numpy()
+        idx = np.flatnonzero(lang == li)
+        xy = np.column_stack([x[idx], y[idx]])
+        pxy = prov[["x", "y"]].to_numpy(float)
+        dist, _ = cKDTree(pxy).query(xy, k=1, distance_upper_bound=reach)
+        covered[idx] = np.where(np.isfinite(dist), n[idx], 0.0)
+        # from each provider, the OAs it reaches (fewer pairs than from each OA, and the same)
+        hits = cKDTree(xy).query_ball_point(pxy, r=reach, return_sorted=False)
+        sizes = np.fromiter((len(h) for h in hits), int, len(hits))
+        if sizes.sum():
+            oa_idx = np.concatenate([np.asarray(h, dtype=int) for h in hits if len(h)])
+            reached.append(pd.DataFrame({"k": k[idx][oa_idx], "lang": li,
+                                         "asset": np.repeat(np.arange(len(prov)), sizes)}))
+    frame = pd.DataFrame({"k": k, "lang": lang, "speakers": n, "covered": covered})
+    out = frame.groupby(["k", "lang"], as_index=False)[["speakers", "covered"]].sum()
+    if reached:
+        per_unit = (pd.concat(reached, ignore_index=True).drop_duplicates()
+                    .groupby(["k", "lang"]).size().rename("providers").reset_index())
+        out = out.merge(per_unit, on=["k", "lang"], how="left")
+    else:
+        out["providers"] = 0
+    out["providers"] = out["providers"].fillna(0).astype(int)
+    out["share"] = out["speakers"] / residents[out["k"].to_numpy()]
     out["language_gap"] = 1.0 - out["covered"] / out["speakers"]
-    out["providers"] = [len(by_unit_providers.get((u, lang), ())) for u, lang in zip(out["unit_code"],
-                                                                                   out["language"], strict=True)]
-    out["rank"] = out.groupby("unit_code")["speakers"].rank(method="first", ascending=False).astype(int)
+    out["rank"] = out.groupby("k")["speakers"].rank(method="first", ascending=False).astype(int)
+    out["unit_code"] = unit_codes.to_numpy()[out["k"].to_numpy()]
+    out["language"] = lang_codes[out["lang"].to_numpy()]
     out["basis"] = BASIS
     return out[COLUMNS].sort_values(["unit_code", "rank"]).reset_index(drop=True)

@@ -17,16 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from assetmap.sources._io import FileRefused, ReadResult, drop_repeats, level_of, quarantine_row, read_csv_records
 from assetmap.sources.registry import Reader, Written
+from assetmap.store import scalar
 from assetmap.vocab.languages import language_slug
 
 KIND = "languages"
 VARIABLE = "main_language"
 _PREFIX = re.compile(r"^\s*main\s+language(\s*\(detailed\))?\s*:\s*", re.I)
 _MEASURE = re.compile(r";\s*measures\s*:\s*value\s*$", re.I)
+_LEVELS = ("oa", "lsoa", "msoa", "ward")
 _CODE_HEADERS = ("geography code", "geography_code", "geographycode", "oa21cd", "oa11cd", "code")
 
 
@@ -68,42 +71,46 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
         columns[h] = language_slug(lab.split(":")[-1]) or "other"
     vintage = str(options.get("vintage") or ("2011" if any("measures" in h.lower() for h in rec.header) else "2021"))
     quarantine = list(rec.quarantine)
-    rows: list[tuple] = []
-    ok_rows: list[tuple[int, str]] = []
-    for rn, row in rec.rows:
-        code = (row.get(code_col) or "").strip()
-        if level_of(code) not in ("oa", "lsoa", "msoa", "ward"):
+    slugs = sorted(set(columns.values()))
+    table = pd.DataFrame.from_records([row for _, row in rec.rows], columns=rec.header) if rec.rows else \
+        pd.DataFrame(columns=rec.header)
+    row_numbers = np.array([rn for rn, _ in rec.rows], dtype=int)
+    codes = table[code_col].fillna("").astype(str).str.strip().to_numpy(dtype=object)
+    good_code = np.fromiter((level_of(c) in _LEVELS for c in codes), bool, len(codes))
+    used = [total_col, *columns]
+    text = {h: table[h].fillna("").astype(str).str.strip().str.replace(",", "", regex=False) for h in used}
+    numeric = {h: t.str.fullmatch(r"\d+").fillna(False).to_numpy(dtype=bool) for h, t in text.items()}
+    all_numeric = np.logical_and.reduce([numeric[h] for h in used]) if used else np.ones(len(codes), bool)
+    counts = np.zeros((len(codes), len(slugs)), dtype=np.int64)
+    total = np.where(numeric[total_col], pd.to_numeric(text[total_col].where(numeric[total_col], "0")), 0)
+    for h, slug in columns.items():
+        counts[:, slugs.index(slug)] += np.where(numeric[h], pd.to_numeric(text[h].where(numeric[h], "0")), 0)
+    listed = counts.sum(axis=1)
+    ok = good_code & all_numeric & (listed <= total)
+    for i in np.flatnonzero(~ok):  # only the bad rows are looked at one by one, to say why
+        rn, row = rec.rows[i]
+        if not good_code[i]:
             quarantine.append(quarantine_row(rn, row, "invalid_code",
-                                             f"row {rn}: {code!r} is not an area's GSS code"))
-            continue
-        counts: dict[str, int] = {}
-        bad = None
-        for h, slug in [(total_col, "_total"), *columns.items()]:
-            text = (row.get(h) or "").strip().replace(",", "")
-            if not text.isdigit():
-                bad = f"row {rn}: {h!r} is {text or 'empty'!r}, not a count"
-                break
-            counts[slug] = counts.get(slug, 0) + int(text)
-        if bad:
-            quarantine.append(quarantine_row(rn, row, "invalid_value", bad))
-            continue
-        total = counts.pop("_total")
-        listed = sum(counts.values())
-        if listed > total:
+                                             f"row {rn}: {codes[i]!r} is not an area's GSS code"))
+        elif not all_numeric[i]:
+            h = next(h for h in used if not numeric[h][i])
+            quarantine.append(quarantine_row(rn, row, "invalid_value",
+                                             f"row {rn}: {h!r} is {text[h].iloc[i] or 'empty'!r}, not a count"))
+        else:
             quarantine.append(quarantine_row(
-                rn, row, "invalid_value", f"row {rn}: the languages add up to {listed}, more than the total {total}"))
-            continue
-        if total > listed:
-            counts["unlisted"] = total - listed
-        ok_rows.append((rn, code))
-        rows += [(rn, code, slug, n) for slug, n in counts.items() if n > 0]
-    frame = pd.DataFrame(ok_rows, columns=["row_number", "area_code"])
+                rn, row, "invalid_value",
+                f"row {rn}: the languages add up to {listed[i]}, more than the total {total[i]}"))
+    frame = pd.DataFrame({"row_number": row_numbers[ok], "area_code": codes[ok]})
     frame = drop_repeats(frame, ["area_code"], rec.rows, quarantine, "the same area")
-    long = pd.DataFrame(rows, columns=["row_number", "area_code", "category", "count"])
-    long = long[long["row_number"].isin(frame["row_number"])]
-    n_areas = len(frame)
+    kept = np.flatnonzero(ok)[~pd.Index(row_numbers[ok]).isin(
+        set(row_numbers[ok]) - set(frame["row_number"]))] if len(frame) != int(ok.sum()) else np.flatnonzero(ok)
+    block = np.column_stack([counts[kept], (total[kept] - listed[kept])[:, None]])
+    names = np.array([*slugs, "unlisted"], dtype=object)
+    r_i, c_i = np.nonzero(block)
+    long = pd.DataFrame({"row_number": row_numbers[kept][r_i], "area_code": codes[kept][r_i],
+                         "category": names[c_i], "count": block[r_i, c_i]})
     return ReadResult(KIND, long, quarantine, rec.rows_read,
-                      {"vintage": vintage, "areas": n_areas, "languages": sorted(set(columns.values()))})
+                      {"vintage": vintage, "areas": len(frame), "languages": slugs})
 
 
 def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
@@ -114,8 +121,10 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
     if len(frame):
         con.register("_l", frame[["area_code", "category", "count"]])
         try:
-            con.execute("DELETE FROM population WHERE variable = ? AND vintage = ? AND area_code IN "
-                        "(SELECT area_code FROM _l)", [VARIABLE, vintage])
+            if scalar(con, "SELECT EXISTS (SELECT 1 FROM population WHERE variable = ? AND vintage = ?)",
+                      [VARIABLE, vintage]):  # a first table of its vintage has nothing to replace
+                con.execute("DELETE FROM population WHERE variable = ? AND vintage = ? AND area_code IN "
+                            "(SELECT DISTINCT area_code FROM _l)", [VARIABLE, vintage])
             con.execute("""INSERT INTO population (area_code, variable, category, count, vintage, source, ingest_id)
                            SELECT area_code, ?, category, count, ?, ?, ? FROM _l""",
                         [VARIABLE, vintage, source, ingest_id])

@@ -7,6 +7,7 @@ One slug per language, from the census's detailed labels and the free text provi
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 #: slug -> label; languages the census lists that ESOL and refugee-support providers work in most
 LANGUAGES: dict[str, str] = {
@@ -43,6 +44,7 @@ def _key(text: str) -> str:
     return re.sub(r"[^a-z]", "", str(text).lower())
 
 
+@lru_cache(maxsize=4096)
 def language_slug(text: str) -> str | None:
     """The slug of a language named in a census label's last part or a provider's list; None when
     it is not one the vocabulary knows."""
