@@ -184,6 +184,20 @@ def test_hostile_asset_names_run_nothing(server, page, snap):
     assert page.dialogs == []  # type: ignore[attr-defined]
 
 
+def exports_and_brief(pg, labels: tuple[str, ...]) -> dict[str, str]:
+    """With a ward open on the map: each export named in ``labels`` and the ward brief, downloaded, as text."""
+    texts = {}
+    pg.get_by_text("Export this layer").click()
+    for label in labels:
+        with pg.expect_download(timeout=60_000) as dl:
+            pg.get_by_role("button", name=label, exact=True).click()
+        texts[label] = Path(dl.value.path()).read_bytes().decode("utf-8", errors="replace")
+    with pg.expect_download(timeout=60_000) as dl:
+        pg.get_by_role("button", name="Download the ward brief (HTML)").click()
+    texts["brief"] = Path(dl.value.path()).read_text(encoding="utf-8")
+    return texts
+
+
 def test_no_sensitive_coordinates_in_the_pages_or_the_exports(server, page, snap, tmp_path):
     points = snap.execute("SELECT name, ST_Y(p), ST_X(p) FROM (SELECT name, ST_Transform(geom, 'EPSG:27700', "
                           "'EPSG:4326', always_xy := true) AS p FROM assets WHERE sensitive)").fetchall()
@@ -191,14 +205,7 @@ def test_no_sensitive_coordinates_in_the_pages_or_the_exports(server, page, snap
     open_map(page, server + f"?layers=esol_provider,community_centre,place_of_worship,refugee_support&ward={ward}")
     page.get_by_text("Ward profile:").first.wait_for(timeout=30_000)
     texts = {"page": page.content(), "map": map_frame(page).content()}
-    page.get_by_text("Export this layer").click()
-    for label in ("GeoJSON", "GeoPackage", "CSV", "Assets (GeoJSON)"):
-        with page.expect_download(timeout=60_000) as dl:
-            page.get_by_role("button", name=label, exact=True).click()
-        texts[label] = Path(dl.value.path()).read_bytes().decode("utf-8", errors="replace")
-    with page.expect_download(timeout=60_000) as dl:
-        page.get_by_role("button", name="Download the ward brief (HTML)").click()
-    texts["brief"] = Path(dl.value.path()).read_text(encoding="utf-8")
+    texts.update(exports_and_brief(page, ("GeoJSON", "GeoPackage", "CSV", "Assets (GeoJSON)")))
     assert "Sensitive services within reach" in texts["brief"] or "Sensitive services" in texts["brief"]
     for where, text in texts.items():
         assert SENSITIVE_PLANTED[0] not in text, where

@@ -23,7 +23,7 @@ from assetmap.submissions import submit
 from pipelines.up import dashboard_command, free_port, wait_file, wait_http
 from tests.conftest import REPO, SENSITIVE_PLANTED, pair_in
 from tests.servers import oidc_provider, stop
-from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, map_frame, open_map, shot
+from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, exports_and_brief, map_frame, open_map, shot
 
 pytestmark = pytest.mark.slow
 
@@ -100,6 +100,15 @@ class Seen:
         return "\n".join(self.frames + self.bodies)
 
 
+def _watched(browser):
+    """A new browser context and page, with everything the page receives kept (:class:`Seen`)."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = ctx.new_page()
+    seen = Seen()
+    seen.attach(page)
+    return ctx, page, seen
+
+
 def _sensitive(home: Path) -> list[tuple[str, float, float]]:
     """Each sensitive site's name (unless a public site has the same one) and coordinates."""
     con = connect(home / "assetmap.duckdb", read_only=True)
@@ -143,14 +152,7 @@ def _visit_everything(page, url: str, ward: str, texts: dict[str, str]) -> None:
     page.get_by_text("Ward profile:").first.wait_for(timeout=30_000)
     texts["map page"] = page.content()
     texts["map"] = map_frame(page).content()
-    page.get_by_text("Export this layer").click()
-    for label in ("GeoJSON", "CSV", "Assets (GeoJSON)"):
-        with page.expect_download(timeout=60_000) as dl:
-            page.get_by_role("button", name=label, exact=True).click()
-        texts[label] = Path(dl.value.path()).read_bytes().decode("utf-8", errors="replace")
-    with page.expect_download(timeout=60_000) as dl:
-        page.get_by_role("button", name="Download the ward brief (HTML)").click()
-    texts["brief"] = Path(dl.value.path()).read_text(encoding="utf-8")
+    texts.update(exports_and_brief(page, ("GeoJSON", "CSV", "Assets (GeoJSON)")))
     for title in PAGES:
         page.get_by_role("link", name=title).click()
         page.get_by_role("heading", name=re.compile(title.split(" ")[0])).first.wait_for(timeout=30_000)
@@ -161,10 +163,7 @@ def _visit_everything(page, url: str, ward: str, texts: dict[str, str]) -> None:
 
 def test_an_anonymous_visitor_gets_nothing_of_a_sensitive_site(served, browser):
     url, home = served
-    seen = Seen()
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page = ctx.new_page()
-    seen.attach(page)
+    ctx, page, seen = _watched(browser)
     texts: dict[str, str] = {}
     _visit_everything(page, url, _ward_of_planted(home), texts)
     assert "public view" in texts["Ward profile"] and "Log in" in texts["Ward profile"]
@@ -188,10 +187,7 @@ def test_an_anonymous_visitor_gets_nothing_of_a_sensitive_site(served, browser):
 
 def test_a_partner_signs_in_and_sees_sensitive_sites_exactly(served, browser):
     url, home = served
-    seen = Seen()
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page = ctx.new_page()
-    seen.attach(page)
+    ctx, page, _ = _watched(browser)
     round_trip = _login(page, url, "partner1")
     texts: dict[str, str] = {}
     _visit_everything(page, url, _ward_of_planted(home), texts)

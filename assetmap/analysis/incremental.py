@@ -252,6 +252,7 @@ def recompute_affected(store: Store, wards: Iterable[str]) -> RecomputeResult:
     new = changed_oa_rows(con, inputs, changes)
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     writes = []
+    lang_writes: list[tuple[str, pd.DataFrame, list[str]]] = []
     for level in levels:
         touched = set(units_of(con, level, oas=new["oa_code"].unique()).values) if new is not None else set()
         # units whose asset counts changed, wherever the assets moved from or to
@@ -261,10 +262,9 @@ def recompute_affected(store: Store, wards: Iterable[str]) -> RecomputeResult:
         access_rows, gaps = units_after(con, inputs, level, new, touched, cats)
         writes.append((level, access_rows, gaps))
         res.changed_units += sorted(touched)
-    # the language match of the units whose ESOL or refugee-support provision changed
-    lang_writes = [(level, languages.compute(con, units_of(con, level, units=units)), units)
-                   for level, _, _ in writes if set(cats) & set(languages.PROVIDER_CATEGORIES)
-                   for units in [sorted(set(res.changed_units))]]
+        if set(cats) & set(languages.PROVIDER_CATEGORIES):  # their language match, with the OA points at hand
+            units = sorted(touched)
+            lang_writes.append((level, languages.compute(con, units_of(con, level, units=units), inputs.oas), units))
     with store.transaction():
         for level, rows, units in lang_writes:
             con.execute("DELETE FROM unit_languages WHERE unit_level = ? AND list_contains(?, unit_code)",
