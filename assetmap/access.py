@@ -1,14 +1,17 @@
 """Accessibility of each category of asset from each output area, and per unit.
 
-Distances are straight-line metres in EPSG:27700 between each OA's representative point (its
-point on surface) and the assets. Neighbours are found with ``scipy.spatial.cKDTree``, never
-by all pairs. The distance function is one seam, :func:`pairs_within`: a network distance
-would replace it and nothing else.
+Distances run from each OA's representative point (its point on surface, EPSG:27700) to the
+assets, measured through one interface (:class:`assetmap.network.cost.Costs`): on foot along the
+street network where one is loaded, otherwise as the crow flies. Every row says which
+(``access_mode``). Neither provider looks at all pairs: straight-line neighbours come from a
+``scipy.spatial.cKDTree``, and the network is asked only for those that can qualify.
 
 Measures, per OA and category:
 
-- ``nearest_m``: distance to the nearest asset (and which one);
-- ``n_800``, ``n_1600``: assets within the walking catchments (``settings.catchments_m``);
+- ``nearest_m``: distance to the nearest asset (and which one); on the network also
+  ``nearest_min``, the walk in minutes, and ``crow_m``, the straight line to the same asset;
+- ``n_800``, ``n_1600``: assets within the walking catchments (``settings.catchments_m``: 10
+  and 20 minutes' walk at 4.8 km/h);
 - ``e2sfca``: the enhanced two-step floating catchment area score of Luo and Qi (2009). Step
   1: each asset's supply over the distance-weighted demand around it,
   ``R_j = S_j / sum_i W(d_ij) D_i``; step 2: ``A_i = sum_j W(d_ij) R_j``. ``W`` is the step
@@ -30,7 +33,11 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from assetmap.network.cost import CROW_FLIES, NETWORK, Costs, CrowFlies, straight_pairs
 from assetmap.settings import settings
+
+#: The access mode of an OA beyond a loaded network's extent: it gets no figure.
+OUTSIDE = "outside"
 
 #: Columns of the counts within the first and second walking catchment. They carry the default
 #: distances in their names; with other ``settings.catchments_m`` they count those instead.
@@ -66,19 +73,9 @@ def step_weights(d: np.ndarray, bands: dict[float, float]) -> np.ndarray:
 
 
 def pairs_within(src_xy: np.ndarray, dst_tree: cKDTree, radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All (source, destination, distance) pairs no farther apart than ``radius``.
-
-    Ordered by source, then destination: the order every sum below runs in, so that a partial
-    recompute adds the same numbers in the same order as a full one. This is the seam for a
-    network distance: replace it, and nothing else changes.
-    """
-    if len(src_xy) == 0 or dst_tree.n == 0:
-        e = np.empty(0, dtype=np.int64)
-        return e, e, np.empty(0)
-    m = cKDTree(src_xy).sparse_distance_matrix(dst_tree, radius, output_type="ndarray")
-    src, dst, d = m["i"].astype(np.int64), m["j"].astype(np.int64), m["v"]
-    order = np.lexsort((dst, src))
-    return src[order], dst[order], d[order]
+    """All (source, destination, straight-line distance) pairs no farther apart than ``radius``,
+    ordered by source, then destination (see :func:`assetmap.network.cost.straight_pairs`)."""
+    return straight_pairs(src_xy, dst_tree.data, radius, dst_tree)
 
 
 def e2sfca(
@@ -111,6 +108,7 @@ def oa_access(
     catchments: tuple[float, ...] | None = None,
     bands: dict[float, float] | None = None,
     oa_tree: cKDTree | None = None,
+    costs: Costs | None = None,
 ) -> pd.DataFrame:
     """Accessibility measures for the OAs ``targets`` (indices into ``oa_xy``; default all).
 
@@ -124,44 +122,62 @@ def oa_access(
     targets
         The OAs to compute (a partial recompute); the result for an OA does not depend on
         which others are computed with it.
+    costs
+        How far is measured (:mod:`assetmap.network.cost`): on foot along the network, or as the
+        crow flies (the default).
 
     Returns
     -------
     pandas.DataFrame
-        One row per target: ``oa_index, nearest_m, nearest_asset_id, n_800, n_1600, e2sfca``.
+        One row per target: ``oa_index, nearest_m, nearest_asset_id, n_800, n_1600, e2sfca,
+        nearest_min, crow_m, access_mode``. On the network ``nearest_m`` is the route's length
+        and ``nearest_min`` the walk; ``crow_m`` is the straight line to the same asset. An OA
+        beyond the network's extent has ``access_mode = 'outside'`` and no figure.
     """
     catchments = tuple(catchments or settings.catchments_m)
     bands = bands or settings.e2sfca_bands
+    costs = costs if costs is not None else CrowFlies(oa_xy, oa_tree)
     targets = np.arange(len(oa_xy)) if targets is None else np.asarray(targets, dtype=np.int64)
-    txy = oa_xy[targets]
     out = pd.DataFrame({"oa_index": targets})
-    if len(supply) == 0:
-        out["nearest_m"] = np.nan
-        out["nearest_asset_id"] = None
-        for name in _COUNT_COLS:
-            out[name] = 0
-        out["e2sfca"] = 0.0
+    mode = np.where(costs.outside[targets], OUTSIDE, costs.mode) if len(targets) else np.empty(0, dtype=object)
+    out["nearest_m"] = np.nan
+    out["nearest_asset_id"] = None
+    for name in _COUNT_COLS:
+        out[name] = 0
+    out["e2sfca"] = 0.0
+    out["nearest_min"] = np.nan
+    out["crow_m"] = np.nan
+    out["access_mode"] = mode
+    if len(supply) == 0 or len(targets) == 0:
         return out
-    s_tree = cKDTree(supply.xy)
-    d, j = s_tree.query(txy, k=1)
-    out["nearest_m"] = d
-    out["nearest_asset_id"] = supply.asset_id[j]
-    for name, r in zip(_COUNT_COLS, catchments, strict=False):
-        out[name] = s_tree.query_ball_point(txy, r, return_length=True).astype(np.int64)
+    cost, j = costs.nearest(targets, supply.xy)
+    found = j >= 0
+    jf = j[found]
+    crow = np.hypot(*(oa_xy[targets[found]] - supply.xy[jf]).T)
+    out.loc[found, "nearest_asset_id"] = supply.asset_id[jf]
+    out.loc[found, "crow_m"] = crow
+    if costs.mode == CROW_FLIES:
+        out.loc[found, "nearest_m"] = cost[found]
+    else:
+        out.loc[found, "nearest_m"] = costs.route_m(targets[found], supply.xy[jf])
+        out.loc[found, "nearest_min"] = cost[found] / settings.walk_m_per_min
 
-    max_band = max(bands)
-    oa_tree = oa_tree if oa_tree is not None else cKDTree(oa_xy)
-    if len(targets) == len(oa_xy):
-        rel = np.arange(len(supply))
-    else:  # only the assets that reach a target, in ascending order
-        near = cKDTree(txy).query_ball_tree(s_tree, max_band)
-        rel = np.unique(np.concatenate([np.asarray(h, dtype=np.int64) for h in near] or
-                                       [np.empty(0, dtype=np.int64)]))
-    # step 1: supply over weighted demand for those assets (all demand, not only the targets')
-    js, oi, dd = pairs_within(supply.xy[rel], oa_tree, max_band)
+    reach = max(max(catchments), max(bands))
+    full = len(targets) == len(oa_xy)
+    # the pairs within reach of the targets: counts, and which assets step 1 needs
+    js, oi, dd = costs.pairs(supply.xy, reach, None if full else targets)
     pos = np.full(len(oa_xy), -1, dtype=np.int64)
     pos[targets] = np.arange(len(targets))
-    out["e2sfca"] = e2sfca(js, oi, dd, demand, supply.supply[rel], bands, pos, len(targets))
+    for name, r in zip(_COUNT_COLS, catchments, strict=False):
+        inside = dd <= r
+        out[name] = np.bincount(pos[oi[inside]], minlength=len(targets)).astype(np.int64)
+    if not full:  # step 1 needs all the demand around the assets that reach a target
+        rel = np.unique(js[dd <= max(bands)])
+        sj, si, sd = costs.pairs(supply.xy[rel], max(bands))
+        out["e2sfca"] = e2sfca(sj, si, sd, demand, supply.supply[rel], bands, pos, len(targets))
+    else:
+        keep = dd <= max(bands)
+        out["e2sfca"] = e2sfca(js[keep], oi[keep], dd[keep], demand, supply.supply, bands, pos, len(targets))
     return out
 
 
@@ -176,16 +192,21 @@ def aggregate(oa_rows: pd.DataFrame, unit_of: pd.Series) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``unit_code, population, demand, nearest_m, share_within_800, share_within_1600,
-        mean_n_1600, e2sfca`` (catchment columns follow ``settings.catchments_m``).
+        mean_n_1600, e2sfca, nearest_min, crow_m, access_mode`` (catchment columns follow
+        ``settings.catchments_m``). OAs beyond a network's extent count in ``population`` and
+        ``demand`` but in no average; a unit all of whose OAs lie beyond it is ``outside``.
     """
     df = oa_rows.assign(unit_code=oa_rows["oa_code"].map(unit_of))
     df = df[df["unit_code"].notna()].sort_values(["unit_code", "oa_code"], kind="stable")
     codes, idx = np.unique(df["unit_code"].to_numpy(dtype=str), return_inverse=True)
     n = len(codes)
+    mode = (df["access_mode"].to_numpy(dtype=object) if "access_mode" in df
+            else np.full(len(df), CROW_FLIES, dtype=object))
+    measured = mode != OUTSIDE  # an OA beyond the network's extent has no figure to average
     pop = np.bincount(idx, weights=df["population"].to_numpy(float), minlength=n)
     dem = np.bincount(idx, weights=df["demand"].to_numpy(float), minlength=n)
     use_pop = dem[idx] <= 0
-    w = np.where(use_pop, df["population"].to_numpy(float), df["demand"].to_numpy(float))
+    w = np.where(use_pop, df["population"].to_numpy(float), df["demand"].to_numpy(float)) * measured
     wsum = np.bincount(idx, weights=w, minlength=n)
 
     def wmean(v: np.ndarray) -> np.ndarray:
@@ -202,4 +223,10 @@ def aggregate(oa_rows: pd.DataFrame, unit_of: pd.Series) -> pd.DataFrame:
     out["mean_n_1600"] = wmean(df["n_1600"].to_numpy(float))
     out["e2sfca"] = wmean(df["e2sfca"].to_numpy(float))
     out.loc[wsum <= 0, ["share_within_800", "share_within_1600", "mean_n_1600", "e2sfca"]] = np.nan
+    for name in ("nearest_min", "crow_m"):
+        out[name] = wmean(df[name].to_numpy(float)) if name in df else np.nan
+    # a unit is measured on the network if any of its OAs is; beyond its extent if all are
+    on_net = np.bincount(idx, weights=(mode == NETWORK).astype(float), minlength=n) > 0
+    some = np.bincount(idx, weights=measured.astype(float), minlength=n) > 0
+    out["access_mode"] = np.where(on_net, NETWORK, np.where(some, CROW_FLIES, OUTSIDE))
     return out

@@ -22,7 +22,8 @@ Formats: ward and LA boundaries as ONS GeoJSON (CRS84), OA boundaries as GeoPack
 EPSG:27700, an OA->ward lookup CSV, a postcode lookup, TS021 as a Nomis wide CSV, TS029 as
 an ONS long CSV, TS004 as a Nomis wide CSV with subtotals, ESOL providers in the provider
 template CSV, places of worship and community centres as Overpass JSON, refugee support as
-Open Referral UK JSON.
+Open Referral UK JSON; and in the city, its streets as OpenStreetMap XML: a jittered grid with a
+river that only two bridges cross (:mod:`assetmap.network.synthetic`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from pyproj import Transformer
 from shapely.geometry import Polygon
 
 from assetmap import vocab
+from assetmap.network.synthetic import write_network
 from assetmap.settings import DISPLAY_CRS, STORE_CRS
 
 log = logging.getLogger(__name__)
@@ -469,6 +471,9 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
     written.append(p)
 
     written += _write_assets(rng, out, scale, oa_cells, centroids, cats, ethnic, english, n_assets)
+    if scale == "city":  # the streets people walk, with a river that two bridges cross
+        p = write_network(out / "network" / "demoford_streets.osm", region, np.random.default_rng(seed + 6))
+        written.append(p)
     p = out / "dispersal" / "asy_d11_supported_asylum_seekers.csv"
     oa_la = np.array([ward_la[w] for w in oa_ward])
     _write_asy_d11(np.random.default_rng(seed + 3), p, la_codes, la_names, oa_la,

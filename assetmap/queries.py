@@ -47,9 +47,13 @@ KINDS: dict[str, str] = {
 ACCESS_FIELDS: dict[str, str] = {
     "e2sfca": "E2SFCA (supply per person in need within reach)",
     "nearest_m": "Distance to the nearest (m, need-weighted)",
-    "share_within_800": "Share in need within 800 m",
-    "share_within_1600": "Share in need within 1,600 m",
+    "nearest_min": "Walking minutes to the nearest (need-weighted)",
+    "detour": "Detour to the nearest (on foot ÷ straight line)",
+    "share_within_800": "Share in need within 800 m (10 minutes' walk)",
+    "share_within_1600": "Share in need within 1,600 m (20 minutes' walk)",
 }
+#: The SQL of each accessibility field (fixed expressions over ``unit_access``).
+_ACCESS_SQL = {**{f: f for f in ACCESS_FIELDS}, "detour": "nearest_m / nullif(crow_m, 0)"}
 _GAP_COLUMNS = {"gap": "gap", "need": "need", "supply": "supply"}
 #: Tables whose emptiness a page asks about.
 _COUNTABLE = frozenset({"unit_gaps", "unit_indices", "unit_access", "dispersal", "assets", "display_areas"})
@@ -213,7 +217,7 @@ def measure_values(con: duckdb.DuckDBPyConnection, m: Measure) -> pd.DataFrame:
         df = con.execute(f"SELECT unit_code AS code, {col} AS value FROM unit_gaps "  # noqa: S608 (fixed map)
                          "WHERE unit_level = ? AND category = ?", [LEVEL, m.category]).df()
     elif m.kind == "access":
-        col = m.field if m.field in ACCESS_FIELDS else "e2sfca"
+        col = _ACCESS_SQL.get(m.field, "e2sfca")
         df = con.execute(f"SELECT unit_code AS code, {col} AS value FROM unit_access "  # noqa: S608 (fixed map)
                          "WHERE unit_level = ? AND category = ?", [LEVEL, m.category]).df()
     elif m.kind == "language":
@@ -398,11 +402,61 @@ def why(components: list[dict[str, Any]], n: int = 3) -> str:
 
 
 def ward_access(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
-    """The ward's accessibility per category."""
+    """The ward's accessibility per category: how it was measured (``access_mode``), the distance
+    to the nearest (on foot where a network is loaded), the walk in minutes and the straight line."""
     return con.execute(
-        """SELECT category, demand_basis, demand, nearest_m, share_within_800, share_within_1600, e2sfca,
-                  assets_in_unit, capacity_in_unit
+        """SELECT category, demand_basis, demand, access_mode, nearest_m, nearest_min, crow_m, share_within_800,
+                  share_within_1600, e2sfca, assets_in_unit, capacity_in_unit
            FROM unit_access WHERE unit_level = ? AND unit_code = ? ORDER BY category""", [LEVEL, code]).df()
+
+
+def _distance(m: float) -> str:
+    return f"{m / 1000:.1f} km" if m >= 1000 else f"{round(m / 10) * 10:.0f} m"
+
+
+def access_sentences(access: pd.DataFrame) -> list[str]:
+    """One plain line per category of :func:`ward_access`, saying both distances where the walk
+    is known: "Nearest ESOL provider: 350 m as the crow flies, 1.2 km on foot (15 minutes)"."""
+    out = []
+    for r in access.itertuples(index=False):
+        what = vocab.CATEGORY_LABELS.get(r.category, r.category)
+        if r.access_mode == "outside":
+            out.append(f"Nearest {what}: not measured (the ward lies beyond the walking network's extent)")
+        elif pd.isna(r.nearest_m):
+            out.append(f"Nearest {what}: none in the data")
+        elif r.access_mode == "network" and not pd.isna(r.crow_m) and not pd.isna(r.nearest_min):
+            out.append(f"Nearest {what}: {_distance(r.crow_m)} as the crow flies, {_distance(r.nearest_m)} on foot "
+                       f"({r.nearest_min:.0f} minutes' walk)")
+        else:
+            out.append(f"Nearest {what}: {_distance(r.nearest_m)} as the crow flies (no walking network loaded)")
+    return out
+
+
+def access_mode(con: duckdb.DuckDBPyConnection) -> str | None:
+    """How the snapshot's access was measured: ``network`` (on foot along the streets, where any
+    OA was), ``crow_flies`` (straight lines), or None before any recompute."""
+    modes = {r[0] for r in con.execute("SELECT DISTINCT access_mode FROM unit_access").fetchall()}
+    if "network" in modes:
+        return "network"
+    return "crow_flies" if modes else None
+
+
+def network_info(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """Where the loaded walking network came from (None without one)."""
+    try:
+        df = con.execute("SELECT source, osm_timestamp, walk_speed_kmh, nodes, edges, dropped_nodes, "
+                         "dropped_islands FROM network_info ORDER BY ingest_id DESC LIMIT 1").df()
+    except duckdb.CatalogException:
+        return None
+    return None if df.empty else df.iloc[0].to_dict()
+
+
+#: What each page says about how distances were measured.
+ACCESS_MODE_NOTE = {
+    "network": "Distances are walks along the street network (OpenStreetMap) at {speed} km/h.",
+    "crow_flies": "Distances are straight lines: no walking network is loaded, so rivers, railways and main "
+                  "roads are not seen (load an OpenStreetMap extract with `assetmap ingest PLACE.osm.pbf`).",
+}
 
 
 #: The shares the profile sets beside the LA's: (label, variable, categories, everyone but them).

@@ -87,6 +87,20 @@ class Settings:
     supply_weights
         Weights of the two supply components: ``capacity`` (E2SFCA over the target) and
         ``reach`` (share of the demand within the first walking catchment).
+    walk_speed_kmh
+        Walking speed on the network (``ASSETMAP_WALK_SPEED_KMH``; 4.8 km/h, the DfT's journey
+        time statistics' assumption): 800 m is 10 minutes' walk, 1,600 m 20. On the network the
+        catchments and E2SFCA bands above are walking times at this speed (their metres over the
+        speed), so ``n_800`` counts the providers within 10 minutes' walk.
+    steps_speed_factor
+        Walking speed on steps as a share of ``walk_speed_kmh`` (steps are slower).
+    network_snap_m
+        How far an asset may lie from the walking network (its nearest node) and still be
+        reached along it; an asset farther away is left out of network access and reported,
+        never snapped across a river.
+    network_oa_snap_m
+        How far an output area's point may lie from the network: an OA farther away is outside
+        the network's extent and gets no walking distance (reported as such).
     site_radius_m
         Service radius of a suggested site in the maximal covering location problem.
     bootstrap_reps, bootstrap_max_units
@@ -204,6 +218,10 @@ class Settings:
     })
     supply_weights: dict[str, float] = field(default_factory=lambda: {"capacity": 0.5, "reach": 0.5})
     site_radius_m: float = 800.0
+    walk_speed_kmh: float = field(default_factory=lambda: _env_float("ASSETMAP_WALK_SPEED_KMH", 4.8))
+    steps_speed_factor: float = 0.5
+    network_snap_m: float = 200.0
+    network_oa_snap_m: float = 500.0
     bootstrap_reps: int = field(default_factory=lambda: int(_env_float("ASSETMAP_BOOTSTRAP", 199)))
     bootstrap_max_units: int = 2000
     # -- dashboard --------------------------------------------------------------------------
@@ -264,6 +282,11 @@ class Settings:
         return int(self.max_unpacked_mb * 1024 * 1024)
 
     @property
+    def walk_m_per_min(self) -> float:
+        """Metres walked in a minute at ``walk_speed_kmh``."""
+        return self.walk_speed_kmh * 1000.0 / 60.0
+
+    @property
     def login_enabled(self) -> bool:
         """Whether the dashboard signs users in through an identity provider (``st.login``)."""
         return bool(self.oidc.get("metadata_url"))
@@ -280,6 +303,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.dashboard_mode not in ("public", "partner"):
             raise ValueError(f"ASSETMAP_MODE must be public or partner, not {self.dashboard_mode!r}")
+        if not self.walk_speed_kmh > 0:
+            raise ValueError(f"ASSETMAP_WALK_SPEED_KMH must be a positive speed, not {self.walk_speed_kmh!r}")
         if self.snapshot_url and not self.snapshot_url.startswith("s3://"):
             raise ValueError(f"ASSETMAP_SNAPSHOT_URL must be s3://bucket/prefix, not {self.snapshot_url!r}")
         if self.snapshot_dir is None and os.environ.get("ASSETMAP_SNAPSHOTS"):

@@ -58,11 +58,16 @@ PUBLIC_TABLES: dict[str, str] = {
     # from each OA's distance to the nearest refugee support venue, the venue could be found
     "oa_access": f"""SELECT * REPLACE (
                           CASE WHEN nearest_asset_id IN {_SENSITIVE_IDS} THEN NULL ELSE nearest_m END AS nearest_m,
+                          CASE WHEN nearest_asset_id IN {_SENSITIVE_IDS} THEN NULL ELSE nearest_min END AS nearest_min,
+                          CASE WHEN nearest_asset_id IN {_SENSITIVE_IDS} THEN NULL ELSE crow_m END AS crow_m,
                           CASE WHEN nearest_asset_id IN {_SENSITIVE_IDS} THEN NULL ELSE nearest_asset_id END
                               AS nearest_asset_id)
                      FROM src.oa_access WHERE category NOT IN {_SENSITIVE}""",  # noqa: S608 (vocabulary names)
-    "unit_access": f"""SELECT * REPLACE (CASE WHEN category IN {_SENSITIVE} THEN NULL ELSE nearest_m END
-                                         AS nearest_m) FROM src.unit_access""",  # noqa: S608 (vocabulary)
+    "unit_access": f"""SELECT * REPLACE (CASE WHEN category IN {_SENSITIVE} THEN NULL ELSE nearest_m END AS nearest_m,
+                                         CASE WHEN category IN {_SENSITIVE} THEN NULL ELSE nearest_min END
+                                             AS nearest_min,
+                                         CASE WHEN category IN {_SENSITIVE} THEN NULL ELSE crow_m END AS crow_m)
+                       FROM src.unit_access""",  # noqa: S608 (vocabulary)
     # a rejected row of a provider file may be a sensitive site's record
     "quarantine": f"""SELECT q.* REPLACE (
                            CASE WHEN i.kind IN {_ASSET_KINDS} THEN NULL ELSE q.raw END AS raw,
@@ -74,7 +79,8 @@ PUBLIC_TABLES: dict[str, str] = {
     "snapshot_info": "omit",
     **dict.fromkeys((
         "area_cells", "area_grid", "area_lookup", "area_parts", "areas", "dispersal", "display_areas", "events",
-        "ingests", "oa_inputs", "partner_indices", "population", "population_estimates", "postcodes",
+        "ingests", "network_edges", "network_info", "network_nodes",
+        "oa_inputs", "partner_indices", "population", "population_estimates", "postcodes",
         "scorecard_indicators", "sensitive_site_counts", "unit_gaps", "unit_gaps_as_at", "unit_indices",
         "unit_languages", "unit_need"), "copy"),
 }

@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 
 from assetmap import queries, vocab
+from assetmap.settings import settings
 
 _CSS = """
 body { font-family: sans-serif; max-width: 60em; margin: 2em auto; color: #222; }
@@ -102,6 +103,10 @@ def ward_brief(con: duckdb.DuckDBPyConnection, code: str, partner: bool = False,
     idx = idx[idx["focal_group"].isin(["all", "white_british", "asian_all", "black_all", "mixed_all", "other_all",
                                        "white_all"])][["group", "index", "value", "ci_low", "ci_high", "reliable"]]
     access = queries.ward_access(con, code)
+    said = "".join(f"<li>{e(line)}</li>" for line in queries.access_sentences(access))
+    mode = queries.access_mode(con)
+    mode_note = (f"<p class='note'>{e(queries.ACCESS_MODE_NOTE[mode].format(speed=settings.walk_speed_kmh))}</p>"
+                 if mode in queries.ACCESS_MODE_NOTE else "")
     access["category"] = access["category"].map(lambda c: vocab.CATEGORY_LABELS.get(c, c))
     png = base64.b64encode(map_png(con, code, partner)).decode()
     sensitive_note = ("" if partner else
@@ -116,7 +121,7 @@ def ward_brief(con: duckdb.DuckDBPyConnection, code: str, partner: bool = False,
 <img alt="Map of {e(str(name))} and its neighbours" src="data:image/png;base64,{png}" style="max-width:100%">
 {sensitive_note}
 <h2>Provision gaps (need minus supply)</h2>{_table(gap_table)}
-<h2>Accessibility</h2>{_table(access)}
+<h2>Accessibility</h2><ul>{said}</ul>{_table(access)}{mode_note}
 <h2>The ward beside its local authority</h2>{_table(queries.ward_vs_la(con, code))}
 <h2>Who lives here</h2>{_table(mix)}
 <h2>Segregation indices</h2>{_table(idx)}

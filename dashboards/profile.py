@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from assetmap import vocab
+from assetmap import queries, vocab
 from assetmap.settings import settings
 from dashboards import brief
 from dashboards.common import md, partner_mode, snapshot_at
@@ -75,7 +75,13 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
         if len(shown) and not bool(shown["reliable"].all()):
             st.caption("Unreliable: fewer than 5 output areas or 50 residents of the group; read with care.")
         st.subheader("Accessibility")
-        st.dataframe(read(snap, "ward_access", code), hide_index=True, width="stretch")
+        access = read(snap, "ward_access", code)
+        for line in queries.access_sentences(access):
+            st.markdown("- " + md(line))
+        st.dataframe(access, hide_index=True, width="stretch")
+        mode = read(snap, "access_mode")
+        if mode in queries.ACCESS_MODE_NOTE:
+            st.caption(md(queries.ACCESS_MODE_NOTE[mode].format(speed=settings.walk_speed_kmh)))
         langs = read(snap, "ward_languages", code)
         if len(langs):
             st.subheader("Languages and providers in them")

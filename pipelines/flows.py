@@ -39,7 +39,7 @@ from assetmap.ingest import dependency_rank, expand_paths, record_refusal
 from assetmap.ingest import ingest_file as _ingest
 from assetmap.settings import settings
 from assetmap.snapshots import publish
-from assetmap.sources import ASSET_KINDS
+from assetmap.sources import ASSETS_ONLY_KINDS
 from assetmap.sources._io import FileRefused, read_bytes, sha256_bytes
 from assetmap.store import Store, StoreBusy
 from assetmap.submissions import SubmissionError, submit_bytes
@@ -278,8 +278,8 @@ def ingest_batch_task(items: list[list[str]], options: dict[str, Any], inbox: st
 
 def _recompute_after(store: Store, done: list[dict[str, Any]]) -> RecomputeResult:
     """What a batch's ingests call for: the units their assets reach when only assets changed;
-    everything when boundaries, lookups or census counts did (they move every unit)."""
-    if all(o["kind"] in ASSET_KINDS for o in done):
+    everything when boundaries, lookups, census counts or the walking network did (they move every unit)."""
+    if all(o["kind"] in ASSETS_ONLY_KINDS for o in done):
         wards = sorted({w for o in done for w in o["affected_wards"]})
         return recompute_affected(store, wards)
     return _recompute(store, n_boot=_bootstrap_reps(store))

@@ -25,9 +25,11 @@ def test_each_reader_can_be_recognised_or_named():
 
 
 def test_asset_formats_share_one_writer():
-    writers = {r.write for r in sources.READERS.values() if r.holds_assets}
+    writers = {r.write for r in sources.READERS.values() if r.kind in sources.ASSETS_ONLY_KINDS}
     assert len(writers) == 1
-    assert set(sources.ASSET_KINDS) == {"providers", "osm", "openreferral", "mapped"}
+    assert set(sources.ASSETS_ONLY_KINDS) == {"providers", "osm", "openreferral", "mapped"}
+    # an OSM extract's places are assets too, beside the walking network it brings
+    assert set(sources.ASSET_KINDS) == {*sources.ASSETS_ONLY_KINDS, "network"}
 
 
 def test_a_new_format_is_one_reader_and_one_registration(tmp_path, city_store, monkeypatch):

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from assetmap.analysis import languages
-from assetmap.analysis.inputs import Census, load_inputs
+from assetmap.analysis.inputs import Census, Inputs, load_inputs
 from assetmap.analysis.tables import (
     compute_indices,
     compute_need,
@@ -28,6 +28,8 @@ from assetmap.analysis.tables import (
     write_analysed_assets,
 )
 from assetmap.analysis.units import chosen_level, unit_map
+from assetmap.network import NETWORK
+from assetmap.settings import settings
 from assetmap.store import Store
 from assetmap.vocab.categories import CATEGORIES
 
@@ -50,6 +52,25 @@ class RecomputeResult:
                 "notes": self.notes}
 
 
+def access_notes(inputs: Inputs) -> list[str]:
+    """What a recompute says about how access was measured, and what a walking network left out."""
+    cost = inputs.cost
+    if cost.mode != NETWORK:
+        return ["access measured as the crow flies: no walking network is loaded"]
+    notes = ["access measured on foot along the walking network"]
+    outside = int(cost.outside.sum())
+    if outside:
+        notes.append(f"{outside:,} of {len(inputs.oas):,} output areas lie beyond the walking network's extent "
+                     "(more than {:,.0f} m from it) and get no walking figure".format(settings.network_oa_snap_m))
+    off = cost.off_network(inputs.assets[["x", "y"]].to_numpy(float))
+    if off.any():
+        ids = inputs.assets["asset_id"].to_numpy()[off]
+        shown = ", ".join(map(str, ids[:10])) + (f" and {len(ids) - 10:,} more" if len(ids) > 10 else "")
+        notes.append(f"{int(off.sum()):,} assets lie more than {settings.network_snap_m:,.0f} m from the walking "
+                     f"network and are left out of walking access: {shown}")
+    return notes
+
+
 def recompute(store: Store, level: str | None = None, n_boot: int = 0) -> RecomputeResult:
     """Full recompute of every analysis table for one unit level (default: :func:`default_level`)."""
     t0 = time.perf_counter()
@@ -67,6 +88,7 @@ def recompute(store: Store, level: str | None = None, n_boot: int = 0) -> Recomp
         res.notes.append("no OA polygons loaded: accessibility and gaps not computed")
     else:
         oa_frame = pd.concat([oa_rows(inputs, c) for c in CATEGORIES], ignore_index=True)
+        res.notes += access_notes(inputs)
         access_rows = unit_access(inputs, oa_frame, umap, level)
         gaps = unit_gaps(need, access_rows)
         if not gaps.empty:

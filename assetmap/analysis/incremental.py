@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
+from assetmap.access import OUTSIDE
 from assetmap.analysis import languages
 from assetmap.analysis.full import RecomputeResult, recompute
 from assetmap.analysis.inputs import Inputs, stored_inputs
@@ -36,6 +37,7 @@ from assetmap.analysis.tables import (
     write_analysed_assets,
 )
 from assetmap.analysis.units import units_of
+from assetmap.network import CROW_FLIES, NETWORK, network_key
 from assetmap.settings import settings
 from assetmap.store import Store, scalar
 from assetmap.vocab.categories import CATEGORIES
@@ -65,6 +67,20 @@ def _zone_from_wards(con: duckdb.DuckDBPyConnection, inputs: Inputs, wards: list
         if len(cand):
             hits.append(cand[shapely.dwithin(geom, shapely.points(inputs.xy[cand]), radius)])
     return np.unique(np.concatenate(hits))
+
+
+def _mode_changed(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the stored access was measured another way than a recompute would measure it now
+    (on foot or as the crow flies), or along another network."""
+    stored = {r[0] for r in con.execute("SELECT DISTINCT access_mode FROM oa_access").fetchall()} - {OUTSIDE}
+    now = NETWORK if network_key(con) is not None else CROW_FLIES
+    if stored and stored != {now}:
+        return True
+    if now == NETWORK:  # the network the results were computed on is the one loaded now
+        seen = scalar(con, "SELECT max(computed_at) FROM unit_access")
+        loaded = scalar(con, "SELECT max(loaded_at) FROM network_info")
+        return seen is None or loaded is None or loaded > seen
+    return False
 
 
 def _changed_counts(con: duckdb.DuckDBPyConnection, level: str,
@@ -115,12 +131,16 @@ def affected_oas(inputs: Inputs, nearest_m: np.ndarray, lost: np.ndarray, catego
 
 def stored_nearest(con: duckdb.DuckDBPyConnection, inputs: Inputs, category: str,
                     moved: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Stored nearest distance per OA (in ``inputs.oas`` order), and which OAs lost theirs."""
+    """Stored cost to the nearest asset per OA (in ``inputs.oas`` order: the straight line, or on
+    the network the walk as metres of effort), and which OAs lost theirs."""
+    # on the network the walk's cost (minutes at the speed), which no straight line exceeds; a
+    # hair more, so that rounding never hides an OA a change can reach
     got = con.execute(
-        """SELECT o.nearest_m,
+        """SELECT CASE WHEN o.access_mode = 'network' THEN o.nearest_min * ? * (1 + 1e-9) + 1e-6
+                       ELSE o.nearest_m END,
                   o.nearest_asset_id IS NOT NULL AND (a.asset_id IS NULL OR list_contains(?, o.nearest_asset_id))
            FROM oa_access o LEFT JOIN assets a ON a.asset_id = o.nearest_asset_id AND a.category = o.category
-           WHERE o.category = ? ORDER BY o.oa_code""", [moved, category]).fetchnumpy()
+           WHERE o.category = ? ORDER BY o.oa_code""", [settings.walk_m_per_min, moved, category]).fetchnumpy()
     keys = list(got)
     near = np.asarray(got[keys[0]], dtype=float)
     lost = np.asarray(got[keys[1]], dtype=bool)
@@ -221,6 +241,8 @@ def recompute_affected(store: Store, wards: Iterable[str]) -> RecomputeResult:
     if not levels:
         return recompute(store)
     res = RecomputeResult(level=",".join(levels), mode="incremental")
+    if _mode_changed(con):  # a walking network loaded or gone since: every distance changes
+        return recompute(store)
     changed = changed_assets(con)
     if changed is not None:
         cats = sorted((set(changed["old_category"].dropna()) | set(changed["new_category"].dropna()))

@@ -18,6 +18,7 @@ from scipy.spatial import cKDTree
 from assetmap import access as acc
 from assetmap import vocab
 from assetmap.analysis.units import OA_RE
+from assetmap.network import Costs, CrowFlies, costs_for
 from assetmap.settings import settings
 from assetmap.store import scalar
 from assetmap.vocab.categories import CATEGORIES
@@ -100,6 +101,14 @@ class Inputs:
     basis: dict[str, str]
     assets: pd.DataFrame
     supplies: dict[str, acc.Supply] = field(default_factory=dict)
+    #: how far is measured: on foot where a walking network is loaded, else as the crow flies
+    costs: Costs | None = None
+
+    @property
+    def cost(self) -> Costs:
+        if self.costs is None:
+            self.costs = CrowFlies(self.xy, self.tree)
+        return self.costs
 
     def demand(self, category: str) -> np.ndarray:
         return self.oas[f"demand_{category}"].to_numpy(float)
@@ -156,8 +165,8 @@ def _with_assets(con: duckdb.DuckDBPyConnection, oas: pd.DataFrame, basis: dict[
     ).df()
     xy = oas[["x", "y"]].to_numpy(float)
     # an unbalanced tree builds in half the time; it is exact all the same (it only finds neighbours)
-    inputs = Inputs(oas=oas, xy=xy, tree=cKDTree(xy, balanced_tree=False, compact_nodes=False), basis=basis,
-                    assets=assets)
+    tree = cKDTree(xy, balanced_tree=False, compact_nodes=False)
+    inputs = Inputs(oas=oas, xy=xy, tree=tree, basis=basis, assets=assets, costs=costs_for(con, xy, tree))
     for cat in CATEGORIES:
         inputs.supplies[cat] = acc.Supply.from_frame(assets[assets["category"] == cat])
     return inputs

@@ -94,7 +94,7 @@ def compute_need(con: duckdb.DuckDBPyConnection, level: str, indices: pd.DataFra
 
 def oa_rows(inputs: Inputs, category: str, targets: np.ndarray | None = None) -> pd.DataFrame:
     r = acc.oa_access(inputs.xy, inputs.demand(category), inputs.supplies[category], targets,
-                      oa_tree=inputs.tree)
+                      oa_tree=inputs.tree, costs=inputs.cost)
     idx = r["oa_index"].to_numpy()
     return pd.DataFrame({
         "oa_code": inputs.oas["oa_code"].to_numpy()[idx], "category": category,
@@ -102,7 +102,8 @@ def oa_rows(inputs: Inputs, category: str, targets: np.ndarray | None = None) ->
         "demand": inputs.demand(category)[idx],
         "nearest_m": r["nearest_m"].to_numpy(), "nearest_asset_id": r["nearest_asset_id"].to_numpy(),
         "n_800": r["n_800"].to_numpy(), "n_1600": r["n_1600"].to_numpy(),
-        "e2sfca": r["e2sfca"].to_numpy(),
+        "e2sfca": r["e2sfca"].to_numpy(), "access_mode": r["access_mode"].to_numpy(),
+        "nearest_min": r["nearest_min"].to_numpy(), "crow_m": r["crow_m"].to_numpy(),
     })
 
 
@@ -196,10 +197,10 @@ _COLUMNS = {
                      "ci_high", "reliable", "n_oas", "computed_at"],
     "oa_inputs": ["oa_code", "x", "y", "population"] + [f"demand_{c}" for c in CATEGORIES],
     "oa_access": ["oa_code", "category", "population", "demand", "nearest_m", "nearest_asset_id",
-                  "n_800", "n_1600", "e2sfca"],
+                  "n_800", "n_1600", "e2sfca", "access_mode", "nearest_min", "crow_m"],
     "unit_access": ["unit_level", "unit_code", "category", "population", "demand", "demand_basis",
                     "nearest_m", "share_within_800", "share_within_1600", "mean_n_1600", "e2sfca",
-                    "assets_in_unit", "capacity_in_unit", "computed_at"],
+                    "assets_in_unit", "capacity_in_unit", "computed_at", "access_mode", "nearest_min", "crow_m"],
     "unit_need": ["unit_level", "unit_code", "component", "raw", "scaled", "computed_at"],
     "unit_gaps": ["unit_level", "unit_code", "category", "need", "supply", "gap", "rank",
                   "components", "flags", "strengths", "computed_at"],

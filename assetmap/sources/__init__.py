@@ -20,6 +20,7 @@ from assetmap.sources import (
     mapped,
     openreferral,
     osm,
+    osm_network,
     partner_indices,
     postcodes,
     providers,
@@ -38,12 +39,16 @@ from assetmap.sources.registry import Reader, Written
 #: Every format, in the order a file is tried against them: a column mapping first (the user
 #: said what the file is), then the most specific shapes before the most general.
 READERS: dict[str, Reader] = {r.kind: r for r in (
-    mapped.READER, osm.READER, lookup.READER, partner_indices.READER, scorecard.READER, asy_d11.READER,
-    estimates.READER,
+    mapped.READER, osm.READER, osm_network.READER, lookup.READER, partner_indices.READER, scorecard.READER,
+    asy_d11.READER, estimates.READER,
     languages.READER, census.READER, postcodes.READER, providers.READER, boundaries.READER, openreferral.READER,
 )}
 KINDS = tuple(READERS)
 ASSET_KINDS = tuple(k for k, r in READERS.items() if r.holds_assets)
+#: The kinds whose files hold assets and nothing else: after them, an incremental recompute of the
+#: units their assets reach is enough (a network file's places come with a new network).
+ASSETS_ONLY_KINDS = tuple(k for k, r in READERS.items()
+                          if r.holds_assets and set(r.tables) <= {"assets", "asset_versions"})
 #: The order in which the files of a folder are taken: what later files depend on first.
 DEPENDENCY_ORDER = {k: r.rank for k, r in READERS.items()}
 
@@ -94,5 +99,6 @@ def read(kind: str, path: str | Path, data: bytes, options: dict[str, Any]) -> R
     return READERS[kind].read(Path(path), data, options)
 
 
-__all__ = ["ASSET_KINDS", "DEPENDENCY_ORDER", "KINDS", "READERS", "FileRefused", "ReadResult", "Reader", "Written",
+__all__ = ["ASSETS_ONLY_KINDS", "ASSET_KINDS",
+           "DEPENDENCY_ORDER", "KINDS", "READERS", "FileRefused", "ReadResult", "Reader", "Written",
            "read", "sniff"]

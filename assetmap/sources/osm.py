@@ -69,7 +69,7 @@ def _fields(tags: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _row(i: int, raw: Any, osm_id: str | None, tags: dict[str, str], lat: Any, lon: Any) -> dict:
+def place_row(i: int, raw: Any, osm_id: str | None, tags: dict[str, str], lat: Any, lon: Any) -> dict:
     category, subtype = classify(tags)
     rec = candidate(i, raw, category=category, subtype=subtype, lat=lat, lon=lon,
                     source_record_id=osm_id, licence="ODbL (c) OpenStreetMap contributors",
@@ -115,7 +115,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
                 b = el["bounds"]
                 lat = (b.get("minlat", 0) + b.get("maxlat", 0)) / 2
                 lon = (b.get("minlon", 0) + b.get("maxlon", 0)) / 2
-            rows.append(_row(i, el, osm_id, tags, lat, lon))
+            rows.append(place_row(i, el, osm_id, tags, lat, lon))
         n = len(doc["elements"])
     elif isinstance(doc, dict) and isinstance(doc.get("features"), list):
         for i, feat in enumerate(doc["features"], start=1):
@@ -132,7 +132,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
                     lon, lat = pt.x, pt.y
                 except Exception:
                     bad_geom = True
-            rec = _row(i, feat, str(feature_id) if feature_id else None, feature_tags, lat, lon)
+            rec = place_row(i, feat, str(feature_id) if feature_id else None, feature_tags, lat, lon)
             if bad_geom and rec["reason"] is None:
                 rec["reason"], rec["message"] = "invalid_geometry", f"feature {i}: geometry cannot be read"
             rows.append(rec)

@@ -138,6 +138,9 @@ def main() -> None:
                    f"{settings.map_max_markers:,} markers at once).")
     if drawn["missing"]:
         st.caption(f"{drawn['missing']} wards have no value for this measure.")
+    mode = cached.read(str(path), "access_mode")
+    if m.kind in ("access", "gap", "supply") and mode in queries.ACCESS_MODE_NOTE:
+        st.caption(common.md(queries.ACCESS_MODE_NOTE[mode].format(speed=settings.walk_speed_kmh)))
 
     with st.expander("Export this layer"):
         st.caption("Wards with the measure shown, in EPSG:4326; assets without the sensitive ones in public mode.")

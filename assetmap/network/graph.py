@@ -1,0 +1,190 @@
+"""The walking network as a graph: components, effort lengths, and the routing engine.
+
+Shortest paths are pandana's (contraction hierarchies, Foti, Waddell and Luxen 2012), never
+hand-written here; tests check every distance against networkx's Dijkstra on the same edges.
+
+pandana stores impedances as whole thousandths, cut (not rounded) from the floats it is given;
+edge lengths are therefore kept to the millimetre and handed over a hair above it, so that the
+engine's sums are the exact sums of the stored lengths.
+
+Reference: Foti, F., Waddell, P. and Luxen, D. (2012). A generalized computational framework
+for accessibility: from the pedestrian to the metropolitan scale. *Transportation Research Board
+Annual Conference*.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from assetmap.settings import settings
+
+log = logging.getLogger(__name__)
+
+#: Added to each millimetre-rounded impedance so that pandana's cut to thousandths keeps it.
+_HAIR = 1e-7
+
+
+def effort_m(length_m: np.ndarray, highway: np.ndarray, steps_factor: float | None = None) -> np.ndarray:
+    """Each edge's length as walking effort: steps count ``1 / steps_speed_factor`` times their
+    length, everything else its length; to the millimetre."""
+    factor = settings.steps_speed_factor if steps_factor is None else steps_factor
+    slow = np.asarray(highway, dtype=object) == "steps"
+    return np.round(np.where(slow, np.asarray(length_m, float) / factor, length_m), 3)
+
+
+@dataclass
+class Components:
+    """The largest connected component of a network, and what the others held."""
+
+    keep: np.ndarray  # boolean per node
+    dropped_nodes: int
+    islands: int
+
+
+def largest_component(node_ids: np.ndarray, from_node: np.ndarray, to_node: np.ndarray) -> Components:
+    """Which nodes lie in the largest connected component (edges taken both ways)."""
+    pos = pd.Series(np.arange(len(node_ids)), index=node_ids)
+    fi, ti = pos[from_node].to_numpy(), pos[to_node].to_numpy()
+    n = len(node_ids)
+    adj = coo_matrix((np.ones(len(fi)), (fi, ti)), shape=(n, n))
+    count, labels = connected_components(adj, directed=False)
+    sizes = np.bincount(labels, minlength=count)
+    keep = labels == int(np.argmax(sizes))
+    return Components(keep, int((~keep).sum()), int(count - 1))
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """pandana's C++ prints its progress to the process's stdout; keep the CLI's output clean."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):  # no real stdout (a test's capture): nothing to hide
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+class Engine:
+    """A loaded walking network: node points, and pandana's contraction hierarchies over it with
+    two impedances, ``length`` (metres) and ``effort`` (metres as walking effort)."""
+
+    def __init__(self, node_ids: np.ndarray, xy: np.ndarray, from_node: np.ndarray, to_node: np.ndarray,
+                 length_m: np.ndarray, walk_m: np.ndarray, key: Any = None) -> None:
+        import pandana  # imported here: only a store with a network needs it
+        from pandana.network import INDEX_DTYPE
+
+        self._index_dtype = INDEX_DTYPE
+
+        self.key = key
+        self.node_ids = np.asarray(node_ids, dtype=np.int64)
+        self.xy = np.asarray(xy, dtype=float)
+        self.tree = cKDTree(self.xy)
+        weights = pd.DataFrame({"length": np.asarray(length_m, float) + _HAIR,
+                                "effort": np.asarray(walk_m, float) + _HAIR})
+        with _quiet_stdout():
+            self.net = pandana.Network(pd.Series(self.xy[:, 0], index=self.node_ids),
+                                       pd.Series(self.xy[:, 1], index=self.node_ids),
+                                       pd.Series(np.asarray(from_node, dtype=np.int64)),
+                                       pd.Series(np.asarray(to_node, dtype=np.int64)), weights, twoway=True)
+
+    @property
+    def nodes(self) -> int:
+        return len(self.node_ids)
+
+    def snap(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each point's nearest node (an index into :attr:`node_ids`) and the straight line to it."""
+        if len(xy) == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        d, i = self.tree.query(np.asarray(xy, dtype=float), k=1)
+        return np.asarray(i, dtype=np.int64), np.asarray(d, dtype=float)
+
+    def between(self, a: np.ndarray, b: np.ndarray, impedance: str = "effort") -> np.ndarray:
+        """Shortest-path cost between node indices ``a[k]`` and ``b[k]`` (NaN where none)."""
+        if len(a) == 0:
+            return np.empty(0)
+        # pandana's own vectorised query (Network.shortest_path_lengths) less its translation of
+        # node ids through pandas merges, which costs more than the queries: our node indices are
+        # its internal ones (the nodes were handed over in this order)
+        got = self.net.net.shortest_path_distances(np.asarray(a, dtype=self._index_dtype),
+                                                   np.asarray(b, dtype=self._index_dtype),
+                                                   self.net.impedance_names.index(impedance))
+        out = np.asarray(got, dtype=float)
+        # pandana answers an unreachable pair with its largest number; the network is one
+        # component, but say so rather than trust it
+        out[out > 4e6] = np.nan
+        return out
+
+    def within(self, sources: np.ndarray, radius: float, impedance: str = "effort") -> pd.DataFrame:
+        """Every node within ``radius`` of each source node index: ``source, node, cost``."""
+        df = self.net.nodes_in_range(self.node_ids[np.asarray(sources)].tolist(), float(radius),
+                                     imp_name=impedance)
+        pos = pd.Series(np.arange(len(self.node_ids)), index=self.node_ids)
+        return pd.DataFrame({"source": pos[df["source"].to_numpy()].to_numpy(),
+                             "node": pos[df["destination"].to_numpy()].to_numpy(),
+                             "cost": df[impedance].to_numpy(float)})
+
+
+_cache: dict[Any, Engine] = {}
+_cache_lock = threading.Lock()
+
+
+def network_key(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+    """What identifies the stored network (None when none is loaded): its ingest and checksum,
+    and the steps factor its effort lengths were made with."""
+    try:
+        row = con.execute("SELECT ingest_id, sha256, nodes, edges FROM network_info "
+                          "ORDER BY ingest_id DESC LIMIT 1").fetchone()
+    except duckdb.CatalogException:  # a store or snapshot from before networks
+        return None
+    if row is None:
+        return None
+    return (*row, settings.steps_speed_factor)
+
+
+def load_engine(con: duckdb.DuckDBPyConnection) -> Engine | None:
+    """The stored network's engine, built once per network and process (None without one).
+
+    Contraction hierarchies take about a second for a city's 50,000 nodes; a worker or
+    dashboard that recomputes again reuses them until a new network is loaded.
+    """
+    key = network_key(con)
+    if key is None:
+        return None
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None:
+        return hit
+    nodes = con.execute("SELECT node_id, x, y FROM network_nodes ORDER BY node_id").fetchnumpy()
+    edges = con.execute("SELECT from_node, to_node, length_m, walk_m FROM network_edges").fetchnumpy()
+    if len(nodes["node_id"]) == 0:
+        return None
+    walk = edges["walk_m"]
+    engine = Engine(nodes["node_id"], np.column_stack([nodes["x"], nodes["y"]]), edges["from_node"],
+                    edges["to_node"], edges["length_m"], walk, key=key)
+    with _cache_lock:
+        _cache.clear()  # one network at a time per process: a new one replaces the old
+        _cache[key] = engine
+    log.info("walking network built: %d nodes, %d edges", engine.nodes, len(edges["from_node"]))
+    return engine

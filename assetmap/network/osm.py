@@ -1,0 +1,217 @@
+"""OpenStreetMap extracts as a walking network: PBF and XML, read with pyosmium.
+
+The walkable ways are those a person may walk along: ``highway`` = footway, path, pedestrian,
+steps, living_street, residential, service, unclassified, track, cycleway, bridleway, road,
+tertiary, secondary, primary and their links. Not motorways or trunk roads, and not a way tagged
+``foot`` = no / private, nor ``access`` = no / private unless ``foot`` allows it. Edges join
+consecutive nodes of a way, so the topology is OSM's own: a bridge crosses the road beneath it
+without joining it (they share no node).
+
+The same file's amenities (places of worship, community centres, language schools, refugee
+services; what ``assetmap fetch`` asks Overpass for) are read as assets exactly as the Overpass
+reader reads them (:func:`assetmap.sources.osm.classify`): a node at its place, a way or
+relation at the centre of its bounding box (Overpass's ``out center``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pyproj import Transformer
+
+from assetmap.settings import DISPLAY_CRS, STORE_CRS
+from assetmap.sources import osm as osm_assets
+from assetmap.sources._assets import frame
+from assetmap.sources._io import FileRefused, ReadResult
+
+log = logging.getLogger(__name__)
+
+KIND = "network"
+
+#: ``highway`` values walked on.
+WALKABLE = frozenset({
+    "footway", "path", "pedestrian", "steps", "living_street", "residential", "service", "unclassified",
+    "track", "cycleway", "bridleway", "road", "tertiary", "tertiary_link", "secondary", "secondary_link",
+    "primary", "primary_link",
+})
+_NO = frozenset({"no", "private"})
+_FOOT_YES = frozenset({"yes", "designated", "permissive", "destination"})
+#: The amenities read as assets: what ``assetmap fetch`` asks the Overpass API for.
+_AMENITIES = frozenset({"place_of_worship", "community_centre", "language_school"})
+
+
+def walkable(tags: Any) -> bool:
+    """Whether a way with these OSM tags may be walked along."""
+    if tags.get("highway") not in WALKABLE:
+        return False
+    foot = tags.get("foot")
+    if foot in _NO:
+        return False
+    return not (tags.get("access") in _NO and foot not in _FOOT_YES)
+
+
+def _is_place(tags: Any) -> bool:
+    if tags.get("amenity") in _AMENITIES:
+        return True
+    sf_for = str(tags.get("social_facility:for", "")).lower()
+    return any(w in sf_for for w in ("refugee", "migrant", "asylum"))
+
+
+@dataclass
+class RawNetwork:
+    """The walkable ways of a file, before components are checked: nodes in EPSG:27700 and one
+    edge per pair of consecutive nodes of a way (``from_node``, ``to_node``, ``length_m``,
+    ``highway``, ``way_id``)."""
+
+    nodes: pd.DataFrame
+    edges: pd.DataFrame
+    timestamp: _dt.datetime | None
+    ways: int
+
+
+def _format(data: bytes, path: Path) -> str:
+    """``pbf`` or ``osm`` (XML) from the bytes; refuse anything else."""
+    head = data[:64]
+    if b"OSMHeader" in head[:16]:
+        return "pbf"
+    text = data[:2048].lstrip().lower()
+    if (text.startswith(b"<?xml") and b"<osm" in text) or text.startswith(b"<osm"):
+        return "osm"
+    raise FileRefused("unknown_format", f"{path.name}: not an OpenStreetMap PBF or XML file")
+
+
+def looks_like_osm_file(data: bytes, path: Path) -> bool:
+    try:
+        _format(data, path)
+    except FileRefused:
+        return False
+    return True
+
+
+def _header_time(osmium: Any, buffer: Any) -> _dt.datetime | None:
+    reader = osmium.io.Reader(buffer, osmium.osm.osm_entity_bits.NOTHING)
+    try:
+        header = reader.header()
+        stamp = header.get("osmosis_replication_timestamp") or header.get("timestamp")
+    finally:
+        reader.close()
+    if not stamp:
+        return None
+    try:
+        return _dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(_dt.UTC).replace(tzinfo=None)
+    except ValueError:
+        return None
+
+
+def parse(data: bytes, path: Path) -> tuple[RawNetwork, list[dict[str, Any]], int]:
+    """Read the walkable ways and the places of an OSM file.
+
+    Returns the raw network, the place candidates (asset rows as
+    :mod:`assetmap.sources.osm` makes them) and the number of places read.
+    Raises :class:`FileRefused` for a file that is not OSM, is cut short, or holds no walkable way.
+    """
+    import osmium  # imported here: only a network file needs it
+
+    fmt = _format(data, path)
+    newest: _dt.datetime | None = None
+    node_xy: dict[int, tuple[float, float]] = {}
+    way_nodes: list[tuple[int, str, list[int]]] = []
+    way: list[int]
+    places: list[tuple[str, dict[str, str], Any, Any]] = []
+    relation_places: list[tuple[str, dict[str, str], list[int]]] = []
+    way_boxes: dict[int, tuple[float, float, float, float]] = {}
+    try:
+        stamp = _header_time(osmium, osmium.io.FileBuffer(data, fmt))
+        # relations first (their member ways' extents are wanted in the main pass)
+        wanted: set[int] = set()
+        relations: Any = osmium.FileProcessor(osmium.io.FileBuffer(data, fmt), osmium.osm.RELATION)
+        for rel in relations:
+            if _is_place(rel.tags):
+                members = [m.ref for m in rel.members if m.type == "w"]
+                relation_places.append((f"relation/{rel.id}", dict(rel.tags), members))
+                wanted.update(members)
+        processor: Any = osmium.FileProcessor(osmium.io.FileBuffer(data, fmt)).with_locations()
+        for obj in processor:
+            ts = obj.timestamp
+            if ts is not None and ts.year > 1970:
+                t = ts.replace(tzinfo=None) if ts.tzinfo is None else ts.astimezone(_dt.UTC).replace(tzinfo=None)
+                newest = t if newest is None or t > newest else newest
+            if obj.is_node():
+                if _is_place(obj.tags) and obj.location.valid():
+                    places.append((f"node/{obj.id}", dict(obj.tags), obj.location.lat, obj.location.lon))
+            elif obj.is_way():
+                tags = obj.tags
+                if walkable(tags):
+                    way = []
+                    highway = str(tags.get("highway"))
+                    for n in obj.nodes:
+                        if n.location.valid():
+                            node_xy[n.ref] = (n.location.lon, n.location.lat)
+                            way.append(n.ref)
+                        else:  # a node the extract cut off: the way stops there
+                            if len(way) > 1:
+                                way_nodes.append((obj.id, highway, way))
+                            way = []
+                    if len(way) > 1:
+                        way_nodes.append((obj.id, highway, way))
+                is_place = _is_place(tags)
+                if is_place or obj.id in wanted:
+                    pts = [(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]
+                    if pts:
+                        lons, lats = zip(*pts, strict=True)
+                        box = (min(lons), min(lats), max(lons), max(lats))
+                        way_boxes[obj.id] = box
+                        if is_place:
+                            places.append((f"way/{obj.id}", dict(tags), (box[1] + box[3]) / 2,
+                                           (box[0] + box[2]) / 2))
+                    elif is_place:
+                        places.append((f"way/{obj.id}", dict(tags), None, None))
+    except RuntimeError as exc:
+        # libosmium's messages name the fault ("PBF error: truncated data"), not the content
+        raise FileRefused("unreadable", f"{path.name}: not a readable OpenStreetMap file "
+                                        f"({str(exc).splitlines()[0][:120]})") from None
+    for osm_id, tags, members in relation_places:
+        boxes = [way_boxes[m] for m in members if m in way_boxes]
+        if boxes:
+            b = np.array(boxes)
+            places.append((osm_id, tags, (b[:, 1].min() + b[:, 3].max()) / 2, (b[:, 0].min() + b[:, 2].max()) / 2))
+        else:
+            places.append((osm_id, tags, None, None))
+    if not way_nodes:
+        raise FileRefused("no_network", f"{path.name}: no walkable way (highway=footway, residential, ...) "
+                                        "in this OpenStreetMap file")
+    ids = np.fromiter(node_xy, dtype=np.int64, count=len(node_xy))
+    lonlat = np.array(list(node_xy.values()), dtype=float)
+    x, y = Transformer.from_crs(DISPLAY_CRS, STORE_CRS, always_xy=True).transform(lonlat[:, 0], lonlat[:, 1])
+    nodes = pd.DataFrame({"node_id": ids, "x": np.asarray(x), "y": np.asarray(y)})
+    frm, to, hw, wid = [], [], [], []
+    for way_id, highway, ns in way_nodes:
+        frm.extend(ns[:-1])
+        to.extend(ns[1:])
+        hw.extend([highway] * (len(ns) - 1))
+        wid.extend([way_id] * (len(ns) - 1))
+    edges = pd.DataFrame({"from_node": np.asarray(frm, dtype=np.int64), "to_node": np.asarray(to, dtype=np.int64),
+                          "highway": hw, "way_id": np.asarray(wid, dtype=np.int64)})
+    pos = pd.Series(np.arange(len(ids)), index=ids)
+    fi, ti = pos[edges["from_node"]].to_numpy(), pos[edges["to_node"]].to_numpy()
+    edges["length_m"] = np.round(np.hypot(nodes["x"].to_numpy()[fi] - nodes["x"].to_numpy()[ti],
+                                          nodes["y"].to_numpy()[fi] - nodes["y"].to_numpy()[ti]), 3)
+    edges = edges[edges["from_node"] != edges["to_node"]].reset_index(drop=True)
+    raw = RawNetwork(nodes, edges, stamp or newest, len(way_nodes))
+    rows = [osm_assets.place_row(i, {"id": osm_id, "tags": tags}, osm_id, tags, lat, lon)
+            for i, (osm_id, tags, lat, lon) in enumerate(places, start=1)]
+    return raw, rows, len(places)
+
+
+def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    """Read an OSM PBF or XML file: the walking network (in ``meta['network']``) and its places
+    (the rows)."""
+    path = Path(path)
+    raw, rows, n = parse(data, path)
+    return ReadResult(KIND, frame(rows), [], n, {"network": raw, "source_format": "osm"})
