@@ -4,7 +4,8 @@
 gaps would change, and by how much?" by running the incremental recompute in memory: the
 store is not written. :func:`suggest_sites` proposes ``k`` sites that cover the most unmet
 need, as a maximal covering location problem (Church and ReVelle 1974) solved exactly with
-PySAL ``spopt``'s ``MCLP`` and the CBC solver that PuLP ships.
+PySAL ``spopt``'s ``MCLP`` and the CBC solver that PuLP ships. Both measure reach as the rest of the
+analysis does: on foot along the street network where one is loaded.
 
 Reference: Church, R. and ReVelle, C. (1974). The maximal covering location problem.
 *Papers of the Regional Science Association* 32, 101-118.
@@ -27,6 +28,7 @@ from assetmap.analysis import incremental as inc
 from assetmap.analysis.inputs import Inputs, stored_inputs
 from assetmap.analysis.tables import ranked
 from assetmap.analysis.units import default_level, unit_map, units_of
+from assetmap.network import NETWORK
 from assetmap.settings import settings
 from assetmap.store import Store, scalar
 from assetmap.vocab.categories import CATEGORIES
@@ -137,44 +139,60 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
 
 
 def _unmet(inputs: Inputs, stored: pd.DataFrame, category: str, radius: float) -> np.ndarray:
-    """Demand of each OA with no asset of the category within ``radius``."""
+    """Demand of each OA with no asset of the category within ``radius`` (a walk where the access
+    was measured on the network; an OA beyond its extent has none to meet)."""
     d = inputs.demand(category)
-    near = stored.set_index("oa_code")["nearest_m"].reindex(inputs.oas["oa_code"]).to_numpy(float)
+    stored = stored.set_index("oa_code").reindex(inputs.oas["oa_code"])
+    walk = stored["nearest_min"].to_numpy(float) * settings.walk_m_per_min
+    on_foot = (stored["access_mode"] == NETWORK).to_numpy()
+    near = np.where(on_foot, walk, stored["nearest_m"].to_numpy(float))
     covered = np.nan_to_num(near, nan=np.inf) <= radius
-    return np.where(covered, 0.0, d)
+    return np.where(covered | inputs.cost.outside, 0.0, d)
 
 
 def coverage_problem(store: Store, category: str, max_candidates: int = 400,
-                     radius: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, Inputs]:
-    """The MCLP instance: cost matrix (demand OAs x candidate OAs), weights, candidate indices.
+                     radius: float | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Inputs]:
+    """The MCLP instance: cost matrix (demand OAs x candidate OAs), weights, candidate indices,
+    demand indices (both into ``inputs.oas``).
 
     Candidates are OA points, the ``max_candidates`` that could cover the most unmet demand
     within ``radius`` (default ``settings.site_radius_m``); demand points are the OAs with
-    unmet demand within reach of a candidate.
+    unmet demand within reach of a candidate. Costs are walks on the network where one is loaded
+    (:mod:`assetmap.network.cost`), otherwise straight lines; a pair beyond the radius costs
+    more than it.
     """
     con = store.con
     radius = radius or settings.site_radius_m
     inputs = stored_inputs(con)
     if inputs is None:
         raise ValueError("no accessibility computed: run `assetmap recompute` first")
-    stored = con.execute("SELECT oa_code, nearest_m FROM oa_access WHERE category = ?", [category]).df()
+    stored = con.execute("SELECT oa_code, nearest_m, nearest_min, access_mode FROM oa_access WHERE category = ?",
+                         [category]).df()
     if stored.empty:
         raise ValueError("no accessibility computed: run `assetmap recompute` first")
     unmet = _unmet(inputs, stored, category, radius)
     need_idx = np.flatnonzero(unmet > 0)
     if len(need_idx) == 0:
-        return np.empty((0, 0)), np.empty(0), np.empty(0, dtype=np.int64), inputs
-    need_tree = cKDTree(inputs.xy[need_idx])
-    # potential of every OA point as a site: unmet demand within the radius
-    hits = need_tree.query_ball_point(inputs.xy, radius)
-    potential = np.array([unmet[need_idx[h]].sum() if h else 0.0 for h in hits])
+        return np.empty((0, 0)), np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), inputs
+    # potential of every OA point as a site: unmet demand within the radius; candidates are OA
+    # points, so a candidate straight-line-near no one in need is not asked about at all
+    hits = cKDTree(inputs.xy).query_ball_point(inputs.xy[need_idx], radius)
+    sites = np.unique(np.concatenate([np.asarray(h, dtype=np.int64) for h in hits]))
+    site_of, oa, d = inputs.cost.pairs(inputs.xy[sites], radius, need_idx)
+    potential = np.zeros(len(inputs.xy))
+    np.add.at(potential, sites[site_of], unmet[oa])
     order = np.lexsort((inputs.oas["oa_code"].to_numpy(), -potential))
     cand = order[: max_candidates][potential[order[: max_candidates]] > 0]
-    reach = np.unique(np.concatenate([np.asarray(hits[c], dtype=np.int64) for c in cand]))
-    dem_idx = need_idx[reach]
-    diff = inputs.xy[dem_idx][:, None, :] - inputs.xy[cand][None, :, :]
-    cost = np.hypot(diff[..., 0], diff[..., 1])
-    return cost, unmet[dem_idx], cand, inputs
+    if len(cand) == 0:
+        return np.empty((0, 0)), np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), inputs
+    col = pd.Series(np.arange(len(cand)), index=cand)
+    keep = np.isin(sites[site_of], cand)
+    dem_idx = np.unique(oa[keep])
+    row = pd.Series(np.arange(len(dem_idx)), index=dem_idx)
+    cost = np.full((len(dem_idx), len(cand)), 2.0 * radius + 1.0)
+    cost[row[oa[keep]].to_numpy(), col[sites[site_of][keep]].to_numpy()] = d[keep]
+    return cost, unmet[dem_idx], cand, dem_idx, inputs
 
 
 def suggest_sites(store: Store, category: str, k: int, max_candidates: int = 400,
@@ -191,7 +209,7 @@ def suggest_sites(store: Store, category: str, k: int, max_candidates: int = 400
     from spopt.locate import MCLP
 
     radius = radius or settings.site_radius_m
-    cost, weights, cand, inputs = coverage_problem(store, category, max_candidates, radius)
+    cost, weights, cand, _, inputs = coverage_problem(store, category, max_candidates, radius)
     cols = ["order", "oa_code", "unit_code", "x", "y", "lat", "lon", "covered_demand"]
     if len(cand) == 0:
         return pd.DataFrame(columns=cols)

@@ -14,6 +14,7 @@ from assetmap.ingest import ingest_file
 from assetmap.settings import settings
 from assetmap.sources import sniff
 from assetmap.vocab.languages import language_slug
+from tests.network_reference import Reference
 
 VIEWS = Path(__file__).resolve().parents[1] / "dashboards" / "views"
 P21 = "Main language (detailed): "
@@ -75,25 +76,44 @@ def test_providers_and_the_census_name_languages_alike(text, slug):
     assert language_slug(text) == slug
 
 
-def _brute_force(store, code: str, language: str) -> tuple[float, float]:
-    """Speakers in the ward, and those in OAs within 1,600 m of a provider listing the language,
-    by SQL over the store (no tree, no shared code)."""
+def _brute_force(store, code: str, language: str, walks: Reference | None = None) -> tuple[float, float]:
+    """Speakers in the ward, and those in OAs within reach of a provider listing the language: by
+    SQL over the store (no tree, no shared code) as the crow flies, or where a walking network is
+    loaded, 1,600 m on foot by networkx's Dijkstra (``walks``, built over every OA's point)."""
     speakers = store.scalar(
         """SELECT sum(count) FROM census_latest WHERE variable = 'main_language' AND category = ?
            AND area_code IN (SELECT area_code FROM area_lookup WHERE parent_level = 'ward' AND parent_code = ?)""",
         [language, code])
     providers = store.con.execute(
-        """SELECT asset_id, geom, json_extract(attrs, '$.languages')::VARCHAR AS langs FROM assets
-           WHERE category IN ('esol_provider', 'refugee_support')""").df()
-    ids = [r.asset_id for r in providers.itertuples() if isinstance(r.langs, str) and any(
-        language_slug(x) == language for x in json.loads(r.langs))]
+        """SELECT asset_id, ST_X(geom) AS x, ST_Y(geom) AS y, json_extract(attrs, '$.languages')::VARCHAR AS langs
+           FROM assets WHERE category IN ('esol_provider', 'refugee_support')""").df()
+    mine = providers[[isinstance(r.langs, str) and any(language_slug(x) == language for x in json.loads(r.langs))
+                      for r in providers.itertuples()]]
+    if walks is None:
+        covered = store.scalar(
+            """SELECT coalesce(sum(c.count), 0) FROM census_latest c
+               JOIN areas o ON o.level = 'oa' AND o.code = c.area_code
+               WHERE c.variable = 'main_language' AND c.category = ?
+                 AND c.area_code IN (SELECT area_code FROM area_lookup WHERE parent_level = 'ward' AND parent_code = ?)
+                 AND EXISTS (SELECT 1 FROM assets a WHERE list_contains(?, a.asset_id)
+                             AND ST_DWithin(a.geom, ST_PointOnSurface(o.geom), 1600))""",
+            [language, code, list(mine["asset_id"])])
+        return float(speakers or 0), float(covered)
+    on = walks.add_assets(mine[["x", "y"]].to_numpy(float))
+    reached = sorted({walks.codes[i] for (_, i) in walks.within(on, settings.catchments_m[-1])})
     covered = store.scalar(
-        """SELECT coalesce(sum(c.count), 0) FROM census_latest c JOIN areas o ON o.level = 'oa' AND o.code = c.area_code
-           WHERE c.variable = 'main_language' AND c.category = ?
-             AND c.area_code IN (SELECT area_code FROM area_lookup WHERE parent_level = 'ward' AND parent_code = ?)
-             AND EXISTS (SELECT 1 FROM assets a WHERE list_contains(?, a.asset_id)
-                         AND ST_DWithin(a.geom, ST_PointOnSurface(o.geom), 1600))""", [language, code, ids])
+        """SELECT coalesce(sum(count), 0) FROM census_latest WHERE variable = 'main_language' AND category = ?
+           AND area_code IN (SELECT area_code FROM area_lookup WHERE parent_level = 'ward' AND parent_code = ?)
+           AND list_contains(?, area_code)""", [language, code, reached])
     return float(speakers or 0), float(covered)
+
+
+def _walks(store) -> Reference:
+    oas = store.con.execute("SELECT code, ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y "
+                            "FROM areas WHERE level = 'oa' ORDER BY code").df()
+    walks = Reference(store.con, oas[["x", "y"]].to_numpy(float))
+    walks.codes = list(oas["code"])
+    return walks
 
 
 def test_the_language_gap_is_the_share_of_speakers_with_no_provider_in_their_language(analysed_store):
@@ -104,8 +124,9 @@ def test_the_language_gap_is_the_share_of_speakers_with_no_provider_in_their_lan
     assert {lang for _, lang, *_ in rows} >= {"urdu", "panjabi", "polish", "arabic", "somali"}
     assert not {"english", "welsh", "unlisted", "other"} & {lang for _, lang, *_ in rows}
     checked = 0
+    walks = _walks(analysed_store)  # the demo city has a walking network: reach is on foot
     for code, lang, speakers, covered, gap, _providers, _rank in rows[:: max(1, len(rows) // 12)]:
-        want_speakers, want_covered = _brute_force(analysed_store, code, lang)
+        want_speakers, want_covered = _brute_force(analysed_store, code, lang, walks)
         assert speakers == pytest.approx(want_speakers) and covered == pytest.approx(want_covered)
         assert gap == pytest.approx(1 - covered / speakers, abs=1e-12)
         checked += 1
@@ -115,6 +136,20 @@ def test_the_language_gap_is_the_share_of_speakers_with_no_provider_in_their_lan
         """SELECT bool_and(ok) FROM (SELECT rank = row_number() OVER (PARTITION BY unit_code ORDER BY speakers DESC,
            rank) AS ok FROM unit_languages)""").fetchone()[0]
     assert per_ward
+
+
+def test_without_a_walking_network_the_language_match_is_as_the_crow_flies(analysed_store):
+    store = analysed_store
+    with store.transaction() as con:  # a store whose place has no street network loaded
+        for t in ("network_info", "network_edges", "network_nodes"):
+            con.execute(f"DELETE FROM {t}")
+    res = recompute_affected(store, [])  # measured another way than before: a full recompute
+    assert res.mode == "full" and "crow flies" in " ".join(res.notes)
+    assert store.con.execute("SELECT DISTINCT access_mode FROM oa_access").fetchall() == [("crow_flies",)]
+    rows = store.con.execute("SELECT unit_code, language, speakers, covered FROM unit_languages "
+                             "WHERE unit_level = 'ward' ORDER BY speakers DESC").fetchall()
+    for code, lang, speakers, covered in rows[:: max(1, len(rows) // 8)]:
+        assert (speakers, covered) == pytest.approx(_brute_force(store, code, lang))
 
 
 def test_a_new_class_in_an_unserved_language_closes_that_gap_where_it_reaches(analysed_store, tmp_path):

@@ -241,6 +241,11 @@ def test_an_incremental_recompute_after_a_provider_crosses_the_river_equals_a_fu
     north, south = (a, b) if a[1] > b[1] else (b, a)
     here = np.array([north[0] + 700, north[1] + 120])   # well north of the river, east of the bridge
     there = np.array([south[0] + 700, south[1] - 120])  # straight across it: some 500 m as the crow flies
+    engine = load_engine(store.con)
+    (n1, n2), _ = engine.snap(np.array([here, there]))
+    crow = float(np.hypot(*(here - there)))
+    walk = float(engine.between(np.array([n1]), np.array([n2]), "length")[0])
+    assert crow < 600 and walk > 1.5 * crow  # across the river: round by a bridge
     to_ll = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
     src = demo_dir / "assets/esol_providers.csv"
     with src.open(newline="") as f:

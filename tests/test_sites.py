@@ -61,7 +61,7 @@ def test_what_if_a_centre_closes(analysed_store):
 def test_suggested_sites_are_optimal_on_a_small_instance(analysed_store):
     """spopt's MCLP optimum equals a brute-force search over every pair of candidates."""
     radius = 800.0
-    cost, weights, cand, _ = coverage_problem(analysed_store, "esol_provider", max_candidates=14, radius=radius)
+    cost, weights, cand, _, _ = coverage_problem(analysed_store, "esol_provider", max_candidates=14, radius=radius)
     assert len(cand) == 14
     cover = cost <= radius
     best = max(weights[cover[:, list(pair)].any(axis=1)].sum() for pair in itertools.combinations(range(14), 2))
@@ -82,3 +82,21 @@ def test_suggested_sites_cover_unmet_need(analysed_store):
     assert len(near) == 3
     assert np.all(np.isfinite([n for _, n in near]))
     assert (df["lat"].between(52, 54) & df["lon"].between(-2, -0.5)).all()
+
+
+def test_suggested_sites_reach_as_people_walk(analysed_store):
+    """On the demo's streets the coverage is a walk: every cost within the radius equals
+    networkx's Dijkstra from the candidate's point, and no walk within it is missed."""
+    from tests.network_reference import Reference
+
+    radius = 800.0
+    cost, _, cand, dem, inputs = coverage_problem(analysed_store, "esol_provider", max_candidates=40,
+                                                  radius=radius)
+    ref = Reference(analysed_store.con, inputs.xy)
+    want = {(j, oa): c for (j, oa), c in ref.within(ref.add_assets(inputs.xy[cand]), radius).items()
+            if oa in set(dem.tolist())}
+    row = {int(oa): r for r, oa in enumerate(dem)}
+    got = {(j, int(oa)): cost[row[int(oa)], j] for oa in dem for j in range(len(cand))
+           if cost[row[int(oa)], j] <= radius}
+    assert len(got) > 50 and got.keys() == want.keys()
+    assert max(abs(got[k] - want[k]) for k in got) < 1e-6

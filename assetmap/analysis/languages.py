@@ -4,7 +4,9 @@ For each unit and each main language other than English or Welsh (the census's `
 counts at OA), the residents who speak it (``speakers``), how many of them live in an output
 area within reach (``settings.catchments_m[-1]``, 1,600 m) of an ESOL or refugee-support
 provider listing that language (``covered``), and ``language_gap = 1 - covered / speakers``:
-the share of a language's speakers with no provider in their language within reach. The census
+the share of a language's speakers with no provider in their language within reach. Reach is a
+walk along the street network where one is loaded (speakers in output areas beyond its extent are
+left out of the share), otherwise a straight line. The census
 cross-tabulation of proficiency by language is not published at OA, so the speakers are all
 residents of that main language (``basis`` says so). Languages are ranked within each unit by
 speakers.
@@ -19,8 +21,8 @@ import logging
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
+from assetmap.network import costs_for
 from assetmap.settings import settings
 from assetmap.store import scalar
 from assetmap.vocab.languages import LANGUAGES, NOT_ESOL, language_slug
@@ -72,7 +74,8 @@ def compute(con: duckdb.DuckDBPyConnection, umap: pd.Series, points: pd.DataFram
                 """SELECT code AS oa_code, ST_X(p) AS x, ST_Y(p) AS y FROM (
                        SELECT a.code, ST_PointOnSurface(a.geom) AS p FROM areas a
                        JOIN _lang_units u ON u.oa_code = a.code WHERE a.level = 'oa')""").df()
-        con.register("_lang_points", points[["oa_code", "x", "y"]])
+        points = points[["oa_code", "x", "y"]].reset_index(drop=True).assign(pt=lambda d: np.arange(len(d)))
+        con.register("_lang_points", points)
         skip = [*NOT_ESOL, "unlisted", "other"]
         lang_codes = np.array([c for c in LANGUAGES if c not in skip], dtype=object)  # what the readers store
         # the OAs asked for first, then each one's latest vintage (an incremental recompute asks for a
@@ -85,7 +88,7 @@ def compute(con: duckdb.DuckDBPyConnection, umap: pd.Series, points: pd.DataFram
                            QUALIFY p.vintage = max(p.vintage) OVER (PARTITION BY p.area_code)),
                     t AS (SELECT sp.*, sum(sp.count) OVER (PARTITION BY sp.k) AS residents FROM sp)
                SELECT t.k, list_position(?, t.category) - 1 AS lang, t.count::DOUBLE AS n,
-                      t.residents::DOUBLE AS residents, pt.x, pt.y
+                      t.residents::DOUBLE AS residents, pt.x, pt.y, pt.pt
                FROM t JOIN _lang_points pt ON pt.oa_code = t.area_code
                WHERE list_contains(?, t.category)""", [list(lang_codes), list(lang_codes)]).fetchnumpy()
     finally:
@@ -94,13 +97,16 @@ def compute(con: duckdb.DuckDBPyConnection, umap: pd.Series, points: pd.DataFram
             con.unregister("_lang_points")
     if not len(rows["k"]):
         return pd.DataFrame(columns=COLUMNS)
-    k, lang, n, x, y = (np.asarray(rows[c]) for c in ("k", "lang", "n", "x", "y"))
+    k, lang, n, x, y, pt = (np.asarray(rows[c]) for c in ("k", "lang", "n", "x", "y", "pt"))
     residents = np.zeros(len(unit_codes))
     residents[k] = np.asarray(rows["residents"])
     reach = float(settings.catchments_m[-1])
     # only providers that can reach these OAs (an incremental recompute asks for a few units)
     providers = provider_languages(con, (float(x.min()) - reach, float(y.min()) - reach,
                                          float(x.max()) + reach, float(y.max()) + reach))
+    # on foot where a walking network is loaded (an OA beyond its extent is not measured)
+    costs = costs_for(con, points[["x", "y"]].to_numpy(float))
+    measured = ~costs.outside[pt]
     covered = np.zeros(len(k))
     reached: list[pd.DataFrame] = []  # (unit, language, provider): a provider within reach of the unit's OAs
     for li in np.unique(lang):
@@ -108,19 +114,15 @@ def compute(con: duckdb.DuckDBPyConnection, umap: pd.Series, points: pd.DataFram
         if prov.empty:
             continue
         idx = np.flatnonzero(lang == li)
-        xy = np.column_stack([x[idx], y[idx]])
-        pxy = prov[["x", "y"]].to_numpy(float)
-        dist, _ = cKDTree(pxy).query(xy, k=1, distance_upper_bound=reach)
-        covered[idx] = np.where(np.isfinite(dist), n[idx], 0.0)
         # from each provider, the OAs it reaches (fewer pairs than from each OA, and the same)
-        hits = cKDTree(xy).query_ball_point(pxy, r=reach, return_sorted=False)
-        sizes = np.fromiter((len(h) for h in hits), int, len(hits))
-        if sizes.sum():
-            oa_idx = np.concatenate([np.asarray(h, dtype=int) for h in hits if len(h)])
-            reached.append(pd.DataFrame({"k": k[idx][oa_idx], "lang": li,
-                                         "asset": np.repeat(np.arange(len(prov)), sizes)}))
-    frame = pd.DataFrame({"k": k, "lang": lang, "speakers": n, "covered": covered})
-    out = frame.groupby(["k", "lang"], as_index=False)[["speakers", "covered"]].sum()
+        a, oa, _ = costs.pairs(prov[["x", "y"]].to_numpy(float), reach, np.unique(pt[idx]))
+        covered[idx] = np.where(np.isin(pt[idx], oa), n[idx], 0.0)
+        if len(a):
+            row_of_pt = pd.Series(idx, index=pt[idx])  # one row per OA and language
+            reached.append(pd.DataFrame({"k": k[row_of_pt[oa].to_numpy()], "lang": li, "asset": a}))
+    frame = pd.DataFrame({"k": k, "lang": lang, "speakers": n, "covered": covered, "measured": n * measured})
+    out = frame.groupby(["k", "lang"], as_index=False)[["speakers", "covered", "measured"]].sum()
+    out = out[out["measured"] > 0]  # a unit wholly beyond the walking network's extent has no figure
     if reached:
         per_unit = (pd.concat(reached, ignore_index=True).drop_duplicates()
                     .groupby(["k", "lang"]).size().rename("providers").reset_index())
@@ -129,7 +131,7 @@ def compute(con: duckdb.DuckDBPyConnection, umap: pd.Series, points: pd.DataFram
         out["providers"] = 0
     out["providers"] = out["providers"].fillna(0).astype(int)
     out["share"] = out["speakers"] / residents[out["k"].to_numpy()]
-    out["language_gap"] = 1.0 - out["covered"] / out["speakers"]
+    out["language_gap"] = 1.0 - out["covered"] / out["measured"]
     out["rank"] = out.groupby("k")["speakers"].rank(method="first", ascending=False).astype(int)
     out["unit_code"] = unit_codes.to_numpy()[out["k"].to_numpy()]
     out["language"] = lang_codes[out["lang"].to_numpy()]
