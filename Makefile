@@ -35,6 +35,7 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/analysis.py
+	$(BIN)/python benchmarks/network.py
 	$(BIN)/python benchmarks/events.py
 	$(BIN)/python benchmarks/dashboard.py
 	$(BIN)/python benchmarks/workshop.py
