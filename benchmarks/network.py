@@ -155,7 +155,7 @@ def phase_city(mode: str) -> dict:
     if mode == "crow_flies":
         with store.transaction() as con:
             for t in ("network_info", "network_edges", "network_nodes"):
-                con.execute(f"DELETE FROM {t}")  # noqa: S608 (fixed names)
+                con.execute(f"DELETE FROM {t}")
     from assetmap.network import graph
 
     graph._cache.clear()  # the build, timed, not the copy _city_db may have built
