@@ -211,7 +211,9 @@ def _up_worker_alive() -> bool:
 def cmd_fetch(args: argparse.Namespace) -> int:
     from assetmap import fetch as fetchmod
 
-    what = [w.strip() for w in (args.what or ",".join(fetchmod.WHAT)).split(",") if w.strip()]
+    what = [w.strip() for w in (args.what or ",".join(fetchmod.DEFAULT_WHAT)).split(",") if w.strip()]
+    if "all" in what:
+        what = list(fetchmod.WHAT)
     try:
         result = fetchmod.fetch(args.la, Path(args.into) if args.into else None, what=what, refresh=args.refresh)
     except fetchmod.Unreachable as exc:
@@ -763,7 +765,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("fetch", help="download a local authority's open data: boundaries, lookup, census, OSM places")
     p.add_argument("--la", action="append", required=True, metavar="CODE_OR_NAME",
                    help="a local authority by GSS code or name (repeatable)")
-    p.add_argument("--what", help="comma-separated: boundaries,lookup,census,osm (default all)")
+    p.add_argument("--what", help="comma-separated: boundaries,lookup,census,osm,network, or all (default: all but "
+                                  "network, the walking network, which is larger)")
     p.add_argument("--into", help="folder for the files (default <home>/fetched/<codes>)")
     p.add_argument("--ingest", action="store_true",
                    help="then load them in dependency order, recompute and publish (through the "

@@ -24,6 +24,10 @@ osm           Overpass API ``interpreter`` (POST ``data=``): ``amenity=place_of_
               ``amenity=community_centre``, ``amenity=language_school`` and
               ``social_facility:for`` refugees / migrants / asylum seekers inside the
               authority's boundary (``area["ref:gss"=CODE]``), ``out center tags``
+network       Overpass API: the walkable ways (``way["highway"~...]``, with their nodes:         ODbL
+              ``(._;>;); out body;``) in the bounding box of the authority's wards and 2 km
+              around them (``[bbox:s,w,n,e]``), as OSM XML for the network reader; only when
+              asked for (``--what network``)
 ============  =========================================================================  =========
 
 Written from the services' published documentation: the ArcGIS REST API "Query (Feature
@@ -69,7 +73,12 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = (f"assetmap/{__version__} (open-source community asset mapping for UK planners; "
               "fetches open data politely, caches it, and backs off when asked)")
-WHAT = ("boundaries", "lookup", "census", "osm")
+WHAT = ("boundaries", "lookup", "census", "osm", "network")
+#: What ``fetch`` gets unless told: everything but the walking network, which is larger and
+#: asked for by name (``--what network``, or ``--what all``).
+DEFAULT_WHAT = ("boundaries", "lookup", "census", "osm")
+#: How far beyond the authority the walking network reaches (people cross borders).
+NETWORK_BUFFER_M = 2000.0
 
 #: Each service: its name for people, the licence of what it gives, where to download by hand.
 SERVICES: dict[str, dict[str, str]] = {
@@ -83,7 +92,8 @@ SERVICES: dict[str, dict[str, str]] = {
     "overpass": {"name": "the Overpass API (OpenStreetMap)",
                  "licence": "Open Database Licence (ODbL) 1.0, (c) OpenStreetMap contributors",
                  "by_hand": "an OpenStreetMap extract of the authority's places of worship and community "
-                            "centres (Overpass JSON)"},
+                            "centres (Overpass JSON), and for walking access an OpenStreetMap extract "
+                            "(PBF) of the authority and 2 km around it, from a regional download"},
 }
 
 LOOKUP_SERVICE = "OA21_WD23_LAD23_EW_LU"
@@ -423,7 +433,53 @@ def fetch_osm(client: Client, codes: list[str], folder: Path) -> list[Path]:
     return out
 
 
-def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = WHAT, refresh: bool = False,
+def network_bbox(wards: list[dict], buffer_m: float = NETWORK_BUFFER_M) -> tuple[float, float, float, float]:
+    """(south, west, north, east) in degrees: the wards' extent and ``buffer_m`` around it,
+    measured in British National Grid metres."""
+    from pyproj import Transformer
+    from shapely.geometry import shape
+
+    from assetmap.settings import DISPLAY_CRS, STORE_CRS
+
+    bounds = [shape(f["geometry"]).bounds for f in wards if f.get("geometry")]
+    if not bounds:
+        raise FetchError("the ONS portal gave no ward boundaries to take the network's extent from")
+    w, s, e, n = (min(b[0] for b in bounds), min(b[1] for b in bounds),
+                  max(b[2] for b in bounds), max(b[3] for b in bounds))
+    to_bng = Transformer.from_crs(DISPLAY_CRS, STORE_CRS, always_xy=True)
+    to_ll = Transformer.from_crs(STORE_CRS, DISPLAY_CRS, always_xy=True)
+    xs, ys = to_bng.transform([w, w, e, e], [s, n, s, n])
+    x0, y0, x1, y1 = min(xs) - buffer_m, min(ys) - buffer_m, max(xs) + buffer_m, max(ys) + buffer_m
+    lons, lats = to_ll.transform([x0, x0, x1, x1], [y0, y1, y0, y1])
+    return round(min(lats), 6), round(min(lons), 6), round(max(lats), 6), round(max(lons), 6)
+
+
+def network_query(bbox: tuple[float, float, float, float]) -> str:
+    """The Overpass QL for the walkable ways (and their nodes) in ``bbox`` (s, w, n, e)."""
+    from assetmap.network.osm import WALKABLE
+
+    pattern = "|".join(sorted(WALKABLE))
+    south, west, north, east = bbox
+    return (f'[out:xml][timeout:900][bbox:{south},{west},{north},{east}];\n'
+            f'way["highway"~"^({pattern})$"];\n(._;>;);\nout body;\n')
+
+
+def fetch_network(client: Client, lookup: list[dict], codes: list[str], folder: Path) -> list[Path]:
+    """The walkable ways around the authorities (their wards' extent and 2 km), as OSM XML."""
+    wards = sorted({r["WD23CD"] for r in lookup if r.get("WD23CD")})
+    feats: list[dict] = []
+    for i in range(0, len(wards), IN_BATCH):  # the boundaries step's requests: answered from the cache
+        feats += _arcgis_pages(client, WARD_SERVICE, {"where": _in("WD23CD", wards[i:i + IN_BATCH]),
+                                                      "outFields": "*", "outSR": 4326, "returnGeometry": "true"},
+                               geojson=True)
+    body = client.get("overpass", settings.fetch_urls["overpass"], {"data": network_query(network_bbox(feats))},
+                      post=True)
+    if b"<osm" not in body[:2048]:
+        raise FetchError("the Overpass API sent something that is not OpenStreetMap XML for the walking network")
+    return [_write(folder / "network" / f"osm_network_{'_'.join(codes)}.osm", body)]
+
+
+def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFAULT_WHAT, refresh: bool = False,
           client: Client | None = None) -> Fetched:
     """Fetch what ``what`` names for the authorities ``las`` into ``folder`` (default
     ``<home>/fetched/<codes>``).
@@ -453,7 +509,7 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = WHAT
     for failure in pending:
         result.fail(failure)
     lookup_rows: list[dict] | None = None
-    if what & {"lookup", "boundaries"} and not pending:
+    if what & {"lookup", "boundaries", "network"} and not pending:
         try:
             path, lookup_rows = fetch_lookup(client, codes, folder)
             if "lookup" in what:
@@ -467,6 +523,8 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = WHAT
         steps.append(("census", lambda: fetch_census(client, codes, folder)))
     if "osm" in what:
         steps.append(("osm", lambda: fetch_osm(client, codes, folder)))
+    if "network" in what and lookup_rows is not None:
+        steps.append(("network", lambda: fetch_network(client, lookup_rows or [], codes, folder)))
     for kind, step in steps:
         try:
             result.files[kind] = step()

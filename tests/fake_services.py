@@ -125,6 +125,25 @@ class Data:
                 out += list(zip([oa] * 9, BIRTH, parts, strict=False))
         return out
 
+    @staticmethod
+    def streets(south: float, west: float, north: float, east: float) -> bytes:
+        """Streets over the box asked for: the demo's synthetic street pattern (Cardiff's real
+        streets are not beside this repository), as the Overpass API's OSM XML."""
+        import tempfile
+
+        import numpy as np
+        from pyproj import Transformer
+        from shapely.geometry import box
+
+        from assetmap.network.synthetic import write_network
+
+        to_bng = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
+        xs, ys = to_bng.transform([west, east], [south, north])
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_network(Path(tmp) / "streets.osm", box(min(xs), min(ys), max(xs), max(ys)),
+                                 np.random.default_rng(1), spacing=200.0)
+            return path.read_bytes()
+
     def overpass(self) -> dict:
         elements = []
         for i, f in enumerate(self.venues):
@@ -229,6 +248,9 @@ class FakeServices:
         if m:
             return self._nomis(m.group(1), params)
         if path == "/api/interpreter":
+            bbox = re.search(r"\[bbox:([-\d.]+),([-\d.]+),([-\d.]+),([-\d.]+)\]", params.get("data", ""))
+            if "[out:xml]" in params.get("data", "") and bbox:
+                return 200, "application/osm3s+xml", self.data.streets(*map(float, bbox.groups()))
             if '"ref:gss"="W06000015"' in params.get("data", ""):
                 return 200, "application/json", json.dumps(self.data.overpass()).encode()
             return 200, "application/json", json.dumps({"elements": []}).encode()

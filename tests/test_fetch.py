@@ -190,3 +190,28 @@ def test_with_up_running_ingest_hands_the_files_to_the_pipeline(services, tmp_pa
     assert sorted(p.name for p in inbox.iterdir()) == ["oa21_wd23_lad23_lookup.csv", "osm_places_W06000015.json"]
     assert "handed to the running pipeline" in capsys.readouterr().out
     assert not (tmp_path / "unused.duckdb").exists()  # the pipeline, not this command, writes the store
+
+
+def test_fetch_the_walking_network_around_the_authority_and_walk_on_it(services, tmp_path, capsys):
+    """`--what network`: the walkable ways in the wards' extent and 2 km around it, as OSM XML that
+    the network reader takes; the access is then measured on foot."""
+    db = tmp_path / "walk.duckdb"
+    into = tmp_path / "cardiff"
+    rc = main(["fetch", "--la", "W06000015", "--what", "lookup,boundaries,network", "--into", str(into),
+               "--ingest", "--db", str(db)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert (into / "network" / "osm_network_W06000015.osm").exists()
+    query = next(p["data"] for _, path, p in services.log if path == "/api/interpreter")
+    assert query.startswith("[out:xml]") and '"highway"~"^(' in query and "(._;>;);" in query
+    s, w, n, e = map(float, query.split("[bbox:")[1].split("]")[0].split(","))
+    wards = json.loads((into / "boundaries" / "wards_2023.geojson").read_text())["features"]
+    lons = [c[0] for f in wards for ring in f["geometry"]["coordinates"] for c in
+            (ring[0] if f["geometry"]["type"] == "MultiPolygon" else ring)]
+    # 2 km beyond the wards on every side: about 0.029 degrees of longitude at Cardiff
+    assert 0.02 < min(lons) - w < 0.04 and 0.02 < e - max(lons) < 0.04
+    manifest = json.loads((into / "SOURCES.json").read_text())
+    assert "network" in manifest["files"]
+    with Store(db) as got:
+        assert got.scalar("SELECT nodes FROM network_info") > 1000
+        assert got.scalar("SELECT count(DISTINCT access_mode) FROM oa_access WHERE access_mode = 'network'") == 1
