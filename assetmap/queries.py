@@ -416,12 +416,16 @@ def _distance(m: float) -> str:
 
 def access_sentences(access: pd.DataFrame) -> list[str]:
     """One plain line per category of :func:`ward_access`, saying both distances where the walk
-    is known: "Nearest ESOL provider: 350 m as the crow flies, 1.2 km on foot (15 minutes)"."""
+    is known: "Nearest ESOL class: 350 m as the crow flies, 1.2 km on foot (15 minutes' walk)"."""
+    from assetmap.vocab.categories import CATEGORY_ONE, SENSITIVE_CATEGORIES
+
     out = []
     for r in access.itertuples(index=False):
-        what = vocab.CATEGORY_LABELS.get(r.category, r.category)
+        what = CATEGORY_ONE.get(r.category, r.category)
         if r.access_mode == "outside":
             out.append(f"Nearest {what}: not measured (the ward lies beyond the walking network's extent)")
+        elif pd.isna(r.nearest_m) and r.category in SENSITIVE_CATEGORIES:
+            out.append(f"Nearest {what}: not shown (sensitive services are counted, never located, in public)")
         elif pd.isna(r.nearest_m):
             out.append(f"Nearest {what}: none in the data")
         elif r.access_mode == "network" and not pd.isna(r.crow_m) and not pd.isna(r.nearest_min):
@@ -449,6 +453,25 @@ def network_info(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
     except duckdb.CatalogException:
         return None
     return None if df.empty else df.iloc[0].to_dict()
+
+
+def walking_area(con: duckdb.DuckDBPyConnection, asset_id: str, partner: bool = False,
+                 minutes: tuple[int, ...] = (10, 20)) -> dict[str, Any] | None:
+    """The streets within ``minutes`` of walking from an asset, as GeoJSON (None without a
+    walking network, or for an asset this reader may not locate: a sensitive one in public)."""
+    from assetmap.network import load_engine
+    from assetmap.network.reach import walking_area as area
+
+    row = con.execute(
+        """SELECT name, category, ST_X(geom), ST_Y(geom), ST_X(p), ST_Y(p) FROM (
+               SELECT *, ST_Transform(geom, 'EPSG:27700', 'EPSG:4326', always_xy := true) AS p FROM assets
+               WHERE asset_id = ? AND geom IS NOT NULL AND (? OR NOT sensitive))""", [asset_id, partner]).fetchone()
+    engine = load_engine(con) if row is not None else None
+    if row is None or engine is None:
+        return None
+    found = area(engine, float(row[2]), float(row[3]), minutes)
+    return {"name": row[0], "category": row[1], "lon": row[4], "lat": row[5], "start_m": found.start_m,
+            "nodes": found.nodes, "geojson": found.geojson()}
 
 
 #: What each page says about how distances were measured.

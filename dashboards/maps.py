@@ -380,3 +380,31 @@ def changes_map(rows: pd.DataFrame) -> folium.Map:
     if len(rows):
         m.fit_bounds([[rows["lat"].min(), rows["lon"].min()], [rows["lat"].max(), rows["lon"].max()]])
     return m
+
+
+def walking_map(area: dict[str, Any]) -> folium.Map:
+    """The streets within each band of a walk from a provider (:func:`assetmap.queries.walking_area`):
+    the nearer band dark, the farther light, and the provider as a marker."""
+    m = vendor.offline_map(control_scale=True)
+    if settings.tile_url:
+        folium.TileLayer(tiles=settings.tile_url, attr=settings.tile_attribution or "tiles", name="Basemap").add_to(m)
+    colours = ["#08306b", "#6baed6", "#c6dbef"]
+    lons, lats = [], []
+    for i, feature in enumerate(area["geojson"]["features"]):
+        minutes = feature["properties"]["minutes"]
+        colour = colours[min(i, len(colours) - 1)]
+        folium.GeoJson(feature, name=f"{minutes} minutes' walk", control=False,
+                       style_function=lambda _f, c=colour: {"color": c, "weight": 3, "opacity": 0.9}).add_to(m)
+        for line in feature["geometry"]["coordinates"]:
+            for lon, lat in line:
+                lons.append(lon)
+                lats.append(lat)
+    if area.get("lat") is not None:
+        folium.CircleMarker([area["lat"], area["lon"]], radius=8, color="#fff", weight=2, fill=True,
+                            fill_color=CATEGORY_COLOURS.get(area["category"], "#000"), fill_opacity=1.0,
+                            tooltip=html.escape(str(area["name"]))).add_to(m)
+        lats.append(area["lat"])
+        lons.append(area["lon"])
+    if lons:
+        m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]])
+    return m

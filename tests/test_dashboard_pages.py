@@ -164,6 +164,32 @@ def test_the_ward_profile_follows_the_chosen_ward(dashboard_home, snap):
                  "Segregation indices", "Accessibility", "Assets within 1,600 m"):
         assert part in subheaders
     assert at.get("download_button")  # the ward brief
+    # the demo has streets: the profile says both distances, as the snapshot holds them
+    nearest = snap.execute("SELECT crow_m, nearest_m, nearest_min FROM unit_access WHERE unit_code = ? AND "
+                           "category = 'esol_provider' AND unit_level = 'ward'", [wards[5][0]]).fetchone()
+    said = " ".join(md.value for md in at.markdown).replace("\\", "")
+    assert "Nearest ESOL class: " in said and "as the crow flies" in said and "on foot" in said and f"({nearest[2]:.0f} minutes' walk)" in said
+    assert nearest[1] > nearest[0]
+    assert any("walks along the street network" in c.value for c in at.caption)
+
+
+def test_the_map_draws_the_walking_area_around_a_provider(dashboard_home, snap):
+    at = ok(page("map", measure="access", field="nearest_min"))
+    assert any("walks along the street network" in c.value for c in at.caption)
+    pick = at.selectbox(key="walk-from")
+    # the default layers' places, none of them sensitive (public mode: no sensitive place to walk from)
+    shown = snap.execute("SELECT count(*) FROM assets WHERE NOT sensitive AND category IN "
+                         "('esol_provider', 'community_centre')").fetchone()[0]
+    assert len(pick.options) == shown > 100
+    first = snap.execute("SELECT asset_id FROM assets WHERE category = 'esol_provider' AND NOT sensitive "
+                         "ORDER BY asset_id LIMIT 1").fetchone()[0]
+    pick.set_value(first).run()
+    ok(at)
+    assert any("Streets within 10 minutes' walk" in c.value for c in at.caption)
+    area = queries.walking_area(snap, first)
+    assert area["nodes"][10] < area["nodes"][20]
+    hidden = snap.execute("SELECT asset_id FROM assets WHERE sensitive LIMIT 1").fetchone()
+    assert hidden is None or queries.walking_area(snap, hidden[0]) is None
 
 
 def test_the_gaps_ranking_filters_and_offers_a_csv(dashboard_home, snap):

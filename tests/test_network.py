@@ -278,3 +278,23 @@ def test_an_incremental_recompute_after_a_provider_crosses_the_river_equals_a_fu
                                                        [moved["id"]])]).fetchone()
     assert walk > crow
     full.close()
+
+
+def test_the_walking_area_of_a_provider_is_what_networkx_reaches(analysed_store):
+    import networkx as nx
+
+    from assetmap.network.reach import walking_area
+    from tests.network_reference import graph, nearest_node_brute
+
+    store = analysed_store
+    x, y = store.con.execute("SELECT ST_X(geom), ST_Y(geom) FROM assets WHERE category = 'esol_provider' "
+                             "ORDER BY asset_id LIMIT 1").fetchone()
+    area = walking_area(load_engine(store.con), x, y, (10, 20))
+    g, ids, xy = graph(store.con)
+    (i,), (start,) = nearest_node_brute(xy, np.array([[x, y]]))
+    for minutes in (10, 20):
+        reach = minutes * settings.walk_m_per_min - start
+        want = nx.single_source_dijkstra_path_length(g, int(ids[i]), cutoff=reach, weight="effort")
+        assert area.nodes[minutes] == len(want)
+    assert 0 < len(area.bands[10]) < len(area.bands[10]) + len(area.bands[20])
+    assert area.geojson()["features"][1]["properties"]["minutes"] == 20

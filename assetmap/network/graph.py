@@ -101,6 +101,10 @@ class Engine:
         self.node_ids = np.asarray(node_ids, dtype=np.int64)
         self.xy = np.asarray(xy, dtype=float)
         self.tree = cKDTree(self.xy)
+        order = np.argsort(self.node_ids)
+        #: each edge's two ends, as node indices (for drawing what a walk reaches)
+        self.edge_a = order[np.searchsorted(self.node_ids, np.asarray(from_node, dtype=np.int64), sorter=order)]
+        self.edge_b = order[np.searchsorted(self.node_ids, np.asarray(to_node, dtype=np.int64), sorter=order)]
         weights = pd.DataFrame({"length": np.asarray(length_m, float) + _HAIR,
                                 "effort": np.asarray(walk_m, float) + _HAIR})
         with _quiet_stdout():

@@ -25,6 +25,14 @@ CATEGORY_LABELS: dict[str, str] = {
     "refugee_support": "Refugee support",
 }
 
+#: One asset of each category, for sentences ("the nearest ESOL class").
+CATEGORY_ONE: dict[str, str] = {
+    "esol_provider": "ESOL class",
+    "community_centre": "community centre",
+    "place_of_worship": "place of worship",
+    "refugee_support": "refugee support service",
+}
+
 #: Categories whose assets are sensitive by default (exact location withheld in public mode).
 SENSITIVE_CATEGORIES: frozenset[str] = frozenset({"refugee_support"})
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
+from streamlit_folium import st_folium
 
 from assetmap import queries, vocab
 from assetmap.settings import settings
@@ -65,6 +66,29 @@ def measure_controls(snap: str, m: queries.Measure) -> queries.Measure:
             language = common.choice("Main language", {lang: language_label(lang) for lang in spoken},
                                      m.language, key="m-language")
     return queries.Measure(kind, category, field, index, group, language)
+
+
+def _walking_area(snap: str, layers: tuple[str, ...], religions: tuple[str, ...] | None, partner: bool) -> None:
+    """The streets within 10 and 20 minutes' walk of a provider the user picks."""
+    with st.expander("Walking area around a provider"):
+        shown = cached.assets(snap, layers, religions, partner)
+        if shown.empty:
+            st.caption("No provider of the chosen layers to walk from.")
+            return
+        names = dict(zip(shown["asset_id"], shown["name"].fillna("(no name)") + " · " +
+                         shown["category"].map(lambda c: vocab.CATEGORY_LABELS.get(c, c)), strict=True))
+        picked = st.selectbox("Provider", list(names), format_func=lambda a: names[a], index=None,
+                              placeholder="Choose a provider", key="walk-from")
+        if picked is None:
+            return
+        area = cached.read(snap, "walking_area", picked, partner)
+        if area is None:
+            st.caption("No walking network is loaded for this place.")
+            return
+        st_folium(maps.walking_map(area), key="walk-map", height=420, use_container_width=True, returned_objects=[])
+        st.caption(common.md(
+            f"Streets within 10 minutes' walk (dark) and 20 minutes' walk (light) of {area['name']} at "
+            f"{settings.walk_speed_kmh} km/h; {area['start_m']:.0f} m from it to the nearest street."))
 
 
 def main() -> None:
@@ -160,6 +184,9 @@ def main() -> None:
         c4.download_button("Assets (GeoJSON)", lambda: render.to_bytes(
             queries.assets_frame(common.snapshot_at(snap), partner), "geojson", "assets"),
             "assetmap-assets.geojson", "application/geo+json", key="x-assets", on_click="ignore")
+
+    if mode == "network" and layers:
+        _walking_area(str(path), tuple(layers), _tuple(religions), common.partner_mode())
 
     ward = common.view().get("ward")
     if ward:
