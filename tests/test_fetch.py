@@ -204,12 +204,15 @@ def test_fetch_the_walking_network_around_the_authority_and_walk_on_it(services,
     assert (into / "network" / "osm_network_W06000015.osm").exists()
     query = next(p["data"] for _, path, p in services.log if path == "/api/interpreter")
     assert query.startswith("[out:xml]") and '"highway"~"^(' in query and "(._;>;);" in query
-    s, w, n, e = map(float, query.split("[bbox:")[1].split("]")[0].split(","))
+    south, w, north, e = map(float, query.split("[bbox:")[1].split("]")[0].split(","))
     wards = json.loads((into / "boundaries" / "wards_2023.geojson").read_text())["features"]
     lons = [c[0] for f in wards for ring in f["geometry"]["coordinates"] for c in
             (ring[0] if f["geometry"]["type"] == "MultiPolygon" else ring)]
     # 2 km beyond the wards on every side: about 0.029 degrees of longitude at Cardiff
+    lats = [c[1] for f in wards for ring in f["geometry"]["coordinates"] for c in
+            (ring[0] if f["geometry"]["type"] == "MultiPolygon" else ring)]
     assert 0.02 < min(lons) - w < 0.04 and 0.02 < e - max(lons) < 0.04
+    assert 0.015 < min(lats) - south < 0.025 and 0.015 < north - max(lats) < 0.025  # 2 km is 0.018 degrees
     manifest = json.loads((into / "SOURCES.json").read_text())
     assert "network" in manifest["files"]
     with Store(db) as got:
