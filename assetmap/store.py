@@ -548,7 +548,13 @@ MIGRATIONS: list[tuple[int, str]] = [
             edges            INTEGER NOT NULL,
             dropped_nodes    INTEGER NOT NULL,
             dropped_islands  INTEGER NOT NULL,
-            loaded_at        TIMESTAMP NOT NULL
+            loaded_at        TIMESTAMP NOT NULL,
+            -- the extract's own extent (its header's box, or an XML file's <bounds>), EPSG:27700:
+            -- output areas outside it are beyond the network, however near a way the cut kept
+            min_x            DOUBLE,
+            min_y            DOUBLE,
+            max_x            DOUBLE,
+            max_y            DOUBLE
         );
         -- Which provider answered each access row: 'network' (on foot along the streets) or
         -- 'crow_flies' (straight lines, where no network is loaded). nearest_min is the walk in

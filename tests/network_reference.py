@@ -49,6 +49,10 @@ class Reference:
         self.oa_xy = np.asarray(oa_xy, dtype=float)
         i, d = nearest_node_brute(self.node_xy, self.oa_xy)
         self.outside = d > settings.network_oa_snap_m
+        box = con.execute("SELECT min_x, min_y, max_x, max_y FROM network_info").fetchone()
+        if box is not None and box[0] is not None:  # the extract's own box, where the file gave one
+            x, y = self.oa_xy[:, 0], self.oa_xy[:, 1]
+            self.outside |= ~((x >= box[0]) & (x <= box[2]) & (y >= box[1]) & (y <= box[3]))
         for k in np.flatnonzero(~self.outside):
             self.g.add_edge(("oa", int(k)), int(self.ids[i[k]]), effort=float(d[k]), length=float(d[k]))
 

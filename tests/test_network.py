@@ -26,9 +26,15 @@ _X0, _Y0 = 452_000.0, 318_000.0
 
 
 def _osm(nodes: dict[int, tuple[float, float]], ways: list[tuple[int, list[int], dict[str, str]]],
-         places: list[tuple[int, float, float, dict[str, str]]] = ()) -> bytes:
-    """OSM XML from node offsets in metres east and north of (_X0, _Y0)."""
+         places: list[tuple[int, float, float, dict[str, str]]] = (),
+         bounds: tuple[float, float, float, float] | None = None) -> bytes:
+    """OSM XML from node offsets in metres east and north of (_X0, _Y0); ``bounds`` (offsets
+    west, south, east, north) gives the file an extent of its own."""
     out = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="assetmap tests">']
+    if bounds is not None:
+        w, s = _TO_LL.transform(_X0 + bounds[0], _Y0 + bounds[1])
+        e, n = _TO_LL.transform(_X0 + bounds[2], _Y0 + bounds[3])
+        out.append(f'<bounds minlat="{s:.7f}" minlon="{w:.7f}" maxlat="{n:.7f}" maxlon="{e:.7f}"/>')
     for nid, (dx, dy) in {**nodes, **{p[0]: (p[1], p[2]) for p in places}}.items():
         lon, lat = _TO_LL.transform(_X0 + dx, _Y0 + dy)
         tags = next((p[3] for p in places if p[0] == nid), {})
@@ -298,3 +304,35 @@ def test_the_walking_area_of_a_provider_is_what_networkx_reaches(analysed_store)
         assert area.nodes[minutes] == len(want)
     assert 0 < len(area.bands[10]) < len(area.bands[10]) + len(area.bands[20])
     assert area.geojson()["features"][1]["properties"]["minutes"] == 20
+
+
+def test_output_areas_outside_the_extracts_own_box_get_no_walk(city_store, tmp_path):
+    """A clipped extract keeps whole ways that cross its edge: an OA beyond the file's <bounds>
+    lies near such a way, but its own streets are not in the file, so it gets no walk."""
+    nodes = {k: (dx * 100.0, 0.0) for k, dx in enumerate(range(-20, 21), start=1)}  # a 4 km road, west-east
+    ways = [(1, list(nodes), {"highway": "residential"})]
+    path = tmp_path / "cut.osm"
+    path.write_bytes(_osm(nodes, ways, bounds=(-500, -500, 500, 500)))
+    assert ingest_file(city_store, path).status == "completed"
+    x0, y0, x1, y1 = city_store.con.execute("SELECT min_x, min_y, max_x, max_y FROM network_info").fetchone()
+    assert abs(x0 - (_X0 - 500)) < 20 and abs(y1 - (_Y0 + 500)) < 20  # the <bounds>, in British National Grid
+    recompute(city_store)
+    rows = city_store.con.execute(
+        """SELECT o.access_mode, i.x, i.y FROM oa_access o JOIN oa_inputs i USING (oa_code)
+           WHERE o.category = 'community_centre'""").df()
+    near_road = (rows["x"].between(_X0 - 2000, _X0 + 2000)) & ((rows["y"] - _Y0).abs() < 300)
+    in_box = rows["x"].between(x0, x1) & rows["y"].between(y0, y1)
+    assert (rows.loc[near_road & ~in_box, "access_mode"] == OUTSIDE).all() and (near_road & ~in_box).sum() > 3
+    assert (rows.loc[near_road & in_box, "access_mode"] == NETWORK).all() and (near_road & in_box).sum() > 0
+    assert (rows.loc[~in_box, "access_mode"] == OUTSIDE).all()
+
+
+@pytest.mark.parametrize("module", ["assetmap.network.osm", "assetmap.network.store", "assetmap.network.cost",
+                                    "assetmap.network.reach", "assetmap.sources.osm_network", "assetmap.network"])
+def test_each_network_module_imports_first(module):
+    """No import cycle between the network and the readers: each module loads on its own."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

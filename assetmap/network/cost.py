@@ -125,7 +125,9 @@ class Walking:
         self.oa_xy = np.asarray(oa_xy, dtype=float)
         self.oa_tree = oa_tree if oa_tree is not None else cKDTree(self.oa_xy)
         self.oa_node, self.oa_conn = engine.snap(self.oa_xy)
-        self._outside = self.oa_conn > (settings.network_oa_snap_m if oa_snap_m is None else oa_snap_m)
+        # beyond the network: too far from it, or outside the extract's own box where the file gave one
+        self._outside = (self.oa_conn > (settings.network_oa_snap_m if oa_snap_m is None else oa_snap_m)) | \
+            ~engine.within_extent(self.oa_xy)
         self.asset_snap_m = settings.network_snap_m if asset_snap_m is None else asset_snap_m
 
     @property

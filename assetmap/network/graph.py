@@ -91,13 +91,16 @@ class Engine:
     two impedances, ``length`` (metres) and ``effort`` (metres as walking effort)."""
 
     def __init__(self, node_ids: np.ndarray, xy: np.ndarray, from_node: np.ndarray, to_node: np.ndarray,
-                 length_m: np.ndarray, walk_m: np.ndarray, key: Any = None) -> None:
+                 length_m: np.ndarray, walk_m: np.ndarray, key: Any = None,
+                 extent: tuple[float, float, float, float] | None = None) -> None:
         import pandana  # imported here: only a store with a network needs it
         from pandana.network import INDEX_DTYPE
 
         self._index_dtype = INDEX_DTYPE
 
         self.key = key
+        #: the extract's own box (EPSG:27700) where the file said it, else None
+        self.extent = extent
         self.node_ids = np.asarray(node_ids, dtype=np.int64)
         self.xy = np.asarray(xy, dtype=float)
         self.tree = cKDTree(self.xy)
@@ -116,6 +119,14 @@ class Engine:
     @property
     def nodes(self) -> int:
         return len(self.node_ids)
+
+    def within_extent(self, xy: np.ndarray) -> np.ndarray:
+        """Per point: inside the extract's own box (True everywhere when the file gave none)."""
+        xy = np.asarray(xy, dtype=float)
+        if self.extent is None or len(xy) == 0:
+            return np.ones(len(xy), dtype=bool)
+        x0, y0, x1, y1 = self.extent
+        return (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
 
     def snap(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each point's nearest node (an index into :attr:`node_ids`) and the straight line to it."""
@@ -180,13 +191,15 @@ def load_engine(con: duckdb.DuckDBPyConnection) -> Engine | None:
         hit = _cache.get(key)
     if hit is not None:
         return hit
+    box = con.execute("SELECT min_x, min_y, max_x, max_y FROM network_info ORDER BY ingest_id DESC LIMIT 1").fetchone()
     nodes = con.execute("SELECT node_id, x, y FROM network_nodes ORDER BY node_id").fetchnumpy()
     edges = con.execute("SELECT from_node, to_node, length_m, walk_m FROM network_edges").fetchnumpy()
     if len(nodes["node_id"]) == 0:
         return None
     walk = edges["walk_m"]
+    extent = (float(box[0]), float(box[1]), float(box[2]), float(box[3])) if box and box[0] is not None else None
     engine = Engine(nodes["node_id"], np.column_stack([nodes["x"], nodes["y"]]), edges["from_node"],
-                    edges["to_node"], edges["length_m"], walk, key=key)
+                    edges["to_node"], edges["length_m"], walk, key=key, extent=extent)
     with _cache_lock:
         _cache.clear()  # one network at a time per process: a new one replaces the old
         _cache[key] = engine

@@ -26,8 +26,6 @@ import pandas as pd
 from pyproj import Transformer
 
 from assetmap.settings import DISPLAY_CRS, STORE_CRS
-from assetmap.sources import osm as osm_assets
-from assetmap.sources._assets import frame
 from assetmap.sources._io import FileRefused, ReadResult
 
 log = logging.getLogger(__name__)
@@ -73,6 +71,8 @@ class RawNetwork:
     edges: pd.DataFrame
     timestamp: _dt.datetime | None
     ways: int
+    #: the extract's extent from its header or <bounds> (min_x, min_y, max_x, max_y in EPSG:27700)
+    extent: tuple[float, float, float, float] | None = None
 
 
 def _format(data: bytes, path: Path) -> str:
@@ -94,19 +94,24 @@ def looks_like_osm_file(data: bytes, path: Path) -> bool:
     return True
 
 
-def _header_time(osmium: Any, buffer: Any) -> _dt.datetime | None:
+def _header(osmium: Any, buffer: Any) -> tuple[_dt.datetime | None, tuple[float, float, float, float] | None]:
+    """The file's date and its extent (lon/lat box), where its header gives them."""
     reader = osmium.io.Reader(buffer, osmium.osm.osm_entity_bits.NOTHING)
     try:
         header = reader.header()
         stamp = header.get("osmosis_replication_timestamp") or header.get("timestamp")
+        box = header.box()
+        extent = ((box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat)
+                  if box.valid() else None)
     finally:
         reader.close()
-    if not stamp:
-        return None
-    try:
-        return _dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(_dt.UTC).replace(tzinfo=None)
-    except ValueError:
-        return None
+    when = None
+    if stamp:
+        try:
+            when = _dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(_dt.UTC).replace(tzinfo=None)
+        except ValueError:
+            when = None
+    return when, extent
 
 
 def parse(data: bytes, path: Path) -> tuple[RawNetwork, list[dict[str, Any]], int]:
@@ -118,6 +123,8 @@ def parse(data: bytes, path: Path) -> tuple[RawNetwork, list[dict[str, Any]], in
     """
     import osmium  # imported here: only a network file needs it
 
+    from assetmap.sources import osm as osm_assets  # the Overpass reader's rules for places
+
     fmt = _format(data, path)
     newest: _dt.datetime | None = None
     node_xy: dict[int, tuple[float, float]] = {}
@@ -127,7 +134,7 @@ def parse(data: bytes, path: Path) -> tuple[RawNetwork, list[dict[str, Any]], in
     relation_places: list[tuple[str, dict[str, str], list[int]]] = []
     way_boxes: dict[int, tuple[float, float, float, float]] = {}
     try:
-        stamp = _header_time(osmium, osmium.io.FileBuffer(data, fmt))
+        stamp, bounds = _header(osmium, osmium.io.FileBuffer(data, fmt))
         # relations first (their member ways' extents are wanted in the main pass)
         wanted: set[int] = set()
         relations: Any = osmium.FileProcessor(osmium.io.FileBuffer(data, fmt), osmium.osm.RELATION)
@@ -188,7 +195,13 @@ def parse(data: bytes, path: Path) -> tuple[RawNetwork, list[dict[str, Any]], in
                                         "in this OpenStreetMap file")
     ids = np.fromiter(node_xy, dtype=np.int64, count=len(node_xy))
     lonlat = np.array(list(node_xy.values()), dtype=float)
-    x, y = Transformer.from_crs(DISPLAY_CRS, STORE_CRS, always_xy=True).transform(lonlat[:, 0], lonlat[:, 1])
+    to_bng = Transformer.from_crs(DISPLAY_CRS, STORE_CRS, always_xy=True)
+    x, y = to_bng.transform(lonlat[:, 0], lonlat[:, 1])
+    extent = None
+    if bounds is not None:
+        w, s, e, n = bounds
+        bx, by = to_bng.transform([w, w, e, e], [s, n, s, n])
+        extent = (min(bx), min(by), max(bx), max(by))
     nodes = pd.DataFrame({"node_id": ids, "x": np.asarray(x), "y": np.asarray(y)})
     frm, to, hw, wid = [], [], [], []
     for way_id, highway, ns in way_nodes:
@@ -203,7 +216,7 @@ def parse(data: bytes, path: Path) -> tuple[RawNetwork, list[dict[str, Any]], in
     edges["length_m"] = np.round(np.hypot(nodes["x"].to_numpy()[fi] - nodes["x"].to_numpy()[ti],
                                           nodes["y"].to_numpy()[fi] - nodes["y"].to_numpy()[ti]), 3)
     edges = edges[edges["from_node"] != edges["to_node"]].reset_index(drop=True)
-    raw = RawNetwork(nodes, edges, stamp or newest, len(way_nodes))
+    raw = RawNetwork(nodes, edges, stamp or newest, len(way_nodes), extent)
     rows = [osm_assets.place_row(i, {"id": osm_id, "tags": tags}, osm_id, tags, lat, lon)
             for i, (osm_id, tags, lat, lon) in enumerate(places, start=1)]
     return raw, rows, len(places)
@@ -212,6 +225,8 @@ def parse(data: bytes, path: Path) -> tuple[RawNetwork, list[dict[str, Any]], in
 def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     """Read an OSM PBF or XML file: the walking network (in ``meta['network']``) and its places
     (the rows)."""
+    from assetmap.sources._assets import frame
+
     path = Path(path)
     raw, rows, n = parse(data, path)
     return ReadResult(KIND, frame(rows), [], n, {"network": raw, "source_format": "osm"})

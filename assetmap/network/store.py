@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -12,8 +13,10 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from assetmap.network.graph import effort_m, largest_component
-from assetmap.network.osm import RawNetwork
 from assetmap.settings import settings
+
+if TYPE_CHECKING:
+    from assetmap.network.osm import RawNetwork
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +70,11 @@ def write_network(con: duckdb.DuckDBPyConnection, raw: RawNetwork, ingest_id: in
     con.execute("DELETE FROM network_info")
     con.execute(
         """INSERT INTO network_info (ingest_id, source, sha256, osm_timestamp, walk_speed_kmh, nodes, edges,
-                                     dropped_nodes, dropped_islands, loaded_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                     dropped_nodes, dropped_islands, loaded_at, min_x, min_y, max_x, max_y)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [ingest_id, source, sha256, raw.timestamp, settings.walk_speed_kmh, len(nodes), len(edges),
-         parts.dropped_nodes, parts.islands, _dt.datetime.now(_dt.UTC).replace(tzinfo=None)])
+         parts.dropped_nodes, parts.islands, _dt.datetime.now(_dt.UTC).replace(tzinfo=None),
+         *(raw.extent or (None, None, None, None))])
     kept = Kept(len(nodes), len(edges), parts.dropped_nodes, parts.islands, nodes[["x", "y"]].to_numpy(float))
     log.info(kept.note())
     return kept
