@@ -250,7 +250,7 @@ class Settings:
     # -- limits on what is read (the inbox is a trust boundary) ------------------------------
     max_file_mb: dict[str, float] = field(default_factory=lambda: {
         "boundaries": 4096.0, "census": 2048.0, "postcodes": 2048.0, "lookup": 1024.0,
-        "providers": 512.0, "mapped": 512.0, "osm": 1024.0, "openreferral": 512.0,
+        "providers": 512.0, "mapped": 512.0, "osm": 1024.0, "network": 2048.0, "openreferral": 512.0,
         "dispersal": 256.0, "indices": 256.0, "submission": 0.25,
     })
     max_unpacked_mb: float = field(default_factory=lambda: _env_float("ASSETMAP_MAX_UNPACKED_MB", 8192.0))
