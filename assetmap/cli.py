@@ -122,7 +122,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     path = Path(args.db or settings.db_path)
     status: dict[str, Any] = {"db": str(path), "source": "store", "tables": {}, "ingests": [],
-                              "schema_version": 0, "extent": None}
+                              "schema_version": 0, "extent": None, "network": None}
     if path.exists():
         try:
             # read-only: never wait for, or block, a pipeline that is writing
@@ -150,6 +150,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out(f"  {name:<18} {n:>10,}")
     if status["extent"]:
         _out("  extent (lon/lat): " + ", ".join(f"{v:.4f}" for v in status["extent"]))
+    net = status.get("network")
+    _out(f"  access: on foot along {net['source']} (OpenStreetMap of {str(net['osm_timestamp'] or '?')[:10]}: "
+         f"{net['nodes']:,} nodes, {net['edges']:,} edges) at {net['walk_speed_kmh']} km/h" if net else
+         "  access: as the crow flies (no walking network: `assetmap ingest PLACE.osm.pbf` loads one)")
     if status["snapshots"]:
         latest = next((x for x in status["snapshots"] if x.get("latest")), status["snapshots"][0])
         _out(f"  snapshots: {len(status['snapshots'])} kept, latest {latest['snapshot_id']}")

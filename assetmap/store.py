@@ -811,7 +811,22 @@ class Store:
             "ingests": self.ingests(),
             "schema_version": self.schema_version,
             "extent": self.extent(),
+            "network": self.network(),
         }
+
+    def network(self) -> dict[str, Any] | None:
+        """The walking network loaded (source, OSM date, nodes, edges, what was dropped), or None."""
+        if self.schema_version < 14:
+            return None
+        row = self.con.execute(
+            "SELECT source, osm_timestamp, nodes, edges, dropped_nodes, dropped_islands, walk_speed_kmh "
+            "FROM network_info ORDER BY ingest_id DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        keys = ("source", "osm_timestamp", "nodes", "edges", "dropped_nodes", "dropped_islands", "walk_speed_kmh")
+        out = dict(zip(keys, row, strict=True))
+        out["osm_timestamp"] = out["osm_timestamp"].isoformat() if out["osm_timestamp"] else None
+        return out
 
     def next_ingest_id(self) -> int:
         return int(self.scalar("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests"))

@@ -33,6 +33,10 @@ def test_ingest_status_and_quarantine(tmp_path, capsys, demo_dir):
     assert [i["ingest_id"] for i in status["ingests"]] == sorted(i["ingest_id"] for i in status["ingests"])
     min_lon, min_lat, max_lon, max_lat = status["extent"]
     assert -2 < min_lon < max_lon < 0 and 52 < min_lat < max_lat < 53.5
+    # the demo's streets: where they came from and what they came to
+    assert status["network"]["source"] == "demoford_streets" and status["network"]["nodes"] > 10_000
+    rc, out = run(capsys, "--db", db, "status")
+    assert "access: on foot along demoford_streets" in out
     rc, out = run(capsys, "--db", db, "quarantine", "--json")
     q = json.loads(out)
     assert q["summary"]["latlon_swapped"] == 1

@@ -97,6 +97,9 @@ class Engine:
         from pandana.network import INDEX_DTYPE
 
         self._index_dtype = INDEX_DTYPE
+        # pandana keeps one query state per OpenMP thread, not per caller: the dashboard's sessions
+        # (threads of one process) take turns
+        self._lock = threading.Lock()
 
         self.key = key
         #: the extract's own box (EPSG:27700) where the file said it, else None
@@ -142,9 +145,10 @@ class Engine:
         # pandana's own vectorised query (Network.shortest_path_lengths) less its translation of
         # node ids through pandas merges, which costs more than the queries: our node indices are
         # its internal ones (the nodes were handed over in this order)
-        got = self.net.net.shortest_path_distances(np.asarray(a, dtype=self._index_dtype),
-                                                   np.asarray(b, dtype=self._index_dtype),
-                                                   self.net.impedance_names.index(impedance))
+        with self._lock:
+            got = self.net.net.shortest_path_distances(np.asarray(a, dtype=self._index_dtype),
+                                                       np.asarray(b, dtype=self._index_dtype),
+                                                       self.net.impedance_names.index(impedance))
         out = np.asarray(got, dtype=float)
         # pandana answers an unreachable pair with its largest number; the network is one
         # component, but say so rather than trust it
@@ -153,8 +157,9 @@ class Engine:
 
     def within(self, sources: np.ndarray, radius: float, impedance: str = "effort") -> pd.DataFrame:
         """Every node within ``radius`` of each source node index: ``source, node, cost``."""
-        df = self.net.nodes_in_range(self.node_ids[np.asarray(sources)].tolist(), float(radius),
-                                     imp_name=impedance)
+        with self._lock:
+            df = self.net.nodes_in_range(self.node_ids[np.asarray(sources)].tolist(), float(radius),
+                                         imp_name=impedance)
         pos = pd.Series(np.arange(len(self.node_ids)), index=self.node_ids)
         return pd.DataFrame({"source": pos[df["source"].to_numpy()].to_numpy(),
                              "node": pos[df["destination"].to_numpy()].to_numpy(),
