@@ -5,10 +5,12 @@ by Streamlit on 127.0.0.1 (started here as ``assetmap up`` starts it). Slow: run
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -33,9 +35,11 @@ def home(_dashboard_home) -> Path:
     return _dashboard_home
 
 
-@pytest.fixture(scope="module")
-def server(home):
-    port = free_port(8650)
+@contextlib.contextmanager
+def served(home: Path, first_port: int) -> Iterator[str]:
+    """The dashboard served by Streamlit, in public mode, over the store in ``home``: its URL once
+    it has run its home page."""
+    port = free_port(first_port)
     ready = home / "dashboard.ready"
     ready.unlink(missing_ok=True)
     env = {**os.environ, "ASSETMAP_HOME": str(home), "ASSETMAP_DB": str(home / "assetmap.duckdb"),
@@ -53,6 +57,12 @@ def server(home):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(home):
+    with served(home, 8650) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

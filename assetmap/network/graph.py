@@ -111,8 +111,11 @@ class Engine:
         #: each edge's two ends, as node indices (for drawing what a walk reaches)
         self.edge_a = order[np.searchsorted(self.node_ids, np.asarray(from_node, dtype=np.int64), sorter=order)]
         self.edge_b = order[np.searchsorted(self.node_ids, np.asarray(to_node, dtype=np.int64), sorter=order)]
-        weights = pd.DataFrame({"length": np.asarray(length_m, float) + _HAIR,
-                                "effort": np.asarray(walk_m, float) + _HAIR})
+        length, effort = np.asarray(length_m, float), np.asarray(walk_m, float)
+        # without steps the effort is the length: one set of hierarchies serves both (half the build)
+        self._same = bool(np.array_equal(length, effort))
+        weights = pd.DataFrame({"effort": effort + _HAIR} if self._same else
+                               {"length": length + _HAIR, "effort": effort + _HAIR})
         with _quiet_stdout():
             self.net = pandana.Network(pd.Series(self.xy[:, 0], index=self.node_ids),
                                        pd.Series(self.xy[:, 1], index=self.node_ids),
@@ -148,22 +151,26 @@ class Engine:
         with self._lock:
             got = self.net.net.shortest_path_distances(np.asarray(a, dtype=self._index_dtype),
                                                        np.asarray(b, dtype=self._index_dtype),
-                                                       self.net.impedance_names.index(impedance))
+                                                       self._impedance(impedance))
         out = np.asarray(got, dtype=float)
         # pandana answers an unreachable pair with its largest number; the network is one
         # component, but say so rather than trust it
         out[out > 4e6] = np.nan
         return out
 
+    def _impedance(self, name: str) -> int:
+        """pandana's number for an impedance (``length`` is ``effort`` where no way is steps)."""
+        return self.net.impedance_names.index("effort" if self._same else name)
+
     def within(self, sources: np.ndarray, radius: float, impedance: str = "effort") -> pd.DataFrame:
         """Every node within ``radius`` of each source node index: ``source, node, cost``."""
         with self._lock:
             df = self.net.nodes_in_range(self.node_ids[np.asarray(sources)].tolist(), float(radius),
-                                         imp_name=impedance)
+                                         imp_name=self.net.impedance_names[self._impedance(impedance)])
         pos = pd.Series(np.arange(len(self.node_ids)), index=self.node_ids)
         return pd.DataFrame({"source": pos[df["source"].to_numpy()].to_numpy(),
                              "node": pos[df["destination"].to_numpy()].to_numpy(),
-                             "cost": df[impedance].to_numpy(float)})
+                             "cost": df.iloc[:, 2].to_numpy(float)})
 
 
 _cache: dict[Any, Engine] = {}
