@@ -78,6 +78,15 @@ def pairs_within(src_xy: np.ndarray, dst_tree: cKDTree, radius: float) -> tuple[
     return straight_pairs(src_xy, dst_tree.data, radius, dst_tree)
 
 
+def walk_cost(nearest_m: np.ndarray, nearest_min: np.ndarray, access_mode: np.ndarray) -> np.ndarray:
+    """The cost to the nearest asset as stored rows hold it: on the network the walk as metres of
+    effort (its minutes at the walking speed, never less than the straight line), otherwise the
+    straight line (``nearest_m``)."""
+    on_foot = np.asarray(access_mode, dtype=object) == NETWORK
+    return np.where(on_foot, np.asarray(nearest_min, dtype=float) * settings.walk_m_per_min,
+                    np.asarray(nearest_m, dtype=float))
+
+
 def e2sfca(
     supply_index: np.ndarray, demand_index: np.ndarray, d: np.ndarray, demand: np.ndarray,
     supply: np.ndarray, bands: dict[float, float], target_pos: np.ndarray | None = None,

@@ -106,9 +106,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             else:
                 _out(f"ingested {r.path} as #{r.ingest_id} ({r.kind}): read {r.rows_read}, "
                      f"accepted {r.rows_accepted}, quarantined {r.rows_quarantined}")
-                if r.kind == "network":  # what the streets came to: nodes, edges, islands dropped
-                    _out(f"         {r.message.split('; ')[0]}" + (
-                        f"; {r.message.split('; ')[1]}" if "islands" in r.message else ""))
+                if r.kind == "network":  # what the streets came to (the message's first part)
+                    _out(f"         {r.message.split('; ')[0]}")
                 if r.rows_quarantined:
                     _out(f"         see: assetmap quarantine --ingest {r.ingest_id}")
     return 2 if any(r.status == "refused" for r in results) else 0

@@ -445,16 +445,6 @@ def access_mode(con: duckdb.DuckDBPyConnection) -> str | None:
     return "crow_flies" if modes else None
 
 
-def network_info(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
-    """Where the loaded walking network came from (None without one)."""
-    try:
-        df = con.execute("SELECT source, osm_timestamp, walk_speed_kmh, nodes, edges, dropped_nodes, "
-                         "dropped_islands FROM network_info ORDER BY ingest_id DESC LIMIT 1").df()
-    except duckdb.CatalogException:
-        return None
-    return None if df.empty else df.iloc[0].to_dict()
-
-
 def walking_area(con: duckdb.DuckDBPyConnection, asset_id: str, partner: bool = False,
                  minutes: tuple[int, ...] = (10, 20)) -> dict[str, Any] | None:
     """The streets within ``minutes`` of walking from an asset, as GeoJSON (None without a

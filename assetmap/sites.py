@@ -28,7 +28,6 @@ from assetmap.analysis import incremental as inc
 from assetmap.analysis.inputs import Inputs, stored_inputs
 from assetmap.analysis.tables import ranked
 from assetmap.analysis.units import default_level, unit_map, units_of
-from assetmap.network import NETWORK
 from assetmap.settings import settings
 from assetmap.store import Store, scalar
 from assetmap.vocab.categories import CATEGORIES
@@ -143,11 +142,10 @@ def _unmet(inputs: Inputs, stored: pd.DataFrame, category: str, radius: float) -
     was measured on the network; an OA beyond its extent has none to meet)."""
     d = inputs.demand(category)
     stored = stored.set_index("oa_code").reindex(inputs.oas["oa_code"])
-    walk = stored["nearest_min"].to_numpy(float) * settings.walk_m_per_min
-    on_foot = (stored["access_mode"] == NETWORK).to_numpy()
-    near = np.where(on_foot, walk, stored["nearest_m"].to_numpy(float))
+    near = acc.walk_cost(stored["nearest_m"].to_numpy(), stored["nearest_min"].to_numpy(),
+                         stored["access_mode"].to_numpy())
     covered = np.nan_to_num(near, nan=np.inf) <= radius
-    return np.where(covered | inputs.cost.outside, 0.0, d)
+    return np.where(covered | inputs.costs.outside, 0.0, d)
 
 
 def coverage_problem(store: Store, category: str, max_candidates: int = 400,
@@ -179,7 +177,7 @@ def coverage_problem(store: Store, category: str, max_candidates: int = 400,
     # points, so a candidate straight-line-near no one in need is not asked about at all
     hits = cKDTree(inputs.xy).query_ball_point(inputs.xy[need_idx], radius)
     sites = np.unique(np.concatenate([np.asarray(h, dtype=np.int64) for h in hits]))
-    site_of, oa, d = inputs.cost.pairs(inputs.xy[sites], radius, need_idx)
+    site_of, oa, d = inputs.costs.pairs(inputs.xy[sites], radius, need_idx)
     potential = np.zeros(len(inputs.xy))
     np.add.at(potential, sites[site_of], unmet[oa])
     order = np.lexsort((inputs.oas["oa_code"].to_numpy(), -potential))

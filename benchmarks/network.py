@@ -66,7 +66,7 @@ def phase_newport() -> dict:
     for cat in CATEGORIES:
         oa_rows(inputs, cat)
     t_access = time.perf_counter() - t
-    cost = inputs.cost
+    cost = inputs.costs
     assert isinstance(cost, Walking)
     places = inputs.assets[inputs.assets["category"].isin(["place_of_worship", "community_centre"])]
     pxy = places[["x", "y"]].to_numpy(float)

@@ -155,9 +155,9 @@ def test_a_truncated_real_extract_is_refused(city_store, tmp_path):
 def _check_against_networkx(store, categories, sample_routes: int = 60) -> dict[str, float]:
     """Every stored walk (nearest, counts, E2SFCA via PySAL) equals networkx Dijkstra's."""
     inputs = load_inputs(store.con)
-    assert isinstance(inputs.cost, Walking)
+    assert isinstance(inputs.costs, Walking)
     ref = Reference(store.con, inputs.xy)
-    assert np.array_equal(ref.outside, inputs.cost.outside)
+    assert np.array_equal(ref.outside, inputs.costs.outside)
     speed = settings.walk_m_per_min
     stats = {}
     for cat in categories:

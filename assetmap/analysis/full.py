@@ -54,7 +54,7 @@ class RecomputeResult:
 
 def access_notes(inputs: Inputs) -> list[str]:
     """What a recompute says about how access was measured, and what a walking network left out."""
-    cost = inputs.cost
+    cost = inputs.costs
     if cost.mode != NETWORK:
         return ["access measured as the crow flies: no walking network is loaded"]
     notes = ["access measured on foot along the walking network"]

@@ -23,7 +23,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from assetmap.access import OUTSIDE
+from assetmap.access import OUTSIDE, walk_cost
 from assetmap.analysis import languages
 from assetmap.analysis.full import RecomputeResult, recompute
 from assetmap.analysis.inputs import Inputs, stored_inputs
@@ -133,17 +133,17 @@ def stored_nearest(con: duckdb.DuckDBPyConnection, inputs: Inputs, category: str
                     moved: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Stored cost to the nearest asset per OA (in ``inputs.oas`` order: the straight line, or on
     the network the walk as metres of effort), and which OAs lost theirs."""
-    # on the network the walk's cost (minutes at the speed), which no straight line exceeds; a
-    # hair more, so that rounding never hides an OA a change can reach
     got = con.execute(
-        """SELECT CASE WHEN o.access_mode = 'network' THEN o.nearest_min * ? * (1 + 1e-9) + 1e-6
-                       ELSE o.nearest_m END,
+        """SELECT o.nearest_m, o.nearest_min, o.access_mode,
                   o.nearest_asset_id IS NOT NULL AND (a.asset_id IS NULL OR list_contains(?, o.nearest_asset_id))
+                  AS lost
            FROM oa_access o LEFT JOIN assets a ON a.asset_id = o.nearest_asset_id AND a.category = o.category
-           WHERE o.category = ? ORDER BY o.oa_code""", [settings.walk_m_per_min, moved, category]).fetchnumpy()
-    keys = list(got)
-    near = np.asarray(got[keys[0]], dtype=float)
-    lost = np.asarray(got[keys[1]], dtype=bool)
+           WHERE o.category = ? ORDER BY o.oa_code""", [moved, category]).fetchnumpy()
+    near = walk_cost(got["nearest_m"], got["nearest_min"], got["access_mode"])
+    # on the network a hair more, so that rounding never hides an OA a change can reach
+    on_foot = np.asarray(got["access_mode"], dtype=object) == NETWORK
+    near = np.where(on_foot, near * (1 + 1e-9) + 1e-6, near)
+    lost = np.asarray(got["lost"], dtype=bool)
     if len(near) != len(inputs.oas):
         raise ValueError("oa_access does not cover every OA: run a full `assetmap recompute`")
     return near, lost

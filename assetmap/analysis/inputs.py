@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 from assetmap import access as acc
 from assetmap import vocab
 from assetmap.analysis.units import OA_RE
-from assetmap.network import Costs, CrowFlies, costs_for
+from assetmap.network import Costs, costs_for
 from assetmap.settings import settings
 from assetmap.store import scalar
 from assetmap.vocab.categories import CATEGORIES
@@ -100,15 +100,9 @@ class Inputs:
     tree: cKDTree
     basis: dict[str, str]
     assets: pd.DataFrame
-    supplies: dict[str, acc.Supply] = field(default_factory=dict)
     #: how far is measured: on foot where a walking network is loaded, else as the crow flies
-    costs: Costs | None = None
-
-    @property
-    def cost(self) -> Costs:
-        if self.costs is None:
-            self.costs = CrowFlies(self.xy, self.tree)
-        return self.costs
+    costs: Costs
+    supplies: dict[str, acc.Supply] = field(default_factory=dict)
 
     def demand(self, category: str) -> np.ndarray:
         return self.oas[f"demand_{category}"].to_numpy(float)

@@ -94,7 +94,7 @@ def compute_need(con: duckdb.DuckDBPyConnection, level: str, indices: pd.DataFra
 
 def oa_rows(inputs: Inputs, category: str, targets: np.ndarray | None = None) -> pd.DataFrame:
     r = acc.oa_access(inputs.xy, inputs.demand(category), inputs.supplies[category], targets,
-                      oa_tree=inputs.tree, costs=inputs.cost)
+                      oa_tree=inputs.tree, costs=inputs.costs)
     idx = r["oa_index"].to_numpy()
     return pd.DataFrame({
         "oa_code": inputs.oas["oa_code"].to_numpy()[idx], "category": category,

@@ -38,12 +38,11 @@ log = logging.getLogger(__name__)
 _HAIR = 1e-7
 
 
-def effort_m(length_m: np.ndarray, highway: np.ndarray, steps_factor: float | None = None) -> np.ndarray:
+def effort_m(length_m: np.ndarray, highway: np.ndarray) -> np.ndarray:
     """Each edge's length as walking effort: steps count ``1 / steps_speed_factor`` times their
     length, everything else its length; to the millimetre."""
-    factor = settings.steps_speed_factor if steps_factor is None else steps_factor
     slow = np.asarray(highway, dtype=object) == "steps"
-    return np.round(np.where(slow, np.asarray(length_m, float) / factor, length_m), 3)
+    return np.round(np.where(slow, np.asarray(length_m, float) / settings.steps_speed_factor, length_m), 3)
 
 
 @dataclass
@@ -178,8 +177,7 @@ _cache_lock = threading.Lock()
 
 
 def network_key(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
-    """What identifies the stored network (None when none is loaded): its ingest and checksum,
-    and the steps factor its effort lengths were made with."""
+    """What identifies the stored network (None when none is loaded): its ingest and checksum."""
     try:
         row = con.execute("SELECT ingest_id, sha256, nodes, edges FROM network_info "
                           "ORDER BY ingest_id DESC LIMIT 1").fetchone()
@@ -187,7 +185,7 @@ def network_key(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
         return None
     if row is None:
         return None
-    return (*row, settings.steps_speed_factor)
+    return tuple(row)
 
 
 def load_engine(con: duckdb.DuckDBPyConnection) -> Engine | None:

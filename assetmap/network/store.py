@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
-import pandas as pd
 from scipy.spatial import cKDTree
 
 from assetmap.network.graph import effort_m, largest_component
@@ -34,8 +33,8 @@ class Kept:
     def note(self) -> str:
         text = f"walking network: {self.nodes:,} nodes, {self.edges:,} edges"
         if self.dropped_nodes:
-            text += (f"; {self.dropped_nodes:,} nodes in {self.islands:,} islands not joined to the main "
-                     "network dropped")
+            text += (f" ({self.dropped_nodes:,} nodes in {self.islands:,} islands not joined to the main "
+                     "network dropped)")
         return text
 
 
@@ -86,14 +85,3 @@ def distance_to_network(kept_xy: np.ndarray, xy: np.ndarray) -> np.ndarray:
         return np.empty(0)
     d, _ = cKDTree(kept_xy).query(np.asarray(xy, dtype=float), k=1)
     return np.asarray(d, dtype=float)
-
-
-def off_network_assets(con: duckdb.DuckDBPyConnection, kept_xy: np.ndarray) -> pd.DataFrame:
-    """The stored assets farther than ``settings.network_snap_m`` from the network: they are
-    left out of walking access (``asset_id, name, category, metres``)."""
-    a = con.execute("SELECT asset_id, name, category, ST_X(geom) AS x, ST_Y(geom) AS y FROM asset_supply "
-                    "WHERE geom IS NOT NULL ORDER BY asset_id").df()
-    if a.empty:
-        return a.assign(metres=pd.Series(dtype=float))
-    a["metres"] = distance_to_network(kept_xy, a[["x", "y"]].to_numpy(float))
-    return a.loc[a["metres"] > settings.network_snap_m, ["asset_id", "name", "category", "metres"]]
