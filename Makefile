@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/analysis.py
 	$(BIN)/python benchmarks/network.py
+	$(BIN)/python benchmarks/transit.py
 	$(BIN)/python benchmarks/events.py
 	$(BIN)/python benchmarks/dashboard.py
 	$(BIN)/python benchmarks/workshop.py

@@ -75,7 +75,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         "kind": args.kind, "mapping": args.map or None, "category": args.category,
         "source": args.source, "vintage": args.vintage, "licence": args.licence,
         "level": args.level, "code_field": args.code_field, "variable": args.variable,
-        "effective": args.effective, "closes_missing": args.closes_missing,
+        "effective": args.effective, "closes_missing": args.closes_missing, "service_date": args.service_date,
     }.items() if v}
     files = expand_paths(args.paths, options)
     if not files:
@@ -121,7 +121,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     path = Path(args.db or settings.db_path)
     status: dict[str, Any] = {"db": str(path), "source": "store", "tables": {}, "ingests": [],
-                              "schema_version": 0, "extent": None, "network": None}
+                              "schema_version": 0, "extent": None, "network": None, "timetable": None}
     if path.exists():
         try:
             # read-only: never wait for, or block, a pipeline that is writing
@@ -153,6 +153,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     _out(f"  access: on foot along {net['source']} (OpenStreetMap of {str(net['osm_timestamp'] or '?')[:10]}: "
          f"{net['nodes']:,} nodes, {net['edges']:,} edges) at {net['walk_speed_kmh']} km/h" if net else
          "  access: as the crow flies (no walking network: `assetmap ingest PLACE.osm.pbf` loads one)")
+    tt = status.get("timetable")
+    _out(f"  bus and rail access (PTAL): {tt['source']}, departures of {tt['service_date']} ({tt['date_chosen']}): "
+         f"{tt['routes']:,} routes, {tt['trips_on_date']:,} trips that day, {tt['stops_kept']:,} stops" if tt else
+         "  bus and rail access (PTAL): no timetable (`assetmap ingest FEED.zip` loads a GTFS feed)")
     if status["snapshots"]:
         latest = next((x for x in status["snapshots"] if x.get("latest")), status["snapshots"][0])
         _out(f"  snapshots: {len(status['snapshots'])} kept, latest {latest['snapshot_id']}")
@@ -638,6 +642,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--effective", type=_iso_date, metavar="DATE",
                    help="when a provider file's openings, changes and closures took effect (default: now); "
                         "ingest a source's older files first")
+    p.add_argument("--service-date", type=_iso_date, metavar="DATE",
+                   help="a GTFS feed's day whose morning-peak departures give the PTAL (default: the feed's "
+                        "busiest weekday)")
     p.add_argument("--closes-missing", action="store_true",
                    help="the file lists the whole source: its sites the file no longer lists have closed")
     p.add_argument("--level", choices=["oa", "lsoa", "msoa", "ward", "la"], help="boundary level")

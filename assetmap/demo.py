@@ -23,7 +23,8 @@ EPSG:27700, an OA->ward lookup CSV, a postcode lookup, TS021 as a Nomis wide CSV
 an ONS long CSV, TS004 as a Nomis wide CSV with subtotals, ESOL providers in the provider
 template CSV, places of worship and community centres as Overpass JSON, refugee support as
 Open Referral UK JSON; and in the city, its streets as OpenStreetMap XML: a jittered grid with a
-river that only two bridges cross (:mod:`assetmap.network.synthetic`).
+river that only two bridges cross (:mod:`assetmap.network.synthetic`); and its buses and one
+railway line as a GTFS feed (:mod:`assetmap.transit.synthetic`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from shapely.geometry import Polygon
 from assetmap import vocab
 from assetmap.network.synthetic import write_network
 from assetmap.settings import DISPLAY_CRS, STORE_CRS
+from assetmap.transit.synthetic import write_gtfs
 
 log = logging.getLogger(__name__)
 
@@ -474,6 +476,8 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
     if scale == "city":  # the streets people walk, with a river that two bridges cross
         p = write_network(out / "network" / "demoford_streets.osm", region, np.random.default_rng(seed + 6))
         written.append(p)
+        # and its buses and one railway, for the PTAL (a timetable, as GTFS)
+        written.append(write_gtfs(out / "timetables" / "demoford_gtfs.zip", region))
     p = out / "dispersal" / "asy_d11_supported_asylum_seekers.csv"
     oa_la = np.array([ward_la[w] for w in oa_ward])
     _write_asy_d11(np.random.default_rng(seed + 3), p, la_codes, la_names, oa_la,

@@ -27,9 +27,16 @@ FORMATS = ("geojson", "gpkg", "csv", "openreferral")
 def layer_frame(store: Store, layer: str, partner: bool = False) -> gpd.GeoDataFrame | pd.DataFrame:
     """A layer as a (Geo)DataFrame in EPSG:4326 (quarantine has no geometry)."""
     if layer in AREA_LAYERS:
+        # each area's bus and rail access (PTAL): an OA's own, a unit's residents' mean; empty
+        # until a timetable is loaded and analysed
         df = store.con.execute(
-            "SELECT code, name, level, parent_code, vintage, source, ST_AsWKB(geom) AS wkb "
-            "FROM areas WHERE level = ? ORDER BY code",
+            """SELECT a.code, a.name, a.level, a.parent_code, a.vintage, a.source,
+                      coalesce(o.ptal_ai, u.ptal_ai) AS ptal_ai, coalesce(o.ptal_band, u.ptal_band) AS ptal_band,
+                      ST_AsWKB(a.geom) AS wkb
+               FROM areas a
+               LEFT JOIN oa_ptal o ON a.level = 'oa' AND o.oa_code = a.code
+               LEFT JOIN unit_ptal u ON a.level <> 'oa' AND u.unit_level = a.level AND u.unit_code = a.code
+               WHERE a.level = ? ORDER BY a.code""",
             [AREA_LAYERS[layer]],
         ).df()
     elif layer == "assets":

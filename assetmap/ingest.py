@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 #: Options that change what a file's rows become; with the file's hash they key idempotence.
 READ_OPTIONS = ("kind", "mapping", "category", "source", "vintage", "licence", "level",
-                "code_field", "name_field", "variable", "effective", "closes_missing")
+                "code_field", "name_field", "variable", "effective", "closes_missing", "service_date")
 
 Progress = Callable[[str], None]
 

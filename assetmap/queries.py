@@ -42,6 +42,7 @@ KINDS: dict[str, str] = {
     "index": "Segregation index",
     "share": "Share of residents",
     "language": "Language gap",
+    "ptal": "Bus and rail access (PTAL)",
 }
 #: Accessibility fields of ``unit_access`` a map may show (the column names, fixed).
 ACCESS_FIELDS: dict[str, str] = {
@@ -98,6 +99,8 @@ class Measure:
             from assetmap.vocab.languages import language_label
 
             return f"Language gap: {language_label(self.language)} speakers with no provider in it within reach"
+        if self.kind == "ptal":
+            return "Bus and rail access: PTAL access index (residents' mean; TfL method, morning peak)"
         return f"Share of residents: {vocab.group_label(self.group)}"
 
     def params(self) -> dict[str, str]:
@@ -220,6 +223,9 @@ def measure_values(con: duckdb.DuckDBPyConnection, m: Measure) -> pd.DataFrame:
         col = _ACCESS_SQL.get(m.field, "e2sfca")
         df = con.execute(f"SELECT unit_code AS code, {col} AS value FROM unit_access "  # noqa: S608 (fixed map)
                          "WHERE unit_level = ? AND category = ?", [LEVEL, m.category]).df()
+    elif m.kind == "ptal":
+        df = con.execute("SELECT unit_code AS code, ptal_ai AS value FROM unit_ptal WHERE unit_level = ?",
+                         [LEVEL]).df()
     elif m.kind == "language":
         df = con.execute("SELECT unit_code AS code, language_gap AS value FROM unit_languages "
                          "WHERE unit_level = ? AND language = ?", [LEVEL, m.language]).df()
@@ -465,6 +471,52 @@ def walking_area(con: duckdb.DuckDBPyConnection, asset_id: str, partner: bool = 
 
 
 #: What each page says about how distances were measured.
+def ward_ptal(con: duckdb.DuckDBPyConnection, code: str) -> dict[str, Any] | None:
+    """The ward's bus and rail access (PTAL): ``ptal_ai``, ``ptal_band``, ``oas`` (with a figure),
+    ``outside`` (OAs beyond the walking network), ``walk_mode``, the timetable's ``service_date``
+    and ``source``, and ``routes``: each route within reach of any of its OAs, with the share of
+    its OAs that reach it, the median walk to its best stop, its peak frequency and its median
+    weighted EDF. None when no timetable is loaded."""
+    info = con.execute("SELECT service_date, source, date_chosen FROM transit_info LIMIT 1").fetchone()
+    if info is None:
+        return None
+    unit = con.execute("SELECT ptal_ai, ptal_band, oas FROM unit_ptal WHERE unit_level = ? AND unit_code = ?",
+                       [LEVEL, code]).fetchone()
+    modes = dict(con.execute(
+        """SELECT walk_mode, count(*) FROM oa_ptal WHERE oa_code IN
+               (SELECT area_code FROM area_lookup WHERE parent_level = ? AND parent_code = ?) GROUP BY 1""",
+        [LEVEL, code]).fetchall())
+    routes = con.execute(
+        """WITH w AS (SELECT area_code FROM area_lookup WHERE parent_level = ? AND parent_code = ?),
+                n AS (SELECT count(*) AS n FROM oa_ptal WHERE oa_code IN (SELECT area_code FROM w)
+                                                        AND walk_mode <> 'outside')
+           SELECT r.route_name AS route, r.mode, count(*) / any_value(n.n) AS share_of_oas,
+                  round(median(r.walk_m)) AS median_walk_m, max(r.frequency) AS per_hour,
+                  median(r.edf * r.weight) AS median_part
+           FROM oa_ptal_routes r, n WHERE r.oa_code IN (SELECT area_code FROM w)
+           GROUP BY r.route_id, r.route_name, r.mode ORDER BY median_part DESC, route""", [LEVEL, code]).df()
+    walk = "network" if modes.get("network") else "crow_flies" if modes.get("crow_flies") else "outside"
+    return {"ptal_ai": None if unit is None else unit[0], "ptal_band": None if unit is None else unit[1],
+            "oas": 0 if unit is None else int(unit[2]), "outside": int(modes.get("outside", 0)), "walk_mode": walk,
+            "service_date": info[0], "source": info[1], "date_chosen": info[2], "routes": routes}
+
+
+def ptal_sentence(p: dict[str, Any] | None) -> str | None:
+    """One plain line: "Bus and rail access: PTAL 2 (index 7.4, the residents' mean), 12 routes
+    within a walk of the morning peak of Wednesday 18 July 2018". None without a timetable."""
+    if p is None:
+        return None
+    when = f"{p['service_date']:%A %d %B %Y}" if hasattr(p["service_date"], "strftime") else str(p["service_date"])
+    if p["ptal_ai"] is None or pd.isna(p["ptal_ai"]):
+        return ("Bus and rail access: not measured (the ward lies beyond the walking network's extent)"
+                if p["outside"] else "Bus and rail access: no figure for this ward")
+    n = len(p["routes"])
+    how = "on foot along the streets" if p["walk_mode"] == "network" else "as the crow flies"
+    return (f"Bus and rail access: PTAL {p['ptal_band']} (access index {p['ptal_ai']:.1f}, the residents' mean); "
+            f"{n} route{'s' if n != 1 else ''} within a walk ({how}) of its output areas, "
+            f"morning peak 08:15-09:15 of {when}")
+
+
 ACCESS_MODE_NOTE = {
     "network": "Distances are walks along the street network (OpenStreetMap) at {speed} km/h.",
     "crow_flies": "Distances are straight lines: no walking network is loaded, so rivers, railways and main "

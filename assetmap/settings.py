@@ -101,6 +101,9 @@ class Settings:
     network_oa_snap_m
         How far an output area's point may lie from the network: an OA farther away is outside
         the network's extent and gets no walking distance (reported as such).
+    transit_buffer_m
+        How far beyond the loaded boundaries a timetable's stops are kept (more than the 960 m
+        a PTAL walks to a station, so that an edge output area sees the stops across its edge).
     site_radius_m
         Service radius of a suggested site in the maximal covering location problem.
     bootstrap_reps, bootstrap_max_units
@@ -222,6 +225,7 @@ class Settings:
     steps_speed_factor: float = 0.5
     network_snap_m: float = 200.0
     network_oa_snap_m: float = 500.0
+    transit_buffer_m: float = 1000.0
     bootstrap_reps: int = field(default_factory=lambda: int(_env_float("ASSETMAP_BOOTSTRAP", 199)))
     bootstrap_max_units: int = 2000
     # -- dashboard --------------------------------------------------------------------------

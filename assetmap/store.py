@@ -26,10 +26,10 @@ log = logging.getLogger(__name__)
 #: Data tables whose rows an ingest adds or changes (the audit tables are listed apart).
 DATA_TABLES = ("areas", "area_lookup", "population", "postcodes", "assets", "asset_versions", "partner_indices",
                "dispersal", "population_estimates", "scorecard_indicators", "network_nodes", "network_edges",
-               "network_info")
+               "network_info", "transit_stops", "transit_departures", "transit_info")
 #: Derived by ``assetmap recompute``; never edited by hand.
 RESULT_TABLES = ("unit_indices", "oa_inputs", "oa_access", "unit_access", "unit_need", "unit_gaps", "analysed_assets",
-                 "unit_gaps_as_at", "unit_languages")
+                 "unit_gaps_as_at", "unit_languages", "oa_ptal", "oa_ptal_routes", "unit_ptal")
 AUDIT_TABLES = ("ingests", "quarantine", "events", "submissions")
 
 # CHECK constraints read the vocabulary (fixed words, never input)
@@ -567,6 +567,89 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE unit_access ADD COLUMN crow_m DOUBLE;
         """,
     ),
+    (
+        15,
+        """
+        -- Timetables (assetmap.transit): the stops of a GTFS feed in and around the study area,
+        -- EPSG:27700, each with its mode ('bus', 'rail', 'metro', 'tram', 'ferry', from the
+        -- routes calling there); and per stop, route and direction the departures in the PTAL
+        -- morning peak (08:15-09:15) of one service date. One feed per store; a new feed
+        -- replaces it. transit_info says where it came from and what it counted.
+        CREATE TABLE transit_stops (
+            stop_id     VARCHAR PRIMARY KEY,
+            name        VARCHAR,
+            mode        VARCHAR NOT NULL,
+            x           DOUBLE NOT NULL,
+            y           DOUBLE NOT NULL,
+            departures  INTEGER NOT NULL   -- all departures of the service date
+        );
+        CREATE TABLE transit_departures (
+            stop_id       VARCHAR NOT NULL,
+            route_id      VARCHAR NOT NULL,
+            route_name    VARCHAR,
+            mode          VARCHAR NOT NULL,
+            direction_id  INTEGER NOT NULL,  -- -1 where the feed gives none
+            departures    INTEGER NOT NULL CHECK (departures > 0),
+            PRIMARY KEY (stop_id, route_id, direction_id)
+        );
+        CREATE TABLE transit_info (
+            ingest_id      INTEGER PRIMARY KEY,
+            source         VARCHAR NOT NULL,
+            sha256         VARCHAR NOT NULL,
+            service_date   DATE NOT NULL,
+            date_chosen    VARCHAR NOT NULL,   -- 'given' (--service-date) or 'busiest weekday'
+            peak_start     VARCHAR NOT NULL,
+            peak_end       VARCHAR NOT NULL,
+            agencies       INTEGER NOT NULL,
+            routes         INTEGER NOT NULL,
+            trips          INTEGER NOT NULL,
+            trips_on_date  INTEGER NOT NULL,
+            stop_times     INTEGER NOT NULL,
+            stops_in_feed  INTEGER NOT NULL,
+            stops_kept     INTEGER NOT NULL,
+            peak_calls     INTEGER NOT NULL,
+            note           VARCHAR NOT NULL,
+            loaded_at      TIMESTAMP NOT NULL
+        );
+        -- PTAL (Transport for London's method) per output area: the access index and its band,
+        -- how the walks to stops were measured ('network', 'crow_flies', or 'outside' the walking
+        -- network: no figure), and each route's part in it (oa_ptal_routes: the route's nearest
+        -- stop by total access time, the walk, its peak frequency and the weighted EDF it adds).
+        CREATE TABLE oa_ptal (
+            oa_code      VARCHAR PRIMARY KEY,
+            ptal_ai      DOUBLE,
+            ptal_band    VARCHAR,
+            walk_mode    VARCHAR NOT NULL,
+            routes       INTEGER NOT NULL,
+            computed_at  TIMESTAMP NOT NULL
+        );
+        CREATE TABLE oa_ptal_routes (
+            oa_code      VARCHAR NOT NULL,
+            route_id     VARCHAR NOT NULL,
+            route_name   VARCHAR,
+            mode         VARCHAR NOT NULL,
+            stop_id      VARCHAR NOT NULL,
+            walk_m       DOUBLE NOT NULL,
+            frequency    INTEGER NOT NULL,
+            tat_min      DOUBLE NOT NULL,
+            edf          DOUBLE NOT NULL,
+            weight       DOUBLE NOT NULL,
+            PRIMARY KEY (oa_code, route_id)
+        );
+        -- Units (every level the lookups give): the resident-weighted mean index of their OAs
+        -- that have a figure, and the band of that mean.
+        CREATE TABLE unit_ptal (
+            unit_level   VARCHAR NOT NULL,
+            unit_code    VARCHAR NOT NULL,
+            ptal_ai      DOUBLE,
+            ptal_band    VARCHAR,
+            oas          INTEGER NOT NULL,
+            residents    DOUBLE NOT NULL,
+            computed_at  TIMESTAMP NOT NULL,
+            PRIMARY KEY (unit_level, unit_code)
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -812,6 +895,7 @@ class Store:
             "schema_version": self.schema_version,
             "extent": self.extent(),
             "network": self.network(),
+            "timetable": self.timetable(),
         }
 
     def network(self) -> dict[str, Any] | None:
@@ -826,6 +910,21 @@ class Store:
         keys = ("source", "osm_timestamp", "nodes", "edges", "dropped_nodes", "dropped_islands", "walk_speed_kmh")
         out = dict(zip(keys, row, strict=True))
         out["osm_timestamp"] = out["osm_timestamp"].isoformat() if out["osm_timestamp"] else None
+        return out
+
+    def timetable(self) -> dict[str, Any] | None:
+        """The GTFS timetable loaded (source, service date and how it was chosen, routes, trips
+        running that day, stops kept), or None."""
+        if self.schema_version < 15:
+            return None
+        row = self.con.execute(
+            "SELECT source, service_date, date_chosen, routes, trips_on_date, stops_kept "
+            "FROM transit_info ORDER BY ingest_id DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        out = dict(zip(("source", "service_date", "date_chosen", "routes", "trips_on_date", "stops_kept"), row,
+                       strict=True))
+        out["service_date"] = out["service_date"].isoformat()
         return out
 
     def next_ingest_id(self) -> int:

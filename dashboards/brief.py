@@ -107,6 +107,10 @@ def ward_brief(con: duckdb.DuckDBPyConnection, code: str, partner: bool = False,
     mode = queries.access_mode(con)
     mode_note = (f"<p class='note'>{e(queries.ACCESS_MODE_NOTE[mode].format(speed=settings.walk_speed_kmh))}</p>"
                  if mode in queries.ACCESS_MODE_NOTE else "")
+    bus = queries.ward_ptal(con, code)
+    bus_html = "" if bus is None else (
+        f"<h2>Bus and rail access (PTAL)</h2><p>{e(queries.ptal_sentence(bus) or '')}</p>"
+        + (_table(bus["routes"].head(15), 2) if len(bus["routes"]) else ""))
     access["category"] = access["category"].map(lambda c: vocab.CATEGORY_LABELS.get(c, c))
     png = base64.b64encode(map_png(con, code, partner)).decode()
     sensitive_note = ("" if partner else
@@ -122,6 +126,7 @@ def ward_brief(con: duckdb.DuckDBPyConnection, code: str, partner: bool = False,
 {sensitive_note}
 <h2>Provision gaps (need minus supply)</h2>{_table(gap_table)}
 <h2>Accessibility</h2><ul>{said}</ul>{_table(access)}{mode_note}
+{bus_html}
 <h2>The ward beside its local authority</h2>{_table(queries.ward_vs_la(con, code))}
 <h2>Who lives here</h2>{_table(mix)}
 <h2>Segregation indices</h2>{_table(idx)}

@@ -31,6 +31,8 @@ PALETTES = {
     "YlOrRd": ["#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#b10026"],
     "Blues": ["#eff3ff", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#084594"],
     "Purples": ["#f2f0f7", "#dadaeb", "#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#4a1486"],
+    # nine, for PTAL's nine bands (ColorBrewer Greens)
+    "Greens": ["#f7fcf5", "#e5f5e0", "#c7e9c0", "#a1d99b", "#74c476", "#41ab5d", "#238b45", "#006d2c", "#00441b"],
 }
 MISSING = "#d9d9d9"
 CATEGORY_COLOURS = {
@@ -88,6 +90,22 @@ def legend_rows(bins: list[float], colours: list[str], lowest: float | None) -> 
     for b, c in zip(bins, colours, strict=False):
         rows.append((c, f"{fmt(lo)} to {fmt(b)}" if lo is not None else f"up to {fmt(b)}"))
         lo = b
+    rows.append((MISSING, "no data"))
+    return rows
+
+
+def ptal_legend_rows(n: int, colours: list[str]) -> list[tuple[str, str]]:
+    """``(colour, band and its index range)`` of the first ``n`` PTAL bands, and no data."""
+    from assetmap.transit.ptal import BAND_TOPS, BANDS
+
+    rows = []
+    lo = 0.0
+    for k, c in enumerate(colours[:n]):
+        top = BAND_TOPS[k - 1] if 0 < k <= len(BAND_TOPS) else None
+        text = "PTAL 0 (no service in reach)" if k == 0 else \
+            f"PTAL {BANDS[k]} ({lo + 0.01:.2f} to {top:.2f})" if top is not None else f"PTAL {BANDS[k]} (over {lo:.2f})"
+        rows.append((c, text))
+        lo = top if top is not None else lo
     rows.append((MISSING, "no data"))
     return rows
 

@@ -82,6 +82,18 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
         mode = read(snap, "access_mode")
         if mode in queries.ACCESS_MODE_NOTE:
             st.caption(md(queries.ACCESS_MODE_NOTE[mode].format(speed=settings.walk_speed_kmh)))
+        bus = read(snap, "ward_ptal", code)
+        if bus is not None:
+            st.subheader("Bus and rail access (PTAL)")
+            st.markdown("- " + md(queries.ptal_sentence(bus) or ""))
+            if len(bus["routes"]):
+                st.dataframe(bus["routes"], hide_index=True, width="stretch", key=f"{key}-ptal",
+                             column_config={"share_of_oas": st.column_config.NumberColumn(format="percent"),
+                                            "median_part": st.column_config.NumberColumn(format="%.2f")})
+            st.caption("Transport for London's PTAL: walks to stops within 640 m (stations 960 m) at 80 m a "
+                       "minute, and each route's departures 08:15-09:15; bands 0 (none) to 6b (excellent). "
+                       "share_of_oas: the ward's output areas within a walk of the route; median_part: what the "
+                       "route adds to their index.")
         langs = read(snap, "ward_languages", code)
         if len(langs):
             st.subheader("Languages and providers in them")

@@ -41,6 +41,24 @@ def classify(values: pd.Series, scheme: str, k: int) -> tuple[np.ndarray, list[f
     return classes, [float(b) for b in fitted.bins]
 
 
+def classify_ptal(values: pd.Series) -> tuple[np.ndarray, list[float]]:
+    """Class of each access index by TfL's PTAL bands (``-1`` for missing) and the bands' upper
+    bounds up to the highest band present (mapclassify's user-defined breaks)."""
+    import mapclassify
+
+    from assetmap.transit.ptal import BAND_TOPS
+
+    v = pd.to_numeric(values, errors="coerce").to_numpy(float)
+    ok = np.isfinite(v)
+    classes = np.full(len(v), -1, dtype=int)
+    if not ok.any():
+        return classes, []
+    tops = [0.0, *BAND_TOPS]
+    fitted = mapclassify.UserDefined(np.round(v[ok], 2), bins=tops)
+    classes[ok] = fitted.yb
+    return classes, [float(b) for b in fitted.bins][: int(classes.max()) + 1]
+
+
 def to_bytes(frame: Any, fmt: str, layer: str = "layer") -> bytes:
     """A (Geo)DataFrame as GeoJSON, GeoPackage or CSV bytes (CSV without geometry)."""
     if fmt == "csv":

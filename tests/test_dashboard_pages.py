@@ -432,3 +432,22 @@ def test_the_changes_page_shows_what_closed_and_the_gap_then_and_now(writable_da
     ok(at)
     assert set(at.dataframe[1].value["name"]) >= set(refuge)
     assert not set(at.dataframe[1].value["name"]) & set(esol)
+
+
+def test_the_map_shows_bus_access_in_tfls_bands_and_the_profile_the_routes_behind_it(dashboard_home, snap):
+    at = ok(page("map", measure="ptal"))
+    assert at.subheader[0].value.startswith("Bus and rail access: PTAL access index")
+    legend = next(c.value for c in at.caption if c.value.startswith("Classes (TfL's PTAL bands)"))
+    # the wards' bands as the snapshot holds them, each named in the legend
+    bands = {r[0] for r in snap.execute("SELECT ptal_band FROM unit_ptal WHERE unit_level = 'ward'").fetchall()}
+    assert bands and all(f"PTAL {b} (" in legend for b in bands)
+    ward = snap.execute("SELECT unit_code FROM unit_ptal WHERE unit_level = 'ward' ORDER BY ptal_ai DESC "
+                        "LIMIT 1").fetchone()[0]
+    at = ok(page("ward_profile", ward=ward))
+    assert "Bus and rail access (PTAL)" in [s.value for s in at.subheader]
+    said = " ".join(md.value for md in at.markdown).replace("\\", "")
+    band = snap.execute("SELECT ptal_band FROM unit_ptal WHERE unit_level = 'ward' AND unit_code = ?",
+                        [ward]).fetchone()[0]
+    assert f"PTAL {band} (access index" in said and "on foot along the streets" in said
+    routes = next(d.value for d in at.dataframe if "per_hour" in d.value.columns)
+    assert len(routes) >= 2 and routes["share_of_oas"].between(0, 1).all()

@@ -48,7 +48,7 @@ def test_demo_city_loads_through_every_reader(full_store):
     assert full_store.scalar("SELECT count(*) FROM areas WHERE level = 'oa' AND parent_code IS NULL") == 0
     kinds = dict(full_store.con.execute("SELECT kind, count(*) FROM ingests GROUP BY 1").fetchall())
     assert set(kinds) == {"boundaries", "lookup", "postcodes", "census", "providers", "osm",
-                          "openreferral", "dispersal", "estimates", "scorecard", "languages", "network"}
+                          "openreferral", "dispersal", "estimates", "scorecard", "languages", "network", "gtfs"}
     by_cat = dict(full_store.con.execute("SELECT category, count(*) FROM assets GROUP BY 1").fetchall())
     assert set(by_cat) == {"community_centre", "place_of_worship", "esol_provider", "refugee_support"}
     assert 500 <= sum(by_cat.values()) <= 700

@@ -31,6 +31,7 @@ from assetmap.analysis.units import chosen_level, unit_map
 from assetmap.network import NETWORK
 from assetmap.settings import settings
 from assetmap.store import Store
+from assetmap.transit import access as transit
 from assetmap.vocab.categories import CATEGORIES
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ def recompute(store: Store, level: str | None = None, n_boot: int = 0) -> Recomp
     inputs = load_inputs(con, census)
     umap = unit_map(con, level)
     access_rows = gaps = oa_frame = None
+    bus = None
     if inputs is None:
         res.notes.append("no OA polygons loaded: accessibility and gaps not computed")
     else:
@@ -94,6 +96,10 @@ def recompute(store: Store, level: str | None = None, n_boot: int = 0) -> Recomp
         if not gaps.empty:
             gaps = gaps.merge(ranked(gaps, access_rows), on=["unit_code", "category"])
         res.oas = len(inputs.oas)
+        bus = transit.compute(con, inputs.oas["oa_code"].to_numpy(object), inputs.oas["population"].to_numpy(float),
+                              inputs.costs)
+        if bus is not None:
+            res.notes += bus.notes
     language_rows = languages.compute(con, umap, inputs.oas[["oa_code", "x", "y"]] if inputs is not None else None)
     with store.transaction():
         # each table rebuilt and swapped in (the other levels' rows kept): deleting a national
@@ -106,6 +112,12 @@ def recompute(store: Store, level: str | None = None, n_boot: int = 0) -> Recomp
             replace_table(con, "oa_access", oa_frame)
             replace_table(con, "oa_inputs", inputs.oas)
             write_analysed_assets(con)
+        # bus access: one set of rows for every unit level at once (a timetable replaced or gone
+        # leaves no figure of the last one behind)
+        for table, frame in (("oa_ptal", bus.oas if bus else None), ("oa_ptal_routes", bus.routes if bus else None),
+                             ("unit_ptal", bus.units if bus else None)):
+            replace_table(con, table, frame.assign(computed_at=now) if frame is not None and not frame.empty
+                          and table != "oa_ptal_routes" else frame)
     res.units = int(umap.nunique())
     res.seconds = time.perf_counter() - t0
     log.info("full recompute at %s level: %d units, %d OAs in %.2f s", level, res.units, res.oas, res.seconds)

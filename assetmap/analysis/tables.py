@@ -206,6 +206,10 @@ _COLUMNS = {
                   "components", "flags", "strengths", "computed_at"],
     "unit_languages": ["unit_level", "unit_code", "language", "speakers", "share", "covered", "language_gap",
                        "providers", "rank", "basis", "computed_at"],
+    "oa_ptal": ["oa_code", "ptal_ai", "ptal_band", "walk_mode", "routes", "computed_at"],
+    "oa_ptal_routes": ["oa_code", "route_id", "route_name", "mode", "stop_id", "walk_m", "frequency", "tat_min",
+                       "edf", "weight"],
+    "unit_ptal": ["unit_level", "unit_code", "ptal_ai", "ptal_band", "oas", "residents", "computed_at"],
 }
 
 

@@ -15,6 +15,7 @@ from assetmap.sources import (
     boundaries,
     census,
     estimates,
+    gtfs,
     languages,
     lookup,
     mapped,
@@ -39,7 +40,7 @@ from assetmap.sources.registry import Reader, Written
 #: Every format, in the order a file is tried against them: a column mapping first (the user
 #: said what the file is), then the most specific shapes before the most general.
 READERS: dict[str, Reader] = {r.kind: r for r in (
-    mapped.READER, osm.READER, osm_network.READER, lookup.READER, partner_indices.READER, scorecard.READER,
+    mapped.READER, osm.READER, osm_network.READER, gtfs.READER, lookup.READER, partner_indices.READER, scorecard.READER,
     asy_d11.READER, estimates.READER,
     languages.READER, census.READER, postcodes.READER, providers.READER, boundaries.READER, openreferral.READER,
 )}

@@ -17,7 +17,7 @@ from dashboards import views_shared as cached
 from dashboards.views_shared import features
 
 PALETTE_OF = {"gap": "YlOrRd", "need": "YlOrRd", "supply": "Blues", "access": "Blues", "index": "Purples",
-              "share": "Purples", "language": "YlOrRd"}
+              "share": "Purples", "language": "YlOrRd", "ptal": "Greens"}
 
 
 _WIDGETS = {"measure": "m-kind", "category": "m-category", "field": "m-field", "index": "m-index", "group": "m-group",
@@ -156,7 +156,8 @@ def main() -> None:
         st.rerun()
     _follow(out)
 
-    st.caption("Classes (" + render.SCHEMES[scheme] + "): " + "; ".join(t for _, t in drawn["legend"]))  # numbers only
+    scheme_name = "TfL's PTAL bands" if m.kind == "ptal" else render.SCHEMES[scheme]
+    st.caption("Classes (" + scheme_name + "): " + "; ".join(t for _, t in drawn["legend"]))  # our words and numbers
     if drawn["hidden"]:
         st.caption(f"{drawn['hidden']:,} assets of the chosen layers are not drawn: zoom in to see them (at most "
                    f"{settings.map_max_markers:,} markers at once).")
@@ -223,15 +224,18 @@ def _drawn(snap: str, m: queries.Measure, scheme: str, k: int, layers: tuple[str
     values = cached.measure_values(snap, m)
     all_wards = cached.wards(snap)
     values = all_wards[["code"]].merge(values, on="code", how="left")
-    classes, bins = render.classify(values["value"], scheme, k)
+    # PTAL has its own published bands (0, 1a ... 6b): its classes are those, whatever the scheme
+    classes, bins = (render.classify_ptal(values["value"]) if m.kind == "ptal"
+                     else render.classify(values["value"], scheme, k))
     fc = features(snap, len(all_wards))
     asset_frame = cached.assets(snap, layers, religions, partner) if layers else None
     asset_frame, hidden = _within_view(asset_frame, bounds)
     sensitive = None if partner else cached.sensitive_counts(snap)
     fmap = maps.ward_map(fc, values, classes, bins, m.label, palette_name=PALETTE_OF[m.kind], selected=selected,
                          asset_frame=asset_frame, sensitive=sensitive, center=center, zoom=zoom)
-    legend = maps.legend_rows(bins, maps.palette(max(len(bins), 1), PALETTE_OF[m.kind]),
-                              float(values["value"].min()) if values["value"].notna().any() else None)
+    colours = maps.palette(max(len(bins), 1), PALETTE_OF[m.kind])
+    legend = (maps.ptal_legend_rows(len(bins), colours) if m.kind == "ptal" else
+              maps.legend_rows(bins, colours, float(values["value"].min()) if values["value"].notna().any() else None))
     return {"args": maps.component_args(fmap), "legend": legend, "hidden": hidden,
             "missing": int(values["value"].isna().sum())}
 

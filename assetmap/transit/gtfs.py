@@ -1,0 +1,247 @@
+"""Reading a GTFS feed with gtfs-kit: the stops, and the departures in the PTAL morning peak.
+
+The feed is parsed by gtfs-kit (``gtfs_kit.read_feed``; its ``get_active_services`` applies
+``calendar`` and ``calendar_dates``). What this module adds is what a PTAL needs and what real
+feeds make hard:
+
+- **the service date**: ``--service-date``, or else the feed's busiest weekday (most trips
+  running). The trips running on a date change only where a service starts or ends or an
+  exception falls, so each weekday within a week after each such date is tried: that covers
+  every weekday of every stretch in which the timetable is constant;
+- **times past 24:00**: a trip of the day before that runs after midnight (``32:30:00``) calls in
+  this morning's peak if its time, less 24 hours, falls in it;
+- **``NA`` for empty fields** (feeds exported from R) are read as missing;
+- **stops.txt for all of Great Britain** while the trips serve one town: only stops some trip calls
+  at are kept, and of those only the ones in and around the study area (see
+  :mod:`assetmap.sources.gtfs`);
+- **services that ended before the date** (or start after it) are counted and reported.
+
+A departure is a call where one can board: not the last call of a trip, not ``pickup_type`` 1.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import logging
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assetmap.sources._io import FileRefused
+from assetmap.transit.ptal import PEAK, mode_of_route_type
+
+log = logging.getLogger(__name__)
+
+_TIME = re.compile(r"^\d{1,3}:[0-5]\d:[0-5]\d$")
+#: The files a feed must have for departures to be counted (and one of the two calendars).
+REQUIRED = ("stops.txt", "routes.txt", "trips.txt", "stop_times.txt")
+_CALENDARS = ("calendar.txt", "calendar_dates.txt")
+
+
+def _members(data: bytes) -> set[str] | None:
+    """The file names at the root of a zip archive (None when ``data`` is not a zip)."""
+    if not data.startswith(b"PK\x03\x04"):
+        return None
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return {Path(n).name for n in z.namelist() if "/" not in n.rstrip("/")}
+    except zipfile.BadZipFile:
+        return None
+
+
+def looks_like_gtfs(data: bytes, path: Path) -> bool:
+    """A zip holding ``stops.txt`` and at least one other GTFS table at its root."""
+    names = _members(data) or set()
+    return "stops.txt" in names and bool(names & {"stop_times.txt", "trips.txt", "routes.txt",
+                                                                   "agency.txt"})
+
+
+def seconds(times: pd.Series) -> np.ndarray:
+    """Seconds after the start of the service day of ``H:MM:SS`` strings (hours may pass 23);
+    NaN where a time is missing or not a time. Each distinct time is parsed once (gtfs-kit's
+    ``timestr_to_seconds``): a day's half a million calls hold a few thousand distinct times."""
+    from gtfs_kit.helpers import timestr_to_seconds
+
+    codes, uniques = pd.factorize(times.astype("string").str.strip(), use_na_sentinel=True)
+    parsed = np.array([timestr_to_seconds(str(u)) if _TIME.match(str(u)) else np.nan for u in uniques] + [np.nan],
+                      dtype=float)
+    return parsed[np.where(codes < 0, len(uniques), codes)]
+
+
+def _hms(t: str) -> float:
+    return float(seconds(pd.Series([t]))[0])
+
+
+@dataclass
+class Timetable:
+    """What a feed gives a PTAL: its stops with a mode, and departures in the peak."""
+
+    #: ``stop_id, name, lon, lat, mode, departures, row_number, raw`` for every stops.txt row;
+    #: ``called`` says whether any trip calls there (any day); ``reason`` why a row cannot be used
+    stops: pd.DataFrame
+    #: ``stop_id, route_id, route_name, mode, direction_id, departures`` in the peak of ``service_date``
+    departures: pd.DataFrame
+    service_date: _dt.date
+    date_chosen: str
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _read_feed(data: bytes, path: Path) -> Any:
+    import gtfs_kit as gk
+
+    with tempfile.TemporaryDirectory(prefix="assetmap-gtfs-") as tmp:
+        p = Path(tmp) / "feed.zip"
+        p.write_bytes(data)
+        return gk.read_feed(p, dist_units="km")
+
+
+def _candidate_dates(feed: Any) -> list[str]:
+    """Every weekday (``YYYYMMDD``) within a week after a date where the running trips can change."""
+    starts: set[str] = set()
+    if feed.calendar is not None and not feed.calendar.empty:
+        starts |= set(feed.calendar["start_date"].astype(str))
+        ends = pd.to_datetime(feed.calendar["end_date"].astype(str), format="%Y%m%d", errors="coerce").dropna()
+        starts |= {(d + pd.Timedelta(days=1)).strftime("%Y%m%d") for d in ends}
+    if feed.calendar_dates is not None and not feed.calendar_dates.empty:
+        starts |= set(feed.calendar_dates["date"].astype(str))
+    first = pd.to_datetime(sorted(starts), format="%Y%m%d", errors="coerce").dropna()
+    days = {(d + pd.Timedelta(days=k)) for d in first for k in range(7)}
+    return sorted(d.strftime("%Y%m%d") for d in days if d.weekday() < 5)
+
+
+def busiest_weekday(feed: Any) -> str | None:
+    """The weekday (``YYYYMMDD``) on which the most trips run (the earliest of equals)."""
+    trips_by_service = feed.trips.groupby("service_id").size()
+    best: tuple[int, str] | None = None
+    for d in _candidate_dates(feed):
+        n = int(trips_by_service.reindex(feed.get_active_services(d)).fillna(0).sum())
+        if n and (best is None or n > best[0]):
+            best = (n, d)
+    return None if best is None else best[1]
+
+
+def read_timetable(data: bytes, path: Path, service_date: _dt.date | str | None = None) -> Timetable:
+    """Parse a GTFS zip and count its departures in the PTAL peak of one service date.
+
+    Raises :class:`~assetmap.sources._io.FileRefused` (one line, nothing stored) for a zip that
+    lacks a required table, has no calendar, or runs no trip on the date.
+    """
+    names = _members(data) or set()
+    missing = [n for n in REQUIRED if n not in names]
+    if not names & set(_CALENDARS):
+        missing.append("calendar.txt or calendar_dates.txt")
+    if missing:
+        raise FileRefused("incomplete_gtfs", f"{path.name}: a GTFS feed without {', '.join(missing)}: "
+                                             "departures cannot be counted")
+    feed = _read_feed(data, path)
+    for table in ("stops", "routes", "trips", "stop_times"):
+        if getattr(feed, table) is None or getattr(feed, table).empty:
+            raise FileRefused("incomplete_gtfs", f"{path.name}: the feed's {table}.txt has no rows")
+    if service_date is None:
+        day = busiest_weekday(feed)
+        if day is None:
+            raise FileRefused("no_service", f"{path.name}: no weekday on which any trip runs (calendar empty?)")
+        chosen = "busiest weekday"
+    else:
+        day = (service_date if isinstance(service_date, _dt.date) else _dt.date.fromisoformat(str(service_date))) \
+            .strftime("%Y%m%d")
+        chosen = "given"
+    date = _dt.datetime.strptime(day, "%Y%m%d").date()
+    before = (date - _dt.timedelta(days=1)).strftime("%Y%m%d")
+    trips = feed.trips
+    today = set(feed.get_active_services(day))
+    yesterday = set(feed.get_active_services(before))
+    on_date = trips["service_id"].isin(today)
+    if not on_date.any():
+        raise FileRefused("no_service", f"{path.name}: no trip runs on {date.isoformat()} "
+                                        "(give a --service-date inside the feed's calendar)")
+
+    routes = feed.routes.copy()
+    routes["mode"] = routes["route_type"].map(mode_of_route_type)
+    name = routes.get("route_short_name")
+    long = routes.get("route_long_name")
+    routes["route_name"] = (name if name is not None else pd.Series(pd.NA, index=routes.index)) \
+        .astype("string").fillna(long.astype("string") if long is not None else pd.NA) \
+        .fillna(routes["route_id"].astype("string"))
+    trip_cols = ["trip_id", "route_id", "service_id"] + (["direction_id"] if "direction_id" in trips else [])
+    t = trips[trip_cols].merge(routes[["route_id", "route_name", "mode"]], on="route_id", how="left")
+    t["mode"] = t["mode"].fillna("bus")
+    t["route_name"] = t["route_name"].fillna(t["route_id"].astype("string"))
+    t["direction_id"] = pd.to_numeric(t["direction_id"], errors="coerce").fillna(-1).astype(int) \
+        if "direction_id" in t else -1
+
+    st = feed.stop_times
+    cols = ["trip_id", "stop_id", "stop_sequence", "departure_time"] + \
+        (["pickup_type"] if "pickup_type" in st else []) + (["arrival_time"] if "arrival_time" in st else [])
+    st = st[cols]
+    secs = seconds(st["departure_time"])
+    if "arrival_time" in st:  # a call gives one of the two times at least
+        secs = np.where(np.isnan(secs), seconds(st["arrival_time"]), secs)
+    seq = pd.to_numeric(st["stop_sequence"], errors="coerce").to_numpy(float)
+    last = pd.Series(seq).groupby(st["trip_id"].to_numpy()).transform("max").to_numpy(float) == seq
+    no_pickup = (pd.to_numeric(st["pickup_type"], errors="coerce").fillna(0).to_numpy() == 1) \
+        if "pickup_type" in st else np.zeros(len(st), dtype=bool)
+    boardable = ~last & ~no_pickup
+    start, end = _hms(PEAK[0]), _hms(PEAK[1])
+    day_s = 24 * 3600.0
+    trip_today = st["trip_id"].isin(t.loc[on_date, "trip_id"]).to_numpy()
+    trip_yesterday = st["trip_id"].isin(t.loc[trips["service_id"].isin(yesterday), "trip_id"]).to_numpy()
+    in_peak_today = trip_today & (secs >= start) & (secs < end)
+    in_peak_late = trip_yesterday & (secs >= start + day_s) & (secs < end + day_s)
+    peak = boardable & (in_peak_today | in_peak_late)
+    calls = st.loc[peak, ["trip_id", "stop_id"]].merge(t[["trip_id", "route_id", "route_name", "mode",
+                                                           "direction_id"]], on="trip_id")
+    deps = (calls.groupby(["stop_id", "route_id", "direction_id"], sort=True)
+            .agg(route_name=("route_name", "first"), mode=("mode", "first"), departures=("trip_id", "size"))
+            .reset_index())
+    deps = deps[["stop_id", "route_id", "route_name", "mode", "direction_id", "departures"]]
+    deps["route_name"] = deps["route_name"].astype(str)
+
+    # each stop: its mode (of the routes calling there on any day; the fastest mode wins) and the
+    # departures of the whole service date
+    calls_any = st[["trip_id", "stop_id"]].merge(t[["trip_id", "mode"]], on="trip_id")
+    rank = {"rail": 0, "metro": 1, "tram": 2, "ferry": 3, "bus": 4}
+    stop_mode = calls_any.assign(r=calls_any["mode"].map(rank)).groupby("stop_id")["r"].min() \
+        .map({v: k for k, v in rank.items()})
+    day_deps = st.loc[boardable & trip_today, "stop_id"].value_counts()
+    stops = feed.stops.reset_index(drop=True).copy()
+    stops["row_number"] = np.arange(1, len(stops) + 1)
+    raw_cols = [c for c in ("stop_id", "stop_code", "stop_name", "stop_lat", "stop_lon", "location_type",
+                            "parent_station") if c in stops]
+    stops["raw"] = stops[raw_cols].astype("string").fillna("").to_dict("records")
+    stops["lat"] = pd.to_numeric(stops["stop_lat"], errors="coerce")
+    stops["lon"] = pd.to_numeric(stops["stop_lon"], errors="coerce")
+    stops["name"] = stops["stop_name"].astype("string") if "stop_name" in stops else pd.NA
+    stops["mode"] = stops["stop_id"].map(stop_mode)
+    stops["called"] = stops["mode"].notna()
+    stops["departures"] = stops["stop_id"].map(day_deps).fillna(0).astype(int)
+    stops = stops[["stop_id", "name", "lat", "lon", "mode", "called", "departures", "row_number", "raw"]]
+
+    n_trips = len(trips)
+    counts = {
+        "agencies": 0 if feed.agency is None else len(feed.agency),
+        "routes": len(routes), "trips": n_trips, "trips_on_date": int(on_date.sum()),
+        "stop_times": len(st), "stops_in_feed": len(stops), "peak_calls": int(peak.sum()),
+        "peak_calls_after_midnight": int((boardable & in_peak_late).sum()),
+        "untimed_calls": int(np.isnan(secs).sum()),
+    }
+    notes = [f"service date {date.isoformat()} ({chosen}, {date.strftime('%A')}): "
+             f"{counts['trips_on_date']:,} of {n_trips:,} trips run"]
+    not_running = n_trips - counts["trips_on_date"]
+    if not_running:
+        notes.append(f"{not_running:,} trips do not run that day (their services end before it, start after it "
+                     "or skip that weekday)")
+    notes.append(f"{counts['peak_calls']:,} boardable calls in {PEAK[0][:5]}-{PEAK[1][:5]}")
+    if counts["peak_calls_after_midnight"]:
+        notes.append(f"{counts['peak_calls_after_midnight']:,} of them by the day before's trips past 24:00")
+    if counts["untimed_calls"]:
+        notes.append(f"{counts['untimed_calls']:,} of {len(st):,} stop times have no time and are not counted")
+    return Timetable(stops, deps, date, chosen, counts, notes)
