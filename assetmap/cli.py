@@ -222,7 +222,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     if "all" in what:
         what = list(fetchmod.WHAT)
     try:
-        result = fetchmod.fetch(args.la, Path(args.into) if args.into else None, what=what, refresh=args.refresh)
+        if args.gtfs and "gtfs" not in what:
+            what.append("gtfs")
+        result = fetchmod.fetch(args.la, Path(args.into) if args.into else None, what=what, refresh=args.refresh,
+                                gtfs=args.gtfs)
     except fetchmod.Unreachable as exc:
         log.error("%s", exc)
         return 3
@@ -775,8 +778,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("fetch", help="download a local authority's open data: boundaries, lookup, census, OSM places")
     p.add_argument("--la", action="append", required=True, metavar="CODE_OR_NAME",
                    help="a local authority by GSS code or name (repeatable)")
-    p.add_argument("--what", help="comma-separated: boundaries,lookup,census,osm,network, or all (default: all but "
-                                  "network, the walking network, which is larger)")
+    p.add_argument("--what", help="comma-separated: boundaries,lookup,census,osm,network,gtfs, or all (default: all "
+                                  "but network, the walking network, which is larger, and gtfs)")
+    p.add_argument("--gtfs", metavar="URL_OR_PATH",
+                   help="a GTFS timetable feed for bus and rail access (PTAL): a URL (the Bus Open Data Service's "
+                        "with ASSETMAP_BODS_API_KEY) or a path; implies --what gtfs")
     p.add_argument("--into", help="folder for the files (default <home>/fetched/<codes>)")
     p.add_argument("--ingest", action="store_true",
                    help="then load them in dependency order, recompute and publish (through the "

@@ -73,9 +73,10 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = (f"assetmap/{__version__} (open-source community asset mapping for UK planners; "
               "fetches open data politely, caches it, and backs off when asked)")
-WHAT = ("boundaries", "lookup", "census", "osm", "network")
+WHAT = ("boundaries", "lookup", "census", "osm", "network", "gtfs")
 #: What ``fetch`` gets unless told: everything but the walking network, which is larger and
-#: asked for by name (``--what network``, or ``--what all``).
+#: asked for by name (``--what network``, or ``--what all``), and the timetable, which comes from
+#: a feed the user names (``--gtfs URL|PATH``).
 DEFAULT_WHAT = ("boundaries", "lookup", "census", "osm")
 #: How far beyond the authority the walking network reaches (people cross borders).
 NETWORK_BUFFER_M = 2000.0
@@ -94,7 +95,12 @@ SERVICES: dict[str, dict[str, str]] = {
                  "by_hand": "an OpenStreetMap extract of the authority's places of worship and community "
                             "centres (Overpass JSON), and for walking access an OpenStreetMap extract "
                             "(PBF) of the authority and 2 km around it, from a regional download"},
+    "gtfs": {"name": "the GTFS feed given", "licence": "the feed publisher's (the Bus Open Data Service: Open "
+                                                       "Government Licence v3.0)",
+             "by_hand": "the region's GTFS timetables from the Bus Open Data Service "
+                        "(https://data.bus-data.dft.gov.uk/, GTFS downloads; an account gives the API key)"},
 }
+
 
 LOOKUP_SERVICE = "OA21_WD23_LAD23_EW_LU"
 WARD_SERVICE = "Wards_December_2023_Boundaries_UK_BGC"
@@ -125,6 +131,12 @@ class Unreachable(FetchError):
         super().__init__(f"cannot reach {info['name']} ({url}): {reason}; download these files by hand: "
                          f"{info['by_hand']}, then `assetmap ingest DIR`")
         self.service = service
+
+
+def _redact(url: str) -> str:
+    """``url`` as it may be written down: an ``api_key`` in it replaced (a cache's metadata, a
+    message and SOURCES.json never hold a secret)."""
+    return re.sub(r"(?i)(api_key=)[^&]*", r"\1REDACTED", url)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -189,7 +201,7 @@ class Client:
         tmp.write_bytes(body)
         tmp.replace(body_path)
         meta = {"service": service, "source": SERVICES[service]["name"], "licence": SERVICES[service]["licence"],
-                "url": full, "body": query if post else None,
+                "url": _redact(full), "body": query if post else None,
                 "retrieved_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "bytes": len(body)}
         meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return body
@@ -211,7 +223,7 @@ class Client:
                     return resp.read()
             except urllib.error.HTTPError as exc:
                 if exc.code != 429 and exc.code < 500:
-                    raise FetchError(f"{SERVICES[service]['name']} refused {url}: HTTP {exc.code} "
+                    raise FetchError(f"{SERVICES[service]['name']} refused {_redact(url)}: HTTP {exc.code} "
                                      f"{exc.reason}") from None
                 last = f"HTTP {exc.code} {exc.reason}"
                 wait = _retry_after(exc.headers.get("Retry-After"))
@@ -479,8 +491,45 @@ def fetch_network(client: Client, lookup: list[dict], codes: list[str], folder: 
     return [_write(folder / "network" / f"osm_network_{'_'.join(codes)}.osm", body)]
 
 
+def fetch_gtfs(client: Client, source: str, folder: Path) -> list[Path]:
+    """A GTFS feed from a URL (cached like every answer; the Bus Open Data Service's with the API
+    key of ``ASSETMAP_BODS_API_KEY``) or a local path, checked to be a GTFS zip and written to
+    ``folder/timetables/``."""
+    from assetmap.transit.gtfs import looks_like_gtfs
+
+    parsed = urllib.parse.urlsplit(source)
+    if parsed.scheme in ("http", "https"):
+        params: dict[str, Any] = {}
+        bods = source.startswith(settings.fetch_urls["bods"].rstrip("/") + "/")
+        if bods:
+            if not settings.bods_api_key:
+                raise FetchError("the Bus Open Data Service needs an API key: set ASSETMAP_BODS_API_KEY (an account "
+                                 f"at {settings.fetch_urls['bods']} gives one), or download the feed by hand and "
+                                 "give its path")
+            params["api_key"] = settings.bods_api_key
+        try:
+            body = client.get("gtfs", source, params)
+        except FetchError as exc:
+            if bods and ("HTTP 401" in str(exc) or "HTTP 403" in str(exc)):
+                raise FetchError(f"the Bus Open Data Service refused the API key (ASSETMAP_BODS_API_KEY): {exc}") \
+                    from None
+            raise
+        name = Path(parsed.path.rstrip("/")).name or "feed"
+    elif parsed.scheme in ("", "file"):
+        path = Path(parsed.path if parsed.scheme == "file" else source).expanduser()
+        if not path.is_file():
+            raise FetchError(f"--gtfs {source}: no such file")
+        body, name = path.read_bytes(), path.stem
+    else:
+        raise FetchError(f"--gtfs {source}: give an http(s) URL or a path")
+    if not looks_like_gtfs(body, Path(name)):
+        raise FetchError(f"--gtfs {source}: not a GTFS feed (a zip with stops.txt and the other tables)")
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name.removesuffix(".zip"))[:80] or "feed"
+    return [_write(folder / "timetables" / f"{safe}_gtfs.zip", body)]
+
+
 def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFAULT_WHAT, refresh: bool = False,
-          client: Client | None = None) -> Fetched:
+          client: Client | None = None, gtfs: str | None = None) -> Fetched:
     """Fetch what ``what`` names for the authorities ``las`` into ``folder`` (default
     ``<home>/fetched/<codes>``).
 
@@ -494,6 +543,11 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFA
     unknown = what - set(WHAT)
     if unknown:
         raise FetchError(f"--what {', '.join(sorted(unknown))}: not one of {', '.join(WHAT)}")
+    if "gtfs" in what and not gtfs:
+        if what != set(WHAT):  # asked for by name: it needs a feed
+            raise FetchError("--what gtfs needs the feed: --gtfs URL or PATH (the Bus Open Data Service publishes "
+                             "every region's; its downloads need ASSETMAP_BODS_API_KEY)")
+        what.discard("gtfs")  # `--what all` without a feed: everything else
     client = client or Client(Path(settings.home) / "cache", refresh=refresh)
     pending: list[FetchError] = []
     try:
@@ -525,6 +579,8 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFA
         steps.append(("osm", lambda: fetch_osm(client, codes, folder)))
     if "network" in what and lookup_rows is not None:
         steps.append(("network", lambda: fetch_network(client, lookup_rows or [], codes, folder)))
+    if "gtfs" in what and gtfs:
+        steps.append(("gtfs", lambda: fetch_gtfs(client, gtfs, folder)))
     for kind, step in steps:
         try:
             result.files[kind] = step()

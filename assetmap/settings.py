@@ -181,8 +181,11 @@ class Settings:
         The longest text any one field of a community submission may hold.
     fetch_urls
         Base URLs of the services ``assetmap fetch`` asks (``ASSETMAP_ONS_URL``,
-        ``ASSETMAP_NOMIS_URL``, ``ASSETMAP_OVERPASS_URL``): the ONS Open Geography Portal's
+        ``ASSETMAP_NOMIS_URL``, ``ASSETMAP_OVERPASS_URL``, ``ASSETMAP_BODS_URL``): the ONS Open Geography Portal's
         ArcGIS REST services, the Nomis API and the Overpass API. Set them for a mirror.
+    bods_api_key
+        The Bus Open Data Service's API key (``ASSETMAP_BODS_API_KEY``), sent with
+        ``assetmap fetch --gtfs`` requests to its host; never logged.
     fetch_retries, fetch_backoff_s, fetch_timeout_s
         Attempts after the first on 429, 5xx or a truncated answer; the first wait (doubled each
         time, unless the service says ``Retry-After``); how long one request may take.
@@ -265,8 +268,10 @@ class Settings:
         "ons": os.environ.get("ASSETMAP_ONS_URL",
                               "https://services1.arcgis.com/ESMARspQHYMw9BZ9/arcgis/rest/services"),
         "nomis": os.environ.get("ASSETMAP_NOMIS_URL", "https://www.nomisweb.co.uk/api/v01"),
+        "bods": os.environ.get("ASSETMAP_BODS_URL", "https://data.bus-data.dft.gov.uk"),
         "overpass": os.environ.get("ASSETMAP_OVERPASS_URL", "https://overpass-api.de/api/interpreter"),
     })
+    bods_api_key: str = field(default_factory=lambda: os.environ.get("ASSETMAP_BODS_API_KEY", ""))
     fetch_retries: int = 4
     fetch_backoff_s: float = 2.0
     fetch_timeout_s: float = 120.0

@@ -74,6 +74,7 @@ class Data:
     """Cardiff as the services would give it."""
 
     def __init__(self, shared: Path) -> None:
+        self.shared = shared
         city = shared / "cardiff"
         wards = gpd.read_file(city / "wards_2013.geojson")
         oas = gpd.read_file(city / "oa_2011.geojson")
@@ -197,7 +198,9 @@ class FakeServices:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.urls = {"ons": f"{self.base}/arcgis/rest/services", "nomis": f"{self.base}/api/v01",
-                     "overpass": f"{self.base}/api/interpreter"}
+                     "overpass": f"{self.base}/api/interpreter", "bods": f"{self.base}/bods"}
+        #: the Bus Open Data Service's stand-in: the API key it takes, and the feed it gives
+        self.bods_key = "k3y-for-tests"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> FakeServices:
@@ -254,6 +257,11 @@ class FakeServices:
             if '"ref:gss"="W06000015"' in params.get("data", ""):
                 return 200, "application/json", json.dumps(self.data.overpass()).encode()
             return 200, "application/json", json.dumps({"elements": []}).encode()
+        if path == "/bods/timetable/download/gtfs-file/wales/":
+            if params.get("api_key") != self.bods_key:
+                return 401, "text/plain", b"Invalid API key"
+            feed = self.data.shared / "cardiff-network" / "cardiff_gtfs_2018.zip"
+            return 200, "application/zip", feed.read_bytes()
         return 404, "text/plain", b"not found"
 
     def _arcgis(self, service: str, params: dict[str, str]) -> tuple[int, str, bytes]:

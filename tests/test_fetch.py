@@ -218,3 +218,51 @@ def test_fetch_the_walking_network_around_the_authority_and_walk_on_it(services,
     with Store(db) as got:
         assert got.scalar("SELECT nodes FROM network_info") > 1000
         assert got.scalar("SELECT count(DISTINCT access_mode) FROM oa_access WHERE access_mode = 'network'") == 1
+
+
+def test_fetch_a_timetable_from_the_bus_open_data_service_and_rate_every_area(services, tmp_path, capsys,
+                                                                             monkeypatch):
+    """`--gtfs URL`: the Bus Open Data Service's feed, with the API key it needs (never written
+    down), cached, ingested beside the place: every output area gets its PTAL."""
+    url = f"{services.urls['bods']}/timetable/download/gtfs-file/wales/"
+    db, into = tmp_path / "bus.duckdb", tmp_path / "cardiff"
+    # no key: named, with where to get one; nothing fetched
+    monkeypatch.setattr(settings, "bods_api_key", "")
+    assert main(["fetch", "--la", "W06000015", "--what", "gtfs", "--gtfs", url, "--into", str(into)]) == 2
+    assert "ASSETMAP_BODS_API_KEY" in capsys.readouterr().err
+    # a wrong key: the service's refusal, naming the setting
+    monkeypatch.setattr(settings, "bods_api_key", "wrong")
+    assert main(["fetch", "--la", "W06000015", "--gtfs", url, "--what", "gtfs", "--into", str(into)]) == 2
+    err = " ".join(capsys.readouterr().err.split())  # the log's lines wrap
+    assert "refused the API key (ASSETMAP_BODS_API_KEY)" in err and "wrong" not in err
+    monkeypatch.setattr(settings, "bods_api_key", services.bods_key)
+    rc = main(["fetch", "--la", "W06000015", "--what", "lookup,boundaries", "--gtfs", url, "--into", str(into),
+               "--ingest", "--db", str(db)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert (into / "timetables" / "wales_gtfs.zip").exists()
+    # the key went to the service, and nowhere else
+    assert [p.get("api_key") for _, path, p in services.log if path.startswith("/bods/")][-1] == services.bods_key
+    written = (into / "SOURCES.json").read_text() + "".join(
+        p.read_text() for p in (Path(settings.home) / "cache").rglob("*.meta.json"))
+    assert services.bods_key not in written and "api_key=REDACTED" in written
+    with Store(db) as got:
+        assert got.scalar("SELECT count(*) FROM oa_ptal WHERE ptal_ai IS NOT NULL") == \
+            got.scalar("SELECT count(*) FROM areas WHERE level = 'oa'") > 1000
+    # asked again: from the cache
+    before = len([1 for _, path, _ in services.log if path.startswith("/bods/")])
+    assert main(["fetch", "--la", "W06000015", "--what", "gtfs", "--gtfs", url, "--into", str(into)]) == 0
+    assert len([1 for _, path, _ in services.log if path.startswith("/bods/")]) == before
+
+
+def test_fetch_a_timetable_from_a_path_and_refuse_what_is_not_one(services, tmp_path, capsys):
+    feed = real_data("cardiff-network", "cardiff_gtfs_2018.zip")
+    into = tmp_path / "by_path"
+    assert main(["fetch", "--la", "W06000015", "--what", "gtfs", "--gtfs", str(feed), "--into", str(into)]) == 0
+    assert (into / "timetables" / "cardiff_gtfs_2018_gtfs.zip").read_bytes() == feed.read_bytes()
+    not_gtfs = tmp_path / "notes.zip"
+    not_gtfs.write_bytes(b"PK\x03\x04 not really")
+    assert main(["fetch", "--la", "W06000015", "--what", "gtfs", "--gtfs", str(not_gtfs), "--into", str(into)]) == 2
+    assert "not a GTFS feed" in " ".join(capsys.readouterr().err.split())
+    assert main(["fetch", "--la", "W06000015", "--what", "gtfs", "--into", str(into)]) == 2
+    assert "--gtfs URL or PATH" in " ".join(capsys.readouterr().err.split())
