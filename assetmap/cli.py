@@ -300,6 +300,8 @@ def _gaps_then_and_now(args: argparse.Namespace) -> int:
 def cmd_recompute(args: argparse.Namespace) -> int:
     from assetmap.analysis import recompute, recompute_affected, recompute_as_at
 
+    if args.supply_by_bus:
+        settings.supply_by_bus = True
     with _store(args) as store:
         if args.as_at:
             if args.wards or args.changed:
@@ -688,6 +690,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="incremental, for results from before the store kept the assets it analysed: "
                         "take every asset in these wards as changed")
     p.add_argument("--by", choices=levels, help="unit of analysis (default: wards, where loaded)")
+    p.add_argument("--supply-by-bus", action="store_true",
+                   help="count providers a short walk and one bus away on the supply side too (needs a GTFS "
+                        "timetable; as ASSETMAP_SUPPLY_BY_BUS=1; off by default)")
     p.add_argument("--bootstrap", type=int, default=0, metavar="N",
                    help="bootstrap replicates for confidence intervals of D (default none)")
     p.add_argument("--as-at", metavar="DATE|SNAPSHOT",

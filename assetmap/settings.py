@@ -104,6 +104,13 @@ class Settings:
     transit_buffer_m
         How far beyond the loaded boundaries a timetable's stops are kept (more than the 960 m
         a PTAL walks to a station, so that an edge output area sees the stops across its edge).
+    supply_by_bus, bus_walk_m, bus_ride_max_min
+        The option (``ASSETMAP_SUPPLY_BY_BUS=1`` or ``recompute --supply-by-bus``; off by default)
+        that counts, on the supply side of every catchment (providers within 800 m and 1,600 m,
+        E2SFCA, so the gaps, the language match and the suggested sites), the providers a short
+        walk (at most ``bus_walk_m`` each end), a wait (half the interval between the route's
+        morning-peak buses) and one ride (at most ``bus_ride_max_min``) away, the journey's
+        minutes counted as walking metres at ``walk_speed_kmh`` (20 minutes is 1,600 m).
     site_radius_m
         Service radius of a suggested site in the maximal covering location problem.
     bootstrap_reps, bootstrap_max_units
@@ -229,6 +236,10 @@ class Settings:
     network_snap_m: float = 200.0
     network_oa_snap_m: float = 500.0
     transit_buffer_m: float = 1000.0
+    supply_by_bus: bool = field(default_factory=lambda: os.environ.get("ASSETMAP_SUPPLY_BY_BUS", "").lower()
+                                in ("1", "true", "yes", "on"))
+    bus_walk_m: float = 400.0
+    bus_ride_max_min: float = 30.0
     bootstrap_reps: int = field(default_factory=lambda: int(_env_float("ASSETMAP_BOOTSTRAP", 199)))
     bootstrap_max_units: int = 2000
     # -- dashboard --------------------------------------------------------------------------

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 #: Data tables whose rows an ingest adds or changes (the audit tables are listed apart).
 DATA_TABLES = ("areas", "area_lookup", "population", "postcodes", "assets", "asset_versions", "partner_indices",
                "dispersal", "population_estimates", "scorecard_indicators", "network_nodes", "network_edges",
-               "network_info", "transit_stops", "transit_departures", "transit_info")
+               "network_info", "transit_stops", "transit_departures", "transit_info", "transit_links")
 #: Derived by ``assetmap recompute``; never edited by hand.
 RESULT_TABLES = ("unit_indices", "oa_inputs", "oa_access", "unit_access", "unit_need", "unit_gaps", "analysed_assets",
                  "unit_gaps_as_at", "unit_languages", "oa_ptal", "oa_ptal_routes", "unit_ptal")
@@ -611,6 +611,20 @@ MIGRATIONS: list[tuple[int, str]] = [
             note           VARCHAR NOT NULL,
             loaded_at      TIMESTAMP NOT NULL
         );
+        -- One bus (or train) from a stop to a later one, for the option that counts providers a
+        -- short walk and one bus away on the supply side (settings.supply_by_bus): per route and
+        -- pair of stops, the quickest ride among the peak's trips that call at both (ride_min,
+        -- at most settings.bus_ride_max_min), and how many of them there are (departures).
+        CREATE TABLE transit_links (
+            route_id    VARCHAR NOT NULL,
+            from_stop   VARCHAR NOT NULL,
+            to_stop     VARCHAR NOT NULL,
+            ride_min    DOUBLE NOT NULL CHECK (ride_min >= 0),
+            departures  INTEGER NOT NULL CHECK (departures > 0),
+            PRIMARY KEY (route_id, from_stop, to_stop)
+        );
+        -- Whether a unit's supply counted providers a short walk and one bus away (the option).
+        ALTER TABLE unit_access ADD COLUMN supply_by_bus BOOLEAN DEFAULT false;
         -- PTAL (Transport for London's method) per output area: the access index and its band,
         -- how the walks to stops were measured ('network', 'crow_flies', or 'outside' the walking
         -- network: no figure), and each route's part in it (oa_ptal_routes: the route's nearest

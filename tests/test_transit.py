@@ -469,3 +469,70 @@ def test_the_ward_profile_and_brief_say_the_band_and_the_routes(analysed_store):
     assert "Bus and rail access (PTAL)" in html and p["routes"]["route"].iloc[0] in html
     values = queries.measure_values(analysed_store.con, queries.Measure(kind="ptal"))
     assert len(values) == 60 and values["value"].notna().all()
+
+
+# -- the option: a short walk and one bus on the supply side ------------------------------------------
+
+def test_a_short_walk_and_one_bus_is_walk_wait_ride_walk_by_brute_force(cardiff):
+    """Every journey the option finds, and its cost, against loops over every pair of stops."""
+    from assetmap.network import CrowFlies
+    from assetmap.transit.journeys import WalkAndBus
+
+    con = cardiff.con
+    oas = con.execute("SELECT x, y FROM oa_inputs ORDER BY oa_code").fetchnumpy()
+    oa_xy = np.column_stack([oas["x"], oas["y"]])
+    stops = con.execute("SELECT stop_id, x, y FROM transit_stops ORDER BY stop_id").df()
+    links = con.execute("SELECT route_id, from_stop, to_stop, ride_min, departures FROM transit_links").df()
+    rng = np.random.default_rng(7)
+    assets = oa_xy[rng.choice(len(oa_xy), 25, replace=False)] + rng.uniform(-150, 150, (25, 2))
+    sample = np.sort(rng.choice(len(oa_xy), 150, replace=False))
+    got_a, got_o, got_c = WalkAndBus(CrowFlies(oa_xy), stops, links).pairs(assets, 1600.0, sample)
+    got = {(int(a), int(o)): c for a, o, c in zip(got_a, got_o, got_c, strict=True)}
+    # the reference: plain loops
+    m = 80.0  # metres a minute at 4.8 km/h
+    ride: dict[tuple[str, str], float] = {}
+    for r in links.itertuples():
+        t = 0.5 * 60.0 / r.departures + r.ride_min
+        ride[(r.from_stop, r.to_stop)] = min(ride.get((r.from_stop, r.to_stop), np.inf), t)
+    sxy = stops[["x", "y"]].to_numpy()
+    sid = stops["stop_id"].tolist()
+    expected = {}
+    for o in sample:
+        near_o = [(sid[k], d) for k, d in enumerate(np.hypot(*(sxy - oa_xy[o]).T)) if d <= 400.0]
+        for a in range(len(assets)):
+            best = float(np.hypot(*(oa_xy[o] - assets[a])))
+            best = best if best <= 1600.0 else np.inf
+            near_a = [(sid[k], d) for k, d in enumerate(np.hypot(*(sxy - assets[a]).T)) if d <= 400.0]
+            for s1, d1 in near_o:
+                for s2, d2 in near_a:
+                    if (s1, s2) in ride:
+                        best = min(best, (d1 / m + ride[(s1, s2)] + d2 / m) * m)
+            if best <= 1600.0:
+                expected[(a, int(o))] = best
+    assert set(got) == set(expected)
+    assert max(abs(got[k] - expected[k]) for k in expected) < 1e-9
+    walk_only = {(a, o) for (a, o), c in expected.items() if np.hypot(*(oa_xy[o] - assets[a])) <= 1600.0}
+    # the buses reach providers no 20-minute walk does (35 pairs in this sample of 150 x 25)
+    assert len(expected) - len(walk_only) >= 20
+
+
+def test_the_option_widens_supply_on_the_demo_and_switching_it_off_restores_walking(analysed_store, monkeypatch):
+    from assetmap.analysis import recompute_affected
+    from assetmap.settings import settings
+
+    con = analysed_store.con
+    before = con.execute("SELECT oa_code, category, n_1600, e2sfca FROM oa_access ORDER BY 1, 2").df()
+    monkeypatch.setattr(settings, "supply_by_bus", True)
+    res = recompute(analysed_store)
+    assert any("one bus away" in n for n in res.notes)
+    assert analysed_store.scalar("SELECT bool_and(supply_by_bus) FROM unit_access")
+    on = con.execute("SELECT oa_code, category, n_1600, e2sfca, nearest_m FROM oa_access ORDER BY 1, 2").df()
+    assert (on["n_1600"].to_numpy() >= before["n_1600"].to_numpy()).all()
+    assert (on["n_1600"].to_numpy() > before["n_1600"].to_numpy()).mean() > 0.05
+    # with the option on, a bus reaches beyond any radius: a change is recomputed in full
+    assert recompute_affected(analysed_store, []).mode == "full"
+    monkeypatch.setattr(settings, "supply_by_bus", False)
+    assert recompute_affected(analysed_store, []).mode == "full"  # switched off: in full once more
+    after = con.execute("SELECT oa_code, category, n_1600, e2sfca FROM oa_access ORDER BY 1, 2").df()
+    pd.testing.assert_frame_equal(after, before)
+    assert not analysed_store.scalar("SELECT bool_or(supply_by_bus) FROM unit_access")

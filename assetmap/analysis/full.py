@@ -53,12 +53,19 @@ class RecomputeResult:
                 "notes": self.notes}
 
 
+_BY_BUS_NOTE = ("supply counts the providers a short walk and one bus away as well (ASSETMAP_SUPPLY_BY_BUS): "
+                "the journey's minutes as walking metres")
+
+
 def access_notes(inputs: Inputs) -> list[str]:
     """What a recompute says about how access was measured, and what a walking network left out."""
     cost = inputs.costs
     if cost.mode != NETWORK:
-        return ["access measured as the crow flies: no walking network is loaded"]
+        return ["access measured as the crow flies: no walking network is loaded"] + \
+            ([_BY_BUS_NOTE] if getattr(cost, "by_bus", False) else [])
     notes = ["access measured on foot along the walking network"]
+    if getattr(cost, "by_bus", False):
+        notes.append(_BY_BUS_NOTE)
     outside = int(cost.outside.sum())
     if outside:
         notes.append(f"{outside:,} of {len(inputs.oas):,} output areas lie beyond the walking network's extent "

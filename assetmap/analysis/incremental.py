@@ -76,6 +76,11 @@ def _mode_changed(con: duckdb.DuckDBPyConnection) -> bool:
     now = NETWORK if network_key(con) is not None else CROW_FLIES
     if stored and stored != {now}:
         return True
+    # the option that counts providers a walk and one bus away: a bus reaches beyond any radius,
+    # so with it on every change is recomputed in full; switched on or off, so is the next one
+    by_bus = scalar(con, "SELECT bool_or(supply_by_bus) FROM unit_access")
+    if settings.supply_by_bus or (by_bus is not None and bool(by_bus) != settings.supply_by_bus):
+        return True
     if now == NETWORK:  # the network the results were computed on is the one loaded now
         seen = scalar(con, "SELECT max(computed_at) FROM unit_access")
         loaded = scalar(con, "SELECT max(loaded_at) FROM network_info")

@@ -160,7 +160,11 @@ def _with_assets(con: duckdb.DuckDBPyConnection, oas: pd.DataFrame, basis: dict[
     xy = oas[["x", "y"]].to_numpy(float)
     # an unbalanced tree builds in half the time; it is exact all the same (it only finds neighbours)
     tree = cKDTree(xy, balanced_tree=False, compact_nodes=False)
-    inputs = Inputs(oas=oas, xy=xy, tree=tree, basis=basis, assets=assets, costs=costs_for(con, xy, tree))
+    from assetmap.transit.journeys import with_buses
+
+    # on foot (or as the crow flies); with the option on, or a short walk and one bus
+    inputs = Inputs(oas=oas, xy=xy, tree=tree, basis=basis, assets=assets,
+                    costs=with_buses(con, costs_for(con, xy, tree)))
     for cat in CATEGORIES:
         inputs.supplies[cat] = acc.Supply.from_frame(assets[assets["category"] == cat])
     return inputs

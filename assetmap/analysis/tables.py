@@ -136,6 +136,7 @@ def unit_access(inputs: Inputs, oa_rows: pd.DataFrame, umap: pd.Series, level: s
     out["assets_in_unit"] = out["assets_in_unit"].fillna(0).astype(int)
     out["capacity_in_unit"] = out["capacity_in_unit"].fillna(0.0)
     out.insert(0, "unit_level", level)
+    out["supply_by_bus"] = bool(getattr(inputs.costs, "by_bus", False))
     return out
 
 
@@ -200,7 +201,8 @@ _COLUMNS = {
                   "n_800", "n_1600", "e2sfca", "access_mode", "nearest_min", "crow_m"],
     "unit_access": ["unit_level", "unit_code", "category", "population", "demand", "demand_basis",
                     "nearest_m", "share_within_800", "share_within_1600", "mean_n_1600", "e2sfca",
-                    "assets_in_unit", "capacity_in_unit", "computed_at", "access_mode", "nearest_min", "crow_m"],
+                    "assets_in_unit", "capacity_in_unit", "computed_at", "access_mode", "nearest_min", "crow_m",
+                    "supply_by_bus"],
     "unit_need": ["unit_level", "unit_code", "component", "raw", "scaled", "computed_at"],
     "unit_gaps": ["unit_level", "unit_code", "category", "need", "supply", "gap", "rank",
                   "components", "flags", "strengths", "computed_at"],

@@ -80,17 +80,22 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
                 f"stop {r.stop_id}: more than {settings.transit_buffer_m:,.0f} m beyond the loaded boundaries"))
         stops = stops[inside]
     deps = tt.departures[tt.departures["stop_id"].isin(stops["stop_id"])]
-    for table in ("transit_departures", "transit_stops", "transit_info"):
+    kept_ids = set(stops["stop_id"])
+    links = tt.links[tt.links["from_stop"].isin(kept_ids) & tt.links["to_stop"].isin(kept_ids)]
+    for table in ("transit_departures", "transit_stops", "transit_info", "transit_links"):
         con.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
     con.register("_stops", stops[["stop_id", "name", "mode", "x", "y", "departures"]])
     con.register("_deps", deps)
+    con.register("_links", links)
     try:
         con.execute("INSERT INTO transit_stops SELECT stop_id, name, mode, x, y, departures FROM _stops")
         con.execute("INSERT INTO transit_departures SELECT stop_id, route_id, route_name, mode, direction_id, "
                     "departures FROM _deps")
+        con.execute("INSERT INTO transit_links SELECT route_id, from_stop, to_stop, ride_min, departures FROM _links")
     finally:
         con.unregister("_stops")
         con.unregister("_deps")
+        con.unregister("_links")
     kept_note = f"{len(stops):,} of {tt.counts['stops_in_feed']:,} stops kept"
     if box is None:
         kept_note += " (no boundaries loaded: every stop a trip calls at)"
@@ -111,7 +116,7 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
 
 READER = Reader(
     KIND, "GTFS timetable feed (zip): stops and departures in the PTAL morning peak", read, write,
-    tables=("transit_stops", "transit_departures", "transit_info"), rank=4,
+    tables=("transit_stops", "transit_departures", "transit_info", "transit_links"), rank=4,
     binary=lambda data, path: _looks_like_gtfs(data, path))
 
 

@@ -88,6 +88,9 @@ class Timetable:
     stops: pd.DataFrame
     #: ``stop_id, route_id, route_name, mode, direction_id, departures`` in the peak of ``service_date``
     departures: pd.DataFrame
+    #: ``route_id, from_stop, to_stop, ride_min, departures``: one ride from a stop boarded in the
+    #: peak to a later stop of the same trip (see :func:`links`)
+    links: pd.DataFrame
     service_date: _dt.date
     date_chosen: str
     counts: dict[str, int] = field(default_factory=dict)
@@ -180,7 +183,7 @@ def read_timetable(data: bytes, path: Path, service_date: _dt.date | str | None 
 
     st = feed.stop_times
     cols = ["trip_id", "stop_id", "stop_sequence", "departure_time"] + \
-        (["pickup_type"] if "pickup_type" in st else []) + (["arrival_time"] if "arrival_time" in st else [])
+        [c for c in ("pickup_type", "drop_off_type", "arrival_time") if c in st]
     st = st[cols]
     secs = seconds(st["departure_time"])
     if "arrival_time" in st:  # a call gives one of the two times at least
@@ -244,4 +247,33 @@ def read_timetable(data: bytes, path: Path, service_date: _dt.date | str | None 
         notes.append(f"{counts['peak_calls_after_midnight']:,} of them by the day before's trips past 24:00")
     if counts["untimed_calls"]:
         notes.append(f"{counts['untimed_calls']:,} of {len(st):,} stop times have no time and are not counted")
-    return Timetable(stops, deps, date, chosen, counts, notes)
+    links = ride_links(st.loc[peak, ["trip_id", "stop_id"]].assign(seq=seq[peak], secs=secs[peak]),
+                       st.assign(seq=seq, secs=secs), t[["trip_id", "route_id"]])
+    return Timetable(stops, deps, links, date, chosen, counts, notes)
+
+
+def ride_links(boarded: pd.DataFrame, calls: pd.DataFrame, trips: pd.DataFrame,
+               max_ride_min: float | None = None) -> pd.DataFrame:
+    """Every ride of one trip from a peak boarding (``boarded``: ``trip_id, stop_id, seq, secs``)
+    to a later call of the same trip where one may alight (``calls``, with ``drop_off_type``)
+    within ``max_ride_min``: per route and pair of stops, the quickest ride and how many of the
+    peak's trips make it."""
+    from assetmap.settings import settings
+
+    limit = 60.0 * (settings.bus_ride_max_min if max_ride_min is None else max_ride_min)
+    cols = ["route_id", "from_stop", "to_stop", "ride_min", "departures"]
+    if boarded.empty:
+        return pd.DataFrame(columns=cols)
+    later = calls[calls["trip_id"].isin(boarded["trip_id"].unique())]
+    if "drop_off_type" in later:
+        later = later[pd.to_numeric(later["drop_off_type"], errors="coerce").fillna(0).to_numpy() != 1]
+    later = later[["trip_id", "stop_id", "seq", "secs"]]
+    j = boarded.merge(later, on="trip_id", suffixes=("", "_to"))
+    ride = j["secs_to"].to_numpy(float) - j["secs"].to_numpy(float)
+    j = j[(j["seq_to"].to_numpy(float) > j["seq"].to_numpy(float)) & (ride >= 0) & (ride <= limit)
+          & (j["stop_id_to"] != j["stop_id"]).to_numpy()]
+    j = j.assign(ride_min=(j["secs_to"] - j["secs"]) / 60.0).merge(trips, on="trip_id")
+    out = (j.groupby(["route_id", "stop_id", "stop_id_to"], sort=True)
+           .agg(ride_min=("ride_min", "min"), departures=("trip_id", "nunique")).reset_index()
+           .rename(columns={"stop_id": "from_stop", "stop_id_to": "to_stop"}))
+    return out[cols]
