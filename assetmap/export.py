@@ -14,6 +14,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from assetmap.csvout import write_csv
 from assetmap.settings import DISPLAY_CRS, STORE_CRS
 from assetmap.store import Store
 
@@ -91,7 +92,7 @@ def export_layer(store: Store, layer: str, fmt: str, out: str | Path, partner: b
             pts = frame.geometry.representative_point()
             frame = pd.DataFrame(frame.drop(columns="geometry")).assign(
                 lon=pts.x.round(6), lat=pts.y.round(6))
-        frame.to_csv(out, index=False)
+        write_csv(frame, out)  # no cell a spreadsheet would run as a formula
     elif fmt == "geojson":
         out.write_text(frame.to_json(drop_id=True, default=str), encoding="utf-8")
     else:

@@ -30,6 +30,7 @@ import pandas as pd
 from assetmap import vocab
 from assetmap.settings import DISPLAY_CRS, settings
 from assetmap.store import scalar
+from assetmap.vocab.categories import safe_link
 
 LEVEL = vocab.DEFAULT_UNIT
 
@@ -324,6 +325,7 @@ def assets_in_reach(con: duckdb.DuckDBPyConnection, code: str, radius_m: float =
     df = con.execute(
         """WITH w AS (SELECT geom FROM areas WHERE level = 'ward' AND code = ?)
            SELECT a.asset_id, a.category, coalesce(a.subtype, '') AS subtype, a.name, a.address, a.postcode,
+                  json_extract_string(a.attrs, '$.website') AS website,
                   a.sensitive, a.source, round(ST_Distance(a.geom, w.geom)) AS distance_m,
                   coalesce(a.ward_code = ?, false) AS in_ward
            FROM assets a, w WHERE ST_DWithin(a.geom, w.geom, ?)
@@ -335,6 +337,7 @@ def assets_in_reach(con: duckdb.DuckDBPyConnection, code: str, radius_m: float =
             """SELECT category, in_reach AS sensitive_assets FROM sensitive_site_counts
                WHERE ward_code = ? AND in_reach > 0 ORDER BY category""", [code]).df()
     listed = df if partner else df[~df["sensitive"]]
+    listed = listed.assign(website=listed["website"].map(safe_link))  # only http(s), mailto, tel become links
     return listed.reset_index(drop=True), counted
 
 

@@ -81,7 +81,7 @@ PUBLIC_TABLES: dict[str, str] = {
         "area_cells", "area_grid", "area_lookup", "area_parts", "areas", "dispersal", "display_areas", "events",
         "ingests", "network_edges", "network_info", "network_nodes",
         "oa_inputs", "oa_ptal", "oa_ptal_routes", "partner_indices", "population", "population_estimates", "postcodes",
-        "scorecard_indicators", "sensitive_site_counts", "transit_departures", "transit_info",
+        "scorecard_indicators", "sensitive_site_counts", "transit_departures", "transit_info", "transit_links",
         "transit_stops", "unit_gaps", "unit_gaps_as_at", "unit_indices",
         "unit_languages", "unit_need", "unit_ptal"), "copy"),
 }

@@ -26,7 +26,7 @@ from assetmap.ingest import IngestResult
 from assetmap.settings import settings
 from assetmap.sources._io import FileRefused, ReadResult, check_json_depth
 from assetmap.store import Store
-from assetmap.vocab.categories import ATTRIBUTES, normalise_category
+from assetmap.vocab.categories import ATTRIBUTES, InvalidAttribute, check_link, normalise_category
 
 SOURCE = "community_submissions"
 LICENCE = "Submitted by the community to this assetmap instance"
@@ -72,6 +72,11 @@ def parse(payload: Any) -> dict[str, Any]:
         raise SubmissionError("a submission needs a name")
     if normalise_category(payload.get("category")) is None:
         raise SubmissionError(f"category {str(payload.get('category'))[:40]!r} is not one assetmap knows")
+    if payload.get("website") not in (None, ""):
+        try:  # a link's scheme is checked now: a javascript: "website" never waits for a moderator
+            check_link(payload["website"])
+        except InvalidAttribute as exc:
+            raise SubmissionError(str(exc)) from None
     return {k: v for k, v in payload.items() if v is not None}
 
 

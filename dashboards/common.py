@@ -28,6 +28,7 @@ from assetmap.queries import has_table_rows
 from assetmap.settings import settings
 from assetmap.snapshots import LATEST, latest_path, list_snapshots, snapshot_dir
 from assetmap.store import StoreError, connect, require_schema
+from assetmap.throttle import Throttle
 
 VIEW_KEYS = ("measure", "category", "field", "index", "group", "scheme", "k", "ward", "lat", "lon", "zoom",
              "layers", "religions", "la", "language")
@@ -180,3 +181,9 @@ def choice(label: str, options: dict[str, str] | list[str], current: str | None,
     index = values.index(current) if current in values else 0
     fmt = (lambda v: options[v]) if isinstance(options, dict) else str
     return st.selectbox(label, values, index=index, format_func=fmt, key=key, **kwargs)
+
+
+@st.cache_resource
+def moderator_throttle() -> Throttle:
+    """Wrong moderators' secrets, counted for every session this process serves."""
+    return Throttle()

@@ -108,7 +108,8 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
 
     st.subheader("Assets within 1,600 m")
     listed, counted = read(snap, "assets_in_reach", code, settings.profile_reach_m, partner_mode())
-    st.dataframe(listed.drop(columns=["asset_id", "sensitive"]), hide_index=True, width="stretch")
+    st.dataframe(listed.drop(columns=["asset_id", "sensitive"]), hide_index=True, width="stretch",
+                 column_config={"website": st.column_config.LinkColumn("website")})
     if len(counted):
         st.caption("Sensitive services within reach (counted, not located): " + md(", ".join(
             f"{vocab.CATEGORY_LABELS.get(c, c)} {n}" for c, n in zip(counted["category"], counted["sensitive_assets"],

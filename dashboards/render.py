@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assetmap.csvout import to_csv_bytes
+
 SCHEMES = {"quantiles": "Quantiles", "fisher_jenks": "Fisher-Jenks", "equal_interval": "Equal interval"}
 
 
@@ -62,7 +64,7 @@ def classify_ptal(values: pd.Series) -> tuple[np.ndarray, list[float]]:
 def to_bytes(frame: Any, fmt: str, layer: str = "layer") -> bytes:
     """A (Geo)DataFrame as GeoJSON, GeoPackage or CSV bytes (CSV without geometry)."""
     if fmt == "csv":
-        return pd.DataFrame(frame).drop(columns="geometry", errors="ignore").to_csv(index=False).encode("utf-8")
+        return to_csv_bytes(frame)  # no cell a spreadsheet would run as a formula
     if fmt not in ("geojson", "gpkg"):
         raise ValueError(f"unknown format {fmt!r}")
     with tempfile.TemporaryDirectory() as tmp:

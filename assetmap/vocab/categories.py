@@ -103,7 +103,7 @@ ATTRIBUTES: dict[str, str] = {
     "day_evening": "day_evening",
     "step_free": "bool",
     "opening_hours": "text",
-    "website": "text",
+    "website": "link",
     "phone": "text",
     "description": "text",
 }
@@ -223,6 +223,8 @@ def normalise_attribute(field: str, value: Any) -> Any:
         if text in {"mixed", "some free", "free and fee", "concessions"}:
             return "mixed"
         raise InvalidAttribute(f"cost must be free, fee or mixed, got {str(value)!r}")
+    if kind == "link":
+        return check_link(value, field)
     if kind == "day_evening":
         text = str(value).strip().lower()
         mapping = {"day": "day", "daytime": "day", "evening": "evening", "evenings": "evening",
@@ -231,6 +233,48 @@ def normalise_attribute(field: str, value: Any) -> Any:
             raise InvalidAttribute(f"day_evening must be day, evening or both, got {str(value)!r}")
         return mapping[text]
     return str(value).strip()
+
+
+#: The schemes a link may have: a page, an email address or a telephone number.
+LINK_SCHEMES = ("http", "https", "mailto", "tel")
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.IGNORECASE)
+
+
+def link_scheme(value: Any) -> str | None:
+    """The scheme a browser would see in ``value`` (lower case), or None for a link without one
+    (``www.example.org``). Browsers drop control characters and whitespace inside a scheme
+    (``java\tscript:``), so this does too; ``host:8080`` is a host and port, not a scheme."""
+    text = re.sub(r"[\x00-\x20\x7f]", "", str(value))
+    m = _SCHEME.match(text)
+    if m is None:
+        return None
+    scheme = m.group(1).lower()
+    rest = text[m.end():]
+    if "." in scheme and re.match(r"\d", rest):  # www.example.org:8080/path
+        return None
+    return scheme
+
+
+def check_link(value: Any, field: str = "website") -> str:
+    """``value`` as a link, or :class:`InvalidAttribute` when its scheme is not one of
+    :data:`LINK_SCHEMES` (``javascript:``, ``data:``, ``vbscript:``... never become links)."""
+    text = str(value).strip()
+    scheme = link_scheme(text)
+    if scheme is not None and scheme not in LINK_SCHEMES:
+        raise InvalidAttribute(f"{field}: a {scheme}: link is not allowed (only http, https, mailto or tel)")
+    return text
+
+
+def safe_link(value: Any) -> str | None:
+    """The URL a page may put in an ``href`` for ``value``: http(s), mailto or tel as given, a bare
+    ``www.example.org`` as https; None for anything else (shown as text, never as a link)."""
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    scheme = link_scheme(text)
+    if scheme is None:
+        return "https://" + text if re.match(r"^[\w-]+(\.[\w-]+)+([/:?#]|$)", text) else None
+    return text if scheme in LINK_SCHEMES else None
 
 
 def normalise_attributes(raw: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from assetmap import queries, vocab
+from assetmap.csvout import to_csv_bytes
 from dashboards import common, maps
 
 
@@ -83,7 +84,7 @@ def main() -> None:
         listed = period_rows[["at", "change", "category", "name", "ward_name", "ward_code", "moved_m"]].assign(
             at=lambda d: d["at"].dt.date, category=lambda d: d["category"].map(vocab.CATEGORY_LABELS))
         st.dataframe(listed, hide_index=True, key="ch-list")
-        st.download_button("Download the changes (CSV)", listed.to_csv(index=False).encode("utf-8"),
+        st.download_button("Download the changes (CSV)", to_csv_bytes(listed),
                            file_name=f"assetmap-changes-{start}-{end}.csv", mime="text/csv", key="ch-csv",
                            on_click="ignore")
     moments = queries.as_at_moments(con)

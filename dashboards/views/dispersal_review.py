@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from assetmap import dispersal_trend
+from assetmap.csvout import to_csv_bytes
 from dashboards import common
 
 _ALL = "__all__"
@@ -72,8 +73,8 @@ def main() -> None:
                  alt.Tooltip("refugee_support_per_10k:Q", format=".2f")])
     st.altair_chart(chart, width="stretch")
     st.dataframe(latest.drop(columns="authority"), hide_index=True, key="d-table")
-    st.download_button("Download the figures over time (CSV)", table.drop(columns="authority").to_csv(index=False)
-                       .encode("utf-8"), file_name="assetmap-dispersal.csv", mime="text/csv", key="d-csv",
+    st.download_button("Download the figures over time (CSV)", to_csv_bytes(table.drop(columns="authority")),
+                       file_name="assetmap-dispersal.csv", mime="text/csv", key="d-csv",
                        on_click="ignore")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from assetmap import vocab
+from assetmap.csvout import to_csv_bytes
 from dashboards import common
 from dashboards.views_shared import read
 
@@ -40,7 +41,7 @@ def main() -> None:
                  column_config={"gap": st.column_config.NumberColumn(format="%.3f"),
                                 "need": st.column_config.NumberColumn(format="%.3f"),
                                 "supply": st.column_config.NumberColumn(format="%.3f")})
-    st.download_button("Download CSV", table.to_csv(index=False).encode("utf-8"),
+    st.download_button("Download CSV", to_csv_bytes(table),
                        file_name=f"assetmap-gaps-{category}.csv", mime="text/csv", key="g-csv", on_click="ignore")
 
 

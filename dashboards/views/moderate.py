@@ -9,8 +9,11 @@ recomputed and a new snapshot published, so the map shows it at once.
 
 from __future__ import annotations
 
+import datetime as _dt
 import hmac
 import json
+import logging
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +24,8 @@ from assetmap.settings import settings
 from assetmap.store import Store, StoreError
 from assetmap.submissions import SubmissionError, approve, list_submissions, reject
 from dashboards import common
+
+log = logging.getLogger("assetmap.moderation")
 
 
 def _authorised() -> bool:
@@ -41,11 +46,37 @@ def _authorised() -> bool:
     given = st.text_input("Moderators' secret", type="password", key="mod-secret")
     if not given:
         return False
+    keys = _guess_keys()
+    throttle = common.moderator_throttle()
+    wait = throttle.wait_s(keys)
+    if wait > 0:  # refused without looking at what was given
+        st.error(f"Too many wrong tries: wait {_minutes(wait)} before trying again.")
+        return False
     if hmac.compare_digest(given.encode("utf-8"), settings.moderator_secret.encode("utf-8")):
+        throttle.succeeded(keys[0])
         st.session_state["moderator"] = True
         st.rerun()
-    st.error("That is not the moderators' secret.")
+    owed = throttle.failed(keys)
+    log.warning("a wrong moderators' secret from %s at %s%s", keys[-1].removeprefix("address:"),
+                _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                f"; the next try waits {owed:.0f} s" if owed else "")
+    st.error("That is not the moderators' secret." + (f" Wait {_minutes(owed)} before trying again." if owed else ""))
     return False
+
+
+def _guess_keys() -> list[str]:
+    """The session and the client address a try comes from. Behind the local proxy (HAProxy in
+    ``up``), the address the proxy appended to X-Forwarded-For (the last one: a client can write
+    the ones before it)."""
+    session = st.session_state.setdefault("_mod_session", uuid.uuid4().hex)
+    ip = st.context.ip_address
+    if ip in ("127.0.0.1", "::1") and st.context.headers.get("X-Forwarded-For"):
+        ip = st.context.headers["X-Forwarded-For"].split(",")[-1].strip() or ip
+    return [f"session:{session}"] + ([f"address:{ip}"] if ip else [])  # no address: no client (a test)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} seconds" if seconds < 90 else f"{seconds / 60:.0f} minutes"
 
 
 def main() -> None:
