@@ -144,6 +144,24 @@ def auth_secrets(home: Path, address: str, port: str) -> Path:
     return path
 
 
+def private(args: list[str]) -> list[str]:
+    """``args`` with Streamlit's usage statistics off, whatever they say: wherever the dashboard
+    runs (``up``, a replica started by hand as docs/deploy.md says), it calls out to no one."""
+    out: list[str] = []
+    skip = False
+    for i, a in enumerate(args):
+        if skip:
+            skip = False
+            continue
+        if a == "--browser.gatherUsageStats":
+            skip = i + 1 < len(args)
+            continue
+        if a.startswith("--browser.gatherUsageStats="):
+            continue
+        out.append(a)
+    return [*out, "--browser.gatherUsageStats", "false"]
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from dashboards import vendor
@@ -154,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 2
     log.info("modules warmed in %.1f s", warm())
-    args = sys.argv[1:] if argv is None else argv
+    args = private(sys.argv[1:] if argv is None else argv)
+    os.environ["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
     if settings.login_enabled:
         try:
             secrets_file = auth_secrets(Path(settings.home).resolve(), _option(args, "--server.address", "127.0.0.1"),

@@ -1,0 +1,51 @@
+"""How the dashboard is served: the options it always takes, whoever starts it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dashboards.serve import private
+from pipelines.up import free_port, wait_file, wait_http
+from tests.conftest import REPO
+
+
+@pytest.mark.parametrize(("args", "kept"), [
+    ([], []), (["--server.port", "9"], ["--server.port", "9"]), (["--browser.gatherUsageStats", "true"], []),
+    (["--browser.gatherUsageStats=true", "--server.headless", "true"], ["--server.headless", "true"])])
+def test_usage_statistics_are_off_whatever_the_options_say(args, kept):
+    assert private(args) == [*kept, "--browser.gatherUsageStats", "false"]
+
+
+@pytest.mark.slow
+def test_a_replica_started_as_the_deployment_guide_says_collects_no_usage_statistics(analysed_store, tmp_path):
+    """docs/deploy.md: `python -m dashboards.serve --server.address ... --server.port ...` and
+    nothing else: Streamlit would say "Collecting usage statistics" (and send them) by default."""
+    home = tmp_path / "home"
+    home.mkdir()
+    port = free_port(8700)
+    ready = home / "ready"
+    env = {**os.environ, "ASSETMAP_HOME": str(home), "ASSETMAP_DB": str(analysed_store.path),
+           "ASSETMAP_DASHBOARD_READY": str(ready)}
+    env.pop("STREAMLIT_BROWSER_GATHER_USAGE_STATS", None)
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "dashboards.serve", "--server.address", "127.0.0.1",
+                                 "--server.port", str(port), "--server.headless", "true",
+                                 "--server.enableStaticServing", "true"],
+                                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/_stcore/health", 120, proc)
+            wait_file(ready, 120, proc)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    text = log.read_text(errors="replace")
+    assert "You can now view your Streamlit app" in text or "URL" in text, text[-2000:]
+    assert "usage statistics" not in text.lower()
