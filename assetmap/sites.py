@@ -13,6 +13,7 @@ Reference: Church, R. and ReVelle, C. (1974). The maximal covering location prob
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 from collections.abc import Iterable
@@ -92,6 +93,7 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
     if unknown:
         raise ValueError(f"no such assets: {', '.join(unknown)}")
     removed = assets[assets["asset_id"].isin(remove)]
+    base = dataclasses.replace(inputs, assets=assets.copy(), supplies=dict(inputs.supplies))
     added_rows = []
     for i, s in enumerate(add):
         oa, ward = _place(con, s.x, s.y)
@@ -116,6 +118,13 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
     access_rows, after = inc.units_after(con, inputs, level, new, touched, cats)
     before = con.execute("SELECT unit_code, category, need, supply, gap, rank FROM unit_gaps WHERE unit_level = ?",
                          [level]).df()
+    # the gaps before, computed as those after are (from the stored OA rows): in a public snapshot
+    # the stored gaps count sensitive sites (rounded) that its OA rows, by the disclosure rule, do not
+    _, same_way = inc.units_after(con, base, level, None, touched, cats)
+    if not same_way.empty:
+        gap_of = same_way.set_index(["unit_code", "category"])["gap"]
+        key = pd.MultiIndex.from_frame(before[["unit_code", "category"]])
+        before["gap"] = np.where(key.isin(gap_of.index), gap_of.reindex(key).to_numpy(), before["gap"].to_numpy())
     all_after = pd.concat([before.set_index(["unit_code", "category"]).drop(
         after.set_index(["unit_code", "category"]).index, errors="ignore").reset_index(),
         after[["unit_code", "category", "need", "supply", "gap"]]], ignore_index=True)

@@ -6,8 +6,10 @@ the pipeline calls :func:`publish`, which writes two variants of the store's com
 - ``partner``: the whole store (less pending submissions), with exact locations of sensitive
   sites, for signed-in partners and the store's owner;
 - ``public``: a new file holding no row of a sensitive site (not its location, address,
-  contact, nor the distances from which it could be found), only their counts per ward, so a
-  public replica cannot leak what it does not hold.
+  contact), only their counts per ward, and no figure from which one could be found: per output
+  area every figure is computed as if the sensitive sites did not exist, per ward the figures
+  that count them are rounded (:mod:`assetmap.disclosure`, the rule in one place), so a public
+  replica cannot leak what it does not hold.
 
 Each goes to ``snapshots/<variant>/<id>.duckdb`` under a temporary name first; then the pointer
 file ``snapshots/<variant>/LATEST`` is replaced atomically. A reader resolves ``LATEST`` and
@@ -31,11 +33,10 @@ from typing import Any
 
 import duckdb
 
-from assetmap import display, events
+from assetmap import disclosure, display, events
 from assetmap.settings import settings
 from assetmap.sources import ASSET_KINDS
 from assetmap.store import Store, StoreError, connect
-from assetmap.vocab import categories as cats
 
 log = logging.getLogger(__name__)
 
@@ -43,31 +44,19 @@ LATEST = "LATEST"
 PARTNER, PUBLIC = "partner", "public"
 VARIANTS = (PARTNER, PUBLIC)
 
-_SENSITIVE = "(" + ", ".join(f"'{c}'" for c in sorted(cats.SENSITIVE_CATEGORIES)) + ")"
-_SENSITIVE_IDS = "(SELECT asset_id FROM src.assets WHERE sensitive)"
 _ASSET_KINDS = "(" + ", ".join(f"'{k}'" for k in sorted(ASSET_KINDS)) + ")"
 
 #: What the public variant holds of each table of the store: ``copy`` (every row), ``omit`` (no
-#: row), or a SELECT over the partner snapshot (attached as ``src``). A table the store gains must
+#: row), ``disclosure`` (the rows :func:`assetmap.disclosure.public_frames` computes), or a SELECT
+#: over the partner snapshot (attached as ``src``). A table the store gains must
 #: be listed here, or publishing refuses (tests/test_snapshots.py checks every table is).
 PUBLIC_TABLES: dict[str, str] = {
     "assets": "SELECT * FROM src.assets WHERE NOT sensitive",
     # every version of a site that was ever sensitive stays out
     "asset_versions": """SELECT * FROM src.asset_versions WHERE asset_id NOT IN
                           (SELECT asset_id FROM src.asset_versions WHERE sensitive)""",
-    # from each OA's distance to the nearest refugee support venue, the venue could be found
-    "oa_access": f"""SELECT * REPLACE (
-                          CASE WHEN nearest_asset_id IN {_SENSITIVE_IDS} THEN NULL ELSE nearest_m END AS nearest_m,
-                          CASE WHEN nearest_asset_id IN {_SENSITIVE_IDS} THEN NULL ELSE nearest_min END AS nearest_min,
-                          CASE WHEN nearest_asset_id IN {_SENSITIVE_IDS} THEN NULL ELSE crow_m END AS crow_m,
-                          CASE WHEN nearest_asset_id IN {_SENSITIVE_IDS} THEN NULL ELSE nearest_asset_id END
-                              AS nearest_asset_id)
-                     FROM src.oa_access WHERE category NOT IN {_SENSITIVE}""",  # noqa: S608 (vocabulary names)
-    "unit_access": f"""SELECT * REPLACE (CASE WHEN category IN {_SENSITIVE} THEN NULL ELSE nearest_m END AS nearest_m,
-                                         CASE WHEN category IN {_SENSITIVE} THEN NULL ELSE nearest_min END
-                                             AS nearest_min,
-                                         CASE WHEN category IN {_SENSITIVE} THEN NULL ELSE crow_m END AS crow_m)
-                       FROM src.unit_access""",  # noqa: S608 (vocabulary)
+    # the figures that count sites near a place: the disclosure rule (assetmap.disclosure)
+    **dict.fromkeys(("oa_access", "unit_access", "unit_gaps", "unit_gaps_as_at", "unit_languages"), "disclosure"),
     # a rejected row of a provider file may be a sensitive site's record
     "quarantine": f"""SELECT q.* REPLACE (
                            CASE WHEN i.kind IN {_ASSET_KINDS} THEN NULL ELSE q.raw END AS raw,
@@ -82,8 +71,7 @@ PUBLIC_TABLES: dict[str, str] = {
         "ingests", "network_edges", "network_info", "network_nodes",
         "oa_inputs", "oa_ptal", "oa_ptal_routes", "partner_indices", "population", "population_estimates", "postcodes",
         "scorecard_indicators", "sensitive_site_counts", "transit_departures", "transit_info", "transit_links",
-        "transit_stops", "unit_gaps", "unit_gaps_as_at", "unit_indices",
-        "unit_languages", "unit_need", "unit_ptal"), "copy"),
+        "transit_stops", "unit_indices", "unit_need", "unit_ptal"), "copy"),
 }
 
 
@@ -195,6 +183,11 @@ def _write_public(partner: Path, final: Path, sid: str) -> None:
     tmp = final.with_name(f".{sid}.tmp")
     tmp.unlink(missing_ok=True)
     keep = ("schema_migrations", "ingests")
+    src = connect(partner, read_only=True)
+    try:
+        ruled = disclosure.public_frames(src)
+    finally:
+        src.close()
     with Store(tmp) as pub:
         con = pub.con
         referencing = {t for (t,) in con.execute(
@@ -221,8 +214,16 @@ def _write_public(partner: Path, final: Path, sid: str) -> None:
                         continue
                     rule = PUBLIC_TABLES[table]
                     select = (f"SELECT * FROM src.{table}" if rule == "copy"  # noqa: S608 (fixed names)
-                              else f"SELECT * FROM src.{table} LIMIT 0" if rule == "omit" else rule)  # noqa: S608
+                              else f"SELECT * FROM src.{table} LIMIT 0" if rule in ("omit", "disclosure")  # noqa: S608
+                              else rule)
                     con.execute(f"CREATE TABLE main.{table} AS {select}")
+                    frame = ruled.get(table) if rule == "disclosure" else None
+                    if frame is not None and not frame.empty:
+                        con.register("_ruled", frame)
+                        try:
+                            con.execute(f"INSERT INTO main.{table} BY NAME SELECT * FROM _ruled")  # noqa: S608
+                        finally:
+                            con.unregister("_ruled")
         finally:
             con.execute("DETACH src")
         _describe(con, PUBLIC, sid)

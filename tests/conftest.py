@@ -148,6 +148,8 @@ def ingest(city_store):
 #: with coordinates that must never reach a page or an export in public mode
 HOSTILE_NAMES = ("<img src=x onerror=alert(1)>", "<script>window.__xss=1;alert(2)</script>")
 SENSITIVE_PLANTED = ("Safe Haven Women's ESOL", 52.777313, -1.253771)
+#: A website that may be a link, and one stored before links were checked (it never may be).
+GOOD_LINK, BAD_LINK = "https://esol.example/classes", "javascript:window.__xss=3;alert(3)"
 
 
 _NUMBER_PAIR = re.compile(r"(-?\d{1,3}\.\d{3,})\s*,\s*(-?\d{1,3}\.\d{3,})")
@@ -165,10 +167,10 @@ def pair_in(text: str, lat: float, lon: float, tolerance: float = 2e-5) -> bool:
 
 
 def _plant(path: Path) -> Path:
-    rows = ["id,name,category,lat,lon,women_only,capacity,languages",
-            f'plant-1,"{HOSTILE_NAMES[0]}",esol_provider,52.780010,-1.250030,no,12,"<b>Arabic</b>"',
-            f'plant-2,"{HOSTILE_NAMES[1]}",community_centre,52.781050,-1.248110,no,,',
-            f'plant-3,"{SENSITIVE_PLANTED[0]}",esol_provider,{SENSITIVE_PLANTED[1]},{SENSITIVE_PLANTED[2]},yes,10,']
+    rows = ["id,name,category,lat,lon,women_only,capacity,languages,website",
+            f'plant-1,"{HOSTILE_NAMES[0]}",esol_provider,52.780010,-1.250030,no,12,"<b>Arabic</b>",{GOOD_LINK}',
+            f'plant-2,"{HOSTILE_NAMES[1]}",community_centre,52.781050,-1.248110,no,,,',
+            f'plant-3,"{SENSITIVE_PLANTED[0]}",esol_provider,{SENSITIVE_PLANTED[1]},{SENSITIVE_PLANTED[2]},yes,10,,']
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
 
@@ -188,6 +190,9 @@ def _dashboard_home(tmp_path_factory, _analysed_db) -> Path:
         r = ingest_file(store, _plant(home / "planted.csv"), kind="providers", source="planted-for-tests",
                         licence="test")
         assert r.status == "completed" and r.rows_accepted == 3, r.message
+        # a javascript: website as a store from before links were checked may hold one
+        store.con.execute("UPDATE assets SET attrs = json_merge_patch(coalesce(attrs, '{}'), "
+                          "json_object('website', ?)) WHERE source_record_id = 'plant-2'", [BAD_LINK])
         recompute_affected(store, r.affected_wards)
         publish(store, reason="planted assets")
     return home

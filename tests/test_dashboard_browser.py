@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
+import pandas as pd
 import pytest
 
 from assetmap.store import connect
 from pipelines.up import dashboard_command, free_port, wait_file, wait_http
-from tests.conftest import HOSTILE_NAMES, REPO, SENSITIVE_PLANTED, pair_in
+from tests.conftest import BAD_LINK, GOOD_LINK, HOSTILE_NAMES, REPO, SENSITIVE_PLANTED, pair_in
 
 pytestmark = pytest.mark.slow
 
@@ -258,3 +259,28 @@ def test_the_dispersal_review_draws_a_regions_trend_and_follows_the_region(serve
     grid.get_by_text("Far Away (synthetic)").first.wait_for(timeout=30_000, state="attached")
     assert not page.get_by_text("Traceback").count()
     shot(page, "08-dispersal-other-region")
+
+
+def test_a_website_is_a_link_only_when_it_is_http_mailto_or_tel(server, page, snap):
+    """The popup shows a website as text (the stored javascript: one as its characters); the
+    profile offers only the https one as a link; no element anywhere has a javascript: href."""
+    lat, lon = 52.78053, -1.24907
+    ward = snap.execute("SELECT ward_code FROM assets WHERE source_record_id = 'plant-2'").fetchone()[0]
+    frame = open_map(page, server + f"?layers=esol_provider,community_centre&lat={lat}&lon={lon}&zoom=17&ward={ward}")
+    pin = frame.locator(f"[title='{HOSTILE_NAMES[1]}']")
+    pin.first.wait_for(timeout=30_000)
+    pin.first.click(force=True)
+    popup = frame.locator(".leaflet-popup-content", has_text=HOSTILE_NAMES[1])
+    popup.wait_for(timeout=10_000)
+    assert f"website: {BAD_LINK}" in popup.inner_text()
+    assert popup.locator("a").count() == 0
+    page.get_by_text("Assets within 1,600 m").first.wait_for(timeout=30_000)
+    for f in page.frames:
+        assert f.evaluate("document.querySelectorAll('a[href^=\"javascript\" i], a[href^=\"data\" i]').length") == 0
+        assert f.evaluate("typeof window.__xss") == "undefined"
+    assert page.dialogs == []  # type: ignore[attr-defined]
+    from assetmap import queries
+
+    listed, _ = queries.assets_in_reach(snap, ward)
+    links = dict(zip(listed["name"], listed["website"], strict=True))
+    assert links[HOSTILE_NAMES[0]] == GOOD_LINK and pd.isna(links[HOSTILE_NAMES[1]])

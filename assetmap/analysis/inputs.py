@@ -150,12 +150,13 @@ def load_inputs(con: duckdb.DuckDBPyConnection, census: Census | None = None,
 
 
 def _with_assets(con: duckdb.DuckDBPyConnection, oas: pd.DataFrame, basis: dict[str, str],
-                 categories: list[str] | None = None, as_at: Any = None) -> Inputs:
+                 categories: list[str] | None = None, as_at: Any = None, public_only: bool = False) -> Inputs:
     source, params = ("asset_supply", []) if as_at is None else ("assets_as_at(?)", [as_at])
     assets = con.execute(
         f"""SELECT asset_id, category, ST_X(geom) AS x, ST_Y(geom) AS y, oa_code, ward_code, capacity AS supply
            FROM {source} WHERE geom IS NOT NULL AND (? IS NULL OR list_contains(?, category))
-           ORDER BY asset_id""", [*params, categories, categories or []]  # noqa: S608 (one of two fixed names)
+             AND NOT (? AND sensitive)
+           ORDER BY asset_id""", [*params, categories, categories or [], public_only]  # noqa: S608 (fixed names)
     ).df()
     xy = oas[["x", "y"]].to_numpy(float)
     # an unbalanced tree builds in half the time; it is exact all the same (it only finds neighbours)
@@ -170,10 +171,12 @@ def _with_assets(con: duckdb.DuckDBPyConnection, oas: pd.DataFrame, basis: dict[
     return inputs
 
 
-def stored_inputs(con: duckdb.DuckDBPyConnection, categories: list[str] | None = None) -> Inputs | None:
+def stored_inputs(con: duckdb.DuckDBPyConnection, categories: list[str] | None = None,
+                  public_only: bool = False) -> Inputs | None:
     """The inputs as the last full recompute saw them (OA points, population, demand), read back
-    from ``oa_inputs``, with the assets as they are now (of ``categories`` only, when given):
-    what an incremental recompute needs, without re-reading the census."""
+    from ``oa_inputs``, with the assets as they are now (of ``categories`` only, when given; the
+    public ones only, when ``public_only``): what an incremental recompute needs, without
+    re-reading the census."""
     # the demand of the categories asked for only (each column is 190,000 numbers nationally)
     demand = [f"demand_{c}" for c in (categories if categories is not None else CATEGORIES) if c in CATEGORIES]
     cols = ", ".join(["oa_code", "x", "y", "population", *demand])
@@ -183,4 +186,4 @@ def stored_inputs(con: duckdb.DuckDBPyConnection, categories: list[str] | None =
     basis = dict(con.execute("SELECT category, any_value(demand_basis) FROM unit_access GROUP BY 1").fetchall())
     for c in CATEGORIES:
         basis.setdefault(c, "all residents")
-    return _with_assets(con, oas, basis, categories)
+    return _with_assets(con, oas, basis, categories, public_only=public_only)
