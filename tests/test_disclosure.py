@@ -192,3 +192,43 @@ def test_the_public_figures_per_output_area_are_those_of_the_public_sites_alone(
         assert len(gaps) and np.allclose(gaps * 20, np.round(gaps * 20))
     finally:
         con.close()
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_newport_with_some_venues_marked_sensitive_gives_none_away(tmp_path):
+    """Real streets and real venues: a dozen of Newport's places of worship marked sensitive."""
+    from assetmap.analysis.full import recompute
+    from assetmap.ingest import ingest_file
+    from assetmap.settings import settings
+    from assetmap.store import Store
+    from tests.conftest import real_data
+
+    db = tmp_path / "newport.duckdb"
+    old = settings.db_path
+    settings.db_path = db
+    try:
+        with Store(db) as store:
+            for name in ("wards_2013", "oa_2011"):
+                assert ingest_file(store, real_data("newport", f"{name}.geojson")).status == "completed"
+            assert ingest_file(store, real_data("newport-network", "newport-2023-06-13.osm.pbf")).status == \
+                "completed"
+            store.con.execute("""UPDATE assets SET sensitive = true WHERE asset_id IN (
+                                     SELECT asset_id FROM assets WHERE category = 'place_of_worship'
+                                     ORDER BY asset_id LIMIT 12)""")
+            recompute(store)
+            publish(store, reason="newport attack")
+        truth = _truth(latest_path(db, PARTNER))
+        truth = truth[truth["category"] == "place_of_worship"]
+        assert len(truth) == 12
+        found = {}
+        for variant in (PUBLIC, PARTNER):
+            con = connect(latest_path(db, variant), read_only=True)
+            try:
+                found[variant] = _finds(attack(con, "place_of_worship"), truth[["x", "y"]].to_numpy(float))
+            finally:
+                con.close()
+        print(f"\nNewport: {found[PUBLIC]} of 12 located in public, {found[PARTNER]} before the rule")
+        assert found[PUBLIC] == 0 and found[PARTNER] >= 6
+    finally:
+        settings.db_path = old
