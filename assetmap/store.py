@@ -912,33 +912,30 @@ class Store:
             "timetable": self.timetable(),
         }
 
+    def _latest(self, table: str, columns: tuple[str, ...], since: int) -> dict[str, Any] | None:
+        """The columns of ``table``'s row of the latest ingest (None before schema ``since``, or
+        with no row). ``table`` and ``columns`` are fixed names of the callers below."""
+        if self.schema_version < since:
+            return None
+        row = self.con.execute(f"SELECT {', '.join(columns)} FROM {table} "  # noqa: S608 (fixed names)
+                               "ORDER BY ingest_id DESC LIMIT 1").fetchone()
+        return None if row is None else dict(zip(columns, row, strict=True))
+
     def network(self) -> dict[str, Any] | None:
         """The walking network loaded (source, OSM date, nodes, edges, what was dropped), or None."""
-        if self.schema_version < 14:
-            return None
-        row = self.con.execute(
-            "SELECT source, osm_timestamp, nodes, edges, dropped_nodes, dropped_islands, walk_speed_kmh "
-            "FROM network_info ORDER BY ingest_id DESC LIMIT 1").fetchone()
-        if row is None:
-            return None
-        keys = ("source", "osm_timestamp", "nodes", "edges", "dropped_nodes", "dropped_islands", "walk_speed_kmh")
-        out = dict(zip(keys, row, strict=True))
-        out["osm_timestamp"] = out["osm_timestamp"].isoformat() if out["osm_timestamp"] else None
+        out = self._latest("network_info", ("source", "osm_timestamp", "nodes", "edges", "dropped_nodes",
+                                            "dropped_islands", "walk_speed_kmh"), 14)
+        if out is not None:
+            out["osm_timestamp"] = out["osm_timestamp"].isoformat() if out["osm_timestamp"] else None
         return out
 
     def timetable(self) -> dict[str, Any] | None:
         """The GTFS timetable loaded (source, service date and how it was chosen, routes, trips
         running that day, stops kept), or None."""
-        if self.schema_version < 15:
-            return None
-        row = self.con.execute(
-            "SELECT source, service_date, date_chosen, routes, trips_on_date, stops_kept "
-            "FROM transit_info ORDER BY ingest_id DESC LIMIT 1").fetchone()
-        if row is None:
-            return None
-        out = dict(zip(("source", "service_date", "date_chosen", "routes", "trips_on_date", "stops_kept"), row,
-                       strict=True))
-        out["service_date"] = out["service_date"].isoformat()
+        out = self._latest("transit_info", ("source", "service_date", "date_chosen", "routes", "trips_on_date",
+                                            "stops_kept"), 15)
+        if out is not None:
+            out["service_date"] = out["service_date"].isoformat()
         return out
 
     def next_ingest_id(self) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from dashboards.serve import private
 from pipelines.up import free_port, wait_file, wait_http
 from tests.conftest import REPO
+from tests.servers import start, stop
 
 
 @pytest.mark.parametrize(("args", "kept"), [
@@ -32,20 +32,13 @@ def test_a_replica_started_as_the_deployment_guide_says_collects_no_usage_statis
            "ASSETMAP_DASHBOARD_READY": str(ready)}
     env.pop("STREAMLIT_BROWSER_GATHER_USAGE_STATS", None)
     log = tmp_path / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "dashboards.serve", "--server.address", "127.0.0.1",
-                                 "--server.port", str(port), "--server.headless", "true",
-                                 "--server.enableStaticServing", "true"],
-                                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            wait_http(f"http://127.0.0.1:{port}/_stcore/health", 120, proc)
-            wait_file(ready, 120, proc)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    proc = start([sys.executable, "-m", "dashboards.serve", "--server.address", "127.0.0.1", "--server.port",
+                  str(port), "--server.headless", "true", "--server.enableStaticServing", "true"], log, env, REPO)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/_stcore/health", 120, proc)
+        wait_file(ready, 120, proc)
+    finally:
+        stop(proc)
     text = log.read_text(errors="replace")
     assert "You can now view your Streamlit app" in text or "URL" in text, text[-2000:]
     assert "usage statistics" not in text.lower()
