@@ -94,8 +94,11 @@ def compute(con: duckdb.DuckDBPyConnection, oa_codes: np.ndarray, population: np
     deps = con.execute("SELECT stop_id, route_id, route_name, mode, direction_id, departures "
                        "FROM transit_departures ORDER BY stop_id, route_id, direction_id").df()
     oas, routes, notes = oa_ptal(oa_codes, costs, stops, deps)
+    from assetmap.analysis.units import OA_RE
+
     lookup = con.execute("SELECT area_code, parent_level, parent_code FROM area_lookup "
-                         "WHERE list_contains(?, area_code)", [list(map(str, oa_codes))]).df()
+                         "WHERE regexp_matches(area_code, ?)", [OA_RE]).df()
+    lookup = lookup[lookup["area_code"].isin(pd.Index(oa_codes, dtype=object))]
     units = unit_ptal(oas, pd.Series(np.asarray(population, float), index=pd.Index(oa_codes, dtype=object)), lookup)
     route_rows = routes[["oa_code", "route_id", "route_name", "mode", "stop_id", "walk_m", "frequency", "tat_min",
                          "edf", "weight"]].copy() if not routes.empty else None
