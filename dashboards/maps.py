@@ -35,6 +35,8 @@ PALETTES = {
     "Greens": ["#f7fcf5", "#e5f5e0", "#c7e9c0", "#a1d99b", "#74c476", "#41ab5d", "#238b45", "#006d2c", "#00441b"],
 }
 MISSING = "#d9d9d9"
+#: The palette name for PTAL's bands: one colour per band, the same on every map.
+PTAL_PALETTE = "PTAL"
 CATEGORY_COLOURS = {
     "esol_provider": "#1b9e77", "community_centre": "#d95f02", "place_of_worship": "#7570b3",
     "refugee_support": "#e7298a", "what_if": "#000000", "suggested": "#e6ab02",
@@ -165,8 +167,10 @@ def popup_lines(row: dict[str, Any]) -> list[str]:
 def ward_map(fc: dict, values: pd.DataFrame, classes: np.ndarray, bins: list[float], title: str, *,
              palette_name: str = "YlOrRd", selected: str | None = None, asset_frame: pd.DataFrame | None = None,
              sensitive: pd.DataFrame | None = None, center: tuple[float, float] | None = None,
-             zoom: int | None = None, sites: pd.DataFrame | None = None) -> folium.Map:
-    """The choropleth of one ward measure, with asset layers and extra site markers.
+             zoom: int | None = None, sites: pd.DataFrame | None = None,
+             legend: list[tuple[str, str]] | None = None) -> folium.Map:
+    """The choropleth of one ward measure, with asset layers and extra site markers (``legend``:
+    the legend's rows, when the classes have names of their own, as PTAL's bands do).
 
     Parameters
     ----------
@@ -189,7 +193,8 @@ def ward_map(fc: dict, values: pd.DataFrame, classes: np.ndarray, bins: list[flo
     sites
         ``lat, lon, label, kind`` of hypothetical or suggested sites.
     """
-    colours = palette(max(len(bins), 1), palette_name)
+    colours = palette(max(len(bins), 1), palette_name) if palette_name != PTAL_PALETTE else \
+        PALETTES["Greens"][:max(len(bins), 1)]  # a band keeps its colour whichever bands a map shows
     fill = {code: (colours[c] if c >= 0 else MISSING) for code, c in zip(values["code"], classes, strict=True)}
     text = {code: fmt(v) for code, v in zip(values["code"], values["value"], strict=True)}
     counts: dict[str, str] = {}
@@ -245,8 +250,8 @@ def ward_map(fc: dict, values: pd.DataFrame, classes: np.ndarray, bins: list[flo
                           icon=folium.DivIcon(html=f'<div class="assetmap-site" style="width:18px;height:18px;'
                                               f'border-radius:9px;border:3px solid #fff;background:{colour}"></div>',
                                               icon_size=(18, 18), icon_anchor=(9, 9))).add_to(m)
-    m.add_child(Legend(title, legend_rows(bins, colours, float(np.nanmin(values["value"]))
-                                          if values["value"].notna().any() else None)))
+    m.add_child(Legend(title, legend if legend is not None else legend_rows(
+        bins, colours, float(np.nanmin(values["value"])) if values["value"].notna().any() else None)))
     m.add_child(AssetLayers(wards, html.escape("Wards: " + title), groups))
     return m
 

@@ -449,6 +449,8 @@ def test_the_map_shows_bus_access_in_tfls_bands_and_the_profile_the_routes_behin
     # the wards' bands as the snapshot holds them, each named in the legend
     bands = {r[0] for r in snap.execute("SELECT ptal_band FROM unit_ptal WHERE unit_level = 'ward'").fetchall()}
     assert bands and all(f"PTAL {b} (" in legend for b in bands)
+    assert all(f"PTAL {b} (" in map_script(at) for b in bands)  # the map's own legend names the bands
+    assert "Class breaks" not in [s.label for s in at.sidebar.selectbox]  # the bands are the classes
     ward = snap.execute("SELECT unit_code FROM unit_ptal WHERE unit_level = 'ward' ORDER BY ptal_ai DESC "
                         "LIMIT 1").fetchone()[0]
     at = ok(page("ward_profile", ward=ward))

@@ -17,7 +17,7 @@ from dashboards import views_shared as cached
 from dashboards.views_shared import features
 
 PALETTE_OF = {"gap": "YlOrRd", "need": "YlOrRd", "supply": "Blues", "access": "Blues", "index": "Purples",
-              "share": "Purples", "language": "YlOrRd", "ptal": "Greens"}
+              "share": "Purples", "language": "YlOrRd", "ptal": maps.PTAL_PALETTE}
 
 
 _WIDGETS = {"measure": "m-kind", "category": "m-category", "field": "m-field", "index": "m-index", "group": "m-group",
@@ -131,10 +131,12 @@ def main() -> None:
     with st.sidebar:
         st.subheader("What to map")
         m2 = measure_controls(snap, m)
-        scheme2 = common.choice("Class breaks", render.SCHEMES, scheme, key="m-scheme")
-        # a selectbox, not a slider: the slider's scripts (date and number formatting) would be
-        # one more thing for the browser to fetch and run just as the map has drawn
-        k2 = int(common.choice("Classes", [str(n) for n in range(3, 8)], str(k), key="m-k"))
+        scheme2, k2 = scheme, k
+        if m2.kind != "ptal":  # PTAL's classes are its published bands
+            scheme2 = common.choice("Class breaks", render.SCHEMES, scheme, key="m-scheme")
+            # a selectbox, not a slider: the slider's scripts (date and number formatting) would be
+            # one more thing for the browser to fetch and run just as the map has drawn
+            k2 = int(common.choice("Classes", [str(n) for n in range(3, 8)], str(k), key="m-k"))
         st.subheader("Asset layers")
         layers2 = st.multiselect("Show", list(CATEGORIES), default=layers,
                                  format_func=lambda c: vocab.CATEGORY_LABELS.get(c, c), key="m-layers")
@@ -231,11 +233,14 @@ def _drawn(snap: str, m: queries.Measure, scheme: str, k: int, layers: tuple[str
     asset_frame = cached.assets(snap, layers, religions, partner) if layers else None
     asset_frame, hidden = _within_view(asset_frame, bounds)
     sensitive = None if partner else cached.sensitive_counts(snap)
+    if m.kind == "ptal":
+        legend = maps.ptal_legend_rows(len(bins), maps.PALETTES["Greens"])
+    else:
+        legend = maps.legend_rows(bins, maps.palette(max(len(bins), 1), PALETTE_OF[m.kind]),
+                                  float(values["value"].min()) if values["value"].notna().any() else None)
     fmap = maps.ward_map(fc, values, classes, bins, m.label, palette_name=PALETTE_OF[m.kind], selected=selected,
-                         asset_frame=asset_frame, sensitive=sensitive, center=center, zoom=zoom)
-    colours = maps.palette(max(len(bins), 1), PALETTE_OF[m.kind])
-    legend = (maps.ptal_legend_rows(len(bins), colours) if m.kind == "ptal" else
-              maps.legend_rows(bins, colours, float(values["value"].min()) if values["value"].notna().any() else None))
+                         asset_frame=asset_frame, sensitive=sensitive, center=center, zoom=zoom,
+                         legend=legend if m.kind == "ptal" else None)
     return {"args": maps.component_args(fmap), "legend": legend, "hidden": hidden,
             "missing": int(values["value"].isna().sum())}
 
