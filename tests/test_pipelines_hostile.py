@@ -1,6 +1,6 @@
 """A hostile inbox against the real `assetmap up` (Prefect server, event-triggered worker,
 watcher): links to outside files and folders, a FIFO, /dev/zero, a file swapped for a link after
-it appears, nested JSON, and a flood of 500 submissions and 100 files at once. Afterwards the
+it appears, nested JSON, and a flood of 200 submissions and 100 files at once. Afterwards the
 inbox is empty, every entry is in processed/ or rejected/ with a report, nothing from outside
 appears in any report, log line or table, and every flow run ended Completed."""
 
@@ -19,7 +19,7 @@ from tests.conftest import post_json, wait_for
 pytestmark = pytest.mark.slow
 
 SECRET = "OUTSIDE-SECRET-c41e07"
-N_SUBMISSIONS = 500
+N_SUBMISSIONS = 200  # the flood issue 30 measured (500 took 20 s more of a suite near its 20-minute budget)
 N_FILES = 100
 DRAIN_S = 600  # bound: every entry filed away and every flow run finished
 
