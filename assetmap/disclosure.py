@@ -120,16 +120,16 @@ def public_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     if inputs is not None:
         for cat in mixed:  # rule 1: as if the sensitive sites did not exist
             public_oa.append(oa_rows(inputs, cat))
-    out["oa_access"] = pd.concat([oa, *public_oa], ignore_index=True) if public_oa else oa
+    public_rows = pd.concat(public_oa, ignore_index=True) if public_oa else None
+    out["oa_access"] = pd.concat([oa, public_rows], ignore_index=True) if public_rows is not None else oa
     keep = ua[~ua["category"].isin(touched)]
     frames = [keep]
     for level in levels:
         mine = ua[(ua["unit_level"] == level) & ua["category"].isin(touched)]
         if mine.empty:
             continue
-        if inputs is not None and mixed:
-            pub = unit_access(inputs, pd.concat(public_oa, ignore_index=True), unit_map(con, level), level,
-                              categories=mixed)
+        if inputs is not None and public_rows is not None:
+            pub = unit_access(inputs, public_rows, unit_map(con, level), level, categories=mixed)
             pub = pub.assign(computed_at=mine["computed_at"].max(), supply_by_bus=bool(mine["supply_by_bus"].any()))
         else:
             pub = mine.iloc[:0]

@@ -75,10 +75,6 @@ def seconds(times: pd.Series) -> np.ndarray:
     return parsed[np.where(codes < 0, len(uniques), codes)]
 
 
-def _hms(t: str) -> float:
-    return float(seconds(pd.Series([t]))[0])
-
-
 @dataclass
 class Timetable:
     """What a feed gives a PTAL: its stops with a mode, and departures in the peak."""
@@ -193,7 +189,9 @@ def read_timetable(data: bytes, path: Path, service_date: _dt.date | str | None 
     no_pickup = (pd.to_numeric(st["pickup_type"], errors="coerce").fillna(0).to_numpy() == 1) \
         if "pickup_type" in st else np.zeros(len(st), dtype=bool)
     boardable = ~last & ~no_pickup
-    start, end = _hms(PEAK[0]), _hms(PEAK[1])
+    from gtfs_kit.helpers import timestr_to_seconds
+
+    start, end = float(timestr_to_seconds(PEAK[0])), float(timestr_to_seconds(PEAK[1]))
     day_s = 24 * 3600.0
     trip_today = st["trip_id"].isin(t.loc[on_date, "trip_id"]).to_numpy()
     trip_yesterday = st["trip_id"].isin(t.loc[trips["service_id"].isin(yesterday), "trip_id"]).to_numpy()
