@@ -135,6 +135,13 @@ class Settings:
         The shared secret that opens the dashboard's moderation page
         (``ASSETMAP_MODERATOR_SECRET``; unset: moderation is closed in the dashboard, the CLI's
         ``approve``/``reject`` still work).
+    confine
+        ``auto`` (default), ``on`` or ``off`` (``ASSETMAP_CONFINE``): a dashboard replica that
+        serves the public only (public mode, no logins, no moderators' secret) confines its own
+        process with Linux's Landlock to the public snapshots, so it cannot open the working store
+        or the partner snapshots whatever a page does (:mod:`assetmap.confine`). ``auto`` does so
+        where the kernel can and says so in the log where it cannot; ``on`` refuses to serve
+        without it; ``off`` never confines.
     profile_reach_m
         How far around a ward its profile and brief list assets (and count sensitive ones).
     scorecard_min_population
@@ -248,6 +255,7 @@ class Settings:
     map_max_markers: int = 5000
     dashboard_mode: str = field(default_factory=lambda: os.environ.get("ASSETMAP_MODE", "public"))
     moderator_secret: str = field(default_factory=lambda: os.environ.get("ASSETMAP_MODERATOR_SECRET", ""))
+    confine: str = field(default_factory=lambda: os.environ.get("ASSETMAP_CONFINE", "auto").strip().lower())
     profile_reach_m: float = 1600.0
     scorecard_min_population: int = 1000
     # -- logins and roles (OIDC through st.login) ----------------------------------------------
@@ -323,6 +331,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.dashboard_mode not in ("public", "partner"):
             raise ValueError(f"ASSETMAP_MODE must be public or partner, not {self.dashboard_mode!r}")
+        if self.confine not in ("auto", "on", "off"):
+            raise ValueError(f"ASSETMAP_CONFINE must be auto, on or off, not {self.confine!r}")
         if not self.walk_speed_kmh > 0:
             raise ValueError(f"ASSETMAP_WALK_SPEED_KMH must be a positive speed, not {self.walk_speed_kmh!r}")
         if self.snapshot_url and not self.snapshot_url.startswith("s3://"):

@@ -18,7 +18,9 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TextIO
 
+from assetmap.confine import ConfinementError, confine_public_replica
 from assetmap.settings import settings
 
 APP = Path(__file__).resolve().parent / "app.py"
@@ -28,6 +30,9 @@ WARM = ("mapclassify", "folium", "folium.plugins", "altair", "geopandas", "pyogr
         "dashboards.common", "dashboards.profile", "dashboards.views_shared")
 
 log = logging.getLogger("dashboards.serve")
+# ``ASSETMAP_DASHBOARD_READY``, opened (empty) before the process confines itself, written once
+# the home page has run: a confined replica can write no other file outside its runtime folder
+_ready: TextIO | None = None
 
 
 def warm() -> float:
@@ -109,9 +114,9 @@ def _warm_first_visit(health_url: str) -> None:
     except Exception:  # a warm-up must never stop the server
         log.exception("warming the first visit failed (the first visitor will wait a little longer)")
     finally:
-        ready = os.environ.get("ASSETMAP_DASHBOARD_READY")
-        if ready:  # `assetmap up` announces the dashboard once this exists
-            Path(ready).write_text("ready\n", encoding="utf-8")
+        if _ready is not None:  # `assetmap up` announces the dashboard once this says so
+            _ready.write("ready\n")
+            _ready.close()
 
 
 def auth_secrets(home: Path, address: str, port: str) -> Path:
@@ -162,6 +167,41 @@ def private(args: list[str]) -> list[str]:
     return [*out, "--browser.gatherUsageStats", "false"]
 
 
+def confine(args: list[str]) -> str:
+    """Confine this replica's process to the public snapshots when it serves the public only
+    (:mod:`assetmap.confine`, as ``ASSETMAP_CONFINE`` says); return what was done, for the log.
+
+    Done first, while the process has one thread: the kernel's rules hold for the thread that
+    applies them and for every thread started afterwards (Streamlit's server, each session's)."""
+    from assetmap.snapshots import PUBLIC, snapshot_dir
+
+    serves = []
+    if settings.dashboard_mode != "public":
+        serves.append("partner mode (ASSETMAP_MODE=partner)")
+    if settings.login_enabled:
+        serves.append("partners and moderators who sign in")
+    if settings.moderator_secret:
+        serves.append("moderators (ASSETMAP_MODERATOR_SECRET)")
+    if serves:
+        if settings.confine == "on":
+            raise ConfinementError(f"ASSETMAP_CONFINE=on, but this replica also serves {' and '.join(serves)}, "
+                                   "which needs the partner snapshots: serve the public from replicas of their own")
+        return f"not confined: this replica also serves {' and '.join(serves)}"
+    if threading.active_count() > 1:  # the rules would miss the threads already running
+        raise ConfinementError("the replica started threads before confining itself")
+    db = Path(settings.db_path)
+    fetches = bool(settings.snapshot_url) and not db.exists()
+    if fetches:  # a replica elsewhere keeps what it downloads from the bucket's public prefix here
+        from assetmap.objectstore import cache_dir
+
+        public = cache_dir(PUBLIC)
+    else:
+        public = snapshot_dir(db, PUBLIC)
+    return confine_public_replica(db, public, Path(settings.inbox_dir),
+                                  int(_option(args, "--server.port", "8501")), mode=settings.confine,
+                                  fetches=fetches)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from dashboards import vendor
@@ -171,8 +211,16 @@ def main(argv: list[str] | None = None) -> int:
     except vendor.VendorMissing as exc:
         log.error("%s", exc)
         return 2
-    log.info("modules warmed in %.1f s", warm())
     args = private(sys.argv[1:] if argv is None else argv)
+    global _ready
+    if os.environ.get("ASSETMAP_DASHBOARD_READY"):
+        _ready = open(os.environ["ASSETMAP_DASHBOARD_READY"], "w", encoding="utf-8")  # noqa: SIM115 (closed once ready)
+    try:
+        log.info("%s", confine(args))
+    except ConfinementError as exc:
+        log.error("%s", exc)
+        return 2
+    log.info("modules warmed in %.1f s", warm())
     os.environ["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
     if settings.login_enabled:
         try:

@@ -131,8 +131,10 @@ class Dashboards:
             ready = self.home / f"dashboard-{i + 1}.ready"
             ready.unlink(missing_ok=True)
             cmd = dashboard_command(port, host=self.host if single else "127.0.0.1")
-            proc = self.children.start("dashboard" if single else f"dashboard-{i + 1}", cmd,
-                                       {**env, "ASSETMAP_DASHBOARD_READY": str(ready)})
+            name = "dashboard" if single else f"dashboard-{i + 1}"
+            runtime = self.home / "run" / name  # a confined replica writes only here
+            proc = self.children.start(name, cmd, {**env, "ASSETMAP_DASHBOARD_READY": str(ready),
+                                                   "ASSETMAP_RUNTIME_DIR": str(runtime)})
             procs.append((proc, port, ready))
             self.backends.append(port)
         for proc, port, ready in procs:

@@ -80,9 +80,10 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) ->
 
 
 def wait_file(path: Path, timeout: float, proc: subprocess.Popen | None = None) -> None:
-    """Wait for ``path`` to appear (a child's "ready"), failing early if ``proc`` exits."""
+    """Wait for ``path`` to appear with something in it (a child's "ready"; a confined replica
+    opens it empty before confining itself), failing early if ``proc`` exits."""
     deadline = time.monotonic() + timeout
-    while not path.exists():
+    while not (path.exists() and path.stat().st_size > 0):
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{_shown(proc)} exited with status {proc.returncode} before it was ready")
         if time.monotonic() > deadline:

@@ -145,5 +145,9 @@ def test_a_dashboard_in_another_folder_serves_the_snapshot_it_got_from_the_bucke
     assert [c.stem for c in cached] == [snap.snapshot_id]
     assert not (other / ".assetmap" / "assetmap.duckdb").exists()
     assert not (other / ".assetmap" / "snapshot-cache" / "partner").exists()  # a public replica holds no partner file
+    from assetmap import confine
+
+    if confine.available():  # and its process could not open one: it confined itself to the public cache
+        assert "confined to the public snapshots" in (other / "dashboard.log").read_text(errors="replace")
     con = open_snapshot(full_store.path, snap.snapshot_id, variant="public")
     con.close()
