@@ -174,6 +174,12 @@ class Settings:
         file's name and a hash of its absolute path). Flows that write the store hold the
         Prefect global concurrency limit ``assetmap-writer:<store_name>`` (limit 1), so two
         workers, on any machines, never write it at once.
+    writer_lease_s, writer_wait_s
+        The writer limit's lease (``ASSETMAP_WRITER_LEASE_S``, default 60 s, the shortest the
+        Prefect server accepts), renewed by the holder while it writes, so a holder that was
+        killed frees the store within about that long plus the server's 5 s sweep (instead of
+        Prefect's default 300 s); and how long a run waits for it
+        (``ASSETMAP_WRITER_WAIT_S``, default 1800 s) before it fails naming the runs that held it.
     tile_url, tile_attribution
         Basemap tiles (``ASSETMAP_TILE_URL``, ``ASSETMAP_TILE_ATTRIBUTION``). Unset by default:
         the maps need no internet and show ward outlines on a plain background.
@@ -271,6 +277,8 @@ class Settings:
     snapshot_url: str = field(default_factory=lambda: os.environ.get("ASSETMAP_SNAPSHOT_URL", ""))
     snapshot_poll_s: float = field(default_factory=lambda: _env_float("ASSETMAP_SNAPSHOT_POLL_S", 5.0))
     store_name: str = field(default_factory=lambda: os.environ.get("ASSETMAP_STORE_NAME", ""))
+    writer_lease_s: float = field(default_factory=lambda: max(60.0, _env_float("ASSETMAP_WRITER_LEASE_S", 60.0)))
+    writer_wait_s: float = field(default_factory=lambda: _env_float("ASSETMAP_WRITER_WAIT_S", 1800.0))
     tile_url: str = field(default_factory=lambda: os.environ.get("ASSETMAP_TILE_URL", ""))
     tile_attribution: str = field(default_factory=lambda: os.environ.get("ASSETMAP_TILE_ATTRIBUTION", ""))
     # -- limits on what is read (the inbox is a trust boundary) ------------------------------

@@ -127,12 +127,24 @@ def _writing() -> Iterator[Store]:
         with _open_store() as store:
             yield store
         return
+    from prefect.client.schemas.objects import ConcurrencyLeaseHolder
     from prefect.concurrency.sync import concurrency
 
     name = ensure_writer_limit()
     logger, worker = _logger(), _worker_name()
+    ctx = FlowRunContext.get()
+    holder = ConcurrencyLeaseHolder(type="flow_run", id=ctx.flow_run.id) if ctx and ctx.flow_run else None
     t0 = time.time()
-    with concurrency(name, occupy=1, strict=True):
+    with contextlib.ExitStack() as held:
+        try:
+            # a short lease the holder renews while it writes: a killed holder frees the store
+            # within a minute or so, not Prefect's default five
+            held.enter_context(concurrency(name, occupy=1, strict=True, lease_duration=settings.writer_lease_s,
+                                           timeout_seconds=settings.writer_wait_s, holder=holder))
+        except TimeoutError as exc:
+            raise StoreBusy(f"waited {time.time() - t0:.0f} s for the store's writer limit {name}, held by "
+                            f"{_writers_running() or 'no run still running (a killed one: its lease runs out)'}"
+                            ) from exc
         waited = time.time() - t0
         logger.info("writer %s took %s at %.3f after %.1f s", worker, name, time.time(), waited)
         try:
@@ -140,6 +152,24 @@ def _writing() -> Iterator[Store]:
                 yield store
         finally:
             logger.info("writer %s released %s at %.3f", worker, name, time.time())
+
+
+def _writers_running() -> str:
+    """The other flow runs RUNNING now (one of them may hold the writer limit)."""
+    from prefect import runtime
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+
+    try:
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+                type=FlowRunFilterStateType(any_=[StateType.RUNNING]))), limit=20)
+    except Exception:  # naming them is a courtesy; the error is raised either way
+        return ""
+    me = runtime.flow_run.id
+    return ", ".join(f"flow run {r.name} ({r.id}, running since {r.start_time})"
+                     for r in runs if str(r.id) != str(me))
 
 
 def _retry_if_busy(task_obj: Any, task_run: Any, state: Any) -> bool:

@@ -123,9 +123,10 @@ class Children:
             log.info("stopped %s", name)
 
 
-def prefect_env(home: Path, port: int, database_url: str | None = None) -> dict[str, str]:
+def prefect_env(home: Path, port: int, database_url: str | None = None, shared: bool = False) -> dict[str, str]:
     """The Prefect server's and clients' settings: its state in SQLite under the home, or in the
-    PostgreSQL database at ``database_url`` (``postgresql+asyncpg://user:pass@host:port/db``)."""
+    PostgreSQL database at ``database_url`` (``postgresql+asyncpg://user:pass@host:port/db``);
+    ``shared``: workers on other machines may take its runs."""
     prefect_home = home / "prefect"
     prefect_home.mkdir(parents=True, exist_ok=True)
     return {
@@ -139,6 +140,12 @@ def prefect_env(home: Path, port: int, database_url: str | None = None) -> dict[
         "PREFECT_SERVER_EPHEMERAL_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "PREFECT_CLI_PROMPT": "false",
+        # a dead holder's expired lease is swept within 5 s (Prefect's default: 15 s)
+        "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "5",
+        # where workers elsewhere hold the writer limit's leases, they are kept on disk, so a server
+        # that restarts still lets a dead holder's lease run out (in memory it would not)
+        **({"PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem"}
+           if database_url or shared else {}),
     }
 
 
@@ -178,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     env.update({"ASSETMAP_DB": str(db), "ASSETMAP_HOME": str(home), "ASSETMAP_INBOX": str(inbox),
                 "PYTHONUNBUFFERED": "1"})
     port = free_port(args.prefect_port)
-    env.update(prefect_env(home, port, args.prefect_db))
+    env.update(prefect_env(home, port, args.prefect_db, shared=bool(args.pool)))
     os.environ.update(env)
     children = Children(home / "logs")
     stopping = {"now": False}
@@ -198,6 +205,12 @@ def main(argv: list[str] | None = None) -> int:
         where = "PostgreSQL" if args.prefect_db else "SQLite"
         print(f"Prefect server:  http://127.0.0.1:{port} (API /api, state in {where}; logs {home / 'logs'})",
               flush=True)
+        from pipelines.recovery import recover
+
+        # its own server, before any worker of ours: no run can be writing now (unless workers on
+        # other machines serve a pool: their leases run out instead)
+        for line in recover(db, settings.writer_limit(db), own_server=not (args.prefect_db or args.pool)):
+            print(f"Recovered:       {line}", flush=True)
 
         if not args.no_demo:
             from assetmap.demo import generate
