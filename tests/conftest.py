@@ -253,14 +253,39 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"not within {timeout} s: {what}")
 
 
+_PREFECT_TEMPLATE: list[Path] = []
+
+
+def _prefect_template() -> Path:
+    """A Prefect SQLite database with its tables made (``prefect server database upgrade``), once
+    per test session: a new one costs each `up` about 10 s of migrations (the README walkthrough
+    still starts from nothing, as a new user does)."""
+    if not _PREFECT_TEMPLATE:
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="assetmap-prefect-template-"))
+        path = folder / "prefect.db"
+        env = {**os.environ, "PREFECT_HOME": str(folder),
+               "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{path}"}
+        subprocess.run([sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"], env=env,
+                       check=True, capture_output=True, timeout=300)
+        _PREFECT_TEMPLATE.append(path)
+    return _PREFECT_TEMPLATE[0]
+
+
 @contextlib.contextmanager
 def running_up(tmp_path: Path, template: Path, *extra: str, env_extra: dict[str, str] | None = None):
     """`assetmap up` on a copy of ``template``, as a user starts it (``extra``: more of its options;
-    ``env_extra``: more of its environment); stopped, with everything it started, at the end."""
+    ``env_extra``: more of its environment); stopped, with everything it started, at the end.
+    Started again with the same ``tmp_path``, it finds the home the last one left."""
     home = tmp_path / "home"
-    home.mkdir()
     db = home / "assetmap.duckdb"
-    shutil.copy(template, db)
+    if not db.exists():  # a second `up` on the same folder starts on what the first one left
+        home.mkdir(exist_ok=True)
+        shutil.copy(template, db)
+        if "--prefect-db" not in extra:  # as on a second `make up`: Prefect's tables are made already
+            (home / "prefect").mkdir()
+            shutil.copy(_prefect_template(), home / "prefect" / "prefect.db")
     inbox = tmp_path / "inbox"
     env = {**os.environ, "ASSETMAP_HOME": str(home), "ASSETMAP_INBOX": str(inbox), "ASSETMAP_DB": str(db),
            "ASSETMAP_DEMO_DIR": str(tmp_path / "demo"), **(env_extra or {})}
