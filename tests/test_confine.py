@@ -1,7 +1,9 @@
 """Separation below the application: a public replica's own process cannot open the working store
 or the partner snapshots, because the kernel (Landlock) refuses it, whatever a page might try.
 
-Each confinement runs in a child process: the rules, once applied, hold for good."""
+Each confinement runs in a child process: the rules, once applied, hold for good. The real
+replica, started as the deployment guide says, is checked in tests/test_serve.py; every browser
+test of the public dashboard runs against a confined replica (tests/test_dashboard_browser.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +19,8 @@ import pytest
 from assetmap import confine
 from assetmap.settings import settings
 from dashboards import serve
-from pipelines.up import free_port, wait_file, wait_http
+from pipelines.up import free_port
 from tests.conftest import REPO
-from tests.servers import start, stop
 
 needs_landlock = pytest.mark.skipif(not confine.available(), reason="this kernel has no Landlock")
 
@@ -145,31 +146,3 @@ def test_a_rule_that_leaves_the_store_open_stops_the_replica(tmp_path):
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert "refused: confined, yet" in done.stdout and "assetmap.duckdb" in done.stdout, done.stdout + done.stderr
-
-
-@pytest.mark.slow
-@needs_landlock
-def test_a_public_replica_serves_confined_and_its_process_cannot_open_a_partner_file(dashboard_home, tmp_path):
-    """The real replica, started as `up` starts it: it serves, it says it is confined, and the
-    files it checked itself (the working store, the partner pointer and latest partner snapshot)
-    are ones the kernel refused it."""
-    port = free_port(0)
-    ready = tmp_path / "ready"
-    env = {**os.environ, "ASSETMAP_HOME": str(dashboard_home), "ASSETMAP_DB": str(dashboard_home / "assetmap.duckdb"),
-           "ASSETMAP_MODE": "public", "ASSETMAP_INBOX": str(tmp_path / "inbox"), "ASSETMAP_CONFINE": "on",
-           "ASSETMAP_DASHBOARD_READY": str(ready), "ASSETMAP_RUNTIME_DIR": str(tmp_path / "run")}
-    env.pop("ASSETMAP_MODERATOR_SECRET", None)
-    log = tmp_path / "serve.log"
-    from pipelines.up import dashboard_command
-
-    proc = start(dashboard_command(port), log, env, REPO)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/_stcore/health", 120, proc)
-        wait_file(ready, 120, proc)  # it ran its home page, reading the public snapshot, confined
-        partner = sorted((dashboard_home / "snapshots" / "partner").glob("*.duckdb"))[-1]
-    finally:
-        stop(proc)
-    text = log.read_text(errors="replace")
-    line = next(ln for ln in text.splitlines() if "confined to the public snapshots" in ln)
-    assert f"checked: assetmap.duckdb, LATEST, {partner.name}" in line
-    assert "Traceback" not in text and "Permission denied" not in text, text[-3000:]

@@ -58,13 +58,16 @@ def pysal_unit(frame: pd.DataFrame, focal: dict[str, list[str]], groups: list[st
 
 
 def assert_matches(ours: pd.DataFrame, counts: pd.DataFrame, umap: pd.Series,
-                   focal: dict[str, list[str]]) -> int:
-    """Compare every (unit, focal, index) defined by PySAL with our value; return how many."""
+                   focal: dict[str, list[str]], every: int = 1) -> int:
+    """Compare every (unit, focal, index) defined by PySAL with our value; return how many.
+    ``every``: only each ``every``-th unit in code order (PySAL's per-unit loop is the slow part)."""
     groups = list(counts.columns)
     ours = ours.set_index(["unit_code", "focal_group", "index_name"])["value"]
     n = 0
     worst = 0.0
-    for code, frame in counts.groupby(umap.reindex(counts.index).to_numpy()):
+    for i, (code, frame) in enumerate(counts.groupby(umap.reindex(counts.index).to_numpy())):
+        if i % every:
+            continue
         for (fg, index_name), ref in pysal_unit(frame, focal, groups).items():
             got = ours.get((code, fg, index_name))
             if fg != "all" and frame[focal[fg]].to_numpy().sum() == 0:
@@ -255,7 +258,9 @@ def test_real_birmingham_indices_equal_pysal(tmp_path, store, level, n_units):
     assert ours["unit_code"].nunique() == n_units
     focal = focal_groups(counts.columns)
     assert "unlisted" in counts.columns and "unlisted" not in focal  # 2011's 15 groups, residual kept
-    assert_matches(ours, counts, umap, focal)
+    # every ward; every third of the 132 MSOAs (all of them took 30 s of a 20-minute suite): the
+    # same code computes both levels, and the 348 authorities of the national file are all checked
+    assert_matches(ours, counts, umap, focal, every=1 if level == "ward" else 3)
 
 
 @pytest.mark.realdata

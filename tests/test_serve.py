@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -23,14 +24,25 @@ def test_usage_statistics_are_off_whatever_the_options_say(args, kept):
 @pytest.mark.slow
 def test_a_replica_started_as_the_deployment_guide_says_collects_no_usage_statistics(analysed_store, tmp_path):
     """docs/deploy.md: `python -m dashboards.serve --server.address ... --server.port ...` and
-    nothing else: Streamlit would say "Collecting usage statistics" (and send them) by default."""
+    nothing else: Streamlit would say "Collecting usage statistics" (and send them) by default.
+    A public replica started so also confines itself (``ASSETMAP_CONFINE=on``, as the guide
+    says): its own process cannot open the working store or the partner snapshot, which it
+    checks and logs, and it serves all the same."""
+    from assetmap import confine
+    from assetmap.snapshots import publish, snapshot_dir
+
+    partner = Path(publish(analysed_store, reason="for the replica").path)
+    analysed_store.close()
     home = tmp_path / "home"
     home.mkdir()
     port = free_port(8700)
     ready = home / "ready"
     env = {**os.environ, "ASSETMAP_HOME": str(home), "ASSETMAP_DB": str(analysed_store.path),
-           "ASSETMAP_DASHBOARD_READY": str(ready)}
-    env.pop("STREAMLIT_BROWSER_GATHER_USAGE_STATS", None)
+           "ASSETMAP_DASHBOARD_READY": str(ready), "ASSETMAP_MODE": "public",
+           "ASSETMAP_INBOX": str(tmp_path / "inbox"), "ASSETMAP_RUNTIME_DIR": str(home / "run"),
+           "ASSETMAP_CONFINE": "on" if confine.available() else "auto"}
+    for var in ("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "ASSETMAP_MODERATOR_SECRET", "ASSETMAP_OIDC_METADATA_URL"):
+        env.pop(var, None)
     log = tmp_path / "serve.log"
     proc = start([sys.executable, "-m", "dashboards.serve", "--server.address", "127.0.0.1", "--server.port",
                   str(port), "--server.headless", "true", "--server.enableStaticServing", "true"], log, env, REPO)
@@ -42,3 +54,8 @@ def test_a_replica_started_as_the_deployment_guide_says_collects_no_usage_statis
     text = log.read_text(errors="replace")
     assert "You can now view your Streamlit app" in text or "URL" in text, text[-2000:]
     assert "usage statistics" not in text.lower()
+    if confine.available():
+        line = next(ln for ln in text.splitlines() if "confined to the public snapshots" in ln)
+        assert f"checked: {analysed_store.path.name}, LATEST, {partner.name}" in line, line
+        assert partner.parent == snapshot_dir(analysed_store.path, "partner")
+        assert "Traceback" not in text and "Permission denied" not in text, text[-3000:]
