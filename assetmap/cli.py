@@ -20,6 +20,8 @@ except ValueError as _exc:  # a bad ASSETMAP_* variable: say which, without a tr
     sys.stderr.write(f"assetmap: {_exc}\n")
     raise SystemExit(2) from None
 
+from assetmap import up_options
+
 if TYPE_CHECKING:  # the CLI imports its heavy modules only when a command needs them
     import pandas as pd
 
@@ -582,9 +584,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     itself never imports Prefect.
     """
     argv = [sys.executable, "-m", "pipelines.up"]
-    if args.db:
+    if getattr(args, "db", None):
         argv += ["--db", args.db]
-    argv += [a for a in (args.up_args or []) if a != "--"]
+    argv += up_options.to_argv(args)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, argv)  # noqa: S606 (our own interpreter, an argument list)
@@ -626,8 +628,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
-        """A subcommand; `up` passes what follows it to pipelines.up as it is."""
-        return sub.add_parser(name, parents=[] if name == "up" else [common], **kwargs)
+        """A subcommand, with the global options after it too."""
+        return sub.add_parser(name, parents=[common], **kwargs)
 
     formats = "\n".join(f"  {k:<13} {r.description}" for k, r in READERS.items())
     p = add("ingest", help="ingest files or folders (folders in dependency order)",
@@ -795,10 +797,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refresh", action="store_true", help="ask the services again instead of using the cache")
     p.set_defaults(func=cmd_fetch)
 
-    p = add("up", help="the main job: Prefect server, pipelines, inbox watcher, dashboard")
-    p.add_argument("up_args", nargs=argparse.REMAINDER,
-                   help="passed to pipelines.up (--prefect-port, --dashboard-port, --no-dashboard, --no-demo, "
-                        "--prefect-db URL, --pool NAME, --workers N)")
+    p = add("up", help="the main job: Prefect server, pipelines, inbox watcher, dashboard",
+            description="The main job: a Prefect server on 127.0.0.1, the pipeline's event-triggered "
+                        "deployments and the inbox watcher, the demo data through them, and the dashboard. "
+                        "Ctrl-C or SIGTERM stops everything.")
+    up_options.add_arguments(p)
     p.set_defaults(func=cmd_up)
 
     p = add("worker", help="a Prefect process worker for the pipeline's work pool (on this or another machine)",
@@ -815,9 +818,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _without_up_separator(argv: list[str]) -> list[str]:
+    """``assetmap up -- --pool X`` as ``assetmap up --pool X``: the ``--`` older guides put before
+    `up`'s options is still understood."""
+    out = list(argv)
+    if "up" in out:
+        i = out.index("up")
+        if i + 1 < len(out) and out[i + 1] == "--":
+            del out[i + 1]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_without_up_separator(sys.argv[1:] if argv is None else argv))
     level = logging.WARNING - 10 * min(args.verbose, 2)
     from rich.console import Console
     from rich.logging import RichHandler

@@ -27,6 +27,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from assetmap import up_options
 from assetmap.settings import settings
 
 log = logging.getLogger("assetmap.up")
@@ -152,26 +153,7 @@ def prefect_env(home: Path, port: int, database_url: str | None = None, shared: 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="assetmap up")
     ap.add_argument("--db", default=None)
-    ap.add_argument("--prefect-port", type=int, default=4200)
-    ap.add_argument("--dashboard-port", type=int, default=8501)
-    ap.add_argument("--no-dashboard", action="store_true")
-    ap.add_argument("--no-demo", action="store_true", help="do not ingest the demo data")
-    ap.add_argument("--replicas", type=int, default=None,
-                    help="dashboard servers behind HAProxy (default: one per core when haproxy is installed)")
-    ap.add_argument("--host", default="127.0.0.1",
-                    help="where the dashboard listens (default loopback; e.g. 0.0.0.0 for a workshop's network)")
-    ap.add_argument("--prefect-db", default=os.environ.get("ASSETMAP_PREFECT_DB"), metavar="URL",
-                    help="keep the Prefect server's state in PostgreSQL (postgresql+asyncpg://user@host:port/db; "
-                         "env ASSETMAP_PREFECT_DB) instead of SQLite in the home")
-    ap.add_argument("--pool", default=None, metavar="NAME",
-                    help="put the pipeline's deployments in this Prefect process work pool, for "
-                         "`assetmap worker --pool NAME` on this or other machines, instead of running them here")
-    ap.add_argument("--prefect-host", default="127.0.0.1",
-                    help="where the Prefect API listens (default loopback; the address workers on other "
-                         "machines reach, behind your firewall)")
-    ap.add_argument("--workers", type=int, default=1,
-                    help="with --pool: workers started here too (default 1; 0 when they all run elsewhere)")
-    ap.add_argument("--exit-after-start", action="store_true", help=argparse.SUPPRESS)
+    up_options.add_arguments(ap)
     args = ap.parse_args(argv)
     if args.prefect_db and not args.prefect_db.startswith("postgresql+asyncpg://"):
         ap.error("--prefect-db takes a PostgreSQL URL for asyncpg: postgresql+asyncpg://USER[:PASSWORD]@HOST:PORT/DB")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from pathlib import Path
@@ -117,10 +118,31 @@ def test_up_hands_over_to_the_pipelines_process(monkeypatch):
         raise SystemExit(0)
 
     monkeypatch.setattr(os, "execv", fake_execv)
+    # as the deployment guide writes it (no `--`), as older guides did (`--`), and --db after `up`
+    for argv in (["--db", "x.duckdb", "up", "--no-dashboard", "--prefect-port", "0"],
+                 ["--db", "x.duckdb", "up", "--", "--no-dashboard", "--prefect-port", "0"],
+                 ["up", "--prefect-port", "0", "--no-dashboard", "--db", "x.duckdb"]):
+        seen.clear()
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert seen["path"] == sys.executable
+        assert seen["argv"][1:] == ["-m", "pipelines.up", "--db", "x.duckdb", "--prefect-port", "0",
+                                    "--no-dashboard"], argv
+    seen.clear()
     with pytest.raises(SystemExit):
-        main(["--db", "x.duckdb", "up", "--", "--no-dashboard", "--prefect-port", "0"])
-    assert seen["path"] == sys.executable
-    assert seen["argv"][1:] == ["-m", "pipelines.up", "--db", "x.duckdb", "--no-dashboard", "--prefect-port", "0"]
+        main(["up", "--prefect-db", "postgresql+asyncpg://p@db:5432/prefect", "--pool", "assetmap", "--workers", "0"])
+    assert seen["argv"][3:] == ["--prefect-db", "postgresql+asyncpg://p@db:5432/prefect", "--pool", "assetmap",
+                                "--workers", "0"]
+
+
+def test_up_help_lists_every_option_up_takes(capsys):
+    from assetmap.up_options import OPTIONS
+
+    with pytest.raises(SystemExit):
+        main(["up", "--help"])
+    text = capsys.readouterr().out
+    shown = [flag for flag, kw in OPTIONS if kw.get("help") is not argparse.SUPPRESS]
+    assert len(shown) == 10 and all(flag in text for flag in shown), text
 
 
 def test_the_library_never_imports_prefect_or_streamlit():
