@@ -35,16 +35,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def dashboard_command(port: int, host: str = "127.0.0.1") -> list[str]:
-    """How the dashboard is served: on ``host`` (loopback unless a room's network is asked for),
-    headless, no usage statistics, with the app's static folder (the vendored map scripts) served
-    at /app/static/; modules warmed first."""
-    return [sys.executable, "-m", "dashboards.serve",
-            "--server.address", host, "--server.port", str(port), "--server.headless", "true",
-            "--server.enableStaticServing", "true", "--browser.gatherUsageStats", "false",
-            "--global.developmentMode", "false", "--server.fileWatcherType", "none",
-            # no full garbage collection after every run: ~0.1 s of the one interpreter per visit
-            "--runner.postScriptGC", "false",
-            "--client.toolbarMode", "minimal"]
+    """How the dashboard is served: on ``host`` (loopback unless a room's network is asked for);
+    ``dashboards.serve`` adds the rest of a replica's options itself (headless, no usage
+    statistics, the static folder served, modules warmed first), however it is started."""
+    return [sys.executable, "-m", "dashboards.serve", "--server.address", host, "--server.port", str(port)]
 
 
 def free_port(preferred: int) -> int:

@@ -14,6 +14,16 @@ from tests.conftest import REPO
 from tests.servers import start, stop
 
 
+def test_a_replica_takes_the_replica_options_unless_its_command_line_gives_them():
+    from dashboards.serve import REPLICA_OPTIONS, with_replica_options
+
+    got = with_replica_options(["--server.port", "9", "--client.toolbarMode=viewer"])
+    assert got[:3] == ["--server.port", "9", "--client.toolbarMode=viewer"]
+    added = dict(zip(got[3::2], got[4::2], strict=True))
+    assert added == {k: v for k, v in REPLICA_OPTIONS.items() if k != "--client.toolbarMode"}
+    assert added["--server.enableStaticServing"] == "true" and added["--server.headless"] == "true"
+
+
 @pytest.mark.parametrize(("args", "kept"), [
     ([], []), (["--server.port", "9"], ["--server.port", "9"]), (["--browser.gatherUsageStats", "true"], []),
     (["--browser.gatherUsageStats=true", "--server.headless", "true"], ["--server.headless", "true"])])
@@ -45,10 +55,12 @@ def test_a_replica_started_as_the_deployment_guide_says_collects_no_usage_statis
         env.pop(var, None)
     log = tmp_path / "serve.log"
     proc = start([sys.executable, "-m", "dashboards.serve", "--server.address", "127.0.0.1", "--server.port",
-                  str(port), "--server.headless", "true", "--server.enableStaticServing", "true"], log, env, REPO)
+                  str(port)], log, env, REPO)
     try:
         wait_http(f"http://127.0.0.1:{port}/_stcore/health", 120, proc)
         wait_file(ready, 120, proc)
+        # the guide's two options are enough: the server serves the map scripts (static serving on)
+        wait_http(f"http://127.0.0.1:{port}/app/static/vendor/leaflet/dist/leaflet.js", 10, proc)
     finally:
         stop(proc)
     text = log.read_text(errors="replace")
