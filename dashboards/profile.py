@@ -107,14 +107,18 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
                        "the share who do not.")
 
     st.subheader("Assets within 1,600 m")
-    listed, counted = read(snap, "assets_in_reach", code, settings.profile_reach_m, partner_mode())
-    st.dataframe(listed.drop(columns=["asset_id", "sensitive"]), hide_index=True, width="stretch",
-                 column_config={"website": st.column_config.LinkColumn("website")})
-    if len(counted):
-        st.caption("Sensitive services within reach (counted, not located): " + md(", ".join(
-            f"{vocab.CATEGORY_LABELS.get(c, c)} {n}" for c, n in zip(counted["category"], counted["sensitive_assets"],
-                                                                  strict=True))))
     partner = partner_mode()
+    listed, counted = read(snap, "assets_in_reach", code, settings.profile_reach_m, partner)
+    # a partner sees the sensitive sites listed, and marked as such; the public, their count only
+    st.dataframe(listed.drop(columns=["asset_id"] if partner else ["asset_id", "sensitive"]), hide_index=True,
+                 width="stretch", key=f"{key}-assets",
+                 column_config={"website": st.column_config.LinkColumn("website"),
+                                "sensitive": st.column_config.CheckboxColumn("sensitive (partners only)")})
+    if len(counted):
+        among = ", ".join(f"{vocab.CATEGORY_LABELS.get(c, c)} {n}"
+                          for c, n in zip(counted["category"], counted["sensitive_assets"], strict=True))
+        st.caption(("Sensitive services among them, listed above for partners (the public sees only how many): "
+                    if partner else "Sensitive services within reach (counted, not located): ") + md(among))
     st.download_button("Download the ward brief (HTML)",
                        lambda: brief.ward_brief(snapshot_at(snap), code, partner, Path(snap).stem).encode("utf-8"),
                        file_name=f"ward-brief-{code}.html", mime="text/html", key=f"{key}-brief", on_click="ignore")

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import mapclassify
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -147,6 +148,25 @@ def test_partner_mode_shows_sensitive_places(dashboard_home, monkeypatch):
     at = ok(page("map", layers="esol_provider"))
     script = map_script(at)
     assert _pair_in(script, SENSITIVE_PLANTED[1], SENSITIVE_PLANTED[2])
+
+
+def test_a_partners_ward_profile_lists_the_sensitive_sites_in_reach_and_the_publics_counts_them(
+        dashboard_home, snap, monkeypatch):
+    ward = snap.execute("SELECT ward_code FROM assets WHERE name = ?", [SENSITIVE_PLANTED[0]]).fetchone()[0]
+
+    def assets_and_caption(mode: str) -> tuple[pd.DataFrame, str]:
+        monkeypatch.setattr(settings, "dashboard_mode", mode)
+        at = ok(page("ward_profile", ward=ward))
+        frame = next(d.value for d in at.dataframe if "distance_m" in d.value.columns)
+        return frame, " ".join(c.value for c in at.caption)
+
+    listed, said = assets_and_caption("partner")
+    mine = listed[listed["name"] == SENSITIVE_PLANTED[0]]
+    assert len(mine) == 1 and bool(mine["sensitive"].iloc[0])
+    assert "listed above for partners" in said and "counted, not located" not in said
+    listed, said = assets_and_caption("public")
+    assert SENSITIVE_PLANTED[0] not in set(listed["name"]) and "sensitive" not in listed.columns
+    assert "Sensitive services within reach (counted, not located)" in said
 
 
 # -- the other pages -------------------------------------------------------------------------------
