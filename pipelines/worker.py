@@ -11,7 +11,9 @@ runs the pipeline's deployments from work pool ``NAME`` against one Prefect API.
   here rather than beside the API.
 
 The worker runs as a child in its own process group; SIGTERM or Ctrl-C stops it (TERM, then KILL
-after a grace period: ``prefect worker start`` can ignore TERM for more than ten seconds).
+after a grace period: ``prefect worker start`` can ignore TERM for more than ten seconds). It is
+started through util-linux's ``setpriv --pdeathsig TERM``, so the kernel stops it when this
+process dies in any way, ``kill -9`` included: no orphaned Prefect worker keeps taking runs.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -77,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     limit = ensure_writer_limit()
     cmd = [sys.executable, "-m", "prefect", "worker", "start", "--pool", args.pool, "--type", "process",
            "--limit", str(args.limit), "--name", name]
+    setpriv = shutil.which("setpriv")  # util-linux: the Prefect worker dies with us, even by kill -9
+    if setpriv:
+        cmd = [setpriv, "--pdeathsig", "TERM", "--", *cmd]
+    else:
+        log.warning("setpriv (util-linux) is not installed: if this process is killed, stop the Prefect worker "
+                    "it started by hand")
     proc = subprocess.Popen(cmd, env=env, start_new_session=True)
     log.info("worker %s on pool %s (at most %d runs at once), store %s behind %s", name, args.pool, args.limit,
              env["ASSETMAP_DB"], limit)

@@ -107,7 +107,7 @@ def test_prefect_on_postgresql_with_two_workers_one_writer_and_snapshots_in_the_
             assert dep["work_pool_name"] == POOL and dep["entrypoint"] == "pipelines.flows:refresh_all"
 
             worker_env = {**os.environ, **env, "ASSETMAP_DB": str(db), "ASSETMAP_INBOX": str(inbox)}
-            with _workers(tmp_path, api, worker_env, ["w1", "w2"]):
+            with _workers(tmp_path, api, worker_env, ["w1", "w2"]) as procs:
                 # 1. a dropped provider file: ingested by one worker, its snapshot in the bucket
                 s3c = boto3.client("s3", **{"endpoint_url": s3["AWS_ENDPOINT_URL"],
                                             "aws_access_key_id": s3["AWS_ACCESS_KEY_ID"],
@@ -173,6 +173,17 @@ def test_prefect_on_postgresql_with_two_workers_one_writer_and_snapshots_in_the_
                 split = {w: sum(1 for s in sections if s[2] == w) for w in ("w1", "w2")}
                 assert split["w1"] > 0 and split["w2"] > 0, split
                 held = sum(s[1] - s[0] for s in sections)
+
+                # 3. `assetmap worker` killed with kill -9: the Prefect worker it started goes with it
+                import psutil
+
+                w2 = psutil.Process(procs[1].pid)
+                prefect_workers = [c for c in w2.children(recursive=True)
+                                   if "worker" in " ".join(c.cmdline()) and "prefect" in " ".join(c.cmdline())]
+                assert prefect_workers, [c.cmdline() for c in w2.children(recursive=True)]
+                w2.kill()
+                _, alive = psutil.wait_procs(prefect_workers, timeout=30)
+                assert not alive, [p.cmdline() for p in alive]
         print(f"\npartnership: up on PostgreSQL {up_s:.1f} s; drop -> snapshot in the bucket {drop_to_bucket_s:.1f} s; "
               f"burst of {BURST} runs in {burst_s:.1f} s, split {split}, writer held {held:.1f} s in all, "
               f"0 overlaps, longest wait for the writer limit {waited:.1f} s")
