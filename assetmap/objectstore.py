@@ -61,13 +61,17 @@ def _client() -> Any:
     except ImportError as exc:  # pragma: no cover - installed with assetmap[all]
         raise ObjectStoreError("ASSETMAP_SNAPSHOT_URL is set but boto3 is not installed: "
                                "run `make up` once, or `pip install -c constraints.txt boto3`") from exc
+    # a few seconds per attempt, three attempts with the standard mode's back-off: a bucket that
+    # hangs is named within a minute, never waited on for good
+    timeout = settings.bucket_timeout_s
     return boto3.client("s3", config=Config(retries={"max_attempts": 3, "mode": "standard"},
-                                            connect_timeout=5, read_timeout=60))
+                                            connect_timeout=min(5.0, timeout), read_timeout=timeout))
 
 
 def _explain(exc: Exception, what: str) -> ObjectStoreError:
-    return ObjectStoreError(f"{what} failed ({type(exc).__name__}: {exc}); check ASSETMAP_SNAPSHOT_URL, "
-                            "AWS_ENDPOINT_URL and the AWS keys")
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or "AWS's own endpoint"
+    return ObjectStoreError(f"{what} at {endpoint} failed ({type(exc).__name__}: {exc}); check "
+                            "ASSETMAP_SNAPSHOT_URL, AWS_ENDPOINT_URL and the AWS keys")
 
 
 def upload(variant: str, path: Path, meta: dict[str, Any], url: str | None = None) -> str:
@@ -130,9 +134,11 @@ def follow(variant: str, url: str | None = None, max_age_s: float | None = None)
     """The local copy of the bucket's latest ``variant`` snapshot, downloaded when new.
 
     ``LATEST`` is asked at most every ``max_age_s`` seconds (default
-    ``settings.snapshot_poll_s``) per process; in between the last answer is reused. Returns
-    None when nothing is published yet. When the bucket cannot be reached, the copy already
-    cached is served (and a warning logged), so a dashboard keeps working.
+    ``settings.snapshot_poll_s``) per process; in between the last answer is reused. Once a copy
+    is cached, the bucket is asked in a background thread and the copy served at once (the newer
+    one from the next call after it arrives), so no page waits on the bucket; only the first call,
+    with nothing cached, waits. Returns None when nothing is published yet. When the bucket cannot
+    be reached, the copy already cached is served (and a warning logged).
     """
     url = url or settings.snapshot_url
     max_age = settings.snapshot_poll_s if max_age_s is None else max_age_s
@@ -141,18 +147,40 @@ def follow(variant: str, url: str | None = None, max_age_s: float | None = None)
         seen = _checked.get(key)
         if seen is not None and time.monotonic() - seen[0] < max_age and (seen[1] is None or seen[1].exists()):
             return seen[1]
-        folder = cache_dir(variant)
-        try:
-            name = latest_name(variant, url)
-            path = None if name is None else _download(variant, name, folder, url)
-        except ObjectStoreError:
-            cached = _cached_latest(folder)
-            if cached is None:
-                raise
-            log.warning("the bucket cannot be reached; serving the cached snapshot %s", cached.name, exc_info=True)
-            path = cached
+        have = seen[1] if seen is not None and seen[1] is not None and seen[1].exists() else \
+            _cached_latest(cache_dir(variant))
+        if have is not None:
+            # a copy is at hand: serve it now and ask the bucket in the background, so a page never
+            # waits on a bucket that is slow or hangs
+            _checked[key] = (time.monotonic(), have)
+            if key not in _asking:
+                _asking.add(key)
+                threading.Thread(target=_ask, args=(variant, url, key), name=f"follow-{variant}", daemon=True).start()
+            return have
+    return _ask(variant, url, key, raise_errors=True)
+
+
+_asking: set[tuple[str, str]] = set()
+
+
+def _ask(variant: str, url: str, key: tuple[str, str], raise_errors: bool = False) -> Path | None:
+    """Ask the bucket for ``LATEST`` and download what it names when new; remember the answer."""
+    folder = cache_dir(variant)
+    try:
+        name = latest_name(variant, url)
+        path = None if name is None else _download(variant, name, folder, url)
+    except ObjectStoreError:
+        path = _cached_latest(folder)
+        if path is None and raise_errors:
+            raise
+        log.warning("the bucket cannot be reached; serving the cached snapshot %s",
+                    path.name if path else "(none yet)", exc_info=True)
+    finally:
+        with _lock:
+            _asking.discard(key)
+    with _lock:
         _checked[key] = (time.monotonic(), path)
-        return path
+    return path
 
 
 def _cached_latest(folder: Path) -> Path | None:
@@ -190,3 +218,4 @@ def forget() -> None:
     """Forget the answers cached by :func:`follow` (tests; a process that changed settings)."""
     with _lock:
         _checked.clear()
+        _asking.clear()

@@ -174,6 +174,10 @@ class Settings:
         file's name and a hash of its absolute path). Flows that write the store hold the
         Prefect global concurrency limit ``assetmap-writer:<store_name>`` (limit 1), so two
         workers, on any machines, never write it at once.
+    bucket_timeout_s
+        How long one request to the snapshots' bucket may wait for an answer
+        (``ASSETMAP_BUCKET_TIMEOUT_S``, default 15 s; three attempts with back-off), so a bucket
+        that hangs fails loudly, naming the endpoint, instead of being waited on.
     writer_lease_s, writer_wait_s
         The writer limit's lease (``ASSETMAP_WRITER_LEASE_S``, default 60 s, the shortest the
         Prefect server accepts), renewed by the holder while it writes, so a holder that was
@@ -277,6 +281,7 @@ class Settings:
     snapshot_url: str = field(default_factory=lambda: os.environ.get("ASSETMAP_SNAPSHOT_URL", ""))
     snapshot_poll_s: float = field(default_factory=lambda: _env_float("ASSETMAP_SNAPSHOT_POLL_S", 5.0))
     store_name: str = field(default_factory=lambda: os.environ.get("ASSETMAP_STORE_NAME", ""))
+    bucket_timeout_s: float = field(default_factory=lambda: _env_float("ASSETMAP_BUCKET_TIMEOUT_S", 15.0))
     writer_lease_s: float = field(default_factory=lambda: max(60.0, _env_float("ASSETMAP_WRITER_LEASE_S", 60.0)))
     writer_wait_s: float = field(default_factory=lambda: _env_float("ASSETMAP_WRITER_WAIT_S", 1800.0))
     tile_url: str = field(default_factory=lambda: os.environ.get("ASSETMAP_TILE_URL", ""))

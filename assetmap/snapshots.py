@@ -100,14 +100,16 @@ def _meta_path(path: Path) -> Path:
     return path.with_suffix(".json")
 
 
-def publish(store: Store, reason: str = "") -> Snapshot:
+def publish(store: Store, reason: str = "", upload: bool = True) -> Snapshot:
     """Publish the store's current committed state as a new pair of read-only snapshots.
 
     Returns the partner variant (the public one is beside it, with the same id). Records
     ``assetmap.snapshot.published`` in the working store (after the copy, so the snapshot does
-    not claim its own publication) and emits it. With ``settings.snapshot_url`` set, both are
-    uploaded (each file, then its pointer); an upload that fails raises
-    :class:`~assetmap.objectstore.ObjectStoreError` after the local publication is complete.
+    not claim its own publication) and emits it. With ``settings.snapshot_url`` set and
+    ``upload``, both are uploaded (:func:`upload_snapshot`); an upload that fails raises
+    :class:`~assetmap.objectstore.ObjectStoreError` after the local publication is complete. The
+    pipeline passes ``upload=False`` and uploads once it has let go of the store, so a slow or
+    hanging bucket never holds up the next write.
     """
     if store.read_only:
         raise StoreError("publish needs the working store, opened for writing")
@@ -144,15 +146,30 @@ def publish(store: Store, reason: str = "") -> Snapshot:
         _prune(folders[v])
     _drop_old_layout(base)
     log.info("published snapshot %s (%s)", sid, reason or "no reason given")
-    if settings.snapshot_url:
-        from assetmap import objectstore
-
-        t0 = time.perf_counter()
-        for v in (PUBLIC, PARTNER):
-            key = objectstore.upload(v, finals[v], {**snaps[v].as_dict(), "path": None})
-            snaps[v] = replace(snaps[v], url=f"s3://{objectstore.location().bucket}/{key}")
-        log.info("uploaded snapshot %s to %s in %.2f s", sid, settings.snapshot_url, time.perf_counter() - t0)
+    if settings.snapshot_url and upload:
+        return upload_snapshot(snaps[PARTNER])
     return snaps[PARTNER]
+
+
+def upload_snapshot(snap: Snapshot) -> Snapshot:
+    """Upload a published snapshot's two variants to ``settings.snapshot_url`` (each file, then its
+    pointer: ``LATEST`` moves only once the file is whole in the bucket); return the partner
+    variant with its URL. Raises :class:`~assetmap.objectstore.ObjectStoreError`, naming the
+    endpoint, when the bucket cannot take them (after the client's timeouts and retries)."""
+    from assetmap import objectstore
+
+    t0 = time.perf_counter()
+    partner = Path(snap.path)
+    out = snap
+    for v in (PUBLIC, PARTNER):  # the public one first: a partner never sees newer than the public
+        path = partner.parent.parent / v / partner.name
+        meta = json.loads(_meta_path(path).read_text()) if _meta_path(path).exists() else snap.as_dict()
+        key = objectstore.upload(v, path, {**meta, "path": None})
+        if v == PARTNER:
+            out = replace(snap, url=f"s3://{objectstore.location().bucket}/{key}")
+    log.info("uploaded snapshot %s to %s in %.2f s", snap.snapshot_id, settings.snapshot_url,
+             time.perf_counter() - t0)
+    return out
 
 
 def _count_sensitive(con: duckdb.DuckDBPyConnection) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import contextvars
 import json
 import logging
 import os
@@ -38,7 +39,7 @@ from assetmap.analysis import recompute as _recompute
 from assetmap.ingest import dependency_rank, expand_paths, record_refusal
 from assetmap.ingest import ingest_file as _ingest
 from assetmap.settings import settings
-from assetmap.snapshots import publish
+from assetmap.snapshots import Snapshot, publish, upload_snapshot
 from assetmap.sources import ASSETS_ONLY_KINDS
 from assetmap.sources._io import FileRefused, read_bytes, sha256_bytes
 from assetmap.store import Store, StoreBusy
@@ -120,7 +121,36 @@ def _worker_name() -> str:
 def _writing() -> Iterator[Store]:
     """The working store, opened for writing. In a run against a Prefect server the run first
     takes the store's writer limit (:func:`ensure_writer_limit`), so runs on any worker, on any
-    machine, write it one at a time; the log says which worker held it, and when."""
+    machine, write it one at a time; the log says which worker held it, and when. Snapshots
+    published inside are uploaded to the bucket after the limit is released."""
+    pending: list[Snapshot] = []
+    token = _UPLOADS.set(pending)
+    try:
+        with _writer_section() as store:
+            yield store
+    finally:
+        _UPLOADS.reset(token)
+    # the store is let go of: now the bucket, however slow, holds up no one
+    for snap in pending:
+        upload_snapshot(snap)
+
+
+#: the snapshots published in the current writer section, uploaded once it is over
+_UPLOADS: contextvars.ContextVar[list[Snapshot] | None] = contextvars.ContextVar("assetmap_uploads", default=None)
+
+
+def _publish(store: Store, reason: str) -> Snapshot:
+    """Publish; inside :func:`_writing`, the upload waits until the store is let go of."""
+    pending = _UPLOADS.get()
+    snap = publish(store, reason=reason, upload=pending is None)
+    if pending is not None and settings.snapshot_url:
+        pending.append(snap)
+    return snap
+
+
+@contextlib.contextmanager
+def _writer_section() -> Iterator[Store]:
+    """The store opened for writing, under the writer limit where a Prefect server runs the flow."""
     from prefect.context import FlowRunContext, TaskRunContext
 
     if not os.environ.get("PREFECT_API_URL") or (FlowRunContext.get() is None and TaskRunContext.get() is None):
@@ -299,7 +329,7 @@ def ingest_batch_task(items: list[list[str]], options: dict[str, Any], inbox: st
         if done and analyse:
             res = _recompute_after(store, done)
             ids = ", #".join(str(o["ingest_id"]) for o in done)
-            snap = publish(store, reason=f"ingest #{ids}, {res.mode} recompute").snapshot_id
+            snap = _publish(store, reason=f"ingest #{ids}, {res.mode} recompute").snapshot_id
             for o in done:
                 o["snapshot"] = snap
                 o["recompute"] = res.mode
@@ -436,7 +466,7 @@ def recompute_task(wards: list[str] | None, after_ingest: int | None = None) -> 
                     "notes": [f"ingest #{after_ingest} was analysed and published by its own batch"]}
         res = recompute_affected(store, wards) if wards else _recompute(store, n_boot=_bootstrap_reps(store))
         out = res.as_dict()
-        out["snapshot"] = publish(store, reason=f"{res.mode} recompute").snapshot_id
+        out["snapshot"] = _publish(store, reason=f"{res.mode} recompute").snapshot_id
     return out
 
 

@@ -6,8 +6,14 @@ snapshot it only ever got from the bucket. Slow: run alone with ``pytest -m slow
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import socket
 import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import boto3
@@ -15,10 +21,10 @@ import pytest
 
 from assetmap import objectstore
 from assetmap.settings import settings
-from assetmap.snapshots import latest_path, list_snapshots, open_snapshot, publish
+from assetmap.snapshots import latest_path, list_snapshots, open_snapshot, publish, upload_snapshot
 from assetmap.store import connect
 from pipelines.up import dashboard_command, free_port, wait_file, wait_http
-from tests.conftest import REPO
+from tests.conftest import REPO, wait_for
 from tests.servers import moto_s3, stop
 
 pytestmark = pytest.mark.slow
@@ -98,7 +104,9 @@ def test_a_follower_takes_a_new_snapshot_once_and_keeps_serving_when_the_bucket_
     second = publish(full_store, reason="two").snapshot_id
     assert latest_path(db, "public").stem == first
     objectstore.forget()
-    assert latest_path(db, "public").stem == second
+    # the copy in hand at once, the bucket asked in the background, the new one from then on
+    assert latest_path(db, "public").stem == first
+    wait_for(lambda: latest_path(db, "public").stem == second, 30, "the new snapshot downloaded in the background")
     assert sorted(p.stem for p in objectstore.cache_dir("public").glob("*.duckdb")) == sorted([first, second])
 
     # the bucket out of reach: the copy in hand is served; with none in hand, the error says what to check
@@ -107,6 +115,84 @@ def test_a_follower_takes_a_new_snapshot_once_and_keeps_serving_when_the_bucket_
     assert latest_path(db, "public").stem == second
     with pytest.raises(objectstore.ObjectStoreError, match="ASSETMAP_SNAPSHOT_URL, AWS_ENDPOINT_URL"):
         latest_path(db, "partner")
+
+
+@contextlib.contextmanager
+def _hanging_endpoint():
+    """An S3 endpoint that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+    stop_now = threading.Event()
+
+    def hold() -> None:
+        server.settimeout(0.2)
+        while not stop_now.is_set():
+            with contextlib.suppress(OSError):
+                held.append(server.accept()[0])
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop_now.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()
+
+
+def test_a_bucket_that_hangs_or_refuses_holds_up_no_writer_and_no_page(full_store, bucket, s3, monkeypatch, tmp_path):
+    """Issue 25, item 2: the pipeline publishes locally, lets go of the store, then uploads (and
+    fails loudly, naming the endpoint, within the client's timeouts); a follower serves the copy it
+    has at once and asks the bucket in the background."""
+    from pipelines import flows
+
+    first = publish(full_store, reason="before the bucket hangs").snapshot_id
+    db = full_store.path
+    full_store.close()
+    monkeypatch.setattr(settings, "db_path", db)
+    monkeypatch.setattr(settings, "bucket_timeout_s", 1.0)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    real_upload, store_free = objectstore.upload, []
+
+    def upload(*args, **kwargs):  # while the upload runs, can another process take the store?
+        probe = subprocess.run([sys.executable, "-c", f"import duckdb; duckdb.connect({str(db)!r}).close()"],
+                               capture_output=True, timeout=60)
+        store_free.append(probe.returncode == 0)
+        return real_upload(*args, **kwargs)
+
+    monkeypatch.setattr(objectstore, "upload", upload)
+    with _hanging_endpoint() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        t0 = time.monotonic()
+        with pytest.raises(objectstore.ObjectStoreError, match=re.escape(endpoint)), flows._writing() as store:
+            snap = flows._publish(store, reason="while the bucket hangs")
+        took = time.monotonic() - t0
+        assert store_free == [True] and took < 30, (store_free, took)
+        assert latest_path(db, "partner").stem == snap.snapshot_id  # published here all the same
+
+        # a follower elsewhere with a copy in hand serves it at once
+        monkeypatch.setenv("AWS_ENDPOINT_URL", s3["AWS_ENDPOINT_URL"])
+        other = _elsewhere(monkeypatch, tmp_path)
+        assert latest_path(other, "public").stem == first
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        objectstore.forget()
+        t0 = time.monotonic()
+        assert latest_path(other, "public").stem == first
+        assert time.monotonic() - t0 < 1.0
+    # the bucket still names the snapshot from before: LATEST moves only after a whole upload
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3["AWS_ENDPOINT_URL"])
+    assert _keys(bucket.split("/", 3)[3])["partner/LATEST"].decode() == f"{first}.duckdb"
+    # an endpoint that refuses: named as quickly
+    refused = f"http://127.0.0.1:{free_port(0)}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", refused)
+    t0 = time.monotonic()
+    with pytest.raises(objectstore.ObjectStoreError, match=re.escape(refused)):
+        upload_snapshot(snap)
+    assert time.monotonic() - t0 < 30
 
 
 def test_a_dashboard_in_another_folder_serves_the_snapshot_it_got_from_the_bucket(
