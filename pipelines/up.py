@@ -137,6 +137,10 @@ def prefect_env(home: Path, port: int, database_url: str | None = None, shared: 
         "PREFECT_CLI_PROMPT": "false",
         # a dead holder's expired lease is swept within 5 s (Prefect's default: 15 s)
         "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "5",
+        # on SQLite, no "Late" service: runs queue behind the store's writer limit by design, and
+        # marking each waiting run Late (every 5 s) raced a flood's own writes into "database is
+        # locked" tracebacks in the server's log (seen with 200 submissions and 100 files at once)
+        **({"PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false"} if not database_url else {}),
         # where workers elsewhere hold the writer limit's leases, they are kept on disk, so a server
         # that restarts still lets a dead holder's lease run out (in memory it would not)
         **({"PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem"}
