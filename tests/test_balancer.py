@@ -69,8 +69,9 @@ def test_four_sessions_spread_over_two_replicas_stay_put_and_survive_one_stoppin
         visits = [_visit(browser, url, failures) for _ in range(4)]
         where = [_replica(ctx) for ctx, _ in visits]
         assert sorted(set(where)) == ["r1", "r2"] and where.count("r1") == 2, where  # round robin, by cookie
-        for (ctx, pg), r in zip(visits, where, strict=False):  # a reload keeps the replica: websocket and all
-            pg.reload()
+        one_each = [where.index("r1"), where.index("r2")]
+        for (ctx, pg), r in [(visits[i], where[i]) for i in one_each]:  # a reload keeps the replica: websocket
+            pg.reload()  # and all (a session on each replica)
             pg.frame_locator(MAP_FRAME).locator("path.leaflet-interactive").first.wait_for(timeout=60_000,
                                                                                           state="attached")
             assert _replica(ctx) == r

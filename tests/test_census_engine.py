@@ -125,9 +125,17 @@ def test_a_damaged_table_goes_row_by_row(tmp_path, damage):
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_the_national_2011_file():
+    """Both engines on every fourth row of the national file (45,352 real OAs, from every part of
+    England and Wales; the whole file took the row-by-row reader 23 s of a 20-minute suite, and
+    tests/test_realdata.py ingests all of it)."""
+    import gzip
+
     path = real_data("census2011", "oa_ethnic_group_2011_ew.csv.gz")
-    data = path.read_bytes()
-    assert_same(*both(path, data))
+    lines = gzip.decompress(path.read_bytes()).splitlines(keepends=True)
+    data = b"".join([lines[0], *lines[1::4]])
+    fast, slow = both(path.with_suffix(""), data)
+    assert fast.rows_read == 45_352
+    assert_same(fast, slow)
 
 
 def test_a_messy_lookup_quarantines_the_same_rows_for_the_same_reasons(tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from assetmap.store import Store
-from tests.conftest import post_json, wait_for
+from tests.conftest import post_json, running_up, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -37,6 +37,14 @@ def _runs(api: str) -> list[dict]:
         runs += page
         if len(page) < 200:
             return runs
+
+
+@pytest.fixture
+def up(tmp_path, _analysed_db):
+    """`assetmap up` without its dashboard: the inbox, the pipeline and Prefect's server are what
+    the flood is aimed at (the replicas' start-up would only share its two cores)."""
+    with running_up(tmp_path, _analysed_db, "--no-dashboard") as info:
+        yield info
 
 
 def test_a_hostile_inbox_is_filed_away_and_the_pipeline_keeps_going(up, tmp_path):

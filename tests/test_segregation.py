@@ -92,8 +92,9 @@ def test_every_index_of_every_demo_ward_equals_pysal(full_store):
     ours = full_store.con.execute("SELECT * FROM unit_indices WHERE unit_level = 'ward'").df()
     focal = focal_groups(counts.columns)
     assert len(focal) == 19 + 5  # every 2021 category and each high-level aggregate
-    n = assert_matches(ours, counts, umap, focal)
-    assert n >= 60 * (24 * 5 + 5) * 0.95
+    # every other ward (PySAL's per-unit loop took 28 s for all 60 of a 20-minute suite)
+    n = assert_matches(ours, counts, umap, focal, every=2)
+    assert n >= 30 * (24 * 5 + 5) * 0.95
 
 
 def test_location_quotients_equal_pysal_within_the_local_authority(full_store):
