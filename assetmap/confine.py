@@ -143,8 +143,8 @@ def public_replica_plan(db_path: Path, public_dir: Path, inbox: Path | None, run
         plan.create_only.append(submissions)
     partner = snapshot_dir(db_path, PARTNER)
     plan.denied = [Path(db_path), partner / LATEST, *sorted(partner.glob("*.duckdb"))[-1:]]
-    if inbox is not None:
-        plan.denied += sorted(p for p in inbox.glob("*") if p.is_file())[:1]
+    if inbox is not None:  # a file waiting in the inbox (not a placeholder such as .gitkeep)
+        plan.denied += sorted(p for p in inbox.glob("[!.]*") if p.is_file())[:1]
     return plan
 
 
