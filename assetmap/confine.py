@@ -191,9 +191,7 @@ def _opens(path: Path) -> bool:
     try:
         with open(path, "rb") as fh:
             fh.read(1)
-    except FileNotFoundError:
-        return False
-    except PermissionError:
+    except (FileNotFoundError, PermissionError):
         return False
     return True
 

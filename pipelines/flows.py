@@ -188,13 +188,12 @@ def _writers_running() -> str:
     """The other flow runs RUNNING now (one of them may hold the writer limit)."""
     from prefect import runtime
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
-    from prefect.client.schemas.objects import StateType
+
+    from pipelines.recovery import flow_runs_in
 
     try:
         with get_client(sync_client=True) as client:
-            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
-                type=FlowRunFilterStateType(any_=[StateType.RUNNING]))), limit=20)
+            runs = flow_runs_in(client, ["RUNNING"], limit=20)
     except Exception:  # naming them is a courtesy; the error is raised either way
         return ""
     me = runtime.flow_run.id

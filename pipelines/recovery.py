@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from assetmap.snapshots import VARIANTS, snapshot_dir
 from assetmap.store import StoreBusy, connect
@@ -45,17 +46,23 @@ def free_writer_slot(name: str) -> int:
     return held
 
 
+def flow_runs_in(client: Any, states: list[str], limit: int = 200) -> list[Any]:
+    """The flow runs whose state type is one of ``states`` (``"RUNNING"``, ``"PENDING"``…)."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+
+    return client.read_flow_runs(flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+        type=FlowRunFilterStateType(any_=[StateType(s) for s in states]))), limit=limit)
+
+
 def crash_orphaned_runs() -> list[str]:
     """Mark the flow runs still RUNNING or PENDING as Crashed (no worker of ours is running yet, so
     none of them is); return their names."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
-    from prefect.client.schemas.objects import StateType
     from prefect.states import Crashed
 
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
-            type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))), limit=200)
+        runs = flow_runs_in(client, ["RUNNING", "PENDING"])
         for run in runs:
             client.set_flow_run_state(run.id, Crashed(message="its process was gone when assetmap up started "
                                                               "again (killed, or the machine stopped)"),
