@@ -480,7 +480,8 @@ def cmd_indices(args: argparse.Namespace) -> int:
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """A table as JSON-ready records: dates as ``YYYY-MM-DD``, missing values as null."""
-    return json.loads(df.astype({c: str for c in ("period", "first", "last") if c in df}).to_json(orient="records"))
+    dates = {c: str for c in ("period", "first", "last", "date") if c in df}
+    return json.loads(df.astype(dates).to_json(orient="records"))
 
 
 def cmd_dispersal(args: argparse.Namespace) -> int:
@@ -495,7 +496,18 @@ def cmd_dispersal(args: argparse.Namespace) -> int:
             if region and region.lower() not in {r.lower() for r in dispersal_trend.regions(store.con)}:
                 known = ", ".join(dispersal_trend.regions(store.con)) or "none loaded"
                 raise ValueError(f"no Asy_D11 figures for the region {region!r}; the regions loaded: {known}")
-            df = dispersal_trend.trend(store.con, region=region, las=args.la, since=args.since)
+            df = dispersal_trend.trend(store.con, region=region, las=args.la, since=args.since,
+                                       current=not args.as_published)
+        found = dispersal_trend.breaks(store.con)
+        moved = dispersal_trend.carried_forward(store.con)
+    if over_time and not df.empty:
+        shown = set(df["period"])
+        found = [b for b in found if any((b.first is None or b.first <= d) and (b.last is None or d <= b.last)
+                                         for d in shown)]
+        merged = {c for cs in df["carried_from"].dropna() for c in cs.split(", ")}
+        moved = moved[moved["code"].isin(merged)]
+    breaks_json = [{"support_type": b.support_type, "from": str(b.first) if b.first else None,
+                    "to": str(b.last) if b.last else None, "note": b.note} for b in found]
     if not over_time:
         if args.json:
             _out(df.to_json(orient="records", indent=2, date_format="iso"))
@@ -505,15 +517,20 @@ def cmd_dispersal(args: argparse.Namespace) -> int:
     grown = dispersal_trend.growth(df)
     if args.json:
         _out(json.dumps({"source": dispersal_trend.SOURCE, "region": args.region, "local_authorities": args.la,
-                         "from": args.since,
-                         "trend": _records(df), "growth": _records(grown)}, indent=2))
+                         "from": args.since, "authorities": "as published" if args.as_published else "today's",
+                         "trend": _records(df), "growth": _records(grown), "series_breaks": breaks_json,
+                         "carried_forward": _records(moved)}, indent=2))
         return 0
     if df.empty:
         _out("no Asy_D11 figures for those authorities and dates")
         return 0
+    rates = bool(df["supported_per_10k"].notna().any())
     wide = df.assign(authority=df["la_name"].fillna("") + " (" + df["la_code"] + ")") \
-        .pivot_table(index="authority", columns="period", values="supported_per_10k", dropna=False).round(1)
-    _out(f"Supported asylum seekers per 10,000 residents ({dispersal_trend.SOURCE}):")
+        .pivot_table(index="authority", columns="period", values="supported_per_10k" if rates else "supported",
+                     dropna=False).round(1)
+    _out(f"Supported asylum seekers per 10,000 residents ({dispersal_trend.SOURCE}):" if rates else
+         f"Supported asylum seekers ({dispersal_trend.SOURCE}); no residents are loaded for these authorities, "
+         "so these are counts, not rates (load ONS mid-year estimates or the census for rates):")
     _out(wide.to_string())
     _out("")
     _out("Change from the first to the last date, beside ESOL places per 10,000 now:")
@@ -521,6 +538,14 @@ def cmd_dispersal(args: argparse.Namespace) -> int:
     bases = sorted(df["residents_basis"].dropna().unique())
     _out(f"\nResidents: {'; '.join(bases) or 'not loaded'}. Suppressed cells: "
          f"{int(df['suppressed_cells'].sum())} (counted as nothing).")
+    for b in found:
+        span = (f"{b.first:%d %b %Y}" if b.first else "the first date") + " to " + \
+            (f"{b.last:%d %b %Y}" if b.last else "the last")
+        _out(f"Series break, {span}: {b.note}.")
+    if len(moved):
+        _out("On today's authorities (--as-published for the codes as published): "
+             + "; ".join(f"{r.name} ({r.code}) in {r.today_name} ({r.today}) from {r.date:%d %b %Y}, "
+                         f"{r.reference}" for r in moved.itertuples()) + ".")
     return 0
 
 
@@ -754,6 +779,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--la", nargs="+", metavar="CODE", help="these local authorities, over the dates loaded")
     p.add_argument("--from", dest="since", metavar="DATE", type=_iso_date,
                    help="only dates on or after this one (YYYY-MM-DD)")
+    p.add_argument("--as-published", action="store_true",
+                   help="the codes as published, rather than retired districts summed into today's authorities")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_dispersal)
 

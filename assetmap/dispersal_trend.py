@@ -13,6 +13,13 @@ dispersal grows faster than provision.
   (the latest year not after the date's year, else the earliest loaded), else the census
   population of the authority's output areas (through the loaded lookups); ``residents_basis``
   says which.
+- **Authorities as they are today** (by default): figures published under a district's code
+  before it merged (Cumbria, North Yorkshire and Somerset 2023; Northamptonshire 2021;
+  Buckinghamshire 2020; Dorset 2019…) or under a code replaced after a boundary change sum into
+  the authority that holds the area now (ONS's successor lookup,
+  :mod:`assetmap.vocab.local_authorities`), so each has one unbroken line.
+- **Series breaks**: the dates at which the publisher did not allocate some support to
+  authorities (its labelled ``N/A - …`` rows, and the breaks its notes describe) carry a note.
 - **Provision**: ESOL places (the ``capacity`` attribute, or 1 per provider) and refugee
   support services in the authority's output areas, as in the snapshot (asset history is not
   kept, so provision is today's at every date). NaN where no boundaries or lookups of the
@@ -28,6 +35,7 @@ import pandas as pd
 
 from assetmap import vocab
 from assetmap.store import scalar
+from assetmap.vocab import asylum_support, local_authorities
 
 SOURCE = "Home Office, Immigration system statistics, Asy_D11 (OGL v3.0)"
 
@@ -47,13 +55,19 @@ prov AS (
            count(*) FILTER (WHERE a.category = 'refugee_support') AS refugee_support
     FROM assets a JOIN oa_la l ON l.area_code = a.oa_code GROUP BY l.la_code),
 covered AS (SELECT DISTINCT la_code FROM oa_la),
+succ AS (SELECT unnest($olds) AS old, unnest($news) AS new),
+named AS (SELECT unnest($codes) AS code, unnest($names) AS name),
 sup AS (
-    SELECT la_code, period, any_value(la_name) AS la_name, any_value(region) AS region,
-           coalesce(sum(people), 0) AS supported, count(*) FILTER (WHERE suppressed) AS suppressed_cells
-    FROM dispersal
-    WHERE ($support_types IS NULL OR list_contains($support_types, support_type))
-      AND ($since IS NULL OR period >= $since)
-    GROUP BY la_code, period),
+    SELECT coalesce(succ.new, d.la_code) AS la_code, d.period,
+           coalesce(any_value(named.name), any_value(d.la_name)) AS la_name, any_value(d.region) AS region,
+           coalesce(sum(d.people), 0) AS supported, count(*) FILTER (WHERE d.suppressed) AS suppressed_cells,
+           string_agg(DISTINCT d.la_code, ', ' ORDER BY d.la_code) FILTER (WHERE succ.new IS NOT NULL)
+               AS carried_from
+    FROM dispersal d LEFT JOIN succ ON succ.old = d.la_code
+    LEFT JOIN named ON named.code = coalesce(succ.new, d.la_code)
+    WHERE ($support_types IS NULL OR list_contains($support_types, d.support_type))
+      AND ($since IS NULL OR d.period >= $since)
+    GROUP BY ALL),
 est AS (
     SELECT s.la_code, s.period,
            coalesce(
@@ -68,7 +82,7 @@ est AS (
                   ORDER BY e.year LIMIT 1)) AS year
     FROM sup s)
 SELECT s.la_code, coalesce(s.la_name, ar.name) AS la_name, s.region, s.period, s.supported,
-       s.suppressed_cells,
+       s.suppressed_cells, s.carried_from,
        coalesce(est.residents, census.residents) AS residents,
        CASE WHEN est.residents IS NOT NULL THEN 'ONS mid-year estimate ' || est.year
             WHEN census.residents IS NOT NULL THEN 'census ' || census.vintage END AS residents_basis,
@@ -87,7 +101,7 @@ ORDER BY s.la_code, s.period
 
 COLUMNS = ["la_code", "la_name", "region", "period", "residents", "residents_basis", "supported",
            "suppressed_cells", "supported_per_10k", "esol_places", "esol_places_per_10k", "refugee_support",
-           "refugee_support_per_10k", "places_per_supported"]
+           "refugee_support_per_10k", "places_per_supported", "carried_from", "series_note"]
 
 
 def regions(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -107,8 +121,48 @@ def home_region(con: duckdb.DuckDBPyConnection) -> str | None:
     return row[0] if row else None
 
 
+def carried_forward(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The retired codes the loaded figures use, each with the authority that holds its area
+    today, the date and the order behind it (ONS's successor lookup: :mod:`assetmap.vocab.local_authorities`)."""
+    codes = [r[0] for r in con.execute("SELECT DISTINCT la_code FROM dispersal ORDER BY 1").fetchall()]
+    rows = []
+    for old, new in local_authorities.successors_of(codes).items():
+        reorg = local_authorities.reorganisation_of(old)
+        rows.append({"code": old, "name": local_authorities.name_of(old), "today": new,
+                     "today_name": local_authorities.name_of(new), "date": reorg.date if reorg else None,
+                     "change": reorg.kind if reorg else None, "reference": reorg.reference if reorg else None})
+    return pd.DataFrame(rows, columns=["code", "name", "today", "today_name", "date", "change", "reference"])
+
+
+def breaks(con: duckdb.DuckDBPyConnection) -> list[asylum_support.SeriesBreak]:
+    """Where the publisher changed what it allocates to authorities: the releases' own labelled
+    ``N/A - …`` rows (``dispersal_unallocated``), and the breaks the Home Office's notes describe
+    that no loaded row shows."""
+    found = []
+    for support, label, first, last, people in con.execute(
+            """SELECT support_type, label, min(period), max(period), arg_max(people, period)
+               FROM dispersal_unallocated GROUP BY ALL ORDER BY 3, 1""").fetchall():
+        found.append(asylum_support.SeriesBreak(
+            support, first, last, f"{label}: {support} support published as not allocated to any authority "
+                                  f"({people if people is not None else 'a suppressed count of'} people at "
+                                  f"{last:%d %b %Y}), so authority figures leave it out"))
+    for known in asylum_support.KNOWN_BREAKS:
+        if not any(b.support_type == known.support_type for b in found):
+            found.append(known)
+    return found
+
+
+def _notes(table: pd.DataFrame, found: list[asylum_support.SeriesBreak], support_types: list[str]) -> list[str]:
+    out = []
+    for when in table["period"]:
+        notes = [b.note for b in found if any(asylum_support.covers(b, t, when) for t in support_types)]
+        out.append("; ".join(dict.fromkeys(notes)))
+    return out
+
+
 def trend(con: duckdb.DuckDBPyConnection, region: str | None = None, las: list[str] | None = None,
-          since: str | _dt.date | None = None, support_types: list[str] | None = None) -> pd.DataFrame:
+          since: str | _dt.date | None = None, support_types: list[str] | None = None,
+          current: bool = True) -> pd.DataFrame:
     """One row per local authority and date loaded, with the figures per 10,000 residents.
 
     Parameters
@@ -123,16 +177,31 @@ def trend(con: duckdb.DuckDBPyConnection, region: str | None = None, las: list[s
         Only dates on or after this one.
     support_types
         Only these support types (as stored: ``Section 95 / Dispersal Accommodation``...).
+    current
+        Figures on today's authorities (the default): a district that merged into a new
+        authority, or a code replaced after a boundary change, sums into its successor, so that
+        each authority has one unbroken line (``carried_from`` names the codes summed in). False:
+        the codes as published.
 
     Returns
     -------
     pandas.DataFrame
         Columns :data:`COLUMNS`, sorted by authority and date. ``supported_per_10k`` and the
         provision rates are NaN where residents are not loaded; provision is NaN where the
-        authority's areas are not loaded.
+        authority's areas are not loaded. ``series_note`` says, at each date where the
+        publisher did not allocate some of the chosen support to authorities, what and why.
     """
+    stored = [r[0] for r in con.execute("SELECT DISTINCT la_code FROM dispersal").fetchall()]
+    moved = local_authorities.successors_of(stored) if current else {}
+    shown = sorted(set(stored) - set(moved) | set(moved.values()))
+    wanted = [c.strip().upper() for c in las] if las else None
+    if wanted and current:
+        wanted = sorted({local_authorities.current(c) for c in wanted})
     params = {"variable": vocab.ETHNIC_GROUP, "support_types": support_types, "since": since,
-              "region": region, "las": [c.strip().upper() for c in las] if las else None}
+              "region": region, "las": wanted,
+              "olds": list(moved) or [""], "news": list(moved.values()) or [""],
+              "codes": [c for c in shown if local_authorities.name_of(c)] or [""],
+              "names": [local_authorities.name_of(c) for c in shown if local_authorities.name_of(c)] or [""]}
     df = con.execute(_TREND_SQL, params).df()
     if df.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -142,6 +211,8 @@ def trend(con: duckdb.DuckDBPyConnection, region: str | None = None, las: list[s
     df["refugee_support_per_10k"] = df["refugee_support"] * per
     df["places_per_supported"] = df["esol_places"] / df["supported"].where(df["supported"] > 0)
     df["period"] = pd.to_datetime(df["period"]).dt.date
+    types = support_types or [r[0] for r in con.execute("SELECT DISTINCT support_type FROM dispersal").fetchall()]
+    df["series_note"] = _notes(df, breaks(con), types)
     return df[COLUMNS].reset_index(drop=True)
 
 

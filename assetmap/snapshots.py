@@ -63,11 +63,15 @@ PUBLIC_TABLES: dict[str, str] = {
                            CASE WHEN i.kind IN {_ASSET_KINDS} THEN 'withheld from the public snapshot: see the '
                                 || 'reason code' ELSE q.message END AS message)
                       FROM src.quarantine q JOIN src.ingests i USING (ingest_id)""",  # noqa: S608 (vocabulary)
+    # what a reader changed in a row: the given text of a provider file's row is withheld like its quarantine
+    "repairs": f"""SELECT r.* REPLACE (CASE WHEN i.kind IN {_ASSET_KINDS} THEN NULL ELSE r.given END AS given)
+                   FROM src.repairs r JOIN src.ingests i USING (ingest_id)""",  # noqa: S608 (vocabulary)
     "analysed_assets": "omit", "submissions": "omit",
     "schema_migrations": "copy",  # (the new file's own, written when its schema was made)
     "snapshot_info": "omit",
     **dict.fromkeys((
-        "area_cells", "area_grid", "area_lookup", "area_parts", "areas", "dispersal", "display_areas", "events",
+        "area_cells", "area_grid", "area_lookup", "area_parts", "areas", "dispersal", "dispersal_unallocated",
+        "display_areas", "events",
         "ingests", "network_edges", "network_info", "network_nodes",
         "oa_inputs", "oa_ptal", "oa_ptal_routes", "partner_indices", "population", "population_estimates", "postcodes",
         "scorecard_indicators", "sensitive_site_counts", "transit_departures", "transit_info", "transit_links",

@@ -25,12 +25,13 @@ log = logging.getLogger(__name__)
 
 #: Data tables whose rows an ingest adds or changes (the audit tables are listed apart).
 DATA_TABLES = ("areas", "area_lookup", "population", "postcodes", "assets", "asset_versions", "partner_indices",
-               "dispersal", "population_estimates", "scorecard_indicators", "network_nodes", "network_edges",
+               "dispersal", "dispersal_unallocated", "population_estimates", "scorecard_indicators", "network_nodes",
+               "network_edges",
                "network_info", "transit_stops", "transit_departures", "transit_info", "transit_links")
 #: Derived by ``assetmap recompute``; never edited by hand.
 RESULT_TABLES = ("unit_indices", "oa_inputs", "oa_access", "unit_access", "unit_need", "unit_gaps", "analysed_assets",
                  "unit_gaps_as_at", "unit_languages", "oa_ptal", "oa_ptal_routes", "unit_ptal")
-AUDIT_TABLES = ("ingests", "quarantine", "events", "submissions")
+AUDIT_TABLES = ("ingests", "quarantine", "repairs", "events", "submissions")
 
 # CHECK constraints read the vocabulary (fixed words, never input)
 _CATEGORY_CHECK = sql_list(tuple(CATEGORIES))
@@ -661,6 +662,36 @@ MIGRATIONS: list[tuple[int, str]] = [
             residents    DOUBLE NOT NULL,
             computed_at  TIMESTAMP NOT NULL,
             PRIMARY KEY (unit_level, unit_code)
+        );
+        """,
+    ),
+    (
+        16,
+        """
+        -- What a reader changed in a row to store it, and why (a code that belonged to another
+        -- authority than the row's name, repeated rows added up): shown on the provenance page.
+        CREATE TABLE repairs (
+            ingest_id   INTEGER NOT NULL REFERENCES ingests (ingest_id),
+            row_number  INTEGER NOT NULL,
+            field       VARCHAR NOT NULL,
+            given       VARCHAR,
+            stored      VARCHAR,
+            reason      VARCHAR NOT NULL
+        );
+        -- Asy_D11: the release each figure came from (the latest date the file holds), so that a
+        -- later release replaces an earlier one's figures for an authority and date, never adds.
+        ALTER TABLE dispersal ADD COLUMN release DATE;
+        -- Support a release publishes as not allocated to any authority under a label that says
+        -- why ('N/A - Subsistence Only (Dec 2023 - Sep 2024)'): the series breaks.
+        CREATE TABLE dispersal_unallocated (
+            support_type  VARCHAR NOT NULL,
+            period        DATE NOT NULL,
+            label         VARCHAR NOT NULL,
+            people        INTEGER,
+            release       DATE,
+            source        VARCHAR,
+            ingest_id     INTEGER NOT NULL REFERENCES ingests (ingest_id),
+            PRIMARY KEY (support_type, period, label)
         );
         """,
     ),
