@@ -689,6 +689,18 @@ def quarantine_rows(con: duckdb.DuckDBPyConnection, ingest_id: int | None = None
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
+def repairs(con: duckdb.DuckDBPyConnection, ingest_id: int | None = None, limit: int = 500) -> pd.DataFrame:
+    """What readers changed in rows to store them (a code repaired by the row's name, repeated
+    figures added up), with the file and the reason, newest ingest first."""
+    cols = ["ingest_id", "path", "row_number", "field", "given", "stored", "reason"]
+    if not scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'repairs'"):
+        return pd.DataFrame(columns=cols)  # a snapshot made before repairs were recorded
+    return con.execute(
+        """SELECT r.ingest_id, i.path, r.row_number, r.field, r.given, r.stored, r.reason
+           FROM repairs r JOIN ingests i USING (ingest_id) WHERE ? IS NULL OR r.ingest_id = ?
+           ORDER BY r.ingest_id DESC, r.row_number LIMIT ?""", [ingest_id, ingest_id, limit]).df()
+
+
 def events_timeline(con: duckdb.DuckDBPyConnection, limit: int = 500) -> pd.DataFrame:
     """The latest events, newest first."""
     return con.execute("SELECT occurred_at, name, payload::VARCHAR AS payload FROM events "

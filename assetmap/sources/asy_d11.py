@@ -452,7 +452,7 @@ def _superseded(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, release: _d
     newer = con.execute("SELECT DISTINCT la_code, period FROM dispersal WHERE release > ?", [release]).fetchall()
     if not newer:
         return pd.Series(False, index=frame.index)
-    held = pd.MultiIndex.from_tuples(newer)
+    held = pd.MultiIndex.from_arrays([[c for c, _ in newer], pd.to_datetime([p for _, p in newer])])
     return pd.Series(pd.MultiIndex.from_arrays([frame["la_code"], frame["period"]]).isin(held), index=frame.index)
 
 

@@ -34,7 +34,11 @@ def main() -> None:
         dates = sorted(dispersal_trend.trend(con, region=None if region == _ALL else region)["period"].unique())
         since = common.choice("From", {str(d): d.strftime("%d %b %Y") for d in dates},
                               str(dates[0]) if dates else None, key="d-from") if dates else None
-    table = dispersal_trend.trend(con, region=None if region == _ALL else region, since=since)
+        published = st.toggle("Codes as published", value=False, key="d-published",
+                              help="Off: districts that later merged, and codes replaced after a boundary "
+                                   "change, are summed into today's authorities (one unbroken line each).")
+    table = dispersal_trend.trend(con, region=None if region == _ALL else region, since=since,
+                                  current=not published)
     if table.empty:
         st.info("No Asy_D11 figures for this region from that date.")
         st.stop()
@@ -48,20 +52,48 @@ def main() -> None:
         "provision at every date); blank where the authority's areas are not loaded. "
         f"Suppressed cells: {int(table['suppressed_cells'].sum())}, counted as nothing."))
 
-    st.subheader("Over time: supported asylum seekers per 10,000 residents")
-    trend = alt.Chart(table.dropna(subset=["supported_per_10k"])).mark_line(point=True).encode(
+    shown = set(table["period"])
+    found = [b for b in dispersal_trend.breaks(con)
+             if any((b.first is None or b.first <= d) and (b.last is None or d <= b.last) for d in shown)]
+    for b in found:
+        span = (f"{b.first:%d %b %Y}" if b.first else "the first date") + " to " + \
+            (f"{b.last:%d %b %Y}" if b.last else "the last")
+        st.warning(common.md(f"Series break, {span}: {b.note}."), icon=":material/timeline:")
+    merged = {c for cs in table["carried_from"].dropna() for c in cs.split(", ")}
+    if merged:
+        moved = dispersal_trend.carried_forward(con)
+        with st.expander(f"On today's authorities: {len(merged)} retired codes summed into their successors"):
+            st.dataframe(moved[moved["code"].isin(merged)], hide_index=True, key="d-moved")
+
+    rates = bool(table["supported_per_10k"].notna().any())
+    measure, measure_title = ("supported_per_10k", "supported per 10,000") if rates else ("supported", "supported")
+    if rates:
+        st.subheader("Over time: supported asylum seekers per 10,000 residents")
+    else:
+        st.subheader("Over time: supported asylum seekers")
+        st.info("No residents are loaded for these authorities, so the figures are counts, not rates: drop ONS "
+                "mid-year population estimates (or the census) into the inbox for rates per 10,000.")
+    breaks_at = pd.DataFrame({"period": sorted({d for d, n in zip(table["period"], table["series_note"],
+                                                                     strict=True) if n})})
+    rules = alt.Chart(breaks_at).mark_rule(strokeDash=[4, 4], color="#888").encode(
+        x="period:T", tooltip=[alt.Tooltip("period:T", title="series break at", format="%d %b %Y")])
+    trend = alt.Chart(table.dropna(subset=[measure])).mark_line(point=True).encode(
         x=alt.X("period:T", title="date (as at)"),
-        y=alt.Y("supported_per_10k:Q", title="supported per 10,000"),
+        y=alt.Y(f"{measure}:Q", title=measure_title),
         color=alt.Color("authority:N", title="local authority"),
         tooltip=["authority", alt.Tooltip("period:T", format="%d %b %Y"), "supported", "suppressed_cells",
-                 alt.Tooltip("supported_per_10k:Q", format=".1f"), "residents_basis"])
-    st.altair_chart(trend, width="stretch")
+                 alt.Tooltip("supported_per_10k:Q", format=".1f"), "residents_basis", "carried_from"])
+    st.altair_chart(trend + rules if len(breaks_at) else trend, width="stretch")
+    if len(breaks_at):
+        st.caption("Dashed lines: dates at which the publisher left some of this support unallocated to "
+                   "authorities (the notes above).")
 
-    st.subheader("Change since the first date, beside ESOL places per 10,000 now")
-    grown = dispersal_trend.growth(table)
-    st.dataframe(grown, hide_index=True, key="d-growth")
+    if rates:
+        st.subheader("Change since the first date, beside ESOL places per 10,000 now")
+        grown = dispersal_trend.growth(table)
+        st.dataframe(grown, hide_index=True, key="d-growth")
 
-    latest = table[table["period"] == last].sort_values("supported_per_10k", ascending=False)
+    latest = table[table["period"] == last].sort_values(measure, ascending=False)
     st.subheader(f"At {last:%d %b %Y}")
     chart = alt.Chart(latest.dropna(subset=["supported_per_10k", "esol_places_per_10k"])).mark_circle(
         size=90, opacity=0.8).encode(
@@ -71,7 +103,8 @@ def main() -> None:
         tooltip=["authority", "supported", alt.Tooltip("supported_per_10k:Q", format=".1f"),
                  alt.Tooltip("esol_places_per_10k:Q", format=".1f"),
                  alt.Tooltip("refugee_support_per_10k:Q", format=".2f")])
-    st.altair_chart(chart, width="stretch")
+    if rates:
+        st.altair_chart(chart, width="stretch")
     st.dataframe(latest.drop(columns="authority"), hide_index=True, key="d-table")
     st.download_button("Download the figures over time (CSV)", to_csv_bytes(table.drop(columns="authority")),
                        file_name="assetmap-dispersal.csv", mime="text/csv", key="d-csv",

@@ -30,6 +30,13 @@ def main() -> None:
         st.caption("Quarantined rows by reason (details: `assetmap quarantine --ingest N`)")
         st.dataframe(q, hide_index=True, key="pv-quarantine")
 
+    fixed = queries.repairs(con)
+    if len(fixed):
+        st.subheader("Repairs")
+        st.caption("What a reader changed in a row to store it, and why: a code that belonged to another "
+                   "authority than the row's name, repeated figures added up. Nothing is changed silently.")
+        st.dataframe(fixed, hide_index=True, key="pv-repairs")
+
     st.subheader("Events")
     ev = queries.events_timeline(con)
     names = sorted(ev["name"].unique())
