@@ -184,12 +184,23 @@ def phase_asy_d11(work: Path) -> dict:
         del n
         return dt
 
+    def onto_itself() -> float:
+        """The release again, other bytes (one more line end), onto a store that holds it: every
+        figure replaced, none added."""
+        copy = work / "asy_again.csv"
+        copy.write_bytes(ASY_D11.read_bytes() + b"\n")
+        with Store(work / "asy_1.duckdb") as store:
+            t = time.perf_counter()
+            ingest_file(store, copy)
+            return time.perf_counter() - t
+
     ours(0)
     runs = [ours(i) for i in range(1, 6)]
     best, r = min(runs, key=lambda x: x[0])
+    again = onto_itself()
     reference(0)
     ref = min(reference(i) for i in range(1, 6))
-    return {"seconds": best, "reference_s": ref, "rows": r.rows_read, "accepted": r.rows_accepted,
+    return {"seconds": best, "reference_s": ref, "again_s": again, "rows": r.rows_read, "accepted": r.rows_accepted,
             "quarantined": r.rows_quarantined, "message": r.message}
 
 
@@ -222,6 +233,8 @@ def main() -> None:
         print(f"  ingest {a['seconds']:.3f} s (best of 5, with the code/name checks, repairs and repeats added "
               f"up); DuckDB's own read_csv into a table of the same key: {a['reference_s']:.3f} s; ratio "
               f"{ratio:.2f}x (target <= 2x: {'MET' if ratio <= 2 else 'MISSED'})")
+        print(f"  the release again onto a store holding it (every figure replaced, none added): "
+              f"{a['again_s']:.3f} s")
 
     demo = WORK / "national"
     # made again when missing, or made by an assetmap before the demo had its main-language table

@@ -52,7 +52,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from assetmap.sources._io import (
     FileRefused,
@@ -67,6 +69,7 @@ from assetmap.sources._io import (
     sniff_delimiter,
 )
 from assetmap.sources.registry import Reader, Written
+from assetmap.store import scalar
 from assetmap.vocab import local_authorities
 from assetmap.vocab.asylum_support import Spellings
 
@@ -217,7 +220,7 @@ def _frame(header: list[str], rows: list[tuple[int, dict[str, str]]]) -> pd.Data
 
 
 def _clean_csv(body: bytes) -> pd.DataFrame | None:
-    """The table read by pandas' C parser when the file is clean in every way in which it and
+    """The table read by Arrow's CSV parser when the file is clean in every way in which it and
     :func:`read_csv_records` could read it differently (UTF-8, commas, no blank lines, no line
     breaks inside quotes, every row as long as the header); else None (the row-by-row way)."""
     try:
@@ -231,9 +234,10 @@ def _clean_csv(body: bytes) -> pd.DataFrame | None:
     if sniff_delimiter(body_text.split("\n", 1)[0]) != "," or len(set(header)) != len(header):
         return None
     try:
-        df = pd.read_csv(io.StringIO(body_text), dtype=str, keep_default_na=False, on_bad_lines="error",
-                         engine="c")
-    except (ValueError, pd.errors.ParserError):
+        # Arrow's parser (both cores); a row of another length than the header is an error
+        df = pd.read_csv(io.BytesIO(body_text.encode("utf-8")), dtype=str, keep_default_na=False,
+                         on_bad_lines="error", engine="pyarrow")
+    except (ValueError, pd.errors.ParserError, pa.ArrowInvalid):
         return None
     if len(df) != body_text.count("\n") or df.isna().any().any():
         return None
@@ -289,10 +293,12 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     raw_n = df[people_col].str.strip().str.replace(",", "", regex=False).str.replace(" ", "", regex=False)
     suppressed = raw_n.str.lower().isin(SUPPRESSED)
     whole = raw_n.str.fullmatch(r"\d+")
-    when = df[date_col].map({v: _date(v) for v in df[date_col].unique()})
+    wi, wu = pd.factorize(df[date_col])  # a few dozen distinct dates: each parsed once
+    when = pd.Series(np.array([np.datetime64(d, "s") if d else np.datetime64("NaT", "s")
+                               for d in map(_date, wu)] + [np.datetime64("NaT", "s")])[wi], index=df.index)
     spell = Spellings()
-    pairs = (df[support_col] if support_col else blank) + "\x1f" + (df[accom_col] if accom_col else blank)
-    support = pairs.map({sa: _support(spell, *sa.split("\x1f")) for sa in pairs.unique()})
+    support = _map_pairs(df[support_col] if support_col else blank, df[accom_col] if accom_col else blank,
+                         lambda sup, acc: _support(spell, sup, acc))
     is_la = code.map({c: level_of(c) == "la" for c in code.unique()}).astype(bool)
 
     bad_code = ~is_la
@@ -313,7 +319,8 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     unalloc = df.index[bad_code & when.notna() & (suppressed | whole)]
     labels = [(_unallocated_label(given_code[i], name[i]), i) for i in unalloc]
     meta["unallocated"] = _unallocated_frame([
-        (support[i] or "all", when[i], lab, None if suppressed[i] else int(raw_n[i])) for lab, i in labels if lab])
+        (support[i] or "all", when[i].date(), lab, None if suppressed[i] else int(raw_n[i]))
+        for lab, i in labels if lab])
     for i in df.index[bad_count]:
         rn = int(df.at[i, "row_number"])
         quarantine.append(quarantine_row(rn, _raw(i), "invalid_count",
@@ -328,7 +335,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     frame = pd.DataFrame({
         "row_number": df["row_number"].astype(int), "la_code": code, "la_name": name.where(name != "", None),
         "region": region.where(region != "", None), "support_type": support.where(support != "", "all"),
-        "period": pd.to_datetime(when).astype("datetime64[s]"),
+        "period": when,
         "people": pd.to_numeric(raw_n.where(~suppressed), errors="coerce"), "suppressed": suppressed.astype(bool),
         "src": df.index}).loc[ok]
     stored_code, stored_name, repairs, mismatch = _check_codes(
@@ -348,6 +355,23 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     return ReadResult(KIND, frame.drop(columns=["src"]), quarantine, rows_read, meta)
 
 
+def _pair_codes(a: pd.Series | np.ndarray, b: pd.Series) -> np.ndarray:
+    """One integer per distinct pair of values (``a`` may already be such integers)."""
+    ai = np.asarray(a) if isinstance(a, np.ndarray) else pd.factorize(a)[0]
+    bi, bu = pd.factorize(b)
+    return ai.astype("int64") * max(len(bu), 1) + bi
+
+
+def _map_pairs(a: pd.Series, b: pd.Series, fn: Any) -> pd.Series:
+    """``fn(x, y)`` for each row's pair, called once per distinct pair."""
+    key = _pair_codes(a, b)
+    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    av, bv = a.to_numpy(), b.to_numpy()
+    values = np.array([fn(av[i], bv[i]) for i in first], dtype=object)
+    del uniq
+    return pd.Series(values[inverse], index=a.index)
+
+
 def _support(spell: Spellings, support: str, accom: str) -> str:
     """``Section 95 / Dispersal Accommodation`` in one spelling; a ``N/A - …`` part is no label."""
     return " / ".join(spell.of(v) for v in (support, accom) if v.strip() and not v.strip().upper().startswith("N/A"))
@@ -359,19 +383,14 @@ def _check_codes(code: pd.Series, name: pd.Series, when: pd.Series, row_number: 
     the codes and names to store, the repairs made, and the rows that cannot be placed
     (index -> why). A name that is no authority's (a typing slip) becomes the code's own."""
     known = local_authorities.authorities()
-    ci, cu = pd.factorize(code)
-    ni, nu = pd.factorize(name)
-    pair = ci.astype("int64") * max(len(nu), 1) + ni
-    first = pd.Series(range(len(pair))).groupby(pair).first()
-    good = {p: (not nu[ni[j]] or cu[ci[j]] not in known or local_authorities.is_named(cu[ci[j]], nu[ni[j]]))
-            for p, j in first.items()}
-    ok = pd.Series(pair, index=code.index).map(good).astype(bool)
+    ok = _map_pairs(code, name, lambda c, n: not n or c not in known or local_authorities.is_named(c, n)
+                    ).astype(bool)
     out = code.copy()
     renamed = name.copy()
     repairs: list[dict[str, Any]] = []
     mismatch: dict[Any, str] = {}
     for i in code.index[~ok]:
-        checked = local_authorities.check(code[i], name[i], when[i])
+        checked = local_authorities.check(code[i], name[i], when[i].date())
         if checked.problem:
             mismatch[i] = checked.problem
             continue
@@ -397,11 +416,12 @@ def _add_up_repeats(frame: pd.DataFrame, quarantine: list[dict[str, Any]], repai
     the others are quarantined as ``duplicate_quarter``, never added.
     """
     frame["rows"] = 1
-    dup = frame.duplicated(_KEY, keep=False)
-    if not dup.any():
+    key = _pair_codes(_pair_codes(frame["la_code"], frame["support_type"]), frame["period"])
+    _, first, counts = np.unique(key, return_index=True, return_counts=True)
+    if (counts == 1).all():
         return frame, {}
-    keys = frame.drop_duplicates(_KEY)
-    distinct = keys.groupby("period").size()
+    dup = pd.Series(np.isin(key, np.unique(key)[counts > 1]), index=frame.index)
+    distinct = frame.iloc[first].groupby("period").size()
     repeated = frame[dup].drop_duplicates(_KEY).groupby("period").size()
     doubled = {p for p, n in repeated.items() if n >= 2 and 2 * n > distinct[p]}
     if doubled:
@@ -434,8 +454,7 @@ def _add_up_repeats(frame: pd.DataFrame, quarantine: list[dict[str, Any]], repai
                         "reason": f"rows {', '.join(map(str, rows))} repeat {when:%d %b %Y}, {la}, {support}: "
                                   "added up" + (" (a suppressed part adds nothing)"
                                                 if any(missing) and not all_suppressed else "")})
-    out = pd.concat([single, pd.DataFrame(summed, columns=frame.columns)], ignore_index=True)
-    return out.sort_values("row_number", ignore_index=True), merged
+    return pd.concat([single, pd.DataFrame(summed, columns=frame.columns)], ignore_index=True), merged
 
 
 def _unallocated_frame(rows: list[tuple[str, _dt.date, str, int | None]]) -> pd.DataFrame:
@@ -470,13 +489,17 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
                 "superseded", f"row {rn}: a later release (to {release:%d %b %Y} or after) already holds "
                               f"{r.la_code}'s figures for {r.period:%d %b %Y}; they are kept"))
     frame = frame[~old]
-    frame = _one_spelling(con, frame)
+    held = bool(scalar(con, "SELECT count(*) FROM (SELECT 1 FROM dispersal LIMIT 1)"))
+    if held:  # the spellings the store holds already (a first load has its own, from the vocabulary)
+        frame = _one_spelling(con, frame)
     if not frame.empty:
         con.register("_d", frame[["la_code", "la_name", "region", "support_type", "period", "people", "suppressed"]])
         try:
             # a release replaces what an earlier (or the same) release said of an authority and date
-            con.execute("""DELETE FROM dispersal WHERE (la_code, period) IN (SELECT DISTINCT la_code, period FROM _d)
-                           AND (release IS NULL OR release <= ?)""", [release])
+            if held:
+                con.execute("""DELETE FROM dispersal
+                               WHERE (la_code, period) IN (SELECT DISTINCT la_code, period FROM _d)
+                                 AND (release IS NULL OR release <= ?)""", [release])
             con.execute(
                 """INSERT INTO dispersal (la_code, la_name, region, support_type, period, people, suppressed,
                                           source, ingest_id, release)
@@ -533,8 +556,9 @@ def _write_unallocated(con: duckdb.DuckDBPyConnection, df: pd.DataFrame | None, 
         return
     con.register("_u", df)
     try:
-        con.execute("""DELETE FROM dispersal_unallocated WHERE period IN (SELECT DISTINCT period FROM _u)
-                       AND (release IS NULL OR release <= ?)""", [release])
+        if scalar(con, "SELECT count(*) FROM (SELECT 1 FROM dispersal_unallocated LIMIT 1)"):
+            con.execute("""DELETE FROM dispersal_unallocated WHERE period IN (SELECT DISTINCT period FROM _u)
+                           AND (release IS NULL OR release <= ?)""", [release])
         con.execute("""INSERT INTO dispersal_unallocated (support_type, period, label, people, release, source,
                                                           ingest_id)
                        SELECT support_type, period, label, people, ?, ?, ? FROM _u
