@@ -293,3 +293,16 @@ def test_the_pages_show_the_breaks_the_mapping_and_the_repairs(release_published
     at = ok(page("provenance"))
     fixed = next(d.value for d in at.dataframe if "reason" in d.value.columns and "given" in d.value.columns)
     assert len(fixed) == 66 and "E06000010 Bradford" in set(fixed["given"])
+
+
+@pytest.mark.parametrize("name", ["asy_d11_sep2024_layout_sample.csv", "asy_d11_sep2024_layout_sample.xlsx",
+                                  "asy_d11_2026_layout_sample.xlsx"])
+def test_the_published_workbook_layouts_are_read_and_checked_alike(tmp_path, name):
+    with Store(tmp_path / "s.duckdb") as store:
+        r = ingest_file(store, SHARED / "asy_d11" / name)
+        assert r.status == "completed" and r.kind == "dispersal", r.message
+        assert r.rows_read == r.rows_accepted + r.rows_quarantined and r.rows_accepted > 0
+        reasons = {x[0] for x in store.con.execute("SELECT reason_code FROM quarantine").fetchall()}
+        assert reasons <= {"invalid_code"}  # only support not allocated to an authority
+        for code, la_name in store.con.execute("SELECT DISTINCT la_code, la_name FROM dispersal").fetchall():
+            assert local_authorities.is_named(code, la_name), (code, la_name)
