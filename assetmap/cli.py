@@ -538,6 +538,10 @@ def cmd_dispersal(args: argparse.Namespace) -> int:
     bases = sorted(df["residents_basis"].dropna().unique())
     _out(f"\nResidents: {'; '.join(bases) or 'not loaded'}. Suppressed cells: "
          f"{int(df['suppressed_cells'].sum())} (counted as nothing).")
+    early = sorted({b for b in df["provision_basis"].dropna() if b.startswith("as first loaded")})
+    if df["provision_basis"].notna().any():
+        _out("ESOL places and refugee support: the sites open at each date, from their history"
+             + (f"; earlier dates take provision {early[0]}" if early else "") + ".")
     for b in found:
         span = (f"{b.first:%d %b %Y}" if b.first else "the first date") + " to " + \
             (f"{b.last:%d %b %Y}" if b.last else "the last")

@@ -21,9 +21,11 @@ dispersal grows faster than provision.
 - **Series breaks**: the dates at which the publisher did not allocate some support to
   authorities (its labelled ``N/A - …`` rows, and the breaks its notes describe) carry a note.
 - **Provision**: ESOL places (the ``capacity`` attribute, or 1 per provider) and refugee
-  support services in the authority's output areas, as in the snapshot (asset history is not
-  kept, so provision is today's at every date). NaN where no boundaries or lookups of the
-  authority are loaded: not measured, rather than none.
+  support services in the authority's output areas open at the end of each date, from the
+  sites' history (``asset_versions``: a class that closed last year counts until it closed);
+  a date before the earliest history loaded takes provision as first loaded, and
+  ``provision_basis`` says so. NaN where no boundaries or lookups of the authority are loaded:
+  not measured, rather than none.
 """
 
 from __future__ import annotations
@@ -47,13 +49,6 @@ census AS (
         SELECT * FROM population WHERE variable = $variable
         QUALIFY vintage = max(vintage) OVER (PARTITION BY area_code, variable)) p
     JOIN oa_la l ON l.area_code = p.area_code GROUP BY l.la_code),
-prov AS (
-    SELECT l.la_code,
-           coalesce(sum(CASE WHEN a.category = 'esol_provider' THEN
-               coalesce(TRY_CAST(json_extract_string(a.attrs, '$.capacity') AS DOUBLE), 1) END), 0)
-               AS esol_places,
-           count(*) FILTER (WHERE a.category = 'refugee_support') AS refugee_support
-    FROM assets a JOIN oa_la l ON l.area_code = a.oa_code GROUP BY l.la_code),
 covered AS (SELECT DISTINCT la_code FROM oa_la),
 succ AS (SELECT unnest($olds) AS old, unnest($news) AS new),
 named AS (SELECT unnest($codes) AS code, unnest($names) AS name),
@@ -67,6 +62,24 @@ sup AS (
     LEFT JOIN named ON named.code = coalesce(succ.new, d.la_code)
     WHERE ($support_types IS NULL OR list_contains($support_types, d.support_type))
       AND ($since IS NULL OR d.period >= $since)
+    GROUP BY ALL),
+hist AS (SELECT min(valid_from) AS t0 FROM asset_versions),
+asat AS (
+    SELECT DISTINCT s.la_code, s.period, hist.t0,
+           CASE WHEN hist.t0 IS NOT NULL AND s.period + INTERVAL 1 DAY <= hist.t0 THEN hist.t0 + INTERVAL 1 SECOND
+                ELSE s.period + INTERVAL 1 DAY END AS as_at
+    FROM sup s, hist),
+prov AS (
+    -- the sites open at the end of each date, from their history (as first loaded, before it)
+    SELECT asat.la_code, asat.period,
+           coalesce(sum(CASE WHEN v.category = 'esol_provider' THEN
+               coalesce(TRY_CAST(json_extract_string(v.attrs, '$.capacity') AS DOUBLE), 1) END), 0)
+               AS esol_places,
+           count(v.asset_id) FILTER (WHERE v.category = 'refugee_support') AS refugee_support
+    FROM asat JOIN oa_la l ON l.la_code = asat.la_code
+    JOIN asset_versions v ON v.oa_code = l.area_code AND v.status = 'open'
+         AND v.category IN ('esol_provider', 'refugee_support')
+         AND v.valid_from < asat.as_at AND (v.valid_to IS NULL OR v.valid_to >= asat.as_at)
     GROUP BY ALL),
 est AS (
     SELECT s.la_code, s.period,
@@ -87,11 +100,17 @@ SELECT s.la_code, coalesce(s.la_name, ar.name) AS la_name, s.region, s.period, s
        CASE WHEN est.residents IS NOT NULL THEN 'ONS mid-year estimate ' || est.year
             WHEN census.residents IS NOT NULL THEN 'census ' || census.vintage END AS residents_basis,
        CASE WHEN c.la_code IS NOT NULL THEN coalesce(prov.esol_places, 0) END AS esol_places,
-       CASE WHEN c.la_code IS NOT NULL THEN coalesce(prov.refugee_support, 0) END AS refugee_support
+       CASE WHEN c.la_code IS NOT NULL THEN coalesce(prov.refugee_support, 0) END AS refugee_support,
+       CASE WHEN c.la_code IS NULL THEN NULL
+            WHEN asat.t0 IS NULL THEN 'no sites loaded'
+            WHEN s.period + INTERVAL 1 DAY <= asat.t0
+                THEN 'as first loaded, ' || strftime(asat.t0, '%d %b %Y') || ' (no history before)'
+            ELSE 'open at the date' END AS provision_basis
 FROM sup s
 LEFT JOIN est ON est.la_code = s.la_code AND est.period = s.period
 LEFT JOIN census ON census.la_code = s.la_code
-LEFT JOIN prov ON prov.la_code = s.la_code
+LEFT JOIN prov ON prov.la_code = s.la_code AND prov.period = s.period
+LEFT JOIN asat ON asat.la_code = s.la_code AND asat.period = s.period
 LEFT JOIN covered c ON c.la_code = s.la_code
 LEFT JOIN areas ar ON ar.code = s.la_code AND ar.level = 'la'
 WHERE ($region IS NULL OR lower(s.region) = lower($region))
@@ -101,7 +120,7 @@ ORDER BY s.la_code, s.period
 
 COLUMNS = ["la_code", "la_name", "region", "period", "residents", "residents_basis", "supported",
            "suppressed_cells", "supported_per_10k", "esol_places", "esol_places_per_10k", "refugee_support",
-           "refugee_support_per_10k", "places_per_supported", "carried_from", "series_note"]
+           "refugee_support_per_10k", "places_per_supported", "provision_basis", "carried_from", "series_note"]
 
 
 def regions(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -263,3 +263,37 @@ def test_partner_indices_are_kept_apart_and_disagreements_reported(full_store, t
     assert out["compared"] == 3
     got = {(x["unit_code"], x["index_name"]) for x in out["disagreements"]}
     assert got == {(code, "isolation"), ("E05999999", "theil_h")}
+
+
+def test_provision_is_counted_as_it_was_at_each_date(city_store, demo_dir, tmp_path):
+    """A class that closed counts until it closed: provision per 10,000 falls at the quarter after
+    the closure, and not before; a date before the history loaded says so."""
+    for sub in ("dispersal/mid_year_population_estimates_2024.csv", "dispersal/asy_d11_supported_asylum_seekers.csv"):
+        assert ingest_file(city_store, demo_dir / sub).status == "completed"
+    providers = demo_dir / "assets" / "esol_providers.csv"
+    assert ingest_file(city_store, providers, effective="2025-01-15").status == "completed"
+    places_sql = ("SELECT sum(coalesce(TRY_CAST(attrs->>'capacity' AS DOUBLE), 1)) FROM assets "
+                  "WHERE category = 'esol_provider'")
+    total = city_store.scalar(places_sql)  # today's provision, before the closure
+    with providers.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    closing = max((r for r in rows if r["capacity"].isdigit()), key=lambda r: int(r["capacity"]))
+    later = tmp_path / "esol_providers.csv"
+    with later.open("w", encoding="utf-8", newline="") as fh:  # the provider's notice: this class has closed
+        w = csv.DictWriter(fh, fieldnames=[*rows[0], "status"])
+        w.writeheader()
+        w.writerow({**closing, "status": "closed"})
+    r = ingest_file(city_store, later, effective="2025-05-02")
+    assert r.status == "completed", r.message
+    after = city_store.scalar(places_sql)
+    assert after == total - float(closing["capacity"])  # the largest class closed on 2 May 2025
+    city = trend(city_store.con, las=["E08900001"]).set_index("period")
+    places = {str(d): v for d, v in city["esol_places"].items()}
+    assert places["2025-03-31"] == total  # open then, though closed today
+    assert places["2025-06-30"] == places["2025-09-30"] == after
+    per = {str(d): v for d, v in city["esol_places_per_10k"].items()}
+    assert per["2025-06-30"] < per["2025-03-31"]
+    assert places["2024-12-31"] == total  # before the history began: provision as first loaded, and said
+    assert city.loc[datetime.date(2024, 12, 31), "provision_basis"] == \
+        "as first loaded, 15 Jan 2025 (no history before)"
+    assert city.loc[datetime.date(2025, 6, 30), "provision_basis"] == "open at the date"

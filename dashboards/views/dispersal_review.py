@@ -45,11 +45,15 @@ def main() -> None:
     table["authority"] = table.apply(_label, axis=1)
     first, last = table["period"].min(), table["period"].max()
     bases = "; ".join(sorted(table["residents_basis"].dropna().unique())) or "not loaded"
+    before = table.loc[table["provision_basis"].fillna("").str.startswith("as first loaded"), "period"]
+    provision = (f"dates to {before.max():%d %b %Y} precede the earliest history loaded and take provision as "
+                 f"first loaded: {table['provision_basis'].dropna().iloc[0].removeprefix('as first loaded, ')}"
+                 if len(before) else "every date within it")
     st.caption(common.md(
         f"Asylum seekers in receipt of support, {first:%d %b %Y} to {last:%d %b %Y} "
         f"({table['period'].nunique()} dates), per 10,000 residents. Source: {dispersal_trend.SOURCE}. "
-        f"Residents: {bases}. ESOL places and refugee support: the assets in this snapshot (today's "
-        "provision at every date); blank where the authority's areas are not loaded. "
+        f"Residents: {bases}. ESOL places and refugee support: the sites open at each date, from their "
+        f"history ({provision}); blank where the authority's areas are not loaded. "
         f"Suppressed cells: {int(table['suppressed_cells'].sum())}, counted as nothing."))
 
     shown = set(table["period"])
