@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import Transformer
+from scipy.spatial import cKDTree
 from shapely.geometry import Polygon
 
 from assetmap import vocab
@@ -472,7 +473,9 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
     _write_ts024(np.random.default_rng(seed + 5), p, oa_codes, cats, ethnic, english)
     written.append(p)
 
-    written += _write_assets(rng, out, scale, oa_cells, centroids, cats, ethnic, english, n_assets)
+    history: dict[str, Any] = {}
+    written += _write_assets(rng, out, scale, oa_cells, centroids, cats, ethnic, english, n_assets,
+                             np.random.default_rng(seed + 7), history)
     if scale == "city":  # the streets people walk, with a river that two bridges cross
         p = write_network(out / "network" / "demoford_streets.osm", region, np.random.default_rng(seed + 6))
         written.append(p)
@@ -492,6 +495,7 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
         "counts": {"local_authorities": len(la_cells), "wards": len(ward_cells), "output_areas": len(oa_cells),
                    "assets": int(sum(n_assets.values()))},
         "files": [str(x.relative_to(out)) for x in written],
+        **({"history": history} if history else {}),
         "note": "Everything here is made up. Codes lie in ranges ONS does not use.",
     }
     (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -544,6 +548,75 @@ def _write_scorecard(rng: np.random.Generator, path: Path, la_codes: list[str]) 
 
 #: The quarters of the demo's Asy_D11, as the published sheet writes its dates.
 DEMO_QUARTERS = ("31 Dec 2024", "31 Mar 2025", "30 Jun 2025", "30 Sep 2025")
+#: The quarters of the demo's provider history: two years of older ESOL provider files, each in a
+#: folder named for the date it takes effect (``assets/history/2023-12-31/esol_providers.csv``).
+HISTORY_QUARTERS = ("2023-12-31", "2024-03-31", "2024-06-30", "2024-09-30", "2024-12-31", "2025-03-31",
+                    "2025-06-30", "2025-09-30")
+#: The centre a funding cut closed, in the history.
+CUT_CENTRE = "Demoford Adult Learning Centre"
+
+
+def _write_history(rng: np.random.Generator, out: Path, rows: list[dict[str, Any]], centroids: np.ndarray,
+                   plan: dict[str, Any]) -> list[Path]:
+    """The providers as they were listed each quarter for two years before today's file.
+
+    Today's classes are today's file (``rows``); going back, some had not opened yet, some stood
+    elsewhere (they moved toward the centre of town since), and classes that have since closed
+    were still open, among them :data:`CUT_CENTRE`, a large centre a funding cut closed. Each
+    closure is listed with ``status`` closed in the quarter it closed. ``plan`` is filled with
+    what happened when (it goes into ``MANIFEST.json``), so tests can check the store's history
+    against what was written.
+    """
+    to_ll = Transformer.from_crs(STORE_CRS, DISPLAY_CRS, always_xy=True)
+    to_bng = Transformer.from_crs(DISPLAY_CRS, STORE_CRS, always_xy=True)
+    centre = centroids.mean(axis=0)
+    n_q = len(HISTORY_QUARTERS)
+    k = len(rows)
+    order = rng.permutation(k)
+    opens = {int(i): int(rng.integers(1, n_q)) for i in order[: k // 8]}  # first listed in that quarter
+    movers = {int(i): int(rng.integers(1, n_q)) for i in order[k // 8: k // 8 + 6]}  # moved in that quarter
+    gone: list[tuple[dict[str, Any], int]] = []
+    for j, i in enumerate(order[k // 8 + 6: k // 8 + 14]):  # classes since closed, each where another is
+        base = rows[int(i)]
+        gone.append(({**base, "id": f"esol-h-{j + 1:03d}", "name": f"Evening ESOL Class {j + 1}",
+                      "capacity": int(rng.integers(8, 30)), "website": f"https://example.org/esol/h{j + 1}"},
+                     int(rng.integers(1, n_q))))
+    first = rows[int(order[-1])]
+    gone.append(({**first, "id": "esol-h-cut", "name": CUT_CENTRE, "capacity": 120,
+                  "website": "https://example.org/esol/cut"}, 5))  # closed in a funding cut, 31 Mar 2025
+
+    tree = cKDTree(centroids)
+
+    def earlier(row: dict[str, Any]) -> dict[str, Any]:
+        """Where a class that moved toward the centre stood before: further out, at the output area
+        nearest a point 40 % farther from the centre (inside the city)."""
+        x, y = to_bng.transform(float(row["lon"]), float(row["lat"]))
+        _, j = tree.query([x + 0.4 * (x - centre[0]), y + 0.4 * (y - centre[1])])
+        lon, lat = to_ll.transform(*centroids[int(j)])
+        return {**row, "lat": f"{lat:.6f}", "lon": f"{lon:.6f}", "address": f"Old premises, {row['address']}"}
+
+    written = []
+    for q, date in enumerate(HISTORY_QUARTERS):
+        listed = []
+        for i, row in enumerate(rows):
+            if opens.get(i, 0) > q:
+                continue
+            listed.append({**(earlier(row) if movers.get(i, 0) > q else row), "status": ""})
+        for row, closed_at in gone:
+            if q < closed_at:
+                listed.append({**row, "status": ""})
+            elif q == closed_at:
+                listed.append({**row, "status": "closed"})
+        p = out / "assets" / "history" / date / "esol_providers.csv"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(listed).to_csv(p, index=False)
+        written.append(p)
+    plan.update({"quarters": list(HISTORY_QUARTERS),
+            "opened": {rows[i]["id"]: HISTORY_QUARTERS[q] for i, q in sorted(opens.items())},
+            "moved": {rows[i]["id"]: HISTORY_QUARTERS[q] for i, q in sorted(movers.items())},
+            "closed": {row["id"]: HISTORY_QUARTERS[q] for row, q in gone},
+            "cut": {"name": CUT_CENTRE, "closed": HISTORY_QUARTERS[5]}})
+    return written
 
 
 def _write_asy_d11(rng: np.random.Generator, path: Path, la_codes: list[str], la_names: list[str], oa_la: np.ndarray,
@@ -595,7 +668,8 @@ def _write_asy_d11(rng: np.random.Generator, path: Path, la_codes: list[str], la
 
 
 def _write_assets(rng: np.random.Generator, out: Path, scale: str, oa_cells: list[Any], centroids: np.ndarray,
-                  cats: list[str], ethnic: np.ndarray, english: np.ndarray, n_assets: dict[str, int]) -> list[Path]:
+                  cats: list[str], ethnic: np.ndarray, english: np.ndarray, n_assets: dict[str, int],
+                  history_rng: np.random.Generator, history: dict[str, Any]) -> list[Path]:
     to_ll = Transformer.from_crs(STORE_CRS, DISPLAY_CRS, always_xy=True)
     n_oa = len(oa_cells)
     persons = ethnic.sum(1)
@@ -664,6 +738,8 @@ def _write_assets(rng: np.random.Generator, out: Path, scale: str, oa_cells: lis
     p = out / "assets" / "esol_providers.csv"
     pd.DataFrame(rows).to_csv(p, index=False)
     written.append(p)
+    if scale == "city":
+        written += _write_history(history_rng, out, rows[:n_assets["esol_provider"]], centroids, history)
 
     # places of worship (religion follows the local mix) and community centres, as Overpass JSON
     elements = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -94,6 +95,22 @@ def record_refusal(store: Store, path: str | Path, refusal: FileRefused, sha: st
                    refusal.message, _now())
 
 
+_DATED = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def effective_of(path: str | Path) -> str | None:
+    """The date a file takes effect when a folder above it is named for one
+    (``assets/history/2024-03-31/esol_providers.csv``): a source's older files, kept by date, load
+    as the history they are (``--effective`` given by hand wins)."""
+    for part in reversed(Path(path).parent.parts):
+        if _DATED.match(part):
+            try:
+                return _dt.date.fromisoformat(part).isoformat()
+            except ValueError:
+                return None
+    return None
+
+
 def dependency_rank(path: str | Path, data: bytes, options: dict[str, Any] | None = None) -> int:
     """Where a file goes in a folder's order (see :func:`expand_paths`): boundaries 0 ... assets
     4; 9 for a file that will be refused."""
@@ -151,6 +168,8 @@ def ingest_file(store: Store, path: str | Path, progress: Progress | None = None
     """
     say = progress or (lambda _msg: None)
     path = Path(path)
+    if options.get("effective") in (None, "") and (dated := effective_of(path)):
+        options = {**options, "effective": dated}  # history/2024-03-31/providers.csv: as at that date
     spath = label or str(path)
     started = _now()
     okey = _options_key(options)
@@ -275,7 +294,9 @@ def expand_paths(paths: Iterable[str | Path], options: dict[str, Any] | None = N
     """Files to ingest, folders expanded and taken in dependency order.
 
     Boundaries come first, then lookups, postcodes, census, and assets last, so that each file
-    finds what it depends on. Hidden files and documentation are skipped.
+    finds what it depends on; within a kind, files in folders named for a date (a source's
+    history) come first, oldest first, each taking effect on its date. Hidden files and
+    documentation are skipped.
     """
     files: list[Path] = []
     for p in map(Path, paths):
@@ -288,11 +309,13 @@ def expand_paths(paths: Iterable[str | Path], options: dict[str, Any] | None = N
     if len(files) < 2:
         return files
 
-    def rank(f: Path) -> tuple[int, str]:
+    def rank(f: Path) -> tuple[int, str, str]:
+        # within a kind, a source's dated older files first, oldest first, then the undated (today's)
+        when = effective_of(f) or "9999-12-31"
         try:
-            return dependency_rank(f, read_bytes(f, max_bytes=settings.max_bytes("any")), options), str(f)
+            return dependency_rank(f, read_bytes(f, max_bytes=settings.max_bytes("any")), options), when, str(f)
         except FileRefused:
-            return 9, str(f)
+            return 9, when, str(f)
 
     return sorted(files, key=rank)
 

@@ -442,6 +442,13 @@ def test_the_changes_page_shows_what_closed_and_the_gap_then_and_now(writable_da
         publish(store, reason="closures")
     at = ok(page("changes"))
     assert any("Provision over time" in h.value for h in at.subheader)
+    # the demo's two years of history come first: its classes opening, moving and closing
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert spec["encoding"]["x"]["axis"]["format"] == "%d %b %Y"  # dates on the time axis, not ".990"
+    whole = next(h.value for h in at.subheader if "opened or first recorded" in h.value)
+    assert whole.startswith("31 Dec 2023 to ") and not whole.endswith(" 0 closed, 0 moved"), whole
+    at.date_input(key="ch-period").set_value((moment.date(), _dt.date.today())).run()  # today's closures
+    ok(at)
     assert any(re.search(r": \d+ opened or first recorded, 3 closed, 0 moved", h.value) for h in at.subheader), \
         [h.value for h in at.subheader]
     wards_table, listed, then_now = (d.value for d in at.dataframe)  # per ward, the list, then and now
@@ -453,6 +460,8 @@ def test_the_changes_page_shows_what_closed_and_the_gap_then_and_now(writable_da
     # a partner sees the refugee support venue close too
     monkeypatch.setattr(settings, "dashboard_mode", "partner")
     at = ok(page("changes"))
+    at.date_input(key="ch-period").set_value((moment.date(), _dt.date.today())).run()
+    ok(at)
     listed = at.dataframe[1].value
     assert set(listed.loc[listed["change"] == "closed", "name"]) == set(esol) | set(refuge)
     # choosing a category narrows the period's list

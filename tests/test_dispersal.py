@@ -175,7 +175,15 @@ def test_a_table_without_its_columns_is_refused_and_changes_nothing(full_store, 
     assert digest(full_store) == before
 
 
-def test_a_region_over_time_per_10000_residents(full_store):
+def history_places(demo_dir, when) -> float:
+    """ESOL places open at the end of ``when``, recounted from the demo's dated provider files (the
+    latest taking effect by then lists every class open, and the ones that closed that day)."""
+    dated = sorted(p for p in (demo_dir / "assets" / "history").iterdir() if p.name <= str(when))
+    with (dated[-1] / "esol_providers.csv").open(encoding="utf-8", newline="") as fh:
+        return float(sum(int(r["capacity"]) for r in csv.DictReader(fh) if r["status"] != "closed"))
+
+
+def test_a_region_over_time_per_10000_residents(full_store, demo_dir):
     table = trend(full_store.con, region="synthetic region")
     assert set(table["la_code"]) == {"E08900001", "E08999990", "E08999991", "E08999992"}  # not "Far Away"
     assert table.groupby("la_code")["period"].nunique().eq(4).all()
@@ -188,9 +196,9 @@ def test_a_region_over_time_per_10000_residents(full_store):
         assert row.residents_basis == "ONS mid-year estimate 2024"
         assert row.supported_per_10k == pytest.approx(supported / estimate * 10_000)
     city = table[table["la_code"] == "E08900001"]
-    places = full_store.scalar("SELECT sum(coalesce(TRY_CAST(attrs->>'capacity' AS DOUBLE), 1)) FROM assets "
-                               "WHERE category = 'esol_provider'")
-    assert (city["esol_places"] == places).all()
+    # provision as it was at each date: a recount of the demo's dated provider files themselves
+    assert [history_places(demo_dir, d) for d in city["period"]] == city["esol_places"].tolist()
+    assert city["esol_places"].nunique() > 1  # the demo's classes opened and closed over the year
     assert city["suppressed_cells"].tolist() == [1, 0, 0, 0]  # the suppressed cell is said, not zeroed
     assert table.loc[table["la_code"] != "E08900001", "esol_places"].isna().all()  # not loaded: not zero
     since = trend(full_store.con, region="Synthetic Region", since="2025-06-01")
@@ -205,7 +213,7 @@ def test_a_region_over_time_per_10000_residents(full_store):
     assert grown["change_per_10k"].tolist() == pytest.approx(expected.tolist())
 
 
-def test_without_an_estimate_residents_come_from_the_census(full_store):
+def test_without_an_estimate_residents_come_from_the_census(full_store, demo_dir):
     full_store.con.execute("DELETE FROM population_estimates")
     df = review(full_store.con)
     assert list(df["la_code"]) == ["E08900001"]  # authorities beyond the study area have no residents here
@@ -213,8 +221,7 @@ def test_without_an_estimate_residents_come_from_the_census(full_store):
     residents = full_store.scalar("SELECT sum(count) FROM population WHERE variable = 'ethnic_group'")
     supported = full_store.scalar("SELECT sum(people) FROM dispersal WHERE la_code = 'E08900001' "
                                   "AND period = (SELECT max(period) FROM dispersal)")
-    places = full_store.scalar("SELECT sum(coalesce(TRY_CAST(attrs->>'capacity' AS DOUBLE), 1)) FROM assets "
-                               "WHERE category = 'esol_provider'")
+    places = history_places(demo_dir, row["period"])
     assert row["residents"] == residents and row["supported"] == supported
     assert row["residents_basis"] == "census 2021"
     assert row["supported_per_10k"] == pytest.approx(supported / residents * 10_000)

@@ -73,7 +73,8 @@ def test_a_repeated_file_does_nothing_and_submissions_wait(wired, tmp_path):
 def test_refresh_all_ingests_a_folder_in_order_and_recomputes(wired, demo_dir, tmp_path):
     db, _ = wired
     out = refresh_all.fn(str(demo_dir / "assets"))
-    assert [r["status"] for r in out["ingests"]] == ["unchanged"] * 3
+    files = [f for f in (demo_dir / "assets").rglob("*") if f.is_file()]  # today's three and the history
+    assert [r["status"] for r in out["ingests"]] == ["unchanged"] * len(files) and len(files) == 11
     assert out["recompute"]["mode"] == "full" and out["recompute"]["units"] == 60
     with Store(db) as s:  # a city's full recompute carries bootstrap intervals for D
         lo, hi, _d = s.con.execute(

@@ -156,3 +156,22 @@ def test_the_gap_as_at_a_past_date_is_the_gap_computed_then(full_store, tmp_path
     # the ESOL gap rose where the classes closed, and nowhere fell
     rises = [now[(u, c)] - g for u, c, _, _, g, _ in as_at if c == "esol_provider"]
     assert max(rises) > 0.05 and min(rises) > -1e-9
+
+
+def test_the_demo_has_two_years_of_history_as_its_files_say(full_store, demo_dir):
+    """The demo's dated provider files load as the history the generator wrote (its plan in
+    MANIFEST.json): each class opening, moving and closing in its quarter, the cut centre among them."""
+    plan = json.loads((demo_dir / "MANIFEST.json").read_text(encoding="utf-8"))["history"]
+    got = full_store.con.execute(
+        """SELECT source_record_id, change, strftime(valid_from, '%Y-%m-%d') FROM asset_versions
+           WHERE source = 'esol_providers' AND change IN ('opened', 'moved', 'closed')""").fetchall()
+    first = plan["quarters"][0]
+    for change in ("opened", "moved", "closed"):
+        seen = {rid: when for rid, c, when in got if c == change and when <= plan["quarters"][-1]}
+        if change == "opened":
+            seen = {rid: when for rid, when in seen.items() if when != first}  # the first file opens the rest
+        assert seen == plan[change], change
+    cut = full_store.con.execute("SELECT name, status FROM asset_versions WHERE source_record_id = 'esol-h-cut' "
+                                 "ORDER BY version DESC LIMIT 1").fetchone()
+    assert cut == (plan["cut"]["name"], "closed")
+    assert full_store.scalar("SELECT count(*) FROM assets WHERE source_record_id LIKE 'esol-h-%'") == 0

@@ -574,5 +574,5 @@ def _is_dispersal_csv(_header: list[str], text: bytes, _options: dict[str, Any])
 
 READER = Reader(
     KIND, "Home Office Asy_D11, supported asylum seekers by LA: the workbook (XLSX, ODS) or its data sheet",
-    read, write, tables=("dispersal",), rank=3,
+    read, write, tables=("dispersal", "dispersal_unallocated"), rank=3,
     binary=lambda data, _path: bool(is_spreadsheet(data)), csv=_is_dispersal_csv)
