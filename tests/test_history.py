@@ -175,3 +175,17 @@ def test_the_demo_has_two_years_of_history_as_its_files_say(full_store, demo_dir
                                  "ORDER BY version DESC LIMIT 1").fetchone()
     assert cut == (plan["cut"]["name"], "closed")
     assert full_store.scalar("SELECT count(*) FROM assets WHERE source_record_id LIKE 'esol-h-%'") == 0
+
+
+def test_a_folder_named_for_a_date_is_when_its_files_take_effect(tmp_path):
+    from assetmap.ingest import effective_of, expand_paths
+
+    today = tmp_path / "assets" / "esol.csv"
+    older = tmp_path / "assets" / "history" / "2024-03-31" / "esol.csv"
+    oldest = tmp_path / "assets" / "history" / "2023-12-31" / "esol.csv"
+    for p in (today, older, oldest):
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("name,category,lat,lon\nA,esol_provider,52.8,-1.3\n", encoding="utf-8")
+    assert effective_of(older) == "2024-03-31" and effective_of(today) is None
+    assert effective_of(tmp_path / "2024-02-30" / "x.csv") is None  # not a date
+    assert expand_paths([tmp_path]) == [oldest, older, today]
