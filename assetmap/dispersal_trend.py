@@ -146,10 +146,14 @@ def carried_forward(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     codes = [r[0] for r in con.execute("SELECT DISTINCT la_code FROM dispersal ORDER BY 1").fetchall()]
     rows = []
     for old, new in local_authorities.successors_of(codes).items():
-        reorg = local_authorities.reorganisation_of(old)
+        steps, code = [], old  # Taunton Deane: into Somerset West and Taunton (2019), then Somerset (2023)
+        while (reorg := local_authorities.reorganisation_of(code)) is not None and code != new:
+            steps.append(reorg)
+            code = reorg.new
         rows.append({"code": old, "name": local_authorities.name_of(old), "today": new,
-                     "today_name": local_authorities.name_of(new), "date": reorg.date if reorg else None,
-                     "change": reorg.kind if reorg else None, "reference": reorg.reference if reorg else None})
+                     "today_name": local_authorities.name_of(new), "date": steps[-1].date if steps else None,
+                     "change": " then ".join(r.kind for r in steps) or None,
+                     "reference": "; then ".join(r.reference for r in steps) or None})
     return pd.DataFrame(rows, columns=["code", "name", "today", "today_name", "date", "change", "reference"])
 
 

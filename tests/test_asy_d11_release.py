@@ -132,6 +132,11 @@ def test_retired_districts_sum_into_todays_authorities(release):
     row = moved[moved["code"] == "E07000028"].iloc[0]
     assert (row["today"], row["today_name"], str(row["date"])) == ("E06000063", "Cumberland", "2023-04-01")
     assert "Cumbria (Structural Changes) Order 2022" in row["reference"]
+    taunton = moved[moved["code"] == "E07000190"].iloc[0]  # two steps: 2019, then 2023
+    assert (taunton["today"], str(taunton["date"]), taunton["change"]) == \
+        ("E06000066", "2023-04-01", "merge then merge")
+    assert taunton["reference"].startswith("The Somerset West and Taunton") and "Somerset (Structural" in \
+        taunton["reference"]
 
 
 def test_series_breaks_are_said_where_they_happen(release):
