@@ -111,6 +111,12 @@ def effective_of(path: str | Path) -> str | None:
     return None
 
 
+def load_order(rank: int, path: str | Path) -> tuple[int, str, str]:
+    """Where a file of dependency ``rank`` goes among others: by kind, then within a kind a
+    source's dated older files first, oldest first, then the undated (today's), then by path."""
+    return rank, effective_of(path) or "9999-12-31", str(path)
+
+
 def dependency_rank(path: str | Path, data: bytes, options: dict[str, Any] | None = None) -> int:
     """Where a file goes in a folder's order (see :func:`expand_paths`): boundaries 0 ... assets
     4; 9 for a file that will be refused."""
@@ -168,7 +174,7 @@ def ingest_file(store: Store, path: str | Path, progress: Progress | None = None
     """
     say = progress or (lambda _msg: None)
     path = Path(path)
-    if options.get("effective") in (None, "") and (dated := effective_of(path)):
+    if options.get("effective") in (None, "") and (dated := effective_of(label or path)):
         options = {**options, "effective": dated}  # history/2024-03-31/providers.csv: as at that date
     spath = label or str(path)
     started = _now()
@@ -310,12 +316,10 @@ def expand_paths(paths: Iterable[str | Path], options: dict[str, Any] | None = N
         return files
 
     def rank(f: Path) -> tuple[int, str, str]:
-        # within a kind, a source's dated older files first, oldest first, then the undated (today's)
-        when = effective_of(f) or "9999-12-31"
         try:
-            return dependency_rank(f, read_bytes(f, max_bytes=settings.max_bytes("any")), options), when, str(f)
+            return load_order(dependency_rank(f, read_bytes(f, max_bytes=settings.max_bytes("any")), options), f)
         except FileRefused:
-            return 9, when, str(f)
+            return load_order(9, f)
 
     return sorted(files, key=rank)
 

@@ -36,7 +36,7 @@ from prefect.exceptions import MissingContextError
 from assetmap import events
 from assetmap.analysis import RecomputeResult, recompute_affected
 from assetmap.analysis import recompute as _recompute
-from assetmap.ingest import dependency_rank, expand_paths, record_refusal
+from assetmap.ingest import dependency_rank, expand_paths, load_order, record_refusal
 from assetmap.ingest import ingest_file as _ingest
 from assetmap.settings import settings
 from assetmap.snapshots import Snapshot, publish, upload_snapshot
@@ -313,7 +313,7 @@ def ingest_batch_task(items: list[list[str]], options: dict[str, Any], inbox: st
             data = _read(p, "any", claimed=inbox is not None)
             rank = dependency_rank(p, data, options) if isinstance(data, bytes) else -1
             loaded.append((rank, name, p, data))
-        for _, name, p, data in sorted(loaded, key=lambda t: (t[0], t[1])):
+        for _, name, p, data in sorted(loaded, key=lambda t: load_order(t[0], t[1])):
             _record_received(store, name, data)
             if isinstance(data, FileRefused):
                 result = record_refusal(store, name, data, **options)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 from assetmap.snapshots import list_snapshots
 from assetmap.store import Store
@@ -100,3 +101,22 @@ def test_refresh_all_publishes_once_after_its_recompute(wired, tmp_path):
                       (SELECT max(computed_at) FROM unit_gaps)""").fetchone()
         assert last_analysis <= last_publish
     assert out["recompute"]["snapshot"] == list_snapshots(db)[0]["snapshot_id"]
+
+
+def test_refresh_all_builds_a_sources_history_from_its_dated_folders(wired, demo_dir, tmp_path):
+    """The demo's dated provider files through the pipeline, as `make up` loads them: oldest
+    first, each as at its date, today's file last, none refused as out of order."""
+    folder = tmp_path / "college"
+    for f in (demo_dir / "assets").rglob("esol_providers.csv"):  # another source's copy of the history
+        target = folder / f.relative_to(demo_dir / "assets").with_name("college.csv")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(f.read_bytes().replace(b"esol-", b"college-"))
+    out = refresh_all.fn(str(folder))
+    statuses = [(Path(r["path"]).parent.name, r["status"]) for r in out["ingests"]]
+    assert statuses == [(d.name, "completed") for d in sorted((folder / "history").iterdir())] + \
+        [("college", "completed")], statuses
+    db, _ = wired
+    with Store(db) as store:
+        first = store.scalar("SELECT min(valid_from) FROM asset_versions WHERE source = 'college'")
+        closed = store.scalar("SELECT count(*) FROM asset_versions WHERE source = 'college' AND change = 'closed'")
+    assert str(first.date()) == "2023-12-31" and closed == 9  # the plan's eight classes and the cut centre
