@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import shutil
 from collections import defaultdict
 
@@ -285,7 +286,10 @@ def test_the_pages_show_the_breaks_the_mapping_and_the_repairs(release_published
     ok(at)
     warnings = " ".join(w.value for w in at.warning).replace("\\", "")
     assert "Series break, 31 Dec 2023 to 30 Sep 2024" in warnings and "Subsistence Only" in warnings
-    moved = next(d.value for d in at.dataframe if "today_name" in d.value.columns)
+    moved_el = next(d for d in at.dataframe if "today_name" in d.value.columns)
+    headings = {k: v.get("label") for k, v in json.loads(moved_el.proto.columns).items()}
+    assert headings["today_name"] == "Today's authority" and headings["code"] == "Retired code"  # words, not names
+    moved = moved_el.value
     assert {"E07000028", "E07000029", "E07000027", "E07000030", "E07000031"} <= set(moved["code"])
     assert set(moved.loc[moved["code"] == "E07000028", "today_name"]) == {"Cumberland"}
     assert any("counts, not rates" in i.value for i in at.info)  # no residents loaded here

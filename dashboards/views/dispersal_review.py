@@ -12,6 +12,26 @@ from assetmap.csvout import to_csv_bytes
 from dashboards import common
 
 _ALL = "__all__"
+#: What a person reads at the head of each column (the CSV download keeps the codes' names).
+_HEADINGS = {
+    "la_code": "Code", "la_name": "Local authority", "region": "Region or nation", "period": "Date (as at)",
+    "residents": "Residents", "residents_basis": "Residents from", "supported": "Supported asylum seekers",
+    "suppressed_cells": "Suppressed cells", "supported_per_10k": "Supported per 10,000",
+    "esol_places": "ESOL places", "esol_places_per_10k": "ESOL places per 10,000",
+    "refugee_support": "Refugee support services", "refugee_support_per_10k": "Refugee support per 10,000",
+    "places_per_supported": "ESOL places per supported person", "provision_basis": "Provision counted",
+    "carried_from": "Retired codes summed in", "series_note": "Series break", "first": "First date",
+    "last": "Last date", "supported_per_10k_first": "Supported per 10,000, first date",
+    "supported_per_10k_last": "Supported per 10,000, last date", "change_per_10k": "Change per 10,000",
+    "code": "Retired code", "name": "Retired authority", "today": "Today's code",
+    "today_name": "Today's authority", "date": "From", "change": "Change", "reference": "Order (ONS code history)",
+}
+
+
+def _table(df: pd.DataFrame, key: str) -> None:
+    """A table with words at the head of its columns."""
+    st.dataframe(df, hide_index=True, key=key,
+                 column_config={c: st.column_config.Column(_HEADINGS[c]) for c in df.columns if c in _HEADINGS})
 
 
 def _label(row: pd.Series) -> str:
@@ -67,7 +87,7 @@ def main() -> None:
     if merged:
         moved = dispersal_trend.carried_forward(con)
         with st.expander(f"On today's authorities: {len(merged)} retired codes summed into their successors"):
-            st.dataframe(moved[moved["code"].isin(merged)], hide_index=True, key="d-moved")
+            _table(moved[moved["code"].isin(merged)], "d-moved")
 
     rates = bool(table["supported_per_10k"].notna().any())
     measure, measure_title = ("supported_per_10k", "supported per 10,000") if rates else ("supported", "supported")
@@ -95,7 +115,7 @@ def main() -> None:
     if rates:
         st.subheader("Change since the first date, beside ESOL places per 10,000 now")
         grown = dispersal_trend.growth(table)
-        st.dataframe(grown, hide_index=True, key="d-growth")
+        _table(grown, "d-growth")
 
     latest = table[table["period"] == last].sort_values(measure, ascending=False)
     st.subheader(f"At {last:%d %b %Y}")
@@ -109,7 +129,7 @@ def main() -> None:
                  alt.Tooltip("refugee_support_per_10k:Q", format=".2f")])
     if rates:
         st.altair_chart(chart, width="stretch")
-    st.dataframe(latest.drop(columns="authority"), hide_index=True, key="d-table")
+    _table(latest.drop(columns="authority"), "d-table")
     st.download_button("Download the figures over time (CSV)", to_csv_bytes(table.drop(columns="authority")),
                        file_name="assetmap-dispersal.csv", mime="text/csv", key="d-csv",
                        on_click="ignore")

@@ -35,7 +35,11 @@ def main() -> None:
         st.subheader("Repairs")
         st.caption("What a reader changed in a row to store it, and why: a code that belonged to another "
                    "authority than the row's name, repeated figures added up. Nothing is changed silently.")
-        st.dataframe(fixed, hide_index=True, key="pv-repairs")
+        st.dataframe(fixed, hide_index=True, key="pv-repairs", column_config={
+            "ingest_id": st.column_config.NumberColumn("Ingest"), "path": st.column_config.Column("File"),
+            "row_number": st.column_config.NumberColumn("Row"), "field": st.column_config.Column("Field"),
+            "given": st.column_config.Column("As given"), "stored": st.column_config.Column("As stored"),
+            "reason": st.column_config.Column("Why")})
 
     st.subheader("Events")
     ev = queries.events_timeline(con)
