@@ -498,12 +498,9 @@ def cmd_dispersal(args: argparse.Namespace) -> int:
                 raise ValueError(f"no Asy_D11 figures for the region {region!r}; the regions loaded: {known}")
             df = dispersal_trend.trend(store.con, region=region, las=args.la, since=args.since,
                                        current=not args.as_published)
-        found = dispersal_trend.breaks(store.con)
+        found = dispersal_trend.breaks(store.con, within=df["period"] if over_time and not df.empty else None)
         moved = dispersal_trend.carried_forward(store.con)
     if over_time and not df.empty:
-        shown = set(df["period"])
-        found = [b for b in found if any((b.first is None or b.first <= d) and (b.last is None or d <= b.last)
-                                         for d in shown)]
         merged = {c for cs in df["carried_from"].dropna() for c in cs.split(", ")}
         moved = moved[moved["code"].isin(merged)]
     breaks_json = [{"support_type": b.support_type, "from": str(b.first) if b.first else None,
@@ -543,9 +540,7 @@ def cmd_dispersal(args: argparse.Namespace) -> int:
         _out("ESOL places and refugee support: the sites open at each date, from their history"
              + (f"; earlier dates take provision {early[0]}" if early else "") + ".")
     for b in found:
-        span = (f"{b.first:%d %b %Y}" if b.first else "the first date") + " to " + \
-            (f"{b.last:%d %b %Y}" if b.last else "the last")
-        _out(f"Series break, {span}: {b.note}.")
+        _out(b.said())
     if len(moved):
         _out("On today's authorities (--as-published for the codes as published): "
              + "; ".join(f"{r.name} ({r.code}) in {r.today_name} ({r.today}) from {r.date:%d %b %Y}, "

@@ -31,6 +31,7 @@ dispersal grows faster than provision.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterable
 
 import duckdb
 import pandas as pd
@@ -157,10 +158,11 @@ def carried_forward(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["code", "name", "today", "today_name", "date", "change", "reference"])
 
 
-def breaks(con: duckdb.DuckDBPyConnection) -> list[asylum_support.SeriesBreak]:
+def breaks(con: duckdb.DuckDBPyConnection, within: Iterable[_dt.date] | None = None
+           ) -> list[asylum_support.SeriesBreak]:
     """Where the publisher changed what it allocates to authorities: the releases' own labelled
     ``N/A - …`` rows (``dispersal_unallocated``), and the breaks the Home Office's notes describe
-    that no loaded row shows."""
+    that no loaded row shows; only those holding one of the dates ``within``, when given."""
     found = []
     for support, label, first, last, people in con.execute(
             """SELECT support_type, label, min(period), max(period), arg_max(people, period)
@@ -172,6 +174,9 @@ def breaks(con: duckdb.DuckDBPyConnection) -> list[asylum_support.SeriesBreak]:
     for known in asylum_support.KNOWN_BREAKS:
         if not any(b.support_type == known.support_type for b in found):
             found.append(known)
+    if within is not None:
+        dates = set(within)
+        found = [b for b in found if any(b.holds(d) for d in dates)]
     return found
 
 

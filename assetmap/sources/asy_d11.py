@@ -395,8 +395,8 @@ def _check_codes(code: pd.Series, name: pd.Series, when: pd.Series, row_number: 
             mismatch[i] = checked.problem
             continue
         out[i] = checked.code
-        if not local_authorities.codes_named(name[i]):  # a typing slip: the code's own name
-            renamed[i] = local_authorities.name_of(checked.code) or name[i]
+        if checked.name:  # a typing slip: the code's own name
+            renamed[i] = checked.name
         repairs.append({"row_number": int(row_number[i]), "field": "la_code",
                         "given": f"{code[i]} {name[i]}"[:200], "stored": checked.code, "reason": checked.repaired})
     return out, renamed, repairs, mismatch

@@ -57,6 +57,16 @@ class SeriesBreak:
     last: _dt.date | None
     note: str
 
+    def holds(self, when: _dt.date) -> bool:
+        """Whether ``when`` falls within the break."""
+        return (self.first is None or self.first <= when) and (self.last is None or when <= self.last)
+
+    def said(self) -> str:
+        """The break in a sentence: ``Series break, 31 Dec 2023 to 30 Sep 2024: …``."""
+        span = (f"{self.first:%d %b %Y}" if self.first else "the first date") + " to " + \
+            (f"{self.last:%d %b %Y}" if self.last else "the last")
+        return f"Series break, {span}: {self.note}."
+
 
 #: Breaks the Home Office's notes describe; the ``N/A - …`` rows of a release add what they show.
 KNOWN_BREAKS: tuple[SeriesBreak, ...] = (
@@ -77,4 +87,4 @@ def covers(brk: SeriesBreak, support_type: str, when: _dt.date) -> bool:
     """Whether the break touches a stored support type (``Section 98`` covers every Section 98
     row) at a date."""
     return ((support_type == brk.support_type or support_type.startswith(brk.support_type + " / "))
-            and (brk.first is None or brk.first <= when) and (brk.last is None or when <= brk.last))
+            and brk.holds(when))

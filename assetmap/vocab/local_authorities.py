@@ -596,6 +596,8 @@ class Checked:
     repaired: str | None = None
     #: why the row cannot be placed (None: it can)
     problem: str | None = None
+    #: the code's own name, where the row's name is no authority's (a typing slip)
+    name: str | None = None
 
 
 def check(code: str, name: str | None, when: _dt.date) -> Checked:
@@ -614,7 +616,7 @@ def check(code: str, name: str | None, when: _dt.date) -> Checked:
     named = codes_named(name)
     if not named:
         return Checked(code, repaired=f"name {name[:60]!r} is no authority's; kept under the code "
-                                      f"({known[code].name})")
+                                      f"({known[code].name})", name=known[code].name)
     choice: str | None = None
     if len(named) == 1:
         choice = named[0]

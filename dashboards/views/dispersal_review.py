@@ -76,13 +76,8 @@ def main() -> None:
         f"history ({provision}); blank where the authority's areas are not loaded. "
         f"Suppressed cells: {int(table['suppressed_cells'].sum())}, counted as nothing."))
 
-    shown = set(table["period"])
-    found = [b for b in dispersal_trend.breaks(con)
-             if any((b.first is None or b.first <= d) and (b.last is None or d <= b.last) for d in shown)]
-    for b in found:
-        span = (f"{b.first:%d %b %Y}" if b.first else "the first date") + " to " + \
-            (f"{b.last:%d %b %Y}" if b.last else "the last")
-        st.warning(common.md(f"Series break, {span}: {b.note}."), icon=":material/timeline:")
+    for b in dispersal_trend.breaks(con, within=table["period"]):
+        st.warning(common.md(b.said()), icon=":material/timeline:")
     merged = {c for cs in table["carried_from"].dropna() for c in cs.split(", ")}
     if merged:
         moved = dispersal_trend.carried_forward(con)
