@@ -184,6 +184,12 @@ class Settings:
         killed frees the store within about that long plus the server's 5 s sweep (instead of
         Prefect's default 300 s); and how long a run waits for it
         (``ASSETMAP_WRITER_WAIT_S``, default 1800 s) before it fails naming the runs that held it.
+    heartbeat_s, unresponsive_after_s, run_retries
+        A flow run says it is alive every ``heartbeat_s`` (``ASSETMAP_HEARTBEAT_S``, default 30 s,
+        the most often Prefect sends flow run heartbeats); one silent for
+        ``unresponsive_after_s`` (``ASSETMAP_UNRESPONSIVE_AFTER_S``, default 40 s) lost its
+        process or its machine, and the server marks it Crashed; a crashed run is scheduled
+        again for a live worker, up to ``run_retries`` times (``ASSETMAP_RUN_RETRIES``, default 2).
     tile_url, tile_attribution
         Basemap tiles (``ASSETMAP_TILE_URL``, ``ASSETMAP_TILE_ATTRIBUTION``). Unset by default:
         the maps need no internet and show ward outlines on a plain background.
@@ -284,6 +290,10 @@ class Settings:
     bucket_timeout_s: float = field(default_factory=lambda: _env_float("ASSETMAP_BUCKET_TIMEOUT_S", 15.0))
     writer_lease_s: float = field(default_factory=lambda: max(60.0, _env_float("ASSETMAP_WRITER_LEASE_S", 60.0)))
     writer_wait_s: float = field(default_factory=lambda: _env_float("ASSETMAP_WRITER_WAIT_S", 1800.0))
+    heartbeat_s: int = field(default_factory=lambda: max(30, int(_env_float("ASSETMAP_HEARTBEAT_S", 30.0))))
+    unresponsive_after_s: float = field(
+        default_factory=lambda: _env_float("ASSETMAP_UNRESPONSIVE_AFTER_S", 40.0))
+    run_retries: int = field(default_factory=lambda: int(_env_float("ASSETMAP_RUN_RETRIES", 2.0)))
     tile_url: str = field(default_factory=lambda: os.environ.get("ASSETMAP_TILE_URL", ""))
     tile_attribution: str = field(default_factory=lambda: os.environ.get("ASSETMAP_TILE_ATTRIBUTION", ""))
     # -- limits on what is read (the inbox is a trust boundary) ------------------------------

@@ -33,6 +33,7 @@ from assetmap import events
 from assetmap.settings import settings
 from pipelines.flows import ensure_writer_limit, ingest_file, recompute, refresh_all
 from pipelines.inbox import InboxWatcher
+from pipelines.recovery import ensure_recovery_automations
 
 log = logging.getLogger("pipelines.deployments")
 
@@ -77,6 +78,7 @@ def to_pool(pool: str) -> list:
         d._path = None  # no folder to change into: the module is installed
         d.apply(work_pool_name=pool)
     ensure_writer_limit()
+    ensure_recovery_automations()
     return deps
 
 
@@ -104,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     # file.received event arrives before the automation that listens for it
     for d in deps:
         d.apply()
+    ensure_recovery_automations()
     watcher = _watch_and_say_ready()
     log.info("worker ready: %d deployments, watching %s", len(deps), settings.inbox_dir)
     try:

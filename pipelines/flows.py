@@ -150,7 +150,13 @@ def _publish(store: Store, reason: str) -> Snapshot:
 
 @contextlib.contextmanager
 def _writer_section() -> Iterator[Store]:
-    """The store opened for writing, under the writer limit where a Prefect server runs the flow."""
+    """The store opened for writing, under the writer limit where a Prefect server runs the flow.
+
+    The limit is taken with a lease the holder renews while it writes (Prefect's own), and the
+    holder names itself in a Prefect variable (:func:`_holder_variable`): a run waiting for the
+    store frees the lease of a holder whose run is no longer running (its process was lost, and
+    the server has said so) or is this very run's lost first attempt, instead of waiting for the
+    lease to run out. A lease is only ever freed by its id, so no live holder loses it."""
     from prefect.context import FlowRunContext, TaskRunContext
 
     if not os.environ.get("PREFECT_API_URL") or (FlowRunContext.get() is None and TaskRunContext.get() is None):
@@ -158,30 +164,125 @@ def _writer_section() -> Iterator[Store]:
             yield store
         return
     from prefect.client.schemas.objects import ConcurrencyLeaseHolder
-    from prefect.concurrency.sync import concurrency
+    from prefect.concurrency._leases import maintain_concurrency_lease
+    from prefect.concurrency._sync import release_concurrency_slots_with_lease
 
     name = ensure_writer_limit()
     logger, worker = _logger(), _worker_name()
     ctx = FlowRunContext.get()
+    run_id = str(ctx.flow_run.id) if ctx and ctx.flow_run else None
     holder = ConcurrencyLeaseHolder(type="flow_run", id=ctx.flow_run.id) if ctx and ctx.flow_run else None
     t0 = time.time()
-    with contextlib.ExitStack() as held:
-        try:
-            # a short lease the holder renews while it writes: a killed holder frees the store
-            # within a minute or so, not Prefect's default five
-            held.enter_context(concurrency(name, occupy=1, strict=True, lease_duration=settings.writer_lease_s,
-                                           timeout_seconds=settings.writer_wait_s, holder=holder))
-        except TimeoutError as exc:
-            raise StoreBusy(f"waited {time.time() - t0:.0f} s for the store's writer limit {name}, held by "
-                            f"{_writers_running() or 'no run still running (a killed one: its lease runs out)'}"
-                            ) from exc
-        waited = time.time() - t0
-        logger.info("writer %s took %s at %.3f after %.1f s", worker, name, time.time(), waited)
-        try:
-            with _open_store() as store:
-                yield store
-        finally:
-            logger.info("writer %s released %s at %.3f", worker, name, time.time())
+    lease = _take_writer(name, holder, run_id, t0)
+    waited = time.time() - t0
+    _set_holder(name, {"lease_id": str(lease), "flow_run_id": run_id, "worker": worker, "since": time.time()})
+    logger.info("writer %s took %s at %.3f after %.1f s", worker, name, time.time(), waited)
+    try:
+        with maintain_concurrency_lease(lease, settings.writer_lease_s, raise_on_lease_renewal_failure=True), \
+                _open_store() as store:
+            yield store
+    finally:
+        release_concurrency_slots_with_lease(lease)
+        _clear_holder(name, str(lease))
+        logger.info("writer %s released %s at %.3f", worker, name, time.time())
+
+
+def _take_writer(name: str, holder: Any, run_id: str | None, t0: float) -> Any:
+    """Wait for the writer limit ``name``; its lease id. While waiting, look every few seconds
+    whether the holder was lost (:func:`_free_lost_holder`). Raises :class:`StoreBusy` after
+    ``settings.writer_wait_s``, naming who held it."""
+    import threading
+
+    from prefect.concurrency._asyncio import AcquireConcurrencySlotTimeoutError
+    from prefect.concurrency._sync import acquire_concurrency_slots_with_lease
+
+    _free_lost_holder(name, run_id)  # at once: this run's own earlier attempt, say
+    done = threading.Event()
+
+    def look() -> None:
+        while not done.wait(_LOOK_AGAIN_S):
+            _free_lost_holder(name, run_id)
+
+    looker = threading.Thread(target=contextvars.copy_context().run, args=(look,), daemon=True,
+                              name="assetmap-writer-holder")
+    looker.start()
+    try:
+        return acquire_concurrency_slots_with_lease(
+            [name], 1, timeout_seconds=settings.writer_wait_s, strict=True,
+            lease_duration=settings.writer_lease_s, holder=holder).lease_id
+    except AcquireConcurrencySlotTimeoutError as exc:
+        raise StoreBusy(f"waited {time.time() - t0:.0f} s for the store's writer limit {name}, held by "
+                        f"{_writers_running() or 'no run still running (a killed one: its lease runs out)'}"
+                        ) from exc
+    finally:
+        done.set()
+
+
+#: how often a run waiting for the store looks whether its holder was lost
+_LOOK_AGAIN_S = 1.0
+
+
+def _holder_variable(name: str) -> str:
+    """The Prefect variable naming the holder of writer limit ``name`` (variable names allow
+    lower-case letters, digits, ``-`` and ``_`` only)."""
+    import hashlib
+
+    return "assetmap-writer-holder-" + hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+def _set_holder(name: str, holder: dict[str, Any]) -> None:
+    from prefect.variables import Variable
+
+    try:
+        Variable.set(_holder_variable(name), holder, overwrite=True)
+    except Exception:  # naming the holder helps waiters; its lease still runs out without it
+        _logger().warning("could not record the writer's holder", exc_info=True)
+
+
+def _clear_holder(name: str, lease: str) -> None:
+    from prefect.variables import Variable
+
+    with contextlib.suppress(Exception):
+        now = Variable.get(_holder_variable(name))
+        if isinstance(now, dict) and now.get("lease_id") == lease:
+            Variable.unset(_holder_variable(name))
+
+
+def _free_lost_holder(name: str, run_id: str | None) -> str | None:
+    """Free the writer lease of a holder that cannot be writing: its flow run is no longer
+    RUNNING (the server marked it Crashed, Failed or AwaitingRetry after its process was lost),
+    or it is this run's own earlier attempt. Return what was freed, or None."""
+    from prefect.client.orchestration import get_client
+    from prefect.concurrency._sync import release_concurrency_slots_with_lease
+    from prefect.exceptions import ObjectNotFound
+    from prefect.variables import Variable
+
+    try:
+        held = Variable.get(_holder_variable(name))
+        if not isinstance(held, dict) or not held.get("lease_id"):
+            return None
+        other = held.get("flow_run_id")
+        if other and other == run_id:
+            why = "this run's own attempt whose process was lost"
+        elif other:
+            with get_client(sync_client=True) as client:
+                try:
+                    state = client.read_flow_run(other).state
+                except ObjectNotFound:
+                    state = None
+            if state is not None and state.type.value in ("RUNNING", "CANCELLING"):
+                return None
+            why = f"run {other} is {state.name if state else 'gone'}"
+        else:
+            return None
+        release_concurrency_slots_with_lease(held["lease_id"])
+        _clear_holder(name, held["lease_id"])
+    except Exception:  # the lease still runs out on its own
+        _logger().debug("could not look at the writer's holder", exc_info=True)
+        return None
+    said = f"freed the store's writer limit from {held.get('worker')}: {why}"
+    _logger().warning(said)
+    return said
 
 
 def _writers_running() -> str:
@@ -406,7 +507,11 @@ def ingest_file(path: str, kind: str | None = None) -> dict[str, Any]:
     gone = not os.path.lexists(p)
     batch = [] if gone else sorted(set(_ready_in(folder, inbox)) | {p})
     run = _run_key()
-    claimed = [[str(f), str(c)] for f in batch if (c := inbox_mod.claim(f, inbox, run)) is not None]
+    # a retry of a run whose process was lost: what that process claimed is this run's still
+    kept = [[str(f), str(c)] for f, c in inbox_mod.claimed_by(inbox, run) if f.parent == folder]
+    if kept:
+        logger.info("took back %d file(s) this run had claimed before its process was lost", len(kept))
+    claimed = kept + [[str(f), str(c)] for f in batch if (c := inbox_mod.claim(f, inbox, run)) is not None]
     names = {name for name, _ in claimed}
     n = len(_absorb_scheduled(lambda params: params.get("path") in names
                               or not os.path.lexists(str(params.get("path") or ""))))

@@ -114,6 +114,19 @@ def claim(path: Path, inbox: Path, run: str) -> Path | None:
     return None
 
 
+def claimed_by(inbox: Path, run: str) -> list[tuple[Path, Path]]:
+    """What run ``run`` claimed and has not filed away: (where each came in, where it is now).
+    A retried run (same run, new process: its first process was lost) takes these back."""
+    folder = inbox / CLAIMED / run
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    out = [(inbox / e.name, folder / e.name) for e in os.scandir(folder) if e.name != SUBMISSIONS]
+    subs = folder / SUBMISSIONS
+    if subs.is_dir() and not subs.is_symlink():
+        out += [(inbox / SUBMISSIONS / e.name, subs / e.name) for e in os.scandir(subs)]
+    return sorted(out)
+
+
 def release(inbox: Path, run: str | None = None) -> list[Path]:
     """Put what a run claimed but did not file away back into the inbox (every run's, when
     ``run`` is None: what a stopped ``up`` left), so that it is taken again. Entries are moved,

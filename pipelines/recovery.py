@@ -13,6 +13,18 @@ A ``kill -9`` during a run leaves three things that no one else will clear:
   Changes page do not show work in progress that is not happening.
 - **half-written snapshot files** (``snapshots/*/.<id>.tmp`` and their ``.wal``): removed, while
   ``up`` holds the working store's write lock (so no publication can be under way).
+
+While everything runs, a run whose process or machine is lost (a worker killed, a machine
+switched off) is noticed by the server itself, with two automations
+(:func:`ensure_recovery_automations`): flow runs send Prefect's heartbeat event every
+:attr:`~assetmap.settings.Settings.heartbeat_s`, and one silent for
+:attr:`~assetmap.settings.Settings.unresponsive_after_s` is marked *Crashed* (Prefect's own
+recipe for zombie runs); a crashed run of ours (so marked, or by a worker that saw its process
+die) is scheduled again (*AwaitingRetry*) for any live worker, up to
+:attr:`~assetmap.settings.Settings.run_retries` times. Every flow here is safe to repeat: an
+ingest of the same bytes is ``unchanged``, a retried inbox run takes back the files it had
+claimed, a recompute and a publish start from the store as committed. A run waiting for the
+store frees the writer lease of a holder so marked at once (``pipelines.flows``).
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from assetmap.settings import settings
 from assetmap.snapshots import VARIANTS, snapshot_dir
 from assetmap.store import StoreBusy, connect
 
@@ -44,6 +57,94 @@ def free_writer_slot(name: str) -> int:
         if held:
             client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(active_slots=0))
     return held
+
+
+#: the automations that notice a lost run and retry a crashed one
+UNRESPONSIVE_AUTOMATION = "assetmap: a run that stopped heartbeating crashed"
+RETRY_AUTOMATION = "assetmap: retry a crashed run"
+#: the flows they watch (runs of other flows on a shared server are left alone)
+FLOWS = ("ingest_file", "recompute", "refresh_all")
+_ENDED = {"prefect.flow-run.Completed", "prefect.flow-run.Failed", "prefect.flow-run.Cancelled",
+          "prefect.flow-run.Crashed"}
+
+
+def _automations() -> list[Any]:
+    """Prefect's recipe for zombie runs (a run silent for ``unresponsive_after_s`` is marked
+    Crashed), and a retry of a crashed run of ours while its run count is within
+    ``run_retries`` (the state event carries the run count, so the server stops retrying by
+    itself)."""
+    from datetime import timedelta
+
+    from prefect.automations import AutomationCore
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+
+    after_s = max(float(settings.unresponsive_after_s), settings.heartbeat_s + 5.0)
+    ours: dict[str, str | list[str]] = {"prefect.resource.role": "flow", "prefect.resource.name": list(FLOWS)}
+    counts = [str(n) for n in range(1, settings.run_retries + 1)]
+    return [
+        AutomationCore(
+            name=UNRESPONSIVE_AUTOMATION,
+            description=(f"A run of {', '.join(FLOWS)} that sent no heartbeat for {after_s:.0f} s lost its "
+                         "process or machine: mark it Crashed. Made by assetmap (pipelines.recovery)."),
+            trigger=EventTrigger(
+                after={"prefect.flow-run.heartbeat"}, expect={"prefect.flow-run.heartbeat", *_ENDED},
+                match={"prefect.resource.id": "prefect.flow-run.*"}, match_related=ours,
+                for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
+                within=timedelta(seconds=after_s)),
+            actions=[ChangeFlowRunState(
+                name=None, force=False, state=StateType.CRASHED,
+                message=f"no heartbeat for {after_s:.0f} s: its process or machine was lost")]),
+        AutomationCore(
+            name=RETRY_AUTOMATION,
+            description=(f"A run of {', '.join(FLOWS)} that crashed on its attempt "
+                         f"{' or '.join(counts) or '(none)'} is scheduled again for any live worker: every "
+                         "one of them is safe to repeat. Made by assetmap (pipelines.recovery)."),
+            enabled=bool(counts),
+            trigger=EventTrigger(
+                expect={"prefect.flow-run.Crashed"},
+                match={"prefect.resource.id": "prefect.flow-run.*", "prefect.run-count": counts or ["0"]},
+                match_related=ours, posture=Posture.Reactive, threshold=1),
+            actions=[ChangeFlowRunState(
+                name="AwaitingRetry", force=False, state=StateType.SCHEDULED,
+                message="crashed (its process or machine was lost): retried by assetmap on a live worker")]),
+    ]
+
+
+def _same(automation: Any) -> str:
+    """An automation's trigger, actions and switch as JSON with its sets sorted, to compare two."""
+    import json
+
+    def norm(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: norm(v) for k, v in value.items() if k != "id"}
+        if isinstance(value, list):
+            return sorted((norm(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
+        return value
+
+    return json.dumps(norm({"trigger": automation.trigger.model_dump(mode="json"), "enabled": automation.enabled,
+                            "actions": [a.model_dump(mode="json") for a in automation.actions]}), sort_keys=True)
+
+
+def ensure_recovery_automations() -> list[str]:
+    """Make (or bring up to date) the server's automations that notice a lost run and retry a
+    crashed one; return their ids. Safe to call from every process that registers the deployments."""
+    from prefect.client.orchestration import get_client
+
+    ids = []
+    with get_client(sync_client=True) as client:
+        for wanted in _automations():
+            found = client.read_automations_by_name(wanted.name)
+            if not found:
+                ids.append(str(client.create_automation(wanted)))
+                continue
+            if _same(found[0]) != _same(wanted):
+                client.update_automation(found[0].id, wanted)
+            for extra in found[1:]:  # two processes made it at once
+                client.delete_automation(extra.id)
+            ids.append(str(found[0].id))
+    return ids
 
 
 def flow_runs_in(client: Any, states: list[str], limit: int = 200) -> list[Any]:

@@ -135,6 +135,12 @@ def prefect_env(home: Path, port: int, database_url: str | None = None, shared: 
         "PREFECT_SERVER_EPHEMERAL_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "PREFECT_CLI_PROMPT": "false",
+        # flow runs say they are alive, so a run whose process or machine is lost is noticed
+        # (pipelines.recovery.ensure_recovery_automations) and retried
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(settings.heartbeat_s),
+        # a run waiting for the store's writer limit asks again within about 2 s (Prefect's
+        # default lets it sleep up to 30 s after the store was freed)
+        "PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS": "2",
         # a dead holder's expired lease is swept within 5 s (Prefect's default: 15 s)
         "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "5",
         # on SQLite, no "Late" service: runs queue behind the store's writer limit by design, and

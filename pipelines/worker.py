@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "PREFECT_API_URL": api, "ASSETMAP_WORKER_NAME": name,
            "PREFECT_WORKER_QUERY_SECONDS": str(args.poll), "PREFECT_WORKER_PREFETCH_SECONDS": "5",
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_CLI_PROMPT": "false",
+           # its runs say they are alive: one lost with this machine is retried elsewhere
+           "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(settings.heartbeat_s),
            "ASSETMAP_DB": str(settings.db_path.resolve()), "ASSETMAP_HOME": str(settings.home.resolve())}
     os.environ.update({"PREFECT_API_URL": api})
     from pipelines.flows import ensure_writer_limit

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -137,3 +138,35 @@ def wait_until(check, timeout: float, every: float = 0.5, what: str = "condition
             return value
         time.sleep(every)
     raise AssertionError(f"{what} not met within {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def assetmap_workers(tmp_path: Path, api: str, env: dict[str, str], names: list[str], pool: str,
+                     limit: int = 2) -> Iterator[list[subprocess.Popen]]:
+    """``assetmap worker --pool POOL`` once per name, each in a folder (and home) of its own, as
+    on machines of their own sharing the store; yielded once all are online, stopped at the end."""
+    procs: list[subprocess.Popen] = []
+    try:
+        for name in names:
+            folder = tmp_path / name
+            folder.mkdir()
+            cli = Path(sys.executable).with_name("assetmap")
+            procs.append(start([str(cli), "worker", "--pool", pool, "--limit", str(limit), "--name", name,
+                                "--api", api, "--poll", "1"], folder / "worker.log",
+                               env={**env, "ASSETMAP_HOME": str(folder / ".assetmap")}, cwd=folder))
+
+        def online() -> bool:
+            if any(p.poll() is not None for p in procs):
+                pytest.fail("a worker exited: see its worker.log")
+            req = urllib.request.Request(f"{api}/work_pools/{pool}/workers/filter", data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                seen = {w["name"] for w in json.loads(r.read()) if w.get("status") == "ONLINE"}
+            return set(names) <= seen
+
+        wait_until(online, 90, what="the workers online")
+        yield procs
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                stop(p, grace=12)

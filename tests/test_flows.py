@@ -54,6 +54,35 @@ def test_inbox_files_flow_through_without_a_server(wired):
                      "assetmap.snapshot.published"]                       # and one for the asked recompute
 
 
+def test_a_retried_run_takes_back_what_its_lost_attempt_had_claimed(wired, monkeypatch):
+    """An inbox run whose process was lost after it claimed its files is scheduled again with the
+    same id (pipelines.recovery): the retry ingests and files away what the lost attempt had
+    claimed, even though its own file is no longer in the inbox; another run's claims stay put."""
+    from pipelines import flows
+    from pipelines import inbox as inbox_mod
+
+    db, inbox = wired
+    for name, who in (("lost.csv", "Claimed before the crash"), ("sibling.csv", "Claimed beside it")):
+        (inbox / name).write_text(f"name,category,lat,lon\n{who},esol_provider,52.78,-1.25\n")
+        assert inbox_mod.claim(inbox / name, inbox, "run-1") is not None
+    (inbox / "other.csv").write_text("name,category,lat,lon\nSomeone else's,esol_provider,52.78,-1.25\n")
+    assert inbox_mod.claim(inbox / "other.csv", inbox, "run-2") is not None
+    assert [f.name for f, _ in inbox_mod.claimed_by(inbox, "run-1")] == ["lost.csv", "sibling.csv"]
+
+    monkeypatch.setattr(flows, "_run_key", lambda: "run-1")
+    out = ingest_file.fn(str(inbox / "lost.csv"))
+    assert out["status"] == "completed" and out["batch"] == 2
+    assert sorted(p.name.split("_", 1)[1] for p in (inbox / "processed").glob("*.csv")) == ["lost.csv", "sibling.csv"]
+    assert inbox_mod.claimed_by(inbox, "run-1") == []
+    assert [f.name for f, _ in inbox_mod.claimed_by(inbox, "run-2")] == ["other.csv"]
+    with Store(db) as s:
+        assert s.scalar("SELECT count(*) FROM assets WHERE name IN ('Claimed before the crash', "
+                        "'Claimed beside it')") == 2
+        assert s.scalar("SELECT count(*) FROM assets WHERE name = 'Someone else''s'") == 0
+    # run again (a second retry): nothing left to take, nothing doubled
+    assert ingest_file.fn(str(inbox / "lost.csv"))["status"] == "already_taken"
+
+
 def test_a_repeated_file_does_nothing_and_submissions_wait(wired, tmp_path):
     db, inbox = wired
     body = "name,category,lat,lon\nOnce only,esol_provider,52.78,-1.25\n"
