@@ -32,7 +32,7 @@ from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 from assetmap import events
 from assetmap.settings import settings
 from pipelines.flows import ensure_writer_limit, ingest_file, recompute, refresh_all
-from pipelines.inbox import InboxWatcher
+from pipelines.inbox import InboxWatcher, event_id
 from pipelines.recovery import ensure_recovery_automations
 
 log = logging.getLogger("pipelines.deployments")
@@ -83,9 +83,12 @@ def to_pool(pool: str) -> list:
 
 
 def emit_file_received(event: events.FileReceived) -> None:
+    """Tell the server a file arrived, under an id that names the file (:func:`pipelines.inbox.event_id`):
+    two watchers on one shared inbox send the same event, and the server acts on it once."""
     from prefect.events import emit_event
 
-    emit_event(event=event.name, resource={"prefect.resource.id": "assetmap.inbox"}, payload=event.payload())
+    emit_event(event=event.name, resource={"prefect.resource.id": "assetmap.inbox"}, payload=event.payload(),
+               id=event_id(event, settings.inbox_dir))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,9 +119,33 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run_at_work(run_id: str) -> bool:
+    """Whether flow run ``run_id`` is still at work or due to run again (so the files it claimed
+    stay claimed: another watcher's run, on a shared inbox, or one to be retried). When the
+    server cannot say, yes: a claim is never taken from a run that may hold it."""
+    import uuid
+
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        run = uuid.UUID(run_id)
+    except ValueError:
+        return False  # not a flow run's claim (a run as plain Python)
+    try:
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(run).state
+    except ObjectNotFound:
+        return False
+    except Exception:
+        log.warning("cannot ask the Prefect server about run %s: its claimed files stay for now", run_id)
+        return True
+    return state is not None and state.type.value in ("SCHEDULED", "PENDING", "RUNNING", "CANCELLING", "PAUSED")
+
+
 def _watch_and_say_ready() -> InboxWatcher:
     """Start the inbox watcher, then write the file ``assetmap up`` waits for (``ASSETMAP_WORKER_READY``)."""
-    watcher = InboxWatcher(settings.inbox_dir, emit_file_received)
+    watcher = InboxWatcher(settings.inbox_dir, emit_file_received, keep_claims=run_at_work)
     watcher.start()
     ready = os.environ.get("ASSETMAP_WORKER_READY")
     if ready:

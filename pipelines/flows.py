@@ -267,7 +267,7 @@ def _free_lost_holder(name: str, run_id: str | None) -> str | None:
         elif other:
             with get_client(sync_client=True) as client:
                 try:
-                    state = client.read_flow_run(other).state
+                    state = client.read_flow_run(uuid.UUID(other)).state
                 except ObjectNotFound:
                     state = None
             if state is not None and state.type.value in ("RUNNING", "CANCELLING"):

@@ -96,6 +96,27 @@ def file_received(path: Path) -> events.FileReceived:
     return events.FileReceived(str(path.parent.resolve() / path.name), sha, size)
 
 
+#: the namespace of the files' event ids (uuid5 of their identity in the inbox)
+_EVENT_IDS = uuid.UUID("0f6c1f0e-6d1a-5b8e-9a57-6173736574d0")
+
+
+def event_id(event: events.FileReceived, inbox: Path) -> uuid.UUID:
+    """The id of the ``file.received`` event for a file: the same for every watcher that sees
+    the same file (its name in the inbox, size, modification time and SHA-256), so that the
+    Prefect server, which evaluates each event id once, starts one run for it however many
+    watchers share the inbox; a file dropped again (new mtime) is a new event."""
+    path = Path(event.path)
+    try:
+        rel = str((path.parent.resolve() / path.name).relative_to(inbox.resolve()))
+    except ValueError:
+        rel = str(path)
+    try:
+        mtime = os.lstat(path).st_mtime_ns
+    except OSError:
+        mtime = -1
+    return uuid.uuid5(_EVENT_IDS, json.dumps([rel, event.size, mtime, event.sha256]))
+
+
 def claim(path: Path, inbox: Path, run: str) -> Path | None:
     """Take ``path`` for run ``run``: an atomic rename into ``inbox/.claimed/<run>/`` (keeping
     ``submissions/``), so that exactly one run owns it. None when another run took it first.
@@ -127,12 +148,15 @@ def claimed_by(inbox: Path, run: str) -> list[tuple[Path, Path]]:
     return sorted(out)
 
 
-def release(inbox: Path, run: str | None = None) -> list[Path]:
+def release(inbox: Path, run: str | None = None, keep: Callable[[str], bool] | None = None) -> list[Path]:
     """Put what a run claimed but did not file away back into the inbox (every run's, when
-    ``run`` is None: what a stopped ``up`` left), so that it is taken again. Entries are moved,
-    never followed."""
+    ``run`` is None: what a stopped ``up`` left, except the runs ``keep`` names as still at work
+    or due to be retried: another watcher's, on a shared inbox), so that it is taken again.
+    Entries are moved, never followed."""
     root = inbox / CLAIMED
     runs = [root / run] if run else [root / e.name for e in os.scandir(root)] if root.is_dir() else []
+    if keep is not None and run is None:
+        runs = [folder for folder in runs if not keep(folder.name)]
     back: list[Path] = []
     for folder in runs:
         if not folder.is_dir() or folder.is_symlink():
@@ -190,10 +214,16 @@ class InboxWatcher:
     scan_s
         How often the inbox is also listed (links, pipes and folders, and anything the file
         system's notifications missed).
+    keep_claims
+        Given a run's id, whether its claimed files must stay where they are when the watcher
+        starts (the run is still at work, or will be retried and take them back itself); the
+        others' go back into the inbox.
     """
 
     def __init__(self, inbox: Path, on_ready: Callable[[events.FileReceived], None], stable_s: float = 0.5,
-                 poll_s: float = 0.2, scan_s: float = 2.0) -> None:
+                 poll_s: float = 0.2, scan_s: float = 2.0,
+                 keep_claims: Callable[[str], bool] | None = None) -> None:
+        self.keep_claims = keep_claims
         self.inbox = Path(inbox)
         self.on_ready = on_ready
         self.stable_s = stable_s
@@ -230,7 +260,8 @@ class InboxWatcher:
         self._observer = Observer()
         self._observer.schedule(_Handler(), str(self.inbox), recursive=True)
         self._observer.start()
-        released = release(self.inbox)  # what a stopped run had claimed and not filed away
+        # what a stopped run had claimed and not filed away
+        released = release(self.inbox, keep=self.keep_claims)
         if released:
             log.info("put %d claimed files back into the inbox", len(released))
         self.scan()  # files that arrived while nothing was watching

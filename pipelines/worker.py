@@ -100,10 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     watcher = None
     if args.watch:
-        from pipelines.deployments import emit_file_received
+        from pipelines.deployments import emit_file_received, run_at_work
         from pipelines.inbox import InboxWatcher
 
-        watcher = InboxWatcher(settings.inbox_dir, emit_file_received)
+        watcher = InboxWatcher(settings.inbox_dir, emit_file_received, keep_claims=run_at_work)
         watcher.start()
         log.info("watching %s", settings.inbox_dir)
     try:

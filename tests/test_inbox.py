@@ -62,3 +62,46 @@ def test_filing_away_keeps_a_report_beside_the_file(tmp_path):
     f.write_text("again")  # the same name again does not overwrite the first
     second = file_away(f, inbox, ok=False, report={})
     assert second != moved and moved.exists()
+
+
+def test_two_watchers_name_one_file_by_one_event_id_and_a_new_drop_by_another(tmp_path):
+    """Two machines watching one shared inbox (here: the same folder reached by two paths) send
+    the same event id for a file, so the Prefect server acts on it once; the same bytes dropped
+    again later are a new event."""
+    import os
+    import time
+
+    from assetmap.events import FileReceived
+    from pipelines.inbox import event_id, file_received
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    mount = tmp_path / "mounted-elsewhere"
+    mount.symlink_to(inbox)  # another machine's mount point of the same folder
+    f = inbox / "providers.csv"
+    f.write_text("name,category,lat,lon\nA,esol_provider,52.78,-1.25\n")
+    here = file_received(f)
+    there = FileReceived(str(mount / "providers.csv"), here.sha256, here.size)  # as the other watcher says it
+    first = event_id(here, inbox)  # each watcher names the file as it hands it on
+    assert event_id(there, mount) == first
+    other = inbox / "other.csv"
+    other.write_text(f.read_text())  # the same bytes under another name: another file
+    assert event_id(file_received(other), inbox) != first
+    later = time.time() + 5
+    os.utime(f, (later, later))  # dropped again
+    assert event_id(file_received(f), inbox) != first
+
+
+def test_a_starting_watcher_leaves_the_claims_of_runs_still_at_work(tmp_path):
+    """What a stopped run claimed goes back into the inbox when a watcher starts; what a run
+    still at work claimed (another machine's, on a shared inbox) stays with it."""
+    from pipelines.inbox import CLAIMED, claim, release
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name, run in (("stopped.csv", "run-stopped"), ("working.csv", "run-working")):
+        (inbox / name).write_text("x\n")
+        claim(inbox / name, inbox, run)
+    back = release(inbox, keep=lambda run: run == "run-working")
+    assert [p.name for p in back] == ["stopped.csv"] and (inbox / "stopped.csv").exists()
+    assert (inbox / CLAIMED / "run-working" / "working.csv").exists() and not (inbox / "working.csv").exists()

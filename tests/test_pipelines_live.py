@@ -34,8 +34,59 @@ def _snapshot_query(db: Path, sql: str, params=None):
         con.close()
 
 
+def _file_received_actions(api: str) -> int:
+    """How many times the server acted on an ``assetmap.file.received`` event (each starts a run)."""
+    found = post_json(api + "/events/filter", {"filter": {"event": {"name": ["prefect.automation.action.executed"]}},
+                                               "limit": 50})
+    return sum(1 for e in found["events"] if e["resource"].get("prefect.resource.name") == "file received")
+
+
 def test_a_dropped_file_flows_through_to_a_snapshot_and_up_stops_cleanly(up):
     api, db, inbox = up["api"], up["db"], up["inbox"]
+    # a second watcher on the same inbox, in a process of its own, as on a second machine sharing
+    # it (the deployment guide has each store machine watch): each file still makes one run
+    import os
+    import subprocess
+    import sys
+
+    watcher = subprocess.Popen(
+        [sys.executable, "-c", "import logging, time; logging.basicConfig(level=logging.INFO); "
+         "from assetmap.settings import settings; from pipelines.deployments import emit_file_received; "
+         "from pipelines.inbox import InboxWatcher; w = InboxWatcher(settings.inbox_dir, emit_file_received); "
+         "w.start(); time.sleep(600)"],
+        env={**os.environ, "PREFECT_API_URL": api, "ASSETMAP_INBOX": str(inbox), "ASSETMAP_DB": str(db)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: (inbox / "submissions").exists(), 30, "the second watcher started")
+        time.sleep(3)  # it is watching (its imports take a moment after it made the folders)
+        before, t_ingest, t_recompute = _flow_through(up, api, db, inbox)
+    finally:
+        watcher.terminate()
+        said = watcher.communicate(timeout=30)[1]
+    # both watchers handed on both files; the server acted once on each
+    assert said.count("file received: council_esol_update.csv") == 1, said
+    assert said.count("file received: garbage.csv") == 1, said
+    wait_for(lambda: _file_received_actions(api) >= 2, 20, "the server's actions on the files")
+    time.sleep(2)  # a second action, were there one, would be here by now
+    assert _file_received_actions(api) == 2
+
+    # -- SIGTERM stops every process that up started -------------------------------------------
+    proc = up["proc"]
+    family = psutil.Process(proc.pid).children(recursive=True)
+    assert len(family) >= 3  # server, worker, dashboard (and their own children)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    time.sleep(0.5)
+    alive = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, [(p.pid, p.name()) for p in alive]
+    with Store(db) as s:  # the working store is free again, and the garbage left no data behind
+        assert digest(s, DATA_TABLES) == before
+        assert s.scalar("SELECT status FROM ingests ORDER BY ingest_id DESC LIMIT 1") == "refused"
+    print(f"\nlive pipeline: drop -> snapshot with the assets {t_ingest:.1f} s; "
+          f"-> recomputed snapshot {t_recompute:.1f} s")
+
+
+def _flow_through(up, api, db, inbox) -> tuple[dict, float, float]:
     with urllib.request.urlopen(api + "/health", timeout=5) as r:
         assert r.status == 200
     with urllib.request.urlopen(up["dashboard"] + "/_stcore/health", timeout=5) as r:
@@ -93,17 +144,4 @@ def test_a_dropped_file_flows_through_to_a_snapshot_and_up_stops_cleanly(up):
     report = json.loads(rejected[0].with_name(rejected[0].name + ".report.json").read_text())
     assert report["status"] == "refused" and report["reason_code"] == "binary_file"
 
-    # -- SIGTERM stops every process that up started -------------------------------------------
-    proc = up["proc"]
-    family = psutil.Process(proc.pid).children(recursive=True)
-    assert len(family) >= 3  # server, worker, dashboard (and their own children)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
-    time.sleep(0.5)
-    alive = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert not alive, [(p.pid, p.name()) for p in alive]
-    with Store(db) as s:  # the working store is free again, and the garbage left no data behind
-        assert digest(s, DATA_TABLES) == before
-        assert s.scalar("SELECT status FROM ingests ORDER BY ingest_id DESC LIMIT 1") == "refused"
-    print(f"\nlive pipeline: drop -> snapshot with the assets {t_ingest:.1f} s; "
-          f"-> recomputed snapshot {t_recompute:.1f} s")
+    return before, t_ingest, t_recompute
