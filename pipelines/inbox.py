@@ -96,6 +96,35 @@ def file_received(path: Path) -> events.FileReceived:
     return events.FileReceived(str(path.parent.resolve() / path.name), sha, size)
 
 
+#: file systems where a rename is not one atomic step seen alike by every machine (object
+#: stores and sync tools mounted through FUSE copy, then delete), so two runs could both "claim"
+#: a file: an inbox there is refused
+_NO_ATOMIC_RENAME = ("fuse.s3fs", "fuse.goofys", "fuse.gcsfuse", "fuse.rclone", "fuse.sshfs", "fuse.davfs",
+                     "davfs", "fuse.onedriver", "fuse.dropbox", "fuse.mountpoint-s3", "fuse.blobfuse",
+                     "fuse.blobfuse2", "fuse.juicefs")
+
+
+def claims_unsafe(inbox: Path) -> str | None:
+    """Why files cannot be claimed safely in ``inbox`` (its file system renames by copying), or
+    None. Claims rely on ``rename`` being atomic on the file system the watchers and workers
+    share: true of local disks and of NFS and SMB shares (one server does the rename), not of
+    object stores or sync folders mounted through FUSE."""
+    import psutil
+
+    path = str(inbox.resolve())
+    best = None
+    for part in psutil.disk_partitions(all=True):
+        mount = part.mountpoint.rstrip("/") or "/"
+        if (path == mount or path.startswith(mount.rstrip("/") + "/")) and (
+                best is None or len(mount) > len(best.mountpoint.rstrip("/") or "/")):
+            best = part
+    if best is not None and best.fstype.lower() in _NO_ATOMIC_RENAME:
+        return (f"the inbox {inbox} is on a {best.fstype} file system (mounted at {best.mountpoint}), where a "
+                "rename is a copy: two runs could both take a file. Put the inbox on a local disk, or an NFS "
+                "or SMB share, and let one machine watch it")
+    return None
+
+
 #: the namespace of the files' event ids (uuid5 of their identity in the inbox)
 _EVENT_IDS = uuid.UUID("0f6c1f0e-6d1a-5b8e-9a57-6173736574d0")
 
@@ -200,6 +229,10 @@ def file_away(path: Path, inbox: Path, ok: bool, report: dict[str, Any]) -> Path
     return target
 
 
+class InboxUnsafe(RuntimeError):
+    """The inbox is where files cannot be claimed safely (:func:`claims_unsafe`)."""
+
+
 class InboxWatcher:
     """Watch the inbox with ``watchdog``; call ``on_ready(event)`` once per complete file.
 
@@ -248,6 +281,9 @@ class InboxWatcher:
         from watchdog.observers import Observer
 
         self.inbox.mkdir(parents=True, exist_ok=True)
+        unsafe = claims_unsafe(self.inbox)
+        if unsafe:
+            raise InboxUnsafe(unsafe)
         (self.inbox / SUBMISSIONS).mkdir(exist_ok=True)
         watcher = self
 

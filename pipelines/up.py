@@ -170,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     env.update({"ASSETMAP_DB": str(db), "ASSETMAP_HOME": str(home), "ASSETMAP_INBOX": str(inbox),
                 "PYTHONUNBUFFERED": "1"})
+    from pipelines.inbox import claims_unsafe
+
+    unsafe = claims_unsafe(inbox)
+    if unsafe:
+        print(f"assetmap up: {unsafe} (ASSETMAP_INBOX sets where it is)", file=sys.stderr)
+        return 2
     port = free_port(args.prefect_port)
     env.update(prefect_env(home, port, args.prefect_db, shared=bool(args.pool)))
     os.environ.update(env)

@@ -69,6 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit < 1:
         log.error("--limit must be at least 1")
         return 2
+    if args.watch:
+        from pipelines.inbox import claims_unsafe
+
+        unsafe = claims_unsafe(settings.inbox_dir)
+        if unsafe:
+            log.error("cannot watch: %s", unsafe)
+            return 2
     name = args.name or f"{socket.gethostname()}-{os.getpid()}"
     env = {**os.environ, "PREFECT_API_URL": api, "ASSETMAP_WORKER_NAME": name,
            "PREFECT_WORKER_QUERY_SECONDS": str(args.poll), "PREFECT_WORKER_PREFETCH_SECONDS": "5",

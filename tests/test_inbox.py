@@ -105,3 +105,30 @@ def test_a_starting_watcher_leaves_the_claims_of_runs_still_at_work(tmp_path):
     back = release(inbox, keep=lambda run: run == "run-working")
     assert [p.name for p in back] == ["stopped.csv"] and (inbox / "stopped.csv").exists()
     assert (inbox / CLAIMED / "run-working" / "working.csv").exists() and not (inbox / "working.csv").exists()
+
+
+def test_an_inbox_where_rename_is_a_copy_is_refused_with_what_to_do(tmp_path, monkeypatch):
+    """Claims are atomic renames: on an object store or a sync folder mounted through FUSE a
+    rename is a copy, so two runs could both take a file. Such an inbox is refused, naming the
+    file system and what to do; a local disk (or NFS) is fine."""
+    from collections import namedtuple
+
+    import psutil
+    import pytest
+
+    from pipelines.inbox import InboxUnsafe, claims_unsafe
+
+    part = namedtuple("part", "device mountpoint fstype opts")
+    inbox = tmp_path / "shared" / "inbox"
+    inbox.mkdir(parents=True)
+    assert claims_unsafe(inbox) is None  # this machine's own disk
+    monkeypatch.setattr(psutil, "disk_partitions", lambda all=False: [
+        part("/dev/sda1", "/", "ext4", "rw"), part("bucket", str(tmp_path / "shared"), "fuse.s3fs", "rw"),
+        part("nfs:/x", str(tmp_path / "sharedelsewhere"), "nfs4", "rw")])
+    said = claims_unsafe(inbox)
+    assert said and "fuse.s3fs" in said and "local disk, or an NFS or SMB share" in said
+    with pytest.raises(InboxUnsafe, match="rename is a copy"):
+        InboxWatcher(inbox, lambda event: None).start()
+    other = tmp_path / "sharedelsewhere" / "inbox"
+    other.mkdir(parents=True)
+    assert claims_unsafe(other) is None  # NFS: the server renames in one step
