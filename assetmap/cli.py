@@ -617,6 +617,19 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check a deployment's parts (``pipelines.doctor``; nothing there imports Prefect)."""
+    from pipelines.doctor import main
+
+    argv = ["--db", args.db] if args.db else []
+    argv += ["--api", args.api] if args.api else []
+    argv += ["--pool", args.pool] if args.pool else []
+    argv += ["--dashboard", args.dashboard] if args.dashboard else []
+    argv += ["--no-dashboard"] if args.no_dashboard else []
+    argv += ["--json"] if args.json else []
+    return main(argv)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """A Prefect process worker for the pipeline's work pool: hand over to ``pipelines.worker``."""
     argv = [sys.executable, "-m", "pipelines.worker", "--pool", args.pool, "--limit", str(args.limit),
@@ -829,6 +842,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "Ctrl-C or SIGTERM stops everything.")
     up_options.add_arguments(p)
     p.set_defaults(func=cmd_up)
+
+    p = add("doctor", help="check a deployment's parts from this machine, one line each, with what to fix",
+            description="Check the store, the Prefect API and the pipeline's workers, the writer limit, the "
+                        "bucket, the identity provider, the dashboard and its replicas, and the map scripts, "
+                        "from this machine. Exit 0 when every part checked is fine.")
+    p.add_argument("--api", help="the Prefect API (default PREFECT_API_URL, else http://127.0.0.1:4200/api)")
+    p.add_argument("--pool", help="the work pool whose live workers to look for (as given to `up --pool`)")
+    p.add_argument("--dashboard", help="the dashboard's address (default http://127.0.0.1:8501)")
+    p.add_argument("--no-dashboard", action="store_true", help="this machine serves no dashboard")
+    p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    p.set_defaults(func=cmd_doctor)
 
     p = add("worker", help="a Prefect process worker for the pipeline's work pool (on this or another machine)",
             description="Run the pipeline's flow runs from a Prefect work pool, against the Prefect API of "

@@ -36,6 +36,12 @@ def _default_db() -> Path:
     env = os.environ.get("ASSETMAP_DB")
     return Path(env) if env else _env_path("ASSETMAP_HOME", ".assetmap") / "assetmap.duckdb"
 
+
+def holder_variable(writer_limit: str) -> str:
+    """The Prefect variable in which the holder of writer limit ``writer_limit`` names itself."""
+    return "assetmap-writer-holder-" + hashlib.sha256(writer_limit.encode()).hexdigest()[:16]
+
+
 @dataclass
 class Settings:
     """Runtime settings of assetmap.
@@ -350,6 +356,11 @@ class Settings:
             path = Path(db_path or self.db_path).resolve()
             name = f"{path.stem}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"  # noqa: S324 (a name)
         return f"assetmap-writer:{name}"
+
+    def writer_holder_variable(self, db_path: str | os.PathLike[str] | None = None) -> str:
+        """The Prefect variable in which the holder of the store's writer limit names itself
+        (variable names allow lower-case letters, digits, ``-`` and ``_`` only)."""
+        return holder_variable(self.writer_limit(db_path))
 
     def __post_init__(self) -> None:
         if self.dashboard_mode not in ("public", "partner"):

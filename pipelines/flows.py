@@ -38,7 +38,7 @@ from assetmap.analysis import RecomputeResult, recompute_affected
 from assetmap.analysis import recompute as _recompute
 from assetmap.ingest import dependency_rank, expand_paths, load_order, record_refusal
 from assetmap.ingest import ingest_file as _ingest
-from assetmap.settings import settings
+from assetmap.settings import holder_variable, settings
 from assetmap.snapshots import Snapshot, publish, upload_snapshot
 from assetmap.sources import ASSETS_ONLY_KINDS
 from assetmap.sources._io import FileRefused, read_bytes, sha256_bytes
@@ -223,11 +223,8 @@ _LOOK_AGAIN_S = 1.0
 
 
 def _holder_variable(name: str) -> str:
-    """The Prefect variable naming the holder of writer limit ``name`` (variable names allow
-    lower-case letters, digits, ``-`` and ``_`` only)."""
-    import hashlib
-
-    return "assetmap-writer-holder-" + hashlib.sha256(name.encode()).hexdigest()[:16]
+    """The Prefect variable naming the holder of writer limit ``name``."""
+    return holder_variable(name)
 
 
 def _set_holder(name: str, holder: dict[str, Any]) -> None:

@@ -17,7 +17,9 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import boto3
 import psutil
@@ -138,6 +140,14 @@ def test_prefect_on_postgresql_with_two_workers_one_writer_and_snapshots_in_the_
 
                 writers = wait_until(ingested, 60, what="the ingest run's writer section in its logs")
                 assert {w for _, _, w, *_ in writers} <= {"w1", "w2"}
+
+                # `assetmap doctor` on this deployment: every part it checks here is fine
+                cli = Path(sys.executable).with_name("assetmap")
+                doc = subprocess.run([str(cli), "doctor", "--api", api, "--pool", POOL, "--no-dashboard"],
+                                     capture_output=True, text=True, env=worker_env, timeout=120)
+                assert doc.returncode == 0, doc.stdout + doc.stderr
+                assert f"work pool '{POOL}': 2 live worker(s) (w1, w2)" in doc.stdout, doc.stdout
+                assert "writable, LATEST" in doc.stdout and "every part checked is fine" in doc.stdout
 
                 # 2. a burst: every run writes the store; both workers take some, one writes at a time
                 t_burst = time.monotonic()
