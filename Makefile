@@ -18,8 +18,11 @@ $(STAMP): pyproject.toml constraints.txt dashboards/vendor.py
 up: $(STAMP)
 	$(BIN)/assetmap up
 
+# the tests that start no server or browser on both cores (pytest-xdist), then the slow ones
+# one at a time (they time servers and sessions, and would compete for the cores)
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow" -n 2
+	$(BIN)/python -m pytest -m slow
 
 # ruff (the rule set in pyproject.toml) and mypy, both clean; .ci/run runs this before the tests
 lint: $(STAMP)
@@ -27,7 +30,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n 2
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
@@ -38,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/network.py
 	$(BIN)/python benchmarks/transit.py
 	$(BIN)/python benchmarks/events.py
+	$(BIN)/python benchmarks/partnership.py
 	$(BIN)/python benchmarks/dashboard.py
 	$(BIN)/python benchmarks/workshop.py
 
