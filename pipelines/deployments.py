@@ -78,7 +78,7 @@ def to_pool(pool: str) -> list:
         d._path = None  # no folder to change into: the module is installed
         d.apply(work_pool_name=pool)
     ensure_writer_limit()
-    ensure_recovery_automations()
+    ensure_recovery_automations(lost_machines=True)
     return deps
 
 
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     # file.received event arrives before the automation that listens for it
     for d in deps:
         d.apply()
-    ensure_recovery_automations()
+    ensure_recovery_automations(lost_machines=False)
     watcher = _watch_and_say_ready()
     log.info("worker ready: %d deployments, watching %s", len(deps), settings.inbox_dir)
     try:

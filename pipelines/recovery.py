@@ -127,14 +127,26 @@ def _same(automation: Any) -> str:
                             "actions": [a.model_dump(mode="json") for a in automation.actions]}), sort_keys=True)
 
 
-def ensure_recovery_automations() -> list[str]:
-    """Make (or bring up to date) the server's automations that notice a lost run and retry a
-    crashed one; return their ids. Safe to call from every process that registers the deployments."""
+def ensure_recovery_automations(lost_machines: bool = True) -> list[str]:
+    """Make (or bring up to date) the server's automations that retry a crashed run and, with
+    ``lost_machines`` (workers on a pool, possibly elsewhere), notice a run whose process or
+    machine was lost; return their ids. Safe to call from every process that registers the
+    deployments.
+
+    ``up`` serving the deployments itself passes ``lost_machines=False``: its runs' processes are
+    its own children, watched by its runner, and a run lost with the machine is marked Crashed
+    when ``up`` starts again (:func:`recover`). The heartbeat automation keeps a bucket per run,
+    written on every state change and heartbeat, which a SQLite server under a flood of runs
+    cannot afford ("database is locked", seen with 300 files and submissions at once)."""
     from prefect.client.orchestration import get_client
 
     ids = []
     with get_client(sync_client=True) as client:
         for wanted in _automations():
+            if wanted.name == UNRESPONSIVE_AUTOMATION and not lost_machines:
+                for old in client.read_automations_by_name(wanted.name):
+                    client.delete_automation(old.id)
+                continue
             found = client.read_automations_by_name(wanted.name)
             if not found:
                 ids.append(str(client.create_automation(wanted)))

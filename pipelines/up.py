@@ -135,9 +135,6 @@ def prefect_env(home: Path, port: int, database_url: str | None = None, shared: 
         "PREFECT_SERVER_EPHEMERAL_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "PREFECT_CLI_PROMPT": "false",
-        # flow runs say they are alive, so a run whose process or machine is lost is noticed
-        # (pipelines.recovery.ensure_recovery_automations) and retried
-        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(settings.heartbeat_s),
         # a run waiting for the store's writer limit asks again within about 2 s (Prefect's
         # default lets it sleep up to 30 s after the store was freed)
         "PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS": "2",
@@ -151,6 +148,9 @@ def prefect_env(home: Path, port: int, database_url: str | None = None, shared: 
         # that restarts still lets a dead holder's lease run out (in memory it would not)
         **({"PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem"}
            if database_url or shared else {}),
+        # where workers may be elsewhere, flow runs say they are alive, so a run whose process or
+        # machine is lost is noticed (pipelines.recovery.ensure_recovery_automations) and retried
+        **({"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(settings.heartbeat_s)} if database_url or shared else {}),
     }
 
 
