@@ -56,16 +56,6 @@ def _post(url: str, body: dict) -> Any:
         return json.loads(r.read())
 
 
-def _wait(check, timeout: float, what: str, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise SystemExit(f"not within {timeout:.0f} s: {what}")
-
-
 def _rows(i: int) -> str:
     return ("id,name,category,lat,lon,capacity\n"
             f"bench-{i},Benchmark ESOL {i},esol_provider,{52.770 + i * 0.001:.4f},-1.2500,{10 + i}\n")
@@ -127,7 +117,7 @@ def main() -> int:
     from assetmap.settings import holder_variable, settings
     from pipelines.up import dashboard_command, free_port, wait_file, wait_http
     from tests.conftest import running_up
-    from tests.servers import assetmap_workers, moto_s3, postgres, stop
+    from tests.servers import assetmap_workers, moto_s3, postgres, stop, wait_until
     from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
 
     work = Path(tempfile.mkdtemp(prefix="assetmap-bench-partnership-"))
@@ -163,7 +153,7 @@ def main() -> int:
                 inbox.mkdir(parents=True, exist_ok=True)
                 (inbox / ".first.tmp").write_text(_rows(0), encoding="utf-8")
                 (inbox / ".first.tmp").rename(inbox / "bench-0.csv")
-                _wait(latest, 120, "a first snapshot in the bucket")
+                wait_until(latest, 120, what="a first snapshot in the bucket")
                 follower = subprocess.Popen(dashboard_command(port), cwd=other, env=fenv,
                                             stdout=open(other / "dashboard.log", "wb"),  # noqa: SIM115
                                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -181,7 +171,8 @@ def main() -> int:
                             tmp.write_text(_rows(i), encoding="utf-8")
                             t0 = time.monotonic()
                             tmp.rename(inbox / f"bench-{i}.csv")
-                            name = _wait(lambda b=before: (n := latest()) != b and n, 120, "the new LATEST")
+                            name = wait_until(lambda b=before: (n := latest()) != b and n, 120, every=0.1,
+                                              what="the new LATEST")
                             to_bucket.append(time.monotonic() - t0)
                             snap = name.removesuffix(".duckdb")
 
@@ -193,7 +184,7 @@ def main() -> int:
                                 except Exception:
                                     return False
 
-                            _wait(shown, 120, "the follower showing it", every=0.0)
+                            wait_until(shown, 120, what="the follower showing it", every=0.0)
                             to_dashboard.append(time.monotonic() - t0)
                             print(f"drop {i}: bucket {to_bucket[-1]:.1f} s, dashboard {to_dashboard[-1]:.1f} s",
                                   flush=True)
@@ -213,7 +204,7 @@ def main() -> int:
                             return held
                     return None
 
-                held = _wait(holding, 120, "the recompute holding the store", every=0.05)
+                held = wait_until(holding, 120, what="the recompute holding the store", every=0.05)
                 lost = procs[["w1", "w2"].index(held["worker"])]
                 family = [psutil.Process(lost.pid), *psutil.Process(lost.pid).children(recursive=True)]
                 for proc in family:
@@ -221,10 +212,11 @@ def main() -> int:
                 t_kill = time.monotonic()
                 (inbox / ".lost.tmp").write_text(_rows(999), encoding="utf-8")
                 (inbox / ".lost.tmp").rename(inbox / "bench-lost.csv")
-                _wait(lambda: list((inbox / "processed").glob("*_bench-lost.csv")), 180, "the other's ingest")
+                wait_until(lambda: list((inbox / "processed").glob("*_bench-lost.csv")), 180,
+                           what="the other's ingest")
                 accept_s = time.monotonic() - t_kill
-                _wait(lambda: _get(f"{api}/flow_runs/{run['id']}")["state_type"] == "COMPLETED", 180,
-                      "the lost run redone", every=0.5)
+                wait_until(lambda: _get(f"{api}/flow_runs/{run['id']}")["state_type"] == "COMPLETED", 180,
+                           every=0.5, what="the lost run redone")
                 redo_s = time.monotonic() - t_kill
 
     p50_b, p50_d = statistics.median(to_bucket), statistics.median(to_dashboard)
