@@ -153,7 +153,7 @@ def _writer_section() -> Iterator[Store]:
     """The store opened for writing, under the writer limit where a Prefect server runs the flow.
 
     The limit is taken with a lease the holder renews while it writes (Prefect's own), and the
-    holder names itself in a Prefect variable (:func:`_holder_variable`): a run waiting for the
+    holder names itself in a Prefect variable (:func:`assetmap.settings.holder_variable`): a run waiting for the
     store frees the lease of a holder whose run is no longer running (its process was lost, and
     the server has said so) or is this very run's lost first attempt, instead of waiting for the
     lease to run out. A lease is only ever freed by its id, so no live holder loses it."""
@@ -222,16 +222,11 @@ def _take_writer(name: str, holder: Any, run_id: str | None, t0: float) -> Any:
 _LOOK_AGAIN_S = 1.0
 
 
-def _holder_variable(name: str) -> str:
-    """The Prefect variable naming the holder of writer limit ``name``."""
-    return holder_variable(name)
-
-
 def _set_holder(name: str, holder: dict[str, Any]) -> None:
     from prefect.variables import Variable
 
     try:
-        Variable.set(_holder_variable(name), holder, overwrite=True)
+        Variable.set(holder_variable(name), holder, overwrite=True)
     except Exception:  # naming the holder helps waiters; its lease still runs out without it
         _logger().warning("could not record the writer's holder", exc_info=True)
 
@@ -240,9 +235,9 @@ def _clear_holder(name: str, lease: str) -> None:
     from prefect.variables import Variable
 
     with contextlib.suppress(Exception):
-        now = Variable.get(_holder_variable(name))
+        now = Variable.get(holder_variable(name))
         if isinstance(now, dict) and now.get("lease_id") == lease:
-            Variable.unset(_holder_variable(name))
+            Variable.unset(holder_variable(name))
 
 
 def _free_lost_holder(name: str, run_id: str | None) -> str | None:
@@ -255,7 +250,7 @@ def _free_lost_holder(name: str, run_id: str | None) -> str | None:
     from prefect.variables import Variable
 
     try:
-        held = Variable.get(_holder_variable(name))
+        held = Variable.get(holder_variable(name))
         if not isinstance(held, dict) or not held.get("lease_id"):
             return None
         other = held.get("flow_run_id")

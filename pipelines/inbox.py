@@ -190,11 +190,7 @@ def release(inbox: Path, run: str | None = None, keep: Callable[[str], bool] | N
     for folder in runs:
         if not folder.is_dir() or folder.is_symlink():
             continue
-        subs = folder / SUBMISSIONS
-        entries = [(folder / e.name, inbox / e.name) for e in os.scandir(folder) if e.name != SUBMISSIONS]
-        if subs.is_dir() and not subs.is_symlink():
-            entries += [(subs / e.name, inbox / SUBMISSIONS / e.name) for e in os.scandir(subs)]
-        for entry, target in entries:
+        for target, entry in claimed_by(inbox, folder.name):
             if os.path.lexists(target):
                 target = target.with_name(f"{uuid.uuid4().hex[:8]}_{target.name}")
             try:

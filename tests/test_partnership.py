@@ -25,7 +25,7 @@ import boto3
 import psutil
 import pytest
 
-from pipelines.flows import _holder_variable
+from assetmap.settings import holder_variable
 from tests.conftest import post_json, running_up
 from tests.servers import PG_BIN, assetmap_workers, moto_s3, postgres, wait_until
 
@@ -177,7 +177,7 @@ def test_prefect_on_postgresql_with_two_workers_one_writer_and_snapshots_in_the_
                 # the other worker within a minute; the server notices the silent run (no
                 # heartbeat), marks it Crashed and schedules it again, and the other worker redoes it
                 run = post_json(f"{api}/deployments/{dep['id']}/create_flow_run", {})
-                holder = wait_until(lambda: (h := _holder(api, _holder_variable(limit))) and
+                holder = wait_until(lambda: (h := _holder(api, holder_variable(limit))) and
                                     h.get("flow_run_id") == run["id"] and h, 90, every=0.05,
                                     what="the recompute holding the store")
                 lost = procs[["w1", "w2"].index(holder["worker"])]
