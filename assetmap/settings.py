@@ -107,6 +107,13 @@ class Settings:
     network_oa_snap_m
         How far an output area's point may lie from the network: an OA farther away is outside
         the network's extent and gets no walking distance (reported as such).
+    network_split, network_buffer_m
+        Where the output areas lie in more than one local authority, each authority is measured
+        on its own part of the network: its extent plus ``network_buffer_m`` (2 km; people cross
+        borders), routed by an engine of its own, which the pipeline hands to the work pool
+        (``ASSETMAP_NETWORK_SPLIT=0`` routes the whole network as one;
+        ``ASSETMAP_NETWORK_BUFFER_M``). Every walk up to the buffer is exact, so every catchment
+        and E2SFCA band is; see :mod:`assetmap.network.split`.
     transit_buffer_m
         How far beyond the loaded boundaries a timetable's stops are kept (more than the 960 m
         a PTAL walks to a station, so that an edge output area sees the stops across its edge).
@@ -264,6 +271,9 @@ class Settings:
     steps_speed_factor: float = 0.5
     network_snap_m: float = 200.0
     network_oa_snap_m: float = 500.0
+    network_split: bool = field(default_factory=lambda: os.environ.get("ASSETMAP_NETWORK_SPLIT", "1").lower()
+                                not in ("0", "false", "no", "off"))
+    network_buffer_m: float = field(default_factory=lambda: _env_float("ASSETMAP_NETWORK_BUFFER_M", 2000.0))
     transit_buffer_m: float = 1000.0
     supply_by_bus: bool = field(default_factory=lambda: os.environ.get("ASSETMAP_SUPPLY_BY_BUS", "").lower()
                                 in ("1", "true", "yes", "on"))

@@ -19,7 +19,14 @@ from assetmap.network.graph import Engine, load_engine, network_key
 
 def costs_for(con: duckdb.DuckDBPyConnection, oa_xy: np.ndarray, oa_tree: cKDTree | None = None) -> Costs:
     """The provider for the store ``con`` reads: on foot where a network is loaded, otherwise as
-    the crow flies."""
+    the crow flies; per authority where its points lie in several (:mod:`assetmap.network.split`)."""
+    if network_key(con) is None:
+        return CrowFlies(oa_xy, oa_tree)
+    from assetmap.network.split import PerAuthority, parts_for
+
+    parts = parts_for(con, oa_xy)
+    if parts is not None:  # several authorities: each on its own part of the network
+        return PerAuthority(con, oa_xy, parts)
     engine = load_engine(con)
     if engine is None:
         return CrowFlies(oa_xy, oa_tree)

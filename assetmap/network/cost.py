@@ -180,6 +180,8 @@ class Walking:
         d, j = d.reshape(len(live), k), j.reshape(len(live), k)
         cand = on[j]
         cost = self._cost(np.repeat(oas[live], k), a_node[cand.ravel()], a_conn[cand.ravel()]).reshape(len(live), k)
+        # an authority's part of a network may hold pieces its edge cut off: no walk between them
+        cost = np.where(np.isnan(cost), np.inf, cost)
         # the lowest cost, ties to the lowest asset index (assets come sorted by id)
         pick = np.lexsort((cand, cost), axis=1)[:, 0] if k > 1 else np.zeros(len(live), dtype=np.int64)
         rows = np.arange(len(live))
@@ -189,16 +191,21 @@ class Walking:
         unsure = np.flatnonzero((d[:, -1] < best[live]) & (k < len(on)))
         if len(unsure):
             rows_u = live[unsure]
-            hits = tree.query_ball_point(self.oa_xy[oas[rows_u]], best[rows_u])
+            # (none of the first k reachable: look as far as a part's buffer)
+            hits = tree.query_ball_point(self.oa_xy[oas[rows_u]],
+                                         np.where(np.isinf(best[rows_u]), settings.network_buffer_m, best[rows_u]))
             owner = np.repeat(rows_u, [len(h) for h in hits])
             cand_u = on[np.concatenate([np.asarray(h, dtype=np.int64) for h in hits])]
             c = self._cost(oas[owner], a_node[cand_u], a_conn[cand_u])
+            c = np.where(np.isnan(c), np.inf, c)
             # per OA the lowest cost, ties to the lowest asset index
             order = np.lexsort((cand_u, c, owner))
             first = np.unique(owner[order], return_index=True)[1]
             win = order[first]
             better = (c[win] < best[owner[win]]) | ((c[win] == best[owner[win]]) & (cand_u[win] < arg[owner[win]]))
             best[owner[win][better]], arg[owner[win][better]] = c[win][better], cand_u[win][better]
+        none = np.isinf(best)
+        best[none], arg[none] = np.nan, -1
         return best, arg
 
     def route_m(self, oas: np.ndarray, asset_xy: np.ndarray) -> np.ndarray:

@@ -1,0 +1,277 @@
+"""Walking access for many authorities at once: each on its own part of the network.
+
+A region's or a nation's walking network is too big to route as one (contraction hierarchies
+over millions of nodes take minutes and gigabytes), and nobody walks 30 km to a class. So where
+the output areas lie in more than one local authority, each authority is given its part of the
+network: every node within its extent plus a buffer (``settings.network_buffer_m``, 2 km by
+default: people cross borders), routed by an engine of its own, and its output areas are
+measured on that part only. Each part can be built and asked in a process of its own
+(:mod:`pipelines.flows` hands them to the work pool).
+
+Exact within the buffer: a walk of length ``L`` from a point in the authority never passes a
+node more than ``L`` (as the crow flies) from its start, so every walk no longer than the buffer
+lies wholly inside the part, and its length there equals its length on the whole network. Every
+catchment and E2SFCA band (at most 1,600 m) is shorter than the buffer, so counts and E2SFCA are
+those of the whole network; a nearest provider farther away than the buffer is the nearest
+reached inside the authority's part (an upper bound of the whole network's walk).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import numpy as np
+import shapely
+from scipy.spatial import cKDTree
+
+from assetmap.network.cost import NETWORK, Walking
+from assetmap.network.graph import Engine, network_key
+from assetmap.settings import settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One authority's part of the walking problem."""
+
+    code: str  #: the local authority's GSS code
+    box: tuple[float, float, float, float]  #: its extent plus the buffer (EPSG:27700)
+    oas: np.ndarray  #: indices of the output areas (points) it measures
+
+
+def authority_of(con: duckdb.DuckDBPyConnection, xy: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+    """Each point's local authority (its GSS code, from the loaded authority boundaries; the
+    nearest authority for a point inside none) and each authority's polygon. Empty codes where no
+    authority boundary is loaded."""
+    rows = con.execute("SELECT code, ST_AsWKB(geom) AS wkb FROM areas WHERE level = 'la' ORDER BY code").fetchall()
+    if not rows or len(xy) == 0:
+        return np.full(len(xy), "", dtype=object), {}
+    codes = np.array([r[0] for r in rows], dtype=object)
+    polys = shapely.from_wkb([bytes(r[1]) for r in rows])
+    tree = shapely.STRtree(polys)
+    pts = shapely.points(np.asarray(xy, dtype=float))
+    out = np.full(len(xy), "", dtype=object)
+    inside = tree.query(pts, predicate="within")
+    # a point on a shared border lies in both: the first authority (by code) takes it
+    order = np.lexsort((inside[1], inside[0]))
+    first = np.unique(inside[0][order], return_index=True)[1]
+    out[inside[0][order][first]] = codes[inside[1][order][first]]
+    lost = np.flatnonzero(out == "")
+    if len(lost):
+        near = tree.query_nearest(pts[lost], return_distance=False, all_matches=False)
+        out[lost[near[0]]] = codes[near[1]]
+    return out, dict(zip(codes.tolist(), polys, strict=True))
+
+
+def parts_for(con: duckdb.DuckDBPyConnection, oa_xy: np.ndarray) -> list[Part] | None:
+    """The authorities' parts for the points ``oa_xy``, or None where one engine serves them all
+    (a single authority, no authority boundaries, or the split turned off)."""
+    if not settings.network_split:
+        return None
+    la, polys = authority_of(con, oa_xy)
+    codes = sorted(set(la.tolist()) - {""})
+    if len(codes) < 2:
+        return None
+    buf = settings.network_buffer_m
+    parts = []
+    for code in codes:
+        x0, y0, x1, y1 = polys[code].bounds
+        parts.append(Part(code, (x0 - buf, y0 - buf, x1 + buf, y1 + buf), np.flatnonzero(la == code)))
+    return parts
+
+
+@dataclass
+class _Whole:
+    """The stored network's arrays, read once per network and process."""
+
+    key: Any
+    node_ids: np.ndarray
+    xy: np.ndarray
+    from_node: np.ndarray
+    to_node: np.ndarray
+    length_m: np.ndarray
+    walk_m: np.ndarray
+    extent: tuple[float, float, float, float] | None
+
+
+_whole: dict[Any, _Whole] = {}
+_parts: dict[tuple[Any, str, tuple[float, ...]], Engine] = {}
+_lock = threading.Lock()
+
+
+def _read_whole(con: duckdb.DuckDBPyConnection, key: Any) -> _Whole:
+    with _lock:
+        hit = _whole.get(key)
+    if hit is not None:
+        return hit
+    box = con.execute("SELECT min_x, min_y, max_x, max_y FROM network_info ORDER BY ingest_id DESC LIMIT 1").fetchone()
+    nodes = con.execute("SELECT node_id, x, y FROM network_nodes ORDER BY node_id").fetchnumpy()
+    edges = con.execute("SELECT from_node, to_node, length_m, walk_m FROM network_edges "
+                        "ORDER BY from_node, to_node").fetchnumpy()
+    extent = (float(box[0]), float(box[1]), float(box[2]), float(box[3])) if box and box[0] is not None else None
+    whole = _Whole(key, np.asarray(nodes["node_id"], dtype=np.int64), np.column_stack([nodes["x"], nodes["y"]]),
+                   np.asarray(edges["from_node"], dtype=np.int64), np.asarray(edges["to_node"], dtype=np.int64),
+                   np.asarray(edges["length_m"], float), np.asarray(edges["walk_m"], float), extent)
+    with _lock:
+        if any(k != key for k in _whole):  # one network at a time per process
+            _whole.clear()
+            _parts.clear()
+        _whole[key] = whole
+    return whole
+
+
+def sub_network(whole: _Whole, box: tuple[float, float, float, float]) -> dict[str, Any]:
+    """The nodes inside ``box`` and the edges with both ends inside it, as :class:`Engine`'s
+    arguments. Every component is kept: a piece cut off by the box's edge is reached only by
+    walks longer than the buffer, which the part does not claim to measure."""
+    x0, y0, x1, y1 = box
+    inside = (whole.xy[:, 0] >= x0) & (whole.xy[:, 0] <= x1) & (whole.xy[:, 1] >= y0) & (whole.xy[:, 1] <= y1)
+    ids = whole.node_ids[inside]
+    keep = np.isin(whole.from_node, ids) & np.isin(whole.to_node, ids)
+    return {"node_ids": ids, "xy": whole.xy[inside], "from_node": whole.from_node[keep],
+            "to_node": whole.to_node[keep], "length_m": whole.length_m[keep], "walk_m": whole.walk_m[keep],
+            "extent": whole.extent}
+
+
+def part_engine(con: duckdb.DuckDBPyConnection, part: Part) -> Engine | None:
+    """The routing engine of one authority's part, built once per network, part and process
+    (None when no node of the network lies in the part)."""
+    key = network_key(con)
+    if key is None:
+        return None
+    cache_key = (key, part.code, part.box)
+    with _lock:
+        hit = _parts.get(cache_key)
+    if hit is not None:
+        return hit
+    sub = sub_network(_read_whole(con, key), part.box)
+    if len(sub["node_ids"]) == 0 or len(sub["from_node"]) == 0:
+        return None
+    engine = Engine(sub["node_ids"], sub["xy"], sub["from_node"], sub["to_node"], sub["length_m"], sub["walk_m"],
+                    key=cache_key, extent=sub["extent"])
+    with _lock:
+        _parts[cache_key] = engine
+    log.info("walking network part %s: %d nodes", part.code, engine.nodes)
+    return engine
+
+
+class PerAuthority:
+    """Walking access measured per authority, each on its own part of the network (see the
+    module docstring); answers the same questions as :class:`~assetmap.network.cost.Walking`."""
+
+    mode = NETWORK
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, oa_xy: np.ndarray, parts: list[Part],
+                 oa_snap_m: float | None = None, asset_snap_m: float | None = None) -> None:
+        self.oa_xy = np.asarray(oa_xy, dtype=float)
+        self.parts = parts
+        self.asset_snap_m = settings.network_snap_m if asset_snap_m is None else asset_snap_m
+        key = network_key(con)
+        whole = _read_whole(con, key)
+        self._node_tree = cKDTree(whole.xy)
+        #: per part: its Walking over its own OAs (None where the part holds no network)
+        self.walks: list[Walking | None] = []
+        self._outside = np.ones(len(self.oa_xy), dtype=bool)
+        for part in parts:
+            engine = part_engine(con, part)
+            if engine is None:
+                self.walks.append(None)
+                continue
+            w = Walking(engine, self.oa_xy[part.oas], oa_snap_m=oa_snap_m, asset_snap_m=asset_snap_m)
+            self._outside[part.oas] = w.outside
+            self.walks.append(w)
+
+    @property
+    def outside(self) -> np.ndarray:
+        return self._outside
+
+    def off_network(self, asset_xy: np.ndarray) -> np.ndarray:
+        if len(asset_xy) == 0:
+            return np.zeros(0, dtype=bool)
+        d, _ = self._node_tree.query(np.asarray(asset_xy, dtype=float), k=1)
+        return np.asarray(d) > self.asset_snap_m
+
+    def _snapped(self, asset_xy: np.ndarray) -> np.ndarray:
+        """Each asset's nearest node of the whole network, as its point."""
+        if len(asset_xy) == 0:
+            return np.empty((0, 2))
+        _, i = self._node_tree.query(asset_xy, k=1)
+        return self._node_tree.data[np.asarray(i, dtype=np.int64)]
+
+    @staticmethod
+    def _in_part(part: Part, snapped: np.ndarray) -> np.ndarray:
+        """The assets a part may reach: those whose nearest node of the whole network lies in it
+        (an asset beyond its edge would otherwise join the part at another node)."""
+        x0, y0, x1, y1 = part.box
+        return np.flatnonzero((snapped[:, 0] >= x0) & (snapped[:, 0] <= x1) &
+                              (snapped[:, 1] >= y0) & (snapped[:, 1] <= y1))
+
+    def _local(self, part: Part, oas: np.ndarray | None) -> np.ndarray:
+        """The part's own OAs among ``oas`` (global indices), as indices into the part's OAs."""
+        if oas is None:
+            return np.arange(len(part.oas))
+        return np.flatnonzero(np.isin(part.oas, oas))
+
+    def pairs(self, asset_xy: np.ndarray, radius: float, oas: np.ndarray | None = None,
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if radius > settings.network_buffer_m:
+            log.warning("walks of %.0f m measured within each authority and a %.0f m buffer", radius,
+                        settings.network_buffer_m)
+        asset_xy = np.asarray(asset_xy, dtype=float)
+        snapped = self._snapped(asset_xy)
+        got_a, got_o, got_c = [], [], []
+        for part, walk in zip(self.parts, self.walks, strict=True):
+            if walk is None or len(asset_xy) == 0:
+                continue
+            local = self._local(part, None if oas is None else np.asarray(oas, dtype=np.int64))
+            if len(local) == 0:
+                continue
+            near = self._in_part(part, snapped)
+            if len(near) == 0:
+                continue
+            a, o, c = walk.pairs(asset_xy[near], radius, None if oas is None else local)
+            got_a.append(near[a])
+            got_o.append(part.oas[o])
+            got_c.append(c)
+        if not got_a:
+            e = np.empty(0, dtype=np.int64)
+            return e, e, np.empty(0)
+        a, o, c = np.concatenate(got_a), np.concatenate(got_o), np.concatenate(got_c)
+        order = np.lexsort((o, a))
+        return a[order], o[order], c[order]
+
+    def _each(self, oas: np.ndarray) -> list[tuple[Part, np.ndarray, np.ndarray, Walking]]:
+        """For each part holding some of ``oas``: which of ``oas`` it holds, as positions in
+        ``oas`` and as indices into the part's own OAs, and its walk."""
+        oas = np.asarray(oas, dtype=np.int64)
+        out = []
+        for part, walk in zip(self.parts, self.walks, strict=True):
+            if walk is None:
+                continue
+            mine = np.flatnonzero(np.isin(oas, part.oas))
+            if len(mine):
+                out.append((part, mine, np.searchsorted(part.oas, oas[mine]), walk))
+        return out
+
+    def nearest(self, oas: np.ndarray, asset_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        best = np.full(len(oas), np.nan)
+        arg = np.full(len(oas), -1, dtype=np.int64)
+        asset_xy = np.asarray(asset_xy, dtype=float)
+        snapped = self._snapped(asset_xy)
+        for part, mine, local, walk in self._each(oas):
+            near = self._in_part(part, snapped)
+            c, j = walk.nearest(local, asset_xy[near])
+            best[mine], arg[mine] = c, np.where(j >= 0, near[np.maximum(j, 0)] if len(near) else -1, -1)
+        return best, arg
+
+    def route_m(self, oas: np.ndarray, asset_xy: np.ndarray) -> np.ndarray:
+        out = np.full(len(oas), np.nan)
+        asset_xy = np.asarray(asset_xy, dtype=float)
+        for _, mine, local, walk in self._each(oas):
+            out[mine] = walk.route_m(local, asset_xy[mine])
+        return out

@@ -1,0 +1,99 @@
+"""Many authorities on one network: each is measured on its own part (its extent and a buffer),
+and every walk up to the buffer equals the whole network's (and so networkx's Dijkstra's)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+
+from assetmap.analysis import load_inputs, recompute
+from assetmap.network import Walking, costs_for, load_engine
+from assetmap.network.split import PerAuthority, authority_of, part_engine
+from assetmap.settings import settings
+from assetmap.vocab.categories import CATEGORIES
+from tests.network_reference import Reference
+
+EAST = "E06999999"
+
+
+def cut_in_two(store) -> str:
+    """Cut the demo's one authority in two at the median output area's easting: the west keeps
+    its code, the east becomes ``EAST``. Returns the west's code."""
+    code, wkb = store.con.execute("SELECT code, ST_AsWKB(geom) FROM areas WHERE level = 'la'").fetchone()
+    poly = shapely.from_wkb(bytes(wkb))
+    x = float(store.scalar("SELECT median(ST_X(ST_PointOnSurface(geom))) FROM areas WHERE level = 'oa'"))
+    x0, y0, x1, y1 = poly.bounds
+    west, east = poly.intersection(shapely.box(x0, y0, x, y1)), poly.intersection(shapely.box(x, y0, x1, y1))
+    store.con.execute("UPDATE areas SET geom = ST_GeomFromWKB(?) WHERE code = ?", [shapely.to_wkb(west), code])
+    store.con.execute("INSERT INTO areas (code, name, level, geom, source) VALUES (?, 'East Demoford (test)', 'la', "
+                      "ST_GeomFromWKB(?), 'test')", [EAST, shapely.to_wkb(east)])
+    return code
+
+
+@pytest.fixture
+def split_store(full_store):
+    cut_in_two(full_store)
+    return full_store
+
+
+def test_each_authority_is_routed_on_its_own_part_and_every_walk_within_the_buffer_is_the_whole_networks(
+        split_store, monkeypatch):
+    con = split_store.con
+    inputs = load_inputs(con)
+    assert isinstance(inputs.costs, PerAuthority)
+    split = inputs.costs
+    whole = Walking(load_engine(con), inputs.xy)
+    la, _ = authority_of(con, inputs.xy)
+    assert set(la) == {p.code for p in split.parts} and len(split.parts) == 2
+    # each part is a part: fewer nodes than the whole network, and together they cover every OA once
+    for part in split.parts:
+        assert part_engine(con, part).nodes < 0.8 * whole.engine.nodes
+    assert sorted(np.concatenate([p.oas for p in split.parts]).tolist()) == list(range(len(inputs.xy)))
+    assert np.array_equal(split.outside, whole.outside)
+    reach = max(max(settings.catchments_m), max(settings.e2sfca_bands))
+    for cat in CATEGORIES:
+        xy = inputs.supplies[cat].xy
+        a1, o1, c1 = split.pairs(xy, reach)
+        a2, o2, c2 = whole.pairs(xy, reach)
+        assert np.array_equal(a1, a2) and np.array_equal(o1, o2), cat
+        assert np.max(np.abs(c1 - c2)) < 1e-6
+        oas = np.arange(len(inputs.xy))
+        n1, j1 = split.nearest(oas, xy)
+        n2, j2 = whole.nearest(oas, xy)
+        near = n2 <= settings.network_buffer_m
+        assert np.array_equal(j1[near], j2[near]) and np.max(np.abs(n1[near] - n2[near])) < 1e-6, cat
+        # beyond the buffer the authority's own part gives an upper bound of the whole network's walk
+        far = ~near & ~np.isnan(n2)
+        assert (n1[far] >= n2[far] - 1e-6).all()
+        # (and on the demo, cut down the middle, the part holds the whole network's walk: here
+        # walks up to 6 km from 15-40 % of the OAs)
+        assert far.any() and np.mean(np.abs(n1[far] - n2[far]) > 1e-6) < 0.01
+        found = j2 >= 0
+        assert np.max(np.abs(split.route_m(oas[found & near], xy[j2[found & near]])
+                             - whole.route_m(oas[found & near], xy[j2[found & near]]))) < 1e-6
+        assert np.array_equal(split.off_network(xy), whole.off_network(xy))
+    # the split can be turned off: the whole network, routed as one
+    monkeypatch.setattr(settings, "network_split", False)
+    assert isinstance(costs_for(con, inputs.xy), Walking)
+
+
+def test_a_recompute_split_by_authority_equals_networkx_within_the_buffer(split_store):
+    recompute(split_store)
+    inputs = load_inputs(split_store.con)
+    ref = Reference(split_store.con, inputs.xy)
+    speed = settings.walk_m_per_min
+    reach = max(max(settings.catchments_m), max(settings.e2sfca_bands))
+    for cat in ("esol_provider", "place_of_worship"):
+        on = ref.add_assets(inputs.supplies[cat].xy)
+        stored = split_store.con.execute("SELECT nearest_min, n_800, n_1600 FROM oa_access WHERE category = ? "
+                                         "ORDER BY oa_code", [cat]).df()
+        want = ref.nearest(on)
+        got = stored["nearest_min"].to_numpy(float) * speed
+        near = want <= settings.network_buffer_m
+        assert np.max(np.abs(got[near] - want[near])) < 1e-6, cat
+        pairs = ref.within(on, reach)
+        origin = np.array([i for (_, i) in pairs], dtype=np.int64)
+        cost = np.array(list(pairs.values()))
+        for col, r in zip(("n_800", "n_1600"), settings.catchments_m, strict=False):
+            assert np.array_equal(stored[col].to_numpy(), np.bincount(origin[cost <= r], minlength=len(inputs.xy)))
