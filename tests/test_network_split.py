@@ -3,6 +3,8 @@ and every walk up to the buffer equals the whole network's (and so networkx's Di
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import shapely
@@ -11,6 +13,7 @@ from assetmap.analysis import load_inputs, recompute
 from assetmap.network import Walking, costs_for, load_engine
 from assetmap.network.split import PerAuthority, authority_of, part_engine
 from assetmap.settings import settings
+from assetmap.store import Store
 from assetmap.vocab.categories import CATEGORIES
 from tests.network_reference import Reference
 
@@ -97,3 +100,38 @@ def test_a_recompute_split_by_authority_equals_networkx_within_the_buffer(split_
         cost = np.array(list(pairs.values()))
         for col, r in zip(("n_800", "n_1600"), settings.catchments_m, strict=False):
             assert np.array_equal(stored[col].to_numpy(), np.bincount(origin[cost <= r], minlength=len(inputs.xy)))
+
+
+def test_a_recompute_whose_authorities_are_answered_by_other_processes_equals_one_routed_here(
+        split_store, tmp_path):
+    from assetmap.network import parts
+    from tests.test_gaps import assert_same_results
+
+    split_store.con.execute("CHECKPOINT")
+    shutil.copy(split_store.path, tmp_path / "other.duckdb")
+    other = Store(tmp_path / "other.duckdb")
+    try:
+        recompute(split_store)
+        asked: list[str] = []
+
+        def runner(jobs):  # each job in a fresh engine built from the files alone, as a worker does
+            for job in jobs:
+                asked.append(job.code)
+                parts.answer(parts.job_from(job.as_dict()))
+
+        before = parts.fallbacks
+        recompute(other, runner=runner)
+        assert sorted(asked) == sorted({p.code for p in load_inputs(other.con).costs.parts})
+        assert parts.fallbacks == before  # every walk the recompute asked for came from the answers
+        assert_same_results(split_store, other)
+        langs = "SELECT * EXCLUDE (computed_at) FROM unit_languages ORDER BY unit_code, language"
+        theirs = other.con.execute(langs).df()
+        assert len(theirs) > 100 and theirs.equals(split_store.con.execute(langs).df())
+        # the parts' networks are kept: a second run writes only a new question if anything changed
+        nets = sorted((tmp_path / "network-parts").glob("*/network.npz"))
+        assert len(nets) == 2
+        stamp = [p.stat().st_mtime_ns for p in nets]
+        recompute(other, runner=runner)
+        assert [p.stat().st_mtime_ns for p in nets] == stamp
+    finally:
+        other.close()

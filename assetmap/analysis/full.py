@@ -28,7 +28,7 @@ from assetmap.analysis.tables import (
     write_analysed_assets,
 )
 from assetmap.analysis.units import chosen_level, unit_map
-from assetmap.network import NETWORK
+from assetmap.network import NETWORK, Runner
 from assetmap.settings import settings
 from assetmap.store import Store
 from assetmap.transit import access as transit
@@ -79,8 +79,10 @@ def access_notes(inputs: Inputs) -> list[str]:
     return notes
 
 
-def recompute(store: Store, level: str | None = None, n_boot: int = 0) -> RecomputeResult:
-    """Full recompute of every analysis table for one unit level (default: :func:`default_level`)."""
+def recompute(store: Store, level: str | None = None, n_boot: int = 0, runner: Runner | None = None,
+              ) -> RecomputeResult:
+    """Full recompute of every analysis table for one unit level (default: :func:`default_level`);
+    with a ``runner`` (a work pool), each authority's walks are answered in a process of its own."""
     t0 = time.perf_counter()
     con = store.con
     level = chosen_level(con, level)
@@ -89,7 +91,7 @@ def recompute(store: Store, level: str | None = None, n_boot: int = 0) -> Recomp
     census = Census(con)  # each variable read once, for the study area only
     indices = compute_indices(con, level, census, n_boot)
     need = compute_need(con, level, indices, census)
-    inputs = load_inputs(con, census)
+    inputs = load_inputs(con, census, runner=runner)
     umap = unit_map(con, level)
     access_rows = gaps = oa_frame = None
     bus = None
@@ -107,7 +109,8 @@ def recompute(store: Store, level: str | None = None, n_boot: int = 0) -> Recomp
                               inputs.costs)
         if bus is not None:
             res.notes += bus.notes
-    language_rows = languages.compute(con, umap, inputs.oas[["oa_code", "x", "y"]] if inputs is not None else None)
+    language_rows = languages.compute(con, umap, inputs.oas[["oa_code", "x", "y"]] if inputs is not None else None,
+                                      costs=getattr(inputs.costs, "base", inputs.costs) if inputs is not None else None)
     with store.transaction():
         # each table rebuilt and swapped in (the other levels' rows kept): deleting a national
         # table's million rows one by one would take longer than computing them

@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 from assetmap import access as acc
 from assetmap import vocab
 from assetmap.analysis.units import OA_RE
-from assetmap.network import Costs, costs_for
+from assetmap.network import Costs, Runner, costs_for
 from assetmap.settings import settings
 from assetmap.store import scalar
 from assetmap.vocab.categories import CATEGORIES
@@ -109,11 +109,13 @@ class Inputs:
 
 
 def load_inputs(con: duckdb.DuckDBPyConnection, census: Census | None = None,
-                as_at: Any = None) -> Inputs | None:
+                as_at: Any = None, runner: Runner | None = None) -> Inputs | None:
     """OA points (point on surface, EPSG:27700), population, demand per category, and assets
     (those open now, or ``as_at`` a past moment, from the assets' history).
 
-    None when no OA polygons are loaded (accessibility needs where people live).
+    None when no OA polygons are loaded (accessibility needs where people live). With a
+    ``runner``, the walks of a store spanning several authorities are answered by it, an
+    authority each (:mod:`assetmap.network.parts`).
     """
     census = census or Census(con)
     oas = con.execute(
@@ -146,11 +148,12 @@ def load_inputs(con: duckdb.DuckDBPyConnection, census: Census | None = None,
         basis[cat] = (f"{variable}: all except {', '.join(cats)}" if exclude and cats
                       else f"{variable}: all residents" if exclude
                       else f"{variable}: {', '.join(cats)}")
-    return _with_assets(con, oas, basis, as_at=as_at)
+    return _with_assets(con, oas, basis, as_at=as_at, runner=runner)
 
 
 def _with_assets(con: duckdb.DuckDBPyConnection, oas: pd.DataFrame, basis: dict[str, str],
-                 categories: list[str] | None = None, as_at: Any = None, public_only: bool = False) -> Inputs:
+                 categories: list[str] | None = None, as_at: Any = None, public_only: bool = False,
+                 runner: Runner | None = None) -> Inputs:
     source, params = ("asset_supply", []) if as_at is None else ("assets_as_at(?)", [as_at])
     assets = con.execute(
         f"""SELECT asset_id, category, ST_X(geom) AS x, ST_Y(geom) AS y, oa_code, ward_code, capacity AS supply
@@ -164,11 +167,18 @@ def _with_assets(con: duckdb.DuckDBPyConnection, oas: pd.DataFrame, basis: dict[
     from assetmap.transit.journeys import with_buses
 
     # on foot (or as the crow flies); with the option on, or a short walk and one bus
-    inputs = Inputs(oas=oas, xy=xy, tree=tree, basis=basis, assets=assets,
-                    costs=with_buses(con, costs_for(con, xy, tree)))
-    for cat in CATEGORIES:
-        inputs.supplies[cat] = acc.Supply.from_frame(assets[assets["category"] == cat])
-    return inputs
+    supplies = {cat: acc.Supply.from_frame(assets[assets["category"] == cat]) for cat in CATEGORIES}
+    costs = costs_for(con, xy, tree, runner=runner, sets={c: s.xy for c, s in supplies.items()},
+                      every=_every_place(con) if runner is not None else None)
+    return Inputs(oas=oas, xy=xy, tree=tree, basis=basis, assets=assets, costs=with_buses(con, costs),
+                  supplies=supplies)
+
+
+def _every_place(con: duckdb.DuckDBPyConnection) -> np.ndarray:
+    """Every place a recompute may walk to: each asset, open or not, and each stop."""
+    got = con.execute("""SELECT ST_X(geom) AS x, ST_Y(geom) AS y FROM assets WHERE geom IS NOT NULL
+                         UNION ALL SELECT x, y FROM transit_stops""").fetchnumpy()
+    return np.column_stack([np.asarray(got["x"], float), np.asarray(got["y"], float)])
 
 
 def stored_inputs(con: duckdb.DuckDBPyConnection, categories: list[str] | None = None,

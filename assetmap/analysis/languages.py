@@ -22,7 +22,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from assetmap.network import costs_for
+from assetmap.network import Costs, costs_for
 from assetmap.settings import settings
 from assetmap.store import scalar
 from assetmap.vocab.languages import LANGUAGES, NOT_ESOL, language_slug
@@ -58,10 +58,12 @@ def provider_languages(con: duckdb.DuckDBPyConnection,
     return pd.DataFrame(rows, columns=["asset_id", "language", "x", "y"]).drop_duplicates(["asset_id", "language"])
 
 
-def compute(con: duckdb.DuckDBPyConnection, umap: pd.Series, points: pd.DataFrame | None = None) -> pd.DataFrame:
+def compute(con: duckdb.DuckDBPyConnection, umap: pd.Series, points: pd.DataFrame | None = None,
+            costs: Costs | None = None) -> pd.DataFrame:
     """The language match of every unit in ``umap`` (oa_code -> unit_code); empty when no
     main-language table is loaded. ``points`` (``oa_code, x, y``: each OA's point on surface, as
-    the full recompute's inputs hold them) saves finding them again."""
+    the full recompute's inputs hold them) saves finding them again, and ``costs`` (made for
+    those points) measuring again."""
     if not scalar(con, "SELECT EXISTS (SELECT 1 FROM population WHERE variable = 'main_language')"):
         return pd.DataFrame(columns=COLUMNS)
     unit_codes = pd.Index(pd.unique(umap.to_numpy(dtype=object)))
@@ -105,7 +107,7 @@ def compute(con: duckdb.DuckDBPyConnection, umap: pd.Series, points: pd.DataFram
     providers = provider_languages(con, (float(x.min()) - reach, float(y.min()) - reach,
                                          float(x.max()) + reach, float(y.max()) + reach))
     # on foot where a walking network is loaded (an OA beyond its extent is not measured)
-    costs = costs_for(con, points[["x", "y"]].to_numpy(float))
+    costs = costs if costs is not None else costs_for(con, points[["x", "y"]].to_numpy(float))
     measured = ~costs.outside[pt]
     covered = np.zeros(len(k))
     reached: list[pd.DataFrame] = []  # (unit, language, provider): a provider within reach of the unit's OAs

@@ -9,6 +9,12 @@
 
 from __future__ import annotations
 
+import logging
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import duckdb
 import numpy as np
 from scipy.spatial import cKDTree
@@ -16,22 +22,76 @@ from scipy.spatial import cKDTree
 from assetmap.network.cost import CROW_FLIES, NETWORK, Costs, CrowFlies, Walking
 from assetmap.network.graph import Engine, load_engine, network_key
 
+log = logging.getLogger(__name__)
 
-def costs_for(con: duckdb.DuckDBPyConnection, oa_xy: np.ndarray, oa_tree: cKDTree | None = None) -> Costs:
+
+#: Runs the authorities' walking questions somewhere (a work pool) and returns when each has
+#: its answers written or has failed; see :mod:`assetmap.network.parts`.
+Runner = Callable[[list[Any]], None]
+
+
+def costs_for(con: duckdb.DuckDBPyConnection, oa_xy: np.ndarray, oa_tree: cKDTree | None = None,
+              runner: Runner | None = None, sets: dict[str, np.ndarray] | None = None,
+              every: np.ndarray | None = None) -> Costs:
     """The provider for the store ``con`` reads: on foot where a network is loaded, otherwise as
-    the crow flies; per authority where its points lie in several (:mod:`assetmap.network.split`)."""
+    the crow flies; per authority where its points lie in several (:mod:`assetmap.network.split`).
+
+    With a ``runner``, the authorities' questions (the nearest of each of ``sets``, and every
+    walk to the places ``every`` within the widest catchment) are handed to it to answer in other
+    processes, and the provider reads their answers."""
     if network_key(con) is None:
         return CrowFlies(oa_xy, oa_tree)
     from assetmap.network.split import PerAuthority, parts_for
 
     parts = parts_for(con, oa_xy)
     if parts is not None:  # several authorities: each on its own part of the network
-        return PerAuthority(con, oa_xy, parts)
+        answered = _answered_elsewhere(con, parts, oa_xy, runner, sets, every) if runner and sets else None
+        return PerAuthority(con, oa_xy, parts, answered=answered)
     engine = load_engine(con)
     if engine is None:
         return CrowFlies(oa_xy, oa_tree)
     return Walking(engine, oa_xy, oa_tree)
 
 
-__all__ = ["CROW_FLIES", "NETWORK", "Costs", "CrowFlies", "Engine", "Walking", "costs_for", "load_engine",
-           "network_key"]
+def _answered_elsewhere(con: duckdb.DuckDBPyConnection, parts: list[Any], oa_xy: np.ndarray, runner: Runner,
+                       sets: dict[str, np.ndarray], every: np.ndarray | None) -> dict[str, Any]:
+    """The parts' questions, written beside the store, run by ``runner``; the answers found."""
+    from assetmap.network import parts as pp
+    from assetmap.network.split import PerAuthority, part_engine
+
+    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    folder = Path(row[0]).parent / "network-parts" if row and row[0] else Path(tempfile.gettempdir())
+    every = np.concatenate([np.asarray(v, dtype=float).reshape(-1, 2) for v in sets.values()] +
+                           ([np.asarray(every, dtype=float).reshape(-1, 2)] if every is not None else []))
+    jobs = pp.prepare(con, parts, oa_xy, sets, every, folder)
+    runner(jobs)
+    by_code = {p.code: p for p in parts}
+    out = {}
+    for job in jobs:
+        if not Path(job.answers).exists():
+            log.warning("walking network part %s was not answered: routed here instead", job.code)
+            continue
+        part = by_code[job.code]
+
+        def fallback(part: Any = part) -> Walking:
+            engine = part_engine(con, part)
+            if engine is None:  # cannot happen: the part was sent because it holds a network
+                raise RuntimeError(f"walking network part {part.code} holds no network")
+            return Walking(engine, PerAuthority.part_points(oa_xy, part))
+
+        out[job.code] = pp.Answered(job, fallback)
+    return out
+
+
+__all__ = [
+    "CROW_FLIES",
+    "NETWORK",
+    "Costs",
+    "CrowFlies",
+    "Engine",
+    "Runner",
+    "Walking",
+    "costs_for",
+    "load_engine",
+    "network_key",
+]

@@ -85,6 +85,22 @@ def parts_for(con: duckdb.DuckDBPyConnection, oa_xy: np.ndarray) -> list[Part] |
     return parts
 
 
+def _snapped(tree: cKDTree, xy: np.ndarray) -> np.ndarray:
+    """Each point's nearest node of the whole network (``tree`` over its nodes), as that node's point."""
+    if len(xy) == 0:
+        return np.empty((0, 2))
+    _, i = tree.query(np.asarray(xy, dtype=float), k=1)
+    return np.asarray(tree.data)[np.asarray(i, dtype=np.int64)]
+
+
+def in_part(part: Part, snapped: np.ndarray) -> np.ndarray:
+    """The places a part may reach (indices): those whose nearest node of the whole network lies
+    in it (a place beyond its edge would otherwise join the part at another node)."""
+    x0, y0, x1, y1 = part.box
+    return np.flatnonzero((snapped[:, 0] >= x0) & (snapped[:, 0] <= x1) &
+                          (snapped[:, 1] >= y0) & (snapped[:, 1] <= y1))
+
+
 @dataclass
 class _Whole:
     """The stored network's arrays, read once per network and process."""
@@ -167,24 +183,35 @@ class PerAuthority:
     mode = NETWORK
 
     def __init__(self, con: duckdb.DuckDBPyConnection, oa_xy: np.ndarray, parts: list[Part],
-                 oa_snap_m: float | None = None, asset_snap_m: float | None = None) -> None:
+                 oa_snap_m: float | None = None, asset_snap_m: float | None = None,
+                 answered: dict[str, Any] | None = None) -> None:
         self.oa_xy = np.asarray(oa_xy, dtype=float)
         self.parts = parts
         self.asset_snap_m = settings.network_snap_m if asset_snap_m is None else asset_snap_m
         key = network_key(con)
         whole = _read_whole(con, key)
         self._node_tree = cKDTree(whole.xy)
-        #: per part: its Walking over its own OAs (None where the part holds no network)
-        self.walks: list[Walking | None] = []
+        #: per part: its Walking over its own OAs, or a worker's answers as one (None where the
+        #: part holds no network)
+        self.walks: list[Any] = []
         self._outside = np.ones(len(self.oa_xy), dtype=bool)
         for part in parts:
+            if answered and part.code in answered:  # answered by a worker (assetmap.network.parts)
+                self.walks.append(answered[part.code])
+                self._outside[part.oas] = answered[part.code].outside
+                continue
             engine = part_engine(con, part)
             if engine is None:
                 self.walks.append(None)
                 continue
-            w = Walking(engine, self.oa_xy[part.oas], oa_snap_m=oa_snap_m, asset_snap_m=asset_snap_m)
+            w = Walking(engine, self.part_points(self.oa_xy, part), oa_snap_m=oa_snap_m, asset_snap_m=asset_snap_m)
             self._outside[part.oas] = w.outside
             self.walks.append(w)
+
+    @staticmethod
+    def part_points(oa_xy: np.ndarray, part: Part) -> np.ndarray:
+        """The points of the part's own output areas."""
+        return np.asarray(oa_xy, dtype=float)[part.oas]
 
     @property
     def outside(self) -> np.ndarray:
@@ -195,21 +222,6 @@ class PerAuthority:
             return np.zeros(0, dtype=bool)
         d, _ = self._node_tree.query(np.asarray(asset_xy, dtype=float), k=1)
         return np.asarray(d) > self.asset_snap_m
-
-    def _snapped(self, asset_xy: np.ndarray) -> np.ndarray:
-        """Each asset's nearest node of the whole network, as its point."""
-        if len(asset_xy) == 0:
-            return np.empty((0, 2))
-        _, i = self._node_tree.query(asset_xy, k=1)
-        return self._node_tree.data[np.asarray(i, dtype=np.int64)]
-
-    @staticmethod
-    def _in_part(part: Part, snapped: np.ndarray) -> np.ndarray:
-        """The assets a part may reach: those whose nearest node of the whole network lies in it
-        (an asset beyond its edge would otherwise join the part at another node)."""
-        x0, y0, x1, y1 = part.box
-        return np.flatnonzero((snapped[:, 0] >= x0) & (snapped[:, 0] <= x1) &
-                              (snapped[:, 1] >= y0) & (snapped[:, 1] <= y1))
 
     def _local(self, part: Part, oas: np.ndarray | None) -> np.ndarray:
         """The part's own OAs among ``oas`` (global indices), as indices into the part's OAs."""
@@ -223,7 +235,7 @@ class PerAuthority:
             log.warning("walks of %.0f m measured within each authority and a %.0f m buffer", radius,
                         settings.network_buffer_m)
         asset_xy = np.asarray(asset_xy, dtype=float)
-        snapped = self._snapped(asset_xy)
+        snapped = _snapped(self._node_tree, asset_xy)
         got_a, got_o, got_c = [], [], []
         for part, walk in zip(self.parts, self.walks, strict=True):
             if walk is None or len(asset_xy) == 0:
@@ -231,7 +243,7 @@ class PerAuthority:
             local = self._local(part, None if oas is None else np.asarray(oas, dtype=np.int64))
             if len(local) == 0:
                 continue
-            near = self._in_part(part, snapped)
+            near = in_part(part, snapped)
             if len(near) == 0:
                 continue
             a, o, c = walk.pairs(asset_xy[near], radius, None if oas is None else local)
@@ -245,7 +257,7 @@ class PerAuthority:
         order = np.lexsort((o, a))
         return a[order], o[order], c[order]
 
-    def _each(self, oas: np.ndarray) -> list[tuple[Part, np.ndarray, np.ndarray, Walking]]:
+    def _each(self, oas: np.ndarray) -> list[tuple[Part, np.ndarray, np.ndarray, Any]]:
         """For each part holding some of ``oas``: which of ``oas`` it holds, as positions in
         ``oas`` and as indices into the part's own OAs, and its walk."""
         oas = np.asarray(oas, dtype=np.int64)
@@ -262,9 +274,9 @@ class PerAuthority:
         best = np.full(len(oas), np.nan)
         arg = np.full(len(oas), -1, dtype=np.int64)
         asset_xy = np.asarray(asset_xy, dtype=float)
-        snapped = self._snapped(asset_xy)
+        snapped = _snapped(self._node_tree, asset_xy)
         for part, mine, local, walk in self._each(oas):
-            near = self._in_part(part, snapped)
+            near = in_part(part, snapped)
             c, j = walk.nearest(local, asset_xy[near])
             best[mine], arg[mine] = c, np.where(j >= 0, near[np.maximum(j, 0)] if len(near) else -1, -1)
         return best, arg
