@@ -9,7 +9,9 @@ watcher runs here):
   event's ``path`` as its parameter;
 - deployment ``recompute/assets-changed``, triggered by ``assetmap.assets.changed``, with the
   event's ``ward_codes``;
-- deployment ``refresh_all/manual`` (no trigger), to recompute everything from the UI or API.
+- deployment ``refresh_all/manual`` (no trigger), to recompute everything from the UI or API;
+- deployment ``network_part/parts`` (no trigger): a full recompute of a store spanning several
+  local authorities runs one per authority, so that the pool's workers route them side by side.
 
 At most two runs at a time (``limit=2``): while one holds the working store, the next one's
 process starts; writers take turns on the store's lock. The watcher emits
@@ -31,7 +33,7 @@ from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 
 from assetmap import events
 from assetmap.settings import settings
-from pipelines.flows import ensure_writer_limit, ingest_file, recompute, refresh_all
+from pipelines.flows import ensure_writer_limit, ingest_file, network_part, recompute, refresh_all
 from pipelines.inbox import InboxWatcher, event_id
 from pipelines.recovery import ensure_recovery_automations
 
@@ -55,6 +57,7 @@ def deployments() -> list:
                             "after_ingest": "{{ event.payload.ingest_id }}"})],
             description="Recompute the wards whose assets changed"),
         refresh_all.to_deployment(name="manual", description="Recompute everything"),
+        network_part.to_deployment(name="parts", description="One local authority's walks, for a full recompute"),
     ]
 
 

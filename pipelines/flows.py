@@ -6,6 +6,8 @@
   away in ``processed/`` or ``rejected/`` with a report.
 - :func:`recompute` recomputes what changed assets reach (or everything) and publishes.
 - :func:`refresh_all` ingests a folder in dependency order, recomputes everything, publishes.
+- :func:`network_part` answers one local authority's walks; a full recompute of a store spanning
+  several authorities hands them to the work pool, so that workers route them side by side.
 
 A repeated file does nothing: the store keys every ingest by the file's SHA-256 and options,
 so the second run of the same bytes is ``unchanged`` (and publishes nothing). Only opening the
@@ -28,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.exceptions import MissingContextError
@@ -554,13 +556,82 @@ def _analysed_since(store: Store, ingest_id: int) -> bool:
         [ingest_id]))
 
 
+#: The deployment that answers one authority's walks (served with the others, or in the pool).
+PARTS_DEPLOYMENT = "network_part/parts"
+_PART_STATES_DONE = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+
+
+def _pool_runner() -> Callable[[list[Any]], None] | None:
+    """Inside a deployment's run: a runner that hands each authority's walks to the work pool
+    as runs of ``network_part`` and waits for them. None outside one (tests, ``.fn``, the CLI):
+    the recompute then routes every part itself."""
+    from prefect import runtime
+
+    if not runtime.deployment.id or not os.environ.get("PREFECT_API_URL"):
+        return None
+    return _run_parts
+
+
+def _run_parts(jobs: list[Any]) -> None:
+    """Run each job as a ``network_part`` flow run and wait until each has ended. A part that
+    fails, or that no worker starts within ``settings.network_part_start_s`` (every slot busy,
+    say a pool of one worker with one slot, which this run holds), is left unanswered: the
+    recompute routes it itself, so nothing waits for good."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.deployments import run_deployment
+
+    if not jobs:
+        return
+    t0 = time.monotonic()
+    runs = [run_deployment(PARTS_DEPLOYMENT, parameters={"job": job.as_dict()}, timeout=0,
+                           tags=["assetmap-network-part"]) for job in jobs]
+    ids = [cast(Any, r).id for r in runs]  # (the synchronous call returns the run itself)
+    logger = _logger()
+    logger.info("walks of %d authorities handed to the work pool", len(ids))
+    with get_client(sync_client=True) as client:
+        while True:
+            states = {r.id: (r.state.type.value if r.state else "PENDING")
+                      for r in client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)),
+                                                     limit=len(ids))}
+            waiting = [i for i in ids if states.get(i) not in _PART_STATES_DONE]
+            if not waiting:
+                break
+            age = time.monotonic() - t0
+            started = [i for i in waiting if states.get(i) not in ("SCHEDULED", "PENDING")]
+            if (not started and age > settings.network_part_start_s) or age > settings.network_part_timeout_s:
+                for i in waiting:
+                    with contextlib.suppress(Exception):
+                        client.delete_flow_run(i)
+                logger.warning("%d of %d authorities' walks not answered by the pool in %.0f s: routed here",
+                               len(waiting), len(ids), age)
+                break
+            time.sleep(0.5)
+    failed = [i for i in ids if states.get(i) in ("FAILED", "CRASHED", "CANCELLED")]
+    if failed:
+        logger.warning("%d authorities' walks failed in the pool: routed here", len(failed))
+    logger.info("walks of %d authorities answered in %.1f s", len(ids) - len(failed), time.monotonic() - t0)
+
+
+@flow(name="network_part")
+def network_part(job: dict[str, str]) -> str:
+    """Answer one authority's walking questions (:mod:`assetmap.network.parts`): build its part
+    of the network's engine and write the walks beside the store. One thread each (a worker runs
+    several at once, one per core)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from assetmap.network import parts
+
+    return str(parts.answer(parts.job_from(job)))
+
+
 @task(retries=3, retry_delay_seconds=[2, 5, 10], retry_condition_fn=_retry_if_busy)
 def recompute_task(wards: list[str] | None, after_ingest: int | None = None) -> dict[str, Any]:
     with _writing() as store:
         if after_ingest is not None and _analysed_since(store, after_ingest):
             return {"mode": "skipped", "units": 0, "oas": 0, "seconds": 0.0, "changed_units": [],
                     "notes": [f"ingest #{after_ingest} was analysed and published by its own batch"]}
-        res = recompute_affected(store, wards) if wards else _recompute(store, n_boot=_bootstrap_reps(store))
+        res = recompute_affected(store, wards) if wards else \
+            _recompute(store, n_boot=_bootstrap_reps(store), runner=_pool_runner())
         out = res.as_dict()
         out["snapshot"] = _publish(store, reason=f"{res.mode} recompute").snapshot_id
     return out
