@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from assetmap.network.cost import CROW_FLIES, NETWORK, Costs, CrowFlies, straight_pairs
+from assetmap.network.cost import CROW_FLIES, NETWORK, Costs, CrowFlies, modes_of, straight_pairs
 from assetmap.settings import settings
 
 #: The access mode of an OA beyond a loaded network's extent: it gets no figure.
@@ -148,7 +148,8 @@ def oa_access(
     costs = costs if costs is not None else CrowFlies(oa_xy, oa_tree)
     targets = np.arange(len(oa_xy)) if targets is None else np.asarray(targets, dtype=np.int64)
     out = pd.DataFrame({"oa_index": targets})
-    mode = np.where(costs.outside[targets], OUTSIDE, costs.mode) if len(targets) else np.empty(0, dtype=object)
+    mode = np.where(costs.outside[targets], OUTSIDE, modes_of(costs, len(oa_xy))[targets]) if len(targets) \
+        else np.empty(0, dtype=object)
     out["nearest_m"] = np.nan
     out["nearest_asset_id"] = None
     for name in _COUNT_COLS:
@@ -169,7 +170,9 @@ def oa_access(
         out.loc[found, "nearest_m"] = cost[found]
     else:
         out.loc[found, "nearest_m"] = costs.route_m(targets[found], supply.xy[jf])
-        out.loc[found, "nearest_min"] = cost[found] / settings.walk_m_per_min
+        # minutes on foot, where walked (not in an authority the network does not reach)
+        out.loc[found, "nearest_min"] = np.where(mode[found] == NETWORK, cost[found] / settings.walk_m_per_min,
+                                                 np.nan)
 
     reach = max(max(catchments), max(bands))
     full = len(targets) == len(oa_xy)

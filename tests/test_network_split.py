@@ -135,3 +135,31 @@ def test_a_recompute_whose_authorities_are_answered_by_other_processes_equals_on
         assert [p.stat().st_mtime_ns for p in nets] == stamp
     finally:
         other.close()
+
+
+def test_an_authority_the_network_does_not_reach_is_measured_as_the_crow_flies_and_says_so(split_store):
+    con = split_store.con
+    inputs = load_inputs(con)
+    east = next(p for p in inputs.costs.parts if p.code == EAST)
+    # streets only west of the eastern authority's part: it holds none
+    con.execute("DELETE FROM network_edges WHERE from_node IN (SELECT node_id FROM network_nodes WHERE x >= ?) "
+                "OR to_node IN (SELECT node_id FROM network_nodes WHERE x >= ?)", [east.box[0], east.box[0]])
+    con.execute("DELETE FROM network_nodes WHERE x >= ?", [east.box[0]])
+    con.execute("UPDATE network_info SET nodes = (SELECT count(*) FROM network_nodes)")
+    res = recompute(split_store)
+    assert any(f"measured as the crow flies: {EAST}" in n for n in res.notes), res.notes
+    rows = con.execute("SELECT oa_code, access_mode, nearest_m, crow_m, nearest_min, n_800 FROM oa_access "
+                       "WHERE category = 'esol_provider' ORDER BY oa_code").df()
+    inputs = load_inputs(con)
+    in_east = np.isin(np.arange(len(inputs.xy)), east.oas)
+    assert set(rows["access_mode"][in_east]) == {"crow_flies"}
+    west = rows["access_mode"][~in_east]
+    assert set(west) <= {"network", "outside"} and (west == "network").any()
+    e = rows[in_east]
+    assert np.allclose(e["nearest_m"], e["crow_m"]) and e["nearest_min"].isna().all()
+    # counted as the crow flies, against a brute-force count
+    xy = inputs.supplies["esol_provider"].xy
+    d = np.hypot(inputs.xy[east.oas, None, 0] - xy[None, :, 0], inputs.xy[east.oas, None, 1] - xy[None, :, 1])
+    assert np.array_equal(e["n_800"].to_numpy(), (d <= 800).sum(axis=1))
+    units = con.execute("SELECT DISTINCT access_mode FROM unit_access WHERE unit_level = 'ward'").fetchall()
+    assert {u[0] for u in units} == {"network", "crow_flies"}

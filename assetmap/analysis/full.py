@@ -64,6 +64,11 @@ def access_notes(inputs: Inputs) -> list[str]:
         return ["access measured as the crow flies: no walking network is loaded"] + \
             ([_BY_BUS_NOTE] if getattr(cost, "by_bus", False) else [])
     notes = ["access measured on foot along the walking network"]
+    crow = getattr(cost, "crow_parts", None) or getattr(getattr(cost, "base", None), "crow_parts", None)
+    if crow:
+        shown = ", ".join(crow[:10]) + (f" and {len(crow) - 10:,} more" if len(crow) > 10 else "")
+        notes.append(f"{len(crow):,} local authorities the walking network does not reach are measured as the "
+                     f"crow flies: {shown}")
     if getattr(cost, "by_bus", False):
         notes.append(_BY_BUS_NOTE)
     outside = int(cost.outside.sum())

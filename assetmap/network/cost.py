@@ -79,6 +79,17 @@ class Costs(Protocol):
         (the shortest route on the network; the straight line as the crow flies)."""
 
 
+def modes_of(costs: Costs, n: int) -> np.ndarray:
+    """Per OA (``n`` of them): how ``costs`` measures it (``network`` or ``crow_flies``); one
+    mode for all, except where authorities the network does not reach are measured as the crow
+    flies (:class:`~assetmap.network.split.PerAuthority`)."""
+    for c in (costs, getattr(costs, "base", None)):
+        modes = getattr(c, "modes", None)
+        if modes is not None:
+            return np.asarray(modes, dtype=object)
+    return np.full(n, costs.mode, dtype=object)
+
+
 class CrowFlies:
     """Straight lines between points (British National Grid metres)."""
 

@@ -13,7 +13,8 @@ node more than ``L`` (as the crow flies) from its start, so every walk no longer
 lies wholly inside the part, and its length there equals its length on the whole network. Every
 catchment and E2SFCA band (at most 1,600 m) is shorter than the buffer, so counts and E2SFCA are
 those of the whole network; a nearest provider farther away than the buffer is the nearest
-reached inside the authority's part (an upper bound of the whole network's walk).
+reached inside the authority's part (an upper bound of the whole network's walk). An authority
+the network does not reach at all is measured as the crow flies, and its rows say so.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
-from assetmap.network.cost import NETWORK, Walking
+from assetmap.network.cost import CROW_FLIES, NETWORK, CrowFlies, Walking
 from assetmap.network.graph import Engine, network_key
 from assetmap.settings import settings
 
@@ -99,6 +100,11 @@ def in_part(part: Part, snapped: np.ndarray) -> np.ndarray:
     x0, y0, x1, y1 = part.box
     return np.flatnonzero((snapped[:, 0] >= x0) & (snapped[:, 0] <= x1) &
                           (snapped[:, 1] >= y0) & (snapped[:, 1] <= y1))
+
+
+def _in_box(part: Part, xy: np.ndarray) -> np.ndarray:
+    x0, y0, x1, y1 = part.box
+    return np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1))
 
 
 @dataclass
@@ -195,14 +201,17 @@ class PerAuthority:
         #: part holds no network)
         self.walks: list[Any] = []
         self._outside = np.ones(len(self.oa_xy), dtype=bool)
+        self._modes = np.full(len(self.oa_xy), NETWORK, dtype=object)
         for part in parts:
             if answered and part.code in answered:  # answered by a worker (assetmap.network.parts)
                 self.walks.append(answered[part.code])
                 self._outside[part.oas] = answered[part.code].outside
                 continue
             engine = part_engine(con, part)
-            if engine is None:
-                self.walks.append(None)
+            if engine is None:  # no street of the network in this authority: straight lines, and said so
+                self.walks.append(CrowFlies(self.part_points(self.oa_xy, part)))
+                self._outside[part.oas] = False
+                self._modes[part.oas] = CROW_FLIES
                 continue
             w = Walking(engine, self.part_points(self.oa_xy, part), oa_snap_m=oa_snap_m, asset_snap_m=asset_snap_m)
             self._outside[part.oas] = w.outside
@@ -217,11 +226,38 @@ class PerAuthority:
     def outside(self) -> np.ndarray:
         return self._outside
 
+    @property
+    def modes(self) -> np.ndarray:
+        """Per OA: how it is measured, ``network`` or (in an authority the network does not reach)
+        ``crow_flies``."""
+        return self._modes
+
+    @property
+    def crow_parts(self) -> list[str]:
+        """The authorities the network does not reach, measured as the crow flies."""
+        return [p.code for p, w in zip(self.parts, self.walks, strict=True) if isinstance(w, CrowFlies)]
+
     def off_network(self, asset_xy: np.ndarray) -> np.ndarray:
+        """Per asset: too far from the network, in an authority it serves."""
         if len(asset_xy) == 0:
             return np.zeros(0, dtype=bool)
-        d, _ = self._node_tree.query(np.asarray(asset_xy, dtype=float), k=1)
-        return np.asarray(d) > self.asset_snap_m
+        asset_xy = np.asarray(asset_xy, dtype=float)
+        d, _ = self._node_tree.query(asset_xy, k=1)
+        served = np.zeros(len(asset_xy), dtype=bool)
+        for part, walk in zip(self.parts, self.walks, strict=True):
+            if not isinstance(walk, CrowFlies):
+                served[_in_box(part, asset_xy)] = True
+        return (np.asarray(d) > self.asset_snap_m) & served
+
+    def _candidates(self, part: Part, walk: Any, asset_xy: np.ndarray, snapped: np.ndarray, radius: float | None,
+                    ) -> np.ndarray:
+        """The assets a part is asked about: on the network, those it may reach; as the crow
+        flies, every one (nearest) or those within ``radius`` of its box."""
+        if not isinstance(walk, CrowFlies):
+            return in_part(part, snapped)
+        if radius is None:
+            return np.arange(len(asset_xy))
+        return _in_box(part, asset_xy)
 
     def _local(self, part: Part, oas: np.ndarray | None) -> np.ndarray:
         """The part's own OAs among ``oas`` (global indices), as indices into the part's OAs."""
@@ -243,7 +279,7 @@ class PerAuthority:
             local = self._local(part, None if oas is None else np.asarray(oas, dtype=np.int64))
             if len(local) == 0:
                 continue
-            near = in_part(part, snapped)
+            near = self._candidates(part, walk, asset_xy, snapped, radius)
             if len(near) == 0:
                 continue
             a, o, c = walk.pairs(asset_xy[near], radius, None if oas is None else local)
@@ -276,7 +312,7 @@ class PerAuthority:
         asset_xy = np.asarray(asset_xy, dtype=float)
         snapped = _snapped(self._node_tree, asset_xy)
         for part, mine, local, walk in self._each(oas):
-            near = in_part(part, snapped)
+            near = self._candidates(part, walk, asset_xy, snapped, None)
             c, j = walk.nearest(local, asset_xy[near])
             best[mine], arg[mine] = c, np.where(j >= 0, near[np.maximum(j, 0)] if len(near) else -1, -1)
         return best, arg

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from assetmap.network import NETWORK, Costs
+from assetmap.network.cost import modes_of
 from assetmap.transit import ptal
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def oa_ptal(oa_codes: np.ndarray, costs: Costs, stops: pd.DataFrame, departures:
     routes = ptal.route_access(walks, ptal.route_frequencies(departures))
     index = ptal.access_index(routes, np.arange(len(oa_codes)))
     outside = costs.outside
-    mode = np.where(outside, OUTSIDE, costs.mode)
+    mode = np.where(outside, OUTSIDE, modes_of(costs, len(oa_codes)))
     out = pd.DataFrame({"oa_code": np.asarray(oa_codes, dtype=object),
                         "ptal_ai": np.where(outside, np.nan, index["ptal_ai"].to_numpy(float)),
                         "ptal_band": np.where(outside, None, index["ptal_band"].to_numpy(object)),
