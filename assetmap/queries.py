@@ -458,14 +458,14 @@ def walking_area(con: duckdb.DuckDBPyConnection, asset_id: str, partner: bool = 
                  minutes: tuple[int, ...] = (10, 20)) -> dict[str, Any] | None:
     """The streets within ``minutes`` of walking from an asset, as GeoJSON (None without a
     walking network, or for an asset this reader may not locate: a sensitive one in public)."""
-    from assetmap.network import load_engine
     from assetmap.network.reach import walking_area as area
+    from assetmap.network.split import engine_near
 
     row = con.execute(
         """SELECT name, category, ST_X(geom), ST_Y(geom), ST_X(p), ST_Y(p) FROM (
                SELECT *, ST_Transform(geom, 'EPSG:27700', 'EPSG:4326', always_xy := true) AS p FROM assets
                WHERE asset_id = ? AND geom IS NOT NULL AND (? OR NOT sensitive))""", [asset_id, partner]).fetchone()
-    engine = load_engine(con) if row is not None else None
+    engine = engine_near(con, float(row[2]), float(row[3])) if row is not None else None
     if row is None or engine is None:
         return None
     found = area(engine, float(row[2]), float(row[3]), minutes)

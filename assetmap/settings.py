@@ -114,10 +114,11 @@ class Settings:
         (``ASSETMAP_NETWORK_SPLIT=0`` routes the whole network as one;
         ``ASSETMAP_NETWORK_BUFFER_M``). Every walk up to the buffer is exact, so every catchment
         and E2SFCA band is; see :mod:`assetmap.network.split`.
-    network_part_start_s, network_part_timeout_s
-        A full recompute in the pipeline hands each authority's walks to the work pool; a part
-        no worker has started within ``network_part_start_s`` (60 s), or not finished within
-        ``network_part_timeout_s`` (30 minutes), is routed by the recompute itself.
+    network_part_start_s, network_part_timeout_s, network_part_runs
+        A full recompute in the pipeline hands the authorities' walks to the work pool, in
+        ``network_part_runs`` runs of about equal work (0, the default: two per online worker);
+        a run no worker has started within ``network_part_start_s`` (60 s), or not finished
+        within ``network_part_timeout_s`` (30 minutes), is routed by the recompute itself.
     transit_buffer_m
         How far beyond the loaded boundaries a timetable's stops are kept (more than the 960 m
         a PTAL walks to a station, so that an edge output area sees the stops across its edge).
@@ -281,6 +282,7 @@ class Settings:
     network_part_start_s: float = field(default_factory=lambda: _env_float("ASSETMAP_NETWORK_PART_START_S", 60.0))
     network_part_timeout_s: float = field(
         default_factory=lambda: _env_float("ASSETMAP_NETWORK_PART_TIMEOUT_S", 1800.0))
+    network_part_runs: int = field(default_factory=lambda: int(_env_float("ASSETMAP_NETWORK_PART_RUNS", 0)))
     transit_buffer_m: float = 1000.0
     supply_by_bus: bool = field(default_factory=lambda: os.environ.get("ASSETMAP_SUPPLY_BY_BUS", "").lower()
                                 in ("1", "true", "yes", "on"))

@@ -556,14 +556,15 @@ def _analysed_since(store: Store, ingest_id: int) -> bool:
         [ingest_id]))
 
 
-#: The deployment that answers one authority's walks (served with the others, or in the pool).
+#: The deployment that answers authorities' walks (served with the others, or in the pool).
 PARTS_DEPLOYMENT = "network_part/parts"
+PARTS_TAG = "assetmap-network-part"
 _PART_STATES_DONE = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 
 
 def _pool_runner() -> Callable[[list[Any]], None] | None:
-    """Inside a deployment's run: a runner that hands each authority's walks to the work pool
-    as runs of ``network_part`` and waits for them. None outside one (tests, ``.fn``, the CLI):
+    """Inside a deployment's run: a runner that hands the authorities' walks to the work pool as
+    runs of ``network_part`` and waits for them. None outside one (tests, ``.fn``, the CLI):
     the recompute then routes every part itself."""
     from prefect import runtime
 
@@ -572,11 +573,27 @@ def _pool_runner() -> Callable[[list[Any]], None] | None:
     return _run_parts
 
 
+def _live_slots(client: Any) -> int:
+    """How many runs the parts' deployment can have at once: its pool's online workers, two
+    each (``assetmap worker --limit``'s default); 2 where the deployment is served, not pooled."""
+    try:
+        pool = client.read_deployment_by_name(PARTS_DEPLOYMENT).work_pool_name
+        if not pool:
+            return 2
+        workers = client.read_workers_for_work_pool(pool)
+        return max(2, 2 * sum(1 for w in workers if str(getattr(w.status, "value", w.status)) == "ONLINE"))
+    except Exception:
+        return 2
+
+
 def _run_parts(jobs: list[Any]) -> None:
-    """Run each job as a ``network_part`` flow run and wait until each has ended. A part that
-    fails, or that no worker starts within ``settings.network_part_start_s`` (every slot busy,
-    say a pool of one worker with one slot, which this run holds), is left unanswered: the
-    recompute routes it itself, so nothing waits for good."""
+    """Start ``network_part`` runs (two per online worker of the pool), each given every job:
+    they share the parts, each taking the next one not yet taken, so a run's process start is
+    paid once per worker slot, not once per authority. Wait until every part is answered or every
+    run has ended; runs not yet started then are deleted. A part whose run failed, or none that
+    a worker starts within ``settings.network_part_start_s`` (every slot busy: a pool of one
+    worker with one slot, which this run holds), is left unanswered, and the recompute routes
+    it itself, so nothing waits for good."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.deployments import run_deployment
@@ -584,44 +601,52 @@ def _run_parts(jobs: list[Any]) -> None:
     if not jobs:
         return
     t0 = time.monotonic()
-    runs = [run_deployment(PARTS_DEPLOYMENT, parameters={"job": job.as_dict()}, timeout=0,
-                           tags=["assetmap-network-part"]) for job in jobs]
-    ids = [cast(Any, r).id for r in runs]  # (the synchronous call returns the run itself)
     logger = _logger()
-    logger.info("walks of %d authorities handed to the work pool", len(ids))
+    todo = [j.as_dict() for j in jobs]
     with get_client(sync_client=True) as client:
+        n = max(1, min(len(jobs), settings.network_part_runs or _live_slots(client)))
+        # each run starts at its own place in the list, so that runs starting together take different parts
+        turns = [todo[k * len(todo) // n:] + todo[:k * len(todo) // n] for k in range(n)]
+        runs = [run_deployment(PARTS_DEPLOYMENT, parameters={"jobs": t}, timeout=0, tags=[PARTS_TAG]) for t in turns]
+        ids = [cast(Any, r).id for r in runs]  # (the synchronous call returns the run itself)
+        logger.info("walks of %d authorities handed to the work pool, shared by %d runs", len(jobs), len(ids))
+        states: dict[Any, str] = {}
         while True:
             states = {r.id: (r.state.type.value if r.state else "PENDING")
                       for r in client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)),
                                                      limit=len(ids))}
             waiting = [i for i in ids if states.get(i) not in _PART_STATES_DONE]
-            if not waiting:
-                break
+            answered = all(Path(j.answers).exists() for j in jobs)
             age = time.monotonic() - t0
             started = [i for i in waiting if states.get(i) not in ("SCHEDULED", "PENDING")]
-            if (not started and age > settings.network_part_start_s) or age > settings.network_part_timeout_s:
+            if answered or not waiting or (not started and age > settings.network_part_start_s) \
+                    or age > settings.network_part_timeout_s:
                 for i in waiting:
-                    with contextlib.suppress(Exception):
-                        client.delete_flow_run(i)
-                logger.warning("%d of %d authorities' walks not answered by the pool in %.0f s: routed here",
-                               len(waiting), len(ids), age)
+                    if i not in started or not answered:  # (a run at work on an answered list ends by itself)
+                        with contextlib.suppress(Exception):
+                            client.delete_flow_run(i)
                 break
-            time.sleep(0.5)
-    failed = [i for i in ids if states.get(i) in ("FAILED", "CRASHED", "CANCELLED")]
-    if failed:
-        logger.warning("%d authorities' walks failed in the pool: routed here", len(failed))
-    logger.info("walks of %d authorities answered in %.1f s", len(ids) - len(failed), time.monotonic() - t0)
+            time.sleep(0.25)
+    left = sum(1 for j in jobs if not Path(j.answers).exists())
+    if left:
+        logger.warning("%d of %d authorities' walks not answered by the pool in %.0f s: routed here", left,
+                       len(jobs), time.monotonic() - t0)
+    logger.info("walks of %d authorities answered by the pool in %.1f s", len(jobs) - left, time.monotonic() - t0)
 
 
 @flow(name="network_part")
-def network_part(job: dict[str, str]) -> str:
-    """Answer one authority's walking questions (:mod:`assetmap.network.parts`): build its part
-    of the network's engine and write the walks beside the store. One thread each (a worker runs
-    several at once, one per core)."""
+def network_part(jobs: list[dict[str, str]]) -> list[str]:
+    """Answer authorities' walking questions (:mod:`assetmap.network.parts`), taking each part
+    not yet answered or taken by another run of the same recompute: build its engine and write
+    its walks beside the store. One thread each (a worker runs several at once, one per core)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from prefect import runtime
+
     from assetmap.network import parts
 
-    return str(parts.answer(parts.job_from(job)))
+    done = parts.answer_all([parts.job_from(j) for j in jobs], owner=str(runtime.flow_run.id or _worker_name()))
+    _logger().info("walks of %d authorities answered here: %s", len(done), ", ".join(done) or "none left")
+    return done
 
 
 @task(retries=3, retry_delay_seconds=[2, 5, 10], retry_condition_fn=_retry_if_busy)

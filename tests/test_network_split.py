@@ -163,3 +163,19 @@ def test_an_authority_the_network_does_not_reach_is_measured_as_the_crow_flies_a
     assert np.array_equal(e["n_800"].to_numpy(), (d <= 800).sum(axis=1))
     units = con.execute("SELECT DISTINCT access_mode FROM unit_access WHERE unit_level = 'ward'").fetchall()
     assert {u[0] for u in units} == {"network", "crow_flies"}
+
+
+def test_a_walking_area_is_drawn_on_its_authoritys_part_and_reaches_what_the_whole_network_does(split_store):
+    from assetmap import queries
+    from assetmap.network.reach import walking_area
+    from assetmap.network.split import engine_near
+
+    con = split_store.con
+    asset_id, x, y = con.execute("SELECT asset_id, ST_X(geom), ST_Y(geom) FROM assets WHERE NOT sensitive "
+                                 "AND category = 'community_centre' ORDER BY asset_id LIMIT 1").fetchone()
+    part = engine_near(con, x, y)
+    whole = load_engine(con)
+    assert part.nodes < 0.8 * whole.nodes  # the authority's part, not the whole network
+    got = queries.walking_area(con, asset_id)
+    want = walking_area(whole, x, y, (10, 20))
+    assert got["nodes"] == want.nodes and got["nodes"][20] > got["nodes"][10] > 0

@@ -64,7 +64,10 @@ def _answered_elsewhere(con: duckdb.DuckDBPyConnection, parts: list[Any], oa_xy:
     every = np.concatenate([np.asarray(v, dtype=float).reshape(-1, 2) for v in sets.values()] +
                            ([np.asarray(every, dtype=float).reshape(-1, 2)] if every is not None else []))
     jobs = pp.prepare(con, parts, oa_xy, sets, every, folder)
-    runner(jobs)
+    try:
+        runner(jobs)
+    except Exception as exc:  # the pool unreachable, say: what was answered is used, the rest routed here
+        log.warning("walking network parts not handed over (%s): routed here", exc)
     by_code = {p.code: p for p in parts}
     out = {}
     for job in jobs:

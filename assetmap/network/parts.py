@@ -10,7 +10,8 @@ other, so they can run side by side on different workers:
    network file makes new parts) and the run's question (the part's output areas, the categories'
    places, every place) as files beside the store;
 2. :func:`answer` (run by a worker: ``pipelines.flows.network_part``) builds the part's engine and
-   writes the answers beside the question;
+   writes the answers beside the question; the runs of one recompute share the parts through
+   :func:`answer_all`, each taking the next part not yet taken;
 3. :class:`Answered` gives the answers back through the same interface as
    :class:`~assetmap.network.cost.Walking`; a question the worker was not asked goes to an engine
    built here (counted in :data:`fallbacks`), so an answer is never missing, only slower.
@@ -151,6 +152,36 @@ def answer(job: Job) -> Path:
     log.info("walking network part %s answered: %d nodes, %d OAs, %d places in %.1f s", job.code, engine.nodes,
              len(oa_xy), len(every), time.perf_counter() - t0)
     return out
+
+
+def _claim(job: Job, owner: str) -> bool:
+    """Take ``job`` for ``owner`` (a flow run): True when it was free, or is ``owner``'s already
+    (a retried run takes its own back). The claim is a file made with ``O_EXCL``, atomic on a
+    local disk and on the network file systems the inbox's claims need (see docs/deploy.md)."""
+    path = Path(job.answers).with_name("answers.claim")
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        try:
+            return path.read_text(encoding="utf-8") == owner
+        except OSError:
+            return False
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(owner)
+    return True
+
+
+def answer_all(jobs: list[Job], owner: str) -> list[str]:
+    """Answer every job of ``jobs`` not answered or taken by another run, one after another: the
+    runs of one recompute share the parts as each comes free, so one worker answers them all
+    and two share them, whatever each part's size. Returns the codes answered here."""
+    done = []
+    for job in jobs:
+        if Path(job.answers).exists() or not _claim(job, owner):
+            continue
+        answer(job)
+        done.append(job.code)
+    return done
 
 
 class Answered:

@@ -107,6 +107,23 @@ def _in_box(part: Part, xy: np.ndarray) -> np.ndarray:
     return np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1))
 
 
+def engine_near(con: duckdb.DuckDBPyConnection, x: float, y: float) -> Engine | None:
+    """The engine to walk from the point ``(x, y)``: its authority's part where the store holds
+    several authorities (every walk up to the buffer is exact there, and no region is routed as
+    one), else the whole network's (None without a network)."""
+    from assetmap.network.graph import load_engine
+
+    if network_key(con) is None:
+        return None
+    if settings.network_split:
+        la, polys = authority_of(con, np.array([[x, y]]))
+        if len(polys) >= 2 and la[0]:
+            x0, y0, x1, y1 = polys[la[0]].bounds
+            buf = settings.network_buffer_m
+            return part_engine(con, Part(la[0], (x0 - buf, y0 - buf, x1 + buf, y1 + buf), np.empty(0, dtype=np.int64)))
+    return load_engine(con)
+
+
 @dataclass
 class _Whole:
     """The stored network's arrays, read once per network and process."""
