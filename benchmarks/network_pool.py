@@ -3,8 +3,8 @@
 The store: ``--authorities`` (20) neighbouring local authorities of the national-scale demo
 (their wards, OAs, census and assets, cut from the national demo store that
 ``benchmarks/ingest.py`` builds), with a SYNTHETIC street network over all of them
-(:mod:`assetmap.network.synthetic`: 150 m blocks, a third of them closed, a river and two
-bridges). A full recompute then measures each authority on its own part of the network.
+(:mod:`assetmap.network.synthetic`: 80 m blocks, about a city's density of street nodes, a
+third of them closed, a river and two bridges). A full recompute then measures each authority on its own part of the network.
 
 - **In one process** (the reference, in the same run): the recompute routing every part itself.
 - **On the pool**: the same recompute handing each authority's walks to a Prefect work pool
@@ -42,7 +42,7 @@ def _national() -> Path:
     return _national_store()
 
 
-def build_store(path: Path, n: int) -> dict:
+def build_store(path: Path, n: int, spacing: float) -> dict:
     """``n`` neighbouring authorities of the national demo, with streets over them."""
     import shapely
 
@@ -75,7 +75,7 @@ def build_store(path: Path, n: int) -> dict:
             con.execute(f"DELETE FROM {t}")
         region = shapely.union_all(shapely.from_wkb(
             [bytes(r[0]) for r in con.execute("SELECT ST_AsWKB(geom) FROM areas WHERE level = 'la'").fetchall()]))
-        streets = write_network(path.parent / "streets.osm", region, np.random.default_rng(7))
+        streets = write_network(path.parent / "streets.osm", region, np.random.default_rng(7), spacing=spacing)
         res = ingest_file(store, streets)
         if res.status != "completed":
             raise SystemExit(res.message)
@@ -119,6 +119,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--authorities", type=int, default=20)
     ap.add_argument("--keep", action="store_true", help="keep the work folder (logs, stores)")
+    ap.add_argument("--spacing", type=float, default=80.0, help="the synthetic streets' block, in metres")
     args = ap.parse_args()
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -132,7 +133,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="assetmap-bench-network-pool-", dir=WORK if WORK.exists() else None))
     template = work / "template.duckdb"
     print(f"building {args.authorities} authorities with streets in {work} ...", flush=True)
-    info = build_store(template, args.authorities)
+    info = build_store(template, args.authorities, args.spacing)
     print(f"  {info['authorities']} authorities, {info['wards']:,} wards, {info['oas']:,} OAs, "
           f"{info['nodes']:,} street nodes (built in {info['build_s']:.0f} s)", flush=True)
 

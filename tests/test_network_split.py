@@ -46,6 +46,10 @@ def test_each_authority_is_routed_on_its_own_part_and_every_walk_within_the_buff
     inputs = load_inputs(con)
     assert isinstance(inputs.costs, PerAuthority)
     split = inputs.costs
+    # a part's engine is built when a question first concerns it (an incremental recompute asks few)
+    assert split.walks == [None, None]
+    split.nearest(split.parts[0].oas[:5], inputs.supplies["esol_provider"].xy)
+    assert split.walks[0] is not None and split.walks[1] is None
     whole = Walking(load_engine(con), inputs.xy)
     la, _ = authority_of(con, inputs.xy)
     assert set(la) == {p.code for p in split.parts} and len(split.parts) == 2

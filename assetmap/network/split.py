@@ -107,6 +107,21 @@ def _in_box(part: Part, xy: np.ndarray) -> np.ndarray:
     return np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1))
 
 
+class _Nowhere:
+    """A part whose box holds street nodes but no street between them: nothing is walked."""
+
+    def pairs(self, asset_xy: np.ndarray, radius: float, oas: np.ndarray | None = None,
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        e = np.empty(0, dtype=np.int64)
+        return e, e, np.empty(0)
+
+    def nearest(self, oas: np.ndarray, asset_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.full(len(oas), np.nan), np.full(len(oas), -1, dtype=np.int64)
+
+    def route_m(self, oas: np.ndarray, asset_xy: np.ndarray) -> np.ndarray:
+        return np.full(len(oas), np.nan)
+
+
 def engine_near(con: duckdb.DuckDBPyConnection, x: float, y: float) -> Engine | None:
     """The engine to walk from the point ``(x, y)``: its authority's part where the store holds
     several authorities (every walk up to the buffer is exact there, and no region is routed as
@@ -211,28 +226,51 @@ class PerAuthority:
         self.oa_xy = np.asarray(oa_xy, dtype=float)
         self.parts = parts
         self.asset_snap_m = settings.network_snap_m if asset_snap_m is None else asset_snap_m
-        key = network_key(con)
-        whole = _read_whole(con, key)
+        self._oa_snap_m = settings.network_oa_snap_m if oa_snap_m is None else oa_snap_m
+        self._con = con
+        whole = _read_whole(con, network_key(con))
         self._node_tree = cKDTree(whole.xy)
-        #: per part: its Walking over its own OAs, or a worker's answers as one (None where the
-        #: part holds no network)
-        self.walks: list[Any] = []
-        self._outside = np.ones(len(self.oa_xy), dtype=bool)
+        #: per part: its Walking over its own OAs (built when first asked: an incremental recompute
+        #: asks a few authorities), a worker's answers as one, or straight lines where the part
+        #: holds no street
+        self.walks: list[Any] = [None] * len(parts)
+        # an OA too far from the streets, or outside the extract's own box, is beyond them (as
+        # Walking says: within 500 m, an OA's nearest node of the whole network is its part's)
+        d, _ = self._node_tree.query(self.oa_xy, k=1) if len(self.oa_xy) else (np.empty(0), None)
+        self._outside = np.asarray(d) > self._oa_snap_m
+        if whole.extent is not None and len(self.oa_xy):
+            x0, y0, x1, y1 = whole.extent
+            x, y = self.oa_xy[:, 0], self.oa_xy[:, 1]
+            self._outside |= ~((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
         self._modes = np.full(len(self.oa_xy), NETWORK, dtype=object)
-        for part in parts:
+        xs = np.sort(whole.xy[:, 0])
+        order = np.argsort(whole.xy[:, 0], kind="stable")
+        ys = whole.xy[order, 1]
+        for k, part in enumerate(parts):
             if answered and part.code in answered:  # answered by a worker (assetmap.network.parts)
-                self.walks.append(answered[part.code])
+                self.walks[k] = answered[part.code]
                 self._outside[part.oas] = answered[part.code].outside
                 continue
-            engine = part_engine(con, part)
-            if engine is None:  # no street of the network in this authority: straight lines, and said so
-                self.walks.append(CrowFlies(self.part_points(self.oa_xy, part)))
+            x0, y0, x1, y1 = part.box
+            lo, hi = np.searchsorted(xs, [x0, x1 + 1e-9])
+            if not ((ys[lo:hi] >= y0) & (ys[lo:hi] <= y1)).any():
+                # no street of the network in this authority: straight lines, and said so
+                self.walks[k] = CrowFlies(self.part_points(self.oa_xy, part))
                 self._outside[part.oas] = False
                 self._modes[part.oas] = CROW_FLIES
-                continue
-            w = Walking(engine, self.part_points(self.oa_xy, part), oa_snap_m=oa_snap_m, asset_snap_m=asset_snap_m)
-            self._outside[part.oas] = w.outside
-            self.walks.append(w)
+
+    def _walk(self, k: int) -> Any:
+        """Part ``k``'s walk, its engine built on first use."""
+        if self.walks[k] is None:
+            part = self.parts[k]
+            engine = part_engine(self._con, part)
+            if engine is None:  # nodes in its box but no street between them: nothing walked
+                self._outside[part.oas] = True
+                self.walks[k] = _Nowhere()
+            else:
+                self.walks[k] = Walking(engine, self.part_points(self.oa_xy, part), oa_snap_m=self._oa_snap_m,
+                                        asset_snap_m=self.asset_snap_m)
+        return self.walks[k]
 
     @staticmethod
     def part_points(oa_xy: np.ndarray, part: Part) -> np.ndarray:
@@ -290,15 +328,16 @@ class PerAuthority:
         asset_xy = np.asarray(asset_xy, dtype=float)
         snapped = _snapped(self._node_tree, asset_xy)
         got_a, got_o, got_c = [], [], []
-        for part, walk in zip(self.parts, self.walks, strict=True):
-            if walk is None or len(asset_xy) == 0:
-                continue
+        for k, part in enumerate(self.parts):
+            if len(asset_xy) == 0:
+                break
             local = self._local(part, None if oas is None else np.asarray(oas, dtype=np.int64))
             if len(local) == 0:
                 continue
-            near = self._candidates(part, walk, asset_xy, snapped, radius)
+            near = self._candidates(part, self.walks[k], asset_xy, snapped, radius)
             if len(near) == 0:
                 continue
+            walk = self._walk(k)
             a, o, c = walk.pairs(asset_xy[near], radius, None if oas is None else local)
             got_a.append(near[a])
             got_o.append(part.oas[o])
@@ -315,12 +354,10 @@ class PerAuthority:
         ``oas`` and as indices into the part's own OAs, and its walk."""
         oas = np.asarray(oas, dtype=np.int64)
         out = []
-        for part, walk in zip(self.parts, self.walks, strict=True):
-            if walk is None:
-                continue
+        for k, part in enumerate(self.parts):
             mine = np.flatnonzero(np.isin(oas, part.oas))
             if len(mine):
-                out.append((part, mine, np.searchsorted(part.oas, oas[mine]), walk))
+                out.append((part, mine, np.searchsorted(part.oas, oas[mine]), self._walk(k)))
         return out
 
     def nearest(self, oas: np.ndarray, asset_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
