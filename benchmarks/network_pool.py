@@ -4,7 +4,8 @@ The store: ``--authorities`` (20) neighbouring local authorities of the national
 (their wards, OAs, census and assets, cut from the national demo store that
 ``benchmarks/ingest.py`` builds), with a SYNTHETIC street network over all of them
 (:mod:`assetmap.network.synthetic`: 80 m blocks, about a city's density of street nodes, a
-third of them closed, a river and two bridges). A full recompute then measures each authority on its own part of the network.
+third of them closed, a river and two bridges). A full recompute then measures each authority
+on its own part of the network.
 
 - **In one process** (the reference, in the same run): the recompute routing every part itself.
 - **On the pool**: the same recompute handing each authority's walks to a Prefect work pool
