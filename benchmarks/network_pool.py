@@ -158,8 +158,8 @@ def main() -> int:
         for n in (1, 2):
             names = [f"n{n}-w{i}" for i in range(1, n + 1)]
             with assetmap_workers(work, up["api"], worker_env, names, POOL, limit=1):
-                for q in (db.parent / "network-parts").glob("*/q-*"):
-                    shutil.rmtree(q)  # answers of the last run: asked again (the parts' networks stay)
+                # each run from nothing: the parts' networks written again, every walk asked again
+                shutil.rmtree(db.parent / "network-parts", ignore_errors=True)
                 walks: list[float] = []
 
                 def runner(jobs: list, walks: list[float] = walks) -> None:

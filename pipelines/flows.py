@@ -626,7 +626,7 @@ def _run_parts(jobs: list[Any]) -> None:
                         with contextlib.suppress(Exception):
                             client.delete_flow_run(i)
                 break
-            time.sleep(0.25)
+            time.sleep(0.5)
     left = sum(1 for j in jobs if not Path(j.answers).exists())
     if left:
         logger.warning("%d of %d authorities' walks not answered by the pool in %.0f s: routed here", left,

@@ -134,6 +134,7 @@ def test_a_recompute_whose_authorities_are_answered_by_other_processes_equals_on
         # the parts' networks are kept: a second run writes only a new question if anything changed
         nets = sorted((tmp_path / "network-parts").glob("*/network.npz"))
         assert len(nets) == 2
+        assert not list((tmp_path / "network-parts").glob("*/q-*"))  # questions and answers, once read, go
         stamp = [p.stat().st_mtime_ns for p in nets]
         recompute(other, runner=runner)
         assert [p.stat().st_mtime_ns for p in nets] == stamp

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -83,6 +84,8 @@ def _answered_elsewhere(con: duckdb.DuckDBPyConnection, parts: list[Any], oa_xy:
             return Walking(engine, PerAuthority.part_points(oa_xy, part))
 
         out[job.code] = pp.Answered(job, fallback)
+    for job in jobs:  # read into memory: the question and its answers are not needed again
+        shutil.rmtree(Path(job.question).parent, ignore_errors=True)
     return out
 
 

@@ -188,6 +188,32 @@ def network_key(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
     return tuple(row)
 
 
+@dataclass
+class NetworkArrays:
+    """The stored network as arrays: nodes (ids, points) and edges (ends, lengths, efforts)."""
+
+    key: Any
+    node_ids: np.ndarray
+    xy: np.ndarray
+    from_node: np.ndarray
+    to_node: np.ndarray
+    length_m: np.ndarray
+    walk_m: np.ndarray
+    extent: tuple[float, float, float, float] | None  #: the extract's own box, where the file gave one
+
+
+def read_network(con: duckdb.DuckDBPyConnection, key: Any) -> NetworkArrays:
+    """The stored network (identified by ``key``, :func:`network_key`) read into arrays."""
+    box = con.execute("SELECT min_x, min_y, max_x, max_y FROM network_info ORDER BY ingest_id DESC LIMIT 1").fetchone()
+    nodes = con.execute("SELECT node_id, x, y FROM network_nodes ORDER BY node_id").fetchnumpy()
+    edges = con.execute("SELECT from_node, to_node, length_m, walk_m FROM network_edges "
+                        "ORDER BY from_node, to_node").fetchnumpy()
+    extent = (float(box[0]), float(box[1]), float(box[2]), float(box[3])) if box and box[0] is not None else None
+    return NetworkArrays(key, np.asarray(nodes["node_id"], dtype=np.int64), np.column_stack([nodes["x"], nodes["y"]]),
+                         np.asarray(edges["from_node"], dtype=np.int64), np.asarray(edges["to_node"], dtype=np.int64),
+                         np.asarray(edges["length_m"], float), np.asarray(edges["walk_m"], float), extent)
+
+
 def load_engine(con: duckdb.DuckDBPyConnection) -> Engine | None:
     """The stored network's engine, built once per network and process (None without one).
 
@@ -201,17 +227,13 @@ def load_engine(con: duckdb.DuckDBPyConnection) -> Engine | None:
         hit = _cache.get(key)
     if hit is not None:
         return hit
-    box = con.execute("SELECT min_x, min_y, max_x, max_y FROM network_info ORDER BY ingest_id DESC LIMIT 1").fetchone()
-    nodes = con.execute("SELECT node_id, x, y FROM network_nodes ORDER BY node_id").fetchnumpy()
-    edges = con.execute("SELECT from_node, to_node, length_m, walk_m FROM network_edges").fetchnumpy()
-    if len(nodes["node_id"]) == 0:
+    net = read_network(con, key)
+    if len(net.node_ids) == 0:
         return None
-    walk = edges["walk_m"]
-    extent = (float(box[0]), float(box[1]), float(box[2]), float(box[3])) if box and box[0] is not None else None
-    engine = Engine(nodes["node_id"], np.column_stack([nodes["x"], nodes["y"]]), edges["from_node"],
-                    edges["to_node"], edges["length_m"], walk, key=key, extent=extent)
+    engine = Engine(net.node_ids, net.xy, net.from_node, net.to_node, net.length_m, net.walk_m, key=key,
+                    extent=net.extent)
     with _cache_lock:
         _cache.clear()  # one network at a time per process: a new one replaces the old
         _cache[key] = engine
-    log.info("walking network built: %d nodes, %d edges", engine.nodes, len(edges["from_node"]))
+    log.info("walking network built: %d nodes, %d edges", engine.nodes, len(net.from_node))
     return engine

@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -88,6 +89,10 @@ def prepare(con: duckdb.DuckDBPyConnection, parts: list[Part], oa_xy: np.ndarray
     tree = cKDTree(whole.xy)
     snapped_every = _snapped(tree, every)
     snapped_sets = {k: _snapped(tree, np.asarray(v, dtype=float)) for k, v in sets.items()}
+    if folder.exists():  # the parts of a network since replaced
+        for old in folder.iterdir():
+            if old.is_dir() and not old.name.startswith(f"{net_id}-"):
+                shutil.rmtree(old, ignore_errors=True)
     jobs = []
     for part in parts:
         net_dir = folder / f"{net_id}-{part.code}-{_digest(np.asarray(part.box))}"
@@ -166,6 +171,8 @@ def _claim(job: Job, owner: str) -> bool:
             return path.read_text(encoding="utf-8") == owner
         except OSError:
             return False
+    except FileNotFoundError:  # the recompute has its answers and has cleared the question away
+        return False
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(owner)
     return True

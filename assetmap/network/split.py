@@ -30,7 +30,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from assetmap.network.cost import CROW_FLIES, NETWORK, CrowFlies, Walking
-from assetmap.network.graph import Engine, network_key
+from assetmap.network.graph import Engine, NetworkArrays, network_key, read_network
 from assetmap.settings import settings
 
 log = logging.getLogger(__name__)
@@ -139,38 +139,18 @@ def engine_near(con: duckdb.DuckDBPyConnection, x: float, y: float) -> Engine | 
     return load_engine(con)
 
 
-@dataclass
-class _Whole:
-    """The stored network's arrays, read once per network and process."""
-
-    key: Any
-    node_ids: np.ndarray
-    xy: np.ndarray
-    from_node: np.ndarray
-    to_node: np.ndarray
-    length_m: np.ndarray
-    walk_m: np.ndarray
-    extent: tuple[float, float, float, float] | None
-
-
-_whole: dict[Any, _Whole] = {}
+_whole: dict[Any, NetworkArrays] = {}
 _parts: dict[tuple[Any, str, tuple[float, ...]], Engine] = {}
 _lock = threading.Lock()
 
 
-def _read_whole(con: duckdb.DuckDBPyConnection, key: Any) -> _Whole:
+def _read_whole(con: duckdb.DuckDBPyConnection, key: Any) -> NetworkArrays:
+    """The stored network's arrays, read once per network and process."""
     with _lock:
         hit = _whole.get(key)
     if hit is not None:
         return hit
-    box = con.execute("SELECT min_x, min_y, max_x, max_y FROM network_info ORDER BY ingest_id DESC LIMIT 1").fetchone()
-    nodes = con.execute("SELECT node_id, x, y FROM network_nodes ORDER BY node_id").fetchnumpy()
-    edges = con.execute("SELECT from_node, to_node, length_m, walk_m FROM network_edges "
-                        "ORDER BY from_node, to_node").fetchnumpy()
-    extent = (float(box[0]), float(box[1]), float(box[2]), float(box[3])) if box and box[0] is not None else None
-    whole = _Whole(key, np.asarray(nodes["node_id"], dtype=np.int64), np.column_stack([nodes["x"], nodes["y"]]),
-                   np.asarray(edges["from_node"], dtype=np.int64), np.asarray(edges["to_node"], dtype=np.int64),
-                   np.asarray(edges["length_m"], float), np.asarray(edges["walk_m"], float), extent)
+    whole = read_network(con, key)
     with _lock:
         if any(k != key for k in _whole):  # one network at a time per process
             _whole.clear()
@@ -179,7 +159,7 @@ def _read_whole(con: duckdb.DuckDBPyConnection, key: Any) -> _Whole:
     return whole
 
 
-def sub_network(whole: _Whole, box: tuple[float, float, float, float]) -> dict[str, Any]:
+def sub_network(whole: NetworkArrays, box: tuple[float, float, float, float]) -> dict[str, Any]:
     """The nodes inside ``box`` and the edges with both ends inside it, as :class:`Engine`'s
     arguments. Every component is kept: a piece cut off by the box's edge is reached only by
     walks longer than the buffer, which the part does not claim to measure."""
