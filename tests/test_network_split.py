@@ -184,3 +184,19 @@ def test_a_walking_area_is_drawn_on_its_authoritys_part_and_reaches_what_the_who
     got = queries.walking_area(con, asset_id)
     want = walking_area(whole, x, y, (10, 20))
     assert got["nodes"] == want.nodes and got["nodes"][20] > got["nodes"][10] > 0
+
+
+def test_supply_by_bus_walks_to_each_stop_on_its_own_authoritys_part(split_store, monkeypatch):
+    from assetmap.transit.journeys import WalkAndBus
+
+    monkeypatch.setattr(settings, "supply_by_bus", True)
+    inputs = load_inputs(split_store.con)
+    assert isinstance(inputs.costs, WalkAndBus) and isinstance(inputs.costs.base, PerAuthority)
+    assert isinstance(inputs.costs.stop_costs, PerAuthority)
+    # the stops walked to on the streets: the same walks as from the whole network within the buffer
+    whole = Walking(load_engine(split_store.con), inputs.costs.stop_xy, oa_snap_m=settings.network_snap_m)
+    xy = inputs.supplies["esol_provider"].xy
+    a1, s1, c1 = inputs.costs.stop_costs.pairs(xy, settings.bus_walk_m)
+    a2, s2, c2 = whole.pairs(xy, settings.bus_walk_m)
+    assert len(a1) > 0 and np.array_equal(a1, a2) and np.array_equal(s1, s2) and np.max(np.abs(c1 - c2)) < 1e-6
+    assert recompute(split_store).oas == len(inputs.xy)

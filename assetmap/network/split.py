@@ -69,14 +69,14 @@ def authority_of(con: duckdb.DuckDBPyConnection, xy: np.ndarray) -> tuple[np.nda
     return out, dict(zip(codes.tolist(), polys, strict=True))
 
 
-def parts_for(con: duckdb.DuckDBPyConnection, oa_xy: np.ndarray) -> list[Part] | None:
+def parts_for(con: duckdb.DuckDBPyConnection, oa_xy: np.ndarray, at_least: int = 2) -> list[Part] | None:
     """The authorities' parts for the points ``oa_xy``, or None where one engine serves them all
-    (a single authority, no authority boundaries, or the split turned off)."""
+    (fewer than ``at_least`` authorities, no authority boundaries, or the split turned off)."""
     if not settings.network_split:
         return None
     la, polys = authority_of(con, oa_xy)
     codes = sorted(set(la.tolist()) - {""})
-    if len(codes) < 2:
+    if len(codes) < max(1, at_least):
         return None
     buf = settings.network_buffer_m
     parts = []
@@ -251,6 +251,14 @@ class PerAuthority:
                 self.walks[k] = Walking(engine, self.part_points(self.oa_xy, part), oa_snap_m=self._oa_snap_m,
                                         asset_snap_m=self.asset_snap_m)
         return self.walks[k]
+
+    def like(self, xy: np.ndarray, oa_snap_m: float) -> PerAuthority | CrowFlies:
+        """The same measure from other points (bus stops, snapped to the streets like places),
+        each from its own authority's part."""
+        parts = parts_for(self._con, xy, at_least=1)
+        if parts is None:
+            return CrowFlies(xy)
+        return PerAuthority(self._con, xy, parts, oa_snap_m=oa_snap_m, asset_snap_m=self.asset_snap_m)
 
     @staticmethod
     def part_points(oa_xy: np.ndarray, part: Part) -> np.ndarray:

@@ -20,6 +20,8 @@ generalised journey time is that of the DfT's journey time statistics (walk + wa
 
 from __future__ import annotations
 
+from typing import cast
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -109,6 +111,8 @@ def _like(base: Costs, xy: np.ndarray) -> Costs:
     if isinstance(base, Walking):
         # a stop is a point on the street, snapped like an asset (not like an output area)
         return Walking(base.engine, xy, oa_snap_m=settings.network_snap_m)
+    if hasattr(base, "like"):  # many authorities: each stop on its own authority's part
+        return cast(Costs, base.like(xy, oa_snap_m=settings.network_snap_m))
     return CrowFlies(xy)
 
 
