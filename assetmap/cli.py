@@ -153,7 +153,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out("  extent (lon/lat): " + ", ".join(f"{v:.4f}" for v in status["extent"]))
     net = status.get("network")
     _out(f"  access: on foot along {net['source']} (OpenStreetMap of {str(net['osm_timestamp'] or '?')[:10]}: "
-         f"{net['nodes']:,} nodes, {net['edges']:,} edges) at {net['walk_speed_kmh']} km/h" if net else
+         f"{net['nodes']:,} nodes, {net['edges']:,} edges) at {net['walk_speed_kmh']} km/h"
+         + (f", an authority at a time ({net['authorities']:,} authorities, each with {net['buffer_m']:,.0f} m "
+            "around it)" if net.get("authorities", 1) > 1 else "") if net else
          "  access: as the crow flies (no walking network: `assetmap ingest PLACE.osm.pbf` loads one)")
     tt = status.get("timetable")
     _out(f"  bus and rail access (PTAL): {tt['source']}, departures of {tt['service_date']} ({tt['date_chosen']}): "

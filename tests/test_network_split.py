@@ -200,3 +200,13 @@ def test_supply_by_bus_walks_to_each_stop_on_its_own_authoritys_part(split_store
     a2, s2, c2 = whole.pairs(xy, settings.bus_walk_m)
     assert len(a1) > 0 and np.array_equal(a1, a2) and np.array_equal(s1, s2) and np.max(np.abs(c1 - c2)) < 1e-6
     assert recompute(split_store).oas == len(inputs.xy)
+
+
+def test_status_says_access_is_measured_an_authority_at_a_time(split_store, capsys):
+    from assetmap.cli import main
+
+    path = split_store.path
+    split_store.close()
+    assert main(["status", "--db", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "an authority at a time (2 authorities, each with 2,000 m around it)" in out
