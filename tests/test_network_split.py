@@ -134,10 +134,24 @@ def test_a_recompute_whose_authorities_are_answered_by_other_processes_equals_on
         # the parts' networks are kept: a second run writes only a new question if anything changed
         nets = sorted((tmp_path / "network-parts").glob("*/network.npz"))
         assert len(nets) == 2
-        assert not list((tmp_path / "network-parts").glob("*/q-*"))  # questions and answers, once read, go
+        # nothing changed: the parts' networks and answers are kept, and no authority is asked again
         stamp = [p.stat().st_mtime_ns for p in nets]
+        asked.clear()
         recompute(other, runner=runner)
-        assert [p.stat().st_mtime_ns for p in nets] == stamp
+        assert [p.stat().st_mtime_ns for p in nets] == stamp and asked == []
+        assert_same_results(split_store, other)
+        # a provider of the east moved: only the east is asked again, and the result is a full recompute's
+        east = next(p for p in load_inputs(other.con).costs.parts if p.code == EAST)
+        far_east = east.box[0] + 2 * settings.network_buffer_m + 500  # beyond the west's part
+        for s in (split_store, other):
+            s.con.execute("UPDATE assets SET geom = ST_Point(ST_X(geom) + 150, ST_Y(geom)) WHERE asset_id = "
+                          "(SELECT min(asset_id) FROM assets WHERE ST_X(geom) > ? AND category = 'esol_provider')",
+                          [far_east])
+        recompute(split_store)
+        recompute(other, runner=runner)
+        assert asked == [EAST]
+        assert_same_results(split_store, other)
+        assert len(list((tmp_path / "network-parts").glob("*/q-*"))) == 2  # the old east question gone
     finally:
         other.close()
 

@@ -65,8 +65,14 @@ def _answered_elsewhere(con: duckdb.DuckDBPyConnection, parts: list[Any], oa_xy:
     every = np.concatenate([np.asarray(v, dtype=float).reshape(-1, 2) for v in sets.values()] +
                            ([np.asarray(every, dtype=float).reshape(-1, 2)] if every is not None else []))
     jobs = pp.prepare(con, parts, oa_xy, sets, every, folder)
+    # an authority whose network, output areas and places are as they were has its answers already
+    todo = [j for j in jobs if not Path(j.answers).exists()]
+    if len(todo) < len(jobs):
+        log.info("walks of %d of %d authorities unchanged since they were answered", len(jobs) - len(todo),
+                 len(jobs))
     try:
-        runner(jobs)
+        if todo:
+            runner(todo)
     except Exception as exc:  # the pool unreachable, say: what was answered is used, the rest routed here
         log.warning("walking network parts not handed over (%s): routed here", exc)
     by_code = {p.code: p for p in parts}
@@ -84,8 +90,12 @@ def _answered_elsewhere(con: duckdb.DuckDBPyConnection, parts: list[Any], oa_xy:
             return Walking(engine, PerAuthority.part_points(oa_xy, part))
 
         out[job.code] = pp.Answered(job, fallback)
-    for job in jobs:  # read into memory: the question and its answers are not needed again
-        shutil.rmtree(Path(job.question).parent, ignore_errors=True)
+    # the questions of earlier runs that this one did not ask again go (the answers kept are
+    # reused by the next recompute whose authority has not changed)
+    asked = {Path(j.question).parent for j in jobs}
+    for q in folder.glob("*/q-*"):
+        if q not in asked:
+            shutil.rmtree(q, ignore_errors=True)
     return out
 
 

@@ -8,7 +8,8 @@ other, so they can run side by side on different workers:
 
 1. :func:`prepare` writes each part's network (once per network, authority and buffer: a new
    network file makes new parts) and the run's question (the part's output areas, the categories'
-   places, every place) as files beside the store;
+   places, every place) as files beside the store, named by their content: an authority whose
+   question is the same as last time has its answers already, and is not asked again;
 2. :func:`answer` (run by a worker: ``pipelines.flows.network_part``) builds the part's engine and
    writes the answers beside the question; the runs of one recompute share the parts through
    :func:`answer_all`, each taking the next part not yet taken;
@@ -110,7 +111,8 @@ def prepare(con: duckdb.DuckDBPyConnection, parts: list[Part], oa_xy: np.ndarray
         inside = in_part(part, snapped_every)
         part_sets = {k: np.asarray(sets[k], dtype=float)[in_part(part, snapped_sets[k])] for k in sorted(sets)}
         q_oa = oa_xy[part.oas]
-        q_id = _digest(q_oa, every[inside], *part_sets.values(), np.asarray([reach_m()]))
+        q_id = _digest(q_oa, every[inside], *part_sets.values(),
+                       np.asarray([reach_m(), settings.network_snap_m, settings.network_oa_snap_m]))
         q_dir = net_dir / f"q-{q_id}"
         q_dir.mkdir(exist_ok=True)
         if not (q_dir / "question.npz").exists():
