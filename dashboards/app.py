@@ -35,6 +35,9 @@ PAGES = [
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 st.set_page_config(page_title="assetmap", layout="wide")
+# WCAG 2.2's target size (2.5.8): Streamlit draws a date field's day, month and year 18 px wide
+st.html("<style>[data-testid='stDateInput'] [role='spinbutton']{display:inline-block;min-width:24px;"
+        "min-height:24px;text-align:center}</style>")
 
 
 @st.cache_resource

@@ -37,6 +37,9 @@ PALETTES = {
 MISSING = "#d9d9d9"
 #: The palette name for PTAL's bands: one colour per band, the same on every map.
 PTAL_PALETTE = "PTAL"
+#: Each kind of measure's palette (all sequential, light to dark: told apart in greyscale too)
+PALETTE_OF = {"gap": "YlOrRd", "need": "YlOrRd", "supply": "Blues", "access": "Blues", "index": "Purples",
+              "share": "Purples", "language": "YlOrRd", "ptal": PTAL_PALETTE}
 CATEGORY_COLOURS = {
     "esol_provider": "#1b9e77", "community_centre": "#d95f02", "place_of_worship": "#7570b3",
     "refugee_support": "#e7298a", "what_if": "#000000", "suggested": "#e6ab02",

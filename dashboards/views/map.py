@@ -16,8 +16,7 @@ from dashboards import common, maps, profile, render
 from dashboards import views_shared as cached
 from dashboards.views_shared import features
 
-PALETTE_OF = {"gap": "YlOrRd", "need": "YlOrRd", "supply": "Blues", "access": "Blues", "index": "Purples",
-              "share": "Purples", "language": "YlOrRd", "ptal": maps.PTAL_PALETTE}
+PALETTE_OF = maps.PALETTE_OF
 
 
 _WIDGETS = {"measure": "m-kind", "category": "m-category", "field": "m-field", "index": "m-index", "group": "m-group",
@@ -169,6 +168,16 @@ def main() -> None:
     if m.kind in ("access", "gap", "supply") and mode in queries.ACCESS_MODE_NOTE:
         st.caption(common.md(queries.ACCESS_MODE_NOTE[mode].format(speed=settings.walk_speed_kmh)))
 
+    with st.expander("Table view of this map"):
+        # a plain HTML table (st.table), which a screen reader reads; st.dataframe draws on a canvas
+        table = drawn["table"]
+        st.caption("The same measure and classes as the map, ward by ward, for a screen reader or a keyboard"
+                   + (f" (the first {_TABLE_ROWS:,} of {len(table):,} wards; the CSV holds them all)."
+                      if len(table) > _TABLE_ROWS else "."))
+        st.table(table.head(_TABLE_ROWS).set_index("Ward"))
+        st.download_button("The table as CSV", table.to_csv(index=False).encode("utf-8"), "assetmap-map-table.csv",
+                           "text/csv", key="x-table", on_click="ignore")
+
     with st.expander("Export this layer"):
         st.caption("Wards with the measure shown, in EPSG:4326; assets without the sensitive ones in public mode.")
         slug = "-".join(m.params().values())
@@ -242,7 +251,23 @@ def _drawn(snap: str, m: queries.Measure, scheme: str, k: int, layers: tuple[str
                          asset_frame=asset_frame, sensitive=sensitive, center=center, zoom=zoom,
                          legend=legend if m.kind == "ptal" else None)
     return {"args": maps.component_args(fmap), "legend": legend, "hidden": hidden,
-            "missing": int(values["value"].isna().sum())}
+            "missing": int(values["value"].isna().sum()), "table": _table(all_wards, values, classes, legend, m)}
+
+
+#: Rows of the map's table view shown in the page (a region's thousands of wards go to its CSV).
+_TABLE_ROWS = 1000
+
+
+def _table(wards: pd.DataFrame, values: pd.DataFrame, classes: object, legend: list[tuple[str, str]],
+           m: queries.Measure) -> pd.DataFrame:
+    """The map as a table: each ward, its value and its class in the legend's words (what a
+    screen reader, or anyone who cannot tell the colours apart, reads instead of the map)."""
+    texts = [t for _, t in legend[:-1]]
+    cls = pd.Series(classes, dtype="int64")
+    return pd.DataFrame({
+        "Ward": wards["name"].to_numpy(object), "Ward code": wards["code"].to_numpy(object),
+        "Local authority": wards["la_name"].to_numpy(object), m.label: values["value"].to_numpy(),
+        "Class": [texts[c] if 0 <= c < len(texts) else "no data" for c in cls]})
 
 
 def _map_reported(out: dict | None) -> bool:
