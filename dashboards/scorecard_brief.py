@@ -26,14 +26,14 @@ def _fmt_ratio(r: pd.Series) -> str:
 def table(frame: pd.DataFrame) -> pd.DataFrame:
     """The scorecard's rows as shown: ratio with its interval, populations, source and year."""
     return pd.DataFrame({
-        "indicator": frame["indicator"], "group": frame["group"],
-        "value": frame["value"].map(lambda v: f"{v:,.3g}"),
-        "reference": [f"{g}: {v:,.3g}" for g, v in zip(frame["reference_group"], frame["reference_value"],
+        "Indicator": frame["indicator"], "Group": frame["group"],
+        "Value": frame["value"].map(lambda v: f"{v:,.3g}"),
+        "Reference": [f"{g}: {v:,.3g}" for g, v in zip(frame["reference_group"], frame["reference_value"],
                                                           strict=True)],
-        "disparity ratio": frame.apply(_fmt_ratio, axis=1),
-        "group residents": frame["group_population"].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}"),
-        "source, year": [f"{s}, {y}" for s, y in zip(frame["source"], frame["year"], strict=True)],
-        "reliability": frame["reliability"].replace("", "ok"),
+        "Disparity ratio": frame.apply(_fmt_ratio, axis=1),
+        "Group residents": frame["group_population"].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}"),
+        "Source, year": [f"{s}, {y}" for s, y in zip(frame["source"], frame["year"], strict=True)],
+        "Reliability": frame["reliability"].replace("", "ok"),
     })
 
 

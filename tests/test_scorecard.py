@@ -108,8 +108,10 @@ def test_the_scorecard_page_shows_every_domain_and_prints_an_escaped_brief(full_
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert [h.value for h in at.subheader] == list(DOMAINS.values())
-    health = next(d.value for d in at.dataframe if "<script>alert(1)</script>" in set(d.value["indicator"]))
-    assert "<b>Trust me</b>, 2024" in set(health["source, year"])
+    # each domain a plain table, every indicator and group in full, a hostile one as its characters
+    health = next(t.value for t in at.table if "<script>alert(1)</script>" in set(t.value.index))
+    assert "<b>Trust me</b>, 2024" in set(health["Source, year"]) and "Indian" in set(health["Group"])
+    assert list(health.columns)[:2] == ["Group", "Value"]
     (button,) = at.get("download_button")
     assert button.proto.label == "Download the scorecard brief (HTML)"
     from dashboards import scorecard_brief

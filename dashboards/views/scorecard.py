@@ -39,15 +39,20 @@ def main() -> None:
         chart = rows.assign(label=rows["indicator"] + " · " + rows["group"] + " (" + rows["year"].astype(str) + ")")
         bars = alt.Chart(chart).mark_point(filled=True, size=80).encode(
             x=alt.X("ratio:Q", scale=alt.Scale(type="log"), title="disparity ratio (log scale)"),
-            y=alt.Y("label:N", title=None, sort=None),
+            # each row's indicator and group in full (Vega cuts axis labels at 180 px unless told)
+            y=alt.Y("label:N", title=None, sort=None, axis=alt.Axis(labelLimit=0)),
             color=alt.condition("datum.reliability == ''", alt.value("#2c7fb8"), alt.value("#bbbbbb")),
-            tooltip=["indicator", "group", "value", "reference_group", "reference_value", "ratio", "year", "source",
-                     "reliability"])
+            tooltip=[alt.Tooltip("indicator:N", title="Indicator"), alt.Tooltip("group:N", title="Group"),
+                     alt.Tooltip("value:Q", title="Value"), alt.Tooltip("reference_group:N", title="Reference group"),
+                     alt.Tooltip("reference_value:Q", title="Reference group's value"),
+                     alt.Tooltip("ratio:Q", title="Disparity ratio"), alt.Tooltip("year:N", title="Year"),
+                     alt.Tooltip("source:N", title="Source"), alt.Tooltip("reliability:N", title="Reliability")])
         whiskers = alt.Chart(chart.dropna(subset=["ratio_low", "ratio_high"])).mark_rule().encode(
             x="ratio_low:Q", x2="ratio_high:Q", y=alt.Y("label:N", sort=None))
         parity = alt.Chart({"values": [{"x": 1}]}).mark_rule(strokeDash=[4, 4], color="#555").encode(x="x:Q")
         st.altair_chart(whiskers + bars + parity, width="stretch")
-        st.dataframe(scorecard_brief.table(rows), hide_index=True, key=f"sc-{domain}")
+        # a plain table: every indicator and group in full, wrapped, and read by screen readers
+        st.table(scorecard_brief.table(rows).set_index("Indicator"))
     st.download_button("Download the scorecard brief (HTML)",
                        scorecard_brief.render(code, names[code], frame).encode("utf-8"),
                        file_name=f"assetmap-scorecard-{code}.html", mime="text/html", key="sc-brief",
