@@ -187,3 +187,28 @@ def choice(label: str, options: dict[str, str] | list[str], current: str | None,
 def moderator_throttle() -> Throttle:
     """Wrong moderators' secrets, counted for every session this process serves."""
     return Throttle()
+
+
+def table(frame: Any, key: str | None = None, headings: dict[str, str] | None = None, **kwargs: Any) -> Any:
+    """``st.dataframe`` with words at the head of each column (:func:`assetmap.vocab.headings.heading`,
+    ``headings`` first), the frame's own names kept underneath; no index. ``column_config`` given
+    for a column keeps its own."""
+    from assetmap.vocab.headings import heading
+
+    words = headings or {}
+    config: dict[str, Any] = {c: st.column_config.Column(words.get(c) or heading(c)) for c in frame.columns}
+    for c, given in (kwargs.pop("column_config", None) or {}).items():
+        # a column's own settings (a number format, say) keep the words unless they bring their own
+        if isinstance(given, dict):
+            given = {**given, "label": given.get("label") or words.get(c) or heading(c)}
+        config[c] = given
+    return st.dataframe(frame, hide_index=True, key=key, column_config=config, **kwargs)
+
+
+def csv_download(frame: Any, label: str, file_name: str, key: str, headings: dict[str, str] | None = None) -> None:
+    """A download of ``frame`` as CSV with words at the head of its columns (a person reads it)."""
+    from assetmap.csvout import to_csv_bytes
+    from assetmap.vocab.headings import worded
+
+    st.download_button(label, to_csv_bytes(worded(frame, headings)), file_name=file_name, mime="text/csv", key=key,
+                       on_click="ignore")

@@ -11,7 +11,7 @@ import streamlit as st
 
 from assetmap import queries, vocab
 from assetmap.settings import settings
-from dashboards import brief
+from dashboards import brief, common
 from dashboards.common import md, partner_mode, snapshot_at
 
 
@@ -64,21 +64,21 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
                 yOffset="where:N", color="where:N",
                 tooltip=["group", "where", alt.Tooltip("proportion:Q", format=".1%")]), width="stretch")
         st.subheader("The ward beside its local authority")
-        st.dataframe(read(snap, "ward_vs_la", code), hide_index=True, width="stretch")
+        common.table(read(snap, "ward_vs_la", code), width="stretch")
     with right:
         st.subheader("Segregation indices")
         idx = read(snap, "ward_indices", code)
         groups = ["all"] + [g for g in idx["focal_group"].unique() if g != "all"]
         group = st.selectbox("Group", groups, format_func=vocab.group_label, key=f"{key}-group")
         shown = idx[idx["focal_group"] == group][["index", "value", "ci_low", "ci_high", "reliable", "n_oas"]]
-        st.dataframe(shown, hide_index=True, width="stretch")
+        common.table(shown, width="stretch")
         if len(shown) and not bool(shown["reliable"].all()):
             st.caption("Unreliable: fewer than 5 output areas or 50 residents of the group; read with care.")
         st.subheader("Accessibility")
         access = read(snap, "ward_access", code)
         for line in queries.access_sentences(access):
             st.markdown("- " + md(line))
-        st.dataframe(access, hide_index=True, width="stretch")
+        common.table(access, width="stretch")
         mode = read(snap, "access_mode")
         if mode in queries.ACCESS_MODE_NOTE:
             st.caption(md(queries.ACCESS_MODE_NOTE[mode].format(speed=settings.walk_speed_kmh)))
@@ -87,7 +87,7 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
             st.subheader("Bus and rail access (PTAL)")
             st.markdown("- " + md(queries.ptal_sentence(bus) or ""))
             if len(bus["routes"]):
-                st.dataframe(bus["routes"], hide_index=True, width="stretch", key=f"{key}-ptal",
+                common.table(bus["routes"], width="stretch", key=f"{key}-ptal",
                              column_config={"share_of_oas": st.column_config.NumberColumn(format="percent"),
                                             "median_part": st.column_config.NumberColumn(format="%.2f")})
             st.caption("Transport for London's PTAL: walks to stops within 640 m (stations 960 m) at 80 m a "
@@ -97,7 +97,7 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
         langs = read(snap, "ward_languages", code)
         if len(langs):
             st.subheader("Languages and providers in them")
-            st.dataframe(langs, hide_index=True, width="stretch", key=f"{key}-languages",
+            common.table(langs, width="stretch", key=f"{key}-languages",
                          column_config={"share": st.column_config.NumberColumn(format="percent"),
                                         "language_gap": st.column_config.NumberColumn(format="%.2f"),
                                         "speakers": st.column_config.NumberColumn(format="%d"),
@@ -110,10 +110,10 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
     partner = partner_mode()
     listed, counted = read(snap, "assets_in_reach", code, settings.profile_reach_m, partner)
     # a partner sees the sensitive sites listed, and marked as such; the public, their count only
-    st.dataframe(listed.drop(columns=["asset_id"] if partner else ["asset_id", "sensitive"]), hide_index=True,
+    common.table(listed.drop(columns=["asset_id"] if partner else ["asset_id", "sensitive"]),
                  width="stretch", key=f"{key}-assets",
-                 column_config={"website": st.column_config.LinkColumn("website"),
-                                "sensitive": st.column_config.CheckboxColumn("sensitive (partners only)")})
+                 column_config={"website": st.column_config.LinkColumn("Website"),
+                                "sensitive": st.column_config.CheckboxColumn("Sensitive (partners only)")})
     if len(counted):
         among = ", ".join(f"{vocab.CATEGORY_LABELS.get(c, c)} {n}"
                           for c, n in zip(counted["category"], counted["sensitive_assets"], strict=True))

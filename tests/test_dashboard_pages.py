@@ -490,3 +490,16 @@ def test_the_map_shows_bus_access_in_tfls_bands_and_the_profile_the_routes_behin
     assert f"PTAL {band} (access index" in said and "on foot along the streets" in said
     routes = next(d.value for d in at.dataframe if "per_hour" in d.value.columns)
     assert len(routes) >= 2 and routes["share_of_oas"].between(0, 1).all()
+
+
+@pytest.mark.parametrize("name", ["map", "ward_profile", "gap_ranking", "dispersal_review", "changes", "provenance"])
+def test_every_table_is_headed_in_words_not_column_names(dashboard_home, snap, name):
+    code = snap.execute("SELECT code FROM areas WHERE level = 'ward' ORDER BY code LIMIT 1").fetchone()[0]
+    at = ok(page(name, **({"ward": code} if name in ("map", "ward_profile") else {})))
+    assert at.dataframe, name
+    for d in at.dataframe:
+        config = json.loads(d.proto.columns or "{}")
+        for col in d.value.columns:
+            label = config.get(str(col), {}).get("label")
+            assert label, (name, col)  # every column carries its words
+            assert "_" not in label and (label[0].isupper() or label[0].isdigit()), (name, col, label)

@@ -17,6 +17,7 @@ from streamlit_folium import st_folium
 
 from assetmap import queries, vocab
 from assetmap.csvout import to_csv_bytes
+from assetmap.vocab.headings import worded
 from dashboards import common, maps
 
 
@@ -80,12 +81,12 @@ def main() -> None:
                       returned_objects=[])
             st.caption("Red: closed (where it was) · green: opened · blue: moved (where it went)")
         with right:
-            st.dataframe(by_ward.assign(category=by_ward["category"].map(vocab.CATEGORY_LABELS)), hide_index=True,
+            common.table(by_ward.assign(category=by_ward["category"].map(vocab.CATEGORY_LABELS)),
                          key="ch-wards")
         listed = period_rows[["at", "change", "category", "name", "ward_name", "ward_code", "moved_m"]].assign(
             at=lambda d: d["at"].dt.date, category=lambda d: d["category"].map(vocab.CATEGORY_LABELS))
-        st.dataframe(listed, hide_index=True, key="ch-list")
-        st.download_button("Download the changes (CSV)", to_csv_bytes(listed),
+        common.table(listed, key="ch-list")
+        st.download_button("Download the changes (CSV)", to_csv_bytes(worded(listed)),
                            file_name=f"assetmap-changes-{start}-{end}.csv", mime="text/csv", key="ch-csv",
                            on_click="ignore")
     moments = queries.as_at_moments(con)
@@ -99,7 +100,7 @@ def main() -> None:
     with c2:
         category = common.choice("Category", vocab.CATEGORY_LABELS, None, key="ch-gap-category")
     table = queries.gaps_then_and_now(con, moment, category)
-    st.dataframe(table, hide_index=True, key="ch-then-now",
+    common.table(table, key="ch-then-now",
                  column_config={c: st.column_config.NumberColumn(format="%.3f")
                                 for c in ("gap_then", "gap_now", "change", "supply_then", "supply_now")})
 

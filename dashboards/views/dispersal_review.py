@@ -9,10 +9,11 @@ import streamlit as st
 
 from assetmap import dispersal_trend
 from assetmap.csvout import to_csv_bytes
+from assetmap.vocab.headings import worded
 from dashboards import common
 
 _ALL = "__all__"
-#: What a person reads at the head of each column (the CSV download keeps the codes' names).
+#: What a person reads at the head of this page's columns, where it differs from other pages'.
 _HEADINGS = {
     "la_code": "Code", "la_name": "Local authority", "region": "Region or nation", "period": "Date (as at)",
     "residents": "Residents", "residents_basis": "Residents from", "supported": "Supported asylum seekers",
@@ -29,9 +30,8 @@ _HEADINGS = {
 
 
 def _table(df: pd.DataFrame, key: str) -> None:
-    """A table with words at the head of its columns."""
-    st.dataframe(df, hide_index=True, key=key,
-                 column_config={c: st.column_config.Column(_HEADINGS[c]) for c in df.columns if c in _HEADINGS})
+    """A table with this page's words at the head of its columns (the others': assetmap.vocab.headings)."""
+    common.table(df, key=key, headings=_HEADINGS)
 
 
 def _label(row: pd.Series) -> str:
@@ -125,7 +125,8 @@ def main() -> None:
     if rates:
         st.altair_chart(chart, width="stretch")
     _table(latest.drop(columns="authority"), "d-table")
-    st.download_button("Download the figures over time (CSV)", to_csv_bytes(table.drop(columns="authority")),
+    st.download_button("Download the figures over time (CSV)",
+                       to_csv_bytes(worded(table.drop(columns="authority"), _HEADINGS)),
                        file_name="assetmap-dispersal.csv", mime="text/csv", key="d-csv",
                        on_click="ignore")
 

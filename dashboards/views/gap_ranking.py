@@ -6,6 +6,7 @@ import streamlit as st
 
 from assetmap import vocab
 from assetmap.csvout import to_csv_bytes
+from assetmap.vocab.headings import worded
 from dashboards import common
 from dashboards.views_shared import read
 
@@ -37,11 +38,11 @@ def main() -> None:
             s, regex=False)]
     st.caption(f"{len(table)} wards · gap = need - supply (each 0 to 1); rank 1 = largest gap · 'why' lists the "
                "largest components")
-    st.dataframe(table, hide_index=True, key="g-table",
+    common.table(table, key="g-table",
                  column_config={"gap": st.column_config.NumberColumn(format="%.3f"),
                                 "need": st.column_config.NumberColumn(format="%.3f"),
                                 "supply": st.column_config.NumberColumn(format="%.3f")})
-    st.download_button("Download CSV", to_csv_bytes(table),
+    st.download_button("Download CSV", to_csv_bytes(worded(table)),
                        file_name=f"assetmap-gaps-{category}.csv", mime="text/csv", key="g-csv", on_click="ignore")
 
 

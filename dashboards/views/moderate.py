@@ -101,7 +101,7 @@ def main() -> None:
     st.write(f"{len(pending)} submission(s) waiting.")
     table = pd.DataFrame([{"id": p["submission_id"], "submitted": p["submitted_at"], **{
         k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in p["payload"].items()}} for p in pending])
-    st.dataframe(table, hide_index=True, key="mod-table")
+    common.table(table, key="mod-table")
     sid = st.selectbox("Submission", [p["submission_id"] for p in pending], key="mod-id")
     reason = st.text_input("Reason (needed to reject)", key="mod-reason")
     c1, c2 = st.columns(2)

@@ -19,23 +19,23 @@ def main() -> None:
         col.metric(label, f"{s[key]:,}")
 
     st.subheader("Layers: source, licence, vintage")
-    st.dataframe(queries.layers(con), hide_index=True, key="pv-layers")
+    common.table(queries.layers(con), key="pv-layers")
 
     st.subheader("Ingests")
     ing = queries.ingests(con)
     st.caption("Every row read is stored or quarantined with a reason: read = accepted + quarantined.")
-    st.dataframe(ing, hide_index=True, key="pv-ingests")
+    common.table(ing, key="pv-ingests")
     q = queries.quarantine_reasons(con)
     if len(q):
         st.caption("Quarantined rows by reason (details: `assetmap quarantine --ingest N`)")
-        st.dataframe(q, hide_index=True, key="pv-quarantine")
+        common.table(q, key="pv-quarantine")
 
     fixed = queries.repairs(con)
     if len(fixed):
         st.subheader("Repairs")
         st.caption("What a reader changed in a row to store it, and why: a code that belonged to another "
                    "authority than the row's name, repeated figures added up. Nothing is changed silently.")
-        st.dataframe(fixed, hide_index=True, key="pv-repairs", column_config={
+        common.table(fixed, key="pv-repairs", column_config={
             "ingest_id": st.column_config.NumberColumn("Ingest"), "path": st.column_config.Column("File"),
             "row_number": st.column_config.NumberColumn("Row"), "field": st.column_config.Column("Field"),
             "given": st.column_config.Column("As given"), "stored": st.column_config.Column("As stored"),
@@ -45,7 +45,7 @@ def main() -> None:
     ev = queries.events_timeline(con)
     names = sorted(ev["name"].unique())
     shown = st.multiselect("Event types", names, default=names, key="pv-events")
-    st.dataframe(ev[ev["name"].isin(shown)], hide_index=True, key="pv-timeline")
+    common.table(ev[ev["name"].isin(shown)], key="pv-timeline")
 
     st.subheader("Compare snapshots")
     snaps = [x for x in common.snapshots() if x["snapshot_id"] != path.stem]
@@ -56,7 +56,7 @@ def main() -> None:
     before = st.selectbox("Compare the latest with", list(labels), format_func=labels.__getitem__, key="pv-before")
     changed = queries.compare_gaps(con, common.snapshot_at(str(path.parent / f"{before}.duckdb")))
     st.caption(f"{len(changed)} ward gaps changed between {common.md(labels[before])} and the latest.")
-    st.dataframe(changed, hide_index=True, key="pv-changed")
+    common.table(changed, key="pv-changed")
 
 
 main()

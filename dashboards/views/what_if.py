@@ -79,7 +79,7 @@ def main() -> None:
 
     if sites:
         st.subheader("Hypothetical sites")
-        st.dataframe(pd.DataFrame(sites), hide_index=True, key="wi-sites-table")
+        common.table(pd.DataFrame(sites), key="wi-sites-table")
         st.subheader("Wards whose gap would change")
         if result.empty:
             st.write("No ward's gap would change (the sites reach no one in need not already served).")
@@ -88,13 +88,13 @@ def main() -> None:
             shown["category"] = shown["category"].map(vocab.CATEGORY_LABELS)
             better = int((shown["delta"] < 0).sum())
             st.metric("Wards whose gap narrows", better)
-            st.dataframe(shown[["unit_code", "name", "category", "gap_before", "gap_after", "delta", "rank_before",
-                                "rank_after"]], hide_index=True, key="wi-result")
+            common.table(shown[["unit_code", "name", "category", "gap_before", "gap_after", "delta", "rank_before",
+                                "rank_after"]], key="wi-result")
     if suggested is not None:
         st.subheader(f"Suggested sites ({settings.site_radius_m:.0f} m service radius)")
         if len(suggested):
             st.caption(f"Together they bring {suggested.attrs.get('total', 0):,.0f} residents in need within reach.")
-        st.dataframe(suggested.drop(columns=["x", "y"], errors="ignore"), hide_index=True, key="wi-suggested-table")
+        common.table(suggested.drop(columns=["x", "y"], errors="ignore"), key="wi-suggested-table")
 
 
 main()
