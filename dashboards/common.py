@@ -204,11 +204,3 @@ def table(frame: Any, key: str | None = None, headings: dict[str, str] | None = 
         config[c] = given
     return st.dataframe(frame, hide_index=True, key=key, column_config=config, **kwargs)
 
-
-def csv_download(frame: Any, label: str, file_name: str, key: str, headings: dict[str, str] | None = None) -> None:
-    """A download of ``frame`` as CSV with words at the head of its columns (a person reads it)."""
-    from assetmap.csvout import to_csv_bytes
-    from assetmap.vocab.headings import worded
-
-    st.download_button(label, to_csv_bytes(worded(frame, headings)), file_name=file_name, mime="text/csv", key=key,
-                       on_click="ignore")
