@@ -547,7 +547,10 @@ def _write_scorecard(rng: np.random.Generator, path: Path, la_codes: list[str]) 
 
 
 #: The quarters of the demo's Asy_D11, as the published sheet writes its dates.
-DEMO_QUARTERS = ("31 Dec 2024", "31 Mar 2025", "30 Jun 2025", "30 Sep 2025")
+#: The demo's Asy_D11 quarters: the same two years as its provider history (below), so that the
+#: dispersal trend shows supported people and provision moving together out of the box.
+DEMO_QUARTERS = ("31 Dec 2023", "31 Mar 2024", "30 Jun 2024", "30 Sep 2024", "31 Dec 2024", "31 Mar 2025",
+                 "30 Jun 2025", "30 Sep 2025")
 #: The quarters of the demo's provider history: two years of older ESOL provider files, each in a
 #: folder named for the date it takes effect (``assets/history/2023-12-31/esol_providers.csv``).
 HISTORY_QUARTERS = ("2023-12-31", "2024-03-31", "2024-06-30", "2024-09-30", "2024-12-31", "2025-03-31",
@@ -624,7 +627,7 @@ def _write_asy_d11(rng: np.random.Generator, path: Path, la_codes: list[str], la
     """A Home Office Asy_D11 data sheet as published (a title row, the ``Date (as at…)`` header,
     ``30 Sep 2025`` dates, thousands separators, a suppressed cell, a row not allocated to an
     authority, and the ``End of table`` line), for the study area's authorities and four more
-    (three in its region, one in another) over four quarters, with numbers that follow the
+    (three in its region, one in another) over eight quarters, with numbers that follow the
     born-abroad share and grow at different rates; and a mid-year population estimate for all of
     them beside it (the denominator for the authorities beyond the study area)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -636,7 +639,7 @@ def _write_asy_d11(rng: np.random.Generator, path: Path, la_codes: list[str], la
     extra.append(("E06999999", "Far Away (synthetic)", "Another Synthetic Region"))
     las = [(c, nm, "Synthetic Region") for c, nm in zip(la_codes, la_names, strict=False)] + extra
     residents_of = [float(pop[i]) if i < n else 120_000.0 + 40_000.0 * (i - n) for i in range(len(las))]
-    growth = [1.0 + 0.04 * (i % 3) for i in range(len(las))]  # some authorities grow faster
+    growth = [1.0 + 0.03 * (i % 3) for i in range(len(las))]  # some authorities grow faster
     rows = []
     for q, date in enumerate(DEMO_QUARTERS):
         for i, (code, name, region) in enumerate(las):

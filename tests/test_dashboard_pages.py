@@ -279,7 +279,7 @@ def test_the_dispersal_review_shows_the_study_areas_region_over_time(dashboard_h
     assert {"esol_places_per_10k", "refugee_support_per_10k", "residents_basis"} <= set(latest.columns)
     assert set(latest["period"].astype(str)) == {"2025-09-30"}
     caption = " ".join(c.value for c in at.caption).replace("\\", "")  # markdown-escaped on the page
-    assert "31 Dec 2024 to 30 Sep 2025" in caption and "Asy_D11" in caption
+    assert "31 Dec 2023 to 30 Sep 2025" in caption and "Asy_D11" in caption
     assert "ONS mid-year estimate 2024" in caption and "Suppressed cells: 1" in caption
     charts = at.get("vega_lite_chart")
     assert len(charts) == 2  # the trend and the latest date
