@@ -204,3 +204,20 @@ def table(frame: Any, key: str | None = None, headings: dict[str, str] | None = 
         config[c] = given
     return st.dataframe(frame, hide_index=True, key=key, column_config=config, **kwargs)
 
+
+
+def tooltips(*fields: Any) -> list[Any]:
+    """A chart's tooltip fields headed in words (:func:`assetmap.vocab.headings.heading`): each a
+    field name, or an ``alt.Tooltip`` without a title of its own."""
+    import altair as alt
+
+    from assetmap.vocab.headings import heading
+
+    out = []
+    for f in fields:
+        if isinstance(f, str):
+            out.append(alt.Tooltip(f, title=heading(f.split(":")[0])))
+        else:
+            d = f.to_dict()
+            out.append(f if d.get("title") else alt.Tooltip(**{**d, "title": heading(str(d.get("field", "")))}))
+    return out

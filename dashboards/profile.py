@@ -44,8 +44,9 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
             x=alt.X("contribution:Q", title="contribution to the gap (need +, supply -)"),
             y=alt.Y("component:N", sort="-x", title=None),
             color=alt.Color("kind:N", scale=alt.Scale(domain=["need", "supply"], range=["#d7301f", "#2b8cbe"])),
-            tooltip=["component", "kind", alt.Tooltip("raw:Q", format=".3f"), alt.Tooltip("scaled:Q", format=".2f"),
-                     "weight", alt.Tooltip("contribution:Q", format="+.3f")]), width="stretch")
+            tooltip=common.tooltips("component", "kind", alt.Tooltip("raw:Q", format=".3f"),
+                                    alt.Tooltip("scaled:Q", format=".2f"), "weight",
+                                    alt.Tooltip("contribution:Q", format="+.3f"))), width="stretch")
         strengths = gaps.loc[gaps["category"] == cat, "strengths"].iloc[0] or {}
         if strengths:
             st.caption("Strengths: " + md(", ".join(f"{k.replace('_', ' ')} {v:.2f}" if isinstance(v, float)
@@ -62,7 +63,8 @@ def render(con: duckdb.DuckDBPyConnection, code: str, snapshot_path: Path, key: 
             st.altair_chart(alt.Chart(top).mark_bar().encode(
                 x=alt.X("proportion:Q", axis=alt.Axis(format="%")), y=alt.Y("group:N", sort=None, title=None),
                 yOffset="where:N", color="where:N",
-                tooltip=["group", "where", alt.Tooltip("proportion:Q", format=".1%")]), width="stretch")
+                tooltip=common.tooltips("group", "where", alt.Tooltip("proportion:Q", format=".1%"))),
+                width="stretch")
         st.subheader("The ward beside its local authority")
         common.table(read(snap, "ward_vs_la", code), width="stretch")
     with right:

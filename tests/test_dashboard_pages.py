@@ -503,3 +503,10 @@ def test_every_table_is_headed_in_words_not_column_names(dashboard_home, snap, n
             label = config.get(str(col), {}).get("label")
             assert label, (name, col)  # every column carries its words
             assert "_" not in label and (label[0].isupper() or label[0].isdigit()), (name, col, label)
+    # and every chart's tooltips
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        tips = [t for layer in [spec, *spec.get("layer", [])]
+                for t in (layer.get("encoding", {}).get("tooltip") or [])]
+        for t in tips:
+            assert t.get("title") and "_" not in t["title"], (name, t)

@@ -30,6 +30,9 @@ HEADINGS: dict[str, str] = {
     "gap_before": "Gap before", "gap_after": "Gap after", "gap_now": "Gap now", "delta": "Change in gap",
     "rank": "Rank", "rank_before": "Rank before", "rank_after": "Rank after", "rank_now": "Rank now",
     "flags": "Flags", "why": "Why", "covered_demand": "Demand newly in reach",
+    "authority": "Local authority", "open_sites": "Sites open", "component": "Component", "weight": "Weight",
+    "raw": "Raw value", "scaled": "Scaled (0 to 1)", "contribution": "Contribution to the gap", "group": "Group",
+    "where": "Where", "proportion": "Proportion",
     # buses
     "route": "Route", "mode": "Mode", "share_of_oas": "Share of its output areas",
     "median_walk_m": "Median walk to a stop (m)", "per_hour": "Departures an hour",

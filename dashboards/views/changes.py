@@ -58,7 +58,7 @@ def main() -> None:
     st.altair_chart(alt.Chart(line).mark_line(interpolate="step-after", point=True).encode(
         x=alt.X("at:T", title="date", axis=alt.Axis(format="%d %b %Y", labelAngle=-30)),
         y=alt.Y("open_sites:Q", title="sites open"), color=alt.Color("category:N", title=None),
-        tooltip=["category", alt.Tooltip("at:T", title="date", format="%d %b %Y"), "open_sites"]),
+        tooltip=common.tooltips("category", alt.Tooltip("at:T", title="Date", format="%d %b %Y"), "open_sites")),
         width="stretch")
     lo = pd.Timestamp(start)
     hi = pd.Timestamp(end) + pd.Timedelta(days=1)

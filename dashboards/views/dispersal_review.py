@@ -100,8 +100,9 @@ def main() -> None:
         x=alt.X("period:T", title="date (as at)"),
         y=alt.Y(f"{measure}:Q", title=measure_title),
         color=alt.Color("authority:N", title="local authority"),
-        tooltip=["authority", alt.Tooltip("period:T", format="%d %b %Y"), "supported", "suppressed_cells",
-                 alt.Tooltip("supported_per_10k:Q", format=".1f"), "residents_basis", "carried_from"])
+        tooltip=common.tooltips("authority", alt.Tooltip("period:T", format="%d %b %Y"), "supported",
+                                "suppressed_cells", alt.Tooltip("supported_per_10k:Q", format=".1f"),
+                                "residents_basis", "carried_from"))
     st.altair_chart(trend + rules if len(breaks_at) else trend, width="stretch")
     if len(breaks_at):
         st.caption("Dashed lines: dates at which the publisher left some of this support unallocated to "
@@ -119,9 +120,9 @@ def main() -> None:
         x=alt.X("supported_per_10k:Q", title="supported asylum seekers per 10,000"),
         y=alt.Y("esol_places_per_10k:Q", title="ESOL places per 10,000"),
         size=alt.Size("residents:Q", legend=None),
-        tooltip=["authority", "supported", alt.Tooltip("supported_per_10k:Q", format=".1f"),
-                 alt.Tooltip("esol_places_per_10k:Q", format=".1f"),
-                 alt.Tooltip("refugee_support_per_10k:Q", format=".2f")])
+        tooltip=common.tooltips("authority", "supported", alt.Tooltip("supported_per_10k:Q", format=".1f"),
+                                alt.Tooltip("esol_places_per_10k:Q", format=".1f"),
+                                alt.Tooltip("refugee_support_per_10k:Q", format=".2f")))
     if rates:
         st.altair_chart(chart, width="stretch")
     _table(latest.drop(columns="authority"), "d-table")
