@@ -40,7 +40,7 @@ from scipy.spatial import cKDTree
 
 from assetmap.network.cost import Walking
 from assetmap.network.graph import Engine, network_key
-from assetmap.network.split import Part, _read_whole, _snapped, in_part, sub_network
+from assetmap.network.split import Part, in_part, snapped_points, sub_network, whole_network
 from assetmap.settings import settings
 
 log = logging.getLogger(__name__)
@@ -83,13 +83,13 @@ def prepare(con: duckdb.DuckDBPyConnection, parts: list[Part], oa_xy: np.ndarray
     """Write each part's network (kept while the network is unchanged) and this run's question
     under ``folder``; the parts holding no network are left out."""
     key = network_key(con)
-    whole = _read_whole(con, key)
+    whole = whole_network(con, key)
     net_id = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
     oa_xy = np.asarray(oa_xy, dtype=float)
     every = np.unique(np.asarray(every, dtype=float).reshape(-1, 2), axis=0)
     tree = cKDTree(whole.xy)
-    snapped_every = _snapped(tree, every)
-    snapped_sets = {k: _snapped(tree, np.asarray(v, dtype=float)) for k, v in sets.items()}
+    snapped_every = snapped_points(tree, every)
+    snapped_sets = {k: snapped_points(tree, np.asarray(v, dtype=float)) for k, v in sets.items()}
     if folder.exists():  # the parts of a network since replaced
         for old in folder.iterdir():
             if old.is_dir() and not old.name.startswith(f"{net_id}-"):

@@ -86,7 +86,7 @@ def parts_for(con: duckdb.DuckDBPyConnection, oa_xy: np.ndarray, at_least: int =
     return parts
 
 
-def _snapped(tree: cKDTree, xy: np.ndarray) -> np.ndarray:
+def snapped_points(tree: cKDTree, xy: np.ndarray) -> np.ndarray:
     """Each point's nearest node of the whole network (``tree`` over its nodes), as that node's point."""
     if len(xy) == 0:
         return np.empty((0, 2))
@@ -144,7 +144,7 @@ _parts: dict[tuple[Any, str, tuple[float, ...]], Engine] = {}
 _lock = threading.Lock()
 
 
-def _read_whole(con: duckdb.DuckDBPyConnection, key: Any) -> NetworkArrays:
+def whole_network(con: duckdb.DuckDBPyConnection, key: Any) -> NetworkArrays:
     """The stored network's arrays, read once per network and process."""
     with _lock:
         hit = _whole.get(key)
@@ -183,7 +183,7 @@ def part_engine(con: duckdb.DuckDBPyConnection, part: Part) -> Engine | None:
         hit = _parts.get(cache_key)
     if hit is not None:
         return hit
-    sub = sub_network(_read_whole(con, key), part.box)
+    sub = sub_network(whole_network(con, key), part.box)
     if len(sub["node_ids"]) == 0 or len(sub["from_node"]) == 0:
         return None
     engine = Engine(sub["node_ids"], sub["xy"], sub["from_node"], sub["to_node"], sub["length_m"], sub["walk_m"],
@@ -208,7 +208,7 @@ class PerAuthority:
         self.asset_snap_m = settings.network_snap_m if asset_snap_m is None else asset_snap_m
         self._oa_snap_m = settings.network_oa_snap_m if oa_snap_m is None else oa_snap_m
         self._con = con
-        whole = _read_whole(con, network_key(con))
+        whole = whole_network(con, network_key(con))
         self._node_tree = cKDTree(whole.xy)
         #: per part: its Walking over its own OAs (built when first asked: an incremental recompute
         #: asks a few authorities), a worker's answers as one, or straight lines where the part
@@ -314,7 +314,7 @@ class PerAuthority:
             log.warning("walks of %.0f m measured within each authority and a %.0f m buffer", radius,
                         settings.network_buffer_m)
         asset_xy = np.asarray(asset_xy, dtype=float)
-        snapped = _snapped(self._node_tree, asset_xy)
+        snapped = snapped_points(self._node_tree, asset_xy)
         got_a, got_o, got_c = [], [], []
         for k, part in enumerate(self.parts):
             if len(asset_xy) == 0:
@@ -352,7 +352,7 @@ class PerAuthority:
         best = np.full(len(oas), np.nan)
         arg = np.full(len(oas), -1, dtype=np.int64)
         asset_xy = np.asarray(asset_xy, dtype=float)
-        snapped = _snapped(self._node_tree, asset_xy)
+        snapped = snapped_points(self._node_tree, asset_xy)
         for part, mine, local, walk in self._each(oas):
             near = self._candidates(part, walk, asset_xy, snapped, None)
             c, j = walk.nearest(local, asset_xy[near])
