@@ -9,6 +9,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from assetmap import queries, vocab
+from assetmap.csvout import to_csv_bytes
 from assetmap.settings import settings
 from assetmap.vocab.categories import CATEGORIES
 from assetmap.vocab.languages import language_label
@@ -175,7 +176,7 @@ def main() -> None:
                    + (f" (the first {_TABLE_ROWS:,} of {len(table):,} wards; the CSV holds them all)."
                       if len(table) > _TABLE_ROWS else "."))
         st.table(table.head(_TABLE_ROWS).set_index("Ward"))
-        st.download_button("The table as CSV", table.to_csv(index=False).encode("utf-8"), "assetmap-map-table.csv",
+        st.download_button("The table as CSV", to_csv_bytes(table), "assetmap-map-table.csv",
                            "text/csv", key="x-table", on_click="ignore")
 
     with st.expander("Export this layer"):
