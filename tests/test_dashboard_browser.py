@@ -128,6 +128,22 @@ def map_frame(pg):
     return next(f for f in pg.frames if "st_folium" in f.url)
 
 
+#: WCAG 2.2 AA, as the Public Sector Bodies Accessibility Regulations require of a public dashboard
+_WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+def serious_violations(target, skip: tuple[str, ...] = (), context: dict | None = None) -> list[str]:
+    """axe-core's serious and critical WCAG violations on a page or frame (axe's own script,
+    bundled with axe-playwright-python: nothing fetched), less the rules ``skip``, within ``context``."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    options = {"resultTypes": ["violations"], "runOnly": {"type": "tag", "values": _WCAG},
+               "rules": {r: {"enabled": False} for r in skip}}
+    found = Axe().run(target, context=context, options=options).response["violations"]
+    return [f"{v['id']} ({v['impact']}): {v['help']}; e.g. {v['nodes'][0]['target']}" for v in found
+            if v.get("impact") in ("serious", "critical")]
+
+
 def test_the_server_ran_its_home_page_once_before_it_said_ready(server, home):
     """So the first visitor does not pay for the page's first run (see dashboards/serve.py)."""
     log = (home / "dashboard.log").read_text(encoding="utf-8", errors="replace")
@@ -254,20 +270,35 @@ def test_every_other_download_gives_nothing_of_a_sensitive_site(server, page, sn
     assert HOSTILE_NAMES[0] in got["changes"] and HOSTILE_NAMES[1] in got["changes"]
 
 
-def test_every_page_renders_and_nothing_leaves_localhost(server, page, requests_seen, snap):
-    """Every page, in public mode: nothing is fetched from elsewhere, and nothing the server sends
-    down the websocket (every frame of every page) holds a sensitive site's name or position."""
+def test_every_page_renders_passes_axe_core_and_nothing_leaves_localhost(server, page, requests_seen, snap):
+    """Every page, in public mode: axe-core finds no serious or critical WCAG 2.2 AA violation
+    (in the page, inside the map, in the map's table view); nothing is fetched from elsewhere;
+    and nothing the server sends down the websocket (every frame of every page) holds a sensitive
+    site's name or position."""
     frames: list[str] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(
         payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else payload)))
     open_map(page, server + "?layers=esol_provider,community_centre,place_of_worship,refugee_support")
+    page.get_by_text("What to map").wait_for(timeout=30_000)
+    found: dict[str, list[str]] = {}
+    # inside the map, pins and clusters stand where their places are, some near each other: WCAG
+    # 2.5.8 exempts targets whose position is essential, as on a map; the table view gives the same
+    found["Map"] = serious_violations(page) + serious_violations(map_frame(page), skip=("target-size",))
+    page.get_by_text("Table view of this map").click()
+    table = page.locator("table").filter(has_text="Ward code").first  # a real table, read by screen readers
+    table.wait_for(timeout=10_000)
+    assert table.locator("tbody tr").count() == 60
+    assert table.get_by_role("columnheader", name="Class", exact=True).count() == 1
+    found["Map, table view"] = serious_violations(page, context={"exclude": [["iframe"]]})  # (the map: above)
     for title in ("Ward profile", "Gaps ranking", "What-if and siting", "Dispersal review", "Changes",
                   "Race equality scorecard", "Data and provenance", "Submit an asset", "Moderation"):
         page.get_by_role("link", name=title).click()
         page.get_by_role("heading", name=re.compile(title.split(" ")[0])).first.wait_for(timeout=30_000)
         time.sleep(1.0)
         assert not page.get_by_text("Traceback").count(), title
+        found[title] = serious_violations(page)
         shot(page, "06-" + title.lower().replace(" ", "-"))
+    assert not any(found.values()), {k: v for k, v in found.items() if v}
     hosts = {urlparse(u).hostname for u in requests_seen if urlparse(u).scheme in ("http", "https", "ws", "wss")}
     assert hosts == {"127.0.0.1"}, sorted(u for u in requests_seen if "127.0.0.1" not in u)[:10]
     assert len(requests_seen) > 50
@@ -282,45 +313,6 @@ def test_every_page_renders_and_nothing_leaves_localhost(server, page, requests_
                          "always_xy := true) AS p FROM assets WHERE NOT sensitive AND category = 'esol_provider') "
                          "LIMIT 20").fetchall()
     assert sum(pair_in(sent, lat, lon) for lat, lon in shown) >= 10
-
-
-#: WCAG 2.2 AA, as the Public Sector Bodies Accessibility Regulations require of a public dashboard
-_WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-
-
-def serious_violations(target, skip: tuple[str, ...] = (), context: dict | None = None) -> list[str]:
-    """axe-core's serious and critical WCAG violations on a page or frame (axe's own script,
-    bundled with axe-playwright-python: nothing fetched), less the rules ``skip``, within ``context``."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    options = {"resultTypes": ["violations"], "runOnly": {"type": "tag", "values": _WCAG},
-               "rules": {r: {"enabled": False} for r in skip}}
-    found = Axe().run(target, context=context, options=options).response["violations"]
-    return [f"{v['id']} ({v['impact']}): {v['help']}; e.g. {v['nodes'][0]['target']}" for v in found
-            if v.get("impact") in ("serious", "critical")]
-
-
-def test_every_page_passes_axe_core_with_no_serious_or_critical_violation(server, page):
-    """Every page, and the map's frame, against axe-core's WCAG 2.2 AA rules."""
-    found: dict[str, list[str]] = {}
-    open_map(page, server + "?layers=esol_provider,community_centre")
-    page.get_by_text("What to map").wait_for(timeout=30_000)
-    # inside the map, pins and clusters stand where their places are, some near each other: WCAG
-    # 2.5.8 exempts targets whose position is essential, as on a map; the table view gives the same
-    found["Map"] = serious_violations(page) + serious_violations(map_frame(page), skip=("target-size",))
-    page.get_by_text("Table view of this map").click()
-    table = page.locator("table").filter(has_text="Ward code").first  # a real table, read by screen readers
-    table.wait_for(timeout=10_000)
-    assert table.locator("tbody tr").count() == 60
-    assert table.get_by_role("columnheader", name="Class", exact=True).count() == 1
-    found["Map, table view"] = serious_violations(page, context={"exclude": [["iframe"]]})  # (the map: above)
-    for title in ("Ward profile", "Gaps ranking", "What-if and siting", "Dispersal review", "Changes",
-                  "Race equality scorecard", "Data and provenance", "Submit an asset", "Moderation"):
-        page.get_by_role("link", name=title).click()
-        page.get_by_role("heading", name=re.compile(title.split(" ")[0])).first.wait_for(timeout=30_000)
-        time.sleep(1.5)
-        found[title] = serious_violations(page)
-    assert not any(found.values()), {k: v for k, v in found.items() if v}
 
 
 def test_the_dispersal_review_draws_a_regions_trend_and_follows_the_region(server, page):
