@@ -97,9 +97,7 @@ def snapped_points(tree: cKDTree, xy: np.ndarray) -> np.ndarray:
 def in_part(part: Part, snapped: np.ndarray) -> np.ndarray:
     """The places a part may reach (indices): those whose nearest node of the whole network lies
     in it (a place beyond its edge would otherwise join the part at another node)."""
-    x0, y0, x1, y1 = part.box
-    return np.flatnonzero((snapped[:, 0] >= x0) & (snapped[:, 0] <= x1) &
-                          (snapped[:, 1] >= y0) & (snapped[:, 1] <= y1))
+    return _in_box(part, snapped)
 
 
 def _in_box(part: Part, xy: np.ndarray) -> np.ndarray:

@@ -176,7 +176,8 @@ def main() -> None:
                    + (f" (the first {_TABLE_ROWS:,} of {len(table):,} wards; the CSV holds them all)."
                       if len(table) > _TABLE_ROWS else "."))
         st.table(table.head(_TABLE_ROWS).set_index("Ward"))
-        st.download_button("The table as CSV", to_csv_bytes(table), "assetmap-map-table.csv",
+        # made when clicked (not on every run of the map page)
+        st.download_button("The table as CSV", lambda: to_csv_bytes(table), "assetmap-map-table.csv",
                            "text/csv", key="x-table", on_click="ignore")
 
     with st.expander("Export this layer"):
