@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import functools
+import hashlib
 import json
 import os
 import re
@@ -12,7 +15,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -51,46 +56,87 @@ def digest(store: Store, tables: tuple[str, ...] = DATA_TABLES) -> dict[str, tup
     return out
 
 
+# -- the demo city's stores, built once for every test process of this source tree ----------------
+# pytest-xdist's two workers and the slow phase each run the session fixtures again; the demo's
+# stores took about a minute of each on 2 cores. They are built once (under a lock, by whichever
+# process comes first) into a folder named by a hash of the code that makes them, and each process
+# takes a copy of its own, so no test shares a file with another process.
+
+_BUILT = REPO / "test-output" / "fixtures"
+
+
+@functools.cache
+def _source_key() -> str:
+    h = hashlib.sha256()
+    for path in sorted([*REPO.joinpath("assetmap").rglob("*"), REPO / "tests" / "conftest.py",
+                        REPO / "constraints.txt"]):
+        if path.is_file() and "__pycache__" not in path.parts:
+            h.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A copy, for this process, of the folder ``build`` fills (built once per source tree)."""
+    root = _BUILT / _source_key()
+    root.mkdir(parents=True, exist_ok=True)
+    done = root / name
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        if not (root / f"{name}.done").exists():
+            for old in _BUILT.iterdir():  # what an earlier state of the code built
+                if old.name != root.name and time.time() - old.stat().st_mtime > 3600:
+                    shutil.rmtree(old, ignore_errors=True)
+            work = root / f"{name}.building"
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(done, ignore_errors=True)
+            work.mkdir()
+            build(work)
+            work.rename(done)
+            (root / f"{name}.done").touch()
+    out = factory.mktemp(name)
+    shutil.copytree(done, out, dirs_exist_ok=True)
+    return out
+
+
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory) -> Path:
-    """The synthetic demo city, generated once per session."""
-    out = tmp_path_factory.mktemp("demo")
-    generate(out, scale="city")
-    return out
+    """The synthetic demo city."""
+    return _built_once(tmp_path_factory, "demo", lambda out: generate(out, scale="city"))
+
+
+def _store_of(out: Path, name: str, demo: Path, subs: tuple[str, ...] = ("",)) -> None:
+    with Store(out / name) as store:
+        for sub in subs:
+            for r in ingest_paths(store, [demo / sub if sub else demo]):
+                assert r.status == "completed", r.message
+        store.con.execute("CHECKPOINT")
 
 
 @pytest.fixture(scope="session")
 def _base_db(tmp_path_factory, demo_dir) -> Path:
     """A store holding the demo city's boundaries, lookups and postcodes (no census, no assets)."""
-    path = tmp_path_factory.mktemp("base") / "base.duckdb"
-    with Store(path) as store:
-        for sub in ("boundaries", "lookups"):
-            for r in ingest_paths(store, [demo_dir / sub]):
-                assert r.status == "completed", r.message
-        store.con.execute("CHECKPOINT")
-    return path
+    return _built_once(tmp_path_factory, "base", lambda out: _store_of(
+        out, "base.duckdb", demo_dir, ("boundaries", "lookups"))) / "base.duckdb"
 
 
 @pytest.fixture(scope="session")
 def _full_db(tmp_path_factory, demo_dir) -> Path:
-    path = tmp_path_factory.mktemp("full") / "full.duckdb"
-    with Store(path) as store:
-        for r in ingest_paths(store, [demo_dir]):
-            assert r.status == "completed", r.message
-        store.con.execute("CHECKPOINT")
-    return path
+    """A store with the whole demo city loaded."""
+    return _built_once(tmp_path_factory, "full", lambda out: _store_of(out, "full.duckdb", demo_dir)) / "full.duckdb"
 
 
 @pytest.fixture(scope="session")
-def _analysed_db(tmp_path_factory, _full_db) -> Path:
-    from assetmap.analysis import recompute
+def _analysed_db(tmp_path_factory, request) -> Path:
+    """A store with the whole demo city loaded and every analysis table computed."""
+    def build(out: Path) -> None:
+        from assetmap.analysis import recompute
 
-    path = tmp_path_factory.mktemp("analysed") / "analysed.duckdb"
-    shutil.copy(_full_db, path)
-    with Store(path) as store:
-        recompute(store)
-        store.con.execute("CHECKPOINT")
-    return path
+        shutil.copy(request.getfixturevalue("_full_db"), out / "analysed.duckdb")
+        with Store(out / "analysed.duckdb") as store:
+            recompute(store)
+            store.con.execute("CHECKPOINT")
+
+    return _built_once(tmp_path_factory, "analysed", build) / "analysed.duckdb"
 
 
 @pytest.fixture
@@ -176,15 +222,19 @@ def _plant(path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def _dashboard_home(tmp_path_factory, _analysed_db) -> Path:
+def _dashboard_home(tmp_path_factory, request) -> Path:
     """An assetmap home with two published snapshots of the analysed demo city: before and after
     the planted assets arrived (so the provenance page has something to compare)."""
+    return _built_once(tmp_path_factory, "dashboard-home",
+                       lambda home: _publish_demo(home, request.getfixturevalue("_analysed_db")))
+
+
+def _publish_demo(home: Path, analysed: Path) -> None:
     from assetmap.analysis import recompute_affected
     from assetmap.snapshots import publish
 
-    home = tmp_path_factory.mktemp("dashboard-home")
     db = home / "assetmap.duckdb"
-    shutil.copy(_analysed_db, db)
+    shutil.copy(analysed, db)
     with Store(db) as store:
         publish(store, reason="the demo city")
         r = ingest_file(store, _plant(home / "planted.csv"), kind="providers", source="planted-for-tests",
@@ -195,7 +245,6 @@ def _dashboard_home(tmp_path_factory, _analysed_db) -> Path:
                           "json_object('website', ?)) WHERE source_record_id = 'plant-2'", [BAD_LINK])
         recompute_affected(store, r.affected_wards)
         publish(store, reason="planted assets")
-    return home
 
 
 @pytest.fixture
@@ -236,11 +285,29 @@ def wired(analysed_store, tmp_path, monkeypatch):
 
 
 # -- the real `assetmap up`, for the slow end-to-end tests --------------------------------------
-def post_json(url: str, body: dict) -> list[dict]:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
+def _api(req: urllib.request.Request | str) -> Any:
+    """JSON from the Prefect server, asked again when it answers 429, 502 or 503 (as Prefect's own
+    client does: its server says 503 when its database was busy, and nothing was done)."""
+    import urllib.error
+
+    for attempt in range(6):
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code not in (429, 502, 503) or attempt == 5:
+                raise
+            time.sleep(float(exc.headers.get("Retry-After") or 0.5 * 2 ** attempt))
+    raise AssertionError("unreachable")
+
+
+def post_json(url: str, body: dict) -> Any:
+    return _api(urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                       headers={"Content-Type": "application/json"}))
+
+
+def get_json(url: str) -> Any:
+    return _api(url)
 
 
 def wait_for(predicate, timeout: float, what: str):

@@ -139,6 +139,9 @@ def _login(page, url: str, sub: str) -> float:
     """Sign in as ``sub`` through the provider's page; return the round trip in seconds."""
     page.goto(url)
     page.get_by_role("button", name="Log in").wait_for(timeout=60_000)
+    # as a person would: once the map has drawn and its controls have come (the map's first
+    # report reruns the page, and a click in that moment starts a run that is then replaced)
+    page.get_by_text("What to map").wait_for(timeout=60_000)
     t0 = time.perf_counter()
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("button", name=sub, exact=True).click(timeout=30_000)

@@ -4,17 +4,15 @@ server started by `assetmap up`), and the result equals a recompute routed in on
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import urllib.request
 
 import pytest
 
 from assetmap.analysis import recompute
 from assetmap.store import Store
 from pipelines.flows import PARTS_TAG
-from tests.conftest import post_json, running_up
+from tests.conftest import get_json, post_json, running_up
 from tests.servers import assetmap_workers, wait_until
 from tests.test_gaps import assert_same_results
 from tests.test_network_split import EAST, cut_in_two
@@ -24,8 +22,7 @@ POOL = "assetmap-network"
 
 
 def _get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as r:
-        return json.loads(r.read())
+    return get_json(url)
 
 
 def test_a_full_recompute_hands_each_authoritys_walks_to_the_pool_and_equals_one_process(tmp_path, _full_db):
