@@ -711,7 +711,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("demo-data", help="write the synthetic demo place in the real formats")
     p.add_argument("out", metavar="OUT")
-    p.add_argument("--scale", choices=["city", "national"], default="city")
+    p.add_argument("--scale", choices=["city", "region", "national"], default="city")
     p.add_argument("--seed", type=int, default=20261123)
     p.set_defaults(func=cmd_demo_data)
 

@@ -383,6 +383,27 @@ def _build_areas(rng: np.random.Generator, region: Polygon, n_las: int, n_wards:
     return la_cells, la_codes, ward_cells, ward_codes, np.array(ward_la), oa_cells, oa_codes, np.array(oa_ward)
 
 
+#: Each scale's place: its centre and radius (m, British National Grid), how its people cluster
+#: (``sigma``), its authorities, wards and OAs a ward, its code ranges, its assets and hotspots.
+_SCALES: dict[str, dict[str, Any]] = {
+    "city": {"centre": (452_000.0, 318_000.0), "radius": 10_500, "blob": {}, "sigma": 5_000.0, "las": 1,
+             "wards": 60, "oas_per_ward": (40, 60), "codes": {"la": 900001, "ward": 900001, "oa": 900001},
+             "lloyd": 2, "hotspots": 1, "assets": {"place_of_worship": 200, "community_centre": 140,
+                                                   "esol_provider": 150, "refugee_support": 95}},
+    # a region of a partnership's size: the West Midlands has about 400 wards
+    "region": {"centre": (400_000.0, 290_000.0), "radius": 60_000, "blob": {"wobble": 0.12}, "sigma": 25_000.0,
+               "las": 20, "wards": 420, "oas_per_ward": (40, 50),
+               "codes": {"la": 900001, "ward": 900001, "oa": 500001}, "lloyd": 0, "hotspots": 6,
+               "assets": {"place_of_worship": 1_200, "community_centre": 900, "esol_provider": 800,
+                          "refugee_support": 500}},
+    "national": {"centre": (420_000.0, 300_000.0), "radius": 250_000, "blob": {"wobble": 0.12}, "sigma": 90_000.0,
+                 "las": 340, "wards": 7600, "oas_per_ward": (20, 30),
+                 "codes": {"la": 900001, "ward": 900001, "oa": 500001}, "lloyd": 0, "hotspots": 40,
+                 "assets": {"place_of_worship": 20_000, "community_centre": 16_000, "esol_provider": 14_000,
+                            "refugee_support": 10_000}},
+}
+
+
 def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list[Path]:
     """Write the synthetic demo place to ``out``; return the files written.
 
@@ -391,34 +412,25 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
     out
         Folder to write into (created).
     scale
-        ``city``: about 60 wards of about 50 OAs and 600 assets. ``national``: England-and-Wales
-        sized, about 188,880 OAs in 7,600 wards of 340 local authorities and 60,000 assets.
+        ``city``: about 60 wards of about 50 OAs and 600 assets. ``region``: a strategic migration
+        partnership's region, about 18,900 OAs in 420 wards of 20 local authorities and 3,400
+        assets. ``national``: England-and-Wales sized, about 188,880 OAs in 7,600 wards of 340
+        local authorities and 60,000 assets.
     seed
         The same seed gives byte-identical files.
     """
     t0 = time.perf_counter()
     out = Path(out)
     rng = np.random.default_rng(seed)
-    if scale == "city":
-        centre = np.array([452_000.0, 318_000.0])
-        region = _blob(rng, float(centre[0]), float(centre[1]), 10_500)
-        sigma = 5_000.0
-        areas = _build_areas(rng, region, 1, 60, (40, 60), centre, sigma,
-                             {"la": 900001, "ward": 900001, "oa": 900001}, lloyd=2)
-        n_assets = {"place_of_worship": 200, "community_centre": 140, "esol_provider": 150,
-                    "refugee_support": 95}
-        hotspot_scale = 1
-    elif scale == "national":
-        centre = np.array([420_000.0, 300_000.0])
-        region = _blob(rng, float(centre[0]), float(centre[1]), 250_000, wobble=0.12)
-        sigma = 90_000.0
-        areas = _build_areas(rng, region, 340, 7600, (20, 30), centre, sigma,
-                             {"la": 900001, "ward": 900001, "oa": 500001}, lloyd=0)
-        n_assets = {"place_of_worship": 20_000, "community_centre": 16_000, "esol_provider": 14_000,
-                    "refugee_support": 10_000}
-        hotspot_scale = 40
-    else:
-        raise ValueError(f"scale must be city or national, not {scale!r}")
+    if scale not in _SCALES:
+        raise ValueError(f"scale must be city, region or national, not {scale!r}")
+    sc = _SCALES[scale]
+    centre = np.array(sc["centre"])
+    region = _blob(rng, float(centre[0]), float(centre[1]), sc["radius"], **sc["blob"])
+    sigma = sc["sigma"]
+    areas = _build_areas(rng, region, sc["las"], sc["wards"], sc["oas_per_ward"], centre, sigma, sc["codes"],
+                         lloyd=sc["lloyd"])
+    n_assets, hotspot_scale = sc["assets"], sc["hotspots"]
     la_cells, la_codes, ward_cells, ward_codes, ward_la, oa_cells, oa_codes, oa_ward = areas
     log.info("geometry: %d LAs, %d wards, %d OAs in %.1f s", len(la_cells), len(ward_cells),
              len(oa_cells), time.perf_counter() - t0)
@@ -490,7 +502,8 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
     _write_scorecard(np.random.default_rng(seed + 4), p, la_codes[:5])
     written.append(p)
     manifest = {
-        "name": CITY_NAME if scale == "city" else "Synthetic England-and-Wales-sized place",
+        "name": {"city": CITY_NAME, "region": "Synthetic region the size of a migration partnership's"}.get(
+            scale, "Synthetic England-and-Wales-sized place"),
         "synthetic": True, "scale": scale, "seed": seed, "licence": LICENCE,
         "counts": {"local_authorities": len(la_cells), "wards": len(ward_cells), "output_areas": len(oa_cells),
                    "assets": int(sum(n_assets.values()))},
