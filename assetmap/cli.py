@@ -7,10 +7,12 @@ refused as a whole or the command's input is wrong, 1 on an unexpected error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,10 +69,29 @@ def _store(args: argparse.Namespace, read_only: bool = False) -> Store:
 
 
 # ---------------------------------------------------------------------------------------
-def cmd_ingest(args: argparse.Namespace) -> int:
+def _progress() -> Any:
+    """One progress bar on standard error, drawn only on a terminal and gone when done."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    console = Console(stderr=True)
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
+
+
+@contextlib.contextmanager
+def _bar(description: str) -> Iterator[Callable[[int, int, str], None]]:
+    """A progress bar as a ``progress(done, total, what)`` callback."""
+    with _progress() as bar:
+        task = bar.add_task(description, total=None)
+
+        def progress(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"{description} {what}"[:70])
+
+        yield progress
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
     from assetmap.ingest import expand_paths, ingest_file
 
     options: dict[str, Any] = {k: v for k, v in {
@@ -84,11 +105,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         log.error("no files found in %s", " ".join(args.paths))
         return 2
     results = []
-    console = Console(stderr=True)
-    with _store(args) as store, Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal,
-    ) as bar:
+    with _store(args) as store, _progress() as bar:
         task = bar.add_task("ingesting", total=len(files))
         for f in files:
             def say(msg: str) -> None:
@@ -228,8 +245,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     try:
         if args.gtfs and "gtfs" not in what:
             what.append("gtfs")
-        result = fetchmod.fetch(args.la, Path(args.into) if args.into else None, what=what, refresh=args.refresh,
-                                gtfs=args.gtfs)
+        with _bar("fetching") as progress:
+            result = fetchmod.fetch(args.la or [], Path(args.into) if args.into else None, what=what,
+                                    refresh=args.refresh, gtfs=args.gtfs, region=args.region, progress=progress)
     except fetchmod.Unreachable as exc:
         log.error("%s", exc)
         return 3
@@ -237,6 +255,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         log.error("%s", exc)
         return 2
     names = ", ".join(f"{n} ({c})" for c, n in result.las)
+    if result.region:
+        names = f"{result.region}, {len(result.las)} authorities: {names}"
     for kind, files in result.files.items():
         for f in files:
             _out(f"fetched {kind:<10} {f}")
@@ -269,7 +289,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
                     _out(f"{'REFUSED ' if r.status == 'refused' else ''}{r.status:<9} {Path(r.path).name}: "
                          f"{r.message}")
                 res = recompute(store)
-                snap = publish(store, reason=f"fetch {', '.join(c for c, _ in result.las)}")
+                snap = publish(store, reason=f"fetch {result.region or ', '.join(c for c, _ in result.las)}")
             _out(f"{res.mode} recompute: {res.units:,} units, {res.oas:,} OAs; snapshot {snap.snapshot_id}")
             if any(r.status == "refused" for r in results):
                 return 2
@@ -823,15 +843,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", required=True)
     p.set_defaults(func=cmd_reject)
 
-    p = add("fetch", help="download a local authority's open data: boundaries, lookup, census, OSM places")
-    p.add_argument("--la", action="append", required=True, metavar="CODE_OR_NAME",
+    p = add("fetch", help="download a local authority's or a region's open data: boundaries, lookup, census, "
+                          "OSM places")
+    p.add_argument("--la", action="append", metavar="CODE_OR_NAME",
                    help="a local authority by GSS code or name (repeatable)")
+    p.add_argument("--region", metavar="NAME",
+                   help="every authority of a region of England or a nation, as ONS names it (\"West Midlands\", "
+                        "\"Yorkshire and The Humber\", Wales, England), with --la or instead of it")
     p.add_argument("--what", help="comma-separated: boundaries,lookup,census,osm,network,gtfs, or all (default: all "
                                   "but network, the walking network, which is larger, and gtfs)")
     p.add_argument("--gtfs", metavar="URL_OR_PATH",
                    help="a GTFS timetable feed for bus and rail access (PTAL): a URL (the Bus Open Data Service's "
                         "with ASSETMAP_BODS_API_KEY) or a path; implies --what gtfs")
-    p.add_argument("--into", help="folder for the files (default <home>/fetched/<codes>)")
+    p.add_argument("--into", help="folder for the files (default <home>/fetched/<region or codes>)")
     p.add_argument("--ingest", action="store_true",
                    help="then load them in dependency order, recompute and publish (through the "
                         "running pipeline when `assetmap up` is running)")

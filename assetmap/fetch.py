@@ -19,11 +19,18 @@ census        Nomis API, Census 2021 at output area for the authority's OAs: TS0
               ``dataset/NM_2041_1/geography/TYPE154.def.sdmx.json`` (its ``GeogCode``
               annotation), then ``dataset/<id>.data.csv?date=latest&geography=<nomis id>TYPE150
               &measures=20100&select=date,geography_code,<dimension>_name,obs_value``, paged by
-              ``recordoffset``/``recordlimit`` (25,000 rows a page for an anonymous user)
+              ``recordoffset``/``recordlimit`` (25,000 rows a page for an anonymous user).
+              An authority Nomis does not list (the four created in April 2023: Cumberland,
+              Westmorland and Furness, North Yorkshire, Somerset) is fetched as the 2022
+              districts it replaced, found by its output areas in ``OA21_LSOA21_MSOA21_LAD22_EW_LU``
+              (``OA21CD IN (...)``, ``LAD22CD`` distinct), and their rows kept for its OAs only
 osm           Overpass API ``interpreter`` (POST ``data=``): ``amenity=place_of_worship``,       ODbL
               ``amenity=community_centre``, ``amenity=language_school`` and
               ``social_facility:for`` refugees / migrants / asylum seekers inside the
               authority's boundary (``area["ref:gss"=CODE]``), ``out center tags``
+regions       ``LAD23_RGN23_EN_LU``: each English authority's region (``LAD23CD,LAD23NM,RGN23CD,   OGL v3
+              RGN23NM``), for ``--region``; Wales and England as nations are the authorities
+              whose code starts ``W`` / ``E`` in the lookup above
 network       Overpass API: the walkable ways (``way["highway"~...]``, with their nodes:         ODbL
               ``(._;>;); out body;``) in the bounding box of the authority's wards and 2 km
               around them (``[bbox:s,w,n,e]``), as OSM XML for the network reader; only when
@@ -105,6 +112,15 @@ SERVICES: dict[str, dict[str, str]] = {
 LOOKUP_SERVICE = "OA21_WD23_LAD23_EW_LU"
 WARD_SERVICE = "Wards_December_2023_Boundaries_UK_BGC"
 OA_SERVICE = "Output_Areas_2021_EW_BGC_V2"
+#: Each English authority's region (England only: Wales is a nation, its authorities' codes start W).
+REGION_SERVICE = "LAD23_RGN23_EN_LU"
+#: Output areas to the 2022 districts, for the census of an authority created since (April 2023).
+OA_LAD22_SERVICE = "OA21_LSOA21_MSOA21_LAD22_EW_LU"
+#: Nations fetched whole: the authorities whose GSS code starts with the letter.
+NATIONS = {"England": "E", "Wales": "W"}
+#: Names that are regions or nations of the UK but outside what the readers take (the 2021 census
+#: at output area and the ward lookup cover England and Wales).
+OUTSIDE = ("Scotland", "Northern Ireland")
 #: Census tables: file name -> (Nomis dataset, dimension of the categories).
 CENSUS_TABLES: dict[str, tuple[str, str]] = {
     "ts021_ethnic_group": ("NM_2041_1", "c2021_eth_20"),
@@ -314,14 +330,61 @@ def resolve(client: Client, wanted: list[str]) -> list[tuple[str, str]]:
     return sorted(set(out))
 
 
+def regions(client: Client) -> dict[str, list[tuple[str, str]]]:
+    """The regions of England (as ONS names them, from ``LAD23_RGN23_EN_LU``) and the nations
+    England and Wales, each with its authorities' (code, name), as the lookup lists them."""
+    from assetmap.vocab.asylum_support import Spellings
+
+    las = local_authorities(client)
+    names = dict(las)
+    feats = _arcgis_pages(client, REGION_SERVICE, {"where": "1=1", "outFields": "LAD23CD,LAD23NM,RGN23CD,RGN23NM",
+                                                   "returnGeometry": "false"}, geojson=False)
+    spell = Spellings()
+    out: dict[str, set[tuple[str, str]]] = {}
+    for f in feats:
+        a = f.get("attributes") or {}
+        code, region = a.get("LAD23CD"), a.get("RGN23NM")
+        if code in names and region:
+            out.setdefault(spell.of(str(region)), set()).add((code, names[code]))
+    for nation, letter in NATIONS.items():
+        out[nation] = {la for la in las if la[0].startswith(letter)}
+    return {k: sorted(v) for k, v in sorted(out.items()) if v}
+
+
+def resolve_region(client: Client, wanted: str) -> tuple[str, list[tuple[str, str]]]:
+    """The region or nation meant by ``wanted`` (any case or spacing, or a part of one name:
+    ``yorkshire``) and its authorities; Scotland, Northern Ireland, an unknown or ambiguous
+    name is a :class:`FetchError` that lists the names it knows."""
+    from assetmap.vocab.asylum_support import label_key
+
+    key = label_key(wanted)
+    if not key:
+        raise FetchError("--region needs a name, e.g. \"West Midlands\" or Wales")
+    if key in {label_key(x) for x in OUTSIDE}:
+        raise FetchError(f"{wanted.strip()}: assetmap fetches authorities in England and Wales (the 2021 census at "
+                         "output area and the ONS ward lookup it reads cover them); load your own files with "
+                         "`assetmap ingest DIR`")
+    known = regions(client)
+    exact = [r for r in known if label_key(r) == key]
+    close = exact or [r for r in known if key in label_key(r)]
+    if len(close) == 1:
+        return close[0], known[close[0]]
+    listed = "; ".join(known)
+    if not close:
+        raise FetchError(f"no region or nation called {wanted.strip()!r}; the ONS lookup knows: {listed}")
+    raise FetchError(f"{wanted.strip()!r} could be any of: {'; '.join(close)}; give the full name")
+
+
 # -- the downloads -----------------------------------------------------------------------------------
 @dataclass
 class Fetched:
-    """What a fetch wrote: the files by kind; the problems, one line per source that failed
-    (``unreachable`` holds the services that could not be reached at all)."""
+    """What a fetch wrote: the authorities (and the region they were asked for by), the files by
+    kind; the problems, one line per source or authority that failed (``unreachable`` holds the
+    services that could not be reached at all)."""
 
     folder: Path
     las: list[tuple[str, str]]
+    region: str | None = None
     files: dict[str, list[Path]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
@@ -373,7 +436,8 @@ def fetch_boundaries(client: Client, lookup: list[dict], folder: Path) -> list[P
     return out
 
 
-def _nomis_id(client: Client, code: str) -> str:
+def _nomis_ids(client: Client) -> dict[str, str]:
+    """GSS code -> Nomis id of every local authority Nomis lists for Census 2021 (``TYPE154``)."""
     base = settings.fetch_urls["nomis"].rstrip("/")
     body = client.get("nomis", f"{base}/dataset/{CENSUS_TABLES['ts021_ethnic_group'][0]}/geography/"
                                f"{NOMIS_LA_TYPE}.def.sdmx.json")
@@ -381,42 +445,122 @@ def _nomis_id(client: Client, code: str) -> str:
         lists = json.loads(body)["structure"]["codelists"]["codelist"]
     except (json.JSONDecodeError, KeyError, TypeError):
         raise FetchError("the Nomis API's list of local authorities is not in the shape expected") from None
+    out: dict[str, str] = {}
     for cl in lists:
         for item in cl.get("code", []):
             for ann in (item.get("annotations") or {}).get("annotation", []):
-                if ann.get("annotationtitle") == "GeogCode" and str(ann.get("annotationtext")) == code:
-                    return str(item["value"])
-    raise FetchError(f"the Nomis API does not list {code} among its local authorities")
-
-
-def fetch_census(client: Client, codes: list[str], folder: Path) -> list[Path]:
-    base = settings.fetch_urls["nomis"].rstrip("/")
-    ids = [_nomis_id(client, c) for c in codes]
-    out = []
-    for name, (dataset, dim) in CENSUS_TABLES.items():
-        header: bytes | None = None
-        lines: list[bytes] = []
-        for nid in ids:
-            offset = 0
-            while True:
-                body = client.get("nomis", f"{base}/dataset/{dataset}.data.csv", {
-                    "date": "latest", "geography": f"{nid}{NOMIS_OA_TYPE}", "measures": "20100",
-                    "select": f"date,geography_code,{dim}_name,obs_value",
-                    "recordoffset": offset, "recordlimit": NOMIS_PAGE})
-                page = body.decode("utf-8-sig").splitlines()
-                if not page:
-                    break
-                header = header or page[0].encode()
-                rows = [r.encode() for r in page[1:] if r.strip()]
-                lines += rows
-                if len(rows) < NOMIS_PAGE:
-                    break
-                offset += len(rows)
-        if header is None or not lines:
-            raise FetchError(f"the Nomis API gave no rows of {name.split('_')[0].upper()} for "
-                             + ", ".join(codes))
-        out.append(_write(folder / "census" / f"{name}_2021.csv", b"\n".join([header, *lines]) + b"\n"))
+                if ann.get("annotationtitle") == "GeogCode" and "value" in item:
+                    out.setdefault(str(ann.get("annotationtext")), str(item["value"]))
     return out
+
+
+def replaced_districts(client: Client, oas: Iterable[str]) -> list[str]:
+    """The 2022 districts (``LAD22CD``) that hold ``oas``: for an authority created since, what
+    Nomis's Census 2021 geography still lists."""
+    codes = sorted(set(oas))
+    found: set[str] = set()
+    for i in range(0, len(codes), IN_BATCH):
+        feats = _arcgis_pages(client, OA_LAD22_SERVICE, {"where": _in("OA21CD", codes[i:i + IN_BATCH]),
+                                                         "outFields": "LAD22CD", "returnDistinctValues": "true",
+                                                         "returnGeometry": "false"}, geojson=False)
+        found |= {str(f["attributes"]["LAD22CD"]) for f in feats if (f.get("attributes") or {}).get("LAD22CD")}
+    return sorted(found)
+
+
+def _census_of(client: Client, nomis_id: str) -> dict[str, tuple[str, list[str]]]:
+    """Each census table's header and rows for the output areas of one Nomis authority."""
+    base = settings.fetch_urls["nomis"].rstrip("/")
+    out: dict[str, tuple[str, list[str]]] = {}
+    for name, (dataset, dim) in CENSUS_TABLES.items():
+        header, lines, offset = "", [], 0
+        while True:
+            body = client.get("nomis", f"{base}/dataset/{dataset}.data.csv", {
+                "date": "latest", "geography": f"{nomis_id}{NOMIS_OA_TYPE}", "measures": "20100",
+                "select": f"date,geography_code,{dim}_name,obs_value",
+                "recordoffset": offset, "recordlimit": NOMIS_PAGE})
+            page = body.decode("utf-8-sig").splitlines()
+            if not page:
+                break
+            header = header or page[0]
+            rows = [r for r in page[1:] if r.strip()]
+            lines += rows
+            if len(rows) < NOMIS_PAGE:
+                break
+            offset += len(rows)
+        out[name] = (header, lines)
+    return out
+
+
+def _only(lines: list[str], oas: set[str]) -> list[str]:
+    """The rows of ``lines`` (Nomis CSV, the OA code second) for the output areas ``oas``."""
+    import csv
+
+    return [line for line, row in zip(lines, csv.reader(lines), strict=True) if len(row) > 1 and row[1] in oas]
+
+
+def _each(codes: list[str], step: Callable[[str], None], what: str, fail: Callable[[FetchError], None] | None,
+          tick: Callable[[str], None] | None) -> list[FetchError]:
+    """``step`` for each authority, whatever the others do: a :class:`FetchError` goes to
+    ``fail`` and is returned; a service that cannot be reached at all stops them all."""
+    failures: list[FetchError] = []
+    for code in codes:
+        try:
+            step(code)
+        except Unreachable:
+            raise
+        except FetchError as exc:
+            failures.append(exc)
+            if fail:
+                fail(exc)
+        finally:
+            if tick:
+                tick(f"{what} {code}")
+    return failures
+
+
+def fetch_census(client: Client, codes: list[str], folder: Path, lookup: list[dict] | None = None,
+                 fail: Callable[[FetchError], None] | None = None,
+                 tick: Callable[[str], None] | None = None) -> list[Path]:
+    """Census 2021 tables at output area for the authorities ``codes``, one CSV a table.
+
+    An authority Nomis does not list is fetched as the 2022 districts its output areas (from
+    ``lookup``) lie in, keeping the rows of its own OAs. An authority that fails goes to ``fail``
+    (the others are still written); when every one fails, the first failure is raised.
+    """
+    known = _nomis_ids(client)
+    tables: dict[str, tuple[str, list[str]]] = {}
+
+    def one(code: str) -> None:
+        if code in known:
+            got = _census_of(client, known[code])
+        else:
+            oas = {r["OA21CD"] for r in lookup or [] if r.get("LAD23CD") == code and r.get("OA21CD")}
+            if not oas:
+                raise FetchError(f"the Nomis API does not list {code} among its local authorities, and "
+                                 "without the ONS lookup its output areas are not known")
+            districts = replaced_districts(client, oas)
+            missing = [d for d in districts if d not in known]
+            if not districts or missing:
+                raise FetchError(f"the Nomis API does not list {code}, nor the 2022 districts its output areas "
+                                 f"lie in ({', '.join(missing or ['none found'])})")
+            log.info("%s: Census 2021 through the districts it replaced: %s", code, ", ".join(districts))
+            got = {}
+            for d in districts:
+                for name, (header, lines) in _census_of(client, known[d]).items():
+                    had = got.get(name, (header, []))
+                    got[name] = (had[0] or header, had[1] + _only(lines, oas))
+        empty = [n.split("_")[0].upper() for n, (_, lines) in got.items() if not lines]
+        if empty:
+            raise FetchError(f"the Nomis API gave no rows of {', '.join(empty)} for {code}")
+        for name, (header, lines) in got.items():
+            had = tables.get(name, (header, []))
+            tables[name] = (had[0] or header, had[1] + lines)
+
+    failures = _each(codes, one, "census", fail, tick)
+    if not tables:
+        raise failures[0] if failures else FetchError("no authority to fetch the census of")
+    return [_write(folder / "census" / f"{name}_2021.csv", ("\n".join([header, *lines]) + "\n").encode())
+            for name, (header, lines) in tables.items()]
 
 
 def overpass_query(code: str) -> str:
@@ -429,19 +573,27 @@ def overpass_query(code: str) -> str:
             ');\nout center tags;\n')
 
 
-def fetch_osm(client: Client, codes: list[str], folder: Path) -> list[Path]:
-    out = []
-    for code in codes:
+def fetch_osm(client: Client, codes: list[str], folder: Path, fail: Callable[[FetchError], None] | None = None,
+              tick: Callable[[str], None] | None = None) -> list[Path]:
+    """Each authority's places from the Overpass API, a file each. An authority that fails goes
+    to ``fail`` (the others are still written); when every one fails, the first is raised."""
+    out: list[Path] = []
+
+    def one(code: str) -> None:
         if not re.fullmatch(r"[EWSN]\d{8}", code):
-            continue
+            return
         body = client.get("overpass", settings.fetch_urls["overpass"], {"data": overpass_query(code)}, post=True)
         try:
             doc = json.loads(body)
         except json.JSONDecodeError:
-            raise FetchError("the Overpass API sent something that is not JSON") from None
+            raise FetchError(f"the Overpass API sent something that is not JSON for {code}") from None
         if not isinstance(doc.get("elements"), list):
             raise FetchError(f"the Overpass API gave no elements for {code}: {str(doc.get('remark', ''))[:200]}")
         out.append(_write(folder / "assets" / f"osm_places_{code}.json", body))
+
+    failures = _each(codes, one, "places", fail, tick)
+    if failures and not out:
+        raise failures[0]
     return out
 
 
@@ -528,16 +680,26 @@ def fetch_gtfs(client: Client, source: str, folder: Path) -> list[Path]:
     return [_write(folder / "timetables" / f"{safe}_gtfs.zip", body)]
 
 
-def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFAULT_WHAT, refresh: bool = False,
-          client: Client | None = None, gtfs: str | None = None) -> Fetched:
-    """Fetch what ``what`` names for the authorities ``las`` into ``folder`` (default
-    ``<home>/fetched/<codes>``).
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.casefold()).strip("_") or "region"
 
-    Each source is tried whatever the others do; a source that fails adds one line to
-    ``problems`` (and, when its service could not be reached at all, its name to
+
+#: ``progress(done, total, what)`` after each step of a fetch (an authority's census, its places...).
+Progress = Callable[[int, int, str], None]
+
+
+def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFAULT_WHAT, refresh: bool = False,
+          client: Client | None = None, gtfs: str | None = None, region: str | None = None,
+          progress: Progress | None = None) -> Fetched:
+    """Fetch what ``what`` names for the authorities ``las`` and every authority of ``region``
+    (a region of England or a nation, :func:`resolve_region`) into ``folder`` (default
+    ``<home>/fetched/<region or codes>``).
+
+    Each source is tried whatever the others do, and each authority within a source; a failure
+    adds one line to ``problems`` (and, when its service could not be reached at all, its name to
     ``unreachable``). The boundaries need the lookup's codes, so asking for them fetches the
     lookup too. Where the ONS portal cannot be reached, authorities given by code are still
-    fetched from the other services.
+    fetched from the other services. ``progress`` hears of each step done, out of how many.
     """
     what = set(what)
     unknown = what - set(WHAT)
@@ -548,44 +710,64 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFA
             raise FetchError("--what gtfs needs the feed: --gtfs URL or PATH (the Bus Open Data Service publishes "
                              "every region's; its downloads need ASSETMAP_BODS_API_KEY)")
         what.discard("gtfs")  # `--what all` without a feed: everything else
+    if not las and not region:
+        raise FetchError("name the authorities (--la CODE_OR_NAME) or a region (--region NAME)")
     client = client or Client(Path(settings.home) / "cache", refresh=refresh)
     pending: list[FetchError] = []
+    region_name, in_region = resolve_region(client, region) if region else (None, [])
     try:
-        resolved = resolve(client, las)
+        resolved = sorted(set(resolve(client, las)) | set(in_region)) if las else in_region
     except Unreachable as exc:
         codes_only = [w.strip().upper() for w in las if re.fullmatch(r"[EWSN]\d{8}", w.strip().upper())]
         if len(codes_only) != len(las):
             raise
         resolved, pending = [(c, c) for c in codes_only], [exc]
     codes = [c for c, _ in resolved]
-    folder = folder or Path(settings.home) / "fetched" / "_".join(codes)
-    result = Fetched(folder, resolved)
+    folder = folder or Path(settings.home) / "fetched" / (_slug(region_name) if region_name else "_".join(codes))
+    result = Fetched(folder, resolved, region=region_name)
     for failure in pending:
         result.fail(failure)
+    total = (int(bool(what & {"lookup", "boundaries", "network"})) + int("boundaries" in what)
+             + len(codes) * (int("census" in what) + int("osm" in what)) + int("network" in what)
+             + int("gtfs" in what))
+    done = 0
+
+    def tick(label: str) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, total, label)
+
     lookup_rows: list[dict] | None = None
-    if what & {"lookup", "boundaries", "network"} and not pending:
-        try:
-            path, lookup_rows = fetch_lookup(client, codes, folder)
-            if "lookup" in what:
-                result.files["lookup"] = [path]
-        except FetchError as exc:
-            result.fail(exc)
+    if what & {"lookup", "boundaries", "network"}:
+        if not pending:
+            try:
+                path, lookup_rows = fetch_lookup(client, codes, folder)
+                if "lookup" in what:
+                    result.files["lookup"] = [path]
+            except FetchError as exc:
+                result.fail(exc)
+        tick("lookup")
     steps: list[tuple[str, Callable[[], list[Path]]]] = []
-    if "boundaries" in what and lookup_rows is not None:
-        steps.append(("boundaries", lambda: fetch_boundaries(client, lookup_rows or [], folder)))
+    if "boundaries" in what:
+        steps.append(("boundaries", lambda: fetch_boundaries(client, lookup_rows, folder) if lookup_rows else []))
     if "census" in what:
-        steps.append(("census", lambda: fetch_census(client, codes, folder)))
+        steps.append(("census", lambda: fetch_census(client, codes, folder, lookup_rows, result.fail, tick)))
     if "osm" in what:
-        steps.append(("osm", lambda: fetch_osm(client, codes, folder)))
-    if "network" in what and lookup_rows is not None:
-        steps.append(("network", lambda: fetch_network(client, lookup_rows or [], codes, folder)))
+        steps.append(("osm", lambda: fetch_osm(client, codes, folder, result.fail, tick)))
+    if "network" in what:
+        steps.append(("network", lambda: fetch_network(client, lookup_rows, codes, folder) if lookup_rows else []))
     if "gtfs" in what and gtfs:
         steps.append(("gtfs", lambda: fetch_gtfs(client, gtfs, folder)))
     for kind, step in steps:
         try:
-            result.files[kind] = step()
+            files = step()
+            if files:
+                result.files[kind] = files
         except FetchError as exc:
             result.fail(exc)
+        if kind not in ("census", "osm"):  # those tick per authority
+            tick(kind)
     if result.files:
         sources = [json.loads(m.read_text()) for m in dict.fromkeys(client.used) if m.exists()]
         manifest = {"local_authorities": [{"code": c, "name": n} for c, n in resolved],
@@ -593,5 +775,7 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFA
                     "files": {k: [str(p.relative_to(folder)) for p in v] for k, v in result.files.items()},
                     "licences": {SERVICES[s]["name"]: SERVICES[s]["licence"] for s in SERVICES},
                     "requests": [{k: m[k] for k in ("source", "licence", "url", "retrieved_at")} for m in sources]}
+        if region_name:
+            manifest = {"region": region_name, **manifest}
         _write(folder / "SOURCES.json", json.dumps(manifest, indent=2).encode())
     return result

@@ -13,6 +13,11 @@ from the real Cardiff data in ../shared/geodata-sources (so a fetched Cardiff is
 - the Overpass API: ``[out:json]`` elements for Cardiff's real warm-space venues, a few as ways
   with their ``center``.
 
+Also ``LAD23_RGN23_EN_LU`` (England's authorities and their regions) and
+``OA21_LSOA21_MSOA21_LAD22_EW_LU`` (each OA's 2022 district). ``layout`` says whose Cardiff is:
+itself; Wales as two authorities (its wards split in code order); or North Yorkshire, an
+authority created in 2023 that Nomis does not list, made of two 2022 districts it does.
+
 Faults can be switched on per path prefix: ``429`` with ``Retry-After``, and a response cut short.
 Every request is logged (method, path, parameters).
 """
@@ -35,6 +40,21 @@ import geopandas as gpd
 
 NOMIS_CARDIFF = "1946157397"
 LAS = [("W06000015", "Cardiff"), ("W06000018", "Caerphilly"), ("E08000025", "Birmingham")]
+#: Nomis ids of the authorities its Census 2021 geography (TYPE154, "2022 local authorities:
+#: districts") lists: North Yorkshire (E06000065, April 2023) is not among them, the districts it
+#: replaced are.
+NOMIS_IDS = {"W06000015": NOMIS_CARDIFF, "W06000018": "1946157398", "E07000165": "1946157101",
+             "E07000169": "1946157102"}
+NAMES = {"W06000015": "Cardiff", "W06000018": "Caerphilly", "E08000025": "Birmingham", "E06000065": "North Yorkshire",
+         "E07000165": "Harrogate", "E07000169": "Selby"}
+#: Each English authority's region, as ``LAD23_RGN23_EN_LU`` gives it.
+REGIONS = {"E08000025": ("E12000005", "West Midlands"), "E06000065": ("E12000003", "Yorkshire and The Humber")}
+#: Where Cardiff's wards (in code order: the first half, the second) stand in each layout, as
+#: (2023 authority, 2022 district) pairs: ``cardiff`` as it is; ``wales`` split in two authorities of
+#: Wales; ``north-yorkshire`` as one authority created in 2023 from two 2022 districts.
+LAYOUTS = {"cardiff": (("W06000015", "W06000015"), ("W06000015", "W06000015")),
+           "wales": (("W06000015", "W06000015"), ("W06000018", "W06000018")),
+           "north-yorkshire": (("E06000065", "E07000165"), ("E06000065", "E07000169"))}
 COMPACT_2021 = {  # the 2011 extract's columns under the 2021 TS021 labels
     "WhiteBrit": "White: English, Welsh, Scottish, Northern Irish or British", "Irish": "White: Irish",
     "OtherWhite": "White: Other White",
@@ -73,7 +93,7 @@ def _parts(total: int, key: str, shares: list[float]) -> list[int]:
 class Data:
     """Cardiff as the services would give it."""
 
-    def __init__(self, shared: Path) -> None:
+    def __init__(self, shared: Path, layout: str = "cardiff") -> None:
         self.shared = shared
         city = shared / "cardiff"
         wards = gpd.read_file(city / "wards_2013.geojson")
@@ -82,10 +102,22 @@ class Data:
         inside = gpd.sjoin(gpd.GeoDataFrame(oas[["OA11CD"]], geometry=points, crs=27700),
                            wards.to_crs(27700)[["WD13CD", "WD13NM", "geometry"]], predicate="within", how="left")
         inside = inside.drop_duplicates("OA11CD")
-        self.lookup = [{"OA21CD": r.OA11CD, "WD23CD": r.WD13CD, "WD23NM": r.WD13NM, "LAD23CD": "W06000015",
-                        "LAD23NM": "Cardiff"} for r in inside.itertuples() if isinstance(r.WD13CD, str)]
+        ward_codes = sorted(wards["WD13CD"])
+        half = set(ward_codes[len(ward_codes) // 2:])
+        first, second = LAYOUTS[layout]
+        #: each OA's 2022 district (the census geography Nomis lists)
+        self.lad22: dict[str, str] = {}
+        self.lookup = []
+        for r in inside.itertuples():
+            if not isinstance(r.WD13CD, str):
+                continue
+            lad23, lad22 = second if r.WD13CD in half else first
+            self.lad22[r.OA11CD] = lad22
+            self.lookup.append({"OA21CD": r.OA11CD, "WD23CD": r.WD13CD, "WD23NM": r.WD13NM, "LAD23CD": lad23,
+                                "LAD23NM": NAMES[lad23]})
+        here = {row["LAD23CD"] for row in self.lookup}
         self.lookup += [{"OA21CD": "E00999999", "WD23CD": "E05999999", "WD23NM": "Elsewhere", "LAD23CD": c,
-                         "LAD23NM": n} for c, n in LAS[1:]]
+                         "LAD23NM": n} for c, n in LAS[1:] if c not in here]
         self.wards = [self._feature({"WD23CD": r["WD13CD"], "WD23NM": r["WD13NM"], "WD23NMW": r["WD13NMW"]}, g)
                       for r, g in zip(wards.to_dict("records"), wards.geometry, strict=False)]
         self.oas = [self._feature({"OA21CD": r["OA11CD"], "LSOA21CD": None}, g)
@@ -101,10 +133,13 @@ class Data:
 
         return {"type": "Feature", "properties": props, "geometry": mapping(geom)}
 
-    def nomis_rows(self, dataset: str) -> list[tuple[str, str, int]]:
+    def nomis_rows(self, dataset: str, district: str = "W06000015") -> list[tuple[str, str, int]]:
+        """A census table's rows for the OAs of one 2022 district, as Nomis gives them."""
         out: list[tuple[str, str, int]] = []
         for row in self.census:
             oa, total = row["OA"], int(row["Persons"])
+            if self.lad22.get(oa, "W06000015") != district:
+                continue
             if dataset == "NM_2041_1":
                 out.append((oa, "Total: All usual residents", total))
                 counts = {COMPACT_2021[k]: int(row[k]) for k in COMPACT_2021}
@@ -172,8 +207,9 @@ class Data:
 class FakeServices:
     """The stand-in server: ``with FakeServices(shared) as fs: fs.urls``..."""
 
-    def __init__(self, shared: Path, arcgis_page: int = 2000, nomis_page: int = 25_000) -> None:
-        self.data = Data(shared)
+    def __init__(self, shared: Path, arcgis_page: int = 2000, nomis_page: int = 25_000,
+                 layout: str = "cardiff") -> None:
+        self.data = Data(shared, layout)
         self.arcgis_page, self.nomis_page = arcgis_page, nomis_page
         self.log: list[tuple[str, str, dict[str, str]]] = []
         self.agents: set[str] = set()
@@ -254,7 +290,7 @@ class FakeServices:
             bbox = re.search(r"\[bbox:([-\d.]+),([-\d.]+),([-\d.]+),([-\d.]+)\]", params.get("data", ""))
             if "[out:xml]" in params.get("data", "") and bbox:
                 return 200, "application/osm3s+xml", self.data.streets(*map(float, bbox.groups()))
-            if '"ref:gss"="W06000015"' in params.get("data", ""):
+            if any(f'"ref:gss"="{c}"' in params.get("data", "") for c in ("W06000015", "E06000065")):
                 return 200, "application/json", json.dumps(self.data.overpass()).encode()
             return 200, "application/json", json.dumps({"elements": []}).encode()
         if path == "/bods/timetable/download/gtfs-file/wales/":
@@ -266,7 +302,8 @@ class FakeServices:
 
     def _arcgis(self, service: str, params: dict[str, str]) -> tuple[int, str, bytes]:
         source = {"OA21_WD23_LAD23_EW_LU": None, "Wards_December_2023_Boundaries_UK_BGC": self.data.wards,
-                  "Output_Areas_2021_EW_BGC_V2": self.data.oas}
+                  "Output_Areas_2021_EW_BGC_V2": self.data.oas, "LAD23_RGN23_EN_LU": None,
+                  "OA21_LSOA21_MSOA21_LAD22_EW_LU": None}
         if service not in source:
             return 200, "application/json", json.dumps({"error": {"code": 400, "message": "Invalid URL"}}).encode()
         where = params.get("where", "1=1")
@@ -276,6 +313,12 @@ class FakeServices:
             return 200, "application/json", json.dumps({"error": {"code": 400, "message": "bad where"}}).encode()
         if service == "OA21_WD23_LAD23_EW_LU":
             records = [dict(r) for r in self.data.lookup]
+        elif service == "LAD23_RGN23_EN_LU":  # England's authorities only, as published
+            records = [{"LAD23CD": c, "LAD23NM": NAMES[c], "RGN23CD": rc, "RGN23NM": rn}
+                       for c, (rc, rn) in sorted(REGIONS.items())]
+        elif service == "OA21_LSOA21_MSOA21_LAD22_EW_LU":
+            records = [{"OA21CD": oa, "LSOA21CD": None, "MSOA21CD": None, "LAD22CD": d, "LAD22NM": NAMES[d]}
+                       for oa, d in sorted(self.data.lad22.items())]
         else:
             records = [f["properties"] | {"__feature__": f} for f in source[service]]
         if wanted:
@@ -301,18 +344,17 @@ class FakeServices:
     @staticmethod
     def _codelist() -> dict:
         return {"structure": {"codelists": {"codelist": [{"code": [
-            {"value": int(NOMIS_CARDIFF), "description": {"value": "Cardiff"},
-             "annotations": {"annotation": [{"annotationtitle": "GeogCode", "annotationtext": "W06000015"},
-                                            {"annotationtitle": "TypeCode", "annotationtext": "154"}]}},
-            {"value": 1946157398, "description": {"value": "Caerphilly"},
-             "annotations": {"annotation": [{"annotationtitle": "GeogCode", "annotationtext": "W06000018"}]}},
-        ]}]}}}
+            {"value": int(nid), "description": {"value": NAMES[code]},
+             "annotations": {"annotation": [{"annotationtitle": "GeogCode", "annotationtext": code},
+                                            {"annotationtitle": "TypeCode", "annotationtext": "154"}]}}
+            for code, nid in NOMIS_IDS.items()]}]}}}
 
     def _nomis(self, dataset: str, params: dict[str, str]) -> tuple[int, str, bytes]:
-        if params.get("geography") != f"{NOMIS_CARDIFF}TYPE150":
+        district = next((c for c, nid in NOMIS_IDS.items() if params.get("geography") == f"{nid}TYPE150"), None)
+        if district is None:
             return 200, "text/csv", b""
         dim = params.get("select", "").split(",")[2].upper()
-        rows = self.data.nomis_rows(dataset)
+        rows = self.data.nomis_rows(dataset, district)
         offset = int(params.get("recordoffset", 0))
         limit = min(int(params.get("recordlimit", self.nomis_page)), self.nomis_page)
         buf = io.StringIO()

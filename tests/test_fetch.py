@@ -266,3 +266,119 @@ def test_fetch_a_timetable_from_a_path_and_refuse_what_is_not_one(services, tmp_
     assert "not a GTFS feed" in " ".join(capsys.readouterr().err.split())
     assert main(["fetch", "--la", "W06000015", "--what", "gtfs", "--into", str(into)]) == 2
     assert "--gtfs URL or PATH" in " ".join(capsys.readouterr().err.split())
+
+
+def _asy_d11(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    """An Asy_D11 data sheet as published, one quarter, for (code, name, region) rows."""
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Asy_D11: Asylum seekers in receipt of support, by local authority - dataset"] + [""] * 6)
+        w.writerow(["Date (as at…)", "Support Type", "UK Region / Nation", "Local Authority", "LAD Code",
+                    "Accommodation Type", "People"])
+        for i, (code, name, region) in enumerate(rows):
+            w.writerow(["30 Sep 2025", "Section 95", region, name, code, "Dispersal Accommodation", str(100 + i)])
+        w.writerow(["End of table"] + [""] * 6)
+    return path
+
+
+def test_fetch_a_nation_loads_its_authorities_together_and_the_review_opens_on_it(shared, tmp_path, monkeypatch,
+                                                                                   capsys):
+    """`--region Wales`: every authority of the nation (here Cardiff's wards stand as two
+    authorities), with one SOURCES.json and one file per source; their wards and OAs load
+    together, and the dispersal review opens on Wales, not on the region with most figures."""
+    from assetmap import dispersal_trend
+
+    with FakeServices(shared, arcgis_page=300, nomis_page=10_000, layout="wales") as fs:
+        monkeypatch.setattr(settings, "fetch_urls", fs.urls)
+        monkeypatch.setattr(settings, "home", tmp_path / "home")
+        monkeypatch.setattr(fetchmod, "ARCGIS_PAGE", 300)
+        monkeypatch.setattr(fetchmod, "NOMIS_PAGE", 10_000)
+        db = tmp_path / "wales.duckdb"
+        assert main(["fetch", "--region", "wales", "--ingest", "--db", str(db)]) == 0
+        out = capsys.readouterr().out
+        folder = tmp_path / "home" / "fetched" / "wales"  # named by the region, not a list of codes
+        manifest = json.loads((folder / "SOURCES.json").read_text())
+        assert manifest["region"] == "Wales" and "Wales, 2 authorities" in out
+        assert manifest["local_authorities"] == [{"code": "W06000015", "name": "Cardiff"},
+                                                 {"code": "W06000018", "name": "Caerphilly"}]
+        assert sorted(manifest["files"]["osm"]) == ["assets/osm_places_W06000015.json",
+                                                    "assets/osm_places_W06000018.json"]
+        assert list(folder.rglob("SOURCES.json")) == [folder / "SOURCES.json"]
+        # one census file per table holding both authorities' OAs, each once
+        lines = (folder / "census" / "ts021_ethnic_group_2021.csv").read_text().splitlines()
+        assert len(lines) == 1 + 1077 * 20
+        nomis = {p["geography"] for _, path, p in fs.log if path.endswith("NM_2041_1.data.csv")}
+        assert nomis == {"1946157397TYPE150", "1946157398TYPE150"}
+        lookup = {r["OA21CD"]: r for r in fs.data.lookup if r["OA21CD"] != "E00999999"}
+    with Store(db) as got:
+        las = got.con.execute("SELECT parent_code, count(*) FROM area_lookup WHERE parent_level = 'la' "
+                              "GROUP BY 1 ORDER BY 1").fetchall()
+        in_first = sum(r["LAD23CD"] == "W06000015" for r in lookup.values())
+        assert las == [("W06000015", in_first), ("W06000018", 1077 - in_first)] and 0 < in_first < 1077
+        wards = {r[0] for r in got.con.execute("SELECT code FROM areas WHERE level = 'ward'").fetchall()}
+        assert wards == {r["WD23CD"] for r in lookup.values()} and len(wards) == 29
+        oas = dict(got.con.execute("SELECT code, parent_code FROM areas WHERE level = 'oa'").fetchall())
+        assert oas == {oa: r["WD23CD"] for oa, r in lookup.items()}
+        assert got.scalar("SELECT count(DISTINCT area_code) FROM population WHERE variable = 'ethnic_group'") == 1077
+        assert got.scalar("SELECT count(*) FROM unit_gaps WHERE unit_level = 'ward'") > 0
+        # more West Midlands authorities in the figures than Welsh ones: the review opens on Wales
+        sheet = _asy_d11(tmp_path / "asy_d11.csv", [
+            ("W06000015", "Cardiff", "Wales"), ("W06000018", "Caerphilly", "Wales"),
+            ("E08000025", "Birmingham", "West Midlands"), ("E08000026", "Coventry", "West Midlands"),
+            ("E08000027", "Dudley", "West Midlands")])
+        assert ingest_paths(got, [sheet])[0].status == "completed"
+        assert dispersal_trend.home_region(got.con) == "Wales"
+
+
+def test_an_authority_created_in_2023_gets_its_census_through_the_districts_it_replaced(shared, tmp_path,
+                                                                                        monkeypatch):
+    """North Yorkshire (E06000065, April 2023) is not in Nomis's list of 2022 districts: its
+    census comes from the districts it replaced (Harrogate, Selby here), found through the ONS
+    OA-to-2022-district lookup and kept for its own OAs; asked for by its region's short name,
+    with one progress step per authority and source."""
+    with FakeServices(shared, arcgis_page=300, nomis_page=10_000, layout="north-yorkshire") as fs:
+        monkeypatch.setattr(settings, "fetch_urls", fs.urls)
+        monkeypatch.setattr(settings, "home", tmp_path / "home")
+        monkeypatch.setattr(fetchmod, "ARCGIS_PAGE", 300)
+        monkeypatch.setattr(fetchmod, "NOMIS_PAGE", 10_000)
+        steps: list[tuple[int, int, str]] = []
+        got = fetchmod.fetch([], what=["lookup", "census", "osm"], region="yorkshire",
+                             progress=lambda *step: steps.append(step))
+        assert not got.problems, got.problems
+        assert got.region == "Yorkshire and The Humber" and got.las == [("E06000065", "North Yorkshire")]
+        assert [s[:2] for s in steps] == [(1, 3), (2, 3), (3, 3)]
+        assert [s[2] for s in steps] == ["lookup", "census E06000065", "places E06000065"]
+        asked = [p for _, path, p in fs.log if "OA21_LSOA21_MSOA21_LAD22_EW_LU" in path]
+        assert asked and all(p["outFields"] == "LAD22CD" for p in asked)
+        nomis = {p["geography"] for _, path, p in fs.log if path.endswith(".data.csv")}
+        assert nomis == {"1946157101TYPE150", "1946157102TYPE150"}  # the two districts, nothing else
+        oas_of = {r["OA21CD"] for r in fs.data.lookup if r["LAD23CD"] == "E06000065"}
+    import csv
+    from collections import Counter
+
+    for table, per_oa in (("ts021_ethnic_group", 20), ("ts029_english_proficiency", 7),
+                          ("ts004_country_of_birth", 12)):
+        with (got.folder / "census" / f"{table}_2021.csv").open() as fh:
+            counts = Counter(row["GEOGRAPHY_CODE"] for row in csv.DictReader(fh))
+        assert set(counts) == oas_of and set(counts.values()) == {per_oa}, table  # every OA, each once
+    store = Store(tmp_path / "ny.duckdb")
+    results = ingest_paths(store, [got.folder])
+    assert all(r.status == "completed" for r in results), [r.message for r in results]
+    assert store.scalar("SELECT count(DISTINCT area_code) FROM population") == len(oas_of) == 1077
+    store.close()
+
+
+def test_regions_are_named_as_ons_names_them(services, tmp_path, capsys):
+    c = fetchmod.Client(tmp_path / "cache")
+    assert fetchmod.resolve_region(c, "west  MIDLANDS") == ("West Midlands", [("E08000025", "Birmingham")])
+    assert fetchmod.resolve_region(c, "Wales")[1] == [("W06000015", "Cardiff"), ("W06000018", "Caerphilly")]
+    assert main(["fetch", "--region", "Scotland", "--into", str(tmp_path / "x")]) == 2
+    assert "England and Wales" in " ".join(capsys.readouterr().err.split())
+    assert main(["fetch", "--region", "Atlantis", "--into", str(tmp_path / "x")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "no region or nation called 'Atlantis'" in err and "West Midlands" in err and "Wales" in err
+    assert main(["fetch", "--into", str(tmp_path / "x")]) == 2
+    assert "--region NAME" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
