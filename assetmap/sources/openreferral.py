@@ -1,9 +1,19 @@
 """Open Referral UK (HSDS) JSON: services at locations, as UK service directories publish them.
 
-Accepts a package with top-level ``services`` (and optionally ``organizations``,
-``locations``, ``service_at_locations`` as flat tables), an API page (``content``: [...]), or a
-plain list of services. Each service at each of its locations is one row. The category comes
-from ``--category`` or from the service's taxonomy terms, name and description.
+Both shapes UK directories publish are read:
+
+- **ORUK 3.0** (the uk-profile): an API list page (its items under ``contents``) of services or
+  of services at locations (``{"id", "service", "location"}``), one full service, one service at
+  a location, or an organisation with its ``services``. Locations come nested in
+  ``service_at_locations[].location``, with ``addresses``; taxonomy terms come under
+  ``attributes[].taxonomy_term``.
+- **v1 (2019-20)**: a package with top-level ``services`` (and optionally ``organizations``,
+  ``locations``, ``service_at_locations`` as flat tables), an API page (``content``), or a plain
+  list of services.
+
+Each service at each of its locations is one row; a service listed without a location (a 3.0
+service list page holds none) is quarantined as having no place. The category comes from
+``--category`` or from the service's taxonomy terms, name and description.
 """
 
 from __future__ import annotations
@@ -34,30 +44,84 @@ def looks_like_openreferral(doc: Any) -> bool:
     s = services[0]
     return isinstance(s, dict) and "name" in s and any(
         k in s for k in ("service_at_locations", "organization", "organization_id", "status", "taxonomies",
-                         "service_taxonomys"))
+                         "service_taxonomys", "attributes"))
+
+
+def _is_service_at_location(item: Any) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("service"), dict) and "location" in item
+
+
+def _as_service(item: Any) -> Any:
+    """A 3.0 service at a location as a service holding that one location (else the item as is)."""
+    if not _is_service_at_location(item):
+        return item
+    return {**item["service"], "service_at_locations": [{"id": item.get("id"), "location": item["location"]}]}
+
+
+_ORGANISATION_KEYS = ("logo", "organization_identifiers", "parent_organization_id", "website")
+
+
+_TAXONOMY_KEYS = ("taxonomy_terms", "term_uri", "term", "vocabulary", "version")
+_SERVICE_KEYS = ("service_at_locations", "organization", "organization_id", "status", "fees", "cost_options",
+                 "attributes", "service_taxonomys", "taxonomies")
+
+
+def _is_organisation(item: Any) -> bool:
+    return isinstance(item, dict) and not any(k in item for k in _SERVICE_KEYS) and \
+        any(k in item for k in _ORGANISATION_KEYS)
+
+
+def _is_other(item: Any) -> bool:
+    """An organisation or a taxonomy (or its term): listed beside services, but none of them."""
+    return _is_organisation(item) or (isinstance(item, dict) and not any(k in item for k in _SERVICE_KEYS)
+                                      and any(k in item for k in _TAXONOMY_KEYS))
 
 
 def _services(doc: Any) -> list | None:
+    items = None
     if isinstance(doc, list):
-        return doc
-    if isinstance(doc, dict):
-        for key in ("services", "content", "items"):
+        items = doc
+    elif isinstance(doc, dict):
+        if _is_organisation(doc) and isinstance(doc.get("services"), list):  # 3.0's /organizations/{id}
+            org = {k: v for k, v in doc.items() if k != "services"}
+            return [{"organization": org, **s} if isinstance(s, dict) else s for s in doc["services"]]
+        for key in ("services", "contents", "content", "items"):  # 3.0 list pages: contents
             if isinstance(doc.get(key), list):
-                return doc[key]
-    return None
+                items = doc[key]
+                break
+        else:
+            if _is_service_at_location(doc):
+                items = [doc]
+            elif "name" in doc and any(k in doc for k in ("service_at_locations", "organization", "attributes",
+                                                           "cost_options", "schedules")):
+                items = [doc]  # one full service (3.0's /services/{id})
+    if items and all(_is_other(item) for item in items):
+        return None  # a list of organisations or taxonomies names no service and no place
+    return None if items is None else [_as_service(item) for item in items]
+
+
+def _terms(service: dict) -> list[dict]:
+    """The service's taxonomy terms, v1 (``service_taxonomys``, ``taxonomies``) and 3.0
+    (``attributes[].taxonomy_term``, ``taxonomy_terms``) alike."""
+    out: list[dict] = []
+    for key in ("service_taxonomys", "taxonomies", "taxonomy_terms"):
+        for t in service.get(key) or []:
+            if isinstance(t, dict):
+                inner = t.get("taxonomy")
+                out.append(inner if isinstance(inner, dict) else t)
+    for a in service.get("attributes") or []:
+        if isinstance(a, dict) and isinstance(a.get("taxonomy_term"), dict):
+            out.append(a["taxonomy_term"])
+    return out
 
 
 def _category(service: dict) -> str | None:
-    for t in service.get("service_taxonomys") or service.get("taxonomies") or []:
-        term = (t.get("taxonomy") or t) if isinstance(t, dict) else {}
-        if isinstance(term, dict) and term.get("vocabulary") == "assetmap" and term.get("id") in CATEGORIES:
+    terms = _terms(service)
+    for term in terms:
+        if term.get("vocabulary") == "assetmap" and term.get("id") in CATEGORIES:
             return str(term["id"])  # assetmap's own export says exactly
-    terms = []
-    for key in ("taxonomies", "service_taxonomys"):
-        for t in service.get(key) or []:
-            if isinstance(t, dict):
-                terms.append(str((t.get("taxonomy") or t).get("name", "")))
-    for text in (" ".join(terms), str(service.get("name", "")), str(service.get("description", ""))):
+    words = " ".join(str(term.get(k) or "") for term in terms for k in ("name", "term", "description"))
+    for text in (words, str(service.get("name", "")), str(service.get("description", ""))):
         for pattern, category in _RULES:
             if pattern.search(text):
                 return category
@@ -68,10 +132,11 @@ def _address(loc: dict) -> tuple[str | None, str | None]:
     addrs = loc.get("physical_addresses") or loc.get("addresses") or []
     if isinstance(addrs, dict):
         addrs = [addrs]
+    # a place's physical address before a postal one (3.0 gives each its address_type)
+    addrs = sorted((a for a in addrs if isinstance(a, dict)), key=lambda a: a.get("address_type") == "postal")
     for a in addrs:
-        if isinstance(a, dict):
-            parts = [a.get(k) for k in ("address_1", "address_2", "city", "state_province")]
-            return ", ".join(str(p) for p in parts if p) or None, a.get("postal_code")
+        parts = [a.get(k) for k in ("address_1", "address_2", "city", "state_province")]
+        return ", ".join(str(p) for p in parts if p) or None, a.get("postal_code")
     return None, None
 
 
@@ -93,7 +158,12 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     doc = load_json(data, path)
     services = _services(doc)
     if services is None:
-        raise FileRefused("unknown_format", f"{path}: no services found (not Open Referral UK JSON)")
+        listed = doc.get("contents") if isinstance(doc, dict) else doc
+        what = "only organisations or taxonomies" if isinstance(listed, list) and listed and \
+            all(_is_other(item) for item in listed) else "no services"
+        raise FileRefused("unknown_format", f"{path}: {what} found, so no places to load (Open Referral UK: "
+                          "give a services or services-at-locations list, a service, or an organisation "
+                          "with its services)")
     flat_locations = {}
     flat_links: dict[str, list[str]] = {}
     if isinstance(doc, dict):
@@ -125,8 +195,9 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
         if not locations:
             locations = [{}]
         category = options.get("category") or _category(service)
-        languages = [lang.get("language") if isinstance(lang, dict) else lang
-                     for lang in service.get("languages") or []]
+        # v1 {"language": "Arabic"}; 3.0 {"name": "Arabic", "code": "ar"}
+        languages = [(lang.get("language") or lang.get("name") or lang.get("code")) if isinstance(lang, dict)
+                     else lang for lang in service.get("languages") or []]
         ext: dict[str, Any] = service["assetmap"] if isinstance(service.get("assetmap"), dict) else {}
         for loc in locations:
             i += 1
@@ -139,7 +210,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
                 i, {"service": service.get("id"), "name": service.get("name"), "location": loc},
                 name=service.get("name"), category=category, address=address, postcode=postcode,
                 lat=loc.get("latitude"), lon=loc.get("longitude"), source_record_id=rid,
-                website=service.get("url") or (org.get("url") if isinstance(org, dict) else None),
+                website=service.get("url") or (org.get("url") or org.get("website") if isinstance(org, dict) else None),
                 description=service.get("description"), cost=_cost(service), status=service.get("status"),
                 languages=[lang for lang in languages if lang] or None,
                 licence=options.get("licence"), attrs=ext.get("attrs") if isinstance(ext.get("attrs"), dict) else None,

@@ -1,0 +1,100 @@
+"""Open Referral UK 3.0 read as UK directories publish it (issue 32, item 1): the standard's own
+examples and the responses the official validator's tests use, from ../shared."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from assetmap.ingest import ingest_file
+from tests.conftest import digest, real_data
+
+pytestmark = pytest.mark.realdata
+
+
+def _example(name: str) -> dict:
+    return json.loads(real_data("openreferral-uk", "uk-profile", "examples", name).read_text())
+
+
+def _inside(store) -> tuple[float, float]:
+    """A point inside the demo city (the examples' own are latitude 100, longitude 101)."""
+    return store.con.execute(
+        "SELECT ST_Y(p), ST_X(p) FROM (SELECT ST_Transform(ST_Centroid(geom), 'EPSG:27700', 'EPSG:4326', "
+        "always_xy := true) p FROM areas WHERE level = 'ward' ORDER BY code LIMIT 1)").fetchone()
+
+
+def test_a_full_service_is_placed_at_its_location_and_its_taxonomy_term_sets_the_category(tmp_path, city_store):
+    doc = _example("service_full.json")
+    lat, lon = _inside(city_store)
+    loc = doc["service_at_locations"][0]["location"]
+    loc["latitude"], loc["longitude"] = lat, lon
+    doc["attributes"][0]["taxonomy_term"].update(name="English for Speakers of Other Languages", term="esol")
+    doc["languages"] = [{"id": "l1", "name": "Arabic", "code": "ar"}, {"id": "l2", "name": "Somali", "code": "so"}]
+    path = tmp_path / "service.json"
+    path.write_text(json.dumps(doc))
+    r = ingest_file(city_store, path)
+    assert (r.kind, r.rows_read, r.rows_accepted) == ("openreferral", 1, 1), r.message
+    name, category, address, attrs = city_store.con.execute(
+        "SELECT name, category, address, attrs FROM assets").fetchone()
+    assert (name, category) == (doc["name"], "esol_provider")
+    assert address.startswith("1-30 Main Street, MyCity")  # the address as 3.0 gives it
+    attrs = json.loads(attrs)
+    assert attrs["cost"] == "fee"  # 35 a session
+    assert attrs["languages"] == ["Arabic", "Somali"]
+
+
+def test_a_page_of_services_at_locations_gives_a_row_each(tmp_path, city_store):
+    page = _example("service_at_location_list.json")
+    lat, lon = _inside(city_store)
+    item = page["contents"][0]
+    second = copy.deepcopy(item)
+    second["id"], second["location"]["id"] = "sal-2", "loc-2"
+    page["contents"].append(second)
+    for n, it in enumerate(page["contents"]):
+        it["location"]["latitude"], it["location"]["longitude"] = lat + n * 0.001, lon
+        it["service"]["name"] = "Welcome community centre drop-in"
+    path = tmp_path / "service_at_locations.json"
+    path.write_text(json.dumps(page))
+    r = ingest_file(city_store, path)
+    assert (r.kind, r.rows_read, r.rows_accepted) == ("openreferral", 2, 2), r.message
+    assert city_store.con.execute("SELECT DISTINCT category FROM assets").fetchall() == [("community_centre",)]
+    assert city_store.scalar("SELECT count(DISTINCT source_record_id) FROM assets") == 2
+
+
+def test_the_validators_service_list_is_read_and_every_service_without_a_place_quarantined(city_store):
+    path = real_data("openreferral-uk", "validator-mocks", "V3.0-UK-Test", "service_list_data.json")
+    n = len(json.loads(path.read_text())["contents"])
+    before = digest(city_store, ("assets",))
+    r = ingest_file(city_store, path, category="community_centre")
+    assert r.status == "completed" and r.kind == "openreferral"
+    assert (r.rows_read, r.rows_accepted, r.rows_quarantined) == (n, 0, n)  # a list page holds no locations
+    reasons = city_store.con.execute("SELECT DISTINCT reason_code FROM quarantine").fetchall()
+    assert reasons and all(reason for (reason,) in reasons)
+    assert digest(city_store, ("assets",)) == before
+    assert ingest_file(city_store, path, category="community_centre").status == "unchanged"
+
+
+@pytest.mark.parametrize("name", ["organization_list.json", "taxonomy_list.json", "taxonomy_term.json"])
+def test_organisations_and_taxonomies_alone_are_refused_saying_what_they_are(city_store, name):
+    path = real_data("openreferral-uk", "uk-profile", "examples", name)
+    before = digest(city_store)
+    r = ingest_file(city_store, path, kind="openreferral")
+    assert r.status == "refused" and "no places to load" in r.message, r.message
+    assert "Traceback" not in r.message
+    assert digest(city_store) == before
+
+
+def test_an_organisation_with_its_services_reads_them(tmp_path, city_store):
+    doc = _example("organization_full.json")
+    lat, lon = _inside(city_store)
+    for s in doc["services"]:
+        s["name"] = "Refugee and asylum seeker advice"
+        for sal in s.get("service_at_locations") or []:
+            sal["location"]["latitude"], sal["location"]["longitude"] = lat, lon
+    path = tmp_path / "organisation.json"
+    path.write_text(json.dumps(doc))
+    r = ingest_file(city_store, path)
+    assert r.kind == "openreferral" and r.rows_accepted == r.rows_read >= 1, r.message
+    assert city_store.con.execute("SELECT DISTINCT category FROM assets").fetchall() == [("refugee_support",)]
