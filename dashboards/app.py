@@ -1,4 +1,4 @@
-"""assetmap dashboard: the entry point ``streamlit run dashboards/app.py`` serves.
+"""assetmap dashboard: the pages (served by ``dashboards/asgi.py``, with the map's file routes).
 
 A multipage app (``st.navigation``) over the latest published snapshot, read-only. Each page
 is a script in ``dashboards/views/``; what they share is in :mod:`dashboards.common`, what they

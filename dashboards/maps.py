@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import folium
@@ -135,11 +136,16 @@ class Legend(MacroElement):
     def __init__(self, title: str, rows: list[tuple[str, str]]) -> None:
         super().__init__()
         self._name = "Legend"
-        items = "".join(
-            f'<div><span style="display:inline-block;width:14px;height:12px;margin-right:6px;'
-            f'background:{html.escape(c)};border:1px solid #888"></span>{html.escape(t)}</div>' for c, t in rows)
-        self.html = (f'<div style="background:#fff;padding:6px 8px;border:1px solid #999;font:12px sans-serif">'
-                     f'<b>{html.escape(title)}</b>{items}</div>')
+        self.html = legend_html(title, rows)
+
+
+def legend_html(title: str, rows: list[tuple[str, str]]) -> str:
+    """The legend's HTML: its title and each class's swatch and words, every string escaped."""
+    items = "".join(
+        f'<div><span style="display:inline-block;width:14px;height:12px;margin-right:6px;'
+        f'background:{html.escape(c)};border:1px solid #888"></span>{html.escape(t)}</div>' for c, t in rows)
+    return (f'<div style="background:#fff;padding:6px 8px;border:1px solid #999;font:12px sans-serif">'
+            f'<b>{html.escape(title)}</b>{items}</div>')
 
 
 def _present(value: Any) -> bool:
@@ -167,13 +173,70 @@ def popup_lines(row: dict[str, Any]) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class Choropleth:
+    """One measure classed for the map: every ward's value and class (``-1``: no data), the
+    classes' upper bounds, their colours and the legend's rows."""
+
+    values: pd.DataFrame  # code, value: every ward, in the wards' order
+    classes: np.ndarray
+    bins: list[float]
+    colours: list[str]
+    legend: list[tuple[str, str]]
+
+
+def choropleth(codes: pd.Series, values: pd.DataFrame, kind: str, scheme: str, k: int) -> Choropleth:
+    """``values`` (``code, value``) of one ``kind`` of measure over the wards ``codes``, classed by
+    ``scheme`` into ``k`` classes (PTAL by its published bands, whatever the scheme): what the
+    map page draws and what the map's values file (:mod:`dashboards.geo`) holds, alike."""
+    from dashboards import render
+
+    values = pd.DataFrame({"code": codes.to_numpy(object)}).merge(values[["code", "value"]], on="code", how="left")
+    if kind == "ptal":
+        classes, bins = render.classify_ptal(values["value"])
+        colours = PALETTES["Greens"][:max(len(bins), 1)]  # a band keeps its colour whichever bands a map shows
+        legend = ptal_legend_rows(len(bins), PALETTES["Greens"])
+    else:
+        classes, bins = render.classify(values["value"], scheme, k)
+        colours = palette(max(len(bins), 1), PALETTE_OF[kind])
+        legend = legend_rows(bins, colours, float(values["value"].min()) if values["value"].notna().any() else None)
+    return Choropleth(values, classes, bins, colours, legend)
+
+
+def detail_for(n_wards: int) -> str:
+    """The display geometry a map of ``n_wards`` wards is drawn at (simpler for a region's many)."""
+    return "overview" if n_wards > settings.map_detail_max_wards else "detail"
+
+
+def sensitive_text(sensitive: pd.DataFrame | None) -> dict[str, str]:
+    """Each ward's sensitive services as counts in words (``Refugee support 2``), for its tooltip."""
+    counts: dict[str, str] = {}
+    if sensitive is not None and len(sensitive):
+        for code, grp in sensitive.groupby("code"):
+            counts[str(code)] = ", ".join(f"{CATEGORY_LABELS.get(c, c)} {n}"
+                                          for c, n in zip(grp["category"], grp["n"], strict=True))
+    return counts
+
+
+#: The ward tooltip's labels, before the measure's own.
+TOOLTIP = ("Ward", "Code")
+SENSITIVE_LABEL = "Sensitive services (count only)"
+
+
 def ward_map(fc: dict, values: pd.DataFrame, classes: np.ndarray, bins: list[float], title: str, *,
              palette_name: str = "YlOrRd", selected: str | None = None, asset_frame: pd.DataFrame | None = None,
              sensitive: pd.DataFrame | None = None, center: tuple[float, float] | None = None,
              zoom: int | None = None, sites: pd.DataFrame | None = None,
-             legend: list[tuple[str, str]] | None = None) -> folium.Map:
+             legend: list[tuple[str, str]] | None = None,
+             remote: str | None = None, sources: list[dict[str, Any]] | None = None) -> folium.Map:
     """The choropleth of one ward measure, with asset layers and extra site markers (``legend``:
     the legend's rows, when the classes have names of their own, as PTAL's bands do).
+
+    With ``remote`` (the URL of the snapshot's ward geometry, :mod:`dashboards.geo`), the map
+    carries no ward, value or legend: the browser fetches the geometry, cacheably, and each view
+    (:func:`view_script`: its values' URL, legend and selected ward) is applied to the same map.
+    ``sources`` are marker layers the same way: ``{"url": ..., "keys": [...] or None}``, a file of
+    :func:`asset_groups` per category and the groups of it to show (None: all).
 
     Parameters
     ----------
@@ -198,54 +261,46 @@ def ward_map(fc: dict, values: pd.DataFrame, classes: np.ndarray, bins: list[flo
     """
     colours = palette(max(len(bins), 1), palette_name) if palette_name != PTAL_PALETTE else \
         PALETTES["Greens"][:max(len(bins), 1)]  # a band keeps its colour whichever bands a map shows
-    fill = {code: (colours[c] if c >= 0 else MISSING) for code, c in zip(values["code"], classes, strict=True)}
-    text = {code: fmt(v) for code, v in zip(values["code"], values["value"], strict=True)}
-    counts: dict[str, str] = {}
-    if sensitive is not None and len(sensitive):
-        for code, grp in sensitive.groupby("code"):
-            counts[code] = ", ".join(f"{CATEGORY_LABELS.get(c, c)} {n}" for c, n in zip(grp["category"], grp["n"],
-                                                                                        strict=True))
-    features = []
-    for f in fc["features"]:
-        code = f["properties"]["code"]
-        props = {"code": code, "name": html.escape(str(f["properties"]["name"])),
-                 "value": text.get(code, "no data"), "fill": fill.get(code, MISSING),
-                 "sensitive": html.escape(counts.get(code, "none"))}
-        features.append({"type": "Feature", "id": code, "properties": props, "geometry": f["geometry"]})
-    data = {"type": "FeatureCollection", "features": features}
-
     kwargs: dict[str, Any] = {"control_scale": True}
     if center is not None:
         kwargs.update(location=list(center), zoom_start=zoom or 12)
     m = vendor.offline_map(**kwargs)
     if settings.tile_url:
         folium.TileLayer(tiles=settings.tile_url, attr=settings.tile_attribution or "tiles", name="Basemap").add_to(m)
+    wards: folium.GeoJson | RemoteWards
+    if remote is not None:
+        # a region's or a nation's thousands of wards: drawn on a canvas, not as an SVG path each
+        wards = RemoteWards(remote, canvas=detail_for(len(fc["features"])) == "overview")
+        m.add_child(wards)
+    else:
+        fill = {code: (colours[c] if c >= 0 else MISSING) for code, c in zip(values["code"], classes, strict=True)}
+        text = {code: fmt(v) for code, v in zip(values["code"], values["value"], strict=True)}
+        counts = sensitive_text(sensitive)
+        features = []
+        for f in fc["features"]:
+            code = f["properties"]["code"]
+            props = {"code": code, "name": html.escape(str(f["properties"]["name"])),
+                     "value": text.get(code, "no data"), "fill": fill.get(code, MISSING),
+                     "sensitive": html.escape(counts.get(code, "none"))}
+            features.append({"type": "Feature", "id": code, "properties": props, "geometry": f["geometry"]})
 
-    def style(feature: dict) -> dict:
-        is_sel = feature["properties"]["code"] == selected
-        return {"fillColor": feature["properties"]["fill"], "fillOpacity": 0.75, "color": "#111" if is_sel else "#555",
-                "weight": 3.5 if is_sel else 0.6}
+        def style(feature: dict) -> dict:
+            is_sel = feature["properties"]["code"] == selected
+            return {"fillColor": feature["properties"]["fill"], "fillOpacity": 0.75,
+                    "color": "#111" if is_sel else "#555", "weight": 3.5 if is_sel else 0.6}
 
-    wards = folium.GeoJson(
-        data, name="Wards: " + title, style_function=style, control=False,
-        highlight_function=lambda f: {"weight": 2.5, "color": "#000"},
-        tooltip=folium.GeoJsonTooltip(
-            fields=["name", "code", "value", "sensitive"],
-            aliases=["Ward", "Code", html.escape(title), "Sensitive services (count only)"], sticky=False),
-    )
-    wards.add_to(m)
-    if center is None and features:
-        b = _bounds(features)
+        wards = folium.GeoJson(
+            {"type": "FeatureCollection", "features": features}, name="Wards: " + title, style_function=style,
+            control=False, highlight_function=lambda f: {"weight": 2.5, "color": "#000"},
+            tooltip=folium.GeoJsonTooltip(fields=["name", "code", "value", "sensitive"],
+                                          aliases=[*TOOLTIP, html.escape(title), SENSITIVE_LABEL], sticky=False),
+        )
+        wards.add_to(m)
+    if center is None and fc["features"]:
+        b = _bounds(fc["features"])
         m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
 
-    groups = []
-    if asset_frame is not None and len(asset_frame):
-        for (cat, sub), grp in asset_frame.groupby(["category", "subtype"], sort=True):
-            label = CATEGORY_LABELS.get(cat, cat) + (f": {sub}" if cat == "place_of_worship" and sub else "")
-            colour = CATEGORY_COLOURS.get(cat, "#333")
-            rows = [[float(r["lat"]), float(r["lon"]), colour, str(r["name"]), popup_lines(r)]
-                    for r in grp.to_dict("records")]
-            groups.append([html.escape(label), rows])  # a layer control's labels are HTML
+    groups = [[label, rows] for label, _, rows in asset_groups(asset_frame)]
     if sites is not None and len(sites):
         for r in sites.itertuples(index=False):
             colour = CATEGORY_COLOURS.get(r.kind, "#000")
@@ -253,10 +308,147 @@ def ward_map(fc: dict, values: pd.DataFrame, classes: np.ndarray, bins: list[flo
                           icon=folium.DivIcon(html=f'<div class="assetmap-site" style="width:18px;height:18px;'
                                               f'border-radius:9px;border:3px solid #fff;background:{colour}"></div>',
                                               icon_size=(18, 18), icon_anchor=(9, 9))).add_to(m)
-    m.add_child(Legend(title, legend if legend is not None else legend_rows(
-        bins, colours, float(np.nanmin(values["value"])) if values["value"].notna().any() else None)))
-    m.add_child(AssetLayers(wards, html.escape("Wards: " + title), groups))
+    if remote is None:
+        m.add_child(Legend(title, legend if legend is not None else legend_rows(
+            bins, colours, float(np.nanmin(values["value"])) if values["value"].notna().any() else None)))
+    m.add_child(AssetLayers(wards, html.escape("Wards" if remote is not None else "Wards: " + title), groups,
+                            sources or []))
     return m
+
+
+def asset_groups(frame: pd.DataFrame | None) -> list[list[Any]]:
+    """Markers by layer: ``[label (HTML-escaped: a layer control's labels are HTML), key, rows]``
+    per category (and per religion for places of worship, ``key`` the religion or
+    ``unspecified``), each row ``[lat, lon, colour, name, popup lines]``."""
+    groups: list[list[Any]] = []
+    if frame is None or not len(frame):
+        return groups
+    for (cat, sub), grp in frame.groupby(["category", "subtype"], sort=True):
+        label = CATEGORY_LABELS.get(cat, cat) + (f": {sub}" if cat == "place_of_worship" and sub else "")
+        colour = CATEGORY_COLOURS.get(cat, "#333")
+        rows = [[float(r["lat"]), float(r["lon"]), colour, str(r["name"]), popup_lines(r)]
+                for r in grp.to_dict("records")]
+        groups.append([html.escape(label), sub or "unspecified", rows])
+    return groups
+
+
+class RemoteWards(MacroElement):
+    """The ward layer drawn from files the browser fetches and keeps (:mod:`dashboards.geo`): the
+    snapshot's geometry once, and each view's classes, colours and values.
+
+    The map's script holds no view: ``window.assetmapView(view)`` (:func:`view_script`, run by
+    the map component each time the view changes) fetches the view's values and restyles the
+    wards, and replaces the legend, without building the map again. The (empty) layer is on the
+    map when the map's script ends, so the component hears a click on any ward drawn into it
+    later, as on an inline layer. Tooltips are built from text nodes, never parsed as HTML. Until
+    the files have come, the map says so; if one cannot be had, it says that.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            var map = {{ this._parent.get_name() }};
+            var view = {selected: null, labels: [], colours: [], missing: {{ this.missing|tojson }}, wards: {}};
+            var loaded = {};
+            var drawn = false;
+            var legend = null;
+            function fillOf(code) {
+                var v = view.wards[code];
+                return v && v[0] >= 0 ? view.colours[v[0]] : view.missing;
+            }
+            function style(f) {
+                var sel = f.properties.code === view.selected;
+                return {fillColor: fillOf(f.properties.code), fillOpacity: 0.75, color: sel ? '#111' : '#555',
+                        weight: sel ? 3.5 : 0.6};
+            }
+            function tip(f) {
+                var v = view.wards[f.properties.code];
+                var rows = [f.properties.name, f.properties.code, v ? v[1] : 'no data'];
+                if (view.labels.length > 3) { rows.push(f.properties.sensitive || 'none'); }
+                var table = document.createElement('table');
+                rows.forEach(function (text, i) {
+                    var tr = document.createElement('tr');
+                    var th = document.createElement('th');
+                    th.textContent = view.labels[i];
+                    var td = document.createElement('td');
+                    td.textContent = text;
+                    tr.appendChild(th);
+                    tr.appendChild(td);
+                    table.appendChild(tr);
+                });
+                return table;
+            }
+            // one tooltip and one pair of hover handlers on the layer, for every ward in it (a
+            // nation's 7,602 wards would otherwise bind 22,806 of them); on a canvas when many
+            var options = {style: style};
+            {% if this.canvas %}options.renderer = L.canvas({padding: 0.2});{% endif %}
+            var layer = L.geoJson(null, options).addTo(map);
+            layer.bindTooltip(function (l) { return tip(l.feature); }, {sticky: false});
+            layer.on('mouseover', function (e) { e.layer.setStyle({weight: 2.5, color: '#000'}); });
+            layer.on('mouseout', function (e) { layer.resetStyle(e.layer); });
+            var note = L.control({position: 'topright'});
+            note.onAdd = function () {
+                var div = L.DomUtil.create('div', 'assetmap-map-note');
+                div.style.cssText = 'background:#fff;padding:4px 8px;border:1px solid #999;font:12px sans-serif';
+                div.textContent = 'Loading the wards…';
+                return div;
+            };
+            note.addTo(map);
+            function get(url) {
+                if (!loaded[url]) {
+                    loaded[url] = fetch(url, {credentials: 'same-origin'}).then(function (r) {
+                        if (!r.ok) { throw new Error(url + ': HTTP ' + r.status); }
+                        return r.json();
+                    });
+                }
+                return loaded[url];
+            }
+            function failed(err) {
+                if (!note._map) { note.addTo(map); }
+                note.getContainer().textContent = 'The wards could not be loaded (' + err.message +
+                    '): reload the page.';
+            }
+            var geometry = get({{ this.geometry_url|tojson }});
+            var latest = null;
+            window.assetmapView = function (next) {
+                latest = next.values_url;
+                Promise.all([geometry, get(next.values_url)]).then(function (got) {
+                    if (latest !== next.values_url) { return; }  // a later view came first
+                    view = {selected: next.selected, labels: next.labels, colours: got[1].colours,
+                            missing: got[1].missing, wards: got[1].wards};
+                    if (!drawn) { layer.addData(got[0]); drawn = true; } else { layer.setStyle(style); }
+                    if (legend) { map.removeControl(legend); }
+                    legend = L.control({position: 'bottomright'});
+                    legend.onAdd = function () {
+                        var div = L.DomUtil.create('div', 'assetmap-legend');
+                        div.innerHTML = next.legend;  // escaped on the server (legend_html)
+                        return div;
+                    };
+                    legend.addTo(map);
+                    if (note._map) { map.removeControl(note); }
+                    var box = map.getContainer();
+                    box.setAttribute('data-assetmap-wards', String(layer.getLayers().length));
+                    box.setAttribute('data-assetmap-view', next.values_url);
+                }).catch(failed);
+            };
+            return layer;
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, geometry_url: str, canvas: bool = False) -> None:
+        super().__init__()
+        self._name = "RemoteWards"
+        self.geometry_url, self.missing, self.canvas = geometry_url, MISSING, canvas
+
+
+def view_script(values_url: str, title: str, legend: list[tuple[str, str]], selected: str | None,
+                sensitive: bool) -> str:
+    """The script that shows one view on a map with :class:`RemoteWards` (run by the map
+    component whenever it changes): the values' URL, the legend's HTML, the selected ward."""
+    view = {"values_url": values_url, "legend": legend_html(title, legend), "selected": selected,
+            "labels": [*TOOLTIP, title, *([SENSITIVE_LABEL] if sensitive else [])]}
+    return f"window.assetmapView({json.dumps(view)});"
 
 
 class AssetLayers(MacroElement):
@@ -264,7 +456,8 @@ class AssetLayers(MacroElement):
 
     The clustering plugin is loaded by this script once the map is up, not before it as folium
     would (the map waits for every script it declares): the ward polygons paint first and the
-    markers follow. Rows travel as data: ``[lat, lon, colour, name, popup lines]``.
+    markers follow. Rows travel as data: ``[lat, lon, colour, name, popup lines]``, in the map
+    (``groups``) or in files the browser fetches and keeps (``sources``, :mod:`dashboards.geo`).
     """
 
     _template = Template("""
@@ -274,15 +467,27 @@ class AssetLayers(MacroElement):
             var groups = {{ this.groups|tojson }};
             var base = {{ this.base|tojson }};
             var callback = {{ this.callback }};
+            var sources = {{ this.sources|tojson }};
             var control = L.control.layers(null, {}, {collapsed: true}).addTo(map);
             control.addOverlay({{ this.wards.get_name() }}, {{ this.wards_label|tojson }});
-            if (!groups.length) { return; }
+            if (!groups.length && !sources.length) { return; }
+            function layer(label, rows) {
+                var cluster = L.markerClusterGroup({showCoverageOnHover: false, chunkedLoading: true});
+                cluster.addLayers(rows.map(callback));
+                cluster.addTo(map);
+                control.addOverlay(cluster, label);  // escaped on the server (asset_groups)
+            }
             function build() {
-                groups.forEach(function (g) {
-                    var cluster = L.markerClusterGroup({showCoverageOnHover: false, chunkedLoading: true});
-                    g[1].forEach(function (row) { cluster.addLayer(callback(row)); });
-                    cluster.addTo(map);
-                    control.addOverlay(cluster, g[0]);
+                groups.forEach(function (g) { layer(g[0], g[1]); });
+                sources.forEach(function (s) {
+                    fetch(s.url, {credentials: 'same-origin'}).then(function (r) {
+                        if (!r.ok) { throw new Error(s.url + ': HTTP ' + r.status); }
+                        return r.json();
+                    }).then(function (doc) {
+                        doc.groups.forEach(function (g) {
+                            if (s.keys === null || s.keys.indexOf(g[1]) >= 0) { layer(g[0], g[2]); }
+                        });
+                    }).catch(function (err) { console.error('assetmap: markers not loaded', err); });
                 });
             }
             if (L.markerClusterGroup) { build(); return; }
@@ -300,10 +505,11 @@ class AssetLayers(MacroElement):
         {% endmacro %}
     """)
 
-    def __init__(self, wards: folium.GeoJson, wards_label: str, groups: list[list[Any]]) -> None:
+    def __init__(self, wards: folium.GeoJson | RemoteWards, wards_label: str, groups: list[list[Any]],
+                 sources: list[dict[str, Any]] | None = None) -> None:
         super().__init__()
         self._name = "AssetLayers"
-        self.wards, self.wards_label, self.groups = wards, wards_label, groups
+        self.wards, self.wards_label, self.groups, self.sources = wards, wards_label, groups, sources or []
         self.base = vendor.url("leaflet.markercluster", "dist")
         self.callback = _PIN_CALLBACK
 
@@ -364,9 +570,14 @@ def component_args(fig: folium.Map) -> dict[str, Any]:
 
 
 def show(args: dict[str, Any], key: str, height: int, returned_objects: list[str],
-         center: tuple[float, float] | None = None, zoom: int | None = None) -> dict[str, Any] | None:
+         center: tuple[float, float] | None = None, zoom: int | None = None,
+         view: str | None = None) -> dict[str, Any] | None:
     """The map component with ``args`` from :func:`component_args` (as ``st_folium`` with
-    ``use_container_width=True``); returns what the map reported, as st_folium does."""
+    ``use_container_width=True``); returns what the map reported, as st_folium does.
+
+    ``view`` (:func:`view_script`) is run by the component after the map's script and again
+    whenever it changes (st_folium's ``feature_group``, its way of updating a drawn map): the
+    same map, and the same frame, show the next view."""
     import streamlit as st
     from streamlit_folium import _component_func, generate_js_hash
 
@@ -384,7 +595,7 @@ def show(args: dict[str, Any], key: str, height: int, returned_objects: list[str
         script=args["script"], header=args["header"], html=args["html"], id=args["id"], key=hash_key,
         height=height, width=None, returned_objects=returned_objects,
         default={k: v for k, v in defaults.items() if k in returned_objects}, zoom=zoom, center=center,
-        feature_group=None, return_on_hover=False, layer_control=None, pixelated=False,
+        feature_group=view, return_on_hover=False, layer_control=None, pixelated=False,
         css_links=args["css_links"], js_links=args["js_links"], on_change=_on_change, wrap_longitude=False)
 
 

@@ -2,7 +2,8 @@
 
 Imports what the pages use *before* the server accepts connections, so the first visitor does
 not wait for them (mapclassify alone takes about 3 s to import: it compiles with numba), then
-hands over to ``streamlit run dashboards/app.py`` with the options given. Once the server
+hands over to ``streamlit run dashboards/asgi.py`` (the app, with the map's file routes) with
+the options given. Once the server
 answers, it visits its own home page once over its websocket, as a browser would (the map
 component can only be imported inside a page's run), and then writes the file named by
 ``ASSETMAP_DASHBOARD_READY``, if set: ``assetmap up`` announces the dashboard after that.
@@ -24,6 +25,8 @@ from assetmap.confine import ConfinementError, confine_public_replica
 from assetmap.settings import settings
 
 APP = Path(__file__).resolve().parent / "app.py"
+#: What ``streamlit run`` is given: the app with the map's file routes (:mod:`dashboards.asgi`).
+LAUNCHER = Path(__file__).resolve().parent / "asgi.py"
 WARM = ("mapclassify", "folium", "folium.plugins", "altair", "geopandas", "pyogrio",
         "assetmap.sites", "assetmap.dispersal_trend", "assetmap.queries", "dashboards.render", "dashboards.maps",
         "dashboards.brief",
@@ -259,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(target=_warm_first_visit, args=(health,), name="warm-first-visit", daemon=True).start()
     from streamlit.web import cli as stcli
 
-    sys.argv = ["streamlit", "run", str(APP), *args]
+    sys.argv = ["streamlit", "run", str(LAUNCHER), *args]
     return stcli.main()
 
 

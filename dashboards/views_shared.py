@@ -8,7 +8,6 @@ import pandas as pd
 import streamlit as st
 
 from assetmap import display, queries
-from assetmap.settings import settings
 from dashboards import common
 
 
@@ -19,7 +18,9 @@ def _features(path: str, detail: str) -> dict:
 
 def features(path: str, n_wards: int) -> dict:
     """The wards' display geometry at the detail their number calls for (cached per snapshot)."""
-    return _features(path, "overview" if n_wards > settings.map_detail_max_wards else "detail")
+    from dashboards.maps import detail_for
+
+    return _features(path, detail_for(n_wards))
 
 
 # Reads of a snapshot never change (a snapshot is immutable), so they are cached per snapshot

@@ -6,6 +6,7 @@ by Streamlit on 127.0.0.1 (started here as ``assetmap up`` starts it). Slow: run
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -167,6 +168,90 @@ def test_the_map_appears_with_one_polygon_per_ward(server, page, snap):
     shot(page, "01-map")
 
 
+def _geo_fetched(frame) -> list[tuple[str, int]]:
+    """The map's files the map's frame fetched: (URL, bytes that came over the network; 0 when the
+    browser's cache gave it), from the Resource Timing API."""
+    return [(u, int(n)) for u, n in frame.evaluate(
+        "performance.getEntriesByType('resource').filter(e => e.name.includes('/assetmap/geo/'))"
+        ".map(e => [e.name, e.transferSize])")]
+
+
+def test_the_wards_come_as_files_that_a_warm_browser_does_not_fetch_again(server, browser, snap, home):
+    """A public map's geometry and values are files beside the app (dashboards/geo.py), not part of
+    what the websocket carries; a second visit in the same browser takes them from its cache, a
+    new measure fetches only its values; and the drawn classes are mapclassify's on the page's read."""
+    from assetmap import queries
+    from dashboards import maps, render
+
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        first = ctx.new_page()
+        frames: list[str] = []
+        first.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(
+            payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else payload)))
+        bodies: dict[str, bytes] = {}
+        first.on("response", lambda r: bodies.__setitem__(r.url, r.body()) if "/assetmap/geo/" in r.url else None)
+        open_map(first, server + "?layers=none&measure=gap&category=esol_provider&scheme=quantiles&k=5")
+        n_wards = snap.execute("SELECT count(*) FROM areas WHERE level = 'ward'").fetchone()[0]
+        map_frame(first).wait_for_function(f"document.querySelectorAll('path.leaflet-interactive').length == {n_wards}")
+        fetched = _geo_fetched(map_frame(first))
+        assert sorted(u.split("/assetmap/geo/")[1].split("/")[1].split("?")[0] for u, _ in fetched) == [
+            "values.json", "wards-detail.json"]
+        assert all(n > 0 for _, n in fetched), fetched  # the first visit: over the network
+        # the geometry never went down the websocket: a ward's boundary coordinates are not in it
+        wards = next(json.loads(b) for u, b in bodies.items() if "wards-" in u)
+        lon, lat = wards["features"][0]["geometry"]["coordinates"][0][0][:2] \
+            if wards["features"][0]["geometry"]["type"] == "Polygon" \
+            else wards["features"][0]["geometry"]["coordinates"][0][0][0][:2]
+        assert len(frames) > 2 and not pair_in("\n".join(frames), lat, lon, 1e-9)
+        assert pair_in(json.dumps(wards), lat, lon, 1e-9)  # (the check can fail)
+        # nothing of a sensitive site in the files either
+        files = "\n".join(b.decode() for b in bodies.values())
+        sensitive = snap.execute("SELECT name, ST_Y(p), ST_X(p) FROM (SELECT name, ST_Transform(geom, "
+                                 "'EPSG:27700', 'EPSG:4326', always_xy := true) AS p FROM assets WHERE sensitive)"
+                                 ).fetchall()
+        assert not [name for name, y, x in sensitive if name in files or pair_in(files, y, x)]
+        # the drawn fills are the classes mapclassify gives on the page's own read (the public snapshot's)
+        from assetmap.snapshots import PUBLIC, latest_path
+
+        m = queries.Measure("gap", "esol_provider")
+        with contextlib.closing(connect(latest_path(home / "assetmap.duckdb", PUBLIC), read_only=True)) as public:
+            values = queries.wards(public)[["code"]].merge(queries.measure_values(public, m), on="code", how="left")
+        classes, bins = render.classify(values["value"], "quantiles", 5)
+        colours = maps.palette(max(len(bins), 1), "YlOrRd")
+        want = {c: (colours[k] if k >= 0 else maps.MISSING) for c, k in zip(values["code"], classes, strict=True)}
+        drawn = dict(map_frame(first).evaluate(
+            "(() => { const out = []; map_div.eachLayer(l => { if (l.feature && l.options.fillColor) "
+            "out.push([l.feature.properties.code, l.options.fillColor]); }); return out; })()"))
+        assert drawn == want and len(set(drawn.values())) >= 4
+        first.close()
+
+        # a second visit in the same browser: both files from its cache
+        second = ctx.new_page()
+        open_map(second, server + "?layers=none&measure=gap&category=esol_provider&scheme=quantiles&k=5")
+        map_frame(second).wait_for_function(
+            f"document.querySelectorAll('path.leaflet-interactive').length == {n_wards}")
+        again = _geo_fetched(map_frame(second))
+        assert len(again) == 2 and all(n == 0 for _, n in again), again
+        # another measure chosen in the page: the same map in the same frame shows it, with its
+        # values over the network and nothing else fetched
+        map_frame(second).evaluate("window.__sameMap = map_div")
+        second.get_by_text("What to map").wait_for(timeout=30_000)
+        second.locator("[data-testid='stSelectbox']").filter(has_text="Measure").first.click()
+        second.get_by_role("option", name="Segregation index", exact=True).click()
+        second.frame_locator(MAP_FRAME).locator(".leaflet-container[data-assetmap-view*='measure=index']").wait_for(
+            timeout=60_000, state="attached")
+        assert map_frame(second).evaluate("window.__sameMap === map_div")
+        third = _geo_fetched(map_frame(second))
+        assert [u for u, _ in third if "wards-" in u] == [u for u, _ in again if "wards-" in u]  # not again
+        assert [n > 0 for u, n in third if "measure=index" in u] == [True]
+        assert map_frame(second).locator("path.leaflet-interactive").count() == n_wards
+        legend = map_frame(second).locator(".assetmap-legend").inner_text()
+        assert "Segregation index" in legend or "Dissimilarity" in legend, legend
+    finally:
+        ctx.close()
+
+
 def test_clicking_a_ward_shows_its_profile(server, page, snap):
     frame = open_map(page, server + "?layers=none")
     target = frame.locator("path.leaflet-interactive").nth(12)
@@ -273,11 +358,13 @@ def test_every_other_download_gives_nothing_of_a_sensitive_site(server, page, sn
 def test_every_page_renders_passes_axe_core_and_nothing_leaves_localhost(server, page, requests_seen, snap):
     """Every page, in public mode: axe-core finds no serious or critical WCAG 2.2 AA violation
     (in the page, inside the map, in the map's table view); nothing is fetched from elsewhere;
-    and nothing the server sends down the websocket (every frame of every page) holds a sensitive
-    site's name or position."""
+    and nothing the server sends down the websocket (every frame of every page) or as the map's
+    files holds a sensitive site's name or position."""
     frames: list[str] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(
         payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else payload)))
+    # and the map's files (dashboards/geo.py): wards, values, markers
+    page.on("response", lambda r: frames.append(r.body().decode()) if "/assetmap/geo/" in r.url else None)
     open_map(page, server + "?layers=esol_provider,community_centre,place_of_worship,refugee_support")
     page.get_by_text("What to map").wait_for(timeout=30_000)
     found: dict[str, list[str]] = {}

@@ -13,6 +13,7 @@ from pathlib import Path
 import mapclassify
 import pandas as pd
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from assetmap import queries
@@ -53,8 +54,27 @@ def snap(dashboard_home):
 
 
 def map_script(at: AppTest) -> str:
+    """What the map component runs: the map's script and the view's (a public map's view)."""
     (component,) = at.get("component_instance")
-    return json.loads(component.proto.json_args)["script"]
+    args = json.loads(component.proto.json_args)
+    return args["script"] + "\n" + (args.get("feature_group") or "")
+
+
+def map_files(at: AppTest) -> dict[str, str]:
+    """The map's files the script names (dashboards/geo.py), as the route answers them."""
+    import gzip
+    import urllib.parse
+
+    from dashboards import geo
+
+    out = {}
+    for url in set(re.findall(r'/assetmap/geo/[^"\\]+', map_script(at))):
+        parts = urllib.parse.urlsplit(url)
+        snapshot, name = parts.path.split("/")[-2:]
+        got = geo.answer(snapshot, name, dict(urllib.parse.parse_qsl(parts.query)))
+        assert got is not None, url
+        out[url] = gzip.decompress(got[1]).decode()
+    return out
 
 
 # -- the app and the map -------------------------------------------------------------------------
@@ -79,20 +99,45 @@ def test_a_sessions_first_map_comes_alone_and_its_controls_follow_once_it_has_dr
     assert at.sidebar.selectbox[0].value == "need"
 
 
+def test_the_map_a_session_first_drew_stays_when_its_controls_come(dashboard_home):
+    """The controls' first values ("every religion") are the view the map was drawn with: the same
+    map (script and component key), not a new one the browser would mount beside the old while it
+    swaps them (which the browser tests once caught as two map frames at once)."""
+    def drawn(at: AppTest) -> tuple[str, str]:
+        (component,) = at.get("component_instance")
+        return json.loads(component.proto.json_args)["script"], component.proto.id
+
+    at = ok(page("map", map_drawn=False, layers="place_of_worship"))
+    first = drawn(at)
+    at.session_state["_map_reported"] = True
+    ok(at.run())
+    religions = at.sidebar.multiselect(key="m-religions")
+    assert len(religions.value) > 1 and drawn(at) == first
+    one = religions.value[0]
+    ok(religions.unselect(one).run())
+    assert drawn(at)[0] != first[0]  # one religion fewer is another map's markers
+    ok(at.sidebar.multiselect(key="m-religions").select(one).run())
+    assert drawn(at) == first
+
+
 def test_the_map_draws_every_ward_coloured_by_mapclassify_breaks(dashboard_home, snap):
     at = ok(page("map"))
     assert [s.label for s in at.sidebar.selectbox][:3] == ["Measure", "Category", "Class breaks"]
-    script = map_script(at)
+    files = map_files(at)  # a public map: the wards and the view's values are files
     n_wards = snap.execute("SELECT count(*) FROM areas WHERE level = 'ward'").fetchone()[0]
-    assert len(set(re.findall(r'"code": "(E05\d+)"', script))) == n_wards
+    (wards,) = [json.loads(t) for u, t in files.items() if "/wards-" in u]
+    (view,) = [json.loads(t) for u, t in files.items() if "/values.json" in u]
+    assert len({f["properties"]["code"] for f in wards["features"]}) == n_wards == len(view["wards"])
     public = connect(latest_path(settings.db_path, "public"), read_only=True)  # what a public page reads
     try:
         values = queries.measure_values(public, queries.Measure())["value"]
     finally:
         public.close()
-    bins = mapclassify.Quantiles(values.to_numpy(), k=5).bins
+    fitted = mapclassify.Quantiles(values.to_numpy(), k=5)
+    bins = fitted.bins
     legend = next(c.value for c in at.caption if c.value.startswith("Classes (Quantiles)"))
     assert f"{bins[-1]:.3f}" in legend and f"{bins[0]:.3f}" in legend
+    assert sorted(c for c, _ in view["wards"].values()) == sorted(fitted.yb)  # the classes drawn
 
 
 def test_changing_the_measure_redraws_the_map_and_updates_the_url(dashboard_home):
@@ -131,16 +176,24 @@ def test_nonsense_in_the_url_falls_back_to_the_default_view(dashboard_home):
 def test_public_mode_draws_no_sensitive_place_and_escapes_names(dashboard_home, snap):
     at = ok(page("map", layers="esol_provider,community_centre,refugee_support,place_of_worship"))
     script = map_script(at)
-    for name in HOSTILE_NAMES:  # as data, never as markup: < and > travel as \u003c and \u003e
+    files = map_files(at)
+    for name in HOSTILE_NAMES:  # never in the map's script (markup); in its files as JSON data only
         assert name not in script
-    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in script
+    markers = [row[3] for u, t in files.items() if "/assets-" in u
+               for _, _, rows in json.loads(t)["groups"] for row in rows]
+    assert "<img src=x onerror=alert(1)>" in markers  # set as text in the browser (maps._PIN_CALLBACK)
+    sent = script + "\n".join(files.values())
     sensitive = snap.execute("SELECT name, ST_Y(p), ST_X(p) FROM (SELECT name, ST_Transform(geom, 'EPSG:27700', "
                              "'EPSG:4326', always_xy := true) AS p FROM assets WHERE sensitive)").fetchall()
     assert len(sensitive) > 100
     for name, lat, lon in sensitive:
-        assert not _pair_in(script, lat, lon), name
-    assert SENSITIVE_PLANTED[0] not in script and SENSITIVE_PLANTED[0].replace("'", "\\u0027") not in script
+        assert not _pair_in(sent, lat, lon), name
+    assert SENSITIVE_PLANTED[0] not in sent and SENSITIVE_PLANTED[0].replace("'", "\\u0027") not in sent
     assert "Sensitive services (count only)" in script  # they are counted per ward instead
+    public = snap.execute("SELECT ST_Y(p), ST_X(p) FROM (SELECT ST_Transform(geom, 'EPSG:27700', 'EPSG:4326', "
+                          "always_xy := true) AS p FROM assets WHERE NOT sensitive AND category = 'esol_provider') "
+                          "LIMIT 20").fetchall()
+    assert sum(_pair_in(sent, lat, lon) for lat, lon in public) >= 10  # (the check can fail)
 
 
 def test_partner_mode_shows_sensitive_places(dashboard_home, monkeypatch):
@@ -391,9 +444,25 @@ def test_every_page_says_when_nothing_is_published(tmp_path, monkeypatch):
         assert "No snapshot has been published yet" in at.warning[0].value, name
 
 
+def test_a_map_of_many_wards_draws_them_on_a_canvas(dashboard_home, monkeypatch):
+    """Past the wards a map draws in detail, the same map draws on a canvas, not a path per ward
+    (a nation's 7,602 paths cost the browser about a second: benchmarks/dashboard.py)."""
+    assert "L.canvas(" not in map_script(ok(page("map")))
+    monkeypatch.setattr(settings, "map_detail_max_wards", 10)
+    st.cache_resource.clear()  # the maps kept for the setting as it was
+    script = map_script(ok(page("map")))
+    st.cache_resource.clear()
+    assert "options.renderer = L.canvas(" in script and "wards-overview.json" in script
+
+
 def test_too_many_markers_are_drawn_only_within_the_view(dashboard_home, monkeypatch):
-    """A national map starts without markers; once the map reports its view, those in it are drawn."""
+    """A partner's national map (its markers inline) starts without markers; once the map reports
+    its view, those in it are drawn. A public map's markers are files the browser clusters: all."""
     monkeypatch.setattr(settings, "map_max_markers", 10)
+    at = ok(page("map", layers="esol_provider"))
+    assert "assets-esol_provider.json" in map_script(at)
+    assert not any("not drawn: zoom in" in c.value for c in at.caption)
+    monkeypatch.setattr(settings, "dashboard_mode", "partner")
     at = ok(page("map", layers="esol_provider"))
     assert "var groups = [];" in map_script(at)  # no marker layer at all
     assert any("not drawn: zoom in" in c.value for c in at.caption)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
@@ -13,7 +14,7 @@ from assetmap.csvout import to_csv_bytes
 from assetmap.settings import settings
 from assetmap.vocab.categories import CATEGORIES
 from assetmap.vocab.languages import language_label
-from dashboards import common, maps, profile, render
+from dashboards import common, geo, maps, profile, render
 from dashboards import views_shared as cached
 from dashboards.views_shared import features
 
@@ -104,7 +105,7 @@ def main() -> None:
     layers = [c for c in v.get("layers", "esol_provider,community_centre").split(",") if c in CATEGORIES]
     snap = str(path)
     rel_all = cached.religions(snap)
-    religions = [r for r in v["religions"].split(",") if r in rel_all] if v.get("religions") else None
+    religions = _religions(v.get("religions"), rel_all)
 
     selected = v.get("ward")
     center = (float(v["lat"]), float(v["lon"])) if _is_float(v.get("lat")) and _is_float(v.get("lon")) else None
@@ -114,12 +115,15 @@ def main() -> None:
     first_center, first_zoom = st.session_state.setdefault("_map_first_view", (center, zoom))
     partner = common.partner_mode()
     # markers beyond the cap depend on the view this session's map last reported; else nothing does
-    many = bool(layers) and _n_assets(snap, tuple(layers), _tuple(religions), partner) > settings.map_max_markers
+    # (a public map's markers are files the browser clusters: all of them, whatever the view)
+    many = bool(layers) and (partner or not geo.is_public(snap)) and \
+        _n_assets(snap, tuple(layers), _tuple(religions), partner) > settings.map_max_markers
     drawn = _drawn(snap, m, scheme, k, tuple(layers), _tuple(religions), partner, selected, first_center,
                    first_zoom, _bounds_key() if many else None)
     st.subheader(m.label)
     out = maps.show(drawn["args"], key="ward-map", height=560,
-                    returned_objects=["last_active_drawing", "center", "zoom", "bounds"], center=center, zoom=zoom)
+                    returned_objects=["last_active_drawing", "center", "zoom", "bounds"], center=center, zoom=zoom,
+                    view=drawn["view"])
     if not _map_reported(out):
         # The session's first map: nothing more on this run. The rest of the page (controls,
         # legend, exports, profile) comes with the rerun that the map's first report triggers
@@ -142,15 +146,16 @@ def main() -> None:
                                  format_func=lambda c: vocab.CATEGORY_LABELS.get(c, c), key="m-layers")
         religions2 = None
         if "place_of_worship" in layers2 and rel_all:
-            religions2 = st.multiselect("Places of worship: religions", rel_all,
-                                        default=religions if religions is not None else rel_all, key="m-religions")
+            religions2 = _religions(",".join(st.multiselect(
+                "Places of worship: religions", rel_all, default=religions if religions is not None else rel_all,
+                key="m-religions")), rel_all)
         if not common.partner_mode():
             st.caption("Public mode: refugee support venues and women-only spaces appear as counts per ward "
                        "(in the ward tooltip and profile), never as points.")
     keep = m2.params()
     common.set_view(**{p: keep.get(p) for p in ("measure", "category", "field", "index", "group")},
                     scheme=scheme2, k=k2, layers=",".join(layers2) or "none",
-                    religions=",".join(religions2) if religions2 is not None and religions2 != rel_all else None)
+                    religions=",".join(religions2) if religions2 is not None else None)
     if (m2, scheme2, k2, layers2, religions2) != (m, scheme, k, layers, religions) and \
             not st.session_state.get("_map_settled"):
         # a view from the URL that the widgets normalised (e.g. an unknown group): draw it again once
@@ -169,7 +174,10 @@ def main() -> None:
     if m.kind in ("access", "gap", "supply") and mode in queries.ACCESS_MODE_NOTE:
         st.caption(common.md(queries.ACCESS_MODE_NOTE[mode].format(speed=settings.walk_speed_kmh)))
 
-    with st.expander("Table view of this map"):
+    # a toggle, not an expander: an expander's content is sent with every run of the page, and a
+    # region's table is tens of kilobytes down every session's websocket at every change of view
+    if st.toggle("Table view of this map", key="m-table",
+                 help="The same measure and classes as the map, ward by ward, as a table"):
         # a plain HTML table (st.table), which a screen reader reads; st.dataframe draws on a canvas
         table = drawn["table"]
         st.caption("The same measure and classes as the map, ward by ward, for a screen reader or a keyboard"
@@ -210,6 +218,16 @@ def main() -> None:
         st.info("Click a ward on the map to see its profile.")
 
 
+def _religions(given: str | None, known: list[str]) -> list[str] | None:
+    """The religions a view names, None for all of them: "all", whether the URL says nothing or the
+    control lists every one, is one map (its script, and so the component's key, the same), so the
+    control's first report does not replace the drawn map with an identical new one."""
+    if given is None or not known:
+        return None
+    picked = [r for r in given.split(",") if r in known]
+    return None if set(picked) == set(known) else picked
+
+
 def _tuple(items: list[str] | None) -> tuple[str, ...] | None:
     return tuple(items) if items is not None else None
 
@@ -233,27 +251,45 @@ def _drawn(snap: str, m: queries.Measure, scheme: str, k: int, layers: tuple[str
            center: tuple[float, float] | None, zoom: int | None,
            bounds: tuple[float, ...] | None) -> dict:
     """The map of one view of one snapshot, rendered once for every session that shows it (a
-    snapshot never changes; the result is never modified)."""
-    values = cached.measure_values(snap, m)
+    snapshot never changes; the result is never modified).
+
+    A public snapshot's map is one map for every view (:func:`_remote_map`: wards from files the
+    browser keeps, :mod:`dashboards.geo`) and a small script per view (``view``) that the same
+    map runs to show it; a partner's map carries its wards and values inline."""
     all_wards = cached.wards(snap)
-    values = all_wards[["code"]].merge(values, on="code", how="left")
     # PTAL has its own published bands (0, 1a ... 6b): its classes are those, whatever the scheme
-    classes, bins = (render.classify_ptal(values["value"]) if m.kind == "ptal"
-                     else render.classify(values["value"], scheme, k))
+    view = maps.choropleth(all_wards["code"], cached.measure_values(snap, m), m.kind, scheme, k)
+    out = {"legend": view.legend, "missing": int(view.values["value"].isna().sum()),
+           "table": _table(all_wards, view.values, view.classes, view.legend, m)}
+    if not partner and geo.is_public(snap):
+        geo.prime(snap, queries.Measure.from_params(m.params()), scheme, k, view)  # what the browser asks for next
+        # all markers, whatever the view; the wards at the detail their number calls for
+        base = _remote_map(snap, maps.detail_for(len(all_wards)), layers, religions, center, zoom)
+        script = maps.view_script(geo.values_url(snap, m, scheme, k), m.label, view.legend, selected, sensitive=True)
+        return {**out, **base, "view": script}
     fc = features(snap, len(all_wards))
-    asset_frame = cached.assets(snap, layers, religions, partner) if layers else None
-    asset_frame, hidden = _within_view(asset_frame, bounds)
+    asset_frame, hidden = _within_view(cached.assets(snap, layers, religions, partner) if layers else None, bounds)
     sensitive = None if partner else cached.sensitive_counts(snap)
-    if m.kind == "ptal":
-        legend = maps.ptal_legend_rows(len(bins), maps.PALETTES["Greens"])
-    else:
-        legend = maps.legend_rows(bins, maps.palette(max(len(bins), 1), PALETTE_OF[m.kind]),
-                                  float(values["value"].min()) if values["value"].notna().any() else None)
-    fmap = maps.ward_map(fc, values, classes, bins, m.label, palette_name=PALETTE_OF[m.kind], selected=selected,
-                         asset_frame=asset_frame, sensitive=sensitive, center=center, zoom=zoom,
-                         legend=legend if m.kind == "ptal" else None)
-    return {"args": maps.component_args(fmap), "legend": legend, "hidden": hidden,
-            "missing": int(values["value"].isna().sum()), "table": _table(all_wards, values, classes, legend, m)}
+    fmap = maps.ward_map(fc, view.values, view.classes, view.bins, m.label, palette_name=PALETTE_OF[m.kind],
+                         selected=selected, asset_frame=asset_frame, sensitive=sensitive, center=center, zoom=zoom,
+                         legend=view.legend if m.kind == "ptal" else None)
+    return {**out, "args": maps.component_args(fmap), "hidden": hidden, "view": None}
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _remote_map(snap: str, detail: str, layers: tuple[str, ...], religions: tuple[str, ...] | None,
+                center: tuple[float, float] | None, zoom: int | None) -> dict:
+    """A public snapshot's map for every measure: the wards as a file the browser fetches once
+    (:mod:`dashboards.geo`), the public markers of ``layers``; no view of its own."""
+    all_wards = cached.wards(snap)
+    fc = features(snap, len(all_wards))
+    # every public marker of the layers, as a file per category the browser fetches and clusters
+    sources = [{"url": geo.assets_url(snap, c), "keys": list(religions) if c == "place_of_worship" and
+                religions is not None else None} for c in layers]
+    empty = pd.DataFrame({"code": pd.Series([], dtype=object), "value": pd.Series([], dtype=float)})
+    fmap = maps.ward_map(fc, empty, np.array([], dtype=int), [], "", center=center, zoom=zoom,
+                         remote=geo.wards_url(snap, detail), sources=sources)
+    return {"args": maps.component_args(fmap), "hidden": 0}
 
 
 #: Rows of the map's table view shown in the page (a region's thousands of wards go to its CSV).
