@@ -220,7 +220,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     out = args.out or f"{args.layer}.{'json' if args.format == 'openreferral' else args.format}"
     with _store(args) as store:
-        n = export_layer(store, args.layer, args.format, out, partner=args.partner)
+        n = export_layer(store, args.layer, args.format, out, partner=args.partner, oruk_version=args.oruk_version)
     _out(f"wrote {n} features of {args.layer} to {out}")
     return 0
 
@@ -741,6 +741,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output file (default LAYER.FORMAT)")
     p.add_argument("--partner", action="store_true",
                    help="include sensitive assets' exact locations (partner mode)")
+    p.add_argument("--oruk-version", choices=["3.0", "1"], default="3.0",
+                   help="with --format openreferral: Open Referral UK 3.0 (a page of full services, the "
+                        "default) or the 2019 v1 package")
     p.set_defaults(func=cmd_export)
 
     levels = ["ward", "msoa", "lsoa", "la"]

@@ -63,8 +63,10 @@ def layer_frame(store: Store, layer: str, partner: bool = False) -> gpd.GeoDataF
     return gdf.to_crs(DISPLAY_CRS)
 
 
-def export_layer(store: Store, layer: str, fmt: str, out: str | Path, partner: bool = False) -> int:
-    """Write ``layer`` to ``out`` as ``fmt``; return the number of features written."""
+def export_layer(store: Store, layer: str, fmt: str, out: str | Path, partner: bool = False,
+                 oruk_version: str = "3.0") -> int:
+    """Write ``layer`` to ``out`` as ``fmt``; return the number of features written
+    (``oruk_version``: the Open Referral UK shape, ``"3.0"`` or ``"1"``)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     out = Path(out)
@@ -73,7 +75,7 @@ def export_layer(store: Store, layer: str, fmt: str, out: str | Path, partner: b
             raise ValueError("the openreferral format is for --layer assets (services at locations)")
         from assetmap import openreferral
 
-        doc = openreferral.document(store, partner=partner)  # checked against the schema first
+        doc = openreferral.document(store, partner=partner, version=oruk_version)  # checked first
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.tmp")
         tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
@@ -82,7 +84,7 @@ def export_layer(store: Store, layer: str, fmt: str, out: str | Path, partner: b
             hidden = store.scalar("SELECT count(*) FROM assets WHERE sensitive")
             if hidden:
                 log.info("%d sensitive assets left out (public mode)", hidden)
-        return len(doc["services"])
+        return len(openreferral.services_in(doc))
     frame = layer_frame(store, layer, partner=partner)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv" or not isinstance(frame, gpd.GeoDataFrame):

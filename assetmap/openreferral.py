@@ -1,21 +1,23 @@
-"""Open Referral UK out: the assets as an HSDS / Open Referral UK JSON package, and its check.
+"""Open Referral UK out: the assets as Open Referral UK 3.0 (or the 2019 v1 shape), and its check.
 
 What a partnership curates here (moderated submissions included) flows back into the council's
-and the NHS's service directories. The package holds:
+and the NHS's service directories. By default (``version="3.0"``) the export is one page of the
+3.0 API's service list: ``contents`` holds every site as a full service, as ``/services/{id}``
+serves it: its ``organization`` (one per source, a UUID made from its name), ``status``, ``url``,
+``languages``, ``cost_options``, its category as an ``attributes[].taxonomy_term`` of the
+``assetmap`` taxonomy, and ``service_at_locations`` with each physical ``location`` and its
+``addresses`` (the city is the local authority the site lies in, the state or province its
+nation). With ``version="1"`` it is the 2019 package: ``organizations``, ``services`` (the
+category a ``service_taxonomys`` term), and ``locations`` and ``service_at_locations`` as flat
+tables. Either way an ``assetmap`` extension object keeps what Open Referral has no field for
+(subtype, attributes such as capacity or ESOL levels, the sensitive flag, the source's record id).
 
-- ``organizations``: one per source (the provider file, feed or submission channel), with a UUID
-  made from its name, as Open Referral UK requires;
-- ``services``: one per site, each whole as the Open Referral UK API serves it (its
-  ``organization``, ``status``, ``url``, ``languages``, ``cost_options``, its category as a
-  ``service_taxonomys`` term of the ``assetmap`` vocabulary, and ``service_at_locations`` with
-  each ``location``); an ``assetmap`` extension object keeps what HSDS has no field for
-  (subtype, attributes such as capacity or ESOL levels, the sensitive flag, the source's record id);
-- ``locations`` and ``service_at_locations``: the same, as flat tables.
-
-Every service, organization and location is validated against Open Referral UK's JSON Schemas
-(:data:`SCHEMAS`, kept in ``assetmap/schemas/oruk``) before anything is written. The package reads
-back through :mod:`assetmap.sources.openreferral`: exporting and ingesting into an empty store
-gives the same sites. In public mode sensitive sites are left out.
+Everything is validated before it is written: 3.0 against the standard's compiled service schema
+and its OpenAPI ``Page`` (:data:`SCHEMAS_3`, ``assetmap/schemas/oruk3``, CC BY-SA 4.0), v1
+against Open Referral UK's v1 JSON Schemas (:data:`SCHEMAS`), with formats checked (``uri`` by
+RFC 3986, ``email``, ``date``, ``uuid``). Both read back through
+:mod:`assetmap.sources.openreferral`: exporting and ingesting into an empty store gives the same
+sites. In public mode sensitive sites are left out.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from assetmap.store import Store
 from assetmap.vocab.categories import CATEGORY_LABELS
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas" / "oruk"
+SCHEMAS_3 = Path(__file__).resolve().parent / "schemas" / "oruk3"
 _NS = uuid.UUID("6f1c2a54-2d0e-4c59-9f3e-0a55e7a1d201")  # assetmap's namespace for the ids it makes
 #: attributes that have their own HSDS fields (the rest go into the ``assetmap`` extension)
 _HSDS_ATTRS = ("website", "description", "cost", "languages")
@@ -52,28 +55,118 @@ def _text(value: Any) -> str | None:
 
 
 def _url(value: Any) -> str | None:
+    """``value`` as a web address the schemas' ``uri`` format takes (RFC 3986), or None."""
+    from rfc3986_validator import validate_rfc3986
+
     text = str(value or "").strip()
-    return text if text.lower().startswith(("http://", "https://")) else None
+    return text if text.lower().startswith(("http://", "https://")) and validate_rfc3986(text, rule="URI") else None
 
 
-def document(store: Store, partner: bool = False) -> dict[str, Any]:
-    """The assets as an Open Referral UK package (sensitive sites only for ``partner``)."""
+#: The shapes written: Open Referral UK 3.0 (the default) and the 2019 v1 package.
+VERSIONS = ("3.0", "1")
+_NATIONS = {"E": "England", "W": "Wales", "S": "Scotland", "N": "Northern Ireland"}
+
+
+def document(store: Store, partner: bool = False, version: str = "3.0") -> dict[str, Any]:
+    """The assets as Open Referral UK (sensitive sites only for ``partner``), checked first.
+
+    ``version`` ``"3.0"`` gives one page of the 3.0 API's service list (``contents``: every
+    service whole, as ``/services/{id}`` serves it); ``"1"`` the 2019 package of flat and nested
+    tables. Either reads back through :mod:`assetmap.sources.openreferral`.
+    """
+    if version not in VERSIONS:
+        raise ValueError(f"unknown Open Referral UK version {version!r}; one of {', '.join(VERSIONS)}")
     df = store.con.execute(
-        """SELECT asset_id, category, subtype, name, address, postcode, attrs::VARCHAR AS attrs, sensitive, source,
-                  source_record_id, licence, observed_at,
-                  ST_Y(ST_Transform(geom, 'EPSG:27700', 'EPSG:4326', always_xy := true)) AS lat,
-                  ST_X(ST_Transform(geom, 'EPSG:27700', 'EPSG:4326', always_xy := true)) AS lon
-           FROM assets WHERE ? OR NOT sensitive ORDER BY asset_id""", [partner]).df()
+        """SELECT a.asset_id, a.category, a.subtype, a.name, a.address, a.postcode, a.attrs::VARCHAR AS attrs,
+                  a.sensitive, a.source, a.source_record_id, a.licence, a.observed_at,
+                  ST_Y(ST_Transform(a.geom, 'EPSG:27700', 'EPSG:4326', always_xy := true)) AS lat,
+                  ST_X(ST_Transform(a.geom, 'EPSG:27700', 'EPSG:4326', always_xy := true)) AS lon,
+                  l.parent_code AS la_code, la.name AS la_name
+           FROM assets a
+           LEFT JOIN area_lookup l ON l.area_code = a.ward_code AND l.parent_level = 'la'
+           LEFT JOIN areas la ON la.code = l.parent_code
+           WHERE ? OR NOT a.sensitive ORDER BY a.asset_id""", [partner]).df()
+    doc = _v1(df) if version == "1" else _v3(df)
+    validate(doc)
+    return doc
+
+
+def services_in(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The services of a document :func:`document` made, whichever version."""
+    return list(doc.get("contents") or doc.get("services") or [])
+
+
+def _organization(source: str, licence: Any) -> dict[str, Any]:
+    return {"id": _id("organization", source), "name": source,
+            "description": f"Sites listed by {source}, as held by assetmap"
+                           + (f" ({_text(licence)})" if _text(licence) else "")}
+
+
+def _extension(r: Any, attrs: dict[str, Any]) -> dict[str, Any]:
+    """What Open Referral UK has no field for, kept in an ``assetmap`` object beside the service."""
+    return {"asset_id": r.asset_id, "subtype": _text(r.subtype), "sensitive": bool(r.sensitive),
+            "source_record_id": _text(r.source_record_id),
+            # a website that is not a URL Open Referral takes stays here, with the rest
+            "attrs": {k: v for k, v in attrs.items() if k not in _HSDS_ATTRS or (k == "website" and not _url(v))}}
+
+
+def _v3(df: pd.DataFrame) -> dict[str, Any]:
+    services = []
+    for r in df.itertuples():
+        attrs = json.loads(r.attrs) if isinstance(r.attrs, str) else {}
+        org = _organization(r.source, r.licence)
+        sid, lid = _id("service", r.asset_id), _id("location", r.asset_id)
+        location: dict[str, Any] = {"id": lid, "location_type": "physical", "name": r.name,
+                                    "latitude": round(float(r.lat), 7), "longitude": round(float(r.lon), 7)}
+        address, postcode = _text(r.address), _text(r.postcode)
+        if address or postcode:
+            la = _text(r.la_code) or ""
+            # 3.0 requires a city and a state or province: the local authority the site lies in, and
+            # its nation (empty where the store knows neither)
+            location["addresses"] = [{"id": _id("address", r.asset_id), "location_id": lid,
+                                      "address_1": address or "", "city": _text(r.la_name) or "",
+                                      "state_province": _NATIONS.get(la[:1], ""), "postal_code": postcode or "",
+                                      "country": "GB", "address_type": "physical"}]
+        term_id = _id("taxonomy_term", r.category)
+        service: dict[str, Any] = {
+            "id": sid, "organization_id": org["id"], "organization": org, "name": r.name, "status": "active",
+            "service_at_locations": [{"id": _id("sal", r.asset_id), "service_id": sid, "location_id": lid,
+                                      "location": location}],
+            "attributes": [{"id": _id("attribute", r.asset_id), "link_id": sid, "link_type": "category",
+                            "link_entity": "service", "taxonomy_term_id": term_id,
+                            "taxonomy_term": {"id": term_id, "name": CATEGORY_LABELS.get(r.category, r.category),
+                                              "description": f"assetmap's category {r.category}",
+                                              "taxonomy": "assetmap", "term": r.category}}],
+            # the address as its source gave it (3.0's address adds the authority and the nation)
+            "assetmap": {**_extension(r, attrs), "address": address},
+        }
+        if attrs.get("description"):
+            service["description"] = str(attrs["description"])
+        if url := _url(attrs.get("website")):
+            service["url"] = url
+        if attrs.get("languages"):
+            service["languages"] = [{"id": _id("language", r.asset_id, str(lang)), "service_id": sid,
+                                     "name": str(lang)} for lang in attrs["languages"]]
+        if attrs.get("cost") in ("free", "fee"):
+            cost: dict[str, Any] = {"id": _id("cost", r.asset_id), "service_id": sid}
+            # a fee of an amount the source did not give has no amount (3.0 takes a number or nothing)
+            cost.update({"option": "Free", "amount": 0, "currency": "GBP"} if attrs["cost"] == "free"
+                        else {"option": "A fee is charged"})
+            service["cost_options"] = [cost]
+        if r.observed_at is not None and not pd.isna(r.observed_at):
+            service["assured_date"] = pd.Timestamp(r.observed_at).date().isoformat()
+        services.append(service)
+    n = len(services)
+    return {"total_items": n, "total_pages": 1, "page_number": 1, "size": n, "first_page": True,
+            "last_page": True, "empty": n == 0, "contents": services}
+
+
+def _v1(df: pd.DataFrame) -> dict[str, Any]:
     organizations: dict[str, dict[str, Any]] = {}
     services, locations, links = [], [], []
     for r in df.itertuples():
         attrs = json.loads(r.attrs) if isinstance(r.attrs, str) else {}
-        org_id = _id("organization", r.source)
-        org = organizations.setdefault(org_id, {
-            "id": org_id, "name": r.source,
-            "description": f"Sites listed by {r.source}, as held by assetmap"
-                           + (f" ({_text(r.licence)})" if _text(r.licence) else ""),
-        })
+        org = organizations.setdefault(_id("organization", r.source), _organization(r.source, r.licence))
         sid, lid = _id("service", r.asset_id), _id("location", r.asset_id)
         location: dict[str, Any] = {"id": lid, "name": r.name, "latitude": round(float(r.lat), 7),
                                     "longitude": round(float(r.lon), 7)}
@@ -87,11 +180,7 @@ def document(store: Store, partner: bool = False) -> dict[str, Any]:
             "service_taxonomys": [{"id": _id("taxonomy", r.asset_id), "taxonomy": {
                 "id": r.category, "name": CATEGORY_LABELS.get(r.category, r.category), "vocabulary": "assetmap"}}],
             "service_at_locations": [{"id": _id("sal", r.asset_id), "location": location}],
-            "assetmap": {"asset_id": r.asset_id, "subtype": _text(r.subtype), "sensitive": bool(r.sensitive),
-                         "source_record_id": _text(r.source_record_id),
-                         # a website that is not a URL HSDS takes stays here, with what HSDS has no field for
-                         "attrs": {k: v for k, v in attrs.items() if k not in _HSDS_ATTRS
-                                   or (k == "website" and not _url(v))}},
+            "assetmap": _extension(r, attrs),
         }
         if attrs.get("description"):
             service["description"] = str(attrs["description"])
@@ -112,28 +201,46 @@ def document(store: Store, partner: bool = False) -> dict[str, Any]:
     doc = {"generator": "assetmap", "generated_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
            "organizations": list(organizations.values()), "services": services, "locations": locations,
            "service_at_locations": links}
-    validate(doc)
     return doc
 
 
 @cache
 def _validators() -> dict[str, Any]:
-    from jsonschema import Draft7Validator
+    from jsonschema import Draft7Validator, Draft202012Validator
 
-    return {name: Draft7Validator(json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8")),
-                                  format_checker=Draft7Validator.FORMAT_CHECKER)
-            for name in ("service", "organization", "location")}
+    def schema(path: Path) -> Any:
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    out: dict[str, Any] = {name: Draft7Validator(schema(SCHEMAS / f"{name}.schema.json"),
+                                                 format_checker=Draft7Validator.FORMAT_CHECKER)
+                           for name in ("service", "organization", "location")}
+    # 3.0: a full service, and the API's page around a list (its Page, with the items under contents)
+    checker = Draft202012Validator.FORMAT_CHECKER
+    out["service3"] = Draft202012Validator(schema(SCHEMAS_3 / "service.json"), format_checker=checker)
+    page = dict(schema(SCHEMAS_3 / "openapi.json")["components"]["schemas"]["Page"])
+    page["properties"] = {**page["properties"], "contents": {"type": "array"}}
+    page["required"] = [*page["properties"]]
+    out["page3"] = Draft202012Validator(page, format_checker=checker)
+    return out
 
 
 def problems(doc: dict[str, Any], limit: int = 10) -> list[str]:
-    """What in ``doc`` breaks Open Referral UK's schemas (at most ``limit``), or nothing."""
+    """What in ``doc`` breaks Open Referral UK's schemas (at most ``limit``), or nothing: a 3.0
+    page against the API's ``Page`` and each of its services against 3.0's service schema; a v1
+    package's services, organizations and locations against v1's."""
     checks = _validators()
+    if "contents" in doc:
+        tables = [("", [doc], "page3"), ("contents", doc.get("contents") or [], "service3")]
+    else:
+        tables = [(table, doc.get(table) or [], schema) for table, schema in
+                  (("services", "service"), ("organizations", "organization"), ("locations", "location"))]
     out: list[str] = []
-    for table, schema in (("services", "service"), ("organizations", "organization"), ("locations", "location")):
-        for i, item in enumerate(doc.get(table) or []):
+    for table, items, schema in tables:
+        for i, item in enumerate(items):
             for err in checks[schema].iter_errors(item):
                 where = "/".join(str(p) for p in err.absolute_path)
-                out.append(f"{table}[{i}]{'/' + where if where else ''}: {err.message}")
+                at = f"{table}[{i}]" if table else "page"
+                out.append(f"{at}{'/' + where if where else ''}: {err.message}")
                 if len(out) >= limit:
                     return out
     return out

@@ -31,6 +31,33 @@ def _env_list(name: str, default: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in os.environ.get(name, default).split(",") if v.strip())
 
 
+def _env_pairs(name: str) -> dict[str, str]:
+    """``NAME="key=value;key=value"`` as a dict (keys folded to lower case)."""
+    out: dict[str, str] = {}
+    for part in os.environ.get(name, "").split(";"):
+        key, sep, value = part.partition("=")
+        if sep and key.strip() and value.strip():
+            out[key.strip().casefold()] = value.strip()
+    return out
+
+
+#: Taxonomy terms of service directories (Open Referral UK's ``taxonomy_term`` names, as councils
+#: and the NHS use them) that name one of assetmap's categories outright.
+OPENREFERRAL_TERMS = {
+    "esol": "esol_provider", "english for speakers of other languages": "esol_provider",
+    "english for speakers of other languages (esol)": "esol_provider", "english language classes": "esol_provider",
+    "english language courses": "esol_provider", "english language support": "esol_provider",
+    "community centre": "community_centre", "community centres": "community_centre",
+    "community hub": "community_centre", "community hall": "community_centre", "welcome space": "community_centre",
+    "warm space": "community_centre", "warm spaces": "community_centre",
+    "place of worship": "place_of_worship", "places of worship": "place_of_worship",
+    "faith group": "place_of_worship", "faith groups": "place_of_worship",
+    "refugee and asylum support": "refugee_support", "refugee and asylum seeker support": "refugee_support",
+    "refugees and asylum seekers": "refugee_support", "asylum seekers": "refugee_support",
+    "refugees": "refugee_support", "migrant support": "refugee_support",
+}
+
+
 def _default_db() -> Path:
     """``ASSETMAP_DB``, else ``assetmap.duckdb`` in ``ASSETMAP_HOME`` (default ``.assetmap``)."""
     env = os.environ.get("ASSETMAP_DB")
@@ -234,6 +261,12 @@ class Settings:
     bods_api_key
         The Bus Open Data Service's API key (``ASSETMAP_BODS_API_KEY``), sent with
         ``assetmap fetch --gtfs`` requests to its host; never logged.
+    openreferral_terms
+        Taxonomy terms (any case) that put a service directory's service in one of assetmap's
+        categories: :data:`OPENREFERRAL_TERMS`, extended or overridden by
+        ``ASSETMAP_OPENREFERRAL_TERMS="Language cafe=esol_provider;Sanctuary=refugee_support"``. A
+        service no term places is placed by its terms', name's and description's words
+        (:mod:`assetmap.sources.openreferral`), or quarantined.
     fetch_retries, fetch_backoff_s, fetch_timeout_s
         Attempts after the first on 429, 5xx or a truncated answer; the first wait (doubled each
         time, unless the service says ``Retry-After``); how long one request may take.
@@ -339,6 +372,8 @@ class Settings:
         "overpass": os.environ.get("ASSETMAP_OVERPASS_URL", "https://overpass-api.de/api/interpreter"),
     })
     bods_api_key: str = field(default_factory=lambda: os.environ.get("ASSETMAP_BODS_API_KEY", ""))
+    openreferral_terms: dict[str, str] = field(default_factory=lambda: {
+        **OPENREFERRAL_TERMS, **_env_pairs("ASSETMAP_OPENREFERRAL_TERMS")})
     fetch_retries: int = 4
     fetch_backoff_s: float = 2.0
     fetch_timeout_s: float = 120.0

@@ -98,3 +98,46 @@ def test_an_organisation_with_its_services_reads_them(tmp_path, city_store):
     r = ingest_file(city_store, path)
     assert r.kind == "openreferral" and r.rows_accepted == r.rows_read >= 1, r.message
     assert city_store.con.execute("SELECT DISTINCT category FROM assets").fetchall() == [("refugee_support",)]
+
+
+def test_a_directorys_own_terms_place_its_services_and_settings_extend_them(tmp_path, city_store, monkeypatch):
+    """Terms a council's directory uses name a category outright (``Asylum seekers``); a term of
+    its own (``Language cafe``) is quarantined until the settings map it; a term mapped to a
+    category that does not exist places nothing."""
+    from assetmap.settings import settings
+
+    lat, lon = _inside(city_store)
+
+    def directory(path, terms: list[str], page: int = 1) -> None:
+        services = []
+        for n, term in enumerate(terms):
+            s = _example("service_full.json")
+            s["id"], s["name"], s["description"] = f"svc-{n}", f"Service {n}", "Open to all."
+            s["service_at_locations"][0]["location"].update(id=f"loc-{n}", latitude=lat + n * 0.001, longitude=lon)
+            s["attributes"] = [{"id": f"a{n}", "taxonomy_term": {"id": f"t{n}", "name": term, "description": ""}}]
+            services.append(s)
+        path.write_text(json.dumps({"total_items": len(services), "page_number": page, "contents": services}))
+
+    terms = ["Asylum seekers", "Places of worship", "Language cafe", "Counselling"]
+    directory(tmp_path / "a.json", terms)
+    r = ingest_file(city_store, tmp_path / "a.json")
+    assert (r.rows_read, r.rows_accepted, r.rows_quarantined) == (4, 2, 2), r.message
+    assert sorted(c for (c,) in city_store.con.execute("SELECT category FROM assets").fetchall()) == [
+        "place_of_worship", "refugee_support"]
+    monkeypatch.setattr(settings, "openreferral_terms", {**settings.openreferral_terms,
+                                                         "language cafe": "esol_provider",
+                                                         "counselling": "not_a_category"})
+    (tmp_path / "again").mkdir()
+    directory(tmp_path / "again" / "a.json", terms, page=2)  # the same directory's services, read again
+    r = ingest_file(city_store, tmp_path / "again" / "a.json")
+    assert (r.rows_read, r.rows_accepted, r.rows_quarantined) == (4, 3, 1), r.message
+    assert city_store.scalar("SELECT category FROM assets WHERE name = 'Service 2'") == "esol_provider"
+
+
+def test_terms_are_extended_from_the_environment(monkeypatch):
+    from assetmap.settings import Settings
+
+    monkeypatch.setenv("ASSETMAP_OPENREFERRAL_TERMS", "Language Cafe=esol_provider; Sanctuary = refugee_support;junk")
+    got = Settings().openreferral_terms
+    assert got["language cafe"] == "esol_provider" and got["sanctuary"] == "refugee_support"
+    assert got["asylum seekers"] == "refugee_support" and "junk" not in got

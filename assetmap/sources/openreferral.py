@@ -22,6 +22,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from assetmap.settings import settings
 from assetmap.sources._assets import candidate, frame, write_assets
 from assetmap.sources._io import FileRefused, ReadResult, load_json
 from assetmap.sources.registry import Reader
@@ -119,7 +120,15 @@ def _category(service: dict) -> str | None:
     terms = _terms(service)
     for term in terms:
         if term.get("vocabulary") == "assetmap" and term.get("id") in CATEGORIES:
-            return str(term["id"])  # assetmap's own export says exactly
+            return str(term["id"])  # assetmap's own v1 export says exactly
+        if term.get("taxonomy") == "assetmap" and term.get("term") in CATEGORIES:
+            return str(term["term"])  # and its 3.0 export
+    mapped = settings.openreferral_terms
+    for term in terms:
+        for key in ("name", "term", "code"):
+            category = mapped.get(str(term.get(key) or "").strip().casefold())
+            if category in CATEGORIES:
+                return category
     words = " ".join(str(term.get(k) or "") for term in terms for k in ("name", "term", "description"))
     for text in (words, str(service.get("name", "")), str(service.get("description", ""))):
         for pattern, category in _RULES:
@@ -205,6 +214,8 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
             rid = f"{sid}@{loc.get('id')}" if loc.get("id") is not None else (sid or None)
             if ext.get("source_record_id") and len(locations) == 1:
                 rid = str(ext["source_record_id"])  # assetmap's own export: the record's id as it was
+            if "address" in ext and len(locations) == 1:
+                address = ext["address"]  # and its address as its source wrote it
             org = service.get("organization") or {}
             rec = candidate(
                 i, {"service": service.get("id"), "name": service.get("name"), "location": loc},
