@@ -239,15 +239,21 @@ def _up_worker_alive() -> bool:
 def cmd_fetch(args: argparse.Namespace) -> int:
     from assetmap import fetch as fetchmod
 
-    what = [w.strip() for w in (args.what or ",".join(fetchmod.DEFAULT_WHAT)).split(",") if w.strip()]
+    # a directory's API alone (--url, no authority named) is a fetch of that directory only
+    alone = args.url and not args.what and not args.la and not args.region
+    what = [w.strip() for w in (args.what or ("openreferral" if alone else ",".join(fetchmod.DEFAULT_WHAT)))
+            .split(",") if w.strip()]
     if "all" in what:
         what = list(fetchmod.WHAT)
     try:
         if args.gtfs and "gtfs" not in what:
             what.append("gtfs")
+        if args.url and "openreferral" not in what:
+            what.append("openreferral")
         with _bar("fetching") as progress:
             result = fetchmod.fetch(args.la or [], Path(args.into) if args.into else None, what=what,
-                                    refresh=args.refresh, gtfs=args.gtfs, region=args.region, progress=progress)
+                                    refresh=args.refresh, gtfs=args.gtfs, region=args.region, progress=progress,
+                                    url=args.url)
     except fetchmod.Unreachable as exc:
         log.error("%s", exc)
         return 3
@@ -257,6 +263,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     names = ", ".join(f"{n} ({c})" for c, n in result.las)
     if result.region:
         names = f"{result.region}, {len(result.las)} authorities: {names}"
+    if args.url:
+        names = f"{names} and {args.url}" if names else args.url
     for kind, files in result.files.items():
         for f in files:
             _out(f"fetched {kind:<10} {f}")
@@ -289,7 +297,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
                     _out(f"{'REFUSED ' if r.status == 'refused' else ''}{r.status:<9} {Path(r.path).name}: "
                          f"{r.message}")
                 res = recompute(store)
-                snap = publish(store, reason=f"fetch {result.region or ', '.join(c for c, _ in result.las)}")
+                what_for = result.region or ", ".join(c for c, _ in result.las) or args.url
+                snap = publish(store, reason=f"fetch {what_for}")
             _out(f"{res.mode} recompute: {res.units:,} units, {res.oas:,} OAs; snapshot {snap.snapshot_id}")
             if any(r.status == "refused" for r in results):
                 return 2
@@ -853,8 +862,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", metavar="NAME",
                    help="every authority of a region of England or a nation, as ONS names it (\"West Midlands\", "
                         "\"Yorkshire and The Humber\", Wales, England), with --la or instead of it")
-    p.add_argument("--what", help="comma-separated: boundaries,lookup,census,osm,network,gtfs, or all (default: all "
-                                  "but network, the walking network, which is larger, and gtfs)")
+    p.add_argument("--what", help="comma-separated: boundaries,lookup,census,osm,network,gtfs,openreferral, or all "
+                                  "(default: all but network, the walking network, which is larger, gtfs and "
+                                  "openreferral)")
+    p.add_argument("--url", metavar="BASE",
+                   help="a service directory's Open Referral UK 3.0 API: every service, its list walked page by "
+                        "page (/services?page=N) and each fetched whole; implies --what openreferral, and alone "
+                        "(no --la or --region) fetches only the directory")
     p.add_argument("--gtfs", metavar="URL_OR_PATH",
                    help="a GTFS timetable feed for bus and rail access (PTAL): a URL (the Bus Open Data Service's "
                         "with ASSETMAP_BODS_API_KEY) or a path; implies --what gtfs")

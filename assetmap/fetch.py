@@ -80,10 +80,11 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = (f"assetmap/{__version__} (open-source community asset mapping for UK planners; "
               "fetches open data politely, caches it, and backs off when asked)")
-WHAT = ("boundaries", "lookup", "census", "osm", "network", "gtfs")
+WHAT = ("boundaries", "lookup", "census", "osm", "network", "gtfs", "openreferral")
 #: What ``fetch`` gets unless told: everything but the walking network, which is larger and
 #: asked for by name (``--what network``, or ``--what all``), and the timetable, which comes from
-#: a feed the user names (``--gtfs URL|PATH``).
+#: a feed the user names (``--gtfs URL|PATH``), and a service directory's Open Referral UK API
+#: (``--url BASE``).
 DEFAULT_WHAT = ("boundaries", "lookup", "census", "osm")
 #: How far beyond the authority the walking network reaches (people cross borders).
 NETWORK_BUFFER_M = 2000.0
@@ -106,7 +107,14 @@ SERVICES: dict[str, dict[str, str]] = {
                                                        "Government Licence v3.0)",
              "by_hand": "the region's GTFS timetables from the Bus Open Data Service "
                         "(https://data.bus-data.dft.gov.uk/, GTFS downloads; an account gives the API key)"},
+    "openreferral": {"name": "the Open Referral UK API given", "licence": "the directory publisher's (see its "
+                                                                          "terms; often OGL v3)",
+                     "by_hand": "the directory's services as Open Referral UK JSON, from its API or its "
+                                "publisher"},
 }
+#: Pages of an Open Referral UK list walked at most (a directory answering for ever stops here).
+ORUK_MAX_PAGES = 1_000
+ORUK_PER_PAGE = 100
 
 
 LOOKUP_SERVICE = "OA21_WD23_LAD23_EW_LU"
@@ -680,6 +688,61 @@ def fetch_gtfs(client: Client, source: str, folder: Path) -> list[Path]:
     return [_write(folder / "timetables" / f"{safe}_gtfs.zip", body)]
 
 
+def fetch_openreferral(client: Client, base: str, folder: Path) -> tuple[list[Path], list[str]]:
+    """Every service of the Open Referral UK 3.0 API at ``base``: ``/services?page=N`` walked to
+    its last page (``last_page``, ``total_pages`` or an empty page, whichever comes first), then
+    each service not given whole in the list (3.0 list pages hold no locations) asked for at
+    ``/services/{id}``. Written as one 3.0 page of full services to ``folder/assets/``, which the
+    Open Referral reader takes; returns the files and one line per service that could not be had.
+    Every answer is cached like the rest."""
+    parsed = urllib.parse.urlsplit(base)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise FetchError(f"--url {base}: give the Open Referral UK API's http(s) address, e.g. "
+                         "https://directory.example.gov.uk/api/v3")
+    root = base.rstrip("/")
+    listed: list[dict] = []
+    for page in range(1, ORUK_MAX_PAGES + 1):
+        body = client.get("openreferral", f"{root}/services", {"page": page, "per_page": ORUK_PER_PAGE})
+        try:
+            doc = json.loads(body)
+        except json.JSONDecodeError:
+            raise FetchError(f"{root}/services?page={page} did not answer JSON: is {base} an Open Referral UK "
+                             "API?") from None
+        items = doc.get("contents") if isinstance(doc, dict) else None
+        if not isinstance(items, list):
+            raise FetchError(f"{root}/services?page={page} is not an Open Referral UK 3.0 list page (no "
+                             f"'contents'): is {base} a 3.0 API? A v1 feed's file can be ingested as it is")
+        listed += [item for item in items if isinstance(item, dict)]
+        total = doc.get("total_pages")
+        if not items or doc.get("last_page") is True or (isinstance(total, int) and page >= total):
+            break
+    else:
+        raise FetchError(f"{root}/services: still paging after {ORUK_MAX_PAGES} pages; stopped")
+    services, missing = [], []
+    seen: set[str] = set()
+    for item in listed:
+        sid = str(item.get("id") or "")
+        if sid in seen:
+            continue  # a directory that changes while it is paged may list a service twice
+        seen.add(sid)
+        if item.get("service_at_locations") or not sid:
+            services.append(item)
+            continue
+        try:
+            full = json.loads(client.get("openreferral", f"{root}/services/{urllib.parse.quote(sid, safe='')}"))
+        except (FetchError, json.JSONDecodeError) as exc:
+            why = exc if isinstance(exc, FetchError) else "not JSON"
+            missing.append(f"service {sid} ({item.get('name')!r}): {why}")
+            continue
+        services.append(full if isinstance(full, dict) else item)
+    n = len(services)
+    page_doc = {"total_items": n, "total_pages": 1, "page_number": 1, "size": n, "first_page": True,
+                "last_page": True, "empty": n == 0, "contents": services}
+    name = _slug(parsed.netloc + parsed.path)[:80]
+    path = _write(folder / "assets" / f"openreferral_{name}.json", json.dumps(page_doc, indent=1).encode())
+    return [path], missing
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.casefold()).strip("_") or "region"
 
@@ -690,7 +753,7 @@ Progress = Callable[[int, int, str], None]
 
 def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFAULT_WHAT, refresh: bool = False,
           client: Client | None = None, gtfs: str | None = None, region: str | None = None,
-          progress: Progress | None = None) -> Fetched:
+          progress: Progress | None = None, url: str | None = None) -> Fetched:
     """Fetch what ``what`` names for the authorities ``las`` and every authority of ``region``
     (a region of England or a nation, :func:`resolve_region`) into ``folder`` (default
     ``<home>/fetched/<region or codes>``).
@@ -700,6 +763,8 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFA
     ``unreachable``). The boundaries need the lookup's codes, so asking for them fetches the
     lookup too. Where the ONS portal cannot be reached, authorities given by code are still
     fetched from the other services. ``progress`` hears of each step done, out of how many.
+    ``url`` is an Open Referral UK 3.0 API's base (``what`` ``openreferral``), which needs no
+    authority: a directory alone may be fetched.
     """
     what = set(what)
     unknown = what - set(WHAT)
@@ -710,8 +775,14 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFA
             raise FetchError("--what gtfs needs the feed: --gtfs URL or PATH (the Bus Open Data Service publishes "
                              "every region's; its downloads need ASSETMAP_BODS_API_KEY)")
         what.discard("gtfs")  # `--what all` without a feed: everything else
-    if not las and not region:
-        raise FetchError("name the authorities (--la CODE_OR_NAME) or a region (--region NAME)")
+    if "openreferral" in what and not url:
+        if what != set(WHAT):
+            raise FetchError("--what openreferral needs the directory's API: --url BASE (an Open Referral UK 3.0 "
+                             "API, e.g. https://directory.example.gov.uk/api/v3)")
+        what.discard("openreferral")
+    if not las and not region and what - {"openreferral"}:
+        raise FetchError("name the authorities (--la CODE_OR_NAME) or a region (--region NAME)"
+                         + (" or fetch the directory alone (--what openreferral)" if url else ""))
     client = client or Client(Path(settings.home) / "cache", refresh=refresh)
     pending: list[FetchError] = []
     region_name, in_region = resolve_region(client, region) if region else (None, [])
@@ -723,13 +794,16 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFA
             raise
         resolved, pending = [(c, c) for c in codes_only], [exc]
     codes = [c for c, _ in resolved]
-    folder = folder or Path(settings.home) / "fetched" / (_slug(region_name) if region_name else "_".join(codes))
+    place = _slug(region_name) if region_name else "_".join(codes)
+    if not place and url:
+        place = "openreferral_" + _slug(urllib.parse.urlsplit(url).netloc)
+    folder = folder or Path(settings.home) / "fetched" / place
     result = Fetched(folder, resolved, region=region_name)
     for failure in pending:
         result.fail(failure)
     total = (int(bool(what & {"lookup", "boundaries", "network"})) + int("boundaries" in what)
              + len(codes) * (int("census" in what) + int("osm" in what)) + int("network" in what)
-             + int("gtfs" in what))
+             + int("gtfs" in what) + int("openreferral" in what))
     done = 0
 
     def tick(label: str) -> None:
@@ -759,6 +833,15 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFA
         steps.append(("network", lambda: fetch_network(client, lookup_rows, codes, folder) if lookup_rows else []))
     if "gtfs" in what and gtfs:
         steps.append(("gtfs", lambda: fetch_gtfs(client, gtfs, folder)))
+    if "openreferral" in what and url:
+        def directory() -> list[Path]:
+            files, missing = fetch_openreferral(client, url, folder)
+            if missing:
+                result.problems.append(f"{len(missing)} services of {url} could not be had: " + "; ".join(missing[:5])
+                                       + ("; ..." if len(missing) > 5 else ""))
+            return files
+
+        steps.append(("openreferral", directory))
     for kind, step in steps:
         try:
             files = step()

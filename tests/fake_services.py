@@ -32,6 +32,7 @@ import json
 import re
 import threading
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -235,6 +236,11 @@ class FakeServices:
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.urls = {"ons": f"{self.base}/arcgis/rest/services", "nomis": f"{self.base}/api/v01",
                      "overpass": f"{self.base}/api/interpreter", "bods": f"{self.base}/bods"}
+        #: a council's service directory, as an Open Referral UK 3.0 API (not a setting: given by --url)
+        self.directory_url = f"{self.base}/directory/api/v3"
+        self.directory = directory(shared)
+        self.directory_page = 10  # the most a page holds, whatever per_page asks (as such APIs cap it)
+        self.directory_gone: set[str] = set()  # ids listed whose /services/{id} answers 404
         #: the Bus Open Data Service's stand-in: the API key it takes, and the feed it gives
         self.bods_key = "k3y-for-tests"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -293,12 +299,32 @@ class FakeServices:
             if any(f'"ref:gss"="{c}"' in params.get("data", "") for c in ("W06000015", "E06000065")):
                 return 200, "application/json", json.dumps(self.data.overpass()).encode()
             return 200, "application/json", json.dumps({"elements": []}).encode()
+        if path.startswith("/directory/api/v3/services"):
+            return self._directory(path.removeprefix("/directory/api/v3/services"), params)
         if path == "/bods/timetable/download/gtfs-file/wales/":
             if params.get("api_key") != self.bods_key:
                 return 401, "text/plain", b"Invalid API key"
             feed = self.data.shared / "cardiff-network" / "cardiff_gtfs_2018.zip"
             return 200, "application/zip", feed.read_bytes()
         return 404, "text/plain", b"not found"
+
+    def _directory(self, rest: str, params: dict[str, str]) -> tuple[int, str, bytes]:
+        """The directory's ``/services`` (3.0 list pages: each service as a list gives it, without
+        its locations) and ``/services/{id}`` (the service whole)."""
+        if rest.startswith("/"):
+            sid = urllib.parse.unquote(rest[1:])
+            found = [s for s in self.directory if s["id"] == sid and sid not in self.directory_gone]
+            return (200, "application/json", json.dumps(found[0]).encode()) if found else \
+                (404, "application/json", b'{"message": "not found"}')
+        size = min(int(params.get("per_page") or 50), self.directory_page)
+        page = int(params.get("page") or 1)
+        total = len(self.directory)
+        pages = max(1, -(-total // size))
+        listed = [{k: s[k] for k in ("id", "name", "description", "status") if k in s}
+                  for s in self.directory[(page - 1) * size: page * size]]
+        body = {"total_items": total, "total_pages": pages, "page_number": page, "size": len(listed),
+                "first_page": page == 1, "last_page": page >= pages, "empty": not listed, "contents": listed}
+        return 200, "application/json", json.dumps(body).encode()
 
     def _arcgis(self, service: str, params: dict[str, str]) -> tuple[int, str, bytes]:
         source = {"OA21_WD23_LAD23_EW_LU": None, "Wards_December_2023_Boundaries_UK_BGC": self.data.wards,
@@ -363,3 +389,45 @@ class FakeServices:
         for oa, label, n in rows[offset:offset + limit]:
             w.writerow([2021, oa, label, n])
         return 200, "text/csv", buf.getvalue().encode()
+
+
+#: The directory's services: (name, taxonomy term, where in Cardiff as (lat, lon), or None for the
+#: standard example's placeholder coordinates). The terms are ones real directories use.
+DIRECTORY = [
+    ("Conversation Club", "English for Speakers of Other Languages (ESOL)", (51.4816, -3.1791)),
+    ("Beginners' English", "English language classes", (51.4700, -3.1650)),
+    ("Grangetown Hub", "Community centre", (51.4680, -3.1880)),
+    ("Riverside Mosque", "Place of worship", (51.4840, -3.1950)),
+    ("Welcome Drop-in", "Refugee and asylum support", (51.4900, -3.1600)),
+    ("Splott Community Centre", "Community centre", (51.4780, -3.1500)),
+    ("ESOL Entry 2", "ESOL", (51.4950, -3.2050)),
+    ("St Mary's Church", "Place of worship", (51.4720, -3.1750)),
+    ("Family Counselling", "Counselling", (51.4860, -3.1720)),  # no category of ours: quarantined
+    ("Placeholder Centre", "Community centre", None),  # latitude 100, longitude 101: quarantined
+] * 3
+
+
+def directory(shared: Path) -> list[dict]:
+    """Full Open Referral UK 3.0 services made from the standard's own example
+    (``uk-profile/examples/service_full.json``): each with its own id, name, taxonomy term and a
+    place in Cardiff (or the example's placeholder coordinates)."""
+    example = json.loads((shared / "openreferral-uk" / "uk-profile" / "examples" / "service_full.json")
+                         .read_text(encoding="utf-8"))
+    out = []
+    for i, (name, term, where) in enumerate(DIRECTORY):
+        s = json.loads(json.dumps(example))
+        s["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"directory/service/{i}"))
+        s["name"] = f"{name} {i // len(DIRECTORY[:10]) + 1}" if i >= 10 else name
+        s["description"] = f"{name}: a service of the test directory."
+        s["attributes"] = [{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"directory/attr/{i}")), "link_id": s["id"],
+                            "link_type": "service_category", "link_entity": "service",
+                            "taxonomy_term_id": str(uuid.uuid5(uuid.NAMESPACE_URL, term)),
+                            "taxonomy_term": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, term)), "name": term,
+                                              "description": term, "taxonomy": "Council directory"}}]
+        for sal in s.get("service_at_locations") or []:
+            loc = sal["location"]
+            loc["id"] = sal["location_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"directory/location/{i}"))
+            if where:
+                loc["latitude"], loc["longitude"] = where[0] + (i // 10) * 0.001, where[1]
+        out.append(s)
+    return out

@@ -382,3 +382,69 @@ def test_regions_are_named_as_ons_names_them(services, tmp_path, capsys):
     assert main(["fetch", "--into", str(tmp_path / "x")]) == 2
     assert "--region NAME" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_a_directorys_open_referral_api_is_walked_page_by_page_and_every_service_accounted_for(
+        services, tmp_path, capsys, monkeypatch):
+    """A council's directory as Open Referral UK 3.0 (the standard's own example service, thirty
+    times over, placed in Cardiff): its list walked to the last page, each service fetched whole,
+    a service listed but gone named, and every service either stored or quarantined with a reason."""
+    services.directory_gone = {services.directory[-3]["id"]}
+    monkeypatch.setenv("COLUMNS", "400")  # the log's line unwrapped, an id whole
+    db, into = tmp_path / "directory.duckdb", tmp_path / "cardiff"
+    rc = main(["fetch", "--la", "Cardiff", "--what", "boundaries,lookup", "--url", services.directory_url,
+               "--into", str(into), "--ingest", "--db", str(db)])
+    captured = capsys.readouterr()
+    out = captured.out
+    # the one service that could not be had is named, and the fetch says it is not whole (exit 2);
+    # the rest is written and loaded
+    assert rc == 2, out
+    (gone,) = [line for line in captured.err.splitlines() if "could not be had" in line]
+    assert "1 services of" in gone and services.directory[-3]["id"] in gone and "HTTP 404" in gone
+    assert "completed openreferral_" in out.replace("  ", " ")
+    pages = [int(p["page"]) for m, path, p in services.log if path == "/directory/api/v3/services"]
+    assert pages == [1, 2, 3]  # 30 services, 10 a page: the API's cap, not the 100 asked for
+    whole = [path for m, path, p in services.log if path.startswith("/directory/api/v3/services/")]
+    assert len(whole) == len(set(whole)) == 30
+    (written,) = (into / "assets").glob("openreferral_*.json")
+    assert len(json.loads(written.read_text())["contents"]) == 29
+    manifest = json.loads((into / "SOURCES.json").read_text())
+    assert any(r["url"].startswith(services.directory_url) for r in manifest["requests"])
+    with Store(db, read_only=True) as got:
+        read, accepted, quarantined = got.con.execute(
+            "SELECT rows_read, rows_accepted, rows_quarantined FROM ingests WHERE kind = 'openreferral'").fetchone()
+        reasons = dict(got.con.execute(
+            "SELECT reason_code, count(*) FROM quarantine q JOIN ingests i USING (ingest_id) "
+            "WHERE i.kind = 'openreferral' GROUP BY 1").fetchall())
+        places = dict(got.con.execute("SELECT category, count(*) FROM assets GROUP BY 1").fetchall())
+        in_wards = got.scalar("SELECT count(*) FROM assets WHERE ward_code LIKE 'W05%'")
+    # 29 had: 3 counselling services (no category of ours) and the 3 left at the example's
+    # placeholder coordinates (latitude 100, longitude 101) quarantined; the church gone is not here
+    assert (read, accepted, quarantined) == (29, 23, 6)
+    assert reasons == {"unknown_category": 3, "coordinates_out_of_range": 3}
+    assert places == {"esol_provider": 9, "community_centre": 6, "place_of_worship": 5, "refugee_support": 3}
+    assert in_wards == 23
+
+    # again, the directory alone (no authority named), with the church back: everything else comes
+    # from the cache, and only what was not had before is asked for
+    services.directory_gone = set()
+    before = len(services.log)
+    assert main(["fetch", "--url", services.directory_url, "--into", str(tmp_path / "again")]) == 0
+    assert [path for _, path, _ in services.log[before:]] == [
+        f"/directory/api/v3/services/{services.directory[-3]['id']}"]
+    (again,) = (tmp_path / "again" / "assets").glob("openreferral_*.json")
+    assert len(json.loads(again.read_text())["contents"]) == 30
+
+
+def test_a_directory_fetch_that_cannot_work_says_why(services, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+    for argv, said in [
+        (["--what", "openreferral"], "--what openreferral needs the directory's API: --url BASE"),
+        (["--url", "ftp://directory.example/api"], "give the Open Referral UK API's http(s) address"),
+        # an address that answers, but not as a 3.0 API does (the stand-in's other services 404)
+        (["--url", f"{services.base}/bods"], "HTTP 404"),
+    ]:
+        assert main(["fetch", *argv, "--into", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err, err
+    assert not (tmp_path / "x" / "assets").exists()
