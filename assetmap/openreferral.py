@@ -246,6 +246,18 @@ def problems(doc: dict[str, Any], limit: int = 10) -> list[str]:
     return out
 
 
+def service_problems(service: dict[str, Any], limit: int = 3) -> list[str]:
+    """What in one Open Referral UK 3.0 service breaks the standard's service schema (its
+    formats included), at most ``limit`` lines, or nothing: what a reader quarantines it for."""
+    out = []
+    for err in _validators()["service3"].iter_errors(service):
+        where = "/".join(str(p) for p in err.absolute_path)
+        out.append(f"{where + ': ' if where else ''}{err.message[:160]}")
+        if len(out) >= limit:
+            break
+    return out
+
+
 def validate(doc: dict[str, Any]) -> None:
     """Raise :class:`InvalidExport` naming what breaks the schema."""
     found = problems(doc)

@@ -18,6 +18,9 @@ Row-level reason codes
 ``duplicate_nearby``              the same name within 25 m of another asset
 ``bad_encoding``                  bytes that neither UTF-8 nor Windows-1252 can read
 ``malformed_row``                 a CSV row with the wrong number of fields
+``schema_violation``              a record that breaks its format's published schema (an Open
+                                  Referral UK 3.0 service: a required field, an id not a UUID,
+                                  a url or email not one)
 ``missing_code``                  a boundary feature without an area code
 ``invalid_code``                  not a GSS code of a supported level
 ``duplicate_code`` / ``duplicate_area``  the same area twice in one file

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,11 @@ from assetmap.ingest import ingest_file
 from tests.conftest import digest, real_data
 
 pytestmark = pytest.mark.realdata
+
+
+def _uuid(name: str) -> str:
+    """An id as 3.0 requires one (a UUID), made from a name."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
 
 
 def _example(name: str) -> dict:
@@ -31,7 +38,8 @@ def test_a_full_service_is_placed_at_its_location_and_its_taxonomy_term_sets_the
     loc = doc["service_at_locations"][0]["location"]
     loc["latitude"], loc["longitude"] = lat, lon
     doc["attributes"][0]["taxonomy_term"].update(name="English for Speakers of Other Languages", term="esol")
-    doc["languages"] = [{"id": "l1", "name": "Arabic", "code": "ar"}, {"id": "l2", "name": "Somali", "code": "so"}]
+    doc["languages"] = [{"id": _uuid("l1"), "name": "Arabic", "code": "ar"},
+                        {"id": _uuid("l2"), "name": "Somali", "code": "so"}]
     path = tmp_path / "service.json"
     path.write_text(json.dumps(doc))
     r = ingest_file(city_store, path)
@@ -50,7 +58,7 @@ def test_a_page_of_services_at_locations_gives_a_row_each(tmp_path, city_store):
     lat, lon = _inside(city_store)
     item = page["contents"][0]
     second = copy.deepcopy(item)
-    second["id"], second["location"]["id"] = "sal-2", "loc-2"
+    second["id"], second["location"]["id"] = _uuid("sal-2"), _uuid("loc-2")
     page["contents"].append(second)
     for n, it in enumerate(page["contents"]):
         it["location"]["latitude"], it["location"]["longitude"] = lat + n * 0.001, lon
@@ -112,9 +120,11 @@ def test_a_directorys_own_terms_place_its_services_and_settings_extend_them(tmp_
         services = []
         for n, term in enumerate(terms):
             s = _example("service_full.json")
-            s["id"], s["name"], s["description"] = f"svc-{n}", f"Service {n}", "Open to all."
-            s["service_at_locations"][0]["location"].update(id=f"loc-{n}", latitude=lat + n * 0.001, longitude=lon)
-            s["attributes"] = [{"id": f"a{n}", "taxonomy_term": {"id": f"t{n}", "name": term, "description": ""}}]
+            s["id"], s["name"], s["description"] = _uuid(f"svc-{n}"), f"Service {n}", "Open to all."
+            s["service_at_locations"][0]["location"].update(id=_uuid(f"loc-{n}"), latitude=lat + n * 0.001,
+                                                            longitude=lon)
+            s["attributes"] = [{"id": _uuid(f"a{n}"), "taxonomy_term": {"id": _uuid(f"t{n}"), "name": term,
+                                                                        "description": ""}}]
             services.append(s)
         path.write_text(json.dumps({"total_items": len(services), "page_number": page, "contents": services}))
 
@@ -141,3 +151,52 @@ def test_terms_are_extended_from_the_environment(monkeypatch):
     got = Settings().openreferral_terms
     assert got["language cafe"] == "esol_provider" and got["sanctuary"] == "refugee_support"
     assert got["asylum seekers"] == "refugee_support" and "junk" not in got
+
+
+def _mock(kind: str, name: str) -> Path:
+    return real_data("openreferral-uk", "validator-mocks", kind, name)
+
+
+@pytest.mark.parametrize("name", ["service_full.json", "service_list.json"])
+def test_the_validators_failing_services_are_quarantined_with_the_schemas_reasons(tmp_path, city_store, name):
+    """The official validator's own V3.0-UK-Fail responses: each service quarantined, the reason
+    the schema gives (a url that is not one, an email that is not one, a name missing), with
+    --category given so that nothing else could hold them back; its V3.0-UK-Test twins pass."""
+    r = ingest_file(city_store, _mock("V3.0-UK-Fail", name), category="community_centre")
+    reasons = city_store.con.execute("SELECT reason_code, message FROM quarantine WHERE ingest_id = ?",
+                                     [r.ingest_id]).fetchall()
+    assert r.rows_read == r.rows_quarantined == len(reasons) >= 1 and r.rows_accepted == 0, r
+    assert {code for code, _ in reasons} == {"schema_violation"}
+    assert all("breaks Open Referral UK 3.0's service schema" in m for _, m in reasons)
+    said = " ".join(m for _, m in reasons)
+    assert "is not a 'uri'" in said and "is not a 'email'" in said
+    if name == "service_list.json":
+        assert "'name' is a required property" in said
+
+    passing = tmp_path / name
+    passing.write_bytes(_mock("V3.0-UK-Test", name).read_bytes())
+    r = ingest_file(city_store, passing, category="community_centre")
+    codes = {c for (c,) in city_store.con.execute("SELECT reason_code FROM quarantine WHERE ingest_id = ?",
+                                                  [r.ingest_id]).fetchall()}
+    assert "schema_violation" not in codes and r.rows_read == r.rows_accepted + r.rows_quarantined
+
+
+def test_every_test_response_of_the_validator_is_read_with_every_row_accounted_for(city_store):
+    """V3.0-UK-Test: what holds services is read, each row stored or quarantined for a reason
+    of the row's own (the examples' placeholder position, latitude 100, is not on Earth; a list
+    page's services carry no location); what holds none (taxonomies, the API's details) is
+    refused, saying so."""
+    folder = real_data("openreferral-uk", "validator-mocks", "V3.0-UK-Test")
+    for path in sorted(folder.glob("*.json")):
+        r = ingest_file(city_store, path, category="esol_provider")
+        if r.status == "refused":
+            assert path.stem.startswith(("taxonomy", "api_details", "organization_list")), (path.name, r.message)
+            # a list of taxonomies or organisations holds no place; a single taxonomy, term or the
+            # API's own details is not a feed at all
+            assert ("no places to load" in r.message) is path.stem.endswith("_list"), r.message
+            assert "no places to load" in r.message or "not boundaries, OSM, or Open Referral UK" in r.message
+            continue
+        assert r.rows_read >= 1 and r.rows_read == r.rows_accepted + r.rows_quarantined, path.name
+        codes = {c for (c,) in city_store.con.execute("SELECT reason_code FROM quarantine WHERE ingest_id = ?",
+                                                      [r.ingest_id]).fetchall()}
+        assert codes <= {"coordinates_out_of_range", "missing_coordinates", "duplicate_source_id"}, (path.name, codes)

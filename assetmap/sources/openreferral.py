@@ -22,6 +22,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from assetmap.openreferral import service_problems
 from assetmap.settings import settings
 from assetmap.sources._assets import candidate, frame, write_assets
 from assetmap.sources._io import FileRefused, ReadResult, load_json
@@ -39,6 +40,11 @@ _RULES = [
 
 
 def looks_like_openreferral(doc: Any) -> bool:
+    if isinstance(doc, dict) and isinstance(doc.get("contents"), list) and doc["contents"] and any(
+            k in doc for k in ("total_items", "total_pages", "page_number")):
+        # a 3.0 API's list page: its services however broken (each is checked on its own), or its
+        # organisations and taxonomies (refused by the reader, saying there is no place in them)
+        return True
     services = _services(doc)
     if not services:
         return False
@@ -65,6 +71,19 @@ _ORGANISATION_KEYS = ("logo", "organization_identifiers", "parent_organization_i
 _TAXONOMY_KEYS = ("taxonomy_terms", "term_uri", "term", "vocabulary", "version")
 _SERVICE_KEYS = ("service_at_locations", "organization", "organization_id", "status", "fees", "cost_options",
                  "attributes", "service_taxonomys", "taxonomies")
+
+
+_V1_KEYS = ("service_taxonomys", "taxonomies", "regular_schedules", "holiday_schedules")
+
+
+def _is_v3(service: dict) -> bool:
+    """Whether a service is in 3.0's shape (then it is checked against 3.0's schema): 3.0's
+    ``attributes``, a location's ``location_type`` or ``addresses``, and none of v1's own keys."""
+    if any(k in service for k in _V1_KEYS):
+        return False
+    locations = [sal.get("location") for sal in service.get("service_at_locations") or [] if isinstance(sal, dict)]
+    return "attributes" in service or any(
+        isinstance(loc, dict) and ("location_type" in loc or "addresses" in loc) for loc in locations)
 
 
 def _is_organisation(item: Any) -> bool:
@@ -173,6 +192,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
         raise FileRefused("unknown_format", f"{path}: {what} found, so no places to load (Open Referral UK: "
                           "give a services or services-at-locations list, a service, or an organisation "
                           "with its services)")
+    page_3 = isinstance(doc, dict) and isinstance(doc.get("contents"), list)  # a 3.0 API's list page
     flat_locations = {}
     flat_links: dict[str, list[str]] = {}
     if isinstance(doc, dict):
@@ -208,6 +228,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
         languages = [(lang.get("language") or lang.get("name") or lang.get("code")) if isinstance(lang, dict)
                      else lang for lang in service.get("languages") or []]
         ext: dict[str, Any] = service["assetmap"] if isinstance(service.get("assetmap"), dict) else {}
+        broken = service_problems(service) if page_3 or _is_v3(service) else []
         for loc in locations:
             i += 1
             address, postcode = _address(loc)
@@ -227,7 +248,11 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
                 licence=options.get("licence"), attrs=ext.get("attrs") if isinstance(ext.get("attrs"), dict) else None,
                 subtype=ext.get("subtype"), sensitive=ext.get("sensitive"),
             )
-            if category is None:
+            if broken:
+                rec["reason"] = "schema_violation"
+                rec["message"] = (f"service {sid or i} ({service.get('name')!r}) breaks Open Referral UK 3.0's "
+                                  f"service schema: {'; '.join(broken)}")
+            elif category is None:
                 rec["reason"] = "unknown_category"
                 rec["message"] = (f"service {sid or i} ({service.get('name')!r}): no taxonomy term, name or "
                                   "description says what it is; give --category")
