@@ -27,11 +27,14 @@ import json
 import uuid
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from assetmap.store import Store
+if TYPE_CHECKING:
+    import duckdb
+
+    from assetmap.store import Store
 from assetmap.vocab.categories import CATEGORY_LABELS
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas" / "oruk"
@@ -45,7 +48,8 @@ class InvalidExport(ValueError):
     """What was about to be written does not meet the Open Referral UK schema."""
 
 
-def _id(*parts: str) -> str:
+def make_id(*parts: str) -> str:
+    """A UUID made from ``parts`` in assetmap's namespace: the same parts, the same id, every export."""
     return str(uuid.uuid5(_NS, "/".join(parts)))
 
 
@@ -62,12 +66,19 @@ def _url(value: Any) -> str | None:
     return text if text.lower().startswith(("http://", "https://")) and validate_rfc3986(text, rule="URI") else None
 
 
+#: The id of assetmap's taxonomy (its terms are the categories).
+TAXONOMY_ID = make_id("taxonomy", "assetmap")
 #: The shapes written: Open Referral UK 3.0 (the default) and the 2019 v1 package.
 VERSIONS = ("3.0", "1")
 _NATIONS = {"E": "England", "W": "Wales", "S": "Scotland", "N": "Northern Ireland"}
 
 
 def document(store: Store, partner: bool = False, version: str = "3.0") -> dict[str, Any]:
+    """The assets of ``store`` as Open Referral UK: :func:`document_of` its connection."""
+    return document_of(store.con, partner=partner, version=version)
+
+
+def document_of(con: duckdb.DuckDBPyConnection, partner: bool = False, version: str = "3.0") -> dict[str, Any]:
     """The assets as Open Referral UK (sensitive sites only for ``partner``), checked first.
 
     ``version`` ``"3.0"`` gives one page of the 3.0 API's service list (``contents``: every
@@ -76,7 +87,7 @@ def document(store: Store, partner: bool = False, version: str = "3.0") -> dict[
     """
     if version not in VERSIONS:
         raise ValueError(f"unknown Open Referral UK version {version!r}; one of {', '.join(VERSIONS)}")
-    df = store.con.execute(
+    df = con.execute(
         """SELECT a.asset_id, a.category, a.subtype, a.name, a.address, a.postcode, a.attrs::VARCHAR AS attrs,
                   a.sensitive, a.source, a.source_record_id, a.licence, a.observed_at,
                   ST_Y(ST_Transform(a.geom, 'EPSG:27700', 'EPSG:4326', always_xy := true)) AS lat,
@@ -97,7 +108,7 @@ def services_in(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _organization(source: str, licence: Any) -> dict[str, Any]:
-    return {"id": _id("organization", source), "name": source,
+    return {"id": make_id("organization", source), "name": source,
             "description": f"Sites listed by {source}, as held by assetmap"
                            + (f" ({_text(licence)})" if _text(licence) else "")}
 
@@ -115,7 +126,7 @@ def _v3(df: pd.DataFrame) -> dict[str, Any]:
     for r in df.itertuples():
         attrs = json.loads(r.attrs) if isinstance(r.attrs, str) else {}
         org = _organization(r.source, r.licence)
-        sid, lid = _id("service", r.asset_id), _id("location", r.asset_id)
+        sid, lid = make_id("service", r.asset_id), make_id("location", r.asset_id)
         location: dict[str, Any] = {"id": lid, "location_type": "physical", "name": r.name,
                                     "latitude": round(float(r.lat), 7), "longitude": round(float(r.lon), 7)}
         address, postcode = _text(r.address), _text(r.postcode)
@@ -123,20 +134,21 @@ def _v3(df: pd.DataFrame) -> dict[str, Any]:
             la = _text(r.la_code) or ""
             # 3.0 requires a city and a state or province: the local authority the site lies in, and
             # its nation (empty where the store knows neither)
-            location["addresses"] = [{"id": _id("address", r.asset_id), "location_id": lid,
+            location["addresses"] = [{"id": make_id("address", r.asset_id), "location_id": lid,
                                       "address_1": address or "", "city": _text(r.la_name) or "",
                                       "state_province": _NATIONS.get(la[:1], ""), "postal_code": postcode or "",
                                       "country": "GB", "address_type": "physical"}]
-        term_id = _id("taxonomy_term", r.category)
+        term_id = make_id("taxonomy_term", r.category)
         service: dict[str, Any] = {
             "id": sid, "organization_id": org["id"], "organization": org, "name": r.name, "status": "active",
-            "service_at_locations": [{"id": _id("sal", r.asset_id), "service_id": sid, "location_id": lid,
+            "service_at_locations": [{"id": make_id("sal", r.asset_id), "service_id": sid, "location_id": lid,
                                       "location": location}],
-            "attributes": [{"id": _id("attribute", r.asset_id), "link_id": sid, "link_type": "category",
+            "attributes": [{"id": make_id("attribute", r.asset_id), "link_id": sid, "link_type": "category",
                             "link_entity": "service", "taxonomy_term_id": term_id,
                             "taxonomy_term": {"id": term_id, "name": CATEGORY_LABELS.get(r.category, r.category),
                                               "description": f"assetmap's category {r.category}",
-                                              "taxonomy": "assetmap", "term": r.category}}],
+                                              "taxonomy": "assetmap", "term": r.category,
+                                              "taxonomy_id": TAXONOMY_ID}}],
             # the address as its source gave it (3.0's address adds the authority and the nation)
             "assetmap": {**_extension(r, attrs), "address": address},
         }
@@ -145,10 +157,10 @@ def _v3(df: pd.DataFrame) -> dict[str, Any]:
         if url := _url(attrs.get("website")):
             service["url"] = url
         if attrs.get("languages"):
-            service["languages"] = [{"id": _id("language", r.asset_id, str(lang)), "service_id": sid,
+            service["languages"] = [{"id": make_id("language", r.asset_id, str(lang)), "service_id": sid,
                                      "name": str(lang)} for lang in attrs["languages"]]
         if attrs.get("cost") in ("free", "fee"):
-            cost: dict[str, Any] = {"id": _id("cost", r.asset_id), "service_id": sid}
+            cost: dict[str, Any] = {"id": make_id("cost", r.asset_id), "service_id": sid}
             # a fee of an amount the source did not give has no amount (3.0 takes a number or nothing)
             cost.update({"option": "Free", "amount": 0, "currency": "GBP"} if attrs["cost"] == "free"
                         else {"option": "A fee is charged"})
@@ -166,20 +178,20 @@ def _v1(df: pd.DataFrame) -> dict[str, Any]:
     services, locations, links = [], [], []
     for r in df.itertuples():
         attrs = json.loads(r.attrs) if isinstance(r.attrs, str) else {}
-        org = organizations.setdefault(_id("organization", r.source), _organization(r.source, r.licence))
-        sid, lid = _id("service", r.asset_id), _id("location", r.asset_id)
+        org = organizations.setdefault(make_id("organization", r.source), _organization(r.source, r.licence))
+        sid, lid = make_id("service", r.asset_id), make_id("location", r.asset_id)
         location: dict[str, Any] = {"id": lid, "name": r.name, "latitude": round(float(r.lat), 7),
                                     "longitude": round(float(r.lon), 7)}
         address, postcode = _text(r.address), _text(r.postcode)
         if address or postcode:
-            location["physical_addresses"] = [{"id": _id("address", r.asset_id), "location_id": lid,
+            location["physical_addresses"] = [{"id": make_id("address", r.asset_id), "location_id": lid,
                                                "address_1": address or "", "postal_code": postcode or "",
                                                "country": "GB"}]
         service: dict[str, Any] = {
             "id": sid, "organization": dict(org), "name": r.name, "status": "active",
-            "service_taxonomys": [{"id": _id("taxonomy", r.asset_id), "taxonomy": {
+            "service_taxonomys": [{"id": make_id("taxonomy", r.asset_id), "taxonomy": {
                 "id": r.category, "name": CATEGORY_LABELS.get(r.category, r.category), "vocabulary": "assetmap"}}],
-            "service_at_locations": [{"id": _id("sal", r.asset_id), "location": location}],
+            "service_at_locations": [{"id": make_id("sal", r.asset_id), "location": location}],
             "assetmap": _extension(r, attrs),
         }
         if attrs.get("description"):
@@ -187,17 +199,17 @@ def _v1(df: pd.DataFrame) -> dict[str, Any]:
         if url := _url(attrs.get("website")):
             service["url"] = url
         if attrs.get("languages"):
-            service["languages"] = [{"id": _id("language", r.asset_id, str(lang)), "language": str(lang)}
+            service["languages"] = [{"id": make_id("language", r.asset_id, str(lang)), "language": str(lang)}
                                     for lang in attrs["languages"]]
         if attrs.get("cost") in ("free", "fee"):
             free = attrs["cost"] == "free"
-            service["cost_options"] = [{"id": _id("cost", r.asset_id), "amount": 0 if free else None,
+            service["cost_options"] = [{"id": make_id("cost", r.asset_id), "amount": 0 if free else None,
                                         "option": "Free" if free else "A fee is charged"}]
         if r.observed_at is not None and not pd.isna(r.observed_at):
             service["assured_date"] = pd.Timestamp(r.observed_at).date().isoformat()
         services.append(service)
         locations.append(location)
-        links.append({"id": _id("sal", r.asset_id), "service_id": sid, "location_id": lid})
+        links.append({"id": make_id("sal", r.asset_id), "service_id": sid, "location_id": lid})
     doc = {"generator": "assetmap", "generated_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
            "organizations": list(organizations.values()), "services": services, "locations": locations,
            "service_at_locations": links}

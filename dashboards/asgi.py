@@ -2,7 +2,8 @@
 
 ``python -m dashboards.serve`` runs ``streamlit run dashboards/asgi.py``; Streamlit finds ``app``
 below (an ``st.App``) and serves the pages as ``streamlit run dashboards/app.py`` would, with
-:func:`dashboards.geo.routes` mounted at ``/assetmap/geo/`` (Streamlit's own routes are
+:func:`dashboards.geo.routes` mounted at ``/assetmap/geo/`` and the published sites' Open Referral UK
+3.0 API (:func:`dashboards.directory.routes`) at ``/openreferral/v3/`` (Streamlit's own routes are
 untouched; its gzip middleware and path checks apply to these too).
 """
 
@@ -12,6 +13,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboards import geo
+from dashboards import directory, geo
 
-app = st.App(Path(__file__).resolve().parent / "app.py", routes=geo.routes())
+app = st.App(Path(__file__).resolve().parent / "app.py", routes=[*geo.routes(), *directory.routes()])

@@ -1,0 +1,131 @@
+"""Open Referral UK 3.0's read-only API over the published sites: what a council's directory or
+the NHS pulls from.
+
+A pure answer to ``(path, query)`` over one :func:`assetmap.openreferral.document` (version 3.0)
+of a snapshot, as the standard's OpenAPI describes it (``assetmap/schemas/oruk3/openapi.json``):
+
+========================================  ==================================================
+``/``                                      the API's details (version, profile, OpenAPI)
+``/services``                              a page of services, each as a list gives it (no
+                                           locations: ask ``/services/{id}``)
+``/services/{id}``                         one service whole
+``/service_at_locations``                  a page of services at their locations
+``/service_at_locations/{id}``             one service at its location
+``/organizations``, ``/organizations/{id}`` the sources, as organisations (one with its services)
+``/taxonomies``, ``/taxonomy_terms``       assetmap's taxonomy and its terms (the categories)
+========================================  ==================================================
+
+Lists are paged by ``page`` (from 1) and ``per_page`` (default :data:`PER_PAGE`, at most
+:data:`MAX_PER_PAGE`) in the standard's ``Page`` envelope (``total_items``, ``total_pages``,
+``page_number``, ``size``, ``first_page``, ``last_page``, ``empty``, ``contents``). The server
+(:mod:`dashboards.directory`) gives it the public snapshot only, so nothing sensitive is served.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from assetmap.openreferral import TAXONOMY_ID
+
+PER_PAGE = 50
+MAX_PER_PAGE = 500
+DETAILS = {"version": "HSDS-UK-3.0", "profile": "https://github.com/OpenReferralUK/uk-profile/blob/main/docs/index.md",
+           "openapi_url": "https://docs.openreferraluk.org/en/latest/openapi30.json"}
+#: The fields of a service as a list page gives it (3.0's ``service_list``: no nested tables).
+_LISTED = ("id", "organization_id", "name", "description", "url", "email", "status", "fees", "accreditations",
+           "minimum_age", "maximum_age", "assured_date", "assurer_email", "alert", "last_modified", "organization")
+
+
+class ApiError(ValueError):
+    """A request the API cannot answer: ``status`` (400 or 404) and what to say."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _int(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise ApiError(400, f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ApiError(400, f"{name} must be from {low} to {high}, not {value}")
+    return value
+
+
+def page(items: list[dict[str, Any]], params: dict[str, str]) -> dict[str, Any]:
+    """One page of ``items`` in 3.0's ``Page`` envelope (``page``, ``per_page`` from ``params``)."""
+    per_page = _int(params, "per_page", PER_PAGE, 1, MAX_PER_PAGE)
+    pages = max(1, math.ceil(len(items) / per_page))
+    number = _int(params, "page", 1, 1, 10**9)
+    contents = items[(number - 1) * per_page: number * per_page]
+    return {"total_items": len(items), "total_pages": pages, "page_number": number, "size": len(contents),
+            "first_page": number == 1, "last_page": number >= pages, "empty": not contents, "contents": contents}
+
+
+def listed(service: dict[str, Any]) -> dict[str, Any]:
+    """A service as a list page gives it."""
+    return {k: service[k] for k in _LISTED if k in service}
+
+
+def organizations(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The document's organisations, each once, in order of first appearance."""
+    seen: dict[str, dict[str, Any]] = {}
+    for s in doc["contents"]:
+        seen.setdefault(s["organization"]["id"], s["organization"])
+    return list(seen.values())
+
+
+def _terms(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for s in doc["contents"]:
+        for a in s.get("attributes") or []:
+            seen.setdefault(a["taxonomy_term"]["id"], a["taxonomy_term"])
+    return sorted(seen.values(), key=lambda t: t["name"])
+
+
+def _one(items: list[dict[str, Any]], wanted: str, what: str) -> dict[str, Any]:
+    for item in items:
+        if item["id"] == wanted:
+            return item
+    raise ApiError(404, f"no {what} {wanted!r}")
+
+
+def answer(doc: dict[str, Any], path: str, params: dict[str, str]) -> dict[str, Any]:
+    """The API's answer to ``path`` (below the API's root) with query ``params``, over ``doc``
+    (3.0, as :func:`assetmap.openreferral.document` makes it); :class:`ApiError` otherwise."""
+    parts = [p for p in path.strip("/").split("/") if p]
+    services: list[dict[str, Any]] = doc["contents"]
+    if not parts:
+        return dict(DETAILS)
+    head, rest = parts[0], parts[1:]
+    if len(rest) > 1:
+        raise ApiError(404, f"no such resource: /{'/'.join(parts)}")
+    wanted = rest[0] if rest else None
+    if head == "services":
+        return _one(services, wanted, "service") if wanted else page([listed(s) for s in services], params)
+    if head == "service_at_locations":
+        sals = [{"id": sal["id"], "service": listed(s), "location": sal["location"]}
+                for s in services for sal in s.get("service_at_locations") or []]
+        return _one(sals, wanted, "service at location") if wanted else page(sals, params)
+    if head == "organizations":
+        orgs = organizations(doc)
+        if not wanted:
+            return page(orgs, params)
+        return {**_one(orgs, wanted, "organization"),
+                "services": [listed(s) for s in services if s["organization"]["id"] == wanted]}
+    if head == "taxonomy_terms":
+        terms = _terms(doc)
+        return _one(terms, wanted, "taxonomy term") if wanted else page(terms, params)
+    if head == "taxonomies":
+        taxonomy = {"id": TAXONOMY_ID, "name": "assetmap", "description": "assetmap's categories of community "
+                    "assets: ESOL providers, community centres, places of worship, refugee support"}
+        if wanted:
+            return _one([taxonomy], wanted, "taxonomy")
+        return page([taxonomy], params)
+    raise ApiError(404, f"no such resource: /{'/'.join(parts)}")
