@@ -5,10 +5,12 @@ every map paints; when one replica stops, its visitors reload onto the other."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -77,6 +79,15 @@ def test_four_sessions_spread_over_two_replicas_stay_put_and_survive_one_stoppin
             assert _replica(ctx) == r
         assert not failures, failures[:5]
         shot(visits[0][1], "09-through-haproxy")
+
+        # the published sites' Open Referral UK API answers through the balancer too, as the
+        # standard's Page, from the snapshot just published
+        from assetmap import openreferral
+
+        with urllib.request.urlopen(up["dashboard"] + "/openreferral/v3/services?per_page=5", timeout=30) as resp:
+            listed = json.load(resp)
+        assert openreferral._validators()["page3"].is_valid(listed) and listed["size"] == 5
+        assert listed["total_items"] > 400
 
         # one replica stops: its visitors reload onto the other
         cfg = (up["home"] / "haproxy.cfg").read_text()
