@@ -679,8 +679,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from assetmap import __version__
-    from assetmap.export import FORMATS, LAYERS
-    from assetmap.sources import KINDS, READERS
+    from assetmap.vocab.exports import FORMATS, LAYERS
+    from assetmap.vocab.file_kinds import KINDS
 
     parser = argparse.ArgumentParser(prog="assetmap", description="Community asset mapping for the UK.")
     parser.add_argument("--version", action="version", version=f"assetmap {__version__}")
@@ -699,13 +699,13 @@ def build_parser() -> argparse.ArgumentParser:
         """A subcommand, with the global options after it too."""
         return sub.add_parser(name, parents=[common], **kwargs)
 
-    formats = "\n".join(f"  {k:<13} {r.description}" for k, r in READERS.items())
+    formats = "\n".join(f"  {k:<13} {description}" for k, description in KINDS.items())
     p = add("ingest", help="ingest files or folders (folders in dependency order)",
             description="Ingest files or folders (folders in dependency order). The format of each file is "
                         "recognised from its content; --kind names it.",
             epilog=f"formats (--kind):\n{formats}", formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--kind", choices=KINDS, help="skip sniffing: read as this kind")
+    p.add_argument("--kind", choices=list(KINDS), help="skip sniffing: read as this kind")
     p.add_argument("--map", action="append", metavar="FIELD=COLUMN",
                    help="map a foreign column to an assetmap field (repeatable; dotted paths for "
                         "nested GeoJSON properties)")
@@ -931,8 +931,8 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=level, format="%(message)s",
                         handlers=[RichHandler(show_path=False, console=Console(stderr=True))], force=True)
+    from assetmap.errors import FileRefused
     from assetmap.objectstore import ObjectStoreError
-    from assetmap.sources import FileRefused
     from assetmap.store import StoreError
 
     try:

@@ -17,12 +17,10 @@ import shapely
 from assetmap.csvout import write_csv
 from assetmap.settings import DISPLAY_CRS, STORE_CRS
 from assetmap.store import Store
+from assetmap.vocab.exports import AREA_LAYERS, FORMATS, LAYERS
 
 log = logging.getLogger(__name__)
 
-AREA_LAYERS = {"wards": "ward", "oas": "oa", "lsoas": "lsoa", "msoas": "msoa", "las": "la"}
-LAYERS = (*AREA_LAYERS, "assets", "quarantine")
-FORMATS = ("geojson", "gpkg", "csv", "openreferral")
 
 
 def layer_frame(store: Store, layer: str, partner: bool = False) -> gpd.GeoDataFrame | pd.DataFrame:

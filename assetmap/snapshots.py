@@ -33,10 +33,10 @@ from typing import Any
 
 import duckdb
 
-from assetmap import disclosure, display, events
+from assetmap import events
 from assetmap.settings import settings
-from assetmap.sources import ASSET_KINDS
 from assetmap.store import Store, StoreError, connect
+from assetmap.vocab.file_kinds import ASSET_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,8 @@ def publish(store: Store, reason: str = "", upload: bool = True) -> Snapshot:
     folders = {v: snapshot_dir(store.path, v) for v in VARIANTS}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
+    from assetmap import display  # what publishing needs, not what reading snapshots does
+
     display.refresh(store)  # the maps' simplified boundaries, remade only when boundaries changed
     store.con.execute("CHECKPOINT")
     last = store.scalar("SELECT max(ingest_id) FROM ingests")
@@ -206,6 +208,8 @@ def _write_public(partner: Path, final: Path, sid: str) -> None:
     keep = ("schema_migrations", "ingests")
     src = connect(partner, read_only=True)
     try:
+        from assetmap import disclosure
+
         ruled = disclosure.public_frames(src)
     finally:
         src.close()

@@ -77,3 +77,27 @@ def test_an_unknown_kind_is_named_with_the_known_ones():
     else:
         raise AssertionError("an unknown --kind was accepted")
 
+
+
+def test_the_command_lines_catalogue_of_kinds_is_the_readers_own():
+    """The command line lists the kinds without importing the readers (assetmap/vocab/file_kinds.py):
+    the same kinds, in the order they are tried, with the readers' own descriptions."""
+    from assetmap.vocab import file_kinds
+
+    assert list(file_kinds.KINDS) == list(sources.READERS)
+    assert {k: r.description for k, r in sources.READERS.items()} == file_kinds.KINDS
+    assert file_kinds.ASSET_KINDS == sources.ASSET_KINDS
+
+
+def test_a_command_starts_without_loading_the_readers_or_the_geodata_stack():
+    """`assetmap --help`, `status` and `quarantine` import neither the readers nor geopandas or
+    scipy (about 1.2 s of every command's start before)."""
+    import subprocess
+    import sys
+
+    heavy = ("geopandas", "scipy", "assetmap.sources", "assetmap.export")
+    probe = ("import sys; from assetmap.cli import build_parser; build_parser(); "
+             "import assetmap.snapshots, assetmap.errors; "
+             f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -18,22 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assetmap.errors import FileRefused
+
 REPLACEMENT = "\ufffd"
-
-
-class FileRefused(Exception):
-    """The whole file cannot be taken; nothing of it is stored.
-
-    Attributes
-    ----------
-    reason_code
-        A stable code (``empty_file``, ``unreadable``, ``missing_columns``...).
-    """
-
-    def __init__(self, reason_code: str, message: str) -> None:
-        super().__init__(message)
-        self.reason_code = reason_code
-        self.message = message
 
 
 @dataclass

@@ -72,6 +72,7 @@ from assetmap.sources.registry import Reader, Written
 from assetmap.store import scalar
 from assetmap.vocab import local_authorities
 from assetmap.vocab.asylum_support import Spellings
+from assetmap.vocab.file_kinds import KINDS
 
 KIND = "dispersal"
 
@@ -573,6 +574,6 @@ def _is_dispersal_csv(_header: list[str], text: bytes, _options: dict[str, Any])
 
 
 READER = Reader(
-    KIND, "Home Office Asy_D11, supported asylum seekers by LA: the workbook (XLSX, ODS) or its data sheet",
+    KIND, KINDS[KIND],
     read, write, tables=("dispersal", "dispersal_unallocated"), rank=3,
     binary=lambda data, _path: bool(is_spreadsheet(data)), csv=_is_dispersal_csv)

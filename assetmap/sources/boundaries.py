@@ -27,6 +27,7 @@ from assetmap.sources._io import GSS_RE, FileRefused, ReadResult, level_of, norm
 from assetmap.sources._store import upsert_lookup, wards_of_areas
 from assetmap.sources.registry import Reader, Written
 from assetmap.validate import validate_boundaries
+from assetmap.vocab.file_kinds import KINDS
 
 KIND = "boundaries"
 
@@ -212,6 +213,6 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
 
 
 READER = Reader(
-    KIND, "ONS boundary GeoJSON / GeoPackage / Shapefile / FlatGeobuf (OA, LSOA, MSOA, ward, LA)",
+    KIND, KINDS[KIND],
     read, write, tables=("areas", "area_lookup"), rank=0,
     binary=_is_geo_container, json=lambda doc, _options: is_polygon_collection(doc))

@@ -32,6 +32,7 @@ from assetmap.sources._io import (
 )
 from assetmap.sources._store import upsert_lookup, wards_of_areas
 from assetmap.sources.registry import Reader, Written
+from assetmap.vocab.file_kinds import KINDS
 
 KIND = "census"
 
@@ -413,6 +414,6 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
 
 
 READER = Reader(
-    KIND, "ONS / Nomis census CSV by output area, wide or long (ethnic group, English, country of birth)",
+    KIND, KINDS[KIND],
     read, write, tables=("population", "area_lookup"), rank=3,
     csv=lambda header, _text, _options: looks_like_census(header))

@@ -31,6 +31,7 @@ from assetmap.sources._io import (
     read_csv_records,
 )
 from assetmap.sources.registry import Reader, Written
+from assetmap.vocab.file_kinds import KINDS
 
 KIND = "estimates"
 
@@ -135,5 +136,5 @@ def _is_estimates_csv(header: list[str], text: bytes, _options: dict[str, Any]) 
 
 
 READER = Reader(
-    KIND, "ONS mid-year population estimates by area", read, write, tables=("population_estimates",), rank=3,
+    KIND, KINDS[KIND], read, write, tables=("population_estimates",), rank=3,
     csv=_is_estimates_csv)

@@ -26,6 +26,7 @@ from pyproj import Transformer
 from assetmap.settings import DISPLAY_CRS, STORE_CRS, settings
 from assetmap.sources._io import ReadResult, quarantine_row, sha256_bytes
 from assetmap.sources.registry import Reader, Written
+from assetmap.vocab.file_kinds import KINDS
 
 KIND = "gtfs"
 
@@ -115,7 +116,7 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
 
 
 READER = Reader(
-    KIND, "GTFS timetable feed (zip): stops and departures in the PTAL morning peak", read, write,
+    KIND, KINDS[KIND], read, write,
     tables=("transit_stops", "transit_departures", "transit_info", "transit_links"), rank=4,
     binary=lambda data, path: _looks_like_gtfs(data, path))
 

@@ -23,6 +23,7 @@ import pandas as pd
 from assetmap.sources._io import FileRefused, ReadResult, drop_repeats, level_of, quarantine_row, read_csv_records
 from assetmap.sources.registry import Reader, Written
 from assetmap.store import scalar
+from assetmap.vocab.file_kinds import KINDS
 from assetmap.vocab.languages import language_slug
 
 KIND = "languages"
@@ -135,5 +136,5 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
 
 
 READER = Reader(
-    KIND, "census main-language table by area (2021 TS024, 2011 QS204EW)", read, write, tables=("population",),
+    KIND, KINDS[KIND], read, write, tables=("population",),
     rank=2, csv=lambda header, _text, _options: looks_like_languages(header))

@@ -18,6 +18,7 @@ from assetmap.sources._duckcsv import read_csv_head, read_lookup
 from assetmap.sources._io import FileRefused, ReadResult, level_of, norm_key, quarantine_row, read_csv_records
 from assetmap.sources._store import upsert_lookup
 from assetmap.sources.registry import Reader, Written
+from assetmap.vocab.file_kinds import KINDS
 
 KIND = "lookup"
 
@@ -109,5 +110,5 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
 
 
 READER = Reader(
-    KIND, "OA -> ward / LSOA / MSOA / LA lookup CSV", read, write, tables=("area_lookup",), rank=1,
+    KIND, KINDS[KIND], read, write, tables=("area_lookup",), rank=1,
     csv=lambda header, _text, _options: columns(header) is not None)

@@ -17,6 +17,7 @@ from shapely.geometry import shape
 from assetmap.sources._assets import MAPPABLE, candidate, frame, get_path, write_assets
 from assetmap.sources._io import FileRefused, ReadResult, load_json, read_csv_records
 from assetmap.sources.registry import Reader
+from assetmap.vocab.file_kinds import KINDS
 
 KIND = "mapped"
 
@@ -115,6 +116,6 @@ def _has_mapping(_shape: Any, _text: Any = None, options: dict[str, Any] | None 
 
 
 READER = Reader(
-    KIND, "any CSV or GeoJSON of assets, through a column mapping (--map target=source ... --category C)",
+    KIND, KINDS[KIND],
     read, write_assets, tables=("assets", "asset_versions"), rank=4, holds_assets=True,
     json=lambda _doc, options: _has_mapping(None, None, options), csv=_has_mapping)

@@ -28,6 +28,7 @@ from assetmap.sources._assets import candidate, frame, write_assets
 from assetmap.sources._io import FileRefused, ReadResult, load_json
 from assetmap.sources.registry import Reader
 from assetmap.vocab.categories import CATEGORIES
+from assetmap.vocab.file_kinds import KINDS
 
 KIND = "openreferral"
 
@@ -261,5 +262,5 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
 
 
 READER = Reader(
-    KIND, "Open Referral UK (HSDS) JSON", read, write_assets, tables=("assets", "asset_versions"), rank=4,
+    KIND, KINDS[KIND], read, write_assets, tables=("assets", "asset_versions"), rank=4,
     holds_assets=True, json=lambda doc, _options: looks_like_openreferral(doc))

@@ -23,6 +23,7 @@ from assetmap.sources._assets import candidate, frame, write_assets
 from assetmap.sources._io import FileRefused, ReadResult, load_json
 from assetmap.sources.registry import Reader
 from assetmap.vocab.categories import RELIGIONS
+from assetmap.vocab.file_kinds import KINDS
 
 KIND = "osm"
 
@@ -144,6 +145,6 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
 
 
 READER = Reader(
-    KIND, "OpenStreetMap Overpass JSON, or GeoJSON with OSM tags", read, write_assets,
+    KIND, KINDS[KIND], read, write_assets,
     tables=("assets", "asset_versions"), rank=4, holds_assets=True,
     json=lambda doc, _options: looks_like_overpass(doc) or looks_like_osm_geojson(doc))

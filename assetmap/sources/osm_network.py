@@ -22,6 +22,7 @@ from assetmap.settings import DISPLAY_CRS, STORE_CRS, settings
 from assetmap.sources._assets import write_assets
 from assetmap.sources._io import ReadResult, quarantine_row, sha256_bytes
 from assetmap.sources.registry import Reader, Written
+from assetmap.vocab.file_kinds import KINDS
 
 KIND = "network"  # network_osm.KIND (spelt out: this module may load while that one does)
 
@@ -67,6 +68,6 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
 
 
 READER = Reader(
-    KIND, "OpenStreetMap PBF or XML extract: the walking network, and its places as assets", read, write,
+    KIND, KINDS[KIND], read, write,
     tables=("network_nodes", "network_edges", "network_info", "assets", "asset_versions"), rank=4,
     holds_assets=True, binary=lambda data, path: network_osm.looks_like_osm_file(data, path))

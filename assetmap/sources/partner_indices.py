@@ -27,6 +27,7 @@ from assetmap.sources._io import (
 )
 from assetmap.sources.registry import Reader, Written
 from assetmap.vocab import INDEX_NAMES
+from assetmap.vocab.file_kinds import KINDS
 
 KIND = "indices"
 _REQUIRED = ("focalgroup", "indexname", "value")
@@ -103,5 +104,5 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
 
 
 READER = Reader(
-    KIND, "segregation indices by unit published by a partner", read, write, tables=("partner_indices",), rank=3,
+    KIND, KINDS[KIND], read, write, tables=("partner_indices",), rank=3,
     csv=lambda header, _text, _options: looks_like_indices(header))

@@ -18,6 +18,7 @@ from pyproj import Transformer
 from assetmap.settings import DISPLAY_CRS, STORE_CRS, settings
 from assetmap.sources._io import FileRefused, ReadResult, norm_key, quarantine_row, read_csv_records
 from assetmap.sources.registry import Reader, Written
+from assetmap.vocab.file_kinds import KINDS
 
 KIND = "postcodes"
 
@@ -123,5 +124,5 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
 
 
 READER = Reader(
-    KIND, "postcode -> position lookup CSV (ONSPD, Code-Point Open)", read, write, tables=("postcodes",), rank=2,
+    KIND, KINDS[KIND], read, write, tables=("postcodes",), rank=2,
     csv=lambda header, _text, _options: looks_like_postcodes(header))

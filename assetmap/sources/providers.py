@@ -16,6 +16,7 @@ from assetmap.sources import geoassets
 from assetmap.sources._assets import candidate, canonical_field, frame, write_assets
 from assetmap.sources._io import FileRefused, ReadResult, read_csv_records
 from assetmap.sources.registry import Reader
+from assetmap.vocab.file_kinds import KINDS
 
 KIND = "providers"
 REQUIRED = ("name",)
@@ -51,7 +52,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
 
 
 READER = Reader(
-    KIND, "the provider CSV template, or GeoJSON / GeoPackage / GeoParquet / FlatGeobuf of points in its names",
+    KIND, KINDS[KIND],
     read, write_assets, tables=("assets", "asset_versions"), rank=4, holds_assets=True,
     binary=lambda data, _path: bool(geoassets.container(data)) and geoassets.looks_like_container_assets(data),
     json=lambda doc, _options: geoassets.looks_like_geojson_assets(doc),

@@ -27,6 +27,7 @@ from assetmap.sources._io import (
     read_csv_records,
 )
 from assetmap.sources.registry import Reader, Written
+from assetmap.vocab.file_kinds import KINDS
 from assetmap.vocab.scorecards import DOMAINS, normalise_domain
 
 KIND = "scorecard"
@@ -129,7 +130,6 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
 
 
 READER = Reader(
-    KIND, "race equality scorecard indicators (la_code, domain, indicator, group, value, reference_group, "
-          "reference_value, year, source[, lower, upper])",
+    KIND, KINDS[KIND],
     read, write, tables=("scorecard_indicators",), rank=3,
     csv=lambda header, _text, _options: looks_like_scorecard(header))
