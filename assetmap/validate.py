@@ -158,7 +158,15 @@ def _position(row: dict[str, Any], postcode_xy: dict[str, tuple[float, float]],
             return "latlon_swapped", (f"lat {lat} / lon {lon} look swapped: ({lon}, {lat}) is in the UK; "
                                       "swap the columns and load it again")
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            return "coordinates_out_of_range", f"lat {lat} / lon {lon} are not a position on Earth"
+            # a placeholder (Open Referral UK's own examples give latitude 100, longitude 101): the
+            # row's postcode places it where a loaded lookup knows it
+            pc = None if blank(row["postcode"]) else normalise_postcode(row["postcode"])
+            if pc is not None and pc in postcode_xy:
+                return postcode_xy[pc]
+            why = (f"; its postcode {pc} is in no loaded postcode lookup (load one, ONSPD, to place it)" if pc
+                   else "" if blank(row["postcode"]) else f"; {row['postcode']!r} is not a UK postcode")
+            return "coordinates_out_of_range", (f"lat {lat} / lon {lon} are not a position on Earth (a "
+                                                f"placeholder?){why}")
         return "outside_uk", f"lat {lat} / lon {lon} is not in the United Kingdom"
     if has_e or has_n:
         if not (has_e and has_n):
@@ -209,7 +217,9 @@ def _postcodes_known(con: duckdb.DuckDBPyConnection, wanted: set[str]) -> dict[s
     if not wanted:
         return {}
     rows = con.execute(
-        "SELECT postcode, ST_X(geom), ST_Y(geom) FROM postcodes WHERE list_contains(?, postcode)",
+        # a hash join on the wanted list (ONSPD holds 2.6 million postcodes; a file may give thousands)
+        "SELECT p.postcode, ST_X(p.geom), ST_Y(p.geom) FROM postcodes p "
+        "JOIN (SELECT unnest(?::VARCHAR[]) AS postcode) w ON w.postcode = p.postcode",
         [sorted(wanted)],
     ).fetchall()
     return {pc: (x, y) for pc, x, y in rows}
@@ -237,8 +247,9 @@ def prepare_assets(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, source: 
     quarantine: list[dict[str, Any]] = []
     to_bng = Transformer.from_crs(DISPLAY_CRS, STORE_CRS, always_xy=True)
     records = frame.to_dict("records")
+    # the postcodes of rows that may need them: no coordinates, or a placeholder's (any row may be one)
     wanted = {normalise_postcode(r["postcode"]) for r in records
-              if blank(r["lat"]) and blank(r["easting"]) and not blank(r["postcode"])}
+              if blank(r["easting"]) and not blank(r["postcode"])}
     postcode_xy = _postcodes_known(con, {p for p in wanted if p})
     good: list[dict[str, Any]] = []
     for r in records:

@@ -200,3 +200,31 @@ def test_every_test_response_of_the_validator_is_read_with_every_row_accounted_f
         codes = {c for (c,) in city_store.con.execute("SELECT reason_code FROM quarantine WHERE ingest_id = ?",
                                                       [r.ingest_id]).fetchall()}
         assert codes <= {"coordinates_out_of_range", "missing_coordinates", "duplicate_source_id"}, (path.name, codes)
+
+
+def test_the_examples_placeholder_position_is_placed_by_its_postcode_where_a_lookup_knows_it(tmp_path, city_store):
+    """The standard's example sits at latitude 100, longitude 101: with a postcode a loaded lookup
+    knows, the site is placed there; with the example's own ("ABC 1234"), it is quarantined,
+    saying both."""
+    known = city_store.con.execute("SELECT postcode, ST_X(geom), ST_Y(geom) FROM postcodes LIMIT 1").fetchone()
+    assert known, "the demo city loads its postcode lookup"
+    for n, postcode in enumerate([known[0], None]):
+        doc = _example("service_full.json")
+        doc["id"], doc["name"] = _uuid(f"placeholder-{n}"), f"Welcome community centre {n}"
+        loc = doc["service_at_locations"][0]["location"]
+        assert (loc["latitude"], loc["longitude"]) == (100, 101)
+        if postcode:
+            loc["addresses"][0]["postal_code"] = postcode
+        path = tmp_path / f"placeholder-{n}.json"
+        path.write_text(json.dumps(doc))
+        r = ingest_file(city_store, path)
+        if postcode:
+            assert r.rows_accepted == 1, r.message
+            x, y = city_store.con.execute("SELECT ST_X(geom), ST_Y(geom) FROM assets WHERE name = ?",
+                                          [doc["name"]]).fetchone()
+            assert (round(x), round(y)) == (round(known[1]), round(known[2]))
+        else:
+            (code, message), = city_store.con.execute(
+                "SELECT reason_code, message FROM quarantine WHERE ingest_id = ?", [r.ingest_id]).fetchall()
+            assert code == "coordinates_out_of_range" and "placeholder" in message
+            assert "'ABC 1234' is not a UK postcode" in message
