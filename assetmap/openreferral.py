@@ -233,6 +233,11 @@ def _validators() -> dict[str, Any]:
     page["properties"] = {**page["properties"], "contents": {"type": "array"}}
     page["required"] = [*page["properties"]]
     out["page3"] = Draft202012Validator(page, format_checker=checker)
+    # the API's root answer, and a taxonomy term (as a service's attributes hold one)
+    api = schema(SCHEMAS_3 / "openapi.json")["paths"]["/"]["get"]["responses"]["200"]["content"]
+    out["details3"] = Draft202012Validator(api["application/json"]["schema"], format_checker=checker)
+    term = out["service3"].schema["properties"]["attributes"]["items"]["properties"]["taxonomy_term"]
+    out["term3"] = Draft202012Validator(term, format_checker=checker)
     return out
 
 
@@ -258,11 +263,12 @@ def problems(doc: dict[str, Any], limit: int = 10) -> list[str]:
     return out
 
 
-def service_problems(service: dict[str, Any], limit: int = 3) -> list[str]:
+def service_problems(service: dict[str, Any], limit: int = 3, schema: str = "service3") -> list[str]:
     """What in one Open Referral UK 3.0 service breaks the standard's service schema (its
-    formats included), at most ``limit`` lines, or nothing: what a reader quarantines it for."""
+    formats included), at most ``limit`` lines, or nothing: what a reader quarantines it for.
+    ``schema`` ``"details3"`` checks the API's root answer instead, ``"term3"`` a taxonomy term."""
     out = []
-    for err in _validators()["service3"].iter_errors(service):
+    for err in _validators()[schema].iter_errors(service):
         where = "/".join(str(p) for p in err.absolute_path)
         out.append(f"{where + ': ' if where else ''}{err.message[:160]}")
         if len(out) >= limit:

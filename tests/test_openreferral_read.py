@@ -85,12 +85,14 @@ def test_the_validators_service_list_is_read_and_every_service_without_a_place_q
 
 
 @pytest.mark.parametrize("name", ["organization_list.json", "taxonomy_list.json", "taxonomy_term.json"])
-def test_organisations_and_taxonomies_alone_are_refused_saying_what_they_are(city_store, name):
+def test_organisations_and_taxonomies_alone_are_read_with_nothing_to_place_saying_so(city_store, name):
+    """A valid response that holds no service is not refused: read, recognised without --kind,
+    with nothing to load and the store's data as it was."""
     path = real_data("openreferral-uk", "uk-profile", "examples", name)
     before = digest(city_store)
-    r = ingest_file(city_store, path, kind="openreferral")
-    assert r.status == "refused" and "no places to load" in r.message, r.message
-    assert "Traceback" not in r.message
+    r = ingest_file(city_store, path)
+    assert (r.status, r.kind, r.rows_read) == ("completed", "openreferral", 0), r.message
+    assert "no service and no place in it: nothing to load" in r.message
     assert digest(city_store) == before
 
 
@@ -182,24 +184,33 @@ def test_the_validators_failing_services_are_quarantined_with_the_schemas_reason
 
 
 def test_every_test_response_of_the_validator_is_read_with_every_row_accounted_for(city_store):
-    """V3.0-UK-Test: what holds services is read, each row stored or quarantined for a reason
-    of the row's own (the examples' placeholder position, latitude 100, is not on Earth; a list
-    page's services carry no location); what holds none (taxonomies, the API's details) is
-    refused, saying so."""
+    """V3.0-UK-Test: every response is read (none refused), each row stored or quarantined for a
+    reason of the row's own (the examples' placeholder position, latitude 100, is not on Earth; a
+    list page's services carry no location); what holds no service (taxonomies, organisations
+    alone, the API's details) is read with nothing to place, saying so."""
     folder = real_data("openreferral-uk", "validator-mocks", "V3.0-UK-Test")
     for path in sorted(folder.glob("*.json")):
         r = ingest_file(city_store, path, category="esol_provider")
-        if r.status == "refused":
-            assert path.stem.startswith(("taxonomy", "api_details", "organization_list")), (path.name, r.message)
-            # a list of taxonomies or organisations holds no place; a single taxonomy, term or the
-            # API's own details is not a feed at all
-            assert ("no places to load" in r.message) is path.stem.endswith("_list"), r.message
-            assert "no places to load" in r.message or "not boundaries, OSM, or Open Referral UK" in r.message
+        assert r.status == "completed" and r.kind == "openreferral", (path.name, r.message)
+        assert r.rows_read == r.rows_accepted + r.rows_quarantined, path.name
+        if r.rows_read == 0:
+            assert path.stem.startswith(("taxonomy", "api_details", "organization_list")), path.name
+            assert "no service and no place in it: nothing to load" in r.message
             continue
-        assert r.rows_read >= 1 and r.rows_read == r.rows_accepted + r.rows_quarantined, path.name
         codes = {c for (c,) in city_store.con.execute("SELECT reason_code FROM quarantine WHERE ingest_id = ?",
                                                       [r.ingest_id]).fetchall()}
         assert codes <= {"coordinates_out_of_range", "missing_coordinates", "duplicate_source_id"}, (path.name, codes)
+
+
+@pytest.mark.parametrize(("name", "said"), [
+    ("api_details.json", "openapi_url: 'docs-openreferraluk-org/en/latest/openapi30.json' is not a 'uri'"),
+    ("taxonomy_term.json", "'description' is a required property"),
+])
+def test_the_validators_failing_responses_that_hold_no_service_are_refused_with_the_schemas_reasons(
+        city_store, name, said):
+    r = ingest_file(city_store, _mock("V3.0-UK-Fail", name))
+    assert r.status == "refused" and r.reason_code == "schema_violation" and said in r.message, r.message
+    assert ingest_file(city_store, _mock("V3.0-UK-Test", name)).status == "completed"
 
 
 def test_the_examples_placeholder_position_is_placed_by_its_postcode_where_a_lookup_knows_it(tmp_path, city_store):

@@ -144,7 +144,7 @@ def write_assets(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: 
     accepted, quarantine = prepare_assets(result.frame, con, source, options.get("licence"))
     quarantine = list(result.quarantine) + quarantine
     if accepted.empty:
-        return Written(0, quarantine, [], 0, "no assets accepted")
+        return Written(0, quarantine, [], 0, result.meta.get("note") or "no assets accepted")
     eff = _effective(options)
     closing = accepted["status"].eq("closed") if "status" in accepted else pd.Series(False, index=accepted.index)
     df = accepted.loc[~closing, _ASSET_COLS].copy()

@@ -41,6 +41,8 @@ _RULES = [
 
 
 def looks_like_openreferral(doc: Any) -> bool:
+    if _is_details(doc) or _is_single_other(doc):
+        return True  # the API's details, one organisation, taxonomy or term: read, and nothing to place
     if isinstance(doc, dict) and isinstance(doc.get("contents"), list) and doc["contents"] and any(
             k in doc for k in ("total_items", "total_pages", "page_number")):
         # a 3.0 API's list page: its services however broken (each is checked on its own), or its
@@ -85,6 +87,18 @@ def _is_v3(service: dict) -> bool:
     locations = [sal.get("location") for sal in service.get("service_at_locations") or [] if isinstance(sal, dict)]
     return "attributes" in service or any(
         isinstance(loc, dict) and ("location_type" in loc or "addresses" in loc) for loc in locations)
+
+
+def _is_details(doc: Any) -> bool:
+    """The answer of a 3.0 API's root (``/``): its version, profile and OpenAPI address."""
+    return isinstance(doc, dict) and "openapi_url" in doc and "version" in doc
+
+
+def _is_single_other(doc: Any) -> bool:
+    """One 3.0 organisation, taxonomy or taxonomy term, as the API's ``/{kind}/{id}`` gives it: an
+    ``id`` and a ``name``, and the keys only they have (``version`` alone is too common)."""
+    own = ("taxonomy_terms", "term_uri", "parent_id", "organization_identifiers", "parent_organization_id", "logo")
+    return isinstance(doc, dict) and "id" in doc and "name" in doc and _is_other(doc) and any(k in doc for k in own)
 
 
 def _is_organisation(item: Any) -> bool:
@@ -188,8 +202,21 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     services = _services(doc)
     if services is None:
         listed = doc.get("contents") if isinstance(doc, dict) else doc
-        what = "only organisations or taxonomies" if isinstance(listed, list) and listed and \
-            all(_is_other(item) for item in listed) else "no services"
+        placeless = _is_details(doc) or _is_single_other(doc) or (
+            isinstance(listed, list) and bool(listed) and all(_is_other(item) for item in listed))
+        if placeless:  # a response of the standard that holds no service: read, nothing to place
+            items = listed if isinstance(listed, list) and not _is_details(doc) else [doc]
+            broken = [(f"{item['id']}: " if "id" in item else "") + line for item in items if isinstance(item, dict)
+                      for line in service_problems(item, schema="details3" if _is_details(doc) else "term3")
+                      if "term_uri" in item or _is_details(doc)]
+            if broken:
+                raise FileRefused("schema_violation", f"{path}: breaks Open Referral UK 3.0's schema: "
+                                  + "; ".join(broken[:3]))
+            what = ("the API's details" if _is_details(doc) else
+                    "an organisation or a taxonomy" if _is_single_other(doc) else "organisations or taxonomies only")
+            return ReadResult(KIND, frame([]), [], 0, {"note": f"Open Referral UK: {what}, no service and no "
+                                                               "place in it: nothing to load"})
+        what = "no services"
         raise FileRefused("unknown_format", f"{path}: {what} found, so no places to load (Open Referral UK: "
                           "give a services or services-at-locations list, a service, or an organisation "
                           "with its services)")
