@@ -117,6 +117,8 @@ def _extension(r: Any, attrs: dict[str, Any]) -> dict[str, Any]:
     """What Open Referral UK has no field for, kept in an ``assetmap`` object beside the service."""
     return {"asset_id": r.asset_id, "subtype": _text(r.subtype), "sensitive": bool(r.sensitive),
             "source_record_id": _text(r.source_record_id),
+            # the address as its source gave it (the standard's adds the authority and the nation)
+            "address": _text(r.address),
             # a website that is not a URL Open Referral takes stays here, with the rest
             "attrs": {k: v for k, v in attrs.items() if k not in _HSDS_ATTRS or (k == "website" and not _url(v))}}
 
@@ -149,8 +151,7 @@ def _v3(df: pd.DataFrame) -> dict[str, Any]:
                                               "description": f"assetmap's category {r.category}",
                                               "taxonomy": "assetmap", "term": r.category,
                                               "taxonomy_id": TAXONOMY_ID}}],
-            # the address as its source gave it (3.0's address adds the authority and the nation)
-            "assetmap": {**_extension(r, attrs), "address": address},
+            "assetmap": _extension(r, attrs),
         }
         if attrs.get("description"):
             service["description"] = str(attrs["description"])
@@ -184,9 +185,12 @@ def _v1(df: pd.DataFrame) -> dict[str, Any]:
                                     "longitude": round(float(r.lon), 7)}
         address, postcode = _text(r.address), _text(r.postcode)
         if address or postcode:
+            # the validator's later v1 schema requires a city and a state or province, as 3.0 does
+            la = _text(r.la_code) or ""
             location["physical_addresses"] = [{"id": make_id("address", r.asset_id), "location_id": lid,
-                                               "address_1": address or "", "postal_code": postcode or "",
-                                               "country": "GB"}]
+                                               "address_1": address or "", "city": _text(r.la_name) or "",
+                                               "state_province": _NATIONS.get(la[:1], ""),
+                                               "postal_code": postcode or "", "country": "GB"}]
         service: dict[str, Any] = {
             "id": sid, "organization": dict(org), "name": r.name, "status": "active",
             "service_taxonomys": [{"id": make_id("taxonomy", r.asset_id), "taxonomy": {
@@ -203,8 +207,9 @@ def _v1(df: pd.DataFrame) -> dict[str, Any]:
                                     for lang in attrs["languages"]]
         if attrs.get("cost") in ("free", "fee"):
             free = attrs["cost"] == "free"
-            service["cost_options"] = [{"id": make_id("cost", r.asset_id), "amount": 0 if free else None,
-                                        "option": "Free" if free else "A fee is charged"}]
+            # an amount the source did not give is left out (null fails the validator's schemas)
+            service["cost_options"] = [{"id": make_id("cost", r.asset_id), "option": "Free" if free else
+                                        "A fee is charged", **({"amount": 0} if free else {})}]
         if r.observed_at is not None and not pd.isna(r.observed_at):
             service["assured_date"] = pd.Timestamp(r.observed_at).date().isoformat()
         services.append(service)

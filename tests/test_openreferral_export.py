@@ -70,6 +70,11 @@ def _term_id(doc: dict, term: str) -> str:
 def test_the_v1_export_meets_open_referral_uks_v1_schemas(full_store):
     doc = openreferral.document(full_store, partner=True, version="1")
     assert openreferral.problems(doc) == []
+    # what the validator's later v1 schemas ask beyond the ones kept here: every physical address
+    # with its city and state or province, and no cost option with a null amount
+    addresses = [a for loc in doc["locations"] for a in loc.get("physical_addresses", [])]
+    assert addresses and all(a["city"] and a["state_province"] == "England" for a in addresses)
+    assert not [c for s in doc["services"] for c in s.get("cost_options", []) if "amount" in c and c["amount"] is None]
     n = full_store.scalar("SELECT count(*) FROM assets")
     assert len(doc["services"]) == len(doc["locations"]) == len(doc["service_at_locations"]) == n
     assert {o["name"] for o in doc["organizations"]} == {
