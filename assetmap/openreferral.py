@@ -160,6 +160,9 @@ def _v3(df: pd.DataFrame) -> dict[str, Any]:
         if attrs.get("languages"):
             service["languages"] = [{"id": make_id("language", r.asset_id, str(lang)), "service_id": sid,
                                      "name": str(lang)} for lang in attrs["languages"]]
+        if attrs.get("opening_hours"):
+            service["schedules"] = [{"id": make_id("schedule", r.asset_id), "service_id": sid,
+                                     "description": str(attrs["opening_hours"])}]
         if attrs.get("cost") in ("free", "fee"):
             cost: dict[str, Any] = {"id": make_id("cost", r.asset_id), "service_id": sid}
             # a fee of an amount the source did not give has no amount (3.0 takes a number or nothing)

@@ -43,6 +43,10 @@ def test_the_3_0_export_meets_the_standards_own_schemas_and_formats(full_store):
     assert all(c["amount"] == 0 and c["currency"] == "GBP" for s in doc["contents"] for c in s.get("cost_options", [])
                if c["option"] == "Free")
     assert not [c for s in doc["contents"] for c in s.get("cost_options", []) if c.get("amount", 0) is None]
+    hours = {s["id"]: s["assetmap"]["attrs"].get("opening_hours") for s in doc["contents"]}
+    assert any(hours.values())  # opening hours go out as a 3.0 schedule, in words
+    assert all([sch["description"] for sch in s.get("schedules", [])] == ([hours[s["id"]]] if hours[s["id"]] else [])
+               for s in doc["contents"])
     # the check can fail, formats included: each break is named where it is
     broken = copy.deepcopy(doc)
     broken["contents"][0]["id"] = "not-a-uuid"

@@ -51,6 +51,7 @@ def test_a_full_service_is_placed_at_its_location_and_its_taxonomy_term_sets_the
     attrs = json.loads(attrs)
     assert attrs["cost"] == "fee"  # 35 a session
     assert attrs["languages"] == ["Arabic", "Somali"]
+    assert attrs["opening_hours"] == doc["schedules"][0]["description"]  # 3.0's schedule, in words
 
 
 def test_a_page_of_services_at_locations_gives_a_row_each(tmp_path, city_store):
@@ -239,3 +240,14 @@ def test_the_examples_placeholder_position_is_placed_by_its_postcode_where_a_loo
                 "SELECT reason_code, message FROM quarantine WHERE ingest_id = ?", [r.ingest_id]).fetchall()
             assert code == "coordinates_out_of_range" and "placeholder" in message
             assert "'ABC 1234' is not a UK postcode" in message
+
+
+def test_opening_hours_come_from_the_nearest_schedule_in_words():
+    from assetmap.sources.openreferral import _hours
+
+    timed = {"schedules": [{"byday": "TH,FR", "opens_at": "10:00:00", "closes_at": "18:00:00"},
+                           {"byday": "SA", "opens_at": "09:30:00"}]}
+    said = {"schedules": [{"description": "Tuesdays in term time"}]}
+    assert _hours({}, timed, said) == "TH,FR 10:00-18:00; SA 09:30"  # the location's before the service's
+    assert _hours({"schedules": []}, {}, said) == "Tuesdays in term time"
+    assert _hours({}, {"schedules": ["junk", {}]}) is None

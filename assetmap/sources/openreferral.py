@@ -183,6 +183,26 @@ def _address(loc: dict) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _hours(*holders: Any) -> str | None:
+    """Opening hours in words from 3.0's ``schedules`` (of the service at the location, the
+    location, then the service: the first that has any): each schedule's description, else its
+    days and times (``TH,FR 10:00-18:00``)."""
+    for holder in holders:
+        said = []
+        for sch in (holder.get("schedules") or []) if isinstance(holder, dict) else []:
+            if not isinstance(sch, dict):
+                continue
+            if sch.get("description"):
+                said.append(str(sch["description"]).strip())
+                continue
+            times = "-".join(str(sch[k])[:5] for k in ("opens_at", "closes_at") if sch.get(k))
+            said.append(" ".join(str(p) for p in (sch.get("byday"), times) if p))
+        said = [x for x in said if x]
+        if said:
+            return "; ".join(dict.fromkeys(said))
+    return None
+
+
 def _cost(service: dict) -> str | None:
     opts = service.get("cost_options") or []
     if not opts:
@@ -238,11 +258,13 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
             continue
         sid = str(service.get("id") or "")
         locations = []
+        hours_at: dict[int, str | None] = {}  # id(location) -> its hours, as its link or it says
         for link in service.get("service_at_locations") or []:
             if isinstance(link, dict):
                 loc = link.get("location") or flat_locations.get(str(link.get("location_id")))
                 if isinstance(loc, dict):
                     locations.append(loc)
+                    hours_at[id(loc)] = _hours(link, loc, service)
         locations += [flat_locations[lid] for lid in flat_links.get(sid, []) if lid in flat_locations]
         # a package may give a location both nested in its service and in the flat tables: once each
         unique: dict[str, dict] = {}
@@ -266,6 +288,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
             if "address" in ext and len(locations) == 1:
                 address = ext["address"]  # and its address as its source wrote it
             org = service.get("organization") or {}
+            hours = hours_at.get(id(loc)) or _hours(loc, service)
             rec = candidate(
                 i, {"service": service.get("id"), "name": service.get("name"), "location": loc},
                 name=service.get("name"), category=category, address=address, postcode=postcode,
@@ -275,6 +298,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
                 languages=[lang for lang in languages if lang] or None,
                 licence=options.get("licence"), attrs=ext.get("attrs") if isinstance(ext.get("attrs"), dict) else None,
                 subtype=ext.get("subtype"), sensitive=ext.get("sensitive"),
+                **({"opening_hours": hours} if hours else {}),
             )
             if broken:
                 rec["reason"] = "schema_violation"
