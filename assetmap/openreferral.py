@@ -123,6 +123,14 @@ def _extension(r: Any, attrs: dict[str, Any]) -> dict[str, Any]:
             "attrs": {k: v for k, v in attrs.items() if k not in _HSDS_ATTRS or (k == "website" and not _url(v))}}
 
 
+def _described(attrs: dict[str, Any]) -> dict[str, str]:
+    """A service's ``description`` and ``url`` (a website Open Referral takes), where the site has them."""
+    out = {"description": str(attrs["description"])} if attrs.get("description") else {}
+    if url := _url(attrs.get("website")):
+        out["url"] = url
+    return out
+
+
 def _v3(df: pd.DataFrame) -> dict[str, Any]:
     services = []
     for r in df.itertuples():
@@ -153,10 +161,7 @@ def _v3(df: pd.DataFrame) -> dict[str, Any]:
                                               "taxonomy_id": TAXONOMY_ID}}],
             "assetmap": _extension(r, attrs),
         }
-        if attrs.get("description"):
-            service["description"] = str(attrs["description"])
-        if url := _url(attrs.get("website")):
-            service["url"] = url
+        service.update(_described(attrs))
         if attrs.get("languages"):
             service["languages"] = [{"id": make_id("language", r.asset_id, str(lang)), "service_id": sid,
                                      "name": str(lang)} for lang in attrs["languages"]]
@@ -201,10 +206,7 @@ def _v1(df: pd.DataFrame) -> dict[str, Any]:
             "service_at_locations": [{"id": make_id("sal", r.asset_id), "location": location}],
             "assetmap": _extension(r, attrs),
         }
-        if attrs.get("description"):
-            service["description"] = str(attrs["description"])
-        if url := _url(attrs.get("website")):
-            service["url"] = url
+        service.update(_described(attrs))
         if attrs.get("languages"):
             service["languages"] = [{"id": make_id("language", r.asset_id, str(lang)), "language": str(lang)}
                                     for lang in attrs["languages"]]
