@@ -632,6 +632,87 @@ def cmd_reject(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split(values: list[str] | None) -> list[str]:
+    """Repeated or comma-separated option values, as one list."""
+    return [v.strip() for x in values or [] for v in x.split(",") if v.strip()]
+
+
+def cmd_subscribe(args: argparse.Namespace) -> int:
+    from assetmap import alerts
+
+    region_las: list[str] = []
+    region = None
+    if args.region:
+        from assetmap import fetch as fetchmod
+
+        try:
+            region, found = fetchmod.resolve_region(
+                fetchmod.Client(Path(settings.home) / "cache"), args.region)
+        except fetchmod.FetchError as exc:
+            log.error("%s (the regions come from the ONS lookup `assetmap fetch --region` caches)", exc)
+            return 2
+        region_las = [code for code, _name in found]
+    with _store(args) as store:
+        sub = alerts.subscribe(store, email=args.email, webhook=args.webhook, wards=_split(args.ward),
+                               las=_split(args.la), region=region, region_las=region_las,
+                               categories=_split(args.category) or None, on=_split(args.on) or alerts.TRIGGERS,
+                               threshold=args.threshold, mode=args.mode, role="partner" if args.partner else "public")
+    _out(f"subscribed {sub['subscription_id']}: {sub['channel']} {sub['address']}, {len(sub['wards'])} ward(s), "
+         f"{len(sub['las'])} authorit{'y' if len(sub['las']) == 1 else 'ies'}, on {','.join(sub['triggers'])}, "
+         f"{sub['mode']}, {sub['role']}")
+    if sub["channel"] == "webhook":
+        _out(f"webhook secret (verify {alerts.SIGNATURE_HEADER} with it; shown once): {sub['secret']}")
+    return 0
+
+
+def cmd_subscriptions(args: argparse.Namespace) -> int:
+    from assetmap import alerts
+
+    with _store(args) as store:
+        rows = alerts.subscriptions(store.con, store.path, everything=args.all)
+    if args.json:
+        _out(json.dumps(rows, indent=2, default=str))
+        return 0
+    for r in rows:
+        where = ", ".join([*(r["wards"] or []), *(([r["region"]] if r["region"] else r["las"]) or [])])
+        sent = ", ".join(f"{n} {k}" for k, n in sorted(r["deliveries"].items())) or "nothing yet"
+        _out(f"{r['subscription_id']}  {r['status']:<12} {r['channel']:<7} {r['address']}  {where}  "
+             f"on {','.join(r['triggers'])}  {r['mode']}  {r['role']}  ({sent})")
+    if not rows:
+        _out("no subscriptions")
+    return 0
+
+
+def cmd_unsubscribe(args: argparse.Namespace) -> int:
+    from assetmap import alerts
+
+    with _store(args) as store:
+        sub = alerts.unsubscribe(store, args.id)
+    _out(f"ended {sub['subscription_id']}")
+    return 0
+
+
+def cmd_notify(args: argparse.Namespace) -> int:
+    from assetmap import alerts
+
+    path = args.db or settings.db_path
+
+    @contextlib.contextmanager
+    def writing() -> Iterator[Store]:
+        from assetmap.store import open_store
+
+        with open_store(path) as store:
+            yield store
+
+    report = alerts.notify(writing, who=f"cli:{os.getpid()}")
+    if args.json:
+        _out(json.dumps(report.as_dict()))
+    else:
+        _out(f"{report.planned} message(s) planned, {report.sent} sent, {report.retry} to try again, "
+             f"{report.given_up} given up; {report.pending} waiting")
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     """The main job: hand over to ``pipelines.up`` (Prefect server, flows, watcher, dashboard).
 
@@ -854,6 +935,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", metavar="ID")
     p.add_argument("--reason", required=True)
     p.set_defaults(func=cmd_reject)
+
+    p = add("subscribe", help="tell an email address or a webhook when provision changes in some wards, "
+                              "authorities or a region",
+            description="Subscribe an email address or a webhook to changes: sites opened, closed or moved, and "
+                        "ward gaps that rise (past --threshold). Made here, a subscription starts at once (one "
+                        "made in the dashboard waits for its confirmation link). Messages go after each publish "
+                        "(`assetmap notify`, or the pipeline's notify deployment).")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email", metavar="ADDRESS")
+    who.add_argument("--webhook", metavar="URL", help="POSTed JSON, signed (X-Assetmap-Signature: HMAC-SHA256 "
+                                                      "of the subscription's secret)")
+    p.add_argument("--ward", action="append", metavar="CODE", help="ward code(s) (repeat, or comma-separated)")
+    p.add_argument("--la", action="append", metavar="CODE", help="local authority code(s): all their wards")
+    p.add_argument("--region", metavar="NAME", help="an English region or Wales: all its authorities' wards")
+    p.add_argument("--category", action="append", metavar="C", help="only these categories (default: all)")
+    p.add_argument("--on", action="append", metavar="WHAT",
+                   help="opened, closed, moved, gap-rises (comma-separated; default: all)")
+    p.add_argument("--threshold", type=float, metavar="X", help="gap-rises only when a gap rises past X")
+    p.add_argument("--digest", dest="mode", action="store_const", const="daily", default="immediate",
+                   help="one message a day at most, gathering the day's publishes")
+    p.add_argument("--partner", action="store_true",
+                   help="a partner's subscription: told of sensitive sites too (default: public, counts only)")
+    p.set_defaults(func=cmd_subscribe)
+
+    p = add("subscriptions", help="the subscriptions, with what was sent to each")
+    p.add_argument("--all", action="store_true", help="the ended ones too")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_subscriptions)
+
+    p = add("unsubscribe", help="end a subscription")
+    p.add_argument("id", metavar="ID")
+    p.set_defaults(func=cmd_unsubscribe)
+
+    p = add("notify", help="send what the latest snapshot means for each subscriber (twice sends nothing twice)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_notify)
 
     p = add("fetch", help="download a local authority's or a region's open data: boundaries, lookup, census, "
                           "OSM places")

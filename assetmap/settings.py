@@ -270,6 +270,14 @@ class Settings:
     fetch_retries, fetch_backoff_s, fetch_timeout_s
         Attempts after the first on 429, 5xx or a truncated answer; the first wait (doubled each
         time, unless the service says ``Retry-After``); how long one request may take.
+    smtp_url, mail_from, public_url
+        Where alerts' email goes out (``ASSETMAP_SMTP_URL``: ``smtp://[user:password@]host[:port]``,
+        STARTTLS unless ``?tls=none``; ``smtps://`` for TLS from the start; ``?verify=no`` for a
+        self-signed test server), whom it is from (``ASSETMAP_MAIL_FROM``) and the dashboard's
+        address as its readers reach it, for links (``ASSETMAP_PUBLIC_URL``).
+    alert_tries, alert_backoff_s, alert_timeout_s, digest_hours
+        Attempts at one message before it is given up and recorded; the first wait after a failed
+        attempt (doubled each time); how long one attempt may take; the period of a digest.
     """
 
     home: Path = field(default_factory=lambda: _env_path("ASSETMAP_HOME", ".assetmap"))
@@ -377,6 +385,15 @@ class Settings:
     fetch_retries: int = 4
     fetch_backoff_s: float = 2.0
     fetch_timeout_s: float = 120.0
+    # -- alerts -------------------------------------------------------------------------------
+    smtp_url: str | None = field(default_factory=lambda: os.environ.get("ASSETMAP_SMTP_URL") or None)
+    mail_from: str = field(default_factory=lambda: os.environ.get("ASSETMAP_MAIL_FROM", "assetmap@localhost"))
+    public_url: str = field(default_factory=lambda: os.environ.get("ASSETMAP_PUBLIC_URL",
+                                                                   "http://127.0.0.1:8501").rstrip("/"))
+    alert_tries: int = field(default_factory=lambda: int(_env_float("ASSETMAP_ALERT_TRIES", 6)))
+    alert_backoff_s: float = field(default_factory=lambda: _env_float("ASSETMAP_ALERT_BACKOFF_S", 10.0))
+    alert_timeout_s: float = field(default_factory=lambda: _env_float("ASSETMAP_ALERT_TIMEOUT_S", 10.0))
+    digest_hours: float = field(default_factory=lambda: _env_float("ASSETMAP_DIGEST_HOURS", 24.0))
     demo_dir: Path = field(default_factory=lambda: _env_path("ASSETMAP_DEMO_DIR", "geodata/demo"))
     inbox_dir: Path = field(default_factory=lambda: _env_path("ASSETMAP_INBOX", "geodata/inbox"))
 

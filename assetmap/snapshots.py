@@ -66,7 +66,7 @@ PUBLIC_TABLES: dict[str, str] = {
     # what a reader changed in a row: the given text of a provider file's row is withheld like its quarantine
     "repairs": f"""SELECT r.* REPLACE (CASE WHEN i.kind IN {_ASSET_KINDS} THEN NULL ELSE r.given END AS given)
                    FROM src.repairs r JOIN src.ingests i USING (ingest_id)""",  # noqa: S608 (vocabulary)
-    "analysed_assets": "omit", "submissions": "omit",
+    "analysed_assets": "omit", "submissions": "omit", "subscriptions": "omit", "deliveries": "omit",
     "schema_migrations": "copy",  # (the new file's own, written when its schema was made)
     "snapshot_info": "omit",
     **dict.fromkeys((
@@ -135,6 +135,9 @@ def publish(store: Store, reason: str = "", upload: bool = True) -> Snapshot:
     try:
         # the pending (and the moderators' notes on rejected) submissions stay in the working store
         con.execute("DELETE FROM submissions WHERE status <> 'approved'")
+        # who is told what is the store's own business, for no reader of either variant
+        con.execute("DELETE FROM deliveries")
+        con.execute("DELETE FROM subscriptions")
         _count_sensitive(con)
         _describe(con, PARTNER, sid)
         con.execute("CHECKPOINT")

@@ -1,0 +1,772 @@
+"""Alerts: tell subscribers when provision changes where they care.
+
+A subscription names an address (an email address or a webhook URL), a place (wards, local
+authorities or a region's authorities), the categories and the changes it cares for
+(``opened``, ``closed``, ``moved``, ``gap-rises`` past an optional threshold), a mode
+(``immediate``: one message per published snapshot that concerns it; ``daily``: one digest per
+``settings.digest_hours``) and a role: ``public`` unless a signed-in partner or the store's owner
+made it ``partner``. A public subscriber is told only what the public snapshot holds, under the
+same disclosure rule (:mod:`assetmap.disclosure`): no sensitive site is ever named or located.
+
+Each subscription keeps a *baseline*: the sites and ward gaps in its place as its last message
+(or its start) saw them. :func:`notify` compares the latest snapshot of the subscription's
+variant with that baseline, so a message says everything since the last one however many
+snapshots came between, and needs no old snapshot kept. It works in three steps:
+
+1. *plan* (in the store, one writer at a time): each active subscription whose baseline is older
+   than the latest snapshot gets a ``deliveries`` row keyed ``(subscription, snapshot)`` (or
+   ``digest:<snapshot>``) holding the message's text, and its baseline moves on, in one
+   transaction; a second planner finds the row there and adds nothing;
+2. *claim* the deliveries that are due (``pending`` with ``next_at`` passed): ``sending``;
+3. *send* them outside the store (email through SMTP with STARTTLS, webhooks as JSON signed with
+   an HMAC-SHA256 of the subscription's own secret; both by :mod:`apprise`), then *record*:
+   ``sent``; or, on failure, ``pending`` again after a back-off doubling from
+   ``settings.alert_backoff_s``, ``given_up`` after ``settings.alert_tries`` attempts.
+
+A message is sent at most once: a claim whose process was lost is marked ``interrupted``, never
+sent again. A subscription made in the dashboard waits for its address to be confirmed by a link
+in a first email (double opt-in); every email carries a one-click unsubscribe link (RFC 8058).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import hmac
+import json
+import logging
+import math
+import os
+import re
+import secrets
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from assetmap.settings import settings
+from assetmap.store import Store, connect
+from assetmap.vocab.categories import CATEGORIES, CATEGORY_LABELS
+
+log = logging.getLogger(__name__)
+
+CHANNELS = ("email", "webhook")
+TRIGGERS = ("opened", "closed", "moved", "gap-rises")
+MODES = ("immediate", "daily")
+ROLES = ("public", "partner")
+#: A site whose position changed by less than this has not moved (a re-surveyed point).
+MOVED_M = 1.0
+#: The webhook header that carries ``t=<unix time>,sha256=<hex>``: the HMAC-SHA256, keyed with the
+#: subscription's secret, of ``<unix time>.<message>`` (the ``message`` field of the JSON body).
+SIGNATURE_HEADER = "X-Assetmap-Signature"
+#: How long a claimed delivery may stay ``sending`` before its process counts as lost.
+CLAIM_LEASE_S = 600.0
+_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+
+
+class AlertError(ValueError):
+    """A subscription or a request about one that cannot be taken: said in one line."""
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
+
+
+# -- sealing: what would give a subscriber away never lies in the store's file in clear ----------
+
+def key_path(db_path: str | os.PathLike[str]) -> Path:
+    """The key that seals subscribers' addresses, secrets and tokens: beside the store, made on
+    first use (readable by its owner only). Move it with the store; without it they cannot be read."""
+    db = Path(db_path)
+    return db.with_name(db.name + ".alerts-key")
+
+
+def _fernet(db_path: str | os.PathLike[str]) -> Any:
+    from cryptography.fernet import Fernet
+
+    path = key_path(db_path)
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(Fernet.generate_key())
+    return Fernet(path.read_bytes().strip())
+
+
+def _seal(db_path: str | os.PathLike[str], text: str) -> str:
+    return str(_fernet(db_path).encrypt(text.encode()).decode())
+
+
+def _unseal(db_path: str | os.PathLike[str], sealed: str) -> str:
+    from cryptography.fernet import InvalidToken
+
+    try:
+        return str(_fernet(db_path).decrypt(sealed.encode()).decode())
+    except InvalidToken:
+        raise AlertError(f"the subscriptions were sealed with another key than {key_path(db_path)}") from None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# -- subscriptions ---------------------------------------------------------------------------------
+
+def check_email(address: str) -> str:
+    address = (address or "").strip()
+    if len(address) > 254 or not _EMAIL.match(address):
+        raise AlertError(f"{address[:80]!r} is not an email address")
+    return address
+
+
+def check_webhook(url: str) -> str:
+    url = (url or "").strip()
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
+        raise AlertError(f"{url[:80]!r} is not a webhook URL (http:// or https://, with a host)")
+    return url
+
+
+def _codes(con: duckdb.DuckDBPyConnection, level: str, codes: Iterable[str]) -> list[str]:
+    wanted = sorted({c.strip() for c in codes if c and c.strip()})
+    if not wanted:
+        return []
+    known = {r[0] for r in con.execute("SELECT code FROM areas WHERE level = ? AND list_contains(?, code)",
+                                       [level, wanted]).fetchall()}
+    unknown = [c for c in wanted if c not in known]
+    if unknown:
+        what = {"ward": "ward", "la": "local authority"}[level]
+        raise AlertError(f"the store has no {what} {', '.join(unknown[:5])}"
+                         + (f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""))
+    return wanted
+
+
+def subscribe(store: Store, *, email: str | None = None, webhook: str | None = None,
+              wards: Iterable[str] = (), las: Iterable[str] = (), region: str | None = None,
+              region_las: Iterable[str] = (), categories: Iterable[str] | None = None,
+              on: Iterable[str] = TRIGGERS, threshold: float | None = None, mode: str = "immediate",
+              role: str = "public", confirmed: bool = True, made_by: str = "cli",
+              now: _dt.datetime | None = None) -> dict[str, Any]:
+    """Store a subscription and return it (with its ``subscription_id`` and ``token``).
+
+    ``confirmed=False`` (an email address given in the dashboard) makes it ``pending`` and plans the
+    confirmation email; it starts when :func:`confirm` takes the link's token. ``region`` is a
+    label for ``region_las``, the authorities the caller resolved it to.
+    """
+    if (email is None) == (webhook is None):
+        raise AlertError("give one of --email or --webhook")
+    channel, address = ("email", check_email(email)) if email is not None else ("webhook", check_webhook(webhook or ""))
+    if mode not in MODES:
+        raise AlertError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if role not in ROLES:
+        raise AlertError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    triggers = sorted({t.strip() for t in on if t.strip()})
+    bad = [t for t in triggers if t not in TRIGGERS]
+    if bad or not triggers:
+        raise AlertError(f"--on takes {', '.join(TRIGGERS)}, not {', '.join(bad) or 'nothing'}")
+    cats = sorted(set(categories)) if categories else None
+    if cats:
+        bad = [c for c in cats if c not in CATEGORIES]
+        if bad:
+            raise AlertError(f"no category {', '.join(bad)}; the categories are {', '.join(CATEGORIES)}")
+    if threshold is not None and not math.isfinite(threshold):
+        raise AlertError("--threshold must be a number")
+    ward_codes = _codes(store.con, "ward", wards)
+    la_codes = sorted(set(_codes(store.con, "la", las)) | set(region_las))
+    if not ward_codes and not la_codes:
+        raise AlertError("say where: --ward CODE, --la CODE or --region NAME")
+    now = now or _now()
+    sub = {"subscription_id": secrets.token_hex(6), "channel": channel, "address": address, "wards": ward_codes,
+           "las": la_codes, "region": region, "categories": cats, "triggers": triggers, "threshold": threshold,
+           "mode": mode, "role": role, "status": "active" if confirmed else "pending",
+           "secret": secrets.token_hex(32), "token": secrets.token_urlsafe(24), "made_by": made_by,
+           "created_at": now, "confirmed_at": now if confirmed else None}
+    baseline, snapshot_id = _picture_now(store.path, sub) if confirmed else (None, None)
+    sealed = {k: _seal(store.path, str(sub[k])) for k in ("address", "secret", "token")}
+    with store.transaction() as con:
+        con.execute(
+            """INSERT INTO subscriptions (subscription_id, channel, address, wards, las, region, categories,
+                   triggers, threshold, mode, role, status, secret, token, token_hash, made_by, created_at,
+                   confirmed_at, baseline, baseline_snapshot, last_digest_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [sealed.get(k, sub[k]) for k in ("subscription_id", "channel", "address", "wards", "las", "region",
+                                             "categories", "triggers", "threshold", "mode", "role", "status",
+                                             "secret", "token")]
+            + [_token_hash(str(sub["token"])), made_by, now, sub["confirmed_at"],
+               json.dumps(baseline) if baseline else None, snapshot_id, now])
+        if not confirmed:
+            subject, body = _confirmation(sub)
+            _plan(con, str(sub["subscription_id"]), "confirm", "confirm", None, subject, body, None, now)
+    log.info("subscription %s: %s %s (%s)", sub["subscription_id"], channel, _masked(address), sub["status"])
+    return sub
+
+
+def confirm(store: Store, token: str, now: _dt.datetime | None = None) -> dict[str, Any]:
+    """Start the pending subscription whose confirmation link carried ``token``."""
+    sub = _by_token(store.con, token)
+    if sub["status"] == "unsubscribed":
+        raise AlertError("this subscription was ended; subscribe again")
+    if sub["status"] == "active":
+        return sub
+    now = now or _now()
+    baseline, snapshot_id = _picture_now(store.path, sub)
+    store.con.execute(
+        """UPDATE subscriptions SET status = 'active', confirmed_at = ?, baseline = ?, baseline_snapshot = ?,
+               last_digest_at = ? WHERE subscription_id = ?""",
+        [now, json.dumps(baseline) if baseline else None, snapshot_id, now, sub["subscription_id"]])
+    log.info("subscription %s confirmed", sub["subscription_id"])
+    return {**sub, "status": "active"}
+
+
+def unsubscribe(store: Store, ident: str, by_token: bool = False, now: _dt.datetime | None = None) -> dict[str, Any]:
+    """End a subscription (by its id, or by the token of its links); what it had due is cancelled."""
+    sub = _by_token(store.con, ident) if by_token else _by_id(store.con, ident)
+    if sub["status"] != "unsubscribed":
+        with store.transaction() as con:
+            con.execute("UPDATE subscriptions SET status = 'unsubscribed', ended_at = ? WHERE subscription_id = ?",
+                        [now or _now(), sub["subscription_id"]])
+            con.execute("UPDATE deliveries SET status = 'cancelled' WHERE subscription_id = ? AND status = 'pending'",
+                        [sub["subscription_id"]])
+        log.info("subscription %s ended", sub["subscription_id"])
+    return {**sub, "status": "unsubscribed"}
+
+
+_SUB_COLUMNS = ("subscription_id", "channel", "address", "wards", "las", "region", "categories", "triggers",
+                "threshold", "mode", "role", "status", "secret", "token", "made_by", "created_at", "confirmed_at",
+                "ended_at", "baseline", "baseline_snapshot", "last_digest_at")
+
+
+def _rows(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> list[dict[str, Any]]:
+    rows = con.execute(f"SELECT {', '.join(_SUB_COLUMNS)} FROM subscriptions WHERE {where} "  # noqa: S608 (constants)
+                       "ORDER BY created_at, subscription_id", params).fetchall()
+    return [dict(zip(_SUB_COLUMNS, r, strict=True)) for r in rows]
+
+
+def _by_id(con: duckdb.DuckDBPyConnection, ident: str) -> dict[str, Any]:
+    rows = _rows(con, "subscription_id = ?", [ident.strip()])
+    if not rows:
+        raise AlertError(f"no subscription {ident.strip()[:40]!r} (`assetmap subscriptions` lists them)")
+    return rows[0]
+
+
+def _by_token(con: duckdb.DuckDBPyConnection, token: str) -> dict[str, Any]:
+    rows = _rows(con, "token_hash = ?", [_token_hash((token or "").strip())])
+    if not rows:
+        raise AlertError("this link is not one this service sent, or its subscription is gone")
+    return rows[0]
+
+
+def subscriptions(con: duckdb.DuckDBPyConnection, db_path: str | os.PathLike[str],
+                  everything: bool = False) -> list[dict[str, Any]]:
+    """The subscriptions (the ended ones too with ``everything``), each with its deliveries
+    counted by status; without secrets, tokens or baselines."""
+    subs = [{**s, "address": _unseal(db_path, s["address"])}
+            for s in _rows(con, "true" if everything else "status <> 'unsubscribed'", [])]
+    counts: dict[str, dict[str, int]] = {}
+    rows = con.execute("SELECT subscription_id, status, count(*) FROM deliveries GROUP BY ALL").fetchall()
+    for sid, status, n in rows:
+        counts.setdefault(sid, {})[status] = n
+    hidden = ("secret", "token", "token_hash", "baseline")
+    return [{**{k: v for k, v in s.items() if k not in hidden}, "deliveries": counts.get(s["subscription_id"], {})}
+            for s in subs]
+
+
+def _masked(address: str) -> str:
+    """An address as logs show it (no one's full email in a log)."""
+    if "@" in address:
+        user, _, domain = address.partition("@")
+        return f"{user[:1]}…@{domain}"
+    return urllib.parse.urlsplit(address).netloc or "…"
+
+
+# -- what a subscription sees ----------------------------------------------------------------------
+
+def _variant(sub: dict[str, Any]) -> str:
+    return "partner" if sub["role"] == "partner" else "public"
+
+
+def _latest(db_path: str | Path, variant: str) -> tuple[Path | None, str | None]:
+    from assetmap.snapshots import latest_path
+
+    path = latest_path(db_path, variant)
+    return (path, path.stem) if path is not None and path.exists() else (None, None)
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(path, read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _picture_now(db_path: str | Path, sub: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    path, sid = _latest(db_path, _variant(sub))
+    if path is None:
+        return None, None
+    with _reading(path) as con:
+        return picture(con, sub), sid
+
+
+def scope_wards(con: duckdb.DuckDBPyConnection, sub: dict[str, Any]) -> list[str]:
+    """The wards a subscription covers in the snapshot ``con`` reads: its wards, and those of its
+    authorities (a ward's authority is that of most of its output areas)."""
+    from assetmap import queries
+
+    out = set(sub.get("wards") or [])
+    if sub.get("las"):
+        w = queries.wards(con)
+        out |= set(w.loc[w["la_code"].isin(list(sub["las"])), "code"])
+    return sorted(out)
+
+
+def picture(con: duckdb.DuckDBPyConnection, sub: dict[str, Any], also: Iterable[str] = ()) -> dict[str, Any]:
+    """What a subscription sees in one snapshot: ``sites`` (id -> name, category, ward, x, y in
+    metres) in its wards and categories, ``gaps`` ('ward|category' -> gap) and ``wards`` (code ->
+    name); ``also``: more site ids to look up wherever they are now (to tell a move from a closure)."""
+    wards = scope_wards(con, sub)
+    cats = sub.get("categories")
+    rows = con.execute(
+        """SELECT asset_id, name, category, ward_code, round(ST_X(geom), 1), round(ST_Y(geom), 1) FROM assets
+           WHERE (list_contains(?::VARCHAR[], ward_code)
+                  AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], category)))
+              OR list_contains(?::VARCHAR[], asset_id)""", [wards, cats, cats, sorted(set(also))]).fetchall()
+    gaps = con.execute(
+        """SELECT unit_code, category, round(gap, 4) FROM unit_gaps WHERE unit_level = 'ward'
+             AND list_contains(?::VARCHAR[], unit_code)
+             AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], category))""",
+        [wards, cats, cats]).fetchall()
+    named = con.execute("SELECT code, coalesce(name, code) FROM areas WHERE level = 'ward' AND list_contains(?, code)",
+                        [wards]).fetchall()
+    in_scope = set(wards)
+    return {"sites": {r[0]: [r[1], r[2], r[3], r[4], r[5]] for r in rows},
+            "in_scope": sorted(r[0] for r in rows if r[3] in in_scope and (not cats or r[2] in cats)),
+            "gaps": {f"{w}|{c}": g for w, c, g in gaps}, "wards": dict(named)}
+
+
+@dataclass
+class Found:
+    """What changed for one subscription between its baseline and a snapshot."""
+
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.changes or self.gaps)
+
+
+def compare(before: dict[str, Any], after: dict[str, Any], sub: dict[str, Any]) -> Found:
+    """The changes a subscription cares for, from its baseline ``before`` to ``after`` (both
+    :func:`picture`): sites opened (new in its place), closed (gone from the snapshot), moved
+    (by at least :data:`MOVED_M`, into, within or out of its place), and each ward gap that rose
+    (past ``threshold`` when it has one); with, for each ward and category a change touched, its
+    gap before and after."""
+    triggers = set(sub["triggers"])
+    was, now = set(before.get("in_scope", [])), set(after.get("in_scope", []))
+    sites_b, sites_a = before.get("sites", {}), after.get("sites", {})
+    names = {**before.get("wards", {}), **after.get("wards", {})}
+    changes: list[dict[str, Any]] = []
+    for aid in sorted(was | now):
+        b, a = sites_b.get(aid), sites_a.get(aid)
+        moved = round(math.dist(b[3:5], a[3:5])) if a is not None and b is not None else None
+        if aid not in was:  # new here: moved in from where the baseline saw it, or opened
+            kind = "moved" if moved is not None and moved >= MOVED_M else "opened"
+        elif a is None:
+            kind = "closed"
+        elif moved is not None and moved >= MOVED_M:
+            kind = "moved"  # within its place, or out of it
+        else:
+            continue
+        if kind not in triggers:
+            continue
+        site = b if kind == "closed" else a
+        if site is None:
+            continue
+        ward = site[2]
+        changes.append({"change": kind, "asset_id": aid, "name": site[0], "category": site[1],
+                        "ward_code": ward, "ward_name": names.get(ward, ward),
+                        "from_ward": b[2] if kind == "moved" and b is not None else None,
+                        "moved_m": moved if kind == "moved" else None})
+    gaps_b, gaps_a = before.get("gaps", {}), after.get("gaps", {})
+    touched = {f"{c['ward_code']}|{c['category']}" for c in changes}
+    touched |= {f"{c['from_ward']}|{c['category']}" for c in changes if c.get("from_ward")}
+    gaps: list[dict[str, Any]] = []
+    threshold = sub.get("threshold")
+    for key in sorted(set(gaps_a) | set(gaps_b)):
+        g0, g1 = gaps_b.get(key), gaps_a.get(key)
+        rose = g0 is not None and g1 is not None and g1 > g0 and (threshold is None or g0 <= threshold < g1)
+        if ("gap-rises" in triggers and rose) or (key in touched and g0 != g1):
+            ward, cat = key.split("|", 1)
+            gaps.append({"ward_code": ward, "ward_name": names.get(ward, ward), "category": cat, "before": g0,
+                         "after": g1, "rose_past_threshold": bool(rose and "gap-rises" in triggers)})
+    if not changes and not any(g["rose_past_threshold"] for g in gaps):
+        return Found()
+    return Found(changes, gaps)
+
+
+# -- the messages ----------------------------------------------------------------------------------
+
+def _label(category: str) -> str:
+    return CATEGORY_LABELS.get(category, category)
+
+
+def ward_link(code: str) -> str:
+    return f"{settings.public_url}/profile?ward={urllib.parse.quote(code)}"
+
+
+def unsubscribe_link(token: str) -> str:
+    return f"{settings.public_url}/alerts/unsubscribe?token={urllib.parse.quote(token)}"
+
+
+def confirm_link(token: str) -> str:
+    return f"{settings.public_url}/alerts/confirm?token={urllib.parse.quote(token)}"
+
+
+def _where(sub: dict[str, Any]) -> str:
+    parts = []
+    if sub.get("region"):
+        parts.append(str(sub["region"]))
+    elif sub.get("las"):
+        parts.append(f"{len(sub['las'])} local authorit{'y' if len(sub['las']) == 1 else 'ies'}")
+    if sub.get("wards"):
+        more = len(sub["wards"]) - 5
+        parts.append(", ".join(sub["wards"][:5]) + (f" and {more} more" if more > 0 else ""))
+    cats = ", ".join(_label(c) for c in sub["categories"]) if sub.get("categories") else "every category"
+    return f"{'; '.join(parts)} ({cats})"
+
+
+def _confirmation(sub: dict[str, Any]) -> tuple[str, str]:
+    return ("assetmap: confirm your alerts",
+            f"Someone (we hope you) asked to be told when provision changes in {_where(sub)}.\n")
+
+
+def _with_links(d: Delivery) -> str:
+    """A message's text with the links only its subscriber may hold (added as it is sent, never
+    stored: the token they carry is sealed in the store)."""
+    if d.kind == "confirm":
+        return (d.body + f"\nConfirm, and nothing is sent until you do:\n{confirm_link(d.token)}\n\n"
+                "If it was not you, ignore this message: you will hear nothing more.\n")
+    return d.body + f"\nStop these messages: {unsubscribe_link(d.token)}\n"
+
+
+def _gap(x: float | None) -> str:
+    return "none" if x is None else f"{x:.3f}"
+
+
+def message(sub: dict[str, Any], found: Found, snapshot_id: str,
+            digest: bool = False) -> tuple[str, str, dict[str, Any]]:
+    """The subject, the text and the data of one alert."""
+    n = {k: sum(c["change"] == k for c in found.changes) for k in ("opened", "closed", "moved")}
+    said = [f"{v} {k}" for k, v in n.items() if v]
+    risen = [g for g in found.gaps if g["rose_past_threshold"]]
+    if risen:
+        said.append(f"{len(risen)} gap{'s' if len(risen) != 1 else ''} rose")
+    wards = sorted({c["ward_name"] for c in found.changes} | {g["ward_name"] for g in risen})
+    subject = (f"assetmap{' daily digest' if digest else ''}: {', '.join(said)} in "
+               + (", ".join(wards[:3]) + (f" and {len(wards) - 3} more" if len(wards) > 3 else "")))
+    lines = [f"What changed in {_where(sub)}" + (" since the last digest" if digest else "")
+             + f" (snapshot {snapshot_id}):", ""]
+    for c in found.changes:
+        what = f"Moved {c['moved_m']:,} m" if c["change"] == "moved" else c["change"].capitalize()
+        lines.append(f"- {what}: {c['name']} ({_label(c['category'])}), {c['ward_name']} ({c['ward_code']})")
+    if found.gaps:
+        lines += ["", "The gap (need beyond provision; higher is worse), before and after:"]
+        for g in found.gaps:
+            why = ""
+            if g["rose_past_threshold"]:
+                limit = sub.get("threshold")
+                why = "  (rose)" if limit is None else f"  (rose past your threshold, {limit:g})"
+            lines.append(f"- {g['ward_name']} ({g['ward_code']}), {_label(g['category'])}: {_gap(g['before'])} -> "
+                         f"{_gap(g['after'])}{why}")
+    codes = sorted({c["ward_code"] for c in found.changes} | {g["ward_code"] for g in found.gaps})
+    lines += ["", "See the ward" + ("s" if len(codes) > 1 else "") + ":"]
+    lines += [f"  {ward_link(c)}" for c in codes[:10]]
+    if sub["role"] == "public":
+        lines.append("Refugee support venues and women-only spaces are never named or located in these messages.")
+    data = {"subscription_id": sub["subscription_id"], "snapshot_id": snapshot_id, "digest": digest,
+            "changes": found.changes, "gaps": found.gaps, "links": {c: ward_link(c) for c in codes}}
+    return subject, "\n".join(lines) + "\n", data
+
+
+# -- planning, claiming, sending, recording --------------------------------------------------------
+
+def _plan(con: duckdb.DuckDBPyConnection, sid: str, key: str, kind: str, snapshot_id: str | None, subject: str,
+          body: str, data: dict[str, Any] | None, now: _dt.datetime) -> bool:
+    """A delivery, unless that (subscription, key) has one: True when this call added it."""
+    row = con.execute(
+        """INSERT INTO deliveries (subscription_id, key, kind, snapshot_id, subject, body, data, status, next_at,
+               created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING RETURNING key""",
+        [sid, key, kind, snapshot_id, subject, body, json.dumps(data, default=str) if data else None, now, now]
+    ).fetchone()
+    return row is not None
+
+
+def plan(store: Store, now: _dt.datetime | None = None) -> int:
+    """Plan what the latest snapshots mean for each active subscription (see the module's text);
+    return the number of messages planned."""
+    now = now or _now()
+    planned = 0
+    subs = _rows(store.con, "status = 'active'", [])
+    for variant in ("partner", "public"):
+        mine = [s for s in subs if _variant(s) == variant]
+        if not mine:
+            continue
+        path, snap = _latest(store.path, variant)
+        if path is None or snap is None:
+            continue
+        with _reading(path) as con:
+            for sub in mine:
+                if sub["baseline_snapshot"] == snap:
+                    continue
+                due = sub["mode"] == "immediate" or (
+                    sub["last_digest_at"] is None
+                    or now - sub["last_digest_at"] >= _dt.timedelta(hours=settings.digest_hours))
+                if not due:
+                    continue
+                before = json.loads(sub["baseline"]) if sub["baseline"] else None
+                after = picture(con, sub, also=(before or {}).get("in_scope", []))
+                found = compare(before, after, sub) if before else Found()
+                with store.transaction() as tx:
+                    if found:
+                        digest = sub["mode"] == "daily"
+                        subject, body, data = message(sub, found, snap, digest=digest)
+                        planned += _plan(tx, sub["subscription_id"], f"digest:{snap}" if digest else snap,
+                                         "digest" if digest else "alert", snap, subject, body, data, now)
+                    tx.execute("UPDATE subscriptions SET baseline = ?, baseline_snapshot = ?, last_digest_at = ? "
+                               "WHERE subscription_id = ?",
+                               [json.dumps(after), snap, now if sub["mode"] == "daily" else sub["last_digest_at"],
+                                sub["subscription_id"]])
+    return planned
+
+
+@dataclass(frozen=True)
+class Delivery:
+    subscription_id: str
+    key: str
+    kind: str
+    subject: str
+    body: str
+    data: dict[str, Any] | None
+    attempts: int
+    channel: str
+    address: str
+    secret: str
+    token: str
+
+
+def claim(store: Store, now: _dt.datetime | None = None, who: str = "") -> list[Delivery]:
+    """Take the deliveries that are due (``sending``, claimed by ``who``); a claim older than
+    :data:`CLAIM_LEASE_S` was a lost process's: ``interrupted``, never sent twice."""
+    now = now or _now()
+    with store.transaction() as con:
+        con.execute("""UPDATE deliveries SET status = 'interrupted', error = 'the sending process was lost'
+                       WHERE status = 'sending' AND claimed_at < ?""", [now - _dt.timedelta(seconds=CLAIM_LEASE_S)])
+        rows = con.execute(
+            """UPDATE deliveries d SET status = 'sending', claimed_by = ?, claimed_at = ?
+               FROM subscriptions s
+               WHERE s.subscription_id = d.subscription_id AND d.status = 'pending' AND d.next_at <= ?
+                 AND (s.status = 'active' OR d.kind = 'confirm' AND s.status = 'pending')
+               RETURNING d.subscription_id, d.key, d.kind, d.subject, d.body, d.data, d.attempts""",
+            [who, now, now]).fetchall()
+        keys = {r[0] for r in rows}
+        subs = {s["subscription_id"]: s for s in _rows(con, "list_contains(?, subscription_id)", [sorted(keys)])}
+    out = []
+    for r in rows:
+        sub = subs[r[0]]
+        address, secret, token = (_unseal(store.path, sub[k]) for k in ("address", "secret", "token"))
+        out.append(Delivery(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else None, r[6], sub["channel"],
+                            address, secret, token))
+    return out
+
+
+def record(store: Store, outcomes: list[tuple[Delivery, str | None]],
+           now: _dt.datetime | None = None) -> dict[str, int]:
+    """Record what sending did (``None``: sent; else the error): sent, retried later, or given up."""
+    now = now or _now()
+    counts = {"sent": 0, "retry": 0, "given_up": 0}
+    with store.transaction() as con:
+        for d, error in outcomes:
+            tries = d.attempts + 1
+            if error is None:
+                status, when = "sent", now
+            elif tries >= settings.alert_tries:
+                status, when = "given_up", now
+            else:
+                status, when = "pending", now + _dt.timedelta(seconds=settings.alert_backoff_s * 2 ** (tries - 1))
+            counts["retry" if status == "pending" else status] += 1
+            con.execute(
+                """UPDATE deliveries SET status = ?, attempts = ?, error = ?, next_at = ?,
+                       sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END
+                   WHERE subscription_id = ? AND key = ? AND status = 'sending'""",
+                [status, tries, error, when, status, now, d.subscription_id, d.key])
+            if error is not None:
+                log.warning("alert %s/%s to %s: attempt %d failed (%s)%s", d.subscription_id, d.key,
+                            _masked(d.address), tries, error, "; given up" if status == "given_up" else "")
+    return counts
+
+
+def signature(secret: str, text: str, at: int) -> str:
+    """The webhook signature (:data:`SIGNATURE_HEADER`) of ``text`` sent at unix time ``at``."""
+    digest = hmac.new(secret.encode(), f"{at}.{text}".encode(), hashlib.sha256).hexdigest()
+    return f"t={at},sha256={digest}"
+
+
+def verify(secret: str, text: str, header: str, tolerance_s: float = 300.0, now: float | None = None) -> bool:
+    """Whether a webhook's ``text`` (its ``message``) carries a good, fresh signature: what a
+    receiver does."""
+    try:
+        parts = dict(p.split("=", 1) for p in header.split(","))
+        at = int(parts["t"])
+    except (ValueError, KeyError):
+        return False
+    fresh = abs((now if now is not None else time.time()) - at) <= tolerance_s
+    return fresh and hmac.compare_digest(signature(secret, text, at), header)
+
+
+def _smtp_to_apprise(url: str, to: str) -> str:
+    """``ASSETMAP_SMTP_URL`` as the apprise URL that sends to ``to``."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise AlertError(f"ASSETMAP_SMTP_URL must be smtp://[user:password@]host[:port] or smtps://…, not {url!r}")
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    tls = "ssl" if parts.scheme == "smtps" else query.get("tls", "starttls")
+    if tls not in ("starttls", "ssl", "none"):
+        raise AlertError(f"ASSETMAP_SMTP_URL's tls must be starttls, ssl or none, not {tls!r}")
+    auth = ""
+    if parts.username:
+        auth = urllib.parse.quote(urllib.parse.unquote(parts.username), safe="")
+        if parts.password:
+            auth += ":" + urllib.parse.quote(urllib.parse.unquote(parts.password), safe="")
+        auth += "@"
+    port = parts.port or {"starttls": 587, "ssl": 465, "none": 25}[tls]
+    args = {"from": settings.mail_from, "to": to, "format": "text", "smtp": parts.hostname,
+            "user": urllib.parse.unquote(parts.username or "") or None,
+            "cto": str(settings.alert_timeout_s), "rto": str(settings.alert_timeout_s)}
+    if tls == "none":
+        scheme = "mailto"
+    else:
+        scheme = "mailtos"
+        args["mode"] = tls
+        args["verify"] = "no" if query.get("verify") == "no" else "yes"
+    q = urllib.parse.urlencode({k: v for k, v in args.items() if v})
+    return f"{scheme}://{auth}{parts.hostname}:{port}?{q}"
+
+
+def _send_with(url: str, headers: dict[str, str], title: str, body: str) -> str | None:
+    """Send through apprise; None when the server took it, else what went wrong."""
+    import apprise
+
+    obj = apprise.Apprise.instantiate(url)
+    if obj is None:
+        return f"cannot send to {_masked(url)}"
+    obj.headers.update(headers)  # type: ignore[attr-defined]  # (the email and JSON plugins' headers)
+    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+        ok = obj.notify(body=body, title=title)
+    if ok:
+        return None
+    said = [line.strip() for line in captured.getvalue().splitlines() if line.strip()]
+    return (said[-1] if said else "the server did not take the message")[:300]
+
+
+def send(d: Delivery) -> str | None:
+    """Send one delivery (email or webhook); None when it went, else the error."""
+    try:
+        if d.channel == "email":
+            if not settings.smtp_url:
+                return "no mail server is set: ASSETMAP_SMTP_URL"
+            link = unsubscribe_link(d.token)
+            headers = {"List-Unsubscribe": f"<{link}>"} if d.kind != "confirm" else {}
+            if headers:
+                headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            headers["X-Assetmap-Subscription"] = d.subscription_id
+            return _send_with(_smtp_to_apprise(settings.smtp_url, d.address), headers, d.subject, _with_links(d))
+        text = json.dumps(d.data or {"subject": d.subject, "text": d.body}, sort_keys=True, default=str)
+        parts = urllib.parse.urlsplit(d.address)
+        url = urllib.parse.urlunsplit(("jsons" if parts.scheme == "https" else "json", parts.netloc, parts.path,
+                                       parts.query, ""))
+        sep = "&" if parts.query else "?"
+        url += f"{sep}cto={settings.alert_timeout_s}&rto={settings.alert_timeout_s}"
+        return _send_with(url, {SIGNATURE_HEADER: signature(d.secret, text, int(time.time())),
+                                "X-Assetmap-Subscription": d.subscription_id}, d.subject, text)
+    except AlertError as exc:
+        return str(exc)
+    except Exception as exc:  # a sender's surprise is this message's failure, not the run's
+        log.debug("sending %s/%s failed", d.subscription_id, d.key, exc_info=True)
+        return f"{type(exc).__name__}: {exc}"[:300]
+
+
+@dataclass
+class NotifyReport:
+    planned: int = 0
+    sent: int = 0
+    retry: int = 0
+    given_up: int = 0
+    pending: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def notify(open_store: Callable[[], contextlib.AbstractContextManager[Store]], now: _dt.datetime | None = None,
+           who: str = "") -> NotifyReport:
+    """Plan, claim, send and record (see the module's text). ``open_store`` opens the working
+    store for writing (the pipeline's takes the store's writer limit first); it is held only
+    while planning and recording, never while a server is asked."""
+    report = NotifyReport()
+    with open_store() as store:
+        report.planned = plan(store, now)
+        batch = claim(store, now, who)
+    if batch:
+        outcomes = [(d, send(d)) for d in batch]
+        with open_store() as store:
+            counts = record(store, outcomes)
+            report.sent, report.retry, report.given_up = counts["sent"], counts["retry"], counts["given_up"]
+            report.pending = int(store.scalar("SELECT count(*) FROM deliveries WHERE status = 'pending'") or 0)
+    return report
+
+
+# -- requests from the dashboard (through the inbox) -----------------------------------------------
+
+REQUEST_KEY = "assetmap_alert"
+
+
+def is_request(payload: Any) -> bool:
+    return isinstance(payload, dict) and REQUEST_KEY in payload
+
+
+def request(action: str, **fields: Any) -> dict[str, Any]:
+    """A request the dashboard drops into the inbox: ``subscribe`` (email, wards, categories,
+    on, role), ``confirm`` or ``unsubscribe`` (token)."""
+    if action not in ("subscribe", "confirm", "unsubscribe"):
+        raise AlertError(f"no alert action {action!r}")
+    if action == "subscribe":
+        check_email(fields.get("email") or "")
+    elif not fields.get("token"):
+        raise AlertError("the link has no token")
+    return {REQUEST_KEY: action, **{k: v for k, v in fields.items() if v is not None}}
+
+
+def take_request(store: Store, payload: dict[str, Any]) -> dict[str, Any]:
+    """Carry out a dashboard's request (:func:`request`); raises :class:`AlertError` for a bad one."""
+    action = payload.get(REQUEST_KEY)
+    if action == "subscribe":
+        sub = subscribe(store, email=str(payload.get("email") or ""), wards=list(payload.get("wards") or []),
+                        las=list(payload.get("las") or []), categories=payload.get("categories") or None,
+                        on=payload.get("on") or TRIGGERS, threshold=payload.get("threshold"),
+                        mode=str(payload.get("mode") or "immediate"),
+                        role="partner" if payload.get("role") == "partner" else "public",
+                        confirmed=False, made_by="dashboard")
+        return {"action": action, "subscription_id": sub["subscription_id"], "status": sub["status"]}
+    if action == "confirm":
+        sub = confirm(store, str(payload.get("token") or ""))
+        return {"action": action, "subscription_id": sub["subscription_id"], "status": sub["status"]}
+    if action == "unsubscribe":
+        sub = unsubscribe(store, str(payload.get("token") or ""), by_token=True)
+        return {"action": action, "subscription_id": sub["subscription_id"], "status": sub["status"]}
+    raise AlertError(f"no alert action {str(action)[:40]!r}")
