@@ -390,8 +390,8 @@ class Settings:
     mail_from: str = field(default_factory=lambda: os.environ.get("ASSETMAP_MAIL_FROM", "assetmap@localhost"))
     public_url: str = field(default_factory=lambda: os.environ.get("ASSETMAP_PUBLIC_URL",
                                                                    "http://127.0.0.1:8501").rstrip("/"))
-    alert_tries: int = field(default_factory=lambda: int(_env_float("ASSETMAP_ALERT_TRIES", 6)))
-    alert_backoff_s: float = field(default_factory=lambda: _env_float("ASSETMAP_ALERT_BACKOFF_S", 10.0))
+    alert_tries: int = field(default_factory=lambda: int(_env_float("ASSETMAP_ALERT_TRIES", 8)))
+    alert_backoff_s: float = field(default_factory=lambda: _env_float("ASSETMAP_ALERT_BACKOFF_S", 30.0))
     alert_timeout_s: float = field(default_factory=lambda: _env_float("ASSETMAP_ALERT_TIMEOUT_S", 10.0))
     digest_hours: float = field(default_factory=lambda: _env_float("ASSETMAP_DIGEST_HOURS", 24.0))
     demo_dir: Path = field(default_factory=lambda: _env_path("ASSETMAP_DEMO_DIR", "geodata/demo"))

@@ -11,7 +11,10 @@ watcher runs here):
   event's ``ward_codes``;
 - deployment ``refresh_all/manual`` (no trigger), to recompute everything from the UI or API;
 - deployment ``network_part/parts`` (no trigger): a full recompute of a store spanning several
-  local authorities runs one per authority, so that the pool's workers route them side by side.
+  local authorities runs one per authority, so that the pool's workers route them side by side;
+- deployment ``notify/snapshot-published``, triggered by ``assetmap.snapshot.published``: alerts
+  for what the new snapshot means to each subscriber; and ``notify/hourly``, for digests and the
+  messages waiting to be tried again.
 
 At most two runs at a time (``limit=2``): while one holds the working store, the next one's
 process starts; writers take turns on the store's lock. The watcher emits
@@ -33,7 +36,7 @@ from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 
 from assetmap import events
 from assetmap.settings import settings
-from pipelines.flows import ensure_writer_limit, ingest_file, network_part, recompute, refresh_all
+from pipelines.flows import ensure_writer_limit, ingest_file, network_part, notify, recompute, refresh_all
 from pipelines.inbox import InboxWatcher, event_id
 from pipelines.recovery import ensure_recovery_automations
 
@@ -58,6 +61,12 @@ def deployments() -> list:
             description="Recompute the wards whose assets changed"),
         refresh_all.to_deployment(name="manual", description="Recompute everything"),
         network_part.to_deployment(name="parts", description="One local authority's walks, for a full recompute"),
+        notify.to_deployment(
+            name="snapshot-published",
+            triggers=[DeploymentEventTrigger(name="snapshot published", expect={events.SNAPSHOT_PUBLISHED})],
+            description="Tell subscribers what the new snapshot means for them"),
+        notify.to_deployment(name="hourly", cron="7 * * * *",
+                             description="Send what is due: digests, and messages waiting to be tried again"),
     ]
 
 

@@ -8,6 +8,8 @@
 - :func:`refresh_all` ingests a folder in dependency order, recomputes everything, publishes.
 - :func:`network_part` answers one local authority's walks; a full recompute of a store spanning
   several authorities hands them to the work pool, so that workers route them side by side.
+- :func:`notify` tells subscribers what the latest snapshot means for them
+  (:func:`assetmap.alerts.notify`); run after each ``assetmap.snapshot.published`` and daily.
 
 A repeated file does nothing: the store keys every ingest by the file's SHA-256 and options,
 so the second run of the same bytes is ``unchanged`` (and publishes nothing). Only opening the
@@ -35,7 +37,7 @@ from typing import Any, cast
 from prefect import flow, get_run_logger, task
 from prefect.exceptions import MissingContextError
 
-from assetmap import events
+from assetmap import alerts, events
 from assetmap.analysis import RecomputeResult, recompute_affected
 from assetmap.analysis import recompute as _recompute
 from assetmap.ingest import dependency_rank, expand_paths, load_order, record_refusal
@@ -46,6 +48,7 @@ from assetmap.sources import ASSETS_ONLY_KINDS
 from assetmap.sources._io import FileRefused, read_bytes, sha256_bytes
 from assetmap.store import Store, StoreBusy
 from assetmap.submissions import SubmissionError, submit_bytes
+from assetmap.submissions import load as load_submission
 from pipelines import inbox as inbox_mod
 
 _EMITTER_ON = False
@@ -456,8 +459,16 @@ def submission_batch_task(items: list[list[str]], inbox: str) -> list[dict[str, 
             try:
                 if isinstance(data, FileRefused):
                     raise SubmissionError(data.message)
-                sid = submit_bytes(store, data, name)
-                out.update(status="completed", submission_id=sid, message="pending moderation")
+                payload = load_submission(data, name)
+                if alerts.is_request(payload):  # a subscription, its confirmation or its end, from the dashboard
+                    done = alerts.take_request(store, payload)
+                    out.update(status="completed", alert=done["action"], subscription_id=done["subscription_id"],
+                               message=f"alert {done['action']}: {done['status']}")
+                else:
+                    sid = submit_bytes(store, data, name)
+                    out.update(status="completed", submission_id=sid, message="pending moderation")
+            except alerts.AlertError as exc:
+                out.update(status="refused", reason_code="invalid_alert_request", message=str(exc))
             except SubmissionError as exc:
                 out.update(status="refused", reason_code="invalid_submission", message=str(exc))
             except Exception as exc:  # whatever a hostile file does, it is filed away
@@ -521,6 +532,8 @@ def ingest_file(path: str, kind: str | None = None) -> dict[str, Any]:
             outs = _run(ingest_batch_task, claimed, options, str(inbox))
     finally:
         inbox_mod.release(inbox, run)  # what was claimed but not filed away goes back
+    if any(out.get("alert") for out in outs):  # a confirmation email to send, at once
+        _notify(logger)
     mine: dict[str, Any] = {"status": "already_taken", "path": str(p)}
     for out in outs:
         logger.info("%s: %s", Path(out["path"]).name, out.get("message") or out.get("status"))
@@ -702,3 +715,27 @@ def refresh_all(folder: str | None = None) -> dict[str, Any]:
             logger.info("%s: %s", Path(r["path"]).name, r.get("status"))
     out = _run(recompute_task, None)
     return {"ingests": results, "recompute": out}
+
+
+def _notify(logger: logging.Logger | logging.LoggerAdapter) -> alerts.NotifyReport:
+    """Plan, send and record alerts, holding the store only to plan and to record."""
+    report = alerts.notify(_writing, who=_worker_name())
+    logger.info("alerts: %s", report.as_dict())
+    return report
+
+
+@flow(name="notify", retries=6, retry_delay_seconds=120)
+def notify() -> dict[str, int]:
+    """Tell each subscriber what the latest snapshot means for them (:func:`assetmap.alerts.notify`).
+
+    Run after every publish (the ``assetmap.snapshot.published`` trigger) and hourly (digests,
+    and messages waiting to be tried again).
+    A store no one ever subscribed to (no alerts key beside it) is not even opened. A message
+    that could not go (a mail server down) fails the run, and Prefect runs it again later: what
+    went already is recorded and is not sent twice."""
+    if not alerts.key_path(settings.db_path).exists():
+        return alerts.NotifyReport().as_dict()
+    report = _notify(_logger())
+    if report.retry:
+        raise RuntimeError(f"{report.retry} alert(s) could not be sent yet; trying again")
+    return report.as_dict()

@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -364,3 +365,75 @@ def test_the_command_line_subscribes_lists_notifies_and_unsubscribes(published, 
     assert gone.returncode == 0 and "ended" in gone.stdout
     assert json.loads(_cli("subscriptions", "--json", env_db=db).stdout) == []
 
+
+
+# -- the dashboard's side: its links' pages, and requests carried out by the pipeline's flow ------
+
+@pytest.fixture
+def links(tmp_path, monkeypatch):
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from dashboards import alert_links
+
+    monkeypatch.setattr(settings, "inbox_dir", tmp_path / "inbox")
+    with TestClient(Starlette(routes=alert_links.routes())) as client:
+        yield client, tmp_path / "inbox" / "submissions"
+
+
+def test_following_a_link_changes_nothing_until_its_button_is_pressed(links):
+    client, folder = links
+    for action in ("confirm", "unsubscribe"):
+        page = client.get(f"/alerts/{action}", params={"token": "tok-123"})
+        assert page.status_code == 200 and "<form method='post'" in page.text and "no-store" in page.headers[
+            "cache-control"]
+        assert not folder.exists() or not list(folder.iterdir())  # a mail scanner's GET does nothing
+    done = client.post("/alerts/confirm?token=tok-123")
+    assert done.status_code == 200 and "starting" in done.text
+    [req] = folder.glob("alert-*.json")
+    assert json.loads(req.read_text()) == {alerts.REQUEST_KEY: "confirm", "token": "tok-123"}
+    client.post("/alerts/confirm?token=tok-123")  # the button pressed twice is one request
+    assert len(list(folder.glob("alert-*.json"))) == 1
+
+
+def test_one_click_unsubscribe_as_rfc_8058_posts_it(links):
+    client, folder = links
+    done = client.post("/alerts/unsubscribe?token=abc", content=b"List-Unsubscribe=One-Click",
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert done.status_code == 200 and "Unsubscribed" in done.text
+    [req] = folder.glob("alert-*.json")
+    assert json.loads(req.read_text())[alerts.REQUEST_KEY] == "unsubscribe"
+
+
+def test_a_hostile_token_is_escaped_and_a_missing_one_is_said(links):
+    client, _folder = links
+    page = client.get("/alerts/unsubscribe", params={"token": "\"><script>alert(1)</script>"})
+    assert "<script>alert(1)" not in page.text
+    assert client.get("/alerts/confirm").status_code == 400
+    assert client.get("/alerts/delete-everything?token=x").status_code == 404
+
+
+def test_a_dashboard_request_goes_through_the_inbox_flow_to_a_confirmation_email(wired, boxes):
+    """The request the dashboard's form leaves in the inbox is taken by the pipeline's own flow
+    (as plain Python), which stores it pending and sends the confirmation at once; the
+    confirmation, dropped the same way, starts it; a forged one is refused in its report."""
+    from pipelines.flows import ingest_file as flow
+
+    db, inbox = wired
+    box, _hooks = boxes
+    with Store(db) as store:
+        ward = store.scalar("SELECT min(code) FROM areas WHERE level = 'ward'")
+    path = alerts.to_inbox(alerts.request("subscribe", email="form@example.test", wards=[ward]), inbox)
+    out = flow.fn(str(path))
+    assert out["status"] == "completed" and out["alert"] == "subscribe", out
+    [mail] = box.messages
+    link = next(w for w in box.text_of(mail).split() if "/alerts/confirm?token=" in w)
+    token = urllib.parse.unquote(link.split("token=", 1)[1])
+    forged = flow.fn(str(alerts.to_inbox(alerts.request("confirm", token=token + "x"), inbox)))
+    assert forged["status"] == "refused" and forged["reason_code"] == "invalid_alert_request"
+    assert flow.fn(str(alerts.to_inbox(alerts.request("confirm", token=token), inbox)))["status"] == "completed"
+    with Store(db) as store:
+        [sub] = alerts.subscriptions(store.con, store.path)
+    assert (sub["address"], sub["status"], sub["made_by"], sub["role"]) == \
+        ("form@example.test", "active", "dashboard", "public")
+    assert len(box.messages) == 1  # nothing but the confirmation yet

@@ -18,7 +18,7 @@ from streamlit_folium import st_folium
 from assetmap import queries, vocab
 from assetmap.csvout import to_csv_bytes
 from assetmap.vocab.headings import worded
-from dashboards import common, maps
+from dashboards import common, maps, subscribe
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -89,6 +89,9 @@ def main() -> None:
         st.download_button("Download the changes (CSV)", to_csv_bytes(worded(listed)),
                            file_name=f"assetmap-changes-{start}-{end}.csv", mime="text/csv", key="ch-csv",
                            on_click="ignore")
+    ward_list = queries.wards(con)
+    subscribe.form({r.code: f"{r.name} ({r.code})" for r in ward_list.itertuples(index=False)},
+                   [common.view()["ward"]] if common.view().get("ward") else [], key="ch")
     moments = queries.as_at_moments(con)
     st.subheader("The gap then and now")
     if not moments:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from assetmap import queries
-from dashboards import common, profile
+from dashboards import common, profile, subscribe
 
 
 def main() -> None:
@@ -20,6 +20,7 @@ def main() -> None:
     code = common.choice("Ward", labels, v.get("ward"), key="p-ward")
     common.set_view(ward=code)
     profile.render(con, code, path, key="page-profile")
+    subscribe.form(labels, [code], key="p")
 
 
 main()
