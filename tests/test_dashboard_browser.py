@@ -447,3 +447,49 @@ def test_a_website_is_a_link_only_when_it_is_http_mailto_or_tel(server, page, sn
     listed, _ = queries.assets_in_reach(snap, ward)
     links = dict(zip(listed["name"], listed["website"], strict=True))
     assert links[HOSTILE_NAMES[0]] == GOOD_LINK and pd.isna(links[HOSTILE_NAMES[1]])
+
+
+def test_subscribing_from_the_ward_profile_sends_the_confirmation_email(server, page, snap, home, tmp_path,
+                                                                      monkeypatch):
+    """The form on the ward profile leaves a request in the inbox; the pipeline's own flow (as
+    plain Python, over this dashboard's store) sends the confirmation; its link, opened in the
+    browser, shows a button that starts the alerts."""
+    from assetmap import alerts
+    from assetmap.settings import settings
+    from assetmap.store import Store
+    from pipelines.flows import ingest_file as flow
+    from tests.mail_servers import Mailbox
+
+    code, name = snap.execute("SELECT code, name FROM areas WHERE level = 'ward' ORDER BY code LIMIT 1 OFFSET 7"
+                              ).fetchone()
+    box = Mailbox(tmp_path / "tls").start()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    for key, value in {"db_path": home / "assetmap.duckdb", "inbox_dir": home / "inbox", "smtp_url": box.url,
+                       "public_url": server.rstrip("/")}.items():
+        monkeypatch.setattr(settings, key, value)
+    try:
+        page.goto(server + f"profile?ward={code}")
+        page.get_by_text(f"Ward profile: {name} ({code})").wait_for(timeout=30_000)
+        page.get_by_text("Email me about changes here").click()
+        page.get_by_label("Your email address").fill("neighbour@example.test")
+        page.get_by_role("button", name="Email me").click()
+        page.get_by_text("Nearly done").wait_for(timeout=15_000)
+        [request] = (home / "inbox" / "submissions").glob("alert-*.json")
+        assert json.loads(request.read_text())["wards"] == [code]
+        out = flow.fn(str(request))
+        assert out["status"] == "completed", out
+        [mail] = box.messages
+        assert str(mail["To"]) == "neighbour@example.test" and "confirm" in str(mail["Subject"]).lower()
+        link = next(w for w in box.text_of(mail).split() if "/alerts/confirm?token=" in w)
+        page.goto(link)
+        page.get_by_role("button", name="Start my alerts").click()
+        page.get_by_text("Your alerts are starting").wait_for(timeout=10_000)
+        confirmed = list((home / "inbox" / "submissions").glob("alert-*.json"))
+        assert len(confirmed) == 1
+        assert flow.fn(str(confirmed[0]))["status"] == "completed"
+        with Store(home / "assetmap.duckdb") as store:
+            [sub] = [s for s in alerts.subscriptions(store.con, store.path) if s["address"] == "neighbour@example.test"]
+        assert (sub["status"], sub["wards"], sub["role"]) == ("active", [code], "public")
+        shot(page, "09-alerts-confirmed")
+    finally:
+        box.stop()
