@@ -115,6 +115,18 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _address_hash(db_path: str | os.PathLike[str], address: str) -> str:
+    """An address's keyed hash (no dictionary of addresses finds it without the key)."""
+    _fernet(db_path)  # the key, made if need be
+    key = key_path(db_path).read_bytes().strip()
+    return hmac.new(key, address.strip().lower().encode(), hashlib.sha256).hexdigest()
+
+
+#: At most this many subscriptions awaiting confirmation per address (the form cannot be used to
+#: flood someone's inbox with confirmation emails).
+MAX_PENDING = 3
+
+
 # -- subscriptions ---------------------------------------------------------------------------------
 
 def check_email(address: str) -> str:
@@ -181,6 +193,18 @@ def subscribe(store: Store, *, email: str | None = None, webhook: str | None = N
     if not ward_codes and not la_codes:
         raise AlertError("say where: --ward CODE, --la CODE or --region NAME")
     now = now or _now()
+    same = _rows(store.con, """address_hash = ? AND channel = ? AND status <> 'unsubscribed' AND wards = ?
+                                AND las = ? AND categories IS NOT DISTINCT FROM ? AND triggers = ?
+                                AND threshold IS NOT DISTINCT FROM ? AND mode = ? AND role = ?""",
+                 [_address_hash(store.path, address), channel, ward_codes, la_codes, cats, triggers, threshold, mode,
+                  role])
+    if same:  # asked again: the same subscription (and, pending, no second confirmation email)
+        return {**same[0], "address": address, "secret": _unseal(store.path, same[0]["secret"]),
+                "token": _unseal(store.path, same[0]["token"])}
+    if not confirmed and int(store.scalar(
+            "SELECT count(*) FROM subscriptions WHERE address_hash = ? AND status = 'pending'",
+            [_address_hash(store.path, address)]) or 0) >= MAX_PENDING:
+        raise AlertError(f"{_masked(address)} has {MAX_PENDING} subscriptions waiting for confirmation already")
     sub = {"subscription_id": secrets.token_hex(6), "channel": channel, "address": address, "wards": ward_codes,
            "las": la_codes, "region": region, "categories": cats, "triggers": triggers, "threshold": threshold,
            "mode": mode, "role": role, "status": "active" if confirmed else "pending",
@@ -191,13 +215,13 @@ def subscribe(store: Store, *, email: str | None = None, webhook: str | None = N
     with store.transaction() as con:
         con.execute(
             """INSERT INTO subscriptions (subscription_id, channel, address, wards, las, region, categories,
-                   triggers, threshold, mode, role, status, secret, token, token_hash, made_by, created_at,
-                   confirmed_at, baseline, baseline_snapshot, last_digest_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   triggers, threshold, mode, role, status, secret, token, token_hash, address_hash, made_by,
+                   created_at, confirmed_at, baseline, baseline_snapshot, last_digest_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [sealed.get(k, sub[k]) for k in ("subscription_id", "channel", "address", "wards", "las", "region",
                                              "categories", "triggers", "threshold", "mode", "role", "status",
                                              "secret", "token")]
-            + [_token_hash(str(sub["token"])), made_by, now, sub["confirmed_at"],
+            + [_token_hash(str(sub["token"])), _address_hash(store.path, address), made_by, now, sub["confirmed_at"],
                json.dumps(baseline) if baseline else None, snapshot_id, now])
         if not confirmed:
             subject, body = _confirmation(sub)
@@ -271,7 +295,7 @@ def subscriptions(con: duckdb.DuckDBPyConnection, db_path: str | os.PathLike[str
     rows = con.execute("SELECT subscription_id, status, count(*) FROM deliveries GROUP BY ALL").fetchall()
     for sid, status, n in rows:
         counts.setdefault(sid, {})[status] = n
-    hidden = ("secret", "token", "token_hash", "baseline")
+    hidden = ("secret", "token", "token_hash", "address_hash", "baseline")
     return [{**{k: v for k, v in s.items() if k not in hidden}, "deliveries": counts.get(s["subscription_id"], {})}
             for s in subs]
 
@@ -526,7 +550,7 @@ def plan(store: Store, now: _dt.datetime | None = None) -> int:
                     continue
                 due = sub["mode"] == "immediate" or (
                     sub["last_digest_at"] is None
-                    # (a few minutes early is on time: the hourly run must not miss the day by seconds)
+                    # (a few minutes early is on time: a run due at the hour must not miss the day by seconds)
                     or now - sub["last_digest_at"] >= _dt.timedelta(hours=settings.digest_hours, minutes=-10))
                 if not due:
                     continue
@@ -709,9 +733,22 @@ class NotifyReport:
     retry: int = 0
     given_up: int = 0
     pending: int = 0
+    #: when something is next due (a message to try again, a digest), for the caller to come back
+    next_due: _dt.datetime | None = None
 
-    def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "next_due": self.next_due.isoformat() if self.next_due else None}
+
+
+def next_due(store: Store) -> _dt.datetime | None:
+    """The earliest moment something will be due: a message waiting to be tried again, or an
+    active digest subscription's next digest (UTC, naive)."""
+    retry = store.scalar("SELECT min(next_at) FROM deliveries WHERE status = 'pending'")
+    digest = store.scalar("SELECT min(last_digest_at) FROM subscriptions WHERE status = 'active' AND mode = 'daily'")
+    if digest is not None:
+        digest += _dt.timedelta(hours=settings.digest_hours)
+    due = [d for d in (retry, digest) if d is not None]
+    return min(due) if due else None
 
 
 def notify(open_store: Callable[[], contextlib.AbstractContextManager[Store]], now: _dt.datetime | None = None,
@@ -723,12 +760,16 @@ def notify(open_store: Callable[[], contextlib.AbstractContextManager[Store]], n
     with open_store() as store:
         report.planned = plan(store, now)
         batch = claim(store, now, who)
+        if not batch:
+            report.pending = int(store.scalar("SELECT count(*) FROM deliveries WHERE status = 'pending'") or 0)
+            report.next_due = next_due(store)
     if batch:
         outcomes = [(d, send(d)) for d in batch]
         with open_store() as store:
             counts = record(store, outcomes)
             report.sent, report.retry, report.given_up = counts["sent"], counts["retry"], counts["given_up"]
             report.pending = int(store.scalar("SELECT count(*) FROM deliveries WHERE status = 'pending'") or 0)
+            report.next_due = next_due(store)
     return report
 
 

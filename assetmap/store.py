@@ -718,6 +718,7 @@ MIGRATIONS: list[tuple[int, str]] = [
             secret            VARCHAR NOT NULL,
             token             VARCHAR NOT NULL,
             token_hash        VARCHAR NOT NULL UNIQUE,
+            address_hash      VARCHAR NOT NULL,  -- keyed hash: the same address asked twice is known
             made_by           VARCHAR NOT NULL,
             created_at        TIMESTAMP NOT NULL,
             confirmed_at      TIMESTAMP,

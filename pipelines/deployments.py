@@ -13,8 +13,9 @@ watcher runs here):
 - deployment ``network_part/parts`` (no trigger): a full recompute of a store spanning several
   local authorities runs one per authority, so that the pool's workers route them side by side;
 - deployment ``notify/snapshot-published``, triggered by ``assetmap.snapshot.published``: alerts
-  for what the new snapshot means to each subscriber; and ``notify/hourly``, for digests and the
-  messages waiting to be tried again.
+  for what the new snapshot means to each subscriber; a run that leaves something due later (a
+  message to retry, a digest) schedules one more run of it then (not a cron schedule: the
+  server's scheduler service fails to insert scheduled runs with the pinned SQLAlchemy 2.1).
 
 At most two runs at a time (``limit=2``): while one holds the working store, the next one's
 process starts; writers take turns on the store's lock. The watcher emits
@@ -65,8 +66,6 @@ def deployments() -> list:
             name="snapshot-published",
             triggers=[DeploymentEventTrigger(name="snapshot published", expect={events.SNAPSHOT_PUBLISHED})],
             description="Tell subscribers what the new snapshot means for them"),
-        notify.to_deployment(name="hourly", cron="7 * * * *",
-                             description="Send what is due: digests, and messages waiting to be tried again"),
     ]
 
 

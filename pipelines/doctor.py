@@ -289,6 +289,40 @@ def check_map_scripts(folder: Path | None = None) -> Check:
 
 
 # -- the command ----------------------------------------------------------------------------
+def check_mail(url: str) -> Check:
+    """The alerts' mail server answers, speaks STARTTLS (unless told not to) and, given an account,
+    takes its login; nothing is sent."""
+    import smtplib
+    import ssl
+
+    parts = urllib.parse.urlsplit(url)
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    fix = "check ASSETMAP_SMTP_URL (smtp://user:password@host:587, smtps://…:465) and that the server answers"
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        return Check("mail server", False, f"ASSETMAP_SMTP_URL is not smtp:// or smtps://: {parts.scheme}://…", fix)
+    ctx = ssl.create_default_context()
+    if query.get("verify") == "no":
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    tls = "ssl" if parts.scheme == "smtps" else query.get("tls", "starttls")
+    where = f"{parts.hostname}:{parts.port or {'ssl': 465, 'none': 25}.get(tls, 587)}"
+    try:
+        if tls == "ssl":
+            server: smtplib.SMTP = smtplib.SMTP_SSL(parts.hostname, parts.port or 465, timeout=TIMEOUT_S, context=ctx)
+        else:
+            server = smtplib.SMTP(parts.hostname, parts.port or (25 if tls == "none" else 587), timeout=TIMEOUT_S)
+        with server:
+            server.ehlo()
+            if tls == "starttls":
+                server.starttls(context=ctx)
+                server.ehlo()
+            if parts.username:
+                server.login(urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
+    except (OSError, smtplib.SMTPException) as exc:
+        return Check("mail server", False, f"{where}: {_why(exc)}", fix)
+    return Check("mail server", True, f"{where}: answers{', STARTTLS' if tls == 'starttls' else ''}"
+                                      f"{', login taken' if parts.username else ''}")
+
+
 def run(db: Path, api: str, pool: str | None, dashboard: str | None, home: Path) -> list[Check]:
     """Every part, in the order a deployment depends on them."""
     checks = [check_store(db)]
@@ -304,6 +338,8 @@ def run(db: Path, api: str, pool: str | None, dashboard: str | None, home: Path)
     metadata = settings.oidc.get("metadata_url")
     checks.append(check_identity(metadata) if metadata
                   else Check("identity provider", None, "not used (ASSETMAP_OIDC_METADATA_URL is not set)"))
+    checks.append(check_mail(settings.smtp_url) if settings.smtp_url
+                  else Check("mail server", None, "not used (ASSETMAP_SMTP_URL is not set: no alert email goes)"))
     checks.append(check_dashboard(dashboard, home) if dashboard
                   else Check("dashboard", None, "not asked (--no-dashboard)"))
     checks.append(check_map_scripts())

@@ -9,7 +9,8 @@
 - :func:`network_part` answers one local authority's walks; a full recompute of a store spanning
   several authorities hands them to the work pool, so that workers route them side by side.
 - :func:`notify` tells subscribers what the latest snapshot means for them
-  (:func:`assetmap.alerts.notify`); run after each ``assetmap.snapshot.published`` and daily.
+  (:func:`assetmap.alerts.notify`); run after each ``assetmap.snapshot.published``, and again
+  when a message waits to be retried or a digest is due.
 
 A repeated file does nothing: the store keys every ingest by the file's SHA-256 and options,
 so the second run of the same bytes is ``unchanged`` (and publishes nothing). Only opening the
@@ -724,18 +725,40 @@ def _notify(logger: logging.Logger | logging.LoggerAdapter) -> alerts.NotifyRepo
     return report
 
 
-@flow(name="notify", retries=6, retry_delay_seconds=120)
-def notify() -> dict[str, int]:
+@flow(name="notify")
+def notify() -> dict[str, Any]:
     """Tell each subscriber what the latest snapshot means for them (:func:`assetmap.alerts.notify`).
 
-    Run after every publish (the ``assetmap.snapshot.published`` trigger) and hourly (digests,
-    and messages waiting to be tried again).
-    A store no one ever subscribed to (no alerts key beside it) is not even opened. A message
-    that could not go (a mail server down) fails the run, and Prefect runs it again later: what
-    went already is recorded and is not sent twice."""
+    Run after every publish (the ``assetmap.snapshot.published`` trigger). A store no one ever
+    subscribed to (no alerts key beside it) is not even opened. When something is due later (a
+    message to try again after a mail server failed, a digest), the run asks the server for one
+    more run of this deployment at that moment (one per 10 s, however many ask): Prefect keeps
+    it, across restarts, and a worker runs it."""
     if not alerts.key_path(settings.db_path).exists():
         return alerts.NotifyReport().as_dict()
     report = _notify(_logger())
-    if report.retry:
-        raise RuntimeError(f"{report.retry} alert(s) could not be sent yet; trying again")
+    if report.next_due is not None:
+        _notify_at(report.next_due)
     return report.as_dict()
+
+
+#: The deployment a notify run asks to run again (see :mod:`pipelines.deployments`).
+NOTIFY_DEPLOYMENT = "notify/snapshot-published"
+
+
+def _notify_at(when: Any) -> None:
+    """One scheduled run of the notify deployment at ``when`` (naive UTC), rounded up to 10 s;
+    asked twice for the same moment, the server makes it once (its idempotency key)."""
+    import datetime as _dt
+
+    from prefect.context import FlowRunContext
+    from prefect.deployments import run_deployment
+
+    if not os.environ.get("PREFECT_API_URL") or FlowRunContext.get() is None:
+        return  # run as plain Python: the caller (a cron job, the tests) comes back itself
+    due = when.replace(tzinfo=_dt.UTC)
+    due = max(due, _dt.datetime.now(_dt.UTC))
+    due = due.replace(second=due.second // 10 * 10, microsecond=0) + _dt.timedelta(seconds=10)
+    run = run_deployment(NOTIFY_DEPLOYMENT, scheduled_time=due, timeout=0, as_subflow=False,
+                         idempotency_key=f"assetmap-notify-{due:%Y%m%dT%H%M%S}")
+    _logger().info("alerts: next run %s at %s", getattr(run, "id", run), due.isoformat())

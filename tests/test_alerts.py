@@ -8,6 +8,7 @@ import contextlib
 import csv
 import datetime as _dt
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -121,6 +122,63 @@ def published(analysed_store, tmp_path):
     return analysed_store
 
 
+#: The states of the college's list the world below has a published snapshot of.
+STATES = {"open": (), "closed-4": ("college-4",), "closed-3": ("college-3",), "reopened": ()}
+
+
+@pytest.fixture(scope="session")
+def _world(tmp_path_factory, request) -> Path:
+    """Built once: the analysed demo city and its snapshots after each of :data:`STATES` was
+    ingested, recomputed and published in turn (their ids in ``states.json``), ``LATEST`` back at
+    ``open``."""
+    from tests.conftest import _built_once
+
+    def build(out: Path) -> None:
+        keep = settings.keep_snapshots
+        settings.keep_snapshots = 50
+        try:
+            shutil.copy(request.getfixturevalue("_analysed_db"), out / "assetmap.duckdb")
+            ids = {}
+            with Store(out / "assetmap.duckdb") as store:
+                for state, closed in STATES.items():
+                    rows = [r for r in _classes(store, "41" if state == "reopened" else "40") if r["id"] not in closed]
+                    _drop(store, out, rows)
+                    ids[state] = (snapshot_dir(store.path, "partner") / LATEST).read_text().strip()
+                store.con.execute("CHECKPOINT")
+            (out / "states.json").write_text(json.dumps(ids))
+            for v in ("partner", "public"):
+                (snapshot_dir(out / "assetmap.duckdb", v) / LATEST).write_text(ids["open"])
+            for folder in out.glob("drop-*"):
+                shutil.rmtree(folder)
+        finally:
+            settings.keep_snapshots = keep
+
+    return _built_once(tmp_path_factory, "alerts-world", build)
+
+
+@pytest.fixture
+def world(_world, tmp_path):
+    """A store of its own over :func:`_world` (its snapshots linked, never written), the college's
+    classes open in the latest snapshot; ``flip(world, STATE)`` publishes another state's."""
+    def link_or_copy(src: str, dst: str) -> None:
+        if "snapshots" in Path(src).parts and src.endswith(".duckdb"):  # (LATEST is written: a copy)
+            os.link(src, dst)
+        else:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(_world, tmp_path / "w", copy_function=link_or_copy)
+    store = Store(tmp_path / "w" / "assetmap.duckdb")
+    yield store
+    store.close()
+
+
+def flip(store: Store, state: str) -> None:
+    """Publish ``state``'s snapshot as :func:`publish` does at the end: its name in ``LATEST``."""
+    sid = json.loads((store.path.parent / "states.json").read_text())[state]
+    for v in ("partner", "public"):
+        (snapshot_dir(store.path, v) / LATEST).write_text(sid)
+
+
 def test_closing_a_class_sends_one_email_and_one_signed_webhook(published, boxes, tmp_path):
     store, (box, hooks) = published, boxes
     rid, site = _open_class(store, sensitive=False)
@@ -171,11 +229,11 @@ def test_closing_a_class_sends_one_email_and_one_signed_webhook(published, boxes
     assert (quiet.planned, quiet.sent) == (0, 0) and len(box.messages) == 1 and len(hooks.received) == 1
 
 
-def test_a_mail_server_that_is_down_delays_the_message_which_then_goes_once(published, boxes, tmp_path):
-    store, (box, _hooks) = published, boxes
-    rid, site = _open_class(store, sensitive=False)
+def test_a_mail_server_that_is_down_delays_the_message_which_then_goes_once(world, boxes, tmp_path):
+    store, (box, _hooks) = world, boxes
+    _rid, site = _open_class(store, sensitive=False)
     alerts.subscribe(store, email="officer@council.test", wards=[site["ward"]])
-    _close(store, tmp_path, rid)
+    flip(store, "closed-4")
     box.stop()
     t0 = _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
     down = alerts.notify(_opener(store), now=t0)
@@ -196,13 +254,13 @@ def test_a_mail_server_that_is_down_delays_the_message_which_then_goes_once(publ
         box.stop()
 
 
-def test_a_message_is_given_up_after_the_set_number_of_tries_and_recorded(published, boxes, tmp_path,
+def test_a_message_is_given_up_after_the_set_number_of_tries_and_recorded(world, boxes, tmp_path,
                                                                         monkeypatch):
-    store, (_box, hooks) = published, boxes
+    store, (_box, hooks) = world, boxes
     monkeypatch.setattr(settings, "alert_tries", 3)
-    rid, site = _open_class(store, sensitive=False)
+    _rid, site = _open_class(store, sensitive=False)
     alerts.subscribe(store, webhook=hooks.url, wards=[site["ward"]])
-    _close(store, tmp_path, rid)
+    flip(store, "closed-4")
     hooks.fail = True
     t = _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
     outcomes = []
@@ -216,30 +274,30 @@ def test_a_message_is_given_up_after_the_set_number_of_tries_and_recorded(publis
     assert hooks.received == []
 
 
-def test_the_unsubscribe_link_stops_further_mail(published, boxes, tmp_path):
-    store, (box, _hooks) = published, boxes
-    rid, site = _open_class(store, sensitive=False)
+def test_the_unsubscribe_link_stops_further_mail(world, boxes, tmp_path):
+    store, (box, _hooks) = world, boxes
+    _rid, site = _open_class(store, sensitive=False)
     alerts.subscribe(store, email="resident@example.test", wards=[site["ward"]])
-    _close(store, tmp_path, rid)
+    flip(store, "closed-4")
     alerts.notify(_opener(store))
     token = box.messages[0]["List-Unsubscribe"].strip("<>").split("token=", 1)[1]
     ended = alerts.take_request(store, alerts.request("unsubscribe", token=token))
     assert ended["status"] == "unsubscribed"
-    _drop(store, tmp_path, _classes(store, capacity="41"))  # everything back: the class reopens
+    flip(store, "reopened")  # everything back: the class reopens
     assert alerts.notify(_opener(store)).planned == 0
     assert len(box.messages) == 1
     with pytest.raises(alerts.AlertError, match="not one this service sent"):
         alerts.take_request(store, alerts.request("unsubscribe", token="forged-" + token))
 
 
-def test_a_public_message_never_names_or_locates_a_sensitive_site(published, boxes, tmp_path):
-    store, (box, _hooks) = published, boxes
+def test_a_public_message_never_names_or_locates_a_sensitive_site(world, boxes, tmp_path):
+    store, (box, _hooks) = world, boxes
     rid, site = _open_class(store, sensitive=True)
     assert site["sensitive"]
     lat, lon = next((r["lat"], r["lon"]) for r in _classes(store) if r["id"] == rid)
     alerts.subscribe(store, email="public@example.test", wards=[site["ward"]])
     alerts.subscribe(store, email="partner@council.test", wards=[site["ward"]], role="partner")
-    _close(store, tmp_path, rid)
+    flip(store, "closed-3")
     alerts.notify(_opener(store))
     by_to = {str(m["To"]): box.text_of(m) + str(m["Subject"]) for m in box.messages}
     assert site["name"] in by_to["partner@council.test"]
@@ -253,23 +311,23 @@ def test_a_public_message_never_names_or_locates_a_sensitive_site(published, box
         assert site["name"] not in body + (data or "")
 
 
-def test_fifty_publishes_in_digest_mode_give_one_message(published, boxes, tmp_path):
+def test_fifty_publishes_in_digest_mode_give_one_message(world, boxes, tmp_path):
     """Each publish flips the snapshot pointer to a new file, as :func:`publish` does; the daily
     subscriber hears once, after a day, of what changed across all fifty."""
-    store, (box, _hooks) = published, boxes
-    rid, site = _open_class(store, sensitive=False)
+    store, (box, _hooks) = world, boxes
+    _rid, site = _open_class(store, sensitive=False)
     t0 = _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
     alerts.subscribe(store, email="digest@example.test", wards=[site["ward"]], mode="daily", now=t0)
     before = {v: (snapshot_dir(store.path, v) / (snapshot_dir(store.path, v) / LATEST).read_text().strip())
               for v in ("partner", "public")}
-    _close(store, tmp_path, rid)
+    flip(store, "closed-4")
     after = {v: (snapshot_dir(store.path, v) / (snapshot_dir(store.path, v) / LATEST).read_text().strip())
              for v in ("partner", "public")}
     for i in range(50):
         sid = f"2099010{1 + i // 24}T{i % 24:02d}0000000000Z"
         for v in ("partner", "public"):
             folder = snapshot_dir(store.path, v)
-            shutil.copyfile((after if i >= 20 else before)[v], folder / f"{sid}.duckdb")
+            os.link((after if i >= 20 else before)[v], folder / f"{sid}.duckdb")  # a new file, as publish makes
             (folder / LATEST).write_text(f"{sid}.duckdb")
         assert alerts.notify(_opener(store), now=t0 + _dt.timedelta(minutes=20 * (i + 1))).planned == 0
     assert box.messages == []
@@ -280,10 +338,10 @@ def test_fifty_publishes_in_digest_mode_give_one_message(published, boxes, tmp_p
     assert alerts.notify(_opener(store), now=t0 + _dt.timedelta(hours=30)).planned == 0
 
 
-def test_a_dashboard_subscription_is_confirmed_by_a_link_before_anything_else_is_sent(published, boxes,
+def test_a_dashboard_subscription_is_confirmed_by_a_link_before_anything_else_is_sent(world, boxes,
                                                                                     tmp_path):
-    store, (box, _hooks) = published, boxes
-    rid, site = _open_class(store, sensitive=False)
+    store, (box, _hooks) = world, boxes
+    _rid, site = _open_class(store, sensitive=False)
     made = alerts.take_request(store, alerts.request("subscribe", email="volunteer@charity.test",
                                                      wards=[site["ward"]], categories=["esol_provider"]))
     assert made["status"] == "pending"
@@ -291,10 +349,10 @@ def test_a_dashboard_subscription_is_confirmed_by_a_link_before_anything_else_is
     [first] = box.messages
     assert "confirm" in str(first["Subject"]).lower() and "List-Unsubscribe" not in first
     link = next(w for w in box.text_of(first).split() if "/alerts/confirm?token=" in w)
-    _close(store, tmp_path, rid)
+    flip(store, "closed-4")
     assert alerts.notify(_opener(store)).sent == 0  # not confirmed: nothing but the confirmation
     alerts.take_request(store, alerts.request("confirm", token=link.split("token=", 1)[1]))
-    _drop(store, tmp_path, _classes(store, capacity="41"))  # the class reopens
+    flip(store, "reopened")  # the class reopens
     alerts.notify(_opener(store))
     assert len(box.messages) == 2 and f"Opened: {site['name']}" in box.text_of(box.messages[1])
     assert "Closed" not in box.text_of(box.messages[1])  # before the confirmation: not news
@@ -327,10 +385,10 @@ def test_subscribers_are_sealed_in_the_store_and_absent_from_both_snapshots(publ
     ({"email": "a@b.test", "wards": ["E05900001"], "categories": ["pubs"]}, "no category pubs"),
     ({"email": "a@b.test", "webhook": "http://x.test/", "wards": ["E05900001"]}, "one of --email or --webhook"),
 ])
-def test_a_subscription_that_cannot_be_taken_says_why(published, kwargs, said):
+def test_a_subscription_that_cannot_be_taken_says_why(world, kwargs, said):
     with pytest.raises(alerts.AlertError, match=said):
-        alerts.subscribe(published, **kwargs)
-    assert published.scalar("SELECT count(*) FROM subscriptions") == 0
+        alerts.subscribe(world, **kwargs)
+    assert world.scalar("SELECT count(*) FROM subscriptions") == 0
 
 
 def _cli(*args: str, env_db: Path) -> subprocess.CompletedProcess:
@@ -338,10 +396,10 @@ def _cli(*args: str, env_db: Path) -> subprocess.CompletedProcess:
                           text=True, timeout=120, cwd=REPO)
 
 
-def test_the_command_line_subscribes_lists_notifies_and_unsubscribes(published, boxes, tmp_path,
+def test_the_command_line_subscribes_lists_notifies_and_unsubscribes(world, boxes, tmp_path,
                                                                     monkeypatch):
-    store, (box, _hooks) = published, boxes
-    rid, site = _open_class(store, sensitive=False)
+    store, (box, _hooks) = world, boxes
+    _rid, site = _open_class(store, sensitive=False)
     db = store.path
     store.close()
     monkeypatch.setenv("ASSETMAP_SMTP_URL", box.url)
@@ -356,7 +414,7 @@ def test_the_command_line_subscribes_lists_notifies_and_unsubscribes(published, 
     bad = _cli("subscribe", "--email", "lead@partnership.test", "--ward", "E05999999", env_db=db)
     assert bad.returncode == 2 and "no ward E05999999" in bad.stderr and "Traceback" not in bad.stderr
     with Store(db) as s:
-        _close(s, tmp_path, rid)
+        flip(s, "closed-4")
     sent = _cli("notify", "--json", env_db=db)
     assert sent.returncode == 0, sent.stderr
     assert json.loads(sent.stdout)["sent"] == 1 and len(box.messages) == 1
@@ -437,3 +495,54 @@ def test_a_dashboard_request_goes_through_the_inbox_flow_to_a_confirmation_email
     assert (sub["address"], sub["status"], sub["made_by"], sub["role"]) == \
         ("form@example.test", "active", "dashboard", "public")
     assert len(box.messages) == 1  # nothing but the confirmation yet
+
+
+def test_the_form_cannot_flood_an_inbox_with_confirmations(world, boxes):
+    store, (box, _hooks) = world, boxes
+    ward = store.scalar("SELECT min(code) FROM areas WHERE level = 'ward'")
+    ask = alerts.request("subscribe", email="Target@Example.test", wards=[ward])
+    first = alerts.take_request(store, ask)
+    again = alerts.take_request(store, alerts.request("subscribe", email="target@example.test", wards=[ward]))
+    assert again["subscription_id"] == first["subscription_id"]  # the same request: the same subscription
+    for cats in (["esol_provider"], ["place_of_worship"]):
+        alerts.take_request(store, alerts.request("subscribe", email="target@example.test", wards=[ward],
+                                                  categories=cats))
+    with pytest.raises(alerts.AlertError, match="waiting for confirmation already"):
+        alerts.take_request(store, alerts.request("subscribe", email="target@example.test", wards=[ward],
+                                                  categories=["community_centre"]))
+    alerts.notify(_opener(store))
+    assert len(box.messages) == 3
+
+
+def test_two_notifiers_at_once_send_each_message_once(world, boxes, monkeypatch):
+    """Two workers (here two `assetmap notify` processes) run for the same snapshot at once: the
+    store lets one plan and claim at a time, so the message goes once."""
+    store, (box, _hooks) = world, boxes
+    _rid, site = _open_class(store, sensitive=False)
+    alerts.subscribe(store, email="twice@example.test", wards=[site["ward"]])
+    flip(store, "closed-4")
+    db = store.path
+    store.close()
+    env = {**os.environ, "ASSETMAP_SMTP_URL": box.url}
+    cli = Path(sys.executable).with_name("assetmap")
+    procs = [subprocess.Popen([str(cli), "notify", "--json", "--db", str(db)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    assert sorted(o["sent"] for o in outs) == [0, 1] and sorted(o["planned"] for o in outs) == [0, 1]
+    assert len(box.messages) == 1
+
+
+def test_a_claim_whose_process_was_lost_is_never_sent_again(world, boxes):
+    """A notifier killed between claiming a message and recording it may have sent it: the claim
+    runs out and the message is marked interrupted, at most once rather than twice."""
+    store, (box, _hooks) = world, boxes
+    _rid, site = _open_class(store, sensitive=False)
+    alerts.subscribe(store, email="lost@example.test", wards=[site["ward"]])
+    flip(store, "closed-4")
+    t0 = _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
+    alerts.plan(store, t0)
+    assert len(alerts.claim(store, t0, who="killed")) == 1  # ... and the process dies here
+    assert alerts.claim(store, t0 + _dt.timedelta(seconds=60)) == []  # still its claim
+    later = alerts.notify(_opener(store), now=t0 + _dt.timedelta(seconds=alerts.CLAIM_LEASE_S + 1))
+    assert later.sent == 0 and box.messages == []
+    assert store.con.execute("SELECT status FROM deliveries").fetchall() == [("interrupted",)]

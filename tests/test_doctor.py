@@ -214,18 +214,33 @@ def test_altered_map_scripts(tmp_path):
     assert altered.ok is False and victim in altered.said and altered.fix == vendor.FIX
 
 
+def test_a_mail_server_that_speaks_starttls_or_does_not_answer(tmp_path):
+    from tests.mail_servers import Mailbox
+
+    box = Mailbox(tmp_path / "tls").start()
+    try:
+        ok = doctor.check_mail(box.url)
+    finally:
+        box.stop()
+    assert ok.ok and "STARTTLS" in ok.said, ok
+    gone = doctor.check_mail(f"smtp://127.0.0.1:{box.port}")
+    assert gone.ok is False and f"127.0.0.1:{box.port}" in gone.said and "ASSETMAP_SMTP_URL" in gone.fix
+    assert doctor.check_mail("http://mail.example.test").ok is False
+
+
 def test_the_command_prints_a_line_per_part_and_fails_when_one_does(analysed_store, tmp_path):
     path = analysed_store.path
     analysed_store.close()
     env = {k: v for k, v in __import__("os").environ.items()
-           if not k.startswith(("ASSETMAP_SNAPSHOT", "ASSETMAP_OIDC", "PREFECT_API"))}
+           if not k.startswith(("ASSETMAP_SNAPSHOT", "ASSETMAP_OIDC", "ASSETMAP_SMTP", "PREFECT_API"))}
     cli = Path(sys.executable).with_name("assetmap")
     out = subprocess.run([str(cli), "doctor", "--db", str(path), "--api", _closed_port() + "/api", "--no-dashboard"],
                          capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 1, out.stderr
     lines = out.stdout.splitlines()
     parts = [ln.split()[1] for ln in lines if ln.startswith(("ok", "FAIL", "--"))]
-    assert parts == ["store", "prefect", "pipeline", "writer", "bucket", "identity", "dashboard", "map"], lines
+    assert parts == ["store", "prefect", "pipeline", "writer", "bucket", "identity", "mail", "dashboard", "map"], \
+        lines
     assert lines[0].startswith("ok") and lines[1].startswith("FAIL") and "Traceback" not in out.stderr
     assert "1 part(s) need attention: prefect" in out.stdout
     as_json = subprocess.run([str(cli), "doctor", "--db", str(path), "--api", _closed_port() + "/api",
