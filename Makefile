@@ -18,11 +18,13 @@ $(STAMP): pyproject.toml constraints.txt dashboards/vendor.py
 up: $(STAMP)
 	$(BIN)/assetmap up
 
-# the tests that start no server or browser on both cores (pytest-xdist), then the slow ones
-# one at a time (they time servers and sessions, and would compete for the cores)
+# the tests that start no server or browser on both cores (pytest-xdist), with the slow ones that
+# time nothing (marked concurrent: they mostly wait on their servers and browser; each module on
+# one worker, so its servers start once); then the other slow ones one at a time (they time
+# servers and sessions, and would compete for the cores)
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -n 2
-	$(BIN)/python -m pytest -m slow
+	$(BIN)/python -m pytest -m "not slow or concurrent" -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -m "slow and not concurrent"
 
 # ruff (the rule set in pyproject.toml) and mypy, both clean; .ci/run runs this before the tests
 lint: $(STAMP)

@@ -22,7 +22,7 @@ from tests.conftest import post_json, running_up, wait_for
 from tests.mail_servers import Hooks, Mailbox
 from tests.test_alerts import FIELDS, _classes
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.concurrent, pytest.mark.xdist_group("alerts_live")]
 
 WITHIN_S = 30.0
 

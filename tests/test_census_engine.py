@@ -124,6 +124,8 @@ def test_a_damaged_table_goes_row_by_row(tmp_path, damage):
 
 @pytest.mark.realdata
 @pytest.mark.slow
+@pytest.mark.concurrent
+@pytest.mark.xdist_group("census_engine")
 def test_the_national_2011_file():
     """Both engines on every fourth row of the national file (45,352 real OAs, from every part of
     England and Wales; the whole file took the row-by-row reader 23 s of a 20-minute suite, and

@@ -23,7 +23,7 @@ from assetmap.store import connect
 from pipelines.up import dashboard_command, free_port, wait_file, wait_http
 from tests.conftest import BAD_LINK, GOOD_LINK, HOSTILE_NAMES, REPO, SENSITIVE_PLANTED, pair_in
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.concurrent, pytest.mark.xdist_group("dashboard_browser")]
 
 CHROMIUM = Path(os.environ.get("ASSETMAP_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = REPO / "test-output" / "browser"

@@ -147,6 +147,8 @@ def _truth(partner_path) -> pd.DataFrame:
 
 
 @pytest.mark.slow
+@pytest.mark.concurrent
+@pytest.mark.xdist_group("disclosure")
 def test_the_public_snapshot_locates_no_sensitive_site_and_the_figures_before_the_rule_do(snapshots):
     truth = _truth(snapshots[PARTNER])
     assert len(truth) > 50  # the demo's women-only classes and refugee support venues
@@ -195,6 +197,8 @@ def test_the_public_figures_per_output_area_are_those_of_the_public_sites_alone(
 
 
 @pytest.mark.slow
+@pytest.mark.concurrent
+@pytest.mark.xdist_group("disclosure")
 @pytest.mark.realdata
 def test_newport_with_some_venues_marked_sensitive_gives_none_away(tmp_path):
     """Real streets and real venues: a dozen of Newport's places of worship marked sensitive."""

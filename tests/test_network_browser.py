@@ -18,7 +18,8 @@ from assetmap.store import Store
 from tests.conftest import real_data
 from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, MAP_FRAME, served, shot
 
-pytestmark = [pytest.mark.slow, pytest.mark.realdata]
+pytestmark = [pytest.mark.slow, pytest.mark.realdata, pytest.mark.concurrent,
+              pytest.mark.xdist_group("network_browser")]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from tests.servers import assetmap_workers, wait_until
 from tests.test_gaps import assert_same_results
 from tests.test_network_split import EAST, cut_in_two
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.concurrent, pytest.mark.xdist_group("network_pool")]
 POOL = "assetmap-network"
 
 

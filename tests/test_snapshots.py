@@ -237,6 +237,8 @@ def test_eight_ingests_while_another_process_reads_snapshots(full_store, tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.concurrent
+@pytest.mark.xdist_group("kill9")
 def test_kill_9_at_twelve_random_moments_leaves_a_consistent_store(tmp_path, _base_db, demo_dir):
     """An ingest killed at random moments leaves a store that opens, is consistent, and
     completes the same ingest on rerun with no duplicates."""

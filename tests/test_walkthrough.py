@@ -19,7 +19,8 @@ import pytest
 from tests.conftest import REPO, real_data
 from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, MAP_FRAME, shot
 
-pytestmark = [pytest.mark.slow, pytest.mark.realdata]
+pytestmark = [pytest.mark.slow, pytest.mark.realdata, pytest.mark.concurrent,
+              pytest.mark.xdist_group("walkthrough")]
 
 
 def readme_commands() -> list[str]:
