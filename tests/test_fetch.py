@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from assetmap import alerts
 from assetmap import fetch as fetchmod
 from assetmap.analysis import recompute
 from assetmap.cli import main
@@ -312,6 +313,10 @@ def test_fetch_a_nation_loads_its_authorities_together_and_the_review_opens_on_i
         nomis = {p["geography"] for _, path, p in fs.log if path.endswith("NM_2041_1.data.csv")}
         assert nomis == {"1946157397TYPE150", "1946157398TYPE150"}
         lookup = {r["OA21CD"]: r for r in fs.data.lookup if r["OA21CD"] != "E00999999"}
+        # alerts for the region: its authorities, resolved as the fetch resolved them
+        assert main(["subscribe", "--email", "lead@partnership.test", "--region", "wales", "--db", str(db)]) == 0
+        assert main(["subscribe", "--email", "lead@partnership.test", "--region", "atlantis", "--db", str(db)]) == 2
+        assert "atlantis" in capsys.readouterr().err
     with Store(db) as got:
         las = got.con.execute("SELECT parent_code, count(*) FROM area_lookup WHERE parent_level = 'la' "
                               "GROUP BY 1 ORDER BY 1").fetchall()
@@ -330,6 +335,9 @@ def test_fetch_a_nation_loads_its_authorities_together_and_the_review_opens_on_i
             ("E08000027", "Dudley", "West Midlands")])
         assert ingest_paths(got, [sheet])[0].status == "completed"
         assert dispersal_trend.home_region(got.con) == "Wales"
+        [sub] = alerts.subscriptions(got.con, got.path)
+        assert (sub["region"], sub["las"]) == ("Wales", ["W06000015", "W06000018"])
+        assert alerts.scope_wards(got.con, sub) == sorted(wards)
 
 
 def test_an_authority_created_in_2023_gets_its_census_through_the_districts_it_replaced(shared, tmp_path,
