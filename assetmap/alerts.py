@@ -371,7 +371,7 @@ def picture(con: duckdb.DuckDBPyConnection, sub: dict[str, Any], also: Iterable[
     in_scope = set(wards)
     return {"sites": {r[0]: [r[1], r[2], r[3], r[4], r[5]] for r in rows},
             "in_scope": sorted(r[0] for r in rows if r[3] in in_scope and (not cats or r[2] in cats)),
-            "gaps": {f"{w}|{c}": g for w, c, g in gaps}, "wards": dict(named)}
+            "gaps": {f"{w}|{c}": g + 0.0 for w, c, g in gaps}, "wards": dict(named)}  # (+0.0: no "-0.000")
 
 
 @dataclass
