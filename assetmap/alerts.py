@@ -49,6 +49,7 @@ from typing import Any
 
 import duckdb
 
+from assetmap.errors import AssetmapError
 from assetmap.settings import settings
 from assetmap.store import Store, connect
 from assetmap.vocab.categories import CATEGORIES, CATEGORY_LABELS
@@ -69,7 +70,7 @@ CLAIM_LEASE_S = 600.0
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 
 
-class AlertError(ValueError):
+class AlertError(AssetmapError, ValueError):
     """A subscription or a request about one that cannot be taken: said in one line."""
 
 

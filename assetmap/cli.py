@@ -1048,13 +1048,11 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=level, format="%(message)s",
                         handlers=[RichHandler(show_path=False, console=Console(stderr=True))], force=True)
-    from assetmap.errors import FileRefused
-    from assetmap.objectstore import ObjectStoreError
-    from assetmap.store import StoreError
+    from assetmap.errors import AssetmapError
 
     try:
         return int(args.func(args) or 0)
-    except (FileRefused, StoreError, ObjectStoreError, ValueError) as exc:  # SubmissionError is a ValueError
+    except (AssetmapError, ValueError) as exc:  # what the user can fix (and a bad number they gave)
         log.error("%s", exc)
         return 2
     except KeyboardInterrupt:

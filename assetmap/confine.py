@@ -33,6 +33,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assetmap.errors import AssetmapError
+
 log = logging.getLogger(__name__)
 
 _SYSTEM_READ = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/sys", "/opt")
@@ -40,7 +42,7 @@ _PROC_READ = ("/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/sys", "/pro
               "/proc/filesystems", "/proc/mounts")
 
 
-class ConfinementError(RuntimeError):
+class ConfinementError(AssetmapError, RuntimeError):
     """Confinement was asked for (``ASSETMAP_CONFINE=on``) and cannot be given."""
 
 

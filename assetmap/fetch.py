@@ -74,6 +74,7 @@ from pathlib import Path
 from typing import Any
 
 from assetmap import __version__
+from assetmap.errors import AssetmapError
 from assetmap.settings import settings
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ IN_BATCH = 400  # codes in one `IN (...)` of a query
 _NO_ROUTE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ECONNREFUSED, errno.EADDRNOTAVAIL}
 
 
-class FetchError(Exception):
+class FetchError(AssetmapError):
     """A request that cannot be met (an unknown or ambiguous authority, a service's error)."""
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from assetmap.errors import AssetmapError
 from assetmap.settings import settings
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ LATEST = "LATEST"
 _KEEP_CACHED = 2
 
 
-class ObjectStoreError(RuntimeError):
+class ObjectStoreError(AssetmapError, RuntimeError):
     """The bucket could not be reached, or does not hold what was asked for."""
 
 

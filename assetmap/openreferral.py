@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from assetmap.errors import AssetmapError
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -44,7 +46,7 @@ _NS = uuid.UUID("6f1c2a54-2d0e-4c59-9f3e-0a55e7a1d201")  # assetmap's namespace 
 _HSDS_ATTRS = ("website", "description", "cost", "languages")
 
 
-class InvalidExport(ValueError):
+class InvalidExport(AssetmapError, ValueError):
     """What was about to be written does not meet the Open Referral UK schema."""
 
 

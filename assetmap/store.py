@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from assetmap.errors import AssetmapError
 from assetmap.settings import settings
 from assetmap.vocab import CATEGORIES, INDEX_NAMES, LEVELS, PARENT_LEVELS, UNLISTED
 from assetmap.vocab.units import sql_list
@@ -761,7 +762,7 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[st
     return None if row is None else row[0]
 
 
-class StoreError(RuntimeError):
+class StoreError(AssetmapError, RuntimeError):
     """The store cannot be opened or is not in a state assetmap understands."""
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assetmap.errors import AssetmapError
 from assetmap.ingest import IngestResult
 from assetmap.settings import settings
 from assetmap.sources._io import FileRefused, ReadResult, check_json_depth
@@ -35,7 +36,7 @@ FIELDS = ("name", "category", "subtype", "address", "postcode", "lat", "lon", "e
 PRIVATE = ("submitted_by",)
 
 
-class SubmissionError(ValueError):
+class SubmissionError(AssetmapError, ValueError):
     """A submission that cannot be taken, or a decision that cannot be made."""
 
 

@@ -101,3 +101,25 @@ def test_a_command_starts_without_loading_the_readers_or_the_geodata_stack():
              f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_every_error_a_user_can_fix_shares_one_base_the_command_line_says_in_one_line(tmp_path, capsys):
+    from assetmap.alerts import AlertError
+    from assetmap.confine import ConfinementError
+    from assetmap.errors import AssetmapError, FileRefused
+    from assetmap.fetch import FetchError, Unreachable
+    from assetmap.objectstore import ObjectStoreError
+    from assetmap.openreferral import InvalidExport
+    from assetmap.store import StoreBusy, StoreError
+    from assetmap.submissions import SubmissionError
+    from assetmap.vocab.categories import InvalidAttribute
+
+    for kind in (AlertError, ConfinementError, FileRefused, FetchError, Unreachable, ObjectStoreError, InvalidExport,
+                 StoreBusy, StoreError, SubmissionError, InvalidAttribute):
+        assert issubclass(kind, AssetmapError), kind
+    # each is still the built-in kind callers have caught it as
+    assert issubclass(SubmissionError, ValueError) and issubclass(StoreError, RuntimeError)
+    from assetmap.cli import main
+
+    assert main(["unsubscribe", "no-such-id", "--db", str(tmp_path / "store.duckdb")]) == 2  # an AlertError
+    assert "no subscription 'no-such-id'" in capsys.readouterr().err.replace("\n", " ")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from assetmap.errors import AssetmapError
+
 #: The categories assetmap knows, with a human label.
 CATEGORIES: dict[str, str] = {
     "community_centre": "Community centre",
@@ -112,7 +114,7 @@ _TRUE = {"y", "yes", "true", "t", "1", "x"}
 _FALSE = {"n", "no", "false", "f", "0"}
 
 
-class InvalidAttribute(ValueError):
+class InvalidAttribute(AssetmapError, ValueError):
     """An attribute value that cannot be understood; the message names the field."""
 
 
