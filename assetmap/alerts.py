@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import hashlib
 import hmac
 import json
@@ -87,16 +88,23 @@ def key_path(db_path: str | os.PathLike[str]) -> Path:
     return db.with_name(db.name + ".alerts-key")
 
 
-def _fernet(db_path: str | os.PathLike[str]) -> Any:
+@functools.lru_cache(maxsize=8)
+def _key(path: Path) -> bytes:
+    """The sealing key at ``path``, made if need be; read once per process (it never changes)."""
     from cryptography.fernet import Fernet
 
-    path = key_path(db_path)
     if not path.exists():
         with contextlib.suppress(FileExistsError):
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(Fernet.generate_key())
-    return Fernet(path.read_bytes().strip())
+    return path.read_bytes().strip()
+
+
+def _fernet(db_path: str | os.PathLike[str]) -> Any:
+    from cryptography.fernet import Fernet
+
+    return Fernet(_key(key_path(db_path).resolve()))
 
 
 def _seal(db_path: str | os.PathLike[str], text: str) -> str:
@@ -118,9 +126,7 @@ def _token_hash(token: str) -> str:
 
 def _address_hash(db_path: str | os.PathLike[str], address: str) -> str:
     """An address's keyed hash (no dictionary of addresses finds it without the key)."""
-    _fernet(db_path)  # the key, made if need be
-    key = key_path(db_path).read_bytes().strip()
-    return hmac.new(key, address.strip().lower().encode(), hashlib.sha256).hexdigest()
+    return hmac.new(_key(key_path(db_path).resolve()), address.strip().lower().encode(), hashlib.sha256).hexdigest()
 
 
 #: At most this many subscriptions awaiting confirmation per address (the form cannot be used to
@@ -194,17 +200,18 @@ def subscribe(store: Store, *, email: str | None = None, webhook: str | None = N
     if not ward_codes and not la_codes:
         raise AlertError("say where: --ward CODE, --la CODE or --region NAME")
     now = now or _now()
+    address_hash = _address_hash(store.path, address)
     same = _rows(store.con, """address_hash = ? AND channel = ? AND status <> 'unsubscribed' AND wards = ?
                                 AND las = ? AND categories IS NOT DISTINCT FROM ? AND triggers = ?
                                 AND threshold IS NOT DISTINCT FROM ? AND mode = ? AND role = ?""",
-                 [_address_hash(store.path, address), channel, ward_codes, la_codes, cats, triggers, threshold, mode,
+                 [address_hash, channel, ward_codes, la_codes, cats, triggers, threshold, mode,
                   role])
     if same:  # asked again: the same subscription (and, pending, no second confirmation email)
         return {**same[0], "address": address, "secret": _unseal(store.path, same[0]["secret"]),
                 "token": _unseal(store.path, same[0]["token"])}
     if not confirmed and int(store.scalar(
             "SELECT count(*) FROM subscriptions WHERE address_hash = ? AND status = 'pending'",
-            [_address_hash(store.path, address)]) or 0) >= MAX_PENDING:
+            [address_hash]) or 0) >= MAX_PENDING:
         raise AlertError(f"{_masked(address)} has {MAX_PENDING} subscriptions waiting for confirmation already")
     sub = {"subscription_id": secrets.token_hex(6), "channel": channel, "address": address, "wards": ward_codes,
            "las": la_codes, "region": region, "categories": cats, "triggers": triggers, "threshold": threshold,
@@ -222,7 +229,7 @@ def subscribe(store: Store, *, email: str | None = None, webhook: str | None = N
             [sealed.get(k, sub[k]) for k in ("subscription_id", "channel", "address", "wards", "las", "region",
                                              "categories", "triggers", "threshold", "mode", "role", "status",
                                              "secret", "token")]
-            + [_token_hash(str(sub["token"])), _address_hash(store.path, address), made_by, now, sub["confirmed_at"],
+            + [_token_hash(str(sub["token"])), address_hash, made_by, now, sub["confirmed_at"],
                json.dumps(baseline) if baseline else None, snapshot_id, now])
         if not confirmed:
             subject, body = _confirmation(sub)
@@ -655,33 +662,46 @@ def verify(secret: str, text: str, header: str, tolerance_s: float = 300.0, now:
     return fresh and hmac.compare_digest(signature(secret, text, at), header)
 
 
-def _smtp_to_apprise(url: str, to: str) -> str:
-    """``ASSETMAP_SMTP_URL`` as the apprise URL that sends to ``to``."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        raise AlertError(f"ASSETMAP_SMTP_URL must be smtp://[user:password@]host[:port] or smtps://…, not {url!r}")
-    query = dict(urllib.parse.parse_qsl(parts.query))
-    tls = "ssl" if parts.scheme == "smtps" else query.get("tls", "starttls")
-    if tls not in ("starttls", "ssl", "none"):
-        raise AlertError(f"ASSETMAP_SMTP_URL's tls must be starttls, ssl or none, not {tls!r}")
-    auth = ""
-    if parts.username:
-        auth = urllib.parse.quote(urllib.parse.unquote(parts.username), safe="")
-        if parts.password:
-            auth += ":" + urllib.parse.quote(urllib.parse.unquote(parts.password), safe="")
-        auth += "@"
-    port = parts.port or {"starttls": 587, "ssl": 465, "none": 25}[tls]
-    args = {"from": settings.mail_from, "to": to, "format": "text", "smtp": parts.hostname,
-            "user": urllib.parse.unquote(parts.username or "") or None,
-            "cto": str(settings.alert_timeout_s), "rto": str(settings.alert_timeout_s)}
-    if tls == "none":
-        scheme = "mailto"
-    else:
-        scheme = "mailtos"
-        args["mode"] = tls
-        args["verify"] = "no" if query.get("verify") == "no" else "yes"
-    q = urllib.parse.urlencode({k: v for k, v in args.items() if v})
-    return f"{scheme}://{auth}{parts.hostname}:{port}?{q}"
+@dataclass(frozen=True)
+class MailServer:
+    """``ASSETMAP_SMTP_URL`` read: ``smtp://[user:password@]host[:port][?tls=starttls|none][&verify=no]``
+    or ``smtps://…`` (TLS at once)."""
+
+    host: str
+    port: int
+    tls: str  # starttls, ssl or none
+    verify: bool
+    user: str
+    password: str
+
+    @classmethod
+    def of(cls, url: str) -> MailServer:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise AlertError(f"ASSETMAP_SMTP_URL must be smtp://[user:password@]host[:port] or smtps://…, "
+                             f"not {parts.scheme}://…")
+        query = dict(urllib.parse.parse_qsl(parts.query))
+        tls = "ssl" if parts.scheme == "smtps" else query.get("tls", "starttls")
+        if tls not in ("starttls", "ssl", "none"):
+            raise AlertError(f"ASSETMAP_SMTP_URL's tls must be starttls, ssl or none, not {tls!r}")
+        return cls(parts.hostname, parts.port or {"starttls": 587, "ssl": 465, "none": 25}[tls], tls,
+                   query.get("verify") != "no", urllib.parse.unquote(parts.username or ""),
+                   urllib.parse.unquote(parts.password or ""))
+
+    def apprise_url(self, to: str) -> str:
+        """The apprise URL that sends to ``to`` through this server."""
+        auth = ""
+        if self.user:
+            auth = urllib.parse.quote(self.user, safe="")
+            if self.password:
+                auth += ":" + urllib.parse.quote(self.password, safe="")
+            auth += "@"
+        args = {"from": settings.mail_from, "to": to, "format": "text", "smtp": self.host, "user": self.user or None,
+                "cto": str(settings.alert_timeout_s), "rto": str(settings.alert_timeout_s)}
+        if self.tls != "none":
+            args.update(mode=self.tls, verify="yes" if self.verify else "no")
+        q = urllib.parse.urlencode({k: v for k, v in args.items() if v})
+        return f"{'mailto' if self.tls == 'none' else 'mailtos'}://{auth}{self.host}:{self.port}?{q}"
 
 
 def _send_with(url: str, headers: dict[str, str], title: str, body: str) -> str | None:
@@ -711,7 +731,8 @@ def send(d: Delivery) -> str | None:
             if headers:
                 headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
             headers["X-Assetmap-Subscription"] = d.subscription_id
-            return _send_with(_smtp_to_apprise(settings.smtp_url, d.address), headers, d.subject, _with_links(d))
+            return _send_with(MailServer.of(settings.smtp_url).apprise_url(d.address), headers, d.subject,
+                              _with_links(d))
         text = json.dumps(d.data or {"subject": d.subject, "text": d.body}, sort_keys=True, default=str)
         parts = urllib.parse.urlsplit(d.address)
         url = urllib.parse.urlunsplit(("jsons" if parts.scheme == "https" else "json", parts.netloc, parts.path,

@@ -694,17 +694,9 @@ def cmd_unsubscribe(args: argparse.Namespace) -> int:
 
 def cmd_notify(args: argparse.Namespace) -> int:
     from assetmap import alerts
+    from assetmap.store import open_store
 
-    path = args.db or settings.db_path
-
-    @contextlib.contextmanager
-    def writing() -> Iterator[Store]:
-        from assetmap.store import open_store
-
-        with open_store(path) as store:
-            yield store
-
-    report = alerts.notify(writing, who=f"cli:{os.getpid()}")
+    report = alerts.notify(lambda: open_store(args.db), who=f"cli:{os.getpid()}")
     if args.json:
         _out(json.dumps(report.as_dict()))
     else:

@@ -295,32 +295,33 @@ def check_mail(url: str) -> Check:
     import smtplib
     import ssl
 
-    parts = urllib.parse.urlsplit(url)
-    query = dict(urllib.parse.parse_qsl(parts.query))
+    from assetmap.alerts import AlertError, MailServer
+
     fix = "check ASSETMAP_SMTP_URL (smtp://user:password@host:587, smtps://…:465) and that the server answers"
-    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        return Check("mail server", False, f"ASSETMAP_SMTP_URL is not smtp:// or smtps://: {parts.scheme}://…", fix)
-    ctx = ssl.create_default_context()
-    if query.get("verify") == "no":
-        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-    tls = "ssl" if parts.scheme == "smtps" else query.get("tls", "starttls")
-    where = f"{parts.hostname}:{parts.port or {'ssl': 465, 'none': 25}.get(tls, 587)}"
     try:
-        if tls == "ssl":
-            server: smtplib.SMTP = smtplib.SMTP_SSL(parts.hostname, parts.port or 465, timeout=TIMEOUT_S, context=ctx)
+        mail = MailServer.of(url)
+    except AlertError as exc:
+        return Check("mail server", False, str(exc), fix)
+    ctx = ssl.create_default_context()
+    if not mail.verify:
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    where = f"{mail.host}:{mail.port}"
+    try:
+        if mail.tls == "ssl":
+            server: smtplib.SMTP = smtplib.SMTP_SSL(mail.host, mail.port, timeout=TIMEOUT_S, context=ctx)
         else:
-            server = smtplib.SMTP(parts.hostname, parts.port or (25 if tls == "none" else 587), timeout=TIMEOUT_S)
+            server = smtplib.SMTP(mail.host, mail.port, timeout=TIMEOUT_S)
         with server:
             server.ehlo()
-            if tls == "starttls":
+            if mail.tls == "starttls":
                 server.starttls(context=ctx)
                 server.ehlo()
-            if parts.username:
-                server.login(urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
+            if mail.user:
+                server.login(mail.user, mail.password)
     except (OSError, smtplib.SMTPException) as exc:
         return Check("mail server", False, f"{where}: {_why(exc)}", fix)
-    return Check("mail server", True, f"{where}: answers{', STARTTLS' if tls == 'starttls' else ''}"
-                                      f"{', login taken' if parts.username else ''}")
+    return Check("mail server", True, f"{where}: answers{', STARTTLS' if mail.tls == 'starttls' else ''}"
+                                      f"{', login taken' if mail.user else ''}")
 
 
 def run(db: Path, api: str, pool: str | None, dashboard: str | None, home: Path) -> list[Check]:
