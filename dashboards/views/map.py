@@ -119,7 +119,7 @@ def main() -> None:
     many = bool(layers) and (partner or not geo.is_public(snap)) and \
         _n_assets(snap, tuple(layers), _tuple(religions), partner) > settings.map_max_markers
     drawn = _drawn(snap, m, scheme, k, tuple(layers), _tuple(religions), partner, selected, first_center,
-                   first_zoom, _bounds_key() if many else None)
+                   first_zoom, _bounds_key() if many else None, settings.map_max_markers)
     st.subheader(m.label)
     out = maps.show(drawn["args"], key="ward-map", height=560,
                     returned_objects=["last_active_drawing", "center", "zoom", "bounds"], center=center, zoom=zoom,
@@ -249,13 +249,14 @@ def _bounds_key() -> tuple[float, ...] | None:
 def _drawn(snap: str, m: queries.Measure, scheme: str, k: int, layers: tuple[str, ...],
            religions: tuple[str, ...] | None, partner: bool, selected: str | None,
            center: tuple[float, float] | None, zoom: int | None,
-           bounds: tuple[float, ...] | None) -> dict:
+           bounds: tuple[float, ...] | None, cap: int) -> dict:
     """The map of one view of one snapshot, rendered once for every session that shows it (a
     snapshot never changes; the result is never modified).
 
     A public snapshot's map is one map for every view (:func:`_remote_map`: wards from files the
     browser keeps, :mod:`dashboards.geo`) and a small script per view (``view``) that the same
-    map runs to show it; a partner's map carries its wards and values inline."""
+    map runs to show it; a partner's map carries its wards and values inline, and at most ``cap``
+    markers (``settings.map_max_markers``, an argument so that the cache keys on it)."""
     all_wards = cached.wards(snap)
     # PTAL has its own published bands (0, 1a ... 6b): its classes are those, whatever the scheme
     view = maps.choropleth(all_wards["code"], cached.measure_values(snap, m), m.kind, scheme, k)
@@ -268,7 +269,8 @@ def _drawn(snap: str, m: queries.Measure, scheme: str, k: int, layers: tuple[str
         script = maps.view_script(geo.values_url(snap, m, scheme, k), m.label, view.legend, selected, sensitive=True)
         return {**out, **base, "view": script}
     fc = features(snap, len(all_wards))
-    asset_frame, hidden = _within_view(cached.assets(snap, layers, religions, partner) if layers else None, bounds)
+    asset_frame, hidden = _within_view(cached.assets(snap, layers, religions, partner) if layers else None, bounds,
+                                       cap)
     sensitive = None if partner else cached.sensitive_counts(snap)
     fmap = maps.ward_map(fc, view.values, view.classes, view.bins, m.label, palette_name=PALETTE_OF[m.kind],
                          selected=selected, asset_frame=asset_frame, sensitive=sensitive, center=center, zoom=zoom,
@@ -315,15 +317,15 @@ def _map_reported(out: dict | None) -> bool:
     return bool(st.session_state.get("_map_reported"))
 
 
-def _within_view(frame: pd.DataFrame, bounds: tuple[float, ...] | None) -> pd.DataFrame:
-    """Cap the markers: all of them when few, else those in the map's last reported view
+def _within_view(frame: pd.DataFrame, bounds: tuple[float, ...] | None, cap: int) -> pd.DataFrame:
+    """Cap the markers at ``cap``: all of them when few, else those in the map's last reported view
     (``bounds``: south, west, north, east)."""
-    if frame is None or len(frame) <= settings.map_max_markers:
+    if frame is None or len(frame) <= cap:
         return frame, 0
     if bounds:
         s_, w, n, e = bounds
         inside = frame["lat"].between(s_, n) & frame["lon"].between(w, e)
-        if inside.sum() <= settings.map_max_markers:
+        if inside.sum() <= cap:
             return frame[inside], int((~inside).sum())
     return frame.iloc[0:0], len(frame)
 
