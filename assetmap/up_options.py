@@ -32,6 +32,8 @@ OPTIONS: list[tuple[str, dict[str, Any]]] = [
                                 "machines reach, behind your firewall)"}),
     ("--workers", {"type": int, "default": 1,
                    "help": "with --pool: workers started here too (default 1; 0 when they all run elsewhere)"}),
+    ("--no-watch", {"action": "store_true",
+                    "help": "with --pool: watch no inbox here (the store machines' `assetmap worker --watch` do)"}),
     ("--exit-after-start", {"action": "store_true", "help": argparse.SUPPRESS}),
 ]
 

@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pool", default=None,
                     help="register the deployments with this work pool (run by `assetmap worker --pool`) "
                          "instead of serving them here; the inbox watcher still runs here")
+    ap.add_argument("--no-watch", action="store_true",
+                    help="with --pool: watch no inbox here (the store machines' workers watch theirs)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("PREFECT_API_URL is not set: the worker needs a Prefect server (run `assetmap up`)")
         return 2
     if args.pool:
-        return _watch_for_pool(args.pool)
+        return _watch_for_pool(args.pool, watch=not args.no_watch)
     deps = deployments()
     # register the deployments and their triggers before the watcher emits anything, so that no
     # file.received event arrives before the automation that listens for it
@@ -126,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         serve(*deps, limit=2, print_starting_message=False)
     finally:
-        watcher.stop()
+        if watcher is not None:
+            watcher.stop()
     return 0
 
 
@@ -154,10 +157,13 @@ def run_at_work(run_id: str) -> bool:
     return state is not None and state.type.value in ("SCHEDULED", "PENDING", "RUNNING", "CANCELLING", "PAUSED")
 
 
-def _watch_and_say_ready() -> InboxWatcher:
-    """Start the inbox watcher, then write the file ``assetmap up`` waits for (``ASSETMAP_WORKER_READY``)."""
-    watcher = InboxWatcher(settings.inbox_dir, emit_file_received, keep_claims=run_at_work)
-    watcher.start()
+def _watch_and_say_ready(watch: bool = True) -> InboxWatcher | None:
+    """Start the inbox watcher (``watch``), then write the file ``assetmap up`` waits for
+    (``ASSETMAP_WORKER_READY``)."""
+    watcher = None
+    if watch:
+        watcher = InboxWatcher(settings.inbox_dir, emit_file_received, keep_claims=run_at_work)
+        watcher.start()
     ready = os.environ.get("ASSETMAP_WORKER_READY")
     if ready:
         with open(ready, "w", encoding="utf-8") as fh:
@@ -165,18 +171,21 @@ def _watch_and_say_ready() -> InboxWatcher:
     return watcher
 
 
-def _watch_for_pool(pool: str) -> int:
-    """Deployments in ``pool`` (run by workers wherever they are), and this machine's inbox watched."""
+def _watch_for_pool(pool: str, watch: bool = True) -> int:
+    """Deployments in ``pool`` (run by workers wherever they are), and (``watch``) this machine's
+    inbox watched."""
     deps = to_pool(pool)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    watcher = _watch_and_say_ready()
-    log.info("%d deployments in work pool %s; watching %s", len(deps), pool, settings.inbox_dir)
+    watcher = _watch_and_say_ready(watch)
+    log.info("%d deployments in work pool %s; %s", len(deps), pool,
+             f"watching {settings.inbox_dir}" if watcher else "no inbox watched here")
     try:
         stop.wait()
     finally:
-        watcher.stop()
+        if watcher is not None:
+            watcher.stop()
     return 0
 
 

@@ -161,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.prefect_db and not args.prefect_db.startswith("postgresql+asyncpg://"):
         ap.error("--prefect-db takes a PostgreSQL URL for asyncpg: postgresql+asyncpg://USER[:PASSWORD]@HOST:PORT/DB")
+    if args.no_watch and not args.pool:
+        ap.error("--no-watch goes with --pool (without a pool, this machine's watcher is the pipeline's only one)")
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     log.setLevel(logging.INFO)
 
@@ -222,14 +224,17 @@ def main(argv: list[str] | None = None) -> int:
         ready = home / "worker.ready"
         ready.unlink(missing_ok=True)
         env["ASSETMAP_WORKER_READY"] = str(ready)
+        watching = not (args.pool and args.no_watch)
         worker = children.start("pipeline-worker", [sys.executable, "-m", "pipelines.deployments",
-                                                    *(["--pool", args.pool] if args.pool else [])], env)
+                                                    *(["--pool", args.pool] if args.pool else []),
+                                                    *([] if watching else ["--no-watch"])], env)
         deadline = time.monotonic() + 120
         while not ready.exists():
             if worker.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the pipeline worker did not start (see {home / 'logs' / 'pipeline-worker.log'})")
             time.sleep(0.2)
-        print(f"Inbox watcher:   drop files into {inbox} (processed/ and rejected/ beside them)", flush=True)
+        if watching:
+            print(f"Inbox watcher:   drop files into {inbox} (processed/ and rejected/ beside them)", flush=True)
         if args.pool:
             for i in range(max(0, args.workers)):
                 children.start(f"worker-{i + 1}", [sys.executable, "-m", "pipelines.worker", "--pool", args.pool,
@@ -249,7 +254,10 @@ def main(argv: list[str] | None = None) -> int:
             dash.start()
             behind = f" ({dash.replicas} replicas behind HAProxy)" if dash.replicas > 1 else ""
             print(f"Dashboard:       {dash.url.rstrip('/')}{behind}", flush=True)
-        print(f"Store:           {db} (snapshots in {db.parent / 'snapshots'})", flush=True)
+        if args.pool and args.workers <= 0 and not watching:
+            print("Store:           on the store machines (their ASSETMAP_DB; none here)", flush=True)
+        else:
+            print(f"Store:           {db} (snapshots in {db.parent / 'snapshots'})", flush=True)
         print("assetmap is up. Ctrl-C stops everything.", flush=True)
         if args.exit_after_start:
             return 0

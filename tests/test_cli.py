@@ -142,7 +142,7 @@ def test_up_help_lists_every_option_up_takes(capsys):
         main(["up", "--help"])
     text = capsys.readouterr().out
     shown = [flag for flag, kw in OPTIONS if kw.get("help") is not argparse.SUPPRESS]
-    assert len(shown) == 10 and all(flag in text for flag in shown), text
+    assert len(shown) == 11 and all(flag in text for flag in shown), text
 
 
 def test_the_library_never_imports_prefect_or_streamlit():
