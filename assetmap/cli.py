@@ -731,6 +731,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     argv += ["--dashboard", args.dashboard] if args.dashboard else []
     argv += ["--no-dashboard"] if args.no_dashboard else []
     argv += ["--json"] if args.json else []
+    argv += ["--replica"] if args.replica else []
     return main(argv)
 
 
@@ -1003,6 +1004,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pool", help="the work pool whose live workers to look for (as given to `up --pool`)")
     p.add_argument("--dashboard", help="the dashboard's address (default http://127.0.0.1:8501)")
     p.add_argument("--no-dashboard", action="store_true", help="this machine serves no dashboard")
+    p.add_argument("--replica", action="store_true",
+                   help="this machine only serves dashboards from the bucket: no store, no Prefect here")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.set_defaults(func=cmd_doctor)
 

@@ -234,7 +234,8 @@ def check_identity(metadata_url: str) -> Check:
     if unset:
         return Check("identity provider", False, f"{meta['issuer']} answers, but {', '.join(unset)} "
                                                  f"{'is' if len(unset) == 1 else 'are'} not set",
-                     "register assetmap with the provider (one redirect URI per login replica) and set them")
+                     "register assetmap with the provider (redirect URI: the front door's /oauth2callback, and one per "
+                     "replica reached directly; docs/deploy.md, step 7) and set them")
     claims = meta.get("claims_supported")
     claim = settings.roles_claim
     if not claim:
@@ -324,8 +325,17 @@ def check_mail(url: str) -> Check:
                                       f"{', login taken' if mail.user else ''}")
 
 
-def run(db: Path, api: str, pool: str | None, dashboard: str | None, home: Path) -> list[Check]:
-    """Every part, in the order a deployment depends on them."""
+def run(db: Path, api: str, pool: str | None, dashboard: str | None, home: Path,
+        replica: bool = False) -> list[Check]:
+    """Every part, in the order a deployment depends on them; on a ``replica`` machine (dashboards
+    following the bucket) neither the store nor Prefect, which it never touches."""
+    if replica:
+        checks = [Check("store", None, "none here: this replica follows the bucket"),
+                  Check("prefect", None, "not used by a replica")]
+        if not settings.snapshot_url:
+            checks[0] = Check("store", False, "a replica with no ASSETMAP_SNAPSHOT_URL has nothing to serve",
+                              "set ASSETMAP_SNAPSHOT_URL=s3://bucket/prefix (as on the store machine)")
+        return checks + _outside(dashboard, home)
     checks = [check_store(db)]
     prefect = check_prefect(api)
     checks.append(prefect)
@@ -334,6 +344,12 @@ def run(db: Path, api: str, pool: str | None, dashboard: str | None, home: Path)
     else:
         checks += [Check("pipeline", None, "not asked: the Prefect API does not answer"),
                    Check("writer limit", None, "not asked: the Prefect API does not answer")]
+    return checks + _outside(dashboard, home)
+
+
+def _outside(dashboard: str | None, home: Path) -> list[Check]:
+    """The parts beyond the store and Prefect: bucket, identity provider, mail, dashboard, scripts."""
+    checks = []
     checks.append(check_bucket(settings.snapshot_url) if settings.snapshot_url
                   else Check("bucket", None, "not used (ASSETMAP_SNAPSHOT_URL is not set)"))
     metadata = settings.oidc.get("metadata_url")
@@ -362,11 +378,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dashboard", default=DEFAULT_DASHBOARD,
                     help=f"the dashboard's address (default {DEFAULT_DASHBOARD})")
     ap.add_argument("--no-dashboard", action="store_true", help="this machine serves no dashboard")
+    ap.add_argument("--replica", action="store_true",
+                    help="this machine only serves dashboards from the bucket: no store, no Prefect here")
     ap.add_argument("--json", action="store_true", help="print the checks as JSON")
     args = ap.parse_args(argv)
     api = args.api or os.environ.get("PREFECT_API_URL") or DEFAULT_API
     db = Path(args.db or settings.db_path)
-    checks = run(db, api, args.pool, None if args.no_dashboard else args.dashboard, Path(settings.home))
+    checks = run(db, api, args.pool, None if args.no_dashboard else args.dashboard, Path(settings.home),
+                 replica=args.replica)
     if args.json:
         print(json.dumps([asdict(c) for c in checks], indent=2))
     else:

@@ -5,7 +5,7 @@ written by an older assetmap, a Prefect API that refuses or hangs, a pool with n
 writer limit that lets two writers in, a bucket that refuses, does not exist or holds no
 ``LATEST``, an identity provider that lacks the groups claim, a replica that stopped, map
 scripts that were altered. The whole deployment answering "fine" is checked against the real
-servers in ``tests/test_partnership.py``.
+servers in ``tests/test_deploy_guide.py``.
 """
 
 from __future__ import annotations
@@ -175,7 +175,8 @@ def test_an_identity_provider_without_the_groups_claim_or_a_client(monkeypatch):
         monkeypatch.setattr(settings, "oidc", {"metadata_url": metadata, "client_id": "", "client_secret": "",
                                                "redirect_uri": "", "cookie_secret": ""})
         unset = doctor.check_identity(metadata)
-        assert unset.ok is False and "ASSETMAP_OIDC_CLIENT_ID" in unset.said and "redirect URI per login" in unset.fix
+        assert unset.ok is False and "ASSETMAP_OIDC_CLIENT_ID" in unset.said
+        assert "one per replica reached directly" in unset.fix
         monkeypatch.setattr(settings, "oidc", {"metadata_url": metadata, "client_id": "assetmap", "client_secret": "s",
                                                "redirect_uri": "http://dash/", "cookie_secret": "c"})
         claimless = doctor.check_identity(metadata)
@@ -252,3 +253,20 @@ def test_the_command_prints_a_line_per_part_and_fails_when_one_does(analysed_sto
 @pytest.fixture(autouse=True)
 def _no_outside_settings(monkeypatch):
     monkeypatch.setattr(settings, "snapshot_url", "")
+
+
+def test_a_replica_machine_is_not_asked_for_a_store_or_prefect(tmp_path, monkeypatch):
+    """`doctor --replica` on a machine that serves dashboards from the bucket: no store or Prefect
+    API is expected there (they would fail: none is meant to be), but without a bucket it has
+    nothing to serve, which it says."""
+    monkeypatch.setattr(settings, "snapshot_url", "")
+    checks = {c.part: c for c in doctor.run(tmp_path / "none.duckdb", "http://127.0.0.1:9/api", None, None,
+                                            tmp_path, replica=True)}
+    assert checks["store"].ok is False and "ASSETMAP_SNAPSHOT_URL" in checks["store"].fix
+    assert checks["prefect"].ok is None and "pipeline" not in checks
+    monkeypatch.setattr(settings, "snapshot_url", "s3://assetmap/x")
+    monkeypatch.setattr(doctor, "check_bucket", lambda url: doctor.Check("bucket", True, url))
+    checks = {c.part: c for c in doctor.run(tmp_path / "none.duckdb", "http://127.0.0.1:9/api", None, None,
+                                            tmp_path, replica=True)}
+    assert checks["store"].ok is None and checks["bucket"].ok is True
+    assert not [c.part for c in checks.values() if c.ok is False]
