@@ -403,7 +403,9 @@ def ingest_batch_task(items: list[list[str]], options: dict[str, Any], inbox: st
     refused and filed away like any refused file.
     """
     outs: list[dict[str, Any]] = []
+    took: dict[str, float] = {}
     with _writing() as store:
+        t = time.perf_counter()
         loaded = []
         for name, path in items:
             p = Path(path)
@@ -423,14 +425,20 @@ def ingest_batch_task(items: list[list[str]], options: dict[str, Any], inbox: st
                 ok = out["status"] in ("completed", "unchanged")
                 out["moved_to"] = str(inbox_mod.file_away(p, Path(inbox), ok, out))
             outs.append(out)
+        took["ingest"] = time.perf_counter() - t
         done = [o for o in outs if o["status"] == "completed"]
         if done and analyse:
+            t = time.perf_counter()
             res = _recompute_after(store, done)
+            took["recompute"] = time.perf_counter() - t
             ids = ", #".join(str(o["ingest_id"]) for o in done)
+            t = time.perf_counter()
             snap = _publish(store, reason=f"ingest #{ids}, {res.mode} recompute").snapshot_id
+            took["publish"] = time.perf_counter() - t
             for o in done:
                 o["snapshot"] = snap
                 o["recompute"] = res.mode
+    _logger().info("%d file(s): %s", len(outs), ", ".join(f"{k} {v:.2f} s" for k, v in took.items()))
     return outs
 
 
