@@ -54,8 +54,9 @@ def start(cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Pat
 
 
 @contextlib.contextmanager
-def moto_s3(logs: Path, bucket: str = "assetmap") -> Iterator[dict[str, str]]:
-    """An S3 endpoint with ``bucket`` made; yields the ``AWS_*`` variables that reach it."""
+def moto_s3(logs: Path, bucket: str | None = "assetmap") -> Iterator[dict[str, str]]:
+    """An S3 endpoint with ``bucket`` made (none: no bucket yet); yields the ``AWS_*`` variables
+    that reach it."""
     exe = BIN / "moto_server"
     if not exe.exists():
         pytest.fail("moto_server is missing: run `make test` once (it installs moto from constraints.txt)")
@@ -67,9 +68,10 @@ def moto_s3(logs: Path, bucket: str = "assetmap") -> Iterator[dict[str, str]]:
                "AWS_SECRET_ACCESS_KEY": "assetmap-test-secret", "AWS_DEFAULT_REGION": "eu-west-2"}
         import boto3
 
-        boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                     aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name=env["AWS_DEFAULT_REGION"]
-                     ).create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+        if bucket:
+            boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name=env["AWS_DEFAULT_REGION"]
+                         ).create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
         yield env
     finally:
         stop(proc)
@@ -80,9 +82,10 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def postgres(logs: Path) -> Iterator[str]:
-    """A throwaway PostgreSQL cluster on a free loopback port with a database ``prefect``; yields
-    its SQLAlchemy URL for Prefect (``postgresql+asyncpg://…``). Removed afterwards."""
+def postgres(logs: Path, database: str | None = "prefect") -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a free loopback port with a ``database`` (none: only the
+    cluster, whose superuser ``postgres`` is trusted on loopback); yields its SQLAlchemy URL for
+    Prefect (``postgresql+asyncpg://postgres@127.0.0.1:PORT/DATABASE``). Removed afterwards."""
     if PG_BIN is None or not (PG_BIN / "initdb").exists():
         pytest.fail("PostgreSQL is missing: `apt-get install postgresql` (.ci/run does it)")
     data = Path(tempfile.mkdtemp(prefix="assetmap-pg-"))
@@ -97,9 +100,10 @@ def postgres(logs: Path) -> Iterator[str]:
         subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data / "db"), "-o", opts,
                                      "-l", str(data / "pg.log"), "-w", "start"]),
                        check=True, capture_output=True, cwd="/")
-        subprocess.run(_as_postgres([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port),
-                                     "-U", "postgres", "prefect"]), check=True, capture_output=True, cwd="/")
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/prefect"
+        if database:
+            subprocess.run(_as_postgres([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port),
+                                         "-U", "postgres", database]), check=True, capture_output=True, cwd="/")
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{database or 'postgres'}"
     finally:
         subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"]),
                        capture_output=True, cwd="/")
