@@ -1017,7 +1017,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=2, help="flow runs at once on this worker (default 2)")
     p.add_argument("--name", help="this worker's name in the logs (default host-pid)")
     p.add_argument("--api", help="the Prefect API, http://HOST:PORT/api (default PREFECT_API_URL)")
-    p.add_argument("--poll", type=float, default=2.0, help="seconds between asks for waiting runs (default 2)")
+    p.add_argument("--poll", type=float, default=1.0, help="seconds between asks for waiting runs (default 1)")
     p.add_argument("--watch", action="store_true", help="also watch this machine's inbox (ASSETMAP_INBOX)")
     p.set_defaults(func=cmd_worker)
     return parser

@@ -87,6 +87,10 @@ def to_pool(pool: str) -> list:
     for d in deps:
         d.entrypoint = f"pipelines.flows:{d.entrypoint.rsplit(':', 1)[1]}"
         d._path = None  # no folder to change into: the module is installed
+        # the engine started straight away: without a command, Prefect's process worker first starts
+        # a workspace supervisor process to resolve a project folder that an installed package lacks
+        # (about a second of every run); `assetmap worker` puts its own interpreter first on PATH
+        d.job_variables = {**(d.job_variables or {}), "command": "python -m prefect.engine"}
         d.apply(work_pool_name=pool)
     ensure_writer_limit()
     ensure_recovery_automations(lost_machines=True)

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=2, help="flow runs at once on this worker (default 2)")
     ap.add_argument("--name", default=None, help="this worker's name (default host:pid)")
     ap.add_argument("--api", default=None, help="the Prefect API (default PREFECT_API_URL)")
-    ap.add_argument("--poll", type=float, default=2.0, help="seconds between asks for waiting runs (default 2)")
+    ap.add_argument("--poll", type=float, default=1.0, help="seconds between asks for waiting runs (default 1)")
     ap.add_argument("--watch", action="store_true", help="also watch this machine's inbox (ASSETMAP_INBOX)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_CLI_PROMPT": "false",
            # its runs say they are alive: one lost with this machine is retried elsewhere
            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(settings.heartbeat_s),
-           "ASSETMAP_DB": str(settings.db_path.resolve()), "ASSETMAP_HOME": str(settings.home.resolve())}
+           "ASSETMAP_DB": str(settings.db_path.resolve()), "ASSETMAP_HOME": str(settings.home.resolve()),
+           # the deployments' command is `python -m prefect.engine`: this interpreter's
+           "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", os.defpath)])}
     os.environ.update({"PREFECT_API_URL": api})
     from pipelines.flows import ensure_writer_limit
 
