@@ -26,10 +26,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow or concurrent" -n 2 --dist loadgroup
 	$(BIN)/python -m pytest -m "slow and not concurrent"
 
-# ruff (the rule set in pyproject.toml) and mypy, both clean; .ci/run runs this before the tests
+# ruff (the rule set in pyproject.toml), mypy and the import contracts (tool.importlinter), all
+# clean; .ci/run runs this before the tests
 lint: $(STAMP)
 	$(BIN)/ruff check assetmap pipelines dashboards tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -n 2

@@ -15,6 +15,7 @@ import importlib
 import json
 import logging
 import os
+import secrets
 import sys
 import threading
 import time
@@ -122,6 +123,17 @@ def _warm_first_visit(health_url: str) -> None:
             _ready.close()
 
 
+def cookie_secret(home: Path) -> str:
+    """The one ``server.cookieSecret`` every replica shares (kept in the home, readable by us only)."""
+    path = home / "cookie_secret"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
 def auth_secrets(home: Path, address: str, port: str) -> Path:
     """Write Streamlit's ``[auth]`` section for ``st.login`` from assetmap's settings (the
     ``ASSETMAP_OIDC_*`` variables) into a file only we can read; return its path.
@@ -129,8 +141,6 @@ def auth_secrets(home: Path, address: str, port: str) -> Path:
     The redirect URI defaults to this server's ``/oauth2callback`` and the cookie secret to the
     one the replicas share. Raises ValueError naming what is missing.
     """
-    from pipelines.balancer import cookie_secret
-
     oidc = settings.oidc
     missing = [f"ASSETMAP_OIDC_{k.upper()}" for k in ("client_id", "client_secret") if not oidc.get(k)]
     if missing:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import shutil
 import time
 from pathlib import Path
@@ -39,17 +38,6 @@ def haproxy_path() -> str | None:
 def default_replicas() -> int:
     """One replica per core when HAProxy is installed, else one."""
     return max(1, os.cpu_count() or 1) if haproxy_path() else 1
-
-
-def cookie_secret(home: Path) -> str:
-    """The one ``server.cookieSecret`` every replica shares (kept in the home, readable by us only)."""
-    path = home / "cookie_secret"
-    if not path.exists():
-        home.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-    return path.read_text().strip()
 
 
 def haproxy_config(bind_host: str, bind_port: int, backends: list[int]) -> str:
@@ -104,7 +92,7 @@ class Dashboards:
 
     def __init__(self, home: Path, env: dict[str, str], replicas: int = 1, port: int = 8501,
                  host: str = "127.0.0.1") -> None:
-        from pipelines.up import Children
+        from pipelines.processes import Children
 
         self.home, self.env, self.host, self.port = Path(home), dict(env), host, port
         self.replicas = max(1, replicas)
@@ -117,7 +105,8 @@ class Dashboards:
         self.url = ""
 
     def start(self) -> Dashboards:
-        from pipelines.up import dashboard_command, free_port, wait_file, wait_http
+        from dashboards.serve import cookie_secret
+        from pipelines.processes import dashboard_command, free_port, wait_file, wait_http
 
         env = {**self.env, "STREAMLIT_SERVER_COOKIE_SECRET": cookie_secret(self.home)}
         single = self.replicas == 1

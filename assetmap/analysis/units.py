@@ -7,10 +7,12 @@ from collections.abc import Iterable
 import duckdb
 import pandas as pd
 
+from assetmap.vocab.units import OA_RE
+
+__all__ = ["OA_RE", "UNIT_LEVELS", "unit_map"]
+
 #: The levels the analysis reports on, finest first after the ward.
 UNIT_LEVELS = ("ward", "msoa", "lsoa", "la")
-#: Output area codes (England, Wales, Scotland, Northern Ireland).
-OA_RE = "^[EWSN]00"
 
 
 def unit_map(con: duckdb.DuckDBPyConnection, level: str) -> pd.Series:

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
+from assetmap.errors import FileRefused
 from assetmap.settings import DISPLAY_CRS, STORE_CRS
-from assetmap.sources._io import FileRefused, ReadResult
 
 log = logging.getLogger(__name__)
 
@@ -114,16 +114,18 @@ def _header(osmium: Any, buffer: Any) -> tuple[_dt.datetime | None, tuple[float,
     return when, extent
 
 
-def parse(data: bytes, path: Path) -> tuple[RawNetwork, list[dict[str, Any]], int]:
+#: A place an OSM file holds: its OSM id, tags, latitude and longitude.
+Place = tuple[str, dict[str, str], Any, Any]
+
+
+def parse(data: bytes, path: Path) -> tuple[RawNetwork, list[Place]]:
     """Read the walkable ways and the places of an OSM file.
 
-    Returns the raw network, the place candidates (asset rows as
-    :mod:`assetmap.sources.osm` makes them) and the number of places read.
+    Returns the raw network and the places (which :mod:`assetmap.sources.osm_network` reads as
+    the Overpass reader reads places).
     Raises :class:`FileRefused` for a file that is not OSM, is cut short, or holds no walkable way.
     """
     import osmium  # imported here: only a network file needs it
-
-    from assetmap.sources import osm as osm_assets  # the Overpass reader's rules for places
 
     fmt = _format(data, path)
     newest: _dt.datetime | None = None
@@ -216,17 +218,4 @@ def parse(data: bytes, path: Path) -> tuple[RawNetwork, list[dict[str, Any]], in
     edges["length_m"] = np.round(np.hypot(nodes["x"].to_numpy()[fi] - nodes["x"].to_numpy()[ti],
                                           nodes["y"].to_numpy()[fi] - nodes["y"].to_numpy()[ti]), 3)
     edges = edges[edges["from_node"] != edges["to_node"]].reset_index(drop=True)
-    raw = RawNetwork(nodes, edges, stamp or newest, len(way_nodes), extent)
-    rows = [osm_assets.place_row(i, {"id": osm_id, "tags": tags}, osm_id, tags, lat, lon)
-            for i, (osm_id, tags, lat, lon) in enumerate(places, start=1)]
-    return raw, rows, len(places)
-
-
-def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
-    """Read an OSM PBF or XML file: the walking network (in ``meta['network']``) and its places
-    (the rows)."""
-    from assetmap.sources._assets import frame
-
-    path = Path(path)
-    raw, rows, n = parse(data, path)
-    return ReadResult(KIND, frame(rows), [], n, {"network": raw, "source_format": "osm"})
+    return RawNetwork(nodes, edges, stamp or newest, len(way_nodes), extent), places

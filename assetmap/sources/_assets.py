@@ -11,8 +11,8 @@ import pandas as pd
 
 from assetmap.sources._io import FileRefused, ReadResult
 from assetmap.sources.registry import Written
+from assetmap.sources.validate import prepare_assets
 from assetmap.store import scalar
-from assetmap.validate import prepare_assets
 from assetmap.vocab.categories import ATTRIBUTES
 
 #: Columns of an asset candidate frame, in order.

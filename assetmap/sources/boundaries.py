@@ -26,7 +26,7 @@ from assetmap.settings import STORE_CRS
 from assetmap.sources._io import GSS_RE, FileRefused, ReadResult, level_of, norm_key
 from assetmap.sources._store import upsert_lookup, wards_of_areas
 from assetmap.sources.registry import Reader, Written
-from assetmap.validate import validate_boundaries
+from assetmap.sources.validate import validate_boundaries
 from assetmap.vocab.file_kinds import KINDS
 
 KIND = "boundaries"

@@ -19,7 +19,8 @@ from pyproj import Transformer
 from assetmap.network import osm as network_osm
 from assetmap.network.store import distance_to_network, write_network
 from assetmap.settings import DISPLAY_CRS, STORE_CRS, settings
-from assetmap.sources._assets import write_assets
+from assetmap.sources import osm as osm_assets
+from assetmap.sources._assets import frame, write_assets
 from assetmap.sources._io import ReadResult, quarantine_row, sha256_bytes
 from assetmap.sources.registry import Reader, Written
 from assetmap.vocab.file_kinds import KINDS
@@ -28,9 +29,13 @@ KIND = "network"  # network_osm.KIND (spelt out: this module may load while that
 
 
 def read(path: Path, data: bytes, options: dict[str, Any]) -> ReadResult:
-    result = network_osm.read(path, data, options)
-    result.meta["sha256"] = sha256_bytes(data)
-    return result
+    """The walking network (in ``meta['network']``) and the file's places (the rows, read by the
+    Overpass reader's rules: :func:`assetmap.sources.osm.place_row`)."""
+    raw, places = network_osm.parse(data, Path(path))
+    rows = [osm_assets.place_row(i, {"id": osm_id, "tags": tags}, osm_id, tags, lat, lon)
+            for i, (osm_id, tags, lat, lon) in enumerate(places, start=1)]
+    return ReadResult(KIND, frame(rows), [], len(places),
+                      {"network": raw, "source_format": "osm", "sha256": sha256_bytes(data)})
 
 
 def _off_network(frame: pd.DataFrame, kept_xy: np.ndarray) -> pd.Series:

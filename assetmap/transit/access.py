@@ -95,7 +95,7 @@ def compute(con: duckdb.DuckDBPyConnection, oa_codes: np.ndarray, population: np
     deps = con.execute("SELECT stop_id, route_id, route_name, mode, direction_id, departures "
                        "FROM transit_departures ORDER BY stop_id, route_id, direction_id").df()
     oas, routes, notes = oa_ptal(oa_codes, costs, stops, deps)
-    from assetmap.analysis.units import OA_RE
+    from assetmap.vocab.units import OA_RE
 
     lookup = con.execute("SELECT area_code, parent_level, parent_code FROM area_lookup "
                          "WHERE regexp_matches(area_code, ?)", [OA_RE]).df()

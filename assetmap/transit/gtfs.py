@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assetmap.sources._io import FileRefused
+from assetmap.errors import FileRefused
 from assetmap.transit.ptal import PEAK, mode_of_route_type
 
 log = logging.getLogger(__name__)

@@ -10,6 +10,8 @@ from __future__ import annotations
 LEVELS: tuple[str, ...] = ("oa", "lsoa", "msoa", "ward", "la")
 #: The building block: census counts come per output area.
 BASE_LEVEL = "oa"
+#: An output area's code (England, Wales, Scotland, Northern Ireland), as a regular expression.
+OA_RE = "^[EWSN]00"
 #: Levels an output area can be looked up to (``area_lookup.parent_level``).
 PARENT_LEVELS: tuple[str, ...] = tuple(lvl for lvl in LEVELS if lvl != BASE_LEVEL)
 #: The unit of analysis by default; ``msoa`` or ``la`` where data comes without wards.
