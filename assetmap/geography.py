@@ -25,6 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from assetmap.db.sql import upsert
 from assetmap.store import scalar
 
 log = logging.getLogger(__name__)
@@ -241,16 +242,11 @@ def derive_best_fit(con: duckdb.DuckDBPyConnection, ingest_id: int) -> dict[str,
                 """,
                 [child, parent, NEAREST_FALLBACK_M],
             )
-            con.execute(
-                """
-                INSERT INTO area_lookup (area_code, parent_level, parent_code, method, ingest_id)
-                SELECT area_code, ?, parent_code, 'best_fit', ? FROM _bf
-                ON CONFLICT (area_code, parent_level) DO UPDATE
-                    SET parent_code = excluded.parent_code, ingest_id = excluded.ingest_id
-                    WHERE area_lookup.method = 'best_fit'
-                """,
-                [parent, ingest_id],
-            )
+            upsert(con, "area_lookup", con.execute("SELECT area_code, parent_code FROM _bf").df(),
+                   ["area_code", "parent_level"],
+                   values={"area_code": "area_code", "parent_level": "?", "parent_code": "parent_code",
+                           "method": "'best_fit'", "ingest_id": "?"}, params=[parent, ingest_id],
+                   update=["parent_code", "ingest_id"], update_where="area_lookup.method = 'best_fit'")
             derived[f"{child}->{parent}"] = int(scalar(con, "SELECT count(*) FROM _bf"))
             con.execute("DROP TABLE _bf")
     refresh_parent_codes(con)

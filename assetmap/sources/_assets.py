@@ -9,12 +9,19 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from assetmap.db.sql import upsert
 from assetmap.sources._io import FileRefused, ReadResult
 from assetmap.sources.registry import Written
 from assetmap.sources.validate import prepare_assets
 from assetmap.store import scalar
 from assetmap.vocab.categories import ATTRIBUTES
 
+#: What a stored site's columns are made of, from a frame of :data:`_ASSET_COLS`.
+_ASSET_VALUES = {
+    "asset_id": "asset_id", "category": "category", "subtype": "subtype", "name": "name", "name_key": "name_key",
+    "address": "address", "postcode": "postcode", "geom": "ST_Point(x, y)", "attrs": "attrs::JSON",
+    "sensitive": "sensitive", "source": "source", "source_record_id": "source_record_id", "licence": "licence",
+    "observed_at": "observed_at", "ingest_id": "?", "oa_code": "oa_code", "ward_code": "ward_code"}
 #: Columns of an asset candidate frame, in order.
 COLUMNS = (
     "row_number", "raw", "name", "category", "subtype", "address", "postcode", "lat", "lon",
@@ -175,26 +182,9 @@ def write_assets(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: 
             _end_versions(con, "_changed", eff, ingest_id)
         finally:
             con.unregister("_changed")
-        con.execute(
-            """
-            INSERT INTO assets (asset_id, category, subtype, name, name_key, address, postcode, geom,
-                                attrs, sensitive, source, source_record_id, licence, observed_at,
-                                ingest_id, oa_code, ward_code)
-            SELECT asset_id, category, subtype, name, name_key, address, postcode, ST_Point(x, y),
-                   attrs::JSON, sensitive, source, source_record_id, licence, observed_at, ?,
-                   oa_code, ward_code
-            FROM _a
-            ON CONFLICT (asset_id) DO UPDATE SET
-                category = excluded.category, subtype = excluded.subtype, name = excluded.name,
-                name_key = excluded.name_key, address = excluded.address,
-                postcode = excluded.postcode, geom = excluded.geom, attrs = excluded.attrs,
-                sensitive = excluded.sensitive, source_record_id = excluded.source_record_id,
-                licence = excluded.licence, observed_at = excluded.observed_at,
-                ingest_id = excluded.ingest_id, oa_code = excluded.oa_code,
-                ward_code = excluded.ward_code
-            """,
-            [ingest_id],
-        )
+        # a site keeps the source that first listed it
+        upsert(con, "assets", df, ["asset_id"], values=_ASSET_VALUES, params=[ingest_id],
+               update=[c for c in _ASSET_VALUES if c not in ("asset_id", "source")])
         con.register("_changed", changed[["asset_id", "change"]])
         try:
             con.execute(

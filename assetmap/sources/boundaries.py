@@ -22,6 +22,7 @@ import pyogrio
 import shapely
 
 from assetmap import geography
+from assetmap.db.sql import upsert
 from assetmap.settings import STORE_CRS
 from assetmap.sources._io import GSS_RE, FileRefused, ReadResult, level_of, norm_key
 from assetmap.sources._store import upsert_lookup, wards_of_areas
@@ -181,20 +182,10 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
         "level": accepted["level"].to_numpy(), "vintage": accepted["vintage"].to_numpy(),
         "wkb": shapely.to_wkb(accepted.geometry.values),
     })
-    con.register("_b", df)
-    try:
-        con.execute(
-            """
-            INSERT INTO areas (code, name, level, parent_code, vintage, geom, source, ingest_id)
-            SELECT code, name, level, NULL, vintage, ST_GeomFromWKB(wkb), ?, ? FROM _b
-            ON CONFLICT (code) DO UPDATE SET name = excluded.name, level = excluded.level,
-                vintage = excluded.vintage, geom = excluded.geom, source = excluded.source,
-                ingest_id = excluded.ingest_id
-            """,
-            [source, ingest_id],
-        )
-    finally:
-        con.unregister("_b")
+    upsert(con, "areas", df.assign(source=source, ingest_id=ingest_id), ["code"],
+           values={"code": "code", "name": "name", "level": "level", "parent_code": "NULL", "vintage": "vintage",
+                   "geom": "ST_GeomFromWKB(wkb)", "source": "source", "ingest_id": "ingest_id"},
+           update=["name", "level", "vintage", "geom", "source", "ingest_id"])
     if result.lookup is not None and not result.lookup.empty:
         rank = {"oa": 0, "lsoa": 1, "msoa": 2, "ward": 3, "la": 4}
         lvl = dict(zip(df["code"], df["level"], strict=False))

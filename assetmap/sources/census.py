@@ -21,6 +21,7 @@ import duckdb
 import pandas as pd
 
 from assetmap import geography, vocab
+from assetmap.db.sql import upsert
 from assetmap.sources._duckcsv import LongLayout, WideLayout, read_csv_head, read_long, read_wide
 from assetmap.sources._io import (
     FileRefused,
@@ -386,15 +387,10 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
                                   _c.vintage = p.vintage)
                 """
             )
-            con.execute(
-                """
-                INSERT INTO population (area_code, variable, category, count, vintage, source, ingest_id)
-                SELECT area_code, variable, category, count, vintage, ?, ? FROM _c
-                ON CONFLICT (area_code, variable, category, vintage) DO UPDATE
-                    SET count = excluded.count, source = excluded.source, ingest_id = excluded.ingest_id
-                """,
-                [source, ingest_id],
-            )
+            upsert(con, "population", df, ["area_code", "variable", "category", "vintage"],
+                   values={"area_code": "area_code", "variable": "variable", "category": "category",
+                           "count": "count", "vintage": "vintage", "source": "?", "ingest_id": "?"},
+                   params=[source, ingest_id])
         else:  # the first table of this variable and vintage: nothing to replace, a plain append
             con.execute(
                 """INSERT INTO population (area_code, variable, category, count, vintage, source, ingest_id)

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from assetmap.db.sql import upsert
 from assetmap.sources._io import (
     GSS_RE,
     FileRefused,
@@ -111,18 +112,11 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
           options: dict[str, Any]) -> Written:
     frame = result.frame
     if not frame.empty:
-        con.register("_e", frame[["area_code", "area_name", "year", "residents"]])
-        try:
-            con.execute(
-                """INSERT INTO population_estimates (area_code, area_name, year, residents, source, ingest_id)
-                   SELECT area_code, area_name, year, residents, ?, ? FROM _e
-                   ON CONFLICT (area_code, year) DO UPDATE
-                   SET area_name = excluded.area_name, residents = excluded.residents,
-                       source = excluded.source, ingest_id = excluded.ingest_id""",
-                [source, ingest_id],
-            )
-        finally:
-            con.unregister("_e")
+        columns = ["area_code", "area_name", "year", "residents"]
+        upsert(con, "population_estimates", frame[columns].assign(source=source, ingest_id=ingest_id),
+               ["area_code", "year"], values={"area_code": "area_code", "area_name": "area_name", "year": "year",
+                                              "residents": "residents", "source": "source",
+                                              "ingest_id": "ingest_id"})
     years = sorted({int(y) for y in frame["year"]}) if not frame.empty else []
     return Written(len(frame), result.quarantine, [], 0,
         f"population estimates for {frame['area_code'].nunique() if not frame.empty else 0} areas "

@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from assetmap.db.sql import upsert
 from assetmap.sources._io import (
     FileRefused,
     ReadResult,
@@ -86,19 +87,12 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
           options: dict[str, Any]) -> Written:
     frame = result.frame
     if not frame.empty:
-        con.register("_i", frame[["unit_code", "focal_group", "index_name", "value", "ci_low", "ci_high"]])
-        try:
-            con.execute(
-                """INSERT INTO partner_indices (source, unit_code, focal_group, index_name, value,
-                                                ci_low, ci_high, ingest_id)
-                   SELECT ?, unit_code, focal_group, index_name, value, ci_low, ci_high, ? FROM _i
-                   ON CONFLICT (source, unit_code, focal_group, index_name) DO UPDATE
-                   SET value = excluded.value, ci_low = excluded.ci_low, ci_high = excluded.ci_high,
-                       ingest_id = excluded.ingest_id""",
-                [source, ingest_id],
-            )
-        finally:
-            con.unregister("_i")
+        columns = ["unit_code", "focal_group", "index_name", "value", "ci_low", "ci_high"]
+        upsert(con, "partner_indices", frame[columns].assign(source=source, ingest_id=ingest_id),
+               ["source", "unit_code", "focal_group", "index_name"],
+               values={"source": "source", "unit_code": "unit_code", "focal_group": "focal_group",
+                       "index_name": "index_name", "value": "value", "ci_low": "ci_low", "ci_high": "ci_high",
+                       "ingest_id": "ingest_id"})
     return Written(len(frame), result.quarantine, [], 0,
         f"{len(frame)} partner index values for {frame['unit_code'].nunique() if not frame.empty else 0} units")
 

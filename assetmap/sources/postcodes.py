@@ -15,6 +15,7 @@ import duckdb
 import pandas as pd
 from pyproj import Transformer
 
+from assetmap.db.sql import upsert
 from assetmap.settings import DISPLAY_CRS, STORE_CRS, settings
 from assetmap.sources._io import FileRefused, ReadResult, norm_key, quarantine_row, read_csv_records
 from assetmap.sources.registry import Reader, Written
@@ -110,16 +111,8 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
           options: dict[str, Any]) -> Written:
     frame = result.frame
     if not frame.empty:
-        con.register("_p", frame[["postcode", "x", "y"]])
-        try:
-            con.execute(
-                """INSERT INTO postcodes (postcode, geom, ingest_id)
-                   SELECT postcode, ST_Point(x, y), ? FROM _p
-                   ON CONFLICT (postcode) DO UPDATE SET geom = excluded.geom, ingest_id = excluded.ingest_id""",
-                [ingest_id],
-            )
-        finally:
-            con.unregister("_p")
+        upsert(con, "postcodes", frame[["postcode", "x", "y"]], ["postcode"],
+               values={"postcode": "postcode", "geom": "ST_Point(x, y)", "ingest_id": "?"}, params=[ingest_id])
     return Written(len(frame), result.quarantine, [], 0, f"{len(frame)} postcodes")
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from assetmap.db.sql import upsert
 from assetmap.sources._io import (
     FileRefused,
     ReadResult,
@@ -114,17 +115,12 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
           options: dict[str, Any]) -> Written:
     frame = result.frame
     if not frame.empty:
-        con.register("_s", frame.drop(columns=["row_number"]))
-        try:
-            con.execute(
-                """INSERT INTO scorecard_indicators BY NAME SELECT *, ? AS ingest_id FROM _s
-                   ON CONFLICT (la_code, domain, indicator, grp, year) DO UPDATE SET
-                       value = excluded.value, reference_group = excluded.reference_group,
-                       reference_value = excluded.reference_value, source = excluded.source,
-                       lower = excluded.lower, upper = excluded.upper, ingest_id = excluded.ingest_id""",
-                [ingest_id])
-        finally:
-            con.unregister("_s")
+        rows = frame.drop(columns=["row_number"]).assign(ingest_id=ingest_id)
+        upsert(con, "scorecard_indicators", rows, ["la_code", "domain", "indicator", "grp", "year"],
+               values={"la_code": "la_code", "domain": "domain", "indicator": "indicator", "grp": "grp",
+                       "value": "value", "reference_group": "reference_group", "reference_value": "reference_value",
+                       "year": "year", "source": "source", "lower": "lower", "upper": "upper",
+                       "ingest_id": "ingest_id"})
     las = frame["la_code"].nunique() if not frame.empty else 0
     return Written(len(frame), result.quarantine, [], 0, f"{len(frame)} scorecard figures for {las} authorities")
 
