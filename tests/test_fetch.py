@@ -35,8 +35,8 @@ def services(shared, monkeypatch, tmp_path):
         monkeypatch.setattr(settings, "fetch_urls", fs.urls)
         monkeypatch.setattr(settings, "home", tmp_path / "home")
         monkeypatch.setattr(settings, "fetch_backoff_s", 0.01)
-        monkeypatch.setattr(fetchmod, "ARCGIS_PAGE", 300)  # as many as the stand-in gives a page
-        monkeypatch.setattr(fetchmod, "NOMIS_PAGE", 10_000)
+        monkeypatch.setattr(fetchmod.ons, "ARCGIS_PAGE", 300)  # as many as the stand-in gives a page
+        monkeypatch.setattr(fetchmod.nomis, "NOMIS_PAGE", 10_000)
         yield fs
 
 
@@ -294,8 +294,8 @@ def test_fetch_a_nation_loads_its_authorities_together_and_the_review_opens_on_i
     with FakeServices(shared, arcgis_page=300, nomis_page=10_000, layout="wales") as fs:
         monkeypatch.setattr(settings, "fetch_urls", fs.urls)
         monkeypatch.setattr(settings, "home", tmp_path / "home")
-        monkeypatch.setattr(fetchmod, "ARCGIS_PAGE", 300)
-        monkeypatch.setattr(fetchmod, "NOMIS_PAGE", 10_000)
+        monkeypatch.setattr(fetchmod.ons, "ARCGIS_PAGE", 300)
+        monkeypatch.setattr(fetchmod.nomis, "NOMIS_PAGE", 10_000)
         db = tmp_path / "wales.duckdb"
         assert main(["fetch", "--region", "wales", "--ingest", "--db", str(db)]) == 0
         out = capsys.readouterr().out
@@ -349,8 +349,8 @@ def test_an_authority_created_in_2023_gets_its_census_through_the_districts_it_r
     with FakeServices(shared, arcgis_page=300, nomis_page=10_000, layout="north-yorkshire") as fs:
         monkeypatch.setattr(settings, "fetch_urls", fs.urls)
         monkeypatch.setattr(settings, "home", tmp_path / "home")
-        monkeypatch.setattr(fetchmod, "ARCGIS_PAGE", 300)
-        monkeypatch.setattr(fetchmod, "NOMIS_PAGE", 10_000)
+        monkeypatch.setattr(fetchmod.ons, "ARCGIS_PAGE", 300)
+        monkeypatch.setattr(fetchmod.nomis, "NOMIS_PAGE", 10_000)
         steps: list[tuple[int, int, str]] = []
         got = fetchmod.fetch([], what=["lookup", "census", "osm"], region="yorkshire",
                              progress=lambda *step: steps.append(step))
