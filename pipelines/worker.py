@@ -12,7 +12,7 @@ runs the pipeline's deployments from work pool ``NAME`` against one Prefect API.
 
 The worker runs as a child in its own process group; SIGTERM or Ctrl-C stops it (TERM, then KILL
 after a grace period: ``prefect worker start`` can ignore TERM for more than ten seconds). It is
-started through util-linux's ``setpriv --pdeathsig TERM``, so the kernel stops it when this
+started through util-linux's ``setpriv --pdeathsig KILL``, so the kernel stops it when this
 process dies in any way, ``kill -9`` included: no orphaned Prefect worker keeps taking runs.
 """
 
@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
            "--limit", str(args.limit), "--name", name]
     setpriv = shutil.which("setpriv")  # util-linux: the Prefect worker dies with us, even by kill -9
     if setpriv:
-        cmd = [setpriv, "--pdeathsig", "TERM", "--", *cmd]
+        # KILL, not TERM: on TERM Prefect's worker shuts down gracefully, which can take minutes
+        # and meanwhile it went on taking runs (seen with runs in flight); its runs finish on their own
+        cmd = [setpriv, "--pdeathsig", "KILL", "--", *cmd]
     else:
         log.warning("setpriv (util-linux) is not installed: if this process is killed, stop the Prefect worker "
                     "it started by hand")
