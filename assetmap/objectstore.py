@@ -144,6 +144,7 @@ def follow(variant: str, url: str | None = None, max_age_s: float | None = None)
     url = url or settings.snapshot_url
     max_age = settings.snapshot_poll_s if max_age_s is None else max_age_s
     key = (url, variant)
+    _keep_watching(variant, url, key)
     with _lock:
         seen = _checked.get(key)
         if seen is not None and time.monotonic() - seen[0] < max_age and (seen[1] is None or seen[1].exists()):
@@ -162,6 +163,42 @@ def follow(variant: str, url: str | None = None, max_age_s: float | None = None)
 
 
 _asking: set[tuple[str, str]] = set()
+#: when each (url, variant) was last asked for by a page, and the thread watching it meanwhile
+_visited: dict[tuple[str, str], float] = {}
+_watchers: dict[tuple[str, str], threading.Thread] = {}
+_generation = 0
+#: a followed variant no page has asked for in this long is no longer watched
+WATCH_IDLE_S = 600.0
+
+
+def _keep_watching(variant: str, url: str, key: tuple[str, str]) -> None:
+    """While pages ask for ``variant``, ask the bucket for a newer one every
+    ``settings.snapshot_poll_s`` in the background, so a publish is downloaded before the next
+    page asks (one page load after it, not two); stop after :data:`WATCH_IDLE_S` without a page."""
+    with _lock:
+        _visited[key] = time.monotonic()
+        if key in _watchers and _watchers[key].is_alive():
+            return
+        thread = threading.Thread(target=_watch, args=(variant, url, key, _generation),
+                                  name=f"watch-{variant}", daemon=True)
+        _watchers[key] = thread
+    thread.start()
+
+
+def _watch(variant: str, url: str, key: tuple[str, str], generation: int) -> None:
+    last = time.monotonic()
+    while True:
+        time.sleep(0.2)  # short steps: a changed poll interval (or forget()) counts at once
+        with _lock:
+            if generation != _generation or time.monotonic() - _visited.get(key, 0.0) > WATCH_IDLE_S:
+                if _watchers.get(key) is threading.current_thread():
+                    del _watchers[key]
+                return
+            if time.monotonic() - last < settings.snapshot_poll_s or key in _asking:
+                continue
+            _asking.add(key)
+        last = time.monotonic()
+        _ask(variant, url, key)
 
 
 def _ask(variant: str, url: str, key: tuple[str, str], raise_errors: bool = False) -> Path | None:
@@ -217,6 +254,10 @@ def _download(variant: str, name: str, folder: Path, url: str | None) -> Path:
 
 def forget() -> None:
     """Forget the answers cached by :func:`follow` (tests; a process that changed settings)."""
+    global _generation
     with _lock:
         _checked.clear()
         _asking.clear()
+        _visited.clear()
+        _watchers.clear()
+        _generation += 1

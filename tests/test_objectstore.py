@@ -117,6 +117,25 @@ def test_a_follower_takes_a_new_snapshot_once_and_keeps_serving_when_the_bucket_
         latest_path(db, "partner")
 
 
+def test_a_visited_follower_downloads_a_publish_before_the_next_page_asks(full_store, bucket, monkeypatch, tmp_path):
+    """While pages ask for a variant, the replica watches the bucket: a snapshot published
+    meanwhile is downloaded in the background, so the next page (one load after the publish, not
+    two) already opens it; nobody asking for ten minutes stops the watching."""
+    first = publish(full_store, reason="one").snapshot_id
+    db = _elsewhere(monkeypatch, tmp_path)
+    monkeypatch.setattr(settings, "snapshot_poll_s", 0.5)
+    assert latest_path(db, "public").stem == first  # a page asks once
+    second = publish(full_store, reason="two").snapshot_id
+    # no page asks; the new file arrives in the cache by itself
+    wait_for(lambda: (objectstore.cache_dir("public") / f"{second}.duckdb").exists(), 30,
+             "the publish downloaded without a page asking")
+    assert latest_path(db, "public").stem == second  # the next page has it at once
+    assert not (objectstore.cache_dir("partner")).exists()  # only the variant pages asked for
+    monkeypatch.setattr(objectstore, "WATCH_IDLE_S", 0.0)
+    wait_for(lambda: not any(t.is_alive() for t in list(objectstore._watchers.values())), 10, "the watch stopped")
+    objectstore.forget()
+
+
 @contextlib.contextmanager
 def _hanging_endpoint():
     """An S3 endpoint that accepts connections and never answers."""
