@@ -351,7 +351,7 @@ class Settings:
         for key in ("metadata_url", "client_id", "client_secret", "redirect_uri", "cookie_secret")})
     # -- sharing across machines ------------------------------------------------------------
     snapshot_url: str = field(default_factory=lambda: os.environ.get("ASSETMAP_SNAPSHOT_URL", ""))
-    snapshot_poll_s: float = field(default_factory=lambda: _env_float("ASSETMAP_SNAPSHOT_POLL_S", 5.0))
+    snapshot_poll_s: float = field(default_factory=lambda: _env_float("ASSETMAP_SNAPSHOT_POLL_S", 1.0))
     store_name: str = field(default_factory=lambda: os.environ.get("ASSETMAP_STORE_NAME", ""))
     bucket_timeout_s: float = field(default_factory=lambda: _env_float("ASSETMAP_BUCKET_TIMEOUT_S", 15.0))
     writer_lease_s: float = field(default_factory=lambda: max(60.0, _env_float("ASSETMAP_WRITER_LEASE_S", 60.0)))

@@ -25,10 +25,12 @@ from __future__ import annotations
 import ast
 import contextlib
 import contextvars
+import importlib
 import json
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -489,6 +491,13 @@ def submission_batch_task(items: list[list[str]], inbox: str) -> list[dict[str, 
     return outs
 
 
+def _warm_engine() -> None:
+    """Import the routing engine (pandana, and scikit-learn under it: about a second) in the
+    background while the run talks to the server and claims its files, instead of when the
+    recompute first needs it; the import lock makes the recompute wait for it, never import twice."""
+    threading.Thread(target=importlib.import_module, args=("pandana",), name="warm-engine", daemon=True).start()
+
+
 def _run_key() -> str:
     from prefect import runtime
 
@@ -506,6 +515,7 @@ def ingest_file(path: str, kind: str | None = None) -> dict[str, Any]:
     the other files' events triggered, and runs for files already taken, are taken over.
     """
     use_prefect_events()
+    _warm_engine()
     logger = _logger()
     p = Path(path)
     options = {"kind": kind} if kind else {}
