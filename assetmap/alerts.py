@@ -712,7 +712,7 @@ def _send_with(url: str, headers: dict[str, str], title: str, body: str) -> str 
     if obj is None:
         return f"cannot send to {_masked(url)}"
     obj.headers.update(headers)  # type: ignore[attr-defined]  # (the email and JSON plugins' headers)
-    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:  # type: ignore[no-untyped-call]
         ok = obj.notify(body=body, title=title)
     if ok:
         return None

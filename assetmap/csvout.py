@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import re
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
@@ -45,7 +46,7 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     quoted, numbers are not: a carriage return inside a cell stays inside it."""
     text = safe_frame(pd.DataFrame(frame).drop(columns="geometry", errors="ignore")).to_csv(
         index=False, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
-    return text.encode("utf-8")
+    return cast("bytes", text.encode("utf-8"))
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:

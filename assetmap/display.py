@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import numpy as np
@@ -59,11 +59,11 @@ def simplify(geoms: np.ndarray, tolerance: float) -> np.ndarray:
         if shapely.coverage_is_valid(geoms):
             out = shapely.coverage_simplify(geoms, tolerance, simplify_boundary=True)
             if bool(np.all(shapely.is_valid(out))) and not bool(np.any(shapely.is_empty(out))):
-                return out
+                return cast("np.ndarray", out)
     except shapely.errors.GEOSException as exc:  # pragma: no cover - GEOS refusing a coverage
         log.info("coverage simplification refused (%s); simplifying polygon by polygon", exc)
     log.info("areas are not a valid coverage; simplifying each polygon on its own")
-    return shapely.simplify(geoms, tolerance, preserve_topology=True)
+    return cast("np.ndarray", shapely.simplify(geoms, tolerance, preserve_topology=True))
 
 
 def _to_display(geoms: np.ndarray) -> list[str]:

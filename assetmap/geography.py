@@ -20,6 +20,7 @@ exactly on the boundary between two wards lands in one of them, not in neither (
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
 import duckdb
 import numpy as np
@@ -55,9 +56,9 @@ def levels_present(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 def area_basis(con: duckdb.DuckDBPyConnection, level: str) -> str | None:
     """A fingerprint of the areas of ``level`` (their codes and the ingests that wrote them)."""
-    return scalar(con,
+    return cast("str | None", scalar(con,
         "SELECT md5(string_agg(code || ':' || coalesce(ingest_id, 0)::VARCHAR, ',' ORDER BY code)) "
-        "FROM areas WHERE level = ?", [level])
+        "FROM areas WHERE level = ?", [level]))
 
 
 def _cell_size(x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray) -> float:
@@ -154,7 +155,7 @@ def _ensure_index(con: duckdb.DuckDBPyConnection, levels: set[str]) -> None:
         refresh_index(con, levels - have)
 
 
-def _locate_sql(con: duckdb.DuckDBPyConnection, points: str, level: str) -> tuple[str, dict]:
+def _locate_sql(con: duckdb.DuckDBPyConnection, points: str, level: str) -> tuple[str, dict[str, Any]]:
     """SQL placing the points of table ``points`` (``pid, x, y``) in the areas of ``level``.
 
     Returns the query (``pid, code``: one row per point inside some area) and its parameters.

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import numpy as np
@@ -202,7 +202,7 @@ def la_wards(con: duckdb.DuckDBPyConnection, la_code: str) -> list[str]:
                       FROM area_lookup l1 JOIN area_lookup l2
                         ON l2.area_code = l1.area_code AND l2.parent_level = 'la' AND l2.parent_code = ?
                       WHERE l1.parent_level = 'ward'), """ + _WARD_LA, [la_code]).df()  # noqa: S608
-    return df.loc[df["la_code"] == la_code, "code"].tolist()
+    return cast("list[str]", df.loc[df["la_code"] == la_code, "code"].tolist())
 
 
 def ethnic_groups(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
@@ -541,8 +541,9 @@ def share_in(con: duckdb.DuckDBPyConnection, variable: str, categories: tuple[st
 
     The denominator is the residents whose category the table lists (``census_in``).
     """
-    return scalar(con, """SELECT sum(count) FILTER (WHERE list_contains(?, category) <> ?) / nullif(sum(count), 0)
+    share = scalar(con, """SELECT sum(count) FILTER (WHERE list_contains(?, category) <> ?) / nullif(sum(count), 0)
                         FROM census_in(?, ?, ?)""", [list(categories), complement, variable, level, unit])
+    return cast("float | None", share)
 
 
 def ward_vs_la(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from assetmap.vocab.index_names import ALL_GROUPS
+from assetmap.vocab.index_names import ALL_GROUPS as ALL_GROUPS
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ the national census file reads its own OAs, not all 181,408.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import numpy as np
@@ -105,7 +105,7 @@ class Inputs:
     supplies: dict[str, acc.Supply] = field(default_factory=dict)
 
     def demand(self, category: str) -> np.ndarray:
-        return self.oas[f"demand_{category}"].to_numpy(float)
+        return cast("np.ndarray", self.oas[f"demand_{category}"].to_numpy(float))
 
 
 def load_inputs(con: duckdb.DuckDBPyConnection, census: Census | None = None,

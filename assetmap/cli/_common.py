@@ -8,10 +8,10 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 try:
-    from assetmap.settings import settings
+    from assetmap.settings import settings as settings
 except ValueError as _exc:  # a bad ASSETMAP_* variable: say which, without a traceback
     sys.stderr.write(f"assetmap: {_exc}\n")
     raise SystemExit(2) from None
@@ -85,7 +85,7 @@ def _bar(description: str) -> Iterator[Callable[[int, int, str], None]]:
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """A table as JSON-ready records: dates as ``YYYY-MM-DD``, missing values as null."""
     dates = {c: str for c in ("period", "first", "last", "date") if c in df}
-    return json.loads(df.astype(dates).to_json(orient="records"))
+    return cast("list[dict[str, Any]]", json.loads(df.astype(dates).to_json(orient="records")))
 
 
 def _split(values: list[str] | None) -> list[str]:

@@ -65,6 +65,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from assetmap.fetch.client import SERVICES, USER_AGENT, Client, FetchError, Unreachable, _slug, _write
 from assetmap.fetch.gtfs import fetch_gtfs
@@ -176,7 +177,7 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFA
         if progress:
             progress(done, total, label)
 
-    lookup_rows: list[dict] | None = None
+    lookup_rows: list[dict[str, Any]] | None = None
     if what & {"lookup", "boundaries", "network"}:
         if not pending:
             try:

@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from assetmap import __version__
 from assetmap.errors import AssetmapError
@@ -161,7 +161,7 @@ class Client:
                 req = urllib.request.Request(  # noqa: S310
                     url, data=data, headers=headers, method="POST" if data else "GET")
                 with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # noqa: S310 (http(s) URLs from settings)
-                    return resp.read()
+                    return cast("bytes", resp.read())
             except urllib.error.HTTPError as exc:
                 if exc.code != 429 and exc.code < 500:
                     raise FetchError(f"{SERVICES[service]['name']} refused {_redact(url)}: HTTP {exc.code} "

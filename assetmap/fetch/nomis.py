@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from assetmap.fetch.client import Client, FetchError, _each, _write
 from assetmap.fetch.ons import IN_BATCH, OA_LAD22_SERVICE, _arcgis_pages, _in
@@ -94,7 +95,7 @@ def _only(lines: list[str], oas: set[str]) -> list[str]:
     return [line for line, row in zip(lines, csv.reader(lines), strict=True) if len(row) > 1 and row[1] in oas]
 
 
-def fetch_census(client: Client, codes: list[str], folder: Path, lookup: list[dict] | None = None,
+def fetch_census(client: Client, codes: list[str], folder: Path, lookup: list[dict[str, Any]] | None = None,
                  fail: Callable[[FetchError], None] | None = None,
                  tick: Callable[[str], None] | None = None) -> list[Path]:
     """Census 2021 tables at output area for the authorities ``codes``, one CSV a table.

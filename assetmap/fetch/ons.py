@@ -53,9 +53,9 @@ def _arcgis(service: str) -> str:
     return f"{settings.fetch_urls['ons'].rstrip('/')}/{service}/FeatureServer/0/query"
 
 
-def _arcgis_pages(client: Client, service: str, params: dict[str, Any], geojson: bool) -> list[dict]:
+def _arcgis_pages(client: Client, service: str, params: dict[str, Any], geojson: bool) -> list[dict[str, Any]]:
     """Every feature a query gives, page after page while the service says it held some back."""
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     offset = 0
     while True:
         body = client.get("ons", _arcgis(service), {**params, "resultOffset": offset,
@@ -161,7 +161,7 @@ def resolve_region(client: Client, wanted: str) -> tuple[str, list[tuple[str, st
     raise FetchError(f"{wanted.strip()!r} could be any of: {'; '.join(close)}; give the full name")
 
 
-def fetch_lookup(client: Client, codes: list[str], folder: Path) -> tuple[Path, list[dict]]:
+def fetch_lookup(client: Client, codes: list[str], folder: Path) -> tuple[Path, list[dict[str, Any]]]:
     feats = _arcgis_pages(client, LOOKUP_SERVICE, {"where": _in("LAD23CD", codes),
                                                    "outFields": "OA21CD,WD23CD,WD23NM,LAD23CD,LAD23NM",
                                                    "returnGeometry": "false"}, geojson=False)
@@ -178,12 +178,12 @@ def _csv_cell(value: Any) -> str:
     return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\n') else text
 
 
-def fetch_boundaries(client: Client, lookup: list[dict], folder: Path) -> list[Path]:
+def fetch_boundaries(client: Client, lookup: list[dict[str, Any]], folder: Path) -> list[Path]:
     out = []
     for service, field_name, name in ((WARD_SERVICE, "WD23CD", "wards_2023.geojson"),
                                       (OA_SERVICE, "OA21CD", "output_areas_2021.geojson")):
         codes = sorted({r[field_name] for r in lookup if r.get(field_name)})
-        feats: list[dict] = []
+        feats: list[dict[str, Any]] = []
         for i in range(0, len(codes), IN_BATCH):
             feats += _arcgis_pages(client, service, {"where": _in(field_name, codes[i:i + IN_BATCH]),
                                                      "outFields": "*", "outSR": 4326, "returnGeometry": "true"},

@@ -8,6 +8,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from assetmap.fetch.client import Client, FetchError, _slug, _write
 
@@ -33,7 +34,7 @@ def fetch_openreferral(client: Client, base: str, folder: Path) -> tuple[list[Pa
         raise FetchError(f"--url {base}: give the Open Referral UK API's http(s) address, e.g. "
                          "https://directory.example.gov.uk/api/v3")
     root = base.rstrip("/")
-    listed: list[dict] = []
+    listed: list[dict[str, Any]] = []
     for page in range(1, ORUK_MAX_PAGES + 1):
         body = client.get("openreferral", f"{root}/services", {"page": page, "per_page": ORUK_PER_PAGE})
         try:

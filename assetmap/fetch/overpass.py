@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from assetmap.fetch.client import Client, FetchError, _each, _write
 from assetmap.fetch.ons import IN_BATCH, WARD_SERVICE, _arcgis_pages, _in
@@ -53,7 +54,7 @@ def fetch_osm(client: Client, codes: list[str], folder: Path, fail: Callable[[Fe
     return out
 
 
-def network_bbox(wards: list[dict], buffer_m: float = NETWORK_BUFFER_M) -> tuple[float, float, float, float]:
+def network_bbox(wards: list[dict[str, Any]], buffer_m: float = NETWORK_BUFFER_M) -> tuple[float, float, float, float]:
     """(south, west, north, east) in degrees: the wards' extent and ``buffer_m`` around it,
     measured in British National Grid metres."""
     from pyproj import Transformer
@@ -84,10 +85,10 @@ def network_query(bbox: tuple[float, float, float, float]) -> str:
             f'way["highway"~"^({pattern})$"];\n(._;>;);\nout body;\n')
 
 
-def fetch_network(client: Client, lookup: list[dict], codes: list[str], folder: Path) -> list[Path]:
+def fetch_network(client: Client, lookup: list[dict[str, Any]], codes: list[str], folder: Path) -> list[Path]:
     """The walkable ways around the authorities (their wards' extent and 2 km), as OSM XML."""
     wards = sorted({r["WD23CD"] for r in lookup if r.get("WD23CD")})
-    feats: list[dict] = []
+    feats: list[dict[str, Any]] = []
     for i in range(0, len(wards), IN_BATCH):  # the boundaries step's requests: answered from the cache
         feats += _arcgis_pages(client, WARD_SERVICE, {"where": _in("WD23CD", wards[i:i + IN_BATCH]),
                                                       "outFields": "*", "outSR": 4326, "returnGeometry": "true"},

@@ -21,7 +21,7 @@ the answers are exact, not approximate.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -143,7 +143,7 @@ class Walking:
 
     @property
     def outside(self) -> np.ndarray:
-        return self._outside
+        return cast("np.ndarray", self._outside)
 
     def off_network(self, asset_xy: np.ndarray) -> np.ndarray:
         _, conn = self.engine.snap(asset_xy)
@@ -157,7 +157,7 @@ class Walking:
         # ask the engine once per distinct pair of nodes
         uniq, inv = np.unique(src * self.engine.nodes + dst, return_inverse=True)
         net = self.engine.between(uniq // self.engine.nodes, uniq % self.engine.nodes, impedance)[inv.ravel()]
-        return self.oa_conn[oa] + net + a_conn
+        return cast("np.ndarray", self.oa_conn[oa] + net + a_conn)
 
     def pairs(self, asset_xy: np.ndarray, radius: float, oas: np.ndarray | None = None,
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import numpy as np
@@ -159,7 +159,7 @@ class Engine:
 
     def _impedance(self, name: str) -> int:
         """pandana's number for an impedance (``length`` is ``effort`` where no way is steps)."""
-        return self.net.impedance_names.index("effort" if self._same else name)
+        return cast("int", self.net.impedance_names.index("effort" if self._same else name))
 
     def within(self, sources: np.ndarray, radius: float, impedance: str = "effort") -> pd.DataFrame:
         """Every node within ``radius`` of each source node index: ``source, node, cost``."""

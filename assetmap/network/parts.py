@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import numpy as np
@@ -221,7 +221,7 @@ class Answered:
 
     @property
     def outside(self) -> np.ndarray:
-        return self._outside
+        return cast("np.ndarray", self._outside)
 
     def pairs(self, asset_xy: np.ndarray, radius: float, oas: np.ndarray | None = None,
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -9,6 +9,7 @@ nearest street node plus the straight line to it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pyproj import Transformer
@@ -27,7 +28,7 @@ class WalkingArea:
     nodes: dict[int, int]
     start_m: float  # the straight line from the place to its nearest street node
 
-    def geojson(self) -> dict:
+    def geojson(self) -> dict[str, Any]:
         """The bands as a GeoJSON FeatureCollection of MultiLineStrings (EPSG:4326)."""
         return {"type": "FeatureCollection", "features": [
             {"type": "Feature", "properties": {"minutes": m, "nodes": self.nodes[m]},

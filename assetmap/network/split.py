@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import numpy as np
@@ -261,7 +261,7 @@ class PerAuthority:
     @staticmethod
     def part_points(oa_xy: np.ndarray, part: Part) -> np.ndarray:
         """The points of the part's own output areas."""
-        return np.asarray(oa_xy, dtype=float)[part.oas]
+        return cast("np.ndarray", np.asarray(oa_xy, dtype=float)[part.oas])
 
     @property
     def outside(self) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import pandas as pd
@@ -95,7 +95,7 @@ def _effective(options: dict[str, Any]) -> _dt.datetime:
     if value in (None, ""):
         return _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
     ts = pd.Timestamp(str(value))
-    return (ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts).to_pydatetime()
+    return cast("_dt.datetime", (ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts).to_pydatetime())
 
 
 def _end_versions(con: duckdb.DuckDBPyConnection, ids: str, eff: _dt.datetime, ingest_id: int) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assetmap.errors import FileRefused
+from assetmap.errors import FileRefused as FileRefused  # the readers take it from here
 
 REPLACEMENT = "\ufffd"
 

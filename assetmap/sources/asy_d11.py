@@ -49,7 +49,7 @@ import io
 import re
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import numpy as np
@@ -310,7 +310,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     def _raw(i: Any) -> dict[str, str]:
         if i not in raws:
             raws[i] = df.loc[i, header].to_dict()
-        return raws[i]
+        return cast("dict[str, str]", raws[i])
 
     for i in df.index[bad_code]:
         rn = int(df.at[i, "row_number"])
@@ -360,7 +360,7 @@ def _pair_codes(a: pd.Series | np.ndarray, b: pd.Series) -> np.ndarray:
     """One integer per distinct pair of values (``a`` may already be such integers)."""
     ai = np.asarray(a) if isinstance(a, np.ndarray) else pd.factorize(a)[0]
     bi, bu = pd.factorize(b)
-    return ai.astype("int64") * max(len(bu), 1) + bi
+    return cast("np.ndarray", ai.astype("int64") * max(len(bu), 1) + bi)
 
 
 def _map_pairs(a: pd.Series, b: pd.Series, fn: Any) -> pd.Series:

@@ -13,7 +13,7 @@ import json
 import re
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import geopandas as gpd
@@ -69,10 +69,10 @@ def _name_column(gdf: gpd.GeoDataFrame, code_col: str) -> str | None:
     stem = code_col[:-2] if code_col.lower().endswith("cd") else None
     for col in gdf.columns:
         if stem and col.lower() == (stem + "nm").lower():
-            return col
+            return cast("str | None", col)
     for col in gdf.columns:
         if norm_key(col) in {"name", "areaname", "label"}:
-            return col
+            return cast("str | None", col)
     return None
 
 

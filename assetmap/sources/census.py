@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import pandas as pd
@@ -85,14 +85,14 @@ def _long_columns(header: list[str]) -> tuple[str, str, str | None] | None:
     return label, count, variable
 
 
-def _vintage(options: dict[str, Any], path: Path, header: list[str], rows: list) -> str:
+def _vintage(options: dict[str, Any], path: Path, header: list[str], rows: list[Any]) -> str:
     if options.get("vintage"):
         return str(options["vintage"])
     date_col = next((h for h in header if norm_key(h) == "date"), None)
     if date_col and rows:
         value = rows[0][1].get(date_col, "").strip()
         if re.fullmatch(r"\d{4}", value):
-            return value
+            return cast("str", value)
     m = re.search(r"(20\d{2})", path.name)
     if m:
         return m.group(1)
@@ -224,10 +224,10 @@ def read_rows(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadRes
     forced_var = vocab.normalise_variable(options["variable"]) if options.get("variable") else None
     long = _long_columns(rec.header)
     quarantine = list(rec.quarantine)
-    out: dict[str, list] = {"row_number": [], "area_code": [], "variable": [], "category": [], "count": []}
+    out: dict[str, list[Any]] = {"row_number": [], "area_code": [], "variable": [], "category": [], "count": []}
     lookup_rows: list[tuple[str, str, str]] = []
 
-    def bad(rn: int, raw: dict, code: str, msg: str) -> None:
+    def bad(rn: int, raw: dict[str, Any], code: str, msg: str) -> None:
         quarantine.append(quarantine_row(rn, raw, code, msg))
 
     if long is not None:

@@ -44,7 +44,7 @@ def parse_mapping(pairs: list[str] | dict[str, str] | None) -> dict[str, str]:
     return mapping
 
 
-def _geojson_crs_is_bng(doc: dict) -> bool:
+def _geojson_crs_is_bng(doc: dict[str, Any]) -> bool:
     name = str(get_path(doc, "crs.properties.name") or "")
     return "27700" in name
 

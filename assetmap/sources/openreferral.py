@@ -79,7 +79,7 @@ _SERVICE_KEYS = ("service_at_locations", "organization", "organization_id", "sta
 _V1_KEYS = ("service_taxonomys", "taxonomies", "regular_schedules", "holiday_schedules")
 
 
-def _is_v3(service: dict) -> bool:
+def _is_v3(service: dict[str, Any]) -> bool:
     """Whether a service is in 3.0's shape (then it is checked against 3.0's schema): 3.0's
     ``attributes``, a location's ``location_type`` or ``addresses``, and none of v1's own keys."""
     if any(k in service for k in _V1_KEYS):
@@ -112,7 +112,7 @@ def _is_other(item: Any) -> bool:
                                       and any(k in item for k in _TAXONOMY_KEYS))
 
 
-def _services(doc: Any) -> list | None:
+def _services(doc: Any) -> list[Any] | None:
     items = None
     if isinstance(doc, list):
         items = doc
@@ -135,10 +135,10 @@ def _services(doc: Any) -> list | None:
     return None if items is None else [_as_service(item) for item in items]
 
 
-def _terms(service: dict) -> list[dict]:
+def _terms(service: dict[str, Any]) -> list[dict[str, Any]]:
     """The service's taxonomy terms, v1 (``service_taxonomys``, ``taxonomies``) and 3.0
     (``attributes[].taxonomy_term``, ``taxonomy_terms``) alike."""
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for key in ("service_taxonomys", "taxonomies", "taxonomy_terms"):
         for t in service.get(key) or []:
             if isinstance(t, dict):
@@ -150,7 +150,7 @@ def _terms(service: dict) -> list[dict]:
     return out
 
 
-def _category(service: dict) -> str | None:
+def _category(service: dict[str, Any]) -> str | None:
     terms = _terms(service)
     for term in terms:
         if term.get("vocabulary") == "assetmap" and term.get("id") in CATEGORIES:
@@ -171,7 +171,7 @@ def _category(service: dict) -> str | None:
     return None
 
 
-def _address(loc: dict) -> tuple[str | None, str | None]:
+def _address(loc: dict[str, Any]) -> tuple[str | None, str | None]:
     addrs = loc.get("physical_addresses") or loc.get("addresses") or []
     if isinstance(addrs, dict):
         addrs = [addrs]
@@ -203,7 +203,7 @@ def _hours(*holders: Any) -> str | None:
     return None
 
 
-def _cost(service: dict) -> str | None:
+def _cost(service: dict[str, Any]) -> str | None:
     opts = service.get("cost_options") or []
     if not opts:
         fees = service.get("fees")
@@ -267,7 +267,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
                     hours_at[id(loc)] = _hours(link, loc, service)
         locations += [flat_locations[lid] for lid in flat_links.get(sid, []) if lid in flat_locations]
         # a package may give a location both nested in its service and in the flat tables: once each
-        unique: dict[str, dict] = {}
+        unique: dict[str, dict[str, Any]] = {}
         for n, loc in enumerate(locations):
             unique.setdefault(str(loc["id"]) if loc.get("id") is not None else f"#{n}", loc)
         locations = list(unique.values())

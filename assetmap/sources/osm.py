@@ -70,7 +70,7 @@ def _fields(tags: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def place_row(i: int, raw: Any, osm_id: str | None, tags: dict[str, str], lat: Any, lon: Any) -> dict:
+def place_row(i: int, raw: Any, osm_id: str | None, tags: dict[str, str], lat: Any, lon: Any) -> dict[str, Any]:
     category, subtype = classify(tags)
     rec = candidate(i, raw, category=category, subtype=subtype, lat=lat, lon=lon,
                     source_record_id=osm_id, licence="ODbL (c) OpenStreetMap contributors",

@@ -51,7 +51,7 @@ def _num(text: str) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _row(rn: int, row: dict[str, str], col: dict[str, str]) -> tuple[tuple | None, str | None, str | None]:
+def _row(rn: int, row: dict[str, str], col: dict[str, str]) -> tuple[tuple[Any, ...] | None, str | None, str | None]:
     """The stored row, or (None, reason, message)."""
     def get(key: str) -> str:
         return (row.get(col[key]) or "").strip() if key in col else ""

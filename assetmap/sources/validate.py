@@ -255,7 +255,7 @@ def prepare_assets(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, source: 
     for r in records:
         rn = r["row_number"]
 
-        def bad(reason: str, message: str, r: dict = r, rn: int = rn) -> None:
+        def bad(reason: str, message: str, r: dict[str, Any] = r, rn: int = rn) -> None:
             quarantine.append(quarantine_row(rn, r["raw"], reason, f"row {rn}: {message}"))
 
         if not blank(r.get("reason")):  # the reader already found the problem and said what it is

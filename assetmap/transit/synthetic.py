@@ -83,7 +83,7 @@ def _route_lines(region: Polygon) -> list[tuple[str, int, int, LineString]]:
     return out
 
 
-def _rows(writer: csv.DictWriter, rows: list[dict[str, object]]) -> None:
+def _rows(writer: csv.DictWriter[str], rows: list[dict[str, object]]) -> None:
     writer.writeheader()
     writer.writerows(rows)
 
