@@ -243,8 +243,7 @@ def derive_best_fit(con: duckdb.DuckDBPyConnection, ingest_id: int) -> dict[str,
                 """,
                 [child, parent, NEAREST_FALLBACK_M],
             )
-            upsert(con, "area_lookup", con.execute("SELECT area_code, parent_code FROM _bf").df(),
-                   ["area_code", "parent_level"],
+            upsert(con, "area_lookup", "_bf", ["area_code", "parent_level"],
                    values={"area_code": "area_code", "parent_level": "?", "parent_code": "parent_code",
                            "method": "'best_fit'", "ingest_id": "?"}, params=[parent, ingest_id],
                    update=["parent_code", "ingest_id"], update_where="area_lookup.method = 'best_fit'")

@@ -163,6 +163,8 @@ def follow(variant: str, url: str | None = None, max_age_s: float | None = None)
 
 
 _asking: set[tuple[str, str]] = set()
+#: the (url, variant)s whose bucket did not answer when last asked (said once an outage)
+_unreachable: set[tuple[str, str]] = set()
 #: when each (url, variant) was last asked for by a page, and the thread watching it meanwhile
 _visited: dict[tuple[str, str], float] = {}
 _watchers: dict[tuple[str, str], threading.Thread] = {}
@@ -211,8 +213,17 @@ def _ask(variant: str, url: str, key: tuple[str, str], raise_errors: bool = Fals
         path = _cached_latest(folder)
         if path is None and raise_errors:
             raise
-        log.warning("the bucket cannot be reached; serving the cached snapshot %s",
-                    path.name if path else "(none yet)", exc_info=True)
+        with _lock:
+            first = key not in _unreachable  # the watcher asks every second: say it once an outage
+            _unreachable.add(key)
+        (log.warning if first else log.debug)("the bucket cannot be reached; serving the cached snapshot %s",
+                                                path.name if path else "(none yet)", exc_info=first)
+    else:
+        with _lock:
+            back = key in _unreachable
+            _unreachable.discard(key)
+        if back:
+            log.info("the bucket answers again")
     finally:
         with _lock:
             _asking.discard(key)
@@ -258,6 +269,7 @@ def forget() -> None:
     with _lock:
         _checked.clear()
         _asking.clear()
+        _unreachable.clear()
         _visited.clear()
         _watchers.clear()
         _generation += 1

@@ -24,13 +24,13 @@ def ident(name: str) -> str:
 
 
 def upsert_sql(table: str, values: Mapping[str, str], keys: Sequence[str], *,
-               update: Sequence[str] | None = None, update_where: str | None = None) -> str:
+               update: Sequence[str] | None = None, update_where: str | None = None, source: str = FRAME) -> str:
     """The statement :func:`upsert` runs (see there)."""
     if not set(keys) <= set(values):
         raise ValueError(f"the keys {list(keys)} must be among the columns written {list(values)}")
     changed = [c for c in values if c not in keys] if update is None else list(update)
     # identifiers quoted by ident(); the expressions are the code's constants, never input
-    select = f"SELECT {', '.join(values.values())} FROM {FRAME}"  # noqa: S608
+    select = f"SELECT {', '.join(values.values())} FROM {ident(source)}"  # noqa: S608
     head = (f"INSERT INTO {ident(table)} ({', '.join(map(ident, values))}) {select} "
             f"ON CONFLICT ({', '.join(map(ident, keys))}) ")
     if not changed:
@@ -39,7 +39,7 @@ def upsert_sql(table: str, values: Mapping[str, str], keys: Sequence[str], *,
     return head + f"DO UPDATE SET {sets}" + (f" WHERE {update_where}" if update_where else "")
 
 
-def upsert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, keys: Sequence[str], *,
+def upsert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame | str, keys: Sequence[str], *,
            values: Mapping[str, str], params: Sequence[Any] = (), update: Sequence[str] | None = None,
            update_where: str | None = None) -> None:
     """Insert ``frame``'s rows into ``table``; a row whose ``keys`` are there already replaces it.
@@ -51,7 +51,8 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, keys
     table
         The table written.
     frame
-        The rows, registered as ``_upsert`` while the statement runs.
+        The rows, registered as ``_upsert`` while the statement runs; or the name of a table
+        already in the connection (read where it is, not copied through pandas).
     keys
         The columns of the conflict target (the table's primary key or a unique constraint).
     values
@@ -65,6 +66,10 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, keys
     update_where
         A condition on the existing row for replacing it (e.g. ``area_lookup.method = 'best_fit'``).
     """
+    if isinstance(frame, str):
+        con.execute(upsert_sql(table, values, keys, update=update, update_where=update_where, source=frame),
+                     list(params))
+        return
     sql = upsert_sql(table, values, keys, update=update, update_where=update_where)
     con.register(FRAME, frame)
     try:
