@@ -163,7 +163,7 @@ def phase_paint() -> dict:
     from assetmap import display
     from assetmap.snapshots import latest_path
     from assetmap.store import connect
-    from pipelines.up import dashboard_command, free_port, wait_file, wait_http
+    from pipelines.processes import dashboard_command, free_port, wait_file, wait_http
 
     home = _city_home()
     db = home / "assetmap.duckdb"
@@ -212,7 +212,7 @@ _BARE_SWITCH = """() => new Promise(done => {
 
 def _serve_public(home: Path, port_hint: int):
     """The dashboard over ``home``'s store as ``assetmap up`` starts one replica, public mode."""
-    from pipelines.up import dashboard_command, free_port, wait_file, wait_http
+    from pipelines.processes import dashboard_command, free_port, wait_file, wait_http
 
     port = free_port(port_hint)
     ready = home / "dashboard.ready"

@@ -115,7 +115,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     from assetmap.settings import holder_variable, settings
-    from pipelines.up import dashboard_command, free_port, wait_file, wait_http
+    from pipelines.processes import dashboard_command, free_port, wait_file, wait_http
     from tests.conftest import running_up
     from tests.servers import assetmap_workers, moto_s3, postgres, stop, wait_until
     from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS

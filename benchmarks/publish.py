@@ -30,7 +30,7 @@ def phase_publish(db: str) -> dict:
     from assetmap.settings import settings
     from assetmap.snapshots import publish
     from assetmap.store import Store
-    from pipelines.up import free_port, wait_http
+    from pipelines.processes import free_port, wait_http
 
     path = Path(db)
     with Store(path) as store:

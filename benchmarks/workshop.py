@@ -125,7 +125,7 @@ def _map_files(home: Path) -> int:
 def _serve(home: Path, replicas: int):
     """The dashboard as `assetmap up` serves it (``replicas`` > 1: behind HAProxy)."""
     from pipelines.balancer import Dashboards
-    from pipelines.up import free_port
+    from pipelines.processes import free_port
 
     env = {**os.environ, "ASSETMAP_HOME": str(home), "ASSETMAP_DB": str(home / "assetmap.duckdb")}
     return Dashboards(home, env, replicas=replicas, port=free_port(8790))

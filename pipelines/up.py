@@ -25,13 +25,7 @@ from pathlib import Path
 
 from assetmap import up_options
 from assetmap.settings import settings
-from pipelines.processes import (  # noqa: F401 (dashboard_command, wait_file: used where up was the place)
-    Children,
-    dashboard_command,
-    free_port,
-    wait_file,
-    wait_http,
-)
+from pipelines.processes import Children, free_port, wait_http
 
 log = logging.getLogger("assetmap.up")
 

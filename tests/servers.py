@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.up import free_port, wait_http
+from pipelines.processes import free_port, wait_http
 
 BIN = Path(sys.executable).parent
 PG_BIN = next((p for p in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None) \

@@ -219,7 +219,7 @@ def test_a_worker_without_a_prefect_api_says_how_to_start_one(tmp_path):
     import subprocess
     import sys
 
-    from pipelines.up import free_port
+    from pipelines.processes import free_port
 
     cli = Path(sys.executable).with_name("assetmap")
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}

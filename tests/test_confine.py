@@ -19,7 +19,7 @@ import pytest
 from assetmap import confine
 from assetmap.settings import settings
 from dashboards import serve
-from pipelines.up import free_port
+from pipelines.processes import free_port
 from tests.conftest import REPO
 
 needs_landlock = pytest.mark.skipif(not confine.available(), reason="this kernel has no Landlock")

@@ -20,7 +20,7 @@ import pytest
 
 from assetmap import confine
 from assetmap.store import connect
-from pipelines.up import dashboard_command, free_port, wait_file, wait_http
+from pipelines.processes import dashboard_command, free_port, wait_file, wait_http
 from tests.conftest import BAD_LINK, GOOD_LINK, HOSTILE_NAMES, REPO, SENSITIVE_PLANTED, pair_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.concurrent, pytest.mark.xdist_group("dashboard_browser")]

@@ -39,7 +39,7 @@ import psutil
 import pytest
 
 from assetmap.settings import holder_variable
-from pipelines.up import free_port
+from pipelines.processes import free_port
 from tests.conftest import REPO, get_json, post_json
 from tests.servers import BIN, moto_s3, oidc_provider, postgres, wait_until
 

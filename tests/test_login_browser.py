@@ -20,7 +20,7 @@ import pytest
 
 from assetmap.store import Store, connect
 from assetmap.submissions import submit
-from pipelines.up import dashboard_command, free_port, wait_file, wait_http
+from pipelines.processes import dashboard_command, free_port, wait_file, wait_http
 from tests.conftest import REPO, SENSITIVE_PLANTED, pair_in
 from tests.servers import oidc_provider, stop
 from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, exports_and_brief, map_frame, open_map, shot

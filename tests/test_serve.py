@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dashboards.serve import private
-from pipelines.up import free_port, wait_file, wait_http
+from pipelines.processes import free_port, wait_file, wait_http
 from tests.conftest import REPO
 from tests.servers import start, stop
 
