@@ -21,10 +21,11 @@ up: $(STAMP)
 # the tests that start no server or browser on both cores (pytest-xdist), with the slow ones that
 # time nothing (marked concurrent: they mostly wait on their servers and browser; each module on
 # one worker, so its servers start once); then the other slow ones one at a time (they time
-# servers and sessions, and would compete for the cores)
+# servers and sessions, and would compete for the cores), beside the deployment guide's test
+# (mostly waiting on heartbeats and leases)
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow or concurrent" -n 2 --dist loadgroup
-	$(BIN)/python -m pytest -m "slow and not concurrent"
+	$(BIN)/python -m pytest -m "slow and not concurrent" -n 2 --dist loadgroup
 
 # ruff (the rule set in pyproject.toml), mypy and the import contracts (tool.importlinter), all
 # clean; .ci/run runs this before the tests

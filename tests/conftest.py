@@ -31,6 +31,17 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ASSETMAP_SHARED", REPO.parent / "shared")) / "geodata-sources"
 
 
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests that time servers and sessions run one after another in one lane of
+    `make test`'s second phase; the deployment guide's test (mostly waiting on heartbeats and
+    leases, with its own servers) runs in the other lane beside them."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("concurrent") \
+                and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group("timed_one_at_a_time"))
+
 def real_data(*parts: str) -> Path:
     """A file of the real open data in ../shared/geodata-sources; skip the test when absent."""
     path = SHARED.joinpath(*parts)

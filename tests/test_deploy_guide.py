@@ -43,7 +43,7 @@ from pipelines.processes import free_port
 from tests.conftest import REPO, get_json, post_json
 from tests.servers import BIN, moto_s3, oidc_provider, postgres, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("deploy_guide")]
 log = logging.getLogger(__name__)
 
 GUIDE = REPO / "docs" / "deploy.md"
