@@ -87,3 +87,16 @@ def test_the_public_never_reads_a_sensitive_site(analysed_store):
     assert not public["sensitive"].any()
     assert partner["sensitive"].any()
     assert len(partner) - len(public) == con.execute("SELECT count(*) FROM assets WHERE sensitive").fetchone()[0]
+
+
+def test_every_read_is_found_from_the_package_and_no_topic_module_hides_one():
+    """``assetmap.queries`` names each read of its topic modules; a module named like one of its
+    functions (``queries.ward``) would replace that function once imported, so none is."""
+    import importlib
+
+    topics = set(queries._WHERE.values())
+    assert not topics & set(queries.__all__)
+    assert sorted(queries._WHERE) == sorted(queries.__all__)
+    for name, topic in queries._WHERE.items():
+        module = importlib.import_module(f"assetmap.queries.{topic}")
+        assert getattr(queries, name) is getattr(module, name), name
