@@ -11,7 +11,7 @@ import pytest
 from assetmap.analysis import recompute, recompute_as_at
 from assetmap.cli import main
 from assetmap.ingest import ingest_file
-from assetmap.queries import changes, changes_by_ward, provision_timeline
+from assetmap.queries import change_records, changes, changes_by_ward, provision_timeline, tally_by_ward
 
 # places inside the demo city; B moves 300 m east in 2021
 A = (52.7800, -1.2500)
@@ -77,6 +77,9 @@ def test_changes_lists_openings_closures_and_moves_per_ward(story):
     moved = period[period["change"] == "moved"].iloc[0]
     assert 250 < moved["moved_m"] < 350  # 0.0044 degrees of longitude at 52.8 N
     by_ward = changes_by_ward(changes(store.con))
+    # the command line's records (no pandas) count the same
+    assert tally_by_ward(change_records(store.con)) == by_ward.to_dict("records")
+    assert [r["name"] for r in change_records(store.con)] == changes(store.con)["name"].tolist()
     assert by_ward[["opened", "closed", "moved"]].sum().to_dict() == {"opened": 4, "closed": 2, "moved": 1}
     assert (by_ward["net"] == by_ward["opened"] + by_ward["reopened"] - by_ward["closed"]).all()
     # provision over time: 3 open in 2019, 3 in 2021 (one closed, one opened), 2 in 2023
@@ -89,8 +92,13 @@ def test_the_changes_command(story, capsys):
     store, _ = story
     store.close()
     assert main(["changes", "--db", str(store.path), "--from", "2021-06-01", "--to", "2021-06-01", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    def strict(token: str) -> None:
+        raise ValueError(f"{token} is not JSON")
+
+    out = json.loads(capsys.readouterr().out, parse_constant=strict)  # a distance not moved is null, not NaN
     assert sorted(c["change"] for c in out["changes"]) == ["closed", "moved", "opened"]
+    assert [c["moved_m"] is None for c in out["changes"]].count(False) == 1
+    assert sum(w["opened"] + w["moved"] + w["closed"] for w in out["by_ward"]) == len(out["changes"])
     assert main(["--db", str(store.path), "changes", "--category", "esol_provider"]) == 0
     text = capsys.readouterr().out
     assert "Gamma ESOL" in text and "closed" in text and "(" in text  # the move's distance

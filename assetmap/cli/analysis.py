@@ -86,31 +86,31 @@ def _moment(store: Store, text: str, start: bool = False) -> Any:
 
 
 def cmd_changes(args: argparse.Namespace) -> int:
-    from assetmap import queries
+    from assetmap.queries import change_records, tally_by_ward
 
     with _store(args, read_only=True) as store:
         start = _moment(store, args.since, start=True) if args.since else None
         end = _moment(store, args.until) if args.until else None
-        frame = queries.changes(store.con, start, end, args.category, partner=True)
-    by_ward = queries.changes_by_ward(frame)
+        listed = change_records(store.con, start, end, args.category, partner=True)
+    by_ward = tally_by_ward(listed)
     if args.json:
-        listed = frame.drop(columns=["lat", "lon"]).assign(at=frame["at"].astype(str))
         _out(json.dumps({"from": str(start) if start else None, "to": str(end) if end else None,
-                         "category": args.category, "by_ward": by_ward.to_dict("records"),
-                         "changes": listed.to_dict("records")}, indent=2, default=str))
+                         "category": args.category, "by_ward": by_ward,
+                         "changes": [{k: v for k, v in r.items() if k not in ("lat", "lon")} for r in listed]},
+                        indent=2, default=str))
         return 0
-    if frame.empty:
+    if not listed:
         _out("no openings, closures or moves in that period")
         return 0
     _out(f"{'ward':<10} {'name':<24} {'category':<17} {'opened':>6} {'reopened':>8} {'moved':>5} "
          f"{'closed':>6} {'net':>4}")
-    for r in by_ward.itertuples():
-        _out(f"{r.ward_code or '-':<10} {str(r.ward_name or '')[:24]:<24} {r.category:<17} {r.opened:>6} "
-             f"{r.reopened:>8} {r.moved:>5} {r.closed:>6} {r.net:>+4}")
+    for w in by_ward:
+        _out(f"{w['ward_code'] or '-':<10} {str(w['ward_name'] or '')[:24]:<24} {w['category']:<17} "
+             f"{w['opened']:>6} {w['reopened']:>8} {w['moved']:>5} {w['closed']:>6} {w['net']:>+4}")
     _out("")
-    for r in frame.itertuples():
-        moved = f" ({r.moved_m:.0f} m)" if r.change == "moved" and r.moved_m == r.moved_m else ""
-        _out(f"{str(r.at)[:10]}  {r.change:<8} {r.category:<17} {r.name}{moved}  [{r.ward_code or '-'}]")
+    for r in listed:
+        moved = f" ({r['moved_m']:.0f} m)" if r["change"] == "moved" and r["moved_m"] is not None else ""
+        _out(f"{str(r['at'])[:10]}  {r['change']:<8} {r['category']:<17} {r['name']}{moved}  [{r['ward_code'] or '-'}]")
     return 0
 
 

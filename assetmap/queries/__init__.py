@@ -32,10 +32,12 @@ if TYPE_CHECKING:
     from assetmap.queries.history import (
         CHANGE_KINDS,
         as_at_moments,
+        change_records,
         changes,
         changes_by_ward,
         gaps_then_and_now,
         provision_timeline,
+        tally_by_ward,
     )
     from assetmap.queries.languages import languages_spoken, ward_languages
     from assetmap.queries.measures import ACCESS_FIELDS, KINDS, LEVEL, Measure, measure_frame, measure_values
@@ -85,6 +87,8 @@ _WHERE: dict[str, str] = {
     "ward_map_layers": "places",
     "CHANGE_KINDS": "history",
     "as_at_moments": "history",
+    "change_records": "history",
+    "tally_by_ward": "history",
     "changes": "history",
     "changes_by_ward": "history",
     "gaps_then_and_now": "history",
@@ -147,6 +151,7 @@ __all__ = [
     "assets",
     "assets_frame",
     "assets_in_reach",
+    "change_records",
     "changes",
     "changes_by_ward",
     "compare_gaps",
@@ -175,6 +180,7 @@ __all__ = [
     "sensitive_counts",
     "share_in",
     "summary",
+    "tally_by_ward",
     "unit_gaps",
     "unit_indices",
     "walking_area",

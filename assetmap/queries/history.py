@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
+
+if TYPE_CHECKING:  # imported where a frame is made, so the command line's listing does without it
+    import pandas as pd
 
 CHANGE_KINDS = ("opened", "reopened", "moved", "closed")
 
 
-def changes(con: duckdb.DuckDBPyConnection, start: Any = None, end: Any = None, category: str | None = None,
-            partner: bool = False) -> pd.DataFrame:
-    """The openings, reopenings, moves and closures that took effect after ``start`` and up to
-    ``end`` (either may be None), newest first, each with its ward (where it was for a closure,
-    where it went for a move) and, for a move, how far. Sensitive sites only for ``partner`` (a
-    public snapshot holds none)."""
-    return con.execute(
-        """SELECT v.valid_from AS at, v.change, v.category, v.name, v.asset_id, v.ward_code,
+#: The openings, reopenings, moves and closures in a period (parameters: start twice, end twice,
+#: category twice, partner).
+_CHANGES_SQL = """SELECT v.valid_from AS at, v.change, v.category, v.name, v.asset_id, v.ward_code,
                   w.name AS ward_name, v.sensitive, v.source,
                   CASE WHEN v.change = 'moved' THEN round(ST_Distance(p.geom, v.geom)) END AS moved_m,
                   ST_Y(ST_Transform(v.geom, 'EPSG:27700', 'EPSG:4326', always_xy := true)) AS lat,
@@ -30,20 +27,54 @@ def changes(con: duckdb.DuckDBPyConnection, start: Any = None, end: Any = None, 
              AND (?::TIMESTAMP IS NULL OR v.valid_from <= ?::TIMESTAMP)
              AND (?::VARCHAR IS NULL OR v.category = ?::VARCHAR)
              AND (? OR NOT v.sensitive)
-           ORDER BY v.valid_from DESC, v.ward_code, v.category, v.name""",
-        [start, start, end, end, category, category, partner]).df()
+           ORDER BY v.valid_from DESC, v.ward_code, v.category, v.name"""
+
+
+def _change_params(start: Any, end: Any, category: str | None, partner: bool) -> list[Any]:
+    return [start, start, end, end, category, category, partner]
+
+
+def changes(con: duckdb.DuckDBPyConnection, start: Any = None, end: Any = None, category: str | None = None,
+            partner: bool = False) -> pd.DataFrame:
+    """The openings, reopenings, moves and closures that took effect after ``start`` and up to
+    ``end`` (either may be None), newest first, each with its ward (where it was for a closure,
+    where it went for a move) and, for a move, how far. Sensitive sites only for ``partner`` (a
+    public snapshot holds none)."""
+    return con.execute(_CHANGES_SQL, _change_params(start, end, category, partner)).df()
+
+
+def change_records(con: duckdb.DuckDBPyConnection, start: Any = None, end: Any = None,
+                   category: str | None = None, partner: bool = False) -> list[dict[str, Any]]:
+    """:func:`changes` as plain records (``moved_m`` None unless moved), without pandas: what the
+    command line prints, so ``assetmap changes`` does not import it."""
+    cur = con.execute(_CHANGES_SQL, _change_params(start, end, category, partner))
+    names = [d[0] for d in cur.description or ()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def tally_by_ward(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Openings, reopenings, moves and closures counted per ward and category, and the net
+    (opened + reopened - closed), fewest net first, then by ward code (no ward last)."""
+    counts: dict[tuple[Any, Any, Any], dict[str, int]] = {}
+    for r in records:
+        key = (r["ward_code"], r["ward_name"], r["category"])
+        row = counts.setdefault(key, dict.fromkeys(CHANGE_KINDS, 0))
+        if r["change"] in row:
+            row[r["change"]] += 1
+    out = [{"ward_code": w, "ward_name": n, "category": c, **k,
+            "net": k["opened"] + k["reopened"] - k["closed"]} for (w, n, c), k in counts.items()]
+    return sorted(out, key=lambda r: (r["net"], r["ward_code"] is None, r["ward_code"] or ""))
 
 
 def changes_by_ward(frame: pd.DataFrame) -> pd.DataFrame:
-    """Openings, closures and moves counted per ward and category (from :func:`changes`)."""
-    if frame.empty:
-        return pd.DataFrame(columns=["ward_code", "ward_name", "category", *CHANGE_KINDS, "net"])
-    out = (frame.assign(n=1).pivot_table(index=["ward_code", "ward_name", "category"], columns="change",
-                                           values="n", aggfunc="sum", fill_value=0, dropna=False)
-           .reindex(columns=list(CHANGE_KINDS), fill_value=0).reset_index())
-    out = out[out[list(CHANGE_KINDS)].sum(axis=1) > 0]
-    out["net"] = out["opened"] + out["reopened"] - out["closed"]
-    return out.sort_values(["net", "ward_code"]).reset_index(drop=True)
+    """Openings, closures and moves counted per ward and category (from :func:`changes`; as
+    :func:`tally_by_ward` counts them)."""
+    import pandas as pd
+
+    records = frame[["ward_code", "ward_name", "category", "change"]].astype(object)
+    records = records.where(records.notna(), None)
+    return pd.DataFrame(tally_by_ward(records.to_dict("records")),
+                        columns=["ward_code", "ward_name", "category", *CHANGE_KINDS, "net"])
 
 
 def provision_timeline(con: duckdb.DuckDBPyConnection, categories: list[str] | None = None,
