@@ -17,11 +17,9 @@ Coordinates are rounded to 5 decimal places (about 1 m), more than a screen show
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any, cast
+from typing import cast
 
-import duckdb
 import numpy as np
 import pandas as pd
 import shapely
@@ -105,23 +103,3 @@ def refresh(store: Store, levels: tuple[str, ...] = ("ward", "la"), force: bool 
         remade.append(level)
         log.info("display geometry of %d %s areas simplified", len(df), level)
     return remade
-
-
-def feature_collection(con: duckdb.DuckDBPyConnection, level: str, detail: str,
-                       properties: pd.DataFrame | None = None) -> dict[str, Any]:
-    """The display geometry of ``level`` as a GeoJSON FeatureCollection.
-
-    ``properties`` (indexed by code) adds columns to each feature's properties; every feature has
-    ``code`` and ``name``.
-    """
-    df = con.execute(
-        """SELECT d.code, a.name, d.geojson FROM display_areas d
-           JOIN areas a ON a.code = d.code AND a.level = d.level
-           WHERE d.level = ? AND d.detail = ? ORDER BY d.code""", [level, detail]).df()
-    features = []
-    extra = properties.to_dict("index") if properties is not None else {}
-    for code, name, geom in zip(df["code"], df["name"], df["geojson"], strict=True):
-        props = {"code": code, "name": name or code}
-        props.update(extra.get(code, {}))
-        features.append({"type": "Feature", "id": code, "properties": props, "geometry": json.loads(geom)})
-    return {"type": "FeatureCollection", "features": features}

@@ -29,8 +29,9 @@ from assetmap.analysis import incremental as inc
 from assetmap.analysis.inputs import Inputs, stored_inputs
 from assetmap.analysis.tables import ranked
 from assetmap.analysis.units import default_level, unit_map, units_of
+from assetmap.queries import siting
 from assetmap.settings import settings
-from assetmap.store import Store, scalar
+from assetmap.store import Store
 from assetmap.vocab.categories import CATEGORIES
 
 log = logging.getLogger(__name__)
@@ -53,21 +54,8 @@ class Site:
 def site_from_lat_lon(con: duckdb.DuckDBPyConnection, lat: float, lon: float, category: str,
                       capacity: float = 1.0) -> Site:
     """A :class:`Site` from WGS84 latitude and longitude."""
-    row = con.execute(
-        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_Point(?, ?), 'EPSG:4326', 'EPSG:27700', "
-        "always_xy := true) AS p)", [float(lon), float(lat)]).fetchone()
-    if row is None:  # a constant SELECT always returns its row
-        raise ValueError(f"cannot place {lat}, {lon}")
-    return Site(float(row[0]), float(row[1]), category, capacity)
-
-
-def _place(con: duckdb.DuckDBPyConnection, x: float, y: float) -> tuple[str | None, str | None]:
-    row = con.execute(
-        """SELECT a.code, l.parent_code FROM areas a
-           LEFT JOIN area_lookup l ON l.area_code = a.code AND l.parent_level = 'ward'
-           WHERE a.level = 'oa' AND ST_Contains(a.geom, ST_Point(?, ?)) ORDER BY a.code LIMIT 1""",
-        [x, y]).fetchone()
-    return (row[0], row[1]) if row else (None, None)
+    x, y = siting.to_grid(con, lat, lon)
+    return Site(x, y, category, capacity)
 
 
 def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
@@ -83,7 +71,8 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
     con = store.con
     add, remove = list(add), list(remove)
     level = level or default_level(con)
-    if not scalar(con, "SELECT count(*) FROM unit_gaps WHERE unit_level = ?", [level]):
+    before = siting.level_gaps(con, level)
+    if before.empty:
         raise ValueError(f"no gaps computed at {level} level: run `assetmap recompute` first")
     inputs = stored_inputs(con)
     if inputs is None:
@@ -96,7 +85,7 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
     base = dataclasses.replace(inputs, assets=assets.copy(), supplies=dict(inputs.supplies))
     added_rows = []
     for i, s in enumerate(add):
-        oa, ward = _place(con, s.x, s.y)
+        oa, ward = siting.oa_and_ward_at(con, s.x, s.y)
         added_rows.append({"asset_id": f"what-if-{i + 1}", "category": s.category, "x": s.x, "y": s.y,
                            "oa_code": oa, "ward_code": ward, "supply": float(s.capacity)})
     added = pd.DataFrame(added_rows, columns=assets.columns)
@@ -116,8 +105,6 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
     oas = set(new["oa_code"]) | set(pd.concat([removed["oa_code"], added["oa_code"]]).dropna())
     touched = set(units_of(con, level, oas=oas).values)
     access_rows, after = inc.units_after(con, inputs, level, new, touched, cats)
-    before = con.execute("SELECT unit_code, category, need, supply, gap, rank FROM unit_gaps WHERE unit_level = ?",
-                         [level]).df()
     # the gaps before, computed as those after are (from the stored OA rows): in a public snapshot
     # the stored gaps count sensitive sites (rounded) that its OA rows, by the disclosure rule, do not
     _, same_way = inc.units_after(con, base, level, None, touched, cats)
@@ -128,8 +115,7 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
     all_after = pd.concat([before.set_index(["unit_code", "category"]).drop(
         after.set_index(["unit_code", "category"]).index, errors="ignore").reset_index(),
         after[["unit_code", "category", "need", "supply", "gap"]]], ignore_index=True)
-    acc_all = con.execute("SELECT unit_code, category, demand, share_within_1600 FROM unit_access "
-                          "WHERE unit_level = ?", [level]).df()
+    acc_all = siting.level_access(con, level)
     acc_all = pd.concat([acc_all.set_index(["unit_code", "category"]).drop(
         access_rows.set_index(["unit_code", "category"]).index, errors="ignore").reset_index(),
         access_rows[["unit_code", "category", "demand", "share_within_1600"]]], ignore_index=True)
@@ -174,8 +160,7 @@ def coverage_problem(store: Store, category: str, max_candidates: int = 400,
     inputs = stored_inputs(con)
     if inputs is None:
         raise ValueError("no accessibility computed: run `assetmap recompute` first")
-    stored = con.execute("SELECT oa_code, nearest_m, nearest_min, access_mode FROM oa_access WHERE category = ?",
-                         [category]).df()
+    stored = siting.oa_access(con, category)
     if stored.empty:
         raise ValueError("no accessibility computed: run `assetmap recompute` first")
     unmet = _unmet(inputs, stored, category, radius)
@@ -244,10 +229,7 @@ def suggest_sites(store: Store, category: str, k: int, max_candidates: int = 400
         rows.append({"oa_code": oa["oa_code"], "unit_code": umap.get(oa["oa_code"]), "x": oa["x"],
                      "y": oa["y"], "covered_demand": float(gain)})
     out = pd.DataFrame(rows)
-    lonlat = store.con.execute(
-        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_Point(x, y), 'EPSG:27700', 'EPSG:4326', "
-        "always_xy := true) AS p FROM (SELECT unnest(?) AS x, unnest(?) AS y))",
-        [out["x"].tolist(), out["y"].tolist()]).fetchall()
+    lonlat = siting.to_lon_lat(store.con, out["x"].tolist(), out["y"].tolist())
     out["lon"] = [r[0] for r in lonlat]
     out["lat"] = [r[1] for r in lonlat]
     out.insert(0, "order", range(1, len(out) + 1))

@@ -160,7 +160,7 @@ def _stop(httpd: socketserver.ThreadingTCPServer, proc: subprocess.Popen, log: A
 def phase_paint() -> dict:
     from playwright.sync_api import sync_playwright
 
-    from assetmap import display
+    from assetmap import queries
     from assetmap.snapshots import latest_path
     from assetmap.store import connect
     from pipelines.processes import dashboard_command, free_port, wait_file, wait_http
@@ -168,7 +168,7 @@ def phase_paint() -> dict:
     home = _city_home()
     db = home / "assetmap.duckdb"
     con = connect(latest_path(db), read_only=True)
-    fc = display.feature_collection(con, "ward", "detail")
+    fc = queries.feature_collection(con, "ward", "detail")
     con.close()
     port = free_port(8660)
     ready = home / "dashboard.ready"

@@ -39,7 +39,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assetmap import display, queries
+from assetmap import queries
 from assetmap.settings import settings
 from assetmap.snapshots import PUBLIC, snapshot_dir
 from assetmap.vocab.categories import CATEGORIES
@@ -108,7 +108,7 @@ def view_from(params: dict[str, str]) -> tuple[queries.Measure, str, int]:
 def wards_document(con: duckdb.DuckDBPyConnection, detail: str) -> dict[str, Any]:
     """The wards' display geometry, each with ``code``, ``name`` (plain text: the browser sets it
     as text) and ``sensitive`` (the public snapshot's counts of sensitive services, in words)."""
-    fc = display.feature_collection(con, "ward", detail)
+    fc = queries.feature_collection(con, "ward", detail)
     counts = maps.sensitive_text(queries.sensitive_counts(con))
     for f in fc["features"]:
         f["properties"] = {"code": f["properties"]["code"], "name": str(f["properties"]["name"]),

@@ -241,7 +241,7 @@ def ward_map(fc: dict, values: pd.DataFrame, classes: np.ndarray, bins: list[flo
     Parameters
     ----------
     fc
-        The wards' display geometry (:func:`assetmap.display.feature_collection`).
+        The wards' display geometry (:func:`assetmap.queries.feature_collection`).
     values
         ``code, value`` per ward, aligned with ``classes``.
     classes, bins

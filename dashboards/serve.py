@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from assetmap import queries
 from assetmap.confine import ConfinementError, confine_public_replica
 from assetmap.settings import settings
 
@@ -29,7 +30,8 @@ APP = Path(__file__).resolve().parent / "app.py"
 #: What ``streamlit run`` is given: the app with the map's file routes (:mod:`dashboards.asgi`).
 LAUNCHER = Path(__file__).resolve().parent / "asgi.py"
 WARM = ("mapclassify", "folium", "folium.plugins", "altair", "geopandas", "pyogrio",
-        "assetmap.sites", "assetmap.dispersal_trend", "assetmap.queries", "dashboards.render", "dashboards.maps",
+        "assetmap.sites", "assetmap.queries.dispersal", *(f"assetmap.queries.{t}" for t in queries.TOPICS),
+        "dashboards.render", "dashboards.maps",
         "dashboards.brief",
         "dashboards.common", "dashboards.profile", "dashboards.views_shared")
 

@@ -7,13 +7,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from assetmap import display, queries
+from assetmap import queries
 from dashboards import common
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def _features(path: str, detail: str) -> dict:
-    return display.feature_collection(common.snapshot_at(path), "ward", detail)
+    return queries.feature_collection(common.snapshot_at(path), "ward", detail)
 
 
 def features(path: str, n_wards: int) -> dict:

@@ -40,7 +40,7 @@ from typing import Any, cast
 from prefect import flow, get_run_logger, task
 from prefect.exceptions import MissingContextError
 
-from assetmap import alerts, events
+from assetmap import alerts, events, queries
 from assetmap.analysis import RecomputeResult, recompute_affected
 from assetmap.analysis import recompute as _recompute
 from assetmap.ingest import dependency_rank, expand_paths, load_order, record_refusal
@@ -577,15 +577,13 @@ def _parse_wards(wards: list[str] | str | None) -> list[str] | None:
 
 def _bootstrap_reps(store: Store) -> int:
     """Confidence intervals for a city's indices; a national run goes without (see settings)."""
-    n = store.scalar("SELECT count(*) FROM areas WHERE level = 'ward'") or 0
+    n = queries.ward_count(store.con)
     return settings.bootstrap_reps if n <= settings.bootstrap_max_units else 0
 
 
 def _analysed_since(store: Store, ingest_id: int) -> bool:
     """Whether the analysis was computed after ingest ``ingest_id`` finished (its batch did it)."""
-    return bool(store.scalar(
-        """SELECT (SELECT max(computed_at) FROM unit_access) >= finished_at FROM ingests WHERE ingest_id = ?""",
-        [ingest_id]))
+    return queries.analysed_since(store.con, ingest_id)
 
 
 #: The deployment that answers authorities' walks (served with the others, or in the pool).

@@ -12,8 +12,8 @@ from collections import defaultdict
 
 import pytest
 
-from assetmap import dispersal_trend
 from assetmap.ingest import ingest_file
+from assetmap.queries import dispersal
 from assetmap.store import Store
 from assetmap.vocab import local_authorities
 from tests.conftest import SHARED
@@ -114,9 +114,9 @@ def test_the_vocabulary_agrees_with_every_code_and_name_the_release_uses():
 
 def test_retired_districts_sum_into_todays_authorities(release):
     store, _ = release
-    table = dispersal_trend.trend(store.con, region="North West")
+    table = dispersal.trend(store.con, region="North West")
     assert not table["la_code"].isin(["E07000027", "E07000028", "E07000029", "E07000030", "E07000031"]).any()
-    raw = dispersal_trend.trend(store.con, region="North West", current=False)
+    raw = dispersal.trend(store.con, region="North West", current=False)
     for today, olds in {"E06000063": ["E07000026", "E07000028", "E07000029"],
                         "E06000064": ["E07000027", "E07000030", "E07000031"]}.items():
         line = table[table["la_code"] == today].set_index("period")
@@ -129,7 +129,7 @@ def test_retired_districts_sum_into_todays_authorities(release):
         # one unbroken line: every date from the districts' first to the release's last
         dates = sorted(line.index)
         assert dates[0] == min(before.index) and dates[-1] == dt.date(2024, 9, 30)
-    moved = dispersal_trend.carried_forward(store.con)
+    moved = dispersal.carried_forward(store.con)
     row = moved[moved["code"] == "E07000028"].iloc[0]
     assert (row["today"], row["today_name"], str(row["date"])) == ("E06000063", "Cumberland", "2023-04-01")
     assert "Cumbria (Structural Changes) Order 2022" in row["reference"]
@@ -143,11 +143,11 @@ def test_retired_districts_sum_into_todays_authorities(release):
 def test_series_breaks_are_said_where_they_happen(release):
     store, _ = release
     types = ["Section 95 / Subsistence Only", "Section 95 / Dispersal Accommodation"]
-    table = dispersal_trend.trend(store.con, las=["E08000025"], support_types=types)
+    table = dispersal.trend(store.con, las=["E08000025"], support_types=types)
     noted = sorted(str(d) for d in table.loc[table["series_note"] != "", "period"])
     assert noted == ["2023-12-31", "2024-03-31", "2024-06-30", "2024-09-30"]
     assert "Subsistence Only (Dec 2023 - Sep 2024)" in table["series_note"].iloc[-1]
-    section98 = dispersal_trend.trend(store.con, las=["E08000025"],
+    section98 = dispersal.trend(store.con, las=["E08000025"],
                                       support_types=["Section 98 / Dispersal Accommodation"])
     assert section98.loc[section98["period"] < dt.date(2022, 12, 31), "series_note"].str.contains("pre-Dec 2022").all()
 

@@ -60,7 +60,7 @@ def test_published_display_geometry_covers_every_ward_once_per_detail(snap):
     counts = dict(snap.execute("SELECT detail, count(*) FROM display_areas WHERE level = 'ward' GROUP BY 1").fetchall())
     n = snap.execute("SELECT count(*) FROM areas WHERE level = 'ward'").fetchone()[0]
     assert counts == {"overview": n, "detail": n}
-    fc = display.feature_collection(snap, "ward", "detail")
+    fc = queries.feature_collection(snap, "ward", "detail")
     geoms = [shapely.geometry.shape(f["geometry"]) for f in fc["features"]]
     full = gpd.GeoSeries.from_wkb(snap.execute("SELECT ST_AsWKB(geom) FROM areas WHERE level = 'ward' ORDER BY code")
                                   .df().iloc[:, 0].map(bytes), crs="EPSG:27700").to_crs("EPSG:4326")

@@ -11,8 +11,8 @@ import pytest
 
 from assetmap.analysis import recompute
 from assetmap.demo import DEMO_QUARTERS
-from assetmap.dispersal_trend import growth, review, trend
 from assetmap.ingest import ingest_file
+from assetmap.queries.dispersal import growth, review, trend
 from tests.conftest import digest
 
 HEADER = "Date,Year,Quarter,Support Type,UK Region,Local Authority,LAD Code,Accommodation Type,People\n"

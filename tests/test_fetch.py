@@ -289,7 +289,7 @@ def test_fetch_a_nation_loads_its_authorities_together_and_the_review_opens_on_i
     """`--region Wales`: every authority of the nation (here Cardiff's wards stand as two
     authorities), with one SOURCES.json and one file per source; their wards and OAs load
     together, and the dispersal review opens on Wales, not on the region with most figures."""
-    from assetmap import dispersal_trend
+    from assetmap.queries import dispersal
 
     with FakeServices(shared, arcgis_page=300, nomis_page=10_000, layout="wales") as fs:
         monkeypatch.setattr(settings, "fetch_urls", fs.urls)
@@ -334,7 +334,7 @@ def test_fetch_a_nation_loads_its_authorities_together_and_the_review_opens_on_i
             ("E08000025", "Birmingham", "West Midlands"), ("E08000026", "Coventry", "West Midlands"),
             ("E08000027", "Dudley", "West Midlands")])
         assert ingest_paths(got, [sheet])[0].status == "completed"
-        assert dispersal_trend.home_region(got.con) == "Wales"
+        assert dispersal.home_region(got.con) == "Wales"
         [sub] = alerts.subscriptions(got.con, got.path)
         assert (sub["region"], sub["las"]) == ("Wales", ["W06000015", "W06000018"])
         assert alerts.scope_wards(got.con, sub) == sorted(wards)

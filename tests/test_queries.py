@@ -95,8 +95,12 @@ def test_every_read_is_found_from_the_package_and_no_topic_module_hides_one():
     import importlib
 
     topics = set(queries._WHERE.values())
-    assert not topics & set(queries.__all__)
+    assert set(queries.TOPICS) == topics and not topics & set(queries.__all__)
     assert sorted(queries._WHERE) == sorted(queries.__all__)
     for name, topic in queries._WHERE.items():
         module = importlib.import_module(f"assetmap.queries.{topic}")
         assert getattr(queries, name) is getattr(module, name), name
+    # and a dashboard server imports every topic before its first visitor
+    from dashboards.serve import WARM
+
+    assert {f"assetmap.queries.{t}" for t in topics} <= set(WARM)

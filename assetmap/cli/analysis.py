@@ -212,21 +212,21 @@ def cmd_indices(args: argparse.Namespace) -> int:
 
 
 def cmd_dispersal(args: argparse.Namespace) -> int:
-    from assetmap import dispersal_trend
+    from assetmap.queries import dispersal
 
     over_time = bool(args.region or args.la or args.since)
     with _store(args, read_only=True) as store:
         if not over_time:
-            df = dispersal_trend.review(store.con, period=args.period)
+            df = dispersal.review(store.con, period=args.period)
         else:
             region = args.region
-            if region and region.lower() not in {r.lower() for r in dispersal_trend.regions(store.con)}:
-                known = ", ".join(dispersal_trend.regions(store.con)) or "none loaded"
+            if region and region.lower() not in {r.lower() for r in dispersal.regions(store.con)}:
+                known = ", ".join(dispersal.regions(store.con)) or "none loaded"
                 raise ValueError(f"no Asy_D11 figures for the region {region!r}; the regions loaded: {known}")
-            df = dispersal_trend.trend(store.con, region=region, las=args.la, since=args.since,
+            df = dispersal.trend(store.con, region=region, las=args.la, since=args.since,
                                        current=not args.as_published)
-        found = dispersal_trend.breaks(store.con, within=df["period"] if over_time and not df.empty else None)
-        moved = dispersal_trend.carried_forward(store.con)
+        found = dispersal.breaks(store.con, within=df["period"] if over_time and not df.empty else None)
+        moved = dispersal.carried_forward(store.con)
     if over_time and not df.empty:
         merged = {c for cs in df["carried_from"].dropna() for c in cs.split(", ")}
         moved = moved[moved["code"].isin(merged)]
@@ -238,9 +238,9 @@ def cmd_dispersal(args: argparse.Namespace) -> int:
         else:
             _out(df.to_string(index=False) if not df.empty else "no local authorities with residents loaded")
         return 0
-    grown = dispersal_trend.growth(df)
+    grown = dispersal.growth(df)
     if args.json:
-        _out(json.dumps({"source": dispersal_trend.SOURCE, "region": args.region, "local_authorities": args.la,
+        _out(json.dumps({"source": dispersal.SOURCE, "region": args.region, "local_authorities": args.la,
                          "from": args.since, "authorities": "as published" if args.as_published else "today's",
                          "trend": _records(df), "growth": _records(grown), "series_breaks": breaks_json,
                          "carried_forward": _records(moved)}, indent=2))
@@ -252,8 +252,8 @@ def cmd_dispersal(args: argparse.Namespace) -> int:
     wide = df.assign(authority=df["la_name"].fillna("") + " (" + df["la_code"] + ")") \
         .pivot_table(index="authority", columns="period", values="supported_per_10k" if rates else "supported",
                      dropna=False).round(1)
-    _out(f"Supported asylum seekers per 10,000 residents ({dispersal_trend.SOURCE}):" if rates else
-         f"Supported asylum seekers ({dispersal_trend.SOURCE}); no residents are loaded for these authorities, "
+    _out(f"Supported asylum seekers per 10,000 residents ({dispersal.SOURCE}):" if rates else
+         f"Supported asylum seekers ({dispersal.SOURCE}); no residents are loaded for these authorities, "
          "so these are counts, not rates (load ONS mid-year estimates or the census for rates):")
     _out(wide.to_string())
     _out("")

@@ -18,9 +18,9 @@ they are counted per ward.
 
 The topics: ``overview`` (the snapshot as a whole), ``measures`` (what a map shows), ``places``,
 ``profile`` (one ward's), ``rankings``, ``provenance``, ``history``, ``scorecards`` and
-``languages``. Each name is importable from here as well; a topic module is imported when one
-of its names is first asked for, so a command that reads history does not pay for the rest
-(PEP 562).
+``languages``, whose names are importable from here as well; and ``dispersal`` (the Asy_D11
+review), used as a module. A topic module is imported when one of its names is first asked
+for, so a command that reads history does not pay for the rest (PEP 562).
 """
 
 from __future__ import annotations
@@ -41,7 +41,17 @@ if TYPE_CHECKING:
     )
     from assetmap.queries.languages import languages_spoken, ward_languages
     from assetmap.queries.measures import ACCESS_FIELDS, KINDS, LEVEL, Measure, measure_frame, measure_values
-    from assetmap.queries.overview import ethnic_groups, has_table_rows, la_wards, summary, ward, ward_la, wards
+    from assetmap.queries.overview import (
+        ethnic_groups,
+        feature_collection,
+        has_table_rows,
+        la_wards,
+        summary,
+        ward,
+        ward_count,
+        ward_la,
+        wards,
+    )
     from assetmap.queries.places import (
         assets,
         assets_frame,
@@ -67,6 +77,7 @@ if TYPE_CHECKING:
         why,
     )
     from assetmap.queries.provenance import (
+        analysed_since,
         events_timeline,
         ingests,
         layers,
@@ -108,6 +119,9 @@ _WHERE: dict[str, str] = {
     "ward": "overview",
     "ward_la": "overview",
     "wards": "overview",
+    "feature_collection": "overview",
+    "ward_count": "overview",
+    "analysed_since": "provenance",
     "events_timeline": "provenance",
     "ingests": "provenance",
     "layers": "provenance",
@@ -137,6 +151,9 @@ _WHERE: dict[str, str] = {
     "ward_vs_la": "profile",
     "why": "profile",
 }
+#: The topic modules whose names are found here (a server imports them all before its first visitor).
+TOPICS: tuple[str, ...] = tuple(sorted(set(_WHERE.values())))
+
 __all__ = [
     "ACCESS_FIELDS",
     "ACCESS_MODE_NOTE",
@@ -147,6 +164,7 @@ __all__ = [
     "Measure",
     "access_mode",
     "access_sentences",
+    "analysed_since",
     "as_at_moments",
     "assets",
     "assets_frame",
@@ -157,6 +175,7 @@ __all__ = [
     "compare_gaps",
     "ethnic_groups",
     "events_timeline",
+    "feature_collection",
     "gap_ranking",
     "gaps_then_and_now",
     "has_table_rows",
@@ -186,6 +205,7 @@ __all__ = [
     "walking_area",
     "ward",
     "ward_access",
+    "ward_count",
     "ward_gaps",
     "ward_indices",
     "ward_la",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
 import duckdb
@@ -78,6 +79,11 @@ def la_wards(con: duckdb.DuckDBPyConnection, la_code: str) -> list[str]:
     return cast("list[str]", df.loc[df["la_code"] == la_code, "code"].tolist())
 
 
+def ward_count(con: duckdb.DuckDBPyConnection) -> int:
+    """How many wards the store holds."""
+    return int(scalar(con, "SELECT count(*) FROM areas WHERE level = 'ward'") or 0)
+
+
 def ethnic_groups(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     """The focal groups the loaded ethnic-group table supports."""
     cats = [r[0] for r in con.execute(
@@ -85,3 +91,22 @@ def ethnic_groups(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     return vocab.focal_groups(cats)
 
 
+def feature_collection(con: duckdb.DuckDBPyConnection, level: str, detail: str,
+                       properties: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The display geometry of ``level`` (made by :func:`assetmap.display.refresh`) as a GeoJSON
+    FeatureCollection.
+
+    ``properties`` (indexed by code) adds columns to each feature's properties; every feature has
+    ``code`` and ``name``.
+    """
+    df = con.execute(
+        """SELECT d.code, a.name, d.geojson FROM display_areas d
+           JOIN areas a ON a.code = d.code AND a.level = d.level
+           WHERE d.level = ? AND d.detail = ? ORDER BY d.code""", [level, detail]).df()
+    features = []
+    extra = properties.to_dict("index") if properties is not None else {}
+    for code, name, geom in zip(df["code"], df["name"], df["geojson"], strict=True):
+        props = {"code": code, "name": name or code}
+        props.update(extra.get(code, {}))
+        features.append({"type": "Feature", "id": code, "properties": props, "geometry": json.loads(geom)})
+    return {"type": "FeatureCollection", "features": features}

@@ -76,3 +76,9 @@ def events_timeline(con: duckdb.DuckDBPyConnection, limit: int = 500) -> pd.Data
                        "ORDER BY occurred_at DESC LIMIT ?", [limit]).df()
 
 
+
+
+def analysed_since(con: duckdb.DuckDBPyConnection, ingest_id: int) -> bool:
+    """Whether the analysis was computed after ingest ``ingest_id`` finished."""
+    return bool(scalar(con, "SELECT (SELECT max(computed_at) FROM unit_access) >= finished_at FROM ingests "
+                            "WHERE ingest_id = ?", [ingest_id]))

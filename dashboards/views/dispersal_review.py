@@ -7,8 +7,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from assetmap import dispersal_trend
 from assetmap.csvout import to_csv_bytes
+from assetmap.queries import dispersal
 from assetmap.vocab.headings import worded
 from dashboards import common
 
@@ -41,23 +41,23 @@ def _label(row: pd.Series) -> str:
 def main() -> None:
     common.header("Dispersal review")
     con, _ = common.snapshot()
-    regions = dispersal_trend.regions(con)
-    if not regions and dispersal_trend.trend(con).empty:
+    regions = dispersal.regions(con)
+    if not regions and dispersal.trend(con).empty:
         st.info("No Home Office Asy_D11 figures are loaded in this snapshot: drop the latest 'Asylum seekers "
                 "in receipt of support by local authority' workbook (or its data sheet saved as CSV) into "
                 "the inbox.")
         st.stop()
     options = {r: r for r in regions} | {_ALL: "Every region loaded"}
-    home = dispersal_trend.home_region(con)
+    home = dispersal.home_region(con)
     with st.sidebar:
         region = common.choice("Region or nation (Asy_D11)", options, home, key="d-region")
-        dates = sorted(dispersal_trend.trend(con, region=None if region == _ALL else region)["period"].unique())
+        dates = sorted(dispersal.trend(con, region=None if region == _ALL else region)["period"].unique())
         since = common.choice("From", {str(d): d.strftime("%d %b %Y") for d in dates},
                               str(dates[0]) if dates else None, key="d-from") if dates else None
         published = st.toggle("Codes as published", value=False, key="d-published",
                               help="Off: districts that later merged, and codes replaced after a boundary "
                                    "change, are summed into today's authorities (one unbroken line each).")
-    table = dispersal_trend.trend(con, region=None if region == _ALL else region, since=since,
+    table = dispersal.trend(con, region=None if region == _ALL else region, since=since,
                                   current=not published)
     if table.empty:
         st.info("No Asy_D11 figures for this region from that date.")
@@ -71,16 +71,16 @@ def main() -> None:
                  if len(before) else "every date within it")
     st.caption(common.md(
         f"Asylum seekers in receipt of support, {first:%d %b %Y} to {last:%d %b %Y} "
-        f"({table['period'].nunique()} dates), per 10,000 residents. Source: {dispersal_trend.SOURCE}. "
+        f"({table['period'].nunique()} dates), per 10,000 residents. Source: {dispersal.SOURCE}. "
         f"Residents: {bases}. ESOL places and refugee support: the sites open at each date, from their "
         f"history ({provision}); blank where the authority's areas are not loaded. "
         f"Suppressed cells: {int(table['suppressed_cells'].sum())}, counted as nothing."))
 
-    for b in dispersal_trend.breaks(con, within=table["period"]):
+    for b in dispersal.breaks(con, within=table["period"]):
         st.warning(common.md(b.said()), icon=":material/timeline:")
     merged = {c for cs in table["carried_from"].dropna() for c in cs.split(", ")}
     if merged:
-        moved = dispersal_trend.carried_forward(con)
+        moved = dispersal.carried_forward(con)
         with st.expander(f"On today's authorities: {len(merged)} retired codes summed into their successors"):
             _table(moved[moved["code"].isin(merged)], "d-moved")
 
@@ -110,7 +110,7 @@ def main() -> None:
 
     if rates:
         st.subheader("Change since the first date, beside ESOL places per 10,000 now")
-        grown = dispersal_trend.growth(table)
+        grown = dispersal.growth(table)
         _table(grown, "d-growth")
 
     latest = table[table["period"] == last].sort_values(measure, ascending=False)

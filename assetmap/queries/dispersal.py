@@ -26,6 +26,9 @@ dispersal grows faster than provision.
   a date before the earliest history loaded takes provision as first loaded, and
   ``provision_basis`` says so. NaN where no boundaries or lookups of the authority are loaded:
   not measured, rather than none.
+
+A topic of :mod:`assetmap.queries` that is used as a module (``queries.dispersal.trend``), since
+its names (``trend``, ``review``, ``growth``) say little on their own.
 """
 
 from __future__ import annotations
