@@ -74,6 +74,54 @@ def _refuse_special(p: Path, mode: int) -> None:
         raise FileRefused("special_file", f"{p.name}: not a regular file (a pipe, device or socket)")
 
 
+def _open(p: Path, no_follow: bool) -> int:
+    """A descriptor of ``p`` opened for reading (without following a link, or blocking on a pipe,
+    when ``no_follow``), or :class:`FileRefused` saying why not."""
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+    if no_follow:
+        flags |= os.O_NOFOLLOW | os.O_NONBLOCK
+    try:
+        return os.open(p, flags)
+    except FileNotFoundError:
+        raise FileRefused("file_not_found", f"{p}: no such file") from None
+    except OSError as exc:
+        if no_follow and exc.errno in (errno.ELOOP, errno.EMLINK):
+            raise FileRefused("symlink", f"{p.name}: a symbolic link; links are never followed, copy "
+                                         "the file itself in") from None
+        if exc.errno == errno.EISDIR:
+            raise FileRefused("folder", f"{p} is a folder, not a file") from None
+        raise FileRefused("unreadable", f"{p}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _check_opened(p: Path, st: os.stat_result, no_follow: bool, max_bytes: int | None) -> None:
+    """Refuse what was opened when it is not a file to read: (at the trust boundary) anything but
+    a regular file with one name; a folder; more than ``max_bytes``."""
+    if no_follow:
+        _refuse_special(p, st.st_mode)
+        if st.st_nlink > 1:
+            raise FileRefused("hard_link", f"{p.name}: a file with other names (a hard link); copy "
+                                           "the file itself in")
+    elif stat.S_ISDIR(st.st_mode):
+        raise FileRefused("unreadable", f"{p} is a folder, not a file")
+    if max_bytes is not None and st.st_size > max_bytes:
+        raise FileRefused("too_large", f"{p.name}: {st.st_size:,} bytes, more than the "
+                                       f"{max_bytes:,} this kind of file may have (see settings)")
+
+
+def _read_all(fd: int, p: Path, max_bytes: int | None) -> list[bytes]:
+    """The descriptor's bytes in chunks, refusing a file that grows past ``max_bytes`` as it is read."""
+    chunks: list[bytes] = []
+    total = 0
+    limit = max_bytes if max_bytes is not None else -1
+    while chunk := os.read(fd, 1 << 24):
+        chunks.append(chunk)
+        total += len(chunk)
+        if limit >= 0 and total > limit:  # it grew while being read
+            raise FileRefused("too_large", f"{p.name}: more than the {max_bytes:,} bytes this "
+                                           "kind of file may have (see settings)")
+    return chunks
+
+
 def read_bytes(path: str | Path, *, no_follow: bool = False, max_bytes: int | None = None) -> bytes:
     """Read a file whole, refusing missing, unreadable, empty and oversized files clearly.
 
@@ -90,46 +138,12 @@ def read_bytes(path: str | Path, *, no_follow: bool = False, max_bytes: int | No
         Refuse a larger file (``too_large``) without reading past the limit.
     """
     p = Path(path)
-    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
-    if no_follow:
-        flags |= os.O_NOFOLLOW | os.O_NONBLOCK
+    fd = _open(p, no_follow)
     try:
-        fd = os.open(p, flags)
-    except FileNotFoundError:
-        raise FileRefused("file_not_found", f"{p}: no such file") from None
-    except OSError as exc:
-        if no_follow and exc.errno in (errno.ELOOP, errno.EMLINK):
-            raise FileRefused("symlink", f"{p.name}: a symbolic link; links are never followed, copy "
-                                         "the file itself in") from None
-        if exc.errno == errno.EISDIR:
-            raise FileRefused("folder", f"{p} is a folder, not a file") from None
-        raise FileRefused("unreadable", f"{p}: cannot be read ({exc.strerror or exc})") from None
-    try:
-        st = os.fstat(fd)
-        if no_follow:
-            _refuse_special(p, st.st_mode)
-            if st.st_nlink > 1:
-                raise FileRefused("hard_link", f"{p.name}: a file with other names (a hard link); copy "
-                                               "the file itself in")
-        elif stat.S_ISDIR(st.st_mode):
-            raise FileRefused("unreadable", f"{p} is a folder, not a file")
-        if max_bytes is not None and st.st_size > max_bytes:
-            raise FileRefused("too_large", f"{p.name}: {st.st_size:,} bytes, more than the "
-                                           f"{max_bytes:,} this kind of file may have (see settings)")
+        _check_opened(p, os.fstat(fd), no_follow, max_bytes)
         if no_follow:
             os.set_blocking(fd, True)
-        chunks: list[bytes] = []
-        total = 0
-        limit = max_bytes if max_bytes is not None else -1
-        while True:
-            chunk = os.read(fd, 1 << 24)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-            if limit >= 0 and total > limit:  # it grew while being read
-                raise FileRefused("too_large", f"{p.name}: more than the {max_bytes:,} bytes this "
-                                               "kind of file may have (see settings)")
+        chunks = _read_all(fd, p, max_bytes)
     except OSError as exc:
         raise FileRefused("unreadable", f"{p}: cannot be read ({exc.strerror or exc})") from None
     finally:

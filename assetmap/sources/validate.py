@@ -136,56 +136,72 @@ def _float(value: Any) -> float | None:
     return float(str(value).strip().replace(",", ""))
 
 
+Position = tuple[float, float] | tuple[str, str]
+
+
 def _position(row: dict[str, Any], postcode_xy: dict[str, tuple[float, float]],
-              to_bng: Transformer) -> tuple[float, float] | tuple[str, str]:
-    """(x, y) in EPSG:27700, or (reason_code, message)."""
+              to_bng: Transformer) -> Position:
+    """(x, y) in EPSG:27700, or (reason_code, message): from latitude and longitude, else from
+    easting and northing, else from the postcode."""
+    if not blank(row["lat"]) or not blank(row["lon"]):
+        return _from_lat_lon(row, postcode_xy, to_bng)
+    if not blank(row["easting"]) or not blank(row["northing"]):
+        return _from_grid(row)
+    return _from_postcode(row, postcode_xy)
+
+
+def _from_lat_lon(row: dict[str, Any], postcode_xy: dict[str, tuple[float, float]],
+                  to_bng: Transformer) -> Position:
     min_lon, min_lat, max_lon, max_lat = settings.uk_bounds
-    has_lat, has_lon = not blank(row["lat"]), not blank(row["lon"])
-    has_e, has_n = not blank(row["easting"]), not blank(row["northing"])
-    if has_lat or has_lon:
-        if not (has_lat and has_lon):
-            return "missing_coordinates", "latitude given without longitude (or the reverse)"
-        try:
-            lat, lon = _float(row["lat"]), _float(row["lon"])
-        except ValueError:
-            return "unparsable_coordinates", f"lat {row['lat']!r} / lon {row['lon']!r} are not numbers"
-        if lat is None or lon is None or not (np.isfinite(lat) and np.isfinite(lon)):
-            return "unparsable_coordinates", f"lat {row['lat']!r} / lon {row['lon']!r} are not numbers"
-        if min_lat <= lat <= max_lat and min_lon <= lon <= max_lon:
-            x, y = to_bng.transform(lon, lat)
-            return float(x), float(y)
-        if min_lat <= lon <= max_lat and min_lon <= lat <= max_lon:
-            return "latlon_swapped", (f"lat {lat} / lon {lon} look swapped: ({lon}, {lat}) is in the UK; "
-                                      "swap the columns and load it again")
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            # a placeholder (Open Referral UK's own examples give latitude 100, longitude 101): the
-            # row's postcode places it where a loaded lookup knows it
-            pc = None if blank(row["postcode"]) else normalise_postcode(row["postcode"])
-            if pc is not None and pc in postcode_xy:
-                return postcode_xy[pc]
-            why = (f"; its postcode {pc} is in no loaded postcode lookup (load one, ONSPD, to place it)" if pc
-                   else "" if blank(row["postcode"]) else f"; {row['postcode']!r} is not a UK postcode")
-            return "coordinates_out_of_range", (f"lat {lat} / lon {lon} are not a position on Earth (a "
-                                                f"placeholder?){why}")
-        return "outside_uk", f"lat {lat} / lon {lon} is not in the United Kingdom"
-    if has_e or has_n:
-        if not (has_e and has_n):
-            return "missing_coordinates", "easting given without northing (or the reverse)"
-        try:
-            x, y = _float(row["easting"]), _float(row["northing"])
-        except ValueError:
-            return "unparsable_coordinates", (f"easting {row['easting']!r} / northing {row['northing']!r} "
-                                              "are not numbers")
-        if x is None or y is None or not (np.isfinite(x) and np.isfinite(y)):
-            return "unparsable_coordinates", "easting/northing are not numbers"
-        min_e, min_n, max_e, max_n = settings.bng_bounds
-        if min_e < x <= max_e and min_n < y <= max_n and (x > 1000 or y > 1000):
-            return x, y
-        swapped = min_lat <= y <= max_lat and min_lon <= x <= max_lon
-        if (min_lat <= x <= max_lat and min_lon <= y <= max_lon) or swapped:
-            return "unparsable_coordinates", (f"easting {x} / northing {y} look like latitude/longitude; "
-                                              "put them in the lat and lon columns")
-        return "outside_uk", f"easting {x} / northing {y} is outside the British National Grid"
+    if blank(row["lat"]) or blank(row["lon"]):
+        return "missing_coordinates", "latitude given without longitude (or the reverse)"
+    try:
+        lat, lon = _float(row["lat"]), _float(row["lon"])
+    except ValueError:
+        return "unparsable_coordinates", f"lat {row['lat']!r} / lon {row['lon']!r} are not numbers"
+    if lat is None or lon is None or not (np.isfinite(lat) and np.isfinite(lon)):
+        return "unparsable_coordinates", f"lat {row['lat']!r} / lon {row['lon']!r} are not numbers"
+    if min_lat <= lat <= max_lat and min_lon <= lon <= max_lon:
+        x, y = to_bng.transform(lon, lat)
+        return float(x), float(y)
+    if min_lat <= lon <= max_lat and min_lon <= lat <= max_lon:
+        return "latlon_swapped", (f"lat {lat} / lon {lon} look swapped: ({lon}, {lat}) is in the UK; "
+                                  "swap the columns and load it again")
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        # a placeholder (Open Referral UK's own examples give latitude 100, longitude 101): the
+        # row's postcode places it where a loaded lookup knows it
+        pc = None if blank(row["postcode"]) else normalise_postcode(row["postcode"])
+        if pc is not None and pc in postcode_xy:
+            return postcode_xy[pc]
+        why = (f"; its postcode {pc} is in no loaded postcode lookup (load one, ONSPD, to place it)" if pc
+               else "" if blank(row["postcode"]) else f"; {row['postcode']!r} is not a UK postcode")
+        return "coordinates_out_of_range", (f"lat {lat} / lon {lon} are not a position on Earth (a "
+                                            f"placeholder?){why}")
+    return "outside_uk", f"lat {lat} / lon {lon} is not in the United Kingdom"
+
+
+def _from_grid(row: dict[str, Any]) -> Position:
+    min_lon, min_lat, max_lon, max_lat = settings.uk_bounds
+    if blank(row["easting"]) or blank(row["northing"]):
+        return "missing_coordinates", "easting given without northing (or the reverse)"
+    try:
+        x, y = _float(row["easting"]), _float(row["northing"])
+    except ValueError:
+        return "unparsable_coordinates", (f"easting {row['easting']!r} / northing {row['northing']!r} "
+                                          "are not numbers")
+    if x is None or y is None or not (np.isfinite(x) and np.isfinite(y)):
+        return "unparsable_coordinates", "easting/northing are not numbers"
+    min_e, min_n, max_e, max_n = settings.bng_bounds
+    if min_e < x <= max_e and min_n < y <= max_n and (x > 1000 or y > 1000):
+        return x, y
+    swapped = min_lat <= y <= max_lat and min_lon <= x <= max_lon
+    if (min_lat <= x <= max_lat and min_lon <= y <= max_lon) or swapped:
+        return "unparsable_coordinates", (f"easting {x} / northing {y} look like latitude/longitude; "
+                                          "put them in the lat and lon columns")
+    return "outside_uk", f"easting {x} / northing {y} is outside the British National Grid"
+
+
+def _from_postcode(row: dict[str, Any], postcode_xy: dict[str, tuple[float, float]]) -> Position:
     pc_text = row["postcode"]
     if blank(pc_text):
         return "missing_coordinates", "no position: give lat/lon, easting/northing or a postcode"
@@ -254,58 +270,75 @@ def prepare_assets(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, source: 
     good: list[dict[str, Any]] = []
     for r in records:
         rn = r["row_number"]
-
-        def bad(reason: str, message: str, r: dict[str, Any] = r, rn: int = rn) -> None:
-            quarantine.append(quarantine_row(rn, r["raw"], reason, f"row {rn}: {message}"))
-
         if not blank(r.get("reason")):  # the reader already found the problem and said what it is
             message = r["message"] if not blank(r["message"]) else r["reason"]
             quarantine.append(quarantine_row(rn, r["raw"], r["reason"], message))
             continue
-        if blank(r["name"]):
-            bad("missing_required", "the name is empty")
-            continue
-        category = cats.normalise_category(r["category"])
-        if category is None:
-            shown = "empty" if blank(r["category"]) else repr(str(r["category"]))
-            bad("unknown_category", f"category {shown} is not one of {', '.join(cats.CATEGORIES)}")
-            continue
-        pos = _position(r, postcode_xy, to_bng)
-        if isinstance(pos[0], str):
-            bad(pos[0], pos[1])
-            continue
-        try:
-            attrs = cats.normalise_attributes(r["attrs"] or {})
-            sensitive = cats.parse_bool(r["sensitive"], "sensitive")
-            status = cats.parse_status(r.get("status"))
-            observed = None
-            if not blank(r["observed_at"]):
-                observed = pd.to_datetime(str(r["observed_at"]), dayfirst=True, errors="raise")
-                observed = observed.tz_localize(None) if observed.tzinfo else observed
-                observed = observed.to_pydatetime()
-        except (cats.InvalidAttribute, ValueError, TypeError) as exc:
-            bad("invalid_value", str(exc))
-            continue
-        if sensitive is None:
-            sensitive = category in cats.SENSITIVE_CATEGORIES or bool(attrs.get("women_only"))
-        postcode = normalise_postcode(r["postcode"]) or find_postcode(r["address"])
-        name = re.sub(r"\s+", " ", str(r["name"])).strip()
-        record_id = None if blank(r["source_record_id"]) else str(r["source_record_id"]).strip()
-        good.append({
-            "row_number": rn, "raw": r["raw"], "category": category,
-            "subtype": _subtype(category, r["subtype"]), "name": name, "name_key": name_key(name),
-            "address": None if blank(r["address"]) else re.sub(r"\s+", " ", str(r["address"])).strip(),
-            "postcode": postcode, "x": pos[0], "y": pos[1],
-            "attrs": json.dumps(attrs, sort_keys=True, ensure_ascii=False),
-            "sensitive": bool(sensitive), "source": source, "source_record_id": record_id,
-            "licence": r["licence"] if not blank(r["licence"]) else licence,
-            "observed_at": observed, "status": status,
-        })
+        checked = _checked(r, postcode_xy, to_bng, source, licence)
+        if isinstance(checked, tuple):
+            quarantine.append(quarantine_row(rn, r["raw"], checked[0], f"row {rn}: {checked[1]}"))
+        else:
+            good.append(checked)
     if not good:
         return pd.DataFrame(), quarantine
+    dist = settings.duplicate_distance_m
+    acc = _without_repeated_ids(pd.DataFrame(good), quarantine)
+    acc = _without_repeats_nearby(acc, quarantine, dist)
+    acc["asset_id"] = [_asset_id(s, rid, k, x, y) for s, rid, k, x, y in
+                       zip(acc["source"], acc["source_record_id"], acc["name_key"], acc["x"], acc["y"], strict=False)]
+    acc = _placed_in_study_area(con, acc, quarantine)
+    if len(acc):
+        acc = _against_stored(con, acc, quarantine, source, dist)
+    return acc, quarantine
 
-    acc = pd.DataFrame(good)
-    # same source record id earlier in the file
+
+def _checked(r: dict[str, Any], postcode_xy: dict[str, tuple[float, float]], to_bng: Transformer,
+             source: str, licence: str | None) -> dict[str, Any] | tuple[str, str]:
+    """One candidate as the asset table's row (with ``x, y``), or (reason_code, message)."""
+    if blank(r["name"]):
+        return "missing_required", "the name is empty"
+    category = cats.normalise_category(r["category"])
+    if category is None:
+        shown = "empty" if blank(r["category"]) else repr(str(r["category"]))
+        return "unknown_category", f"category {shown} is not one of {', '.join(cats.CATEGORIES)}"
+    pos = _position(r, postcode_xy, to_bng)
+    if isinstance(pos[0], str):
+        return pos[0], str(pos[1])
+    try:
+        attrs = cats.normalise_attributes(r["attrs"] or {})
+        sensitive = cats.parse_bool(r["sensitive"], "sensitive")
+        status = cats.parse_status(r.get("status"))
+        observed = _observed_at(r["observed_at"])
+    except (cats.InvalidAttribute, ValueError, TypeError) as exc:
+        return "invalid_value", str(exc)
+    if sensitive is None:
+        sensitive = category in cats.SENSITIVE_CATEGORIES or bool(attrs.get("women_only"))
+    postcode = normalise_postcode(r["postcode"]) or find_postcode(r["address"])
+    name = re.sub(r"\s+", " ", str(r["name"])).strip()
+    record_id = None if blank(r["source_record_id"]) else str(r["source_record_id"]).strip()
+    return {
+        "row_number": r["row_number"], "raw": r["raw"], "category": category,
+        "subtype": _subtype(category, r["subtype"]), "name": name, "name_key": name_key(name),
+        "address": None if blank(r["address"]) else re.sub(r"\s+", " ", str(r["address"])).strip(),
+        "postcode": postcode, "x": pos[0], "y": pos[1],
+        "attrs": json.dumps(attrs, sort_keys=True, ensure_ascii=False),
+        "sensitive": bool(sensitive), "source": source, "source_record_id": record_id,
+        "licence": r["licence"] if not blank(r["licence"]) else licence,
+        "observed_at": observed, "status": status,
+    }
+
+
+def _observed_at(value: Any) -> Any:
+    """When a row says its site was observed (day first, no time zone), or None."""
+    if blank(value):
+        return None
+    observed = pd.to_datetime(str(value), dayfirst=True, errors="raise")
+    observed = observed.tz_localize(None) if observed.tzinfo else observed
+    return observed.to_pydatetime()
+
+
+def _without_repeated_ids(acc: pd.DataFrame, quarantine: list[dict[str, Any]]) -> pd.DataFrame:
+    """Refuse a row whose source record id an earlier row of the file used."""
     has_id = acc["source_record_id"].notna()
     dup_id = has_id & acc.duplicated("source_record_id", keep="first")
     first_row = acc[has_id].drop_duplicates("source_record_id").set_index("source_record_id")["row_number"]
@@ -313,10 +346,11 @@ def prepare_assets(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, source: 
         quarantine.append(quarantine_row(r["row_number"], r["raw"], "duplicate_source_id",
                                          f"row {r['row_number']}: record id {r['source_record_id']!r} "
                                          f"already used by row {first_row[r['source_record_id']]}"))
-    acc = acc[~dup_id].reset_index(drop=True)
+    return acc[~dup_id].reset_index(drop=True)
 
-    # the same name within the duplicate distance, earlier in the file
-    dist = settings.duplicate_distance_m
+
+def _without_repeats_nearby(acc: pd.DataFrame, quarantine: list[dict[str, Any]], dist: float) -> pd.DataFrame:
+    """Refuse a row of the same name as an earlier row within the duplicate distance."""
     xy = acc[["x", "y"]].to_numpy()
     tree = cKDTree(xy)
     drop = np.zeros(len(acc), dtype=bool)
@@ -329,11 +363,12 @@ def prepare_assets(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, source: 
             quarantine.append(quarantine_row(r["row_number"], r["raw"], "duplicate_nearby",
                                              f"row {r['row_number']}: {r['name']!r} is {d:.0f} m from "
                                              f"row {acc.iloc[i]['row_number']} of the same name"))
-    acc = acc[~drop].reset_index(drop=True)
-    acc["asset_id"] = [_asset_id(s, rid, k, x, y) for s, rid, k, x, y in
-                       zip(acc["source"], acc["source_record_id"], acc["name_key"], acc["x"], acc["y"], strict=False)]
+    return acc[~drop].reset_index(drop=True)
 
-    # place in the study area
+
+def _placed_in_study_area(con: duckdb.DuckDBPyConnection, acc: pd.DataFrame,
+                          quarantine: list[dict[str, Any]]) -> pd.DataFrame:
+    """Each row's output area and ward; a row outside every loaded area is refused."""
     placed = assign_points(con, acc[["x", "y"]].assign(pid=np.arange(len(acc))))
     placed = placed.sort_values("pid").reset_index(drop=True)
     acc["oa_code"] = placed["oa_code"].to_numpy()
@@ -343,46 +378,49 @@ def prepare_assets(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, source: 
         quarantine.append(quarantine_row(r["row_number"], r["raw"], "outside_study_area",
                                          f"row {r['row_number']}: {r['name']!r} lies outside every "
                                          "loaded area of the study area"))
-    acc = acc[~outside].reset_index(drop=True)
+    return acc[~outside].reset_index(drop=True)
 
-    # the same name within the duplicate distance of an asset already stored
-    if len(acc):
-        con.register("_cand", acc[["asset_id", "name_key", "x", "y", "source"]])
-        try:
-            near = con.execute(
-                """
-                SELECT c.asset_id AS cand, a.asset_id AS existing, a.source, a.name,
-                       ST_Distance(a.geom, ST_Point(c.x, c.y)) AS d
-                FROM _cand c JOIN assets a
-                  ON a.name_key = c.name_key AND a.asset_id <> c.asset_id
-                 AND ST_DWithin(a.geom, ST_Point(c.x, c.y), ?)
-                ORDER BY d
-                """,
-                [dist],
-            ).df()
-        finally:
-            con.unregister("_cand")
-        if not near.empty:
-            near = near.drop_duplicates("cand")
-            by_cand = near.set_index("cand")
-            same_source = set(near.loc[near["source"] == source, "cand"])
-            # the same source moved or renamed its own record: it updates that asset
-            remap = dict(zip(near.loc[near["source"] == source, "cand"],
-                             near.loc[near["source"] == source, "existing"], strict=False))
-            clash = acc["asset_id"].isin(set(by_cand.index) - same_source)
-            for _, r in acc[clash].iterrows():
-                hit = by_cand.loc[r["asset_id"]]
-                quarantine.append(quarantine_row(
-                    r["row_number"], r["raw"], "duplicate_nearby",
-                    f"row {r['row_number']}: {r['name']!r} is {hit['d']:.0f} m from asset "
-                    f"{hit['existing']} of the same name already loaded from {hit['source']!r}"))
-            acc = acc[~clash].reset_index(drop=True)
-            acc["asset_id"] = acc["asset_id"].map(lambda a: remap.get(a, a))
-            # two rows remapped onto one stored asset: the later is a duplicate
-            dup = acc.duplicated("asset_id", keep="first")
-            for _, r in acc[dup].iterrows():
-                quarantine.append(quarantine_row(r["row_number"], r["raw"], "duplicate_nearby",
-                                                 f"row {r['row_number']}: {r['name']!r} matches an asset "
-                                                 "another row of this file already updates"))
-            acc = acc[~dup].reset_index(drop=True)
-    return acc, quarantine
+
+def _against_stored(con: duckdb.DuckDBPyConnection, acc: pd.DataFrame, quarantine: list[dict[str, Any]],
+                    source: str, dist: float) -> pd.DataFrame:
+    """Rows of the same name within the duplicate distance of an asset already stored: the same
+    source's row updates that asset (it moved or was renamed); another source's is refused."""
+    con.register("_cand", acc[["asset_id", "name_key", "x", "y", "source"]])
+    try:
+        near = con.execute(
+            """
+            SELECT c.asset_id AS cand, a.asset_id AS existing, a.source, a.name,
+                   ST_Distance(a.geom, ST_Point(c.x, c.y)) AS d
+            FROM _cand c JOIN assets a
+              ON a.name_key = c.name_key AND a.asset_id <> c.asset_id
+             AND ST_DWithin(a.geom, ST_Point(c.x, c.y), ?)
+            ORDER BY d
+            """,
+            [dist],
+        ).df()
+    finally:
+        con.unregister("_cand")
+    if not near.empty:
+        near = near.drop_duplicates("cand")
+        by_cand = near.set_index("cand")
+        same_source = set(near.loc[near["source"] == source, "cand"])
+        # the same source moved or renamed its own record: it updates that asset
+        remap = dict(zip(near.loc[near["source"] == source, "cand"],
+                         near.loc[near["source"] == source, "existing"], strict=False))
+        clash = acc["asset_id"].isin(set(by_cand.index) - same_source)
+        for _, r in acc[clash].iterrows():
+            hit = by_cand.loc[r["asset_id"]]
+            quarantine.append(quarantine_row(
+                r["row_number"], r["raw"], "duplicate_nearby",
+                f"row {r['row_number']}: {r['name']!r} is {hit['d']:.0f} m from asset "
+                f"{hit['existing']} of the same name already loaded from {hit['source']!r}"))
+        acc = acc[~clash].reset_index(drop=True)
+        acc["asset_id"] = acc["asset_id"].map(lambda a: remap.get(a, a))
+        # two rows remapped onto one stored asset: the later is a duplicate
+        dup = acc.duplicated("asset_id", keep="first")
+        for _, r in acc[dup].iterrows():
+            quarantine.append(quarantine_row(r["row_number"], r["raw"], "duplicate_nearby",
+                                             f"row {r['row_number']}: {r['name']!r} matches an asset "
+                                             "another row of this file already updates"))
+        acc = acc[~dup].reset_index(drop=True)
+    return acc
