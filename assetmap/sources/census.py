@@ -14,6 +14,7 @@ Columns ``LSOA``/``MSOA`` (or ``LSOA11CD``...) on an OA row become lookup rows.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -224,135 +225,21 @@ def read_rows(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadRes
     forced_var = vocab.normalise_variable(options["variable"]) if options.get("variable") else None
     long = _long_columns(rec.header)
     quarantine = list(rec.quarantine)
-    out: dict[str, list[Any]] = {"row_number": [], "area_code": [], "variable": [], "category": [], "count": []}
+    out = _Rows()
     lookup_rows: list[tuple[str, str, str]] = []
 
     def bad(rn: int, raw: dict[str, Any], code: str, msg: str) -> None:
         quarantine.append(quarantine_row(rn, raw, code, msg))
 
     if long is not None:
-        label_col, count_col, var_col = long
-        seen: set[tuple[str, str, str]] = set()  # (area, variable, label)
-        # a label that prefixes another label of the file is a subtotal of it (the Nomis API
-        # gives "Europe: Other Europe" beside "Europe: Other Europe: EU countries")
-        labels = {vocab.clean_label(row[label_col]) for _, row in rec.rows}
-        subtotals = {lb for lb in labels if any(o.startswith(lb + ":") for o in labels)}
-        totals: dict[str, int] = {}
-        for rn, row in rec.rows:
-            code = row[area_col].strip()
-            if level_of(code) is None:
-                bad(rn, row, "invalid_code", f"row {rn}: {code!r} is not a GSS area code")
-                continue
-            var = forced_var
-            if var_col and row.get(var_col, "").strip():
-                var = vocab.normalise_variable(row[var_col]) or var
-            match = vocab.SUBTOTAL if vocab.clean_label(row[label_col]) in subtotals \
-                else vocab.match_label(row[label_col], var)
-            if match in (vocab.TOTAL, vocab.SUBTOTAL):
-                if match == vocab.TOTAL and _count(row[count_col]) is not None:
-                    totals[code] = _count(row[count_col]) or 0
-                bad(rn, row, "total_row", f"row {rn}: a total ({row[label_col]!r}), not a category; "
-                                          "totals are derived, not stored")
-                continue
-            if not isinstance(match, tuple):
-                bad(rn, row, "unknown_category",
-                    f"row {rn}: {row[label_col]!r} is not a census category assetmap knows")
-                continue
-            n = _count(row[count_col])
-            if n is None:
-                bad(rn, row, "invalid_count", f"row {rn}: count {row[count_col]!r} is not a whole "
-                                              "number of zero or more")
-                continue
-            # the same published label twice is a duplicate; two labels that map onto one
-            # stored category (EU subgroups) are summed below
-            key = (code, match[0], vocab.clean_label(row[label_col]))
-            if key in seen:
-                bad(rn, row, "duplicate_area", f"row {rn}: {code} {row[label_col]!r} appears twice")
-                continue
-            seen.add(key)
-            out["row_number"].append(rn)
-            out["area_code"].append(code)
-            out["variable"].append(match[0])
-            out["category"].append(match[1])
-            out["count"].append(n)
-        layout = "long"
-        variables = set(out["variable"])
-        if totals and len(variables) == 1:  # one table: its total row says who no category lists
-            var = variables.pop()
-            listed: dict[str, int] = {}
-            for code, n in zip(out["area_code"], out["count"], strict=False):
-                listed[code] = listed.get(code, 0) + n
-            short = {code: t - listed[code] for code, t in totals.items() if code in listed and t > listed[code]}
-            for code, n in short.items():
-                out["row_number"].append(0)
-                out["area_code"].append(code)
-                out["variable"].append(var)
-                out["category"].append(vocab.UNLISTED)
-                out["count"].append(n)
-            if short:
-                layout += (f"; in {len(short)} areas the categories sum below the total: "
-                           f"{sum(short.values())} people stored as '{vocab.UNLISTED}'")
+        layout = _read_long(rec.rows, area_col, long, forced_var, out, bad)
     else:
         cat_cols, total_col, parent_cols = _wide_layout(rec.header, area_col, forced_var)
         if len(cat_cols) < 2:
             raise FileRefused("missing_columns", f"{path}: fewer than two columns are census "
                                                  "categories assetmap knows; nothing to read")
-        seen_codes: set[str] = set()
-        unlisted_rows = unlisted_people = 0
-        for rn, row in rec.rows:
-            code = row[area_col].strip()
-            if level_of(code) is None:
-                bad(rn, row, "invalid_code", f"row {rn}: {code!r} is not a GSS area code")
-                continue
-            if code in seen_codes:
-                bad(rn, row, "duplicate_area", f"row {rn}: area {code} appears twice in the file")
-                continue
-            counts = []
-            failed = None
-            for h, _var, _cat in cat_cols:
-                n = _count(row[h])
-                if n is None:
-                    failed = h
-                    break
-                counts.append(n)
-            if failed is not None:
-                bad(rn, row, "invalid_count", f"row {rn}: {failed} = {row[failed]!r} is not a whole "
-                                              "number of zero or more")
-                continue
-            if total_col is not None:
-                total = _count(row[total_col])
-                per_var: dict[str, int] = {}
-                for (_h, var, _cat), n in zip(cat_cols, counts, strict=False):
-                    per_var[var] = per_var.get(var, 0) + n
-                if total is None or any(s > total for s in per_var.values()):
-                    bad(rn, row, "total_mismatch",
-                        f"row {rn}: categories sum to {max(per_var.values())}, more than "
-                        f"{total_col} = {row[total_col]!r}")
-                    continue
-                residual = {var: total - s for var, s in per_var.items() if s < total}
-            else:
-                residual = {}
-            seen_codes.add(code)
-            cells = [(var, cat, n) for (_h, var, cat), n in zip(cat_cols, counts, strict=False)]
-            cells += [(var, vocab.UNLISTED, n) for var, n in residual.items()]
-            if residual:
-                unlisted_rows += 1
-                unlisted_people += sum(residual.values())
-            for var, cat, n in cells:
-                out["row_number"].append(rn)
-                out["area_code"].append(code)
-                out["variable"].append(var)
-                out["category"].append(cat)
-                out["count"].append(n)
-            for h, lvl in parent_cols:
-                parent = row[h].strip()
-                if level_of(parent) == lvl:
-                    lookup_rows.append((code, lvl, parent))
-        layout = "wide"
-        if unlisted_rows:
-            layout += (f"; in {unlisted_rows} rows the categories sum below {total_col}: "
-                       f"{unlisted_people} people stored as '{vocab.UNLISTED}'")
-    frame = pd.DataFrame(out)
+        layout = _read_wide(rec.rows, area_col, (cat_cols, total_col, parent_cols), out, lookup_rows, bad)
+    frame = pd.DataFrame(out.columns)
     if not frame.empty:
         # several published categories may map onto one stored category (EU subgroups): sum them
         frame = (frame.groupby(["area_code", "variable", "category"], as_index=False, sort=False)
@@ -362,6 +249,155 @@ def read_rows(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadRes
         if lookup_rows else None
     return ReadResult(KIND, frame, quarantine, rec.rows_read,
                       {"layout": layout, "vintage": vintage, "encoding": rec.encoding}, lookup)
+
+
+_Bad = Callable[[int, dict[str, Any], str, str], None]
+_Records = list[tuple[int, dict[str, str]]]
+
+
+class _Rows:
+    """The accepted counts, column by column."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[Any]] = {"row_number": [], "area_code": [], "variable": [], "category": [],
+                                              "count": []}
+
+    def add(self, rn: int, code: str, variable: str, category: str, n: int) -> None:
+        for key, value in zip(self.columns, (rn, code, variable, category, n), strict=True):
+            self.columns[key].append(value)
+
+
+def _read_long(rows: _Records, area_col: str, long: tuple[str, str, str | None], forced_var: str | None,
+               out: _Rows, bad: _Bad) -> str:
+    """A long table (one row per area and category); return the layout as the ingest reports it."""
+    label_col, count_col, var_col = long
+    seen: set[tuple[str, str, str]] = set()  # (area, variable, label)
+    # a label that prefixes another label of the file is a subtotal of it (the Nomis API
+    # gives "Europe: Other Europe" beside "Europe: Other Europe: EU countries")
+    labels = {vocab.clean_label(row[label_col]) for _, row in rows}
+    subtotals = {lb for lb in labels if any(o.startswith(lb + ":") for o in labels)}
+    totals: dict[str, int] = {}
+    for rn, row in rows:
+        code = row[area_col].strip()
+        if level_of(code) is None:
+            bad(rn, row, "invalid_code", f"row {rn}: {code!r} is not a GSS area code")
+            continue
+        var = forced_var
+        if var_col and row.get(var_col, "").strip():
+            var = vocab.normalise_variable(row[var_col]) or var
+        match = vocab.SUBTOTAL if vocab.clean_label(row[label_col]) in subtotals \
+            else vocab.match_label(row[label_col], var)
+        if match in (vocab.TOTAL, vocab.SUBTOTAL):
+            if match == vocab.TOTAL and _count(row[count_col]) is not None:
+                totals[code] = _count(row[count_col]) or 0
+            bad(rn, row, "total_row", f"row {rn}: a total ({row[label_col]!r}), not a category; "
+                                      "totals are derived, not stored")
+            continue
+        if not isinstance(match, tuple):
+            bad(rn, row, "unknown_category",
+                f"row {rn}: {row[label_col]!r} is not a census category assetmap knows")
+            continue
+        n = _count(row[count_col])
+        if n is None:
+            bad(rn, row, "invalid_count", f"row {rn}: count {row[count_col]!r} is not a whole "
+                                          "number of zero or more")
+            continue
+        # the same published label twice is a duplicate; two labels that map onto one
+        # stored category (EU subgroups) are summed later
+        key = (code, match[0], vocab.clean_label(row[label_col]))
+        if key in seen:
+            bad(rn, row, "duplicate_area", f"row {rn}: {code} {row[label_col]!r} appears twice")
+            continue
+        seen.add(key)
+        out.add(rn, code, match[0], match[1], n)
+    return "long" + _long_unlisted(out, totals)
+
+
+def _long_unlisted(out: _Rows, totals: dict[str, int]) -> str:
+    """One table whose total rows count more than its categories: the rest is stored as
+    unlisted; return what the layout should add about it."""
+    variables = set(out.columns["variable"])
+    if not totals or len(variables) != 1:
+        return ""
+    var = variables.pop()
+    listed: dict[str, int] = {}
+    for code, n in zip(out.columns["area_code"], out.columns["count"], strict=False):
+        listed[code] = listed.get(code, 0) + n
+    short = {code: t - listed[code] for code, t in totals.items() if code in listed and t > listed[code]}
+    for code, n in short.items():
+        out.add(0, code, var, vocab.UNLISTED, n)
+    if not short:
+        return ""
+    return (f"; in {len(short)} areas the categories sum below the total: "
+            f"{sum(short.values())} people stored as '{vocab.UNLISTED}'")
+
+
+def _read_wide(rows: _Records, area_col: str,
+               layout: tuple[list[tuple[str, str, str]], str | None, list[tuple[str, str]]],
+               out: _Rows, lookup_rows: list[tuple[str, str, str]], bad: _Bad) -> str:
+    """A wide table (one row per area, a column per category); return the layout as reported."""
+    cat_cols, total_col, parent_cols = layout
+    seen_codes: set[str] = set()
+    unlisted_rows = unlisted_people = 0
+    for rn, row in rows:
+        code = row[area_col].strip()
+        if level_of(code) is None:
+            bad(rn, row, "invalid_code", f"row {rn}: {code!r} is not a GSS area code")
+            continue
+        if code in seen_codes:
+            bad(rn, row, "duplicate_area", f"row {rn}: area {code} appears twice in the file")
+            continue
+        counts = _wide_counts(rn, row, cat_cols, bad)
+        if counts is None:
+            continue
+        residual = _wide_residual(rn, row, cat_cols, counts, total_col, bad)
+        if residual is None:
+            continue
+        seen_codes.add(code)
+        cells = [(var, cat, n) for (_h, var, cat), n in zip(cat_cols, counts, strict=False)]
+        cells += [(var, vocab.UNLISTED, n) for var, n in residual.items()]
+        if residual:
+            unlisted_rows += 1
+            unlisted_people += sum(residual.values())
+        for var, cat, n in cells:
+            out.add(rn, code, var, cat, n)
+        for h, lvl in parent_cols:
+            parent = row[h].strip()
+            if level_of(parent) == lvl:
+                lookup_rows.append((code, lvl, parent))
+    if not unlisted_rows:
+        return "wide"
+    return (f"wide; in {unlisted_rows} rows the categories sum below {total_col}: "
+            f"{unlisted_people} people stored as '{vocab.UNLISTED}'")
+
+
+def _wide_counts(rn: int, row: dict[str, str], cat_cols: list[tuple[str, str, str]], bad: _Bad) -> list[int] | None:
+    """The row's count in each category column, or None (and the row refused) when one is not one."""
+    counts = []
+    for h, _var, _cat in cat_cols:
+        n = _count(row[h])
+        if n is None:
+            bad(rn, row, "invalid_count", f"row {rn}: {h} = {row[h]!r} is not a whole number of zero or more")
+            return None
+        counts.append(n)
+    return counts
+
+
+def _wide_residual(rn: int, row: dict[str, str], cat_cols: list[tuple[str, str, str]], counts: list[int],
+                   total_col: str | None, bad: _Bad) -> dict[str, int] | None:
+    """Per variable, the people the row's total counts beyond its categories; None (and the row
+    refused) when the categories sum to more than the total."""
+    if total_col is None:
+        return {}
+    total = _count(row[total_col])
+    per_var: dict[str, int] = {}
+    for (_h, var, _cat), n in zip(cat_cols, counts, strict=False):
+        per_var[var] = per_var.get(var, 0) + n
+    if total is None or any(s > total for s in per_var.values()):
+        bad(rn, row, "total_mismatch", f"row {rn}: categories sum to {max(per_var.values())}, more than "
+                                       f"{total_col} = {row[total_col]!r}")
+        return None
+    return {var: total - s for var, s in per_var.items() if s < total}
 
 
 def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
