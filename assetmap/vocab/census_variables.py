@@ -12,7 +12,7 @@ continental groups.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 ETHNIC_GROUP = "ethnic_group"
 ENGLISH_PROFICIENCY = "english_proficiency"
@@ -123,64 +123,59 @@ def clean_label(label: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def _white(d: str) -> str | None:
+    if "gypsy" in d or "traveller" in d:
+        return "white_gypsy_traveller"
+    if d in ("roma", "irish"):
+        return f"white_{d}"
+    if d.startswith("other"):
+        return "white_other"
+    if "british" in d or "english" in d:
+        return "white_british"
+    return None
+
+
+def _mixed(d: str) -> str | None:
+    for word, category in (("other", "mixed_other"), ("asian", "mixed_white_asian"),
+                           ("african", "mixed_white_black_african"), ("caribbean", "mixed_white_black_caribbean")):
+        if word in d:
+            return category
+    return None
+
+
+def _asian(d: str) -> str | None:
+    if d in ("bangladeshi", "chinese", "indian", "pakistani"):
+        return f"asian_{d}"
+    return "asian_other" if d.startswith("other") else None
+
+
+def _black(d: str) -> str | None:
+    if d in ("african", "caribbean"):
+        return f"black_{d}"
+    return "black_other" if d.startswith("other") else None
+
+
+def _other(d: str) -> str | None:
+    if d == "arab":
+        return "other_arab"
+    return "other_any" if "any other" in d else None
+
+
+#: An ethnic-group label's high-level group (the first that its first part starts with), and how
+#: its detail names the category.
+_ETHNIC_GROUPS: tuple[tuple[str, Callable[[str], str | None]], ...] = (
+    ("mixed", _mixed), ("white", _white), ("asian", _asian), ("black", _black), ("other ethnic", _other))
+
+
 def _ethnic(text: str) -> str | None:
     parts = [p.strip() for p in text.split(":")]
     if len(parts) < 2:
         return None
-    group_part, detail = parts[0], parts[-1]
-    if group_part.startswith("mixed"):
-        group = "mixed"
-    elif group_part.startswith("white"):
-        group = "white"
-    elif group_part.startswith("asian"):
-        group = "asian"
-    elif group_part.startswith("black"):
-        group = "black"
-    elif group_part.startswith("other ethnic"):
-        group = "other"
-    else:
+    detail = next((how for prefix, how in _ETHNIC_GROUPS if parts[0].startswith(prefix)), None)
+    if detail is None:
         return None
-    d = re.sub(r"[^a-z ]", " ", detail)
-    d = re.sub(r"\s+", " ", d).strip()
-    if group == "white":
-        if "gypsy" in d or "traveller" in d:
-            return "white_gypsy_traveller"
-        if d == "roma":
-            return "white_roma"
-        if d == "irish":
-            return "white_irish"
-        if d.startswith("other"):
-            return "white_other"
-        if "british" in d or "english" in d:
-            return "white_british"
-    if group == "mixed":
-        if "other" in d:
-            return "mixed_other"
-        if "asian" in d:
-            return "mixed_white_asian"
-        if "african" in d:
-            return "mixed_white_black_african"
-        if "caribbean" in d:
-            return "mixed_white_black_caribbean"
-    if group == "asian":
-        for name in ("bangladeshi", "chinese", "indian", "pakistani"):
-            if d == name:
-                return f"asian_{name}"
-        if d.startswith("other"):
-            return "asian_other"
-    if group == "black":
-        if d == "african":
-            return "black_african"
-        if d == "caribbean":
-            return "black_caribbean"
-        if d.startswith("other"):
-            return "black_other"
-    if group == "other":
-        if d == "arab":
-            return "other_arab"
-        if "any other" in d:
-            return "other_any"
-    return None
+    d = re.sub(r"[^a-z ]", " ", parts[-1])
+    return detail(re.sub(r"\s+", " ", d).strip())
 
 
 def _english(text: str) -> str | None:
