@@ -131,33 +131,9 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFA
     ``url`` is an Open Referral UK 3.0 API's base (``what`` ``openreferral``), which needs no
     authority: a directory alone may be fetched.
     """
-    what = set(what)
-    unknown = what - set(WHAT)
-    if unknown:
-        raise FetchError(f"--what {', '.join(sorted(unknown))}: not one of {', '.join(WHAT)}")
-    if "gtfs" in what and not gtfs:
-        if what != set(WHAT):  # asked for by name: it needs a feed
-            raise FetchError("--what gtfs needs the feed: --gtfs URL or PATH (the Bus Open Data Service publishes "
-                             "every region's; its downloads need ASSETMAP_BODS_API_KEY)")
-        what.discard("gtfs")  # `--what all` without a feed: everything else
-    if "openreferral" in what and not url:
-        if what != set(WHAT):
-            raise FetchError("--what openreferral needs the directory's API: --url BASE (an Open Referral UK 3.0 "
-                             "API, e.g. https://directory.example.gov.uk/api/v3)")
-        what.discard("openreferral")
-    if not las and not region and what - {"openreferral"}:
-        raise FetchError("name the authorities (--la CODE_OR_NAME) or a region (--region NAME)"
-                         + (" or fetch the directory alone (--what openreferral)" if url else ""))
+    what = _checked_what(set(what), las, region, gtfs, url)
     client = client or Client(Path(settings.home) / "cache", refresh=refresh)
-    pending: list[FetchError] = []
-    region_name, in_region = resolve_region(client, region) if region else (None, [])
-    try:
-        resolved = sorted(set(resolve(client, las)) | set(in_region)) if las else in_region
-    except Unreachable as exc:
-        codes_only = [w.strip().upper() for w in las if re.fullmatch(r"[EWSN]\d{8}", w.strip().upper())]
-        if len(codes_only) != len(las):
-            raise
-        resolved, pending = [(c, c) for c in codes_only], [exc]
+    region_name, resolved, pending = _resolved(client, las, region)
     codes = [c for c, _ in resolved]
     place = _slug(region_name) if region_name else "_".join(codes)
     if not place and url:
@@ -187,6 +163,61 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFA
             except FetchError as exc:
                 result.fail(exc)
         tick("lookup")
+    for kind, step in _steps(what, client, codes, folder, lookup_rows, result, tick, gtfs, url):
+        try:
+            files = step()
+            if files:
+                result.files[kind] = files
+        except FetchError as exc:
+            result.fail(exc)
+        if kind not in ("census", "osm"):  # those tick per authority
+            tick(kind)
+    if result.files:
+        _write_manifest(client, result)
+    return result
+
+
+def _checked_what(what: set[str], las: list[str], region: str | None, gtfs: str | None,
+                  url: str | None) -> set[str]:
+    """What to fetch, once every source asked for by name has what it needs (a feed, a directory,
+    authorities), or :class:`FetchError` saying what is missing; ``all`` leaves out what has not."""
+    unknown = what - set(WHAT)
+    if unknown:
+        raise FetchError(f"--what {', '.join(sorted(unknown))}: not one of {', '.join(WHAT)}")
+    if "gtfs" in what and not gtfs:
+        if what != set(WHAT):  # asked for by name: it needs a feed
+            raise FetchError("--what gtfs needs the feed: --gtfs URL or PATH (the Bus Open Data Service publishes "
+                             "every region's; its downloads need ASSETMAP_BODS_API_KEY)")
+        what.discard("gtfs")  # `--what all` without a feed: everything else
+    if "openreferral" in what and not url:
+        if what != set(WHAT):
+            raise FetchError("--what openreferral needs the directory's API: --url BASE (an Open Referral UK 3.0 "
+                             "API, e.g. https://directory.example.gov.uk/api/v3)")
+        what.discard("openreferral")
+    if not las and not region and what - {"openreferral"}:
+        raise FetchError("name the authorities (--la CODE_OR_NAME) or a region (--region NAME)"
+                         + (" or fetch the directory alone (--what openreferral)" if url else ""))
+    return what
+
+
+def _resolved(client: Client, las: list[str], region: str | None
+              ) -> tuple[str | None, list[tuple[str, str]], list[FetchError]]:
+    """The region's name, the authorities as (code, name), and what could not be reached: where the
+    ONS portal cannot be, authorities given by code are still fetched (named by their codes)."""
+    region_name, in_region = resolve_region(client, region) if region else (None, [])
+    try:
+        return region_name, (sorted(set(resolve(client, las)) | set(in_region)) if las else in_region), []
+    except Unreachable as exc:
+        codes_only = [w.strip().upper() for w in las if re.fullmatch(r"[EWSN]\d{8}", w.strip().upper())]
+        if len(codes_only) != len(las):
+            raise
+        return region_name, [(c, c) for c in codes_only], [exc]
+
+
+def _steps(what: set[str], client: Client, codes: list[str], folder: Path, lookup_rows: list[dict[str, Any]] | None,
+           result: Fetched, tick: Callable[[str], None], gtfs: str | None, url: str | None
+           ) -> list[tuple[str, Callable[[], list[Path]]]]:
+    """Each source to fetch after the lookup, in order, as (kind, the call that fetches it)."""
     steps: list[tuple[str, Callable[[], list[Path]]]] = []
     if "boundaries" in what:
         steps.append(("boundaries", lambda: fetch_boundaries(client, lookup_rows, folder) if lookup_rows else []))
@@ -207,23 +238,18 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFA
             return files
 
         steps.append(("openreferral", directory))
-    for kind, step in steps:
-        try:
-            files = step()
-            if files:
-                result.files[kind] = files
-        except FetchError as exc:
-            result.fail(exc)
-        if kind not in ("census", "osm"):  # those tick per authority
-            tick(kind)
-    if result.files:
-        sources = [json.loads(m.read_text()) for m in dict.fromkeys(client.used) if m.exists()]
-        manifest = {"local_authorities": [{"code": c, "name": n} for c, n in resolved],
-                    "fetched_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                    "files": {k: [str(p.relative_to(folder)) for p in v] for k, v in result.files.items()},
-                    "licences": {SERVICES[s]["name"]: SERVICES[s]["licence"] for s in SERVICES},
-                    "requests": [{k: m[k] for k in ("source", "licence", "url", "retrieved_at")} for m in sources]}
-        if region_name:
-            manifest = {"region": region_name, **manifest}
-        _write(folder / "SOURCES.json", json.dumps(manifest, indent=2).encode())
-    return result
+    return steps
+
+
+def _write_manifest(client: Client, result: Fetched) -> None:
+    """``SOURCES.json`` beside the files: the authorities, the files, every request's licence."""
+    folder = result.folder
+    sources = [json.loads(m.read_text()) for m in dict.fromkeys(client.used) if m.exists()]
+    manifest = {"local_authorities": [{"code": c, "name": n} for c, n in result.las],
+                "fetched_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                "files": {k: [str(p.relative_to(folder)) for p in v] for k, v in result.files.items()},
+                "licences": {SERVICES[s]["name"]: SERVICES[s]["licence"] for s in SERVICES},
+                "requests": [{k: m[k] for k in ("source", "licence", "url", "retrieved_at")} for m in sources]}
+    if result.region:
+        manifest = {"region": result.region, **manifest}
+    _write(folder / "SOURCES.json", json.dumps(manifest, indent=2).encode())
