@@ -128,73 +128,107 @@ def parse(data: bytes, path: Path) -> tuple[RawNetwork, list[Place]]:
     import osmium  # imported here: only a network file needs it
 
     fmt = _format(data, path)
-    newest: _dt.datetime | None = None
-    node_xy: dict[int, tuple[float, float]] = {}
-    way_nodes: list[tuple[int, str, list[int]]] = []
-    way: list[int]
-    places: list[tuple[str, dict[str, str], Any, Any]] = []
-    relation_places: list[tuple[str, dict[str, str], list[int]]] = []
-    way_boxes: dict[int, tuple[float, float, float, float]] = {}
+    seen = _Collected()
     try:
         stamp, bounds = _header(osmium, osmium.io.FileBuffer(data, fmt))
         # relations first (their member ways' extents are wanted in the main pass)
-        wanted: set[int] = set()
         relations: Any = osmium.FileProcessor(osmium.io.FileBuffer(data, fmt), osmium.osm.RELATION)
         for rel in relations:
-            if _is_place(rel.tags):
-                members = [m.ref for m in rel.members if m.type == "w"]
-                relation_places.append((f"relation/{rel.id}", dict(rel.tags), members))
-                wanted.update(members)
+            seen.relation(rel)
         processor: Any = osmium.FileProcessor(osmium.io.FileBuffer(data, fmt)).with_locations()
         for obj in processor:
-            ts = obj.timestamp
-            if ts is not None and ts.year > 1970:
-                t = ts.replace(tzinfo=None) if ts.tzinfo is None else ts.astimezone(_dt.UTC).replace(tzinfo=None)
-                newest = t if newest is None or t > newest else newest
+            seen.note_time(obj.timestamp)
             if obj.is_node():
-                if _is_place(obj.tags) and obj.location.valid():
-                    places.append((f"node/{obj.id}", dict(obj.tags), obj.location.lat, obj.location.lon))
+                seen.node(obj)
             elif obj.is_way():
-                tags = obj.tags
-                if walkable(tags):
-                    way = []
-                    highway = str(tags.get("highway"))
-                    for n in obj.nodes:
-                        if n.location.valid():
-                            node_xy[n.ref] = (n.location.lon, n.location.lat)
-                            way.append(n.ref)
-                        else:  # a node the extract cut off: the way stops there
-                            if len(way) > 1:
-                                way_nodes.append((obj.id, highway, way))
-                            way = []
-                    if len(way) > 1:
-                        way_nodes.append((obj.id, highway, way))
-                is_place = _is_place(tags)
-                if is_place or obj.id in wanted:
-                    pts = [(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]
-                    if pts:
-                        lons, lats = zip(*pts, strict=True)
-                        box = (min(lons), min(lats), max(lons), max(lats))
-                        way_boxes[obj.id] = box
-                        if is_place:
-                            places.append((f"way/{obj.id}", dict(tags), (box[1] + box[3]) / 2,
-                                           (box[0] + box[2]) / 2))
-                    elif is_place:
-                        places.append((f"way/{obj.id}", dict(tags), None, None))
+                seen.way(obj)
     except RuntimeError as exc:
         # libosmium's messages name the fault ("PBF error: truncated data"), not the content
         raise FileRefused("unreadable", f"{path.name}: not a readable OpenStreetMap file "
                                         f"({str(exc).splitlines()[0][:120]})") from None
-    for osm_id, tags, members in relation_places:
-        boxes = [way_boxes[m] for m in members if m in way_boxes]
-        if boxes:
-            b = np.array(boxes)
-            places.append((osm_id, tags, (b[:, 1].min() + b[:, 3].max()) / 2, (b[:, 0].min() + b[:, 2].max()) / 2))
-        else:
-            places.append((osm_id, tags, None, None))
-    if not way_nodes:
+    places = seen.places + seen.relation_places()
+    if not seen.way_nodes:
         raise FileRefused("no_network", f"{path.name}: no walkable way (highway=footway, residential, ...) "
                                         "in this OpenStreetMap file")
+    return _network(seen, stamp or seen.newest, bounds), places
+
+
+class _Collected:
+    """What one pass over an OSM file keeps: the walkable ways' nodes, the places, the extents of
+    the ways that place relations name, and the newest edit."""
+
+    def __init__(self) -> None:
+        self.newest: _dt.datetime | None = None
+        self.node_xy: dict[int, tuple[float, float]] = {}
+        self.way_nodes: list[tuple[int, str, list[int]]] = []
+        self.places: list[Place] = []
+        self.relations: list[tuple[str, dict[str, str], list[int]]] = []
+        self.wanted: set[int] = set()
+        self.way_boxes: dict[int, tuple[float, float, float, float]] = {}
+
+    def note_time(self, ts: _dt.datetime | None) -> None:
+        if ts is not None and ts.year > 1970:
+            t = ts.replace(tzinfo=None) if ts.tzinfo is None else ts.astimezone(_dt.UTC).replace(tzinfo=None)
+            self.newest = t if self.newest is None or t > self.newest else self.newest
+
+    def relation(self, rel: Any) -> None:
+        if _is_place(rel.tags):
+            members = [m.ref for m in rel.members if m.type == "w"]
+            self.relations.append((f"relation/{rel.id}", dict(rel.tags), members))
+            self.wanted.update(members)
+
+    def node(self, obj: Any) -> None:
+        if _is_place(obj.tags) and obj.location.valid():
+            self.places.append((f"node/{obj.id}", dict(obj.tags), obj.location.lat, obj.location.lon))
+
+    def way(self, obj: Any) -> None:
+        tags = obj.tags
+        if walkable(tags):
+            self._walkable(obj.id, str(tags.get("highway")), obj.nodes)
+        is_place = _is_place(tags)
+        if not (is_place or obj.id in self.wanted):
+            return
+        pts = [(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]
+        if not pts:
+            if is_place:
+                self.places.append((f"way/{obj.id}", dict(tags), None, None))
+            return
+        lons, lats = zip(*pts, strict=True)
+        box = (min(lons), min(lats), max(lons), max(lats))
+        self.way_boxes[obj.id] = box
+        if is_place:
+            self.places.append((f"way/{obj.id}", dict(tags), (box[1] + box[3]) / 2, (box[0] + box[2]) / 2))
+
+    def _walkable(self, way_id: int, highway: str, nodes: Any) -> None:
+        way: list[int] = []
+        for n in nodes:
+            if n.location.valid():
+                self.node_xy[n.ref] = (n.location.lon, n.location.lat)
+                way.append(n.ref)
+            else:  # a node the extract cut off: the way stops there
+                if len(way) > 1:
+                    self.way_nodes.append((way_id, highway, way))
+                way = []
+        if len(way) > 1:
+            self.way_nodes.append((way_id, highway, way))
+
+    def relation_places(self) -> list[Place]:
+        """Each place relation at the middle of its member ways' extents (no position without them)."""
+        out: list[Place] = []
+        for osm_id, tags, members in self.relations:
+            boxes = [self.way_boxes[m] for m in members if m in self.way_boxes]
+            if boxes:
+                b = np.array(boxes)
+                out.append((osm_id, tags, (b[:, 1].min() + b[:, 3].max()) / 2, (b[:, 0].min() + b[:, 2].max()) / 2))
+            else:
+                out.append((osm_id, tags, None, None))
+        return out
+
+
+def _network(seen: _Collected, stamp: _dt.datetime | None,
+             bounds: tuple[float, float, float, float] | None) -> RawNetwork:
+    """The walkable ways as nodes on the national grid and one edge per pair of consecutive nodes."""
+    node_xy = seen.node_xy
     ids = np.fromiter(node_xy, dtype=np.int64, count=len(node_xy))
     lonlat = np.array(list(node_xy.values()), dtype=float)
     to_bng = Transformer.from_crs(DISPLAY_CRS, STORE_CRS, always_xy=True)
@@ -206,7 +240,7 @@ def parse(data: bytes, path: Path) -> tuple[RawNetwork, list[Place]]:
         extent = (min(bx), min(by), max(bx), max(by))
     nodes = pd.DataFrame({"node_id": ids, "x": np.asarray(x), "y": np.asarray(y)})
     frm, to, hw, wid = [], [], [], []
-    for way_id, highway, ns in way_nodes:
+    for way_id, highway, ns in seen.way_nodes:
         frm.extend(ns[:-1])
         to.extend(ns[1:])
         hw.extend([highway] * (len(ns) - 1))
@@ -218,4 +252,4 @@ def parse(data: bytes, path: Path) -> tuple[RawNetwork, list[Place]]:
     edges["length_m"] = np.round(np.hypot(nodes["x"].to_numpy()[fi] - nodes["x"].to_numpy()[ti],
                                           nodes["y"].to_numpy()[fi] - nodes["y"].to_numpy()[ti]), 3)
     edges = edges[edges["from_node"] != edges["to_node"]].reset_index(drop=True)
-    return RawNetwork(nodes, edges, stamp or newest, len(way_nodes), extent), places
+    return RawNetwork(nodes, edges, stamp, len(seen.way_nodes), extent)
