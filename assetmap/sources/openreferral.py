@@ -221,95 +221,118 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     doc = load_json(data, path)
     services = _services(doc)
     if services is None:
-        listed = doc.get("contents") if isinstance(doc, dict) else doc
-        placeless = _is_details(doc) or _is_single_other(doc) or (
-            isinstance(listed, list) and bool(listed) and all(_is_other(item) for item in listed))
-        if placeless:  # a response of the standard that holds no service: read, nothing to place
-            items = listed if isinstance(listed, list) and not _is_details(doc) else [doc]
-            broken = [(f"{item['id']}: " if "id" in item else "") + line for item in items if isinstance(item, dict)
-                      for line in service_problems(item, schema="details3" if _is_details(doc) else "term3")
-                      if "term_uri" in item or _is_details(doc)]
-            if broken:
-                raise FileRefused("schema_violation", f"{path}: breaks Open Referral UK 3.0's schema: "
-                                  + "; ".join(broken[:3]))
-            what = ("the API's details" if _is_details(doc) else
-                    "an organisation or a taxonomy" if _is_single_other(doc) else "organisations or taxonomies only")
-            return ReadResult(KIND, frame([]), [], 0, {"note": f"Open Referral UK: {what}, no service and no "
-                                                               "place in it: nothing to load"})
-        what = "no services"
-        raise FileRefused("unknown_format", f"{path}: {what} found, so no places to load (Open Referral UK: "
+        return _placeless(doc, path)
+    page_3 = isinstance(doc, dict) and isinstance(doc.get("contents"), list)  # a 3.0 API's list page
+    flat_locations, flat_links = _flat_tables(doc)
+    rows: list[dict[str, Any]] = []
+    for service in services:
+        if not isinstance(service, dict):
+            n = len(rows) + 1
+            rows.append(candidate(n, service, reason="malformed_row", message=f"service {n}: not a JSON object"))
+            continue
+        locations, hours_at = _locations_of(service, flat_locations, flat_links)
+        rows += _service_rows(service, len(rows), locations, hours_at, options, page_3)
+    return ReadResult(KIND, frame(rows), [], len(rows), {})
+
+
+def _placeless(doc: Any, path: Path) -> ReadResult:
+    """A document with no service: a response of the standard that holds none is read (nothing to
+    load); anything else is refused."""
+    listed = doc.get("contents") if isinstance(doc, dict) else doc
+    placeless = _is_details(doc) or _is_single_other(doc) or (
+        isinstance(listed, list) and bool(listed) and all(_is_other(item) for item in listed))
+    if not placeless:
+        raise FileRefused("unknown_format", f"{path}: no services found, so no places to load (Open Referral UK: "
                           "give a services or services-at-locations list, a service, or an organisation "
                           "with its services)")
-    page_3 = isinstance(doc, dict) and isinstance(doc.get("contents"), list)  # a 3.0 API's list page
-    flat_locations = {}
+    items = listed if isinstance(listed, list) and not _is_details(doc) else [doc]
+    broken = [(f"{item['id']}: " if "id" in item else "") + line for item in items if isinstance(item, dict)
+              for line in service_problems(item, schema="details3" if _is_details(doc) else "term3")
+              if "term_uri" in item or _is_details(doc)]
+    if broken:
+        raise FileRefused("schema_violation", f"{path}: breaks Open Referral UK 3.0's schema: "
+                          + "; ".join(broken[:3]))
+    what = ("the API's details" if _is_details(doc) else
+            "an organisation or a taxonomy" if _is_single_other(doc) else "organisations or taxonomies only")
+    return ReadResult(KIND, frame([]), [], 0, {"note": f"Open Referral UK: {what}, no service and no "
+                                                       "place in it: nothing to load"})
+
+
+def _flat_tables(doc: Any) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """A package's flat tables: its locations by id, and each service's location ids."""
+    flat_locations: dict[str, dict[str, Any]] = {}
     flat_links: dict[str, list[str]] = {}
     if isinstance(doc, dict):
         flat_locations = {str(loc.get("id")): loc for loc in doc.get("locations") or [] if isinstance(loc, dict)}
         for link in doc.get("service_at_locations") or []:
             if isinstance(link, dict):
                 flat_links.setdefault(str(link.get("service_id")), []).append(str(link.get("location_id")))
+    return flat_locations, flat_links
+
+
+def _locations_of(service: dict[str, Any], flat_locations: dict[str, dict[str, Any]],
+                  flat_links: dict[str, list[str]]) -> tuple[list[dict[str, Any]], dict[int, str | None]]:
+    """A service's locations (nested or in the flat tables, once each; one empty when it has
+    none), and each one's hours as its link or it says (by ``id`` of the location)."""
+    sid = str(service.get("id") or "")
+    locations = []
+    hours_at: dict[int, str | None] = {}
+    for link in service.get("service_at_locations") or []:
+        if isinstance(link, dict):
+            loc = link.get("location") or flat_locations.get(str(link.get("location_id")))
+            if isinstance(loc, dict):
+                locations.append(loc)
+                hours_at[id(loc)] = _hours(link, loc, service)
+    locations += [flat_locations[lid] for lid in flat_links.get(sid, []) if lid in flat_locations]
+    # a package may give a location both nested in its service and in the flat tables: once each
+    unique: dict[str, dict[str, Any]] = {}
+    for n, loc in enumerate(locations):
+        unique.setdefault(str(loc["id"]) if loc.get("id") is not None else f"#{n}", loc)
+    return list(unique.values()) or [{}], hours_at
+
+
+def _service_rows(service: dict[str, Any], i: int, locations: list[dict[str, Any]], hours_at: dict[int, str | None],
+                  options: dict[str, Any], page_3: bool) -> list[dict[str, Any]]:
+    """A service's candidate rows, one per location, numbered after row ``i``."""
+    sid = str(service.get("id") or "")
+    category = options.get("category") or _category(service)
+    # v1 {"language": "Arabic"}; 3.0 {"name": "Arabic", "code": "ar"}
+    languages = [(lang.get("language") or lang.get("name") or lang.get("code")) if isinstance(lang, dict)
+                 else lang for lang in service.get("languages") or []]
+    ext: dict[str, Any] = service["assetmap"] if isinstance(service.get("assetmap"), dict) else {}
+    broken = service_problems(service) if page_3 or _is_v3(service) else []
+    org = service.get("organization") or {}
     rows = []
-    i = 0
-    for service in services:
-        if not isinstance(service, dict):
-            i += 1
-            rows.append(candidate(i, service, reason="malformed_row",
-                                  message=f"service {i}: not a JSON object"))
-            continue
-        sid = str(service.get("id") or "")
-        locations = []
-        hours_at: dict[int, str | None] = {}  # id(location) -> its hours, as its link or it says
-        for link in service.get("service_at_locations") or []:
-            if isinstance(link, dict):
-                loc = link.get("location") or flat_locations.get(str(link.get("location_id")))
-                if isinstance(loc, dict):
-                    locations.append(loc)
-                    hours_at[id(loc)] = _hours(link, loc, service)
-        locations += [flat_locations[lid] for lid in flat_links.get(sid, []) if lid in flat_locations]
-        # a package may give a location both nested in its service and in the flat tables: once each
-        unique: dict[str, dict[str, Any]] = {}
-        for n, loc in enumerate(locations):
-            unique.setdefault(str(loc["id"]) if loc.get("id") is not None else f"#{n}", loc)
-        locations = list(unique.values())
-        if not locations:
-            locations = [{}]
-        category = options.get("category") or _category(service)
-        # v1 {"language": "Arabic"}; 3.0 {"name": "Arabic", "code": "ar"}
-        languages = [(lang.get("language") or lang.get("name") or lang.get("code")) if isinstance(lang, dict)
-                     else lang for lang in service.get("languages") or []]
-        ext: dict[str, Any] = service["assetmap"] if isinstance(service.get("assetmap"), dict) else {}
-        broken = service_problems(service) if page_3 or _is_v3(service) else []
-        for loc in locations:
-            i += 1
-            address, postcode = _address(loc)
-            rid = f"{sid}@{loc.get('id')}" if loc.get("id") is not None else (sid or None)
-            if ext.get("source_record_id") and len(locations) == 1:
-                rid = str(ext["source_record_id"])  # assetmap's own export: the record's id as it was
-            if "address" in ext and len(locations) == 1:
-                address = ext["address"]  # and its address as its source wrote it
-            org = service.get("organization") or {}
-            hours = hours_at.get(id(loc)) or _hours(loc, service)
-            rec = candidate(
-                i, {"service": service.get("id"), "name": service.get("name"), "location": loc},
-                name=service.get("name"), category=category, address=address, postcode=postcode,
-                lat=loc.get("latitude"), lon=loc.get("longitude"), source_record_id=rid,
-                website=service.get("url") or (org.get("url") or org.get("website") if isinstance(org, dict) else None),
-                description=service.get("description"), cost=_cost(service), status=service.get("status"),
-                languages=[lang for lang in languages if lang] or None,
-                licence=options.get("licence"), attrs=ext.get("attrs") if isinstance(ext.get("attrs"), dict) else None,
-                subtype=ext.get("subtype"), sensitive=ext.get("sensitive"),
-                **({"opening_hours": hours} if hours else {}),
-            )
-            if broken:
-                rec["reason"] = "schema_violation"
-                rec["message"] = (f"service {sid or i} ({service.get('name')!r}) breaks Open Referral UK 3.0's "
-                                  f"service schema: {'; '.join(broken)}")
-            elif category is None:
-                rec["reason"] = "unknown_category"
-                rec["message"] = (f"service {sid or i} ({service.get('name')!r}): no taxonomy term, name or "
-                                  "description says what it is; give --category")
-            rows.append(rec)
-    return ReadResult(KIND, frame(rows), [], i, {})
+    for loc in locations:
+        i += 1
+        address, postcode = _address(loc)
+        rid = f"{sid}@{loc.get('id')}" if loc.get("id") is not None else (sid or None)
+        if ext.get("source_record_id") and len(locations) == 1:
+            rid = str(ext["source_record_id"])  # assetmap's own export: the record's id as it was
+        if "address" in ext and len(locations) == 1:
+            address = ext["address"]  # and its address as its source wrote it
+        hours = hours_at.get(id(loc)) or _hours(loc, service)
+        rec = candidate(
+            i, {"service": service.get("id"), "name": service.get("name"), "location": loc},
+            name=service.get("name"), category=category, address=address, postcode=postcode,
+            lat=loc.get("latitude"), lon=loc.get("longitude"), source_record_id=rid,
+            website=service.get("url") or (org.get("url") or org.get("website") if isinstance(org, dict) else None),
+            description=service.get("description"), cost=_cost(service), status=service.get("status"),
+            languages=[lang for lang in languages if lang] or None,
+            licence=options.get("licence"), attrs=ext.get("attrs") if isinstance(ext.get("attrs"), dict) else None,
+            subtype=ext.get("subtype"), sensitive=ext.get("sensitive"),
+            **({"opening_hours": hours} if hours else {}),
+        )
+        if broken:
+            rec["reason"] = "schema_violation"
+            rec["message"] = (f"service {sid or i} ({service.get('name')!r}) breaks Open Referral UK 3.0's "
+                              f"service schema: {'; '.join(broken)}")
+        elif category is None:
+            rec["reason"] = "unknown_category"
+            rec["message"] = (f"service {sid or i} ({service.get('name')!r}): no taxonomy term, name or "
+                              "description says what it is; give --category")
+        rows.append(rec)
+    return rows
 
 
 READER = Reader(
