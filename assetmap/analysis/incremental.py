@@ -107,7 +107,7 @@ def _changed_counts(con: duckdb.DuckDBPyConnection, level: str,
         SELECT DISTINCT coalesce(now.unit_code, old.unit_code), coalesce(now.category, old.category)
         FROM now FULL OUTER JOIN old ON now.unit_code = old.unit_code AND now.category = old.category
         WHERE coalesce(now.n, 0) <> coalesce(old.n, 0) OR abs(coalesce(now.c, 0) - coalesce(old.c, 0)) > 1e-9
-        """, {"level": level, "cats": categories}).fetchall()  # noqa: S608
+        """, {"level": level, "cats": categories}).fetchall()
     return {(r[0], r[1]) for r in rows}
 
 
@@ -241,44 +241,20 @@ def recompute_affected(store: Store, wards: Iterable[str]) -> RecomputeResult:
     """
     t0 = time.perf_counter()
     con = store.con
-    wards = sorted(set(wards))
     levels = _stored_levels(con)
-    if not levels:
+    if not levels or _mode_changed(con):  # nothing yet, or a walking network loaded or gone since
         return recompute(store)
     res = RecomputeResult(level=",".join(levels), mode="incremental")
-    if _mode_changed(con):  # a walking network loaded or gone since: every distance changes
-        return recompute(store)
     changed = changed_assets(con)
     if changed is not None:
-        cats = sorted((set(changed["old_category"].dropna()) | set(changed["new_category"].dropna()))
-                      & set(CATEGORIES))
-        if not cats:  # nothing changed since the last recompute
-            res.seconds = time.perf_counter() - t0
-            return res
-        counted = {level: _changed_counts(con, level, cats) for level in levels}
-        inputs = stored_inputs(con, cats)
-        changes = _exact_changes(inputs, changed, cats) if inputs is not None else {}
+        cats, counted, inputs, changes = _exactly(con, levels, changed)
     else:
-        counted = {level: _changed_counts(con, level) for level in levels}
-        inputs = stored_inputs(con)
-        if inputs is None or not wards:
-            res.seconds = time.perf_counter() - t0
-            return res
-        zone = _zone_from_wards(con, inputs, wards, reach_m())
-        in_wards = inputs.assets[inputs.assets["ward_code"].isin(wards)]
-        # the categories with an asset in the wards, or whose counts changed anywhere (a closure)
-        cats = sorted((set(in_wards["category"]) | {c for pairs in counted.values() for _, c in pairs})
-                      & set(CATEGORIES))
-        changes = {}
-        for cat in cats:
-            here = in_wards[in_wards["category"] == cat]
-            changes[cat] = (here["asset_id"].tolist(), zone, here[["x", "y"]].to_numpy(float))
-    if inputs is None or not cats:
+        cats, counted, inputs, changes = _by_wards(con, levels, sorted(set(wards)))
+    if inputs is None or not cats:  # nothing changed since the last recompute
         res.seconds = time.perf_counter() - t0
         return res
     new = changed_oa_rows(con, inputs, changes)
-    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    writes = []
+    writes: list[tuple[str, pd.DataFrame, pd.DataFrame]] = []
     lang_writes: list[tuple[str, pd.DataFrame, list[str]]] = []
     for level in levels:
         touched = set(units_of(con, level, oas=new["oa_code"].unique()).values) if new is not None else set()
@@ -292,6 +268,58 @@ def recompute_affected(store: Store, wards: Iterable[str]) -> RecomputeResult:
         if set(cats) & set(languages.PROVIDER_CATEGORIES):  # their language match, with the OA points at hand
             units = sorted(touched)
             lang_writes.append((level, languages.compute(con, units_of(con, level, units=units), inputs.oas), units))
+    _write_affected(store, new, writes, lang_writes, cats, None if changed is None else changed["asset_id"].tolist())
+    res.oas = int(new["oa_code"].nunique()) if new is not None else 0
+    res.units = len(res.changed_units)
+    res.seconds = time.perf_counter() - t0
+    log.info("incremental recompute (%s): %d OAs, %d units in %.3f s",
+             ", ".join(cats), res.oas, res.units, res.seconds)
+    return res
+
+
+_Changes = dict[str, tuple[list[str], np.ndarray, np.ndarray]]
+_Counted = dict[str, set[tuple[str, str]]]
+
+
+def _exactly(con: duckdb.DuckDBPyConnection, levels: list[str], changed: pd.DataFrame
+             ) -> tuple[list[str], _Counted, Inputs | None, _Changes]:
+    """The categories, counts and reach of the assets that changed since the last recompute."""
+    cats = sorted((set(changed["old_category"].dropna()) | set(changed["new_category"].dropna()))
+                  & set(CATEGORIES))
+    if not cats:
+        return [], {}, None, {}
+    counted = {level: _changed_counts(con, level, cats) for level in levels}
+    inputs = stored_inputs(con, cats)
+    return cats, counted, inputs, (_exact_changes(inputs, changed, cats) if inputs is not None else {})
+
+
+def _by_wards(con: duckdb.DuckDBPyConnection, levels: list[str], wards: list[str]
+              ) -> tuple[list[str], _Counted, Inputs | None, _Changes]:
+    """For results from before the store remembered its assets: every asset in ``wards`` taken
+    as changed, with the zone they reach."""
+    counted = {level: _changed_counts(con, level) for level in levels}
+    inputs = stored_inputs(con)
+    if inputs is None or not wards:
+        return [], counted, None, {}
+    zone = _zone_from_wards(con, inputs, wards, reach_m())
+    in_wards = inputs.assets[inputs.assets["ward_code"].isin(wards)]
+    # the categories with an asset in the wards, or whose counts changed anywhere (a closure)
+    cats = sorted((set(in_wards["category"]) | {c for pairs in counted.values() for _, c in pairs})
+                  & set(CATEGORIES))
+    changes = {}
+    for cat in cats:
+        here = in_wards[in_wards["category"] == cat]
+        changes[cat] = (here["asset_id"].tolist(), zone, here[["x", "y"]].to_numpy(float))
+    return cats, counted, inputs, changes
+
+
+def _write_affected(store: Store, new: pd.DataFrame | None, writes: list[tuple[str, pd.DataFrame, pd.DataFrame]],
+                    lang_writes: list[tuple[str, pd.DataFrame, list[str]]], cats: list[str],
+                    changed_ids: list[str] | None) -> None:
+    """Write the changed OA rows and units, rank the categories again, and remember the assets
+    seen (those that changed, or all of them), in one transaction."""
+    con = store.con
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     with store.transaction():
         for level, rows, units in lang_writes:
             con.execute("DELETE FROM unit_languages WHERE unit_level = ? AND list_contains(?, unit_code)",
@@ -309,16 +337,10 @@ def recompute_affected(store: Store, wards: Iterable[str]) -> RecomputeResult:
                 delete_keys(con, "unit_gaps", gaps[["unit_code", "category"]].assign(unit_level=level))
                 insert(con, "unit_gaps", gaps.assign(unit_level=level, computed_at=now, rank=None, flags=None))
             _rerank(con, level, cats)
-        if changed is not None:
-            write_analysed_assets(con, changed["asset_id"].tolist())
+        if changed_ids is not None:
+            write_analysed_assets(con, changed_ids)
         else:
             write_analysed_assets(con)
-    res.oas = int(new["oa_code"].nunique()) if new is not None else 0
-    res.units = len(res.changed_units)
-    res.seconds = time.perf_counter() - t0
-    log.info("incremental recompute (%s): %d OAs, %d units in %.3f s",
-             ", ".join(cats), res.oas, res.units, res.seconds)
-    return res
 
 
 def _rerank(con: duckdb.DuckDBPyConnection, level: str, categories: list[str]) -> None:
