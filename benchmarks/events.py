@@ -90,6 +90,43 @@ def _snapshot_count(db: Path, sql: str) -> int:
         con.close()
 
 
+def _throughput(files: Path, inbox: Path, db: Path, said: str) -> None:
+    """100 small files dropped at once: how fast they are filed away, and when the queue drains."""
+    smalls = []
+    for i in range(100):
+        p = files / f"small_{i:03d}.csv"
+        _provider_file(p, 5, 100 + i, f"bench-small-{i:03d}")
+        smalls.append(p)
+    t0 = time.perf_counter()
+    for p in smalls:
+        _drop(p, inbox)
+    done = 0
+    while time.perf_counter() - t0 < 900:
+        done = len(list((inbox / "processed").glob("*small_*.csv"))) + \
+            len(list((inbox / "rejected").glob("*small_*.csv")))
+        if done >= 100:
+            break
+        time.sleep(0.5)
+    dt = time.perf_counter() - t0
+    stored = _snapshot_count(db, "SELECT count(DISTINCT source) FROM assets WHERE source LIKE 'small_%'")
+    print("\n[throughput, 100 files of 5 rows dropped at once]")
+    print(f"  {done} filed away in {dt:.1f} s = {done / dt * 60:.0f} files/min "
+          f"({dt / max(done, 1):.2f} s per file; a run takes every complete file waiting); "
+          f"{stored} sources in the latest snapshot")
+    # every file's event still triggers its own run, which finds its file taken; and every
+    # ingest's assets.changed a recompute: how long until the queue is empty
+    api = next(iter(re.findall(r"http://127\.0\.0\.1:\d+", said)), None) + "/api"
+    while time.perf_counter() - t0 < 1800:
+        active = _post(api + "/flow_runs/filter", {"flow_runs": {"state": {"type": {
+            "any_": ["SCHEDULED", "PENDING", "RUNNING"]}}}, "limit": 200})
+        if not active:
+            break
+        time.sleep(1)
+    total = _post(api + "/flow_runs/count", {})
+    print(f"  the queue of triggered runs drained after {time.perf_counter() - t0:.1f} s "
+          f"({total} flow runs in all, the no-op ones included)")
+
+
 def main() -> None:
     from assetmap.ingest import ingest_file
     from assetmap.snapshots import list_snapshots, publish
@@ -154,39 +191,7 @@ def main() -> None:
               f"pipeline overhead {first / ref_s:.1f}x (watcher, event, trigger, flow-run process)")
 
         time.sleep(3)  # let the triggered recompute finish
-        smalls = []
-        for i in range(100):
-            p = files / f"small_{i:03d}.csv"
-            _provider_file(p, 5, 100 + i, f"bench-small-{i:03d}")
-            smalls.append(p)
-        t0 = time.perf_counter()
-        for p in smalls:
-            _drop(p, inbox)
-        done = 0
-        while time.perf_counter() - t0 < 900:
-            done = len(list((inbox / "processed").glob("*small_*.csv"))) + \
-                len(list((inbox / "rejected").glob("*small_*.csv")))
-            if done >= 100:
-                break
-            time.sleep(0.5)
-        dt = time.perf_counter() - t0
-        stored = _snapshot_count(db, "SELECT count(DISTINCT source) FROM assets WHERE source LIKE 'small_%'")
-        print("\n[throughput, 100 files of 5 rows dropped at once]")
-        print(f"  {done} filed away in {dt:.1f} s = {done / dt * 60:.0f} files/min "
-              f"({dt / max(done, 1):.2f} s per file; a run takes every complete file waiting); "
-              f"{stored} sources in the latest snapshot")
-        # every file's event still triggers its own run, which finds its file taken; and every
-        # ingest's assets.changed a recompute: how long until the queue is empty
-        api = next(iter(re.findall(r"http://127\.0\.0\.1:\d+", "".join(started))), None) + "/api"
-        while time.perf_counter() - t0 < 1800:
-            active = _post(api + "/flow_runs/filter", {"flow_runs": {"state": {"type": {
-                "any_": ["SCHEDULED", "PENDING", "RUNNING"]}}}, "limit": 200})
-            if not active:
-                break
-            time.sleep(1)
-        total = _post(api + "/flow_runs/count", {})
-        print(f"  the queue of triggered runs drained after {time.perf_counter() - t0:.1f} s "
-              f"({total} flow runs in all, the no-op ones included)")
+        _throughput(files, inbox, db, "".join(started))
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

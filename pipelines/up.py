@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -119,53 +120,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Recovered:       {line}", flush=True)
 
         if not args.no_demo:
-            from assetmap.demo import generate
-
-            demo = Path(settings.demo_dir)
-            if not (demo / "MANIFEST.json").exists():
-                log.info("generating the synthetic demo city in %s", demo)
-                generate(demo, scale="city")
-            from pipelines.flows import refresh_all
-
-            out = refresh_all(str(demo))
-            taken = sum(1 for r in out["ingests"] if r["status"] in ("completed", "unchanged"))
-            print(f"Demo data:       {taken} of {len(out['ingests'])} files taken, "
-                  f"{out['recompute']['units']} wards analysed; snapshot {out['recompute']['snapshot']}", flush=True)
-
+            _load_demo()
         (inbox / "submissions").mkdir(parents=True, exist_ok=True)
-        ready = home / "worker.ready"
-        ready.unlink(missing_ok=True)
-        env["ASSETMAP_WORKER_READY"] = str(ready)
-        watching = not (args.pool and args.no_watch)
-        worker = children.start("pipeline-worker", [sys.executable, "-m", "pipelines.deployments",
-                                                    *(["--pool", args.pool] if args.pool else []),
-                                                    *([] if watching else ["--no-watch"])], env)
-        deadline = time.monotonic() + 120
-        while not ready.exists():
-            if worker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the pipeline worker did not start (see {home / 'logs' / 'pipeline-worker.log'})")
-            time.sleep(0.2)
-        if watching:
-            print(f"Inbox watcher:   drop files into {inbox} (processed/ and rejected/ beside them)", flush=True)
-        if args.pool:
-            for i in range(max(0, args.workers)):
-                children.start(f"worker-{i + 1}", [sys.executable, "-m", "pipelines.worker", "--pool", args.pool,
-                                                   "--name", f"{socket.gethostname()}-local-{i + 1}"], env)
-            print(f"Work pool:       {args.pool} ({max(0, args.workers)} worker(s) here; on other machines: "
-                  f"`assetmap worker --pool {args.pool} --api http://<this host>:{port}/api`)", flush=True)
+        worker, watching = _start_pipeline(args, children, env, home, inbox, port)
         if not args.no_dashboard:
-            from pipelines.balancer import Dashboards, default_replicas
-
-            if args.host not in ("127.0.0.1", "localhost", "::1"):
-                log.warning("the dashboard listens on %s: anyone who can reach this machine there can open "
-                            "it (public mode shows no sensitive locations; keep partner mode on loopback)",
-                            args.host)
-            dash = Dashboards(home, env, replicas=args.replicas or default_replicas(),
-                              port=free_port(args.dashboard_port), host=args.host)
-            dash.children = children  # stopped with the rest
-            dash.start()
-            behind = f" ({dash.replicas} replicas behind HAProxy)" if dash.replicas > 1 else ""
-            print(f"Dashboard:       {dash.url.rstrip('/')}{behind}", flush=True)
+            _start_dashboard(args, children, env, home)
         if args.pool and args.workers <= 0 and not watching:
             print("Store:           on the store machines (their ASSETMAP_DB; none here)", flush=True)
         else:
@@ -173,23 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         print("assetmap is up. Ctrl-C stops everything.", flush=True)
         if args.exit_after_start:
             return 0
-        lost: set[str] = set()
-        while True:
-            replicas = [(n, pr) for n, pr in children.procs if n.startswith("dashboard-")]
-            for name, proc in children.procs:
-                if proc.poll() is None or name in lost:
-                    continue
-                if (name, proc) in replicas and any(pr.poll() is None for _, pr in replicas):
-                    # HAProxy sends its visitors to the replicas still up (they reload onto one)
-                    log.warning("%s exited with status %s; the other replicas serve its visitors",
-                                name, proc.returncode)
-                    lost.add(name)
-                    continue
-                log.error("%s exited with status %s; stopping", name, proc.returncode)
-                return 1
-            if worker.poll() is not None:
-                return 1
-            time.sleep(1)
+        return _watch(children, worker)
     except KeyboardInterrupt:
         print("stopping...", flush=True)
         return 0
@@ -198,6 +141,87 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         children.stop()
         print("stopped.", flush=True)
+
+
+def _load_demo() -> None:
+    """Generate the synthetic demo city when missing, and ingest, recompute and publish it."""
+    from assetmap.demo import generate
+
+    demo = Path(settings.demo_dir)
+    if not (demo / "MANIFEST.json").exists():
+        log.info("generating the synthetic demo city in %s", demo)
+        generate(demo, scale="city")
+    from pipelines.flows import refresh_all
+
+    out = refresh_all(str(demo))
+    taken = sum(1 for r in out["ingests"] if r["status"] in ("completed", "unchanged"))
+    print(f"Demo data:       {taken} of {len(out['ingests'])} files taken, "
+          f"{out['recompute']['units']} wards analysed; snapshot {out['recompute']['snapshot']}", flush=True)
+
+
+def _start_pipeline(args: argparse.Namespace, children: Children, env: dict[str, str], home: Path, inbox: Path,
+                    port: int) -> tuple[subprocess.Popen[bytes], bool]:
+    """Start the deployments' worker (and, unless told not to, the inbox watcher) and wait until it
+    is serving, then the pool's local workers; return it and whether this machine watches."""
+    ready = home / "worker.ready"
+    ready.unlink(missing_ok=True)
+    env["ASSETMAP_WORKER_READY"] = str(ready)
+    watching = not (args.pool and args.no_watch)
+    worker = children.start("pipeline-worker", [sys.executable, "-m", "pipelines.deployments",
+                                                *(["--pool", args.pool] if args.pool else []),
+                                                *([] if watching else ["--no-watch"])], env)
+    deadline = time.monotonic() + 120
+    while not ready.exists():
+        if worker.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the pipeline worker did not start (see {home / 'logs' / 'pipeline-worker.log'})")
+        time.sleep(0.2)
+    if watching:
+        print(f"Inbox watcher:   drop files into {inbox} (processed/ and rejected/ beside them)", flush=True)
+    if args.pool:
+        for i in range(max(0, args.workers)):
+            children.start(f"worker-{i + 1}", [sys.executable, "-m", "pipelines.worker", "--pool", args.pool,
+                                               "--name", f"{socket.gethostname()}-local-{i + 1}"], env)
+        print(f"Work pool:       {args.pool} ({max(0, args.workers)} worker(s) here; on other machines: "
+              f"`assetmap worker --pool {args.pool} --api http://<this host>:{port}/api`)", flush=True)
+    return worker, watching
+
+
+def _start_dashboard(args: argparse.Namespace, children: Children, env: dict[str, str], home: Path) -> None:
+    """Start the dashboard's replicas (behind HAProxy when more than one) and say where it is."""
+    from pipelines.balancer import Dashboards, default_replicas
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("the dashboard listens on %s: anyone who can reach this machine there can open "
+                    "it (public mode shows no sensitive locations; keep partner mode on loopback)",
+                    args.host)
+    dash = Dashboards(home, env, replicas=args.replicas or default_replicas(),
+                      port=free_port(args.dashboard_port), host=args.host)
+    dash.children = children  # stopped with the rest
+    dash.start()
+    behind = f" ({dash.replicas} replicas behind HAProxy)" if dash.replicas > 1 else ""
+    print(f"Dashboard:       {dash.url.rstrip('/')}{behind}", flush=True)
+
+
+def _watch(children: Children, worker: subprocess.Popen[bytes]) -> int:
+    """Keep watch until a part stops: a dashboard replica may (the others serve its visitors);
+    anything else stops everything (status 1)."""
+    lost: set[str] = set()
+    while True:
+        replicas = [(n, pr) for n, pr in children.procs if n.startswith("dashboard-")]
+        for name, proc in children.procs:
+            if proc.poll() is None or name in lost:
+                continue
+            if (name, proc) in replicas and any(pr.poll() is None for _, pr in replicas):
+                # HAProxy sends its visitors to the replicas still up (they reload onto one)
+                log.warning("%s exited with status %s; the other replicas serve its visitors",
+                            name, proc.returncode)
+                lost.add(name)
+                continue
+            log.error("%s exited with status %s; stopping", name, proc.returncode)
+            return 1
+        if worker.poll() is not None:
+            return 1
+        time.sleep(1)
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ def _changed_counts(con: duckdb.DuckDBPyConnection, level: str,
         SELECT DISTINCT coalesce(now.unit_code, old.unit_code), coalesce(now.category, old.category)
         FROM now FULL OUTER JOIN old ON now.unit_code = old.unit_code AND now.category = old.category
         WHERE coalesce(now.n, 0) <> coalesce(old.n, 0) OR abs(coalesce(now.c, 0) - coalesce(old.c, 0)) > 1e-9
-        """, {"level": level, "cats": categories}).fetchall()
+        """, {"level": level, "cats": categories}).fetchall()  # noqa: S608
     return {(r[0], r[1]) for r in rows}
 
 

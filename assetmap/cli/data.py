@@ -159,17 +159,8 @@ def _up_worker_alive() -> bool:
 def cmd_fetch(args: argparse.Namespace) -> int:
     from assetmap import fetch as fetchmod
 
-    # a directory's API alone (--url, no authority named) is a fetch of that directory only
-    alone = args.url and not args.what and not args.la and not args.region
-    what = [w.strip() for w in (args.what or ("openreferral" if alone else ",".join(fetchmod.DEFAULT_WHAT)))
-            .split(",") if w.strip()]
-    if "all" in what:
-        what = list(fetchmod.WHAT)
+    what = _fetch_what(args, fetchmod.WHAT, fetchmod.DEFAULT_WHAT)
     try:
-        if args.gtfs and "gtfs" not in what:
-            what.append("gtfs")
-        if args.url and "openreferral" not in what:
-            what.append("openreferral")
         with _bar("fetching") as progress:
             result = fetchmod.fetch(args.la or [], Path(args.into) if args.into else None, what=what,
                                     refresh=args.refresh, gtfs=args.gtfs, region=args.region, progress=progress,
@@ -194,35 +185,54 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         return 3 if result.unreachable else 2
     _out(f"{names}: {sum(len(v) for v in result.files.values())} files in {result.folder} "
          "(sources and licences in SOURCES.json)")
-    if args.ingest:
-        if _up_worker_alive():  # hand them to the running pipeline, as a user dropping them would
-            import shutil
-
-            inbox = Path(settings.inbox_dir)
-            for files in result.files.values():
-                for f in files:
-                    tmp = inbox / f".{f.name}.part"
-                    shutil.copyfile(f, tmp)
-                    os.replace(tmp, inbox / f.name)
-            _out(f"handed to the running pipeline through {inbox}: it ingests them in dependency order, "
-                 "recomputes and publishes")
-        else:
-            from assetmap.analysis import recompute
-            from assetmap.ingest import ingest_paths
-            from assetmap.snapshots import publish
-
-            with _store(args) as store:
-                results = ingest_paths(store, [result.folder])
-                for r in results:
-                    _out(f"{'REFUSED ' if r.status == 'refused' else ''}{r.status:<9} {Path(r.path).name}: "
-                         f"{r.message}")
-                res = recompute(store)
-                what_for = result.region or ", ".join(c for c, _ in result.las) or args.url
-                snap = publish(store, reason=f"fetch {what_for}")
-            _out(f"{res.mode} recompute: {res.units:,} units, {res.oas:,} OAs; snapshot {snap.snapshot_id}")
-            if any(r.status == "refused" for r in results):
-                return 2
+    if args.ingest and _ingest_fetched(args, result) != 0:
+        return 2
     return 3 if result.unreachable else (2 if result.problems else 0)
+
+
+def _fetch_what(args: argparse.Namespace, every: tuple[str, ...], default: tuple[str, ...]) -> list[str]:
+    """The sources ``--what`` names (``all``: every one), with those ``--gtfs`` and ``--url`` imply;
+    a directory's API alone (``--url``, no authority named) is a fetch of that directory only."""
+    alone = args.url and not args.what and not args.la and not args.region
+    what = [w.strip() for w in (args.what or ("openreferral" if alone else ",".join(default))).split(",")
+            if w.strip()]
+    if "all" in what:
+        what = list(every)
+    if args.gtfs and "gtfs" not in what:
+        what.append("gtfs")
+    if args.url and "openreferral" not in what:
+        what.append("openreferral")
+    return what
+
+
+def _ingest_fetched(args: argparse.Namespace, result: Any) -> int:
+    """Hand what was fetched to the running pipeline's inbox, or (none running) ingest, recompute
+    and publish it here; 2 when a file was refused."""
+    if _up_worker_alive():  # hand them to the running pipeline, as a user dropping them would
+        import shutil
+
+        inbox = Path(settings.inbox_dir)
+        for files in result.files.values():
+            for f in files:
+                tmp = inbox / f".{f.name}.part"
+                shutil.copyfile(f, tmp)
+                os.replace(tmp, inbox / f.name)
+        _out(f"handed to the running pipeline through {inbox}: it ingests them in dependency order, "
+             "recomputes and publishes")
+        return 0
+    from assetmap.analysis import recompute
+    from assetmap.ingest import ingest_paths
+    from assetmap.snapshots import publish
+
+    with _store(args) as store:
+        results = ingest_paths(store, [result.folder])
+        for r in results:
+            _out(f"{'REFUSED ' if r.status == 'refused' else ''}{r.status:<9} {Path(r.path).name}: {r.message}")
+        res = recompute(store)
+        what_for = result.region or ", ".join(c for c, _ in result.las) or args.url
+        snap = publish(store, reason=f"fetch {what_for}")
+    _out(f"{res.mode} recompute: {res.units:,} units, {res.oas:,} OAs; snapshot {snap.snapshot_id}")
+    return 2 if any(r.status == "refused" for r in results) else 0
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

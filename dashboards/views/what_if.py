@@ -77,6 +77,11 @@ def main() -> None:
             st.session_state.pop(key, None)
         st.rerun()
 
+    _tables(sites, result, w, suggested)
+
+
+def _tables(sites: list[dict], result: pd.DataFrame, w: pd.DataFrame, suggested: pd.DataFrame | None) -> None:
+    """The hypothetical sites, the wards whose gap they change, and the suggested sites."""
     if sites:
         st.subheader("Hypothetical sites")
         common.table(pd.DataFrame(sites), key="wi-sites-table")
