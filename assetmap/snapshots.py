@@ -34,6 +34,7 @@ from typing import Any
 import duckdb
 
 from assetmap import events
+from assetmap.db import snapshot as snapshot_sql
 from assetmap.settings import settings
 from assetmap.store import Store, StoreError, connect
 from assetmap.vocab.file_kinds import ASSET_KINDS
@@ -124,8 +125,8 @@ def publish(store: Store, reason: str = "", upload: bool = True) -> Snapshot:
     from assetmap import display  # what publishing needs, not what reading snapshots does
 
     display.refresh(store)  # the maps' simplified boundaries, remade only when boundaries changed
-    store.con.execute("CHECKPOINT")
-    last = store.scalar("SELECT max(ingest_id) FROM ingests")
+    snapshot_sql.checkpoint(store.con)
+    last = snapshot_sql.last_ingest(store.con)
     now = _dt.datetime.now(_dt.UTC)
     sid = now.strftime("%Y%m%dT%H%M%S%fZ")
     finals = {v: folders[v] / f"{sid}.duckdb" for v in VARIANTS}
@@ -133,14 +134,10 @@ def publish(store: Store, reason: str = "", upload: bool = True) -> Snapshot:
     shutil.copyfile(store.path, tmp)
     con = connect(tmp)
     try:
-        # the pending (and the moderators' notes on rejected) submissions stay in the working store
-        con.execute("DELETE FROM submissions WHERE status <> 'approved'")
-        # who is told what is the store's own business, for no reader of either variant
-        con.execute("DELETE FROM deliveries")
-        con.execute("DELETE FROM subscriptions")
-        _count_sensitive(con)
-        _describe(con, PARTNER, sid)
-        con.execute("CHECKPOINT")
+        snapshot_sql.drop_private(con)
+        snapshot_sql.count_sensitive(con, settings.profile_reach_m)
+        snapshot_sql.describe(con, PARTNER, sid)
+        snapshot_sql.checkpoint(con)
     finally:
         con.close()
     os.replace(tmp, finals[PARTNER])
@@ -181,22 +178,6 @@ def upload_snapshot(snap: Snapshot) -> Snapshot:
     return out
 
 
-def _count_sensitive(con: duckdb.DuckDBPyConnection) -> None:
-    """Fill ``sensitive_site_counts``: per ward and category, the sensitive sites in it and within
-    the profile's reach of it (all a public snapshot says of them)."""
-    con.execute("DELETE FROM sensitive_site_counts")
-    con.execute(
-        """INSERT INTO sensitive_site_counts
-           SELECT w.code, a.category, count(*) FILTER (WHERE a.ward_code = w.code), count(*)
-           FROM assets a JOIN areas w ON w.level = 'ward' AND ST_DWithin(a.geom, w.geom, ?)
-           WHERE a.sensitive GROUP BY ALL""", [float(settings.profile_reach_m)])
-
-
-def _describe(con: duckdb.DuckDBPyConnection, variant: str, sid: str) -> None:
-    con.execute("DELETE FROM snapshot_info")
-    con.executemany("INSERT INTO snapshot_info VALUES (?, ?)", [["variant", variant], ["snapshot_id", sid]])
-
-
 def _write_public(partner: Path, final: Path, sid: str) -> None:
     """Write the public variant as a new file, table by table from the partner one, keeping out
     what :data:`PUBLIC_TABLES` says (rows deleted from a copy could linger in its free blocks).
@@ -208,7 +189,6 @@ def _write_public(partner: Path, final: Path, sid: str) -> None:
     """
     tmp = final.with_name(f".{sid}.tmp")
     tmp.unlink(missing_ok=True)
-    keep = ("schema_migrations", "ingests")
     src = connect(partner, read_only=True)
     try:
         from assetmap import disclosure
@@ -217,52 +197,13 @@ def _write_public(partner: Path, final: Path, sid: str) -> None:
     finally:
         src.close()
     with Store(tmp) as pub:
-        con = pub.con
-        referencing = {t for (t,) in con.execute(
-            "SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'FOREIGN KEY' "
-            "AND database_name = current_database()").fetchall()}
-        quoted = str(partner).replace("'", "''")  # ATTACH takes no parameters; the path is ours
-        con.execute(f"ATTACH '{quoted}' AS src (READ_ONLY)")
         try:
-            tables = [r[0] for r in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src' "
-                "AND table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY 1").fetchall()]
-            unknown = sorted(set(tables) - set(PUBLIC_TABLES))
-            if unknown:
-                raise StoreError(f"publish does not know what the public snapshot may hold of {unknown}: "
-                                 "add them to assetmap.snapshots.PUBLIC_TABLES")
-            with pub.transaction():
-                # the tables that name others first
-                for table in sorted(tables, key=lambda t: t not in referencing):
-                    if table not in keep:
-                        con.execute(f"DROP TABLE main.{table}")
-                con.execute("INSERT INTO main.ingests BY NAME SELECT * FROM src.ingests")
-                for table in tables:
-                    if table in keep:
-                        continue
-                    rule = PUBLIC_TABLES[table]
-                    select = (f"SELECT * FROM src.{table}" if rule == "copy"  # noqa: S608 (fixed names)
-                              else f"SELECT * FROM src.{table} LIMIT 0" if rule in ("omit", "disclosure")  # noqa: S608
-                              else rule)
-                    con.execute(f"CREATE TABLE main.{table} AS {select}")
-                    frame = ruled.get(table) if rule == "disclosure" else None
-                    if frame is not None and not frame.empty:
-                        con.register("_ruled", frame)
-                        try:
-                            con.execute(f"INSERT INTO main.{table} BY NAME SELECT * FROM _ruled")  # noqa: S608
-                        finally:
-                            con.unregister("_ruled")
-        finally:
-            con.execute("DETACH src")
-        _describe(con, PUBLIC, sid)
-        con.execute("CHECKPOINT")
+            snapshot_sql.copy_public(pub.con, partner, PUBLIC_TABLES, ruled, pub.transaction)
+        except snapshot_sql.UnknownTable as exc:
+            raise StoreError(str(exc)) from None
+        snapshot_sql.describe(pub.con, PUBLIC, sid)
+        snapshot_sql.checkpoint(pub.con)
     os.replace(tmp, final)
-
-
-def variant_of(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The variant of the snapshot ``con`` reads (None for a working store)."""
-    row = con.execute("SELECT value FROM snapshot_info WHERE key = 'variant'").fetchone()
-    return row[0] if row else None
 
 
 def _write_atomic(path: Path, text: str) -> None:

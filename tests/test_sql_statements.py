@@ -226,7 +226,7 @@ OUTSIDE = {
     "assetmap/display.py": 4, "assetmap/events.py": 1, "assetmap/export.py": 5, "assetmap/geography.py": 29,
     "assetmap/ingest.py": 5, "assetmap/network/__init__.py": 1, "assetmap/network/graph.py": 4,
     "assetmap/network/split.py": 1, "assetmap/network/store.py": 6, "assetmap/openreferral.py": 1,
-    "assetmap/snapshots.py": 21, "assetmap/store.py": 11, "assetmap/submissions.py": 6,
+    "assetmap/snapshots.py": 4, "assetmap/store.py": 11, "assetmap/submissions.py": 6,
     "assetmap/transit/access.py": 4, "assetmap/transit/journeys.py": 2,
 }
 
