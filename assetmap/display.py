@@ -25,7 +25,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from assetmap.geography import area_basis
+from assetmap.db.geography import area_basis
 from assetmap.settings import DISPLAY_CRS, STORE_CRS, settings
 from assetmap.store import Store
 

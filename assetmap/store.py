@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from assetmap.db import migrations
+from assetmap.db.sql import scalar
 from assetmap.errors import AssetmapError
 from assetmap.settings import settings
 
@@ -38,12 +39,6 @@ AUDIT_TABLES = ("ingests", "quarantine", "repairs", "events", "submissions", "su
 MIGRATIONS: list[tuple[int, str]] = [(m.version, m.sql) for m in migrations()]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
-
-
-def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
-    """The first column of the first row of ``sql``, or None when it returns no row."""
-    row = con.execute(sql, params or []).fetchone()
-    return None if row is None else row[0]
 
 
 class StoreError(AssetmapError, RuntimeError):

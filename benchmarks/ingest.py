@@ -100,7 +100,7 @@ def phase_point_in_ward(db: Path) -> dict:
     import geopandas as gpd
     import shapely
 
-    from assetmap import geography
+    from assetmap.db import geography
     from assetmap.store import Store
 
     def best(fn, n: int = 7) -> tuple[float, object]:

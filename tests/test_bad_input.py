@@ -286,7 +286,7 @@ def test_refused_file_changes_no_data(tmp_path, city_store, ingest, case):
 
 def test_failure_while_storing_rolls_back_everything(tmp_path, city_store, ingest, inside, monkeypatch):
     """A crash after some rows were written leaves the store exactly as before."""
-    from assetmap import geography
+    from assetmap.db import geography
 
     def explode(*a, **k):
         raise RuntimeError("disk on fire")

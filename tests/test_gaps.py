@@ -9,8 +9,8 @@ import shutil
 import numpy as np
 import pytest
 
-from assetmap import geography
 from assetmap.analysis import recompute, recompute_affected
+from assetmap.db import geography
 from assetmap.ingest import ingest_file
 from assetmap.settings import settings
 from assetmap.store import Store

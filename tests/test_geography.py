@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assetmap import geography
+from assetmap.db import geography
 from assetmap.ingest import ingest_file
 from tests.conftest import real_data
 

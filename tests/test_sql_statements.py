@@ -223,7 +223,7 @@ OUTSIDE = {
     "assetmap/alerts.py": 20, "assetmap/analysis/as_at.py": 2, "assetmap/analysis/incremental.py": 16,
     "assetmap/analysis/inputs.py": 8, "assetmap/analysis/languages.py": 4, "assetmap/analysis/tables.py": 11,
     "assetmap/analysis/units.py": 3, "assetmap/disclosure.py": 6,
-    "assetmap/display.py": 4, "assetmap/events.py": 1, "assetmap/export.py": 5, "assetmap/geography.py": 29,
+    "assetmap/display.py": 4, "assetmap/events.py": 1, "assetmap/export.py": 5,
     "assetmap/ingest.py": 5, "assetmap/network/__init__.py": 1, "assetmap/network/graph.py": 4,
     "assetmap/network/split.py": 1, "assetmap/network/store.py": 6, "assetmap/openreferral.py": 1,
     "assetmap/snapshots.py": 4, "assetmap/store.py": 11, "assetmap/submissions.py": 6,

@@ -37,9 +37,10 @@ from assetmap.analysis.tables import (
     write_analysed_assets,
 )
 from assetmap.analysis.units import units_of
+from assetmap.db.sql import scalar
 from assetmap.network import CROW_FLIES, NETWORK, network_key
 from assetmap.settings import settings
-from assetmap.store import Store, scalar
+from assetmap.store import Store
 from assetmap.vocab.categories import CATEGORIES
 
 log = logging.getLogger(__name__)

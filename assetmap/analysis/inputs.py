@@ -18,9 +18,9 @@ from scipy.spatial import cKDTree
 from assetmap import access as acc
 from assetmap import vocab
 from assetmap.analysis.units import OA_RE
+from assetmap.db.sql import scalar
 from assetmap.network import Costs, Runner, costs_for
 from assetmap.settings import settings
-from assetmap.store import scalar
 from assetmap.vocab.categories import CATEGORIES
 
 

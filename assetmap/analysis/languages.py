@@ -22,9 +22,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from assetmap.db.sql import scalar
 from assetmap.network import Costs, costs_for
 from assetmap.settings import settings
-from assetmap.store import scalar
 from assetmap.vocab.languages import LANGUAGES, NOT_ESOL, language_slug
 
 log = logging.getLogger(__name__)

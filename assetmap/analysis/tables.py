@@ -20,8 +20,8 @@ from assetmap import segregation as seg
 from assetmap import vocab
 from assetmap.analysis.inputs import Census, Inputs
 from assetmap.analysis.units import region_of_units, unit_map
+from assetmap.db.sql import scalar
 from assetmap.settings import settings
-from assetmap.store import scalar
 from assetmap.vocab.categories import CATEGORIES
 
 

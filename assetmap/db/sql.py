@@ -7,10 +7,12 @@ travel as parameters or in a registered frame, never in the text.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
+
+if TYPE_CHECKING:  # the store imports this module; only a caller with a frame needs pandas
+    import pandas as pd
 
 #: The name a frame is registered under while :func:`upsert` writes it.
 FRAME = "_upsert"
@@ -76,3 +78,9 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame | str
         con.execute(sql, list(params))
     finally:
         con.unregister(FRAME)
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
+    """The first column of the first row of ``sql``, or None when it returns no row."""
+    row = con.execute(sql, params or []).fetchone()
+    return None if row is None else row[0]

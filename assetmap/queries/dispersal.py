@@ -40,7 +40,7 @@ import duckdb
 import pandas as pd
 
 from assetmap import vocab
-from assetmap.store import scalar
+from assetmap.db.sql import scalar
 from assetmap.vocab import asylum_support, local_authorities
 
 SOURCE = "Home Office, Immigration system statistics, Asy_D11 (OGL v3.0)"

@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 
 from assetmap import vocab
-from assetmap.store import scalar
+from assetmap.db.sql import scalar
 
 #: Tables whose emptiness a page asks about.
 _COUNTABLE = frozenset({"unit_gaps", "unit_indices", "unit_access", "dispersal", "assets", "display_areas"})

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from assetmap import vocab
+from assetmap.db.sql import scalar
 from assetmap.queries.measures import LEVEL
 from assetmap.queries.overview import la_wards, ward_la
-from assetmap.store import scalar
 
 
 def population_mix(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from assetmap.store import scalar
+from assetmap.db.sql import scalar
 
 
 def layers(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -9,10 +9,10 @@ import duckdb
 import pandas as pd
 
 from assetmap import vocab
+from assetmap.db.sql import scalar
 from assetmap.queries.measures import LEVEL
 from assetmap.queries.overview import wards
 from assetmap.queries.profile import why
-from assetmap.store import scalar
 
 
 def gap_ranking(con: duckdb.DuckDBPyConnection, category: str) -> pd.DataFrame:

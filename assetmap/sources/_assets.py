@@ -9,11 +9,10 @@ from typing import Any, cast
 import duckdb
 import pandas as pd
 
-from assetmap.db.sql import upsert
+from assetmap.db.sql import scalar, upsert
 from assetmap.sources._io import FileRefused, ReadResult
 from assetmap.sources.registry import Written
 from assetmap.sources.validate import prepare_assets
-from assetmap.store import scalar
 from assetmap.vocab.categories import ATTRIBUTES
 
 #: What a stored site's columns are made of, from a frame of :data:`_ASSET_COLS`.

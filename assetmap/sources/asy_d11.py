@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from assetmap.db.sql import scalar
 from assetmap.sources._io import (
     FileRefused,
     ReadResult,
@@ -69,7 +70,6 @@ from assetmap.sources._io import (
     sniff_delimiter,
 )
 from assetmap.sources.registry import Reader, Written
-from assetmap.store import scalar
 from assetmap.vocab import local_authorities
 from assetmap.vocab.asylum_support import Spellings
 from assetmap.vocab.file_kinds import KINDS

@@ -21,7 +21,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from assetmap import geography
+from assetmap.db import geography
 from assetmap.db.sql import upsert
 from assetmap.settings import STORE_CRS
 from assetmap.sources._io import GSS_RE, FileRefused, ReadResult, level_of, norm_key

@@ -21,7 +21,8 @@ from typing import Any, cast
 import duckdb
 import pandas as pd
 
-from assetmap import geography, vocab
+from assetmap import vocab
+from assetmap.db import geography
 from assetmap.db.sql import upsert
 from assetmap.sources._duckcsv import LongLayout, WideLayout, read_csv_head, read_long, read_wide
 from assetmap.sources._io import (

@@ -20,9 +20,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from assetmap.db.sql import scalar
 from assetmap.sources._io import FileRefused, ReadResult, drop_repeats, level_of, quarantine_row, read_csv_records
 from assetmap.sources.registry import Reader, Written
-from assetmap.store import scalar
 from assetmap.vocab.file_kinds import KINDS
 from assetmap.vocab.languages import language_slug
 

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from assetmap import geography
+from assetmap.db import geography
 from assetmap.sources._duckcsv import read_csv_head, read_lookup
 from assetmap.sources._io import FileRefused, ReadResult, level_of, norm_key, quarantine_row, read_csv_records
 from assetmap.sources._store import upsert_lookup

@@ -51,7 +51,7 @@ import shapely
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
-from assetmap.geography import assign_points
+from assetmap.db.geography import assign_points
 from assetmap.settings import DISPLAY_CRS, STORE_CRS, settings
 from assetmap.sources._io import GSS_RE, blank, quarantine_row
 from assetmap.sources.postcodes import find_postcode, normalise_postcode

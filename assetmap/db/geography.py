@@ -1,4 +1,4 @@
-"""Spatial operations on the store's areas: points in areas, best-fit lookups, the study area.
+"""The areas' spatial index and lookups, kept in the store: points in areas, best-fit lookups, the study area.
 
 All of it runs in DuckDB spatial, inside the caller's transaction.
 
@@ -26,8 +26,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from assetmap.db.sql import upsert
-from assetmap.store import scalar
+from assetmap.db.sql import scalar, upsert
 
 log = logging.getLogger(__name__)
 
