@@ -143,6 +143,19 @@ def _refuse(store: Store, path: str, sha: str | None, kind: str | None, options_
                         message=message, reason_code=reason_code)
 
 
+def _refuse_too_large(path: Path, data: bytes, kind: str) -> None:
+    """Refuse a file larger than its kind may be (``settings.max_bytes``)."""
+    if len(data) > settings.max_bytes(kind):
+        raise FileRefused("too_large", f"{path.name}: {len(data):,} bytes, more than the "
+                                       f"{settings.max_bytes(kind):,} a {kind} file may have (see settings)")
+
+
+def _check_conserved(read: int, accepted: int, quarantined: int) -> None:
+    """Every row read is stored or quarantined: otherwise the ingest is rolled back."""
+    if accepted + quarantined != read:
+        raise RuntimeError(f"row conservation broken: read {read}, accepted {accepted}, quarantined {quarantined}")
+
+
 def ingest_file(store: Store, path: str | Path, progress: Progress | None = None,
                 data: bytes | None = None, label: str | None = None, **options: Any) -> IngestResult:
     """Ingest one file into ``store`` in one transaction.
@@ -199,10 +212,7 @@ def ingest_file(store: Store, path: str | Path, progress: Progress | None = None
         # by its path (GDAL finds its sidecar files beside it)
         named = Path(label) if label and path.suffix.lower() != ".shp" else path
         kind = sources.sniff(named, data, options)
-        if len(data) > settings.max_bytes(kind):
-            raise FileRefused("too_large", f"{path.name}: {len(data):,} bytes, more than the "
-                                           f"{settings.max_bytes(kind):,} a {kind} file may have "
-                                           "(see settings)")
+        _refuse_too_large(path, data, kind)
         result = sources.read(kind, named, data, options)
     except FileRefused as exc:
         return _refuse(store, spath, sha, kind, okey, exc.reason_code, exc.message, started)
@@ -250,9 +260,7 @@ def store_rows(store: Store, result: ReadResult, label: str, sha: str, kind: str
             written = sources.READERS[kind].write(con, result, ingest_id, source, options)
             accepted, quarantine, wards, changed = written.accepted, written.quarantine, written.wards, written.changed
             quarantined = len(quarantine)
-            if accepted + quarantined != result.rows_read:
-                raise RuntimeError(f"row conservation broken: read {result.rows_read}, accepted "
-                                   f"{accepted}, quarantined {quarantined}")
+            _check_conserved(result.rows_read, accepted, quarantined)
             if quarantine:
                 qdf = pd.DataFrame(quarantine)[["row_number", "raw", "reason_code", "message"]]
                 con.register("_q", qdf)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import uuid
 from functools import cache
 from pathlib import Path
@@ -57,7 +58,7 @@ def make_id(*parts: str) -> str:
 
 def _text(value: Any) -> str | None:
     """A value as text; None for a missing one (SQL NULL reaches pandas as None or NaN)."""
-    return None if value is None or (isinstance(value, float) and value != value) or str(value) == "" else str(value)
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) or str(value) == "" else str(value)
 
 
 def _url(value: Any) -> str | None:

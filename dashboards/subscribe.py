@@ -36,11 +36,11 @@ def form(wards: dict[str, str], chosen: list[str], key: str) -> None:
         sent = st.form_submit_button("Email me")
     if not sent:
         return
+    missing = "choose at least one ward" if not picked else "choose at least one kind of change" if not on else None
+    if missing:
+        st.error(f"Not sent: {missing}")
+        return
     try:
-        if not picked:
-            raise alerts.AlertError("choose at least one ward")
-        if not on:
-            raise alerts.AlertError("choose at least one kind of change")
         req = alerts.request("subscribe", email=email.strip(), wards=picked, categories=cats or None, on=on,
                              mode="daily" if daily else "immediate",
                              role="partner" if common.partner_mode() else "public")

@@ -468,15 +468,14 @@ def submission_batch_task(items: list[list[str]], inbox: str) -> list[dict[str, 
             _record_received(store, name, data)
             out: dict[str, Any] = {"path": name}
             try:
-                if isinstance(data, FileRefused):
-                    raise SubmissionError(data.message)
-                payload = load_submission(data, name)
+                raw = _submitted(data)
+                payload = load_submission(raw, name)
                 if alerts.is_request(payload):  # a subscription, its confirmation or its end, from the dashboard
                     done = alerts.take_request(store, payload)
                     out.update(status="completed", alert=done["action"], subscription_id=done["subscription_id"],
                                message=f"alert {done['action']}: {done['status']}")
                 else:
-                    sid = submit_bytes(store, data, name)
+                    sid = submit_bytes(store, raw, name)
                     out.update(status="completed", submission_id=sid, message="pending moderation")
             except alerts.AlertError as exc:
                 out.update(status="refused", reason_code="invalid_alert_request", message=str(exc))
@@ -489,6 +488,13 @@ def submission_batch_task(items: list[list[str]], inbox: str) -> list[dict[str, 
             out["moved_to"] = str(inbox_mod.file_away(p, Path(inbox), out["status"] == "completed", out))
             outs.append(out)
     return outs
+
+
+def _submitted(data: bytes | FileRefused) -> bytes:
+    """A submission's bytes, or :class:`SubmissionError` saying why the file could not be read."""
+    if isinstance(data, FileRefused):
+        raise SubmissionError(data.message)
+    return data
 
 
 def _warm_engine() -> None:

@@ -7,6 +7,7 @@ import errno
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import stat
@@ -373,7 +374,7 @@ def norm_key(name: str) -> str:
 
 
 def blank(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or str(value).strip() == ""
+    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == ""
 
 
 def csv_header(data: bytes) -> list[str]:

@@ -46,6 +46,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
+import math
 import re
 import zipfile
 from pathlib import Path
@@ -151,7 +152,7 @@ def strip_preamble(data: bytes) -> tuple[bytes, int]:
 
 def _cell(value: Any) -> str:
     """A spreadsheet cell as the text a CSV of the sheet would hold (dates as ISO dates)."""
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, _dt.datetime | pd.Timestamp):
         return value.date().isoformat()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,7 @@ def _rows(records: list[tuple[dict[str, Any], Any, Any]], crs_bng: bool | None,
     out = []
     for i, (props, geom, raw) in enumerate(records, start=1):
         values = {canonical_field(str(k)): v for k, v in props.items() if v is not None
-                  and not (isinstance(v, float) and v != v)}
+                  and not (isinstance(v, float) and math.isnan(v))}
         if default_category and not str(values.get("category") or "").strip():
             values["category"] = default_category
         pos, why = _position(geom, crs_bng)
@@ -172,6 +173,6 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     props = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).astype(object)
     records = []
     for rec, geom in zip(props.to_dict("records"), gdf.geometry, strict=True):
-        raw = {k: (None if v is None or (isinstance(v, float) and v != v) else str(v)) for k, v in rec.items()}
+        raw = {k: (None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)) for k, v in rec.items()}
         records.append((rec, None if geom is None or geom.is_empty else geom, raw))
     return ReadResult(KIND, frame(_rows(records, crs_bng, options)), [], len(records), {"layout": kind})

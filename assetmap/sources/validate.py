@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 from typing import Any
 
@@ -132,7 +133,7 @@ def validate_boundaries(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[d
 # ---------------------------------------------------------------------------------------
 def _float(value: Any) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value) if value == value else None
+        return None if math.isnan(value) else float(value)
     return float(str(value).strip().replace(",", ""))
 
 

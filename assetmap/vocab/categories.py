@@ -6,6 +6,7 @@ the religion). Attributes are normalised here so that every reader stores the sa
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -131,7 +132,7 @@ def normalise_category(value: Any) -> str | None:
 
 
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or str(value).strip() == ""
+    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == ""
 
 
 def parse_bool(value: Any, field: str) -> bool | None:
@@ -190,7 +191,7 @@ def _parse_number(value: Any, field: str, integer: bool) -> float | int | None:
         number = float(text)
     except ValueError:
         raise InvalidAttribute(f"{field} must be a number, got {str(value)!r}") from None
-    if number != number or number < 0:
+    if math.isnan(number) or number < 0:
         raise InvalidAttribute(f"{field} must be zero or more, got {str(value)!r}")
     if integer:
         if number != int(number):
