@@ -6,9 +6,12 @@ import argparse
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assetmap.cli._common import _bar, _out, _progress, _store, log, settings
+
+if TYPE_CHECKING:  # the fetch package is imported only when a fetch runs
+    from assetmap.fetch import Fetched
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -205,7 +208,7 @@ def _fetch_what(args: argparse.Namespace, every: tuple[str, ...], default: tuple
     return what
 
 
-def _ingest_fetched(args: argparse.Namespace, result: Any) -> int:
+def _ingest_fetched(args: argparse.Namespace, result: Fetched) -> int:
     """Hand what was fetched to the running pipeline's inbox, or (none running) ingest, recompute
     and publish it here; 2 when a file was refused."""
     if _up_worker_alive():  # hand them to the running pipeline, as a user dropping them would
