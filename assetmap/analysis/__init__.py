@@ -3,7 +3,8 @@
 - :mod:`~assetmap.analysis.units`: which unit each output area belongs to;
 - :mod:`~assetmap.analysis.inputs`: census counts (each variable read once), OA points, demand,
   assets;
-- :mod:`~assetmap.analysis.tables`: indices, need, accessibility and gaps per unit, and writing;
+- :mod:`~assetmap.analysis.tables`: indices, need, accessibility and gaps per unit (written by
+  :mod:`assetmap.db.results`);
 - :mod:`~assetmap.analysis.full`: the full recompute;
 - :mod:`~assetmap.analysis.incremental`: only what changed assets reach, and the plan what-if
   shares;

@@ -19,6 +19,7 @@ from assetmap.analysis.full import RecomputeResult
 from assetmap.analysis.inputs import Census, load_inputs
 from assetmap.analysis.tables import compute_indices, compute_need, oa_rows, ranked, unit_access, unit_gaps
 from assetmap.analysis.units import chosen_level, unit_map
+from assetmap.db import results
 from assetmap.store import Store
 from assetmap.vocab.categories import CATEGORIES
 
@@ -55,12 +56,7 @@ def recompute_as_at(store: Store, when: _dt.datetime, level: str | None = None) 
         "category": rows["category"], "need": rows["need"], "supply": rows["supply"], "gap": rows["gap"],
         "rank": rows["rank"], "assets": rows["assets_in_unit"].fillna(0).astype(int), "computed_at": now})
     with store.transaction():
-        con.execute("DELETE FROM unit_gaps_as_at WHERE as_at = ? AND unit_level = ?", [when, level])
-        con.register("_g", rows)
-        try:
-            con.execute("INSERT INTO unit_gaps_as_at BY NAME SELECT * FROM _g")
-        finally:
-            con.unregister("_g")
+        results.replace_gaps_as_at(con, when, level, rows)
     res.units = int(rows["unit_code"].nunique())
     res.oas = len(inputs.oas)
     res.seconds = time.perf_counter() - t0

@@ -27,17 +27,10 @@ from assetmap.access import OUTSIDE, walk_cost
 from assetmap.analysis import languages
 from assetmap.analysis.full import RecomputeResult, recompute
 from assetmap.analysis.inputs import Inputs, stored_inputs
-from assetmap.analysis.tables import (
-    delete_keys,
-    insert,
-    oa_rows,
-    ranked,
-    unit_access,
-    unit_gaps,
-    write_analysed_assets,
-)
+from assetmap.analysis.tables import oa_rows, ranked, unit_access, unit_gaps
 from assetmap.analysis.units import units_of
-from assetmap.db.sql import scalar
+from assetmap.db import results
+from assetmap.db.results import changed_assets, delete_keys, insert, write_analysed_assets
 from assetmap.network import CROW_FLIES, NETWORK, network_key
 from assetmap.settings import settings
 from assetmap.store import Store
@@ -50,17 +43,10 @@ def reach_m() -> float:
     return max(max(settings.catchments_m), max(settings.e2sfca_bands))
 
 
-def _stored_levels(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return [r[0] for r in con.execute("SELECT DISTINCT unit_level FROM unit_access ORDER BY 1").fetchall()]
-
-
 def _zone_from_wards(con: duckdb.DuckDBPyConnection, inputs: Inputs, wards: list[str], radius: float) -> np.ndarray:
     """Indices of the OAs whose point lies within ``radius`` of any of the ``wards``' polygons."""
-    df = con.execute(
-        "SELECT ST_AsWKB(geom) AS wkb FROM areas WHERE level = 'ward' AND list_contains(?, code)", [wards]
-    ).df()
     hits = [np.empty(0, dtype=np.int64)]
-    for geom in shapely.from_wkb([bytes(b) for b in df["wkb"]]):
+    for geom in shapely.from_wkb(results.ward_shapes(con, wards)):
         x0, y0, x1, y1 = geom.bounds
         centre = ((x0 + x1) / 2, (y0 + y1) / 2)
         cand = np.asarray(inputs.tree.query_ball_point(centre, np.hypot(x1 - x0, y1 - y0) / 2 + radius),
@@ -73,43 +59,17 @@ def _zone_from_wards(con: duckdb.DuckDBPyConnection, inputs: Inputs, wards: list
 def _mode_changed(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the stored access was measured another way than a recompute would measure it now
     (on foot or as the crow flies), or along another network."""
-    stored = {r[0] for r in con.execute("SELECT DISTINCT access_mode FROM oa_access").fetchall()} - {OUTSIDE}
+    stored = results.stored_access_modes(con) - {OUTSIDE}
     now = NETWORK if network_key(con) is not None else CROW_FLIES
     if stored and stored != {now}:
         return True
     # the option that counts providers a walk and one bus away: a bus reaches beyond any radius,
     # so with it on every change is recomputed in full; switched on or off, so is the next one
-    by_bus = scalar(con, "SELECT bool_or(supply_by_bus) FROM unit_access")
-    if settings.supply_by_bus or (by_bus is not None and bool(by_bus) != settings.supply_by_bus):
+    by_bus = results.stored_supply_by_bus(con)
+    if settings.supply_by_bus or (by_bus is not None and by_bus != settings.supply_by_bus):
         return True
-    if now == NETWORK:  # the network the results were computed on is the one loaded now
-        seen = scalar(con, "SELECT max(computed_at) FROM unit_access")
-        loaded = scalar(con, "SELECT max(loaded_at) FROM network_info")
-        return seen is None or loaded is None or loaded > seen
-    return False
-
-
-def _changed_counts(con: duckdb.DuckDBPyConnection, level: str,
-                    categories: list[str] | None = None) -> set[tuple[str, str]]:
-    """(unit, category) pairs whose number or capacity of assets differs from what ``unit_access``
-    holds: where assets were added, moved from or to, or closed (in ``categories``, when given)."""
-    unit = "a.ward_code" if level == "ward" else "l.parent_code"
-    join = "" if level == "ward" else \
-        "JOIN area_lookup l ON l.area_code = a.oa_code AND l.parent_level = $level"
-    # the unit expression is one of two fixed strings, never input
-    rows = con.execute(
-        f"""
-        WITH now AS (
-            SELECT {unit} AS unit_code, a.category, count(*) AS n, sum(a.capacity) AS c
-            FROM asset_supply a {join} WHERE a.geom IS NOT NULL AND {unit} IS NOT NULL
-              AND ($cats IS NULL OR list_contains($cats, a.category)) GROUP BY ALL),
-        old AS (SELECT unit_code, category, assets_in_unit AS n, capacity_in_unit AS c
-                FROM unit_access WHERE unit_level = $level AND ($cats IS NULL OR list_contains($cats, category)))
-        SELECT DISTINCT coalesce(now.unit_code, old.unit_code), coalesce(now.category, old.category)
-        FROM now FULL OUTER JOIN old ON now.unit_code = old.unit_code AND now.category = old.category
-        WHERE coalesce(now.n, 0) <> coalesce(old.n, 0) OR abs(coalesce(now.c, 0) - coalesce(old.c, 0)) > 1e-9
-        """, {"level": level, "cats": categories}).fetchall()  # noqa: S608
-    return {(r[0], r[1]) for r in rows}
+    # on foot, the network the results were computed on is the one loaded now
+    return now == NETWORK and results.results_older_than_network(con)
 
 
 def affected_oas(inputs: Inputs, nearest_m: np.ndarray, lost: np.ndarray, category: str,
@@ -139,12 +99,7 @@ def stored_nearest(con: duckdb.DuckDBPyConnection, inputs: Inputs, category: str
                     moved: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Stored cost to the nearest asset per OA (in ``inputs.oas`` order: the straight line, or on
     the network the walk as metres of effort), and which OAs lost theirs."""
-    got = con.execute(
-        """SELECT o.nearest_m, o.nearest_min, o.access_mode,
-                  o.nearest_asset_id IS NOT NULL AND (a.asset_id IS NULL OR list_contains(?, o.nearest_asset_id))
-                  AS lost
-           FROM oa_access o LEFT JOIN assets a ON a.asset_id = o.nearest_asset_id AND a.category = o.category
-           WHERE o.category = ? ORDER BY o.oa_code""", [moved, category]).fetchnumpy()
+    got = results.stored_nearest(con, category, moved)
     near = walk_cost(got["nearest_m"], got["nearest_min"], got["access_mode"])
     # on the network a hair more, so that rounding never hides an OA a change can reach
     on_foot = np.asarray(got["access_mode"], dtype=object) == NETWORK
@@ -153,14 +108,6 @@ def stored_nearest(con: duckdb.DuckDBPyConnection, inputs: Inputs, category: str
     if len(near) != len(inputs.oas):
         raise ValueError("oa_access does not cover every OA: run a full `assetmap recompute`")
     return near, lost
-
-
-def stored_unit_rows(con: duckdb.DuckDBPyConnection, level: str, units: set[str]) -> pd.DataFrame:
-    """Stored ``oa_access`` rows of the OAs in ``units``."""
-    return con.execute(
-        """SELECT o.* FROM oa_access o JOIN area_lookup l ON l.area_code = o.oa_code
-           AND l.parent_level = ? WHERE list_contains(?, l.parent_code)""",
-        [level, sorted(units)]).df()
 
 
 def changed_oa_rows(con: duckdb.DuckDBPyConnection, inputs: Inputs,
@@ -185,32 +132,13 @@ def units_after(con: duckdb.DuckDBPyConnection, inputs: Inputs, level: str, new:
     """``unit_access`` and ``unit_gaps`` rows (gaps without rank) of the ``touched`` units, for the
     ``categories`` (default all), from their stored OA rows with the ``new`` ones in place."""
     umap = units_of(con, level, units=touched)
-    rows = stored_unit_rows(con, level, touched)
+    rows = results.stored_unit_rows(con, level, touched)
     if new is not None:
         key = ["oa_code", "category"]
         rows = pd.concat([rows.set_index(key).drop(new.set_index(key).index, errors="ignore").reset_index(),
                           new], ignore_index=True)
     access_rows = unit_access(inputs, rows, umap, level, units=touched, categories=categories)
-    need = con.execute("SELECT unit_code, component, raw, scaled FROM unit_need WHERE unit_level = ? "
-                       "AND list_contains(?, unit_code)", [level, sorted(touched)]).df()
-    return access_rows, unit_gaps(need, access_rows)
-
-
-def changed_assets(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
-    """The assets that differ from what the analysis last saw (moved, opened, closed, another
-    capacity or category): ``asset_id, old_category, new_category, ox, oy, nx, ny``. None when
-    the store keeps no record of what it saw (results from before it did)."""
-    if not scalar(con, "SELECT EXISTS (SELECT 1 FROM analysed_assets)"):
-        return None
-    return con.execute(
-        """SELECT coalesce(n.asset_id, o.asset_id) AS asset_id, o.category AS old_category,
-                  n.category AS new_category, o.x AS ox, o.y AS oy, n.x AS nx, n.y AS ny
-           FROM (SELECT asset_id, category, ST_X(geom) AS x, ST_Y(geom) AS y, capacity
-                 FROM asset_supply WHERE geom IS NOT NULL) n
-           FULL OUTER JOIN analysed_assets o ON o.asset_id = n.asset_id
-           WHERE n.asset_id IS NULL OR o.asset_id IS NULL OR n.x <> o.x OR n.y <> o.y
-              OR n.capacity <> o.capacity OR n.category <> o.category
-           ORDER BY 1""").df()
+    return access_rows, unit_gaps(results.stored_need(con, level, touched), access_rows)
 
 
 def oas_in_reach(inputs: Inputs, xy: np.ndarray) -> np.ndarray:
@@ -242,7 +170,7 @@ def recompute_affected(store: Store, wards: Iterable[str]) -> RecomputeResult:
     """
     t0 = time.perf_counter()
     con = store.con
-    levels = _stored_levels(con)
+    levels = results.stored_levels(con)
     if not levels or _mode_changed(con):  # nothing yet, or a walking network loaded or gone since
         return recompute(store)
     res = RecomputeResult(level=",".join(levels), mode="incremental")
@@ -289,7 +217,7 @@ def _exactly(con: duckdb.DuckDBPyConnection, levels: list[str], changed: pd.Data
                   & set(CATEGORIES))
     if not cats:
         return [], {}, None, {}
-    counted = {level: _changed_counts(con, level, cats) for level in levels}
+    counted = {level: results.changed_counts(con, level, cats) for level in levels}
     inputs = stored_inputs(con, cats)
     return cats, counted, inputs, (_exact_changes(inputs, changed, cats) if inputs is not None else {})
 
@@ -298,7 +226,7 @@ def _by_wards(con: duckdb.DuckDBPyConnection, levels: list[str], wards: list[str
               ) -> tuple[list[str], _Counted, Inputs | None, _Changes]:
     """For results from before the store remembered its assets: every asset in ``wards`` taken
     as changed, with the zone they reach."""
-    counted = {level: _changed_counts(con, level) for level in levels}
+    counted = {level: results.changed_counts(con, level) for level in levels}
     inputs = stored_inputs(con)
     if inputs is None or not wards:
         return [], counted, None, {}
@@ -323,8 +251,7 @@ def _write_affected(store: Store, new: pd.DataFrame | None, writes: list[tuple[s
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     with store.transaction():
         for level, rows, units in lang_writes:
-            con.execute("DELETE FROM unit_languages WHERE unit_level = ? AND list_contains(?, unit_code)",
-                        [level, units])
+            results.delete_unit_languages(con, level, units)
             if not rows.empty:
                 insert(con, "unit_languages", rows.assign(unit_level=level, computed_at=now))
         if new is not None:
@@ -347,10 +274,7 @@ def _write_affected(store: Store, new: pd.DataFrame | None, writes: list[tuple[s
 def _rerank(con: duckdb.DuckDBPyConnection, level: str, categories: list[str]) -> None:
     """Rank and flag every unit again in the ``categories`` (both depend on all units); write only
     what changed."""
-    gaps = con.execute("SELECT unit_code, category, need, supply, gap, rank, flags FROM unit_gaps "
-                       "WHERE unit_level = ? AND list_contains(?, category)", [level, categories]).df()
-    access_rows = con.execute("SELECT unit_code, category, demand, share_within_1600 FROM unit_access "
-                              "WHERE unit_level = ? AND list_contains(?, category)", [level, categories]).df()
+    gaps, access_rows = results.ranking_rows(con, level, categories)
     if gaps.empty:
         return
     rf = ranked(gaps[["unit_code", "category", "need", "supply", "gap"]], access_rows)
@@ -359,11 +283,4 @@ def _rerank(con: duckdb.DuckDBPyConnection, level: str, categories: list[str]) -
     changed = both[(both["rank"] != both["rank_old"]) | (both["flags"] != both["flags_old"])]
     if changed.empty:
         return
-    con.register("_rf", changed[["unit_code", "category", "rank", "flags"]])
-    try:
-        con.execute(
-            """UPDATE unit_gaps SET rank = r.rank, flags = r.flags FROM _rf r
-               WHERE unit_gaps.unit_level = ? AND unit_gaps.unit_code = r.unit_code
-                 AND unit_gaps.category = r.category""", [level])
-    finally:
-        con.unregister("_rf")
+    results.update_ranks(con, level, changed)

@@ -1,14 +1,14 @@
-"""The analysis tables: indices, need, accessibility and gaps per unit, and how they are written.
+"""The analysis tables: indices, need, accessibility and gaps per unit.
 
 Pure computation over what :mod:`assetmap.analysis.inputs` reads, calling the analysis modules
 (:mod:`assetmap.segregation`, :mod:`assetmap.access`, :mod:`assetmap.gaps`); the full and the
-incremental recompute and what-if all build their rows here.
+incremental recompute and what-if all build their rows here, and :mod:`assetmap.db.results`
+writes them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import duckdb
 import numpy as np
@@ -20,7 +20,6 @@ from assetmap import segregation as seg
 from assetmap import vocab
 from assetmap.analysis.inputs import Census, Inputs
 from assetmap.analysis.units import region_of_units, unit_map
-from assetmap.db.sql import scalar
 from assetmap.settings import settings
 from assetmap.vocab.categories import CATEGORIES
 
@@ -150,37 +149,6 @@ def unit_gaps(need: pd.DataFrame, access_rows: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame | None,
-                  keep: str | None = None, params: list[Any] | None = None) -> None:
-    """Replace the rows of result table ``table`` with ``frame`` (keeping those that ``keep``, a
-    fixed SQL condition, selects): a new table of the same definition is filled and swapped in.
-    DuckDB takes seconds to delete a million indexed rows and no time to drop a table."""
-    ddl = scalar(con, "SELECT sql FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?", [table])
-    new = f"{table}__new"
-    made = str(ddl).replace(f"CREATE TABLE {table}(", f"CREATE TABLE {new}(", 1)
-    if made == ddl:
-        raise RuntimeError(f"cannot rebuild {table}: unexpected definition")
-    con.execute(made)
-    if keep:
-        con.execute(f"INSERT INTO {new} SELECT * FROM {table} WHERE {keep}", params or [])  # noqa: S608 (fixed)
-    if frame is not None and not frame.empty:
-        insert(con, table, frame, into=new)
-    con.execute(f"DROP TABLE {table}")
-    con.execute(f"ALTER TABLE {new} RENAME TO {table}")
-
-
-def write_analysed_assets(con: duckdb.DuckDBPyConnection, asset_ids: list[str] | None = None) -> None:
-    """Remember the assets as the analysis now sees them (all, or those given)."""
-    if asset_ids is None:
-        replace_table(con, "analysed_assets", None)
-        con.execute("""INSERT INTO analysed_assets SELECT asset_id, category, ST_X(geom), ST_Y(geom), capacity
-                       FROM asset_supply WHERE geom IS NOT NULL""")
-        return
-    con.execute("DELETE FROM analysed_assets WHERE list_contains(?, asset_id)", [asset_ids])
-    con.execute("""INSERT INTO analysed_assets SELECT asset_id, category, ST_X(geom), ST_Y(geom), capacity
-                   FROM asset_supply WHERE geom IS NOT NULL AND list_contains(?, asset_id)""", [asset_ids])
-
-
 def ranked(gaps: pd.DataFrame, access_rows: pd.DataFrame) -> pd.DataFrame:
     """Rank and flags for every unit and category (over all units of each category)."""
     frames = []
@@ -189,47 +157,3 @@ def ranked(gaps: pd.DataFrame, access_rows: pd.DataFrame) -> pd.DataFrame:
         rf.insert(1, "category", cat)
         frames.append(rf)
     return pd.concat(frames, ignore_index=True)
-
-
-# -- writing ---------------------------------------------------------------------------------
-
-_COLUMNS = {
-    "unit_indices": ["unit_level", "unit_code", "focal_group", "index_name", "value", "ci_low",
-                     "ci_high", "reliable", "n_oas", "computed_at"],
-    "oa_inputs": ["oa_code", "x", "y", "population"] + [f"demand_{c}" for c in CATEGORIES],
-    "oa_access": ["oa_code", "category", "population", "demand", "nearest_m", "nearest_asset_id",
-                  "n_800", "n_1600", "e2sfca", "access_mode", "nearest_min", "crow_m"],
-    "unit_access": ["unit_level", "unit_code", "category", "population", "demand", "demand_basis",
-                    "nearest_m", "share_within_800", "share_within_1600", "mean_n_1600", "e2sfca",
-                    "assets_in_unit", "capacity_in_unit", "computed_at", "access_mode", "nearest_min", "crow_m",
-                    "supply_by_bus"],
-    "unit_need": ["unit_level", "unit_code", "component", "raw", "scaled", "computed_at"],
-    "unit_gaps": ["unit_level", "unit_code", "category", "need", "supply", "gap", "rank",
-                  "components", "flags", "strengths", "computed_at"],
-    "unit_languages": ["unit_level", "unit_code", "language", "speakers", "share", "covered", "language_gap",
-                       "providers", "rank", "basis", "computed_at"],
-    "oa_ptal": ["oa_code", "ptal_ai", "ptal_band", "walk_mode", "routes", "computed_at"],
-    "oa_ptal_routes": ["oa_code", "route_id", "route_name", "mode", "stop_id", "walk_m", "frequency", "tat_min",
-                       "edf", "weight"],
-    "unit_ptal": ["unit_level", "unit_code", "ptal_ai", "ptal_band", "oas", "residents", "computed_at"],
-}
-
-
-def insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, into: str | None = None) -> None:
-    """Append ``frame``'s rows to ``table`` (or to ``into``, a table of the same shape)."""
-    cols = _COLUMNS[table]
-    con.register("_frame", frame[cols])
-    try:
-        # table and column names come from the fixed map above, never from input
-        con.execute(f"INSERT INTO {into or table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _frame")  # noqa: S608
-    finally:
-        con.unregister("_frame")
-
-
-def delete_keys(con: duckdb.DuckDBPyConnection, table: str, keys: pd.DataFrame) -> None:
-    con.register("_keys", keys)
-    try:
-        cond = " AND ".join(f"t.{c} = k.{c}" for c in keys.columns)
-        con.execute(f"DELETE FROM {table} t USING _keys k WHERE {cond}")  # noqa: S608 (our tables and key columns)
-    finally:
-        con.unregister("_keys")

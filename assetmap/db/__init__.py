@@ -1,7 +1,8 @@
 """The store's schema as files: versioned migrations in ``migrations/NNN_what.sql``; and, beside
 it, the SQL that writes the store outside the readers: :mod:`~assetmap.db.sql` (quoting an
 identifier, one upsert, one scalar), :mod:`~assetmap.db.geography` (the areas' spatial index and
-lookups, tables derived from the boundaries) and :mod:`~assetmap.db.snapshot` (making a snapshot).
+lookups, tables derived from the boundaries), :mod:`~assetmap.db.results` (the analysis's result
+tables, written and read back by a recompute) and :mod:`~assetmap.db.snapshot` (making a snapshot).
 Reads are :mod:`assetmap.queries`.
 
 Each file is one schema version, applied in order in one transaction by
