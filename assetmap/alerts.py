@@ -50,6 +50,8 @@ from typing import Any
 
 import duckdb
 
+from assetmap import queries
+from assetmap.db import subscriptions as subs_db
 from assetmap.errors import AssetmapError
 from assetmap.settings import settings
 from assetmap.store import Store, connect
@@ -155,8 +157,7 @@ def _codes(con: duckdb.DuckDBPyConnection, level: str, codes: Iterable[str]) -> 
     wanted = sorted({c.strip() for c in codes if c and c.strip()})
     if not wanted:
         return []
-    known = {r[0] for r in con.execute("SELECT code FROM areas WHERE level = ? AND list_contains(?, code)",
-                                       [level, wanted]).fetchall()}
+    known = set(queries.known_codes(con, level, wanted))
     unknown = [c for c in wanted if c not in known]
     if unknown:
         what = {"ward": "ward", "la": "local authority"}[level]
@@ -201,17 +202,12 @@ def subscribe(store: Store, *, email: str | None = None, webhook: str | None = N
         raise AlertError("say where: --ward CODE, --la CODE or --region NAME")
     now = now or _now()
     address_hash = _address_hash(store.path, address)
-    same = _rows(store.con, """address_hash = ? AND channel = ? AND status <> 'unsubscribed' AND wards = ?
-                                AND las = ? AND categories IS NOT DISTINCT FROM ? AND triggers = ?
-                                AND threshold IS NOT DISTINCT FROM ? AND mode = ? AND role = ?""",
-                 [address_hash, channel, ward_codes, la_codes, cats, triggers, threshold, mode,
-                  role])
+    same = subs_db.same_as(store.con, address_hash, channel, ward_codes, la_codes, cats, triggers, threshold,
+                           mode, role)
     if same:  # asked again: the same subscription (and, pending, no second confirmation email)
         return {**same[0], "address": address, "secret": _unseal(store.path, same[0]["secret"]),
                 "token": _unseal(store.path, same[0]["token"])}
-    if not confirmed and int(store.scalar(
-            "SELECT count(*) FROM subscriptions WHERE address_hash = ? AND status = 'pending'",
-            [address_hash]) or 0) >= MAX_PENDING:
+    if not confirmed and subs_db.pending_for(store.con, address_hash) >= MAX_PENDING:
         raise AlertError(f"{_masked(address)} has {MAX_PENDING} subscriptions waiting for confirmation already")
     sub = {"subscription_id": secrets.token_hex(6), "channel": channel, "address": address, "wards": ward_codes,
            "las": la_codes, "region": region, "categories": cats, "triggers": triggers, "threshold": threshold,
@@ -221,16 +217,9 @@ def subscribe(store: Store, *, email: str | None = None, webhook: str | None = N
     baseline, snapshot_id = _picture_now(store.path, sub) if confirmed else (None, None)
     sealed = {k: _seal(store.path, str(sub[k])) for k in ("address", "secret", "token")}
     with store.transaction() as con:
-        con.execute(
-            """INSERT INTO subscriptions (subscription_id, channel, address, wards, las, region, categories,
-                   triggers, threshold, mode, role, status, secret, token, token_hash, address_hash, made_by,
-                   created_at, confirmed_at, baseline, baseline_snapshot, last_digest_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [sealed.get(k, sub[k]) for k in ("subscription_id", "channel", "address", "wards", "las", "region",
-                                             "categories", "triggers", "threshold", "mode", "role", "status",
-                                             "secret", "token")]
-            + [_token_hash(str(sub["token"])), address_hash, made_by, now, sub["confirmed_at"],
-               json.dumps(baseline) if baseline else None, snapshot_id, now])
+        subs_db.add(con, {**sub, **sealed, "token_hash": _token_hash(str(sub["token"])),
+                          "address_hash": address_hash, "baseline": json.dumps(baseline) if baseline else None,
+                          "baseline_snapshot": snapshot_id, "last_digest_at": now})
         if not confirmed:
             subject, body = _confirmation(sub)
             _plan(con, str(sub["subscription_id"]), "confirm", "confirm", None, subject, body, None, now)
@@ -247,10 +236,7 @@ def confirm(store: Store, token: str, now: _dt.datetime | None = None) -> dict[s
         return sub
     now = now or _now()
     baseline, snapshot_id = _picture_now(store.path, sub)
-    store.con.execute(
-        """UPDATE subscriptions SET status = 'active', confirmed_at = ?, baseline = ?, baseline_snapshot = ?,
-               last_digest_at = ? WHERE subscription_id = ?""",
-        [now, json.dumps(baseline) if baseline else None, snapshot_id, now, sub["subscription_id"]])
+    subs_db.start(store.con, sub["subscription_id"], now, json.dumps(baseline) if baseline else None, snapshot_id)
     log.info("subscription %s confirmed", sub["subscription_id"])
     return {**sub, "status": "active"}
 
@@ -260,34 +246,20 @@ def unsubscribe(store: Store, ident: str, by_token: bool = False, now: _dt.datet
     sub = _by_token(store.con, ident) if by_token else _by_id(store.con, ident)
     if sub["status"] != "unsubscribed":
         with store.transaction() as con:
-            con.execute("UPDATE subscriptions SET status = 'unsubscribed', ended_at = ? WHERE subscription_id = ?",
-                        [now or _now(), sub["subscription_id"]])
-            con.execute("UPDATE deliveries SET status = 'cancelled' WHERE subscription_id = ? AND status = 'pending'",
-                        [sub["subscription_id"]])
+            subs_db.end(con, sub["subscription_id"], now or _now())
         log.info("subscription %s ended", sub["subscription_id"])
     return {**sub, "status": "unsubscribed"}
 
 
-_SUB_COLUMNS = ("subscription_id", "channel", "address", "wards", "las", "region", "categories", "triggers",
-                "threshold", "mode", "role", "status", "secret", "token", "made_by", "created_at", "confirmed_at",
-                "ended_at", "baseline", "baseline_snapshot", "last_digest_at")
-
-
-def _rows(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> list[dict[str, Any]]:
-    rows = con.execute(f"SELECT {', '.join(_SUB_COLUMNS)} FROM subscriptions WHERE {where} "  # noqa: S608 (constants)
-                       "ORDER BY created_at, subscription_id", params).fetchall()
-    return [dict(zip(_SUB_COLUMNS, r, strict=True)) for r in rows]
-
-
 def _by_id(con: duckdb.DuckDBPyConnection, ident: str) -> dict[str, Any]:
-    rows = _rows(con, "subscription_id = ?", [ident.strip()])
+    rows = subs_db.by_id(con, ident.strip())
     if not rows:
         raise AlertError(f"no subscription {ident.strip()[:40]!r} (`assetmap subscriptions` lists them)")
     return rows[0]
 
 
 def _by_token(con: duckdb.DuckDBPyConnection, token: str) -> dict[str, Any]:
-    rows = _rows(con, "token_hash = ?", [_token_hash((token or "").strip())])
+    rows = subs_db.by_token_hash(con, _token_hash((token or "").strip()))
     if not rows:
         raise AlertError("this link is not one this service sent, or its subscription is gone")
     return rows[0]
@@ -298,11 +270,8 @@ def subscriptions(con: duckdb.DuckDBPyConnection, db_path: str | os.PathLike[str
     """The subscriptions (the ended ones too with ``everything``), each with its deliveries
     counted by status; without secrets, tokens or baselines."""
     subs = [{**s, "address": _unseal(db_path, s["address"])}
-            for s in _rows(con, "true" if everything else "status <> 'unsubscribed'", [])]
-    counts: dict[str, dict[str, int]] = {}
-    rows = con.execute("SELECT subscription_id, status, count(*) FROM deliveries GROUP BY ALL").fetchall()
-    for sid, status, n in rows:
-        counts.setdefault(sid, {})[status] = n
+            for s in subs_db.listed(con, everything)]
+    counts = subs_db.delivery_counts(con)
     hidden = ("secret", "token", "token_hash", "address_hash", "baseline")
     return [{**{k: v for k, v in s.items() if k not in hidden}, "deliveries": counts.get(s["subscription_id"], {})}
             for s in subs]
@@ -349,8 +318,6 @@ def _picture_now(db_path: str | Path, sub: dict[str, Any]) -> tuple[dict[str, An
 def scope_wards(con: duckdb.DuckDBPyConnection, sub: dict[str, Any]) -> list[str]:
     """The wards a subscription covers in the snapshot ``con`` reads: its wards, and those of its
     authorities (a ward's authority is that of most of its output areas)."""
-    from assetmap import queries
-
     out = set(sub.get("wards") or [])
     if sub.get("las"):
         w = queries.wards(con)
@@ -364,18 +331,9 @@ def picture(con: duckdb.DuckDBPyConnection, sub: dict[str, Any], also: Iterable[
     name); ``also``: more site ids to look up wherever they are now (to tell a move from a closure)."""
     wards = scope_wards(con, sub)
     cats = sub.get("categories")
-    rows = con.execute(
-        """SELECT asset_id, name, category, ward_code, round(ST_X(geom), 1), round(ST_Y(geom), 1) FROM assets
-           WHERE (list_contains(?::VARCHAR[], ward_code)
-                  AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], category)))
-              OR list_contains(?::VARCHAR[], asset_id)""", [wards, cats, cats, sorted(set(also))]).fetchall()
-    gaps = con.execute(
-        """SELECT unit_code, category, round(gap, 4) FROM unit_gaps WHERE unit_level = 'ward'
-             AND list_contains(?::VARCHAR[], unit_code)
-             AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], category))""",
-        [wards, cats, cats]).fetchall()
-    named = con.execute("SELECT code, coalesce(name, code) FROM areas WHERE level = 'ward' AND list_contains(?, code)",
-                        [wards]).fetchall()
+    rows = queries.sites_watched(con, wards, cats, sorted(set(also)))
+    gaps = queries.gaps_watched(con, wards, cats)
+    named = queries.ward_names(con, wards)
     in_scope = set(wards)
     return {"sites": {r[0]: [r[1], r[2], r[3], r[4], r[5]] for r in rows},
             "in_scope": sorted(r[0] for r in rows if r[3] in in_scope and (not cats or r[2] in cats)),
@@ -531,12 +489,8 @@ def message(sub: dict[str, Any], found: Found, snapshot_id: str,
 def _plan(con: duckdb.DuckDBPyConnection, sid: str, key: str, kind: str, snapshot_id: str | None, subject: str,
           body: str, data: dict[str, Any] | None, now: _dt.datetime) -> bool:
     """A delivery, unless that (subscription, key) has one: True when this call added it."""
-    row = con.execute(
-        """INSERT INTO deliveries (subscription_id, key, kind, snapshot_id, subject, body, data, status, next_at,
-               created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING RETURNING key""",
-        [sid, key, kind, snapshot_id, subject, body, json.dumps(data, default=str) if data else None, now, now]
-    ).fetchone()
-    return row is not None
+    return subs_db.plan(con, sid, key, kind, snapshot_id, subject, body,
+                        json.dumps(data, default=str) if data else None, now)
 
 
 def plan(store: Store, now: _dt.datetime | None = None) -> int:
@@ -544,7 +498,7 @@ def plan(store: Store, now: _dt.datetime | None = None) -> int:
     return the number of messages planned."""
     now = now or _now()
     planned = 0
-    subs = _rows(store.con, "status = 'active'", [])
+    subs = subs_db.active(store.con)
     for variant in ("partner", "public"):
         mine = [s for s in subs if _variant(s) == variant]
         if not mine:
@@ -571,10 +525,8 @@ def plan(store: Store, now: _dt.datetime | None = None) -> int:
                         subject, body, data = message(sub, found, snap, digest=digest)
                         planned += _plan(tx, sub["subscription_id"], f"digest:{snap}" if digest else snap,
                                          "digest" if digest else "alert", snap, subject, body, data, now)
-                    tx.execute("UPDATE subscriptions SET baseline = ?, baseline_snapshot = ?, last_digest_at = ? "
-                               "WHERE subscription_id = ?",
-                               [json.dumps(after), snap, now if sub["mode"] == "daily" else sub["last_digest_at"],
-                                sub["subscription_id"]])
+                    subs_db.set_baseline(tx, sub["subscription_id"], json.dumps(after), snap,
+                                         now if sub["mode"] == "daily" else sub["last_digest_at"])
     return planned
 
 
@@ -598,17 +550,8 @@ def claim(store: Store, now: _dt.datetime | None = None, who: str = "") -> list[
     :data:`CLAIM_LEASE_S` was a lost process's: ``interrupted``, never sent twice."""
     now = now or _now()
     with store.transaction() as con:
-        con.execute("""UPDATE deliveries SET status = 'interrupted', error = 'the sending process was lost'
-                       WHERE status = 'sending' AND claimed_at < ?""", [now - _dt.timedelta(seconds=CLAIM_LEASE_S)])
-        rows = con.execute(
-            """UPDATE deliveries d SET status = 'sending', claimed_by = ?, claimed_at = ?
-               FROM subscriptions s
-               WHERE s.subscription_id = d.subscription_id AND d.status = 'pending' AND d.next_at <= ?
-                 AND (s.status = 'active' OR d.kind = 'confirm' AND s.status = 'pending')
-               RETURNING d.subscription_id, d.key, d.kind, d.subject, d.body, d.data, d.attempts""",
-            [who, now, now]).fetchall()
-        keys = {r[0] for r in rows}
-        subs = {s["subscription_id"]: s for s in _rows(con, "list_contains(?, subscription_id)", [sorted(keys)])}
+        rows = subs_db.claim_due(con, who, now, now - _dt.timedelta(seconds=CLAIM_LEASE_S))
+        subs = {s["subscription_id"]: s for s in subs_db.with_ids(con, sorted({r[0] for r in rows}))}
     out = []
     for r in rows:
         sub = subs[r[0]]
@@ -633,11 +576,7 @@ def record(store: Store, outcomes: list[tuple[Delivery, str | None]],
             else:
                 status, when = "pending", now + _dt.timedelta(seconds=settings.alert_backoff_s * 2 ** (tries - 1))
             counts["retry" if status == "pending" else status] += 1
-            con.execute(
-                """UPDATE deliveries SET status = ?, attempts = ?, error = ?, next_at = ?,
-                       sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END
-                   WHERE subscription_id = ? AND key = ? AND status = 'sending'""",
-                [status, tries, error, when, status, now, d.subscription_id, d.key])
+            subs_db.record(con, d.subscription_id, d.key, status, tries, error, when, now)
             if error is not None:
                 log.warning("alert %s/%s to %s: attempt %d failed (%s)%s", d.subscription_id, d.key,
                             _masked(d.address), tries, error, "; given up" if status == "given_up" else "")
@@ -765,8 +704,8 @@ class NotifyReport:
 def next_due(store: Store) -> _dt.datetime | None:
     """The earliest moment something will be due: a message waiting to be tried again, or an
     active digest subscription's next digest (UTC, naive)."""
-    retry = store.scalar("SELECT min(next_at) FROM deliveries WHERE status = 'pending'")
-    digest = store.scalar("SELECT min(last_digest_at) FROM subscriptions WHERE status = 'active' AND mode = 'daily'")
+    retry = subs_db.next_retry(store.con)
+    digest = subs_db.next_digest_from(store.con)
     if digest is not None:
         digest += _dt.timedelta(hours=settings.digest_hours)
     due = [d for d in (retry, digest) if d is not None]
@@ -783,14 +722,14 @@ def notify(open_store: Callable[[], contextlib.AbstractContextManager[Store]], n
         report.planned = plan(store, now)
         batch = claim(store, now, who)
         if not batch:
-            report.pending = int(store.scalar("SELECT count(*) FROM deliveries WHERE status = 'pending'") or 0)
+            report.pending = subs_db.pending(store.con)
             report.next_due = next_due(store)
     if batch:
         outcomes = [(d, send(d)) for d in batch]
         with open_store() as store:
             counts = record(store, outcomes)
             report.sent, report.retry, report.given_up = counts["sent"], counts["retry"], counts["given_up"]
-            report.pending = int(store.scalar("SELECT count(*) FROM deliveries WHERE status = 'pending'") or 0)
+            report.pending = subs_db.pending(store.con)
             report.next_due = next_due(store)
     return report
 

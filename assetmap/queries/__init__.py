@@ -17,10 +17,11 @@ women-only spaces) leave this module with a location only when ``partner`` is tr
 they are counted per ward.
 
 The topics: ``overview`` (the snapshot as a whole), ``measures`` (what a map shows), ``places``,
-``profile`` (one ward's), ``rankings``, ``provenance``, ``history``, ``scorecards`` and
-``languages``, whose names are importable from here as well; and ``dispersal`` (the Asy_D11
-review), used as a module. A topic module is imported when one of its names is first asked
-for, so a command that reads history does not pay for the rest (PEP 562).
+``profile`` (one ward's), ``rankings``, ``provenance``, ``history``, ``scorecards``,
+``languages`` and ``watched`` (what an alert subscription watches), whose names are importable
+from here as well; and ``dispersal`` (the Asy_D11 review), used as a module. A topic module is
+imported when one of its names is first asked for, so a command that reads history does not pay
+for the rest (PEP 562).
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ if TYPE_CHECKING:
     )
     from assetmap.queries.rankings import compare_gaps, gap_ranking, partner_disagreements, unit_gaps, unit_indices
     from assetmap.queries.scorecards import la_ethnic_population, scorecard, scorecard_las
+    from assetmap.queries.watched import gaps_watched, known_codes, sites_watched, ward_names
 
 #: Which topic module holds each public name.
 _WHERE: dict[str, str] = {
@@ -150,6 +152,10 @@ _WHERE: dict[str, str] = {
     "ward_ptal": "profile",
     "ward_vs_la": "profile",
     "why": "profile",
+    "gaps_watched": "watched",
+    "known_codes": "watched",
+    "sites_watched": "watched",
+    "ward_names": "watched",
 }
 #: The topic modules whose names are found here (a server imports them all before its first visitor).
 TOPICS: tuple[str, ...] = tuple(sorted(set(_WHERE.values())))
@@ -178,8 +184,10 @@ __all__ = [
     "feature_collection",
     "gap_ranking",
     "gaps_then_and_now",
+    "gaps_watched",
     "has_table_rows",
     "ingests",
+    "known_codes",
     "la_ethnic_population",
     "la_wards",
     "languages_spoken",
@@ -198,6 +206,7 @@ __all__ = [
     "scorecard_las",
     "sensitive_counts",
     "share_in",
+    "sites_watched",
     "summary",
     "tally_by_ward",
     "unit_gaps",
@@ -211,6 +220,7 @@ __all__ = [
     "ward_la",
     "ward_languages",
     "ward_map_layers",
+    "ward_names",
     "ward_ptal",
     "ward_vs_la",
     "wards",
