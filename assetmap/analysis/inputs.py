@@ -17,23 +17,11 @@ from scipy.spatial import cKDTree
 
 from assetmap import access as acc
 from assetmap import vocab
-from assetmap.analysis.units import OA_RE
-from assetmap.db.sql import scalar
+from assetmap.db import results
 from assetmap.network import Costs, Runner, costs_for
+from assetmap.queries import inputs as q
 from assetmap.settings import settings
 from assetmap.vocab.categories import CATEGORIES
-
-
-def _study_filter(within: str | None) -> str:
-    """SQL restricting ``area_code`` to the study's OAs (fixed SQL; the level is ``$level``)."""
-    if within == "oa":
-        return "AND area_code IN (SELECT code FROM areas WHERE level = 'oa')"
-    if within == "study":  # OAs with a polygon or a unit at any level
-        return ("AND (area_code IN (SELECT code FROM areas WHERE level = 'oa') "
-                "OR area_code IN (SELECT area_code FROM area_lookup))")
-    if within is not None:
-        return "AND area_code IN (SELECT area_code FROM area_lookup WHERE parent_level = $level)"
-    return ""
 
 
 def load_counts(con: duckdb.DuckDBPyConnection, variable: str, within: str | None = None) -> pd.DataFrame:
@@ -43,26 +31,10 @@ def load_counts(con: duckdb.DuckDBPyConnection, variable: str, within: str | Non
     for accessibility); a unit level (``"ward"``...), those with a unit at that level;
     ``"study"``, either. The pivot to one column per category happens in DuckDB.
     """
-    cats = [r[0] for r in con.execute(
-        "SELECT DISTINCT category FROM population WHERE variable = ? ORDER BY 1", [variable]).fetchall()]
+    cats = q.census_categories(con, variable)
     if not cats:
         return pd.DataFrame()
-    # one vintage (the usual case): no latest-vintage window over every row of the variable
-    many = (scalar(con, "SELECT count(DISTINCT vintage) FROM population WHERE variable = ?", [variable]) or 0) > 1
-    latest = "QUALIFY vintage = max(vintage) OVER (PARTITION BY area_code)" if many else ""
-    # one column per category, named by position: the categories are values, passed as parameters
-    sums = ", ".join(f"sum(count) FILTER (WHERE category = $c{i})::DOUBLE AS c{i}" for i in range(len(cats)))
-    params: dict[str, object] = {f"c{i}": c for i, c in enumerate(cats)}
-    params |= {"variable": variable, "oa_re": OA_RE}
-    if within not in (None, "oa", "study"):
-        params["level"] = within
-    sql = f"""
-        SELECT area_code, {sums} FROM (
-            SELECT area_code, category, count FROM population
-            WHERE variable = $variable AND regexp_matches(area_code, $oa_re) {_study_filter(within)}
-            {latest})
-        GROUP BY area_code ORDER BY area_code"""  # noqa: S608 (fixed SQL; categories and filters are parameters)
-    got = con.execute(sql, params).fetchnumpy()
+    got = q.census_pivot(con, variable, cats, within)
     codes = np.asarray(got.pop("area_code"), dtype=object)
     if len(codes) == 0:
         return pd.DataFrame()
@@ -118,11 +90,7 @@ def load_inputs(con: duckdb.DuckDBPyConnection, census: Census | None = None,
     authority each (:mod:`assetmap.network.parts`).
     """
     census = census or Census(con)
-    oas = con.execute(
-        """SELECT code AS oa_code, ST_X(p) AS x, ST_Y(p) AS y FROM (
-               SELECT code, ST_PointOnSurface(geom) AS p FROM areas WHERE level = 'oa')
-           ORDER BY code"""
-    ).df()
+    oas = q.oa_points(con)
     if oas.empty:
         return None
     codes = pd.Index(oas["oa_code"].to_numpy(dtype=object), dtype=object)
@@ -154,13 +122,7 @@ def load_inputs(con: duckdb.DuckDBPyConnection, census: Census | None = None,
 def _with_assets(con: duckdb.DuckDBPyConnection, oas: pd.DataFrame, basis: dict[str, str],
                  categories: list[str] | None = None, as_at: Any = None, public_only: bool = False,
                  runner: Runner | None = None) -> Inputs:
-    source, params = ("asset_supply", []) if as_at is None else ("assets_as_at(?)", [as_at])
-    assets = con.execute(
-        f"""SELECT asset_id, category, ST_X(geom) AS x, ST_Y(geom) AS y, oa_code, ward_code, capacity AS supply
-           FROM {source} WHERE geom IS NOT NULL AND (? IS NULL OR list_contains(?, category))
-             AND NOT (? AND sensitive)
-           ORDER BY asset_id""", [*params, categories, categories or [], public_only]  # noqa: S608 (fixed names)
-    ).df()
+    assets = q.supply_assets(con, categories, as_at, public_only)
     xy = oas[["x", "y"]].to_numpy(float)
     # an unbalanced tree builds in half the time; it is exact all the same (it only finds neighbours)
     tree = cKDTree(xy, balanced_tree=False, compact_nodes=False)
@@ -169,16 +131,9 @@ def _with_assets(con: duckdb.DuckDBPyConnection, oas: pd.DataFrame, basis: dict[
     # on foot (or as the crow flies); with the option on, or a short walk and one bus
     supplies = {cat: acc.Supply.from_frame(assets[assets["category"] == cat]) for cat in CATEGORIES}
     costs = costs_for(con, xy, tree, runner=runner, sets={c: s.xy for c, s in supplies.items()},
-                      every=_every_place(con) if runner is not None else None)
+                      every=q.every_place(con) if runner is not None else None)
     return Inputs(oas=oas, xy=xy, tree=tree, basis=basis, assets=assets, costs=with_buses(con, costs),
                   supplies=supplies)
-
-
-def _every_place(con: duckdb.DuckDBPyConnection) -> np.ndarray:
-    """Every place a recompute may walk to: each asset, open or not, and each stop."""
-    got = con.execute("""SELECT ST_X(geom) AS x, ST_Y(geom) AS y FROM assets WHERE geom IS NOT NULL
-                         UNION ALL SELECT x, y FROM transit_stops""").fetchnumpy()
-    return np.column_stack([np.asarray(got["x"], float), np.asarray(got["y"], float)])
 
 
 def stored_inputs(con: duckdb.DuckDBPyConnection, categories: list[str] | None = None,
@@ -189,11 +144,10 @@ def stored_inputs(con: duckdb.DuckDBPyConnection, categories: list[str] | None =
     re-reading the census."""
     # the demand of the categories asked for only (each column is 190,000 numbers nationally)
     demand = [f"demand_{c}" for c in (categories if categories is not None else CATEGORIES) if c in CATEGORIES]
-    cols = ", ".join(["oa_code", "x", "y", "population", *demand])
-    oas = pd.DataFrame(con.execute(f"SELECT {cols} FROM oa_inputs ORDER BY oa_code").fetchnumpy())  # noqa: S608
+    oas = results.stored_oa_inputs(con, demand)
     if oas.empty:
         return None
-    basis = dict(con.execute("SELECT category, any_value(demand_basis) FROM unit_access GROUP BY 1").fetchall())
+    basis = results.stored_demand_basis(con)
     for c in CATEGORIES:
         basis.setdefault(c, "all residents")
     return _with_assets(con, oas, basis, categories, public_only=public_only)

@@ -14,7 +14,6 @@ speakers.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 
@@ -22,8 +21,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from assetmap.db.sql import scalar
 from assetmap.network import Costs, costs_for
+from assetmap.queries import inputs as q
 from assetmap.settings import settings
 from assetmap.vocab.languages import LANGUAGES, NOT_ESOL, language_slug
 
@@ -38,13 +37,7 @@ def provider_languages(con: duckdb.DuckDBPyConnection,
                        bounds: tuple[float, float, float, float] | None = None) -> pd.DataFrame:
     """``asset_id, language, x, y``: each ESOL or refugee-support provider once per language it
     lists (those within ``bounds``, EPSG:27700, when given)."""
-    lo_x, lo_y, hi_x, hi_y = bounds if bounds is not None else (None, None, None, None)
-    df = con.execute(
-        """SELECT asset_id, ST_X(geom) AS x, ST_Y(geom) AS y, json_extract(attrs, '$.languages')::VARCHAR AS langs
-           FROM assets WHERE list_contains(?, category) AND json_extract(attrs, '$.languages') IS NOT NULL
-             AND (?::DOUBLE IS NULL OR ST_X(geom) BETWEEN ? AND ?)
-             AND (?::DOUBLE IS NULL OR ST_Y(geom) BETWEEN ? AND ?)""",
-        [list(PROVIDER_CATEGORIES), lo_x, lo_x, hi_x, lo_y, lo_y, hi_y]).df()
+    df = q.provider_languages(con, list(PROVIDER_CATEGORIES), bounds)
     rows = []
     for r in df.itertuples():
         try:
@@ -64,39 +57,15 @@ def compute(con: duckdb.DuckDBPyConnection, umap: pd.Series, points: pd.DataFram
     main-language table is loaded. ``points`` (``oa_code, x, y``: each OA's point on surface, as
     the full recompute's inputs hold them) saves finding them again, and ``costs`` (made for
     those points) measuring again."""
-    if not scalar(con, "SELECT EXISTS (SELECT 1 FROM population WHERE variable = 'main_language')"):
+    if not q.has_main_language(con):
         return pd.DataFrame(columns=COLUMNS)
     unit_codes = pd.Index(pd.unique(umap.to_numpy(dtype=object)))
     units = pd.DataFrame({"oa_code": umap.index.to_numpy(dtype=object),
                           "k": unit_codes.get_indexer(umap.to_numpy(dtype=object))})
-    con.register("_lang_units", units)
-    try:
-        if points is None:
-            points = con.execute(
-                """SELECT code AS oa_code, ST_X(p) AS x, ST_Y(p) AS y FROM (
-                       SELECT a.code, ST_PointOnSurface(a.geom) AS p FROM areas a
-                       JOIN _lang_units u ON u.oa_code = a.code WHERE a.level = 'oa')""").df()
-        points = points[["oa_code", "x", "y"]].reset_index(drop=True).assign(pt=lambda d: np.arange(len(d)))
-        con.register("_lang_points", points)
-        skip = [*NOT_ESOL, "unlisted", "other"]
-        lang_codes = np.array([c for c in LANGUAGES if c not in skip], dtype=object)  # what the readers store
-        # the OAs asked for first, then each one's latest vintage (an incremental recompute asks for a
-        # few); each unit's residents beside each row; units and languages as numbers, so that
-        # millions of rows stay arrays
-        rows = con.execute(
-            """WITH sp AS (SELECT p.area_code, u.k, p.category, p.count FROM population p
-                           JOIN _lang_units u ON u.oa_code = p.area_code
-                           WHERE p.variable = 'main_language' AND p.count > 0
-                           QUALIFY p.vintage = max(p.vintage) OVER (PARTITION BY p.area_code)),
-                    t AS (SELECT sp.*, sum(sp.count) OVER (PARTITION BY sp.k) AS residents FROM sp)
-               SELECT t.k, list_position(?, t.category) - 1 AS lang, t.count::DOUBLE AS n,
-                      t.residents::DOUBLE AS residents, pt.x, pt.y, pt.pt
-               FROM t JOIN _lang_points pt ON pt.oa_code = t.area_code
-               WHERE list_contains(?, t.category)""", [list(lang_codes), list(lang_codes)]).fetchnumpy()
-    finally:
-        con.unregister("_lang_units")
-        with contextlib.suppress(Exception):
-            con.unregister("_lang_points")
+    skip = [*NOT_ESOL, "unlisted", "other"]
+    lang_codes = np.array([c for c in LANGUAGES if c not in skip], dtype=object)  # what the readers store
+    # units and languages as numbers, so that millions of rows stay arrays
+    points, rows = q.languages_spoken(con, units, points, list(lang_codes))
     if not len(rows["k"]):
         return pd.DataFrame(columns=COLUMNS)
     k, lang, n, x, y, pt = (np.asarray(rows[c]) for c in ("k", "lang", "n", "x", "y", "pt"))

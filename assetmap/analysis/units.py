@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import duckdb
 import pandas as pd
 
+from assetmap.queries import inputs as q
 from assetmap.vocab.units import OA_RE
 
 __all__ = ["OA_RE", "UNIT_LEVELS", "unit_map"]
@@ -17,11 +18,7 @@ UNIT_LEVELS = ("ward", "msoa", "lsoa", "la")
 
 def unit_map(con: duckdb.DuckDBPyConnection, level: str) -> pd.Series:
     """oa_code -> the code of its unit at ``level`` (from the OA lookups, file or best fit)."""
-    df = con.execute(
-        "SELECT area_code, parent_code FROM area_lookup WHERE parent_level = ? AND regexp_matches(area_code, ?)",
-        [level, OA_RE],
-    ).df()
-    return df.set_index("area_code")["parent_code"].sort_index()
+    return q.oa_units(con, level).set_index("area_code")["parent_code"].sort_index()
 
 
 def chosen_level(con: duckdb.DuckDBPyConnection, level: str | None) -> str:
@@ -34,9 +31,7 @@ def chosen_level(con: duckdb.DuckDBPyConnection, level: str | None) -> str:
 
 def default_level(con: duckdb.DuckDBPyConnection) -> str:
     """Wards where OAs have them, else the finest of MSOA, LSOA, LA that they have."""
-    have = {r[0] for r in con.execute(
-        "SELECT DISTINCT parent_level FROM area_lookup WHERE regexp_matches(area_code, ?)", [OA_RE]
-    ).fetchall()}
+    have = q.oa_unit_levels(con)
     for level in ("ward", "msoa", "lsoa", "la"):
         if level in have:
             return level
@@ -60,8 +55,4 @@ def region_of_units(con: duckdb.DuckDBPyConnection, umap: pd.Series, level: str)
 def units_of(con: duckdb.DuckDBPyConnection, level: str, *, oas: Iterable[str] = (),
              units: Iterable[str] = ()) -> pd.Series:
     """oa_code -> unit code for the given OAs, or for every OA of the given units."""
-    df = con.execute(
-        """SELECT area_code, parent_code FROM area_lookup WHERE parent_level = ?
-           AND (list_contains(?, area_code) OR list_contains(?, parent_code))""",
-        [level, sorted(set(oas)), sorted(set(units))]).df()
-    return df.set_index("area_code")["parent_code"].sort_index()
+    return q.units_of(con, level, oas, units).set_index("area_code")["parent_code"].sort_index()

@@ -124,6 +124,21 @@ def replace_gaps_as_at(con: duckdb.DuckDBPyConnection, when: Any, level: str, ro
 
 # -- what an incremental recompute reads back ----------------------------------------------------
 
+def stored_oa_inputs(con: duckdb.DuckDBPyConnection, demand: list[str]) -> pd.DataFrame:
+    """The OA inputs the last full recompute saw (``oa_code, x, y, population`` and the ``demand``
+    columns named, each ``demand_<category>``), OAs sorted."""
+    unknown = [c for c in demand if c not in COLUMNS["oa_inputs"]]
+    if unknown:
+        raise ValueError(f"no such column of oa_inputs: {unknown}")
+    cols = ", ".join(["oa_code", "x", "y", "population", *demand])
+    return pd.DataFrame(con.execute(f"SELECT {cols} FROM oa_inputs ORDER BY oa_code").fetchnumpy())  # noqa: S608
+
+
+def stored_demand_basis(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """category -> what its stored demand counted (``demand_basis``)."""
+    return dict(con.execute("SELECT category, any_value(demand_basis) FROM unit_access GROUP BY 1").fetchall())
+
+
 def stored_levels(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The unit levels the stored results cover."""
     return [r[0] for r in con.execute("SELECT DISTINCT unit_level FROM unit_access ORDER BY 1").fetchall()]
