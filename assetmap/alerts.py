@@ -52,9 +52,9 @@ import duckdb
 
 from assetmap import queries
 from assetmap.db import subscriptions as subs_db
+from assetmap.db.store import Store, connect
 from assetmap.errors import AssetmapError
 from assetmap.settings import settings
-from assetmap.store import Store, connect
 from assetmap.vocab.categories import CATEGORIES, CATEGORY_LABELS
 
 log = logging.getLogger(__name__)

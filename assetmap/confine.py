@@ -128,8 +128,8 @@ def public_replica_plan(db_path: Path, public_dir: Path, inbox: Path | None, run
     fetches
         It follows a bucket's pointer and downloads the public snapshots itself.
     """
+    from assetmap.db.store import spatial_extension_path
     from assetmap.snapshots import LATEST, PARTNER, snapshot_dir
-    from assetmap.store import spatial_extension_path
 
     public_dir.mkdir(parents=True, exist_ok=True)
     runtime.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from assetmap.db import snapshot as snapshot_sql
 from assetmap.vocab import categories as cats
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def round_significant(x: Any, digits: int = E2SFCA_DIGITS) -> np.ndarray:
 def touched_categories(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[str]]:
     """``(mixed, hidden)``: the categories with both public and sensitive sites, and those whose
     sites are all sensitive (or that are sensitive by definition)."""
-    rows = con.execute("SELECT category, bool_or(sensitive), bool_and(sensitive) FROM assets GROUP BY 1").fetchall()
+    rows = snapshot_sql.sensitivity_by_category(con)
     hidden = sorted({c for c, _, every in rows if every} | set(cats.SENSITIVE_CATEGORIES))
     mixed = sorted(c for c, some, every in rows if some and not every and c not in hidden)
     return mixed, hidden
@@ -112,8 +113,8 @@ def public_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     mixed, hidden = touched_categories(con)
     touched = mixed + hidden
     out: dict[str, pd.DataFrame] = {}
-    oa = con.execute("SELECT * FROM oa_access WHERE NOT list_contains(?, category)", [touched]).df()
-    ua = con.execute("SELECT * FROM unit_access").df()
+    oa = snapshot_sql.oa_access_except(con, touched)
+    ua = snapshot_sql.ruled_rows(con, "unit_access")
     levels = sorted(ua["unit_level"].unique()) if not ua.empty else []
     public_oa = []
     inputs = stored_inputs(con, mixed, public_only=True) if mixed else None
@@ -150,9 +151,9 @@ def public_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
         frames.append(rounded)
     nonempty = [f for f in frames if not f.empty]
     out["unit_access"] = pd.concat(nonempty, ignore_index=True) if nonempty else ua.iloc[:0]
-    out["unit_gaps"] = _round_gap_rows(con.execute("SELECT * FROM unit_gaps").df(), touched)
-    out["unit_gaps_as_at"] = _round_gap_rows(con.execute("SELECT * FROM unit_gaps_as_at").df(), touched)
-    lang = con.execute("SELECT * FROM unit_languages").df()
+    out["unit_gaps"] = _round_gap_rows(snapshot_sql.ruled_rows(con, "unit_gaps"), touched)
+    out["unit_gaps_as_at"] = _round_gap_rows(snapshot_sql.ruled_rows(con, "unit_gaps_as_at"), touched)
+    lang = snapshot_sql.ruled_rows(con, "unit_languages")
     if not lang.empty and touched:  # the residents within reach of a provider, sensitive ones among them
         lang = lang[lang["unit_level"].isin(COARSE)].copy()
         lang["covered"] = round_to(lang["covered"], RESIDENTS_STEP)

@@ -25,9 +25,9 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from assetmap.db.geography import area_basis
+from assetmap.db.geography import area_basis, area_shapes, display_basis, replace_display
+from assetmap.db.store import Store
 from assetmap.settings import DISPLAY_CRS, STORE_CRS, settings
-from assetmap.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -81,25 +81,19 @@ def refresh(store: Store, levels: tuple[str, ...] = ("ward", "la"), force: bool 
         basis = area_basis(store.con, level)
         if basis is None:
             continue
-        stored = store.scalar("SELECT any_value(basis) FROM display_areas WHERE level = ?", [level])
-        if stored == basis and not force:
+        if display_basis(store.con, level) == basis and not force:
             continue
-        df = store.con.execute("SELECT code, ST_AsWKB(geom) AS wkb FROM areas WHERE level = ? ORDER BY code",
-                               [level]).df()
-        geoms = shapely.from_wkb(df["wkb"].map(bytes).to_numpy())
+        shapes = area_shapes(store.con, level)
+        codes = [code for code, _ in shapes]
+        geoms = shapely.from_wkb([wkb for _, wkb in shapes])
         rows = []
         for detail in DETAILS:
             simple = simplify(geoms, settings.display_tolerance_m[detail])
-            rows.append(pd.DataFrame({"level": level, "code": df["code"], "detail": detail,
+            rows.append(pd.DataFrame({"level": level, "code": codes, "detail": detail,
                                       "geojson": _to_display(simple), "basis": basis}))
         frame = pd.concat(rows, ignore_index=True)
         with store.transaction() as con:
-            con.execute("DELETE FROM display_areas WHERE level = ?", [level])
-            con.register("_display_rows", frame)
-            try:
-                con.execute("INSERT INTO display_areas SELECT level, code, detail, geojson, basis FROM _display_rows")
-            finally:
-                con.unregister("_display_rows")
+            replace_display(con, level, frame)
         remade.append(level)
-        log.info("display geometry of %d %s areas simplified", len(df), level)
+        log.info("display geometry of %d %s areas simplified", len(codes), level)
     return remade

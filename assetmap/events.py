@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from assetmap.db import audit
 from assetmap.vocab.event_names import (
     ASSETS_CHANGED,
     EVENT_NAMES,
@@ -114,7 +115,7 @@ class SnapshotPublished(Event):
 
 
 class _Store(Protocol):
-    """What :func:`announce` needs of a :class:`~assetmap.store.Store`."""
+    """What :func:`announce` needs of a :class:`~assetmap.db.store.Store`."""
 
     con: Any
 
@@ -139,7 +140,7 @@ def announce(store: _Store, event: Event, *, emit: bool = True) -> str:
     """Record ``event`` in the store's ``events`` table and, once that is committed, send it to
     the registered emitters (the pipelines forward it to Prefect). Returns the event's id.
 
-    Inside :meth:`Store.transaction <assetmap.store.Store.transaction>` the event is part of that
+    Inside :meth:`Store.transaction <assetmap.db.store.Store.transaction>` the event is part of that
     transaction (rolled back with it, never emitted then); outside, it is its own. ``emit=False``
     records only (the watcher has told the server of a file already).
     """
@@ -158,11 +159,8 @@ def announce(store: _Store, event: Event, *, emit: bool = True) -> str:
 
 def _record(con: Any, name: str, payload: dict[str, Any]) -> str:
     event_id = str(uuid.uuid4())
-    con.execute(
-        "INSERT INTO events (event_id, name, payload, occurred_at) VALUES (?, ?, ?, ?)",
-        [event_id, name, json.dumps(payload, default=str, sort_keys=True),
-         _dt.datetime.now(_dt.UTC).replace(tzinfo=None)],
-    )
+    audit.record_event(con, event_id, name, json.dumps(payload, default=str, sort_keys=True),
+                       _dt.datetime.now(_dt.UTC).replace(tzinfo=None))
     return event_id
 
 

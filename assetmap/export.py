@@ -15,8 +15,9 @@ import pandas as pd
 import shapely
 
 from assetmap.csvout import write_csv
+from assetmap.db.store import Store
+from assetmap.queries import exports
 from assetmap.settings import DISPLAY_CRS, STORE_CRS
-from assetmap.store import Store
 from assetmap.vocab.exports import AREA_LAYERS, FORMATS, LAYERS
 
 log = logging.getLogger(__name__)
@@ -28,32 +29,15 @@ def layer_frame(store: Store, layer: str, partner: bool = False) -> gpd.GeoDataF
     if layer in AREA_LAYERS:
         # each area's bus and rail access (PTAL): an OA's own, a unit's residents' mean; empty
         # until a timetable is loaded and analysed
-        df = store.con.execute(
-            """SELECT a.code, a.name, a.level, a.parent_code, a.vintage, a.source,
-                      coalesce(o.ptal_ai, u.ptal_ai) AS ptal_ai, coalesce(o.ptal_band, u.ptal_band) AS ptal_band,
-                      ST_AsWKB(a.geom) AS wkb
-               FROM areas a
-               LEFT JOIN oa_ptal o ON a.level = 'oa' AND o.oa_code = a.code
-               LEFT JOIN unit_ptal u ON a.level <> 'oa' AND u.unit_level = a.level AND u.unit_code = a.code
-               WHERE a.level = ? ORDER BY a.code""",
-            [AREA_LAYERS[layer]],
-        ).df()
+        df = exports.area_layer(store.con, AREA_LAYERS[layer])
     elif layer == "assets":
-        df = store.con.execute(
-            "SELECT asset_id, category, subtype, name, address, postcode, attrs::VARCHAR AS attrs, "
-            "sensitive, source, source_record_id, licence, observed_at, oa_code, ward_code, "
-            "ST_AsWKB(geom) AS wkb FROM assets WHERE ? OR NOT sensitive ORDER BY asset_id",
-            [partner],
-        ).df()
+        df = exports.asset_layer(store.con, partner)
         if not partner:
-            hidden = store.scalar("SELECT count(*) FROM assets WHERE sensitive")
+            hidden = exports.sensitive_sites(store.con)
             if hidden:
                 log.info("%d sensitive assets left out (public mode)", hidden)
     elif layer == "quarantine":
-        return store.con.execute(
-            "SELECT q.ingest_id, i.path, q.row_number, q.reason_code, q.message, q.raw "
-            "FROM quarantine q JOIN ingests i USING (ingest_id) ORDER BY q.ingest_id, q.row_number"
-        ).df()
+        return exports.quarantine_layer(store.con)
     else:
         raise ValueError(f"unknown layer {layer!r}; one of {', '.join(LAYERS)}")
     geoms = shapely.from_wkb([bytes(b) for b in df.pop("wkb")]) if len(df) else []
@@ -79,7 +63,7 @@ def export_layer(store: Store, layer: str, fmt: str, out: str | Path, partner: b
         tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
         tmp.replace(out)
         if not partner:
-            hidden = store.scalar("SELECT count(*) FROM assets WHERE sensitive")
+            hidden = exports.sensitive_sites(store.con)
             if hidden:
                 log.info("%d sensitive assets left out (public mode)", hidden)
         return len(openreferral.services_in(doc))

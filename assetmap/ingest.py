@@ -24,10 +24,11 @@ import duckdb
 import pandas as pd
 
 from assetmap import events, sources
+from assetmap.db import audit
+from assetmap.db.store import Store
 from assetmap.settings import settings
 from assetmap.sources._io import FileRefused, ReadResult, read_bytes, sha256_bytes
 from assetmap.sources.registry import Written
-from assetmap.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +132,8 @@ def _refuse(store: Store, path: str, sha: str | None, kind: str | None, options_
     """Record a refusal in the audit tables (not the data tables) and say why."""
     with store.transaction() as con:
         ingest_id = store.next_ingest_id()
-        con.execute(
-            """INSERT INTO ingests (ingest_id, path, sha256, kind, options, rows_read, rows_accepted,
-                                    rows_quarantined, started_at, finished_at, status, message)
-               VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, ?, 'refused', ?)""",
-            [ingest_id, path, sha or "", kind, options_key, started, _now(), f"{reason_code}: {message}"],
-        )
+        audit.record_refusal(con, ingest_id, path, sha or "", kind, options_key, started, _now(),
+                             f"{reason_code}: {message}")
         events.announce(store, events.IngestFailed(ingest_id, path, sha, reason_code, message))
     log.warning("refused %s: %s", path, message)
     return IngestResult(path=path, status="refused", ingest_id=ingest_id, kind=kind, sha256=sha,
@@ -199,15 +196,11 @@ def ingest_file(store: Store, path: str | Path, progress: Progress | None = None
         if data is None:
             data = read_bytes(path, max_bytes=settings.max_bytes("any"))
         sha = sha256_bytes(data)
-        prev = store.con.execute(
-            "SELECT ingest_id FROM ingests WHERE sha256 = ? AND options = ? AND status = 'completed' "
-            "ORDER BY ingest_id DESC LIMIT 1",
-            [sha, okey],
-        ).fetchone()
+        prev = audit.previous_ingest(store.con, sha, okey)
         if prev is not None:
-            msg = f"already ingested as #{prev[0]}; nothing changed"
+            msg = f"already ingested as #{prev}; nothing changed"
             log.info("%s: %s", spath, msg)
-            return IngestResult(path=spath, status="unchanged", ingest_id=prev[0], sha256=sha, message=msg)
+            return IngestResult(path=spath, status="unchanged", ingest_id=prev, sha256=sha, message=msg)
         # messages name the file as the user knows it; only a bare Shapefile is opened again
         # by its path (GDAL finds its sidecar files beside it)
         named = Path(label) if label and path.suffix.lower() != ".shp" else path
@@ -252,32 +245,15 @@ def store_rows(store: Store, result: ReadResult, label: str, sha: str, kind: str
     try:
         with store.transaction() as con:
             ingest_id = store.next_ingest_id()
-            con.execute(
-                """INSERT INTO ingests (ingest_id, path, sha256, kind, options, started_at, status)
-                   VALUES (?, ?, ?, ?, ?, ?, 'completed')""",
-                [ingest_id, label, sha, kind, okey, started],
-            )
+            audit.begin_ingest(con, ingest_id, label, sha, kind, okey, started)
             written = sources.READERS[kind].write(con, result, ingest_id, source, options)
             accepted, quarantine, wards, changed = written.accepted, written.quarantine, written.wards, written.changed
             quarantined = len(quarantine)
             _check_conserved(result.rows_read, accepted, quarantined)
             if quarantine:
-                qdf = pd.DataFrame(quarantine)[["row_number", "raw", "reason_code", "message"]]
-                con.register("_q", qdf)
-                try:
-                    con.execute(
-                        "INSERT INTO quarantine (ingest_id, row_number, raw, reason_code, message) "
-                        "SELECT ?, row_number, raw, reason_code, message FROM _q",
-                        [ingest_id],
-                    )
-                finally:
-                    con.unregister("_q")
+                audit.quarantine(con, ingest_id, pd.DataFrame(quarantine))
             message = written.note + (f"; {quarantined} quarantined" if quarantined else "")
-            con.execute(
-                """UPDATE ingests SET rows_read = ?, rows_accepted = ?, rows_quarantined = ?,
-                          finished_at = ?, message = ? WHERE ingest_id = ?""",
-                [result.rows_read, accepted, quarantined, _now(), message, ingest_id],
-            )
+            audit.finish_ingest(con, ingest_id, result.rows_read, accepted, quarantined, _now(), message)
             events.announce(store, events.IngestCompleted(ingest_id, label, kind, result.rows_read, accepted,
                                                           quarantined, list(wards)))
             if changed:  # assets added, altered or moved to another ward

@@ -33,11 +33,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from assetmap.errors import AssetmapError
+from assetmap.queries import exports
 
 if TYPE_CHECKING:
     import duckdb
 
-    from assetmap.store import Store
+    from assetmap.db.store import Store
 from assetmap.vocab.categories import CATEGORY_LABELS
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas" / "oruk"
@@ -90,16 +91,7 @@ def document_of(con: duckdb.DuckDBPyConnection, partner: bool = False, version: 
     """
     if version not in VERSIONS:
         raise ValueError(f"unknown Open Referral UK version {version!r}; one of {', '.join(VERSIONS)}")
-    df = con.execute(
-        """SELECT a.asset_id, a.category, a.subtype, a.name, a.address, a.postcode, a.attrs::VARCHAR AS attrs,
-                  a.sensitive, a.source, a.source_record_id, a.licence, a.observed_at,
-                  ST_Y(ST_Transform(a.geom, 'EPSG:27700', 'EPSG:4326', always_xy := true)) AS lat,
-                  ST_X(ST_Transform(a.geom, 'EPSG:27700', 'EPSG:4326', always_xy := true)) AS lon,
-                  l.parent_code AS la_code, la.name AS la_name
-           FROM assets a
-           LEFT JOIN area_lookup l ON l.area_code = a.ward_code AND l.parent_level = 'la'
-           LEFT JOIN areas la ON la.code = l.parent_code
-           WHERE ? OR NOT a.sensitive ORDER BY a.asset_id""", [partner]).df()
+    df = exports.referral_sites(con, partner)
     doc = _v1(df) if version == "1" else _v3(df)
     validate(doc)
     return doc

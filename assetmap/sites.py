@@ -29,9 +29,9 @@ from assetmap.analysis import incremental as inc
 from assetmap.analysis.inputs import Inputs, stored_inputs
 from assetmap.analysis.tables import ranked
 from assetmap.analysis.units import default_level, unit_map, units_of
+from assetmap.db.store import Store
 from assetmap.queries import siting
 from assetmap.settings import settings
-from assetmap.store import Store
 from assetmap.vocab.categories import CATEGORIES
 
 log = logging.getLogger(__name__)

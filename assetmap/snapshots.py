@@ -35,50 +35,15 @@ import duckdb
 
 from assetmap import events
 from assetmap.db import snapshot as snapshot_sql
+from assetmap.db.snapshot import PUBLIC_TABLES
+from assetmap.db.store import Store, StoreError, connect
 from assetmap.settings import settings
-from assetmap.store import Store, StoreError, connect
-from assetmap.vocab.file_kinds import ASSET_KINDS
 
 log = logging.getLogger(__name__)
 
 LATEST = "LATEST"
 PARTNER, PUBLIC = "partner", "public"
 VARIANTS = (PARTNER, PUBLIC)
-
-_ASSET_KINDS = "(" + ", ".join(f"'{k}'" for k in sorted(ASSET_KINDS)) + ")"
-
-#: What the public variant holds of each table of the store: ``copy`` (every row), ``omit`` (no
-#: row), ``disclosure`` (the rows :func:`assetmap.disclosure.public_frames` computes), or a SELECT
-#: over the partner snapshot (attached as ``src``). A table the store gains must
-#: be listed here, or publishing refuses (tests/test_snapshots.py checks every table is).
-PUBLIC_TABLES: dict[str, str] = {
-    "assets": "SELECT * FROM src.assets WHERE NOT sensitive",
-    # every version of a site that was ever sensitive stays out
-    "asset_versions": """SELECT * FROM src.asset_versions WHERE asset_id NOT IN
-                          (SELECT asset_id FROM src.asset_versions WHERE sensitive)""",
-    # the figures that count sites near a place: the disclosure rule (assetmap.disclosure)
-    **dict.fromkeys(("oa_access", "unit_access", "unit_gaps", "unit_gaps_as_at", "unit_languages"), "disclosure"),
-    # a rejected row of a provider file may be a sensitive site's record
-    "quarantine": f"""SELECT q.* REPLACE (
-                           CASE WHEN i.kind IN {_ASSET_KINDS} THEN NULL ELSE q.raw END AS raw,
-                           CASE WHEN i.kind IN {_ASSET_KINDS} THEN 'withheld from the public snapshot: see the '
-                                || 'reason code' ELSE q.message END AS message)
-                      FROM src.quarantine q JOIN src.ingests i USING (ingest_id)""",  # noqa: S608 (vocabulary)
-    # what a reader changed in a row: the given text of a provider file's row is withheld like its quarantine
-    "repairs": f"""SELECT r.* REPLACE (CASE WHEN i.kind IN {_ASSET_KINDS} THEN NULL ELSE r.given END AS given)
-                   FROM src.repairs r JOIN src.ingests i USING (ingest_id)""",  # noqa: S608 (vocabulary)
-    "analysed_assets": "omit", "submissions": "omit", "subscriptions": "omit", "deliveries": "omit",
-    "schema_migrations": "copy",  # (the new file's own, written when its schema was made)
-    "snapshot_info": "omit",
-    **dict.fromkeys((
-        "area_cells", "area_grid", "area_lookup", "area_parts", "areas", "dispersal", "dispersal_unallocated",
-        "display_areas", "events",
-        "ingests", "network_edges", "network_info", "network_nodes",
-        "oa_inputs", "oa_ptal", "oa_ptal_routes", "partner_indices", "population", "population_estimates", "postcodes",
-        "scorecard_indicators", "sensitive_site_counts", "transit_departures", "transit_info", "transit_links",
-        "transit_stops", "unit_indices", "unit_need", "unit_ptal"), "copy"),
-}
-
 
 @dataclass(frozen=True)
 class Snapshot:

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assetmap.db import submissions as sub_db
+from assetmap.db.store import Store
 from assetmap.errors import AssetmapError
 from assetmap.ingest import IngestResult
 from assetmap.settings import settings
 from assetmap.sources._io import FileRefused, ReadResult, check_json_depth
-from assetmap.store import Store
 from assetmap.vocab.categories import ATTRIBUTES, InvalidAttribute, check_link, normalise_category
 
 SOURCE = "community_submissions"
@@ -90,10 +91,7 @@ def submit(store: Store, payload: Any, source_path: str | None = None) -> str:
     """Record a pending submission; return its id (the same payload gives the same id)."""
     sid, canonical = _canonical(parse(payload))
     with store.transaction() as con:
-        con.execute(
-            """INSERT INTO submissions (submission_id, status, payload, source_path, submitted_at)
-               VALUES (?, 'pending', ?, ?, ?) ON CONFLICT (submission_id) DO NOTHING""",
-            [sid, canonical, source_path, _now()])
+        sub_db.add(con, sid, canonical, source_path, _now())
     return sid
 
 
@@ -150,23 +148,12 @@ def submit_bytes(store: Store, data: bytes, source_path: str) -> str:
 
 
 def list_submissions(store: Store, status: str | None = None) -> list[dict[str, Any]]:
-    rows = store.con.execute(
-        """SELECT submission_id, status, payload, source_path, submitted_at, decided_at, reason, asset_id
-           FROM submissions WHERE ? IS NULL OR status = ? ORDER BY submitted_at, submission_id""",
-        [status, status]).fetchall()
-    keys = ["submission_id", "status", "payload", "source_path", "submitted_at", "decided_at", "reason",
-            "asset_id"]
-    out = []
-    for r in rows:
-        d = dict(zip(keys, r, strict=False))
-        d["payload"] = json.loads(d["payload"])
-        out.append(d)
-    return out
+    """Every submission (of ``status``, when given) in the order they came, its payload parsed."""
+    return [{**d, "payload": json.loads(d["payload"])} for d in sub_db.listed(store.con, status)]
 
 
 def _get(store: Store, submission_id: str) -> tuple[str, dict[str, Any]]:
-    row = store.con.execute("SELECT status, payload FROM submissions WHERE submission_id = ?",
-                            [submission_id]).fetchone()
+    row = sub_db.status_and_payload(store.con, submission_id)
     if row is None:
         raise SubmissionError(f"no submission {submission_id!r}")
     return row[0], json.loads(row[1])
@@ -209,11 +196,8 @@ def approve(store: Store, submission_id: str, *, publish: bool = True) -> Decisi
         if written.accepted != 1:
             why = written.quarantine[0]["message"] if written.quarantine else "not stored"
             raise Declined(f"{submission_id} does not pass validation: {why}")
-        decided["asset_id"] = con.execute(
-            "SELECT asset_id FROM assets WHERE source = ? AND source_record_id = ?",
-            [SOURCE, submission_id]).fetchone()[0]
-        con.execute("UPDATE submissions SET status = 'approved', decided_at = ?, asset_id = ? "
-                    "WHERE submission_id = ?", [_now(), decided["asset_id"], submission_id])
+        decided["asset_id"] = sub_db.asset_of(con, SOURCE, submission_id)
+        sub_db.approved(con, submission_id, decided["asset_id"], _now())
 
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
     try:
@@ -245,5 +229,4 @@ def reject(store: Store, submission_id: str, reason: str) -> None:
     if status != "pending":
         raise SubmissionError(f"{submission_id} is already {status}")
     with store.transaction() as con:
-        con.execute("UPDATE submissions SET status = 'rejected', decided_at = ?, reason = ? "
-                    "WHERE submission_id = ?", [_now(), reason.strip(), submission_id])
+        sub_db.rejected(con, submission_id, reason.strip(), _now())

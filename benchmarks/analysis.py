@@ -117,7 +117,7 @@ def phase_msoa_real() -> dict:
 
 def phase_ward_demo(db: str) -> dict:
     from assetmap.analysis import load_counts, unit_map
-    from assetmap.store import Store
+    from assetmap.db.store import Store
     from assetmap.vocab import ETHNIC_GROUP, focal_groups
 
     with Store(db) as store:  # a working copy, brought up to date
@@ -136,8 +136,8 @@ def phase_e2sfca(db: str) -> dict:
 
     from assetmap.access import e2sfca, oa_access, pairs_within
     from assetmap.analysis import load_inputs
+    from assetmap.db.store import Store
     from assetmap.settings import settings
-    from assetmap.store import Store
 
     _logging.getLogger("access").setLevel(_logging.WARNING)
     with Store(db) as store:  # a working copy: opened to write, it is brought up to date first
@@ -179,7 +179,7 @@ def phase_e2sfca(db: str) -> dict:
 
 def phase_full(db: str) -> dict:
     from assetmap.analysis import recompute
-    from assetmap.store import Store
+    from assetmap.db.store import Store
 
     with Store(db) as store:
         t = time.perf_counter()
@@ -192,7 +192,7 @@ def phase_full(db: str) -> dict:
 
 def phase_incremental(db: str) -> dict:
     from assetmap.analysis import recompute_affected
-    from assetmap.store import Store
+    from assetmap.db.store import Store
 
     with Store(db) as store:
         aid, old_ward = store.con.execute(
@@ -216,8 +216,8 @@ def phase_incremental(db: str) -> dict:
 def phase_city(db: str) -> dict:
     """Cardiff's boundaries beside the whole national 2011 census file; the city's recompute."""
     from assetmap.analysis import recompute
+    from assetmap.db.store import Store
     from assetmap.ingest import ingest_file
-    from assetmap.store import Store
 
     path = Path(db)
     path.unlink(missing_ok=True)

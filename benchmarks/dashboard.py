@@ -52,10 +52,10 @@ VISITS = 11
 def _city_home(scale: str = "city") -> Path:
     """A published demo store at ``scale`` (``city`` or ``region``), built once in the bench folder."""
     from assetmap.analysis import recompute
+    from assetmap.db.store import Store
     from assetmap.demo import generate
     from assetmap.ingest import ingest_paths
     from assetmap.snapshots import latest_path, publish
-    from assetmap.store import Store
 
     home = WORK / f"dashboard-{scale}"
     db = home / "assetmap.duckdb"
@@ -72,8 +72,8 @@ def _city_home(scale: str = "city") -> Path:
 
 def _national_home() -> Path:
     from assetmap.analysis import recompute
+    from assetmap.db.store import Store
     from assetmap.snapshots import latest_path, publish
-    from assetmap.store import Store
 
     home = WORK / "dashboard-national"
     db = home / "assetmap.duckdb"
@@ -161,8 +161,8 @@ def phase_paint() -> dict:
     from playwright.sync_api import sync_playwright
 
     from assetmap import queries
+    from assetmap.db.store import connect
     from assetmap.snapshots import latest_path
-    from assetmap.store import connect
     from pipelines.processes import dashboard_command, free_port, wait_file, wait_http
 
     home = _city_home()
@@ -231,8 +231,8 @@ def phase_region(which: str) -> dict:
     map, and the same on a bare Leaflet page drawing the same wards."""
     from playwright.sync_api import sync_playwright
 
+    from assetmap.db.store import connect
     from assetmap.snapshots import PUBLIC, latest_path
-    from assetmap.store import connect
     from dashboards import geo, maps
 
     home = _city_home("region") if which == "region" else _national_home()
@@ -295,9 +295,9 @@ def phase_region(which: str) -> dict:
 def phase_payload(which: str) -> dict:
     from streamlit.testing.v1 import AppTest
 
+    from assetmap.db.store import connect
     from assetmap.settings import settings
     from assetmap.snapshots import latest_path
-    from assetmap.store import connect
 
     home = _national_home() if which == "national" else _city_home()
     settings.db_path = home / "assetmap.duckdb"

@@ -34,9 +34,9 @@ WORK = REPO / ".assetmap" / "bench" / "events"
 def _city_store() -> Path:
     """The demo city, ingested and analysed once (cached)."""
     from assetmap.analysis import recompute
+    from assetmap.db.store import Store
     from assetmap.demo import generate
     from assetmap.ingest import ingest_paths
-    from assetmap.store import Store
 
     db = WORK.parent / "city.duckdb"
     if db.exists():
@@ -128,9 +128,9 @@ def _throughput(files: Path, inbox: Path, db: Path, said: str) -> None:
 
 
 def main() -> None:
+    from assetmap.db.store import Store
     from assetmap.ingest import ingest_file
     from assetmap.snapshots import list_snapshots, publish
-    from assetmap.store import Store
 
     print(f"assetmap event pipeline benchmarks on {os.cpu_count()} cores")
     base = _city_store()

@@ -35,8 +35,8 @@ log = logging.getLogger("bench")
 
 
 def phase_census(db: Path) -> dict:
+    from assetmap.db.store import Store
     from assetmap.ingest import ingest_file
-    from assetmap.store import Store
 
     path = SHARED / "census2011" / "oa_ethnic_group_2011_ew.csv.gz"
     if db.exists():
@@ -75,8 +75,8 @@ def phase_census_reference(db: Path) -> dict:
 
 
 def phase_national_demo(db: Path, demo: Path) -> dict:
+    from assetmap.db.store import Store
     from assetmap.ingest import expand_paths, ingest_file
-    from assetmap.store import Store
 
     if db.exists():
         db.unlink()
@@ -101,7 +101,7 @@ def phase_point_in_ward(db: Path) -> dict:
     import shapely
 
     from assetmap.db import geography
-    from assetmap.store import Store
+    from assetmap.db.store import Store
 
     def best(fn, n: int = 7) -> tuple[float, object]:
         times, out = [], None
@@ -153,8 +153,8 @@ def phase_asy_d11(work: Path) -> dict:
     and the same columns, no checks), also best of five, each into a new database file."""
     import duckdb
 
+    from assetmap.db.store import Store
     from assetmap.ingest import ingest_file
-    from assetmap.store import Store
 
     def ours(i: int) -> tuple[float, object]:
         db = work / f"asy_{i}.duckdb"

@@ -26,8 +26,8 @@ from _common import REPO, SHARED, WORK, peak_mb, phase_from_argv, run_phase
 
 
 def _newport_store(path):
+    from assetmap.db.store import Store
     from assetmap.ingest import ingest_file
-    from assetmap.store import Store
 
     store = Store(path)
     for name in ("wards_2013", "oa_2011"):
@@ -119,9 +119,9 @@ def phase_newport() -> dict:
 
 def _city_db():
     from assetmap.analysis import recompute
+    from assetmap.db.store import Store
     from assetmap.demo import generate
     from assetmap.ingest import ingest_paths
-    from assetmap.store import Store
 
     folder = WORK / "city"
     db = WORK / "city.duckdb"
@@ -143,9 +143,9 @@ def phase_city(mode: str) -> dict:
     from assetmap.analysis import recompute, recompute_affected
     from assetmap.analysis.inputs import load_inputs
     from assetmap.analysis.tables import oa_rows
+    from assetmap.db.store import Store
     from assetmap.ingest import ingest_file
     from assetmap.network import load_engine
-    from assetmap.store import Store
     from assetmap.vocab.categories import CATEGORIES
 
     folder, db = _city_db()

@@ -47,9 +47,9 @@ def build_store(path: Path, n: int, spacing: float) -> dict:
     """``n`` neighbouring authorities of the national demo, with streets over them."""
     import shapely
 
+    from assetmap.db.store import RESULT_TABLES, Store
     from assetmap.ingest import ingest_file
     from assetmap.network.synthetic import write_network
-    from assetmap.store import RESULT_TABLES, Store
 
     shutil.copy(_national(), path)
     t0 = time.perf_counter()
@@ -88,7 +88,7 @@ def build_store(path: Path, n: int, spacing: float) -> dict:
 
 
 def _results(path: Path) -> dict:
-    from assetmap.store import Store
+    from assetmap.db.store import Store
     from tests.test_gaps import results
 
     with Store(path, read_only=True) as s:
@@ -125,8 +125,8 @@ def main() -> int:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from assetmap.analysis import recompute
+    from assetmap.db.store import Store
     from assetmap.network import parts
-    from assetmap.store import Store
     from pipelines.flows import _run_parts
     from tests.conftest import running_up
     from tests.servers import assetmap_workers

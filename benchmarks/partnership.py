@@ -64,9 +64,9 @@ def _rows(i: int) -> str:
 def _store(work: Path) -> Path:
     """The demo city ingested and analysed, as the tests' template store."""
     from assetmap.analysis import recompute
+    from assetmap.db.store import Store
     from assetmap.demo import generate
     from assetmap.ingest import ingest_paths
-    from assetmap.store import Store
 
     demo = work / "demo"
     generate(demo, scale="city")
@@ -82,10 +82,10 @@ def _store(work: Path) -> Path:
 def _reference(template: Path, work: Path, s3: dict[str, str], drops: int) -> list[float]:
     """The work alone, in one process: ingest, recompute what it reaches, publish and upload."""
     from assetmap.analysis import recompute_affected
+    from assetmap.db.store import Store
     from assetmap.ingest import ingest_file
     from assetmap.settings import settings
     from assetmap.snapshots import publish
-    from assetmap.store import Store
 
     os.environ.update(s3)
     settings.snapshot_url = "s3://assetmap/reference"

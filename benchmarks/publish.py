@@ -27,9 +27,9 @@ from benchmarks._common import WORK, peak_mb, phase_from_argv, run_phase
 def phase_publish(db: str) -> dict:
     from assetmap import objectstore
     from assetmap.analysis import recompute
+    from assetmap.db.store import Store
     from assetmap.settings import settings
     from assetmap.snapshots import publish
-    from assetmap.store import Store
     from pipelines.processes import free_port, wait_http
 
     path = Path(db)

@@ -24,9 +24,9 @@ FEED = SHARED / "cardiff-network" / "cardiff_gtfs_2018.zip"
 
 def phase_ours() -> dict:
     from assetmap.analysis.full import recompute
+    from assetmap.db.store import Store
     from assetmap.ingest import ingest_file
     from assetmap.network import CrowFlies
-    from assetmap.store import Store
     from assetmap.transit import access
 
     WORK.mkdir(parents=True, exist_ok=True)

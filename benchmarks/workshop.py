@@ -78,8 +78,8 @@ def room(base_url: str, page: str, n: int, query: str = "") -> list[float]:
 
 
 def _a_ward(home: Path) -> str:
+    from assetmap.db.store import connect
     from assetmap.snapshots import latest_path
-    from assetmap.store import connect
 
     con = connect(latest_path(home / "assetmap.duckdb"), read_only=True)
     try:
@@ -108,8 +108,8 @@ def _map_files(home: Path) -> int:
     import json
 
     from assetmap import queries
+    from assetmap.db.store import connect
     from assetmap.snapshots import PUBLIC, latest_path
-    from assetmap.store import connect
     from dashboards import geo, maps
 
     con = connect(latest_path(home / "assetmap.duckdb", PUBLIC), read_only=True)

@@ -23,11 +23,11 @@ import duckdb
 import streamlit as st
 
 from assetmap import roles
+from assetmap.db.store import StoreError, connect, require_schema
 from assetmap.objectstore import ObjectStoreError
 from assetmap.queries import has_table_rows
 from assetmap.settings import settings
 from assetmap.snapshots import LATEST, latest_path, list_snapshots, snapshot_dir
-from assetmap.store import StoreError, connect, require_schema
 from assetmap.throttle import Throttle
 
 VIEW_KEYS = ("measure", "category", "field", "index", "group", "scheme", "k", "ward", "lat", "lon", "zoom",

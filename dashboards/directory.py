@@ -36,7 +36,7 @@ _lock = threading.Lock()
 @functools.lru_cache(maxsize=2)
 def _document(path: str) -> dict[str, Any]:
     """The public snapshot at ``path`` as one 3.0 document (made once per snapshot)."""
-    from assetmap.store import connect, require_schema
+    from assetmap.db.store import connect, require_schema
 
     with _lock:
         con = connect(path, read_only=True)

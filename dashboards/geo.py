@@ -141,7 +141,7 @@ def values_of(view: maps.Choropleth) -> dict[str, Any]:
 # -- answering ------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=4)
 def _connection(path: str) -> duckdb.DuckDBPyConnection:
-    from assetmap.store import connect, require_schema
+    from assetmap.db.store import connect, require_schema
 
     con = connect(path, read_only=True)
     require_schema(con, path, snapshot=True)

@@ -87,8 +87,8 @@ def check_store(db: Path) -> Check:
     """The store opens and is migrated to this assetmap's schema."""
     import duckdb
 
+    from assetmap.db.store import SCHEMA_VERSION, StoreError, connect, schema_version
     from assetmap.snapshots import list_snapshots
-    from assetmap.store import SCHEMA_VERSION, StoreError, connect, schema_version
 
     if not db.exists():
         return Check("store", False, f"{db} does not exist",

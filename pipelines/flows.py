@@ -43,13 +43,13 @@ from prefect.exceptions import MissingContextError
 from assetmap import alerts, events, queries
 from assetmap.analysis import RecomputeResult, recompute_affected
 from assetmap.analysis import recompute as _recompute
+from assetmap.db.store import Store, StoreBusy
 from assetmap.ingest import dependency_rank, expand_paths, load_order, record_refusal
 from assetmap.ingest import ingest_file as _ingest
 from assetmap.settings import holder_variable, settings
 from assetmap.snapshots import Snapshot, publish, upload_snapshot
 from assetmap.sources import ASSETS_ONLY_KINDS
 from assetmap.sources._io import FileRefused, read_bytes, sha256_bytes
-from assetmap.store import Store, StoreBusy
 from assetmap.submissions import SubmissionError, submit_bytes
 from assetmap.submissions import load as load_submission
 from pipelines import inbox as inbox_mod
@@ -78,7 +78,7 @@ def prefect_emitter(name: str, payload: dict[str, Any]) -> None:
     """Forward an assetmap event to the Prefect server's event stream."""
     from prefect.events import emit_event
 
-    emit_event(event=name, resource={"prefect.resource.id": "assetmap.store",
+    emit_event(event=name, resource={"prefect.resource.id": "assetmap.db.store",
                                      "prefect.resource.name": str(settings.db_path)},
                payload=payload)
 

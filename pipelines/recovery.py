@@ -33,9 +33,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from assetmap.db.store import StoreBusy, connect
 from assetmap.settings import settings
 from assetmap.snapshots import VARIANTS, snapshot_dir
-from assetmap.store import StoreBusy, connect
 
 log = logging.getLogger("assetmap.up")
 

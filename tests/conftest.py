@@ -25,7 +25,7 @@ import pytest
 from assetmap.demo import generate
 from assetmap.ingest import ingest_file, ingest_paths
 from assetmap.settings import settings
-from assetmap.store import DATA_TABLES, Store
+from assetmap.db.store import DATA_TABLES, Store
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ASSETMAP_SHARED", REPO.parent / "shared")) / "geodata-sources"

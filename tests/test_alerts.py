@@ -19,10 +19,10 @@ import pytest
 
 from assetmap import alerts
 from assetmap.analysis import recompute_affected
+from assetmap.db.store import Store
 from assetmap.ingest import ingest_file
 from assetmap.settings import settings
 from assetmap.snapshots import LATEST, open_snapshot, publish, snapshot_dir
-from assetmap.store import Store
 from tests.mail_servers import Hooks, Mailbox
 
 REPO = Path(__file__).resolve().parents[1]

@@ -17,7 +17,7 @@ import pytest
 
 from assetmap import alerts
 from assetmap.snapshots import open_snapshot
-from assetmap.store import Store
+from assetmap.db.store import Store
 from tests.conftest import post_json, running_up, wait_for
 from tests.mail_servers import Hooks, Mailbox
 from tests.test_alerts import FIELDS, _classes

@@ -12,9 +12,9 @@ from collections import defaultdict
 
 import pytest
 
+from assetmap.db.store import Store
 from assetmap.ingest import ingest_file
 from assetmap.queries import dispersal
-from assetmap.store import Store
 from assetmap.vocab import local_authorities
 from tests.conftest import SHARED
 

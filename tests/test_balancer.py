@@ -16,8 +16,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from assetmap.db.store import Store
 from assetmap.snapshots import publish
-from assetmap.store import Store
 from pipelines.balancer import haproxy_config, haproxy_path
 from tests.conftest import running_up
 from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, MAP_FRAME, shot

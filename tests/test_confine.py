@@ -84,7 +84,7 @@ PROBE = textwrap.dedent("""
         out["calls_out"] = True
     except PermissionError:
         out["calls_out"] = False
-    from assetmap.store import connect  # DuckDB and its spatial extension still load
+    from assetmap.db.store import connect  # DuckDB and its spatial extension still load
     out["duckdb"] = connect(None).execute("SELECT ST_AsText(ST_Point(1, 2))").fetchone()[0]
     print(json.dumps(out))
 """)

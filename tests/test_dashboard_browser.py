@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from assetmap import confine
-from assetmap.store import connect
+from assetmap.db.store import connect
 from pipelines.processes import dashboard_command, free_port, wait_file, wait_http
 from tests.conftest import BAD_LINK, GOOD_LINK, HOSTILE_NAMES, REPO, SENSITIVE_PLANTED, pair_in
 
@@ -455,8 +455,8 @@ def test_subscribing_from_the_ward_profile_sends_the_confirmation_email(server, 
     plain Python, over this dashboard's store) sends the confirmation; its link, opened in the
     browser, shows a button that starts the alerts."""
     from assetmap import alerts
+    from assetmap.db.store import Store
     from assetmap.settings import settings
-    from assetmap.store import Store
     from pipelines.flows import ingest_file as flow
     from tests.mail_servers import Mailbox
 

@@ -13,9 +13,9 @@ import pytest
 import shapely
 
 from assetmap import display, queries
+from assetmap.db.store import connect
 from assetmap.settings import settings
 from assetmap.snapshots import latest_path
-from assetmap.store import connect
 from dashboards import brief, render
 from tests.conftest import HOSTILE_NAMES, SENSITIVE_PLANTED, pair_in
 

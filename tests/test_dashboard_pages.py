@@ -17,9 +17,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from assetmap import queries
+from assetmap.db.store import Store, connect
 from assetmap.settings import settings
 from assetmap.snapshots import latest_path, list_snapshots
-from assetmap.store import Store, connect
 from tests.conftest import HOSTILE_NAMES, SENSITIVE_PLANTED
 from tests.conftest import pair_in as _pair_in
 

@@ -313,7 +313,7 @@ def test_the_deployment_guide_as_written_then_a_partnership_day(tmp_path, demo_d
             status = json.loads((site / "status.json").read_text())
             assert latest() != before
             assert (site / "prefect.dump").stat().st_size > 0 and (site / "store-before-restore.duckdb").exists()
-            from assetmap.store import connect
+            from assetmap.db.store import connect
 
             con = connect(site / "store" / "assetmap.duckdb", read_only=True)
             try:

@@ -15,9 +15,9 @@ from starlette.testclient import TestClient
 
 from assetmap import fetch as fetchmod
 from assetmap import openreferral
+from assetmap.db.store import connect
 from assetmap.ingest import ingest_file
 from assetmap.snapshots import PARTNER, PUBLIC, latest_path
-from assetmap.store import connect
 from dashboards import directory
 
 API = directory.ROUTE

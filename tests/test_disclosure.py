@@ -20,9 +20,9 @@ import pytest
 from scipy import sparse
 from scipy.spatial import cKDTree
 
+from assetmap.db.store import connect
 from assetmap.network import costs_for
 from assetmap.snapshots import PARTNER, PUBLIC, latest_path, publish
-from assetmap.store import connect
 
 FIND_M = 250.0
 GRID_M = 100.0
@@ -122,8 +122,8 @@ def _finds(estimates: list[tuple[float, float]], truth: np.ndarray) -> int:
 def snapshots(tmp_path_factory, _analysed_db):
     import shutil
 
+    from assetmap.db.store import Store
     from assetmap.settings import settings
-    from assetmap.store import Store
 
     home = tmp_path_factory.mktemp("attack")
     db = home / "assetmap.duckdb"
@@ -203,9 +203,9 @@ def test_the_public_figures_per_output_area_are_those_of_the_public_sites_alone(
 def test_newport_with_some_venues_marked_sensitive_gives_none_away(tmp_path):
     """Real streets and real venues: a dozen of Newport's places of worship marked sensitive."""
     from assetmap.analysis.full import recompute
+    from assetmap.db.store import Store
     from assetmap.ingest import ingest_file
     from assetmap.settings import settings
-    from assetmap.store import Store
     from tests.conftest import real_data
 
     db = tmp_path / "newport.duckdb"

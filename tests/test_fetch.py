@@ -14,9 +14,9 @@ from assetmap import alerts
 from assetmap import fetch as fetchmod
 from assetmap.analysis import recompute
 from assetmap.cli import main
+from assetmap.db.store import Store
 from assetmap.ingest import ingest_paths
 from assetmap.settings import settings
-from assetmap.store import Store
 from tests.conftest import real_data
 from tests.fake_services import FakeServices
 

@@ -8,8 +8,8 @@ import os
 import time
 from pathlib import Path
 
+from assetmap.db.store import Store
 from assetmap.snapshots import list_snapshots
-from assetmap.store import Store
 from pipelines.flows import ingest_file, recompute, refresh_all
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from assetmap.analysis import recompute, recompute_affected
 from assetmap.db import geography
+from assetmap.db.store import Store
 from assetmap.ingest import ingest_file
 from assetmap.settings import settings
-from assetmap.store import Store
 
 RESULT_QUERIES = {
     "oa_access": "SELECT * FROM oa_access ORDER BY oa_code, category",

@@ -12,8 +12,8 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from assetmap import queries
+from assetmap.db.store import connect
 from assetmap.snapshots import PARTNER, PUBLIC, latest_path
-from assetmap.store import connect
 from dashboards import geo, maps, render
 
 

@@ -7,8 +7,8 @@ import json
 import shutil
 
 from assetmap import events
+from assetmap.db.store import AUDIT_TABLES, DATA_TABLES, SCHEMA_VERSION, Store
 from assetmap.ingest import ingest_file
-from assetmap.store import AUDIT_TABLES, DATA_TABLES, SCHEMA_VERSION, Store
 from tests.conftest import digest
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from assetmap.db.store import DATA_TABLES, Store
 from assetmap.settings import settings
 from assetmap.sources import sniff
 from assetmap.sources._io import FileRefused, check_json_depth, json_depth, maybe_gunzip, read_bytes
-from assetmap.store import DATA_TABLES, Store
 from pipelines import inbox as inbox_mod
 from pipelines.flows import ingest_file
 from pipelines.inbox import InboxWatcher, claim, release

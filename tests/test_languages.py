@@ -178,8 +178,8 @@ def test_a_new_class_in_an_unserved_language_closes_that_gap_where_it_reaches(an
 
 
 def test_the_profile_and_the_map_show_the_language_match(dashboard_home):
+    from assetmap.db.store import connect
     from assetmap.snapshots import latest_path
-    from assetmap.store import connect
 
     con = connect(latest_path(settings.db_path), read_only=True)
     code = con.execute("SELECT unit_code FROM unit_languages ORDER BY speakers DESC LIMIT 1").fetchone()[0]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from assetmap.store import Store, connect
+from assetmap.db.store import Store, connect
 from assetmap.submissions import submit
 from pipelines.processes import dashboard_command, free_port, wait_file, wait_http
 from tests.conftest import REPO, SENSITIVE_PLANTED, pair_in

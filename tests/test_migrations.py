@@ -22,7 +22,7 @@ import duckdb
 import pytest
 
 from assetmap.db import migrations, schema
-from assetmap.store import SCHEMA_VERSION, Store, StoreError, connect
+from assetmap.db.store import SCHEMA_VERSION, Store, StoreError, connect
 from assetmap.vocab import CATEGORIES, INDEX_NAMES, LEVELS, PARENT_LEVELS
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stores"
@@ -135,7 +135,7 @@ def test_a_store_of_an_earlier_version_migrates_to_the_schema_of_a_new_one(versi
 
 def test_each_migration_is_one_transaction(tmp_path, monkeypatch):
     """A migration that fails half-way leaves the store at the version before it."""
-    from assetmap import store as store_mod
+    from assetmap.db import store as store_mod
 
     last = store_mod.MIGRATIONS[-1][1] + "\nSELECT * FROM no_such_table;"
     broken = [*store_mod.MIGRATIONS[:-1], (SCHEMA_VERSION, last)]

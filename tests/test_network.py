@@ -12,10 +12,10 @@ from pyproj import Transformer
 
 from assetmap.access import OUTSIDE
 from assetmap.analysis import load_inputs, recompute
+from assetmap.db.store import DATA_TABLES
 from assetmap.ingest import ingest_file
 from assetmap.network import NETWORK, Walking, load_engine
 from assetmap.settings import settings
-from assetmap.store import DATA_TABLES
 from assetmap.vocab.categories import CATEGORIES
 from tests.conftest import digest, real_data
 from tests.network_reference import Reference
@@ -272,7 +272,7 @@ def test_an_incremental_recompute_after_a_provider_crosses_the_river_equals_a_fu
         assert inc.mode == "incremental" and 0 < inc.oas < 2978 / 2
     store.con.execute("CHECKPOINT")
     shutil.copy(store.path, tmp_path / "full.duckdb")
-    from assetmap.store import Store
+    from assetmap.db.store import Store
 
     full = Store(tmp_path / "full.duckdb")
     recompute(full)

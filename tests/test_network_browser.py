@@ -12,9 +12,9 @@ import time
 import pytest
 
 from assetmap.analysis import recompute
+from assetmap.db.store import Store
 from assetmap.ingest import ingest_file
 from assetmap.snapshots import publish
-from assetmap.store import Store
 from tests.conftest import real_data
 from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, MAP_FRAME, served, shot
 

@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from assetmap.analysis import recompute
-from assetmap.store import Store
+from assetmap.db.store import Store
 from pipelines.flows import PARTS_TAG
 from tests.conftest import get_json, post_json, running_up
 from tests.servers import assetmap_workers, wait_until

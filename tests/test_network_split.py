@@ -10,10 +10,10 @@ import pytest
 import shapely
 
 from assetmap.analysis import load_inputs, recompute
+from assetmap.db.store import Store
 from assetmap.network import Walking, costs_for, load_engine
 from assetmap.network.split import PerAuthority, authority_of, part_engine
 from assetmap.settings import settings
-from assetmap.store import Store
 from assetmap.vocab.categories import CATEGORIES
 from tests.network_reference import Reference
 

@@ -20,9 +20,9 @@ import boto3
 import pytest
 
 from assetmap import objectstore
+from assetmap.db.store import connect
 from assetmap.settings import settings
 from assetmap.snapshots import latest_path, list_snapshots, open_snapshot, publish, upload_snapshot
-from assetmap.store import connect
 from pipelines.processes import dashboard_command, free_port, wait_file, wait_http
 from tests.conftest import REPO, wait_for
 from tests.servers import moto_s3, stop

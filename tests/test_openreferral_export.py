@@ -110,7 +110,7 @@ def test_exporting_and_ingesting_into_an_empty_store_gives_the_same_sites(full_s
     r = ingest_file(city_store, path)
     assert r.status == "completed" and r.kind == "openreferral", r.message
     assert r.rows_quarantined == 0 and r.rows_accepted == r.rows_read
-    from assetmap.store import Store
+    from assetmap.db.store import Store
 
     with Store(full_store.path, read_only=True) as before:
         want = before.con.execute(_SITES).fetchall()
@@ -129,7 +129,7 @@ def test_a_public_export_holds_no_sensitive_site(full_store, tmp_path, capsys, v
                  "--oruk-version", version, "--out", str(path)]) == 0
     doc = json.loads(path.read_text(encoding="utf-8"))
     services = openreferral.services_in(doc)
-    from assetmap.store import Store
+    from assetmap.db.store import Store
 
     with Store(full_store.path, read_only=True) as store:
         hidden = [n for (n,) in store.con.execute("SELECT name FROM assets WHERE sensitive").fetchall()]

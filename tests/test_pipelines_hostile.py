@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from assetmap.store import Store
+from assetmap.db.store import Store
 from tests.conftest import post_json, running_up, wait_for
 
 pytestmark = pytest.mark.slow

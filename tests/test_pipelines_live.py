@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from assetmap.snapshots import list_snapshots, open_snapshot
-from assetmap.store import DATA_TABLES, Store
+from assetmap.db.store import DATA_TABLES, Store
 from tests.conftest import digest, post_json, wait_for
 
 pytestmark = pytest.mark.slow

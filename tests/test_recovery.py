@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from assetmap.snapshots import VARIANTS, open_snapshot, snapshot_dir
-from assetmap.store import Store
+from assetmap.db.store import Store
 from pipelines.recovery import partial_snapshots
 from tests.conftest import post_json, running_up, wait_for
 
@@ -117,7 +117,7 @@ def test_half_written_snapshot_files_are_removed_only_while_no_one_else_has_the_
         p.write_bytes(b"half")
     kept = partner / "20251231T000000Z.duckdb"
     kept.write_bytes(b"a whole snapshot")
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from assetmap.store import Store; "
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from assetmap.db.store import Store; "
                                f"s = Store({str(db)!r}); print('open', flush=True); time.sleep(30)"],
                               stdout=subprocess.PIPE, text=True)
     try:

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from assetmap import sources
+from assetmap.db.store import DATA_TABLES
 from assetmap.ingest import ingest_file
 from assetmap.sources import FileRefused, Reader, ReadResult
-from assetmap.store import DATA_TABLES
 
 
 def test_every_data_table_is_written_by_some_reader():
@@ -106,11 +106,11 @@ def test_a_command_starts_without_loading_the_readers_or_the_geodata_stack():
 def test_every_error_a_user_can_fix_shares_one_base_the_command_line_says_in_one_line(tmp_path, capsys):
     from assetmap.alerts import AlertError
     from assetmap.confine import ConfinementError
+    from assetmap.db.store import StoreBusy, StoreError
     from assetmap.errors import AssetmapError, FileRefused
     from assetmap.fetch import FetchError, Unreachable
     from assetmap.objectstore import ObjectStoreError
     from assetmap.openreferral import InvalidExport
-    from assetmap.store import StoreBusy, StoreError
     from assetmap.submissions import SubmissionError
     from assetmap.vocab.categories import InvalidAttribute
 

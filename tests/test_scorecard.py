@@ -10,11 +10,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from assetmap import queries
+from assetmap.db.store import Store
 from assetmap.ingest import ingest_file
 from assetmap.settings import settings
 from assetmap.snapshots import publish
 from assetmap.sources import sniff
-from assetmap.store import Store
 from assetmap.vocab.scorecards import DOMAINS, group_categories
 
 HEADER = "la_code,domain,indicator,group,value,reference_group,reference_value,year,source,lower,upper"

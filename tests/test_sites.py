@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
+from assetmap.db.store import DATA_TABLES, RESULT_TABLES
 from assetmap.sites import Site, coverage_problem, site_from_lat_lon, suggest_sites, what_if
-from assetmap.store import DATA_TABLES, RESULT_TABLES
 from tests.conftest import digest
 
 

@@ -18,10 +18,10 @@ import pytest
 
 from assetmap import events
 from assetmap.cli import main
+from assetmap.db.store import DATA_TABLES, Store, StoreBusy
 from assetmap.ingest import ingest_file
 from assetmap.settings import settings
 from assetmap.snapshots import list_snapshots, open_snapshot, publish
-from assetmap.store import DATA_TABLES, Store, StoreBusy
 from assetmap.submissions import SubmissionError, approve, reject, submit
 from tests.conftest import digest
 
@@ -32,7 +32,7 @@ def _hold_lock(db: Path, seconds: float) -> subprocess.Popen:
     """Another process holding the working store open for writing."""
     code = textwrap.dedent(f"""
         import sys, time
-        from assetmap.store import Store
+        from assetmap.db.store import Store
         s = Store({str(db)!r})
         print("locked", flush=True)
         time.sleep({seconds})
@@ -300,7 +300,7 @@ def test_read_commands_fall_back_to_the_snapshot_while_the_store_is_busy(analyse
 
 def test_a_store_from_an_older_assetmap_is_named_with_the_command_that_brings_it_up_to_date(tmp_path, capsys):
     """A reader cannot migrate a store: it says so, and `assetmap migrate` does it."""
-    from assetmap.store import MIGRATIONS, connect
+    from assetmap.db.store import MIGRATIONS, connect
 
     db = tmp_path / "old.duckdb"
     con = connect(db)  # as an assetmap of schema version 6 left it
@@ -384,7 +384,7 @@ def test_the_public_snapshot_holds_no_sensitive_site_only_its_counts(analysed_st
 
 
 def test_a_table_nobody_classified_stops_the_publication(analysed_store):
-    from assetmap.store import StoreError
+    from assetmap.db.store import StoreError
 
     analysed_store.con.execute("CREATE TABLE partner_notes (ward_code VARCHAR, note VARCHAR)")
     with pytest.raises(StoreError, match="partner_notes"):

@@ -23,8 +23,8 @@ import pytest
 from pyproj import Transformer
 
 from assetmap.analysis.full import recompute
+from assetmap.db.store import Store
 from assetmap.ingest import ingest_file
-from assetmap.store import Store
 from assetmap.transit import ptal
 from tests.conftest import REPO, real_data
 from tests.network_reference import Reference

@@ -20,7 +20,7 @@ from assetmap.analysis.inputs import Census, load_inputs
 from assetmap.analysis.tables import compute_indices, compute_need, oa_rows, ranked, unit_access, unit_gaps
 from assetmap.analysis.units import chosen_level, unit_map
 from assetmap.db import results
-from assetmap.store import Store
+from assetmap.db.store import Store
 from assetmap.vocab.categories import CATEGORIES
 
 log = logging.getLogger(__name__)

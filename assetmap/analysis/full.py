@@ -20,9 +20,9 @@ from assetmap.analysis.inputs import Census, Inputs, load_inputs
 from assetmap.analysis.tables import compute_indices, compute_need, oa_rows, ranked, unit_access, unit_gaps
 from assetmap.analysis.units import chosen_level, unit_map
 from assetmap.db.results import replace_table, write_analysed_assets
+from assetmap.db.store import Store
 from assetmap.network import NETWORK, Runner
 from assetmap.settings import settings
-from assetmap.store import Store
 from assetmap.transit import access as transit
 from assetmap.vocab.categories import CATEGORIES
 

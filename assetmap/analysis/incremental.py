@@ -31,9 +31,9 @@ from assetmap.analysis.tables import oa_rows, ranked, unit_access, unit_gaps
 from assetmap.analysis.units import units_of
 from assetmap.db import results
 from assetmap.db.results import changed_assets, delete_keys, insert, write_analysed_assets
+from assetmap.db.store import Store
 from assetmap.network import CROW_FLIES, NETWORK, network_key
 from assetmap.settings import settings
-from assetmap.store import Store
 from assetmap.vocab.categories import CATEGORIES
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ except ValueError as _exc:  # a bad ASSETMAP_* variable: say which, without a tr
 if TYPE_CHECKING:  # the CLI imports its heavy modules only when a command needs them
     import pandas as pd
 
-    from assetmap.store import Store
+    from assetmap.db.store import Store
 
 log = logging.getLogger("assetmap")
 
@@ -42,7 +42,7 @@ def _iso_date(text: str) -> str:
 
 def _store(args: argparse.Namespace, read_only: bool = False) -> Store:
     """The working store; for a reader, the latest snapshot when a pipeline holds the store."""
-    from assetmap.store import Store, StoreBusy, open_store
+    from assetmap.db.store import Store, StoreBusy, open_store
 
     if not read_only:
         return open_store(args.db)
@@ -53,7 +53,7 @@ def _store(args: argparse.Namespace, read_only: bool = False) -> Store:
 
         path = args.db or settings.db_path
         log.warning("the store is busy (%s); reading the latest published snapshot", str(exc).split("\n")[0])
-        from assetmap.store import require_schema
+        from assetmap.db.store import require_schema
 
         con = open_snapshot(path)
         require_schema(con, path, snapshot=True)

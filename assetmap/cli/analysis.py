@@ -10,7 +10,7 @@ from assetmap.cli._common import _level, _out, _records, _store, log, settings
 
 if TYPE_CHECKING:
 
-    from assetmap.store import Store
+    from assetmap.db.store import Store
 
 
 def _gaps_then_and_now(args: argparse.Namespace) -> int:

@@ -105,7 +105,7 @@ def cmd_unsubscribe(args: argparse.Namespace) -> int:
 
 def cmd_notify(args: argparse.Namespace) -> int:
     from assetmap import alerts
-    from assetmap.store import open_store
+    from assetmap.db.store import open_store
 
     report = alerts.notify(lambda: open_store(args.db), who=f"cli:{os.getpid()}")
     if args.json:

@@ -58,8 +58,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     import duckdb
 
+    from assetmap.db.store import Store, StoreError
     from assetmap.snapshots import list_snapshots, open_snapshot
-    from assetmap.store import Store, StoreError
 
     path = Path(args.db or settings.db_path)
     status: dict[str, Any] = {"db": str(path), "source": "store", "tables": {}, "ingests": [],

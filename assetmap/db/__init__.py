@@ -6,7 +6,7 @@ tables, written and read back by a recompute) and :mod:`~assetmap.db.snapshot` (
 Reads are :mod:`assetmap.queries`.
 
 Each file is one schema version, applied in order in one transaction by
-:meth:`assetmap.store.Store.migrate`, which records the version in ``schema_migrations``. A file
+:meth:`assetmap.db.store.Store.migrate`, which records the version in ``schema_migrations``. A file
 that has shipped is never edited: a change to the schema is a new file with the next number.
 ``tests/test_migrations.py`` keeps a store of every earlier version and checks that migrating it
 gives exactly the schema a new store gets, so an edited migration fails there.

@@ -60,6 +60,28 @@ def area_basis(con: duckdb.DuckDBPyConnection, level: str) -> str | None:
         "FROM areas WHERE level = ?", [level]))
 
 
+def area_shapes(con: duckdb.DuckDBPyConnection, level: str) -> list[tuple[str, bytes]]:
+    """``code, polygon as WKB`` of every area of ``level``, by code."""
+    return [(r[0], bytes(r[1])) for r in con.execute(
+        "SELECT code, ST_AsWKB(geom) FROM areas WHERE level = ? ORDER BY code", [level]).fetchall()]
+
+
+def display_basis(con: duckdb.DuckDBPyConnection, level: str) -> str | None:
+    """The boundaries the display geometry of ``level`` was simplified from (None: none made)."""
+    row = con.execute("SELECT any_value(basis) FROM display_areas WHERE level = ?", [level]).fetchone()
+    return None if row is None else row[0]
+
+
+def replace_display(con: duckdb.DuckDBPyConnection, level: str, rows: pd.DataFrame) -> None:
+    """Replace the display geometry of ``level`` with ``rows`` (``level, code, detail, geojson, basis``)."""
+    con.execute("DELETE FROM display_areas WHERE level = ?", [level])
+    con.register("_display_rows", rows)
+    try:
+        con.execute("INSERT INTO display_areas SELECT level, code, detail, geojson, basis FROM _display_rows")
+    finally:
+        con.unregister("_display_rows")
+
+
 def _cell_size(x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray) -> float:
     """The grid cell for polygons with these bounds: a fraction of the median extent, within budget."""
     extent = np.maximum(x1 - x0, y1 - y0)

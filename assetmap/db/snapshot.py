@@ -1,6 +1,7 @@
 """The SQL of making a snapshot (:func:`assetmap.snapshots.publish`): what a copy of the store
 loses before anyone reads it, the counts of sensitive sites, the snapshot's own description, and
-the public variant made table by table from the partner one."""
+the public variant made table by table from the partner one: what it holds of each table
+(:data:`PUBLIC_TABLES`) and the rows the disclosure rule (:mod:`assetmap.disclosure`) rewrites."""
 
 from __future__ import annotations
 
@@ -11,8 +12,46 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from assetmap.vocab.file_kinds import ASSET_KINDS
+
 if TYPE_CHECKING:
     import pandas as pd
+
+
+_ASSET_KINDS = "(" + ", ".join(f"'{k}'" for k in sorted(ASSET_KINDS)) + ")"
+
+#: What the public variant holds of each table of the store: ``copy`` (every row), ``omit`` (no
+#: row), ``disclosure`` (the rows :func:`assetmap.disclosure.public_frames` computes), or a SELECT
+#: over the partner snapshot (attached as ``src``). A table the store gains must
+#: be listed here, or publishing refuses (tests/test_snapshots.py checks every table is).
+#: Applied by :func:`copy_public`; :mod:`assetmap.snapshots` publishes with it.
+PUBLIC_TABLES: dict[str, str] = {
+    "assets": "SELECT * FROM src.assets WHERE NOT sensitive",
+    # every version of a site that was ever sensitive stays out
+    "asset_versions": """SELECT * FROM src.asset_versions WHERE asset_id NOT IN
+                          (SELECT asset_id FROM src.asset_versions WHERE sensitive)""",
+    # the figures that count sites near a place: the disclosure rule (assetmap.disclosure)
+    **dict.fromkeys(("oa_access", "unit_access", "unit_gaps", "unit_gaps_as_at", "unit_languages"), "disclosure"),
+    # a rejected row of a provider file may be a sensitive site's record
+    "quarantine": f"""SELECT q.* REPLACE (
+                           CASE WHEN i.kind IN {_ASSET_KINDS} THEN NULL ELSE q.raw END AS raw,
+                           CASE WHEN i.kind IN {_ASSET_KINDS} THEN 'withheld from the public snapshot: see the '
+                                || 'reason code' ELSE q.message END AS message)
+                      FROM src.quarantine q JOIN src.ingests i USING (ingest_id)""",  # noqa: S608 (vocabulary)
+    # what a reader changed in a row: the given text of a provider file's row is withheld like its quarantine
+    "repairs": f"""SELECT r.* REPLACE (CASE WHEN i.kind IN {_ASSET_KINDS} THEN NULL ELSE r.given END AS given)
+                   FROM src.repairs r JOIN src.ingests i USING (ingest_id)""",  # noqa: S608 (vocabulary)
+    "analysed_assets": "omit", "submissions": "omit", "subscriptions": "omit", "deliveries": "omit",
+    "schema_migrations": "copy",  # (the new file's own, written when its schema was made)
+    "snapshot_info": "omit",
+    **dict.fromkeys((
+        "area_cells", "area_grid", "area_lookup", "area_parts", "areas", "dispersal", "dispersal_unallocated",
+        "display_areas", "events",
+        "ingests", "network_edges", "network_info", "network_nodes",
+        "oa_inputs", "oa_ptal", "oa_ptal_routes", "partner_indices", "population", "population_estimates", "postcodes",
+        "scorecard_indicators", "sensitive_site_counts", "transit_departures", "transit_info", "transit_links",
+        "transit_stops", "unit_indices", "unit_need", "unit_ptal"), "copy"),
+}
 
 
 class UnknownTable(ValueError):
@@ -37,6 +76,30 @@ def drop_private(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DELETE FROM submissions WHERE status <> 'approved'")
     con.execute("DELETE FROM deliveries")
     con.execute("DELETE FROM subscriptions")
+
+
+def sensitivity_by_category(con: duckdb.DuckDBPyConnection) -> list[tuple[str, bool, bool]]:
+    """``category, any sensitive, every one sensitive`` of each category with sites."""
+    return con.execute("SELECT category, bool_or(sensitive), bool_and(sensitive) FROM assets GROUP BY 1").fetchall()
+
+
+def oa_access_except(con: duckdb.DuckDBPyConnection, categories: list[str]) -> pd.DataFrame:
+    """The ``oa_access`` rows of every category but ``categories``."""
+    return con.execute("SELECT * FROM oa_access WHERE NOT list_contains(?, category)", [categories]).df()
+
+
+#: the result tables the disclosure rule rewrites, read whole
+_RULED_READS = {
+    "unit_access": "SELECT * FROM unit_access",
+    "unit_gaps": "SELECT * FROM unit_gaps",
+    "unit_gaps_as_at": "SELECT * FROM unit_gaps_as_at",
+    "unit_languages": "SELECT * FROM unit_languages",
+}
+
+
+def ruled_rows(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
+    """Every row of ``table``, one of the result tables the disclosure rule rewrites."""
+    return con.execute(_RULED_READS[table]).df()
 
 
 def count_sensitive(con: duckdb.DuckDBPyConnection, reach_m: float) -> None:
@@ -77,7 +140,7 @@ def copy_public(con: duckdb.DuckDBPyConnection, partner: Path, rules: Mapping[st
         unknown = sorted(set(tables) - set(rules))
         if unknown:
             raise UnknownTable(f"publish does not know what the public snapshot may hold of {unknown}: "
-                             "add them to assetmap.snapshots.PUBLIC_TABLES")
+                             "add them to assetmap.db.snapshot.PUBLIC_TABLES")
         with transaction():
             # the tables that name others first
             for table in sorted(tables, key=lambda t: t not in referencing):

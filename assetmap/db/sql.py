@@ -7,6 +7,7 @@ travel as parameters or in a registered frame, never in the text.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -78,6 +79,12 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame | str
         con.execute(sql, list(params))
     finally:
         con.unregister(FRAME)
+
+
+def database_path(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The file ``con`` has open (None for a database in memory)."""
+    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    return Path(row[0]) if row and row[0] else None
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:

@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 from scipy.spatial import cKDTree
 
+from assetmap.db.sql import database_path
 from assetmap.network.cost import CROW_FLIES, NETWORK, Costs, CrowFlies, Walking
 from assetmap.network.graph import Engine, load_engine, network_key
 
@@ -60,8 +61,8 @@ def _answered_elsewhere(con: duckdb.DuckDBPyConnection, parts: list[Any], oa_xy:
     from assetmap.network import parts as pp
     from assetmap.network.split import PerAuthority, part_engine
 
-    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
-    folder = Path(row[0]).parent / "network-parts" if row and row[0] else Path(tempfile.gettempdir())
+    path = database_path(con)
+    folder = path.parent / "network-parts" if path is not None else Path(tempfile.gettempdir())
     every = np.concatenate([np.asarray(v, dtype=float).reshape(-1, 2) for v in sets.values()] +
                            ([np.asarray(every, dtype=float).reshape(-1, 2)] if every is not None else []))
     jobs = pp.prepare(con, parts, oa_xy, sets, every, folder)

@@ -30,6 +30,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from assetmap.db import travel
 from assetmap.settings import settings
 
 log = logging.getLogger(__name__)
@@ -179,8 +180,7 @@ _cache_lock = threading.Lock()
 def network_key(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
     """What identifies the stored network (None when none is loaded): its ingest and checksum."""
     try:
-        row = con.execute("SELECT ingest_id, sha256, nodes, edges FROM network_info "
-                          "ORDER BY ingest_id DESC LIMIT 1").fetchone()
+        row = travel.network_row(con)
     except duckdb.CatalogException:  # a store or snapshot from before networks
         return None
     if row is None:
@@ -204,10 +204,7 @@ class NetworkArrays:
 
 def read_network(con: duckdb.DuckDBPyConnection, key: Any) -> NetworkArrays:
     """The stored network (identified by ``key``, :func:`network_key`) read into arrays."""
-    box = con.execute("SELECT min_x, min_y, max_x, max_y FROM network_info ORDER BY ingest_id DESC LIMIT 1").fetchone()
-    nodes = con.execute("SELECT node_id, x, y FROM network_nodes ORDER BY node_id").fetchnumpy()
-    edges = con.execute("SELECT from_node, to_node, length_m, walk_m FROM network_edges "
-                        "ORDER BY from_node, to_node").fetchnumpy()
+    box, nodes, edges = travel.network_arrays(con)
     extent = (float(box[0]), float(box[1]), float(box[2]), float(box[3])) if box and box[0] is not None else None
     return NetworkArrays(key, np.asarray(nodes["node_id"], dtype=np.int64), np.column_stack([nodes["x"], nodes["y"]]),
                          np.asarray(edges["from_node"], dtype=np.int64), np.asarray(edges["to_node"], dtype=np.int64),

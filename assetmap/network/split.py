@@ -29,6 +29,7 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
+from assetmap.db.geography import area_shapes
 from assetmap.network.cost import CROW_FLIES, NETWORK, CrowFlies, Walking
 from assetmap.network.graph import Engine, NetworkArrays, network_key, read_network
 from assetmap.settings import settings
@@ -49,11 +50,11 @@ def authority_of(con: duckdb.DuckDBPyConnection, xy: np.ndarray) -> tuple[np.nda
     """Each point's local authority (its GSS code, from the loaded authority boundaries; the
     nearest authority for a point inside none) and each authority's polygon. Empty codes where no
     authority boundary is loaded."""
-    rows = con.execute("SELECT code, ST_AsWKB(geom) AS wkb FROM areas WHERE level = 'la' ORDER BY code").fetchall()
+    rows = area_shapes(con, "la")
     if not rows or len(xy) == 0:
         return np.full(len(xy), "", dtype=object), {}
     codes = np.array([r[0] for r in rows], dtype=object)
-    polys = shapely.from_wkb([bytes(r[1]) for r in rows])
+    polys = shapely.from_wkb([r[1] for r in rows])
     tree = shapely.STRtree(polys)
     pts = shapely.points(np.asarray(xy, dtype=float))
     out = np.full(len(xy), "", dtype=object)

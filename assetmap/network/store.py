@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 from scipy.spatial import cKDTree
 
+from assetmap.db import travel
 from assetmap.network.graph import effort_m, largest_component
 from assetmap.settings import settings
 
@@ -55,25 +56,13 @@ def write_network(con: duckdb.DuckDBPyConnection, raw: RawNetwork, ingest_id: in
     edges = edges.sort_values(["from_node", "to_node", "walk_m", "length_m"], kind="stable") \
         .drop_duplicates(["from_node", "to_node"]).reset_index(drop=True)
     edges["seconds"] = np.round(edges["walk_m"].to_numpy() / (settings.walk_speed_kmh / 3.6), 3)
-    con.execute("DELETE FROM network_edges")
-    con.execute("DELETE FROM network_nodes")
-    con.register("_nodes", nodes[["node_id", "x", "y"]])
-    con.register("_edges", edges[["from_node", "to_node", "length_m", "walk_m", "seconds", "highway", "way_id"]])
-    try:
-        con.execute("INSERT INTO network_nodes SELECT node_id, x, y FROM _nodes")
-        con.execute("INSERT INTO network_edges SELECT from_node, to_node, length_m, walk_m, seconds, highway, way_id "
-                    "FROM _edges")
-    finally:
-        con.unregister("_nodes")
-        con.unregister("_edges")
-    con.execute("DELETE FROM network_info")
-    con.execute(
-        """INSERT INTO network_info (ingest_id, source, sha256, osm_timestamp, walk_speed_kmh, nodes, edges,
-                                     dropped_nodes, dropped_islands, loaded_at, min_x, min_y, max_x, max_y)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [ingest_id, source, sha256, raw.timestamp, settings.walk_speed_kmh, len(nodes), len(edges),
-         parts.dropped_nodes, parts.islands, _dt.datetime.now(_dt.UTC).replace(tzinfo=None),
-         *(raw.extent or (None, None, None, None))])
+    min_x, min_y, max_x, max_y = raw.extent or (None, None, None, None)
+    travel.replace_network(con, nodes, edges, {
+        "ingest_id": ingest_id, "source": source, "sha256": sha256, "osm_timestamp": raw.timestamp,
+        "walk_speed_kmh": settings.walk_speed_kmh, "nodes": len(nodes), "edges": len(edges),
+        "dropped_nodes": parts.dropped_nodes, "dropped_islands": parts.islands,
+        "loaded_at": _dt.datetime.now(_dt.UTC).replace(tzinfo=None),
+        "min_x": min_x, "min_y": min_y, "max_x": max_x, "max_y": max_y})
     kept = Kept(len(nodes), len(edges), parts.dropped_nodes, parts.islands, nodes[["x", "y"]].to_numpy(float))
     log.info(kept.note())
     return kept

@@ -113,6 +113,12 @@ def oa_unit_levels(con: duckdb.DuckDBPyConnection) -> set[str]:
         "SELECT DISTINCT parent_level FROM area_lookup WHERE regexp_matches(area_code, ?)", [OA_RE]).fetchall()}
 
 
+def oa_lookups(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """``area_code, parent_level, parent_code``: each OA's unit at every level."""
+    return con.execute("SELECT area_code, parent_level, parent_code FROM area_lookup "
+                       "WHERE regexp_matches(area_code, ?)", [OA_RE]).df()
+
+
 def units_of(con: duckdb.DuckDBPyConnection, level: str, oas: Iterable[str] = (),
              units: Iterable[str] = ()) -> pd.DataFrame:
     """``area_code, parent_code`` at ``level`` of the given OAs, and of every OA of the given units."""

@@ -15,8 +15,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from assetmap.db import travel
 from assetmap.network import NETWORK, Costs
 from assetmap.network.cost import modes_of
+from assetmap.queries.inputs import oa_lookups
 from assetmap.transit import ptal
 
 log = logging.getLogger(__name__)
@@ -32,11 +34,6 @@ class Ptal:
     routes: pd.DataFrame
     units: pd.DataFrame
     notes: list[str] = field(default_factory=list)
-
-
-def has_timetable(con: duckdb.DuckDBPyConnection) -> bool:
-    row = con.execute("SELECT EXISTS (SELECT 1 FROM transit_info)").fetchone()
-    return bool(row and row[0])
 
 
 def oa_ptal(oa_codes: np.ndarray, costs: Costs, stops: pd.DataFrame, departures: pd.DataFrame,
@@ -89,16 +86,10 @@ def unit_ptal(oas: pd.DataFrame, population: pd.Series, lookup: pd.DataFrame) ->
 
 def compute(con: duckdb.DuckDBPyConnection, oa_codes: np.ndarray, population: np.ndarray, costs: Costs) -> Ptal | None:
     """Every PTAL table for the store's OAs, or None when no timetable is loaded."""
-    if not has_timetable(con):
+    if not travel.has_timetable(con):
         return None
-    stops = con.execute("SELECT stop_id, x, y FROM transit_stops ORDER BY stop_id").df()
-    deps = con.execute("SELECT stop_id, route_id, route_name, mode, direction_id, departures "
-                       "FROM transit_departures ORDER BY stop_id, route_id, direction_id").df()
-    oas, routes, notes = oa_ptal(oa_codes, costs, stops, deps)
-    from assetmap.vocab.units import OA_RE
-
-    lookup = con.execute("SELECT area_code, parent_level, parent_code FROM area_lookup "
-                         "WHERE regexp_matches(area_code, ?)", [OA_RE]).df()
+    oas, routes, notes = oa_ptal(oa_codes, costs, travel.stops(con), travel.departures(con))
+    lookup = oa_lookups(con)
     lookup = lookup[lookup["area_code"].isin(pd.Index(oa_codes, dtype=object))]
     units = unit_ptal(oas, pd.Series(np.asarray(population, float), index=pd.Index(oa_codes, dtype=object)), lookup)
     route_rows = routes[["oa_code", "route_id", "route_name", "mode", "stop_id", "walk_m", "frequency", "tat_min",

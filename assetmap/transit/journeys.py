@@ -26,6 +26,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from assetmap.db import travel
 from assetmap.network.cost import Costs, CrowFlies, Walking
 from assetmap.settings import settings
 
@@ -120,8 +121,7 @@ def with_buses(con: duckdb.DuckDBPyConnection, base: Costs) -> Costs:
     """``base``, or :class:`WalkAndBus` over it where the option is on and a timetable is loaded."""
     if not settings.supply_by_bus:
         return base
-    stops = con.execute("SELECT stop_id, x, y FROM transit_stops ORDER BY stop_id").df()
+    stops = travel.stops(con)
     if stops.empty:
         return base
-    links = con.execute("SELECT route_id, from_stop, to_stop, ride_min, departures FROM transit_links").df()
-    return WalkAndBus(base, stops, links)
+    return WalkAndBus(base, stops, travel.links(con))

@@ -20,8 +20,8 @@ import pandas as pd
 import streamlit as st
 
 from assetmap import roles
+from assetmap.db.store import Store, StoreError
 from assetmap.settings import settings
-from assetmap.store import Store, StoreError
 from assetmap.submissions import SubmissionError, approve, list_submissions, reject
 from dashboards import common
 

@@ -8,9 +8,9 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from assetmap import queries, vocab
+from assetmap.db.store import Store
 from assetmap.settings import settings
 from assetmap.sites import site_from_lat_lon, suggest_sites, what_if
-from assetmap.store import Store
 from dashboards import common, maps, render
 from dashboards.views_shared import features
 
