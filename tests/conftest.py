@@ -19,13 +19,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import psutil
 import pytest
 
+from assetmap.db.store import DATA_TABLES, Store, connect
 from assetmap.demo import generate
 from assetmap.ingest import ingest_file, ingest_paths
 from assetmap.settings import settings
-from assetmap.db.store import DATA_TABLES, Store
+from assetmap.snapshots import latest_path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ASSETMAP_SHARED", REPO.parent / "shared")) / "geodata-sources"
@@ -319,6 +321,30 @@ def post_json(url: str, body: dict) -> Any:
 
 def get_json(url: str) -> Any:
     return _api(url)
+
+
+@functools.lru_cache(maxsize=512)
+def _answer_in(path: str, sql: str, params: tuple[Any, ...]) -> tuple[tuple[Any, ...], ...]:
+    con = connect(path, read_only=True)
+    try:
+        return tuple(con.execute(sql, list(params)).fetchall())
+    finally:
+        con.close()
+
+
+def in_latest_snapshot(db: Path, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]] | None:
+    """``sql``'s rows in the latest partner snapshot beside ``db`` (None before one is published,
+    or while the file the pointer names is pruned). A published snapshot never changes, so the
+    answer is kept per snapshot file: a wait polling this opens each new snapshot once, not four
+    times a second (each open loads the spatial extension: a fifth to half a second of CPU that
+    the servers under test would otherwise lose)."""
+    path = latest_path(db)
+    if path is None:
+        return None
+    try:
+        return list(_answer_in(str(path), sql, tuple(params)))
+    except (duckdb.Error, OSError):
+        return None
 
 
 def wait_for(predicate, timeout: float, what: str):

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from assetmap import alerts
-from assetmap.snapshots import open_snapshot
 from assetmap.db.store import Store
-from tests.conftest import post_json, running_up, wait_for
+from assetmap.snapshots import open_snapshot
+from tests.conftest import in_latest_snapshot, post_json, running_up, wait_for
 from tests.mail_servers import Hooks, Mailbox
 from tests.test_alerts import FIELDS, _classes
 
@@ -37,14 +37,8 @@ def _drop(inbox: Path, name: str, rows: list[dict[str, str]]) -> None:
 
 
 def _open_in_snapshot(db: Path, name: str) -> int:
-    try:
-        con = open_snapshot(db)
-    except Exception:
-        return -1
-    try:
-        return int(con.execute("SELECT count(*) FROM assets WHERE name = ?", [name]).fetchone()[0])
-    finally:
-        con.close()
+    rows = in_latest_snapshot(db, "SELECT count(*) FROM assets WHERE name = ?", [name])
+    return -1 if rows is None else int(rows[0][0])
 
 
 def _notify_runs(api: str) -> list[tuple[_dt.datetime, str]]:

@@ -13,9 +13,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from assetmap.snapshots import list_snapshots, open_snapshot
 from assetmap.db.store import DATA_TABLES, Store
-from tests.conftest import digest, post_json, wait_for
+from assetmap.snapshots import list_snapshots, open_snapshot
+from tests.conftest import digest, in_latest_snapshot, post_json, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -24,14 +24,7 @@ BOUND_RECOMPUTE_S = 45  # drop -> the recomputed snapshot
 
 
 def _snapshot_query(db: Path, sql: str, params=None):
-    try:
-        con = open_snapshot(db)
-    except Exception:
-        return None
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
+    return in_latest_snapshot(db, sql, params or [])
 
 
 def _file_received_actions(api: str) -> int:

@@ -12,10 +12,10 @@ import time
 import psutil
 import pytest
 
-from assetmap.snapshots import VARIANTS, open_snapshot, snapshot_dir
 from assetmap.db.store import Store
+from assetmap.snapshots import VARIANTS, snapshot_dir
 from pipelines.recovery import partial_snapshots
-from tests.conftest import post_json, running_up, wait_for
+from tests.conftest import in_latest_snapshot, post_json, running_up, wait_for
 
 
 def _drop(inbox, name: str, rows: list[str]) -> None:
@@ -41,14 +41,8 @@ def _states(api: str, run_id: str) -> list[dict]:
 
 
 def _in_snapshot(db, name: str) -> int:
-    try:
-        con = open_snapshot(db)
-    except Exception:
-        return 0
-    try:
-        return con.execute("SELECT count(*) FROM assets WHERE name = ?", [name]).fetchone()[0]
-    finally:
-        con.close()
+    rows = in_latest_snapshot(db, "SELECT count(*) FROM assets WHERE name = ?", [name])
+    return 0 if rows is None else rows[0][0]
 
 
 @pytest.mark.slow
