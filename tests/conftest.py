@@ -347,13 +347,16 @@ def in_latest_snapshot(db: Path, sql: str, params: tuple[Any, ...] | list[Any] =
         return None
 
 
-def wait_for(predicate, timeout: float, what: str):
+def wait_for(predicate, timeout: float, what: str, every: float = 0.5):
+    """Poll ``predicate()`` every ``every`` seconds until it is true; return it (fail after
+    ``timeout``). Each poll asks a server or reads a file, on the two cores the servers under test
+    share: twice a second is prompt enough for bounds of tens of seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.25)
+        time.sleep(every)
     raise AssertionError(f"not within {timeout} s: {what}")
 
 

@@ -218,7 +218,7 @@ def test_the_deployment_guide_as_written_then_a_partnership_day(tmp_path, demo_d
                            ["pship-1,Partnership Welcome ESOL,esol_provider,52.779,-1.252,15"])
             wait_until(lambda: (n := latest()) != before and n, 120, every=0.2, what="a new LATEST in the bucket")
             drop_to_bucket_s = time.monotonic() - t_drop
-            wait_until(lambda: "Partnership Welcome ESOL" in _services(public_front), 60, every=0.2,
+            wait_until(lambda: "Partnership Welcome ESOL" in _services(public_front), 60, every=0.5,
                        what="the public front door serving it")
             drop_to_front_s = time.monotonic() - t_drop
 
@@ -253,7 +253,7 @@ def test_the_deployment_guide_as_written_then_a_partnership_day(tmp_path, demo_d
             workers = {w: psutil.Process(int((site / w / "worker.pid").read_text())) for w in ("w1", "w2")}
             run = post_json(f"{api}/deployments/{dep['id']}/create_flow_run", {})
             holder = wait_until(lambda: (h := _holder(api, holder_variable(limit))) and
-                                h.get("flow_run_id") == run["id"] and h, 90, every=0.05,
+                                h.get("flow_run_id") == run["id"] and h, 90, every=0.1,
                                 what="the recompute holding the store")
             lost = workers[holder["worker"]]
             survivor = "w2" if holder["worker"] == "w1" else "w1"
