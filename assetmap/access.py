@@ -54,11 +54,13 @@ class Supply:
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame) -> Supply:
+        """Return the supply of the assets in ``df`` (``asset_id, x, y, supply`` columns)."""
         df = df.sort_values("asset_id", kind="stable")
         return cls(df["asset_id"].to_numpy(dtype=object), df[["x", "y"]].to_numpy(dtype=float),
                    df["supply"].to_numpy(dtype=float))
 
     def __len__(self) -> int:
+        """Return the number of assets."""
         return len(self.asset_id)
 
 
@@ -74,14 +76,17 @@ def step_weights(d: np.ndarray, bands: dict[float, float]) -> np.ndarray:
 
 def pairs_within(src_xy: np.ndarray, dst_tree: cKDTree, radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All (source, destination, straight-line distance) pairs no farther apart than ``radius``,
-    ordered by source, then destination (see :func:`assetmap.network.cost.straight_pairs`)."""
+    ordered by source, then destination (see :func:`assetmap.network.cost.straight_pairs`).
+    """
     return straight_pairs(src_xy, dst_tree.data, radius, dst_tree)
 
 
 def walk_cost(nearest_m: np.ndarray, nearest_min: np.ndarray, access_mode: np.ndarray) -> np.ndarray:
-    """The cost to the nearest asset as stored rows hold it: on the network the walk as metres of
-    effort (its minutes at the walking speed, never less than the straight line), otherwise the
-    straight line (``nearest_m``)."""
+    """Return the cost to the nearest asset as stored rows hold it.
+
+    On the network the walk as metres of effort (its minutes at the walking speed, never less than the straight
+    line), otherwise the straight line (``nearest_m``).
+    """
     on_foot = np.asarray(access_mode, dtype=object) == NETWORK
     return np.where(on_foot, np.asarray(nearest_min, dtype=float) * settings.walk_m_per_min,
                     np.asarray(nearest_m, dtype=float))
@@ -92,7 +97,7 @@ def e2sfca(
     supply: np.ndarray, bands: dict[float, float], target_pos: np.ndarray | None = None,
     n_targets: int | None = None,
 ) -> np.ndarray:
-    """The two steps of E2SFCA over (supply, demand, distance) pairs ordered by supply.
+    """Return the two steps of E2SFCA over (supply, demand, distance) pairs ordered by supply.
 
     Step 1: ``R_j = S_j / sum_i W(d_ij) D_i`` (0 where no demand is in reach); step 2:
     ``A_i = sum_j W(d_ij) R_j`` for every demand location, or only for those with
@@ -119,7 +124,7 @@ def oa_access(
     oa_tree: cKDTree | None = None,
     costs: Costs | None = None,
 ) -> pd.DataFrame:
-    """Accessibility measures for the OAs ``targets`` (indices into ``oa_xy``; default all).
+    """Return the accessibility measures for the OAs ``targets`` (indices into ``oa_xy``; default all).
 
     Parameters
     ----------

@@ -84,15 +84,18 @@ def _now() -> _dt.datetime:
 # -- sealing: what would give a subscriber away never lies in the store's file in clear ----------
 
 def key_path(db_path: str | os.PathLike[str]) -> Path:
-    """The key that seals subscribers' addresses, secrets and tokens: beside the store, made on
-    first use (readable by its owner only). Move it with the store; without it they cannot be read."""
+    """Return the key that seals subscribers' addresses, secrets and tokens.
+
+    Beside the store, made on first use (readable by its owner only). Move it with the store; without it they
+    cannot be read.
+    """
     db = Path(db_path)
     return db.with_name(db.name + ".alerts-key")
 
 
 @functools.lru_cache(maxsize=8)
 def _key(path: Path) -> bytes:
-    """The sealing key at ``path``, made if need be; read once per process (it never changes)."""
+    """Return the sealing key at ``path``, made if need be; read once per process (it never changes)."""
     from cryptography.fernet import Fernet
 
     if not path.exists():
@@ -127,7 +130,7 @@ def _token_hash(token: str) -> str:
 
 
 def _address_hash(db_path: str | os.PathLike[str], address: str) -> str:
-    """An address's keyed hash (no dictionary of addresses finds it without the key)."""
+    """Return an address's keyed hash (no dictionary of addresses finds it without the key)."""
     return hmac.new(_key(key_path(db_path).resolve()), address.strip().lower().encode(), hashlib.sha256).hexdigest()
 
 
@@ -139,6 +142,7 @@ MAX_PENDING = 3
 # -- subscriptions ---------------------------------------------------------------------------------
 
 def check_email(address: str) -> str:
+    """``address`` stripped, or :class:`AlertError` when it is not an email address."""
     address = (address or "").strip()
     if len(address) > 254 or not _EMAIL.match(address):
         raise AlertError(f"{address[:80]!r} is not an email address")
@@ -146,6 +150,7 @@ def check_email(address: str) -> str:
 
 
 def check_webhook(url: str) -> str:
+    """``url`` stripped, or :class:`AlertError` when it is not an http(s) URL with a host."""
     url = (url or "").strip()
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
@@ -267,8 +272,10 @@ def _by_token(con: duckdb.DuckDBPyConnection, token: str) -> dict[str, Any]:
 
 def subscriptions(con: duckdb.DuckDBPyConnection, db_path: str | os.PathLike[str],
                   everything: bool = False) -> list[dict[str, Any]]:
-    """The subscriptions (the ended ones too with ``everything``), each with its deliveries
-    counted by status; without secrets, tokens or baselines."""
+    """Return the subscriptions (the ended ones too with ``everything``), each with its deliveries counted by status.
+
+    Without secrets, tokens or baselines.
+    """
     subs = [{**s, "address": _unseal(db_path, s["address"])}
             for s in subs_db.listed(con, everything)]
     counts = subs_db.delivery_counts(con)
@@ -278,7 +285,7 @@ def subscriptions(con: duckdb.DuckDBPyConnection, db_path: str | os.PathLike[str
 
 
 def _masked(address: str) -> str:
-    """An address as logs show it (no one's full email in a log)."""
+    """Return an address as logs show it (no one's full email in a log)."""
     if "@" in address:
         user, _, domain = address.partition("@")
         return f"{user[:1]}…@{domain}"
@@ -316,8 +323,10 @@ def _picture_now(db_path: str | Path, sub: dict[str, Any]) -> tuple[dict[str, An
 
 
 def scope_wards(con: duckdb.DuckDBPyConnection, sub: dict[str, Any]) -> list[str]:
-    """The wards a subscription covers in the snapshot ``con`` reads: its wards, and those of its
-    authorities (a ward's authority is that of most of its output areas)."""
+    """Return the wards a subscription covers in the snapshot ``con`` reads.
+
+    Its wards, and those of its authorities (a ward's authority is that of most of its output areas).
+    """
     out = set(sub.get("wards") or [])
     if sub.get("las"):
         w = queries.wards(con)
@@ -326,9 +335,12 @@ def scope_wards(con: duckdb.DuckDBPyConnection, sub: dict[str, Any]) -> list[str
 
 
 def picture(con: duckdb.DuckDBPyConnection, sub: dict[str, Any], also: Iterable[str] = ()) -> dict[str, Any]:
-    """What a subscription sees in one snapshot: ``sites`` (id -> name, category, ward, x, y in
-    metres) in its wards and categories, ``gaps`` ('ward|category' -> gap) and ``wards`` (code ->
-    name); ``also``: more site ids to look up wherever they are now (to tell a move from a closure)."""
+    """Return what a subscription sees in one snapshot.
+
+    ``sites`` (id -> name, category, ward, x, y in metres) in its wards and categories, ``gaps``
+    ('ward|category' -> gap) and ``wards`` (code -> name); ``also``: more site ids to look up wherever they are
+    now (to tell a move from a closure).
+    """
     wards = scope_wards(con, sub)
     cats = sub.get("categories")
     rows = queries.sites_watched(con, wards, cats, sorted(set(also)))
@@ -348,15 +360,17 @@ class Found:
     gaps: list[dict[str, Any]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
+        """Whether anything changed."""
         return bool(self.changes or self.gaps)
 
 
 def compare(before: dict[str, Any], after: dict[str, Any], sub: dict[str, Any]) -> Found:
-    """The changes a subscription cares for, from its baseline ``before`` to ``after`` (both
-    :func:`picture`): sites opened (new in its place), closed (gone from the snapshot), moved
-    (by at least :data:`MOVED_M`, into, within or out of its place), and each ward gap that rose
-    (past ``threshold`` when it has one); with, for each ward and category a change touched, its
-    gap before and after."""
+    """Return the changes a subscription cares for, from its baseline ``before`` to ``after`` (both :func:`picture`).
+
+    Sites opened (new in its place), closed (gone from the snapshot), moved (by at least :data:`MOVED_M`, into,
+    within or out of its place), and each ward gap that rose (past ``threshold`` when it has one); with, for
+    each ward and category a change touched, its gap before and after.
+    """
     triggers = set(sub["triggers"])
     was, now = set(before.get("in_scope", [])), set(after.get("in_scope", []))
     sites_b, sites_a = before.get("sites", {}), after.get("sites", {})
@@ -407,14 +421,17 @@ def _label(category: str) -> str:
 
 
 def ward_link(code: str) -> str:
+    """Return the public page of ward ``code``'s profile."""
     return f"{settings.public_url}/profile?ward={urllib.parse.quote(code)}"
 
 
 def unsubscribe_link(token: str) -> str:
+    """Return the link that ends the subscription whose token is ``token`` (one click)."""
     return f"{settings.public_url}/alerts/unsubscribe?token={urllib.parse.quote(token)}"
 
 
 def confirm_link(token: str) -> str:
+    """Return the link that confirms the pending subscription whose token is ``token``."""
     return f"{settings.public_url}/alerts/confirm?token={urllib.parse.quote(token)}"
 
 
@@ -437,8 +454,9 @@ def _confirmation(sub: dict[str, Any]) -> tuple[str, str]:
 
 
 def _with_links(d: Delivery) -> str:
-    """A message's text with the links only its subscriber may hold (added as it is sent, never
-    stored: the token they carry is sealed in the store)."""
+    """Return a message's text with the links only its subscriber may hold (added as it is sent, never
+    stored: the token they carry is sealed in the store).
+    """
     if d.kind == "confirm":
         return (d.body + f"\nConfirm, and nothing is sent until you do:\n{confirm_link(d.token)}\n\n"
                 "If it was not you, ignore this message: you will hear nothing more.\n")
@@ -451,7 +469,7 @@ def _gap(x: float | None) -> str:
 
 def message(sub: dict[str, Any], found: Found, snapshot_id: str,
             digest: bool = False) -> tuple[str, str, dict[str, Any]]:
-    """The subject, the text and the data of one alert."""
+    """Return the subject, the text and the data of one alert."""
     n = {k: sum(c["change"] == k for c in found.changes) for k in ("opened", "closed", "moved")}
     said = [f"{v} {k}" for k, v in n.items() if v]
     risen = [g for g in found.gaps if g["rose_past_threshold"]]
@@ -488,14 +506,16 @@ def message(sub: dict[str, Any], found: Found, snapshot_id: str,
 
 def _plan(con: duckdb.DuckDBPyConnection, sid: str, key: str, kind: str, snapshot_id: str | None, subject: str,
           body: str, data: dict[str, Any] | None, now: _dt.datetime) -> bool:
-    """A delivery, unless that (subscription, key) has one: True when this call added it."""
+    """Plan a delivery, unless that (subscription, key) has one: True when this call added it."""
     return subs_db.plan(con, sid, key, kind, snapshot_id, subject, body,
                         json.dumps(data, default=str) if data else None, now)
 
 
 def plan(store: Store, now: _dt.datetime | None = None) -> int:
-    """Plan what the latest snapshots mean for each active subscription (see the module's text);
-    return the number of messages planned."""
+    """Plan what the latest snapshots mean for each active subscription (see the module's text).
+
+    Return the number of messages planned.
+    """
     now = now or _now()
     planned = 0
     subs = subs_db.active(store.con)
@@ -532,6 +552,8 @@ def plan(store: Store, now: _dt.datetime | None = None) -> int:
 
 @dataclass(frozen=True)
 class Delivery:
+    """One message claimed for sending, with where it goes (address, secret and token unsealed)."""
+
     subscription_id: str
     key: str
     kind: str
@@ -546,8 +568,10 @@ class Delivery:
 
 
 def claim(store: Store, now: _dt.datetime | None = None, who: str = "") -> list[Delivery]:
-    """Take the deliveries that are due (``sending``, claimed by ``who``); a claim older than
-    :data:`CLAIM_LEASE_S` was a lost process's: ``interrupted``, never sent twice."""
+    """Take the deliveries that are due (``sending``, claimed by ``who``).
+
+    A claim older than :data:`CLAIM_LEASE_S` was a lost process's: ``interrupted``, never sent twice.
+    """
     now = now or _now()
     with store.transaction() as con:
         rows = subs_db.claim_due(con, who, now, now - _dt.timedelta(seconds=CLAIM_LEASE_S))
@@ -584,14 +608,16 @@ def record(store: Store, outcomes: list[tuple[Delivery, str | None]],
 
 
 def signature(secret: str, text: str, at: int) -> str:
-    """The webhook signature (:data:`SIGNATURE_HEADER`) of ``text`` sent at unix time ``at``."""
+    """Return the webhook signature (:data:`SIGNATURE_HEADER`) of ``text`` sent at unix time ``at``."""
     digest = hmac.new(secret.encode(), f"{at}.{text}".encode(), hashlib.sha256).hexdigest()
     return f"t={at},sha256={digest}"
 
 
 def verify(secret: str, text: str, header: str, tolerance_s: float = 300.0, now: float | None = None) -> bool:
-    """Whether a webhook's ``text`` (its ``message``) carries a good, fresh signature: what a
-    receiver does."""
+    """Whether a webhook's ``text`` (its ``message``) carries a good, fresh signature.
+
+    What a receiver does.
+    """
     try:
         parts = dict(p.split("=", 1) for p in header.split(","))
         at = int(parts["t"])
@@ -603,8 +629,10 @@ def verify(secret: str, text: str, header: str, tolerance_s: float = 300.0, now:
 
 @dataclass(frozen=True)
 class MailServer:
-    """``ASSETMAP_SMTP_URL`` read: ``smtp://[user:password@]host[:port][?tls=starttls|none][&verify=no]``
-    or ``smtps://…`` (TLS at once)."""
+    """The mail server ``ASSETMAP_SMTP_URL`` names.
+
+    ``smtp://[user:password@]host[:port][?tls=starttls|none][&verify=no]`` or ``smtps://…`` (TLS at once).
+    """
 
     host: str
     port: int
@@ -615,6 +643,7 @@ class MailServer:
 
     @classmethod
     def of(cls, url: str) -> MailServer:
+        """Return the mail server an ``smtp://`` or ``smtps://`` URL names, or :class:`AlertError`."""
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise AlertError(f"ASSETMAP_SMTP_URL must be smtp://[user:password@]host[:port] or smtps://…, "
@@ -628,7 +657,7 @@ class MailServer:
                    urllib.parse.unquote(parts.password or ""))
 
     def apprise_url(self, to: str) -> str:
-        """The apprise URL that sends to ``to`` through this server."""
+        """Return the apprise URL that sends to ``to`` through this server."""
         auth = ""
         if self.user:
             auth = urllib.parse.quote(self.user, safe="")
@@ -689,6 +718,8 @@ def send(d: Delivery) -> str | None:
 
 @dataclass
 class NotifyReport:
+    """What one :func:`notify` did: messages planned, sent, to retry, given up and still waiting."""
+
     planned: int = 0
     sent: int = 0
     retry: int = 0
@@ -698,12 +729,15 @@ class NotifyReport:
     next_due: _dt.datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """Return the report as JSON-ready values."""
         return {**self.__dict__, "next_due": self.next_due.isoformat() if self.next_due else None}
 
 
 def next_due(store: Store) -> _dt.datetime | None:
-    """The earliest moment something will be due: a message waiting to be tried again, or an
-    active digest subscription's next digest (UTC, naive)."""
+    """Return the earliest moment something will be due.
+
+    A message waiting to be tried again, or an active digest subscription's next digest (UTC, naive).
+    """
     retry = subs_db.next_retry(store.con)
     digest = subs_db.next_digest_from(store.con)
     if digest is not None:
@@ -714,9 +748,11 @@ def next_due(store: Store) -> _dt.datetime | None:
 
 def notify(open_store: Callable[[], contextlib.AbstractContextManager[Store]], now: _dt.datetime | None = None,
            who: str = "") -> NotifyReport:
-    """Plan, claim, send and record (see the module's text). ``open_store`` opens the working
-    store for writing (the pipeline's takes the store's writer limit first); it is held only
-    while planning and recording, never while a server is asked."""
+    """Plan, claim, send and record (see the module's text).
+
+    ``open_store`` opens the working store for writing (the pipeline's takes the store's writer limit first); it
+    is held only while planning and recording, never while a server is asked.
+    """
     report = NotifyReport()
     with open_store() as store:
         report.planned = plan(store, now)
@@ -740,12 +776,15 @@ REQUEST_KEY = "assetmap_alert"
 
 
 def is_request(payload: Any) -> bool:
+    """Whether ``payload`` is an alert request from the dashboard (not a submission)."""
     return isinstance(payload, dict) and REQUEST_KEY in payload
 
 
 def request(action: str, **fields: Any) -> dict[str, Any]:
-    """A request the dashboard drops into the inbox: ``subscribe`` (email, wards, categories,
-    on, role), ``confirm`` or ``unsubscribe`` (token)."""
+    """Return a request the dashboard drops into the inbox.
+
+    ``subscribe`` (email, wards, categories, on, role), ``confirm`` or ``unsubscribe`` (token).
+    """
     if action not in ("subscribe", "confirm", "unsubscribe"):
         raise AlertError(f"no alert action {action!r}")
     if action == "subscribe":
@@ -758,7 +797,8 @@ def request(action: str, **fields: Any) -> dict[str, Any]:
 def to_inbox(payload: dict[str, Any], inbox: str | os.PathLike[str]) -> Path:
     """Drop a request (:func:`request`) into ``inbox/submissions/`` for the pipeline to carry out,
     whole (written under a hidden name, then renamed) and named by its content, so a link
-    followed twice is one request."""
+    followed twice is one request.
+    """
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
     folder = Path(inbox) / "submissions"
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
-"""Separation below the application: a public dashboard replica confines itself, with Linux's
-Landlock, to what the public may see.
+"""Separation below the application.
+
+A public dashboard replica confines itself, with Linux's Landlock, to what the public may see.
 
 The disclosure rule (:mod:`assetmap.disclosure`) decides what a public snapshot holds; this module
 makes sure a public replica's *process* can read nothing else, whatever a bug in a page might try.
@@ -72,7 +73,7 @@ class Plan:
 
 
 def available() -> int:
-    """The kernel's Landlock ABI version, or 0 where there is none (not Linux, too old, or off)."""
+    """Return the kernel's Landlock ABI version, or 0 where there is none (not Linux, too old, or off)."""
     if not sys.platform.startswith("linux"):
         return 0
     try:
@@ -95,9 +96,11 @@ def _existing(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
 
 
 def _code_paths() -> list[Path]:
-    """The Python installation and the code this process runs: the interpreter's prefixes, every
-    ``site-packages`` on the path, and assetmap's own packages (never the folder above them, which
-    may hold a home with the working store)."""
+    """Return the Python installation and the code this process runs.
+
+    The interpreter's prefixes, every ``site-packages`` on the path, and assetmap's own packages (never the
+    folder above them, which may hold a home with the working store).
+    """
     import assetmap
 
     paths: list[str | os.PathLike[str]] = [sys.base_prefix, sys.prefix, sys.exec_prefix,
@@ -111,7 +114,7 @@ def _code_paths() -> list[Path]:
 
 def public_replica_plan(db_path: Path, public_dir: Path, inbox: Path | None, runtime: Path,
                         port: int | None, fetches: bool = False) -> Plan:
-    """The plan of a dashboard replica that serves the public variant only.
+    """Return the plan of a dashboard replica that serves the public variant only.
 
     Parameters
     ----------

@@ -30,8 +30,9 @@ def neutralise(value: object) -> object:
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` whose text cells are :func:`neutralise`-d (numbers, dates and booleans
-    are not text and are left alone)."""
+    """Return a copy of ``frame`` whose text cells are :func:`neutralise`-d (numbers, dates and booleans
+    are not text and are left alone).
+    """
     out = pd.DataFrame(frame).copy()
     for col in out.columns:
         s = out[col]
@@ -42,8 +43,10 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """``frame`` as UTF-8 CSV bytes, safe to open in a spreadsheet (geometry left out). Text is
-    quoted, numbers are not: a carriage return inside a cell stays inside it."""
+    """``frame`` as UTF-8 CSV bytes, safe to open in a spreadsheet (geometry left out).
+
+    Text is quoted, numbers are not: a carriage return inside a cell stays inside it.
+    """
     text = safe_frame(pd.DataFrame(frame).drop(columns="geometry", errors="ignore")).to_csv(
         index=False, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
     return cast("bytes", text.encode("utf-8"))

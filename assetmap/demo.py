@@ -112,7 +112,7 @@ _STREETS = ["High Street", "Church Road", "Station Road", "Park Lane", "Victoria
 # geometry
 # ---------------------------------------------------------------------------------------
 def _blob(rng: np.random.Generator, cx: float, cy: float, r: float, wobble: float = 0.18) -> Polygon:
-    """An irregular round outline (a city's edge)."""
+    """Return an irregular round outline (a city's edge)."""
     t = np.linspace(0, 2 * np.pi, 72, endpoint=False)
     k = np.arange(1, 6)
     amp = rng.normal(0, wobble / k)
@@ -123,7 +123,7 @@ def _blob(rng: np.random.Generator, cx: float, cy: float, r: float, wobble: floa
 
 def _points_in(rng: np.random.Generator, poly: Polygon, n: int, centre: np.ndarray | None = None,
                sigma: float | None = None, weight: float = 0.0) -> np.ndarray:
-    """n random points in ``poly``, denser near ``centre`` when ``weight`` > 0."""
+    """N random points in ``poly``, denser near ``centre`` when ``weight`` > 0."""
     minx, miny, maxx, maxy = poly.bounds
     out = np.empty((0, 2))
     shapely.prepare(poly)
@@ -177,7 +177,7 @@ def _names(rng: np.random.Generator, n: int) -> list[str]:
 # ---------------------------------------------------------------------------------------
 def _population(rng: np.random.Generator, centroids: np.ndarray, region_bounds: tuple[float, float, float, float],
                 n_hotspot_scale: int = 1) -> tuple[list[str], np.ndarray, np.ndarray, list[str], np.ndarray]:
-    """Counts per OA: ethnic group (19), English proficiency (6), country of birth (9)."""
+    """Return the counts per OA: ethnic group (19), English proficiency (6), country of birth (9)."""
     cats = list(_BASE_SHARES)
     base = np.array([_BASE_SHARES[c] for c in cats])
     base = base / base.sum()
@@ -287,8 +287,10 @@ _TS024 = [
 
 def _write_ts024(rng: np.random.Generator, path: Path, codes: list[str], cats: list[str], ethnic: np.ndarray,
                  english: np.ndarray) -> None:
-    """A synthetic TS024 (main language, detailed) as Nomis publishes it: each OA's residents whose
-    main language is not English shared among languages by the ethnic groups present."""
+    """Write a synthetic TS024 (main language, detailed) as Nomis publishes it.
+
+    Each OA's residents whose main language is not English shared among languages by the ethnic groups present.
+    """
     eng = list(vocab.ENGLISH_CATEGORIES)
     main_english = english[:, eng.index("main_english")].astype(int)
     other = english[:, [eng.index(c) for c in ("very_well", "well", "not_well", "cannot")]].sum(1).astype(int)
@@ -538,8 +540,11 @@ _SCORECARD_GROUPS = ("Black Caribbean", "Black African", "Pakistani", "Banglades
 
 
 def _write_scorecard(rng: np.random.Generator, path: Path, la_codes: list[str]) -> None:
-    """A synthetic race equality scorecard: every domain's indicators for seven groups against
-    White British, some with 95% intervals (wider for the smallest groups)."""
+    """Write a synthetic race equality scorecard.
+
+    Every domain's indicators for seven groups against White British, some with 95% intervals (wider for the
+    smallest groups).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
@@ -574,7 +579,7 @@ CUT_CENTRE = "Demoford Adult Learning Centre"
 
 def _write_history(rng: np.random.Generator, out: Path, rows: list[dict[str, Any]], centroids: np.ndarray,
                    plan: dict[str, Any]) -> list[Path]:
-    """The providers as they were listed each quarter for two years before today's file.
+    """Write the providers as they were listed each quarter for two years before today's file.
 
     Today's classes are today's file (``rows``); going back, some had not opened yet, some stood
     elsewhere (they moved toward the centre of town since), and classes that have since closed
@@ -604,8 +609,10 @@ def _write_history(rng: np.random.Generator, out: Path, rows: list[dict[str, Any
     tree = cKDTree(centroids)
 
     def earlier(row: dict[str, Any]) -> dict[str, Any]:
-        """Where a class that moved toward the centre stood before: further out, at the output area
-        nearest a point 40 % farther from the centre (inside the city)."""
+        """Where a class that moved toward the centre stood before.
+
+        Further out, at the output area nearest a point 40 % farther from the centre (inside the city).
+        """
         x, y = to_bng.transform(float(row["lon"]), float(row["lat"]))
         _, j = tree.query([x + 0.4 * (x - centre[0]), y + 0.4 * (y - centre[1])])
         lon, lat = to_ll.transform(*centroids[int(j)])
@@ -637,12 +644,13 @@ def _write_history(rng: np.random.Generator, out: Path, rows: list[dict[str, Any
 
 def _write_asy_d11(rng: np.random.Generator, path: Path, la_codes: list[str], la_names: list[str], oa_la: np.ndarray,
                    residents: np.ndarray, birth: np.ndarray) -> None:
-    """A Home Office Asy_D11 data sheet as published (a title row, the ``Date (as at…)`` header,
+    """Write a Home Office Asy_D11 data sheet as published (a title row, the ``Date (as at…)`` header,
     ``30 Sep 2025`` dates, thousands separators, a suppressed cell, a row not allocated to an
     authority, and the ``End of table`` line), for the study area's authorities and four more
     (three in its region, one in another) over eight quarters, with numbers that follow the
     born-abroad share and grow at different rates; and a mid-year population estimate for all of
-    them beside it (the denominator for the authorities beyond the study area)."""
+    them beside it (the denominator for the authorities beyond the study area).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     n = len(la_codes)
     pop = np.bincount(oa_la, weights=residents, minlength=n)

@@ -67,8 +67,11 @@ def round_significant(x: Any, digits: int = E2SFCA_DIGITS) -> np.ndarray:
 
 
 def touched_categories(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[str]]:
-    """``(mixed, hidden)``: the categories with both public and sensitive sites, and those whose
-    sites are all sensitive (or that are sensitive by definition)."""
+    """Return the categories a sensitive site touches, as ``(mixed, hidden)``.
+
+    The categories with both public and sensitive sites, and those whose sites are all sensitive (or that are
+    sensitive by definition).
+    """
     rows = snapshot_sql.sensitivity_by_category(con)
     hidden = sorted({c for c, _, every in rows if every} | set(cats.SENSITIVE_CATEGORIES))
     mixed = sorted(c for c, some, every in rows if some and not every and c not in hidden)
@@ -76,7 +79,7 @@ def touched_categories(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[
 
 
 def _json_round(value: Any) -> Any:
-    """A JSON document with every number rounded to :data:`SCORE_STEP` and every distance dropped."""
+    """Return a JSON document with every number rounded to :data:`SCORE_STEP` and every distance dropped."""
     if isinstance(value, dict):
         return {k: _json_round(v) for k, v in value.items() if "nearest" not in k}
     if isinstance(value, list):
@@ -103,9 +106,10 @@ def _round_gap_rows(df: pd.DataFrame, touched: list[str]) -> pd.DataFrame:
 
 
 def public_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
-    """The public variant's rows of the tables the rule rewrites, from the partner snapshot
+    """Return the public variant's rows of the tables the rule rewrites, from the partner snapshot
     ``con`` (which holds every site): ``oa_access``, ``unit_access``, ``unit_gaps``,
-    ``unit_gaps_as_at`` and ``unit_languages``."""
+    ``unit_gaps_as_at`` and ``unit_languages``.
+    """
     from assetmap.analysis.inputs import stored_inputs
     from assetmap.analysis.tables import oa_rows, unit_access
     from assetmap.analysis.units import unit_map

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 
 class AssetmapError(Exception):
-    """Something the user can fix (their file, an option, a setting, a missing piece of set-up),
-    said in one line: never a traceback."""
+    """Something the user can fix (their file, an option, a setting, a missing piece of set-up), said in one line.
+
+    Never a traceback.
+    """
 
 
 class FileRefused(AssetmapError):

@@ -56,6 +56,7 @@ class Event:
     name: ClassVar[str]
 
     def payload(self) -> dict[str, Any]:
+        """Return the event's fields, as its JSON payload."""
         return asdict(self)
 
 
@@ -133,6 +134,7 @@ def register_emitter(emitter: Emitter) -> None:
 
 
 def clear_emitters() -> None:
+    """Forget every registered emitter (events are then only recorded in the store)."""
     _emitters.clear()
 
 

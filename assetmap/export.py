@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def layer_frame(store: Store, layer: str, partner: bool = False) -> gpd.GeoDataFrame | pd.DataFrame:
-    """A layer as a (Geo)DataFrame in EPSG:4326 (quarantine has no geometry)."""
+    """Return a layer as a (Geo)DataFrame in EPSG:4326 (quarantine has no geometry)."""
     if layer in AREA_LAYERS:
         # each area's bus and rail access (PTAL): an OA's own, a unit's residents' mean; empty
         # until a timetable is loaded and analysed
@@ -47,8 +47,10 @@ def layer_frame(store: Store, layer: str, partner: bool = False) -> gpd.GeoDataF
 
 def export_layer(store: Store, layer: str, fmt: str, out: str | Path, partner: bool = False,
                  oruk_version: str = "3.0") -> int:
-    """Write ``layer`` to ``out`` as ``fmt``; return the number of features written
-    (``oruk_version``: the Open Referral UK shape, ``"3.0"`` or ``"1"``)."""
+    """Write ``layer`` to ``out`` as ``fmt``.
+
+    Return the number of features written (``oruk_version``: the Open Referral UK shape, ``"3.0"`` or ``"1"``).
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     out = Path(out)

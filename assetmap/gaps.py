@@ -143,7 +143,7 @@ def need_raw(
     n_groups: int,
     theil: pd.Series | None,
 ) -> pd.DataFrame:
-    """The raw need components per unit.
+    """Return the raw need components per unit.
 
     ``english`` and ``birth`` are unit x category counts of TS029 and TS004 (None when not
     loaded); ``entropy`` and ``theil`` are the units' indices; ``n_groups`` the number of

@@ -57,6 +57,7 @@ class IngestResult:
     assets_changed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
+        """Return the result as JSON-ready values."""
         return asdict(self)
 
 
@@ -90,8 +91,10 @@ def _options_key(options: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------
 def record_refusal(store: Store, path: str | Path, refusal: FileRefused, sha: str | None = None,
                    **options: Any) -> IngestResult:
-    """Record a file refused before it could be read (a link, a pipe, too large...) as any
-    refusal is recorded: in the audit tables, with the event, and nothing in the data tables."""
+    """Record a file refused before it could be read (a link, a pipe, too large...) as any refusal is recorded.
+
+    In the audit tables, with the event, and nothing in the data tables.
+    """
     return _refuse(store, str(path), sha, None, _options_key(options), refusal.reason_code,
                    refusal.message, _now())
 
@@ -100,9 +103,10 @@ _DATED = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def effective_of(path: str | Path) -> str | None:
-    """The date a file takes effect when a folder above it is named for one
+    """Return the date a file takes effect when a folder above it is named for one
     (``assets/history/2024-03-31/esol_providers.csv``): a source's older files, kept by date, load
-    as the history they are (``--effective`` given by hand wins)."""
+    as the history they are (``--effective`` given by hand wins).
+    """
     for part in reversed(Path(path).parent.parts):
         if _DATED.match(part):
             try:
@@ -113,14 +117,19 @@ def effective_of(path: str | Path) -> str | None:
 
 
 def load_order(rank: int, path: str | Path) -> tuple[int, str, str]:
-    """Where a file of dependency ``rank`` goes among others: by kind, then within a kind a
-    source's dated older files first, oldest first, then the undated (today's), then by path."""
+    """Where a file of dependency ``rank`` goes among others.
+
+    By kind, then within a kind a source's dated older files first, oldest first, then the undated (today's),
+    then by path.
+    """
     return rank, effective_of(path) or "9999-12-31", str(path)
 
 
 def dependency_rank(path: str | Path, data: bytes, options: dict[str, Any] | None = None) -> int:
-    """Where a file goes in a folder's order (see :func:`expand_paths`): boundaries 0 ... assets
-    4; 9 for a file that will be refused."""
+    """Where a file goes in a folder's order (see :func:`expand_paths`).
+
+    Boundaries 0 ... assets 4; 9 for a file that will be refused.
+    """
     try:
         return sources.DEPENDENCY_ORDER[sources.sniff(Path(path), data, options or {})]
     except FileRefused:

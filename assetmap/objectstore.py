@@ -40,15 +40,18 @@ class ObjectStoreError(AssetmapError, RuntimeError):
 
 @dataclass(frozen=True)
 class Location:
+    """A bucket and the prefix of a store's snapshots in it."""
+
     bucket: str
     prefix: str
 
     def key(self, *parts: str) -> str:
+        """Return the object key of ``parts`` under the prefix."""
         return "/".join(p for p in (self.prefix, *parts) if p)
 
 
 def location(url: str | None = None) -> Location:
-    """The bucket and prefix of ``url`` (default: ``settings.snapshot_url``)."""
+    """Return the bucket and prefix of ``url`` (default: ``settings.snapshot_url``)."""
     parsed = urlparse(url or settings.snapshot_url)
     if parsed.scheme != "s3" or not parsed.netloc:
         raise ObjectStoreError(f"not an s3://bucket/prefix URL: {url or settings.snapshot_url!r}")
@@ -110,7 +113,7 @@ def _prune_remote(client: Any, loc: Location, variant: str, latest: str) -> None
 
 
 def latest_name(variant: str, url: str | None = None) -> str | None:
-    """The file name ``LATEST`` points to in the bucket, or None when nothing is published."""
+    """Return the file name ``LATEST`` points to in the bucket, or None when nothing is published."""
     loc = location(url)
     client = _client()
     try:
@@ -124,6 +127,7 @@ def latest_name(variant: str, url: str | None = None) -> str | None:
 
 
 def cache_dir(variant: str) -> Path:
+    """Where snapshots of ``variant`` downloaded from the bucket are kept."""
     return Path(settings.home) / "snapshot-cache" / variant
 
 
@@ -132,7 +136,7 @@ _checked: dict[tuple[str, str], tuple[float, Path | None]] = {}
 
 
 def follow(variant: str, url: str | None = None, max_age_s: float | None = None) -> Path | None:
-    """The local copy of the bucket's latest ``variant`` snapshot, downloaded when new.
+    """Return the local copy of the bucket's latest ``variant`` snapshot, downloaded when new.
 
     ``LATEST`` is asked at most every ``max_age_s`` seconds (default
     ``settings.snapshot_poll_s``) per process; in between the last answer is reused. Once a copy
@@ -176,7 +180,8 @@ WATCH_IDLE_S = 600.0
 def _keep_watching(variant: str, url: str, key: tuple[str, str]) -> None:
     """While pages ask for ``variant``, ask the bucket for a newer one every
     ``settings.snapshot_poll_s`` in the background, so a publish is downloaded before the next
-    page asks (one page load after it, not two); stop after :data:`WATCH_IDLE_S` without a page."""
+    page asks (one page load after it, not two); stop after :data:`WATCH_IDLE_S` without a page.
+    """
     with _lock:
         _visited[key] = time.monotonic()
         if key in _watchers and _watchers[key].is_alive():

@@ -53,12 +53,12 @@ class InvalidExport(AssetmapError, ValueError):
 
 
 def make_id(*parts: str) -> str:
-    """A UUID made from ``parts`` in assetmap's namespace: the same parts, the same id, every export."""
+    """Return a UUID made from ``parts`` in assetmap's namespace: the same parts, the same id, every export."""
     return str(uuid.uuid5(_NS, "/".join(parts)))
 
 
 def _text(value: Any) -> str | None:
-    """A value as text; None for a missing one (SQL NULL reaches pandas as None or NaN)."""
+    """Return a value as text; None for a missing one (SQL NULL reaches pandas as None or NaN)."""
     return None if value is None or (isinstance(value, float) and math.isnan(value)) or str(value) == "" else str(value)
 
 
@@ -78,12 +78,12 @@ _NATIONS = {"E": "England", "W": "Wales", "S": "Scotland", "N": "Northern Irelan
 
 
 def document(store: Store, partner: bool = False, version: str = "3.0") -> dict[str, Any]:
-    """The assets of ``store`` as Open Referral UK: :func:`document_of` its connection."""
+    """Return the assets of ``store`` as Open Referral UK: :func:`document_of` its connection."""
     return document_of(store.con, partner=partner, version=version)
 
 
 def document_of(con: duckdb.DuckDBPyConnection, partner: bool = False, version: str = "3.0") -> dict[str, Any]:
-    """The assets as Open Referral UK (sensitive sites only for ``partner``), checked first.
+    """Return the assets as Open Referral UK (sensitive sites only for ``partner``), checked first.
 
     ``version`` ``"3.0"`` gives one page of the 3.0 API's service list (``contents``: every
     service whole, as ``/services/{id}`` serves it); ``"1"`` the 2019 package of flat and nested
@@ -98,7 +98,7 @@ def document_of(con: duckdb.DuckDBPyConnection, partner: bool = False, version: 
 
 
 def services_in(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The services of a document :func:`document` made, whichever version."""
+    """Return the services of a document :func:`document` made, whichever version."""
     return list(doc.get("contents") or doc.get("services") or [])
 
 
@@ -109,7 +109,7 @@ def _organization(source: str, licence: Any) -> dict[str, Any]:
 
 
 def _extension(r: Any, attrs: dict[str, Any]) -> dict[str, Any]:
-    """What Open Referral UK has no field for, kept in an ``assetmap`` object beside the service."""
+    """Return what Open Referral UK has no field for, kept in an ``assetmap`` object beside the service."""
     return {"asset_id": r.asset_id, "subtype": _text(r.subtype), "sensitive": bool(r.sensitive),
             "source_record_id": _text(r.source_record_id),
             # the address as its source gave it (the standard's adds the authority and the nation)
@@ -119,7 +119,7 @@ def _extension(r: Any, attrs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _described(attrs: dict[str, Any]) -> dict[str, str]:
-    """A service's ``description`` and ``url`` (a website Open Referral takes), where the site has them."""
+    """Return a service's ``description`` and ``url`` (a website Open Referral takes), where the site has them."""
     out = {"description": str(attrs["description"])} if attrs.get("description") else {}
     if url := _url(attrs.get("website")):
         out["url"] = url
@@ -247,9 +247,11 @@ def _validators() -> dict[str, Any]:
 
 
 def problems(doc: dict[str, Any], limit: int = 10) -> list[str]:
-    """What in ``doc`` breaks Open Referral UK's schemas (at most ``limit``), or nothing: a 3.0
-    page against the API's ``Page`` and each of its services against 3.0's service schema; a v1
-    package's services, organizations and locations against v1's."""
+    """Return what in ``doc`` breaks Open Referral UK's schemas (at most ``limit``), or nothing.
+
+    A 3.0 page against the API's ``Page`` and each of its services against 3.0's service schema; a v1 package's
+    services, organizations and locations against v1's.
+    """
     checks = _validators()
     if "contents" in doc:
         tables = [("", [doc], "page3"), ("contents", doc.get("contents") or [], "service3")]
@@ -269,9 +271,10 @@ def problems(doc: dict[str, Any], limit: int = 10) -> list[str]:
 
 
 def service_problems(service: dict[str, Any], limit: int = 3, schema: str = "service3") -> list[str]:
-    """What in one Open Referral UK 3.0 service breaks the standard's service schema (its
+    """Return what in one Open Referral UK 3.0 service breaks the standard's service schema (its
     formats included), at most ``limit`` lines, or nothing: what a reader quarantines it for.
-    ``schema`` ``"details3"`` checks the API's root answer instead, ``"term3"`` a taxonomy term."""
+    ``schema`` ``"details3"`` checks the API's root answer instead, ``"term3"`` a taxonomy term.
+    """
     out = []
     for err in _validators()[schema].iter_errors(service):
         where = "/".join(str(p) for p in err.absolute_path)

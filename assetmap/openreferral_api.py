@@ -1,5 +1,6 @@
-"""Open Referral UK 3.0's read-only API over the published sites: what a council's directory or
-the NHS pulls from.
+"""Open Referral UK 3.0's read-only API over the published sites.
+
+What a council's directory or the NHS pulls from.
 
 A pure answer to ``(path, query)`` over one :func:`assetmap.openreferral.document` (version 3.0)
 of a snapshot, as the standard's OpenAPI describes it (``assetmap/schemas/oruk3/openapi.json``):
@@ -69,12 +70,12 @@ def page(items: list[dict[str, Any]], params: dict[str, str]) -> dict[str, Any]:
 
 
 def listed(service: dict[str, Any]) -> dict[str, Any]:
-    """A service as a list page gives it."""
+    """Return a service as a list page gives it."""
     return {k: service[k] for k in _LISTED if k in service}
 
 
 def organizations(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The document's organisations, each once, in order of first appearance."""
+    """Return the document's organisations, each once, in order of first appearance."""
     seen: dict[str, dict[str, Any]] = {}
     for s in doc["contents"]:
         seen.setdefault(s["organization"]["id"], s["organization"])
@@ -97,8 +98,9 @@ def _one(items: list[dict[str, Any]], wanted: str, what: str) -> dict[str, Any]:
 
 
 def answer(doc: dict[str, Any], path: str, params: dict[str, str]) -> dict[str, Any]:
-    """The API's answer to ``path`` (below the API's root) with query ``params``, over ``doc``
-    (3.0, as :func:`assetmap.openreferral.document` makes it); :class:`ApiError` otherwise."""
+    """Return the API's answer to ``path`` (below the API's root) with query ``params``, over ``doc``
+    (3.0, as :func:`assetmap.openreferral.document` makes it); :class:`ApiError` otherwise.
+    """
     parts = [p for p in path.strip("/").split("/") if p]
     services: list[dict[str, Any]] = doc["contents"]
     if not parts:

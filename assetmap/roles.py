@@ -28,8 +28,10 @@ _RANK = {r: i for i, r in enumerate(ROLES)}
 
 
 def groups_of(claims: Mapping[str, Any] | None, claim: str | None = None) -> frozenset[str]:
-    """The groups a user's claims name under ``claim``: a list, or one string of names separated
-    by commas or spaces (identity providers do both)."""
+    """Return the groups a user's claims name under ``claim``.
+
+    A list, or one string of names separated by commas or spaces (identity providers do both).
+    """
     if not claims:
         return frozenset()
     value = claims.get(claim or settings.roles_claim)
@@ -43,7 +45,7 @@ def groups_of(claims: Mapping[str, Any] | None, claim: str | None = None) -> fro
 def role_from_claims(claims: Mapping[str, Any] | None, claim: str | None = None,
                      partner_groups: Iterable[str] | None = None,
                      moderator_groups: Iterable[str] | None = None) -> str:
-    """The role of a user with these identity-token claims (``None``: not signed in -> public)."""
+    """Return the role of a user with these identity-token claims (``None``: not signed in -> public)."""
     groups = groups_of(claims, claim)
     if groups & set(settings.moderator_groups if moderator_groups is None else moderator_groups):
         return MODERATOR
@@ -58,5 +60,5 @@ def at_least(role: str, wanted: str) -> bool:
 
 
 def snapshot_variant(role: str) -> str:
-    """The snapshot variant a user of ``role`` reads."""
+    """Return the snapshot variant a user of ``role`` reads."""
     return "public" if role == PUBLIC else "partner"

@@ -49,11 +49,13 @@ class Units:
 
     @classmethod
     def from_labels(cls, labels: np.ndarray | pd.Series) -> Units:
+        """Units numbered by their labels (sorted), one label per output area."""
         codes, index = np.unique(np.asarray(labels, dtype=object).astype(str), return_inverse=True)
         return cls(index=index.astype(np.int64), codes=codes)
 
     @property
     def n(self) -> int:
+        """The number of units."""
         return len(self.codes)
 
     def sum(self, values: np.ndarray) -> np.ndarray:
@@ -65,6 +67,7 @@ class Units:
         return np.asarray(m @ values)
 
     def count(self) -> np.ndarray:
+        """Each unit's number of output areas."""
         return np.bincount(self.index, minlength=self.n)
 
 
@@ -204,7 +207,7 @@ def _shares(counts: np.ndarray, units: Units) -> tuple[np.ndarray, np.ndarray, n
 
 
 def _xlogx_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a * log(a / b) with 0 log 0 = 0."""
+    """Return a * log(a / b) with 0 log 0 = 0."""
     with np.errstate(divide="ignore", invalid="ignore"):
         out = a * np.log(np.where(a > 0, a, 1) / np.where(b > 0, b, 1))
     return np.where(a > 0, out, 0.0)

@@ -65,7 +65,7 @@ def _default_db() -> Path:
 
 
 def holder_variable(writer_limit: str) -> str:
-    """The Prefect variable in which the holder of writer limit ``writer_limit`` names itself."""
+    """Return the Prefect variable in which the holder of writer limit ``writer_limit`` names itself."""
     return "assetmap-writer-holder-" + hashlib.sha256(writer_limit.encode()).hexdigest()[:16]
 
 
@@ -400,13 +400,15 @@ class Settings:
     snapshot_dir: Path | None = None
 
     def max_bytes(self, kind: str) -> int:
-        """The largest file of ``kind`` that is read (``max(...)`` over the kinds for a file whose
-        kind is not known yet)."""
+        """Return the largest file of ``kind`` that is read (``max(...)`` over the kinds for a file whose
+        kind is not known yet).
+        """
         mb = self.max_file_mb.get(kind, max(self.max_file_mb.values()))
         return int(mb * 1024 * 1024)
 
     @property
     def max_unpacked_bytes(self) -> int:
+        """The most an archive may unpack to, in bytes."""
         return int(self.max_unpacked_mb * 1024 * 1024)
 
     @property
@@ -420,7 +422,7 @@ class Settings:
         return bool(self.oidc.get("metadata_url"))
 
     def writer_limit(self, db_path: str | os.PathLike[str] | None = None) -> str:
-        """The Prefect global concurrency limit that serialises writes to the store at ``db_path``."""
+        """Return the Prefect global concurrency limit that serialises writes to the store at ``db_path``."""
         if self.store_name:
             name = self.store_name
         else:
@@ -429,11 +431,13 @@ class Settings:
         return f"assetmap-writer:{name}"
 
     def writer_holder_variable(self, db_path: str | os.PathLike[str] | None = None) -> str:
-        """The Prefect variable in which the holder of the store's writer limit names itself
-        (variable names allow lower-case letters, digits, ``-`` and ``_`` only)."""
+        """Return the Prefect variable in which the holder of the store's writer limit names itself
+        (variable names allow lower-case letters, digits, ``-`` and ``_`` only).
+        """
         return holder_variable(self.writer_limit(db_path))
 
     def __post_init__(self) -> None:
+        """Refuse settings out of range, naming the environment variable."""
         if self.dashboard_mode not in ("public", "partner"):
             raise ValueError(f"ASSETMAP_MODE must be public or partner, not {self.dashboard_mode!r}")
         if self.confine not in ("auto", "on", "off"):

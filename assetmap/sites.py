@@ -47,20 +47,21 @@ class Site:
     capacity: float = 1.0
 
     def __post_init__(self) -> None:
+        """Refuse an unknown category."""
         if self.category not in CATEGORIES:
             raise ValueError(f"unknown category {self.category!r}; one of {', '.join(CATEGORIES)}")
 
 
 def site_from_lat_lon(con: duckdb.DuckDBPyConnection, lat: float, lon: float, category: str,
                       capacity: float = 1.0) -> Site:
-    """A :class:`Site` from WGS84 latitude and longitude."""
+    """Return a :class:`Site` from WGS84 latitude and longitude."""
     x, y = siting.to_grid(con, lat, lon)
     return Site(x, y, category, capacity)
 
 
 def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
             level: str | None = None) -> pd.DataFrame:
-    """The units whose gap would change if ``add`` opened and ``remove`` closed; nothing written.
+    """Return the units whose gap would change if ``add`` opened and ``remove`` closed; nothing written.
 
     Returns
     -------
@@ -134,7 +135,8 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
 
 def _unmet(inputs: Inputs, stored: pd.DataFrame, category: str, radius: float) -> np.ndarray:
     """Demand of each OA with no asset of the category within ``radius`` (a walk where the access
-    was measured on the network; an OA beyond its extent has none to meet)."""
+    was measured on the network; an OA beyond its extent has none to meet).
+    """
     d = inputs.demand(category)
     stored = stored.set_index("oa_code").reindex(inputs.oas["oa_code"])
     near = acc.walk_cost(stored["nearest_m"].to_numpy(), stored["nearest_min"].to_numpy(),
@@ -146,8 +148,10 @@ def _unmet(inputs: Inputs, stored: pd.DataFrame, category: str, radius: float) -
 def coverage_problem(store: Store, category: str, max_candidates: int = 400,
                      radius: float | None = None
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Inputs]:
-    """The MCLP instance: cost matrix (demand OAs x candidate OAs), weights, candidate indices,
-    demand indices (both into ``inputs.oas``).
+    """Return the MCLP instance.
+
+    Cost matrix (demand OAs x candidate OAs), weights, candidate indices, demand indices (both into
+    ``inputs.oas``).
 
     Candidates are OA points, the ``max_candidates`` that could cover the most unmet demand
     within ``radius`` (default ``settings.site_radius_m``); demand points are the OAs with

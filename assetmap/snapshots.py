@@ -47,6 +47,8 @@ VARIANTS = (PARTNER, PUBLIC)
 
 @dataclass(frozen=True)
 class Snapshot:
+    """One published snapshot: its id, file, when, up to which ingest, its size, why and its variant."""
+
     snapshot_id: str
     path: str
     published_at: str
@@ -57,6 +59,7 @@ class Snapshot:
     url: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """Return the snapshot as plain values."""
         return asdict(self)
 
 
@@ -126,7 +129,8 @@ def upload_snapshot(snap: Snapshot) -> Snapshot:
     """Upload a published snapshot's two variants to ``settings.snapshot_url`` (each file, then its
     pointer: ``LATEST`` moves only once the file is whole in the bucket); return the partner
     variant with its URL. Raises :class:`~assetmap.objectstore.ObjectStoreError`, naming the
-    endpoint, when the bucket cannot take them (after the client's timeouts and retries)."""
+    endpoint, when the bucket cannot take them (after the client's timeouts and retries).
+    """
     from assetmap import objectstore
 
     t0 = time.perf_counter()
@@ -191,20 +195,23 @@ def _prune(folder: Path) -> None:
 
 
 def _drop_old_layout(base: Path) -> None:
-    """Snapshots an older assetmap wrote straight into ``snapshots/`` (one variant, with sensitive
-    sites): superseded by the pair just published."""
+    """Snapshots an older assetmap wrote straight into ``snapshots/`` (one variant, with sensitive sites).
+
+    Superseded by the pair just published.
+    """
     for old in [*base.glob("*.duckdb"), *base.glob("*.json"), base / LATEST]:
         old.unlink(missing_ok=True)
 
 
 def _follows_bucket(db_path: str | os.PathLike[str]) -> bool:
-    """A machine without the working store, with a bucket set, reads the snapshots there."""
+    """Tell whether this machine reads the snapshots from the bucket (a bucket set, no working store)."""
     return bool(settings.snapshot_url) and not Path(db_path).exists()
 
 
 def list_snapshots(db_path: str | os.PathLike[str], variant: str | None = None) -> list[dict[str, Any]]:
-    """The snapshots kept (of one ``variant``, or both), newest first, each with its ``variant``,
-    ``path`` and ``latest`` (true for the one its variant's ``LATEST`` names)."""
+    """Return the snapshots kept (of one ``variant``, or both), newest first, each with its ``variant``,
+    ``path`` and ``latest`` (true for the one its variant's ``LATEST`` names).
+    """
     out = []
     for v in (variant,) if variant else VARIANTS:
         folder = snapshot_dir(db_path, v)
@@ -227,8 +234,11 @@ def list_snapshots(db_path: str | os.PathLike[str], variant: str | None = None) 
 
 
 def latest_path(db_path: str | os.PathLike[str], variant: str = PARTNER) -> Path | None:
-    """The latest ``variant`` snapshot of the store at ``db_path``: the local one, or, on a machine
-    without the store and with ``ASSETMAP_SNAPSHOT_URL`` set, the bucket's (downloaded once)."""
+    """Return the latest ``variant`` snapshot of the store at ``db_path``.
+
+    The local one, or, on a machine without the store and with ``ASSETMAP_SNAPSHOT_URL`` set, the bucket's
+    (downloaded once).
+    """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, not {variant!r}")
     if _follows_bucket(db_path):
@@ -244,7 +254,7 @@ def latest_path(db_path: str | os.PathLike[str], variant: str = PARTNER) -> Path
 
 def open_snapshot(db_path: str | os.PathLike[str], snapshot_id: str | None = None,
                   attempts: int = 5, variant: str = PARTNER) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the latest ``variant`` snapshot (or the one named).
+    """Return a read-only connection to the latest ``variant`` snapshot (or the one named).
 
     The pointer is resolved again if the file it named was pruned in between.
     """

@@ -46,8 +46,10 @@ def _now() -> _dt.datetime:
 
 
 def _check_value(name: str, value: Any) -> None:
-    """A field holds text, a number, true/false or (``languages``, ``esol_levels``) a list of
-    those; no text longer than ``settings.submission_max_chars``."""
+    """Check that a field holds text, a number, true/false or (``languages``, ``esol_levels``) a list of those.
+
+    No text longer than ``settings.submission_max_chars``.
+    """
     limit = settings.submission_max_chars
     items = value if isinstance(value, list) and name in ("languages", "esol_levels") else [value]
     if len(items) > 100:
@@ -122,9 +124,11 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def load(data: bytes, name: str) -> Any:
-    """A submission's JSON, checked before it is parsed: no larger than
-    ``settings.max_file_mb['submission']``, nested no deeper than
-    ``settings.max_json_depth['submission']``, UTF-8, and no field given twice."""
+    """Return a submission's JSON, checked before it is parsed.
+
+    No larger than ``settings.max_file_mb['submission']``, nested no deeper than
+    ``settings.max_json_depth['submission']``, UTF-8, and no field given twice.
+    """
     limit = settings.max_bytes("submission")
     if len(data) > limit:
         raise SubmissionError(f"{name}: {len(data):,} bytes; a submission may have {limit:,}")
@@ -142,8 +146,10 @@ def load(data: bytes, name: str) -> Any:
 
 
 def submit_bytes(store: Store, data: bytes, source_path: str) -> str:
-    """A submission from a file's bytes (the pipeline reads each file once, through the inbox's
-    trust boundary); :class:`SubmissionError` for anything that is not a valid submission."""
+    """Return a submission from a file's bytes (the pipeline reads each file once, through the inbox's trust boundary).
+
+    :class:`SubmissionError` for anything that is not a valid submission.
+    """
     return submit(store, load(data, Path(source_path).name), source_path)
 
 
@@ -171,9 +177,10 @@ class Decision:
 
 
 def approve(store: Store, submission_id: str, *, publish: bool = True) -> Decision:
-    """Validate the submitted asset in memory and store it with the decision in one transaction;
-    then recompute the units it reaches and (``publish``) publish a snapshot. The CLI and the
-    dashboard both come here.
+    """Validate the submitted asset in memory and store it with the decision in one transaction.
+
+    Then recompute the units it reaches and (``publish``) publish a snapshot. The CLI and the dashboard both
+    come here.
 
     Raises :class:`SubmissionError`, leaving the submission pending and nothing stored, when it is
     not pending or the asset does not pass validation (the reason is the quarantine's): the

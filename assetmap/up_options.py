@@ -1,6 +1,8 @@
-"""The options of ``assetmap up``, defined once: the command line (``assetmap up --help`` lists
-them, and they work with or without a ``--`` before them) and ``pipelines.up`` read the same
-definitions. Nothing here imports Prefect."""
+"""The options of ``assetmap up``, defined once.
+
+The command line (``assetmap up --help`` lists them, and they work with or without a ``--`` before them) and
+``pipelines.up`` read the same definitions. Nothing here imports Prefect.
+"""
 
 from __future__ import annotations
 

@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 
 
 def recompute_as_at(store: Store, when: _dt.datetime, level: str | None = None) -> RecomputeResult:
-    """Compute the gaps with the sites open at ``when``; replace that moment's rows of
-    ``unit_gaps_as_at`` (for the level); return what was done."""
+    """Compute the gaps with the sites open at ``when``.
+
+    Replace that moment's rows of ``unit_gaps_as_at`` (for the level); return what was done.
+    """
     t0 = time.perf_counter()
     con = store.con
     level = chosen_level(con, level)

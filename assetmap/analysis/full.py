@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RecomputeResult:
+    """What a recompute did: its level and mode, the units and OAs it computed, how long it took."""
+
     level: str
     mode: str
     units: int = 0
@@ -40,6 +42,7 @@ class RecomputeResult:
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        """Return the result as JSON-ready values (seconds to the millisecond)."""
         return {"level": self.level, "mode": self.mode, "units": self.units, "oas": self.oas,
                 "changed_units": self.changed_units, "seconds": round(self.seconds, 3),
                 "notes": self.notes}
@@ -50,7 +53,7 @@ _BY_BUS_NOTE = ("supply counts the providers a short walk and one bus away as we
 
 
 def access_notes(inputs: Inputs) -> list[str]:
-    """What a recompute says about how access was measured, and what a walking network left out."""
+    """Return what a recompute says about how access was measured, and what a walking network left out."""
     cost = inputs.costs
     if cost.mode != NETWORK:
         return ["access measured as the crow flies: no walking network is loaded"] + \
@@ -78,8 +81,10 @@ def access_notes(inputs: Inputs) -> list[str]:
 
 def recompute(store: Store, level: str | None = None, n_boot: int = 0, runner: Runner | None = None,
               ) -> RecomputeResult:
-    """Full recompute of every analysis table for one unit level (default: :func:`default_level`);
-    with a ``runner`` (a work pool), each authority's walks are answered in a process of its own."""
+    """Full recompute of every analysis table for one unit level (default: :func:`default_level`).
+
+    With a ``runner`` (a work pool), each authority's walks are answered in a process of its own.
+    """
     t0 = time.perf_counter()
     con = store.con
     level = chosen_level(con, level)

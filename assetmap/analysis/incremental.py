@@ -44,7 +44,7 @@ def reach_m() -> float:
 
 
 def _zone_from_wards(con: duckdb.DuckDBPyConnection, inputs: Inputs, wards: list[str], radius: float) -> np.ndarray:
-    """Indices of the OAs whose point lies within ``radius`` of any of the ``wards``' polygons."""
+    """Return the indices of the OAs whose point lies within ``radius`` of any of the ``wards``' polygons."""
     hits = [np.empty(0, dtype=np.int64)]
     for geom in shapely.from_wkb(results.ward_shapes(con, wards)):
         x0, y0, x1, y1 = geom.bounds
@@ -58,7 +58,8 @@ def _zone_from_wards(con: duckdb.DuckDBPyConnection, inputs: Inputs, wards: list
 
 def _mode_changed(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the stored access was measured another way than a recompute would measure it now
-    (on foot or as the crow flies), or along another network."""
+    (on foot or as the crow flies), or along another network.
+    """
     stored = results.stored_access_modes(con) - {OUTSIDE}
     now = NETWORK if network_key(con) is not None else CROW_FLIES
     if stored and stored != {now}:
@@ -97,8 +98,9 @@ def affected_oas(inputs: Inputs, nearest_m: np.ndarray, lost: np.ndarray, catego
 
 def stored_nearest(con: duckdb.DuckDBPyConnection, inputs: Inputs, category: str,
                     moved: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Stored cost to the nearest asset per OA (in ``inputs.oas`` order: the straight line, or on
-    the network the walk as metres of effort), and which OAs lost theirs."""
+    """Return the stored cost to the nearest asset per OA (in ``inputs.oas`` order: the straight line, or on
+    the network the walk as metres of effort), and which OAs lost theirs.
+    """
     got = results.stored_nearest(con, category, moved)
     near = walk_cost(got["nearest_m"], got["nearest_min"], got["access_mode"])
     # on the network a hair more, so that rounding never hides an OA a change can reach
@@ -112,7 +114,7 @@ def stored_nearest(con: duckdb.DuckDBPyConnection, inputs: Inputs, category: str
 
 def changed_oa_rows(con: duckdb.DuckDBPyConnection, inputs: Inputs,
                     changes: dict[str, tuple[list[str], np.ndarray, np.ndarray]]) -> pd.DataFrame | None:
-    """New ``oa_access`` rows of the OAs a change can alter, per category.
+    """Return the new ``oa_access`` rows of the OAs a change can alter, per category.
 
     ``changes`` maps a category to ``(gone, zone, new_xy)``: the ids of its assets that are gone
     or may have moved, the OAs (indices into ``inputs.oas``) within reach of the changed places,
@@ -130,7 +132,8 @@ def changed_oa_rows(con: duckdb.DuckDBPyConnection, inputs: Inputs,
 def units_after(con: duckdb.DuckDBPyConnection, inputs: Inputs, level: str, new: pd.DataFrame | None,
                 touched: set[str], categories: Iterable[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``unit_access`` and ``unit_gaps`` rows (gaps without rank) of the ``touched`` units, for the
-    ``categories`` (default all), from their stored OA rows with the ``new`` ones in place."""
+    ``categories`` (default all), from their stored OA rows with the ``new`` ones in place.
+    """
     umap = units_of(con, level, units=touched)
     rows = results.stored_unit_rows(con, level, touched)
     if new is not None:
@@ -142,7 +145,7 @@ def units_after(con: duckdb.DuckDBPyConnection, inputs: Inputs, level: str, new:
 
 
 def oas_in_reach(inputs: Inputs, xy: np.ndarray) -> np.ndarray:
-    """Indices of the OAs within reach (:func:`reach_m`) of any of the places ``xy``, ascending."""
+    """Return the indices of the OAs within reach (:func:`reach_m`) of any of the places ``xy``, ascending."""
     hits = inputs.tree.query_ball_point(xy, reach_m()) if len(xy) else []
     return np.unique(np.concatenate([np.asarray(h, dtype=np.int64) for h in hits] or [np.empty(0, dtype=np.int64)]))
 
@@ -150,7 +153,8 @@ def oas_in_reach(inputs: Inputs, xy: np.ndarray) -> np.ndarray:
 def _exact_changes(inputs: Inputs, changed: pd.DataFrame, categories: list[str]
                    ) -> dict[str, tuple[list[str], np.ndarray, np.ndarray]]:
     """Per category: the assets gone from where they were, the OAs within reach of where any
-    changed asset was or is, and where the changed assets are now."""
+    changed asset was or is, and where the changed assets are now.
+    """
     changes = {}
     for cat in categories:
         old = changed[changed["old_category"] == cat]
@@ -212,7 +216,7 @@ _Counted = dict[str, set[tuple[str, str]]]
 
 def _exactly(con: duckdb.DuckDBPyConnection, levels: list[str], changed: pd.DataFrame
              ) -> tuple[list[str], _Counted, Inputs | None, _Changes]:
-    """The categories, counts and reach of the assets that changed since the last recompute."""
+    """Return the categories, counts and reach of the assets that changed since the last recompute."""
     cats = sorted((set(changed["old_category"].dropna()) | set(changed["new_category"].dropna()))
                   & set(CATEGORIES))
     if not cats:
@@ -224,8 +228,10 @@ def _exactly(con: duckdb.DuckDBPyConnection, levels: list[str], changed: pd.Data
 
 def _by_wards(con: duckdb.DuckDBPyConnection, levels: list[str], wards: list[str]
               ) -> tuple[list[str], _Counted, Inputs | None, _Changes]:
-    """For results from before the store remembered its assets: every asset in ``wards`` taken
-    as changed, with the zone they reach."""
+    """For results from before the store remembered its assets.
+
+    Every asset in ``wards`` taken as changed, with the zone they reach.
+    """
     counted = {level: results.changed_counts(con, level) for level in levels}
     inputs = stored_inputs(con)
     if inputs is None or not wards:
@@ -246,7 +252,8 @@ def _write_affected(store: Store, new: pd.DataFrame | None, writes: list[tuple[s
                     lang_writes: list[tuple[str, pd.DataFrame, list[str]]], cats: list[str],
                     changed_ids: list[str] | None) -> None:
     """Write the changed OA rows and units, rank the categories again, and remember the assets
-    seen (those that changed, or all of them), in one transaction."""
+    seen (those that changed, or all of them), in one transaction.
+    """
     con = store.con
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     with store.transaction():
@@ -272,8 +279,10 @@ def _write_affected(store: Store, new: pd.DataFrame | None, writes: list[tuple[s
 
 
 def _rerank(con: duckdb.DuckDBPyConnection, level: str, categories: list[str]) -> None:
-    """Rank and flag every unit again in the ``categories`` (both depend on all units); write only
-    what changed."""
+    """Rank and flag every unit again in the ``categories`` (both depend on all units).
+
+    Write only what changed.
+    """
     gaps, access_rows = results.ranking_rows(con, level, categories)
     if gaps.empty:
         return

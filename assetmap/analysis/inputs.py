@@ -56,7 +56,7 @@ class Census:
         return self._counts[variable]
 
     def within(self, variable: str, oas: pd.Index) -> pd.DataFrame:
-        """The counts of the OAs in ``oas`` that have any (in the counts' order)."""
+        """Return the counts of the OAs in ``oas`` that have any (in the counts' order)."""
         c = self.counts(variable)
         if c.empty:
             return c
@@ -77,6 +77,7 @@ class Inputs:
     supplies: dict[str, acc.Supply] = field(default_factory=dict)
 
     def demand(self, category: str) -> np.ndarray:
+        """Each OA's demand for ``category`` (residents counted as its demand basis says)."""
         return cast("np.ndarray", self.oas[f"demand_{category}"].to_numpy(float))
 
 
@@ -138,10 +139,11 @@ def _with_assets(con: duckdb.DuckDBPyConnection, oas: pd.DataFrame, basis: dict[
 
 def stored_inputs(con: duckdb.DuckDBPyConnection, categories: list[str] | None = None,
                   public_only: bool = False) -> Inputs | None:
-    """The inputs as the last full recompute saw them (OA points, population, demand), read back
+    """Return the inputs as the last full recompute saw them (OA points, population, demand), read back
     from ``oa_inputs``, with the assets as they are now (of ``categories`` only, when given; the
     public ones only, when ``public_only``): what an incremental recompute needs, without
-    re-reading the census."""
+    re-reading the census.
+    """
     # the demand of the categories asked for only (each column is 190,000 numbers nationally)
     demand = [f"demand_{c}" for c in (categories if categories is not None else CATEGORIES) if c in CATEGORIES]
     oas = results.stored_oa_inputs(con, demand)

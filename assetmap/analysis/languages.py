@@ -35,8 +35,11 @@ COLUMNS = ["unit_code", "language", "speakers", "share", "covered", "language_ga
 
 def provider_languages(con: duckdb.DuckDBPyConnection,
                        bounds: tuple[float, float, float, float] | None = None) -> pd.DataFrame:
-    """``asset_id, language, x, y``: each ESOL or refugee-support provider once per language it
-    lists (those within ``bounds``, EPSG:27700, when given)."""
+    """Return each ESOL or refugee-support provider once per language it lists.
+
+    As ``asset_id, language, x, y`` (those within ``bounds``, EPSG:27700, when
+    given).
+    """
     df = q.provider_languages(con, list(PROVIDER_CATEGORIES), bounds)
     rows = []
     for r in df.itertuples():
@@ -53,10 +56,12 @@ def provider_languages(con: duckdb.DuckDBPyConnection,
 
 def compute(con: duckdb.DuckDBPyConnection, umap: pd.Series, points: pd.DataFrame | None = None,
             costs: Costs | None = None) -> pd.DataFrame:
-    """The language match of every unit in ``umap`` (oa_code -> unit_code); empty when no
-    main-language table is loaded. ``points`` (``oa_code, x, y``: each OA's point on surface, as
-    the full recompute's inputs hold them) saves finding them again, and ``costs`` (made for
-    those points) measuring again."""
+    """Return the language match of every unit in ``umap`` (oa_code -> unit_code).
+
+    Empty when no main-language table is loaded. ``points`` (``oa_code, x, y``: each OA's point on surface, as
+    the full recompute's inputs hold them) saves finding them again, and ``costs`` (made for those points)
+    measuring again.
+    """
     if not q.has_main_language(con):
         return pd.DataFrame(columns=COLUMNS)
     unit_codes = pd.Index(pd.unique(umap.to_numpy(dtype=object)))

@@ -92,6 +92,7 @@ def compute_need(con: duckdb.DuckDBPyConnection, level: str, indices: pd.DataFra
 
 
 def oa_rows(inputs: Inputs, category: str, targets: np.ndarray | None = None) -> pd.DataFrame:
+    """``oa_access`` rows of ``category`` for every OA (or the ``targets``, indices into ``inputs.oas``)."""
     r = acc.oa_access(inputs.xy, inputs.demand(category), inputs.supplies[category], targets,
                       oa_tree=inputs.tree, costs=inputs.costs)
     idx = r["oa_index"].to_numpy()
@@ -118,7 +119,8 @@ def _asset_units(inputs: Inputs, umap: pd.Series, level: str) -> pd.DataFrame:
 def unit_access(inputs: Inputs, oa_rows: pd.DataFrame, umap: pd.Series, level: str,
                 units: Iterable[str] | None = None, categories: Iterable[str] | None = None) -> pd.DataFrame:
     """``unit_access`` rows for the units (all, or those given) and the categories (all, or those
-    given) from their OAs' rows."""
+    given) from their OAs' rows.
+    """
     counts = _asset_units(inputs, umap, level)
     if units is not None:
         keep = set(units)

@@ -39,7 +39,7 @@ def default_level(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def region_of_units(con: duckdb.DuckDBPyConnection, umap: pd.Series, level: str) -> pd.Series:
-    """unit code -> its local authority: the LA of most of its OAs; the whole study when none."""
+    """Return the unit code -> its local authority: the LA of most of its OAs; the whole study when none."""
     if level == "la":
         return pd.Series("study_area", index=pd.Index(sorted(set(umap.values))))
     la = unit_map(con, "la")

@@ -1,6 +1,8 @@
-"""The ``assetmap`` command line: the parser (:mod:`.parser`), the commands by what they do
-(:mod:`.data`, :mod:`.analysis`, :mod:`.community`, :mod:`.deploy`) and what they share
-(:mod:`._common`). Importing it stays light: each command imports what it needs when it runs.
+"""The ``assetmap`` command line.
+
+The parser (:mod:`.parser`), the commands by what they do (:mod:`.data`, :mod:`.analysis`, :mod:`.community`,
+:mod:`.deploy`) and what they share (:mod:`._common`). Importing it stays light: each command imports what it needs
+when it runs.
 
 Exit status: 0 when every file was taken (quarantined rows included), 2 when a file was
 refused as a whole or the command's input is wrong, 1 on an unexpected error.
@@ -19,6 +21,7 @@ __all__ = ["build_parser", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line on ``argv`` (default: the process's); return the exit status."""
     parser = build_parser()
     args = parser.parse_args(_without_up_separator(sys.argv[1:] if argv is None else argv))
     level = logging.WARNING - 10 * min(args.verbose, 2)

@@ -31,7 +31,7 @@ def _out(text: str = "") -> None:
 
 
 def _iso_date(text: str) -> str:
-    """An option's date, checked (``2025-09-30``)."""
+    """Return an option's date, checked (``2025-09-30``)."""
     import datetime as _dt
 
     try:
@@ -41,7 +41,7 @@ def _iso_date(text: str) -> str:
 
 
 def _store(args: argparse.Namespace, read_only: bool = False) -> Store:
-    """The working store; for a reader, the latest snapshot when a pipeline holds the store."""
+    """Return the working store; for a reader, the latest snapshot when a pipeline holds the store."""
     from assetmap.db.store import Store, StoreBusy, open_store
 
     if not read_only:
@@ -72,7 +72,7 @@ def _progress() -> Any:
 
 @contextlib.contextmanager
 def _bar(description: str) -> Iterator[Callable[[int, int, str], None]]:
-    """A progress bar as a ``progress(done, total, what)`` callback."""
+    """Return a progress bar as a ``progress(done, total, what)`` callback."""
     with _progress() as bar:
         task = bar.add_task(description, total=None)
 
@@ -83,7 +83,7 @@ def _bar(description: str) -> Iterator[Callable[[int, int, str], None]]:
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """A table as JSON-ready records: dates as ``YYYY-MM-DD``, missing values as null."""
+    """Return a table as JSON-ready records: dates as ``YYYY-MM-DD``, missing values as null."""
     dates = {c: str for c in ("period", "first", "last", "date") if c in df}
     return cast("list[dict[str, Any]]", json.loads(df.astype(dates).to_json(orient="records")))
 

@@ -39,6 +39,7 @@ def _gaps_then_and_now(args: argparse.Namespace) -> int:
 
 
 def cmd_recompute(args: argparse.Namespace) -> int:
+    """``assetmap recompute``: compute the analysis tables (all, or what changed since the last)."""
     from assetmap.analysis import recompute, recompute_affected, recompute_as_at
 
     if args.supply_by_bus:
@@ -64,8 +65,9 @@ def cmd_recompute(args: argparse.Namespace) -> int:
 
 
 def _moment(store: Store, text: str, start: bool = False) -> Any:
-    """A date (``2019-04-01``: the end of that day; as the ``start`` of a period, just before it
-    began) or a snapshot's id (the moment it was published)."""
+    """Return a date (``2019-04-01``: the end of that day; as the ``start`` of a period, just before it
+    began) or a snapshot's id (the moment it was published).
+    """
     import datetime as _dt
 
     try:
@@ -86,6 +88,7 @@ def _moment(store: Store, text: str, start: bool = False) -> Any:
 
 
 def cmd_changes(args: argparse.Namespace) -> int:
+    """``assetmap changes``: what opened, closed or moved over a period, ward by ward."""
     from assetmap.queries import change_records, tally_by_ward
 
     with _store(args, read_only=True) as store:
@@ -115,6 +118,7 @@ def cmd_changes(args: argparse.Namespace) -> int:
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
+    """``assetmap gaps``: the units ranked by their gap for a category."""
     from assetmap import queries
 
     if args.as_at:
@@ -151,6 +155,7 @@ def _parse_site(text: str) -> tuple[float, float, str, float]:
 
 
 def cmd_what_if(args: argparse.Namespace) -> int:
+    """``assetmap what-if``: how the gaps would change with hypothetical sites."""
     from assetmap.sites import site_from_lat_lon, what_if
 
     with _store(args, read_only=True) as store:
@@ -170,6 +175,7 @@ def cmd_what_if(args: argparse.Namespace) -> int:
 
 
 def cmd_suggest(args: argparse.Namespace) -> int:
+    """``assetmap suggest``: where new sites would close the most gap."""
     from assetmap.sites import suggest_sites
 
     with _store(args, read_only=True) as store:
@@ -186,6 +192,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 
 
 def cmd_indices(args: argparse.Namespace) -> int:
+    """``assetmap indices``: the segregation indices of the units."""
     from assetmap import queries
 
     with _store(args, read_only=True) as store:
@@ -212,6 +219,7 @@ def cmd_indices(args: argparse.Namespace) -> int:
 
 
 def cmd_dispersal(args: argparse.Namespace) -> int:
+    """``assetmap dispersal``: the Asy_D11 review of where people on asylum support are placed."""
     from assetmap.queries import dispersal
 
     over_time = bool(args.region or args.la or args.since)

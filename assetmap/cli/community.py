@@ -1,5 +1,7 @@
-"""Commands for the community and the subscribers: submissions, approve, reject, subscribe, subscriptions,
-unsubscribe, notify."""
+"""Commands for the community and the subscribers.
+
+Submissions, approve, reject, subscribe, subscriptions, unsubscribe, notify.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from assetmap.cli._common import _out, _split, _store, log, settings
 
 
 def cmd_submissions(args: argparse.Namespace) -> int:
+    """``assetmap submissions``: the places the public suggested (pending, or all)."""
     from assetmap.submissions import list_submissions
 
     with _store(args, read_only=True) as store:
@@ -29,6 +32,7 @@ def cmd_submissions(args: argparse.Namespace) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
+    """``assetmap approve``: store a submission as an asset, recompute what it reaches and publish."""
     from assetmap.submissions import approve
 
     with _store(args) as store:
@@ -40,6 +44,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
 
 
 def cmd_reject(args: argparse.Namespace) -> int:
+    """``assetmap reject``: record a submission's rejection and why."""
     from assetmap.submissions import reject
 
     with _store(args) as store:
@@ -49,6 +54,7 @@ def cmd_reject(args: argparse.Namespace) -> int:
 
 
 def cmd_subscribe(args: argparse.Namespace) -> int:
+    """``assetmap subscribe``: tell an email address or a webhook what changes where."""
     from assetmap import alerts
 
     region_las: list[str] = []
@@ -77,6 +83,7 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
 
 
 def cmd_subscriptions(args: argparse.Namespace) -> int:
+    """``assetmap subscriptions``: who is told what, with their deliveries counted."""
     from assetmap import alerts
 
     with _store(args) as store:
@@ -95,6 +102,7 @@ def cmd_subscriptions(args: argparse.Namespace) -> int:
 
 
 def cmd_unsubscribe(args: argparse.Namespace) -> int:
+    """``assetmap unsubscribe``: end a subscription."""
     from assetmap import alerts
 
     with _store(args) as store:
@@ -104,6 +112,7 @@ def cmd_unsubscribe(args: argparse.Namespace) -> int:
 
 
 def cmd_notify(args: argparse.Namespace) -> int:
+    """``assetmap notify``: plan, send and record what the latest snapshots mean for subscribers."""
     from assetmap import alerts
     from assetmap.db.store import open_store
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the fetch package is imported only when a fetch runs
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    """``assetmap ingest``: validate and store files and folders, each in one transaction."""
     from assetmap.ingest import expand_paths, ingest_file
 
     options: dict[str, Any] = {k: v for k, v in {
@@ -56,6 +57,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """``assetmap status``: what the store holds, its ingests, snapshots, network and timetable."""
     import duckdb
 
     from assetmap.db.store import Store, StoreError
@@ -113,6 +115,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
+    """``assetmap quarantine``: the rows an ingest could not store, and why."""
     from assetmap import queries
 
     with _store(args) as store:
@@ -130,6 +133,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
+    """``assetmap demo-data``: generate the synthetic demo city (clearly labelled as such)."""
     from assetmap.demo import generate
 
     paths = generate(args.out, scale=args.scale, seed=args.seed)
@@ -139,6 +143,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """``assetmap export``: write a layer as GeoJSON, GeoPackage, CSV or Open Referral UK."""
     from assetmap.export import export_layer
 
     out = args.out or f"{args.layer}.{'json' if args.format == 'openreferral' else args.format}"
@@ -160,6 +165,7 @@ def _up_worker_alive() -> bool:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
+    """``assetmap fetch``: download a place's open data (boundaries, census, places, timetables)."""
     from assetmap import fetch as fetchmod
 
     what = _fetch_what(args, fetchmod.WHAT, fetchmod.DEFAULT_WHAT)
@@ -194,8 +200,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def _fetch_what(args: argparse.Namespace, every: tuple[str, ...], default: tuple[str, ...]) -> list[str]:
-    """The sources ``--what`` names (``all``: every one), with those ``--gtfs`` and ``--url`` imply;
-    a directory's API alone (``--url``, no authority named) is a fetch of that directory only."""
+    """Return the sources ``--what`` names (``all``: every one), with those ``--gtfs`` and ``--url`` imply.
+
+    A directory's API alone (``--url``, no authority named) is a fetch of that directory only.
+    """
     alone = args.url and not args.what and not args.la and not args.region
     what = [w.strip() for w in (args.what or ("openreferral" if alone else ",".join(default))).split(",")
             if w.strip()]
@@ -209,8 +217,10 @@ def _fetch_what(args: argparse.Namespace, every: tuple[str, ...], default: tuple
 
 
 def _ingest_fetched(args: argparse.Namespace, result: Fetched) -> int:
-    """Hand what was fetched to the running pipeline's inbox, or (none running) ingest, recompute
-    and publish it here; 2 when a file was refused."""
+    """Hand what was fetched to the running pipeline's inbox, or (none running) ingest, recompute and publish it here.
+
+    2 when a file was refused.
+    """
     if _up_worker_alive():  # hand them to the running pipeline, as a user dropping them would
         import shutil
 
@@ -239,6 +249,7 @@ def _ingest_fetched(args: argparse.Namespace, result: Fetched) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    """``assetmap migrate``: bring a store's schema up to date."""
     with _store(args) as store:  # opening for writing applies the migrations it lacks
         version = store.schema_version
     _out(f"{store.path}: schema version {version}")
@@ -246,6 +257,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    """``assetmap publish``: write the partner and public snapshots readers open."""
     from assetmap.snapshots import publish
 
     with _store(args) as store:

@@ -10,7 +10,7 @@ from assetmap import up_options
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """The main job: hand over to ``pipelines.up`` (Prefect server, flows, watcher, dashboard).
+    """Run the main job: hand over to ``pipelines.up`` (Prefect server, flows, watcher, dashboard).
 
     The process is replaced, so Ctrl-C and SIGTERM reach ``pipelines.up`` directly; the library
     itself never imports Prefect.
@@ -40,7 +40,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """A Prefect process worker for the pipeline's work pool: hand over to ``pipelines.worker``."""
+    """Run a Prefect process worker for the pipeline's work pool: hand over to ``pipelines.worker``."""
     argv = [sys.executable, "-m", "pipelines.worker", "--pool", args.pool, "--limit", str(args.limit),
             "--poll", str(args.poll)]
     argv += ["--name", args.name] if args.name else []

@@ -40,6 +40,7 @@ from assetmap.cli.deploy import cmd_doctor, cmd_up, cmd_worker
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of every command (global options before or after the command)."""
     from assetmap import __version__
     from assetmap.vocab.exports import FORMATS, LAYERS
     from assetmap.vocab.file_kinds import KINDS
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
-        """A subcommand, with the global options after it too."""
+        """Return a subcommand, with the global options after it too."""
         return sub.add_parser(name, parents=[common], **kwargs)
 
     formats = "\n".join(f"  {k:<13} {description}" for k, description in KINDS.items())
@@ -312,8 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _without_up_separator(argv: list[str]) -> list[str]:
-    """``assetmap up -- --pool X`` as ``assetmap up --pool X``: the ``--`` older guides put before
-    `up`'s options is still understood."""
+    """``assetmap up -- --pool X`` as ``assetmap up --pool X``.
+
+    The ``--`` older guides put before `up`'s options is still understood.
+    """
     out = list(argv)
     if "up" in out:
         i = out.index("up")

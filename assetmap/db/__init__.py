@@ -1,9 +1,10 @@
-"""The store's schema as files: versioned migrations in ``migrations/NNN_what.sql``; and, beside
-it, the SQL that writes the store outside the readers: :mod:`~assetmap.db.sql` (quoting an
-identifier, one upsert, one scalar), :mod:`~assetmap.db.geography` (the areas' spatial index and
-lookups, tables derived from the boundaries), :mod:`~assetmap.db.results` (the analysis's result
-tables, written and read back by a recompute) and :mod:`~assetmap.db.snapshot` (making a snapshot).
-Reads are :mod:`assetmap.queries`.
+"""The store's schema as files.
+
+Versioned migrations in ``migrations/NNN_what.sql``; and, beside it, the SQL that writes the store outside the
+readers: :mod:`~assetmap.db.sql` (quoting an identifier, one upsert, one scalar), :mod:`~assetmap.db.geography` (the
+areas' spatial index and lookups, tables derived from the boundaries), :mod:`~assetmap.db.results` (the analysis's
+result tables, written and read back by a recompute) and :mod:`~assetmap.db.snapshot` (making a snapshot). Reads are
+:mod:`assetmap.queries`.
 
 Each file is one schema version, applied in order in one transaction by
 :meth:`assetmap.db.store.Store.migrate`, which records the version in ``schema_migrations``. A file
@@ -54,8 +55,11 @@ def migrations() -> tuple[Migration, ...]:
 
 
 def schema(con: Any) -> list[str]:
-    """What a store's schema is, as comparable lines: each table's, view's and macro's definition
-    and each constraint, as DuckDB reports them (the bookkeeping table ``schema_migrations`` left out)."""
+    """Return what a store's schema is, as comparable lines.
+
+    Each table's, view's and macro's definition and each constraint, as DuckDB reports them (the bookkeeping
+    table ``schema_migrations`` left out).
+    """
     lines = [r[0] for r in con.execute(
         "SELECT sql FROM duckdb_tables() WHERE NOT internal AND table_name <> 'schema_migrations' "
         "ORDER BY table_name").fetchall()]

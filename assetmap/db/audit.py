@@ -1,6 +1,8 @@
-"""The store's own record of what happened to it: each ingest (taken, unchanged or refused, with
-its counts), the rows it quarantined and why, and the events announced (:mod:`assetmap.ingest`,
-:mod:`assetmap.events`)."""
+"""The store's own record of what happened to it.
+
+Each ingest (taken, unchanged or refused, with its counts), the rows it quarantined and why, and the events
+announced (:mod:`assetmap.ingest`, :mod:`assetmap.events`).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def previous_ingest(con: duckdb.DuckDBPyConnection, sha256: str, options: str) -> int | None:
-    """The latest completed ingest of the same bytes with the same options (None: none)."""
+    """Return the latest completed ingest of the same bytes with the same options (None: none)."""
     row = con.execute("SELECT ingest_id FROM ingests WHERE sha256 = ? AND options = ? AND status = 'completed' "
                       "ORDER BY ingest_id DESC LIMIT 1", [sha256, options]).fetchone()
     return None if row is None else int(row[0])

@@ -50,11 +50,12 @@ _ROW_SPAN = 4294967296
 
 
 def levels_present(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Return the area levels with boundaries loaded."""
     return {r[0] for r in con.execute("SELECT DISTINCT level FROM areas").fetchall()}
 
 
 def area_basis(con: duckdb.DuckDBPyConnection, level: str) -> str | None:
-    """A fingerprint of the areas of ``level`` (their codes and the ingests that wrote them)."""
+    """Return a fingerprint of the areas of ``level`` (their codes and the ingests that wrote them)."""
     return cast("str | None", scalar(con,
         "SELECT md5(string_agg(code || ':' || coalesce(ingest_id, 0)::VARCHAR, ',' ORDER BY code)) "
         "FROM areas WHERE level = ?", [level]))
@@ -67,7 +68,7 @@ def area_shapes(con: duckdb.DuckDBPyConnection, level: str) -> list[tuple[str, b
 
 
 def display_basis(con: duckdb.DuckDBPyConnection, level: str) -> str | None:
-    """The boundaries the display geometry of ``level`` was simplified from (None: none made)."""
+    """Return the boundaries the display geometry of ``level`` was simplified from (None: none made)."""
     row = con.execute("SELECT any_value(basis) FROM display_areas WHERE level = ?", [level]).fetchone()
     return None if row is None else row[0]
 
@@ -83,7 +84,7 @@ def replace_display(con: duckdb.DuckDBPyConnection, level: str, rows: pd.DataFra
 
 
 def _cell_size(x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray) -> float:
-    """The grid cell for polygons with these bounds: a fraction of the median extent, within budget."""
+    """Return the grid cell for polygons with these bounds: a fraction of the median extent, within budget."""
     extent = np.maximum(x1 - x0, y1 - y0)
     cell = max(float(np.median(extent)) / CELLS_PER_EXTENT, 1.0)
     budget = max(MAX_CELLS_PER_PART * len(x0), _MIN_CELL_BUDGET)
@@ -177,7 +178,7 @@ def _ensure_index(con: duckdb.DuckDBPyConnection, levels: set[str]) -> None:
 
 
 def _locate_sql(con: duckdb.DuckDBPyConnection, points: str, level: str) -> tuple[str, dict[str, Any]]:
-    """SQL placing the points of table ``points`` (``pid, x, y``) in the areas of ``level``.
+    """Return the SQL placing the points of table ``points`` (``pid, x, y``) in the areas of ``level``.
 
     Returns the query (``pid, code``: one row per point inside some area) and its parameters.
     """
@@ -215,7 +216,7 @@ def points_in_level(con: duckdb.DuckDBPyConnection, points: str, level: str) -> 
 
 
 def study_level(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The level whose union is the study area: wards if loaded, else OAs, else coarser."""
+    """Return the level whose union is the study area: wards if loaded, else OAs, else coarser."""
     present = levels_present(con)
     for level in ("ward", "oa", "lsoa", "msoa", "la"):
         if level in present:

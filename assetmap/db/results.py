@@ -1,6 +1,7 @@
-"""The analysis's result tables as the recompute keeps them: how rows are written (a table
-replaced whole, rows appended, rows deleted by key, ranks updated, the assets seen remembered),
-and what an incremental recompute reads back of its own earlier results to know what changed.
+"""The analysis's result tables as the recompute keeps them.
+
+How rows are written (a table replaced whole, rows appended, rows deleted by key, ranks updated, the assets seen
+remembered), and what an incremental recompute reads back of its own earlier results to know what changed.
 
 The computation is :mod:`assetmap.analysis`; pages read the results through :mod:`assetmap.queries`.
 Table and column names here come from :data:`COLUMNS` and fixed strings, never from input.
@@ -67,7 +68,8 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFram
                   keep: str | None = None, params: list[Any] | None = None) -> None:
     """Replace the rows of result table ``table`` with ``frame`` (keeping those that ``keep``, a
     fixed SQL condition, selects): a new table of the same definition is filled and swapped in.
-    DuckDB takes seconds to delete a million indexed rows and no time to drop a table."""
+    DuckDB takes seconds to delete a million indexed rows and no time to drop a table.
+    """
     ddl = scalar(con, "SELECT sql FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?", [table])
     new = f"{table}__new"
     made = str(ddl).replace(f"CREATE TABLE {table}(", f"CREATE TABLE {new}(", 1)
@@ -101,7 +103,8 @@ def delete_unit_languages(con: duckdb.DuckDBPyConnection, level: str, units: lis
 
 def update_ranks(con: duckdb.DuckDBPyConnection, level: str, ranks: pd.DataFrame) -> None:
     """Set the rank and flags of the ``unit_gaps`` rows in ``ranks`` (``unit_code, category,
-    rank, flags``) at ``level``."""
+    rank, flags``) at ``level``.
+    """
     con.register("_rf", ranks[["unit_code", "category", "rank", "flags"]])
     try:
         con.execute(
@@ -125,8 +128,9 @@ def replace_gaps_as_at(con: duckdb.DuckDBPyConnection, when: Any, level: str, ro
 # -- what an incremental recompute reads back ----------------------------------------------------
 
 def stored_oa_inputs(con: duckdb.DuckDBPyConnection, demand: list[str]) -> pd.DataFrame:
-    """The OA inputs the last full recompute saw (``oa_code, x, y, population`` and the ``demand``
-    columns named, each ``demand_<category>``), OAs sorted."""
+    """Return the OA inputs the last full recompute saw (``oa_code, x, y, population`` and the ``demand``
+    columns named, each ``demand_<category>``), OAs sorted.
+    """
     unknown = [c for c in demand if c not in COLUMNS["oa_inputs"]]
     if unknown:
         raise ValueError(f"no such column of oa_inputs: {unknown}")
@@ -135,17 +139,17 @@ def stored_oa_inputs(con: duckdb.DuckDBPyConnection, demand: list[str]) -> pd.Da
 
 
 def stored_demand_basis(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """category -> what its stored demand counted (``demand_basis``)."""
+    """Category -> what its stored demand counted (``demand_basis``)."""
     return dict(con.execute("SELECT category, any_value(demand_basis) FROM unit_access GROUP BY 1").fetchall())
 
 
 def stored_levels(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The unit levels the stored results cover."""
+    """Return the unit levels the stored results cover."""
     return [r[0] for r in con.execute("SELECT DISTINCT unit_level FROM unit_access ORDER BY 1").fetchall()]
 
 
 def ward_shapes(con: duckdb.DuckDBPyConnection, wards: list[str]) -> list[bytes]:
-    """The polygons of ``wards`` as WKB."""
+    """Return the polygons of ``wards`` as WKB."""
     rows = con.execute("SELECT ST_AsWKB(geom) FROM areas WHERE level = 'ward' AND list_contains(?, code)",
                        [wards]).fetchall()
     return [bytes(r[0]) for r in rows]
@@ -163,8 +167,7 @@ def stored_supply_by_bus(con: duckdb.DuckDBPyConnection) -> bool | None:
 
 
 def results_older_than_network(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the walking network was loaded after the stored results were computed (or either
-    is missing)."""
+    """Whether the walking network was loaded after the stored results were computed (or either is missing)."""
     seen = scalar(con, "SELECT max(computed_at) FROM unit_access")
     loaded = scalar(con, "SELECT max(loaded_at) FROM network_info")
     return seen is None or loaded is None or loaded > seen
@@ -172,8 +175,10 @@ def results_older_than_network(con: duckdb.DuckDBPyConnection) -> bool:
 
 def changed_counts(con: duckdb.DuckDBPyConnection, level: str,
                    categories: list[str] | None = None) -> set[tuple[str, str]]:
-    """(unit, category) pairs whose number or capacity of assets differs from what ``unit_access``
-    holds: where assets were added, moved from or to, or closed (in ``categories``, when given)."""
+    """Return the (unit, category) pairs whose number or capacity of assets differs from what ``unit_access`` holds.
+
+    Where assets were added, moved from or to, or closed (in ``categories``, when given).
+    """
     unit = "a.ward_code" if level == "ward" else "l.parent_code"
     join = "" if level == "ward" else \
         "JOIN area_lookup l ON l.area_code = a.oa_code AND l.parent_level = $level"
@@ -194,8 +199,10 @@ def changed_counts(con: duckdb.DuckDBPyConnection, level: str,
 
 
 def stored_nearest(con: duckdb.DuckDBPyConnection, category: str, moved: list[str]) -> dict[str, np.ndarray]:
-    """Each OA's stored nearest asset of ``category`` (in OA code order): ``nearest_m``,
-    ``nearest_min``, ``access_mode``, and ``lost`` (its nearest asset is gone or in ``moved``)."""
+    """Each OA's stored nearest asset of ``category`` (in OA code order).
+
+    ``nearest_m``, ``nearest_min``, ``access_mode``, and ``lost`` (its nearest asset is gone or in ``moved``).
+    """
     return con.execute(
         """SELECT o.nearest_m, o.nearest_min, o.access_mode,
                   o.nearest_asset_id IS NOT NULL AND (a.asset_id IS NULL OR list_contains(?, o.nearest_asset_id))
@@ -205,7 +212,7 @@ def stored_nearest(con: duckdb.DuckDBPyConnection, category: str, moved: list[st
 
 
 def stored_unit_rows(con: duckdb.DuckDBPyConnection, level: str, units: set[str]) -> pd.DataFrame:
-    """Stored ``oa_access`` rows of the OAs in ``units``."""
+    """Return the stored ``oa_access`` rows of the OAs in ``units``."""
     return con.execute(
         """SELECT o.* FROM oa_access o JOIN area_lookup l ON l.area_code = o.oa_code
            AND l.parent_level = ? WHERE list_contains(?, l.parent_code)""",
@@ -213,15 +220,16 @@ def stored_unit_rows(con: duckdb.DuckDBPyConnection, level: str, units: set[str]
 
 
 def stored_need(con: duckdb.DuckDBPyConnection, level: str, units: set[str]) -> pd.DataFrame:
-    """Stored need components (``unit_code, component, raw, scaled``) of ``units``."""
+    """Return the stored need components (``unit_code, component, raw, scaled``) of ``units``."""
     return con.execute("SELECT unit_code, component, raw, scaled FROM unit_need WHERE unit_level = ? "
                        "AND list_contains(?, unit_code)", [level, sorted(units)]).df()
 
 
 def changed_assets(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
-    """The assets that differ from what the analysis last saw (moved, opened, closed, another
+    """Return the assets that differ from what the analysis last saw (moved, opened, closed, another
     capacity or category): ``asset_id, old_category, new_category, ox, oy, nx, ny``. None when
-    the store keeps no record of what it saw (results from before it did)."""
+    the store keeps no record of what it saw (results from before it did).
+    """
     if not scalar(con, "SELECT EXISTS (SELECT 1 FROM analysed_assets)"):
         return None
     return con.execute(
@@ -237,9 +245,11 @@ def changed_assets(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
 
 def ranking_rows(con: duckdb.DuckDBPyConnection, level: str,
                  categories: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What ranking reads of every unit at ``level`` in ``categories``: the gaps (``unit_code,
-    category, need, supply, gap, rank, flags``) and the access (``unit_code, category, demand,
-    share_within_1600``)."""
+    """Return what ranking reads of every unit at ``level`` in ``categories``.
+
+    The gaps (``unit_code, category, need, supply, gap, rank, flags``) and the access (``unit_code, category,
+    demand, share_within_1600``).
+    """
     gaps = con.execute("SELECT unit_code, category, need, supply, gap, rank, flags FROM unit_gaps "
                        "WHERE unit_level = ? AND list_contains(?, category)", [level, categories]).df()
     access_rows = con.execute("SELECT unit_code, category, demand, share_within_1600 FROM unit_access "

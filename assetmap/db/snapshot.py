@@ -1,7 +1,9 @@
-"""The SQL of making a snapshot (:func:`assetmap.snapshots.publish`): what a copy of the store
-loses before anyone reads it, the counts of sensitive sites, the snapshot's own description, and
-the public variant made table by table from the partner one: what it holds of each table
-(:data:`PUBLIC_TABLES`) and the rows the disclosure rule (:mod:`assetmap.disclosure`) rewrites."""
+"""The SQL of making a snapshot (:func:`assetmap.snapshots.publish`).
+
+What a copy of the store loses before anyone reads it, the counts of sensitive sites, the snapshot's own
+description, and the public variant made table by table from the partner one: what it holds of each table
+(:data:`PUBLIC_TABLES`) and the rows the disclosure rule (:mod:`assetmap.disclosure`) rewrites.
+"""
 
 from __future__ import annotations
 
@@ -64,15 +66,17 @@ def checkpoint(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def last_ingest(con: duckdb.DuckDBPyConnection) -> int | None:
-    """The newest ingest's id (what a snapshot says it holds up to)."""
+    """Return the newest ingest's id (what a snapshot says it holds up to)."""
     row = con.execute("SELECT max(ingest_id) FROM ingests").fetchone()
     return None if row is None or row[0] is None else int(row[0])
 
 
 def drop_private(con: duckdb.DuckDBPyConnection) -> None:
-    """Remove from a copy of the store what no reader of either variant sees: pending (and
-    rejected) submissions with the moderators' notes, and who is told what (subscriptions and
-    their deliveries)."""
+    """Remove from a copy of the store what no reader of either variant sees.
+
+    Pending (and rejected) submissions with the moderators' notes, and who is told what (subscriptions and their
+    deliveries).
+    """
     con.execute("DELETE FROM submissions WHERE status <> 'approved'")
     con.execute("DELETE FROM deliveries")
     con.execute("DELETE FROM subscriptions")
@@ -84,7 +88,7 @@ def sensitivity_by_category(con: duckdb.DuckDBPyConnection) -> list[tuple[str, b
 
 
 def oa_access_except(con: duckdb.DuckDBPyConnection, categories: list[str]) -> pd.DataFrame:
-    """The ``oa_access`` rows of every category but ``categories``."""
+    """Return the ``oa_access`` rows of every category but ``categories``."""
     return con.execute("SELECT * FROM oa_access WHERE NOT list_contains(?, category)", [categories]).df()
 
 
@@ -103,8 +107,11 @@ def ruled_rows(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
 
 
 def count_sensitive(con: duckdb.DuckDBPyConnection, reach_m: float) -> None:
-    """Fill ``sensitive_site_counts``: per ward and category, the sensitive sites in it and within
-    ``reach_m`` of it (all a public snapshot says of them)."""
+    """Fill ``sensitive_site_counts``.
+
+    Per ward and category, the sensitive sites in it and within ``reach_m`` of it (all a public snapshot says of
+    them).
+    """
     con.execute("DELETE FROM sensitive_site_counts")
     con.execute(
         """INSERT INTO sensitive_site_counts
@@ -122,12 +129,13 @@ def describe(con: duckdb.DuckDBPyConnection, variant: str, sid: str) -> None:
 def copy_public(con: duckdb.DuckDBPyConnection, partner: Path, rules: Mapping[str, str],
                 ruled: Mapping[str, pd.DataFrame], transaction: Callable[[], AbstractContextManager[object]],
                 keep: tuple[str, ...] = ("schema_migrations", "ingests")) -> None:
-    """Fill a new, migrated store (``con``) from the partner snapshot at ``partner``, table by
-    table as ``rules`` says: ``copy``, ``omit`` (empty), ``disclosure`` (the rows in ``ruled``),
-    or a SELECT of its own. ``keep`` are filled in place (the others' foreign keys name
-    ``ingests``); every other table is made again by ``CREATE TABLE … AS``. A table of the partner
-    snapshot that ``rules`` does not name is refused (:class:`UnknownTable`): nothing reaches the public
-    unless a rule says how."""
+    """Fill a new, migrated store (``con``) from the partner snapshot at ``partner``, table by table as ``rules`` says.
+
+    ``copy``, ``omit`` (empty), ``disclosure`` (the rows in ``ruled``), or a SELECT of its own. ``keep`` are
+    filled in place (the others' foreign keys name ``ingests``); every other table is made again by ``CREATE
+    TABLE … AS``. A table of the partner snapshot that ``rules`` does not name is refused
+    (:class:`UnknownTable`): nothing reaches the public unless a rule says how.
+    """
     referencing = {t for (t,) in con.execute(
         "SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'FOREIGN KEY' "
         "AND database_name = current_database()").fetchall()}

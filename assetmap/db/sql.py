@@ -28,7 +28,7 @@ def ident(name: str) -> str:
 
 def upsert_sql(table: str, values: Mapping[str, str], keys: Sequence[str], *,
                update: Sequence[str] | None = None, update_where: str | None = None, source: str = FRAME) -> str:
-    """The statement :func:`upsert` runs (see there)."""
+    """Return the statement :func:`upsert` runs (see there)."""
     if not set(keys) <= set(values):
         raise ValueError(f"the keys {list(keys)} must be among the columns written {list(values)}")
     changed = [c for c in values if c not in keys] if update is None else list(update)
@@ -82,12 +82,12 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame | str
 
 
 def database_path(con: duckdb.DuckDBPyConnection) -> Path | None:
-    """The file ``con`` has open (None for a database in memory)."""
+    """Return the file ``con`` has open (None for a database in memory)."""
     row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
     return Path(row[0]) if row and row[0] else None
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
-    """The first column of the first row of ``sql``, or None when it returns no row."""
+    """Return the first column of the first row of ``sql``, or None when it returns no row."""
     row = con.execute(sql, params or []).fetchone()
     return None if row is None else row[0]

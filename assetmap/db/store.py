@@ -1,5 +1,6 @@
-"""The DuckDB store: one file on disk, its schema by the versioned migrations in
-:mod:`assetmap.db`, spatial loaded by path.
+"""The DuckDB store.
+
+One file on disk, its schema by the versioned migrations in :mod:`assetmap.db`, spatial loaded by path.
 
 Every geometry is stored in British National Grid (EPSG:27700). Writes happen inside
 :meth:`Store.transaction`; an ingest is exactly one transaction, so a failure leaves the data
@@ -46,7 +47,7 @@ class StoreError(AssetmapError, RuntimeError):
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
-    """The schema version of the store (or snapshot) ``con`` reads; 0 for none."""
+    """Return the schema version of the store (or snapshot) ``con`` reads; 0 for none."""
     if not scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"):
         return 0
     return int(scalar(con, "SELECT coalesce(max(version), 0) FROM schema_migrations") or 0)
@@ -54,7 +55,8 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
 
 def require_schema(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], snapshot: bool = False) -> None:
     """Refuse, naming the command that fixes it, a store or snapshot made by an older assetmap
-    (a reader cannot migrate it: its tables and shared views are not what the queries read)."""
+    (a reader cannot migrate it: its tables and shared views are not what the queries read).
+    """
     version = schema_version(con)
     if 0 < version < SCHEMA_VERSION:
         fix = ("`assetmap publish` (with the store's --db) publishes a new one" if snapshot
@@ -147,24 +149,28 @@ class Store:
 
     @classmethod
     def over(cls, con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str]) -> Store:
-        """A read-only Store over an open connection (a snapshot's)."""
+        """Return a read-only Store over an open connection (a snapshot's)."""
         store = cls.__new__(cls)
         store.path, store.read_only, store.con = Path(path), True, con
         return store
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
+        """Close the connection."""
         self.con.close()
 
     def __enter__(self) -> Store:
+        """Return the store, open."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Close the store."""
         self.close()
 
     # -- schema --------------------------------------------------------------------------
     @property
     def schema_version(self) -> int:
+        """The store's schema version (0 for none)."""
         return schema_version(self.con)
 
     def migrate(self) -> int:
@@ -212,6 +218,7 @@ class Store:
 
     @property
     def in_transaction(self) -> bool:
+        """Whether a :meth:`transaction` is open."""
         return getattr(self, "_pending", None) is not None
 
     def on_commit(self, callback: Callable[[], None]) -> None:
@@ -224,9 +231,11 @@ class Store:
 
     # -- queries -------------------------------------------------------------------------
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+        """Return the first value of the first row of ``sql`` (None when it returns no row)."""
         return scalar(self.con, sql, params)
 
     def table_counts(self) -> dict[str, int]:
+        """Every table's row count."""
         names = [r[0] for r in self.con.execute(
             "SELECT table_name FROM information_schema.tables "
             "WHERE table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY table_name"
@@ -253,6 +262,7 @@ class Store:
         return [round(float(v), 6) for v in row]
 
     def ingests(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Return the ingests in order (the last ``limit`` when given), times as ISO text."""
         sql = (
             "SELECT ingest_id, path, sha256, kind, status, rows_read, rows_accepted, "
             "rows_quarantined, started_at, finished_at, message FROM ingests ORDER BY ingest_id"
@@ -267,7 +277,7 @@ class Store:
         return out[-limit:] if limit else out
 
     def status(self) -> dict[str, Any]:
-        """The store's status, the payload of ``assetmap status --json``."""
+        """Return the store's status, the payload of ``assetmap status --json``."""
         return {
             "db": str(self.path),
             "tables": self.table_counts(),
@@ -279,8 +289,10 @@ class Store:
         }
 
     def _latest(self, table: str, columns: tuple[str, ...], since: int) -> dict[str, Any] | None:
-        """The columns of ``table``'s row of the latest ingest (None before schema ``since``, or
-        with no row). ``table`` and ``columns`` are fixed names of the callers below."""
+        """Return the columns of ``table``'s row of the latest ingest (None before schema ``since``, or with no row).
+
+        ``table`` and ``columns`` are fixed names of the callers below.
+        """
         if self.schema_version < since:
             return None
         row = self.con.execute(f"SELECT {', '.join(columns)} FROM {table} "  # noqa: S608 (fixed names)
@@ -288,7 +300,7 @@ class Store:
         return None if row is None else dict(zip(columns, row, strict=True))
 
     def network(self) -> dict[str, Any] | None:
-        """The walking network loaded (source, OSM date, nodes, edges, what was dropped), or None."""
+        """Return the walking network loaded (source, OSM date, nodes, edges, what was dropped), or None."""
         out = self._latest("network_info", ("source", "osm_timestamp", "nodes", "edges", "dropped_nodes",
                                             "dropped_islands", "walk_speed_kmh"), 14)
         if out is not None:
@@ -300,8 +312,9 @@ class Store:
         return out
 
     def timetable(self) -> dict[str, Any] | None:
-        """The GTFS timetable loaded (source, service date and how it was chosen, routes, trips
-        running that day, stops kept), or None."""
+        """Return the GTFS timetable loaded (source, service date and how it was chosen, routes, trips
+        running that day, stops kept), or None.
+        """
         out = self._latest("transit_info", ("source", "service_date", "date_chosen", "routes", "trips_on_date",
                                             "stops_kept"), 15)
         if out is not None:
@@ -309,6 +322,7 @@ class Store:
         return out
 
     def next_ingest_id(self) -> int:
+        """Return the id the next ingest takes."""
         return int(self.scalar("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests"))
 
 

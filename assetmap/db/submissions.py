@@ -1,5 +1,8 @@
-"""The SQL of submissions (:mod:`assetmap.submissions`): places the public suggests, kept pending
-until a moderator approves (stored as an asset) or rejects them (with a reason)."""
+"""The SQL of submissions (:mod:`assetmap.submissions`).
+
+Places the public suggests, kept pending until a moderator approves (stored as an asset) or rejects them (with a
+reason).
+"""
 
 from __future__ import annotations
 
@@ -30,13 +33,13 @@ def listed(con: duckdb.DuckDBPyConnection, status: str | None = None) -> list[di
 
 
 def status_and_payload(con: duckdb.DuckDBPyConnection, submission_id: str) -> tuple[str, str] | None:
-    """A submission's status and payload as stored (None: no such submission)."""
+    """Return a submission's status and payload as stored (None: no such submission)."""
     row = con.execute("SELECT status, payload FROM submissions WHERE submission_id = ?", [submission_id]).fetchone()
     return None if row is None else (row[0], row[1])
 
 
 def asset_of(con: duckdb.DuckDBPyConnection, source: str, record_id: str) -> str | None:
-    """The id of the asset stored from ``source``'s record ``record_id``."""
+    """Return the id of the asset stored from ``source``'s record ``record_id``."""
     row = con.execute("SELECT asset_id FROM assets WHERE source = ? AND source_record_id = ?",
                       [source, record_id]).fetchone()
     return None if row is None else row[0]

@@ -1,5 +1,6 @@
-"""The SQL of alerts (:mod:`assetmap.alerts`): who is told what (``subscriptions``) and the queue of
-messages planned, claimed, sent and retried (``deliveries``).
+"""The SQL of alerts (:mod:`assetmap.alerts`).
+
+Who is told what (``subscriptions``) and the queue of messages planned, claimed, sent and retried (``deliveries``).
 
 Addresses, secrets and tokens arrive here sealed; this module stores and returns them as they are.
 Every value is a parameter; the only SQL put together is :func:`_select`'s, from fixed conditions.
@@ -23,7 +24,7 @@ _INSERTED = ("subscription_id", "channel", "address", "wards", "las", "region", 
 
 
 def _select(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> list[dict[str, Any]]:
-    """The subscriptions that ``where`` (one of this module's fixed conditions) selects."""
+    """Return the subscriptions that ``where`` (one of this module's fixed conditions) selects."""
     rows = con.execute(f"SELECT {', '.join(SUB_COLUMNS)} FROM subscriptions WHERE {where} "  # noqa: S608 (constants)
                        "ORDER BY created_at, subscription_id", params).fetchall()
     return [dict(zip(SUB_COLUMNS, r, strict=True)) for r in rows]
@@ -32,34 +33,34 @@ def _select(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> li
 # -- subscriptions -------------------------------------------------------------------------------
 
 def by_id(con: duckdb.DuckDBPyConnection, subscription_id: str) -> list[dict[str, Any]]:
-    """The subscription with this id (none or one)."""
+    """Return the subscription with this id (none or one)."""
     return _select(con, "subscription_id = ?", [subscription_id])
 
 
 def by_token_hash(con: duckdb.DuckDBPyConnection, token_hash: str) -> list[dict[str, Any]]:
-    """The subscription whose links carry the token of this hash (none or one)."""
+    """Return the subscription whose links carry the token of this hash (none or one)."""
     return _select(con, "token_hash = ?", [token_hash])
 
 
 def with_ids(con: duckdb.DuckDBPyConnection, ids: list[str]) -> list[dict[str, Any]]:
-    """The subscriptions with these ids."""
+    """Return the subscriptions with these ids."""
     return _select(con, "list_contains(?, subscription_id)", [ids])
 
 
 def active(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """The active subscriptions."""
+    """Return the active subscriptions."""
     return _select(con, "status = 'active'", [])
 
 
 def listed(con: duckdb.DuckDBPyConnection, everything: bool = False) -> list[dict[str, Any]]:
-    """The subscriptions not ended (every one with ``everything``)."""
+    """Return the subscriptions not ended (every one with ``everything``)."""
     return _select(con, "true" if everything else "status <> 'unsubscribed'", [])
 
 
 def same_as(con: duckdb.DuckDBPyConnection, address_hash: str, channel: str, wards: list[str], las: list[str],
             categories: list[str] | None, triggers: list[str], threshold: float | None, mode: str,
             role: str) -> list[dict[str, Any]]:
-    """The subscriptions, not ended, that ask the same of the same address."""
+    """Return the subscriptions, not ended, that ask the same of the same address."""
     return _select(con, """address_hash = ? AND channel = ? AND status <> 'unsubscribed' AND wards = ?
                            AND las = ? AND categories IS NOT DISTINCT FROM ? AND triggers = ?
                            AND threshold IS NOT DISTINCT FROM ? AND mode = ? AND role = ?""",
@@ -107,7 +108,7 @@ def set_baseline(con: duckdb.DuckDBPyConnection, subscription_id: str, baseline:
 
 
 def next_digest_from(con: duckdb.DuckDBPyConnection) -> _dt.datetime | None:
-    """The earliest last digest of an active daily subscription."""
+    """Return the earliest last digest of an active daily subscription."""
     row = con.execute("SELECT min(last_digest_at) FROM subscriptions "
                       "WHERE status = 'active' AND mode = 'daily'").fetchone()
     return row[0] if row else None
@@ -126,7 +127,7 @@ def delivery_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]
 
 def plan(con: duckdb.DuckDBPyConnection, subscription_id: str, key: str, kind: str, snapshot_id: str | None,
          subject: str, body: str, data: str | None, now: _dt.datetime) -> bool:
-    """A delivery due ``now``, unless that (subscription, key) has one: True when this call added it."""
+    """Plan a delivery due ``now``, unless that (subscription, key) has one: True when this call added it."""
     row = con.execute(
         """INSERT INTO deliveries (subscription_id, key, kind, snapshot_id, subject, body, data, status, next_at,
                created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING RETURNING key""",
@@ -138,7 +139,8 @@ def claim_due(con: duckdb.DuckDBPyConnection, who: str, now: _dt.datetime,
               lost_before: _dt.datetime) -> list[tuple[Any, ...]]:
     """Mark the claims made before ``lost_before`` as interrupted (their process was lost), then
     claim for ``who`` the deliveries due at ``now`` of the subscriptions that may receive them:
-    ``subscription_id, key, kind, subject, body, data, attempts`` of each."""
+    ``subscription_id, key, kind, subject, body, data, attempts`` of each.
+    """
     con.execute("""UPDATE deliveries SET status = 'interrupted', error = 'the sending process was lost'
                    WHERE status = 'sending' AND claimed_at < ?""", [lost_before])
     return con.execute(
@@ -152,8 +154,11 @@ def claim_due(con: duckdb.DuckDBPyConnection, who: str, now: _dt.datetime,
 
 def record(con: duckdb.DuckDBPyConnection, subscription_id: str, key: str, status: str, attempts: int,
            error: str | None, next_at: _dt.datetime, now: _dt.datetime) -> None:
-    """Record how a claimed delivery went: ``status`` after ``attempts`` tries (sent at ``now``
-    when ``sent``; tried again at ``next_at`` when ``pending``)."""
+    """Record how a claimed delivery went.
+
+    ``status`` after ``attempts`` tries (sent at ``now`` when ``sent``; tried again at ``next_at`` when
+    ``pending``).
+    """
     con.execute(
         """UPDATE deliveries SET status = ?, attempts = ?, error = ?, next_at = ?,
                sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END

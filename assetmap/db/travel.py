@@ -1,6 +1,8 @@
-"""The tables of how people travel: the walking network (written whole by an ingest, read back
-as arrays by :mod:`assetmap.network`) and the bus timetable's stops, departures and links (read by
-:mod:`assetmap.transit`)."""
+"""The tables of how people travel.
+
+The walking network (written whole by an ingest, read back as arrays by :mod:`assetmap.network`) and the bus
+timetable's stops, departures and links (read by :mod:`assetmap.transit`).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ def replace_network(con: duckdb.DuckDBPyConnection, nodes: pd.DataFrame, edges: 
     """Replace the stored network with ``nodes`` (``node_id, x, y``) and ``edges`` (``from_node,
     to_node, length_m, walk_m, seconds, highway, way_id``), described by ``info`` (a
     ``network_info`` row: ingest_id, source, sha256, osm_timestamp, walk_speed_kmh, nodes, edges,
-    dropped_nodes, dropped_islands, loaded_at, min_x, min_y, max_x, max_y)."""
+    dropped_nodes, dropped_islands, loaded_at, min_x, min_y, max_x, max_y).
+    """
     con.execute("DELETE FROM network_edges")
     con.execute("DELETE FROM network_nodes")
     con.register("_nodes", nodes[["node_id", "x", "y"]])
@@ -39,16 +42,20 @@ def replace_network(con: duckdb.DuckDBPyConnection, nodes: pd.DataFrame, edges: 
 
 def network_row(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
     """``ingest_id, sha256, nodes, edges`` of the stored network (None when none is loaded).
-    Raises :class:`duckdb.CatalogException` on a store from before networks."""
+
+    Raises :class:`duckdb.CatalogException` on a store from before networks.
+    """
     return con.execute("SELECT ingest_id, sha256, nodes, edges FROM network_info "
                        "ORDER BY ingest_id DESC LIMIT 1").fetchone()
 
 
 def network_arrays(con: duckdb.DuckDBPyConnection) -> tuple[tuple[Any, ...] | None, dict[str, np.ndarray],
                                                           dict[str, np.ndarray]]:
-    """The stored network: its extract's box (``min_x, min_y, max_x, max_y``, None when no
-    network), its nodes (``node_id, x, y``, by id) and edges (``from_node, to_node, length_m,
-    walk_m``, by ends)."""
+    """Return the stored network.
+
+    Its extract's box (``min_x, min_y, max_x, max_y``, None when no network), its nodes (``node_id, x, y``, by
+    id) and edges (``from_node, to_node, length_m, walk_m``, by ends).
+    """
     box = con.execute("SELECT min_x, min_y, max_x, max_y FROM network_info ORDER BY ingest_id DESC LIMIT 1").fetchone()
     nodes = con.execute("SELECT node_id, x, y FROM network_nodes ORDER BY node_id").fetchnumpy()
     edges = con.execute("SELECT from_node, to_node, length_m, walk_m FROM network_edges "
@@ -71,7 +78,8 @@ def stops(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def departures(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """``stop_id, route_id, route_name, mode, direction_id, departures`` of each stop, route and
-    direction on the service date."""
+    direction on the service date.
+    """
     return con.execute("SELECT stop_id, route_id, route_name, mode, direction_id, departures "
                        "FROM transit_departures ORDER BY stop_id, route_id, direction_id").df()
 

@@ -94,9 +94,11 @@ DEFAULT_WHAT = ("boundaries", "lookup", "census", "osm")
 # -- the downloads -----------------------------------------------------------------------------------
 @dataclass
 class Fetched:
-    """What a fetch wrote: the authorities (and the region they were asked for by), the files by
-    kind; the problems, one line per source or authority that failed (``unreachable`` holds the
-    services that could not be reached at all)."""
+    """What a fetch wrote.
+
+    The authorities (and the region they were asked for by), the files by kind; the problems, one line per
+    source or authority that failed (``unreachable`` holds the services that could not be reached at all).
+    """
 
     folder: Path
     las: list[tuple[str, str]]
@@ -106,6 +108,7 @@ class Fetched:
     unreachable: list[str] = field(default_factory=list)
 
     def fail(self, exc: FetchError) -> None:
+        """Note a service's failure once (and that it was unreachable, when it was)."""
         if str(exc) not in self.problems:
             self.problems.append(str(exc))
         if isinstance(exc, Unreachable) and exc.service not in self.unreachable:
@@ -179,8 +182,9 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFA
 
 def _checked_what(what: set[str], las: list[str], region: str | None, gtfs: str | None,
                   url: str | None) -> set[str]:
-    """What to fetch, once every source asked for by name has what it needs (a feed, a directory,
-    authorities), or :class:`FetchError` saying what is missing; ``all`` leaves out what has not."""
+    """Return what to fetch, once every source asked for by name has what it needs (a feed, a directory,
+    authorities), or :class:`FetchError` saying what is missing; ``all`` leaves out what has not.
+    """
     unknown = what - set(WHAT)
     if unknown:
         raise FetchError(f"--what {', '.join(sorted(unknown))}: not one of {', '.join(WHAT)}")
@@ -202,8 +206,10 @@ def _checked_what(what: set[str], las: list[str], region: str | None, gtfs: str 
 
 def _resolved(client: Client, las: list[str], region: str | None
               ) -> tuple[str | None, list[tuple[str, str]], list[FetchError]]:
-    """The region's name, the authorities as (code, name), and what could not be reached: where the
-    ONS portal cannot be, authorities given by code are still fetched (named by their codes)."""
+    """Return the region's name, the authorities as (code, name), and what could not be reached.
+
+    Where the ONS portal cannot be, authorities given by code are still fetched (named by their codes).
+    """
     region_name, in_region = resolve_region(client, region) if region else (None, [])
     try:
         return region_name, (sorted(set(resolve(client, las)) | set(in_region)) if las else in_region), []

@@ -1,5 +1,8 @@
-"""The HTTP client every download goes through: a cache by request, polite retries with back-off,
-a User-Agent naming the project; the errors a user is told of, and what the adapters share."""
+"""The HTTP client every download goes through.
+
+A cache by request, polite retries with back-off, a User-Agent naming the project; the errors a user is told of, and
+what the adapters share.
+"""
 
 from __future__ import annotations
 
@@ -75,8 +78,10 @@ class Unreachable(FetchError):
 
 
 def _redact(url: str) -> str:
-    """``url`` as it may be written down: an ``api_key`` in it replaced (a cache's metadata, a
-    message and SOURCES.json never hold a secret)."""
+    """``url`` as it may be written down.
+
+    An ``api_key`` in it replaced (a cache's metadata, a message and SOURCES.json never hold a secret).
+    """
     return re.sub(r"(?i)(api_key=)[^&]*", r"\1REDACTED", url)
 
 
@@ -125,8 +130,7 @@ class Client:
         return self.cache_dir / digest[:2] / digest
 
     def get(self, service: str, url: str, params: dict[str, Any] | None = None, post: bool = False) -> bytes:
-        """The body of ``url`` with ``params`` (sent as a form when ``post``), from the cache when
-        it holds it."""
+        """Return the body of ``url`` with ``params`` (a form when ``post``), from the cache when it holds it."""
         query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})
         full = url if post or not query else f"{url}?{query}"
         data = query.encode() if post else None
@@ -197,8 +201,11 @@ def _write(path: Path, data: bytes) -> Path:
 
 def _each(codes: list[str], step: Callable[[str], None], what: str, fail: Callable[[FetchError], None] | None,
           tick: Callable[[str], None] | None) -> list[FetchError]:
-    """``step`` for each authority, whatever the others do: a :class:`FetchError` goes to
-    ``fail`` and is returned; a service that cannot be reached at all stops them all."""
+    """``step`` for each authority, whatever the others do.
+
+    A :class:`FetchError` goes to ``fail`` and is returned; a service that cannot be reached at all stops them
+    all.
+    """
     failures: list[FetchError] = []
     for code in codes:
         try:

@@ -1,5 +1,6 @@
 """The Nomis API: Census 2021 tables at output area for an authority (or the 2022 districts an
-authority of 2023 replaced)."""
+authority of 2023 replaced).
+"""
 
 from __future__ import annotations
 
@@ -52,8 +53,10 @@ def _nomis_ids(client: Client) -> dict[str, str]:
 
 
 def replaced_districts(client: Client, oas: Iterable[str]) -> list[str]:
-    """The 2022 districts (``LAD22CD``) that hold ``oas``: for an authority created since, what
-    Nomis's Census 2021 geography still lists."""
+    """Return the 2022 districts (``LAD22CD``) that hold ``oas``.
+
+    For an authority created since, what Nomis's Census 2021 geography still lists.
+    """
     codes = sorted(set(oas))
     found: set[str] = set()
     for i in range(0, len(codes), IN_BATCH):
@@ -89,7 +92,7 @@ def _census_of(client: Client, nomis_id: str) -> dict[str, tuple[str, list[str]]
 
 
 def _only(lines: list[str], oas: set[str]) -> list[str]:
-    """The rows of ``lines`` (Nomis CSV, the OA code second) for the output areas ``oas``."""
+    """Return the rows of ``lines`` (Nomis CSV, the OA code second) for the output areas ``oas``."""
     import csv
 
     return [line for line, row in zip(lines, csv.reader(lines), strict=True) if len(row) > 1 and row[1] in oas]

@@ -1,5 +1,7 @@
-"""The ONS Open Geography Portal (ArcGIS REST feature services): authorities and regions, the
-OA to ward to LAD lookup, ward and output area boundaries."""
+"""The ONS Open Geography Portal (ArcGIS REST feature services).
+
+Authorities and regions, the OA to ward to LAD lookup, ward and output area boundaries.
+"""
 
 from __future__ import annotations
 
@@ -92,8 +94,11 @@ def local_authorities(client: Client) -> list[tuple[str, str]]:
 
 
 def resolve(client: Client, wanted: list[str]) -> list[tuple[str, str]]:
-    """The authorities meant by codes or names: a name matches exactly (any case), else as part
-    of one name; an ambiguous or unknown name is a :class:`FetchError` listing the candidates."""
+    """Return the authorities meant by codes or names.
+
+    A name matches exactly (any case), else as part of one name; an ambiguous or unknown name is a
+    :class:`FetchError` listing the candidates.
+    """
     las = local_authorities(client)
     by_code = dict(las)
     out = []
@@ -117,8 +122,9 @@ def resolve(client: Client, wanted: list[str]) -> list[tuple[str, str]]:
 
 
 def regions(client: Client) -> dict[str, list[tuple[str, str]]]:
-    """The regions of England (as ONS names them, from ``LAD23_RGN23_EN_LU``) and the nations
-    England and Wales, each with its authorities' (code, name), as the lookup lists them."""
+    """Return the regions of England (as ONS names them, from ``LAD23_RGN23_EN_LU``) and the nations
+    England and Wales, each with its authorities' (code, name), as the lookup lists them.
+    """
     from assetmap.vocab.asylum_support import Spellings
 
     las = local_authorities(client)
@@ -138,9 +144,10 @@ def regions(client: Client) -> dict[str, list[tuple[str, str]]]:
 
 
 def resolve_region(client: Client, wanted: str) -> tuple[str, list[tuple[str, str]]]:
-    """The region or nation meant by ``wanted`` (any case or spacing, or a part of one name:
+    """Return the region or nation meant by ``wanted`` (any case or spacing, or a part of one name:
     ``yorkshire``) and its authorities; Scotland, Northern Ireland, an unknown or ambiguous
-    name is a :class:`FetchError` that lists the names it knows."""
+    name is a :class:`FetchError` that lists the names it knows.
+    """
     from assetmap.vocab.asylum_support import label_key
 
     key = label_key(wanted)
@@ -162,6 +169,10 @@ def resolve_region(client: Client, wanted: str) -> tuple[str, list[tuple[str, st
 
 
 def fetch_lookup(client: Client, codes: list[str], folder: Path) -> tuple[Path, list[dict[str, Any]]]:
+    """Fetch the OA to ward to authority lookup of the authorities ``codes`` into ``folder``.
+
+    Return its path and rows.
+    """
     feats = _arcgis_pages(client, LOOKUP_SERVICE, {"where": _in("LAD23CD", codes),
                                                    "outFields": "OA21CD,WD23CD,WD23NM,LAD23CD,LAD23NM",
                                                    "returnGeometry": "false"}, geojson=False)
@@ -179,6 +190,7 @@ def _csv_cell(value: Any) -> str:
 
 
 def fetch_boundaries(client: Client, lookup: list[dict[str, Any]], folder: Path) -> list[Path]:
+    """Fetch the ward and output-area boundaries the ``lookup`` names into ``folder``; return their paths."""
     out = []
     for service, field_name, name in ((WARD_SERVICE, "WD23CD", "wards_2023.geojson"),
                                       (OA_SERVICE, "OA21CD", "output_areas_2021.geojson")):

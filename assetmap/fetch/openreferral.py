@@ -23,12 +23,14 @@ ORUK_PER_PAGE = 100
 
 
 def fetch_openreferral(client: Client, base: str, folder: Path) -> tuple[list[Path], list[str]]:
-    """Every service of the Open Referral UK 3.0 API at ``base``: ``/services?page=N`` walked to
-    its last page (``last_page``, ``total_pages`` or an empty page, whichever comes first), then
-    each service not given whole in the list (3.0 list pages hold no locations) asked for at
-    ``/services/{id}``. Written as one 3.0 page of full services to ``folder/assets/``, which the
-    Open Referral reader takes; returns the files and one line per service that could not be had.
-    Every answer is cached like the rest."""
+    """Every service of the Open Referral UK 3.0 API at ``base``.
+
+    ``/services?page=N`` walked to its last page (``last_page``, ``total_pages`` or an empty page, whichever
+    comes first), then each service not given whole in the list (3.0 list pages hold no locations) asked for at
+    ``/services/{id}``. Written as one 3.0 page of full services to ``folder/assets/``, which the Open Referral
+    reader takes; returns the files and one line per service that could not be had. Every answer is cached like
+    the rest.
+    """
     parsed = urllib.parse.urlsplit(base)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise FetchError(f"--url {base}: give the Open Referral UK API's http(s) address, e.g. "

@@ -21,7 +21,7 @@ NETWORK_BUFFER_M = 2000.0
 
 
 def overpass_query(code: str) -> str:
-    """The Overpass QL for one authority's places."""
+    """Return the Overpass QL for one authority's places."""
     return (f'[out:json][timeout:180];\narea["ref:gss"="{code}"]["boundary"="administrative"]->.la;\n(\n'
             '  nwr["amenity"="place_of_worship"](area.la);\n'
             '  nwr["amenity"="community_centre"](area.la);\n'
@@ -32,8 +32,11 @@ def overpass_query(code: str) -> str:
 
 def fetch_osm(client: Client, codes: list[str], folder: Path, fail: Callable[[FetchError], None] | None = None,
               tick: Callable[[str], None] | None = None) -> list[Path]:
-    """Each authority's places from the Overpass API, a file each. An authority that fails goes
-    to ``fail`` (the others are still written); when every one fails, the first is raised."""
+    """Each authority's places from the Overpass API, a file each.
+
+    An authority that fails goes to ``fail`` (the others are still written); when every one fails, the first is
+    raised.
+    """
     out: list[Path] = []
 
     def one(code: str) -> None:
@@ -55,8 +58,10 @@ def fetch_osm(client: Client, codes: list[str], folder: Path, fail: Callable[[Fe
 
 
 def network_bbox(wards: list[dict[str, Any]], buffer_m: float = NETWORK_BUFFER_M) -> tuple[float, float, float, float]:
-    """(south, west, north, east) in degrees: the wards' extent and ``buffer_m`` around it,
-    measured in British National Grid metres."""
+    """Return the box to ask Overpass for, as (south, west, north, east) in degrees.
+
+    The wards' extent and ``buffer_m`` around it, measured in British National Grid metres.
+    """
     from pyproj import Transformer
     from shapely.geometry import shape
 
@@ -76,7 +81,7 @@ def network_bbox(wards: list[dict[str, Any]], buffer_m: float = NETWORK_BUFFER_M
 
 
 def network_query(bbox: tuple[float, float, float, float]) -> str:
-    """The Overpass QL for the walkable ways (and their nodes) in ``bbox`` (s, w, n, e)."""
+    """Return the Overpass QL for the walkable ways (and their nodes) in ``bbox`` (s, w, n, e)."""
     from assetmap.network.osm import WALKABLE
 
     pattern = "|".join(sorted(WALKABLE))
@@ -86,7 +91,7 @@ def network_query(bbox: tuple[float, float, float, float]) -> str:
 
 
 def fetch_network(client: Client, lookup: list[dict[str, Any]], codes: list[str], folder: Path) -> list[Path]:
-    """The walkable ways around the authorities (their wards' extent and 2 km), as OSM XML."""
+    """Return the walkable ways around the authorities (their wards' extent and 2 km), as OSM XML."""
     wards = sorted({r["WD23CD"] for r in lookup if r.get("WD23CD")})
     feats: list[dict[str, Any]] = []
     for i in range(0, len(wards), IN_BATCH):  # the boundaries step's requests: answered from the cache

@@ -35,12 +35,15 @@ Runner = Callable[[list[Any]], None]
 def costs_for(con: duckdb.DuckDBPyConnection, oa_xy: np.ndarray, oa_tree: cKDTree | None = None,
               runner: Runner | None = None, sets: dict[str, np.ndarray] | None = None,
               every: np.ndarray | None = None) -> Costs:
-    """The provider for the store ``con`` reads: on foot where a network is loaded, otherwise as
-    the crow flies; per authority where its points lie in several (:mod:`assetmap.network.split`).
+    """Return the provider for the store ``con`` reads.
+
+    On foot where a network is loaded, otherwise as the crow flies; per authority where its points lie in
+    several (:mod:`assetmap.network.split`).
 
     With a ``runner``, the authorities' questions (the nearest of each of ``sets``, and every
     walk to the places ``every`` within the widest catchment) are handed to it to answer in other
-    processes, and the provider reads their answers."""
+    processes, and the provider reads their answers.
+    """
     if network_key(con) is None:
         return CrowFlies(oa_xy, oa_tree)
     from assetmap.network.split import PerAuthority, parts_for
@@ -57,7 +60,7 @@ def costs_for(con: duckdb.DuckDBPyConnection, oa_xy: np.ndarray, oa_tree: cKDTre
 
 def _answered_elsewhere(con: duckdb.DuckDBPyConnection, parts: list[Any], oa_xy: np.ndarray, runner: Runner,
                        sets: dict[str, np.ndarray], every: np.ndarray | None) -> dict[str, Any]:
-    """The parts' questions, written beside the store, run by ``runner``; the answers found."""
+    """Write the parts' questions beside the store, have ``runner`` answer them; return the answers."""
     from assetmap.network import parts as pp
     from assetmap.network.split import PerAuthority, part_engine
 

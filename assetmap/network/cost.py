@@ -43,7 +43,8 @@ def straight_pairs(a_xy: np.ndarray, b_xy: np.ndarray, radius: float, b_tree: cK
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All (a, b, straight-line distance) pairs no farther apart than ``radius``, ordered by a
     then b (the order every sum runs in, so that a partial recompute adds the same numbers in
-    the same order as a full one)."""
+    the same order as a full one).
+    """
     if len(a_xy) == 0 or len(b_xy) == 0:
         return _empty()
     tree = b_tree if b_tree is not None else cKDTree(b_xy)
@@ -67,22 +68,29 @@ class Costs(Protocol):
 
     def pairs(self, asset_xy: np.ndarray, radius: float, oas: np.ndarray | None = None,
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(asset, OA, cost) for every pair within ``radius``, ordered by asset then OA; only
-        the OAs ``oas`` (indices) when given."""
+        """(asset, OA, cost) for every pair within ``radius``, ordered by asset then OA.
+
+        Only the OAs ``oas`` (indices) when given.
+        """
 
     def nearest(self, oas: np.ndarray, asset_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each OA in ``oas``: the cost to its nearest asset and that asset's index (NaN and
-        -1 where there is none)."""
+        """Find the nearest asset of each OA in ``oas``.
+
+        Returns the cost to its nearest asset and that asset's index (NaN and -1 where there is none).
+        """
 
     def route_m(self, oas: np.ndarray, asset_xy: np.ndarray) -> np.ndarray:
-        """The length in metres of the walk from each OA ``oas[k]`` to the point ``asset_xy[k]``
-        (the shortest route on the network; the straight line as the crow flies)."""
+        """Return the length in metres of the walk from each OA ``oas[k]`` to the point ``asset_xy[k]``
+        (the shortest route on the network; the straight line as the crow flies).
+        """
 
 
 def modes_of(costs: Costs, n: int) -> np.ndarray:
-    """Per OA (``n`` of them): how ``costs`` measures it (``network`` or ``crow_flies``); one
-    mode for all, except where authorities the network does not reach are measured as the crow
-    flies (:class:`~assetmap.network.split.PerAuthority`)."""
+    """Return how ``costs`` measures each of ``n`` OAs.
+
+    Per OA: how ``costs`` measures it (``network`` or ``crow_flies``); one mode for all, except where authorities the
+    network does not reach are measured as the crow flies (:class:`~assetmap.network.split.PerAuthority`).
+    """
     for c in (costs, getattr(costs, "base", None)):
         modes = getattr(c, "modes", None)
         if modes is not None:
@@ -101,13 +109,16 @@ class CrowFlies:
 
     @property
     def outside(self) -> np.ndarray:
+        """Per OA: False everywhere (a straight line always exists)."""
         return np.zeros(len(self.oa_xy), dtype=bool)
 
     def off_network(self, asset_xy: np.ndarray) -> np.ndarray:
+        """Per asset: False everywhere (a straight line always reaches it)."""
         return np.zeros(len(asset_xy), dtype=bool)
 
     def pairs(self, asset_xy: np.ndarray, radius: float, oas: np.ndarray | None = None,
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(asset, OA, metres) for every pair within ``radius`` as the crow flies."""
         if oas is None:
             return straight_pairs(asset_xy, self.oa_xy, radius, self.oa_tree)
         oas = np.asarray(oas, dtype=np.int64)
@@ -115,12 +126,14 @@ class CrowFlies:
         return a, oas[b], d
 
     def nearest(self, oas: np.ndarray, asset_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each OA in ``oas``: the straight line to its nearest asset, and that asset's index."""
         if len(asset_xy) == 0:
             return np.full(len(oas), np.nan), np.full(len(oas), -1, dtype=np.int64)
         d, j = cKDTree(asset_xy).query(self.oa_xy[np.asarray(oas, dtype=np.int64)], k=1)
         return np.asarray(d, float), np.asarray(j, dtype=np.int64)
 
     def route_m(self, oas: np.ndarray, asset_xy: np.ndarray) -> np.ndarray:
+        """Return the straight line from each OA ``oas[k]`` to ``asset_xy[k]``, in metres."""
         p = self.oa_xy[np.asarray(oas, dtype=np.int64)]
         return np.hypot(p[:, 0] - asset_xy[:, 0], p[:, 1] - asset_xy[:, 1]) if len(p) else np.empty(0)
 
@@ -143,14 +156,16 @@ class Walking:
 
     @property
     def outside(self) -> np.ndarray:
+        """Per OA: True where its point lies beyond the network's extent."""
         return cast("np.ndarray", self._outside)
 
     def off_network(self, asset_xy: np.ndarray) -> np.ndarray:
+        """Per asset: True where it lies too far from the network to be walked to."""
         _, conn = self.engine.snap(asset_xy)
         return conn > self.asset_snap_m
 
     def _cost(self, oa: np.ndarray, a_node: np.ndarray, a_conn: np.ndarray, impedance: str = "effort") -> np.ndarray:
-        """Walks from OAs ``oa[k]`` to the assets at node ``a_node[k]`` (``a_conn[k]`` from it)."""
+        """Return the walks from OAs ``oa[k]`` to the assets at node ``a_node[k]`` (``a_conn[k]`` from it)."""
         if len(oa) == 0:
             return np.empty(0)
         src, dst = self.oa_node[oa], np.asarray(a_node, dtype=np.int64)
@@ -161,6 +176,7 @@ class Walking:
 
     def pairs(self, asset_xy: np.ndarray, radius: float, oas: np.ndarray | None = None,
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(asset, OA, walk as metres of effort) for every pair within ``radius`` along the network."""
         asset_xy = np.asarray(asset_xy, dtype=float)
         a_node, a_conn = self.engine.snap(asset_xy)
         if oas is None:
@@ -176,6 +192,7 @@ class Walking:
         return a[keep], b[keep], cost[keep]
 
     def nearest(self, oas: np.ndarray, asset_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each OA in ``oas``: the walk to its nearest asset (metres of effort), and that asset's index."""
         oas = np.asarray(oas, dtype=np.int64)
         best = np.full(len(oas), np.nan)
         arg = np.full(len(oas), -1, dtype=np.int64)
@@ -220,6 +237,7 @@ class Walking:
         return best, arg
 
     def route_m(self, oas: np.ndarray, asset_xy: np.ndarray) -> np.ndarray:
+        """Return the length in metres of the shortest walk from each OA ``oas[k]`` to ``asset_xy[k]``."""
         oas = np.asarray(oas, dtype=np.int64)
         a_node, a_conn = self.engine.snap(np.asarray(asset_xy, dtype=float))
         return self._cost(oas, a_node, a_conn, impedance="length")

@@ -40,8 +40,10 @@ _HAIR = 1e-7
 
 
 def effort_m(length_m: np.ndarray, highway: np.ndarray) -> np.ndarray:
-    """Each edge's length as walking effort: steps count ``1 / steps_speed_factor`` times their
-    length, everything else its length; to the millimetre."""
+    """Each edge's length as walking effort.
+
+    Steps count ``1 / steps_speed_factor`` times their length, everything else its length; to the millimetre.
+    """
     slow = np.asarray(highway, dtype=object) == "steps"
     return np.round(np.where(slow, np.asarray(length_m, float) / settings.steps_speed_factor, length_m), 3)
 
@@ -69,7 +71,7 @@ def largest_component(node_ids: np.ndarray, from_node: np.ndarray, to_node: np.n
 
 @contextlib.contextmanager
 def _quiet_stdout() -> Iterator[None]:
-    """pandana's C++ prints its progress to the process's stdout; keep the CLI's output clean."""
+    """Pandana's C++ prints its progress to the process's stdout; keep the CLI's output clean."""
     try:
         fd = sys.stdout.fileno()
     except (AttributeError, ValueError, OSError):  # no real stdout (a test's capture): nothing to hide
@@ -87,8 +89,11 @@ def _quiet_stdout() -> Iterator[None]:
 
 
 class Engine:
-    """A loaded walking network: node points, and pandana's contraction hierarchies over it with
-    two impedances, ``length`` (metres) and ``effort`` (metres as walking effort)."""
+    """A loaded walking network.
+
+    Node points, and pandana's contraction hierarchies over it with two impedances, ``length`` (metres) and
+    ``effort`` (metres as walking effort).
+    """
 
     def __init__(self, node_ids: np.ndarray, xy: np.ndarray, from_node: np.ndarray, to_node: np.ndarray,
                  length_m: np.ndarray, walk_m: np.ndarray, key: Any = None,
@@ -124,6 +129,7 @@ class Engine:
 
     @property
     def nodes(self) -> int:
+        """The number of nodes."""
         return len(self.node_ids)
 
     def within_extent(self, xy: np.ndarray) -> np.ndarray:
@@ -159,7 +165,7 @@ class Engine:
         return out
 
     def _impedance(self, name: str) -> int:
-        """pandana's number for an impedance (``length`` is ``effort`` where no way is steps)."""
+        """Pandana's number for an impedance (``length`` is ``effort`` where no way is steps)."""
         return cast("int", self.net.impedance_names.index("effort" if self._same else name))
 
     def within(self, sources: np.ndarray, radius: float, impedance: str = "effort") -> pd.DataFrame:
@@ -178,7 +184,7 @@ _cache_lock = threading.Lock()
 
 
 def network_key(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
-    """What identifies the stored network (None when none is loaded): its ingest and checksum."""
+    """Return what identifies the stored network (None when none is loaded): its ingest and checksum."""
     try:
         row = travel.network_row(con)
     except duckdb.CatalogException:  # a store or snapshot from before networks
@@ -203,7 +209,7 @@ class NetworkArrays:
 
 
 def read_network(con: duckdb.DuckDBPyConnection, key: Any) -> NetworkArrays:
-    """The stored network (identified by ``key``, :func:`network_key`) read into arrays."""
+    """Return the stored network (identified by ``key``, :func:`network_key`) read into arrays."""
     box, nodes, edges = travel.network_arrays(con)
     extent = (float(box[0]), float(box[1]), float(box[2]), float(box[3])) if box and box[0] is not None else None
     return NetworkArrays(key, np.asarray(nodes["node_id"], dtype=np.int64), np.column_stack([nodes["x"], nodes["y"]]),
@@ -212,7 +218,7 @@ def read_network(con: duckdb.DuckDBPyConnection, key: Any) -> NetworkArrays:
 
 
 def load_engine(con: duckdb.DuckDBPyConnection) -> Engine | None:
-    """The stored network's engine, built once per network and process (None without one).
+    """Return the stored network's engine, built once per network and process (None without one).
 
     Contraction hierarchies take about a second for a city's 50,000 nodes; a worker or
     dashboard that recomputes again reuses them until a new network is loaded.

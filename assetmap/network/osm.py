@@ -63,9 +63,11 @@ def _is_place(tags: Any) -> bool:
 
 @dataclass
 class RawNetwork:
-    """The walkable ways of a file, before components are checked: nodes in EPSG:27700 and one
-    edge per pair of consecutive nodes of a way (``from_node``, ``to_node``, ``length_m``,
-    ``highway``, ``way_id``)."""
+    """The walkable ways of a file, before components are checked.
+
+    Nodes in EPSG:27700 and one edge per pair of consecutive nodes of a way (``from_node``, ``to_node``,
+    ``length_m``, ``highway``, ``way_id``).
+    """
 
     nodes: pd.DataFrame
     edges: pd.DataFrame
@@ -87,6 +89,7 @@ def _format(data: bytes, path: Path) -> str:
 
 
 def looks_like_osm_file(data: bytes, path: Path) -> bool:
+    """Whether ``data`` (named ``path``) is an OpenStreetMap extract (PBF or XML)."""
     try:
         _format(data, path)
     except FileRefused:
@@ -95,7 +98,7 @@ def looks_like_osm_file(data: bytes, path: Path) -> bool:
 
 
 def _header(osmium: Any, buffer: Any) -> tuple[_dt.datetime | None, tuple[float, float, float, float] | None]:
-    """The file's date and its extent (lon/lat box), where its header gives them."""
+    """Return the file's date and its extent (lon/lat box), where its header gives them."""
     reader = osmium.io.Reader(buffer, osmium.osm.osm_entity_bits.NOTHING)
     try:
         header = reader.header()
@@ -154,8 +157,11 @@ def parse(data: bytes, path: Path) -> tuple[RawNetwork, list[Place]]:
 
 
 class _Collected:
-    """What one pass over an OSM file keeps: the walkable ways' nodes, the places, the extents of
-    the ways that place relations name, and the newest edit."""
+    """What one pass over an OSM file keeps.
+
+    The walkable ways' nodes, the places, the extents of the ways that place relations name, and the newest
+    edit.
+    """
 
     def __init__(self) -> None:
         self.newest: _dt.datetime | None = None
@@ -227,7 +233,7 @@ class _Collected:
 
 def _network(seen: _Collected, stamp: _dt.datetime | None,
              bounds: tuple[float, float, float, float] | None) -> RawNetwork:
-    """The walkable ways as nodes on the national grid and one edge per pair of consecutive nodes."""
+    """Return the walkable ways as nodes on the national grid and one edge per pair of consecutive nodes."""
     node_xy = seen.node_xy
     ids = np.fromiter(node_xy, dtype=np.int64, count=len(node_xy))
     lonlat = np.array(list(node_xy.values()), dtype=float)

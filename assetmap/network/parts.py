@@ -59,12 +59,15 @@ class Job:
     answers: str  #: ``answers.npz``, written by :func:`answer`
 
     def as_dict(self) -> dict[str, str]:
+        """Return the job as plain values (for a run's parameters)."""
         return asdict(self)
 
 
 def reach_m() -> float:
-    """The widest walk the recompute asks about: the widest catchment, E2SFCA band, PTAL walk
-    or walk to a bus stop."""
+    """Return the widest walk the recompute asks about.
+
+    The widest catchment, E2SFCA band, PTAL walk or walk to a bus stop.
+    """
     from assetmap.transit import ptal
 
     return float(max(max(settings.catchments_m), max(settings.e2sfca_bands), ptal.MAX_CATCHMENT_M,
@@ -80,8 +83,10 @@ def _digest(*arrays: np.ndarray) -> str:
 
 def prepare(con: duckdb.DuckDBPyConnection, parts: list[Part], oa_xy: np.ndarray, sets: dict[str, np.ndarray],
             every: np.ndarray, folder: Path) -> list[Job]:
-    """Write each part's network (kept while the network is unchanged) and this run's question
-    under ``folder``; the parts holding no network are left out."""
+    """Write each part's network (kept while the network is unchanged) and this run's question under ``folder``.
+
+    The parts holding no network are left out.
+    """
     key = network_key(con)
     whole = whole_network(con, key)
     net_id = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
@@ -132,8 +137,10 @@ def _engine(network: str) -> Engine:
 
 
 def answer(job: Job) -> Path:
-    """Answer one authority's question (in the worker's process) and write the answers; an
-    answer already written is kept (a retried run does not redo it)."""
+    """Answer one authority's question (in the worker's process) and write the answers.
+
+    An answer already written is kept (a retried run does not redo it).
+    """
     out = Path(job.answers)
     if out.exists():
         return out
@@ -162,9 +169,12 @@ def answer(job: Job) -> Path:
 
 
 def _claim(job: Job, owner: str) -> bool:
-    """Take ``job`` for ``owner`` (a flow run): True when it was free, or is ``owner``'s already
-    (a retried run takes its own back). The claim is a file made with ``O_EXCL``, atomic on a
-    local disk and on the network file systems the inbox's claims need (see docs/deploy.md)."""
+    """Take ``job`` for ``owner`` (a flow run).
+
+    True when it was free, or is ``owner``'s already (a retried run takes its own back). The claim is a file
+    made with ``O_EXCL``, atomic on a local disk and on the network file systems the inbox's claims need (see
+    docs/deploy.md).
+    """
     path = Path(job.answers).with_name("answers.claim")
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -181,9 +191,11 @@ def _claim(job: Job, owner: str) -> bool:
 
 
 def answer_all(jobs: list[Job], owner: str) -> list[str]:
-    """Answer every job of ``jobs`` not answered or taken by another run, one after another: the
-    runs of one recompute share the parts as each comes free, so one worker answers them all
-    and two share them, whatever each part's size. Returns the codes answered here."""
+    """Answer every job of ``jobs`` not answered or taken by another run, one after another.
+
+    The runs of one recompute share the parts as each comes free, so one worker answers them all and two share
+    them, whatever each part's size. Returns the codes answered here.
+    """
     done = []
     for job in jobs:
         if Path(job.answers).exists() or not _claim(job, owner):
@@ -194,8 +206,10 @@ def answer_all(jobs: list[Job], owner: str) -> list[str]:
 
 
 class Answered:
-    """One part's answers, asked as a :class:`~assetmap.network.cost.Walking` over the part's own
-    output areas is; ``fallback`` makes that Walking for a question not answered."""
+    """One part's answers, asked as a :class:`~assetmap.network.cost.Walking` over the part's own output areas is.
+
+    ``fallback`` makes that Walking for a question not answered.
+    """
 
     def __init__(self, job: Job, fallback: Callable[[], Walking]) -> None:
         with np.load(job.question) as q:
@@ -221,10 +235,12 @@ class Answered:
 
     @property
     def outside(self) -> np.ndarray:
+        """Per OA: True where no authority's answers measure it."""
         return cast("np.ndarray", self._outside)
 
     def pairs(self, asset_xy: np.ndarray, radius: float, oas: np.ndarray | None = None,
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(asset, OA, cost) for every pair within ``radius``, from the authorities' answers."""
         ids = np.array([self._index.get(tuple(p), -1) for p in np.asarray(asset_xy, dtype=float).tolist()],
                        dtype=np.int64)
         if radius > self.reach or (ids < 0).any():
@@ -250,6 +266,7 @@ class Answered:
         return None
 
     def nearest(self, oas: np.ndarray, asset_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each OA in ``oas``: the cost to its nearest asset and that asset's index, from the answers."""
         name = self._set_of(np.asarray(asset_xy, dtype=float))
         if name is None:
             return self._engine_walk().nearest(oas, asset_xy)
@@ -257,6 +274,7 @@ class Answered:
         return self.a[f"cost_{name}"][oas], self.a[f"arg_{name}"][oas]
 
     def route_m(self, oas: np.ndarray, asset_xy: np.ndarray) -> np.ndarray:
+        """Return the length in metres of the walk from each OA ``oas[k]`` to ``asset_xy[k]``, from the answers."""
         oas = np.asarray(oas, dtype=np.int64)
         asset_xy = np.asarray(asset_xy, dtype=float)
         out = np.full(len(oas), np.nan)
@@ -273,5 +291,5 @@ class Answered:
 
 
 def job_from(d: dict[str, Any] | str) -> Job:
-    """A :class:`Job` from its dict (or that dict as JSON), as a flow run's parameter carries it."""
+    """Return a :class:`Job` from its dict (or that dict as JSON), as a flow run's parameter carries it."""
     return Job(**(json.loads(d) if isinstance(d, str) else d))

@@ -20,8 +20,11 @@ from assetmap.settings import DISPLAY_CRS, STORE_CRS, settings
 
 @dataclass
 class WalkingArea:
-    """Streets within each band's minutes of a place: ``bands[minutes]`` is a list of lines
-    (each ``[[lon, lat], [lon, lat]]``); ``nodes[minutes]`` counts the street nodes within it."""
+    """Streets within each band's minutes of a place.
+
+    ``bands[minutes]`` is a list of lines (each ``[[lon, lat], [lon, lat]]``); ``nodes[minutes]`` counts the
+    street nodes within it.
+    """
 
     minutes: tuple[int, ...]
     bands: dict[int, list[list[list[float]]]]
@@ -29,14 +32,14 @@ class WalkingArea:
     start_m: float  # the straight line from the place to its nearest street node
 
     def geojson(self) -> dict[str, Any]:
-        """The bands as a GeoJSON FeatureCollection of MultiLineStrings (EPSG:4326)."""
+        """Return the bands as a GeoJSON FeatureCollection of MultiLineStrings (EPSG:4326)."""
         return {"type": "FeatureCollection", "features": [
             {"type": "Feature", "properties": {"minutes": m, "nodes": self.nodes[m]},
              "geometry": {"type": "MultiLineString", "coordinates": self.bands[m]}} for m in self.minutes]}
 
 
 def walking_area(engine: Engine, x: float, y: float, minutes: tuple[int, ...] = (10, 20)) -> WalkingArea:
-    """The streets within each of ``minutes`` of walking from the point ``(x, y)`` (EPSG:27700)."""
+    """Return the streets within each of ``minutes`` of walking from the point ``(x, y)`` (EPSG:27700)."""
     minutes = tuple(sorted(int(m) for m in minutes))
     (node,), (start,) = engine.snap(np.array([[x, y]]))
     per_min = settings.walk_m_per_min

@@ -49,7 +49,8 @@ class Part:
 def authority_of(con: duckdb.DuckDBPyConnection, xy: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
     """Each point's local authority (its GSS code, from the loaded authority boundaries; the
     nearest authority for a point inside none) and each authority's polygon. Empty codes where no
-    authority boundary is loaded."""
+    authority boundary is loaded.
+    """
     rows = area_shapes(con, "la")
     if not rows or len(xy) == 0:
         return np.full(len(xy), "", dtype=object), {}
@@ -71,8 +72,9 @@ def authority_of(con: duckdb.DuckDBPyConnection, xy: np.ndarray) -> tuple[np.nda
 
 
 def parts_for(con: duckdb.DuckDBPyConnection, oa_xy: np.ndarray, at_least: int = 2) -> list[Part] | None:
-    """The authorities' parts for the points ``oa_xy``, or None where one engine serves them all
-    (fewer than ``at_least`` authorities, no authority boundaries, or the split turned off)."""
+    """Return the authorities' parts for the points ``oa_xy``, or None where one engine serves them all
+    (fewer than ``at_least`` authorities, no authority boundaries, or the split turned off).
+    """
     if not settings.network_split:
         return None
     la, polys = authority_of(con, oa_xy)
@@ -96,8 +98,11 @@ def snapped_points(tree: cKDTree, xy: np.ndarray) -> np.ndarray:
 
 
 def in_part(part: Part, snapped: np.ndarray) -> np.ndarray:
-    """The places a part may reach (indices): those whose nearest node of the whole network lies
-    in it (a place beyond its edge would otherwise join the part at another node)."""
+    """Return the places a part may reach (indices).
+
+    Those whose nearest node of the whole network lies in it (a place beyond its edge would otherwise join the
+    part at another node).
+    """
     return _in_box(part, snapped)
 
 
@@ -122,9 +127,11 @@ class _Nowhere:
 
 
 def engine_near(con: duckdb.DuckDBPyConnection, x: float, y: float) -> Engine | None:
-    """The engine to walk from the point ``(x, y)``: its authority's part where the store holds
-    several authorities (every walk up to the buffer is exact there, and no region is routed as
-    one), else the whole network's (None without a network)."""
+    """Return the engine to walk from the point ``(x, y)``.
+
+    Its authority's part where the store holds several authorities (every walk up to the buffer is exact there,
+    and no region is routed as one), else the whole network's (None without a network).
+    """
     from assetmap.network.graph import load_engine
 
     if network_key(con) is None:
@@ -144,7 +151,7 @@ _lock = threading.Lock()
 
 
 def whole_network(con: duckdb.DuckDBPyConnection, key: Any) -> NetworkArrays:
-    """The stored network's arrays, read once per network and process."""
+    """Return the stored network's arrays, read once per network and process."""
     with _lock:
         hit = _whole.get(key)
     if hit is not None:
@@ -159,9 +166,11 @@ def whole_network(con: duckdb.DuckDBPyConnection, key: Any) -> NetworkArrays:
 
 
 def sub_network(whole: NetworkArrays, box: tuple[float, float, float, float]) -> dict[str, Any]:
-    """The nodes inside ``box`` and the edges with both ends inside it, as :class:`Engine`'s
-    arguments. Every component is kept: a piece cut off by the box's edge is reached only by
-    walks longer than the buffer, which the part does not claim to measure."""
+    """Return the nodes inside ``box`` and the edges with both ends inside it, as :class:`Engine`'s arguments.
+
+    Every component is kept: a piece cut off by the box's edge is reached only by walks longer than the buffer,
+    which the part does not claim to measure.
+    """
     x0, y0, x1, y1 = box
     inside = (whole.xy[:, 0] >= x0) & (whole.xy[:, 0] <= x1) & (whole.xy[:, 1] >= y0) & (whole.xy[:, 1] <= y1)
     ids = whole.node_ids[inside]
@@ -172,8 +181,9 @@ def sub_network(whole: NetworkArrays, box: tuple[float, float, float, float]) ->
 
 
 def part_engine(con: duckdb.DuckDBPyConnection, part: Part) -> Engine | None:
-    """The routing engine of one authority's part, built once per network, part and process
-    (None when no node of the network lies in the part)."""
+    """Return the routing engine of one authority's part, built once per network, part and process
+    (None when no node of the network lies in the part).
+    """
     key = network_key(con)
     if key is None:
         return None
@@ -194,8 +204,10 @@ def part_engine(con: duckdb.DuckDBPyConnection, part: Part) -> Engine | None:
 
 
 class PerAuthority:
-    """Walking access measured per authority, each on its own part of the network (see the
-    module docstring); answers the same questions as :class:`~assetmap.network.cost.Walking`."""
+    """Walking access measured per authority, each on its own part of the network (see the module docstring).
+
+    Answers the same questions as :class:`~assetmap.network.cost.Walking`.
+    """
 
     mode = NETWORK
 
@@ -252,8 +264,9 @@ class PerAuthority:
         return self.walks[k]
 
     def like(self, xy: np.ndarray, oa_snap_m: float) -> PerAuthority | CrowFlies:
-        """The same measure from other points (bus stops, snapped to the streets like places),
-        each from its own authority's part."""
+        """Return the same measure from other points (bus stops, snapped to the streets like places),
+        each from its own authority's part.
+        """
         parts = parts_for(self._con, xy, at_least=1)
         if parts is None:
             return CrowFlies(xy)
@@ -261,17 +274,17 @@ class PerAuthority:
 
     @staticmethod
     def part_points(oa_xy: np.ndarray, part: Part) -> np.ndarray:
-        """The points of the part's own output areas."""
+        """Return the points of the part's own output areas."""
         return cast("np.ndarray", np.asarray(oa_xy, dtype=float)[part.oas])
 
     @property
     def outside(self) -> np.ndarray:
+        """Per OA: True where its authority's network does not reach it."""
         return self._outside
 
     @property
     def modes(self) -> np.ndarray:
-        """Per OA: how it is measured, ``network`` or (in an authority the network does not reach)
-        ``crow_flies``."""
+        """Per OA: how it is measured, ``network`` or (in an authority the network does not reach) ``crow_flies``."""
         return self._modes
 
     @property
@@ -293,8 +306,11 @@ class PerAuthority:
 
     def _candidates(self, part: Part, walk: Any, asset_xy: np.ndarray, snapped: np.ndarray, radius: float | None,
                     ) -> np.ndarray:
-        """The assets a part is asked about: on the network, those it may reach; as the crow
-        flies, every one (nearest) or those within ``radius`` of its box."""
+        """Return the assets a part is asked about.
+
+        On the network, those it may reach; as the crow flies, every one (nearest) or those within
+        ``radius`` of its box.
+        """
         if not isinstance(walk, CrowFlies):
             return in_part(part, snapped)
         if radius is None:
@@ -302,13 +318,14 @@ class PerAuthority:
         return _in_box(part, asset_xy)
 
     def _local(self, part: Part, oas: np.ndarray | None) -> np.ndarray:
-        """The part's own OAs among ``oas`` (global indices), as indices into the part's OAs."""
+        """Return the part's own OAs among ``oas`` (global indices), as indices into the part's OAs."""
         if oas is None:
             return np.arange(len(part.oas))
         return np.flatnonzero(np.isin(part.oas, oas))
 
     def pairs(self, asset_xy: np.ndarray, radius: float, oas: np.ndarray | None = None,
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(asset, OA, cost) for every pair within ``radius``, each OA measured in its own authority."""
         if radius > settings.network_buffer_m:
             log.warning("walks of %.0f m measured within each authority and a %.0f m buffer", radius,
                         settings.network_buffer_m)
@@ -337,8 +354,11 @@ class PerAuthority:
         return a[order], o[order], c[order]
 
     def _each(self, oas: np.ndarray) -> list[tuple[Part, np.ndarray, np.ndarray, Any]]:
-        """For each part holding some of ``oas``: which of ``oas`` it holds, as positions in
-        ``oas`` and as indices into the part's own OAs, and its walk."""
+        """Return the parts holding some of ``oas``.
+
+        For each: which of ``oas`` it holds, as positions in ``oas`` and as indices into the part's own OAs, and its
+        walk.
+        """
         oas = np.asarray(oas, dtype=np.int64)
         out = []
         for k, part in enumerate(self.parts):
@@ -348,6 +368,7 @@ class PerAuthority:
         return out
 
     def nearest(self, oas: np.ndarray, asset_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each OA in ``oas``: the cost to its nearest asset in its authority's measure, and its index."""
         best = np.full(len(oas), np.nan)
         arg = np.full(len(oas), -1, dtype=np.int64)
         asset_xy = np.asarray(asset_xy, dtype=float)
@@ -359,6 +380,7 @@ class PerAuthority:
         return best, arg
 
     def route_m(self, oas: np.ndarray, asset_xy: np.ndarray) -> np.ndarray:
+        """Return the length in metres of the walk from each OA ``oas[k]`` to ``asset_xy[k]`` in its authority."""
         out = np.full(len(oas), np.nan)
         asset_xy = np.asarray(asset_xy, dtype=float)
         for _, mine, local, walk in self._each(oas):

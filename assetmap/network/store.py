@@ -32,6 +32,7 @@ class Kept:
     xy: np.ndarray  # the kept nodes' points, for checking how far places lie from them
 
     def note(self) -> str:
+        """Return what was kept, in a sentence for the ingest's note."""
         text = f"walking network: {self.nodes:,} nodes, {self.edges:,} edges"
         if self.dropped_nodes:
             text += (f" ({self.dropped_nodes:,} nodes in {self.islands:,} islands not joined to the main "
@@ -41,8 +42,7 @@ class Kept:
 
 def write_network(con: duckdb.DuckDBPyConnection, raw: RawNetwork, ingest_id: int, source: str,
                   sha256: str) -> Kept:
-    """Replace the store's network with the largest connected part of ``raw`` (inside the
-    ingest's transaction)."""
+    """Replace the store's network with the largest connected part of ``raw`` (inside the ingest's transaction)."""
     parts = largest_component(raw.nodes["node_id"].to_numpy(), raw.edges["from_node"].to_numpy(),
                               raw.edges["to_node"].to_numpy())
     nodes = raw.nodes[parts.keep].reset_index(drop=True)

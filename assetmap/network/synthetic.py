@@ -23,7 +23,7 @@ _GAPS = 0.35
 
 
 def river_y(x: np.ndarray | float, bounds: tuple[float, float, float, float]) -> np.ndarray:
-    """The river's northing at each easting: a slow meander a little south of the centre."""
+    """Return the river's northing at each easting: a slow meander a little south of the centre."""
     minx, miny, _, maxy = bounds
     cy = (miny + maxy) / 2
     return np.asarray(cy - 1200.0 + 900.0 * np.sin((np.asarray(x, dtype=float) - minx) / 2600.0))

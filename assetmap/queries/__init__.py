@@ -229,7 +229,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """A public name, from the topic module that holds it (imported on first use)."""
+    """Return a public name, from the topic module that holds it (imported on first use)."""
     try:
         module = _WHERE[name]
     except KeyError:

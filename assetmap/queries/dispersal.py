@@ -128,13 +128,13 @@ COLUMNS = ["la_code", "la_name", "region", "period", "residents", "residents_bas
 
 
 def regions(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The UK regions and nations the loaded Asy_D11 figures name, in order."""
+    """Return the UK regions and nations the loaded Asy_D11 figures name, in order."""
     return [r[0] for r in con.execute(
         "SELECT DISTINCT region FROM dispersal WHERE region IS NOT NULL ORDER BY region").fetchall()]
 
 
 def home_region(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The region of the loaded study area: the one most of its authorities' figures name."""
+    """Return the region of the loaded study area: the one most of its authorities' figures name."""
     row = con.execute(
         """SELECT d.region FROM dispersal d
            WHERE d.region IS NOT NULL AND d.la_code IN (
@@ -145,8 +145,9 @@ def home_region(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 def carried_forward(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The retired codes the loaded figures use, each with the authority that holds its area
-    today, the date and the order behind it (ONS's successor lookup: :mod:`assetmap.vocab.local_authorities`)."""
+    """Return the retired codes the loaded figures use, each with the authority that holds its area
+    today, the date and the order behind it (ONS's successor lookup: :mod:`assetmap.vocab.local_authorities`).
+    """
     codes = [r[0] for r in con.execute("SELECT DISTINCT la_code FROM dispersal ORDER BY 1").fetchall()]
     rows = []
     for old, new in local_authorities.successors_of(codes).items():
@@ -163,9 +164,11 @@ def carried_forward(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def breaks(con: duckdb.DuckDBPyConnection, within: Iterable[_dt.date] | None = None
            ) -> list[asylum_support.SeriesBreak]:
-    """Where the publisher changed what it allocates to authorities: the releases' own labelled
-    ``N/A - …`` rows (``dispersal_unallocated``), and the breaks the Home Office's notes describe
-    that no loaded row shows; only those holding one of the dates ``within``, when given."""
+    """Where the publisher changed what it allocates to authorities.
+
+    The releases' own labelled ``N/A - …`` rows (``dispersal_unallocated``), and the breaks the Home Office's
+    notes describe that no loaded row shows; only those holding one of the dates ``within``, when given.
+    """
     found = []
     for support, label, first, last, people in con.execute(
             """SELECT support_type, label, min(period), max(period), arg_max(people, period)
@@ -249,7 +252,7 @@ def trend(con: duckdb.DuckDBPyConnection, region: str | None = None, las: list[s
 
 def review(con: duckdb.DuckDBPyConnection, period: str | None = None, support_types: list[str] | None = None,
            region: str | None = None, las: list[str] | None = None) -> pd.DataFrame:
-    """The authorities at one date (default: the latest loaded), sorted by supported per 10,000.
+    """Return the authorities at one date (default: the latest loaded), sorted by supported per 10,000.
 
     The same figures as :func:`trend` at that date, for the authorities with residents loaded.
     """
@@ -262,7 +265,8 @@ def review(con: duckdb.DuckDBPyConnection, period: str | None = None, support_ty
 def growth(table: pd.DataFrame) -> pd.DataFrame:
     """Per authority: supported per 10,000 at the first and last date of ``table`` (a
     :func:`trend`), the change, and ESOL places per 10,000 now: where dispersal grew and
-    provision did not keep up. Sorted by the change, largest first."""
+    provision did not keep up. Sorted by the change, largest first.
+    """
     if table.empty:
         return pd.DataFrame(columns=["la_code", "la_name", "first", "last", "supported_per_10k_first",
                                      "supported_per_10k_last", "change_per_10k", "esol_places_per_10k"])

@@ -1,6 +1,8 @@
-"""What the downloads read (:mod:`assetmap.export`, :mod:`assetmap.openreferral`): each layer as
-rows with its geometry as WKB, the sites as Open Referral needs them, and how many sensitive
-sites a public download leaves out. Used as a module (``from assetmap.queries import exports``)."""
+"""What the downloads read (:mod:`assetmap.export`, :mod:`assetmap.openreferral`).
+
+Each layer as rows with its geometry as WKB, the sites as Open Referral needs them, and how many sensitive sites a
+public download leaves out. Used as a module (``from assetmap.queries import exports``).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ import pandas as pd
 
 
 def area_layer(con: duckdb.DuckDBPyConnection, level: str) -> pd.DataFrame:
-    """The areas of ``level`` with each one's bus and rail access (PTAL: an OA's own, a unit's
-    residents' mean; empty until a timetable is loaded and analysed) and ``wkb``."""
+    """Return the areas of ``level`` with each one's bus and rail access (PTAL: an OA's own, a unit's
+    residents' mean; empty until a timetable is loaded and analysed) and ``wkb``.
+    """
     return con.execute(
         """SELECT a.code, a.name, a.level, a.parent_code, a.vintage, a.source,
                   coalesce(o.ptal_ai, u.ptal_ai) AS ptal_ai, coalesce(o.ptal_band, u.ptal_band) AS ptal_band,
@@ -43,8 +46,10 @@ def sensitive_sites(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def referral_sites(con: duckdb.DuckDBPyConnection, partner: bool) -> pd.DataFrame:
-    """Every site (the sensitive ones only for ``partner``) as Open Referral needs it: its fields,
-    ``lat``/``lon`` (EPSG:4326) and its local authority's code and name, by id."""
+    """Every site (the sensitive ones only for ``partner``) as Open Referral needs it.
+
+    Its fields, ``lat``/``lon`` (EPSG:4326) and its local authority's code and name, by id.
+    """
     return con.execute(
         """SELECT a.asset_id, a.category, a.subtype, a.name, a.address, a.postcode, a.attrs::VARCHAR AS attrs,
                   a.sensitive, a.source, a.source_record_id, a.licence, a.observed_at,

@@ -36,25 +36,29 @@ def _change_params(start: Any, end: Any, category: str | None, partner: bool) ->
 
 def changes(con: duckdb.DuckDBPyConnection, start: Any = None, end: Any = None, category: str | None = None,
             partner: bool = False) -> pd.DataFrame:
-    """The openings, reopenings, moves and closures that took effect after ``start`` and up to
+    """Return the openings, reopenings, moves and closures that took effect after ``start`` and up to
     ``end`` (either may be None), newest first, each with its ward (where it was for a closure,
     where it went for a move) and, for a move, how far. Sensitive sites only for ``partner`` (a
-    public snapshot holds none)."""
+    public snapshot holds none).
+    """
     return con.execute(_CHANGES_SQL, _change_params(start, end, category, partner)).df()
 
 
 def change_records(con: duckdb.DuckDBPyConnection, start: Any = None, end: Any = None,
                    category: str | None = None, partner: bool = False) -> list[dict[str, Any]]:
-    """:func:`changes` as plain records (``moved_m`` None unless moved), without pandas: what the
-    command line prints, so ``assetmap changes`` does not import it."""
+    """:func:`changes` as plain records (``moved_m`` None unless moved), without pandas.
+
+    What the command line prints, so ``assetmap changes`` does not import it.
+    """
     cur = con.execute(_CHANGES_SQL, _change_params(start, end, category, partner))
     names = [d[0] for d in cur.description or ()]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def tally_by_ward(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Openings, reopenings, moves and closures counted per ward and category, and the net
-    (opened + reopened - closed), fewest net first, then by ward code (no ward last)."""
+    """Return the openings, reopenings, moves and closures counted per ward and category, and the net
+    (opened + reopened - closed), fewest net first, then by ward code (no ward last).
+    """
     counts: dict[tuple[Any, Any, Any], dict[str, int]] = {}
     for r in records:
         key = (r["ward_code"], r["ward_name"], r["category"])
@@ -67,8 +71,9 @@ def tally_by_ward(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def changes_by_ward(frame: pd.DataFrame) -> pd.DataFrame:
-    """Openings, closures and moves counted per ward and category (from :func:`changes`; as
-    :func:`tally_by_ward` counts them)."""
+    """Return the openings, closures and moves counted per ward and category (from :func:`changes`; as
+    :func:`tally_by_ward` counts them).
+    """
     import pandas as pd
 
     records = frame[["ward_code", "ward_name", "category", "change"]].astype(object)
@@ -91,7 +96,7 @@ def provision_timeline(con: duckdb.DuckDBPyConnection, categories: list[str] | N
 
 
 def as_at_moments(con: duckdb.DuckDBPyConnection) -> list[Any]:
-    """The past moments gaps were computed for (``recompute --as-at``), newest first."""
+    """Return the past moments gaps were computed for (``recompute --as-at``), newest first."""
     return [r[0] for r in con.execute("SELECT DISTINCT as_at FROM unit_gaps_as_at ORDER BY 1 DESC").fetchall()]
 
 

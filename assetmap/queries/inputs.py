@@ -1,6 +1,7 @@
-"""What the analysis reads of the store (:mod:`assetmap.analysis`): census counts pivoted per output
-area, the OAs' points, the assets as supply, each OA's unit, and the main languages spoken beside
-the languages providers offer. Used as a module (``from assetmap.queries import inputs``).
+"""What the analysis reads of the store (:mod:`assetmap.analysis`).
+
+Census counts pivoted per output area, the OAs' points, the assets as supply, each OA's unit, and the main languages
+spoken beside the languages providers offer. Used as a module (``from assetmap.queries import inputs``).
 
 Values are parameters; the SQL put together here joins fixed fragments and numbered parameter
 names, never a value.
@@ -21,7 +22,7 @@ from assetmap.vocab.units import OA_RE
 # -- census --------------------------------------------------------------------------------------
 
 def _study_filter(within: str | None) -> str:
-    """SQL restricting ``area_code`` to the study's OAs (fixed SQL; the level is ``$level``)."""
+    """Return the SQL restricting ``area_code`` to the study's OAs (fixed SQL; the level is ``$level``)."""
     if within == "oa":
         return "AND area_code IN (SELECT code FROM areas WHERE level = 'oa')"
     if within == "study":  # OAs with a polygon or a unit at any level
@@ -33,16 +34,18 @@ def _study_filter(within: str | None) -> str:
 
 
 def census_categories(con: duckdb.DuckDBPyConnection, variable: str) -> list[str]:
-    """The categories of a census variable, sorted (none when it is not loaded)."""
+    """Return the categories of a census variable, sorted (none when it is not loaded)."""
     return [r[0] for r in con.execute(
         "SELECT DISTINCT category FROM population WHERE variable = ? ORDER BY 1", [variable]).fetchall()]
 
 
 def census_pivot(con: duckdb.DuckDBPyConnection, variable: str, categories: list[str],
                  within: str | None = None) -> dict[str, np.ndarray]:
-    """The counts of ``variable`` per OA (latest vintage per OA), OAs sorted: ``area_code`` and one
-    column ``c{i}`` per category ``categories[i]``, pivoted in DuckDB. ``within`` as
-    :func:`assetmap.analysis.inputs.load_counts` takes it."""
+    """Return the counts of ``variable`` per OA (latest vintage per OA), OAs sorted.
+
+    ``area_code`` and one column ``c{i}`` per category ``categories[i]``, pivoted in DuckDB. ``within`` as
+    :func:`assetmap.analysis.inputs.load_counts` takes it.
+    """
     row = con.execute("SELECT count(DISTINCT vintage) FROM population WHERE variable = ?", [variable]).fetchone()
     # one vintage (the usual case): no latest-vintage window over every row of the variable
     latest = "QUALIFY vintage = max(vintage) OVER (PARTITION BY area_code)" if row and row[0] > 1 else ""
@@ -81,7 +84,8 @@ def supply_assets(con: duckdb.DuckDBPyConnection, categories: list[str] | None =
                   public_only: bool = False) -> pd.DataFrame:
     """``asset_id, category, x, y, oa_code, ward_code, supply`` of the located assets open now (or
     ``as_at`` a past moment, from their history), of ``categories`` (None: all), the public ones
-    only with ``public_only``; by id."""
+    only with ``public_only``; by id.
+    """
     source, params = ("asset_supply", []) if as_at is None else ("assets_as_at(?)", [as_at])
     return con.execute(
         f"""SELECT asset_id, category, ST_X(geom) AS x, ST_Y(geom) AS y, oa_code, ward_code, capacity AS supply
@@ -108,7 +112,7 @@ def oa_units(con: duckdb.DuckDBPyConnection, level: str) -> pd.DataFrame:
 
 
 def oa_unit_levels(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """The unit levels the OAs have a lookup to."""
+    """Return the unit levels the OAs have a lookup to."""
     return {r[0] for r in con.execute(
         "SELECT DISTINCT parent_level FROM area_lookup WHERE regexp_matches(area_code, ?)", [OA_RE]).fetchall()}
 
@@ -133,7 +137,8 @@ def units_of(con: duckdb.DuckDBPyConnection, level: str, oas: Iterable[str] = ()
 def provider_languages(con: duckdb.DuckDBPyConnection, categories: list[str],
                        bounds: tuple[float, float, float, float] | None = None) -> pd.DataFrame:
     """``asset_id, x, y, langs`` (the ``languages`` attribute as JSON text) of the providers of
-    ``categories`` that list languages (those within ``bounds``, EPSG:27700, when given)."""
+    ``categories`` that list languages (those within ``bounds``, EPSG:27700, when given).
+    """
     lo_x, lo_y, hi_x, hi_y = bounds if bounds is not None else (None, None, None, None)
     return con.execute(
         """SELECT asset_id, ST_X(geom) AS x, ST_Y(geom) AS y, json_extract(attrs, '$.languages')::VARCHAR AS langs
@@ -145,7 +150,7 @@ def provider_languages(con: duckdb.DuckDBPyConnection, categories: list[str],
 
 def languages_spoken(con: duckdb.DuckDBPyConnection, units: pd.DataFrame, points: pd.DataFrame | None,
                      languages: list[str]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """The main languages spoken in the OAs of ``units`` (``oa_code, k``: each OA's unit as a
+    """Return the main languages spoken in the OAs of ``units`` (``oa_code, k``: each OA's unit as a
     number), with each OA's point (``points``, ``oa_code, x, y``; found here when None).
 
     Returns the points (numbered ``pt``) and, for each OA and language of ``languages`` (latest

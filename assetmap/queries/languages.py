@@ -9,16 +9,18 @@ from assetmap.queries.measures import LEVEL
 
 
 def languages_spoken(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The main languages (other than English and Welsh) with speakers in the study area, most
-    speakers first."""
+    """Return the main languages (other than English and Welsh) with speakers in the study area, most speakers first."""
     return [r[0] for r in con.execute(
         "SELECT language FROM unit_languages WHERE unit_level = ? GROUP BY 1 ORDER BY sum(speakers) DESC",
         [LEVEL]).fetchall()]
 
 
 def ward_languages(con: duckdb.DuckDBPyConnection, code: str, top: int = 8) -> pd.DataFrame:
-    """A ward's most spoken main languages other than English or Welsh: speakers, their share of
-    residents, ESOL or refugee-support providers in the language within reach, and the language gap."""
+    """Return a ward's most spoken main languages other than English or Welsh.
+
+    Speakers, their share of residents, ESOL or refugee-support providers in the language within reach, and the
+    language gap.
+    """
     from assetmap.vocab.languages import language_label
 
     df = con.execute(

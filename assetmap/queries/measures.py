@@ -51,6 +51,7 @@ class Measure:
     language: str = "urdu"
 
     def __post_init__(self) -> None:
+        """Refuse a measure whose language, kind, category, field, index or group is unknown."""
         from assetmap.vocab.languages import LANGUAGES
 
         if self.language not in LANGUAGES:
@@ -66,6 +67,7 @@ class Measure:
 
     @property
     def label(self) -> str:
+        """What the measure shows, as a legend's title."""
         cat = vocab.CATEGORY_LABELS.get(self.category, self.category)
         if self.kind in _GAP_COLUMNS:
             return f"{KINDS[self.kind]}: {cat}"
@@ -83,7 +85,7 @@ class Measure:
         return f"Share of residents: {vocab.group_label(self.group)}"
 
     def params(self) -> dict[str, str]:
-        """The query parameters that find this measure again (only those that matter)."""
+        """Return the query parameters that find this measure again (only those that matter)."""
         out = {"measure": self.kind}
         if self.kind in (*_GAP_COLUMNS, "access"):
             out["category"] = self.category
@@ -99,7 +101,7 @@ class Measure:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Measure:
-        """A measure from query parameters; anything unknown falls back to the default."""
+        """Return a measure from query parameters; anything unknown falls back to the default."""
         base = asdict(cls())
         mapping = {"measure": "kind", "category": "category", "field": "field", "index": "index",
                    "group": "group", "language": "language"}
@@ -153,7 +155,7 @@ def measure_values(con: duckdb.DuckDBPyConnection, m: Measure) -> pd.DataFrame:
 
 
 def measure_frame(con: duckdb.DuckDBPyConnection, m: Measure) -> Any:
-    """The map layer (wards with the measure's value) as a GeoDataFrame in EPSG:4326."""
+    """Return the map layer (wards with the measure's value) as a GeoDataFrame in EPSG:4326."""
     import geopandas as gpd
     import shapely
 

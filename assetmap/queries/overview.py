@@ -64,13 +64,13 @@ def ward(con: duckdb.DuckDBPyConnection, code: str) -> dict[str, Any] | None:
 
 
 def ward_la(con: duckdb.DuckDBPyConnection, code: str) -> tuple[str | None, str | None]:
-    """The ward's local authority (code, name)."""
+    """Return the ward's local authority (code, name)."""
     w = ward(con, code)
     return (None, None) if w is None else (w["la_code"], w["la_name"])
 
 
 def la_wards(con: duckdb.DuckDBPyConnection, la_code: str) -> list[str]:
-    """The wards whose local authority (that of most of their OAs) is ``la_code``."""
+    """Return the wards whose local authority (that of most of their OAs) is ``la_code``."""
     df = con.execute(
         """WITH w AS (SELECT DISTINCT l1.parent_code AS code, NULL AS name
                       FROM area_lookup l1 JOIN area_lookup l2
@@ -85,7 +85,7 @@ def ward_count(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def ethnic_groups(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
-    """The focal groups the loaded ethnic-group table supports."""
+    """Return the focal groups the loaded ethnic-group table supports."""
     cats = [r[0] for r in con.execute(
         "SELECT DISTINCT category FROM population WHERE variable = ? ORDER BY 1", [vocab.ETHNIC_GROUP]).fetchall()]
     return vocab.focal_groups(cats)
@@ -93,7 +93,7 @@ def ethnic_groups(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
 
 def feature_collection(con: duckdb.DuckDBPyConnection, level: str, detail: str,
                        properties: pd.DataFrame | None = None) -> dict[str, Any]:
-    """The display geometry of ``level`` (made by :func:`assetmap.display.refresh`) as a GeoJSON
+    """Return the display geometry of ``level`` (made by :func:`assetmap.display.refresh`) as a GeoJSON
     FeatureCollection.
 
     ``properties`` (indexed by code) adds columns to each feature's properties; every feature has

@@ -43,15 +43,18 @@ def assets_frame(con: duckdb.DuckDBPyConnection, partner: bool = False) -> Any:
 
 
 def religions(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The religions of the places of worship loaded (``unspecified`` where none is given)."""
+    """Return the religions of the places of worship loaded (``unspecified`` where none is given)."""
     return [r[0] for r in con.execute(
         "SELECT DISTINCT coalesce(nullif(subtype, ''), 'unspecified') FROM assets "
         "WHERE category = 'place_of_worship' ORDER BY 1").fetchall()]
 
 
 def sensitive_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Sensitive assets per ward and category: all public mode says about them (from the counts a
-    snapshot holds; a working store has none and counts its assets)."""
+    """Sensitive assets per ward and category.
+
+    All public mode says about them (from the counts a snapshot holds; a working store has none and counts its
+    assets).
+    """
     return con.execute(
         """SELECT ward_code AS code, category, in_ward AS n FROM sensitive_site_counts WHERE in_ward > 0
            UNION ALL
@@ -90,7 +93,7 @@ def assets_in_reach(con: duckdb.DuckDBPyConnection, code: str, radius_m: float =
 
 def ward_map_layers(con: duckdb.DuckDBPyConnection, code: str, partner: bool = False,
                     ward_buffer_m: float = 1500.0, asset_radius_m: float = 1600.0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What a ward's printed map draws, in EPSG:27700: ``(wards, points)``.
+    """Return what a ward's printed map draws, in EPSG:27700: ``(wards, points)``.
 
     ``wards`` (``code, wkb``): the ward and its neighbours within ``ward_buffer_m``; ``points``
     (``category, x, y``): the assets within ``asset_radius_m`` that may be shown.

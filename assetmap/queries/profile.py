@@ -33,7 +33,7 @@ def population_mix(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
 
 
 def ward_indices(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
-    """The ward's segregation indices, the multigroup ones first, with labels."""
+    """Return the ward's segregation indices, the multigroup ones first, with labels."""
     df = con.execute(
         """SELECT focal_group, index_name, value, ci_low, ci_high, reliable, n_oas FROM unit_indices
            WHERE unit_level = ? AND unit_code = ? ORDER BY focal_group <> 'all', focal_group, index_name""",
@@ -58,14 +58,17 @@ def ward_gaps(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
 
 
 def why(components: list[dict[str, Any]], n: int = 3) -> str:
-    """The components that move a gap most, as words: 'ESOL need +0.39, capacity -0.10'."""
+    """Return the components that move a gap most, as words: 'ESOL need +0.39, capacity -0.10'."""
     top = sorted(components or [], key=lambda c: -abs(c.get("contribution") or 0))[:n]
     return ", ".join(f"{c['component'].replace('_', ' ')} {c['contribution']:+.2f}" for c in top)
 
 
 def ward_access(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
-    """The ward's accessibility per category: how it was measured (``access_mode``), the distance
-    to the nearest (on foot where a network is loaded), the walk in minutes and the straight line."""
+    """Return the ward's accessibility per category.
+
+    How it was measured (``access_mode``), the distance to the nearest (on foot where a network is loaded), the
+    walk in minutes and the straight line.
+    """
     return con.execute(
         """SELECT category, demand_basis, demand, access_mode, nearest_m, nearest_min, crow_m, share_within_800,
                   share_within_1600, e2sfca, assets_in_unit, capacity_in_unit
@@ -77,8 +80,10 @@ def _distance(m: float) -> str:
 
 
 def access_sentences(access: pd.DataFrame) -> list[str]:
-    """One plain line per category of :func:`ward_access`, saying both distances where the walk
-    is known: "Nearest ESOL class: 350 m as the crow flies, 1.2 km on foot (15 minutes' walk)"."""
+    """One plain line per category of :func:`ward_access`, saying both distances where the walk is known.
+
+    "Nearest ESOL class: 350 m as the crow flies, 1.2 km on foot (15 minutes' walk)".
+    """
     from assetmap.vocab.categories import CATEGORY_ONE, SENSITIVE_CATEGORIES
 
     out = []
@@ -99,8 +104,11 @@ def access_sentences(access: pd.DataFrame) -> list[str]:
 
 
 def access_mode(con: duckdb.DuckDBPyConnection) -> str | None:
-    """How the snapshot's access was measured: ``network`` (on foot along the streets, where any
-    OA was), ``crow_flies`` (straight lines), or None before any recompute."""
+    """How the snapshot's access was measured.
+
+    ``network`` (on foot along the streets, where any OA was), ``crow_flies`` (straight lines), or None before
+    any recompute.
+    """
     modes = {r[0] for r in con.execute("SELECT DISTINCT access_mode FROM unit_access").fetchall()}
     if "network" in modes:
         return "network"
@@ -109,8 +117,9 @@ def access_mode(con: duckdb.DuckDBPyConnection) -> str | None:
 
 def walking_area(con: duckdb.DuckDBPyConnection, asset_id: str, partner: bool = False,
                  minutes: tuple[int, ...] = (10, 20)) -> dict[str, Any] | None:
-    """The streets within ``minutes`` of walking from an asset, as GeoJSON (None without a
-    walking network, or for an asset this reader may not locate: a sensitive one in public)."""
+    """Return the streets within ``minutes`` of walking from an asset, as GeoJSON (None without a
+    walking network, or for an asset this reader may not locate: a sensitive one in public).
+    """
     from assetmap.network.reach import walking_area as area
     from assetmap.network.split import engine_near
 
@@ -128,11 +137,13 @@ def walking_area(con: duckdb.DuckDBPyConnection, asset_id: str, partner: bool = 
 
 #: What each page says about how distances were measured.
 def ward_ptal(con: duckdb.DuckDBPyConnection, code: str) -> dict[str, Any] | None:
-    """The ward's bus and rail access (PTAL): ``ptal_ai``, ``ptal_band``, ``oas`` (with a figure),
-    ``outside`` (OAs beyond the walking network), ``walk_mode``, the timetable's ``service_date``
-    and ``source``, and ``routes``: each route within reach of any of its OAs, with the share of
-    its OAs that reach it, the median walk to its best stop, its peak frequency and its median
-    weighted EDF. None when no timetable is loaded."""
+    """Return the ward's bus and rail access (PTAL).
+
+    ``ptal_ai``, ``ptal_band``, ``oas`` (with a figure), ``outside`` (OAs beyond the walking network),
+    ``walk_mode``, the timetable's ``service_date`` and ``source``, and ``routes``: each route within reach of
+    any of its OAs, with the share of its OAs that reach it, the median walk to its best stop, its peak
+    frequency and its median weighted EDF. None when no timetable is loaded.
+    """
     info = con.execute("SELECT service_date, source, date_chosen FROM transit_info LIMIT 1").fetchone()
     if info is None:
         return None
@@ -158,8 +169,11 @@ def ward_ptal(con: duckdb.DuckDBPyConnection, code: str) -> dict[str, Any] | Non
 
 
 def ptal_sentence(p: dict[str, Any] | None) -> str | None:
-    """One plain line: "Bus and rail access: PTAL 2 (index 7.4, the residents' mean), 12 routes
-    within a walk of the morning peak of Wednesday 18 July 2018". None without a timetable."""
+    """Return the ward's bus and rail access in one plain line (None without a timetable).
+
+    For instance: "Bus and rail access: PTAL 2 (index 7.4, the residents' mean), 12 routes within a walk
+    of the morning peak of Wednesday 18 July 2018".
+    """
     if p is None:
         return None
     when = f"{p['service_date']:%A %d %B %Y}" if hasattr(p["service_date"], "strftime") else str(p["service_date"])
@@ -200,7 +214,7 @@ def share_in(con: duckdb.DuckDBPyConnection, variable: str, categories: tuple[st
 
 
 def ward_vs_la(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
-    """The ward beside its local authority: residents' shares, and each category's gap.
+    """Return the ward beside its local authority: residents' shares, and each category's gap.
 
     The LA's gap is the mean over its wards, weighted by residents in need.
     """

@@ -48,7 +48,7 @@ def quarantine_reasons(con: duckdb.DuckDBPyConnection, ingest_id: int | None = N
 
 def quarantine_rows(con: duckdb.DuckDBPyConnection, ingest_id: int | None = None, reason: str | None = None,
                     limit: int = 50) -> list[dict[str, Any]]:
-    """The quarantined rows themselves, with the file each came from."""
+    """Return the quarantined rows themselves, with the file each came from."""
     rows = con.execute(
         """SELECT q.ingest_id, i.path, q.row_number, q.reason_code, q.message, q.raw
            FROM quarantine q JOIN ingests i USING (ingest_id)
@@ -59,8 +59,9 @@ def quarantine_rows(con: duckdb.DuckDBPyConnection, ingest_id: int | None = None
 
 
 def repairs(con: duckdb.DuckDBPyConnection, ingest_id: int | None = None, limit: int = 500) -> pd.DataFrame:
-    """What readers changed in rows to store them (a code repaired by the row's name, repeated
-    figures added up), with the file and the reason, newest ingest first."""
+    """Return what readers changed in rows to store them (a code repaired by the row's name, repeated
+    figures added up), with the file and the reason, newest ingest first.
+    """
     cols = ["ingest_id", "path", "row_number", "field", "given", "stored", "reason"]
     if not scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'repairs'"):
         return pd.DataFrame(columns=cols)  # a snapshot made before repairs were recorded
@@ -71,7 +72,7 @@ def repairs(con: duckdb.DuckDBPyConnection, ingest_id: int | None = None, limit:
 
 
 def events_timeline(con: duckdb.DuckDBPyConnection, limit: int = 500) -> pd.DataFrame:
-    """The latest events, newest first."""
+    """Return the latest events, newest first."""
     return con.execute("SELECT occurred_at, name, payload::VARCHAR AS payload FROM events "
                        "ORDER BY occurred_at DESC LIMIT ?", [limit]).df()
 

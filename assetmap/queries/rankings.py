@@ -28,7 +28,7 @@ def gap_ranking(con: duckdb.DuckDBPyConnection, category: str) -> pd.DataFrame:
 
 def unit_gaps(con: duckdb.DuckDBPyConnection, level: str, category: str, top: int,
               flagged_only: bool = False) -> list[dict[str, Any]]:
-    """The ``top`` units of ``level`` by gap for ``category``, components and flags parsed."""
+    """Return the ``top`` units of ``level`` by gap for ``category``, components and flags parsed."""
     rows = con.execute(
         """SELECT g.unit_code, a.name, g.rank, g.gap, g.need, g.supply, g.flags, g.components, g.strengths
            FROM unit_gaps g LEFT JOIN areas a ON a.code = g.unit_code AND a.level = g.unit_level
@@ -55,7 +55,8 @@ def unit_indices(con: duckdb.DuckDBPyConnection, level: str, unit: str | None = 
 
 def partner_disagreements(con: duckdb.DuckDBPyConnection, tolerance: float) -> tuple[pd.DataFrame, int]:
     """Partner-published index values that differ from ours by more than ``tolerance`` (or have
-    no computed value), largest difference first; and how many partner values there are."""
+    no computed value), largest difference first; and how many partner values there are.
+    """
     rows = con.execute(
         """SELECT p.source, p.unit_code, p.focal_group, p.index_name, p.value AS partner,
                   w.value AS computed, p.value - w.value AS difference

@@ -9,7 +9,7 @@ from assetmap.settings import settings
 
 
 def scorecard_las(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The local authorities with scorecard figures: code, name, figures."""
+    """Return the local authorities with scorecard figures: code, name, figures."""
     return con.execute(
         """SELECT s.la_code AS code, coalesce(a.name, s.la_code) AS name, count(*) AS figures
            FROM scorecard_indicators s LEFT JOIN areas a ON a.level = 'la' AND a.code = s.la_code
@@ -18,7 +18,8 @@ def scorecard_las(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def la_ethnic_population(con: duckdb.DuckDBPyConnection, la_code: str) -> dict[str, float]:
     """Residents of each ethnic category in a local authority (latest census, summed over its OAs;
-    found through the OA lookup, or through its wards)."""
+    found through the OA lookup, or through its wards).
+    """
     rows = con.execute(
         """WITH oas AS (
                SELECT area_code FROM area_lookup WHERE parent_level = 'la' AND parent_code = ?
@@ -34,9 +35,12 @@ def la_ethnic_population(con: duckdb.DuckDBPyConnection, la_code: str) -> dict[s
 
 
 def scorecard(con: duckdb.DuckDBPyConnection, la_code: str, min_population: float | None = None) -> pd.DataFrame:
-    """A local authority's scorecard: each figure as a disparity ratio against its reference group
-    (value / reference value, with the interval's bounds when given), the group's and reference
-    group's residents from the census beside it, and why a figure may not be reliable."""
+    """Return a local authority's scorecard.
+
+    Each figure as a disparity ratio against its reference group (value / reference value, with the interval's
+    bounds when given), the group's and reference group's residents from the census beside it, and why a figure
+    may not be reliable.
+    """
     from assetmap.vocab.scorecards import DOMAINS, group_categories
 
     floor = settings.scorecard_min_population if min_population is None else min_population

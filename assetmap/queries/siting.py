@@ -1,6 +1,8 @@
-"""What the what-if and the site suggestions read (:mod:`assetmap.sites`): places on the
-national grid and back, the output area and ward at a point, and a level's stored gaps and
-access, which they change in memory."""
+"""What the what-if and the site suggestions read (:mod:`assetmap.sites`).
+
+Places on the national grid and back, the output area and ward at a point, and a level's stored gaps and access,
+which they change in memory.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ def to_lon_lat(con: duckdb.DuckDBPyConnection, xs: list[float], ys: list[float])
 
 
 def oa_and_ward_at(con: duckdb.DuckDBPyConnection, x: float, y: float) -> tuple[str | None, str | None]:
-    """The output area holding a grid point, and its ward (None where none is loaded)."""
+    """Return the output area holding a grid point, and its ward (None where none is loaded)."""
     row = con.execute(
         """SELECT a.code, l.parent_code FROM areas a
            LEFT JOIN area_lookup l ON l.area_code = a.code AND l.parent_level = 'ward'

@@ -1,5 +1,7 @@
-"""What a subscription watches in a snapshot (:func:`assetmap.alerts.picture`): the sites in its
-wards and categories, their gaps, the wards' names; and which area codes a store knows."""
+"""What a subscription watches in a snapshot (:func:`assetmap.alerts.picture`).
+
+The sites in its wards and categories, their gaps, the wards' names; and which area codes a store knows.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ def known_codes(con: duckdb.DuckDBPyConnection, level: str, codes: list[str]) ->
 def sites_watched(con: duckdb.DuckDBPyConnection, wards: list[str], categories: list[str] | None,
                   also: list[str]) -> list[tuple[Any, ...]]:
     """``asset_id, name, category, ward_code, x, y`` (metres, to 0.1) of the sites in ``wards`` and
-    ``categories`` (None: every one), and of the sites ``also`` names wherever they are."""
+    ``categories`` (None: every one), and of the sites ``also`` names wherever they are.
+    """
     return con.execute(
         """SELECT asset_id, name, category, ward_code, round(ST_X(geom), 1), round(ST_Y(geom), 1) FROM assets
            WHERE (list_contains(?::VARCHAR[], ward_code)

@@ -87,8 +87,11 @@ def sniff(path: str | Path, data: bytes, options: dict[str, Any] | None = None) 
 
 
 def _shown_columns(header: list[str]) -> str:
-    """The column names a refusal may quote: at most 12, each cut to 40 characters; none for a
-    file whose first line has no delimiter (not a table: that line is content, not names)."""
+    """Return the column names a refusal may quote.
+
+    At most 12, each cut to 40 characters; none for a file whose first line has no delimiter (not a table: that
+    line is content, not names).
+    """
     if len(header) < 2:
         return "none: the first line is not a delimited header"
     shown = [h if len(h) <= 40 else h[:39] + "…" for h in header[:12]]

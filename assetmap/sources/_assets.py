@@ -105,8 +105,11 @@ def _end_versions(con: duckdb.DuckDBPyConnection, ids: str, eff: _dt.datetime, i
 
 
 def _close(con: duckdb.DuckDBPyConnection, ids: list[str], eff: _dt.datetime, ingest_id: int) -> list[str]:
-    """Close the assets ``ids`` still open: a last version with status 'closed', and gone from
-    ``assets`` (the analysis and the maps read what is open). Returns the wards they were in."""
+    """Close the assets ``ids`` still open.
+
+    A last version with status 'closed', and gone from ``assets`` (the analysis and the maps read what is open).
+    Returns the wards they were in.
+    """
     if not ids:
         return []
     con.register("_closing", pd.DataFrame({"asset_id": ids}))
@@ -128,8 +131,10 @@ def _close(con: duckdb.DuckDBPyConnection, ids: list[str], eff: _dt.datetime, in
 
 
 def _check_order(con: duckdb.DuckDBPyConnection, ids: str, eff: _dt.datetime, source: str) -> None:
-    """A file's changes cannot take effect before the versions they end began: history files go
-    in oldest first."""
+    """Refuse changes that would take effect before the versions they end began.
+
+    History files go in oldest first.
+    """
     latest = scalar(con, f"""SELECT max(valid_from) FROM asset_versions
                              WHERE valid_to IS NULL AND asset_id IN (SELECT asset_id FROM {ids})""")  # noqa: S608
     if latest is not None and latest > eff:

@@ -36,7 +36,7 @@ class WideLayout:
 
 
 def _clean_text(plain: bytes) -> str | None:
-    """The file as text when DuckDB and Python's ``csv`` read it alike; else None."""
+    """Return the file as text when DuckDB and Python's ``csv`` read it alike; else None."""
     if plain.startswith(b"\xef\xbb\xbf"):
         plain = plain[3:]
     try:
@@ -50,8 +50,11 @@ def _clean_text(plain: bytes) -> str | None:
 
 
 def _gss_sql(col: str, level: str | None = None) -> str:
-    """SQL: is ``col`` a supported GSS code (of ``level``, when given), as
-    :func:`assetmap.sources._io.level_of` says. The prefixes are a fixed vocabulary, never input."""
+    """Return the SQL asking whether ``col`` is a supported GSS code.
+
+    Of ``level``, when given, as :func:`assetmap.sources._io.level_of` says.
+    The prefixes are a fixed vocabulary, never input.
+    """
     prefixes = ", ".join(f"'{p}'" for p, lvl in GSS_LEVELS.items() if level is None or lvl == level) or "''"
     return f"(regexp_full_match({col}, '^[EWSNK][0-9]{{8}}$') AND substr({col}, 1, 3) IN ({prefixes}))"
 
@@ -62,8 +65,9 @@ def _count_sql(col: str) -> str:
 
 
 def load(plain: bytes, delimiter: str, n: int) -> tuple[duckdb.DuckDBPyConnection, int] | None:
-    """The file in table ``w0`` (columns ``c0``... as text, '' for empty, file order) of a new
-    in-memory DuckDB, and its row count; None when DuckDB cannot read it as Python's ``csv`` would."""
+    """Return the file in table ``w0`` (columns ``c0``... as text, '' for empty, file order) of a new
+    in-memory DuckDB, and its row count; None when DuckDB cannot read it as Python's ``csv`` would.
+    """
     text = _clean_text(plain)
     if text is None:
         return None
@@ -181,7 +185,7 @@ def _validate(con: duckdb.DuckDBPyConnection, layout: WideLayout, rows_read: int
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, layout: WideLayout, variables: list[str]) -> list[dict[str, Any]]:
-    """The rejected rows with the row-by-row reader's reasons and messages (they are few)."""
+    """Return the rejected rows with the row-by-row reader's reasons and messages (they are few)."""
     n = len(layout.header)
     sums = ", ".join(f"s{j}" for j in range(len(variables)))
     rows = con.execute(
@@ -310,7 +314,7 @@ def _long_quarantine(con: duckdb.DuckDBPyConnection, layout: LongLayout) -> list
 
 
 def read_csv_head(path: Any, data: bytes) -> tuple[bytes, str, list[str], list[str]] | None:
-    """The plain bytes, delimiter, header and first row of a CSV, when they read cleanly."""
+    """Return the plain bytes, delimiter, header and first row of a CSV, when they read cleanly."""
     import csv
 
     from assetmap.sources._io import is_binary, maybe_gunzip, sniff_delimiter
@@ -334,9 +338,11 @@ def read_csv_head(path: Any, data: bytes) -> tuple[bytes, str, list[str], list[s
 
 def read_lookup(plain: bytes, delimiter: str, header: list[str], child: int, parents: list[tuple[int, str]]
                 ) -> tuple[pd.DataFrame, list[dict[str, Any]], int] | None:
-    """Read and validate an OA lookup in DuckDB, as :func:`assetmap.sources.lookup.read_rows` does:
-    ``(frame, quarantine, rows_read)`` with ``frame`` the rows ``row_number, area_code,
-    parent_level, parent_code``; None for the row-by-row reader."""
+    """Read and validate an OA lookup in DuckDB, as :func:`assetmap.sources.lookup.read_rows` does.
+
+    ``(frame, quarantine, rows_read)`` with ``frame`` the rows ``row_number, area_code, parent_level,
+    parent_code``; None for the row-by-row reader.
+    """
     loaded = load(plain, delimiter, len(header))
     if loaded is None:
         return None

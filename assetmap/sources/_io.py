@@ -41,7 +41,7 @@ class ReadResult:
 
 
 def quarantine_row(row_number: int, raw: Any, reason_code: str, message: str) -> dict[str, Any]:
-    """A quarantine record; ``raw`` is kept as JSON text so that nothing is lost."""
+    """Return a quarantine record; ``raw`` is kept as JSON text so that nothing is lost."""
     if not isinstance(raw, str):
         raw = json.dumps(raw, default=str, ensure_ascii=False)
     return {"row_number": int(row_number), "raw": raw, "reason_code": reason_code, "message": message}
@@ -49,9 +49,11 @@ def quarantine_row(row_number: int, raw: Any, reason_code: str, message: str) ->
 
 def drop_repeats(frame: pd.DataFrame, keys: list[str], rows: list[tuple[int, Any]],
                  quarantine: list[dict[str, Any]], what: str) -> pd.DataFrame:
-    """``frame`` without the rows that repeat an earlier row's ``keys``; each repeat goes to
-    ``quarantine`` as ``duplicate_area`` ("row N: {what} earlier in the file"), with its raw row
-    from ``rows`` (``(row_number, raw)`` pairs)."""
+    """``frame`` without the rows that repeat an earlier row's ``keys``.
+
+    Each repeat goes to ``quarantine`` as ``duplicate_area`` ("row N: {what} earlier in the file"), with its raw
+    row from ``rows`` (``(row_number, raw)`` pairs).
+    """
     dup = frame.duplicated(keys, keep="first")
     raw_by_row = dict(rows)
     for rn in frame.loc[dup, "row_number"]:
@@ -76,8 +78,9 @@ def _refuse_special(p: Path, mode: int) -> None:
 
 
 def _open(p: Path, no_follow: bool) -> int:
-    """A descriptor of ``p`` opened for reading (without following a link, or blocking on a pipe,
-    when ``no_follow``), or :class:`FileRefused` saying why not."""
+    """Return a descriptor of ``p`` opened for reading (without following a link, or blocking on a pipe,
+    when ``no_follow``), or :class:`FileRefused` saying why not.
+    """
     flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
     if no_follow:
         flags |= os.O_NOFOLLOW | os.O_NONBLOCK
@@ -95,8 +98,10 @@ def _open(p: Path, no_follow: bool) -> int:
 
 
 def _check_opened(p: Path, st: os.stat_result, no_follow: bool, max_bytes: int | None) -> None:
-    """Refuse what was opened when it is not a file to read: (at the trust boundary) anything but
-    a regular file with one name; a folder; more than ``max_bytes``."""
+    """Refuse what was opened when it is not a file to read.
+
+    (at the trust boundary) anything but a regular file with one name; a folder; more than ``max_bytes``.
+    """
     if no_follow:
         _refuse_special(p, st.st_mode)
         if st.st_nlink > 1:
@@ -110,7 +115,7 @@ def _check_opened(p: Path, st: os.stat_result, no_follow: bool, max_bytes: int |
 
 
 def _read_all(fd: int, p: Path, max_bytes: int | None) -> list[bytes]:
-    """The descriptor's bytes in chunks, refusing a file that grows past ``max_bytes`` as it is read."""
+    """Return the descriptor's bytes in chunks, refusing a file that grows past ``max_bytes`` as it is read."""
     chunks: list[bytes] = []
     total = 0
     limit = max_bytes if max_bytes is not None else -1
@@ -157,7 +162,8 @@ def read_bytes(path: str | Path, *, no_follow: bool = False, max_bytes: int | No
 
 def maybe_gunzip(data: bytes, path: str | Path, max_bytes: int | None = None) -> bytes:
     """Unpack gzip data (anything else is returned as it is), refusing more than ``max_bytes``
-    unpacked (default: ``settings.max_unpacked_bytes``), so a small bomb cannot fill memory."""
+    unpacked (default: ``settings.max_unpacked_bytes``), so a small bomb cannot fill memory.
+    """
     if data[:2] != b"\x1f\x8b":
         return data
     from assetmap.settings import settings
@@ -184,8 +190,9 @@ def maybe_gunzip(data: bytes, path: str | Path, max_bytes: int | None = None) ->
 
 
 def json_depth(data: bytes, limit: int, step: int = 1 << 24) -> int:
-    """How deeply the arrays and objects of JSON text nest, counted without parsing it (and so
-    without recursion); the scan stops once it is past ``limit``.
+    """How deeply the arrays and objects of JSON text nest, counted without parsing it (and so without recursion).
+
+    The scan stops once it is past ``limit``.
 
     Brackets inside strings do not count. Runs over the bytes in slices with numpy: a quote
     opens or closes a string unless an odd run of backslashes stands before it.
@@ -339,7 +346,8 @@ def read_csv_records(data: bytes, path: str | Path) -> CsvRecords:
 
 def load_json(data: bytes, path: str | Path, max_depth: int | None = None) -> Any:
     """Parse JSON bytes (gzip unpacked), refusing invalid JSON and JSON nested more deeply than
-    ``max_depth`` (default ``settings.max_json_depth``) before the parser could recurse into it."""
+    ``max_depth`` (default ``settings.max_json_depth``) before the parser could recurse into it.
+    """
     from assetmap.settings import settings
 
     data = maybe_gunzip(data, path)
@@ -362,14 +370,14 @@ GSS_LEVELS = {
 
 
 def level_of(code: str) -> str | None:
-    """The level of a GSS code (``E05001178`` -> ``ward``), or None when not a supported code."""
+    """Return the level of a GSS code (``E05001178`` -> ``ward``), or None when not a supported code."""
     if not isinstance(code, str) or not GSS_RE.match(code):
         return None
     return GSS_LEVELS.get(code[:3])
 
 
 def norm_key(name: str) -> str:
-    """A header or property name reduced to lower-case letters and digits."""
+    """Return a header or property name reduced to lower-case letters and digits."""
     return re.sub(r"[^a-z0-9]", "", str(name).lower())
 
 
@@ -378,7 +386,7 @@ def blank(value: Any) -> bool:
 
 
 def csv_header(data: bytes) -> list[str]:
-    """The column names on the first line of a (possibly gzipped) delimited file; [] for none."""
+    """Return the column names on the first line of a (possibly gzipped) delimited file; [] for none."""
     import csv
     import io
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 
 def wards_of_areas(con: duckdb.DuckDBPyConnection, codes: list[str]) -> list[str]:
-    """The wards the areas ``codes`` are, or lie in (through the lookups)."""
+    """Return the wards the areas ``codes`` are, or lie in (through the lookups)."""
     if not codes:
         return []
     con.register("_codes", pd.DataFrame({"code": codes}))

@@ -96,6 +96,7 @@ def _find(header: list[str], keys: set[str]) -> str | None:
 
 
 def looks_like_dispersal(header: list[str]) -> bool:
+    """Whether a header (or document) is this reader's format."""
     return bool(_find(header, _LA_CODE) and _find(header, _PEOPLE) and
                 (_find(header, _SUPPORT) or _find(header, _ACCOM)))
 
@@ -117,7 +118,7 @@ def is_spreadsheet(data: bytes) -> str | None:
 
 
 def _header_index(cells: list[list[str]]) -> int | None:
-    """The header row among the first 50: the one naming an LA code and a count column."""
+    """Return the header row among the first 50: the one naming an LA code and a count column."""
     for i, row in enumerate(cells[:50]):
         keys = {norm_key(c) for c in row}
         if keys & _LA_CODE and keys & _PEOPLE:
@@ -132,8 +133,10 @@ _END_BYTES = re.compile(rb'^[ \t"\']*end of table', re.IGNORECASE | re.MULTILINE
 
 
 def strip_preamble(data: bytes) -> tuple[bytes, int]:
-    """Drop title/note lines above the header row, and the ``End of table`` line with what
-    follows it; return the table and how many lines were dropped above it."""
+    """Drop title/note lines above the header row, and the ``End of table`` line with what follows it.
+
+    Return the table and how many lines were dropped above it.
+    """
     if b"end of table" not in data.lower() or _END_BYTES.search(data) is None:  # a table, nothing after it
         head_text = decode_text(data[:65536])[0]
         first = head_text.split("\n", 1)[0]
@@ -151,7 +154,7 @@ def strip_preamble(data: bytes) -> tuple[bytes, int]:
 
 
 def _cell(value: Any) -> str:
-    """A spreadsheet cell as the text a CSV of the sheet would hold (dates as ISO dates)."""
+    """Return a spreadsheet cell as the text a CSV of the sheet would hold (dates as ISO dates)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, _dt.datetime | pd.Timestamp):
@@ -164,7 +167,7 @@ def _cell(value: Any) -> str:
 
 
 def _sheet_rows(data: bytes, path: Path, engine: str) -> tuple[list[list[str]], str]:
-    """The rows of the workbook's data sheet, and the sheet's name."""
+    """Return the rows of the workbook's data sheet, and the sheet's name."""
     try:
         sheets = pd.read_excel(io.BytesIO(data), sheet_name=None, header=None, dtype=object,
                                engine="openpyxl" if engine == "xlsx" else "odf")
@@ -184,7 +187,8 @@ def _sheet_rows(data: bytes, path: Path, engine: str) -> tuple[list[list[str]], 
 
 def _records(data: bytes, path: Path) -> tuple[list[str], pd.DataFrame, list[dict[str, Any]], int, dict[str, Any]]:
     """Header, the data rows as text (with ``row_number``), rows already quarantined, rows read,
-    and notes on the layout."""
+    and notes on the layout.
+    """
     book = is_spreadsheet(data)
     if book:
         cells, sheet = _sheet_rows(data, path, book)
@@ -222,9 +226,10 @@ def _frame(header: list[str], rows: list[tuple[int, dict[str, str]]]) -> pd.Data
 
 
 def _clean_csv(body: bytes) -> pd.DataFrame | None:
-    """The table read by Arrow's CSV parser when the file is clean in every way in which it and
+    """Return the table read by Arrow's CSV parser when the file is clean in every way in which it and
     :func:`read_csv_records` could read it differently (UTF-8, commas, no blank lines, no line
-    breaks inside quotes, every row as long as the header); else None (the row-by-row way)."""
+    breaks inside quotes, every row as long as the header); else None (the row-by-row way).
+    """
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -269,8 +274,9 @@ def _date(value: str) -> _dt.date | None:
 
 
 def _unallocated_label(code: str, name: str) -> str | None:
-    """The publisher's label for support it did not allocate to an authority (``N/A - Section 98
-    (pre-Dec 2022)``), or None for a plain ``N/A`` row (not a series break)."""
+    """Return the publisher's label for support it did not allocate to an authority (``N/A - Section 98
+    (pre-Dec 2022)``), or None for a plain ``N/A`` row (not a series break).
+    """
     for v in (code, name):
         if v.upper().startswith("N/A") and len(v.strip()) > 3:
             return v.strip()
@@ -278,6 +284,7 @@ def _unallocated_label(code: str, name: str) -> str | None:
 
 
 def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    """Read a file of this kind into rows and quarantine (nothing is stored here)."""
     path = Path(path)
     header, df, quarantine, rows_read, meta = _records(data, path)
     code_col, people_col = _find(header, _LA_CODE), _find(header, _PEOPLE)
@@ -381,9 +388,11 @@ def _support(spell: Spellings, support: str, accom: str) -> str:
 
 def _check_codes(code: pd.Series, name: pd.Series, when: pd.Series, row_number: pd.Series
                  ) -> tuple[pd.Series, pd.Series, list[dict[str, Any]], dict[Any, str]]:
-    """Each row's code checked against its name (:func:`assetmap.vocab.local_authorities.check`):
-    the codes and names to store, the repairs made, and the rows that cannot be placed
-    (index -> why). A name that is no authority's (a typing slip) becomes the code's own."""
+    """Each row's code checked against its name (:func:`assetmap.vocab.local_authorities.check`).
+
+    The codes and names to store, the repairs made, and the rows that cannot be placed (index -> why). A name
+    that is no authority's (a typing slip) becomes the code's own.
+    """
     known = local_authorities.authorities()
     ok = _map_pairs(code, name, lambda c, n: not n or c not in known or local_authorities.is_named(c, n)
                     ).astype(bool)
@@ -479,6 +488,7 @@ def _superseded(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, release: _d
 
 def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
           options: dict[str, Any]) -> Written:
+    """Store what :func:`read` read, inside the ingest's transaction; return what was written."""
     frame = result.frame
     release = result.meta.get("release")
     quarantine = list(result.quarantine)

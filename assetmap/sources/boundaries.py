@@ -158,6 +158,7 @@ def read(path: str | Path, data: bytes | None, options: dict[str, Any]) -> ReadR
 
 
 def is_polygon_collection(doc: Any) -> bool:
+    """Whether a header (or document) is this reader's format."""
     feats = doc.get("features") if isinstance(doc, dict) else None
     if not isinstance(feats, list):
         return False
@@ -176,6 +177,7 @@ def _is_geo_container(data: bytes, path: Path) -> bool:
 
 def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
           options: dict[str, Any]) -> Written:
+    """Store what :func:`read` read, inside the ingest's transaction; return what was written."""
     accepted, quarantine = validate_boundaries(result.frame)
     df = pd.DataFrame({
         "code": accepted["code"].to_numpy(), "name": accepted["name"].to_numpy(),

@@ -50,7 +50,7 @@ _PARENT_COLS = {"lsoa": "lsoa", "lsoa11cd": "lsoa", "lsoa21cd": "lsoa", "msoa": 
 
 
 def area_column(header: list[str]) -> str | None:
-    """The column holding area codes, by name; the finest level wins."""
+    """Return the column holding area codes, by name; the finest level wins."""
     candidates = [h for h in header if norm_key(h) in _AREA_KEYS]
     order = ["oa", "outputareascode", "outputareacode", "oa21cd", "oa11cd", "oacode", "geographycode",
              "areacode", "geocode", "mnemonic"]
@@ -62,6 +62,7 @@ def area_column(header: list[str]) -> str | None:
 
 
 def looks_like_census(header: list[str]) -> bool:
+    """Whether a header (or document) is this reader's format."""
     if area_column(header) is None:
         return False
     if _long_columns(header) is not None:
@@ -112,8 +113,9 @@ def _count(value: str) -> int | None:
 
 def _wide_layout(header: list[str], area_col: str, forced_var: str | None
                  ) -> tuple[list[tuple[str, str, str]], str | None, list[tuple[str, str]]]:
-    """A wide table's category columns ``(header, variable, category)``, its total column, and
-    the columns giving each area's LSOA or MSOA."""
+    """Return a wide table's category columns ``(header, variable, category)``, its total column, and
+    the columns giving each area's LSOA or MSOA.
+    """
     cat_cols: list[tuple[str, str, str]] = []
     total_col = None
     clean = {h: vocab.clean_label(h) for h in header}
@@ -133,9 +135,10 @@ def _wide_layout(header: list[str], area_col: str, forced_var: str | None
 
 
 def _read_in_duckdb(path: Path, data: bytes, options: dict[str, Any]) -> ReadResult | None:
-    """A clean table (the national files are) read and validated by DuckDB, with the same rows,
+    """Read and validate a clean table (the national files are) in DuckDB, with the same rows,
     reasons and messages as the row-by-row reader below; None when the file needs that reader
-    (another encoding, blank lines, rows of the wrong length...)."""
+    (another encoding, blank lines, rows of the wrong length...).
+    """
     got = read_csv_head(path, data)
     if got is None:
         return None
@@ -183,8 +186,9 @@ def _read_in_duckdb(path: Path, data: bytes, options: dict[str, Any]) -> ReadRes
 
 
 def _meanings(pairs: list[tuple[str, str]], forced_var: str | None) -> pd.DataFrame:
-    """What each distinct (label, variable cell) of a long table is, as the row-by-row reader
-    decides it row by row: a total, a subtotal, an unknown label, or a category."""
+    """Return what each distinct (label, variable cell) of a long table is, as the row-by-row reader
+    decides it row by row: a total, a subtotal, an unknown label, or a category.
+    """
     labels = {vocab.clean_label(label) for label, _ in pairs}
     subtotals = {lb for lb in labels if any(o.startswith(lb + ":") for o in labels)}
     rows: list[tuple[str, str, str, str | None, str | None, str]] = []
@@ -215,7 +219,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
 
 
 def read_rows(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
-    """The row-by-row reader: every layout and every kind of damaged file, one row at a time."""
+    """Read row by row: every layout and every kind of damaged file, one row at a time."""
     path = Path(path)
     rec = read_csv_records(data, path)
     area_col = area_column(rec.header)
@@ -270,7 +274,7 @@ class _Rows:
 
 def _read_long(rows: _Records, area_col: str, long: tuple[str, str, str | None], forced_var: str | None,
                out: _Rows, bad: _Bad) -> str:
-    """A long table (one row per area and category); return the layout as the ingest reports it."""
+    """Read a long table (one row per area and category); return the layout as the ingest reports it."""
     label_col, count_col, var_col = long
     seen: set[tuple[str, str, str]] = set()  # (area, variable, label)
     # a label that prefixes another label of the file is a subtotal of it (the Nomis API
@@ -315,8 +319,10 @@ def _read_long(rows: _Records, area_col: str, long: tuple[str, str, str | None],
 
 
 def _long_unlisted(out: _Rows, totals: dict[str, int]) -> str:
-    """One table whose total rows count more than its categories: the rest is stored as
-    unlisted; return what the layout should add about it."""
+    """One table whose total rows count more than its categories.
+
+    The rest is stored as unlisted; return what the layout should add about it.
+    """
     variables = set(out.columns["variable"])
     if not totals or len(variables) != 1:
         return ""
@@ -336,7 +342,7 @@ def _long_unlisted(out: _Rows, totals: dict[str, int]) -> str:
 def _read_wide(rows: _Records, area_col: str,
                layout: tuple[list[tuple[str, str, str]], str | None, list[tuple[str, str]]],
                out: _Rows, lookup_rows: list[tuple[str, str, str]], bad: _Bad) -> str:
-    """A wide table (one row per area, a column per category); return the layout as reported."""
+    """Read a wide table (one row per area, a column per category); return the layout as reported."""
     cat_cols, total_col, parent_cols = layout
     seen_codes: set[str] = set()
     unlisted_rows = unlisted_people = 0
@@ -373,7 +379,7 @@ def _read_wide(rows: _Records, area_col: str,
 
 
 def _wide_counts(rn: int, row: dict[str, str], cat_cols: list[tuple[str, str, str]], bad: _Bad) -> list[int] | None:
-    """The row's count in each category column, or None (and the row refused) when one is not one."""
+    """Return the row's count in each category column, or None (and the row refused) when one is not one."""
     counts = []
     for h, _var, _cat in cat_cols:
         n = _count(row[h])
@@ -386,8 +392,10 @@ def _wide_counts(rn: int, row: dict[str, str], cat_cols: list[tuple[str, str, st
 
 def _wide_residual(rn: int, row: dict[str, str], cat_cols: list[tuple[str, str, str]], counts: list[int],
                    total_col: str | None, bad: _Bad) -> dict[str, int] | None:
-    """Per variable, the people the row's total counts beyond its categories; None (and the row
-    refused) when the categories sum to more than the total."""
+    """Per variable, the people the row's total counts beyond its categories.
+
+    None (and the row refused) when the categories sum to more than the total.
+    """
     if total_col is None:
         return {}
     total = _count(row[total_col])
@@ -403,6 +411,7 @@ def _wide_residual(rn: int, row: dict[str, str], cat_cols: list[tuple[str, str, 
 
 def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
           options: dict[str, Any]) -> Written:
+    """Store what :func:`read` read, inside the ingest's transaction; return what was written."""
     frame = result.frame
     if frame.empty:
         return Written(0, result.quarantine, [], 0, "no census rows accepted")

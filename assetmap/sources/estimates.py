@@ -52,13 +52,13 @@ def _total(header: list[str]) -> str | None:
 
 
 def looks_like_estimates(header: list[str]) -> bool:
-    """A code column and an all-ages total: ``All ages``, ``Mid-2022``, ``population_2022``..."""
+    """Return a code column and an all-ages total: ``All ages``, ``Mid-2022``, ``population_2022``..."""
     return bool(_find(header, _CODE) and _total(header)
                 and any(norm_key(h) in ("allages", "year") or _YEAR.search(h) for h in header))
 
 
 def strip_title(text: str) -> tuple[str, str]:
-    """The table from its header row on, and the title lines above it."""
+    """Return the table from its header row on, and the title lines above it."""
     lines = text.splitlines(keepends=True)
     for i, line in enumerate(lines[:20]):
         cells = [c.strip() for c in line.split(",")]
@@ -68,6 +68,7 @@ def strip_title(text: str) -> tuple[str, str]:
 
 
 def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    """Read a file of this kind into rows and quarantine (nothing is stored here)."""
     path = Path(path)
     text, _, _ = decode_text(maybe_gunzip(data, path))
     table, title = strip_title(text)
@@ -110,6 +111,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
 
 def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
           options: dict[str, Any]) -> Written:
+    """Store what :func:`read` read, inside the ingest's transaction; return what was written."""
     frame = result.frame
     if not frame.empty:
         columns = ["area_code", "area_name", "year", "residents"]

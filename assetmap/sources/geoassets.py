@@ -52,8 +52,9 @@ def _template_fields(names: list[str]) -> bool:
 
 
 def looks_like_geojson_assets(doc: Any) -> bool:
-    """A FeatureCollection of points (or features without geometry) whose properties use the
-    template's names."""
+    """Tell whether ``doc`` is a FeatureCollection of points (or features without geometry) whose properties use the
+    template's names.
+    """
     feats = doc.get("features") if isinstance(doc, dict) else None
     if not isinstance(feats, list) or not feats:
         return False
@@ -65,7 +66,7 @@ def looks_like_geojson_assets(doc: Any) -> bool:
 
 
 def looks_like_container_assets(data: bytes) -> bool:
-    """A GeoPackage, FlatGeobuf or GeoParquet layer of points with the template's field names."""
+    """Tell whether ``data`` is a GeoPackage, FlatGeobuf or GeoParquet of points with the template's fields."""
     kind = container(data)
     try:
         if kind in ("gpkg", "fgb"):
@@ -95,8 +96,10 @@ def _is_bng(x: float, y: float) -> bool:
 
 
 def _position(geom: Any, crs_bng: bool | None) -> tuple[dict[str, Any], str | None]:
-    """(position fields, or a quarantine reason) of one feature's geometry (a shapely geometry
-    or GeoJSON mapping); ``crs_bng`` None: no CRS given, judged by the numbers."""
+    """(position fields, or a quarantine reason) of one feature's geometry (a shapely geometry or GeoJSON mapping).
+
+    ``crs_bng`` None: no CRS given, judged by the numbers.
+    """
     if geom is None:
         return {}, None
     try:

@@ -32,6 +32,7 @@ KIND = "gtfs"
 
 
 def read(path: Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    """Read a file of this kind into rows and quarantine (nothing is stored here)."""
     from assetmap.transit.gtfs import read_timetable
 
     tt = read_timetable(data, path, options.get("service_date"))
@@ -68,6 +69,7 @@ def _study_box(con: duckdb.DuckDBPyConnection) -> tuple[float, float, float, flo
 
 def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
           options: dict[str, Any]) -> Written:
+    """Store what :func:`read` read, inside the ingest's transaction; return what was written."""
     tt = result.meta["timetable"]
     stops = result.frame
     quarantine = list(result.quarantine)

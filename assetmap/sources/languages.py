@@ -1,5 +1,6 @@
-"""Census main-language tables at output area: 2021 TS024 (as Nomis publishes it) and 2011
-QS204EW, one column per language, rows per area.
+"""Census main-language tables at output area.
+
+2021 TS024 (as Nomis publishes it) and 2011 QS204EW, one column per language, rows per area.
 
 Headers such as ``Main language (detailed): Other European language (EU): Polish`` (2021) or
 ``Main Language: South Asian Language: Panjabi; measures: Value`` (2011) are read by their last
@@ -35,13 +36,14 @@ _CODE_HEADERS = ("geography code", "geography_code", "geographycode", "oa21cd", 
 
 
 def _label(header: str) -> str | None:
-    """A language column's label without the table's prefix, or None for a column that is not one."""
+    """Return a language column's label without the table's prefix, or None for a column that is not one."""
     if not _PREFIX.search(header):
         return None
     return _MEASURE.sub("", _PREFIX.sub("", header)).strip()
 
 
 def looks_like_languages(header: list[str]) -> bool:
+    """Whether a header (or document) is this reader's format."""
     labels = [_label(h) for h in header]
     return sum(1 for lab in labels if lab) >= 3 and any(h.strip().lower() in _CODE_HEADERS for h in header)
 
@@ -57,6 +59,7 @@ def _is_subtotal(label: str) -> bool:
 
 
 def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    """Read a file of this kind into rows and quarantine (nothing is stored here)."""
     path = Path(path)
     rec = read_csv_records(data, path)
     code_col = next((h for h in rec.header if h.strip().lower() in _CODE_HEADERS), None)
@@ -116,6 +119,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
 
 def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
           options: dict[str, Any]) -> Written:
+    """Store what :func:`read` read, inside the ingest's transaction; return what was written."""
     frame = result.frame
     vintage = result.meta.get("vintage", "2021")
     areas = int(result.meta.get("areas", frame["area_code"].nunique() if len(frame) else 0))

@@ -41,7 +41,7 @@ def columns(header: list[str]) -> tuple[str, list[tuple[str, str]]] | None:
 
 
 def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
-    """An OA lookup: by DuckDB when the file is clean (the national lookup is), else row by row."""
+    """Read an OA lookup: by DuckDB when the file is clean (the national lookup is), else row by row."""
     path = Path(path)
     head = read_csv_head(path, data)
     if head is not None:
@@ -59,7 +59,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
 
 
 def read_rows(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
-    """The row-by-row reader: every kind of damaged file, one row at a time."""
+    """Read row by row: every kind of damaged file, one row at a time."""
     path = Path(path)
     rec = read_csv_records(data, path)
     cols = columns(rec.header)
@@ -99,6 +99,7 @@ def read_rows(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadRes
 
 def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
           options: dict[str, Any]) -> Written:
+    """Store what :func:`read` read, inside the ingest's transaction; return what was written."""
     frame = result.frame
     if not frame.empty:
         upsert_lookup(con, frame, ingest_id)

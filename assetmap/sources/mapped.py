@@ -63,6 +63,7 @@ def _position(geom: Any, bng: bool) -> dict[str, Any]:
 
 
 def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    """Read a file of this kind into rows and quarantine (nothing is stored here)."""
     path = Path(path)
     mapping = parse_mapping(options.get("mapping"))
     if "name" not in mapping:

@@ -41,6 +41,7 @@ _RULES = [
 
 
 def looks_like_openreferral(doc: Any) -> bool:
+    """Whether a header (or document) is this reader's format."""
     if _is_details(doc) or _is_single_other(doc):
         return True  # the API's details, one organisation, taxonomy or term: read, and nothing to place
     if isinstance(doc, dict) and isinstance(doc.get("contents"), list) and doc["contents"] and any(
@@ -62,7 +63,7 @@ def _is_service_at_location(item: Any) -> bool:
 
 
 def _as_service(item: Any) -> Any:
-    """A 3.0 service at a location as a service holding that one location (else the item as is)."""
+    """Return a 3.0 service at a location as a service holding that one location (else the item as is)."""
     if not _is_service_at_location(item):
         return item
     return {**item["service"], "service_at_locations": [{"id": item.get("id"), "location": item["location"]}]}
@@ -80,8 +81,10 @@ _V1_KEYS = ("service_taxonomys", "taxonomies", "regular_schedules", "holiday_sch
 
 
 def _is_v3(service: dict[str, Any]) -> bool:
-    """Whether a service is in 3.0's shape (then it is checked against 3.0's schema): 3.0's
-    ``attributes``, a location's ``location_type`` or ``addresses``, and none of v1's own keys."""
+    """Whether a service is in 3.0's shape (then it is checked against 3.0's schema).
+
+    3.0's ``attributes``, a location's ``location_type`` or ``addresses``, and none of v1's own keys.
+    """
     if any(k in service for k in _V1_KEYS):
         return False
     locations = [sal.get("location") for sal in service.get("service_at_locations") or [] if isinstance(sal, dict)]
@@ -90,13 +93,15 @@ def _is_v3(service: dict[str, Any]) -> bool:
 
 
 def _is_details(doc: Any) -> bool:
-    """The answer of a 3.0 API's root (``/``): its version, profile and OpenAPI address."""
+    """Return the answer of a 3.0 API's root (``/``): its version, profile and OpenAPI address."""
     return isinstance(doc, dict) and "openapi_url" in doc and "version" in doc
 
 
 def _is_single_other(doc: Any) -> bool:
-    """One 3.0 organisation, taxonomy or taxonomy term, as the API's ``/{kind}/{id}`` gives it: an
-    ``id`` and a ``name``, and the keys only they have (``version`` alone is too common)."""
+    """One 3.0 organisation, taxonomy or taxonomy term, as the API's ``/{kind}/{id}`` gives it.
+
+    An ``id`` and a ``name``, and the keys only they have (``version`` alone is too common).
+    """
     own = ("taxonomy_terms", "term_uri", "parent_id", "organization_identifiers", "parent_organization_id", "logo")
     return isinstance(doc, dict) and "id" in doc and "name" in doc and _is_other(doc) and any(k in doc for k in own)
 
@@ -107,7 +112,7 @@ def _is_organisation(item: Any) -> bool:
 
 
 def _is_other(item: Any) -> bool:
-    """An organisation or a taxonomy (or its term): listed beside services, but none of them."""
+    """Return an organisation or a taxonomy (or its term): listed beside services, but none of them."""
     return _is_organisation(item) or (isinstance(item, dict) and not any(k in item for k in _SERVICE_KEYS)
                                       and any(k in item for k in _TAXONOMY_KEYS))
 
@@ -136,8 +141,9 @@ def _services(doc: Any) -> list[Any] | None:
 
 
 def _terms(service: dict[str, Any]) -> list[dict[str, Any]]:
-    """The service's taxonomy terms, v1 (``service_taxonomys``, ``taxonomies``) and 3.0
-    (``attributes[].taxonomy_term``, ``taxonomy_terms``) alike."""
+    """Return the service's taxonomy terms, v1 (``service_taxonomys``, ``taxonomies``) and 3.0
+    (``attributes[].taxonomy_term``, ``taxonomy_terms``) alike.
+    """
     out: list[dict[str, Any]] = []
     for key in ("service_taxonomys", "taxonomies", "taxonomy_terms"):
         for t in service.get(key) or []:
@@ -184,9 +190,10 @@ def _address(loc: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def _hours(*holders: Any) -> str | None:
-    """Opening hours in words from 3.0's ``schedules`` (of the service at the location, the
+    """Return the opening hours in words from 3.0's ``schedules`` (of the service at the location, the
     location, then the service: the first that has any): each schedule's description, else its
-    days and times (``TH,FR 10:00-18:00``)."""
+    days and times (``TH,FR 10:00-18:00``).
+    """
     for holder in holders:
         said = []
         for sch in (holder.get("schedules") or []) if isinstance(holder, dict) else []:
@@ -217,6 +224,7 @@ def _cost(service: dict[str, Any]) -> str | None:
 
 
 def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    """Read a file of this kind into rows and quarantine (nothing is stored here)."""
     path = Path(path)
     doc = load_json(data, path)
     services = _services(doc)
@@ -236,8 +244,10 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
 
 
 def _placeless(doc: Any, path: Path) -> ReadResult:
-    """A document with no service: a response of the standard that holds none is read (nothing to
-    load); anything else is refused."""
+    """Read a document with no service.
+
+    A response of the standard that holds none is taken (nothing to load); anything else is refused.
+    """
     listed = doc.get("contents") if isinstance(doc, dict) else doc
     placeless = _is_details(doc) or _is_single_other(doc) or (
         isinstance(listed, list) and bool(listed) and all(_is_other(item) for item in listed))
@@ -259,7 +269,7 @@ def _placeless(doc: Any, path: Path) -> ReadResult:
 
 
 def _flat_tables(doc: Any) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
-    """A package's flat tables: its locations by id, and each service's location ids."""
+    """Return a package's flat tables: its locations by id, and each service's location ids."""
     flat_locations: dict[str, dict[str, Any]] = {}
     flat_links: dict[str, list[str]] = {}
     if isinstance(doc, dict):
@@ -272,8 +282,9 @@ def _flat_tables(doc: Any) -> tuple[dict[str, dict[str, Any]], dict[str, list[st
 
 def _locations_of(service: dict[str, Any], flat_locations: dict[str, dict[str, Any]],
                   flat_links: dict[str, list[str]]) -> tuple[list[dict[str, Any]], dict[int, str | None]]:
-    """A service's locations (nested or in the flat tables, once each; one empty when it has
-    none), and each one's hours as its link or it says (by ``id`` of the location)."""
+    """Return a service's locations (nested or in the flat tables, once each; one empty when it has
+    none), and each one's hours as its link or it says (by ``id`` of the location).
+    """
     sid = str(service.get("id") or "")
     locations = []
     hours_at: dict[int, str | None] = {}
@@ -293,7 +304,7 @@ def _locations_of(service: dict[str, Any], flat_locations: dict[str, dict[str, A
 
 def _service_rows(service: dict[str, Any], i: int, locations: list[dict[str, Any]], hours_at: dict[int, str | None],
                   options: dict[str, Any], page_3: bool) -> list[dict[str, Any]]:
-    """A service's candidate rows, one per location, numbered after row ``i``."""
+    """Return a service's candidate rows, one per location, numbered after row ``i``."""
     sid = str(service.get("id") or "")
     category = options.get("category") or _category(service)
     # v1 {"language": "Arabic"}; 3.0 {"name": "Arabic", "code": "ar"}

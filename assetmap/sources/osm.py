@@ -71,6 +71,7 @@ def _fields(tags: dict[str, str]) -> dict[str, Any]:
 
 
 def place_row(i: int, raw: Any, osm_id: str | None, tags: dict[str, str], lat: Any, lon: Any) -> dict[str, Any]:
+    """Return a candidate asset from one OpenStreetMap element (``i``: its row number)."""
     category, subtype = classify(tags)
     rec = candidate(i, raw, category=category, subtype=subtype, lat=lat, lon=lon,
                     source_record_id=osm_id, licence="ODbL (c) OpenStreetMap contributors",
@@ -83,10 +84,12 @@ def place_row(i: int, raw: Any, osm_id: str | None, tags: dict[str, str], lat: A
 
 
 def looks_like_overpass(doc: Any) -> bool:
+    """Whether a header (or document) is this reader's format."""
     return isinstance(doc, dict) and isinstance(doc.get("elements"), list)
 
 
 def looks_like_osm_geojson(doc: Any) -> bool:
+    """Whether a header (or document) is this reader's format."""
     if not (isinstance(doc, dict) and isinstance(doc.get("features"), list)):
         return False
     for feat in doc["features"][:50]:
@@ -100,6 +103,7 @@ def looks_like_osm_geojson(doc: Any) -> bool:
 
 
 def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    """Read a file of this kind into rows and quarantine (nothing is stored here)."""
     path = Path(path)
     doc = load_json(data, path)
     rows = []

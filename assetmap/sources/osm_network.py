@@ -29,8 +29,9 @@ KIND = "network"  # network_osm.KIND (spelt out: this module may load while that
 
 
 def read(path: Path, data: bytes, options: dict[str, Any]) -> ReadResult:
-    """The walking network (in ``meta['network']``) and the file's places (the rows, read by the
-    Overpass reader's rules: :func:`assetmap.sources.osm.place_row`)."""
+    """Return the walking network (in ``meta['network']``) and the file's places (the rows, read by the
+    Overpass reader's rules: :func:`assetmap.sources.osm.place_row`).
+    """
     raw, places = network_osm.parse(data, Path(path))
     rows = [osm_assets.place_row(i, {"id": osm_id, "tags": tags}, osm_id, tags, lat, lon)
             for i, (osm_id, tags, lat, lon) in enumerate(places, start=1)]
@@ -52,6 +53,7 @@ def _off_network(frame: pd.DataFrame, kept_xy: np.ndarray) -> pd.Series:
 
 def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
           options: dict[str, Any]) -> Written:
+    """Store what :func:`read` read, inside the ingest's transaction; return what was written."""
     kept = write_network(con, result.meta["network"], ingest_id, source, result.meta["sha256"])
     rows = result.frame
     quarantine: list[dict[str, Any]] = []

@@ -36,6 +36,7 @@ _CODE_KEYS = ("unitcode", "wardcode")
 
 
 def looks_like_indices(header: list[str]) -> bool:
+    """Whether a header (or document) is this reader's format."""
     keys = {norm_key(h) for h in header}
     return all(k in keys for k in _REQUIRED) and any(k in keys for k in _CODE_KEYS)
 
@@ -49,6 +50,7 @@ def _num(v: str) -> float | None:
 
 
 def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    """Read a file of this kind into rows and quarantine (nothing is stored here)."""
     path = Path(path)
     rec = read_csv_records(data, path)
     col = {norm_key(h): h for h in rec.header}
@@ -85,6 +87,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
 
 def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
           options: dict[str, Any]) -> Written:
+    """Store what :func:`read` read, inside the ingest's transaction; return what was written."""
     frame = result.frame
     if not frame.empty:
         columns = ["unit_code", "focal_group", "index_name", "value", "ci_low", "ci_high"]

@@ -37,7 +37,7 @@ def normalise_postcode(value: Any) -> str | None:
 
 
 def find_postcode(text: Any) -> str | None:
-    """The last UK postcode in free text (an address), normalised."""
+    """Return the last UK postcode in free text (an address), normalised."""
     if not text:
         return None
     matches = _IN_TEXT.findall(str(text))
@@ -45,6 +45,7 @@ def find_postcode(text: Any) -> str | None:
 
 
 def columns(header: list[str]) -> dict[str, str] | None:
+    """Which header names the postcode, easting/northing or lat/lon columns (None: not a postcode lookup)."""
     keys = {norm_key(h): h for h in header}
     pc = next((keys[k] for k in ("pcds", "pcd", "pcd2", "postcode") if k in keys), None)
     if pc is None:
@@ -61,11 +62,13 @@ def columns(header: list[str]) -> dict[str, str] | None:
 
 
 def looks_like_postcodes(header: list[str]) -> bool:
+    """Whether a header (or document) is this reader's format."""
     keys = {norm_key(h) for h in header}
     return columns(header) is not None and "name" not in keys and "category" not in keys
 
 
 def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    """Read a file of this kind into rows and quarantine (nothing is stored here)."""
     path = Path(path)
     rec = read_csv_records(data, path)
     cols = columns(rec.header)
@@ -109,6 +112,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
 
 def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
           options: dict[str, Any]) -> Written:
+    """Store what :func:`read` read, inside the ingest's transaction; return what was written."""
     frame = result.frame
     if not frame.empty:
         upsert(con, "postcodes", frame[["postcode", "x", "y"]], ["postcode"],

@@ -23,11 +23,13 @@ REQUIRED = ("name",)
 
 
 def looks_like_providers(header: list[str]) -> bool:
+    """Whether a header (or document) is this reader's format."""
     fields = {canonical_field(h) for h in header}
     return "name" in fields and "category" in fields
 
 
 def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    """Read a file of this kind into rows and quarantine (nothing is stored here)."""
     path = Path(path)
     if geoassets.container(data) or data.lstrip()[:1] in (b"{", b"["):
         return geoassets.read(path, data, options)

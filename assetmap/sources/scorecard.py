@@ -39,6 +39,7 @@ _COLUMNS = ["row_number", "la_code", "domain", "indicator", "grp", "value", "ref
 
 
 def looks_like_scorecard(header: list[str]) -> bool:
+    """Whether a header (or document) is this reader's format."""
     keys = {norm_key(h) for h in header}
     return all(k in keys for k in _REQUIRED)
 
@@ -52,7 +53,7 @@ def _num(text: str) -> float | None:
 
 
 def _row(rn: int, row: dict[str, str], col: dict[str, str]) -> tuple[tuple[Any, ...] | None, str | None, str | None]:
-    """The stored row, or (None, reason, message)."""
+    """Return the stored row, or (None, reason, message)."""
     def get(key: str) -> str:
         return (row.get(col[key]) or "").strip() if key in col else ""
 
@@ -90,6 +91,7 @@ def _row(rn: int, row: dict[str, str], col: dict[str, str]) -> tuple[tuple[Any, 
 
 
 def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    """Read a file of this kind into rows and quarantine (nothing is stored here)."""
     path = Path(path)
     rec = read_csv_records(data, path)
     if not looks_like_scorecard(rec.header):
@@ -113,6 +115,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
 
 def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
           options: dict[str, Any]) -> Written:
+    """Store what :func:`read` read, inside the ingest's transaction; return what was written."""
     frame = result.frame
     if not frame.empty:
         rows = frame.drop(columns=["row_number"]).assign(ingest_id=ingest_id)

@@ -68,7 +68,7 @@ _RELIGION_ALIASES = {"christianity": "christian", "islam": "muslim", "islamic": 
 
 
 def name_key(name: str) -> str:
-    """A name reduced for matching duplicates: lower-case letters and digits only."""
+    """Return a name reduced for matching duplicates: lower-case letters and digits only."""
     return re.sub(r"[^a-z0-9]", "", str(name).lower())
 
 
@@ -142,8 +142,10 @@ Position = tuple[float, float] | tuple[str, str]
 
 def _position(row: dict[str, Any], postcode_xy: dict[str, tuple[float, float]],
               to_bng: Transformer) -> Position:
-    """(x, y) in EPSG:27700, or (reason_code, message): from latitude and longitude, else from
-    easting and northing, else from the postcode."""
+    """(x, y) in EPSG:27700, or (reason_code, message).
+
+    From latitude and longitude, else from easting and northing, else from the postcode.
+    """
     if not blank(row["lat"]) or not blank(row["lon"]):
         return _from_lat_lon(row, postcode_xy, to_bng)
     if not blank(row["easting"]) or not blank(row["northing"]):
@@ -384,8 +386,10 @@ def _placed_in_study_area(con: duckdb.DuckDBPyConnection, acc: pd.DataFrame,
 
 def _against_stored(con: duckdb.DuckDBPyConnection, acc: pd.DataFrame, quarantine: list[dict[str, Any]],
                     source: str, dist: float) -> pd.DataFrame:
-    """Rows of the same name within the duplicate distance of an asset already stored: the same
-    source's row updates that asset (it moved or was renamed); another source's is refused."""
+    """Rows of the same name within the duplicate distance of an asset already stored.
+
+    The same source's row updates that asset (it moved or was renamed); another source's is refused.
+    """
     con.register("_cand", acc[["asset_id", "name_key", "x", "y", "source"]])
     try:
         near = con.execute(

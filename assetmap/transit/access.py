@@ -38,8 +38,9 @@ class Ptal:
 
 def oa_ptal(oa_codes: np.ndarray, costs: Costs, stops: pd.DataFrame, departures: pd.DataFrame,
             ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """The index of every OA (``oa_code, ptal_ai, ptal_band, walk_mode, routes``) and each route's
-    part in it, walking from the OAs ``costs`` was made for to ``stops`` (``stop_id, x, y``)."""
+    """Return the index of every OA (``oa_code, ptal_ai, ptal_band, walk_mode, routes``) and each route's
+    part in it, walking from the OAs ``costs`` was made for to ``stops`` (``stop_id, x, y``).
+    """
     notes: list[str] = []
     xy = stops[["x", "y"]].to_numpy(float)
     s, o, cost = costs.pairs(xy, ptal.MAX_CATCHMENT_M)
@@ -67,8 +68,10 @@ def oa_ptal(oa_codes: np.ndarray, costs: Costs, stops: pd.DataFrame, departures:
 
 
 def unit_ptal(oas: pd.DataFrame, population: pd.Series, lookup: pd.DataFrame) -> pd.DataFrame:
-    """Per unit of every level in ``lookup`` (``area_code, parent_level, parent_code``): the
-    resident-weighted mean index of its OAs that have one, and its band."""
+    """Per unit of every level in ``lookup`` (``area_code, parent_level, parent_code``).
+
+    The resident-weighted mean index of its OAs that have one, and its band.
+    """
     cols = ["unit_level", "unit_code", "ptal_ai", "ptal_band", "oas", "residents"]
     have = oas[oas["ptal_ai"].notna()][["oa_code", "ptal_ai"]]
     if have.empty or lookup.empty:

@@ -46,7 +46,7 @@ _CALENDARS = ("calendar.txt", "calendar_dates.txt")
 
 
 def _members(data: bytes) -> set[str] | None:
-    """The file names at the root of a zip archive (None when ``data`` is not a zip)."""
+    """Return the file names at the root of a zip archive (None when ``data`` is not a zip)."""
     if not data.startswith(b"PK\x03\x04"):
         return None
     try:
@@ -57,16 +57,18 @@ def _members(data: bytes) -> set[str] | None:
 
 
 def looks_like_gtfs(data: bytes, path: Path) -> bool:
-    """A zip holding ``stops.txt`` and at least one other GTFS table at its root."""
+    """Tell whether ``data`` is a zip holding ``stops.txt`` and at least one other GTFS table at its root."""
     names = _members(data) or set()
     return "stops.txt" in names and bool(names & {"stop_times.txt", "trips.txt", "routes.txt",
                                                                    "agency.txt"})
 
 
 def seconds(times: pd.Series) -> np.ndarray:
-    """Seconds after the start of the service day of ``H:MM:SS`` strings (hours may pass 23);
+    """Seconds after the start of the service day of ``H:MM:SS`` strings (hours may pass 23).
+
     NaN where a time is missing or not a time. Each distinct time is parsed once (gtfs-kit's
-    ``timestr_to_seconds``): a day's half a million calls hold a few thousand distinct times."""
+    ``timestr_to_seconds``): a day's half a million calls hold a few thousand distinct times.
+    """
     from gtfs_kit.helpers import timestr_to_seconds
 
     codes, uniques = pd.factorize(times.astype("string").str.strip(), use_na_sentinel=True)
@@ -117,7 +119,7 @@ def _candidate_dates(feed: Any) -> list[str]:
 
 
 def busiest_weekday(feed: Any) -> str | None:
-    """The weekday (``YYYYMMDD``) on which the most trips run (the earliest of equals)."""
+    """Return the weekday (``YYYYMMDD``) on which the most trips run (the earliest of equals)."""
     trips_by_service = feed.trips.groupby("service_id").size()
     best: tuple[int, str] | None = None
     for d in _candidate_dates(feed):
@@ -255,7 +257,8 @@ def ride_links(boarded: pd.DataFrame, calls: pd.DataFrame, trips: pd.DataFrame,
     """Every ride of one trip from a peak boarding (``boarded``: ``trip_id, stop_id, seq, secs``)
     to a later call of the same trip where one may alight (``calls``, with ``drop_off_type``)
     within ``max_ride_min``: per route and pair of stops, the quickest ride and how many of the
-    peak's trips make it."""
+    peak's trips make it.
+    """
     from assetmap.settings import settings
 
     limit = 60.0 * (settings.bus_ride_max_min if max_ride_min is None else max_ride_min)

@@ -53,20 +53,25 @@ class WalkAndBus:
 
     @property
     def outside(self) -> np.ndarray:
+        """Per OA: as the walk measures it."""
         return self.base.outside
 
     def off_network(self, asset_xy: np.ndarray) -> np.ndarray:
+        """Per asset: as the walk measures it."""
         return self.base.off_network(asset_xy)
 
     def nearest(self, oas: np.ndarray, asset_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each OA in ``oas``: the nearest asset on foot (a bus never makes one nearer than it is)."""
         return self.base.nearest(oas, asset_xy)
 
     def route_m(self, oas: np.ndarray, asset_xy: np.ndarray) -> np.ndarray:
+        """Return the length in metres of the walk from each OA ``oas[k]`` to ``asset_xy[k]``."""
         return self.base.route_m(oas, asset_xy)
 
     def _alight(self) -> pd.DataFrame:
         """``oa, b, m``: the quickest minutes from each OA to getting off at stop ``b`` (walk to a
-        stop, wait, ride), for every OA (computed once: the stops and OAs do not change)."""
+        stop, wait, ride), for every OA (computed once: the stops and OAs do not change).
+        """
         if self._from_oas is None:
             s, o, w = self.base.pairs(self.stop_xy, settings.bus_walk_m)
             walk = pd.DataFrame({"oa": o, "a": s, "w": w / settings.walk_m_per_min})
@@ -78,7 +83,8 @@ class WalkAndBus:
     def bus_pairs(self, asset_xy: np.ndarray, radius: float, oas: np.ndarray | None = None,
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(asset, OA, cost) of the journeys by a short walk and one bus within ``radius``
-        (walking metres), ordered by asset then OA."""
+        (walking metres), ordered by asset then OA.
+        """
         e = np.empty(0, dtype=np.int64)
         if len(asset_xy) == 0 or len(self.stop_xy) == 0:
             return e, e, np.empty(0)
@@ -95,6 +101,7 @@ class WalkAndBus:
 
     def pairs(self, asset_xy: np.ndarray, radius: float, oas: np.ndarray | None = None,
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(asset, OA, cost) for every pair within ``radius`` on foot, or a walk and one bus."""
         a1, o1, c1 = self.base.pairs(asset_xy, radius, oas)
         a2, o2, c2 = self.bus_pairs(asset_xy, radius, oas)
         if len(a2) == 0:
@@ -108,7 +115,7 @@ class WalkAndBus:
 
 
 def _like(base: Costs, xy: np.ndarray) -> Costs:
-    """A provider of the same kind as ``base`` whose "output areas" are the points ``xy``."""
+    """Return a provider of the same kind as ``base`` whose "output areas" are the points ``xy``."""
     if isinstance(base, Walking):
         # a stop is a point on the street, snapped like an asset (not like an output area)
         return Walking(base.engine, xy, oa_snap_m=settings.network_snap_m)
@@ -118,7 +125,7 @@ def _like(base: Costs, xy: np.ndarray) -> Costs:
 
 
 def with_buses(con: duckdb.DuckDBPyConnection, base: Costs) -> Costs:
-    """``base``, or :class:`WalkAndBus` over it where the option is on and a timetable is loaded."""
+    """Return ``base``, or :class:`WalkAndBus` over it where the option is on and a timetable is loaded."""
     if not settings.supply_by_bus:
         return base
     stops = travel.stops(con)

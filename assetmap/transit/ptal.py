@@ -64,7 +64,7 @@ BAND_RANK = {b: i for i, b in enumerate(BANDS)}
 
 
 def mode_of_route_type(route_type: object) -> str:
-    """The PTAL mode of a GTFS ``route_type`` (the basic 0-12 and the extended 100-1700 codes)."""
+    """Return the PTAL mode of a GTFS ``route_type`` (the basic 0-12 and the extended 100-1700 codes)."""
     try:
         t = int(str(route_type).strip())
     except ValueError:
@@ -81,7 +81,7 @@ def mode_of_route_type(route_type: object) -> str:
 
 
 def band(ai: np.ndarray | pd.Series | float) -> np.ndarray:
-    """The PTAL band of each access index (NaN stays missing, as None)."""
+    """Return the PTAL band of each access index (NaN stays missing, as None)."""
     a = np.atleast_1d(np.asarray(ai, dtype=float))
     r = np.round(a, 2)
     idx = np.searchsorted(np.asarray(BAND_TOPS), r, side="left") + 1
@@ -92,8 +92,10 @@ def band(ai: np.ndarray | pd.Series | float) -> np.ndarray:
 
 
 def route_frequencies(departures: pd.DataFrame) -> pd.DataFrame:
-    """``stop_id, route_id, route_name, mode, frequency`` from departures per direction: the
-    busier direction's departures in the peak hour (the method takes the higher frequency)."""
+    """``stop_id, route_id, route_name, mode, frequency`` from departures per direction.
+
+    The busier direction's departures in the peak hour (the method takes the higher frequency).
+    """
     if departures.empty:
         return pd.DataFrame(columns=["stop_id", "route_id", "route_name", "mode", "frequency"])
     f = (departures.groupby(["stop_id", "route_id"], sort=True)
@@ -148,7 +150,8 @@ def route_access(walks: pd.DataFrame, frequencies: pd.DataFrame) -> pd.DataFrame
 
 def access_index(routes: pd.DataFrame, pois: pd.Index | np.ndarray) -> pd.DataFrame:
     """``poi, ptal_ai, ptal_band, routes`` for every point in ``pois`` (0 and band 0 where no
-    route is in reach), from :func:`route_access`'s rows."""
+    route is in reach), from :func:`route_access`'s rows.
+    """
     pois = pd.Index(pois, name="poi")
     if routes.empty:
         ai = pd.Series(0.0, index=pois)

@@ -30,7 +30,7 @@ _SPEED_M_PER_MIN = {3: 300.0, 2: 900.0}
 
 
 def _sides(bounds: tuple[float, float, float, float]) -> tuple[Polygon, Polygon]:
-    """The city north and south of the river."""
+    """Return the city north and south of the river."""
     minx, miny, maxx, maxy = bounds
     xs = np.linspace(minx - 10.0, maxx + 10.0, 400)
     ry = river_y(xs, bounds)
@@ -46,9 +46,11 @@ def _longest(geom: object) -> LineString | None:
 
 
 def _route_lines(region: Polygon) -> list[tuple[str, int, int, LineString]]:
-    """(name, route_type, weekday departures an hour each way, line) of every route: east-west and
-    north-south buses on either side of the river (only the two bridges' routes cross it), more
-    often near the centre; and the railway."""
+    """(name, route_type, weekday departures an hour each way, line) of every route.
+
+    East-west and north-south buses on either side of the river (only the two bridges' routes cross it), more
+    often near the centre; and the railway.
+    """
     bounds = region.bounds
     minx, miny, maxx, maxy = bounds
     cx, cy = (minx + maxx) / 2, (miny + maxy) / 2

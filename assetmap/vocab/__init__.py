@@ -1,5 +1,6 @@
-"""The vocabulary, in one place: what the store's constraints, the readers, the analysis, the CLI
-and the dashboard all call things.
+"""The vocabulary, in one place.
+
+What the store's constraints, the readers, the analysis, the CLI and the dashboard all call things.
 
 - :mod:`~assetmap.vocab.categories`: asset categories, their labels and aliases, sensitive
   categories, religions, ESOL levels and the attributes the sector records.

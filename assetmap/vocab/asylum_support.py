@@ -25,7 +25,7 @@ REGIONS: tuple[str, ...] = (
 
 
 def label_key(text: str) -> str:
-    """A label for comparison: no case, spaces or hyphens (``Contingency Accommodation-Hotel``)."""
+    """Return a label for comparison: no case, spaces or hyphens (``Contingency Accommodation-Hotel``)."""
     return re.sub(r"[\s\-–]+", "", str(text).casefold())
 
 
@@ -41,6 +41,7 @@ class Spellings:
             self.of(s)
 
     def of(self, text: str) -> str:
+        """Return the one spelling of ``text``'s label (whitespace collapsed)."""
         text = " ".join(str(text).split())
         if not text:
             return text
@@ -62,7 +63,7 @@ class SeriesBreak:
         return (self.first is None or self.first <= when) and (self.last is None or when <= self.last)
 
     def said(self) -> str:
-        """The break in a sentence: ``Series break, 31 Dec 2023 to 30 Sep 2024: …``."""
+        """Return the break in a sentence: ``Series break, 31 Dec 2023 to 30 Sep 2024: …``."""
         span = (f"{self.first:%d %b %Y}" if self.first else "the first date") + " to " + \
             (f"{self.last:%d %b %Y}" if self.last else "the last")
         return f"Series break, {span}: {self.note}."
@@ -84,7 +85,6 @@ KNOWN_BREAKS: tuple[SeriesBreak, ...] = (
 
 
 def covers(brk: SeriesBreak, support_type: str, when: _dt.date) -> bool:
-    """Whether the break touches a stored support type (``Section 98`` covers every Section 98
-    row) at a date."""
+    """Whether the break touches a stored support type (``Section 98`` covers every Section 98 row) at a date."""
     return ((support_type == brk.support_type or support_type.startswith(brk.support_type + " / "))
             and brk.holds(when))

@@ -136,6 +136,7 @@ def _blank(value: Any) -> bool:
 
 
 def parse_bool(value: Any, field: str) -> bool | None:
+    """``value`` as a yes/no (None when empty), or :class:`InvalidAttribute` naming ``field``."""
     if _blank(value):
         return None
     if isinstance(value, bool):
@@ -244,9 +245,10 @@ _SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.IGNORECASE)
 
 
 def link_scheme(value: Any) -> str | None:
-    """The scheme a browser would see in ``value`` (lower case), or None for a link without one
+    r"""Return the scheme a browser would see in ``value`` (lower case), or None for a link without one
     (``www.example.org``). Browsers drop control characters and whitespace inside a scheme
-    (``java\tscript:``), so this does too; ``host:8080`` is a host and port, not a scheme."""
+    (``java\tscript:``), so this does too; ``host:8080`` is a host and port, not a scheme.
+    """
     text = re.sub(r"[\x00-\x20\x7f]", "", str(value))
     m = _SCHEME.match(text)
     if m is None:
@@ -260,7 +262,8 @@ def link_scheme(value: Any) -> str | None:
 
 def check_link(value: Any, field: str = "website") -> str:
     """``value`` as a link, or :class:`InvalidAttribute` when its scheme is not one of
-    :data:`LINK_SCHEMES` (``javascript:``, ``data:``, ``vbscript:``... never become links)."""
+    :data:`LINK_SCHEMES` (``javascript:``, ``data:``, ``vbscript:``... never become links).
+    """
     text = str(value).strip()
     scheme = link_scheme(text)
     if scheme is not None and scheme not in LINK_SCHEMES:
@@ -269,8 +272,11 @@ def check_link(value: Any, field: str = "website") -> str:
 
 
 def safe_link(value: Any) -> str | None:
-    """The URL a page may put in an ``href`` for ``value``: http(s), mailto or tel as given, a bare
-    ``www.example.org`` as https; None for anything else (shown as text, never as a link)."""
+    """Return the URL a page may put in an ``href`` for ``value``.
+
+    Http(s), mailto or tel as given, a bare ``www.example.org`` as https; None for anything else (shown as text,
+    never as a link).
+    """
     if value is None or not str(value).strip():
         return None
     text = str(value).strip()

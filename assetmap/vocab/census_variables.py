@@ -109,12 +109,13 @@ SUBTOTAL = "__subtotal__"
 
 
 def high_level_group(category: str) -> str | None:
-    """The ONS high-level group (white, mixed, asian, black, other) of an ethnic category."""
+    """Return the ONS high-level group (white, mixed, asian, black, other) of an ethnic category."""
     entry = ETHNIC_CATEGORIES.get(category) or ETHNIC_AGGREGATES.get(category)
     return entry[0] if entry else None
 
 
 def clean_label(label: str) -> str:
+    """Return a census category label without its table's prefixes and notes."""
     text = label.strip().lower()
     text = re.sub(r";\s*measures:.*$", "", text)
     text = re.sub(r"\s*\(\d+ categories\)", "", text)

@@ -66,7 +66,7 @@ _UNITS = ((re.compile(r"_per_10k$"), " per 10,000"), (re.compile(r"_m$"), " (m)"
 
 
 def heading(column: str) -> str:
-    """The words at the head of ``column``: its own (:data:`HEADINGS`), or its name written out."""
+    """Return the words at the head of ``column``: its own (:data:`HEADINGS`), or its name written out."""
     if column in HEADINGS:
         return HEADINGS[column]
     text = str(column)

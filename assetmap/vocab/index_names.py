@@ -31,7 +31,7 @@ def is_multigroup(index_name: str) -> bool:
 
 
 def group_label(group: str) -> str:
-    """A focal group's label: ``all groups``, ``Asian (all)``, ``White British``."""
+    """Return a focal group's label: ``all groups``, ``Asian (all)``, ``White British``."""
     if group == ALL_GROUPS:
         return "all groups"
     if group.endswith("_all"):

@@ -46,8 +46,10 @@ def _key(text: str) -> str:
 
 @lru_cache(maxsize=4096)
 def language_slug(text: str) -> str | None:
-    """The slug of a language named in a census label's last part or a provider's list; None when
-    it is not one the vocabulary knows."""
+    """Return the slug of a language named in a census label's last part or a provider's list.
+
+    None when it is not one the vocabulary knows.
+    """
     key = _key(text)
     if key in _ALIASES:
         return _ALIASES[key]
@@ -58,4 +60,5 @@ def language_slug(text: str) -> str | None:
 
 
 def language_label(slug: str) -> str:
+    """Return the name shown for a language's slug."""
     return LANGUAGES.get(slug, slug.replace("_", " ").title())

@@ -508,6 +508,8 @@ REORGANISATIONS: tuple[Reorganisation, ...] = (
 
 @dataclass(frozen=True)
 class Authority:
+    """A local authority: its GSS code, name, other names, and when its code ended."""
+
     code: str
     name: str
     aliases: tuple[str, ...]
@@ -520,8 +522,11 @@ class Authority:
 
 
 def name_key(name: str) -> str:
-    """A name for comparison: lower case, ``&`` as ``and``, without a leading ``The``, the
-    ``City of`` / ``County of`` that ONS puts after a comma, punctuation or spaces."""
+    """Return a name for comparison.
+
+    Lower case, ``&`` as ``and``, without a leading ``The``, the ``City of`` / ``County of`` that ONS puts after
+    a comma, punctuation or spaces.
+    """
     s = str(name).casefold().replace("&", " and ").strip()
     s = _THE.sub("", _CITY_OF.sub("", s))
     return _NOT_WORD.sub("", s)
@@ -556,11 +561,12 @@ def _by_name() -> dict[str, tuple[str, ...]]:
 
 
 def codes_named(name: str) -> tuple[str, ...]:
-    """The codes (of any vintage) of the authorities called ``name`` (any spelling)."""
+    """Return the codes (of any vintage) of the authorities called ``name`` (any spelling)."""
     return _by_name().get(name_key(name), ())
 
 
 def name_of(code: str) -> str | None:
+    """Return the name of the authority with GSS code ``code`` (None: unknown)."""
     a = authorities().get(code)
     return a.name if a else None
 
@@ -571,7 +577,7 @@ def is_named(code: str, name: str) -> bool:
 
 
 def current(code: str) -> str:
-    """The code that holds ``code``'s area today: itself, or its successor's successor…"""
+    """Return the code that holds ``code``'s area today: itself, or its successor's successor, and so on."""
     seen = {code}
     a = authorities().get(code)
     while a is not None and a.successor:
@@ -601,7 +607,7 @@ class Checked:
 
 
 def check(code: str, name: str | None, when: _dt.date) -> Checked:
-    """A row's code checked against its name.
+    """Return a row's code checked against its name.
 
     - The name is one of the code's names, or there is no name, or the code is not one this
       vocabulary holds (a synthetic or newer code): the code as given.
@@ -639,5 +645,5 @@ def successors_of(codes: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 
 def reorganisation_of(code: str) -> Reorganisation | None:
-    """The reorganisation that retired ``code`` (None while it is in use)."""
+    """Return the reorganisation that retired ``code`` (None while it is in use)."""
     return next((r for r in REORGANISATIONS if code in r.olds), None)

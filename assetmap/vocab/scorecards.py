@@ -56,7 +56,7 @@ GROUP_CATEGORIES["all"] = GROUP_CATEGORIES["white"] + GROUP_CATEGORIES["bme"]
 
 
 def normalise_domain(value: str) -> str | None:
-    """A domain slug for what a file says (``Criminal Justice`` -> ``criminal_justice``), or None."""
+    """Return a domain slug for what a file says (``Criminal Justice`` -> ``criminal_justice``), or None."""
     key = re.sub(r"[^a-z]", "", str(value).lower())
     for slug, label in DOMAINS.items():
         if key in (slug.replace("_", ""), re.sub(r"[^a-z]", "", label.lower())):
@@ -65,7 +65,7 @@ def normalise_domain(value: str) -> str | None:
 
 
 def group_categories(group: str) -> tuple[str, ...]:
-    """The census categories a scorecard group sums (none: its population is not known)."""
+    """Return the census categories a scorecard group sums (none: its population is not known)."""
     key = re.sub(r"\s+", " ", re.sub(r"[^a-z, ]", " ", str(group).lower().replace("&", "and"))).strip()
     key = re.sub(r"^(asian|black|white|mixed)(,)? (asian british|black british)?\s*:?\s*", r"\1 ", key).strip()
     return GROUP_CATEGORIES.get(key, GROUP_CATEGORIES.get(key.replace(",", ""), ()))

@@ -23,7 +23,7 @@ LEVEL_LABELS: dict[str, str] = {
 
 
 def sql_list(values: tuple[str, ...] | list[str]) -> str:
-    """Fixed vocabulary values as a SQL ``IN`` list for a CHECK constraint (never user input)."""
+    """Return the fixed vocabulary values as a SQL ``IN`` list for a CHECK constraint (never user input)."""
     for v in values:
         if not v.replace("_", "").isalnum():
             raise ValueError(f"not a vocabulary word: {v!r}")
