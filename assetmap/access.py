@@ -75,8 +75,10 @@ def step_weights(d: np.ndarray, bands: dict[float, float]) -> np.ndarray:
 
 
 def pairs_within(src_xy: np.ndarray, dst_tree: cKDTree, radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All (source, destination, straight-line distance) pairs no farther apart than ``radius``,
-    ordered by source, then destination (see :func:`assetmap.network.cost.straight_pairs`).
+    """Return every (source, destination, distance) pair no farther apart than ``radius``.
+
+    All (source, destination, straight-line distance) pairs no farther apart than ``radius``, ordered by source,
+    then destination (see :func:`assetmap.network.cost.straight_pairs`).
     """
     return straight_pairs(src_xy, dst_tree.data, radius, dst_tree)
 

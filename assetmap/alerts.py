@@ -454,8 +454,10 @@ def _confirmation(sub: dict[str, Any]) -> tuple[str, str]:
 
 
 def _with_links(d: Delivery) -> str:
-    """Return a message's text with the links only its subscriber may hold (added as it is sent, never
-    stored: the token they carry is sealed in the store).
+    """Return a message's text with the links only its subscriber may hold.
+
+    Return a message's text with the links only its subscriber may hold (added as it is sent, never stored: the
+    token they carry is sealed in the store).
     """
     if d.kind == "confirm":
         return (d.body + f"\nConfirm, and nothing is sent until you do:\n{confirm_link(d.token)}\n\n"
@@ -795,9 +797,10 @@ def request(action: str, **fields: Any) -> dict[str, Any]:
 
 
 def to_inbox(payload: dict[str, Any], inbox: str | os.PathLike[str]) -> Path:
-    """Drop a request (:func:`request`) into ``inbox/submissions/`` for the pipeline to carry out,
-    whole (written under a hidden name, then renamed) and named by its content, so a link
-    followed twice is one request.
+    """Drop a request (:func:`request`) into ``inbox/submissions/`` for the pipeline.
+
+    Drop a request (:func:`request`) into ``inbox/submissions/`` for the pipeline to carry out, whole (written
+    under a hidden name, then renamed) and named by its content, so a link followed twice is one request.
     """
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
     folder = Path(inbox) / "submissions"

@@ -30,8 +30,10 @@ def neutralise(value: object) -> object:
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return a copy of ``frame`` whose text cells are :func:`neutralise`-d (numbers, dates and booleans
-    are not text and are left alone).
+    """Return a copy of ``frame`` whose text cells are :func:`neutralise`-d.
+
+    Return a copy of ``frame`` whose text cells are :func:`neutralise`-d (numbers, dates and booleans are not
+    text and are left alone).
     """
     out = pd.DataFrame(frame).copy()
     for col in out.columns:

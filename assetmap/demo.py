@@ -644,12 +644,13 @@ def _write_history(rng: np.random.Generator, out: Path, rows: list[dict[str, Any
 
 def _write_asy_d11(rng: np.random.Generator, path: Path, la_codes: list[str], la_names: list[str], oa_la: np.ndarray,
                    residents: np.ndarray, birth: np.ndarray) -> None:
-    """Write a Home Office Asy_D11 data sheet as published (a title row, the ``Date (as at…)`` header,
-    ``30 Sep 2025`` dates, thousands separators, a suppressed cell, a row not allocated to an
-    authority, and the ``End of table`` line), for the study area's authorities and four more
-    (three in its region, one in another) over eight quarters, with numbers that follow the
-    born-abroad share and grow at different rates; and a mid-year population estimate for all of
-    them beside it (the denominator for the authorities beyond the study area).
+    """Write a Home Office Asy_D11 data sheet as published.
+
+    Write a Home Office Asy_D11 data sheet as published (a title row, the ``Date (as at…)`` header, ``30 Sep
+    2025`` dates, thousands separators, a suppressed cell, a row not allocated to an authority, and the ``End of
+    table`` line), for the study area's authorities and four more (three in its region, one in another) over
+    eight quarters, with numbers that follow the born-abroad share and grow at different rates; and a mid-year
+    population estimate for all of them beside it (the denominator for the authorities beyond the study area).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     n = len(la_codes)

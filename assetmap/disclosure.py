@@ -106,9 +106,11 @@ def _round_gap_rows(df: pd.DataFrame, touched: list[str]) -> pd.DataFrame:
 
 
 def public_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
-    """Return the public variant's rows of the tables the rule rewrites, from the partner snapshot
-    ``con`` (which holds every site): ``oa_access``, ``unit_access``, ``unit_gaps``,
-    ``unit_gaps_as_at`` and ``unit_languages``.
+    """Return the public variant's rows of the tables the rule rewrites.
+
+    Return the public variant's rows of the tables the rule rewrites, from the partner snapshot ``con`` (which
+    holds every site): ``oa_access``, ``unit_access``, ``unit_gaps``, ``unit_gaps_as_at`` and
+    ``unit_languages``.
     """
     from assetmap.analysis.inputs import stored_inputs
     from assetmap.analysis.tables import oa_rows, unit_access

@@ -139,8 +139,10 @@ def clear_emitters() -> None:
 
 
 def announce(store: _Store, event: Event, *, emit: bool = True) -> str:
-    """Record ``event`` in the store's ``events`` table and, once that is committed, send it to
-    the registered emitters (the pipelines forward it to Prefect). Returns the event's id.
+    """Record ``event`` in the store, then send it to the registered emitters.
+
+    Record ``event`` in the store's ``events`` table and, once that is committed, send it to the registered
+    emitters (the pipelines forward it to Prefect). Returns the event's id.
 
     Inside :meth:`Store.transaction <assetmap.db.store.Store.transaction>` the event is part of that
     transaction (rolled back with it, never emitted then); outside, it is its own. ``emit=False``

@@ -103,9 +103,11 @@ _DATED = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def effective_of(path: str | Path) -> str | None:
-    """Return the date a file takes effect when a folder above it is named for one
-    (``assets/history/2024-03-31/esol_providers.csv``): a source's older files, kept by date, load
-    as the history they are (``--effective`` given by hand wins).
+    """Return the date a file takes effect when a folder above it is named for one.
+
+    Return the date a file takes effect when a folder above it is named for one
+    (``assets/history/2024-03-31/esol_providers.csv``): a source's older files, kept by date, load as the
+    history they are (``--effective`` given by hand wins).
     """
     for part in reversed(Path(path).parent.parts):
         if _DATED.match(part):
@@ -242,9 +244,11 @@ Hook = Callable[[duckdb.DuckDBPyConnection, int, Written], None]
 def store_rows(store: Store, result: ReadResult, label: str, sha: str, kind: str, source: str,
                options: dict[str, Any], *, started: _dt.datetime | None = None, options_key: str | None = None,
                also: Hook | None = None) -> IngestResult:
-    """Validate and store rows already read (a file's, or a submission's held in memory) as one
-    ingest, in one transaction: the audit record, the rows through the kind's writer, the
-    quarantine, the events; then ``also(con, ingest_id, written)`` inside the same transaction.
+    """Validate and store rows already read as one ingest, in one transaction.
+
+    Validate and store rows already read (a file's, or a submission's held in memory) as one ingest, in one
+    transaction: the audit record, the rows through the kind's writer, the quarantine, the events; then
+    ``also(con, ingest_id, written)`` inside the same transaction.
 
     A failure rolls everything back and is recorded as a refusal (``store_failed``); a hook that
     raises :class:`Declined` rolls back and the exception goes to the caller, nothing recorded.

@@ -178,9 +178,11 @@ WATCH_IDLE_S = 600.0
 
 
 def _keep_watching(variant: str, url: str, key: tuple[str, str]) -> None:
-    """While pages ask for ``variant``, ask the bucket for a newer one every
-    ``settings.snapshot_poll_s`` in the background, so a publish is downloaded before the next
-    page asks (one page load after it, not two); stop after :data:`WATCH_IDLE_S` without a page.
+    """Watch the bucket for a newer ``variant`` in the background while pages ask for it.
+
+    While pages ask for ``variant``, ask the bucket for a newer one every ``settings.snapshot_poll_s`` in the
+    background, so a publish is downloaded before the next page asks (one page load after it, not two); stop
+    after :data:`WATCH_IDLE_S` without a page.
     """
     with _lock:
         _visited[key] = time.monotonic()

@@ -271,9 +271,11 @@ def problems(doc: dict[str, Any], limit: int = 10) -> list[str]:
 
 
 def service_problems(service: dict[str, Any], limit: int = 3, schema: str = "service3") -> list[str]:
-    """Return what in one Open Referral UK 3.0 service breaks the standard's service schema (its
-    formats included), at most ``limit`` lines, or nothing: what a reader quarantines it for.
-    ``schema`` ``"details3"`` checks the API's root answer instead, ``"term3"`` a taxonomy term.
+    """Return what in one Open Referral UK 3.0 service breaks the standard's schema.
+
+    Return what in one Open Referral UK 3.0 service breaks the standard's service schema (its formats included),
+    at most ``limit`` lines, or nothing: what a reader quarantines it for. ``schema`` ``"details3"`` checks the
+    API's root answer instead, ``"term3"`` a taxonomy term.
     """
     out = []
     for err in _validators()[schema].iter_errors(service):

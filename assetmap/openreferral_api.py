@@ -98,8 +98,10 @@ def _one(items: list[dict[str, Any]], wanted: str, what: str) -> dict[str, Any]:
 
 
 def answer(doc: dict[str, Any], path: str, params: dict[str, str]) -> dict[str, Any]:
-    """Return the API's answer to ``path`` (below the API's root) with query ``params``, over ``doc``
-    (3.0, as :func:`assetmap.openreferral.document` makes it); :class:`ApiError` otherwise.
+    """Return the API's answer to ``path`` with query ``params``, over ``doc``.
+
+    Return the API's answer to ``path`` (below the API's root) with query ``params``, over ``doc`` (3.0, as
+    :func:`assetmap.openreferral.document` makes it); :class:`ApiError` otherwise.
     """
     parts = [p for p in path.strip("/").split("/") if p]
     services: list[dict[str, Any]] = doc["contents"]

@@ -400,8 +400,10 @@ class Settings:
     snapshot_dir: Path | None = None
 
     def max_bytes(self, kind: str) -> int:
-        """Return the largest file of ``kind`` that is read (``max(...)`` over the kinds for a file whose
-        kind is not known yet).
+        """Return the largest file of ``kind`` that is read, in bytes.
+
+        Return the largest file of ``kind`` that is read (``max(...)`` over the kinds for a file whose kind is
+        not known yet).
         """
         mb = self.max_file_mb.get(kind, max(self.max_file_mb.values()))
         return int(mb * 1024 * 1024)
@@ -431,8 +433,10 @@ class Settings:
         return f"assetmap-writer:{name}"
 
     def writer_holder_variable(self, db_path: str | os.PathLike[str] | None = None) -> str:
-        """Return the Prefect variable in which the holder of the store's writer limit names itself
-        (variable names allow lower-case letters, digits, ``-`` and ``_`` only).
+        """Return the Prefect variable in which the holder of the store's writer limit names itself.
+
+        Return the Prefect variable in which the holder of the store's writer limit names itself (variable names
+        allow lower-case letters, digits, ``-`` and ``_`` only).
         """
         return holder_variable(self.writer_limit(db_path))
 

@@ -134,8 +134,10 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
 
 
 def _unmet(inputs: Inputs, stored: pd.DataFrame, category: str, radius: float) -> np.ndarray:
-    """Demand of each OA with no asset of the category within ``radius`` (a walk where the access
-    was measured on the network; an OA beyond its extent has none to meet).
+    """Return the demand of each OA with no asset of the category within ``radius``.
+
+    Demand of each OA with no asset of the category within ``radius`` (a walk where the access was measured on
+    the network; an OA beyond its extent has none to meet).
     """
     d = inputs.demand(category)
     stored = stored.set_index("oa_code").reindex(inputs.oas["oa_code"])

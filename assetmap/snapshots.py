@@ -126,10 +126,12 @@ def publish(store: Store, reason: str = "", upload: bool = True) -> Snapshot:
 
 
 def upload_snapshot(snap: Snapshot) -> Snapshot:
-    """Upload a published snapshot's two variants to ``settings.snapshot_url`` (each file, then its
-    pointer: ``LATEST`` moves only once the file is whole in the bucket); return the partner
-    variant with its URL. Raises :class:`~assetmap.objectstore.ObjectStoreError`, naming the
-    endpoint, when the bucket cannot take them (after the client's timeouts and retries).
+    """Upload a published snapshot's two variants to ``settings.snapshot_url``.
+
+    Upload a published snapshot's two variants to ``settings.snapshot_url`` (each file, then its pointer:
+    ``LATEST`` moves only once the file is whole in the bucket); return the partner variant with its URL. Raises
+    :class:`~assetmap.objectstore.ObjectStoreError`, naming the endpoint, when the bucket cannot take them
+    (after the client's timeouts and retries).
     """
     from assetmap import objectstore
 
@@ -148,8 +150,10 @@ def upload_snapshot(snap: Snapshot) -> Snapshot:
 
 
 def _write_public(partner: Path, final: Path, sid: str) -> None:
-    """Write the public variant as a new file, table by table from the partner one, keeping out
-    what :data:`PUBLIC_TABLES` says (rows deleted from a copy could linger in its free blocks).
+    """Write the public variant as a new file, table by table from the partner one.
+
+    Write the public variant as a new file, table by table from the partner one, keeping out what
+    :data:`PUBLIC_TABLES` says (rows deleted from a copy could linger in its free blocks).
 
     The new file gets the schema's views, macros and migration record as any new store does; its
     tables are then made by ``CREATE TABLE … AS`` (no primary-key indexes: a read-only snapshot
@@ -209,8 +213,10 @@ def _follows_bucket(db_path: str | os.PathLike[str]) -> bool:
 
 
 def list_snapshots(db_path: str | os.PathLike[str], variant: str | None = None) -> list[dict[str, Any]]:
-    """Return the snapshots kept (of one ``variant``, or both), newest first, each with its ``variant``,
-    ``path`` and ``latest`` (true for the one its variant's ``LATEST`` names).
+    """Return the snapshots kept (of one ``variant``, or both), newest first.
+
+    Return the snapshots kept (of one ``variant``, or both), newest first, each with its ``variant``, ``path``
+    and ``latest`` (true for the one its variant's ``LATEST`` names).
     """
     out = []
     for v in (variant,) if variant else VARIANTS:

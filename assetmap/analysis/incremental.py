@@ -57,8 +57,10 @@ def _zone_from_wards(con: duckdb.DuckDBPyConnection, inputs: Inputs, wards: list
 
 
 def _mode_changed(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the stored access was measured another way than a recompute would measure it now
-    (on foot or as the crow flies), or along another network.
+    """Tell whether the stored access was measured otherwise than a recompute would now.
+
+    Whether the stored access was measured another way than a recompute would measure it now (on foot or as the
+    crow flies), or along another network.
     """
     stored = results.stored_access_modes(con) - {OUTSIDE}
     now = NETWORK if network_key(con) is not None else CROW_FLIES
@@ -98,8 +100,10 @@ def affected_oas(inputs: Inputs, nearest_m: np.ndarray, lost: np.ndarray, catego
 
 def stored_nearest(con: duckdb.DuckDBPyConnection, inputs: Inputs, category: str,
                     moved: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Return the stored cost to the nearest asset per OA (in ``inputs.oas`` order: the straight line, or on
-    the network the walk as metres of effort), and which OAs lost theirs.
+    """Return the stored cost to the nearest asset per OA, and which OAs lost theirs.
+
+    Return the stored cost to the nearest asset per OA (in ``inputs.oas`` order: the straight line, or on the
+    network the walk as metres of effort), and which OAs lost theirs.
     """
     got = results.stored_nearest(con, category, moved)
     near = walk_cost(got["nearest_m"], got["nearest_min"], got["access_mode"])
@@ -131,8 +135,10 @@ def changed_oa_rows(con: duckdb.DuckDBPyConnection, inputs: Inputs,
 
 def units_after(con: duckdb.DuckDBPyConnection, inputs: Inputs, level: str, new: pd.DataFrame | None,
                 touched: set[str], categories: Iterable[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``unit_access`` and ``unit_gaps`` rows (gaps without rank) of the ``touched`` units, for the
-    ``categories`` (default all), from their stored OA rows with the ``new`` ones in place.
+    """Return the ``unit_access`` and ``unit_gaps`` rows of the ``touched`` units.
+
+    ``unit_access`` and ``unit_gaps`` rows (gaps without rank) of the ``touched`` units, for the ``categories``
+    (default all), from their stored OA rows with the ``new`` ones in place.
     """
     umap = units_of(con, level, units=touched)
     rows = results.stored_unit_rows(con, level, touched)
@@ -152,8 +158,10 @@ def oas_in_reach(inputs: Inputs, xy: np.ndarray) -> np.ndarray:
 
 def _exact_changes(inputs: Inputs, changed: pd.DataFrame, categories: list[str]
                    ) -> dict[str, tuple[list[str], np.ndarray, np.ndarray]]:
-    """Per category: the assets gone from where they were, the OAs within reach of where any
-    changed asset was or is, and where the changed assets are now.
+    """Return, per category, what changed: assets gone, OAs within reach, places now.
+
+    Per category: the assets gone from where they were, the OAs within reach of where any changed asset was or
+    is, and where the changed assets are now.
     """
     changes = {}
     for cat in categories:
@@ -251,8 +259,10 @@ def _by_wards(con: duckdb.DuckDBPyConnection, levels: list[str], wards: list[str
 def _write_affected(store: Store, new: pd.DataFrame | None, writes: list[tuple[str, pd.DataFrame, pd.DataFrame]],
                     lang_writes: list[tuple[str, pd.DataFrame, list[str]]], cats: list[str],
                     changed_ids: list[str] | None) -> None:
-    """Write the changed OA rows and units, rank the categories again, and remember the assets
-    seen (those that changed, or all of them), in one transaction.
+    """Write the changed OA rows and units, rank again and remember the assets, at once.
+
+    Write the changed OA rows and units, rank the categories again, and remember the assets seen (those that
+    changed, or all of them), in one transaction.
     """
     con = store.con
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)

@@ -83,8 +83,10 @@ class Inputs:
 
 def load_inputs(con: duckdb.DuckDBPyConnection, census: Census | None = None,
                 as_at: Any = None, runner: Runner | None = None) -> Inputs | None:
-    """OA points (point on surface, EPSG:27700), population, demand per category, and assets
-    (those open now, or ``as_at`` a past moment, from the assets' history).
+    """Return the OA points, population and demand per category, and the assets.
+
+    OA points (point on surface, EPSG:27700), population, demand per category, and assets (those open now, or
+    ``as_at`` a past moment, from the assets' history).
 
     None when no OA polygons are loaded (accessibility needs where people live). With a
     ``runner``, the walks of a store spanning several authorities are answered by it, an
@@ -139,10 +141,11 @@ def _with_assets(con: duckdb.DuckDBPyConnection, oas: pd.DataFrame, basis: dict[
 
 def stored_inputs(con: duckdb.DuckDBPyConnection, categories: list[str] | None = None,
                   public_only: bool = False) -> Inputs | None:
-    """Return the inputs as the last full recompute saw them (OA points, population, demand), read back
-    from ``oa_inputs``, with the assets as they are now (of ``categories`` only, when given; the
-    public ones only, when ``public_only``): what an incremental recompute needs, without
-    re-reading the census.
+    """Return the inputs as the last full recompute saw them, with the assets as they are now.
+
+    Return the inputs as the last full recompute saw them (OA points, population, demand), read back from
+    ``oa_inputs``, with the assets as they are now (of ``categories`` only, when given; the public ones only,
+    when ``public_only``): what an incremental recompute needs, without re-reading the census.
     """
     # the demand of the categories asked for only (each column is 190,000 numbers nationally)
     demand = [f"demand_{c}" for c in (categories if categories is not None else CATEGORIES) if c in CATEGORIES]

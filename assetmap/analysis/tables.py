@@ -118,8 +118,10 @@ def _asset_units(inputs: Inputs, umap: pd.Series, level: str) -> pd.DataFrame:
 
 def unit_access(inputs: Inputs, oa_rows: pd.DataFrame, umap: pd.Series, level: str,
                 units: Iterable[str] | None = None, categories: Iterable[str] | None = None) -> pd.DataFrame:
-    """``unit_access`` rows for the units (all, or those given) and the categories (all, or those
-    given) from their OAs' rows.
+    """Return the ``unit_access`` rows of units and categories from their OAs' rows.
+
+    ``unit_access`` rows for the units (all, or those given) and the categories (all, or those given) from their
+    OAs' rows.
     """
     counts = _asset_units(inputs, umap, level)
     if units is not None:

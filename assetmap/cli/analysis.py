@@ -65,8 +65,10 @@ def cmd_recompute(args: argparse.Namespace) -> int:
 
 
 def _moment(store: Store, text: str, start: bool = False) -> Any:
-    """Return a date (``2019-04-01``: the end of that day; as the ``start`` of a period, just before it
-    began) or a snapshot's id (the moment it was published).
+    """Return the moment a date or a snapshot's id means.
+
+    Return a date (``2019-04-01``: the end of that day; as the ``start`` of a period, just before it began) or a
+    snapshot's id (the moment it was published).
     """
     import datetime as _dt
 

@@ -66,9 +66,11 @@ def delete_keys(con: duckdb.DuckDBPyConnection, table: str, keys: pd.DataFrame) 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame | None,
                   keep: str | None = None, params: list[Any] | None = None) -> None:
-    """Replace the rows of result table ``table`` with ``frame`` (keeping those that ``keep``, a
-    fixed SQL condition, selects): a new table of the same definition is filled and swapped in.
-    DuckDB takes seconds to delete a million indexed rows and no time to drop a table.
+    """Replace the rows of result table ``table`` with ``frame``.
+
+    Replace the rows of result table ``table`` with ``frame`` (keeping those that ``keep``, a fixed SQL
+    condition, selects): a new table of the same definition is filled and swapped in. DuckDB takes seconds to
+    delete a million indexed rows and no time to drop a table.
     """
     ddl = scalar(con, "SELECT sql FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?", [table])
     new = f"{table}__new"
@@ -102,8 +104,10 @@ def delete_unit_languages(con: duckdb.DuckDBPyConnection, level: str, units: lis
 
 
 def update_ranks(con: duckdb.DuckDBPyConnection, level: str, ranks: pd.DataFrame) -> None:
-    """Set the rank and flags of the ``unit_gaps`` rows in ``ranks`` (``unit_code, category,
-    rank, flags``) at ``level``.
+    """Set the rank and flags of the ``unit_gaps`` rows in ``ranks`` at ``level``.
+
+    Set the rank and flags of the ``unit_gaps`` rows in ``ranks`` (``unit_code, category, rank, flags``) at
+    ``level``.
     """
     con.register("_rf", ranks[["unit_code", "category", "rank", "flags"]])
     try:
@@ -128,8 +132,10 @@ def replace_gaps_as_at(con: duckdb.DuckDBPyConnection, when: Any, level: str, ro
 # -- what an incremental recompute reads back ----------------------------------------------------
 
 def stored_oa_inputs(con: duckdb.DuckDBPyConnection, demand: list[str]) -> pd.DataFrame:
-    """Return the OA inputs the last full recompute saw (``oa_code, x, y, population`` and the ``demand``
-    columns named, each ``demand_<category>``), OAs sorted.
+    """Return the OA inputs the last full recompute saw, OAs sorted.
+
+    Return the OA inputs the last full recompute saw (``oa_code, x, y, population`` and the ``demand`` columns
+    named, each ``demand_<category>``), OAs sorted.
     """
     unknown = [c for c in demand if c not in COLUMNS["oa_inputs"]]
     if unknown:
@@ -226,9 +232,11 @@ def stored_need(con: duckdb.DuckDBPyConnection, level: str, units: set[str]) -> 
 
 
 def changed_assets(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
-    """Return the assets that differ from what the analysis last saw (moved, opened, closed, another
-    capacity or category): ``asset_id, old_category, new_category, ox, oy, nx, ny``. None when
-    the store keeps no record of what it saw (results from before it did).
+    """Return the assets that differ from what the analysis last saw.
+
+    Return the assets that differ from what the analysis last saw (moved, opened, closed, another capacity or
+    category): ``asset_id, old_category, new_category, ox, oy, nx, ny``. None when the store keeps no record of
+    what it saw (results from before it did).
     """
     if not scalar(con, "SELECT EXISTS (SELECT 1 FROM analysed_assets)"):
         return None

@@ -54,8 +54,10 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def require_schema(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], snapshot: bool = False) -> None:
-    """Refuse, naming the command that fixes it, a store or snapshot made by an older assetmap
-    (a reader cannot migrate it: its tables and shared views are not what the queries read).
+    """Refuse a store or snapshot made by an older assetmap, naming the command that fixes it.
+
+    Refuse, naming the command that fixes it, a store or snapshot made by an older assetmap (a reader cannot
+    migrate it: its tables and shared views are not what the queries read).
     """
     version = schema_version(con)
     if 0 < version < SCHEMA_VERSION:
@@ -312,8 +314,10 @@ class Store:
         return out
 
     def timetable(self) -> dict[str, Any] | None:
-        """Return the GTFS timetable loaded (source, service date and how it was chosen, routes, trips
-        running that day, stops kept), or None.
+        """Return the GTFS timetable loaded, or None.
+
+        Return the GTFS timetable loaded (source, service date and how it was chosen, routes, trips running that
+        day, stops kept), or None.
         """
         out = self._latest("transit_info", ("source", "service_date", "date_chosen", "routes", "trips_on_date",
                                             "stops_kept"), 15)

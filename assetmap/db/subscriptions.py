@@ -137,9 +137,11 @@ def plan(con: duckdb.DuckDBPyConnection, subscription_id: str, key: str, kind: s
 
 def claim_due(con: duckdb.DuckDBPyConnection, who: str, now: _dt.datetime,
               lost_before: _dt.datetime) -> list[tuple[Any, ...]]:
-    """Mark the claims made before ``lost_before`` as interrupted (their process was lost), then
-    claim for ``who`` the deliveries due at ``now`` of the subscriptions that may receive them:
-    ``subscription_id, key, kind, subject, body, data, attempts`` of each.
+    """Claim for ``who`` the deliveries due at ``now``, after freeing those a lost process held.
+
+    Mark the claims made before ``lost_before`` as interrupted (their process was lost), then claim for ``who``
+    the deliveries due at ``now`` of the subscriptions that may receive them: ``subscription_id, key, kind,
+    subject, body, data, attempts`` of each.
     """
     con.execute("""UPDATE deliveries SET status = 'interrupted', error = 'the sending process was lost'
                    WHERE status = 'sending' AND claimed_at < ?""", [lost_before])

@@ -16,10 +16,12 @@ import pandas as pd
 
 def replace_network(con: duckdb.DuckDBPyConnection, nodes: pd.DataFrame, edges: pd.DataFrame,
                     info: dict[str, Any]) -> None:
-    """Replace the stored network with ``nodes`` (``node_id, x, y``) and ``edges`` (``from_node,
-    to_node, length_m, walk_m, seconds, highway, way_id``), described by ``info`` (a
-    ``network_info`` row: ingest_id, source, sha256, osm_timestamp, walk_speed_kmh, nodes, edges,
-    dropped_nodes, dropped_islands, loaded_at, min_x, min_y, max_x, max_y).
+    """Replace the stored network with ``nodes`` and ``edges``, described by ``info``.
+
+    Replace the stored network with ``nodes`` (``node_id, x, y``) and ``edges`` (``from_node, to_node, length_m,
+    walk_m, seconds, highway, way_id``), described by ``info`` (a ``network_info`` row: ingest_id, source,
+    sha256, osm_timestamp, walk_speed_kmh, nodes, edges, dropped_nodes, dropped_islands, loaded_at, min_x,
+    min_y, max_x, max_y).
     """
     con.execute("DELETE FROM network_edges")
     con.execute("DELETE FROM network_nodes")
@@ -77,8 +79,10 @@ def stops(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def departures(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """``stop_id, route_id, route_name, mode, direction_id, departures`` of each stop, route and
-    direction on the service date.
+    """Return the departures of each stop, route and direction on the service date.
+
+    ``stop_id, route_id, route_name, mode, direction_id, departures`` of each stop, route and direction on the
+    service date.
     """
     return con.execute("SELECT stop_id, route_id, route_name, mode, direction_id, departures "
                        "FROM transit_departures ORDER BY stop_id, route_id, direction_id").df()

@@ -122,9 +122,10 @@ Progress = Callable[[int, int, str], None]
 def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFAULT_WHAT, refresh: bool = False,
           client: Client | None = None, gtfs: str | None = None, region: str | None = None,
           progress: Progress | None = None, url: str | None = None) -> Fetched:
-    """Fetch what ``what`` names for the authorities ``las`` and every authority of ``region``
-    (a region of England or a nation, :func:`resolve_region`) into ``folder`` (default
-    ``<home>/fetched/<region or codes>``).
+    """Fetch what ``what`` names for the authorities ``las`` and those of ``region``.
+
+    Fetch what ``what`` names for the authorities ``las`` and every authority of ``region`` (a region of England
+    or a nation, :func:`resolve_region`) into ``folder`` (default ``<home>/fetched/<region or codes>``).
 
     Each source is tried whatever the others do, and each authority within a source; a failure
     adds one line to ``problems`` (and, when its service could not be reached at all, its name to
@@ -182,7 +183,9 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFA
 
 def _checked_what(what: set[str], las: list[str], region: str | None, gtfs: str | None,
                   url: str | None) -> set[str]:
-    """Return what to fetch, once every source asked for by name has what it needs (a feed, a directory,
+    """Return what to fetch, or :class:`FetchError` saying what is missing.
+
+    Return what to fetch, once every source asked for by name has what it needs (a feed, a directory,
     authorities), or :class:`FetchError` saying what is missing; ``all`` leaves out what has not.
     """
     unknown = what - set(WHAT)

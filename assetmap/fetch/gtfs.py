@@ -17,9 +17,10 @@ log = logging.getLogger(__name__)
 
 
 def fetch_gtfs(client: Client, source: str, folder: Path) -> list[Path]:
-    """Return a GTFS feed from a URL (cached like every answer; the Bus Open Data Service's with the API
-    key of ``ASSETMAP_BODS_API_KEY``) or a local path, checked to be a GTFS zip and written to
-    ``folder/timetables/``.
+    """Return a GTFS feed from a URL or a local path, checked and written to ``folder``.
+
+    Return a GTFS feed from a URL (cached like every answer; the Bus Open Data Service's with the API key of
+    ``ASSETMAP_BODS_API_KEY``) or a local path, checked to be a GTFS zip and written to ``folder/timetables/``.
     """
     from assetmap.transit.gtfs import looks_like_gtfs
 

@@ -1,5 +1,7 @@
-"""The Nomis API: Census 2021 tables at output area for an authority (or the 2022 districts an
-authority of 2023 replaced).
+"""The Nomis API: Census 2021 tables at output area for an authority.
+
+The Nomis API: Census 2021 tables at output area for an authority (or the 2022 districts an authority of 2023
+replaced).
 """
 
 from __future__ import annotations

@@ -122,8 +122,10 @@ def resolve(client: Client, wanted: list[str]) -> list[tuple[str, str]]:
 
 
 def regions(client: Client) -> dict[str, list[tuple[str, str]]]:
-    """Return the regions of England (as ONS names them, from ``LAD23_RGN23_EN_LU``) and the nations
-    England and Wales, each with its authorities' (code, name), as the lookup lists them.
+    """Return the regions of England and the nations England and Wales, with their authorities.
+
+    Return the regions of England (as ONS names them, from ``LAD23_RGN23_EN_LU``) and the nations England and
+    Wales, each with its authorities' (code, name), as the lookup lists them.
     """
     from assetmap.vocab.asylum_support import Spellings
 
@@ -144,9 +146,11 @@ def regions(client: Client) -> dict[str, list[tuple[str, str]]]:
 
 
 def resolve_region(client: Client, wanted: str) -> tuple[str, list[tuple[str, str]]]:
-    """Return the region or nation meant by ``wanted`` (any case or spacing, or a part of one name:
-    ``yorkshire``) and its authorities; Scotland, Northern Ireland, an unknown or ambiguous
-    name is a :class:`FetchError` that lists the names it knows.
+    """Return the region or nation meant by ``wanted`` and its authorities.
+
+    Return the region or nation meant by ``wanted`` (any case or spacing, or a part of one name: ``yorkshire``)
+    and its authorities; Scotland, Northern Ireland, an unknown or ambiguous name is a :class:`FetchError` that
+    lists the names it knows.
     """
     from assetmap.vocab.asylum_support import label_key
 

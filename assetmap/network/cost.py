@@ -41,9 +41,10 @@ def _empty() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def straight_pairs(a_xy: np.ndarray, b_xy: np.ndarray, radius: float, b_tree: cKDTree | None = None,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All (a, b, straight-line distance) pairs no farther apart than ``radius``, ordered by a
-    then b (the order every sum runs in, so that a partial recompute adds the same numbers in
-    the same order as a full one).
+    """Return every (a, b, distance) pair no farther apart than ``radius``, ordered by a then b.
+
+    All (a, b, straight-line distance) pairs no farther apart than ``radius``, ordered by a then b (the order
+    every sum runs in, so that a partial recompute adds the same numbers in the same order as a full one).
     """
     if len(a_xy) == 0 or len(b_xy) == 0:
         return _empty()
@@ -80,8 +81,10 @@ class Costs(Protocol):
         """
 
     def route_m(self, oas: np.ndarray, asset_xy: np.ndarray) -> np.ndarray:
-        """Return the length in metres of the walk from each OA ``oas[k]`` to the point ``asset_xy[k]``
-        (the shortest route on the network; the straight line as the crow flies).
+        """Return the length in metres of the walk from each OA ``oas[k]`` to ``asset_xy[k]``.
+
+        Return the length in metres of the walk from each OA ``oas[k]`` to the point ``asset_xy[k]`` (the
+        shortest route on the network; the straight line as the crow flies).
         """
 
 

@@ -47,9 +47,10 @@ class Part:
 
 
 def authority_of(con: duckdb.DuckDBPyConnection, xy: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-    """Each point's local authority (its GSS code, from the loaded authority boundaries; the
-    nearest authority for a point inside none) and each authority's polygon. Empty codes where no
-    authority boundary is loaded.
+    """Return each point's local authority and each authority's polygon.
+
+    Each point's local authority (its GSS code, from the loaded authority boundaries; the nearest authority for
+    a point inside none) and each authority's polygon. Empty codes where no authority boundary is loaded.
     """
     rows = area_shapes(con, "la")
     if not rows or len(xy) == 0:
@@ -72,8 +73,10 @@ def authority_of(con: duckdb.DuckDBPyConnection, xy: np.ndarray) -> tuple[np.nda
 
 
 def parts_for(con: duckdb.DuckDBPyConnection, oa_xy: np.ndarray, at_least: int = 2) -> list[Part] | None:
-    """Return the authorities' parts for the points ``oa_xy``, or None where one engine serves them all
-    (fewer than ``at_least`` authorities, no authority boundaries, or the split turned off).
+    """Return the authorities' parts for the points ``oa_xy``, or None where one engine serves all.
+
+    Return the authorities' parts for the points ``oa_xy``, or None where one engine serves them all (fewer than
+    ``at_least`` authorities, no authority boundaries, or the split turned off).
     """
     if not settings.network_split:
         return None
@@ -181,8 +184,10 @@ def sub_network(whole: NetworkArrays, box: tuple[float, float, float, float]) ->
 
 
 def part_engine(con: duckdb.DuckDBPyConnection, part: Part) -> Engine | None:
-    """Return the routing engine of one authority's part, built once per network, part and process
-    (None when no node of the network lies in the part).
+    """Return the routing engine of one authority's part, built once.
+
+    Return the routing engine of one authority's part, built once per network, part and process (None when no
+    node of the network lies in the part).
     """
     key = network_key(con)
     if key is None:
@@ -264,8 +269,10 @@ class PerAuthority:
         return self.walks[k]
 
     def like(self, xy: np.ndarray, oa_snap_m: float) -> PerAuthority | CrowFlies:
-        """Return the same measure from other points (bus stops, snapped to the streets like places),
-        each from its own authority's part.
+        """Return the same measure from other points, each from its own authority's part.
+
+        Return the same measure from other points (bus stops, snapped to the streets like places), each from its
+        own authority's part.
         """
         parts = parts_for(self._con, xy, at_least=1)
         if parts is None:

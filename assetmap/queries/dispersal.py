@@ -145,8 +145,10 @@ def home_region(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 def carried_forward(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Return the retired codes the loaded figures use, each with the authority that holds its area
-    today, the date and the order behind it (ONS's successor lookup: :mod:`assetmap.vocab.local_authorities`).
+    """Return the retired codes the loaded figures use, with the authority holding each area today.
+
+    Return the retired codes the loaded figures use, each with the authority that holds its area today, the date
+    and the order behind it (ONS's successor lookup: :mod:`assetmap.vocab.local_authorities`).
     """
     codes = [r[0] for r in con.execute("SELECT DISTINCT la_code FROM dispersal ORDER BY 1").fetchall()]
     rows = []
@@ -263,9 +265,11 @@ def review(con: duckdb.DuckDBPyConnection, period: str | None = None, support_ty
 
 
 def growth(table: pd.DataFrame) -> pd.DataFrame:
-    """Per authority: supported per 10,000 at the first and last date of ``table`` (a
-    :func:`trend`), the change, and ESOL places per 10,000 now: where dispersal grew and
-    provision did not keep up. Sorted by the change, largest first.
+    """Return where dispersal grew and ESOL provision did not keep up, per authority.
+
+    Per authority: supported per 10,000 at the first and last date of ``table`` (a :func:`trend`), the change,
+    and ESOL places per 10,000 now: where dispersal grew and provision did not keep up. Sorted by the change,
+    largest first.
     """
     if table.empty:
         return pd.DataFrame(columns=["la_code", "la_name", "first", "last", "supported_per_10k_first",

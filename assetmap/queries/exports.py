@@ -11,8 +11,10 @@ import pandas as pd
 
 
 def area_layer(con: duckdb.DuckDBPyConnection, level: str) -> pd.DataFrame:
-    """Return the areas of ``level`` with each one's bus and rail access (PTAL: an OA's own, a unit's
-    residents' mean; empty until a timetable is loaded and analysed) and ``wkb``.
+    """Return the areas of ``level`` with each one's bus and rail access and ``wkb``.
+
+    Return the areas of ``level`` with each one's bus and rail access (PTAL: an OA's own, a unit's residents'
+    mean; empty until a timetable is loaded and analysed) and ``wkb``.
     """
     return con.execute(
         """SELECT a.code, a.name, a.level, a.parent_code, a.vintage, a.source,

@@ -36,10 +36,11 @@ def _change_params(start: Any, end: Any, category: str | None, partner: bool) ->
 
 def changes(con: duckdb.DuckDBPyConnection, start: Any = None, end: Any = None, category: str | None = None,
             partner: bool = False) -> pd.DataFrame:
-    """Return the openings, reopenings, moves and closures that took effect after ``start`` and up to
-    ``end`` (either may be None), newest first, each with its ward (where it was for a closure,
-    where it went for a move) and, for a move, how far. Sensitive sites only for ``partner`` (a
-    public snapshot holds none).
+    """Return the openings, reopenings, moves and closures between ``start`` and ``end``.
+
+    Return the openings, reopenings, moves and closures that took effect after ``start`` and up to ``end``
+    (either may be None), newest first, each with its ward (where it was for a closure, where it went for a
+    move) and, for a move, how far. Sensitive sites only for ``partner`` (a public snapshot holds none).
     """
     return con.execute(_CHANGES_SQL, _change_params(start, end, category, partner)).df()
 
@@ -56,8 +57,10 @@ def change_records(con: duckdb.DuckDBPyConnection, start: Any = None, end: Any =
 
 
 def tally_by_ward(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Return the openings, reopenings, moves and closures counted per ward and category, and the net
-    (opened + reopened - closed), fewest net first, then by ward code (no ward last).
+    """Return the openings, reopenings, moves and closures counted per ward and category.
+
+    Return the openings, reopenings, moves and closures counted per ward and category, and the net (opened +
+    reopened - closed), fewest net first, then by ward code (no ward last).
     """
     counts: dict[tuple[Any, Any, Any], dict[str, int]] = {}
     for r in records:
@@ -71,7 +74,9 @@ def tally_by_ward(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def changes_by_ward(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return the openings, closures and moves counted per ward and category (from :func:`changes`; as
+    """Return the openings, closures and moves counted per ward and category from records.
+
+    Return the openings, closures and moves counted per ward and category (from :func:`changes`; as
     :func:`tally_by_ward` counts them).
     """
     import pandas as pd

@@ -82,9 +82,11 @@ def oa_points(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def supply_assets(con: duckdb.DuckDBPyConnection, categories: list[str] | None = None, as_at: Any = None,
                   public_only: bool = False) -> pd.DataFrame:
-    """``asset_id, category, x, y, oa_code, ward_code, supply`` of the located assets open now (or
-    ``as_at`` a past moment, from their history), of ``categories`` (None: all), the public ones
-    only with ``public_only``; by id.
+    """Return the located assets open now (or at a past moment) as supply, by id.
+
+    ``asset_id, category, x, y, oa_code, ward_code, supply`` of the located assets open now (or ``as_at`` a past
+    moment, from their history), of ``categories`` (None: all), the public ones only with ``public_only``; by
+    id.
     """
     source, params = ("asset_supply", []) if as_at is None else ("assets_as_at(?)", [as_at])
     return con.execute(
@@ -136,8 +138,10 @@ def units_of(con: duckdb.DuckDBPyConnection, level: str, oas: Iterable[str] = ()
 
 def provider_languages(con: duckdb.DuckDBPyConnection, categories: list[str],
                        bounds: tuple[float, float, float, float] | None = None) -> pd.DataFrame:
-    """``asset_id, x, y, langs`` (the ``languages`` attribute as JSON text) of the providers of
-    ``categories`` that list languages (those within ``bounds``, EPSG:27700, when given).
+    """Return the providers of ``categories`` that list languages, with their languages as JSON.
+
+    ``asset_id, x, y, langs`` (the ``languages`` attribute as JSON text) of the providers of ``categories`` that
+    list languages (those within ``bounds``, EPSG:27700, when given).
     """
     lo_x, lo_y, hi_x, hi_y = bounds if bounds is not None else (None, None, None, None)
     return con.execute(
@@ -150,8 +154,10 @@ def provider_languages(con: duckdb.DuckDBPyConnection, categories: list[str],
 
 def languages_spoken(con: duckdb.DuckDBPyConnection, units: pd.DataFrame, points: pd.DataFrame | None,
                      languages: list[str]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Return the main languages spoken in the OAs of ``units`` (``oa_code, k``: each OA's unit as a
-    number), with each OA's point (``points``, ``oa_code, x, y``; found here when None).
+    """Return the main languages spoken in the OAs of ``units``, with each OA's point.
+
+    Return the main languages spoken in the OAs of ``units`` (``oa_code, k``: each OA's unit as a number), with
+    each OA's point (``points``, ``oa_code, x, y``; found here when None).
 
     Returns the points (numbered ``pt``) and, for each OA and language of ``languages`` (latest
     vintage per OA): ``k``, ``lang`` (its position in ``languages``), ``n`` (speakers),

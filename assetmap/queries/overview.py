@@ -93,7 +93,9 @@ def ethnic_groups(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
 
 def feature_collection(con: duckdb.DuckDBPyConnection, level: str, detail: str,
                        properties: pd.DataFrame | None = None) -> dict[str, Any]:
-    """Return the display geometry of ``level`` (made by :func:`assetmap.display.refresh`) as a GeoJSON
+    """Return the display geometry of ``level`` as a GeoJSON FeatureCollection.
+
+    Return the display geometry of ``level`` (made by :func:`assetmap.display.refresh`) as a GeoJSON
     FeatureCollection.
 
     ``properties`` (indexed by code) adds columns to each feature's properties; every feature has

@@ -117,8 +117,10 @@ def access_mode(con: duckdb.DuckDBPyConnection) -> str | None:
 
 def walking_area(con: duckdb.DuckDBPyConnection, asset_id: str, partner: bool = False,
                  minutes: tuple[int, ...] = (10, 20)) -> dict[str, Any] | None:
-    """Return the streets within ``minutes`` of walking from an asset, as GeoJSON (None without a
-    walking network, or for an asset this reader may not locate: a sensitive one in public).
+    """Return the streets within ``minutes`` of walking from an asset, as GeoJSON.
+
+    Return the streets within ``minutes`` of walking from an asset, as GeoJSON (None without a walking network,
+    or for an asset this reader may not locate: a sensitive one in public).
     """
     from assetmap.network.reach import walking_area as area
     from assetmap.network.split import engine_near

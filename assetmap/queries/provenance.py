@@ -59,8 +59,10 @@ def quarantine_rows(con: duckdb.DuckDBPyConnection, ingest_id: int | None = None
 
 
 def repairs(con: duckdb.DuckDBPyConnection, ingest_id: int | None = None, limit: int = 500) -> pd.DataFrame:
-    """Return what readers changed in rows to store them (a code repaired by the row's name, repeated
-    figures added up), with the file and the reason, newest ingest first.
+    """Return what readers changed in rows to store them, newest ingest first.
+
+    Return what readers changed in rows to store them (a code repaired by the row's name, repeated figures added
+    up), with the file and the reason, newest ingest first.
     """
     cols = ["ingest_id", "path", "row_number", "field", "given", "stored", "reason"]
     if not scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'repairs'"):

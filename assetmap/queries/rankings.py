@@ -54,8 +54,10 @@ def unit_indices(con: duckdb.DuckDBPyConnection, level: str, unit: str | None = 
 
 
 def partner_disagreements(con: duckdb.DuckDBPyConnection, tolerance: float) -> tuple[pd.DataFrame, int]:
-    """Partner-published index values that differ from ours by more than ``tolerance`` (or have
-    no computed value), largest difference first; and how many partner values there are.
+    """Return the partner-published index values that differ from ours by more than ``tolerance``.
+
+    Partner-published index values that differ from ours by more than ``tolerance`` (or have no computed value),
+    largest difference first; and how many partner values there are.
     """
     rows = con.execute(
         """SELECT p.source, p.unit_code, p.focal_group, p.index_name, p.value AS partner,

@@ -17,8 +17,10 @@ def scorecard_las(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def la_ethnic_population(con: duckdb.DuckDBPyConnection, la_code: str) -> dict[str, float]:
-    """Residents of each ethnic category in a local authority (latest census, summed over its OAs;
-    found through the OA lookup, or through its wards).
+    """Return the residents of each ethnic category in a local authority.
+
+    Residents of each ethnic category in a local authority (latest census, summed over its OAs; found through
+    the OA lookup, or through its wards).
     """
     rows = con.execute(
         """WITH oas AS (

@@ -18,8 +18,10 @@ def known_codes(con: duckdb.DuckDBPyConnection, level: str, codes: list[str]) ->
 
 def sites_watched(con: duckdb.DuckDBPyConnection, wards: list[str], categories: list[str] | None,
                   also: list[str]) -> list[tuple[Any, ...]]:
-    """``asset_id, name, category, ward_code, x, y`` (metres, to 0.1) of the sites in ``wards`` and
-    ``categories`` (None: every one), and of the sites ``also`` names wherever they are.
+    """Return the sites in ``wards`` and ``categories``, and those ``also`` names.
+
+    ``asset_id, name, category, ward_code, x, y`` (metres, to 0.1) of the sites in ``wards`` and ``categories``
+    (None: every one), and of the sites ``also`` names wherever they are.
     """
     return con.execute(
         """SELECT asset_id, name, category, ward_code, round(ST_X(geom), 1), round(ST_Y(geom), 1) FROM assets

@@ -65,8 +65,10 @@ def _count_sql(col: str) -> str:
 
 
 def load(plain: bytes, delimiter: str, n: int) -> tuple[duckdb.DuckDBPyConnection, int] | None:
-    """Return the file in table ``w0`` (columns ``c0``... as text, '' for empty, file order) of a new
-    in-memory DuckDB, and its row count; None when DuckDB cannot read it as Python's ``csv`` would.
+    """Return the file as table ``w0`` of a new in-memory DuckDB, and its row count.
+
+    Return the file in table ``w0`` (columns ``c0``... as text, '' for empty, file order) of a new in-memory
+    DuckDB, and its row count; None when DuckDB cannot read it as Python's ``csv`` would.
     """
     text = _clean_text(plain)
     if text is None:

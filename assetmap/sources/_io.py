@@ -78,8 +78,10 @@ def _refuse_special(p: Path, mode: int) -> None:
 
 
 def _open(p: Path, no_follow: bool) -> int:
-    """Return a descriptor of ``p`` opened for reading (without following a link, or blocking on a pipe,
-    when ``no_follow``), or :class:`FileRefused` saying why not.
+    """Return a descriptor of ``p`` opened for reading, or :class:`FileRefused` saying why not.
+
+    Return a descriptor of ``p`` opened for reading (without following a link, or blocking on a pipe, when
+    ``no_follow``), or :class:`FileRefused` saying why not.
     """
     flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
     if no_follow:
@@ -161,8 +163,10 @@ def read_bytes(path: str | Path, *, no_follow: bool = False, max_bytes: int | No
 
 
 def maybe_gunzip(data: bytes, path: str | Path, max_bytes: int | None = None) -> bytes:
-    """Unpack gzip data (anything else is returned as it is), refusing more than ``max_bytes``
-    unpacked (default: ``settings.max_unpacked_bytes``), so a small bomb cannot fill memory.
+    """Unpack gzip data, refusing more than ``max_bytes`` unpacked.
+
+    Unpack gzip data (anything else is returned as it is), refusing more than ``max_bytes`` unpacked (default:
+    ``settings.max_unpacked_bytes``), so a small bomb cannot fill memory.
     """
     if data[:2] != b"\x1f\x8b":
         return data
@@ -345,8 +349,10 @@ def read_csv_records(data: bytes, path: str | Path) -> CsvRecords:
 
 
 def load_json(data: bytes, path: str | Path, max_depth: int | None = None) -> Any:
-    """Parse JSON bytes (gzip unpacked), refusing invalid JSON and JSON nested more deeply than
-    ``max_depth`` (default ``settings.max_json_depth``) before the parser could recurse into it.
+    """Parse JSON bytes, refusing invalid JSON and JSON nested too deeply.
+
+    Parse JSON bytes (gzip unpacked), refusing invalid JSON and JSON nested more deeply than ``max_depth``
+    (default ``settings.max_json_depth``) before the parser could recurse into it.
     """
     from assetmap.settings import settings
 

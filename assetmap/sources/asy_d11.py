@@ -186,8 +186,10 @@ def _sheet_rows(data: bytes, path: Path, engine: str) -> tuple[list[list[str]], 
 
 
 def _records(data: bytes, path: Path) -> tuple[list[str], pd.DataFrame, list[dict[str, Any]], int, dict[str, Any]]:
-    """Header, the data rows as text (with ``row_number``), rows already quarantined, rows read,
-    and notes on the layout.
+    """Return the header, the data rows as text, the rows quarantined, rows read and notes.
+
+    Header, the data rows as text (with ``row_number``), rows already quarantined, rows read, and notes on the
+    layout.
     """
     book = is_spreadsheet(data)
     if book:
@@ -226,9 +228,11 @@ def _frame(header: list[str], rows: list[tuple[int, dict[str, str]]]) -> pd.Data
 
 
 def _clean_csv(body: bytes) -> pd.DataFrame | None:
-    """Return the table read by Arrow's CSV parser when the file is clean in every way in which it and
-    :func:`read_csv_records` could read it differently (UTF-8, commas, no blank lines, no line
-    breaks inside quotes, every row as long as the header); else None (the row-by-row way).
+    """Return the table read by Arrow's CSV parser when the file is clean, else None.
+
+    Return the table read by Arrow's CSV parser when the file is clean in every way in which it and
+    :func:`read_csv_records` could read it differently (UTF-8, commas, no blank lines, no line breaks inside
+    quotes, every row as long as the header); else None (the row-by-row way).
     """
     try:
         text = body.decode("utf-8-sig")
@@ -274,8 +278,10 @@ def _date(value: str) -> _dt.date | None:
 
 
 def _unallocated_label(code: str, name: str) -> str | None:
-    """Return the publisher's label for support it did not allocate to an authority (``N/A - Section 98
-    (pre-Dec 2022)``), or None for a plain ``N/A`` row (not a series break).
+    """Return the publisher's label for support it did not allocate to an authority.
+
+    Return the publisher's label for support it did not allocate to an authority (``N/A - Section 98 (pre-Dec
+    2022)``), or None for a plain ``N/A`` row (not a series break).
     """
     for v in (code, name):
         if v.upper().startswith("N/A") and len(v.strip()) > 3:

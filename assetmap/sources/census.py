@@ -113,8 +113,10 @@ def _count(value: str) -> int | None:
 
 def _wide_layout(header: list[str], area_col: str, forced_var: str | None
                  ) -> tuple[list[tuple[str, str, str]], str | None, list[tuple[str, str]]]:
-    """Return a wide table's category columns ``(header, variable, category)``, its total column, and
-    the columns giving each area's LSOA or MSOA.
+    """Return a wide table's category columns, its total column and its parent columns.
+
+    Return a wide table's category columns ``(header, variable, category)``, its total column, and the columns
+    giving each area's LSOA or MSOA.
     """
     cat_cols: list[tuple[str, str, str]] = []
     total_col = None
@@ -135,9 +137,11 @@ def _wide_layout(header: list[str], area_col: str, forced_var: str | None
 
 
 def _read_in_duckdb(path: Path, data: bytes, options: dict[str, Any]) -> ReadResult | None:
-    """Read and validate a clean table (the national files are) in DuckDB, with the same rows,
-    reasons and messages as the row-by-row reader below; None when the file needs that reader
-    (another encoding, blank lines, rows of the wrong length...).
+    """Read and validate a clean table in DuckDB, as the row-by-row reader would.
+
+    Read and validate a clean table (the national files are) in DuckDB, with the same rows, reasons and messages
+    as the row-by-row reader below; None when the file needs that reader (another encoding, blank lines, rows of
+    the wrong length...).
     """
     got = read_csv_head(path, data)
     if got is None:
@@ -186,8 +190,10 @@ def _read_in_duckdb(path: Path, data: bytes, options: dict[str, Any]) -> ReadRes
 
 
 def _meanings(pairs: list[tuple[str, str]], forced_var: str | None) -> pd.DataFrame:
-    """Return what each distinct (label, variable cell) of a long table is, as the row-by-row reader
-    decides it row by row: a total, a subtotal, an unknown label, or a category.
+    """Return what each distinct (label, variable cell) of a long table is.
+
+    Return what each distinct (label, variable cell) of a long table is, as the row-by-row reader decides it row
+    by row: a total, a subtotal, an unknown label, or a category.
     """
     labels = {vocab.clean_label(label) for label, _ in pairs}
     subtotals = {lb for lb in labels if any(o.startswith(lb + ":") for o in labels)}

@@ -52,8 +52,10 @@ def _template_fields(names: list[str]) -> bool:
 
 
 def looks_like_geojson_assets(doc: Any) -> bool:
-    """Tell whether ``doc`` is a FeatureCollection of points (or features without geometry) whose properties use the
-    template's names.
+    """Tell whether ``doc`` is a FeatureCollection of points with the template's names.
+
+    Tell whether ``doc`` is a FeatureCollection of points (or features without geometry) whose properties use
+    the template's names.
     """
     feats = doc.get("features") if isinstance(doc, dict) else None
     if not isinstance(feats, list) or not feats:

@@ -141,7 +141,9 @@ def _services(doc: Any) -> list[Any] | None:
 
 
 def _terms(service: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return the service's taxonomy terms, v1 (``service_taxonomys``, ``taxonomies``) and 3.0
+    """Return the service's taxonomy terms, from v1 and 3.0 alike.
+
+    Return the service's taxonomy terms, v1 (``service_taxonomys``, ``taxonomies``) and 3.0
     (``attributes[].taxonomy_term``, ``taxonomy_terms``) alike.
     """
     out: list[dict[str, Any]] = []
@@ -190,9 +192,11 @@ def _address(loc: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def _hours(*holders: Any) -> str | None:
-    """Return the opening hours in words from 3.0's ``schedules`` (of the service at the location, the
-    location, then the service: the first that has any): each schedule's description, else its
-    days and times (``TH,FR 10:00-18:00``).
+    """Return the opening hours in words from 3.0's ``schedules``.
+
+    Return the opening hours in words from 3.0's ``schedules`` (of the service at the location, the location,
+    then the service: the first that has any): each schedule's description, else its days and times (``TH,FR
+    10:00-18:00``).
     """
     for holder in holders:
         said = []
@@ -282,8 +286,10 @@ def _flat_tables(doc: Any) -> tuple[dict[str, dict[str, Any]], dict[str, list[st
 
 def _locations_of(service: dict[str, Any], flat_locations: dict[str, dict[str, Any]],
                   flat_links: dict[str, list[str]]) -> tuple[list[dict[str, Any]], dict[int, str | None]]:
-    """Return a service's locations (nested or in the flat tables, once each; one empty when it has
-    none), and each one's hours as its link or it says (by ``id`` of the location).
+    """Return a service's locations and each one's hours.
+
+    Return a service's locations (nested or in the flat tables, once each; one empty when it has none), and each
+    one's hours as its link or it says (by ``id`` of the location).
     """
     sid = str(service.get("id") or "")
     locations = []

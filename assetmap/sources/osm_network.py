@@ -29,8 +29,10 @@ KIND = "network"  # network_osm.KIND (spelt out: this module may load while that
 
 
 def read(path: Path, data: bytes, options: dict[str, Any]) -> ReadResult:
-    """Return the walking network (in ``meta['network']``) and the file's places (the rows, read by the
-    Overpass reader's rules: :func:`assetmap.sources.osm.place_row`).
+    """Return the walking network and the file's places.
+
+    Return the walking network (in ``meta['network']``) and the file's places (the rows, read by the Overpass
+    reader's rules: :func:`assetmap.sources.osm.place_row`).
     """
     raw, places = network_osm.parse(data, Path(path))
     rows = [osm_assets.place_row(i, {"id": osm_id, "tags": tags}, osm_id, tags, lat, lon)

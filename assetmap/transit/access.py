@@ -38,8 +38,10 @@ class Ptal:
 
 def oa_ptal(oa_codes: np.ndarray, costs: Costs, stops: pd.DataFrame, departures: pd.DataFrame,
             ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Return the index of every OA (``oa_code, ptal_ai, ptal_band, walk_mode, routes``) and each route's
-    part in it, walking from the OAs ``costs`` was made for to ``stops`` (``stop_id, x, y``).
+    """Return the PTAL index of every OA and each route's part in it.
+
+    Return the index of every OA (``oa_code, ptal_ai, ptal_band, walk_mode, routes``) and each route's part in
+    it, walking from the OAs ``costs`` was made for to ``stops`` (``stop_id, x, y``).
     """
     notes: list[str] = []
     xy = stops[["x", "y"]].to_numpy(float)

@@ -254,10 +254,11 @@ def read_timetable(data: bytes, path: Path, service_date: _dt.date | str | None 
 
 def ride_links(boarded: pd.DataFrame, calls: pd.DataFrame, trips: pd.DataFrame,
                max_ride_min: float | None = None) -> pd.DataFrame:
-    """Every ride of one trip from a peak boarding (``boarded``: ``trip_id, stop_id, seq, secs``)
-    to a later call of the same trip where one may alight (``calls``, with ``drop_off_type``)
-    within ``max_ride_min``: per route and pair of stops, the quickest ride and how many of the
-    peak's trips make it.
+    """Return every ride of one trip from a peak boarding to a later call within ``max_ride_min``.
+
+    Every ride of one trip from a peak boarding (``boarded``: ``trip_id, stop_id, seq, secs``) to a later call
+    of the same trip where one may alight (``calls``, with ``drop_off_type``) within ``max_ride_min``: per route
+    and pair of stops, the quickest ride and how many of the peak's trips make it.
     """
     from assetmap.settings import settings
 

@@ -69,8 +69,10 @@ class WalkAndBus:
         return self.base.route_m(oas, asset_xy)
 
     def _alight(self) -> pd.DataFrame:
-        """``oa, b, m``: the quickest minutes from each OA to getting off at stop ``b`` (walk to a
-        stop, wait, ride), for every OA (computed once: the stops and OAs do not change).
+        """Return the quickest minutes from each OA to getting off at each stop.
+
+        ``oa, b, m``: the quickest minutes from each OA to getting off at stop ``b`` (walk to a stop, wait,
+        ride), for every OA (computed once: the stops and OAs do not change).
         """
         if self._from_oas is None:
             s, o, w = self.base.pairs(self.stop_xy, settings.bus_walk_m)
@@ -82,8 +84,10 @@ class WalkAndBus:
 
     def bus_pairs(self, asset_xy: np.ndarray, radius: float, oas: np.ndarray | None = None,
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(asset, OA, cost) of the journeys by a short walk and one bus within ``radius``
-        (walking metres), ordered by asset then OA.
+        """Return (asset, OA, cost) of the journeys by a short walk and one bus within ``radius``.
+
+        (asset, OA, cost) of the journeys by a short walk and one bus within ``radius`` (walking metres),
+        ordered by asset then OA.
         """
         e = np.empty(0, dtype=np.int64)
         if len(asset_xy) == 0 or len(self.stop_xy) == 0:

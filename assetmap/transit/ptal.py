@@ -149,8 +149,10 @@ def route_access(walks: pd.DataFrame, frequencies: pd.DataFrame) -> pd.DataFrame
 
 
 def access_index(routes: pd.DataFrame, pois: pd.Index | np.ndarray) -> pd.DataFrame:
-    """``poi, ptal_ai, ptal_band, routes`` for every point in ``pois`` (0 and band 0 where no
-    route is in reach), from :func:`route_access`'s rows.
+    """Return the PTAL of every point in ``pois`` from :func:`route_access`'s rows.
+
+    ``poi, ptal_ai, ptal_band, routes`` for every point in ``pois`` (0 and band 0 where no route is in reach),
+    from :func:`route_access`'s rows.
     """
     pois = pd.Index(pois, name="poi")
     if routes.empty:

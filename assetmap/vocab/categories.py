@@ -245,9 +245,11 @@ _SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.IGNORECASE)
 
 
 def link_scheme(value: Any) -> str | None:
-    r"""Return the scheme a browser would see in ``value`` (lower case), or None for a link without one
-    (``www.example.org``). Browsers drop control characters and whitespace inside a scheme
-    (``java\tscript:``), so this does too; ``host:8080`` is a host and port, not a scheme.
+    r"""Return the scheme a browser would see in ``value``, or None.
+
+    Return the scheme a browser would see in ``value`` (lower case), or None for a link without one
+    (``www.example.org``). Browsers drop control characters and whitespace inside a scheme (``java\tscript:``),
+    so this does too; ``host:8080`` is a host and port, not a scheme.
     """
     text = re.sub(r"[\x00-\x20\x7f]", "", str(value))
     m = _SCHEME.match(text)
@@ -261,8 +263,10 @@ def link_scheme(value: Any) -> str | None:
 
 
 def check_link(value: Any, field: str = "website") -> str:
-    """``value`` as a link, or :class:`InvalidAttribute` when its scheme is not one of
-    :data:`LINK_SCHEMES` (``javascript:``, ``data:``, ``vbscript:``... never become links).
+    """Return ``value`` as a link, or :class:`InvalidAttribute` when its scheme is not allowed.
+
+    ``value`` as a link, or :class:`InvalidAttribute` when its scheme is not one of :data:`LINK_SCHEMES`
+    (``javascript:``, ``data:``, ``vbscript:``... never become links).
     """
     text = str(value).strip()
     scheme = link_scheme(text)

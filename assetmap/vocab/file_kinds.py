@@ -1,5 +1,7 @@
-"""The kinds of file assetmap reads, each with its words for people, in the order a file is tried
-against them (a column mapping first, then the most specific shapes before the most general).
+"""The kinds of file assetmap reads, each with its words for people.
+
+The kinds of file assetmap reads, each with its words for people, in the order a file is tried against them (a
+column mapping first, then the most specific shapes before the most general).
 
 Light on purpose: the command line lists them (``assetmap ingest --help``, ``--kind``) without
 importing the readers. Each reader (:mod:`assetmap.sources`) takes its description from here, and
