@@ -122,7 +122,8 @@ def _unseal(db_path: str | os.PathLike[str], sealed: str) -> str:
     try:
         return str(_fernet(db_path).decrypt(sealed.encode()).decode())
     except InvalidToken:
-        raise AlertError(f"the subscriptions were sealed with another key than {key_path(db_path)}") from None
+        msg = f"the subscriptions were sealed with another key than {key_path(db_path)}"
+        raise AlertError(msg) from None
 
 
 def _token_hash(token: str) -> str:
@@ -145,7 +146,8 @@ def check_email(address: str) -> str:
     """``address`` stripped, or :class:`AlertError` when it is not an email address."""
     address = (address or "").strip()
     if len(address) > 254 or not _EMAIL.match(address):
-        raise AlertError(f"{address[:80]!r} is not an email address")
+        msg = f"{address[:80]!r} is not an email address"
+        raise AlertError(msg)
     return address
 
 
@@ -154,7 +156,8 @@ def check_webhook(url: str) -> str:
     url = (url or "").strip()
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
-        raise AlertError(f"{url[:80]!r} is not a webhook URL (http:// or https://, with a host)")
+        msg = f"{url[:80]!r} is not a webhook URL (http:// or https://, with a host)"
+        raise AlertError(msg)
     return url
 
 
@@ -184,27 +187,34 @@ def subscribe(store: Store, *, email: str | None = None, webhook: str | None = N
     label for ``region_las``, the authorities the caller resolved it to.
     """
     if (email is None) == (webhook is None):
-        raise AlertError("give one of --email or --webhook")
+        msg = "give one of --email or --webhook"
+        raise AlertError(msg)
     channel, address = ("email", check_email(email)) if email is not None else ("webhook", check_webhook(webhook or ""))
     if mode not in MODES:
-        raise AlertError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        msg = f"mode must be one of {', '.join(MODES)}, not {mode!r}"
+        raise AlertError(msg)
     if role not in ROLES:
-        raise AlertError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        msg = f"role must be one of {', '.join(ROLES)}, not {role!r}"
+        raise AlertError(msg)
     triggers = sorted({t.strip() for t in on if t.strip()})
     bad = [t for t in triggers if t not in TRIGGERS]
     if bad or not triggers:
-        raise AlertError(f"--on takes {', '.join(TRIGGERS)}, not {', '.join(bad) or 'nothing'}")
+        msg = f"--on takes {', '.join(TRIGGERS)}, not {', '.join(bad) or 'nothing'}"
+        raise AlertError(msg)
     cats = sorted(set(categories)) if categories else None
     if cats:
         bad = [c for c in cats if c not in CATEGORIES]
         if bad:
-            raise AlertError(f"no category {', '.join(bad)}; the categories are {', '.join(CATEGORIES)}")
+            msg = f"no category {', '.join(bad)}; the categories are {', '.join(CATEGORIES)}"
+            raise AlertError(msg)
     if threshold is not None and not math.isfinite(threshold):
-        raise AlertError("--threshold must be a number")
+        msg = "--threshold must be a number"
+        raise AlertError(msg)
     ward_codes = _codes(store.con, "ward", wards)
     la_codes = sorted(set(_codes(store.con, "la", las)) | set(region_las))
     if not ward_codes and not la_codes:
-        raise AlertError("say where: --ward CODE, --la CODE or --region NAME")
+        msg = "say where: --ward CODE, --la CODE or --region NAME"
+        raise AlertError(msg)
     now = now or _now()
     address_hash = _address_hash(store.path, address)
     same = subs_db.same_as(store.con, address_hash, channel, ward_codes, la_codes, cats, triggers, threshold,
@@ -213,7 +223,8 @@ def subscribe(store: Store, *, email: str | None = None, webhook: str | None = N
         return {**same[0], "address": address, "secret": _unseal(store.path, same[0]["secret"]),
                 "token": _unseal(store.path, same[0]["token"])}
     if not confirmed and subs_db.pending_for(store.con, address_hash) >= MAX_PENDING:
-        raise AlertError(f"{_masked(address)} has {MAX_PENDING} subscriptions waiting for confirmation already")
+        msg = f"{_masked(address)} has {MAX_PENDING} subscriptions waiting for confirmation already"
+        raise AlertError(msg)
     sub = {"subscription_id": secrets.token_hex(6), "channel": channel, "address": address, "wards": ward_codes,
            "las": la_codes, "region": region, "categories": cats, "triggers": triggers, "threshold": threshold,
            "mode": mode, "role": role, "status": "active" if confirmed else "pending",
@@ -236,7 +247,8 @@ def confirm(store: Store, token: str, now: _dt.datetime | None = None) -> dict[s
     """Start the pending subscription whose confirmation link carried ``token``."""
     sub = _by_token(store.con, token)
     if sub["status"] == "unsubscribed":
-        raise AlertError("this subscription was ended; subscribe again")
+        msg = "this subscription was ended; subscribe again"
+        raise AlertError(msg)
     if sub["status"] == "active":
         return sub
     now = now or _now()
@@ -259,14 +271,16 @@ def unsubscribe(store: Store, ident: str, by_token: bool = False, now: _dt.datet
 def _by_id(con: duckdb.DuckDBPyConnection, ident: str) -> dict[str, Any]:
     rows = subs_db.by_id(con, ident.strip())
     if not rows:
-        raise AlertError(f"no subscription {ident.strip()[:40]!r} (`assetmap subscriptions` lists them)")
+        msg = f"no subscription {ident.strip()[:40]!r} (`assetmap subscriptions` lists them)"
+        raise AlertError(msg)
     return rows[0]
 
 
 def _by_token(con: duckdb.DuckDBPyConnection, token: str) -> dict[str, Any]:
     rows = subs_db.by_token_hash(con, _token_hash((token or "").strip()))
     if not rows:
-        raise AlertError("this link is not one this service sent, or its subscription is gone")
+        msg = "this link is not one this service sent, or its subscription is gone"
+        raise AlertError(msg)
     return rows[0]
 
 
@@ -648,12 +662,14 @@ class MailServer:
         """Return the mail server an ``smtp://`` or ``smtps://`` URL names, or :class:`AlertError`."""
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise AlertError(f"ASSETMAP_SMTP_URL must be smtp://[user:password@]host[:port] or smtps://…, "
-                             f"not {parts.scheme}://…")
+            msg = (f"ASSETMAP_SMTP_URL must be smtp://[user:password@]host[:port] or smtps://…, "
+                   f"not {parts.scheme}://…")
+            raise AlertError(msg)
         query = dict(urllib.parse.parse_qsl(parts.query))
         tls = "ssl" if parts.scheme == "smtps" else query.get("tls", "starttls")
         if tls not in ("starttls", "ssl", "none"):
-            raise AlertError(f"ASSETMAP_SMTP_URL's tls must be starttls, ssl or none, not {tls!r}")
+            msg = f"ASSETMAP_SMTP_URL's tls must be starttls, ssl or none, not {tls!r}"
+            raise AlertError(msg)
         return cls(parts.hostname, parts.port or {"starttls": 587, "ssl": 465, "none": 25}[tls], tls,
                    query.get("verify") != "no", urllib.parse.unquote(parts.username or ""),
                    urllib.parse.unquote(parts.password or ""))
@@ -788,11 +804,13 @@ def request(action: str, **fields: Any) -> dict[str, Any]:
     ``subscribe`` (email, wards, categories, on, role), ``confirm`` or ``unsubscribe`` (token).
     """
     if action not in ("subscribe", "confirm", "unsubscribe"):
-        raise AlertError(f"no alert action {action!r}")
+        msg = f"no alert action {action!r}"
+        raise AlertError(msg)
     if action == "subscribe":
         check_email(fields.get("email") or "")
     elif not fields.get("token"):
-        raise AlertError("the link has no token")
+        msg = "the link has no token"
+        raise AlertError(msg)
     return {REQUEST_KEY: action, **{k: v for k, v in fields.items() if v is not None}}
 
 
@@ -829,4 +847,5 @@ def take_request(store: Store, payload: dict[str, Any]) -> dict[str, Any]:
     if action == "unsubscribe":
         sub = unsubscribe(store, str(payload.get("token") or ""), by_token=True)
         return {"action": action, "subscription_id": sub["subscription_id"], "status": sub["status"]}
-    raise AlertError(f"no alert action {str(action)[:40]!r}")
+    msg = f"no alert action {str(action)[:40]!r}"
+    raise AlertError(msg)

@@ -161,9 +161,10 @@ def apply(plan: Plan) -> int:
     """
     abi = available()
     if not abi:
-        raise ConfinementError("this kernel has no Landlock (Linux 5.13 or later, with landlock in the "
-                               "lsm= boot option); run the public replicas as a user that cannot read the "
-                               "working store instead, or set ASSETMAP_CONFINE=off to run without")
+        msg = ("this kernel has no Landlock (Linux 5.13 or later, with landlock in the "
+               "lsm= boot option); run the public replicas as a user that cannot read the "
+               "working store instead, or set ASSETMAP_CONFINE=off to run without")
+        raise ConfinementError(msg)
     from py_landlock import AccessFs, Landlock
 
     tempfile.tempdir = None  # the next call reads TMPDIR again (set to the runtime folder)
@@ -187,8 +188,9 @@ def apply(plan: Plan) -> int:
     ll.apply()
     opened = [p for p in plan.denied if _opens(p)]
     if opened:
-        raise ConfinementError(f"confined, yet {', '.join(map(str, opened))} can still be opened: "
-                               "the rules are wrong, so this replica will not serve")
+        msg = (f"confined, yet {', '.join(map(str, opened))} can still be opened: "
+               "the rules are wrong, so this replica will not serve")
+        raise ConfinementError(msg)
     return abi
 
 

@@ -425,7 +425,8 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
     out = Path(out)
     rng = np.random.default_rng(seed)
     if scale not in _SCALES:
-        raise ValueError(f"scale must be city, region or national, not {scale!r}")
+        msg = f"scale must be city, region or national, not {scale!r}"
+        raise ValueError(msg)
     sc = _SCALES[scale]
     centre = np.array(sc["centre"])
     region = _blob(rng, float(centre[0]), float(centre[1]), sc["radius"], **sc["blob"])

@@ -149,7 +149,8 @@ def announce(store: _Store, event: Event, *, emit: bool = True) -> str:
     records only (the watcher has told the server of a file already).
     """
     if event.name not in VOCABULARY:
-        raise ValueError(f"unknown event {event.name!r}; the vocabulary is {VOCABULARY}")
+        msg = f"unknown event {event.name!r}; the vocabulary is {VOCABULARY}"
+        raise ValueError(msg)
     payload = event.payload()
     if store.in_transaction:
         event_id = _record(store.con, event.name, payload)

@@ -39,7 +39,8 @@ def layer_frame(store: Store, layer: str, partner: bool = False) -> gpd.GeoDataF
     elif layer == "quarantine":
         return exports.quarantine_layer(store.con)
     else:
-        raise ValueError(f"unknown layer {layer!r}; one of {', '.join(LAYERS)}")
+        msg = f"unknown layer {layer!r}; one of {', '.join(LAYERS)}"
+        raise ValueError(msg)
     geoms = shapely.from_wkb([bytes(b) for b in df.pop("wkb")]) if len(df) else []
     gdf = gpd.GeoDataFrame(df, geometry=list(geoms), crs=STORE_CRS)
     return gdf.to_crs(DISPLAY_CRS)
@@ -52,11 +53,13 @@ def export_layer(store: Store, layer: str, fmt: str, out: str | Path, partner: b
     Return the number of features written (``oruk_version``: the Open Referral UK shape, ``"3.0"`` or ``"1"``).
     """
     if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+        msg = f"unknown format {fmt!r}; one of {', '.join(FORMATS)}"
+        raise ValueError(msg)
     out = Path(out)
     if fmt == "openreferral":
         if layer != "assets":
-            raise ValueError("the openreferral format is for --layer assets (services at locations)")
+            msg = "the openreferral format is for --layer assets (services at locations)"
+            raise ValueError(msg)
         from assetmap import openreferral
 
         doc = openreferral.document(store, partner=partner, version=oruk_version)  # checked first
@@ -73,7 +76,8 @@ def export_layer(store: Store, layer: str, fmt: str, out: str | Path, partner: b
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv" or not isinstance(frame, gpd.GeoDataFrame):
         if fmt != "csv":
-            raise ValueError(f"layer {layer} has no geometry; export it as csv")
+            msg = f"layer {layer} has no geometry; export it as csv"
+            raise ValueError(msg)
         if isinstance(frame, gpd.GeoDataFrame):
             pts = frame.geometry.representative_point()
             frame = pd.DataFrame(frame.drop(columns="geometry")).assign(

@@ -161,7 +161,8 @@ def _refuse_too_large(path: Path, data: bytes, kind: str) -> None:
 def _check_conserved(read: int, accepted: int, quarantined: int) -> None:
     """Every row read is stored or quarantined: otherwise the ingest is rolled back."""
     if accepted + quarantined != read:
-        raise RuntimeError(f"row conservation broken: read {read}, accepted {accepted}, quarantined {quarantined}")
+        msg = f"row conservation broken: read {read}, accepted {accepted}, quarantined {quarantined}"
+        raise RuntimeError(msg)
 
 
 def ingest_file(store: Store, path: str | Path, progress: Progress | None = None,

@@ -54,7 +54,8 @@ def location(url: str | None = None) -> Location:
     """Return the bucket and prefix of ``url`` (default: ``settings.snapshot_url``)."""
     parsed = urlparse(url or settings.snapshot_url)
     if parsed.scheme != "s3" or not parsed.netloc:
-        raise ObjectStoreError(f"not an s3://bucket/prefix URL: {url or settings.snapshot_url!r}")
+        msg = f"not an s3://bucket/prefix URL: {url or settings.snapshot_url!r}"
+        raise ObjectStoreError(msg)
     return Location(parsed.netloc, parsed.path.strip("/"))
 
 
@@ -63,8 +64,9 @@ def _client() -> Any:
         import boto3
         from botocore.config import Config
     except ImportError as exc:  # pragma: no cover - installed with assetmap[all]
-        raise ObjectStoreError("ASSETMAP_SNAPSHOT_URL is set but boto3 is not installed: "
-                               "run `make up` once, or `pip install -c constraints.txt boto3`") from exc
+        msg = ("ASSETMAP_SNAPSHOT_URL is set but boto3 is not installed: "
+               "run `make up` once, or `pip install -c constraints.txt boto3`")
+        raise ObjectStoreError(msg) from exc
     # a few seconds per attempt, three attempts with the standard mode's back-off: a bucket that
     # hangs is named within a minute, never waited on for good
     timeout = settings.bucket_timeout_s

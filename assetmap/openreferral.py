@@ -90,7 +90,8 @@ def document_of(con: duckdb.DuckDBPyConnection, partner: bool = False, version: 
     tables. Either reads back through :mod:`assetmap.sources.openreferral`.
     """
     if version not in VERSIONS:
-        raise ValueError(f"unknown Open Referral UK version {version!r}; one of {', '.join(VERSIONS)}")
+        msg = f"unknown Open Referral UK version {version!r}; one of {', '.join(VERSIONS)}"
+        raise ValueError(msg)
     df = exports.referral_sites(con, partner)
     doc = _v1(df) if version == "1" else _v3(df)
     validate(doc)

@@ -443,13 +443,17 @@ class Settings:
     def __post_init__(self) -> None:
         """Refuse settings out of range, naming the environment variable."""
         if self.dashboard_mode not in ("public", "partner"):
-            raise ValueError(f"ASSETMAP_MODE must be public or partner, not {self.dashboard_mode!r}")
+            msg = f"ASSETMAP_MODE must be public or partner, not {self.dashboard_mode!r}"
+            raise ValueError(msg)
         if self.confine not in ("auto", "on", "off"):
-            raise ValueError(f"ASSETMAP_CONFINE must be auto, on or off, not {self.confine!r}")
+            msg = f"ASSETMAP_CONFINE must be auto, on or off, not {self.confine!r}"
+            raise ValueError(msg)
         if not self.walk_speed_kmh > 0:
-            raise ValueError(f"ASSETMAP_WALK_SPEED_KMH must be a positive speed, not {self.walk_speed_kmh!r}")
+            msg = f"ASSETMAP_WALK_SPEED_KMH must be a positive speed, not {self.walk_speed_kmh!r}"
+            raise ValueError(msg)
         if self.snapshot_url and not self.snapshot_url.startswith("s3://"):
-            raise ValueError(f"ASSETMAP_SNAPSHOT_URL must be s3://bucket/prefix, not {self.snapshot_url!r}")
+            msg = f"ASSETMAP_SNAPSHOT_URL must be s3://bucket/prefix, not {self.snapshot_url!r}"
+            raise ValueError(msg)
         if self.snapshot_dir is None and os.environ.get("ASSETMAP_SNAPSHOTS"):
             self.snapshot_dir = Path(os.environ["ASSETMAP_SNAPSHOTS"])
 

@@ -49,7 +49,8 @@ class Site:
     def __post_init__(self) -> None:
         """Refuse an unknown category."""
         if self.category not in CATEGORIES:
-            raise ValueError(f"unknown category {self.category!r}; one of {', '.join(CATEGORIES)}")
+            msg = f"unknown category {self.category!r}; one of {', '.join(CATEGORIES)}"
+            raise ValueError(msg)
 
 
 def site_from_lat_lon(con: duckdb.DuckDBPyConnection, lat: float, lon: float, category: str,
@@ -74,14 +75,17 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
     level = level or default_level(con)
     before = siting.level_gaps(con, level)
     if before.empty:
-        raise ValueError(f"no gaps computed at {level} level: run `assetmap recompute` first")
+        msg = f"no gaps computed at {level} level: run `assetmap recompute` first"
+        raise ValueError(msg)
     inputs = stored_inputs(con)
     if inputs is None:
-        raise ValueError("no accessibility computed (no OA polygons?): what-if needs it")
+        msg = "no accessibility computed (no OA polygons?): what-if needs it"
+        raise ValueError(msg)
     assets = inputs.assets
     unknown = sorted(set(remove) - set(assets["asset_id"]))
     if unknown:
-        raise ValueError(f"no such assets: {', '.join(unknown)}")
+        msg = f"no such assets: {', '.join(unknown)}"
+        raise ValueError(msg)
     removed = assets[assets["asset_id"].isin(remove)]
     base = dataclasses.replace(inputs, assets=assets.copy(), supplies=dict(inputs.supplies))
     added_rows = []
@@ -165,10 +169,12 @@ def coverage_problem(store: Store, category: str, max_candidates: int = 400,
     radius = radius or settings.site_radius_m
     inputs = stored_inputs(con)
     if inputs is None:
-        raise ValueError("no accessibility computed: run `assetmap recompute` first")
+        msg = "no accessibility computed: run `assetmap recompute` first"
+        raise ValueError(msg)
     stored = siting.oa_access(con, category)
     if stored.empty:
-        raise ValueError("no accessibility computed: run `assetmap recompute` first")
+        msg = "no accessibility computed: run `assetmap recompute` first"
+        raise ValueError(msg)
     unmet = _unmet(inputs, stored, category, radius)
     need_idx = np.flatnonzero(unmet > 0)
     if len(need_idx) == 0:
@@ -219,7 +225,8 @@ def suggest_sites(store: Store, category: str, k: int, max_candidates: int = 400
                                       name=f"mclp-{category}")
         model = model.solve(pulp.PULP_CBC_CMD(msg=False))
     if pulp.LpStatus[model.problem.status] != "Optimal":
-        raise RuntimeError(f"MCLP not solved: {pulp.LpStatus[model.problem.status]}")
+        msg = f"MCLP not solved: {pulp.LpStatus[model.problem.status]}"
+        raise RuntimeError(msg)
     chosen = [j for j in range(len(cand)) if (model.fac_vars[j].value() or 0) > 0.5]
     # order the sites by how much each adds, greedily, so the list reads best-first
     covered = np.zeros(len(weights), dtype=bool)

@@ -85,7 +85,8 @@ def publish(store: Store, reason: str = "", upload: bool = True) -> Snapshot:
     hanging bucket never holds up the next write.
     """
     if store.read_only:
-        raise StoreError("publish needs the working store, opened for writing")
+        msg = "publish needs the working store, opened for writing"
+        raise StoreError(msg)
     base = snapshot_dir(store.path)
     folders = {v: snapshot_dir(store.path, v) for v in VARIANTS}
     for folder in folders.values():
@@ -246,7 +247,8 @@ def latest_path(db_path: str | os.PathLike[str], variant: str = PARTNER) -> Path
     (downloaded once).
     """
     if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, not {variant!r}")
+        msg = f"variant must be one of {VARIANTS}, not {variant!r}"
+        raise ValueError(msg)
     if _follows_bucket(db_path):
         from assetmap import objectstore
 
@@ -268,10 +270,12 @@ def open_snapshot(db_path: str | os.PathLike[str], snapshot_id: str | None = Non
         path = ((snapshot_dir(db_path, variant) / f"{snapshot_id}.duckdb") if snapshot_id
                 else latest_path(db_path, variant))
         if path is None:
-            raise StoreError(f"no snapshot published yet beside {db_path}")
+            msg = f"no snapshot published yet beside {db_path}"
+            raise StoreError(msg)
         try:
             return connect(path, read_only=True)
         except duckdb.IOException:
             if snapshot_id or path.exists():
                 raise
-    raise StoreError(f"the latest snapshot beside {db_path} kept disappearing")
+    msg = f"the latest snapshot beside {db_path} kept disappearing"
+    raise StoreError(msg)

@@ -53,29 +53,36 @@ def _check_value(name: str, value: Any) -> None:
     limit = settings.submission_max_chars
     items = value if isinstance(value, list) and name in ("languages", "esol_levels") else [value]
     if len(items) > 100:
-        raise SubmissionError(f"field {name!r} lists more than 100 items")
+        msg = f"field {name!r} lists more than 100 items"
+        raise SubmissionError(msg)
     for item in items:
         if item is not None and not isinstance(item, str | int | float | bool):
-            raise SubmissionError(f"field {name!r} must be text or a number, not a JSON "
-                                  f"{'list' if isinstance(item, list) else type(item).__name__}")
+            msg = (f"field {name!r} must be text or a number, not a JSON "
+                   f"{'list' if isinstance(item, list) else type(item).__name__}")
+            raise SubmissionError(msg)
         if isinstance(item, str) and len(item) > limit:
-            raise SubmissionError(f"field {name!r} is longer than {limit} characters")
+            msg = f"field {name!r} is longer than {limit} characters"
+            raise SubmissionError(msg)
 
 
 def parse(payload: Any) -> dict[str, Any]:
     """Check a submission's shape; return its fields (unknown keys are refused, not dropped)."""
     if not isinstance(payload, dict):
-        raise SubmissionError("a submission is a JSON object of the provider template's fields")
+        msg = "a submission is a JSON object of the provider template's fields"
+        raise SubmissionError(msg)
     unknown = sorted(str(k)[:40] for k in set(payload) - set(FIELDS) - set(PRIVATE))
     if unknown:
         shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
-        raise SubmissionError(f"unknown field(s): {shown}; allowed: {', '.join(FIELDS)}")
+        msg = f"unknown field(s): {shown}; allowed: {', '.join(FIELDS)}"
+        raise SubmissionError(msg)
     for name, value in payload.items():
         _check_value(name, value)
     if not str(payload.get("name") or "").strip():
-        raise SubmissionError("a submission needs a name")
+        msg = "a submission needs a name"
+        raise SubmissionError(msg)
     if normalise_category(payload.get("category")) is None:
-        raise SubmissionError(f"category {str(payload.get('category'))[:40]!r} is not one assetmap knows")
+        msg = f"category {str(payload.get('category'))[:40]!r} is not one assetmap knows"
+        raise SubmissionError(msg)
     if payload.get("website") not in (None, ""):
         try:  # a link's scheme is checked now: a javascript: "website" never waits for a moderator
             check_link(payload["website"])
@@ -119,7 +126,8 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     keys = [k for k, _ in pairs]
     if len(set(keys)) != len(keys):
         twice = sorted({k for k in keys if keys.count(k) > 1})
-        raise SubmissionError(f"field(s) given twice: {', '.join(k[:40] for k in twice[:10])}")
+        msg = f"field(s) given twice: {', '.join(k[:40] for k in twice[:10])}"
+        raise SubmissionError(msg)
     return dict(pairs)
 
 
@@ -131,7 +139,8 @@ def load(data: bytes, name: str) -> Any:
     """
     limit = settings.max_bytes("submission")
     if len(data) > limit:
-        raise SubmissionError(f"{name}: {len(data):,} bytes; a submission may have {limit:,}")
+        msg = f"{name}: {len(data):,} bytes; a submission may have {limit:,}"
+        raise SubmissionError(msg)
     try:
         check_json_depth(data, name, settings.max_json_depth["submission"])
         text = data.decode("utf-8-sig")
@@ -139,10 +148,12 @@ def load(data: bytes, name: str) -> Any:
     except FileRefused as exc:
         raise SubmissionError(exc.message) from None
     except UnicodeDecodeError:
-        raise SubmissionError(f"{name}: not UTF-8 text") from None
+        msg = f"{name}: not UTF-8 text"
+        raise SubmissionError(msg) from None
     except (json.JSONDecodeError, RecursionError) as exc:
         msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-        raise SubmissionError(f"{name}: not valid JSON ({msg})") from None
+        msg = f"{name}: not valid JSON ({msg})"
+        raise SubmissionError(msg) from None
 
 
 def submit_bytes(store: Store, data: bytes, source_path: str) -> str:
@@ -161,7 +172,8 @@ def list_submissions(store: Store, status: str | None = None) -> list[dict[str, 
 def _get(store: Store, submission_id: str) -> tuple[str, dict[str, Any]]:
     row = sub_db.status_and_payload(store.con, submission_id)
     if row is None:
-        raise SubmissionError(f"no submission {submission_id!r}")
+        msg = f"no submission {submission_id!r}"
+        raise SubmissionError(msg)
     return row[0], json.loads(row[1])
 
 
@@ -193,7 +205,8 @@ def approve(store: Store, submission_id: str, *, publish: bool = True) -> Decisi
 
     status, payload = _get(store, submission_id)
     if status != "pending":
-        raise SubmissionError(f"{submission_id} is already {status}")
+        msg = f"{submission_id} is already {status}"
+        raise SubmissionError(msg)
     fields = {f: _cell(payload[f]) for f in FIELDS if f in payload}
     row = candidate(1, {"id": submission_id, **fields}, source_record_id=submission_id, **fields)
     result = ReadResult("providers", frame([row]), [], 1, {"encoding": "utf-8"})
@@ -202,7 +215,8 @@ def approve(store: Store, submission_id: str, *, publish: bool = True) -> Decisi
     def decide(con: Any, ingest_id: int, written: Any) -> None:
         if written.accepted != 1:
             why = written.quarantine[0]["message"] if written.quarantine else "not stored"
-            raise Declined(f"{submission_id} does not pass validation: {why}")
+            msg = f"{submission_id} does not pass validation: {why}"
+            raise Declined(msg)
         decided["asset_id"] = sub_db.asset_of(con, SOURCE, submission_id)
         sub_db.approved(con, submission_id, decided["asset_id"], _now())
 
@@ -213,7 +227,8 @@ def approve(store: Store, submission_id: str, *, publish: bool = True) -> Decisi
     except Declined as exc:
         raise SubmissionError(str(exc)) from None
     if ingest.status != "completed":
-        raise SubmissionError(f"{submission_id} could not be stored: {ingest.message}")
+        msg = f"{submission_id} could not be stored: {ingest.message}"
+        raise SubmissionError(msg)
     decision = Decision(submission_id, ingest, decided.get("asset_id"))
     if ingest.affected_wards:
         decision.recomputed_units = recompute_affected(store, ingest.affected_wards).units
@@ -231,9 +246,11 @@ def _cell(value: Any) -> str:
 def reject(store: Store, submission_id: str, reason: str) -> None:
     """Record the moderator's decision and reason; nothing is stored as an asset."""
     if not (reason or "").strip():
-        raise SubmissionError("a rejection needs a reason")
+        msg = "a rejection needs a reason"
+        raise SubmissionError(msg)
     status, _ = _get(store, submission_id)
     if status != "pending":
-        raise SubmissionError(f"{submission_id} is already {status}")
+        msg = f"{submission_id} is already {status}"
+        raise SubmissionError(msg)
     with store.transaction() as con:
         sub_db.rejected(con, submission_id, reason.strip(), _now())

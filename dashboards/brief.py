@@ -86,7 +86,8 @@ def ward_brief(con: duckdb.DuckDBPyConnection, code: str, partner: bool = False,
     """The brief of ward ``code`` as one HTML document."""
     w = queries.ward(con, code)
     if w is None:
-        raise ValueError(f"no ward {code!r} in this snapshot")
+        msg = f"no ward {code!r} in this snapshot"
+        raise ValueError(msg)
     name, la_name = w["name"], w["la_name"]
     e = html.escape
     gaps = queries.ward_gaps(con, code)

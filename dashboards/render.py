@@ -66,7 +66,8 @@ def to_bytes(frame: Any, fmt: str, layer: str = "layer") -> bytes:
     if fmt == "csv":
         return to_csv_bytes(frame)  # no cell a spreadsheet would run as a formula
     if fmt not in ("geojson", "gpkg"):
-        raise ValueError(f"unknown format {fmt!r}")
+        msg = f"unknown format {fmt!r}"
+        raise ValueError(msg)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{layer}.{fmt}"
         frame.to_file(path, driver="GeoJSON" if fmt == "geojson" else "GPKG", layer=layer)

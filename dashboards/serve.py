@@ -146,8 +146,9 @@ def auth_secrets(home: Path, address: str, port: str) -> Path:
     oidc = settings.oidc
     missing = [f"ASSETMAP_OIDC_{k.upper()}" for k in ("client_id", "client_secret") if not oidc.get(k)]
     if missing:
-        raise ValueError(f"logins are on (ASSETMAP_OIDC_METADATA_URL is set) but {' and '.join(missing)} "
-                         "not: set them to the client registered with the identity provider")
+        msg = (f"logins are on (ASSETMAP_OIDC_METADATA_URL is set) but {' and '.join(missing)} "
+               "not: set them to the client registered with the identity provider")
+        raise ValueError(msg)
     section = {
         "server_metadata_url": oidc["metadata_url"],
         "client_id": oidc["client_id"],
@@ -222,11 +223,13 @@ def confine(args: list[str]) -> str:
         serves.append("moderators (ASSETMAP_MODERATOR_SECRET)")
     if serves:
         if settings.confine == "on":
-            raise ConfinementError(f"ASSETMAP_CONFINE=on, but this replica also serves {' and '.join(serves)}, "
-                                   "which needs the partner snapshots: serve the public from replicas of their own")
+            msg = (f"ASSETMAP_CONFINE=on, but this replica also serves {' and '.join(serves)}, "
+                   "which needs the partner snapshots: serve the public from replicas of their own")
+            raise ConfinementError(msg)
         return f"not confined: this replica also serves {' and '.join(serves)}"
     if threading.active_count() > 1:  # the rules would miss the threads already running
-        raise ConfinementError("the replica started threads before confining itself")
+        msg = "the replica started threads before confining itself"
+        raise ConfinementError(msg)
     db = Path(settings.db_path)
     fetches = bool(settings.snapshot_url) and not db.exists()
     if fetches:  # a replica elsewhere keeps what it downloads from the bucket's public prefix here

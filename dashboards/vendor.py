@@ -93,13 +93,15 @@ def ensure() -> None:
     try:
         install(force=True)
     except (OSError, subprocess.CalledProcessError, RuntimeError, KeyError, ValueError) as exc:
-        raise VendorMissing(f"the dashboard's map scripts are missing or altered ({', '.join(bad[:3])}"
-                            f"{' ...' if len(bad) > 3 else ''}) and could not be fetched again "
-                            f"({type(exc).__name__}: {str(exc)[:200]}); run: {FIX}") from None
+        msg = (f"the dashboard's map scripts are missing or altered ({', '.join(bad[:3])}"
+               f"{' ...' if len(bad) > 3 else ''}) and could not be fetched again "
+               f"({type(exc).__name__}: {str(exc)[:200]}); run: {FIX}")
+        raise VendorMissing(msg) from None
     still = problems()
     if still:
-        raise VendorMissing(f"the dashboard's map scripts do not match their pinned digests ({', '.join(still[:3])}); "
-                            f"run: {FIX}")
+        msg = (f"the dashboard's map scripts do not match their pinned digests ({', '.join(still[:3])}); "
+               f"run: {FIX}")
+        raise VendorMissing(msg)
 
 
 def install(force: bool = False) -> list[Path]:
@@ -114,7 +116,8 @@ def install(force: bool = False) -> list[Path]:
             tarball = Path(tmp) / json.loads(out.stdout)[0]["filename"]
             got = _integrity(tarball)
             if got != integrity:
-                raise RuntimeError(f"{name}@{version}: integrity {got} is not the pinned {integrity}")
+                msg = f"{name}@{version}: integrity {got} is not the pinned {integrity}"
+                raise RuntimeError(msg)
             with tarfile.open(tarball) as tf:
                 for f in files:
                     member = tf.getmember(f"package/{f}")
@@ -122,7 +125,8 @@ def install(force: bool = False) -> list[Path]:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     source = tf.extractfile(member)
                     if source is None:
-                        raise RuntimeError(f"{name}@{version}: package/{f} is not a file in the tarball")
+                        msg = f"{name}@{version}: package/{f} is not a file in the tarball"
+                        raise RuntimeError(msg)
                     target.write_bytes(source.read())
                     written.append(target)
             log.info("vendored %s@%s (%d files)", name, version, len(files))

@@ -70,7 +70,8 @@ def _why(exc: BaseException) -> str:
 def _get(url: str, body: dict[str, Any] | None = None) -> Any:
     """GET (or POST ``body`` as JSON) ``url``; the JSON answer, or the text when not JSON."""
     if urllib.parse.urlparse(url).scheme not in ("http", "https"):
-        raise ValueError(f"not an http(s) address: {url}")
+        msg = f"not an http(s) address: {url}"
+        raise ValueError(msg)
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",  # noqa: S310
                                  headers={"Content-Type": "application/json"})  # (http or https, checked above)

@@ -219,9 +219,9 @@ def _take_writer(name: str, holder: Any, run_id: str | None, t0: float) -> Any:
             [name], 1, timeout_seconds=settings.writer_wait_s, strict=True,
             lease_duration=settings.writer_lease_s, holder=holder).lease_id
     except AcquireConcurrencySlotTimeoutError as exc:
-        raise StoreBusy(f"waited {time.time() - t0:.0f} s for the store's writer limit {name}, held by "
-                        f"{_writers_running() or 'no run still running (a killed one: its lease runs out)'}"
-                        ) from exc
+        msg = (f"waited {time.time() - t0:.0f} s for the store's writer limit {name}, held by "
+               f"{_writers_running() or 'no run still running (a killed one: its lease runs out)'}")
+        raise StoreBusy(msg) from exc
     finally:
         done.set()
 

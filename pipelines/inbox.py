@@ -156,11 +156,12 @@ def claim(path: Path, inbox: Path, run: str) -> Path | None:
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.rename(path, target)
-            return target
         except FileNotFoundError:
             if not os.path.lexists(path):
                 return None  # another run took it
             # the working folder went away under us (a run tidying up): make it again
+        else:
+            return target
     return None
 
 

@@ -37,7 +37,8 @@ def free_port(preferred: int) -> int:
             except OSError:
                 continue
             return s.getsockname()[1]
-    raise RuntimeError("no free port on 127.0.0.1")
+    msg = "no free port on 127.0.0.1"
+    raise RuntimeError(msg)
 
 
 def _shown(proc: subprocess.Popen) -> str:
@@ -50,7 +51,8 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) ->
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{_shown(proc)} exited with status {proc.returncode} before {url} answered")
+            msg = f"{_shown(proc)} exited with status {proc.returncode} before {url} answered"
+            raise RuntimeError(msg)
         try:
             with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 (our loopback servers)
                 if r.status == 200:
@@ -58,7 +60,8 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) ->
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
             pass
         time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+    msg = f"{url} did not answer within {timeout:.0f} s"
+    raise TimeoutError(msg)
 
 
 def wait_file(path: Path, timeout: float, proc: subprocess.Popen | None = None) -> None:
@@ -67,9 +70,11 @@ def wait_file(path: Path, timeout: float, proc: subprocess.Popen | None = None) 
     deadline = time.monotonic() + timeout
     while not (path.exists() and path.stat().st_size > 0):
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{_shown(proc)} exited with status {proc.returncode} before it was ready")
+            msg = f"{_shown(proc)} exited with status {proc.returncode} before it was ready"
+            raise RuntimeError(msg)
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} did not appear within {timeout:.0f} s")
+            msg = f"{path} did not appear within {timeout:.0f} s"
+            raise TimeoutError(msg)
         time.sleep(0.1)
 
 

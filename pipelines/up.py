@@ -173,7 +173,8 @@ def _start_pipeline(args: argparse.Namespace, children: Children, env: dict[str,
     deadline = time.monotonic() + 120
     while not ready.exists():
         if worker.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the pipeline worker did not start (see {home / 'logs' / 'pipeline-worker.log'})")
+            msg = f"the pipeline worker did not start (see {home / 'logs' / 'pipeline-worker.log'})"
+            raise RuntimeError(msg)
         time.sleep(0.2)
     if watching:
         print(f"Inbox watcher:   drop files into {inbox} (processed/ and rejected/ beside them)", flush=True)

@@ -112,7 +112,8 @@ def stored_nearest(con: duckdb.DuckDBPyConnection, inputs: Inputs, category: str
     near = np.where(on_foot, near * (1 + 1e-9) + 1e-6, near)
     lost = np.asarray(got["lost"], dtype=bool)
     if len(near) != len(inputs.oas):
-        raise ValueError("oa_access does not cover every OA: run a full `assetmap recompute`")
+        msg = "oa_access does not cover every OA: run a full `assetmap recompute`"
+        raise ValueError(msg)
     return near, lost
 
 

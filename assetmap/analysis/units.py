@@ -25,7 +25,8 @@ def chosen_level(con: duckdb.DuckDBPyConnection, level: str | None) -> str:
     """``level``, checked, or :func:`default_level` when none is given."""
     level = level or default_level(con)
     if level not in UNIT_LEVELS:
-        raise ValueError(f"unit level must be one of {UNIT_LEVELS}, not {level!r}")
+        msg = f"unit level must be one of {UNIT_LEVELS}, not {level!r}"
+        raise ValueError(msg)
     return level
 
 
@@ -35,7 +36,8 @@ def default_level(con: duckdb.DuckDBPyConnection) -> str:
     for level in ("ward", "msoa", "lsoa", "la"):
         if level in have:
             return level
-    raise ValueError("no OA lookup to any unit (ward, msoa, lsoa, la): load boundaries or a lookup first")
+    msg = "no OA lookup to any unit (ward, msoa, lsoa, la): load boundaries or a lookup first"
+    raise ValueError(msg)
 
 
 def region_of_units(con: duckdb.DuckDBPyConnection, umap: pd.Series, level: str) -> pd.Series:

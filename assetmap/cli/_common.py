@@ -37,7 +37,8 @@ def _iso_date(text: str) -> str:
     try:
         return _dt.date.fromisoformat(text.strip()).isoformat()
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+        msg = f"{text!r} is not a date (YYYY-MM-DD)"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 def _store(args: argparse.Namespace, read_only: bool = False) -> Store:

@@ -85,8 +85,9 @@ def _moment(store: Store, text: str, start: bool = False) -> Any:
     for snap in list_snapshots(store.path):
         if snap["snapshot_id"] == text.strip() and snap.get("published_at"):
             return _dt.datetime.fromisoformat(snap["published_at"]).astimezone(_dt.UTC).replace(tzinfo=None)
-    raise ValueError(f"{text!r} is neither a date (YYYY-MM-DD) nor a snapshot kept beside the store "
-                     "(`assetmap status` lists them)")
+    msg = (f"{text!r} is neither a date (YYYY-MM-DD) nor a snapshot kept beside the store "
+           "(`assetmap status` lists them)")
+    raise ValueError(msg)
 
 
 def cmd_changes(args: argparse.Namespace) -> int:
@@ -147,12 +148,14 @@ def cmd_gaps(args: argparse.Namespace) -> int:
 def _parse_site(text: str) -> tuple[float, float, str, float]:
     parts = [p.strip() for p in text.split(",")]
     if len(parts) not in (3, 4):
-        raise ValueError(f"--add {text!r}: expected lat,lon,category[,capacity]")
+        msg = f"--add {text!r}: expected lat,lon,category[,capacity]"
+        raise ValueError(msg)
     try:
         lat, lon = float(parts[0]), float(parts[1])
         cap = float(parts[3]) if len(parts) == 4 else 1.0
     except ValueError as exc:
-        raise ValueError(f"--add {text!r}: latitude, longitude and capacity must be numbers") from exc
+        msg = f"--add {text!r}: latitude, longitude and capacity must be numbers"
+        raise ValueError(msg) from exc
     return lat, lon, parts[2], cap
 
 
@@ -232,7 +235,8 @@ def cmd_dispersal(args: argparse.Namespace) -> int:
             region = args.region
             if region and region.lower() not in {r.lower() for r in dispersal.regions(store.con)}:
                 known = ", ".join(dispersal.regions(store.con)) or "none loaded"
-                raise ValueError(f"no Asy_D11 figures for the region {region!r}; the regions loaded: {known}")
+                msg = f"no Asy_D11 figures for the region {region!r}; the regions loaded: {known}"
+                raise ValueError(msg)
             df = dispersal.trend(store.con, region=region, las=args.la, since=args.since,
                                        current=not args.as_published)
         found = dispersal.breaks(store.con, within=df["period"] if over_time and not df.empty else None)

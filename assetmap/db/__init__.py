@@ -45,12 +45,14 @@ def migrations() -> tuple[Migration, ...]:
             continue
         named = _FILE.match(entry.name)
         if named is None:
-            raise RuntimeError(f"migration file {entry.name}: not named NNN_what.sql")
+            msg = f"migration file {entry.name}: not named NNN_what.sql"
+            raise RuntimeError(msg)
         found.append(Migration(int(named.group(1)), entry.name, entry.read_text(encoding="utf-8")))
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
     if versions != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"migrations must be numbered 1, 2, 3 ... without gaps or repeats, not {versions}")
+        msg = f"migrations must be numbered 1, 2, 3 ... without gaps or repeats, not {versions}"
+        raise RuntimeError(msg)
     return tuple(found)
 
 

@@ -76,7 +76,8 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFram
     new = f"{table}__new"
     made = str(ddl).replace(f"CREATE TABLE {table}(", f"CREATE TABLE {new}(", 1)
     if made == ddl:
-        raise RuntimeError(f"cannot rebuild {table}: unexpected definition")
+        msg = f"cannot rebuild {table}: unexpected definition"
+        raise RuntimeError(msg)
     con.execute(made)
     if keep:
         con.execute(f"INSERT INTO {new} SELECT * FROM {table} WHERE {keep}", params or [])  # noqa: S608 (fixed)
@@ -139,7 +140,8 @@ def stored_oa_inputs(con: duckdb.DuckDBPyConnection, demand: list[str]) -> pd.Da
     """
     unknown = [c for c in demand if c not in COLUMNS["oa_inputs"]]
     if unknown:
-        raise ValueError(f"no such column of oa_inputs: {unknown}")
+        msg = f"no such column of oa_inputs: {unknown}"
+        raise ValueError(msg)
     cols = ", ".join(["oa_code", "x", "y", "population", *demand])
     return pd.DataFrame(con.execute(f"SELECT {cols} FROM oa_inputs ORDER BY oa_code").fetchnumpy())  # noqa: S608
 

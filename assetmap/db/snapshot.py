@@ -147,8 +147,9 @@ def copy_public(con: duckdb.DuckDBPyConnection, partner: Path, rules: Mapping[st
             "AND table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY 1").fetchall()]
         unknown = sorted(set(tables) - set(rules))
         if unknown:
-            raise UnknownTable(f"publish does not know what the public snapshot may hold of {unknown}: "
-                             "add them to assetmap.db.snapshot.PUBLIC_TABLES")
+            msg = (f"publish does not know what the public snapshot may hold of {unknown}: "
+                   "add them to assetmap.db.snapshot.PUBLIC_TABLES")
+            raise UnknownTable(msg)
         with transaction():
             # the tables that name others first
             for table in sorted(tables, key=lambda t: t not in referencing):

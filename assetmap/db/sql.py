@@ -22,7 +22,8 @@ FRAME = "_upsert"
 def ident(name: str) -> str:
     """``name`` as a quoted SQL identifier (a double quote in it doubled)."""
     if not name or "\x00" in name:
-        raise ValueError(f"not an identifier: {name!r}")
+        msg = f"not an identifier: {name!r}"
+        raise ValueError(msg)
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -30,7 +31,8 @@ def upsert_sql(table: str, values: Mapping[str, str], keys: Sequence[str], *,
                update: Sequence[str] | None = None, update_where: str | None = None, source: str = FRAME) -> str:
     """Return the statement :func:`upsert` runs (see there)."""
     if not set(keys) <= set(values):
-        raise ValueError(f"the keys {list(keys)} must be among the columns written {list(values)}")
+        msg = f"the keys {list(keys)} must be among the columns written {list(values)}"
+        raise ValueError(msg)
     changed = [c for c in values if c not in keys] if update is None else list(update)
     # identifiers quoted by ident(); the expressions are the code's constants, never input
     select = f"SELECT {', '.join(values.values())} FROM {ident(source)}"  # noqa: S608

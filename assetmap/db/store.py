@@ -63,8 +63,9 @@ def require_schema(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str],
     if 0 < version < SCHEMA_VERSION:
         fix = ("`assetmap publish` (with the store's --db) publishes a new one" if snapshot
                else f"`assetmap migrate --db {path}` brings it up to date")
-        raise StoreError(f"{path} was written by an older assetmap (schema version {version}, this one reads "
-                         f"{SCHEMA_VERSION}): {fix}")
+        msg = (f"{path} was written by an older assetmap (schema version {version}, this one reads "
+               f"{SCHEMA_VERSION}): {fix}")
+        raise StoreError(msg)
 
 
 def spatial_extension_path() -> Path:
@@ -78,10 +79,9 @@ def spatial_extension_path() -> Path:
     path = base / f"v{duckdb.__version__}" / "spatial.duckdb_extension"
     if not path.exists():
         found = sorted(base.glob("v*/spatial.duckdb_extension"))
-        raise StoreError(
-            f"spatial extension for duckdb {duckdb.__version__} not found under {base} "
-            f"(found: {[str(p) for p in found]}); duckdb and duckdb-extension-spatial must match"
-        )
+        msg = (f"spatial extension for duckdb {duckdb.__version__} not found under {base} "
+               f"(found: {[str(p) for p in found]}); duckdb and duckdb-extension-spatial must match")
+        raise StoreError(msg)
     return path
 
 
@@ -112,7 +112,8 @@ def connect(path: str | os.PathLike[str] | None, read_only: bool = False,
             if not _is_lock_error(exc):
                 raise
             if time.monotonic() >= deadline:
-                raise StoreBusy(f"{target} is in use by another process ({exc})") from exc
+                msg = f"{target} is in use by another process ({exc})"
+                raise StoreBusy(msg) from exc
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
     con.execute(f"LOAD '{spatial_extension_path()}'")
@@ -135,7 +136,8 @@ class Store:
         self.path = Path(path) if path is not None else settings.db_path
         self.read_only = read_only
         if read_only and not self.path.exists():
-            raise StoreError(f"no store at {self.path}")
+            msg = f"no store at {self.path}"
+            raise StoreError(msg)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # a writer waits its turn; a reader never waits (readers belong on snapshots)
@@ -183,10 +185,9 @@ class Store:
         )
         current = self.schema_version
         if current > SCHEMA_VERSION:
-            raise StoreError(
-                f"store {self.path} has schema version {current}, newer than this assetmap "
-                f"({SCHEMA_VERSION}); upgrade assetmap"
-            )
+            msg = (f"store {self.path} has schema version {current}, newer than this assetmap "
+                   f"({SCHEMA_VERSION}); upgrade assetmap")
+            raise StoreError(msg)
         for version, sql in MIGRATIONS:
             if version <= current:
                 continue

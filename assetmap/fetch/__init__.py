@@ -190,16 +190,19 @@ def _checked_what(what: set[str], las: list[str], region: str | None, gtfs: str 
     """
     unknown = what - set(WHAT)
     if unknown:
-        raise FetchError(f"--what {', '.join(sorted(unknown))}: not one of {', '.join(WHAT)}")
+        msg = f"--what {', '.join(sorted(unknown))}: not one of {', '.join(WHAT)}"
+        raise FetchError(msg)
     if "gtfs" in what and not gtfs:
         if what != set(WHAT):  # asked for by name: it needs a feed
-            raise FetchError("--what gtfs needs the feed: --gtfs URL or PATH (the Bus Open Data Service publishes "
-                             "every region's; its downloads need ASSETMAP_BODS_API_KEY)")
+            msg = ("--what gtfs needs the feed: --gtfs URL or PATH (the Bus Open Data Service publishes "
+                   "every region's; its downloads need ASSETMAP_BODS_API_KEY)")
+            raise FetchError(msg)
         what.discard("gtfs")  # `--what all` without a feed: everything else
     if "openreferral" in what and not url:
         if what != set(WHAT):
-            raise FetchError("--what openreferral needs the directory's API: --url BASE (an Open Referral UK 3.0 "
-                             "API, e.g. https://directory.example.gov.uk/api/v3)")
+            msg = ("--what openreferral needs the directory's API: --url BASE (an Open Referral UK 3.0 "
+                   "API, e.g. https://directory.example.gov.uk/api/v3)")
+            raise FetchError(msg)
         what.discard("openreferral")
     if not las and not region and what - {"openreferral"}:
         raise FetchError("name the authorities (--la CODE_OR_NAME) or a region (--region NAME)"

@@ -168,8 +168,9 @@ class Client:
                     return cast("bytes", resp.read())
             except urllib.error.HTTPError as exc:
                 if exc.code != 429 and exc.code < 500:
-                    raise FetchError(f"{SERVICES[service]['name']} refused {_redact(url)}: HTTP {exc.code} "
-                                     f"{exc.reason}") from None
+                    msg = (f"{SERVICES[service]['name']} refused {_redact(url)}: HTTP {exc.code} "
+                           f"{exc.reason}")
+                    raise FetchError(msg) from None
                 last = f"HTTP {exc.code} {exc.reason}"
                 wait = _retry_after(exc.headers.get("Retry-After"))
             except (http.client.IncompleteRead, ConnectionResetError) as exc:

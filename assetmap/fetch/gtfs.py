@@ -30,26 +30,30 @@ def fetch_gtfs(client: Client, source: str, folder: Path) -> list[Path]:
         bods = source.startswith(settings.fetch_urls["bods"].rstrip("/") + "/")
         if bods:
             if not settings.bods_api_key:
-                raise FetchError("the Bus Open Data Service needs an API key: set ASSETMAP_BODS_API_KEY (an account "
-                                 f"at {settings.fetch_urls['bods']} gives one), or download the feed by hand and "
-                                 "give its path")
+                msg = ("the Bus Open Data Service needs an API key: set ASSETMAP_BODS_API_KEY (an account "
+                       f"at {settings.fetch_urls['bods']} gives one), or download the feed by hand and "
+                       "give its path")
+                raise FetchError(msg)
             params["api_key"] = settings.bods_api_key
         try:
             body = client.get("gtfs", source, params)
         except FetchError as exc:
             if bods and ("HTTP 401" in str(exc) or "HTTP 403" in str(exc)):
-                raise FetchError(f"the Bus Open Data Service refused the API key (ASSETMAP_BODS_API_KEY): {exc}") \
-                    from None
+                msg = f"the Bus Open Data Service refused the API key (ASSETMAP_BODS_API_KEY): {exc}"
+                raise FetchError(msg) from None
             raise
         name = Path(parsed.path.rstrip("/")).name or "feed"
     elif parsed.scheme in ("", "file"):
         path = Path(parsed.path if parsed.scheme == "file" else source).expanduser()
         if not path.is_file():
-            raise FetchError(f"--gtfs {source}: no such file")
+            msg = f"--gtfs {source}: no such file"
+            raise FetchError(msg)
         body, name = path.read_bytes(), path.stem
     else:
-        raise FetchError(f"--gtfs {source}: give an http(s) URL or a path")
+        msg = f"--gtfs {source}: give an http(s) URL or a path"
+        raise FetchError(msg)
     if not looks_like_gtfs(body, Path(name)):
-        raise FetchError(f"--gtfs {source}: not a GTFS feed (a zip with stops.txt and the other tables)")
+        msg = f"--gtfs {source}: not a GTFS feed (a zip with stops.txt and the other tables)"
+        raise FetchError(msg)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name.removesuffix(".zip"))[:80] or "feed"
     return [_write(folder / "timetables" / f"{safe}_gtfs.zip", body)]

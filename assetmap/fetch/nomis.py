@@ -44,7 +44,8 @@ def _nomis_ids(client: Client) -> dict[str, str]:
     try:
         lists = json.loads(body)["structure"]["codelists"]["codelist"]
     except (json.JSONDecodeError, KeyError, TypeError):
-        raise FetchError("the Nomis API's list of local authorities is not in the shape expected") from None
+        msg = "the Nomis API's list of local authorities is not in the shape expected"
+        raise FetchError(msg) from None
     out: dict[str, str] = {}
     for cl in lists:
         for item in cl.get("code", []):
@@ -118,13 +119,15 @@ def fetch_census(client: Client, codes: list[str], folder: Path, lookup: list[di
         else:
             oas = {r["OA21CD"] for r in lookup or [] if r.get("LAD23CD") == code and r.get("OA21CD")}
             if not oas:
-                raise FetchError(f"the Nomis API does not list {code} among its local authorities, and "
-                                 "without the ONS lookup its output areas are not known")
+                msg = (f"the Nomis API does not list {code} among its local authorities, and "
+                       "without the ONS lookup its output areas are not known")
+                raise FetchError(msg)
             districts = replaced_districts(client, oas)
             missing = [d for d in districts if d not in known]
             if not districts or missing:
-                raise FetchError(f"the Nomis API does not list {code}, nor the 2022 districts its output areas "
-                                 f"lie in ({', '.join(missing or ['none found'])})")
+                msg = (f"the Nomis API does not list {code}, nor the 2022 districts its output areas "
+                       f"lie in ({', '.join(missing or ['none found'])})")
+                raise FetchError(msg)
             log.info("%s: Census 2021 through the districts it replaced: %s", code, ", ".join(districts))
             got = {}
             for d in districts:
@@ -133,7 +136,8 @@ def fetch_census(client: Client, codes: list[str], folder: Path, lookup: list[di
                     got[name] = (had[0] or header, had[1] + _only(lines, oas))
         empty = [n.split("_")[0].upper() for n, (_, lines) in got.items() if not lines]
         if empty:
-            raise FetchError(f"the Nomis API gave no rows of {', '.join(empty)} for {code}")
+            msg = f"the Nomis API gave no rows of {', '.join(empty)} for {code}"
+            raise FetchError(msg)
         for name, (header, lines) in got.items():
             had = tables.get(name, (header, []))
             tables[name] = (had[0] or header, had[1] + lines)

@@ -66,11 +66,12 @@ def _arcgis_pages(client: Client, service: str, params: dict[str, Any], geojson:
         try:
             doc = json.loads(body)
         except json.JSONDecodeError:
-            raise FetchError(f"the ONS Open Geography Portal sent something that is not JSON for {service}") \
-                from None
+            msg = f"the ONS Open Geography Portal sent something that is not JSON for {service}"
+            raise FetchError(msg) from None
         if "error" in doc:
-            raise FetchError(f"the ONS Open Geography Portal refused the query on {service}: "
-                             f"{doc['error'].get('message', doc['error'])}")
+            msg = (f"the ONS Open Geography Portal refused the query on {service}: "
+                   f"{doc['error'].get('message', doc['error'])}")
+            raise FetchError(msg)
         feats = doc.get("features") or []
         out += feats
         more = doc.get("exceededTransferLimit") or (doc.get("properties") or {}).get("exceededTransferLimit")
@@ -106,7 +107,8 @@ def resolve(client: Client, wanted: list[str]) -> list[tuple[str, str]]:
         text = w.strip()
         if re.fullmatch(r"[EWSN]\d{8}", text.upper()):
             if text.upper() not in by_code:
-                raise FetchError(f"{text}: not a local authority the ONS lookup lists")
+                msg = f"{text}: not a local authority the ONS lookup lists"
+                raise FetchError(msg)
             out.append((text.upper(), by_code[text.upper()]))
             continue
         exact = [la for la in las if la[1].lower() == text.lower()]
@@ -114,10 +116,12 @@ def resolve(client: Client, wanted: list[str]) -> list[tuple[str, str]]:
         if len(close) == 1:
             out.append(close[0])
         elif not close:
-            raise FetchError(f"no local authority called {text!r}; give its GSS code (e.g. E08000025)")
+            msg = f"no local authority called {text!r}; give its GSS code (e.g. E08000025)"
+            raise FetchError(msg)
         else:
             names = "; ".join(f"{n} ({c})" for c, n in close[:12])
-            raise FetchError(f"{text!r} could be any of: {names}; give the code or the full name")
+            msg = f"{text!r} could be any of: {names}; give the code or the full name"
+            raise FetchError(msg)
     return sorted(set(out))
 
 
@@ -156,11 +160,13 @@ def resolve_region(client: Client, wanted: str) -> tuple[str, list[tuple[str, st
 
     key = label_key(wanted)
     if not key:
-        raise FetchError("--region needs a name, e.g. \"West Midlands\" or Wales")
+        msg = "--region needs a name, e.g. \"West Midlands\" or Wales"
+        raise FetchError(msg)
     if key in {label_key(x) for x in OUTSIDE}:
-        raise FetchError(f"{wanted.strip()}: assetmap fetches authorities in England and Wales (the 2021 census at "
-                         "output area and the ONS ward lookup it reads cover them); load your own files with "
-                         "`assetmap ingest DIR`")
+        msg = (f"{wanted.strip()}: assetmap fetches authorities in England and Wales (the 2021 census at "
+               "output area and the ONS ward lookup it reads cover them); load your own files with "
+               "`assetmap ingest DIR`")
+        raise FetchError(msg)
     known = regions(client)
     exact = [r for r in known if label_key(r) == key]
     close = exact or [r for r in known if key in label_key(r)]
@@ -168,8 +174,10 @@ def resolve_region(client: Client, wanted: str) -> tuple[str, list[tuple[str, st
         return close[0], known[close[0]]
     listed = "; ".join(known)
     if not close:
-        raise FetchError(f"no region or nation called {wanted.strip()!r}; the ONS lookup knows: {listed}")
-    raise FetchError(f"{wanted.strip()!r} could be any of: {'; '.join(close)}; give the full name")
+        msg = f"no region or nation called {wanted.strip()!r}; the ONS lookup knows: {listed}"
+        raise FetchError(msg)
+    msg = f"{wanted.strip()!r} could be any of: {'; '.join(close)}; give the full name"
+    raise FetchError(msg)
 
 
 def fetch_lookup(client: Client, codes: list[str], folder: Path) -> tuple[Path, list[dict[str, Any]]]:

@@ -33,8 +33,9 @@ def fetch_openreferral(client: Client, base: str, folder: Path) -> tuple[list[Pa
     """
     parsed = urllib.parse.urlsplit(base)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise FetchError(f"--url {base}: give the Open Referral UK API's http(s) address, e.g. "
-                         "https://directory.example.gov.uk/api/v3")
+        msg = (f"--url {base}: give the Open Referral UK API's http(s) address, e.g. "
+               "https://directory.example.gov.uk/api/v3")
+        raise FetchError(msg)
     root = base.rstrip("/")
     listed: list[dict[str, Any]] = []
     for page in range(1, ORUK_MAX_PAGES + 1):
@@ -42,18 +43,21 @@ def fetch_openreferral(client: Client, base: str, folder: Path) -> tuple[list[Pa
         try:
             doc = json.loads(body)
         except json.JSONDecodeError:
-            raise FetchError(f"{root}/services?page={page} did not answer JSON: is {base} an Open Referral UK "
-                             "API?") from None
+            msg = (f"{root}/services?page={page} did not answer JSON: is {base} an Open Referral UK "
+                   "API?")
+            raise FetchError(msg) from None
         items = doc.get("contents") if isinstance(doc, dict) else None
         if not isinstance(items, list):
-            raise FetchError(f"{root}/services?page={page} is not an Open Referral UK 3.0 list page (no "
-                             f"'contents'): is {base} a 3.0 API? A v1 feed's file can be ingested as it is")
+            msg = (f"{root}/services?page={page} is not an Open Referral UK 3.0 list page (no "
+                   f"'contents'): is {base} a 3.0 API? A v1 feed's file can be ingested as it is")
+            raise FetchError(msg)
         listed += [item for item in items if isinstance(item, dict)]
         total = doc.get("total_pages")
         if not items or doc.get("last_page") is True or (isinstance(total, int) and page >= total):
             break
     else:
-        raise FetchError(f"{root}/services: still paging after {ORUK_MAX_PAGES} pages; stopped")
+        msg = f"{root}/services: still paging after {ORUK_MAX_PAGES} pages; stopped"
+        raise FetchError(msg)
     services, missing = [], []
     seen: set[str] = set()
     for item in listed:

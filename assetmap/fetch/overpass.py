@@ -46,9 +46,11 @@ def fetch_osm(client: Client, codes: list[str], folder: Path, fail: Callable[[Fe
         try:
             doc = json.loads(body)
         except json.JSONDecodeError:
-            raise FetchError(f"the Overpass API sent something that is not JSON for {code}") from None
+            msg = f"the Overpass API sent something that is not JSON for {code}"
+            raise FetchError(msg) from None
         if not isinstance(doc.get("elements"), list):
-            raise FetchError(f"the Overpass API gave no elements for {code}: {str(doc.get('remark', ''))[:200]}")
+            msg = f"the Overpass API gave no elements for {code}: {str(doc.get('remark', ''))[:200]}"
+            raise FetchError(msg)
         out.append(_write(folder / "assets" / f"osm_places_{code}.json", body))
 
     failures = _each(codes, one, "places", fail, tick)
@@ -69,7 +71,8 @@ def network_bbox(wards: list[dict[str, Any]], buffer_m: float = NETWORK_BUFFER_M
 
     bounds = [shape(f["geometry"]).bounds for f in wards if f.get("geometry")]
     if not bounds:
-        raise FetchError("the ONS portal gave no ward boundaries to take the network's extent from")
+        msg = "the ONS portal gave no ward boundaries to take the network's extent from"
+        raise FetchError(msg)
     w, s, e, n = (min(b[0] for b in bounds), min(b[1] for b in bounds),
                   max(b[2] for b in bounds), max(b[3] for b in bounds))
     to_bng = Transformer.from_crs(DISPLAY_CRS, STORE_CRS, always_xy=True)
@@ -101,5 +104,6 @@ def fetch_network(client: Client, lookup: list[dict[str, Any]], codes: list[str]
     body = client.get("overpass", settings.fetch_urls["overpass"], {"data": network_query(network_bbox(feats))},
                       post=True)
     if b"<osm" not in body[:2048]:
-        raise FetchError("the Overpass API sent something that is not OpenStreetMap XML for the walking network")
+        msg = "the Overpass API sent something that is not OpenStreetMap XML for the walking network"
+        raise FetchError(msg)
     return [_write(folder / "network" / f"osm_network_{'_'.join(codes)}.osm", body)]

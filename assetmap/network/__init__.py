@@ -90,7 +90,8 @@ def _answered_elsewhere(con: duckdb.DuckDBPyConnection, parts: list[Any], oa_xy:
         def fallback(part: Any = part) -> Walking:
             engine = part_engine(con, part)
             if engine is None:  # cannot happen: the part was sent because it holds a network
-                raise RuntimeError(f"walking network part {part.code} holds no network")
+                msg = f"walking network part {part.code} holds no network"
+                raise RuntimeError(msg)
             return Walking(engine, PerAuthority.part_points(oa_xy, part))
 
         out[job.code] = pp.Answered(job, fallback)

@@ -233,7 +233,8 @@ def __getattr__(name: str) -> Any:
     try:
         module = _WHERE[name]
     except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg) from None
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value

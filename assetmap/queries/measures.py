@@ -55,15 +55,20 @@ class Measure:
         from assetmap.vocab.languages import LANGUAGES
 
         if self.language not in LANGUAGES:
-            raise ValueError(f"unknown language {self.language!r}")
+            msg = f"unknown language {self.language!r}"
+            raise ValueError(msg)
         if self.kind not in KINDS:
-            raise ValueError(f"unknown measure {self.kind!r}")
+            msg = f"unknown measure {self.kind!r}"
+            raise ValueError(msg)
         if self.category not in vocab.CATEGORIES:
-            raise ValueError(f"unknown category {self.category!r}")
+            msg = f"unknown category {self.category!r}"
+            raise ValueError(msg)
         if self.field not in ACCESS_FIELDS:
-            raise ValueError(f"unknown accessibility field {self.field!r}")
+            msg = f"unknown accessibility field {self.field!r}"
+            raise ValueError(msg)
         if self.index not in vocab.INDEX_LABELS:
-            raise ValueError(f"unknown index {self.index!r}")
+            msg = f"unknown index {self.index!r}"
+            raise ValueError(msg)
 
     @property
     def label(self) -> str:

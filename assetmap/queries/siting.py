@@ -20,7 +20,8 @@ def to_grid(con: duckdb.DuckDBPyConnection, lat: float, lon: float) -> tuple[flo
         "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_Point(?, ?), 'EPSG:4326', 'EPSG:27700', "
         "always_xy := true) AS p)", [float(lon), float(lat)]).fetchone()
     if row is None:  # a constant SELECT always returns its row
-        raise ValueError(f"cannot place {lat}, {lon}")
+        msg = f"cannot place {lat}, {lon}"
+        raise ValueError(msg)
     return float(row[0]), float(row[1])
 
 

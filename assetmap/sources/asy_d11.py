@@ -196,7 +196,8 @@ def _records(data: bytes, path: Path) -> tuple[list[str], pd.DataFrame, list[dic
         cells, sheet = _sheet_rows(data, path, book)
         i = _header_index(cells)
         if i is None:  # is_spreadsheet found a header, so this cannot happen
-            raise ValueError("no header row in the workbook")
+            msg = "no header row in the workbook"
+            raise ValueError(msg)
         header = list(cells[i])
         while header and not header[-1]:  # the published sheets carry empty columns at the right
             header.pop()

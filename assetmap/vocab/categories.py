@@ -146,7 +146,8 @@ def parse_bool(value: Any, field: str) -> bool | None:
         return True
     if text in _FALSE:
         return False
-    raise InvalidAttribute(f"{field} must be yes or no, got {str(value)!r}")
+    msg = f"{field} must be yes or no, got {str(value)!r}"
+    raise InvalidAttribute(msg)
 
 
 #: What providers write for a site that is open or closed (Open Referral UK's ``status`` values
@@ -165,7 +166,8 @@ def parse_status(value: Any) -> str:
         return "open"
     if text in STATUS_CLOSED:
         return "closed"
-    raise InvalidAttribute(f"status must be open or closed, got {str(value)!r}")
+    msg = f"status must be open or closed, got {str(value)!r}"
+    raise InvalidAttribute(msg)
 
 
 def _parse_levels(value: Any, field: str) -> list[str] | None:
@@ -177,9 +179,8 @@ def _parse_levels(value: Any, field: str) -> list[str] | None:
             continue
         level = _ESOL_LEVEL_ALIASES.get(key)
         if level is None:
-            raise InvalidAttribute(
-                f"{field}: {part.strip()!r} is not an ESOL level (use {', '.join(ESOL_LEVELS)})"
-            )
+            msg = f"{field}: {part.strip()!r} is not an ESOL level (use {', '.join(ESOL_LEVELS)})"
+            raise InvalidAttribute(msg)
         if level not in levels:
             levels.append(level)
     levels.sort(key=ESOL_LEVELS.index)
@@ -191,12 +192,15 @@ def _parse_number(value: Any, field: str, integer: bool) -> float | int | None:
     try:
         number = float(text)
     except ValueError:
-        raise InvalidAttribute(f"{field} must be a number, got {str(value)!r}") from None
+        msg = f"{field} must be a number, got {str(value)!r}"
+        raise InvalidAttribute(msg) from None
     if math.isnan(number) or number < 0:
-        raise InvalidAttribute(f"{field} must be zero or more, got {str(value)!r}")
+        msg = f"{field} must be zero or more, got {str(value)!r}"
+        raise InvalidAttribute(msg)
     if integer:
         if number != int(number):
-            raise InvalidAttribute(f"{field} must be a whole number, got {str(value)!r}")
+            msg = f"{field} must be a whole number, got {str(value)!r}"
+            raise InvalidAttribute(msg)
         return int(number)
     return number
 
@@ -226,7 +230,8 @@ def normalise_attribute(field: str, value: Any) -> Any:
             return "fee"
         if text in {"mixed", "some free", "free and fee", "concessions"}:
             return "mixed"
-        raise InvalidAttribute(f"cost must be free, fee or mixed, got {str(value)!r}")
+        msg = f"cost must be free, fee or mixed, got {str(value)!r}"
+        raise InvalidAttribute(msg)
     if kind == "link":
         return check_link(value, field)
     if kind == "day_evening":
@@ -234,7 +239,8 @@ def normalise_attribute(field: str, value: Any) -> Any:
         mapping = {"day": "day", "daytime": "day", "evening": "evening", "evenings": "evening",
                    "both": "both", "day and evening": "both", "day/evening": "both"}
         if text not in mapping:
-            raise InvalidAttribute(f"day_evening must be day, evening or both, got {str(value)!r}")
+            msg = f"day_evening must be day, evening or both, got {str(value)!r}"
+            raise InvalidAttribute(msg)
         return mapping[text]
     return str(value).strip()
 
@@ -271,7 +277,8 @@ def check_link(value: Any, field: str = "website") -> str:
     text = str(value).strip()
     scheme = link_scheme(text)
     if scheme is not None and scheme not in LINK_SCHEMES:
-        raise InvalidAttribute(f"{field}: a {scheme}: link is not allowed (only http, https, mailto or tel)")
+        msg = f"{field}: a {scheme}: link is not allowed (only http, https, mailto or tel)"
+        raise InvalidAttribute(msg)
     return text
 
 

@@ -26,5 +26,6 @@ def sql_list(values: tuple[str, ...] | list[str]) -> str:
     """Return the fixed vocabulary values as a SQL ``IN`` list for a CHECK constraint (never user input)."""
     for v in values:
         if not v.replace("_", "").isalnum():
-            raise ValueError(f"not a vocabulary word: {v!r}")
+            msg = f"not a vocabulary word: {v!r}"
+            raise ValueError(msg)
     return ", ".join(f"'{v}'" for v in values)

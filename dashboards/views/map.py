@@ -333,9 +333,10 @@ def _within_view(frame: pd.DataFrame, bounds: tuple[float, ...] | None, cap: int
 def _is_float(s: str | None) -> bool:
     try:
         float(s)  # type: ignore[arg-type]
-        return True
     except (TypeError, ValueError):
         return False
+    else:
+        return True
 
 
 def _follow(out: dict | None) -> None:

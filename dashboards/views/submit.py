@@ -57,7 +57,8 @@ def main() -> None:
                    "step_free": step_free or None, "website": website.strip() or None,
                    "submitted_by": contact.strip() or None}
         if payload["lat"] is None and payload["lon"] is None and not payload["postcode"]:
-            raise SubmissionError("give a latitude and longitude, or a postcode")
+            msg = "give a latitude and longitude, or a postcode"
+            raise SubmissionError(msg)
         sid, _ = to_inbox({k: v for k, v in payload.items() if v is not None}, settings.inbox_dir)
     except ValueError as exc:  # SubmissionError is a ValueError; so is an unreadable number
         st.error(f"Not sent: {exc}")
