@@ -65,6 +65,10 @@ MODES = ("immediate", "daily")
 ROLES = ("public", "partner")
 #: A site whose position changed by less than this has not moved (a re-surveyed point).
 MOVED_M = 1.0
+#: The longest email address (RFC 5321's path) and webhook URL taken.
+MAX_EMAIL_CHARS, MAX_URL_CHARS = 254, 2000
+#: How many unknown codes a refusal names, and how many wards a subject line names.
+_CODES_NAMED, _WARDS_NAMED = 5, 3
 #: The webhook header that carries ``t=<unix time>,sha256=<hex>``: the HMAC-SHA256, keyed with the
 #: subscription's secret, of ``<unix time>.<message>`` (the ``message`` field of the JSON body).
 SIGNATURE_HEADER = "X-Assetmap-Signature"
@@ -145,7 +149,7 @@ MAX_PENDING = 3
 def check_email(address: str) -> str:
     """``address`` stripped, or :class:`AlertError` when it is not an email address."""
     address = (address or "").strip()
-    if len(address) > 254 or not _EMAIL.match(address):
+    if len(address) > MAX_EMAIL_CHARS or not _EMAIL.match(address):
         msg = f"{address[:80]!r} is not an email address"
         raise AlertError(msg)
     return address
@@ -155,7 +159,7 @@ def check_webhook(url: str) -> str:
     """``url`` stripped, or :class:`AlertError` when it is not an http(s) URL with a host."""
     url = (url or "").strip()
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_URL_CHARS:
         msg = f"{url[:80]!r} is not a webhook URL (http:// or https://, with a host)"
         raise AlertError(msg)
     return url
@@ -169,8 +173,8 @@ def _codes(con: duckdb.DuckDBPyConnection, level: str, codes: Iterable[str]) -> 
     unknown = [c for c in wanted if c not in known]
     if unknown:
         what = {"ward": "ward", "la": "local authority"}[level]
-        raise AlertError(f"the store has no {what} {', '.join(unknown[:5])}"
-                         + (f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""))
+        raise AlertError(f"the store has no {what} {', '.join(unknown[:_CODES_NAMED])}"
+                         + (f" (and {len(unknown) - _CODES_NAMED} more)" if len(unknown) > _CODES_NAMED else ""))
     return wanted
 
 
@@ -493,7 +497,8 @@ def message(sub: dict[str, Any], found: Found, snapshot_id: str,
         said.append(f"{len(risen)} gap{'s' if len(risen) != 1 else ''} rose")
     wards = sorted({c["ward_name"] for c in found.changes} | {g["ward_name"] for g in risen})
     subject = (f"assetmap{' daily digest' if digest else ''}: {', '.join(said)} in "
-               + (", ".join(wards[:3]) + (f" and {len(wards) - 3} more" if len(wards) > 3 else "")))
+               + (", ".join(wards[:_WARDS_NAMED])
+                 + (f" and {len(wards) - _WARDS_NAMED} more" if len(wards) > _WARDS_NAMED else "")))
     lines = [f"What changed in {_where(sub)}" + (" since the last digest" if digest else "")
              + f" (snapshot {snapshot_id}):", ""]
     for c in found.changes:

@@ -310,7 +310,7 @@ def expand_paths(paths: Iterable[str | Path], options: dict[str, Any] | None = N
                 and f.suffix.lower() not in _NOT_DATA and f.name not in _NOT_DATA_NAMES)
         else:
             files.append(p)
-    if len(files) < 2:
+    if len(files) <= 1:
         return files
 
     def rank(f: Path) -> tuple[int, str, str]:

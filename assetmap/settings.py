@@ -15,6 +15,8 @@ from pathlib import Path
 STORE_CRS = "EPSG:27700"
 #: Longitude/latitude, used only for display and export.
 DISPLAY_CRS = "EPSG:4326"
+#: The largest longitude and latitude (degrees): a pair beyond them is not WGS84.
+MAX_LON, MAX_LAT = 180.0, 90.0
 
 
 def _env_path(name: str, default: str) -> Path:

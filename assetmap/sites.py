@@ -36,6 +36,11 @@ from assetmap.vocab.categories import CATEGORIES
 
 log = logging.getLogger(__name__)
 
+#: A change in a gap smaller than this is rounding, not a change.
+_UNCHANGED = 1e-12
+#: A solved site variable above this is a site chosen (the solver's 0 or 1, as a float).
+_CHOSEN = 0.5
+
 
 @dataclass
 class Site:
@@ -131,7 +136,7 @@ def what_if(store: Store, add: Iterable[Site] = (), remove: Iterable[str] = (),
         ranks_after[["unit_code", "category", "rank"]].rename(columns={"rank": "rank_after"}),
         on=["unit_code", "category"], how="left")
     out["delta"] = out["gap_after"] - out["gap_before"]
-    out = out[out["delta"].abs() > 1e-12]
+    out = out[out["delta"].abs() > _UNCHANGED]
     out = out.reindex(out["delta"].abs().sort_values(ascending=False).index)
     return out[["unit_code", "category", "gap_before", "gap_after", "delta", "rank_before",
                 "rank_after"]].reset_index(drop=True)
@@ -227,7 +232,7 @@ def suggest_sites(store: Store, category: str, k: int, max_candidates: int = 400
     if pulp.LpStatus[model.problem.status] != "Optimal":
         msg = f"MCLP not solved: {pulp.LpStatus[model.problem.status]}"
         raise RuntimeError(msg)
-    chosen = [j for j in range(len(cand)) if (model.fac_vars[j].value() or 0) > 0.5]
+    chosen = [j for j in range(len(cand)) if (model.fac_vars[j].value() or 0) > _CHOSEN]
     # order the sites by how much each adds, greedily, so the list reads best-first
     covered = np.zeros(len(weights), dtype=bool)
     rows = []

@@ -35,6 +35,10 @@ LICENCE = "Submitted by the community to this assetmap instance"
 FIELDS = ("name", "category", "subtype", "address", "postcode", "lat", "lon", "easting", "northing",
           *ATTRIBUTES)
 PRIVATE = ("submitted_by",)
+#: The most items a list field (languages, ESOL levels) may hold.
+MAX_ITEMS = 100
+#: How many unknown fields a refusal names.
+_NAMED = 10
 
 
 class SubmissionError(AssetmapError, ValueError):
@@ -52,8 +56,8 @@ def _check_value(name: str, value: Any) -> None:
     """
     limit = settings.submission_max_chars
     items = value if isinstance(value, list) and name in ("languages", "esol_levels") else [value]
-    if len(items) > 100:
-        msg = f"field {name!r} lists more than 100 items"
+    if len(items) > MAX_ITEMS:
+        msg = f"field {name!r} lists more than {MAX_ITEMS} items"
         raise SubmissionError(msg)
     for item in items:
         if item is not None and not isinstance(item, str | int | float | bool):
@@ -72,7 +76,7 @@ def parse(payload: Any) -> dict[str, Any]:
         raise SubmissionError(msg)
     unknown = sorted(str(k)[:40] for k in set(payload) - set(FIELDS) - set(PRIVATE))
     if unknown:
-        shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        shown = ", ".join(unknown[:_NAMED]) + (f" and {len(unknown) - _NAMED} more" if len(unknown) > _NAMED else "")
         msg = f"unknown field(s): {shown}; allowed: {', '.join(FIELDS)}"
         raise SubmissionError(msg)
     for name, value in payload.items():

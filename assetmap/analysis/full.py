@@ -48,6 +48,8 @@ class RecomputeResult:
                 "notes": self.notes}
 
 
+#: How many authorities or sites a note names before "and N more".
+_NAMED = 10
 _BY_BUS_NOTE = ("supply counts the providers a short walk and one bus away as well (ASSETMAP_SUPPLY_BY_BUS): "
                 "the journey's minutes as walking metres")
 
@@ -61,7 +63,7 @@ def access_notes(inputs: Inputs) -> list[str]:
     notes = ["access measured on foot along the walking network"]
     crow = getattr(cost, "crow_parts", None) or getattr(getattr(cost, "base", None), "crow_parts", None)
     if crow:
-        shown = ", ".join(crow[:10]) + (f" and {len(crow) - 10:,} more" if len(crow) > 10 else "")
+        shown = ", ".join(crow[:_NAMED]) + (f" and {len(crow) - _NAMED:,} more" if len(crow) > _NAMED else "")
         notes.append(f"{len(crow):,} local authorities the walking network does not reach are measured as the "
                      f"crow flies: {shown}")
     if getattr(cost, "by_bus", False):
@@ -73,7 +75,7 @@ def access_notes(inputs: Inputs) -> list[str]:
     off = cost.off_network(inputs.assets[["x", "y"]].to_numpy(float))
     if off.any():
         ids = inputs.assets["asset_id"].to_numpy()[off]
-        shown = ", ".join(map(str, ids[:10])) + (f" and {len(ids) - 10:,} more" if len(ids) > 10 else "")
+        shown = ", ".join(map(str, ids[:_NAMED])) + (f" and {len(ids) - _NAMED:,} more" if len(ids) > _NAMED else "")
         notes.append(f"{int(off.sum()):,} assets lie more than {settings.network_snap_m:,.0f} m from the walking "
                      f"network and are left out of walking access: {shown}")
     return notes

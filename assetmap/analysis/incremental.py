@@ -38,6 +38,9 @@ from assetmap.vocab.categories import CATEGORIES
 
 log = logging.getLogger(__name__)
 
+#: Up to this many changed places, every OA's distance to each at once beats building a tree.
+_FEW_PLACES = 16
+
 def reach_m() -> float:
     """How far a change reaches: the largest catchment or E2SFCA band (metres)."""
     return max(max(settings.catchments_m), max(settings.e2sfca_bands))
@@ -87,7 +90,7 @@ def affected_oas(inputs: Inputs, nearest_m: np.ndarray, lost: np.ndarray, catego
     if len(inputs.supplies[category]):
         mask |= np.isnan(nearest_m)
     if len(new_xy):
-        if len(new_xy) <= 16:  # a few places: every OA's squared distance at once beats a tree
+        if len(new_xy) <= _FEW_PLACES:
             dx = inputs.xy[:, 0, None] - new_xy[None, :, 0]
             dy = inputs.xy[:, 1, None] - new_xy[None, :, 1]
             d = np.sqrt((dx * dx + dy * dy).min(axis=1))

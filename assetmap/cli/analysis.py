@@ -152,7 +152,7 @@ def _parse_site(text: str) -> tuple[float, float, str, float]:
         raise ValueError(msg)
     try:
         lat, lon = float(parts[0]), float(parts[1])
-        cap = float(parts[3]) if len(parts) == 4 else 1.0
+        cap = float(parts[3]) if parts[3:] else 1.0
     except ValueError as exc:
         msg = f"--add {text!r}: latitude, longitude and capacity must be numbers"
         raise ValueError(msg) from exc

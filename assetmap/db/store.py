@@ -310,7 +310,7 @@ class Store:
             out["osm_timestamp"] = out["osm_timestamp"].isoformat() if out["osm_timestamp"] else None
             # measured an authority at a time where there are several (assetmap.network.split)
             las = int(self.scalar("SELECT count(*) FROM areas WHERE level = 'la'") or 0)
-            out["authorities"] = las if settings.network_split and las >= 2 else 1
+            out["authorities"] = las if settings.network_split and las > 1 else 1
             out["buffer_m"] = settings.network_buffer_m
         return out
 

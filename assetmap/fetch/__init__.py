@@ -80,6 +80,9 @@ __all__ = ["DEFAULT_WHAT", "SERVICES", "USER_AGENT", "WHAT", "Client", "FetchErr
 
 log = logging.getLogger(__name__)
 
+#: How many failed services a problem names before "...".
+_NAMED = 5
+
 
 WHAT = ("boundaries", "lookup", "census", "osm", "network", "gtfs", "openreferral")
 
@@ -245,8 +248,8 @@ def _steps(what: set[str], client: Client, codes: list[str], folder: Path, looku
         def directory() -> list[Path]:
             files, missing = fetch_openreferral(client, url, folder)
             if missing:
-                result.problems.append(f"{len(missing)} services of {url} could not be had: " + "; ".join(missing[:5])
-                                       + ("; ..." if len(missing) > 5 else ""))
+                result.problems.append(f"{len(missing)} services of {url} could not be had: "
+                                       + "; ".join(missing[:_NAMED]) + ("; ..." if len(missing) > _NAMED else ""))
             return files
 
         steps.append(("openreferral", directory))

@@ -21,6 +21,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, cast
 
@@ -167,7 +168,7 @@ class Client:
                 with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # noqa: S310 (http(s) URLs from settings)
                     return cast("bytes", resp.read())
             except urllib.error.HTTPError as exc:
-                if exc.code != 429 and exc.code < 500:
+                if exc.code != HTTPStatus.TOO_MANY_REQUESTS and exc.code < HTTPStatus.INTERNAL_SERVER_ERROR:
                     msg = (f"{SERVICES[service]['name']} refused {_redact(url)}: HTTP {exc.code} "
                            f"{exc.reason}")
                     raise FetchError(msg) from None

@@ -35,6 +35,9 @@ from assetmap.settings import settings
 
 log = logging.getLogger(__name__)
 
+#: Pandana answers an unreachable pair with its largest number: anything beyond this many metres.
+_UNREACHABLE = 4e6
+
 #: Added to each millimetre-rounded impedance so that pandana's cut to thousandths keeps it.
 _HAIR = 1e-7
 
@@ -161,7 +164,7 @@ class Engine:
         out = np.asarray(got, dtype=float)
         # pandana answers an unreachable pair with its largest number; the network is one
         # component, but say so rather than trust it
-        out[out > 4e6] = np.nan
+        out[out > _UNREACHABLE] = np.nan
         return out
 
     def _impedance(self, name: str) -> int:

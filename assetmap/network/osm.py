@@ -30,6 +30,9 @@ from assetmap.settings import DISPLAY_CRS, STORE_CRS
 
 log = logging.getLogger(__name__)
 
+#: A timestamp of 0 (the epoch) in a file's header means it gave none.
+_EPOCH = _dt.datetime(1970, 1, 1)
+
 KIND = "network"
 
 #: ``highway`` values walked on.
@@ -173,7 +176,7 @@ class _Collected:
         self.way_boxes: dict[int, tuple[float, float, float, float]] = {}
 
     def note_time(self, ts: _dt.datetime | None) -> None:
-        if ts is not None and ts.year > 1970:
+        if ts is not None and ts.year > _EPOCH.year:  # 0: no timestamp
             t = ts.replace(tzinfo=None) if ts.tzinfo is None else ts.astimezone(_dt.UTC).replace(tzinfo=None)
             self.newest = t if self.newest is None or t > self.newest else self.newest
 

@@ -141,7 +141,7 @@ def engine_near(con: duckdb.DuckDBPyConnection, x: float, y: float) -> Engine | 
         return None
     if settings.network_split:
         la, polys = authority_of(con, np.array([[x, y]]))
-        if len(polys) >= 2 and la[0]:
+        if len(polys) > 1 and la[0]:
             x0, y0, x1, y1 = polys[la[0]].bounds
             buf = settings.network_buffer_m
             return part_engine(con, Part(la[0], (x0 - buf, y0 - buf, x1 + buf, y1 + buf), np.empty(0, dtype=np.int64)))

@@ -14,6 +14,9 @@ from assetmap.db.sql import scalar
 from assetmap.queries.measures import LEVEL
 from assetmap.queries.overview import la_wards, ward_la
 
+#: Metres in a kilometre (distances from one on are written in km).
+_KM = 1000
+
 
 def population_mix(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
     """Residents of each ethnic group in the ward and the shares in the ward and its LA."""
@@ -76,7 +79,7 @@ def ward_access(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
 
 
 def _distance(m: float) -> str:
-    return f"{m / 1000:.1f} km" if m >= 1000 else f"{round(m / 10) * 10:.0f} m"
+    return f"{m / _KM:.1f} km" if m >= _KM else f"{round(m / 10) * 10:.0f} m"
 
 
 def access_sentences(access: pd.DataFrame) -> list[str]:

@@ -52,6 +52,8 @@ ASSETS_ONLY_KINDS = tuple(k for k, r in READERS.items()
                           if r.holds_assets and set(r.tables) <= {"assets", "asset_versions"})
 #: The order in which the files of a folder are taken: what later files depend on first.
 DEPENDENCY_ORDER = {k: r.rank for k, r in READERS.items()}
+#: A refusal quotes at most this many column names, each cut to this many characters.
+_NAMES_SHOWN, _NAME_CHARS = 12, 40
 
 
 def sniff(path: str | Path, data: bytes, options: dict[str, Any] | None = None) -> str:
@@ -92,10 +94,11 @@ def _shown_columns(header: list[str]) -> str:
     At most 12, each cut to 40 characters; none for a file whose first line has no delimiter (not a table: that
     line is content, not names).
     """
-    if len(header) < 2:
+    if len(header) <= 1:
         return "none: the first line is not a delimited header"
-    shown = [h if len(h) <= 40 else h[:39] + "…" for h in header[:12]]
-    return ", ".join(shown) + (f" and {len(header) - 12} more" if len(header) > 12 else "") or "none"
+    shown = [h if len(h) <= _NAME_CHARS else h[:_NAME_CHARS - 1] + "…" for h in header[:_NAMES_SHOWN]]
+    more = len(header) - _NAMES_SHOWN
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "") or "none"
 
 
 def read(kind: str, path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:

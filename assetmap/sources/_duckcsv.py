@@ -325,7 +325,7 @@ def read_csv_head(path: Any, data: bytes) -> tuple[bytes, str, list[str], list[s
     if is_binary(plain):
         return None
     head = plain[:65536].decode("utf-8", errors="replace").lstrip("\ufeff").split("\n", 2)
-    if len(head) < 2:
+    if len(head) <= 1:
         return None
     delimiter = sniff_delimiter(head[0])
     try:

@@ -22,6 +22,9 @@ import pandas as pd
 from assetmap.errors import FileRefused as FileRefused  # the readers take it from here
 
 REPLACEMENT = "\ufffd"
+#: JSON's bytes that matter to its depth: a backslash, a quote, the brackets that open and close.
+_BACKSLASH, _QUOTE = ord("\\"), ord('"')
+_OPENING, _CLOSING = [ord("["), ord("{")], [ord("]"), ord("}")]
 
 
 @dataclass
@@ -207,17 +210,17 @@ def json_depth(data: bytes, limit: int, step: int = 1 << 24) -> int:
     for off in range(0, len(data), step):
         a = np.frombuffer(data, dtype=np.uint8, count=min(step, len(data) - off), offset=off)
         n = len(a)
-        bs = a == 92
+        bs = a == _BACKSLASH
         idx = np.arange(n)
         last_other = np.maximum.accumulate(np.where(bs, -1, idx))
         run = np.empty(n, dtype=np.int64)  # backslashes just before each byte
         run[0] = carry_bs
         run[1:] = idx[:-1] - last_other[:-1]
         run[1:] += np.where(last_other[:-1] < 0, carry_bs, 0)
-        quote = (a == 34) & (run % 2 == 0)
+        quote = (a == _QUOTE) & (run % 2 == 0)
         before = np.cumsum(quote) - quote  # quotes before each byte in this slice
         inside = (before % 2 == 1) ^ in_str
-        delta = ((a == 91) | (a == 123)).astype(np.int64) - ((a == 93) | (a == 125))
+        delta = np.isin(a, _OPENING).astype(np.int64) - np.isin(a, _CLOSING)
         delta[inside | quote] = 0
         levels = depth + np.cumsum(delta)
         maxd = max(maxd, int(levels.max()))

@@ -76,6 +76,9 @@ from assetmap.vocab.asylum_support import Spellings
 from assetmap.vocab.file_kinds import KINDS
 
 KIND = "dispersal"
+_MONTHS = 12
+#: Up to this many dates, a note lists them; beyond, it gives the first and the last.
+_PERIODS_LISTED = 2
 
 _LA_CODE = {"ladcode", "lacode", "localauthoritycode", "ladcd", "lad22cd", "lad23cd", "lad21cd", "ltla22cd"}
 _LA_NAME = {"localauthority", "localauthorityname", "ladname", "lad22nm", "lad23nm"}
@@ -273,7 +276,7 @@ def _date(value: str) -> _dt.date | None:
     if m:  # a quarter: its last day
         year, q = (int(m.group(1)), int(m.group(2))) if m.group(1) else (int(m.group(4)), int(m.group(3)))
         month = q * 3
-        end = _dt.date(year + (month == 12), 1 if month == 12 else month + 1, 1)
+        end = _dt.date(year + month // _MONTHS, month % _MONTHS + 1, 1)  # the day after the quarter
         return end - _dt.timedelta(days=1)
     return None
 
@@ -285,7 +288,7 @@ def _unallocated_label(code: str, name: str) -> str | None:
     2022)``), or None for a plain ``N/A`` row (not a series break).
     """
     for v in (code, name):
-        if v.upper().startswith("N/A") and len(v.strip()) > 3:
+        if v.upper().startswith("N/A") and len(v.strip()) > len("N/A"):
             return v.strip()
     return None
 
@@ -441,7 +444,7 @@ def _add_up_repeats(frame: pd.DataFrame, quarantine: list[dict[str, Any]], repai
     dup = pd.Series(np.isin(key, np.unique(key)[counts > 1]), index=frame.index)
     distinct = frame.iloc[first].groupby("period").size()
     repeated = frame[dup].drop_duplicates(_KEY).groupby("period").size()
-    doubled = {p for p, n in repeated.items() if n >= 2 and 2 * n > distinct[p]}
+    doubled = {p for p, n in repeated.items() if n > 1 and 2 * n > distinct[p]}
     if doubled:
         extra = frame["period"].isin(doubled) & frame.duplicated(_KEY, keep="first")
         for r in frame[extra].itertuples():
@@ -542,7 +545,7 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
     n_code = sum(x["field"] == "la_code" for x in repairs)
     n_sum = sum(x["field"] == "people" for x in repairs)
     notes = [f"{frame['la_code'].nunique() if not frame.empty else 0} local authorities, "
-             + (f"{periods[0]} to {periods[-1]} ({len(periods)} dates)" if len(periods) > 2
+             + (f"{periods[0]} to {periods[-1]} ({len(periods)} dates)" if len(periods) > _PERIODS_LISTED
                 else f"periods {', '.join(periods) or 'none'}")]
     if n_sup:
         notes.append(f"{n_sup} suppressed counts kept as suppressed")

@@ -23,7 +23,7 @@ import shapely
 
 from assetmap.db import geography
 from assetmap.db.sql import upsert
-from assetmap.settings import STORE_CRS
+from assetmap.settings import MAX_LAT, MAX_LON, STORE_CRS, settings
 from assetmap.sources._io import GSS_RE, FileRefused, ReadResult, level_of, norm_key
 from assetmap.sources._store import upsert_lookup, wards_of_areas
 from assetmap.sources.registry import Reader, Written
@@ -38,9 +38,10 @@ _LEVEL_RANK = {"oa": 0, "lsoa": 1, "msoa": 2, "ward": 3, "la": 4}
 
 def _crs_from_bounds(gdf: gpd.GeoDataFrame) -> str | None:
     minx, miny, maxx, maxy = gdf.total_bounds
-    if -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
+    if -MAX_LON <= minx <= maxx <= MAX_LON and -MAX_LAT <= miny <= maxy <= MAX_LAT:
         return "EPSG:4326"
-    if 0 <= minx <= maxx <= 700_000 and 0 <= miny <= maxy <= 1_300_000:
+    e0, n0, e1, n1 = settings.bng_bounds
+    if e0 <= minx <= maxx <= e1 and n0 <= miny <= maxy <= n1:
         return STORE_CRS
     return None
 

@@ -68,7 +68,7 @@ def looks_like_census(header: list[str]) -> bool:
     if _long_columns(header) is not None:
         return True
     matched = [h for h in header if isinstance(vocab.match_label(h), tuple)]
-    return len(matched) >= 2
+    return len(matched) > 1
 
 
 def _long_columns(header: list[str]) -> tuple[str, str, str | None] | None:
@@ -169,7 +169,7 @@ def _read_in_duckdb(path: Path, data: bytes, options: dict[str, Any]) -> ReadRes
                             f"{short_people} people stored as '{vocab.UNLISTED}'")
     else:
         cat_cols, total_col, parent_cols = _wide_layout(header, area_col, forced_var)
-        if len(cat_cols) < 2:
+        if len(cat_cols) <= 1:
             return None
         layout = WideLayout(header, pos[area_col], [(pos[h], var, cat) for h, var, cat in cat_cols],
                             pos[total_col] if total_col else None, [(pos[h], lvl) for h, lvl in parent_cols])
@@ -246,7 +246,7 @@ def read_rows(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadRes
         layout = _read_long(rec.rows, area_col, long, forced_var, out, bad)
     else:
         cat_cols, total_col, parent_cols = _wide_layout(rec.header, area_col, forced_var)
-        if len(cat_cols) < 2:
+        if len(cat_cols) <= 1:
             raise FileRefused("missing_columns", f"{path}: fewer than two columns are census "
                                                  "categories assetmap knows; nothing to read")
         layout = _read_wide(rec.rows, area_col, (cat_cols, total_col, parent_cols), out, lookup_rows, bad)

@@ -28,11 +28,12 @@ from typing import Any
 import pandas as pd
 from shapely.geometry import shape
 
-from assetmap.settings import settings
+from assetmap.settings import MAX_LAT, MAX_LON, STORE_CRS, settings
 from assetmap.sources._assets import candidate, canonical_field, frame
 from assetmap.sources._io import FileRefused, ReadResult, load_json
 
 KIND = "providers"
+_BNG_EPSG = int(STORE_CRS.split(":")[1])
 
 
 def container(data: bytes) -> str | None:
@@ -94,7 +95,7 @@ def looks_like_container_assets(data: bytes) -> bool:
 
 def _is_bng(x: float, y: float) -> bool:
     e0, n0, e1, n1 = settings.bng_bounds
-    return (abs(x) > 180 or abs(y) > 90) and e0 <= x <= e1 and n0 <= y <= n1
+    return (abs(x) > MAX_LON or abs(y) > MAX_LAT) and e0 <= x <= e1 and n0 <= y <= n1
 
 
 def _position(geom: Any, crs_bng: bool | None) -> tuple[dict[str, Any], str | None]:
@@ -170,7 +171,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
             from None
     crs_bng: bool | None = None
     if gdf.crs is not None:
-        if gdf.crs.to_epsg() == 27700:
+        if gdf.crs.to_epsg() == _BNG_EPSG:
             crs_bng = True
         else:
             gdf = gdf.to_crs(4326)

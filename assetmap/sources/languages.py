@@ -28,6 +28,8 @@ from assetmap.vocab.file_kinds import KINDS
 from assetmap.vocab.languages import language_slug
 
 KIND = "languages"
+#: A main-language table has at least this many language columns (beside its code column).
+_MIN_LANGUAGES = 3
 VARIABLE = "main_language"
 _PREFIX = re.compile(r"^\s*main\s+language(\s*\(detailed\))?\s*:\s*", re.I)
 _MEASURE = re.compile(r";\s*measures\s*:\s*value\s*$", re.I)
@@ -45,7 +47,7 @@ def _label(header: str) -> str | None:
 def looks_like_languages(header: list[str]) -> bool:
     """Whether a header (or document) is this reader's format."""
     labels = [_label(h) for h in header]
-    return sum(1 for lab in labels if lab) >= 3 and any(h.strip().lower() in _CODE_HEADERS for h in header)
+    return sum(1 for lab in labels if lab) >= _MIN_LANGUAGES and any(h.strip().lower() in _CODE_HEADERS for h in header)
 
 
 def _is_total(label: str) -> bool:

@@ -32,6 +32,8 @@ from assetmap.vocab.file_kinds import KINDS
 from assetmap.vocab.scorecards import DOMAINS, normalise_domain
 
 KIND = "scorecard"
+#: The years a scorecard figure may be for.
+_YEARS = (1950, 2100)
 _REQUIRED = ("lacode", "domain", "indicator", "group", "value", "referencegroup", "referencevalue", "year",
              "source")
 _COLUMNS = ["row_number", "la_code", "domain", "indicator", "grp", "value", "reference_group", "reference_value",
@@ -78,8 +80,8 @@ def _row(rn: int, row: dict[str, str], col: dict[str, str]) -> tuple[tuple[Any, 
         return None, "invalid_value", (f"row {rn}: a disparity ratio needs a value of 0 or more and a reference "
                                        f"value above 0 (got {value:g} and {ref:g})")
     year_text = get("year")
-    year = int(year_text) if year_text.isdigit() and len(year_text) == 4 else None
-    if year is None or not 1950 <= year <= 2100:
+    year = int(year_text) if year_text.isdigit() and len(year_text) == len("2021") else None
+    if year is None or not _YEARS[0] <= year <= _YEARS[1]:
         return None, "invalid_value", f"row {rn}: year {year_text!r} is not a year"
     lower = _num(get("lower")) if get("lower") else None
     upper = _num(get("upper")) if get("upper") else None

@@ -53,12 +53,15 @@ from pyproj import Transformer
 from scipy.spatial import cKDTree
 
 from assetmap.db.geography import assign_points
-from assetmap.settings import DISPLAY_CRS, STORE_CRS, settings
+from assetmap.settings import DISPLAY_CRS, MAX_LAT, MAX_LON, STORE_CRS, settings
 from assetmap.sources._io import GSS_RE, blank, quarantine_row
 from assetmap.sources.postcodes import find_postcode, normalise_postcode
 from assetmap.vocab import categories as cats
 
 log = logging.getLogger(__name__)
+
+#: Easting and northing both below this are the grid's origin corner: a pair of small numbers, not a place.
+_NEAR_ORIGIN_M = 1000
 
 _RELIGION_ALIASES = {"christianity": "christian", "islam": "muslim", "islamic": "muslim",
                      "sikhism": "sikh", "hinduism": "hindu", "judaism": "jewish",
@@ -170,7 +173,7 @@ def _from_lat_lon(row: dict[str, Any], postcode_xy: dict[str, tuple[float, float
     if min_lat <= lon <= max_lat and min_lon <= lat <= max_lon:
         return "latlon_swapped", (f"lat {lat} / lon {lon} look swapped: ({lon}, {lat}) is in the UK; "
                                   "swap the columns and load it again")
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+    if not (-MAX_LAT <= lat <= MAX_LAT and -MAX_LON <= lon <= MAX_LON):
         # a placeholder (Open Referral UK's own examples give latitude 100, longitude 101): the
         # row's postcode places it where a loaded lookup knows it
         pc = None if blank(row["postcode"]) else normalise_postcode(row["postcode"])
@@ -195,7 +198,7 @@ def _from_grid(row: dict[str, Any]) -> Position:
     if x is None or y is None or not (np.isfinite(x) and np.isfinite(y)):
         return "unparsable_coordinates", "easting/northing are not numbers"
     min_e, min_n, max_e, max_n = settings.bng_bounds
-    if min_e < x <= max_e and min_n < y <= max_n and (x > 1000 or y > 1000):
+    if min_e < x <= max_e and min_n < y <= max_n and (x > _NEAR_ORIGIN_M or y > _NEAR_ORIGIN_M):
         return x, y
     swapped = min_lat <= y <= max_lat and min_lon <= x <= max_lon
     if (min_lat <= x <= max_lat and min_lon <= y <= max_lon) or swapped:

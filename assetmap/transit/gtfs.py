@@ -21,6 +21,7 @@ A departure is a call where one can board: not the last call of a trip, not ``pi
 
 from __future__ import annotations
 
+import calendar
 import datetime as _dt
 import io
 import logging
@@ -115,7 +116,7 @@ def _candidate_dates(feed: Any) -> list[str]:
         starts |= set(feed.calendar_dates["date"].astype(str))
     first = pd.to_datetime(sorted(starts), format="%Y%m%d", errors="coerce").dropna()
     days = {(d + pd.Timedelta(days=k)) for d in first for k in range(7)}
-    return sorted(d.strftime("%Y%m%d") for d in days if d.weekday() < 5)
+    return sorted(d.strftime("%Y%m%d") for d in days if d.weekday() < calendar.SATURDAY)
 
 
 def busiest_weekday(feed: Any) -> str | None:

@@ -57,6 +57,13 @@ MODES: dict[str, ModeRule] = {
 MAX_CATCHMENT_M = max(r.catchment_m for r in MODES.values())
 
 #: Upper bound (inclusive, on the index rounded to two decimals) of each band above 0.
+#: PTAL's modes by GTFS ``route_type``: the basic codes, and the extended ranges [lo, hi); the rest is bus.
+_ROUTE_TYPES = (
+    ("tram", {0, 5, 6, 7}, ((900, 1000), (1300, 1500))),  # tram, cable tram, aerial lift, funicular
+    ("metro", {1, 12}, ((400, 500),)),
+    ("rail", {2}, ((100, 200), (300, 400))),
+    ("ferry", {4}, ((1000, 1300),)),
+)
 BAND_TOPS = (2.5, 5.0, 10.0, 15.0, 20.0, 25.0, 40.0)
 BANDS = ("0", "1a", "1b", "2", "3", "4", "5", "6a", "6b")
 #: A band's order, for sorting and colouring (0 lowest).
@@ -69,14 +76,9 @@ def mode_of_route_type(route_type: object) -> str:
         t = int(str(route_type).strip())
     except ValueError:
         return "bus"
-    if t in (0, 5, 6, 7) or 900 <= t < 1000 or 1300 <= t < 1500:
-        return "tram"  # tram, cable tram, aerial lift, funicular: fixed-track, stops on foot
-    if t in (1, 12) or 400 <= t < 500:
-        return "metro"
-    if t == 2 or 100 <= t < 200 or 300 <= t < 400:
-        return "rail"
-    if t == 4 or 1000 <= t < 1300:
-        return "ferry"
+    for mode, basic, extended in _ROUTE_TYPES:
+        if t in basic or any(lo <= t < hi for lo, hi in extended):
+            return mode
     return "bus"  # 3, 11 trolleybus, 200 coach, 700 bus... and anything unknown
 
 

@@ -25,6 +25,12 @@ from assetmap.settings import DISPLAY_CRS, STORE_CRS
 #: Distance between neighbouring bus routes (metres): a grid of them, as a city's network looks
 #: from above; stops every 400 m; trains every 2,600 m.
 _ROUTE_SPACING = 1200.0
+#: A demo bus route shorter than this is not run.
+_SHORTEST_ROUTE_M = 1500.0
+#: Buses per hour by the route's middle's distance from the centre (metres): (within, buses); 1 beyond.
+_BUSES_PER_HOUR = ((4000, 10), (7000, 6), (10000, 3))
+#: GTFS ``route_type`` of rail.
+_RAIL = 2
 _STOP_SPACING = {3: 400.0, 2: 2600.0}
 _SPEED_M_PER_MIN = {3: 300.0, 2: 900.0}
 
@@ -60,11 +66,11 @@ def _route_lines(region: Polygon) -> list[tuple[str, int, int, LineString]]:
     out: list[tuple[str, int, int, LineString]] = []
 
     def add(line: LineString | None, name: str) -> None:
-        if line is None or line.length < 1500.0:
+        if line is None or line.length < _SHORTEST_ROUTE_M:
             return
         mid = line.interpolate(0.5, normalized=True)
         r = float(np.hypot(mid.x - cx, mid.y - cy))
-        per_hour = 10 if r < 4000 else 6 if r < 7000 else 3 if r < 10000 else 1
+        per_hour = next((n for within, n in _BUSES_PER_HOUR if r < within), 1)
         out.append((name, 3, per_hour, line))
 
     for k, y in enumerate(np.arange(miny + 800.0, maxy, _ROUTE_SPACING)):
@@ -112,7 +118,7 @@ def write_gtfs(path: Path, region: Polygon) -> Path:
         for k, p in enumerate(pts):
             lon, lat = to_lonlat.transform(p.x, p.y)
             sid = f"DF{r_idx:02d}{k:03d}"
-            kind = "station" if rtype == 2 else "stop"
+            kind = "station" if rtype == _RAIL else "stop"
             stops.append({"stop_id": sid, "stop_name": f"Demoford {name} {kind} {k + 1} (synthetic)",
                           "stop_lat": f"{lat:.6f}", "stop_lon": f"{lon:.6f}"})
             ids.append(sid)

@@ -170,7 +170,7 @@ _ETHNIC_GROUPS: tuple[tuple[str, Callable[[str], str | None]], ...] = (
 
 def _ethnic(text: str) -> str | None:
     parts = [p.strip() for p in text.split(":")]
-    if len(parts) < 2:
+    if len(parts) <= 1:
         return None
     detail = next((how for prefix, how in _ETHNIC_GROUPS if parts[0].startswith(prefix)), None)
     if detail is None:
