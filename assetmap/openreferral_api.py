@@ -25,6 +25,7 @@ Lists are paged by ``page`` (from 1) and ``per_page`` (default :data:`PER_PAGE`,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from assetmap.openreferral import TAXONOMY_ID
@@ -104,32 +105,47 @@ def answer(doc: dict[str, Any], path: str, params: dict[str, str]) -> dict[str, 
     :func:`assetmap.openreferral.document` makes it); :class:`ApiError` otherwise.
     """
     parts = [p for p in path.strip("/").split("/") if p]
-    services: list[dict[str, Any]] = doc["contents"]
     if not parts:
         return dict(DETAILS)
     head, rest = parts[0], parts[1:]
-    if len(rest) > 1:
+    resource = _RESOURCES.get(head)
+    if resource is None or len(rest) > 1:
         raise ApiError(404, f"no such resource: /{'/'.join(parts)}")
-    wanted = rest[0] if rest else None
-    if head == "services":
-        return _one(services, wanted, "service") if wanted else page([listed(s) for s in services], params)
-    if head == "service_at_locations":
-        sals = [{"id": sal["id"], "service": listed(s), "location": sal["location"]}
-                for s in services for sal in s.get("service_at_locations") or []]
-        return _one(sals, wanted, "service at location") if wanted else page(sals, params)
-    if head == "organizations":
-        orgs = organizations(doc)
-        if not wanted:
-            return page(orgs, params)
-        return {**_one(orgs, wanted, "organization"),
-                "services": [listed(s) for s in services if s["organization"]["id"] == wanted]}
-    if head == "taxonomy_terms":
-        terms = _terms(doc)
-        return _one(terms, wanted, "taxonomy term") if wanted else page(terms, params)
-    if head == "taxonomies":
-        taxonomy = {"id": TAXONOMY_ID, "name": "assetmap", "description": "assetmap's categories of community "
-                    "assets: ESOL providers, community centres, places of worship, refugee support"}
-        if wanted:
-            return _one([taxonomy], wanted, "taxonomy")
-        return page([taxonomy], params)
-    raise ApiError(404, f"no such resource: /{'/'.join(parts)}")
+    return resource(doc, rest[0] if rest else None, params)
+
+
+def _services(doc: dict[str, Any], wanted: str | None, params: dict[str, str]) -> dict[str, Any]:
+    services: list[dict[str, Any]] = doc["contents"]
+    return _one(services, wanted, "service") if wanted else page([listed(s) for s in services], params)
+
+
+def _service_at_locations(doc: dict[str, Any], wanted: str | None, params: dict[str, str]) -> dict[str, Any]:
+    sals = [{"id": sal["id"], "service": listed(s), "location": sal["location"]}
+            for s in doc["contents"] for sal in s.get("service_at_locations") or []]
+    return _one(sals, wanted, "service at location") if wanted else page(sals, params)
+
+
+def _organizations(doc: dict[str, Any], wanted: str | None, params: dict[str, str]) -> dict[str, Any]:
+    orgs = organizations(doc)
+    if not wanted:
+        return page(orgs, params)
+    return {**_one(orgs, wanted, "organization"),
+            "services": [listed(s) for s in doc["contents"] if s["organization"]["id"] == wanted]}
+
+
+def _taxonomy_terms(doc: dict[str, Any], wanted: str | None, params: dict[str, str]) -> dict[str, Any]:
+    terms = _terms(doc)
+    return _one(terms, wanted, "taxonomy term") if wanted else page(terms, params)
+
+
+def _taxonomies(_doc: dict[str, Any], wanted: str | None, params: dict[str, str]) -> dict[str, Any]:
+    taxonomy = {"id": TAXONOMY_ID, "name": "assetmap", "description": "assetmap's categories of community "
+                "assets: ESOL providers, community centres, places of worship, refugee support"}
+    return _one([taxonomy], wanted, "taxonomy") if wanted else page([taxonomy], params)
+
+
+#: The API's resources below its root: each answers a list page, or one item by id.
+_RESOURCES: dict[str, Callable[[dict[str, Any], str | None, dict[str, str]], dict[str, Any]]] = {
+    "services": _services, "service_at_locations": _service_at_locations, "organizations": _organizations,
+    "taxonomy_terms": _taxonomy_terms, "taxonomies": _taxonomies,
+}

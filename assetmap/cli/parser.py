@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from typing import Any
 
 from assetmap import up_options
@@ -38,12 +39,13 @@ from assetmap.cli.data import (
 )
 from assetmap.cli.deploy import cmd_doctor, cmd_up, cmd_worker
 
+#: Adds a subcommand (with the global options after it too) and returns its parser.
+_Add = Callable[..., argparse.ArgumentParser]
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of every command (global options before or after the command)."""
     from assetmap import __version__
-    from assetmap.vocab.exports import FORMATS, LAYERS
-    from assetmap.vocab.file_kinds import KINDS
 
     parser = argparse.ArgumentParser(prog="assetmap", description="Community asset mapping for the UK.")
     parser.add_argument("--version", action="version", version=f"assetmap {__version__}")
@@ -61,6 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
         """Return a subcommand, with the global options after it too."""
         return sub.add_parser(name, parents=[common], **kwargs)
+
+    _store_commands(add)
+    _analysis_commands(add)
+    _snapshot_commands(add)
+    _community_commands(add)
+    _fetch_command(add)
+    _deploy_commands(add)
+    return parser
+
+
+def _store_commands(add: _Add) -> None:
+    """Add the commands that load the store and read it back: ingest, status, quarantine, demo-data, export."""
+    from assetmap.vocab.exports import FORMATS, LAYERS
+    from assetmap.vocab.file_kinds import KINDS
 
     formats = "\n".join(f"  {k:<13} {description}" for k, description in KINDS.items())
     p = add("ingest", help="ingest files or folders (folders in dependency order)",
@@ -118,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "default) or the 2019 v1 package")
     p.set_defaults(func=cmd_export)
 
+
+def _analysis_commands(add: _Add) -> None:
+    """Add the commands of the analysis: recompute, gaps, changes, what-if, suggest, indices, dispersal."""
     levels = ["ward", "msoa", "lsoa", "la"]
     p = add("recompute", help="recompute indices, accessibility, need and gaps")
     p.add_argument("--changed", action="store_true",
@@ -164,6 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_what_if)
 
+    _choice_commands(add, levels)
+
+
+def _choice_commands(add: _Add, levels: list[str]) -> None:
+    """Add the commands that compare choices and measures: suggest, indices, dispersal."""
+    from assetmap.vocab.categories import CATEGORIES
+
     p = add("suggest", help="the k sites that cover the most unmet need (MCLP)")
     p.add_argument("--category", choices=list(CATEGORIES), required=True)
     p.add_argument("--k", type=int, default=3)
@@ -193,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_dispersal)
 
+
+def _snapshot_commands(add: _Add) -> None:
+    """Add the commands that bring a store up to date and publish it: migrate, publish."""
     p = add("migrate", help="bring a store made by an older assetmap up to date (any write does it too)")
     p.set_defaults(func=cmd_migrate)
 
@@ -201,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_publish)
 
+
+def _community_commands(add: _Add) -> None:
+    """Add the commands of the community and its subscribers: submissions to notify."""
     p = add("submissions", help="community submissions (default: pending)")
     p.add_argument("--status", choices=["pending", "approved", "rejected", "all"], default="pending")
     p.add_argument("--json", action="store_true")
@@ -254,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_notify)
 
+
+def _fetch_command(add: _Add) -> None:
+    """Add the command that downloads open data: fetch."""
     p = add("fetch", help="download a local authority's or a region's open data: boundaries, lookup, census, "
                           "OSM places")
     p.add_argument("--la", action="append", metavar="CODE_OR_NAME",
@@ -278,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refresh", action="store_true", help="ask the services again instead of using the cache")
     p.set_defaults(func=cmd_fetch)
 
+
+def _deploy_commands(add: _Add) -> None:
+    """Add the commands that run the service: up, doctor, worker."""
     p = add("up", help="the main job: Prefect server, pipelines, inbox watcher, dashboard",
             description="The main job: a Prefect server on 127.0.0.1, the pipeline's event-triggered "
                         "deployments and the inbox watcher, the demo data through them, and the dashboard. "
@@ -309,7 +347,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--poll", type=float, default=1.0, help="seconds between asks for waiting runs (default 1)")
     p.add_argument("--watch", action="store_true", help="also watch this machine's inbox (ASSETMAP_INBOX)")
     p.set_defaults(func=cmd_worker)
-    return parser
 
 
 def _without_up_separator(argv: list[str]) -> list[str]:

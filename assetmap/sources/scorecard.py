@@ -11,6 +11,7 @@ not hold the value, no source, the same indicator, group and year twice.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,42 +55,65 @@ def _num(text: str) -> float | None:
     return x if math.isfinite(x) else None
 
 
+class _Refused(Exception):
+    """A row that cannot be stored: its reason code and message."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
 def _row(rn: int, row: dict[str, str], col: dict[str, str]) -> tuple[tuple[Any, ...] | None, str | None, str | None]:
     """Return the stored row, or (None, reason, message)."""
     def get(key: str) -> str:
         return (row.get(col[key]) or "").strip() if key in col else ""
 
+    try:
+        return _checked(rn, get), None, None
+    except _Refused as exc:
+        return None, exc.reason, exc.message
+
+
+def _checked(rn: int, get: Callable[[str], str]) -> tuple[Any, ...]:
+    """Return a row's stored values, or raise :class:`_Refused` saying what is wrong with it."""
     la = get("lacode").upper()
     if level_of(la) != "la":
-        return None, "invalid_code", f"row {rn}: {la or 'an empty code'!r} is not a local authority's GSS code"
+        msg = f"row {rn}: {la or 'an empty code'!r} is not a local authority's GSS code"
+        raise _Refused("invalid_code", msg)
     domain = normalise_domain(get("domain"))
     if domain is None:
-        return None, "invalid_value", (f"row {rn}: domain {get('domain')!r} is not one of "
-                                       f"{', '.join(DOMAINS.values())}")
+        msg = f"row {rn}: domain {get('domain')!r} is not one of {', '.join(DOMAINS.values())}"
+        raise _Refused("invalid_value", msg)
     indicator, group, ref_group, source = get("indicator"), get("group"), get("referencegroup"), get("source")
     for name, text in (("indicator", indicator), ("group", group), ("reference_group", ref_group),
                        ("source", source)):
         if not text:
-            return None, "missing_required", f"row {rn}: {name} is empty (every figure needs its source)" \
-                if name == "source" else f"row {rn}: {name} is empty"
+            msg = (f"row {rn}: {name} is empty (every figure needs its source)" if name == "source"
+                   else f"row {rn}: {name} is empty")
+            raise _Refused("missing_required", msg)
     value, ref = _num(get("value")), _num(get("referencevalue"))
     if value is None or ref is None:
         bad = "value" if value is None else "reference_value"
-        return None, "invalid_value", f"row {rn}: {bad} {get(bad.replace('_', '')) !r} is not a number"
+        msg = f"row {rn}: {bad} {get(bad.replace('_', '')) !r} is not a number"
+        raise _Refused("invalid_value", msg)
     if value < 0 or ref <= 0:
-        return None, "invalid_value", (f"row {rn}: a disparity ratio needs a value of 0 or more and a reference "
-                                       f"value above 0 (got {value:g} and {ref:g})")
+        msg = (f"row {rn}: a disparity ratio needs a value of 0 or more and a reference value above 0 "
+               f"(got {value:g} and {ref:g})")
+        raise _Refused("invalid_value", msg)
     year_text = get("year")
     year = int(year_text) if year_text.isdigit() and len(year_text) == len("2021") else None
     if year is None or not _YEARS[0] <= year <= _YEARS[1]:
-        return None, "invalid_value", f"row {rn}: year {year_text!r} is not a year"
+        msg = f"row {rn}: year {year_text!r} is not a year"
+        raise _Refused("invalid_value", msg)
     lower = _num(get("lower")) if get("lower") else None
     upper = _num(get("upper")) if get("upper") else None
     if (get("lower") and lower is None) or (get("upper") and upper is None):
-        return None, "invalid_value", f"row {rn}: the interval's bounds are not numbers"
+        msg = f"row {rn}: the interval's bounds are not numbers"
+        raise _Refused("invalid_value", msg)
     if (lower is not None and lower > value) or (upper is not None and upper < value):
-        return None, "invalid_value", f"row {rn}: the interval [{lower}, {upper}] does not hold the value {value:g}"
-    return (rn, la, domain, indicator, group, value, ref_group, ref, year, source, lower, upper), None, None
+        msg = f"row {rn}: the interval [{lower}, {upper}] does not hold the value {value:g}"
+        raise _Refused("invalid_value", msg)
+    return (rn, la, domain, indicator, group, value, ref_group, ref, year, source, lower, upper)
 
 
 def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:

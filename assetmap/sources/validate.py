@@ -161,12 +161,10 @@ def _from_lat_lon(row: dict[str, Any], postcode_xy: dict[str, tuple[float, float
     min_lon, min_lat, max_lon, max_lat = settings.uk_bounds
     if blank(row["lat"]) or blank(row["lon"]):
         return "missing_coordinates", "latitude given without longitude (or the reverse)"
-    try:
-        lat, lon = _float(row["lat"]), _float(row["lon"])
-    except ValueError:
+    pair = _number_pair(row["lat"], row["lon"])
+    if pair is None:
         return "unparsable_coordinates", f"lat {row['lat']!r} / lon {row['lon']!r} are not numbers"
-    if lat is None or lon is None or not (np.isfinite(lat) and np.isfinite(lon)):
-        return "unparsable_coordinates", f"lat {row['lat']!r} / lon {row['lon']!r} are not numbers"
+    lat, lon = pair
     if min_lat <= lat <= max_lat and min_lon <= lon <= max_lon:
         x, y = to_bng.transform(lon, lat)
         return float(x), float(y)
@@ -174,16 +172,35 @@ def _from_lat_lon(row: dict[str, Any], postcode_xy: dict[str, tuple[float, float
         return "latlon_swapped", (f"lat {lat} / lon {lon} look swapped: ({lon}, {lat}) is in the UK; "
                                   "swap the columns and load it again")
     if not (-MAX_LAT <= lat <= MAX_LAT and -MAX_LON <= lon <= MAX_LON):
-        # a placeholder (Open Referral UK's own examples give latitude 100, longitude 101): the
-        # row's postcode places it where a loaded lookup knows it
-        pc = None if blank(row["postcode"]) else normalise_postcode(row["postcode"])
-        if pc is not None and pc in postcode_xy:
-            return postcode_xy[pc]
-        why = (f"; its postcode {pc} is in no loaded postcode lookup (load one, ONSPD, to place it)" if pc
-               else "" if blank(row["postcode"]) else f"; {row['postcode']!r} is not a UK postcode")
-        return "coordinates_out_of_range", (f"lat {lat} / lon {lon} are not a position on Earth (a "
-                                            f"placeholder?){why}")
+        return _placeholder(row, lat, lon, postcode_xy)
     return "outside_uk", f"lat {lat} / lon {lon} is not in the United Kingdom"
+
+
+def _number_pair(a: Any, b: Any) -> tuple[float, float] | None:
+    """Return two cells as finite numbers, or None when either is not one."""
+    try:
+        x, y = _float(a), _float(b)
+    except ValueError:
+        return None
+    if x is None or y is None or not (np.isfinite(x) and np.isfinite(y)):
+        return None
+    return x, y
+
+
+def _placeholder(row: dict[str, Any], lat: float, lon: float,
+                 postcode_xy: dict[str, tuple[float, float]]) -> Position:
+    """Place a row whose lat/lon is no position on Earth by its postcode, or say why not.
+
+    A placeholder (Open Referral UK's own examples give latitude 100, longitude 101): the row's
+    postcode places it where a loaded lookup knows it.
+    """
+    pc = None if blank(row["postcode"]) else normalise_postcode(row["postcode"])
+    if pc is not None and pc in postcode_xy:
+        return postcode_xy[pc]
+    why = (f"; its postcode {pc} is in no loaded postcode lookup (load one, ONSPD, to place it)" if pc
+           else "" if blank(row["postcode"]) else f"; {row['postcode']!r} is not a UK postcode")
+    return "coordinates_out_of_range", (f"lat {lat} / lon {lon} are not a position on Earth (a "
+                                        f"placeholder?){why}")
 
 
 def _from_grid(row: dict[str, Any]) -> Position:

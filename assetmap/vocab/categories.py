@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from assetmap.errors import AssetmapError
@@ -209,40 +210,44 @@ def normalise_attribute(field: str, value: Any) -> Any:
     """Normalise one attribute value by its kind; raise InvalidAttribute when it is invalid."""
     if _blank(value) if not isinstance(value, list) else not value:
         return None
-    kind = ATTRIBUTES[field]
-    if kind == "int":
-        return _parse_number(value, field, integer=True)
-    if kind == "number":
-        return _parse_number(value, field, integer=False)
-    if kind == "bool":
-        return parse_bool(value, field)
-    if kind == "levels":
-        return _parse_levels(value, field)
-    if kind == "list":
-        items = value if isinstance(value, list) else re.split(r"[;,/|]", str(value))
-        out = [str(i).strip() for i in items if str(i).strip()]
-        return out or None
-    if kind == "cost":
-        text = str(value).strip().lower()
-        if text in {"free", "0", "£0", "no cost", "none", "free of charge"}:
-            return "free"
-        if text in {"fee", "paid", "charge", "charged"} or text.startswith("£"):
-            return "fee"
-        if text in {"mixed", "some free", "free and fee", "concessions"}:
-            return "mixed"
-        msg = f"cost must be free, fee or mixed, got {str(value)!r}"
+    parse = _PARSERS.get(ATTRIBUTES[field])
+    return parse(value, field) if parse is not None else str(value).strip()
+
+
+def _parse_list(value: Any, field: str) -> list[str] | None:
+    items = value if isinstance(value, list) else re.split(r"[;,/|]", str(value))
+    out = [str(i).strip() for i in items if str(i).strip()]
+    return out or None
+
+
+_COST_WORDS = {
+    "free": {"free", "0", "£0", "no cost", "none", "free of charge"},
+    "fee": {"fee", "paid", "charge", "charged"},
+    "mixed": {"mixed", "some free", "free and fee", "concessions"},
+}
+
+
+def _parse_cost(value: Any, field: str) -> str:
+    text = str(value).strip().lower()
+    found = next((cost for cost, words in _COST_WORDS.items() if text in words), None)
+    if found is None and text.startswith("£"):
+        found = "fee"
+    if found is None:
+        msg = f"{field} must be free, fee or mixed, got {str(value)!r}"
         raise InvalidAttribute(msg)
-    if kind == "link":
-        return check_link(value, field)
-    if kind == "day_evening":
-        text = str(value).strip().lower()
-        mapping = {"day": "day", "daytime": "day", "evening": "evening", "evenings": "evening",
-                   "both": "both", "day and evening": "both", "day/evening": "both"}
-        if text not in mapping:
-            msg = f"day_evening must be day, evening or both, got {str(value)!r}"
-            raise InvalidAttribute(msg)
-        return mapping[text]
-    return str(value).strip()
+    return found
+
+
+_DAY_EVENING = {"day": "day", "daytime": "day", "evening": "evening", "evenings": "evening",
+                "both": "both", "day and evening": "both", "day/evening": "both"}
+
+
+def _parse_day_evening(value: Any, field: str) -> str:
+    text = str(value).strip().lower()
+    if text not in _DAY_EVENING:
+        msg = f"{field} must be day, evening or both, got {str(value)!r}"
+        raise InvalidAttribute(msg)
+    return _DAY_EVENING[text]
 
 
 #: The schemes a link may have: a page, an email address or a telephone number.
@@ -280,6 +285,19 @@ def check_link(value: Any, field: str = "website") -> str:
         msg = f"{field}: a {scheme}: link is not allowed (only http, https, mailto or tel)"
         raise InvalidAttribute(msg)
     return text
+
+
+#: How each kind of attribute is read (any other kind is kept as its text).
+_PARSERS: dict[str, Callable[[Any, str], Any]] = {
+    "int": lambda value, field: _parse_number(value, field, integer=True),
+    "number": lambda value, field: _parse_number(value, field, integer=False),
+    "bool": parse_bool,
+    "levels": _parse_levels,
+    "list": _parse_list,
+    "cost": _parse_cost,
+    "link": check_link,
+    "day_evening": _parse_day_evening,
+}
 
 
 def safe_link(value: Any) -> str | None:

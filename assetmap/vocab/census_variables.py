@@ -179,42 +179,39 @@ def _ethnic(text: str) -> str | None:
     return detail(re.sub(r"\s+", " ", d).strip())
 
 
+#: English proficiency: the first rule a cleaned label meets gives its category.
+_ENGLISH_RULES: tuple[tuple[Callable[[str], bool], str], ...] = (
+    (lambda t: "does not apply" in t, "does_not_apply"),
+    (lambda t: "cannot speak english well" in t, "not_well"),
+    (lambda t: "cannot speak english" in t, "cannot"),
+    (lambda t: "very well" in t, "very_well"),
+    (lambda t: "speak english well" in t, "well"),
+    (lambda t: t.startswith("main language is english"), "main_english"),
+)
+#: Country of birth, the same way.
+_BIRTH_RULES: tuple[tuple[Callable[[str], bool], str], ...] = (
+    (lambda t: "united kingdom" in t and "other" not in t.split(":")[-1], "uk"),
+    (lambda t: t.endswith("ireland") and "northern" not in t, "ireland"),
+    (lambda t: "eu countries" in t and "non-eu" not in t and "non eu" not in t, "europe_eu"),
+    (lambda t: "non-eu" in t or "non eu" in t, "europe_non_eu"),
+    (lambda t: t.startswith("africa"), "africa"),
+    (lambda t: t.startswith("middle east"), "middle_east_asia"),
+    (lambda t: "americas" in t, "americas_caribbean"),
+    (lambda t: "oceania" in t, "oceania_other"),
+    (lambda t: "british overseas" in t, "british_overseas"),
+)
+
+
+def _first_rule(rules: tuple[tuple[Callable[[str], bool], str], ...], text: str) -> str | None:
+    return next((category for meets, category in rules if meets(text)), None)
+
+
 def _english(text: str) -> str | None:
-    if "does not apply" in text:
-        return "does_not_apply"
-    if "cannot speak english well" in text:
-        return "not_well"
-    if "cannot speak english" in text:
-        return "cannot"
-    if "very well" in text:
-        return "very_well"
-    if "speak english well" in text:
-        return "well"
-    if text.startswith("main language is english"):
-        return "main_english"
-    return None
+    return _first_rule(_ENGLISH_RULES, text)
 
 
 def _birth(text: str) -> str | None:
-    if "united kingdom" in text and "other" not in text.split(":")[-1]:
-        return "uk"
-    if text.endswith("ireland") and "northern" not in text:
-        return "ireland"
-    if "eu countries" in text and "non-eu" not in text and "non eu" not in text:
-        return "europe_eu"
-    if "non-eu" in text or "non eu" in text:
-        return "europe_non_eu"
-    if text.startswith("africa"):
-        return "africa"
-    if text.startswith("middle east"):
-        return "middle_east_asia"
-    if "americas" in text:
-        return "americas_caribbean"
-    if "oceania" in text:
-        return "oceania_other"
-    if "british overseas" in text:
-        return "british_overseas"
-    return None
+    return _first_rule(_BIRTH_RULES, text)
 
 
 _MATCHERS = {ETHNIC_GROUP: _ethnic, ENGLISH_PROFICIENCY: _english, COUNTRY_OF_BIRTH: _birth}
