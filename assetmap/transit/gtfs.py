@@ -136,6 +136,39 @@ def read_timetable(data: bytes, path: Path, service_date: _dt.date | str | None 
     Raises :class:`~assetmap.sources._io.FileRefused` (one line, nothing stored) for a zip that
     lacks a required table, has no calendar, or runs no trip on the date.
     """
+    feed = _complete_feed(data, path)
+    day, chosen = _service_day(feed, path, service_date)
+    date = _dt.datetime.strptime(day, "%Y%m%d").date()
+    trips = feed.trips
+    on_date = trips["service_id"].isin(set(feed.get_active_services(day)))
+    if not on_date.any():
+        raise FileRefused("no_service", f"{path.name}: no trip runs on {date.isoformat()} "
+                                        "(give a --service-date inside the feed's calendar)")
+    yesterday = set(feed.get_active_services((date - _dt.timedelta(days=1)).strftime("%Y%m%d")))
+    routes = _named_routes(feed.routes)
+    t = _trip_table(trips, routes)
+    calls = _calls(feed.stop_times)
+    trip_today = calls["trip_id"].isin(t.loc[on_date, "trip_id"]).to_numpy()
+    trip_yesterday = calls["trip_id"].isin(t.loc[trips["service_id"].isin(yesterday), "trip_id"]).to_numpy()
+    in_peak_today, in_peak_late = _in_peak(calls["secs"].to_numpy(float), trip_today, trip_yesterday)
+    boardable = calls["boardable"].to_numpy(bool)
+    peak = boardable & (in_peak_today | in_peak_late)
+    deps = _peak_departures(calls.loc[peak, ["trip_id", "stop_id"]], t)
+    stops = _stop_table(feed.stops, calls, t, boardable & trip_today)
+    counts = {
+        "agencies": 0 if feed.agency is None else len(feed.agency),
+        "routes": len(routes), "trips": len(trips), "trips_on_date": int(on_date.sum()),
+        "stop_times": len(calls), "stops_in_feed": len(stops), "peak_calls": int(peak.sum()),
+        "peak_calls_after_midnight": int((boardable & in_peak_late).sum()),
+        "untimed_calls": int(np.isnan(calls["secs"].to_numpy(float)).sum()),
+    }
+    st = calls.drop(columns=["boardable"])
+    links = ride_links(st.loc[peak, ["trip_id", "stop_id", "seq", "secs"]], st, t[["trip_id", "route_id"]])
+    return Timetable(stops, deps, links, date, chosen, counts, _notes(date, chosen, counts))
+
+
+def _complete_feed(data: bytes, path: Path) -> Any:
+    """Return the feed of a GTFS zip that holds every table departures are counted from, or refuse it."""
     names = _members(data) or set()
     missing = [n for n in REQUIRED if n not in names]
     if not names & set(_CALENDARS):
@@ -147,43 +180,52 @@ def read_timetable(data: bytes, path: Path, service_date: _dt.date | str | None 
     for table in ("stops", "routes", "trips", "stop_times"):
         if getattr(feed, table) is None or getattr(feed, table).empty:
             raise FileRefused("incomplete_gtfs", f"{path.name}: the feed's {table}.txt has no rows")
-    if service_date is None:
-        day = busiest_weekday(feed)
-        if day is None:
-            raise FileRefused("no_service", f"{path.name}: no weekday on which any trip runs (calendar empty?)")
-        chosen = "busiest weekday"
-    else:
-        day = (service_date if isinstance(service_date, _dt.date) else _dt.date.fromisoformat(str(service_date))) \
-            .strftime("%Y%m%d")
-        chosen = "given"
-    date = _dt.datetime.strptime(day, "%Y%m%d").date()
-    before = (date - _dt.timedelta(days=1)).strftime("%Y%m%d")
-    trips = feed.trips
-    today = set(feed.get_active_services(day))
-    yesterday = set(feed.get_active_services(before))
-    on_date = trips["service_id"].isin(today)
-    if not on_date.any():
-        raise FileRefused("no_service", f"{path.name}: no trip runs on {date.isoformat()} "
-                                        "(give a --service-date inside the feed's calendar)")
+    return feed
 
-    routes = feed.routes.copy()
+
+def _service_day(feed: Any, path: Path, service_date: _dt.date | str | None) -> tuple[str, str]:
+    """Return the service date (``YYYYMMDD``) and how it was chosen: given, or the busiest weekday."""
+    if service_date is not None:
+        given = service_date if isinstance(service_date, _dt.date) else _dt.date.fromisoformat(str(service_date))
+        return given.strftime("%Y%m%d"), "given"
+    day = busiest_weekday(feed)
+    if day is None:
+        raise FileRefused("no_service", f"{path.name}: no weekday on which any trip runs (calendar empty?)")
+    return day, "busiest weekday"
+
+
+def _named_routes(routes: pd.DataFrame) -> pd.DataFrame:
+    """Return the routes with their PTAL mode and a name (short, else long, else the id)."""
+    routes = routes.copy()
     routes["mode"] = routes["route_type"].map(mode_of_route_type)
     name = routes.get("route_short_name")
     long = routes.get("route_long_name")
     routes["route_name"] = (name if name is not None else pd.Series(pd.NA, index=routes.index)) \
         .astype("string").fillna(long.astype("string") if long is not None else pd.NA) \
         .fillna(routes["route_id"].astype("string"))
+    return routes
+
+
+def _trip_table(trips: pd.DataFrame, routes: pd.DataFrame) -> pd.DataFrame:
+    """Return each trip with its route's name and mode and its direction (-1 where none is given)."""
     trip_cols = ["trip_id", "route_id", "service_id"] + (["direction_id"] if "direction_id" in trips else [])
     t = trips[trip_cols].merge(routes[["route_id", "route_name", "mode"]], on="route_id", how="left")
     t["mode"] = t["mode"].fillna("bus")
     t["route_name"] = t["route_name"].fillna(t["route_id"].astype("string"))
     t["direction_id"] = pd.to_numeric(t["direction_id"], errors="coerce").fillna(-1).astype(int) \
         if "direction_id" in t else -1
+    return t
 
-    st = feed.stop_times
+
+def _calls(stop_times: pd.DataFrame) -> pd.DataFrame:
+    """Return the stop times with each call's sequence, time and whether one may board there.
+
+    ``seq``, ``secs`` (departure, else arrival) and ``boardable`` (not a trip's last call, not
+    marked no pickup).
+    """
     cols = ["trip_id", "stop_id", "stop_sequence", "departure_time"] + \
-        [c for c in ("pickup_type", "drop_off_type", "arrival_time") if c in st]
-    st = st[cols]
+        [c for c in ("pickup_type", "drop_off_type", "arrival_time") if c in stop_times]
+    st = stop_times[cols]
     secs = seconds(st["departure_time"])
     if "arrival_time" in st:  # a call gives one of the two times at least
         secs = np.where(np.isnan(secs), seconds(st["arrival_time"]), secs)
@@ -191,32 +233,41 @@ def read_timetable(data: bytes, path: Path, service_date: _dt.date | str | None 
     last = pd.Series(seq).groupby(st["trip_id"].to_numpy()).transform("max").to_numpy(float) == seq
     no_pickup = (pd.to_numeric(st["pickup_type"], errors="coerce").fillna(0).to_numpy() == 1) \
         if "pickup_type" in st else np.zeros(len(st), dtype=bool)
-    boardable = ~last & ~no_pickup
+    return st.assign(seq=seq, secs=secs, boardable=~last & ~no_pickup)
+
+
+def _in_peak(secs: np.ndarray, trip_today: np.ndarray, trip_yesterday: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return which calls fall in the peak: of the day's trips, and of the day before's trips past 24:00."""
     from gtfs_kit.helpers import timestr_to_seconds
 
     start, end = float(timestr_to_seconds(PEAK[0])), float(timestr_to_seconds(PEAK[1]))
     day_s = 24 * 3600.0
-    trip_today = st["trip_id"].isin(t.loc[on_date, "trip_id"]).to_numpy()
-    trip_yesterday = st["trip_id"].isin(t.loc[trips["service_id"].isin(yesterday), "trip_id"]).to_numpy()
-    in_peak_today = trip_today & (secs >= start) & (secs < end)
-    in_peak_late = trip_yesterday & (secs >= start + day_s) & (secs < end + day_s)
-    peak = boardable & (in_peak_today | in_peak_late)
-    calls = st.loc[peak, ["trip_id", "stop_id"]].merge(t[["trip_id", "route_id", "route_name", "mode",
-                                                           "direction_id"]], on="trip_id")
+    return (trip_today & (secs >= start) & (secs < end),
+            trip_yesterday & (secs >= start + day_s) & (secs < end + day_s))
+
+
+def _peak_departures(peak_calls: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
+    """Return the peak's departures per stop, route and direction."""
+    calls = peak_calls.merge(t[["trip_id", "route_id", "route_name", "mode", "direction_id"]], on="trip_id")
     deps = (calls.groupby(["stop_id", "route_id", "direction_id"], sort=True)
             .agg(route_name=("route_name", "first"), mode=("mode", "first"), departures=("trip_id", "size"))
             .reset_index())
     deps = deps[["stop_id", "route_id", "route_name", "mode", "direction_id", "departures"]]
     deps["route_name"] = deps["route_name"].astype(str)
+    return deps
 
-    # each stop: its mode (of the routes calling there on any day; the fastest mode wins) and the
-    # departures of the whole service date
-    calls_any = st[["trip_id", "stop_id"]].merge(t[["trip_id", "mode"]], on="trip_id")
+
+def _stop_table(stops: pd.DataFrame, calls: pd.DataFrame, t: pd.DataFrame, boarded_today: np.ndarray) -> pd.DataFrame:
+    """Return each stop with its mode and the departures of the whole service date.
+
+    A stop's mode is that of the routes calling there on any day (the fastest mode wins).
+    """
+    calls_any = calls[["trip_id", "stop_id"]].merge(t[["trip_id", "mode"]], on="trip_id")
     rank = {"rail": 0, "metro": 1, "tram": 2, "ferry": 3, "bus": 4}
     stop_mode = calls_any.assign(r=calls_any["mode"].map(rank)).groupby("stop_id")["r"].min() \
         .map({v: k for k, v in rank.items()})
-    day_deps = st.loc[boardable & trip_today, "stop_id"].value_counts()
-    stops = feed.stops.reset_index(drop=True).copy()
+    day_deps = calls.loc[boarded_today, "stop_id"].value_counts()
+    stops = stops.reset_index(drop=True).copy()
     stops["row_number"] = np.arange(1, len(stops) + 1)
     raw_cols = [c for c in ("stop_id", "stop_code", "stop_name", "stop_lat", "stop_lon", "location_type",
                             "parent_station") if c in stops]
@@ -227,16 +278,12 @@ def read_timetable(data: bytes, path: Path, service_date: _dt.date | str | None 
     stops["mode"] = stops["stop_id"].map(stop_mode)
     stops["called"] = stops["mode"].notna()
     stops["departures"] = stops["stop_id"].map(day_deps).fillna(0).astype(int)
-    stops = stops[["stop_id", "name", "lat", "lon", "mode", "called", "departures", "row_number", "raw"]]
+    return stops[["stop_id", "name", "lat", "lon", "mode", "called", "departures", "row_number", "raw"]]
 
-    n_trips = len(trips)
-    counts = {
-        "agencies": 0 if feed.agency is None else len(feed.agency),
-        "routes": len(routes), "trips": n_trips, "trips_on_date": int(on_date.sum()),
-        "stop_times": len(st), "stops_in_feed": len(stops), "peak_calls": int(peak.sum()),
-        "peak_calls_after_midnight": int((boardable & in_peak_late).sum()),
-        "untimed_calls": int(np.isnan(secs).sum()),
-    }
+
+def _notes(date: _dt.date, chosen: str, counts: dict[str, int]) -> list[str]:
+    """Return what the timetable's counts mean, in sentences for the ingest's note."""
+    n_trips = counts["trips"]
     notes = [f"service date {date.isoformat()} ({chosen}, {date.strftime('%A')}): "
              f"{counts['trips_on_date']:,} of {n_trips:,} trips run"]
     not_running = n_trips - counts["trips_on_date"]
@@ -247,10 +294,9 @@ def read_timetable(data: bytes, path: Path, service_date: _dt.date | str | None 
     if counts["peak_calls_after_midnight"]:
         notes.append(f"{counts['peak_calls_after_midnight']:,} of them by the day before's trips past 24:00")
     if counts["untimed_calls"]:
-        notes.append(f"{counts['untimed_calls']:,} of {len(st):,} stop times have no time and are not counted")
-    links = ride_links(st.loc[peak, ["trip_id", "stop_id"]].assign(seq=seq[peak], secs=secs[peak]),
-                       st.assign(seq=seq, secs=secs), t[["trip_id", "route_id"]])
-    return Timetable(stops, deps, links, date, chosen, counts, notes)
+        notes.append(f"{counts['untimed_calls']:,} of {counts['stop_times']:,} stop times have no time and are "
+                     "not counted")
+    return notes
 
 
 def ride_links(boarded: pd.DataFrame, calls: pd.DataFrame, trips: pd.DataFrame,
