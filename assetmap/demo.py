@@ -416,6 +416,37 @@ _SCALES: dict[str, dict[str, Any]] = {
 }
 
 
+def _write_boundaries(out: Path, scale: str, la_gdf: gpd.GeoDataFrame, ward_gdf: gpd.GeoDataFrame,
+                      oa_gdf: gpd.GeoDataFrame) -> list[Path]:
+    """Write the boundaries: authorities and wards as GeoJSON (a city) or GeoPackage, OAs as GeoPackage."""
+    written = []
+    if scale == "city":
+        for name, g in (("local_authorities", la_gdf), ("wards", ward_gdf)):
+            p = out / "boundaries" / f"{name}.geojson"
+            _write_geojson(g, p)
+            written.append(p)
+    else:
+        for name, g in (("local_authorities", la_gdf), ("wards", ward_gdf)):
+            p = out / "boundaries" / f"{name}.gpkg"
+            g.to_file(p, driver="GPKG", layer=name)
+            written.append(p)
+    p = out / "boundaries" / "output_areas.gpkg"
+    oa_gdf.to_file(p, driver="GPKG", layer="output_areas")
+    return [*written, p]
+
+
+def _write_census(folder: Path, rng: np.random.Generator, oa_codes: list[str], cats: list[str], ethnic: np.ndarray,
+                  english: np.ndarray, birth_cats: list[str], birth: np.ndarray) -> list[Path]:
+    """Write the census tables as Nomis publishes them: TS021, TS029 (long), TS004 and TS024."""
+    paths = [folder / "ts021_ethnic_group_2021.csv", folder / "ts029_english_proficiency_2021.csv",
+             folder / "ts004_country_of_birth_2021.csv", folder / "ts024_main_language_2021.csv"]
+    _write_ts021(paths[0], oa_codes, oa_codes, cats, ethnic, "2021")
+    _write_ts029_long(paths[1], oa_codes, english)
+    _write_ts004(paths[2], oa_codes, birth_cats, birth, "2021")
+    _write_ts024(rng, paths[3], oa_codes, cats, ethnic, english)
+    return paths
+
+
 def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list[Path]:
     """Write the synthetic demo place to ``out``; return the files written.
 
@@ -460,21 +491,7 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
                                  "LAD22CD": [la_codes[i] for i in ward_la]}, geometry=ward_cells, crs=STORE_CRS)
     oa_gdf = gpd.GeoDataFrame({"OA21CD": oa_codes, "LAD22CD": [la_codes[ward_la[w]] for w in oa_ward]},
                               geometry=oa_cells, crs=STORE_CRS)
-    if scale == "city":
-        p = out / "boundaries" / "local_authorities.geojson"
-        _write_geojson(la_gdf, p)
-        written.append(p)
-        p = out / "boundaries" / "wards.geojson"
-        _write_geojson(ward_gdf, p)
-        written.append(p)
-    else:
-        for name, g in (("local_authorities", la_gdf), ("wards", ward_gdf)):
-            p = out / "boundaries" / f"{name}.gpkg"
-            g.to_file(p, driver="GPKG", layer=name)
-            written.append(p)
-    p = out / "boundaries" / "output_areas.gpkg"
-    oa_gdf.to_file(p, driver="GPKG", layer="output_areas")
-    written.append(p)
+    written += _write_boundaries(out, scale, la_gdf, ward_gdf, oa_gdf)
 
     p = out / "lookups" / "oa_ward_lookup.csv"
     pd.DataFrame({"OA21CD": oa_codes, "WD22CD": [ward_codes[w] for w in oa_ward],
@@ -485,18 +502,8 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
 
     centroids = np.array([[c.x, c.y] for c in shapely.point_on_surface(np.array(oa_cells, dtype=object))])
     cats, ethnic, english, birth_cats, birth = _population(rng, centroids, region.bounds, hotspot_scale)
-    p = out / "census" / "ts021_ethnic_group_2021.csv"
-    _write_ts021(p, oa_codes, oa_codes, cats, ethnic, "2021")
-    written.append(p)
-    p = out / "census" / "ts029_english_proficiency_2021.csv"
-    _write_ts029_long(p, oa_codes, english)
-    written.append(p)
-    p = out / "census" / "ts004_country_of_birth_2021.csv"
-    _write_ts004(p, oa_codes, birth_cats, birth, "2021")
-    written.append(p)
-    p = out / "census" / "ts024_main_language_2021.csv"
-    _write_ts024(np.random.default_rng(seed + 5), p, oa_codes, cats, ethnic, english)
-    written.append(p)
+    written += _write_census(out / "census", np.random.default_rng(seed + 5), oa_codes, cats, ethnic, english,
+                             birth_cats, birth)
 
     history: dict[str, Any] = {}
     written += _write_assets(rng, out, scale, oa_cells, centroids, cats, ethnic, english, n_assets,
@@ -703,26 +710,29 @@ def _write_asy_d11(rng: np.random.Generator, path: Path, la_codes: list[str], la
             w.writerow([code, name, "Metropolitan District", f"{round(residents_of[i] * 1.03):,}"])
 
 
-def _write_assets(rng: np.random.Generator, out: Path, scale: str, oa_cells: list[Any], centroids: np.ndarray,
-                  cats: list[str], ethnic: np.ndarray, english: np.ndarray, n_assets: dict[str, int],
-                  history_rng: np.random.Generator, history: dict[str, Any]) -> list[Path]:
-    to_ll = Transformer.from_crs(STORE_CRS, DISPLAY_CRS, always_xy=True)
-    n_oa = len(oa_cells)
-    persons = ethnic.sum(1)
-    esol_need = english[:, 3] + english[:, 4]
+class _Placer:
+    """Places sites in output areas drawn by weight, at random points inside them (EPSG:27700)."""
 
-    def place(weights: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def __init__(self, rng: np.random.Generator, oa_cells: list[Any]) -> None:
+        self.rng, self.oa_cells = rng, oa_cells
+        self.to_ll = Transformer.from_crs(STORE_CRS, DISPLAY_CRS, always_xy=True)
+
+    def __call__(self, weights: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return ``k`` output areas drawn by ``weights`` and a point in each, as longitude and latitude."""
         p = weights / weights.sum()
-        idx = rng.choice(n_oa, size=k, p=p)
-        pts = np.array([_points_in(rng, oa_cells[i], 1)[0] for i in idx])
-        return idx, pts
+        idx = self.rng.choice(len(self.oa_cells), size=k, p=p)
+        pts = np.array([_points_in(self.rng, self.oa_cells[i], 1)[0] for i in idx])
+        lon, lat = self.to_ll.transform(pts[:, 0], pts[:, 1])
+        return idx, lon, lat
 
-    # postcodes: a few per OA, synthetic district DF
+
+def _write_postcodes(out: Path, scale: str, centroids: np.ndarray) -> tuple[list[Path], dict[int, str]]:
+    """Write a city's postcode lookup (one synthetic postcode per OA, district DF); return it and each OA's postcode."""
     pc_rows = []
     pc_of_oa: dict[int, str] = {}
     per = 1 if scale == "city" else 0
     if per:
-        for i in range(n_oa):
+        for i in range(len(centroids)):
             district = 1 + i // 400
             pc = f"DF{district} {i % 10}{chr(65 + (i // 10) % 26)}{chr(65 + (i // 260) % 26)}"
             x, y = centroids[i]
@@ -734,10 +744,17 @@ def _write_assets(rng: np.random.Generator, out: Path, scale: str, oa_cells: lis
         pd.DataFrame(pc_rows, columns=["pcds", "oseast1m", "osnrth1m"]).to_csv(p, index=False)
         written.append(p)
 
-    # ESOL providers: placed by need but unevenly (a third of the need is left unserved)
-    serve = rng.uniform(0, 1, n_oa) < _CHANCE["served"]
-    idx, pts = place((esol_need + 1) * (0.15 + serve), n_assets["esol_provider"])
-    lon, lat = to_ll.transform(pts[:, 0], pts[:, 1])
+    return written, pc_of_oa
+
+
+def _esol_rows(rng: np.random.Generator, place: _Placer, esol_need: np.ndarray, n: int, pc_of_oa: dict[int, str],
+               scale: str) -> list[dict[str, Any]]:
+    """Return the ESOL providers' rows, placed by need but unevenly.
+
+    A third of the need is left unserved; a city's list has the mistakes real provider lists have.
+    """
+    serve = rng.uniform(0, 1, len(esol_need)) < _CHANCE["served"]
+    idx, lon, lat = place((esol_need + 1) * (0.15 + serve), n)
     kinds = ["College", "Community ESOL", "Library ESOL Club", "Adult Learning Centre",
              "Conversation Cafe", "Women's ESOL Group", "Mosque ESOL Class", "Church ESOL Class"]
     rows = []
@@ -772,16 +789,14 @@ def _write_assets(rng: np.random.Generator, out: Path, scale: str, oa_cells: lis
             {**good, "id": "esol-pc-1", "name": "Postcode Only ESOL", "lat": "", "lon": "",
              "postcode": pc_of_oa.get(int(idx[1]), "")},
         ]
-    p = out / "assets" / "esol_providers.csv"
-    pd.DataFrame(rows).to_csv(p, index=False)
-    written.append(p)
-    if scale == "city":
-        written += _write_history(history_rng, out, rows[:n_assets["esol_provider"]], centroids, history)
+    return rows
 
-    # places of worship (religion follows the local mix) and community centres, as Overpass JSON
+
+def _osm_elements(rng: np.random.Generator, place: _Placer, ethnic: np.ndarray, cats: list[str],
+                  n_assets: dict[str, int], scale: str) -> list[dict[str, Any]]:
+    """Return places of worship (religion follows the local mix) and community centres as Overpass elements."""
     elements = []
-    idx, pts = place(persons.astype(float), n_assets["place_of_worship"])
-    lon, lat = to_ll.transform(pts[:, 0], pts[:, 1])
+    idx, lon, lat = place(ethnic.sum(1).astype(float), n_assets["place_of_worship"])
     for k in range(len(idx)):
         mix = ethnic[idx[k]]
         g = cats[int(rng.choice(len(cats), p=mix / mix.sum()))]
@@ -797,8 +812,7 @@ def _write_assets(rng: np.random.Generator, out: Path, scale: str, oa_cells: lis
         if rng.uniform() < _CHANCE["wheelchair"]:
             el["tags"]["wheelchair"] = "yes"
         elements.append(el)
-    idx, pts = place(persons.astype(float), n_assets["community_centre"])
-    lon, lat = to_ll.transform(pts[:, 0], pts[:, 1])
+    idx, lon, lat = place(ethnic.sum(1).astype(float), n_assets["community_centre"])
     for k in range(len(idx)):
         elements.append({"type": "node", "id": 7_000_000 + k, "lat": round(lat[k], 7), "lon": round(lon[k], 7),
                          "tags": {"amenity": "community_centre",
@@ -807,15 +821,14 @@ def _write_assets(rng: np.random.Generator, out: Path, scale: str, oa_cells: lis
     if scale == "city":
         elements.append({"type": "node", "id": 6_999_999, "lat": float(lat[0]), "lon": float(lon[0]),
                          "tags": {"amenity": "cafe", "name": "Corner Cafe"}})
-    p = out / "assets" / "osm_places.json"
-    p.write_text(json.dumps({"version": 0.6, "generator": "assetmap demo (synthetic)",
-                             "osm3s": {"copyright": LICENCE}, "elements": elements}), encoding="utf-8")
-    written.append(p)
+    return elements
 
-    # refugee support, as Open Referral UK JSON (sensitive by default)
+
+def _refugee_services(rng: np.random.Generator, place: _Placer, ethnic: np.ndarray, cats: list[str], n: int,
+                      pc_of_oa: dict[int, str]) -> list[dict[str, Any]]:
+    """Return refugee support services as Open Referral UK (sensitive by default)."""
     need = ethnic[:, [cats.index(c) for c in ("black_african", "other_arab", "asian_other", "white_roma")]].sum(1)
-    idx, pts = place(need + 1.0, n_assets["refugee_support"])
-    lon, lat = to_ll.transform(pts[:, 0], pts[:, 1])
+    idx, lon, lat = place(need + 1.0, n)
     kinds = ["Refugee Welcome Project", "Asylum Advice Drop-in", "Migrant Community Organisation",
              "Sanctuary Hub"]
     services = []
@@ -836,6 +849,32 @@ def _write_assets(rng: np.random.Generator, out: Path, scale: str, oa_cells: lis
                                         "city": "Demoford", "postal_code": pc_of_oa.get(int(idx[k]), "")}],
             }}],
         })
+    return services
+
+
+def _write_assets(rng: np.random.Generator, out: Path, scale: str, oa_cells: list[Any], centroids: np.ndarray,
+                  cats: list[str], ethnic: np.ndarray, english: np.ndarray, n_assets: dict[str, int],
+                  history_rng: np.random.Generator, history: dict[str, Any]) -> list[Path]:
+    """Write the sites: ESOL providers, places of worship and community centres, refugee support.
+
+    As CSV (with a city's history), Overpass JSON and Open Referral UK JSON.
+    """
+    place = _Placer(rng, oa_cells)
+    written, pc_of_oa = _write_postcodes(out, scale, centroids)
+    rows = _esol_rows(rng, place, english[:, 3] + english[:, 4], n_assets["esol_provider"], pc_of_oa, scale)
+    p = out / "assets" / "esol_providers.csv"
+    pd.DataFrame(rows).to_csv(p, index=False)
+    written.append(p)
+    if scale == "city":
+        written += _write_history(history_rng, out, rows[:n_assets["esol_provider"]], centroids, history)
+
+    elements = _osm_elements(rng, place, ethnic, cats, n_assets, scale)
+    p = out / "assets" / "osm_places.json"
+    p.write_text(json.dumps({"version": 0.6, "generator": "assetmap demo (synthetic)",
+                             "osm3s": {"copyright": LICENCE}, "elements": elements}), encoding="utf-8")
+    written.append(p)
+
+    services = _refugee_services(rng, place, ethnic, cats, n_assets["refugee_support"], pc_of_oa)
     p = out / "assets" / "refugee_support_openreferral.json"
     p.write_text(json.dumps({"total_items": len(services), "content": services}), encoding="utf-8")
     written.append(p)

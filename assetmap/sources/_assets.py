@@ -144,22 +144,13 @@ def _check_order(con: duckdb.DuckDBPyConnection, ids: str, eff: _dt.datetime, so
             "--effective DATE")
 
 
-def write_assets(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
-          options: dict[str, Any]) -> Written:
-    """Store the accepted sites, keeping every asset's history (:data:`asset_versions`).
+def _open_and_change(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, eff: _dt.datetime, source: str,
+                     ingest_id: int) -> pd.DataFrame:
+    """Store the sites of ``df`` and give each new or changed one a version; return what changed.
 
-    A new site opens; a changed one gets a new version (``moved`` beyond :data:`MOVE_M`,
-    else ``changed``); a record marked closed (``status``), or with ``closes_missing`` one of this
-    source's sites the file no longer lists, closes. Each takes effect at ``effective`` (default now).
+    Each row of the result is a site with its ward now and before and its change (``opened``,
+    ``reopened``, ``moved`` beyond :data:`MOVE_M`, or ``changed``).
     """
-    accepted, quarantine = prepare_assets(result.frame, con, source, options.get("licence"))
-    quarantine = list(result.quarantine) + quarantine
-    if accepted.empty:
-        return Written(0, quarantine, [], 0, result.meta.get("note") or "no assets accepted")
-    eff = _effective(options)
-    closing = accepted["status"].eq("closed") if "status" in accepted else pd.Series(False, index=accepted.index)
-    df = accepted.loc[~closing, _ASSET_COLS].copy()
-    df["observed_at"] = pd.to_datetime(df["observed_at"])
     con.register("_a", df)
     try:
         changed = con.execute(
@@ -203,7 +194,16 @@ def write_assets(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: 
             con.unregister("_changed")
     finally:
         con.unregister("_a")
-    # closures: records marked closed, and (only when asked) what a whole re-sent source no longer lists
+    return changed
+
+
+def _closures(con: duckdb.DuckDBPyConnection, accepted: pd.DataFrame, closing: pd.Series,
+              quarantine: list[dict[str, Any]], options: dict[str, Any], source: str) -> tuple[list[str], list[str]]:
+    """Return the sites to close and notes on it.
+
+    The records marked closed, and (only when asked, ``closes_missing``) what a whole re-sent
+    source no longer lists; never the latter when rows of the file were quarantined.
+    """
     to_close = sorted(set(accepted.loc[closing, "asset_id"]))
     notes = []
     if options.get("closes_missing"):
@@ -214,6 +214,27 @@ def write_assets(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: 
             listed = set(accepted["asset_id"])
             to_close += [a for (a,) in con.execute("SELECT asset_id FROM assets WHERE source = ?", [source]).fetchall()
                          if a not in listed]
+    return to_close, notes
+
+
+def write_assets(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, source: str,
+          options: dict[str, Any]) -> Written:
+    """Store the accepted sites, keeping every asset's history (:data:`asset_versions`).
+
+    A new site opens; a changed one gets a new version (``moved`` beyond :data:`MOVE_M`,
+    else ``changed``); a record marked closed (``status``), or with ``closes_missing`` one of this
+    source's sites the file no longer lists, closes. Each takes effect at ``effective`` (default now).
+    """
+    accepted, quarantine = prepare_assets(result.frame, con, source, options.get("licence"))
+    quarantine = list(result.quarantine) + quarantine
+    if accepted.empty:
+        return Written(0, quarantine, [], 0, result.meta.get("note") or "no assets accepted")
+    eff = _effective(options)
+    closing = accepted["status"].eq("closed") if "status" in accepted else pd.Series(False, index=accepted.index)
+    df = accepted.loc[~closing, _ASSET_COLS].copy()
+    df["observed_at"] = pd.to_datetime(df["observed_at"])
+    changed = _open_and_change(con, df, eff, source, ingest_id)
+    to_close, notes = _closures(con, accepted, closing, quarantine, options, source)
     if to_close:
         con.register("_ids", pd.DataFrame({"asset_id": to_close}))
         try:

@@ -293,18 +293,38 @@ def _unallocated_label(code: str, name: str) -> str | None:
     return None
 
 
-def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
-    """Read a file of this kind into rows and quarantine (nothing is stored here)."""
-    path = Path(path)
-    header, df, quarantine, rows_read, meta = _records(data, path)
+def _columns(header: list[str], path: Path) -> tuple[str, ...]:
+    """Return the columns an Asy_D11 table is read by, or refuse a table without them.
+
+    The code, people, support, accommodation, date, name and region columns ("" for one of the
+    last four not given; support or accommodation is needed).
+    """
     code_col, people_col = _find(header, _LA_CODE), _find(header, _PEOPLE)
     support_col, accom_col = _find(header, _SUPPORT), _find(header, _ACCOM)
-    date_col, name_col = _find(header, _DATE), _find(header, _LA_NAME)
-    region_col = _find(header, _REGION)
+    date_col = _find(header, _DATE)
     if not (code_col and people_col and (support_col or accom_col) and date_col):
         raise FileRefused("missing_columns", f"{path.name}: an Asy_D11 table needs LAD Code, Support Type "
                                              "(or Accommodation Type / Support sub-type), Date and People "
                                              f"columns; found {', '.join(h[:40] for h in header[:12])}")
+    return (code_col, people_col, support_col or "", accom_col or "", date_col, _find(header, _LA_NAME) or "",
+            _find(header, _REGION) or "")
+
+
+def _dates(column: pd.Series) -> pd.Series:
+    """Return each cell of a date column as a date (NaT where it cannot be read).
+
+    The few dozen distinct dates of a release are each parsed once.
+    """
+    wi, wu = pd.factorize(column)
+    return pd.Series(np.array([np.datetime64(d, "s") if d else np.datetime64("NaT", "s")
+                               for d in map(_date, wu)] + [np.datetime64("NaT", "s")])[wi], index=column.index)
+
+
+def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
+    """Read a file of this kind into rows and quarantine (nothing is stored here)."""
+    path = Path(path)
+    header, df, quarantine, rows_read, meta = _records(data, path)
+    code_col, people_col, support_col, accom_col, date_col, name_col, region_col = _columns(header, path)
     blank = pd.Series("", index=df.index, dtype=object)
     given_code = df[code_col].str.strip()
     code = given_code.str.upper()
@@ -312,9 +332,7 @@ def read(path: str | Path, data: bytes, options: dict[str, Any]) -> ReadResult:
     raw_n = df[people_col].str.strip().str.replace(",", "", regex=False).str.replace(" ", "", regex=False)
     suppressed = raw_n.str.lower().isin(SUPPRESSED)
     whole = raw_n.str.fullmatch(r"\d+")
-    wi, wu = pd.factorize(df[date_col])  # a few dozen distinct dates: each parsed once
-    when = pd.Series(np.array([np.datetime64(d, "s") if d else np.datetime64("NaT", "s")
-                               for d in map(_date, wu)] + [np.datetime64("NaT", "s")])[wi], index=df.index)
+    when = _dates(df[date_col])
     spell = Spellings()
     support = _map_pairs(df[support_col] if support_col else blank, df[accom_col] if accom_col else blank,
                          lambda sup, acc: _support(spell, sup, acc))
