@@ -178,18 +178,36 @@ def _codes(con: duckdb.DuckDBPyConnection, level: str, codes: Iterable[str]) -> 
     return wanted
 
 
-def subscribe(store: Store, *, email: str | None = None, webhook: str | None = None,
-              wards: Iterable[str] = (), las: Iterable[str] = (), region: str | None = None,
-              region_las: Iterable[str] = (), categories: Iterable[str] | None = None,
-              on: Iterable[str] = TRIGGERS, threshold: float | None = None, mode: str = "immediate",
-              role: str = "public", confirmed: bool = True, made_by: str = "cli",
-              now: _dt.datetime | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Wanted:
+    """What a subscription asks to be told of, and where.
+
+    ``region`` is a label for ``region_las``, the authorities the caller resolved it to;
+    ``categories`` None means every one; ``on`` the triggers (:data:`TRIGGERS`); ``threshold`` the
+    rise of a gap that is told; ``mode`` :data:`MODES`; ``role`` :data:`ROLES`.
+    """
+
+    wards: Iterable[str] = ()
+    las: Iterable[str] = ()
+    region: str | None = None
+    region_las: Iterable[str] = ()
+    categories: Iterable[str] | None = None
+    on: Iterable[str] = TRIGGERS
+    threshold: float | None = None
+    mode: str = "immediate"
+    role: str = "public"
+
+
+def subscribe(store: Store, wanted: Wanted, *, email: str | None = None, webhook: str | None = None,
+              confirmed: bool = True, made_by: str = "cli", now: _dt.datetime | None = None) -> dict[str, Any]:
     """Store a subscription and return it (with its ``subscription_id`` and ``token``).
 
     ``confirmed=False`` (an email address given in the dashboard) makes it ``pending`` and plans the
-    confirmation email; it starts when :func:`confirm` takes the link's token. ``region`` is a
-    label for ``region_las``, the authorities the caller resolved it to.
+    confirmation email; it starts when :func:`confirm` takes the link's token.
     """
+    wards, las, region, region_las = wanted.wards, wanted.las, wanted.region, wanted.region_las
+    categories, on, threshold = wanted.categories, wanted.on, wanted.threshold
+    mode, role = wanted.mode, wanted.role
     if (email is None) == (webhook is None):
         msg = "give one of --email or --webhook"
         raise AlertError(msg)
@@ -221,8 +239,9 @@ def subscribe(store: Store, *, email: str | None = None, webhook: str | None = N
         raise AlertError(msg)
     now = now or _now()
     address_hash = _address_hash(store.path, address)
-    same = subs_db.same_as(store.con, address_hash, channel, ward_codes, la_codes, cats, triggers, threshold,
-                           mode, role)
+    same = subs_db.same_as(store.con, address_hash, channel, {
+        "wards": ward_codes, "las": la_codes, "categories": cats, "triggers": triggers, "threshold": threshold,
+        "mode": mode, "role": role})
     if same:  # asked again: the same subscription (and, pending, no second confirmation email)
         return {**same[0], "address": address, "secret": _unseal(store.path, same[0]["secret"]),
                 "token": _unseal(store.path, same[0]["token"])}
@@ -242,7 +261,8 @@ def subscribe(store: Store, *, email: str | None = None, webhook: str | None = N
                           "baseline_snapshot": snapshot_id, "last_digest_at": now})
         if not confirmed:
             subject, body = _confirmation(sub)
-            _plan(con, str(sub["subscription_id"]), "confirm", "confirm", None, subject, body, None, now)
+            subs_db.plan(con, subs_db.Planned(str(sub["subscription_id"]), "confirm", "confirm", None, subject, body,
+                                              None), now)
     log.info("subscription %s: %s %s (%s)", sub["subscription_id"], channel, _masked(address), sub["status"])
     return sub
 
@@ -525,13 +545,6 @@ def message(sub: dict[str, Any], found: Found, snapshot_id: str,
 
 # -- planning, claiming, sending, recording --------------------------------------------------------
 
-def _plan(con: duckdb.DuckDBPyConnection, sid: str, key: str, kind: str, snapshot_id: str | None, subject: str,
-          body: str, data: dict[str, Any] | None, now: _dt.datetime) -> bool:
-    """Plan a delivery, unless that (subscription, key) has one: True when this call added it."""
-    return subs_db.plan(con, sid, key, kind, snapshot_id, subject, body,
-                        json.dumps(data, default=str) if data else None, now)
-
-
 def plan(store: Store, now: _dt.datetime | None = None) -> int:
     """Plan what the latest snapshots mean for each active subscription (see the module's text).
 
@@ -564,8 +577,10 @@ def plan(store: Store, now: _dt.datetime | None = None) -> int:
                     if found:
                         digest = sub["mode"] == "daily"
                         subject, body, data = message(sub, found, snap, digest=digest)
-                        planned += _plan(tx, sub["subscription_id"], f"digest:{snap}" if digest else snap,
-                                         "digest" if digest else "alert", snap, subject, body, data, now)
+                        message_ = subs_db.Planned(sub["subscription_id"], f"digest:{snap}" if digest else snap,
+                                                   "digest" if digest else "alert", snap, subject, body,
+                                                   json.dumps(data, default=str) if data else None)
+                        planned += subs_db.plan(tx, message_, now)
                     subs_db.set_baseline(tx, sub["subscription_id"], json.dumps(after), snap,
                                          now if sub["mode"] == "daily" else sub["last_digest_at"])
     return planned
@@ -839,12 +854,11 @@ def take_request(store: Store, payload: dict[str, Any]) -> dict[str, Any]:
     """Carry out a dashboard's request (:func:`request`); raises :class:`AlertError` for a bad one."""
     action = payload.get(REQUEST_KEY)
     if action == "subscribe":
-        sub = subscribe(store, email=str(payload.get("email") or ""), wards=list(payload.get("wards") or []),
-                        las=list(payload.get("las") or []), categories=payload.get("categories") or None,
-                        on=payload.get("on") or TRIGGERS, threshold=payload.get("threshold"),
-                        mode=str(payload.get("mode") or "immediate"),
-                        role="partner" if payload.get("role") == "partner" else "public",
-                        confirmed=False, made_by="dashboard")
+        wanted = Wanted(wards=list(payload.get("wards") or []), las=list(payload.get("las") or []),
+                        categories=payload.get("categories") or None, on=payload.get("on") or TRIGGERS,
+                        threshold=payload.get("threshold"), mode=str(payload.get("mode") or "immediate"),
+                        role="partner" if payload.get("role") == "partner" else "public")
+        sub = subscribe(store, wanted, email=str(payload.get("email") or ""), confirmed=False, made_by="dashboard")
         return {"action": action, "subscription_id": sub["subscription_id"], "status": sub["status"]}
     if action == "confirm":
         sub = confirm(store, str(payload.get("token") or ""))

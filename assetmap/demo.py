@@ -358,10 +358,14 @@ def _write_ts004(path: Path, codes: list[str], birth_cats: list[str], birth: np.
 
 
 # ---------------------------------------------------------------------------------------
-def _build_areas(rng: np.random.Generator, region: Polygon, n_las: int, n_wards: int,
-                 oas_per_ward: tuple[int, int], centre: np.ndarray, sigma: float,
-                 code_base: dict[str, int], lloyd: int) -> tuple[Any, ...]:
-    """LA, ward and OA polygons (hierarchical Voronoi, so that each level tiles the one above)."""
+def _build_areas(rng: np.random.Generator, region: Polygon, sc: dict[str, Any], centre: np.ndarray) -> tuple[Any, ...]:
+    """LA, ward and OA polygons (hierarchical Voronoi, so that each level tiles the one above).
+
+    ``sc`` is the scale's entry of :data:`_SCALES`: how many authorities and wards, OAs per ward,
+    the spread around ``centre``, the first codes and the Lloyd relaxation steps.
+    """
+    n_las, n_wards, oas_per_ward = sc["las"], sc["wards"], sc["oas_per_ward"]
+    sigma, code_base, lloyd = sc["sigma"], sc["codes"], sc["lloyd"]
     la_pts = _lloyd(_points_in(rng, region, n_las, centre, sigma, 3.0), region, lloyd) if n_las > 1 \
         else np.array([[region.centroid.x, region.centroid.y]])
     la_cells = _voronoi_cells(la_pts, region)
@@ -471,9 +475,7 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
     sc = _SCALES[scale]
     centre = np.array(sc["centre"])
     region = _blob(rng, float(centre[0]), float(centre[1]), sc["radius"], **sc["blob"])
-    sigma = sc["sigma"]
-    areas = _build_areas(rng, region, sc["las"], sc["wards"], sc["oas_per_ward"], centre, sigma, sc["codes"],
-                         lloyd=sc["lloyd"])
+    areas = _build_areas(rng, region, sc, centre)
     n_assets, hotspot_scale = sc["assets"], sc["hotspots"]
     la_cells, la_codes, ward_cells, ward_codes, ward_la, oa_cells, oa_codes, oa_ward = areas
     log.info("geometry: %d LAs, %d wards, %d OAs in %.1f s", len(la_cells), len(ward_cells),
@@ -506,7 +508,7 @@ def generate(out: str | Path, scale: str = "city", seed: int = 20261123) -> list
                              birth_cats, birth)
 
     history: dict[str, Any] = {}
-    written += _write_assets(rng, out, scale, oa_cells, centroids, cats, ethnic, english, n_assets,
+    written += _write_assets(_Placer(rng, oa_cells), out, scale, centroids, (cats, ethnic, english), n_assets,
                              np.random.default_rng(seed + 7), history)
     if scale == "city":  # the streets people walk, with a river that two bridges cross
         p = write_network(out / "network" / "demoford_streets.osm", region, np.random.default_rng(seed + 6))
@@ -852,14 +854,15 @@ def _refugee_services(rng: np.random.Generator, place: _Placer, ethnic: np.ndarr
     return services
 
 
-def _write_assets(rng: np.random.Generator, out: Path, scale: str, oa_cells: list[Any], centroids: np.ndarray,
-                  cats: list[str], ethnic: np.ndarray, english: np.ndarray, n_assets: dict[str, int],
+def _write_assets(place: _Placer, out: Path, scale: str, centroids: np.ndarray,
+                  residents: tuple[list[str], np.ndarray, np.ndarray], n_assets: dict[str, int],
                   history_rng: np.random.Generator, history: dict[str, Any]) -> list[Path]:
     """Write the sites: ESOL providers, places of worship and community centres, refugee support.
 
-    As CSV (with a city's history), Overpass JSON and Open Referral UK JSON.
+    As CSV (with a city's history), Overpass JSON and Open Referral UK JSON; ``residents`` are the
+    census categories, each OA's counts by ethnic group and by English proficiency.
     """
-    place = _Placer(rng, oa_cells)
+    rng, (cats, ethnic, english) = place.rng, residents
     written, pc_of_oa = _write_postcodes(out, scale, centroids)
     rows = _esol_rows(rng, place, english[:, 3] + english[:, 4], n_assets["esol_provider"], pc_of_oa, scale)
     p = out / "assets" / "esol_providers.csv"

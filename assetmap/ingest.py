@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pandas as pd
@@ -143,8 +143,9 @@ def _refuse(store: Store, path: str, sha: str | None, kind: str | None, options_
     """Record a refusal in the audit tables (not the data tables) and say why."""
     with store.transaction() as con:
         ingest_id = store.next_ingest_id()
-        audit.record_refusal(con, ingest_id, path, sha or "", kind, options_key, started, _now(),
-                             f"{reason_code}: {message}")
+        audit.record_refusal(con, {"ingest_id": ingest_id, "path": path, "sha256": sha or "", "kind": kind,
+                                   "options": options_key, "started_at": started, "finished_at": _now(),
+                                   "message": f"{reason_code}: {message}"})
         events.announce(store, events.IngestFailed(ingest_id, path, sha, reason_code, message))
     log.warning("refused %s: %s", path, message)
     return IngestResult(path=path, status="refused", ingest_id=ingest_id, kind=kind, sha256=sha,
@@ -232,7 +233,7 @@ def ingest_file(store: Store, path: str | Path, progress: Progress | None = None
 
     source = options.get("source") or path.stem.split(".")[0]
     say(f"validating and storing {result.rows_read} rows as {kind}")
-    return store_rows(store, result, spath, sha, kind, source, options, started=started, options_key=okey)
+    return store_rows(store, result, Origin(spath, sha, kind, source), options, started=started, options_key=okey)
 
 
 class Declined(Exception):
@@ -242,8 +243,21 @@ class Declined(Exception):
 Hook = Callable[[duckdb.DuckDBPyConnection, int, Written], None]
 
 
-def store_rows(store: Store, result: ReadResult, label: str, sha: str, kind: str, source: str,
-               options: dict[str, Any], *, started: _dt.datetime | None = None, options_key: str | None = None,
+class Origin(NamedTuple):
+    """Where rows came from.
+
+    The file (or submission) as the user knows it, its checksum, its kind and the source label its
+    assets are stored under.
+    """
+
+    label: str
+    sha256: str
+    kind: str
+    source: str
+
+
+def store_rows(store: Store, result: ReadResult, origin: Origin, options: dict[str, Any], *,
+               started: _dt.datetime | None = None, options_key: str | None = None,
                also: Hook | None = None) -> IngestResult:
     """Validate and store rows already read as one ingest, in one transaction.
 
@@ -254,6 +268,7 @@ def store_rows(store: Store, result: ReadResult, label: str, sha: str, kind: str
     A failure rolls everything back and is recorded as a refusal (``store_failed``); a hook that
     raises :class:`Declined` rolls back and the exception goes to the caller, nothing recorded.
     """
+    label, sha, kind, source = origin
     started = started or _now()
     okey = options_key if options_key is not None else _options_key(options)
     try:

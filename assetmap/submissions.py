@@ -203,7 +203,7 @@ def approve(store: Store, submission_id: str, *, publish: bool = True) -> Decisi
     moderator can reject it or ask for a correction.
     """
     from assetmap.analysis import recompute_affected
-    from assetmap.ingest import Declined, store_rows
+    from assetmap.ingest import Declined, Origin, store_rows
     from assetmap.snapshots import publish as publish_snapshot
     from assetmap.sources._assets import candidate, frame
 
@@ -226,7 +226,7 @@ def approve(store: Store, submission_id: str, *, publish: bool = True) -> Decisi
 
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
     try:
-        ingest = store_rows(store, result, f"submission:{submission_id}", digest, "providers", SOURCE,
+        ingest = store_rows(store, result, Origin(f"submission:{submission_id}", digest, "providers", SOURCE),
                             {"licence": LICENCE}, also=decide)
     except Declined as exc:
         raise SubmissionError(str(exc)) from None

@@ -183,10 +183,11 @@ def test_closing_a_class_sends_one_email_and_one_signed_webhook(published, boxes
     store, (box, hooks) = published, boxes
     rid, site = _open_class(store, sensitive=False)
     gap_before, public_before = _gaps(store, site["ward"])
-    mail = alerts.subscribe(store, email="coordinator@college.test", wards=[site["ward"]],
-                            threshold=round(public_before + 0.01, 3))
-    hook = alerts.subscribe(store, webhook=hooks.url, wards=[site["ward"]], categories=["esol_provider"],
-                            on=["opened", "closed", "moved"], role="partner")
+    mail = alerts.subscribe(store, alerts.Wanted(wards=[site["ward"]], threshold=round(public_before + 0.01, 3)),
+                            email="coordinator@college.test")
+    hook = alerts.subscribe(store, alerts.Wanted(wards=[site["ward"]], categories=["esol_provider"],
+                                                 on=["opened", "closed", "moved"], role="partner"),
+                            webhook=hooks.url)
     _close(store, tmp_path, rid)
     gap_after, public_after = _gaps(store, site["ward"])
     assert gap_after > gap_before and public_after > public_before  # closing a class widens the gap
@@ -232,7 +233,7 @@ def test_closing_a_class_sends_one_email_and_one_signed_webhook(published, boxes
 def test_a_mail_server_that_is_down_delays_the_message_which_then_goes_once(world, boxes, tmp_path):
     store, (box, _hooks) = world, boxes
     _rid, site = _open_class(store, sensitive=False)
-    alerts.subscribe(store, email="officer@council.test", wards=[site["ward"]])
+    alerts.subscribe(store, alerts.Wanted(wards=[site["ward"]]), email="officer@council.test")
     flip(store, "closed-4")
     box.stop()
     t0 = _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
@@ -259,7 +260,7 @@ def test_a_message_is_given_up_after_the_set_number_of_tries_and_recorded(world,
     store, (_box, hooks) = world, boxes
     monkeypatch.setattr(settings, "alert_tries", 3)
     _rid, site = _open_class(store, sensitive=False)
-    alerts.subscribe(store, webhook=hooks.url, wards=[site["ward"]])
+    alerts.subscribe(store, alerts.Wanted(wards=[site["ward"]]), webhook=hooks.url)
     flip(store, "closed-4")
     hooks.fail = True
     t = _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
@@ -277,7 +278,7 @@ def test_a_message_is_given_up_after_the_set_number_of_tries_and_recorded(world,
 def test_the_unsubscribe_link_stops_further_mail(world, boxes, tmp_path):
     store, (box, _hooks) = world, boxes
     _rid, site = _open_class(store, sensitive=False)
-    alerts.subscribe(store, email="resident@example.test", wards=[site["ward"]])
+    alerts.subscribe(store, alerts.Wanted(wards=[site["ward"]]), email="resident@example.test")
     flip(store, "closed-4")
     alerts.notify(_opener(store))
     token = box.messages[0]["List-Unsubscribe"].strip("<>").split("token=", 1)[1]
@@ -295,8 +296,8 @@ def test_a_public_message_never_names_or_locates_a_sensitive_site(world, boxes, 
     rid, site = _open_class(store, sensitive=True)
     assert site["sensitive"]
     lat, lon = next((r["lat"], r["lon"]) for r in _classes(store) if r["id"] == rid)
-    alerts.subscribe(store, email="public@example.test", wards=[site["ward"]])
-    alerts.subscribe(store, email="partner@council.test", wards=[site["ward"]], role="partner")
+    alerts.subscribe(store, alerts.Wanted(wards=[site["ward"]]), email="public@example.test")
+    alerts.subscribe(store, alerts.Wanted(wards=[site["ward"]], role="partner"), email="partner@council.test")
     flip(store, "closed-3")
     alerts.notify(_opener(store))
     by_to = {str(m["To"]): box.text_of(m) + str(m["Subject"]) for m in box.messages}
@@ -317,7 +318,7 @@ def test_fifty_publishes_in_digest_mode_give_one_message(world, boxes, tmp_path)
     store, (box, _hooks) = world, boxes
     _rid, site = _open_class(store, sensitive=False)
     t0 = _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
-    alerts.subscribe(store, email="digest@example.test", wards=[site["ward"]], mode="daily", now=t0)
+    alerts.subscribe(store, alerts.Wanted(wards=[site["ward"]], mode="daily"), email="digest@example.test", now=t0)
     before = {v: (snapshot_dir(store.path, v) / (snapshot_dir(store.path, v) / LATEST).read_text().strip())
               for v in ("partner", "public")}
     flip(store, "closed-4")
@@ -361,8 +362,8 @@ def test_a_dashboard_subscription_is_confirmed_by_a_link_before_anything_else_is
 def test_subscribers_are_sealed_in_the_store_and_absent_from_both_snapshots(published, boxes, tmp_path):
     store, (_box, hooks) = published, boxes
     rid, site = _open_class(store, sensitive=False)
-    alerts.subscribe(store, email="private.person@example.test", wards=[site["ward"]])
-    alerts.subscribe(store, webhook=hooks.url, wards=[site["ward"]])
+    alerts.subscribe(store, alerts.Wanted(wards=[site["ward"]]), email="private.person@example.test")
+    alerts.subscribe(store, alerts.Wanted(wards=[site["ward"]]), webhook=hooks.url)
     _close(store, tmp_path, rid)
     alerts.notify(_opener(store))
     store.con.execute("CHECKPOINT")
@@ -376,18 +377,18 @@ def test_subscribers_are_sealed_in_the_store_and_absent_from_both_snapshots(publ
     assert oct(alerts.key_path(store.path).stat().st_mode & 0o777) == "0o600"
 
 
-@pytest.mark.parametrize(("kwargs", "said"), [
-    ({"email": "not-an-address", "wards": ["E05900001"]}, "is not an email address"),
-    ({"webhook": "ftp://example.test/x", "wards": ["E05900001"]}, "is not a webhook URL"),
-    ({"email": "a@b.test"}, "say where"),
-    ({"email": "a@b.test", "wards": ["E05999999"]}, "no ward E05999999"),
-    ({"email": "a@b.test", "wards": ["E05900001"], "on": ["vanished"]}, "--on takes"),
-    ({"email": "a@b.test", "wards": ["E05900001"], "categories": ["pubs"]}, "no category pubs"),
-    ({"email": "a@b.test", "webhook": "http://x.test/", "wards": ["E05900001"]}, "one of --email or --webhook"),
+@pytest.mark.parametrize(("who", "where", "said"), [
+    ({"email": "not-an-address"}, {"wards": ["E05900001"]}, "is not an email address"),
+    ({"webhook": "ftp://example.test/x"}, {"wards": ["E05900001"]}, "is not a webhook URL"),
+    ({"email": "a@b.test"}, {}, "say where"),
+    ({"email": "a@b.test"}, {"wards": ["E05999999"]}, "no ward E05999999"),
+    ({"email": "a@b.test"}, {"wards": ["E05900001"], "on": ["vanished"]}, "--on takes"),
+    ({"email": "a@b.test"}, {"wards": ["E05900001"], "categories": ["pubs"]}, "no category pubs"),
+    ({"email": "a@b.test", "webhook": "http://x.test/"}, {"wards": ["E05900001"]}, "one of --email or --webhook"),
 ])
-def test_a_subscription_that_cannot_be_taken_says_why(world, kwargs, said):
+def test_a_subscription_that_cannot_be_taken_says_why(world, who, where, said):
     with pytest.raises(alerts.AlertError, match=said):
-        alerts.subscribe(world, **kwargs)
+        alerts.subscribe(world, alerts.Wanted(**where), **who)
     assert world.scalar("SELECT count(*) FROM subscriptions") == 0
 
 
@@ -519,7 +520,7 @@ def test_two_notifiers_at_once_send_each_message_once(world, boxes, monkeypatch)
     store lets one plan and claim at a time, so the message goes once."""
     store, (box, _hooks) = world, boxes
     _rid, site = _open_class(store, sensitive=False)
-    alerts.subscribe(store, email="twice@example.test", wards=[site["ward"]])
+    alerts.subscribe(store, alerts.Wanted(wards=[site["ward"]]), email="twice@example.test")
     flip(store, "closed-4")
     db = store.path
     store.close()
@@ -537,7 +538,7 @@ def test_a_claim_whose_process_was_lost_is_never_sent_again(world, boxes):
     runs out and the message is marked interrupted, at most once rather than twice."""
     store, (box, _hooks) = world, boxes
     _rid, site = _open_class(store, sensitive=False)
-    alerts.subscribe(store, email="lost@example.test", wards=[site["ward"]])
+    alerts.subscribe(store, alerts.Wanted(wards=[site["ward"]]), email="lost@example.test")
     flip(store, "closed-4")
     t0 = _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
     alerts.plan(store, t0)

@@ -70,10 +70,10 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
             return 2
         region_las = [code for code, _name in found]
     with _store(args) as store:
-        sub = alerts.subscribe(store, email=args.email, webhook=args.webhook, wards=_split(args.ward),
-                               las=_split(args.la), region=region, region_las=region_las,
+        wanted = alerts.Wanted(wards=_split(args.ward), las=_split(args.la), region=region, region_las=region_las,
                                categories=_split(args.category) or None, on=_split(args.on) or alerts.TRIGGERS,
                                threshold=args.threshold, mode=args.mode, role="partner" if args.partner else "public")
+        sub = alerts.subscribe(store, wanted, email=args.email, webhook=args.webhook)
     _out(f"subscribed {sub['subscription_id']}: {sub['channel']} {sub['address']}, {len(sub['wards'])} ward(s), "
          f"{len(sub['las'])} authorit{'y' if len(sub['las']) == 1 else 'ies'}, on {','.join(sub['triggers'])}, "
          f"{sub['mode']}, {sub['role']}")

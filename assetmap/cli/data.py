@@ -171,9 +171,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     what = _fetch_what(args, fetchmod.WHAT, fetchmod.DEFAULT_WHAT)
     try:
         with _bar("fetching") as progress:
-            result = fetchmod.fetch(args.la or [], Path(args.into) if args.into else None, what=what,
-                                    refresh=args.refresh, gtfs=args.gtfs, region=args.region, progress=progress,
-                                    url=args.url)
+            client = fetchmod.Client(Path(settings.home) / "cache", refresh=args.refresh)
+            result = fetchmod.fetch(args.la or [], Path(args.into) if args.into else None, what=what, client=client,
+                                    gtfs=args.gtfs, region=args.region, progress=progress, url=args.url)
     except fetchmod.Unreachable as exc:
         log.error("%s", exc)
         return 3

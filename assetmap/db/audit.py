@@ -7,7 +7,7 @@ announced (:mod:`assetmap.ingest`, :mod:`assetmap.events`).
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -22,14 +22,17 @@ def previous_ingest(con: duckdb.DuckDBPyConnection, sha256: str, options: str) -
     return None if row is None else int(row[0])
 
 
-def record_refusal(con: duckdb.DuckDBPyConnection, ingest_id: int, path: str, sha256: str, kind: str | None,
-                   options: str, started: _dt.datetime, finished: _dt.datetime, message: str) -> None:
-    """Record a file refused whole: nothing read, nothing stored, and why."""
+def record_refusal(con: duckdb.DuckDBPyConnection, refusal: dict[str, Any]) -> None:
+    """Record a file refused whole: nothing read, nothing stored, and why.
+
+    ``refusal`` holds the ingest's ``ingest_id, path, sha256, kind, options, started_at,
+    finished_at`` and ``message``.
+    """
     con.execute(
         """INSERT INTO ingests (ingest_id, path, sha256, kind, options, rows_read, rows_accepted,
                                 rows_quarantined, started_at, finished_at, status, message)
-           VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, ?, 'refused', ?)""",
-        [ingest_id, path, sha256, kind, options, started, finished, message])
+           VALUES ($ingest_id, $path, $sha256, $kind, $options, 0, 0, 0, $started_at, $finished_at, 'refused',
+                   $message)""", refusal)
 
 
 def begin_ingest(con: duckdb.DuckDBPyConnection, ingest_id: int, path: str, sha256: str, kind: str,

@@ -9,6 +9,7 @@ Every value is a parameter; the only SQL put together is :func:`_select`'s, from
 from __future__ import annotations
 
 import datetime as _dt
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -57,14 +58,17 @@ def listed(con: duckdb.DuckDBPyConnection, everything: bool = False) -> list[dic
     return _select(con, "true" if everything else "status <> 'unsubscribed'", [])
 
 
-def same_as(con: duckdb.DuckDBPyConnection, address_hash: str, channel: str, wards: list[str], las: list[str],
-            categories: list[str] | None, triggers: list[str], threshold: float | None, mode: str,
-            role: str) -> list[dict[str, Any]]:
-    """Return the subscriptions, not ended, that ask the same of the same address."""
+#: What makes two subscriptions of one address the same, beside its channel.
+ASKED = ("wards", "las", "categories", "triggers", "threshold", "mode", "role")
+
+
+def same_as(con: duckdb.DuckDBPyConnection, address_hash: str, channel: str,
+            asked: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the subscriptions, not ended, that ask the same (``asked``: :data:`ASKED`) of the same address."""
     return _select(con, """address_hash = ? AND channel = ? AND status <> 'unsubscribed' AND wards = ?
                            AND las = ? AND categories IS NOT DISTINCT FROM ? AND triggers = ?
                            AND threshold IS NOT DISTINCT FROM ? AND mode = ? AND role = ?""",
-                   [address_hash, channel, wards, las, categories, triggers, threshold, mode, role])
+                   [address_hash, channel, *(asked[k] for k in ASKED)])
 
 
 def pending_for(con: duckdb.DuckDBPyConnection, address_hash: str) -> int:
@@ -125,13 +129,30 @@ def delivery_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]
     return counts
 
 
-def plan(con: duckdb.DuckDBPyConnection, subscription_id: str, key: str, kind: str, snapshot_id: str | None,
-         subject: str, body: str, data: str | None, now: _dt.datetime) -> bool:
+@dataclass(frozen=True)
+class Planned:
+    """A message to send.
+
+    To which subscription, its key (one per subscription), kind, the snapshot it is about, its
+    subject, text and data (JSON text).
+    """
+
+    subscription_id: str
+    key: str
+    kind: str
+    snapshot_id: str | None
+    subject: str
+    body: str
+    data: str | None
+
+
+def plan(con: duckdb.DuckDBPyConnection, message: Planned, now: _dt.datetime) -> bool:
     """Plan a delivery due ``now``, unless that (subscription, key) has one: True when this call added it."""
     row = con.execute(
         """INSERT INTO deliveries (subscription_id, key, kind, snapshot_id, subject, body, data, status, next_at,
                created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING RETURNING key""",
-        [subscription_id, key, kind, snapshot_id, subject, body, data, now, now]).fetchone()
+        [message.subscription_id, message.key, message.kind, message.snapshot_id, message.subject, message.body,
+         message.data, now, now]).fetchone()
     return row is not None
 
 

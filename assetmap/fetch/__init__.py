@@ -122,7 +122,7 @@ class Fetched:
 Progress = Callable[[int, int, str], None]
 
 
-def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFAULT_WHAT, refresh: bool = False,
+def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFAULT_WHAT,
           client: Client | None = None, gtfs: str | None = None, region: str | None = None,
           progress: Progress | None = None, url: str | None = None) -> Fetched:
     """Fetch what ``what`` names for the authorities ``las`` and those of ``region``.
@@ -139,7 +139,7 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFA
     authority: a directory alone may be fetched.
     """
     what = _checked_what(set(what), las, region, gtfs, url)
-    client = client or Client(Path(settings.home) / "cache", refresh=refresh)
+    client = client or Client(Path(settings.home) / "cache")
     region_name, resolved, pending = _resolved(client, las, region)
     codes = [c for c, _ in resolved]
     place = _slug(region_name) if region_name else "_".join(codes)
@@ -170,7 +170,7 @@ def fetch(las: list[str], folder: Path | None = None, what: Iterable[str] = DEFA
             except FetchError as exc:
                 result.fail(exc)
         tick("lookup")
-    for kind, step in _steps(what, client, codes, folder, lookup_rows, result, tick, gtfs, url):
+    for kind, step in _steps(what, client, codes, lookup_rows, result, tick, gtfs, url):
         try:
             files = step()
             if files:
@@ -229,10 +229,14 @@ def _resolved(client: Client, las: list[str], region: str | None
         return region_name, [(c, c) for c in codes_only], [exc]
 
 
-def _steps(what: set[str], client: Client, codes: list[str], folder: Path, lookup_rows: list[dict[str, Any]] | None,
+def _steps(what: set[str], client: Client, codes: list[str], lookup_rows: list[dict[str, Any]] | None,
            result: Fetched, tick: Callable[[str], None], gtfs: str | None, url: str | None
            ) -> list[tuple[str, Callable[[], list[Path]]]]:
-    """Each source to fetch after the lookup, in order, as (kind, the call that fetches it)."""
+    """Each source to fetch after the lookup, in order, as (kind, the call that fetches it).
+
+    Each writes into ``result.folder``.
+    """
+    folder = result.folder
     steps: list[tuple[str, Callable[[], list[Path]]]] = []
     if "boundaries" in what:
         steps.append(("boundaries", lambda: fetch_boundaries(client, lookup_rows, folder) if lookup_rows else []))
