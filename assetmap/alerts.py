@@ -205,9 +205,7 @@ def subscribe(store: Store, wanted: Wanted, *, email: str | None = None, webhook
     ``confirmed=False`` (an email address given in the dashboard) makes it ``pending`` and plans the
     confirmation email; it starts when :func:`confirm` takes the link's token.
     """
-    wards, las, region, region_las = wanted.wards, wanted.las, wanted.region, wanted.region_las
-    categories, on, threshold = wanted.categories, wanted.on, wanted.threshold
-    mode, role = wanted.mode, wanted.role
+    mode, role, threshold = wanted.mode, wanted.role, wanted.threshold
     if (email is None) == (webhook is None):
         msg = "give one of --email or --webhook"
         raise AlertError(msg)
@@ -218,12 +216,12 @@ def subscribe(store: Store, wanted: Wanted, *, email: str | None = None, webhook
     if role not in ROLES:
         msg = f"role must be one of {', '.join(ROLES)}, not {role!r}"
         raise AlertError(msg)
-    triggers = sorted({t.strip() for t in on if t.strip()})
+    triggers = sorted({t.strip() for t in wanted.on if t.strip()})
     bad = [t for t in triggers if t not in TRIGGERS]
     if bad or not triggers:
         msg = f"--on takes {', '.join(TRIGGERS)}, not {', '.join(bad) or 'nothing'}"
         raise AlertError(msg)
-    cats = sorted(set(categories)) if categories else None
+    cats = sorted(set(wanted.categories)) if wanted.categories else None
     if cats:
         bad = [c for c in cats if c not in CATEGORIES]
         if bad:
@@ -232,8 +230,8 @@ def subscribe(store: Store, wanted: Wanted, *, email: str | None = None, webhook
     if threshold is not None and not math.isfinite(threshold):
         msg = "--threshold must be a number"
         raise AlertError(msg)
-    ward_codes = _codes(store.con, "ward", wards)
-    la_codes = sorted(set(_codes(store.con, "la", las)) | set(region_las))
+    ward_codes = _codes(store.con, "ward", wanted.wards)
+    la_codes = sorted(set(_codes(store.con, "la", wanted.las)) | set(wanted.region_las))
     if not ward_codes and not la_codes:
         msg = "say where: --ward CODE, --la CODE or --region NAME"
         raise AlertError(msg)
@@ -249,7 +247,7 @@ def subscribe(store: Store, wanted: Wanted, *, email: str | None = None, webhook
         msg = f"{_masked(address)} has {MAX_PENDING} subscriptions waiting for confirmation already"
         raise AlertError(msg)
     sub = {"subscription_id": secrets.token_hex(6), "channel": channel, "address": address, "wards": ward_codes,
-           "las": la_codes, "region": region, "categories": cats, "triggers": triggers, "threshold": threshold,
+           "las": la_codes, "region": wanted.region, "categories": cats, "triggers": triggers, "threshold": threshold,
            "mode": mode, "role": role, "status": "active" if confirmed else "pending",
            "secret": secrets.token_hex(32), "token": secrets.token_urlsafe(24), "made_by": made_by,
            "created_at": now, "confirmed_at": now if confirmed else None}
@@ -577,10 +575,10 @@ def plan(store: Store, now: _dt.datetime | None = None) -> int:
                     if found:
                         digest = sub["mode"] == "daily"
                         subject, body, data = message(sub, found, snap, digest=digest)
-                        message_ = subs_db.Planned(sub["subscription_id"], f"digest:{snap}" if digest else snap,
+                        outgoing = subs_db.Planned(sub["subscription_id"], f"digest:{snap}" if digest else snap,
                                                    "digest" if digest else "alert", snap, subject, body,
                                                    json.dumps(data, default=str) if data else None)
-                        planned += subs_db.plan(tx, message_, now)
+                        planned += subs_db.plan(tx, outgoing, now)
                     subs_db.set_baseline(tx, sub["subscription_id"], json.dumps(after), snap,
                                          now if sub["mode"] == "daily" else sub["last_digest_at"])
     return planned

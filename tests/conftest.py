@@ -349,15 +349,12 @@ def in_latest_snapshot(db: Path, sql: str, params: tuple[Any, ...] | list[Any] =
 
 def wait_for(predicate, timeout: float, what: str, every: float = 0.5):
     """Poll ``predicate()`` every ``every`` seconds until it is true; return it (fail after
-    ``timeout``). Each poll asks a server or reads a file, on the two cores the servers under test
-    share: twice a second is prompt enough for bounds of tens of seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"not within {timeout} s: {what}")
+    ``timeout``): :func:`tests.servers.wait_until`. Each poll asks a server or reads a file, on the
+    two cores the servers under test share: twice a second is prompt enough for bounds of tens of
+    seconds."""
+    from tests.servers import wait_until
+
+    return wait_until(predicate, timeout, every=every, what=what)
 
 
 _PREFECT_TEMPLATE: list[Path] = []

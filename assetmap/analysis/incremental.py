@@ -30,6 +30,7 @@ from assetmap.analysis.inputs import Inputs, stored_inputs
 from assetmap.analysis.tables import oa_rows, ranked, unit_access, unit_gaps
 from assetmap.analysis.units import units_of
 from assetmap.db import results
+from assetmap.db.geography import area_shapes
 from assetmap.db.results import changed_assets, delete_keys, insert, write_analysed_assets
 from assetmap.db.store import Store
 from assetmap.network import CROW_FLIES, NETWORK, network_key
@@ -49,7 +50,7 @@ def reach_m() -> float:
 def _zone_from_wards(con: duckdb.DuckDBPyConnection, inputs: Inputs, wards: list[str], radius: float) -> np.ndarray:
     """Return the indices of the OAs whose point lies within ``radius`` of any of the ``wards``' polygons."""
     hits = [np.empty(0, dtype=np.int64)]
-    for geom in shapely.from_wkb(results.ward_shapes(con, wards)):
+    for geom in shapely.from_wkb([wkb for _code, wkb in area_shapes(con, "ward", wards)]):
         x0, y0, x1, y1 = geom.bounds
         centre = ((x0 + x1) / 2, (y0 + y1) / 2)
         cand = np.asarray(inputs.tree.query_ball_point(centre, np.hypot(x1 - x0, y1 - y0) / 2 + radius),

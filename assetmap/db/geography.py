@@ -61,10 +61,12 @@ def area_basis(con: duckdb.DuckDBPyConnection, level: str) -> str | None:
         "FROM areas WHERE level = ?", [level]))
 
 
-def area_shapes(con: duckdb.DuckDBPyConnection, level: str) -> list[tuple[str, bytes]]:
-    """``code, polygon as WKB`` of every area of ``level``, by code."""
+def area_shapes(con: duckdb.DuckDBPyConnection, level: str,
+                codes: list[str] | None = None) -> list[tuple[str, bytes]]:
+    """Return ``code, polygon as WKB`` of every area of ``level`` (of those ``codes``, when given), by code."""
     return [(r[0], bytes(r[1])) for r in con.execute(
-        "SELECT code, ST_AsWKB(geom) FROM areas WHERE level = ? ORDER BY code", [level]).fetchall()]
+        "SELECT code, ST_AsWKB(geom) FROM areas WHERE level = ? AND (?::VARCHAR[] IS NULL OR list_contains(?, code)) "
+        "ORDER BY code", [level, codes, codes]).fetchall()]
 
 
 def display_basis(con: duckdb.DuckDBPyConnection, level: str) -> str | None:

@@ -156,13 +156,6 @@ def stored_levels(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT unit_level FROM unit_access ORDER BY 1").fetchall()]
 
 
-def ward_shapes(con: duckdb.DuckDBPyConnection, wards: list[str]) -> list[bytes]:
-    """Return the polygons of ``wards`` as WKB."""
-    rows = con.execute("SELECT ST_AsWKB(geom) FROM areas WHERE level = 'ward' AND list_contains(?, code)",
-                       [wards]).fetchall()
-    return [bytes(r[0]) for r in rows]
-
-
 def stored_access_modes(con: duckdb.DuckDBPyConnection) -> set[str]:
     """How the stored OA access was measured (``access_mode`` values)."""
     return {r[0] for r in con.execute("SELECT DISTINCT access_mode FROM oa_access").fetchall()}

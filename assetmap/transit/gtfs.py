@@ -162,8 +162,7 @@ def read_timetable(data: bytes, path: Path, service_date: _dt.date | str | None 
         "peak_calls_after_midnight": int((boardable & in_peak_late).sum()),
         "untimed_calls": int(np.isnan(calls["secs"].to_numpy(float)).sum()),
     }
-    st = calls.drop(columns=["boardable"])
-    links = ride_links(st.loc[peak, ["trip_id", "stop_id", "seq", "secs"]], st, t[["trip_id", "route_id"]])
+    links = ride_links(calls.loc[peak, ["trip_id", "stop_id", "seq", "secs"]], calls, t[["trip_id", "route_id"]])
     return Timetable(stops, deps, links, date, chosen, counts, _notes(date, chosen, counts))
 
 
