@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from assetmap.cli import main
+from assetmap.db.store import Store
 
 
 def run(capsys, *args: str) -> tuple[int, str]:
@@ -34,6 +35,14 @@ def test_ingest_status_and_quarantine(tmp_path, capsys, demo_dir):
     assert [i["ingest_id"] for i in status["ingests"]] == sorted(i["ingest_id"] for i in status["ingests"])
     min_lon, min_lat, max_lon, max_lat = status["extent"]
     assert -2 < min_lon < max_lon < 0 and 52 < min_lat < max_lat < 53.5
+    # read from the boxes stored with the wards: the same as spatial computes from their shapes
+    with Store(db, read_only=True) as store:
+        box = store.con.execute(
+            """SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
+                   SELECT ST_Extent_Agg(ST_Transform(ST_Envelope(geom), 'EPSG:27700', 'EPSG:4326',
+                                                     always_xy := true)) AS e FROM areas WHERE level = 'ward')"""
+        ).fetchone()
+    assert status["extent"] == [round(v, 6) for v in box]
     # the demo's streets: where they came from and what they came to
     assert status["network"]["source"] == "demoford_streets" and status["network"]["nodes"] > 10_000
     rc, out = run(capsys, "--db", db, "status")

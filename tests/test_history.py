@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -88,6 +90,18 @@ def test_changes_lists_openings_closures_and_moves_per_ward(story):
         ("2019-01-01", 3), ("2021-06-01", 3), ("2023-01-01", 2)]
 
 
+def test_a_move_keeps_how_far_it_went_with_its_version(story):
+    """The distance is written with the version a move begins (so `assetmap changes` needs no spatial function):
+    the same as measuring between the two versions' points, and only for moves."""
+    store, _ = story
+    pairs = store.con.execute(
+        """SELECT v.moved_m, ST_Distance(p.geom, v.geom) FROM asset_versions v
+           JOIN asset_versions p ON p.asset_id = v.asset_id AND p.version = v.version - 1
+           WHERE v.change = 'moved'""").fetchall()
+    assert len(pairs) == 1 and abs(pairs[0][0] - pairs[0][1]) < 1e-9
+    assert store.scalar("SELECT count(*) FROM asset_versions WHERE change <> 'moved' AND moved_m IS NOT NULL") == 0
+
+
 def test_the_changes_command(story, capsys):
     store, _ = story
     store.close()
@@ -104,6 +118,34 @@ def test_the_changes_command(story, capsys):
     assert "Gamma ESOL" in text and "closed" in text and "(" in text  # the move's distance
     assert main(["changes", "--db", str(store.path), "--from", "last tuesday"]) == 2
     assert "neither a date" in capsys.readouterr().err
+
+
+def test_status_and_changes_read_the_store_without_the_spatial_extension_or_pandas(story):
+    """`assetmap status` and `changes` start in under 0.3 s (issue 26, item 5; benchmarks/commands.py): they
+    call no spatial function (loading the extension is 0.2 s) and bind no parameter (DuckDB's Python client
+    imports pandas to bind one, 0.2 s). Here loading spatial is refused outright: both still answer, with the
+    extent of the areas and the distance of a move."""
+    store, _ = story
+    store.close()
+    path = str(store.path)
+    probe = f"""
+import contextlib, io, json, sys
+import assetmap.db.store as s
+loads = []
+s.load_spatial = lambda con: loads.append(1)
+from assetmap.cli import main
+said = []
+for command in (["status", "--json"], ["changes"]):
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        code = main(["--db", {path!r}, *command])
+    said.append((code, out.getvalue()))
+print(json.dumps([said, loads, "pandas" in sys.modules]))
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    [(status_code, status), (changes_code, changes)], loads, pandas = json.loads(out.strip().splitlines()[-1])
+    assert (status_code, changes_code, loads, pandas) == (0, 0, [], False)
+    assert json.loads(status)["extent"] is not None
+    assert " m)  [" in changes  # a move, with how far it went
 
 
 def test_history_goes_in_oldest_first_and_a_rerun_changes_nothing(story, ingest, tmp_path):

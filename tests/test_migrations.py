@@ -127,10 +127,34 @@ def test_a_store_of_an_earlier_version_migrates_to_the_schema_of_a_new_one(versi
         if version < 11:  # the history a store made before version 11 starts with the sites it held
             assert store.con.execute("SELECT asset_id, change FROM asset_versions ORDER BY 1").fetchall() == [
                 ("a1", "opened"), ("a2", "opened")]
+        # the areas of a store made before version 18 get the WGS84 box `status` reads without spatial
+        boxes = store.con.execute(
+            """SELECT lon_min, lat_min, lon_max, lat_max, ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)
+               FROM (SELECT *, ST_Transform(ST_Envelope(geom), 'EPSG:27700', 'EPSG:4326', always_xy := true) AS b
+                     FROM areas)""").fetchall()
+        assert len(boxes) == 2 and all(r[:4] == r[4:] and None not in r for r in boxes)
     got = _schema_on_disk(path)
     fresh = fresh_schema
     assert [line for line in got if line not in fresh] == [] and [line for line in fresh if line not in got] == []
     assert got == fresh
+
+
+def test_a_move_made_before_version_18_gets_how_far_it_went(tmp_path):
+    """Version 18 keeps the distance of a move with its version: those moved before are measured."""
+    path = tmp_path / "v17.duckdb"
+    _migrate_to(path, 17)
+    con = connect(path)
+    try:
+        t = dt.datetime(2024, 4, 1)
+        for version, change, x, y in ((1, "opened", 10, 10), (2, "moved", 310, 410), (3, "changed", 310, 410)):
+            con.execute("INSERT INTO asset_versions (asset_id, version, change, status, valid_from, category, name, "
+                        "geom, sensitive, source) VALUES ('m1', ?, ?, 'open', ?, 'esol_provider', 'Moving ESOL', "
+                        "ST_Point(?, ?), false, 'sample')", [version, change, t + dt.timedelta(days=version), x, y])
+    finally:
+        con.close()
+    with Store(path) as store:
+        got = store.con.execute("SELECT version, moved_m FROM asset_versions WHERE asset_id = 'm1' ORDER BY 1")
+        assert got.fetchall() == [(1, None), (2, 500.0), (3, None)]  # 300 east, 400 north
 
 
 def test_each_migration_is_one_transaction(tmp_path, monkeypatch):
@@ -145,10 +169,11 @@ def test_each_migration_is_one_transaction(tmp_path, monkeypatch):
     con = connect(tmp_path / "s.duckdb")
     try:
         assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == (SCHEMA_VERSION - 1,)
-        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        assert "subscriptions" not in tables  # made by the last migration, rolled back with it
     finally:
         con.close()
+    # what the last migration made is rolled back with it: the schema is the version before's
+    _migrate_to(tmp_path / "before.duckdb", SCHEMA_VERSION - 1)
+    assert _schema_on_disk(tmp_path / "s.duckdb") == _schema_on_disk(tmp_path / "before.duckdb")
 
 
 def test_a_store_newer_than_this_assetmap_is_refused(tmp_path):

@@ -95,7 +95,7 @@ def test_a_command_starts_without_loading_the_readers_or_the_geodata_stack():
     import subprocess
     import sys
 
-    heavy = ("geopandas", "scipy", "assetmap.sources", "assetmap.export")
+    heavy = ("geopandas", "scipy", "streamlit", "prefect", "pandas", "assetmap.sources", "assetmap.export")
     probe = ("import sys; from assetmap.cli import build_parser; build_parser(); "
              "import assetmap.snapshots, assetmap.errors; "
              f"print(sorted(m for m in {heavy!r} if m in sys.modules))")

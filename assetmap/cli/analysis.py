@@ -94,7 +94,7 @@ def cmd_changes(args: argparse.Namespace) -> int:
     """``assetmap changes``: what opened, closed or moved over a period, ward by ward."""
     from assetmap.queries import change_records, tally_by_ward
 
-    with _store(args, read_only=True) as store:
+    with _store(args, read_only=True, spatial=False) as store:
         start = _moment(store, args.since, start=True) if args.since else None
         end = _moment(store, args.until) if args.until else None
         listed = change_records(store.con, start, end, args.category, partner=True)
@@ -102,7 +102,7 @@ def cmd_changes(args: argparse.Namespace) -> int:
     if args.json:
         _out(json.dumps({"from": str(start) if start else None, "to": str(end) if end else None,
                          "category": args.category, "by_ward": by_ward,
-                         "changes": [{k: v for k, v in r.items() if k not in ("lat", "lon")} for r in listed]},
+                         "changes": listed},
                         indent=2, default=str))
         return 0
     if not listed:

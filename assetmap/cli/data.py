@@ -69,7 +69,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if path.exists():
         try:
             # read-only: never wait for, or block, a pipeline that is writing
-            with Store(path, read_only=True) as store:
+            with Store(path, read_only=True, spatial=False) as store:  # status calls no spatial function
                 status.update(store.status())
         except (duckdb.IOException, StoreError):  # StoreBusy: a pipeline holds it
             # the pipeline holds the working store: report its latest published snapshot

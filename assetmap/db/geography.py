@@ -69,6 +69,20 @@ def area_shapes(con: duckdb.DuckDBPyConnection, level: str,
         "ORDER BY code", [level, codes, codes]).fetchall()]
 
 
+def record_bounds(con: duckdb.DuckDBPyConnection, ingest_id: int) -> None:
+    """Store the WGS84 bounding box of the areas an ingest wrote (``areas.lon_min`` ... ``lat_max``).
+
+    The box of each area's BNG envelope with its corners transformed, so that what the command line reports of
+    the areas (``assetmap status``'s extent) needs no spatial function at read time.
+    """
+    con.execute(
+        """UPDATE areas SET lon_min = ST_XMin(e.box), lat_min = ST_YMin(e.box), lon_max = ST_XMax(e.box),
+                            lat_max = ST_YMax(e.box)
+           FROM (SELECT code, ST_Transform(ST_Envelope(geom), 'EPSG:27700', 'EPSG:4326', always_xy := true) AS box
+                 FROM areas WHERE ingest_id = ?) e
+           WHERE areas.code = e.code""", [ingest_id])
+
+
 def display_basis(con: duckdb.DuckDBPyConnection, level: str) -> str | None:
     """Return the boundaries the display geometry of ``level`` was simplified from (None: none made)."""
     row = con.execute("SELECT any_value(basis) FROM display_areas WHERE level = ?", [level]).fetchone()

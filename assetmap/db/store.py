@@ -93,13 +93,19 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in str(exc).lower()
 
 
+def load_spatial(con: duckdb.DuckDBPyConnection) -> None:
+    """Load the spatial extension into ``con`` (from the wheel's file; loading it twice is harmless)."""
+    con.execute(f"LOAD '{spatial_extension_path()}'")
+
+
 def connect(path: str | os.PathLike[str] | None, read_only: bool = False,
-            wait_s: float = 0.0) -> duckdb.DuckDBPyConnection:
-    """Open a DuckDB connection with the spatial extension loaded.
+            wait_s: float = 0.0, spatial: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB connection, with the spatial extension loaded unless ``spatial`` is false.
 
     DuckDB lets one process at a time open a file for writing. When another holds it, wait up
     to ``wait_s`` seconds for it to let go (the pipeline's flows and the CLI take turns), then
-    raise :class:`StoreBusy`.
+    raise :class:`StoreBusy`. Loading spatial costs about 0.2 s of CPU; a reader that calls no
+    ``ST_`` function (geometry columns read as WKB without it) can go without.
     """
     target = ":memory:" if path is None else str(path)
     deadline = time.monotonic() + wait_s
@@ -116,7 +122,8 @@ def connect(path: str | os.PathLike[str] | None, read_only: bool = False,
                 raise StoreBusy(msg) from exc
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
-    con.execute(f"LOAD '{spatial_extension_path()}'")
+    if spatial:
+        load_spatial(con)
     con.execute("SET enable_progress_bar = false")  # no bars drawn over the CLI's and the logs' output
     return con
 
@@ -130,9 +137,13 @@ class Store:
         The DuckDB file; created (with its folder) when missing unless ``read_only``.
     read_only
         Open without taking the writer's lock (for readers of a published copy).
+    spatial
+        Load the spatial extension (a reader that calls no ``ST_`` function may go without; a
+        writer always has it, for its migrations).
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, read_only: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, read_only: bool = False,
+                 spatial: bool = True) -> None:
         self.path = Path(path) if path is not None else settings.db_path
         self.read_only = read_only
         if read_only and not self.path.exists():
@@ -141,7 +152,8 @@ class Store:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # a writer waits its turn; a reader never waits (readers belong on snapshots)
-        self.con = connect(self.path, read_only=read_only, wait_s=0.0 if read_only else settings.lock_wait_s)
+        self.con = connect(self.path, read_only=read_only, wait_s=0.0 if read_only else settings.lock_wait_s,
+                           spatial=spatial or not read_only)
         if not read_only:
             self.migrate()
         else:
@@ -248,16 +260,15 @@ class Store:
 
     def extent(self) -> list[float] | None:
         """[min_lon, min_lat, max_lon, max_lat] of the loaded wards (or other areas), or None."""
+        # the boxes stored with the areas (geography.record_bounds): no spatial function needed
         row = self.con.execute(
             """
             WITH lvl AS (
                 SELECT level FROM areas
                 ORDER BY CASE level WHEN 'ward' THEN 0 WHEN 'la' THEN 1 WHEN 'msoa' THEN 2
                                     WHEN 'lsoa' THEN 3 ELSE 4 END LIMIT 1)
-            SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
-                SELECT ST_Extent_Agg(ST_Transform(ST_Envelope(geom), 'EPSG:27700', 'EPSG:4326',
-                                                  always_xy := true)) AS e
-                FROM areas WHERE level = (SELECT level FROM lvl))
+            SELECT min(lon_min), min(lat_min), max(lon_max), max(lat_max)
+            FROM areas WHERE level = (SELECT level FROM lvl)
             """
         ).fetchone()
         if row is None or row[0] is None:
@@ -331,6 +342,6 @@ class Store:
         return int(self.scalar("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests"))
 
 
-def open_store(db: str | os.PathLike[str] | None = None, read_only: bool = False) -> Store:
-    """Open the store at ``db`` (default: settings.db_path)."""
-    return Store(db if db is not None else settings.db_path, read_only=read_only)
+def open_store(db: str | os.PathLike[str] | None = None, read_only: bool = False, spatial: bool = True) -> Store:
+    """Open the store at ``db`` (default: settings.db_path); see :class:`Store`."""
+    return Store(db if db is not None else settings.db_path, read_only=read_only, spatial=spatial)

@@ -122,7 +122,7 @@ def _close(con: duckdb.DuckDBPyConnection, ids: list[str], eff: _dt.datetime, in
             """INSERT INTO asset_versions
                SELECT a.asset_id, (SELECT max(version) FROM asset_versions v WHERE v.asset_id = a.asset_id) + 1,
                       'closed', 'closed', ?, NULL, ?, NULL, a.category, a.subtype, a.name, a.address, a.postcode,
-                      a.geom, a.attrs, a.sensitive, a.source, a.source_record_id, a.oa_code, a.ward_code
+                      a.geom, a.attrs, a.sensitive, a.source, a.source_record_id, a.oa_code, a.ward_code, NULL
                FROM assets a WHERE a.asset_id IN (SELECT asset_id FROM _closing)""", [eff, ingest_id])
         con.execute("DELETE FROM assets WHERE asset_id IN (SELECT asset_id FROM _closing)")
     finally:
@@ -161,7 +161,8 @@ def _open_and_change(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, eff: _dt.
                         THEN 'reopened'
                         WHEN o.asset_id IS NULL THEN 'opened'
                         WHEN ST_Distance(o.geom, ST_Point(n.x, n.y)) > {MOVE_M} THEN 'moved'
-                        ELSE 'changed' END AS change
+                        ELSE 'changed' END AS change,
+                   ST_Distance(o.geom, ST_Point(n.x, n.y)) AS moved_m
             FROM _a n LEFT JOIN assets o ON o.asset_id = n.asset_id
             WHERE o.asset_id IS NULL
                OR o.category IS DISTINCT FROM n.category OR o.subtype IS DISTINCT FROM n.subtype
@@ -180,7 +181,7 @@ def _open_and_change(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, eff: _dt.
         # a site keeps the source that first listed it
         upsert(con, "assets", df, ["asset_id"], values=_ASSET_VALUES, params=[ingest_id],
                update=[c for c in _ASSET_VALUES if c not in ("asset_id", "source")])
-        con.register("_changed", changed[["asset_id", "change"]])
+        con.register("_changed", changed[["asset_id", "change", "moved_m"]])
         try:
             con.execute(
                 """INSERT INTO asset_versions
@@ -188,7 +189,7 @@ def _open_and_change(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, eff: _dt.
                                                 WHERE v.asset_id = a.asset_id), 0) + 1,
                           c.change, 'open', ?, NULL, ?, NULL, a.category, a.subtype, a.name, a.address,
                           a.postcode, a.geom, a.attrs, a.sensitive, a.source, a.source_record_id, a.oa_code,
-                          a.ward_code
+                          a.ward_code, CASE WHEN c.change = 'moved' THEN c.moved_m END
                    FROM assets a JOIN _changed c USING (asset_id)""", [eff, ingest_id])
         finally:
             con.unregister("_changed")

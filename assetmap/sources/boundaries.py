@@ -189,6 +189,7 @@ def write(con: duckdb.DuckDBPyConnection, result: ReadResult, ingest_id: int, so
            values={"code": "code", "name": "name", "level": "level", "parent_code": "NULL", "vintage": "vintage",
                    "geom": "ST_GeomFromWKB(wkb)", "source": "source", "ingest_id": "ingest_id"},
            update=["name", "level", "vintage", "geom", "source", "ingest_id"])
+    geography.record_bounds(con, ingest_id)
     if result.lookup is not None and not result.lookup.empty:
         rank = {"oa": 0, "lsoa": 1, "msoa": 2, "ward": 3, "la": 4}
         lvl = dict(zip(df["code"], df["level"], strict=False))
