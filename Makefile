@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/partnership.py
 	$(BIN)/python benchmarks/dashboard.py
 	$(BIN)/python benchmarks/workshop.py
+	$(BIN)/python benchmarks/commands.py
 
 clean:
 	rm -rf .assetmap geodata/demo test-output

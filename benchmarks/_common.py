@@ -14,6 +14,25 @@ SHARED = Path(os.environ.get("ASSETMAP_SHARED", REPO.parent / "shared")) / "geod
 WORK = REPO / ".assetmap" / "bench"
 
 
+def city_store() -> Path:
+    """The demo city, ingested and analysed once (cached in ``.assetmap/bench/city.duckdb``)."""
+    from assetmap.analysis import recompute
+    from assetmap.db.store import Store
+    from assetmap.demo import generate
+    from assetmap.ingest import ingest_paths
+
+    db = WORK / "city.duckdb"
+    if db.exists():
+        return db
+    demo = WORK / "city-demo"
+    if not (demo / "MANIFEST.json").exists():
+        generate(demo, scale="city")
+    with Store(db) as s:
+        ingest_paths(s, [demo])
+        recompute(s)
+    return db
+
+
 def peak_mb() -> float:
     """Peak resident memory of this process, in MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

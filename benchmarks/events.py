@@ -26,28 +26,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import city_store
 
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / ".assetmap" / "bench" / "events"
-
-
-def _city_store() -> Path:
-    """The demo city, ingested and analysed once (cached)."""
-    from assetmap.analysis import recompute
-    from assetmap.db.store import Store
-    from assetmap.demo import generate
-    from assetmap.ingest import ingest_paths
-
-    db = WORK.parent / "city.duckdb"
-    if db.exists():
-        return db
-    demo = WORK.parent / "city-demo"
-    if not (demo / "MANIFEST.json").exists():
-        generate(demo, scale="city")
-    with Store(db) as s:
-        ingest_paths(s, [demo])
-        recompute(s)
-    return db
 
 
 def _provider_file(path: Path, n: int, seed: int, tag: str) -> None:
@@ -133,7 +115,7 @@ def main() -> None:
     from assetmap.snapshots import list_snapshots, publish
 
     print(f"assetmap event pipeline benchmarks on {os.cpu_count()} cores")
-    base = _city_store()
+    base = city_store()
     if WORK.exists():
         shutil.rmtree(WORK)
     home, inbox, files = WORK / "home", WORK / "inbox", WORK / "files"
