@@ -12,10 +12,9 @@ if TYPE_CHECKING:  # imported where a frame is made, so the command line's listi
 CHANGE_KINDS = ("opened", "reopened", "moved", "closed")
 
 
-#: The openings, reopenings, moves and closures in a period, as the command line lists them: no spatial
-#: function, so the command reads the store without loading the extension (parameters: start twice, end
-#: twice, category twice).
-_CHANGES_SQL = """SELECT v.valid_from AS at, v.change, v.category, v.name, v.asset_id, v.ward_code,
+#: The openings, reopenings, moves and closures in a period: no spatial function, so the command line
+#: reads the store without loading the extension (parameters: start twice, end twice, category twice).
+_CHANGES_SQL = """SELECT v.valid_from AS at, v.change, v.category, v.name, v.asset_id, v.version, v.ward_code,
                   w.name AS ward_name, v.sensitive, v.source, round(v.moved_m) AS moved_m
            FROM asset_versions v
            LEFT JOIN areas w ON w.level = 'ward' AND w.code = v.ward_code
@@ -25,24 +24,15 @@ _CHANGES_SQL = """SELECT v.valid_from AS at, v.change, v.category, v.name, v.ass
              AND (?::VARCHAR IS NULL OR v.category = ?::VARCHAR)
            ORDER BY v.valid_from DESC, v.ward_code, v.category, v.name"""
 
-#: The same with where each site is (lat, lon) for a map, and only the sites shown (parameters as
-#: :data:`_CHANGES_SQL`, then partner).
-_CHANGES_LOCATED_SQL = """SELECT v.valid_from AS at, v.change, v.category, v.name, v.asset_id, v.ward_code,
-                  w.name AS ward_name, v.sensitive, v.source, round(v.moved_m) AS moved_m,
-                  ST_Y(ST_Transform(v.geom, 'EPSG:27700', 'EPSG:4326', always_xy := true)) AS lat,
-                  ST_X(ST_Transform(v.geom, 'EPSG:27700', 'EPSG:4326', always_xy := true)) AS lon
-           FROM asset_versions v
-           LEFT JOIN areas w ON w.level = 'ward' AND w.code = v.ward_code
-           WHERE v.change IN ('opened', 'reopened', 'moved', 'closed')
-             AND (?::TIMESTAMP IS NULL OR v.valid_from > ?::TIMESTAMP)
-             AND (?::TIMESTAMP IS NULL OR v.valid_from <= ?::TIMESTAMP)
-             AND (?::VARCHAR IS NULL OR v.category = ?::VARCHAR)
-             AND (? OR NOT v.sensitive)
-           ORDER BY v.valid_from DESC, v.ward_code, v.category, v.name"""
+#: Where each of them happened (WGS84), what a map of them adds (needs the spatial extension).
+_CHANGE_PLACES_SQL = """SELECT asset_id, version,
+                  ST_Y(ST_Transform(geom, 'EPSG:27700', 'EPSG:4326', always_xy := true)) AS lat,
+                  ST_X(ST_Transform(geom, 'EPSG:27700', 'EPSG:4326', always_xy := true)) AS lon
+           FROM asset_versions WHERE change IN ('opened', 'reopened', 'moved', 'closed')"""
 
 
-def _period(start: Any, end: Any, category: str | None) -> list[Any]:
-    return [start, start, end, end, category, category]
+def _listed(con: duckdb.DuckDBPyConnection, start: Any, end: Any, category: str | None) -> duckdb.DuckDBPyConnection:
+    return con.execute(_CHANGES_SQL, [start, start, end, end, category, category])
 
 
 def changes(con: duckdb.DuckDBPyConnection, start: Any = None, end: Any = None, category: str | None = None,
@@ -54,7 +44,10 @@ def changes(con: duckdb.DuckDBPyConnection, start: Any = None, end: Any = None, 
     move), where it is (``lat``, ``lon``) and, for a move, how far. Sensitive sites only for ``partner`` (a
     public snapshot holds none). Needs the spatial extension.
     """
-    return con.execute(_CHANGES_LOCATED_SQL, [*_period(start, end, category), partner]).df()
+    frame = _listed(con, start, end, category).df()
+    if not partner:
+        frame = frame[~frame["sensitive"].astype(bool)]
+    return frame.merge(con.execute(_CHANGE_PLACES_SQL).df(), on=["asset_id", "version"], how="left")
 
 
 def change_records(con: duckdb.DuckDBPyConnection, start: Any = None, end: Any = None,
@@ -64,7 +57,7 @@ def change_records(con: duckdb.DuckDBPyConnection, start: Any = None, end: Any =
     What the command line prints: neither pandas nor the spatial extension is needed. (DuckDB's Python client
     imports pandas to bind any parameter that is not None, 0.2 s; without a period or a category, none is.)
     """
-    cur = con.execute(_CHANGES_SQL, _period(start, end, category))
+    cur = _listed(con, start, end, category)
     names = [d[0] for d in cur.description or ()]
     rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     return rows if partner else [r for r in rows if not r["sensitive"]]
