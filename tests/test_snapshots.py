@@ -309,6 +309,11 @@ def test_read_commands_fall_back_to_the_snapshot_while_the_store_is_busy(analyse
     with _busy(analysed_store) as db:
         assert main(["--db", str(db), "gaps", "--category", "esol_provider", "--top", "3", "--json"]) == 0
         assert len(json.loads(capsys.readouterr().out)["units"]) == 3
+        # status says where its figures come from; changes reads the snapshot too
+        assert main(["--db", str(db), "status"]) == 0
+        assert "from its latest snapshot (the working store is busy)" in capsys.readouterr().out
+        assert main(["--db", str(db), "changes", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["changes"]
 
 
 def test_a_store_from_an_older_assetmap_is_named_with_the_command_that_brings_it_up_to_date(tmp_path, capsys):
@@ -323,11 +328,12 @@ def test_a_store_from_an_older_assetmap_is_named_with_the_command_that_brings_it
         con.execute(sql)
         con.execute("INSERT INTO schema_migrations (version) VALUES (?)", [version])
     con.close()
-    assert main(["gaps", "--category", "esol_provider", "--db", str(db)]) == 2
-    err = capsys.readouterr().err
-    flat = "".join(err.split())  # the log wraps long lines
-    assert "olderassetmap" in flat and f"assetmapmigrate--db{db}" in flat
-    assert "Traceback" not in err
+    for command in (["gaps", "--category", "esol_provider"], ["status"], ["changes"]):
+        assert main([*command, "--db", str(db)]) == 2
+        err = capsys.readouterr().err
+        flat = "".join(err.split())  # the log wraps long lines
+        assert "olderassetmap" in flat and f"assetmapmigrate--db{db}" in flat, command  # not "busy"
+        assert "Traceback" not in err
     assert main(["migrate", "--db", str(db)]) == 0
     assert main(["gaps", "--category", "esol_provider", "--db", str(db)]) == 2  # readable now: no gaps yet
     assert "olderassetmap" not in "".join(capsys.readouterr().err.split())

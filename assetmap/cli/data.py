@@ -58,9 +58,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """``assetmap status``: what the store holds, its ingests, snapshots, network and timetable."""
-    import duckdb
-
-    from assetmap.db.store import Store, StoreError
+    from assetmap.db.store import Store, StoreBusy, StoreError, require_schema
     from assetmap.snapshots import list_snapshots, open_snapshot
 
     path = Path(args.db or settings.db_path)
@@ -71,7 +69,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             # read-only: never wait for, or block, a pipeline that is writing
             with Store(path, read_only=True, spatial=False) as store:  # status calls no spatial function
                 status.update(store.status())
-        except (duckdb.IOException, StoreError):  # StoreBusy: a pipeline holds it
+        except StoreBusy:
             # the pipeline holds the working store: report its latest published snapshot
             try:
                 con = open_snapshot(path)
@@ -79,6 +77,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 log.error("the store is busy and no snapshot is published yet: %s", exc)
                 return 2
             try:
+                require_schema(con, path, snapshot=True)
                 status.update(Store.over(con, path).status())
             finally:
                 con.close()
@@ -88,7 +87,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         _out(json.dumps(status, indent=2, default=str))
         return 0
-    _out(f"store: {status['db']} (schema version {status['schema_version']})")
+    _out(f"store: {status['db']} (schema version {status['schema_version']})"
+         + ("" if status["source"] == "store" else f": from its {status['source']}"))
     for name, n in status["tables"].items():
         _out(f"  {name:<18} {n:>10,}")
     if status["extent"]:
