@@ -91,6 +91,7 @@ def publish(store: Store, reason: str = "", upload: bool = True) -> Snapshot:
     folders = {v: snapshot_dir(store.path, v) for v in VARIANTS}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
+        _refuse_anothers(folder, store.path)
     from assetmap import display  # what publishing needs, not what reading snapshots does
 
     display.refresh(store)  # the maps' simplified boundaries, remade only when boundaries changed
@@ -114,7 +115,7 @@ def publish(store: Store, reason: str = "", upload: bool = True) -> Snapshot:
     snaps = {v: Snapshot(sid, str(finals[v]), now.isoformat(), last, finals[v].stat().st_size, reason, v)
              for v in VARIANTS}
     for v in VARIANTS:
-        _write_atomic(_meta_path(finals[v]), json.dumps(snaps[v].as_dict(), indent=2))
+        _write_atomic(_meta_path(finals[v]), json.dumps({**snaps[v].as_dict(), "store": store.path.name}, indent=2))
         _write_atomic(folders[v] / LATEST, finals[v].name)
     events.announce(store, events.SnapshotPublished(sid, reason, last))
     for v in VARIANTS:
@@ -178,6 +179,24 @@ def _write_public(partner: Path, final: Path, sid: str) -> None:
         snapshot_sql.describe(pub.con, PUBLIC, sid)
         snapshot_sql.checkpoint(pub.con)
     os.replace(tmp, final)
+
+
+def _refuse_anothers(folder: Path, store_path: Path) -> None:
+    """Refuse to publish into a folder that holds another store's snapshots.
+
+    Two stores side by side share ``snapshots/``: each would move the other's ``LATEST`` (a dashboard
+    showing the wrong place) and prune its snapshots. The snapshots say which store they are of (by file
+    name; those of an older assetmap do not, and are taken as this store's).
+    """
+    for meta in folder.glob("*.json"):
+        try:
+            owner = json.loads(meta.read_text()).get("store")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if owner and owner != store_path.name:
+            msg = (f"{folder} holds the snapshots of another store, {owner}, beside {store_path.name}: give each store "
+                   "a folder of its own (or each its own ASSETMAP_SNAPSHOT_DIR)")
+            raise StoreError(msg)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -410,6 +410,25 @@ def test_a_table_nobody_classified_stops_the_publication(analysed_store):
         publish(analysed_store)
 
 
+def test_two_stores_side_by_side_never_publish_into_one_folder(tmp_path, capsys):
+    """`snapshots/` is beside the store: a second store in the same folder would move the first one's
+    `LATEST` (its dashboard showing the other place) and prune its snapshots. It is refused, in one line,
+    and the first store's snapshots are as they were."""
+    with Store(tmp_path / "cardiff.duckdb") as cardiff:
+        first = publish(cardiff, reason="Cardiff")
+    kept = sorted(p.name for p in (tmp_path / "snapshots").rglob("*"))
+    assert main(["publish", "--db", str(tmp_path / "newport.duckdb")]) == 2
+    err = "".join(capsys.readouterr().err.split())
+    assert "holdsthesnapshotsofanotherstore,cardiff.duckdb" in err and "Traceback" not in err
+    assert sorted(p.name for p in (tmp_path / "snapshots").rglob("*")) == kept
+    assert (tmp_path / "snapshots" / "partner" / "LATEST").read_text().strip() == Path(first.path).name
+    # the same store publishes again; a store in its own folder has its own snapshots
+    with Store(tmp_path / "cardiff.duckdb") as cardiff:
+        publish(cardiff, reason="Cardiff again")
+    (tmp_path / "newport").mkdir()
+    assert main(["publish", "--db", str(tmp_path / "newport" / "newport.duckdb")]) == 0
+
+
 def test_status_lists_each_snapshot_with_its_variant_and_path(full_store, capsys):
     snap = publish(full_store, reason="status")
     full_store.close()
