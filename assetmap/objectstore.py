@@ -217,7 +217,7 @@ def _ask(variant: str, url: str, key: tuple[str, str], raise_errors: bool = Fals
     folder = cache_dir(variant)
     try:
         name = latest_name(variant, url)
-        path = None if name is None else _download(variant, name, folder, url)
+        path = None if name is None else _download(variant, name, folder, url, key)
     except ObjectStoreError:
         path = _cached_latest(folder)
         if path is None and raise_errors:
@@ -249,23 +249,32 @@ def _cached_latest(folder: Path) -> Path | None:
     return path if path.exists() else None
 
 
-def _download(variant: str, name: str, folder: Path, url: str | None) -> Path:
+def _download(variant: str, name: str, folder: Path, url: str | None, key: tuple[str, str]) -> Path:
+    """Download ``name`` (when not cached yet) and make it the followed copy.
+
+    The file, the cache's pointer and the answer :func:`follow` serves change together (under the lock), so a page
+    that comes once the file is there is served it, not the copy before.
+    """
     target = folder / name
-    if not target.exists():
+    tmp = folder / f".{name}.{os.getpid()}.part"
+    fetched = not target.exists()
+    if fetched:
         loc = location(url)
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{name}.{os.getpid()}.part"
         t0 = time.perf_counter()
         try:
             _client().download_file(loc.bucket, loc.key(variant, name), str(tmp))
         except Exception as exc:
             tmp.unlink(missing_ok=True)
             raise _explain(exc, f"downloading s3://{loc.bucket}/{loc.key(variant, name)}") from exc
-        os.replace(tmp, target)
         log.info("downloaded %s snapshot %s in %.2f s", variant, name, time.perf_counter() - t0)
     pointer_tmp = folder / f".{LATEST}.{os.getpid()}.tmp"
     pointer_tmp.write_text(name, encoding="utf-8")
-    os.replace(pointer_tmp, folder / LATEST)
+    with _lock:
+        if fetched:
+            os.replace(tmp, target)
+        os.replace(pointer_tmp, folder / LATEST)
+        _checked[key] = (time.monotonic(), target)
     for old in sorted(folder.glob("*.duckdb"))[:-_KEEP_CACHED]:
         if old.name != name:
             old.unlink(missing_ok=True)  # a reader that has it open keeps reading it
