@@ -35,24 +35,24 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.exceptions import MissingContextError
 
 from assetmap import alerts, events, queries
-from assetmap.analysis import RecomputeResult, recompute_affected
-from assetmap.analysis import recompute as _recompute
 from assetmap.db.store import Store, StoreBusy
-from assetmap.ingest import dependency_rank, expand_paths, load_order, record_refusal
-from assetmap.ingest import ingest_file as _ingest
+from assetmap.errors import FileRefused
 from assetmap.settings import holder_variable, settings
 from assetmap.snapshots import Snapshot, publish, upload_snapshot
-from assetmap.sources import ASSETS_ONLY_KINDS
-from assetmap.sources._io import FileRefused, read_bytes, sha256_bytes
-from assetmap.submissions import SubmissionError, submit_bytes
-from assetmap.submissions import load as load_submission
 from pipelines import inbox as inbox_mod
+
+if TYPE_CHECKING:
+    from assetmap.analysis import RecomputeResult
+
+# Each flow run is a new process that imports this module: what only some flows need (the readers
+# with geopandas, the analysis with pandas and SciPy: about a second of CPU) is imported in them, so
+# a run of notify, or a recompute that finds its ingest analysed already, does without.
 
 _EMITTER_ON = False
 log = logging.getLogger("pipelines.flows")
@@ -378,6 +378,8 @@ def _ready_in(folder: Path, inbox: Path, settle_s: float = 1.0) -> list[Path]:
 def _read(path: Path, kind: str, claimed: bool = True) -> bytes | FileRefused:
     """A file's bytes, read once (a claimed inbox file through the trust boundary: no link
     followed); or why it is refused."""
+    from assetmap.sources._io import read_bytes
+
     try:
         return read_bytes(path, no_follow=claimed, max_bytes=settings.max_bytes(kind))
     except FileRefused as exc:
@@ -385,6 +387,8 @@ def _read(path: Path, kind: str, claimed: bool = True) -> bytes | FileRefused:
 
 
 def _record_received(store: Store, path: str, data: bytes | FileRefused) -> None:
+    from assetmap.sources._io import sha256_bytes
+
     event = events.FileReceived(path, sha256_bytes(data) if isinstance(data, bytes) else None,
                                 len(data) if isinstance(data, bytes) else 0)
     # recorded, not emitted: the watcher already told the server, and re-emitting would trigger
@@ -404,6 +408,10 @@ def ingest_batch_task(items: list[list[str]], options: dict[str, Any], inbox: st
     without following links; what cannot be read (a link, a pipe, a folder, too large) is
     refused and filed away like any refused file.
     """
+    _warmed()
+    from assetmap.ingest import dependency_rank, load_order, record_refusal
+    from assetmap.ingest import ingest_file as _ingest
+
     outs: list[dict[str, Any]] = []
     took: dict[str, float] = {}
     with _writing() as store:
@@ -447,6 +455,10 @@ def ingest_batch_task(items: list[list[str]], options: dict[str, Any], inbox: st
 def _recompute_after(store: Store, done: list[dict[str, Any]]) -> RecomputeResult:
     """What a batch's ingests call for: the units their assets reach when only assets changed;
     everything when boundaries, lookups, census counts or the walking network did (they move every unit)."""
+    from assetmap.analysis import recompute as _recompute
+    from assetmap.analysis import recompute_affected
+    from assetmap.sources import ASSETS_ONLY_KINDS
+
     if all(o["kind"] in ASSETS_ONLY_KINDS for o in done):
         wards = sorted({w for o in done for w in o["affected_wards"]})
         return recompute_affected(store, wards)
@@ -458,6 +470,10 @@ def submission_batch_task(items: list[list[str]], inbox: str) -> list[dict[str, 
     """Take claimed submission files in one turn of the store's lock: each becomes a pending
     submission or is refused (any error at all while reading it: too large, too deep, not JSON,
     a field twice, wrong types, unknown fields, a link...), and is filed away with a report."""
+    _warmed()
+    from assetmap.submissions import SubmissionError, submit_bytes
+    from assetmap.submissions import load as load_submission
+
     outs: list[dict[str, Any]] = []
     with _writing() as store:
         for name, path in items:
@@ -492,16 +508,40 @@ def submission_batch_task(items: list[list[str]], inbox: str) -> list[dict[str, 
 
 def _submitted(data: bytes | FileRefused) -> bytes:
     """A submission's bytes, or :class:`SubmissionError` saying why the file could not be read."""
+    from assetmap.submissions import SubmissionError
+
     if isinstance(data, FileRefused):
         raise SubmissionError(data.message)
     return data
 
 
-def _warm_engine() -> None:
-    """Import the routing engine (pandana, and scikit-learn under it: about a second) in the
-    background while the run talks to the server and claims its files, instead of when the
-    recompute first needs it; the import lock makes the recompute wait for it, never import twice."""
-    threading.Thread(target=importlib.import_module, args=("pandana",), name="warm-engine", daemon=True).start()
+def _warm(*modules: str) -> None:
+    """Import what the run will need in the background, in order, while it talks to the server.
+
+    The readers, the analysis and the routing engine (pandana, and scikit-learn under it) are about two
+    seconds of imports, made while the run claims its files instead of inside the store's writer section;
+    the import lock makes the run wait for a module still being imported, never import it twice.
+    """
+    def _imports() -> None:
+        for name in modules:
+            importlib.import_module(name)
+
+    thread = threading.Thread(target=_imports, name="warm-imports", daemon=True)
+    thread.start()
+    _WARMING.append(thread)
+
+
+#: The background imports started by :func:`_warm`.
+_WARMING: list[threading.Thread] = []
+
+
+def _warmed() -> None:
+    """Wait for the background imports before importing beside them.
+
+    Two threads importing a package and its module in opposite orders can deadlock on the import locks.
+    """
+    while _WARMING:
+        _WARMING.pop().join()
 
 
 def _run_key() -> str:
@@ -521,7 +561,7 @@ def ingest_file(path: str, kind: str | None = None) -> dict[str, Any]:
     the other files' events triggered, and runs for files already taken, are taken over.
     """
     use_prefect_events()
-    _warm_engine()
+    _warm("assetmap.ingest", "assetmap.analysis", "pandana")
     logger = _logger()
     p = Path(path)
     options = {"kind": kind} if kind else {}
@@ -687,10 +727,14 @@ def network_part(jobs: list[dict[str, str]]) -> list[str]:
 
 @task(retries=3, retry_delay_seconds=[2, 5, 10], retry_condition_fn=_retry_if_busy)
 def recompute_task(wards: list[str] | None, after_ingest: int | None = None) -> dict[str, Any]:
+    _warmed()
     with _writing() as store:
         if after_ingest is not None and _analysed_since(store, after_ingest):
             return {"mode": "skipped", "units": 0, "oas": 0, "seconds": 0.0, "changed_units": [],
                     "notes": [f"ingest #{after_ingest} was analysed and published by its own batch"]}
+        from assetmap.analysis import recompute as _recompute
+        from assetmap.analysis import recompute_affected
+
         res = recompute_affected(store, wards) if wards else \
             _recompute(store, n_boot=_bootstrap_reps(store), runner=_pool_runner())
         out = res.as_dict()
@@ -719,6 +763,8 @@ def recompute(wards: list[str] | str | None = None, after_ingest: int | str | No
         if waiting:
             _logger().info("took over %d waiting recompute runs", len(waiting))
     after = int(after_ingest) if after_ingest not in (None, "", "None") else None
+    if after is None or wards is None:  # (after an ingest, its own batch has mostly done the work)
+        _warm("assetmap.analysis", "pandana")
     out = _run(recompute_task, wards, after if wards is not None else None)
     _logger().info("%s recompute: %d units, %d OAs in %.2f s", out["mode"], out["units"], out["oas"],
                           out["seconds"])
@@ -732,6 +778,8 @@ def refresh_all(folder: str | None = None) -> dict[str, Any]:
     logger = _logger()
     results: list[dict[str, Any]] = []
     if folder:  # one batch, one turn of the lock; the one publish comes after the recompute
+        from assetmap.ingest import expand_paths
+
         files = [str(f) for f in expand_paths([folder])]
         results = _run(ingest_batch_task, [[f, f] for f in files], {}, None, False)
         for r in results:

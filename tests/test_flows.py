@@ -149,3 +149,19 @@ def test_refresh_all_builds_a_sources_history_from_its_dated_folders(wired, demo
         first = store.scalar("SELECT min(valid_from) FROM asset_versions WHERE source = 'college'")
         closed = store.scalar("SELECT count(*) FROM asset_versions WHERE source = 'college' AND change = 'closed'")
     assert str(first.date()) == "2023-12-31" and closed == 9  # the plan's eight classes and the cut centre
+
+
+def test_a_flow_run_imports_the_readers_and_the_analysis_only_when_it_needs_them():
+    """Every flow run is a new process that imports the flows' module. Loading it imports neither the
+    readers (geopandas) nor the analysis (pandas, SciPy): a notify run, or a recompute that finds its
+    ingest's batch did the work, goes without; an ingest run imports them in the background, and waits
+    for them before its writer section."""
+    import subprocess
+    import sys
+
+    heavy = ("geopandas", "pandas", "scipy", "pandana", "assetmap.sources", "assetmap.ingest", "assetmap.analysis")
+    probe = (f"import sys; import pipelines.flows as f; loaded = [m for m in {heavy!r} if m in sys.modules]; "
+             "f._warm('assetmap.ingest', 'assetmap.analysis'); f._warmed(); "
+             f"print(loaded, [m for m in {heavy[4:]!r} if m not in sys.modules], f._WARMING)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[] [] []"
