@@ -531,6 +531,8 @@ def _warm(*modules: str) -> None:
     _WARMING.append(thread)
 
 
+#: What an ingest run imports in the background (the readers, the analysis, the routing engine).
+_INGESTING = ("assetmap.ingest", "assetmap.analysis", "pandana")
 #: The background imports started by :func:`_warm`.
 _WARMING: list[threading.Thread] = []
 
@@ -561,7 +563,6 @@ def ingest_file(path: str, kind: str | None = None) -> dict[str, Any]:
     the other files' events triggered, and runs for files already taken, are taken over.
     """
     use_prefect_events()
-    _warm("assetmap.ingest", "assetmap.analysis", "pandana")
     logger = _logger()
     p = Path(path)
     options = {"kind": kind} if kind else {}
@@ -569,6 +570,7 @@ def ingest_file(path: str, kind: str | None = None) -> dict[str, Any]:
     if inbox is None:  # a file named directly, not dropped into the inbox
         if not p.exists():
             return {"status": "already_taken", "path": str(p)}
+        _warm(*_INGESTING)
         out = _run(ingest_batch_task, [[str(p), str(p)]], options, None)[0]
         return {**out, "batch": 1}
     p = inbox / (p.parent.resolve() / p.name).relative_to(inbox)
@@ -576,6 +578,8 @@ def ingest_file(path: str, kind: str | None = None) -> dict[str, Any]:
     submissions = folder == inbox / inbox_mod.SUBMISSIONS
     gone = not os.path.lexists(p)
     batch = [] if gone else sorted(set(_ready_in(folder, inbox)) | {p})
+    if batch:  # (most runs of a burst find their file taken, and import nothing more)
+        _warm(*(("assetmap.submissions",) if submissions else _INGESTING))
     run = _run_key()
     # a retry of a run whose process was lost: what that process claimed is this run's still
     kept = [[str(f), str(c)] for f, c in inbox_mod.claimed_by(inbox, run) if f.parent == folder]
