@@ -89,9 +89,9 @@ def publish(store: Store, reason: str = "", upload: bool = True) -> Snapshot:
         raise StoreError(msg)
     base = snapshot_dir(store.path)
     folders = {v: snapshot_dir(store.path, v) for v in VARIANTS}
+    _refuse_anothers(folders[PARTNER], store.path)  # (both variants are published together)
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
-        _refuse_anothers(folder, store.path)
     from assetmap import display  # what publishing needs, not what reading snapshots does
 
     display.refresh(store)  # the maps' simplified boundaries, remade only when boundaries changed

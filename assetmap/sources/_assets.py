@@ -156,13 +156,13 @@ def _open_and_change(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, eff: _dt.
         changed = con.execute(
             f"""
             SELECT n.asset_id, n.ward_code AS new_ward, o.ward_code AS old_ward,
+                   ST_Distance(o.geom, ST_Point(n.x, n.y)) AS moved_m,
                    CASE WHEN o.asset_id IS NULL
                          AND EXISTS (SELECT 1 FROM asset_versions v WHERE v.asset_id = n.asset_id)
                         THEN 'reopened'
                         WHEN o.asset_id IS NULL THEN 'opened'
-                        WHEN ST_Distance(o.geom, ST_Point(n.x, n.y)) > {MOVE_M} THEN 'moved'
-                        ELSE 'changed' END AS change,
-                   ST_Distance(o.geom, ST_Point(n.x, n.y)) AS moved_m
+                        WHEN moved_m > {MOVE_M} THEN 'moved'
+                        ELSE 'changed' END AS change
             FROM _a n LEFT JOIN assets o ON o.asset_id = n.asset_id
             WHERE o.asset_id IS NULL
                OR o.category IS DISTINCT FROM n.category OR o.subtype IS DISTINCT FROM n.subtype
